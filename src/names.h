@@ -1,0 +1,40 @@
+/* names: reversible mapping between API identifiers and file names.
+ *
+ * A record's file name is its identifier with three characters escaped, so that
+ * any identifier is a valid file name and the mapping is exactly invertible:
+ *   '/' -> "%2F", '%' -> "%25", a leading '.' -> "%2E".
+ * Everything else (spaces, UTF-8, '+', '~') stays as it is.  Decoding accepts
+ * only the canonical form, so every file name maps to at most one identifier
+ * and names_encode(names_decode(n)) == n whenever decoding succeeds.
+ */
+#ifndef FACTUURFS_NAMES_H
+#define FACTUURFS_NAMES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* Returns a malloc'd file-name stem for @id (caller frees), or NULL on ENOMEM
+ * or when @id is empty or contains a NUL-free but unusable byte (none today). */
+char *names_encode(const char *id);
+
+/* Returns the malloc'd identifier for file-name stem @stem (caller frees), or
+ * NULL when @stem is not a canonical encoding (a '%' not followed by 2F/25, a
+ * "%2E" that is not leading, a raw leading '.', an empty stem). */
+char *names_decode(const char *stem);
+
+/* Splits "@name" into stem and suffix when it ends in @suffix (".json",
+ * ".pdf"); returns a malloc'd decoded identifier or NULL when @name is not
+ * "<canonical stem><suffix>". */
+char *names_record_id(const char *name, const char *suffix);
+
+/* True for names that are never records and must never reach the API:
+ * dotfiles, editor scratch names (`~` suffix, `#x#`, `.swp`, vim's `4913`),
+ * desktop probes (desktop.ini, autorun.inf, Thumbs.db, .Trash-UID, ...). */
+bool names_is_scratch(const char *name);
+
+/* Percent-escapes @id for a URL path segment: every byte except the RFC 3986
+ * unreserved set (A-Z a-z 0-9 - . _ ~) becomes %XX, so '/' is %2F and a
+ * space %20.  Returns a malloc'd string (caller frees) or NULL on ENOMEM. */
+char *names_url_escape(const char *id);
+
+#endif

@@ -1,0 +1,1263 @@
+/* schema: the data dictionary and the wire <-> pythonic conversion (see schema.h). */
+#include "schema.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define N(a) (sizeof(a) / sizeof((a)[0]))
+
+/* The tables are laid out as tables: one row per line. */
+/* clang-format off */
+
+/* Row builders for the field tables below. */
+#define F(n, t, fl) {.name = (n), .type = (t), .flags = (fl)}
+#define FA(n, t, fl, a) {.name = (n), .type = (t), .flags = (fl), .alias = (a)}
+#define FO(n, fl, s) {.name = (n), .type = SCHEMA_OBJECT, .flags = (fl), .sub = (s), .nsub = N(s)}
+#define FL(n, fl, p, s)                                                                            \
+	{.name = (n), .type = SCHEMA_KEYED_LIST, .flags = (fl), .key_prefix = (p), .sub = (s),     \
+	 .nsub = N(s)}
+
+#define STR   SCHEMA_STRING
+#define INT   SCHEMA_INT
+#define FLOAT SCHEMA_FLOAT
+#define BOOL  SCHEMA_BOOL
+#define DATE  SCHEMA_DATE
+#define RO    SCHEMA_F_READONLY
+#define REQ   SCHEMA_F_REQUIRED
+#define CRE   SCHEMA_F_CREATE
+
+/* ---- the data dictionary ---------------------------------------------------------------- */
+
+/* Sources: the API reference's "Fields (wire)" (py CONVERTABLEFIELDS, net models). */
+
+static const struct schema_field reference_fields[] = {
+	F("line1", STR, 0),
+	F("line2", STR, 0),
+	F("line3", STR, 0),
+};
+
+static const struct schema_field line_fields[] = {
+	F("amount", FLOAT, 0),
+	F("amount_desc", STR, 0),
+	F("description", STR, 0),
+	F("tax_rate", FLOAT, 0),
+	F("price", FLOAT, 0),
+	F("discount_pct", FLOAT, 0),
+	F("linetotal", FLOAT, RO),
+};
+
+static const struct schema_field invoice_tax_fields[] = {
+	F("rate", FLOAT, 0),
+	F("sum", FLOAT, 0),
+	F("sum_of", FLOAT, 0),
+};
+
+static const struct schema_field history_fields[] = {
+	F("date", DATE, 0),
+	F("time", STR, 0),
+	F("description", STR, 0),
+};
+
+static const struct schema_field client_fields[] = {
+	F("clientnr", INT, RO),
+	F("contact", STR, 0),
+	F("showcontact", BOOL, 0),
+	F("company", STR, 0),
+	F("address", STR, 0),
+	F("zipcode", STR, 0),
+	F("city", STR, 0),
+	F("country", INT, 0),
+	F("phone", STR, 0),
+	F("mobile", STR, 0),
+	F("email", STR, 0),
+	F("email_reminder", STR, 0),
+	F("default_email", INT, 0),
+	F("bankcode", STR, 0),
+	F("biccode", STR, 0),
+	F("taxnumber", STR, 0),
+	F("tax_shifted", BOOL, 0),
+	FA("taxtype", STR, 0, "tax_type"),
+	F("sendmethod", STR, 0),
+	F("paymentmethod", STR, 0),
+	F("top", INT, 0),
+	F("stddiscount", FLOAT, 0),
+	F("mailintro", STR, 0),
+	FO("reference", 0, reference_fields),
+	F("notes", STR, 0),
+	F("notes_on_invoice", BOOL, 0),
+	F("active", BOOL, 0),
+	FA("defaultdoclang", STR, 0, "default_doclang"),
+	FA("defaultcategory", STR, 0, "default_category"),
+	F("currency", STR, 0),
+	FA("mandateid", STR, 0, "mandate_id"),
+	FA("mandatedate", DATE, 0, "mandate_date"),
+	F("collecttype", STR, 0),
+	F("lastinvoice", DATE, RO),
+	F("timestamp", DATE, RO),
+};
+
+static const struct schema_field product_fields[] = {
+	F("id", INT, RO),
+	F("code", STR, REQ),
+	F("name", STR, REQ),
+	F("price", FLOAT, REQ),
+	F("taxes", INT, 0),
+	F("priceintax", FLOAT, RO),
+};
+
+static const struct schema_field invoice_fields[] = {
+	F("id", INT, RO),
+	F("invoicenr", STR, RO),
+	F("invoicenr_full", STR, RO),
+	F("profile", INT, 0),
+	F("clientnr", INT, REQ),
+	FO("reference", 0, reference_fields),
+	/* Copies of the client's fields, made by the API when the invoice is sent. */
+	F("company", STR, RO),
+	F("contact", STR, RO),
+	F("address", STR, RO),
+	F("zipcode", STR, RO),
+	F("city", STR, RO),
+	F("country", INT, RO),
+	F("phone", STR, RO),
+	F("mobile", STR, RO),
+	F("email", STR, RO),
+	F("taxnumber", STR, RO),
+	F("invoicenote", STR, 0),
+	F("date", DATE, 0),
+	FL("lines", REQ, "line", line_fields),
+	F("discounttype", STR, 0),
+	F("discount", FLOAT, 0),
+	F("paymentcondition", STR, 0),
+	F("paymentperiod", INT, 0),
+	F("collection", BOOL, 0),
+	F("tax", FLOAT, RO),
+	F("totalintax", FLOAT, RO),
+	FL("taxes", RO, "tax", invoice_tax_fields),
+	F("tax_type", STR, RO),
+	F("tax_shifted", BOOL, RO),
+	F("language", STR, RO),
+	F("sent", DATE, RO),
+	F("duedate", DATE, RO),
+	F("paiddate", DATE, RO),
+	F("open", FLOAT, RO),
+	F("uncollectible", DATE, RO),
+	F("lastreminder", DATE, RO),
+	F("payment_url", STR, RO),
+	FL("history", RO, "item", history_fields),
+	/* What a POST does with the new invoice: send it, save it, or repeat it. */
+	F("action", STR, CRE),
+	F("sendmethod", STR, CRE),
+	F("savename", STR, CRE),
+	F("overwrite_if_exist", BOOL, CRE),
+	F("convert_prices_to_euro", BOOL, CRE),
+	F("initialdate", DATE, CRE),
+	F("finalsenddate", DATE, CRE),
+	F("frequency", STR, CRE),
+	F("repeattype", STR, CRE),
+};
+
+/* invoices_saved and invoices_repeated: the same record, a saved invoice draft. */
+static const struct schema_field saved_fields[] = {
+	F("id", INT, RO),
+	F("savename", STR, 0),
+	F("profile", INT, 0),
+	F("clientnr", INT, 0),
+	FO("reference", 0, reference_fields),
+	F("invoicenote", STR, 0),
+	F("date", DATE, 0),
+	FL("lines", 0, "line", line_fields),
+	F("discounttype", STR, 0),
+	F("discount", FLOAT, 0),
+	F("totaldiscount", FLOAT, 0),
+	F("tax", FLOAT, RO),
+	F("totalintax", FLOAT, 0),
+	FL("taxes", RO, "tax", invoice_tax_fields),
+	/* Copies of the client's fields, as on invoices. */
+	F("company", STR, RO),
+	F("contact", STR, RO),
+	F("address", STR, RO),
+	F("zipcode", STR, RO),
+	F("city", STR, RO),
+	F("country", INT, RO),
+	F("email", STR, RO),
+	F("language", STR, RO),
+	F("paymentcondition", STR, 0),
+	F("paymentperiod", INT, 0),
+	F("collection", BOOL, 0),
+	F("datesaved", DATE, 0),
+	F("initialdate", DATE, 0),
+	F("nextsenddate", DATE, 0),
+	F("finalsenddate", DATE, 0),
+	F("frequency", STR, 0),
+	F("repeattype", STR, 0),
+};
+
+static const struct schema_field profile_fields[] = {
+	F("id", INT, 0),
+	F("name", STR, 0),
+	F("default", BOOL, 0),
+};
+
+static const struct schema_field tax_fields[] = {
+	F("percentage", INT, 0),
+	F("type", STR, 0),
+	F("default", BOOL, 0),
+	F("country", STR, 0),
+};
+
+static const struct schema_field country_fields[] = {
+	F("id", INT, 0),
+	F("name", STR, 0),
+};
+
+#define M_ALL (SCHEMA_M_LIST | SCHEMA_M_GET | SCHEMA_M_POST | SCHEMA_M_PUT | SCHEMA_M_DELETE)
+#define M_RD  (SCHEMA_M_LIST | SCHEMA_M_GET | SCHEMA_M_DELETE)
+
+static const struct schema_collection collections[] = {
+	{.name = "clients", .one_key = "client", .id_field = "clientnr", .id_type = INT,
+	 .methods = M_ALL, .mtime_fields = {"timestamp", "lastinvoice"},
+	 .fields = client_fields, .nfields = N(client_fields)},
+	{.name = "products", .one_key = "product", .id_field = "id", .id_type = INT,
+	 .methods = M_ALL, .fields = product_fields, .nfields = N(product_fields)},
+	{.name = "invoices", .one_key = "invoice", .id_field = "invoicenr", .id_type = STR,
+	 .methods = M_RD | SCHEMA_M_POST, .pdf_path = "invoices_pdf", .whole_marker = "lines",
+	 .mtime_fields = {"date", "sent"}, .fields = invoice_fields, .nfields = N(invoice_fields)},
+	{.name = "invoices_saved", .one_key = "invoices_saved", .id_field = "id", .id_type = INT,
+	 .methods = M_RD, .mtime_fields = {"datesaved", "date"},
+	 .fields = saved_fields, .nfields = N(saved_fields)},
+	/* The API wraps a repeated invoice in the saved one's key. */
+	{.name = "invoices_repeated", .one_key = "invoices_saved", .id_field = "id", .id_type = INT,
+	 .methods = M_RD, .mtime_fields = {"datesaved", "initialdate"},
+	 .fields = saved_fields, .nfields = N(saved_fields)},
+	{.name = "profiles", .id_field = "id", .id_type = INT, .methods = SCHEMA_M_LIST,
+	 .fields = profile_fields, .nfields = N(profile_fields)},
+	{.name = "taxes", .id_field = "percentage", .id_field2 = "type", .id_type = STR,
+	 .methods = SCHEMA_M_LIST, .fields = tax_fields, .nfields = N(tax_fields)},
+	{.name = "countrylist", .id_field = "id", .id_type = INT, .methods = SCHEMA_M_LIST,
+	 .fields = country_fields, .nfields = N(country_fields)},
+	/* No known fields: everything is shown as it comes. */
+	{.name = "balance", .methods = SCHEMA_M_LIST, .single = true},
+};
+
+/* clang-format on */
+
+size_t schema_ncollections(void)
+{
+	return N(collections);
+}
+
+const struct schema_collection *schema_collection_at(size_t i)
+{
+	return i < N(collections) ? &collections[i] : NULL;
+}
+
+const struct schema_collection *schema_find(const char *name)
+{
+	size_t i;
+
+	if (!name)
+		return NULL;
+	for (i = 0; i < N(collections); i++)
+		if (strcmp(collections[i].name, name) == 0)
+			return &collections[i];
+	return NULL;
+}
+
+/* A field by its name, else by its alias (an exact name always wins). */
+static const struct schema_field *field_in(const struct schema_field *fields, size_t n,
+					   const char *name)
+{
+	size_t i;
+
+	if (!name)
+		return NULL;
+	for (i = 0; i < n; i++)
+		if (strcmp(fields[i].name, name) == 0)
+			return &fields[i];
+	for (i = 0; i < n; i++)
+		if (fields[i].alias && strcmp(fields[i].alias, name) == 0)
+			return &fields[i];
+	return NULL;
+}
+
+const struct schema_field *schema_field_find(const struct schema_collection *c, const char *name)
+{
+	return c ? field_in(c->fields, c->nfields, name) : NULL;
+}
+
+/* ---- scalar helpers, shared by both directions --------------------------------------------- */
+
+/* Largest magnitude below which every integer is exact in a double (2^53). */
+#define EXACT_INT_MAX 9007199254740992.0
+
+static bool is_integral(double v)
+{
+	return v >= -EXACT_INT_MAX && v <= EXACT_INT_MAX && (double)(long long)v == v;
+}
+
+static bool is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+/* A number as the wire or a user writes it in a string: "42", "-3", "10.92", the Dutch
+ * "10,92", "1e3".  No spaces, no hex, no inf/nan (strtod alone would take those).
+ * factuurfs never calls setlocale(), so strtod reads '.' as the decimal point. */
+static bool parse_number(const char *s, double *out)
+{
+	char buf[64];
+	size_t i = 0, digits = 0;
+	double v;
+	char *end;
+
+	if (!s || strlen(s) >= sizeof(buf))
+		return false;
+	strcpy(buf, s);
+	if (buf[i] == '-' || buf[i] == '+')
+		i++;
+	for (; is_digit(buf[i]); i++)
+		digits++;
+	if (buf[i] == '.' || buf[i] == ',') {
+		buf[i++] = '.';
+		for (; is_digit(buf[i]); i++)
+			digits++;
+	}
+	if (!digits)
+		return false;
+	if (buf[i] == 'e' || buf[i] == 'E') {
+		i++;
+		if (buf[i] == '-' || buf[i] == '+')
+			i++;
+		if (!is_digit(buf[i]))
+			return false;
+		while (is_digit(buf[i]))
+			i++;
+	}
+	if (buf[i])
+		return false;
+	v = strtod(buf, &end);
+	if (*end || !isfinite(v))
+		return false;
+	*out = v;
+	return true;
+}
+
+/* Spellings of a boolean in a string: 1 for true, 0 for false, -1 for none. */
+static int parse_bool(const char *s)
+{
+	static const char *const yes[] = {"1", "true", "yes"};
+	static const char *const no[] = {"0", "false", "no"};
+	size_t i;
+
+	for (i = 0; i < N(yes); i++)
+		if (strcasecmp(s, yes[i]) == 0)
+			return 1;
+	for (i = 0; i < N(no); i++)
+		if (strcasecmp(s, no[i]) == 0)
+			return 0;
+	return -1;
+}
+
+/* Strict "YYYY-MM-DD" with a real month and day; fills @tm (may be NULL). */
+static bool parse_date(const char *s, struct tm *tm)
+{
+	static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+	int y, m, d, i;
+
+	for (i = 0; i < 10; i++)
+		if ((i == 4 || i == 7) ? s[i] != '-' : !is_digit(s[i]))
+			return false;
+	if (s[10])
+		return false;
+	y = atoi(s);
+	m = atoi(s + 5);
+	d = atoi(s + 8);
+	if (y < 1 || m < 1 || m > 12 || d < 1 || d > mdays[m - 1])
+		return false;
+	if (m == 2 && d == 29 && !(y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)))
+		return false;
+	if (tm) {
+		memset(tm, 0, sizeof(*tm));
+		tm->tm_year = y - 1900;
+		tm->tm_mon = m - 1;
+		tm->tm_mday = d;
+	}
+	return true;
+}
+
+/* The wire's "no date": "" or MySQL's zero date. */
+static bool is_empty_date(const char *s)
+{
+	return !*s || strcmp(s, "0000-00-00") == 0 || strcmp(s, "0000-00-00 00:00:00") == 0;
+}
+
+/* Python's repr of a float, which its json module writes: integral values below 1e16
+ * plainly (Python adds ".0"), otherwise the fewest digits that strtod reads back as the
+ * same double, with an exponent from 1e16 on (%g alone would wait until 1e17). */
+static void format_number(double v, char out[32])
+{
+	bool big = v <= -1e16 || v >= 1e16;
+	int prec;
+
+	if (!big && (double)(long long)v == v) {
+		snprintf(out, 32, "%lld", (long long)v);
+		return;
+	}
+	for (prec = 1; prec <= 17; prec++) {
+		if (big)
+			snprintf(out, 32, "%.*e", prec - 1, v);
+		else
+			snprintf(out, 32, "%.*g", prec, v);
+		if (strtod(out, NULL) == v)
+			return;
+	}
+}
+
+/* Adds @item to @obj under @key; takes @item even on failure. */
+static bool add(cJSON *obj, const char *key, cJSON *item)
+{
+	if (!item)
+		return false;
+	if (!cJSON_AddItemToObject(obj, key, item)) {
+		cJSON_Delete(item);
+		return false;
+	}
+	return true;
+}
+
+static bool append(cJSON *arr, cJSON *item)
+{
+	if (!item)
+		return false;
+	if (!cJSON_AddItemToArray(arr, item)) {
+		cJSON_Delete(item);
+		return false;
+	}
+	return true;
+}
+
+/* The member of @obj that a field takes: by its name, else by its alias. */
+static const cJSON *field_value(const cJSON *obj, const struct schema_field *f)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, f->name);
+
+	if (!v && f->alias)
+		v = cJSON_GetObjectItemCaseSensitive(obj, f->alias);
+	return v;
+}
+
+/* ---- wire -> pythonic ------------------------------------------------------------------------ */
+
+static cJSON *wire_object(const struct schema_field *fields, size_t n, const cJSON *obj);
+
+/* A keyed-list element: converted when it is an object, kept as it came otherwise. */
+static cJSON *wire_element(const struct schema_field *f, const cJSON *v)
+{
+	return cJSON_IsObject(v) ? wire_object(f->sub, f->nsub, v) : cJSON_Duplicate(v, true);
+}
+
+struct keyed {
+	unsigned long num;
+	size_t pos;
+	const cJSON *item;
+};
+
+static int keyed_cmp(const void *a, const void *b)
+{
+	const struct keyed *x = a, *y = b;
+
+	if (x->num != y->num)
+		return x->num < y->num ? -1 : 1;
+	return x->pos < y->pos ? -1 : x->pos > y->pos;
+}
+
+/* {"line1":..,"line2":..,"line10":..} -> [..] in numeric key order (line10 after line9).
+ * Bare numeric keys ({"0":..}) are taken too; any other key keeps the object as it came. */
+static cJSON *keyed_to_array(const struct schema_field *f, const cJSON *obj)
+{
+	size_t plen = f->key_prefix ? strlen(f->key_prefix) : 0;
+	size_t n = (size_t)cJSON_GetArraySize(obj), i = 0;
+	struct keyed *k = NULL;
+	const cJSON *m;
+	cJSON *out = NULL;
+
+	if (!n)
+		return cJSON_CreateArray();
+	k = calloc(n, sizeof(*k));
+	if (!k)
+		return NULL;
+	cJSON_ArrayForEach(m, obj)
+	{
+		const char *s = m->string;
+		size_t len;
+
+		if (plen && strncmp(s, f->key_prefix, plen) == 0)
+			s += plen;
+		len = strspn(s, "0123456789");
+		/* Nine digits fit an unsigned long anywhere. */
+		if (!len || s[len] || len > 9) {
+			out = cJSON_Duplicate(obj, true);
+			goto out;
+		}
+		k[i].num = strtoul(s, NULL, 10);
+		k[i].pos = i;
+		k[i].item = m;
+		i++;
+	}
+	qsort(k, n, sizeof(*k), keyed_cmp);
+	out = cJSON_CreateArray();
+	if (!out)
+		goto out;
+	for (i = 0; i < n; i++) {
+		if (!append(out, wire_element(f, k[i].item))) {
+			cJSON_Delete(out);
+			out = NULL;
+			goto out;
+		}
+	}
+out:
+	free(k);
+	return out;
+}
+
+/* One field's value in pythonic form; a value that does not convert is copied as it came. */
+static cJSON *wire_value(const struct schema_field *f, const cJSON *v)
+{
+	double d;
+	int b;
+
+	if (cJSON_IsString(v) && !*v->valuestring &&
+	    (f->type == INT || f->type == FLOAT || f->type == BOOL || f->type == DATE))
+		return cJSON_CreateNull();
+
+	switch (f->type) {
+	case SCHEMA_STRING:
+		break;
+	case SCHEMA_INT:
+		if (cJSON_IsString(v) && parse_number(v->valuestring, &d) && is_integral(d))
+			return cJSON_CreateNumber(d);
+		break;
+	case SCHEMA_FLOAT:
+		if (cJSON_IsString(v) && parse_number(v->valuestring, &d))
+			return cJSON_CreateNumber(d);
+		break;
+	case SCHEMA_BOOL:
+		if (cJSON_IsNumber(v) && (v->valuedouble == 0 || v->valuedouble == 1))
+			return cJSON_CreateBool(v->valuedouble == 1);
+		if (cJSON_IsString(v) && (b = parse_bool(v->valuestring)) >= 0)
+			return cJSON_CreateBool(b);
+		break;
+	case SCHEMA_DATE:
+		if (cJSON_IsString(v) && is_empty_date(v->valuestring))
+			return cJSON_CreateNull();
+		break;
+	case SCHEMA_OBJECT:
+		if (cJSON_IsObject(v))
+			return wire_object(f->sub, f->nsub, v);
+		/* PHP encodes an empty associative array as []. */
+		if (cJSON_IsArray(v) && !v->child)
+			return cJSON_CreateObject();
+		break;
+	case SCHEMA_KEYED_LIST:
+		if (cJSON_IsObject(v))
+			return keyed_to_array(f, v);
+		if (cJSON_IsArray(v)) {
+			const cJSON *e;
+			cJSON *out = cJSON_CreateArray();
+
+			if (!out)
+				return NULL;
+			cJSON_ArrayForEach(e, v)
+			{
+				if (!append(out, wire_element(f, e))) {
+					cJSON_Delete(out);
+					return NULL;
+				}
+			}
+			return out;
+		}
+		break;
+	}
+	return cJSON_Duplicate(v, true);
+}
+
+static int member_cmp(const void *a, const void *b)
+{
+	const cJSON *const *x = a, *const *y = b;
+
+	return strcmp((*x)->string, (*y)->string);
+}
+
+/* Known fields in table order, then the rest sorted by name.  A key that occurs twice
+ * keeps its first value, as cJSON's lookups do; a php alias shadowed by the .NET
+ * spelling of the same field stays, as an unknown field. */
+static cJSON *wire_object(const struct schema_field *fields, size_t n, const cJSON *obj)
+{
+	size_t nmemb = (size_t)cJSON_GetArraySize(obj), nrest = 0, i;
+	const cJSON **rest = NULL;
+	const cJSON *m;
+	cJSON *out = cJSON_CreateObject();
+
+	if (!out)
+		return NULL;
+	for (i = 0; i < n; i++) {
+		const cJSON *v = field_value(obj, &fields[i]);
+
+		if (v && !add(out, fields[i].name, wire_value(&fields[i], v)))
+			goto fail;
+	}
+	if (nmemb) {
+		rest = calloc(nmemb, sizeof(*rest));
+		if (!rest)
+			goto fail;
+	}
+	cJSON_ArrayForEach(m, obj)
+	{
+		const struct schema_field *f = field_in(fields, n, m->string);
+
+		if (f && field_value(obj, f) == m)
+			continue;
+		if (f && strcmp(f->name, m->string) == 0)
+			continue;
+		if (cJSON_GetObjectItemCaseSensitive(obj, m->string) != m)
+			continue;
+		rest[nrest++] = m;
+	}
+	/* Keys are unique now, so an unstable sort is a stable one. */
+	if (nrest)
+		qsort(rest, nrest, sizeof(*rest), member_cmp);
+	for (i = 0; i < nrest; i++)
+		if (!add(out, rest[i]->string, cJSON_Duplicate(rest[i], true)))
+			goto fail;
+	free(rest);
+	return out;
+fail:
+	free(rest);
+	cJSON_Delete(out);
+	return NULL;
+}
+
+cJSON *schema_from_wire(const struct schema_collection *c, const cJSON *wire)
+{
+	if (!c || !cJSON_IsObject(wire))
+		return NULL;
+	return wire_object(c->fields, c->nfields, wire);
+}
+
+/* ---- listings and records ------------------------------------------------------------------- */
+
+/* A non-empty object whose members are all objects: records keyed by index or id. */
+static bool all_objects(const cJSON *o)
+{
+	const cJSON *m;
+
+	if (!cJSON_IsObject(o) || !o->child)
+		return false;
+	cJSON_ArrayForEach(m, o)
+	{
+		if (!cJSON_IsObject(m))
+			return false;
+	}
+	return true;
+}
+
+static cJSON *list_items(const cJSON *body, bool may_unwrap)
+{
+	const cJSON *m;
+	cJSON *out;
+
+	if (cJSON_IsArray(body))
+		return cJSON_Duplicate(body, true);
+	if (!cJSON_IsObject(body))
+		return NULL;
+	/* {"clients": [...]} or {"clients": {"0": {..}}}: one wrapper around the listing. */
+	if (may_unwrap && body->child && !body->child->next) {
+		m = body->child;
+		if (cJSON_IsArray(m) || (cJSON_IsObject(m) && (!m->child || all_objects(m))))
+			return list_items(m, false);
+	}
+	if (body->child && !all_objects(body))
+		return NULL;
+	out = cJSON_CreateArray();
+	if (!out)
+		return NULL;
+	cJSON_ArrayForEach(m, body)
+	{
+		if (!append(out, cJSON_Duplicate(m, true))) {
+			cJSON_Delete(out);
+			return NULL;
+		}
+	}
+	return out;
+}
+
+cJSON *schema_list_items(const cJSON *body)
+{
+	return list_items(body, true);
+}
+
+const cJSON *schema_unwrap_one(const struct schema_collection *c, const cJSON *body)
+{
+	const cJSON *m;
+
+	if (!cJSON_IsObject(body))
+		return NULL;
+	m = body->child;
+	/* A record of one field looks like a wrapper: tell them apart by the key. */
+	if (!m || m->next)
+		return body;
+	if (c && c->one_key && strcmp(m->string, c->one_key) == 0)
+		return cJSON_IsObject(m) ? m : NULL;
+	if (cJSON_IsObject(m) && !schema_field_find(c, m->string))
+		return m;
+	return body;
+}
+
+/* One part of a record's name, read as @type (an INT from "42", 42 or 42.0 is "42"). */
+static char *id_part(const cJSON *v, enum schema_type type)
+{
+	char num[32];
+	double d;
+
+	if (cJSON_IsNumber(v)) {
+		format_number(v->valuedouble, num);
+		return strdup(num);
+	}
+	if (!cJSON_IsString(v) || !*v->valuestring)
+		return NULL;
+	if (type == SCHEMA_INT && parse_number(v->valuestring, &d) && is_integral(d)) {
+		format_number(d, num);
+		return strdup(num);
+	}
+	return strdup(v->valuestring);
+}
+
+static char *id_of(const struct schema_collection *c, const cJSON *rec, const char *name)
+{
+	const struct schema_field *f = schema_field_find(c, name);
+
+	return id_part(cJSON_GetObjectItemCaseSensitive(rec, name), f ? f->type : c->id_type);
+}
+
+char *schema_record_id(const struct schema_collection *c, const cJSON *rec)
+{
+	char *a = NULL, *b = NULL, *id = NULL;
+
+	if (!c || !c->id_field || !cJSON_IsObject(rec))
+		return NULL;
+	a = id_of(c, rec, c->id_field);
+	if (!a || !c->id_field2)
+		return a;
+	b = id_of(c, rec, c->id_field2);
+	if (b && asprintf(&id, "%s-%s", a, b) < 0)
+		id = NULL;
+	free(a);
+	free(b);
+	return id;
+}
+
+bool schema_record_is_whole(const struct schema_collection *c, const cJSON *wire)
+{
+	if (!c || !c->whole_marker)
+		return true;
+	return cJSON_GetObjectItemCaseSensitive(wire, c->whole_marker) != NULL;
+}
+
+time_t schema_record_date(const struct schema_collection *c, const cJSON *rec)
+{
+	size_t i;
+
+	if (!c)
+		return 0;
+	for (i = 0; i < N(c->mtime_fields) && c->mtime_fields[i]; i++) {
+		const cJSON *v = cJSON_GetObjectItemCaseSensitive(rec, c->mtime_fields[i]);
+		const char *s = cJSON_IsString(v) ? v->valuestring : "";
+		char day[11];
+		struct tm tm;
+
+		/* A date, or the date part of "YYYY-MM-DD HH:MM:SS" (kept as it came). */
+		if (strlen(s) < 10 || (s[10] && s[10] != ' ' && s[10] != 'T'))
+			continue;
+		memcpy(day, s, 10);
+		day[10] = '\0';
+		if (!parse_date(day, &tm))
+			continue;
+		/* Noon UTC keeps the calendar day in every time zone a user is likely in. */
+		tm.tm_hour = 12;
+		return timegm(&tm);
+	}
+	return 0;
+}
+
+/* ---- text ------------------------------------------------------------------------------------ */
+
+struct buf {
+	char *p;
+	size_t len, cap;
+	bool oom;
+};
+
+static void buf_put(struct buf *b, const char *s, size_t n)
+{
+	if (b->oom)
+		return;
+	if (b->len + n + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap : 256;
+		char *p;
+
+		while (b->len + n + 1 > cap)
+			cap *= 2;
+		p = realloc(b->p, cap);
+		if (!p) {
+			b->oom = true;
+			return;
+		}
+		b->p = p;
+		b->cap = cap;
+	}
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+}
+
+static void buf_puts(struct buf *b, const char *s)
+{
+	buf_put(b, s, strlen(s));
+}
+
+static void buf_indent(struct buf *b, int depth)
+{
+	static const char spaces[] = "                ";
+	size_t n = 2 * (size_t)depth;
+
+	while (n) {
+		size_t k = n < sizeof(spaces) - 1 ? n : sizeof(spaces) - 1;
+
+		buf_put(b, spaces, k);
+		n -= k;
+	}
+}
+
+/* JSON's mandatory escapes only, spelt as Python's json writes them; UTF-8 and '/' raw. */
+static void put_string(struct buf *b, const char *s)
+{
+	const unsigned char *p;
+	char esc[8];
+
+	buf_put(b, "\"", 1);
+	for (p = (const unsigned char *)s; *p; p++) {
+		const char *e = NULL;
+
+		switch (*p) {
+		case '"':
+			e = "\\\"";
+			break;
+		case '\\':
+			e = "\\\\";
+			break;
+		case '\n':
+			e = "\\n";
+			break;
+		case '\r':
+			e = "\\r";
+			break;
+		case '\t':
+			e = "\\t";
+			break;
+		case '\b':
+			e = "\\b";
+			break;
+		case '\f':
+			e = "\\f";
+			break;
+		default:
+			if (*p < 0x20) {
+				snprintf(esc, sizeof(esc), "\\u%04x", *p);
+				e = esc;
+			}
+		}
+		if (e)
+			buf_puts(b, e);
+		else
+			buf_put(b, (const char *)p, 1);
+	}
+	buf_put(b, "\"", 1);
+}
+
+static void put_value(struct buf *b, const cJSON *v, int depth)
+{
+	char num[32];
+	const cJSON *m;
+
+	if (cJSON_IsObject(v) || cJSON_IsArray(v)) {
+		bool obj = cJSON_IsObject(v);
+
+		if (!v->child) {
+			buf_puts(b, obj ? "{}" : "[]");
+			return;
+		}
+		buf_puts(b, obj ? "{\n" : "[\n");
+		cJSON_ArrayForEach(m, v)
+		{
+			buf_indent(b, depth + 1);
+			if (obj) {
+				put_string(b, m->string ? m->string : "");
+				buf_puts(b, ": ");
+			}
+			put_value(b, m, depth + 1);
+			buf_puts(b, m->next ? ",\n" : "\n");
+		}
+		buf_indent(b, depth);
+		buf_puts(b, obj ? "}" : "]");
+	} else if (cJSON_IsString(v)) {
+		put_string(b, v->valuestring);
+	} else if (cJSON_IsNumber(v) && isfinite(v->valuedouble)) {
+		format_number(v->valuedouble, num);
+		buf_puts(b, num);
+	} else if (cJSON_IsTrue(v)) {
+		buf_puts(b, "true");
+	} else if (cJSON_IsFalse(v)) {
+		buf_puts(b, "false");
+	} else if (cJSON_IsRaw(v) && v->valuestring) {
+		buf_puts(b, v->valuestring);
+	} else {
+		/* null, and what JSON cannot say (NaN, infinities). */
+		buf_puts(b, "null");
+	}
+}
+
+char *schema_format(const cJSON *rec, size_t *len)
+{
+	struct buf b = {0};
+
+	put_value(&b, rec, 0);
+	buf_put(&b, "\n", 1);
+	if (b.oom) {
+		free(b.p);
+		return NULL;
+	}
+	if (len)
+		*len = b.len;
+	return b.p;
+}
+
+/* snprintf for messages and field paths: a NULL @dst is no error, and a cut text is
+ * acceptable (the start names the problem). */
+static void set_err(char *dst, size_t n, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void set_err(char *dst, size_t n, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!dst || !n)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(dst, n, fmt, ap);
+	va_end(ap);
+}
+
+/* 1-based line and column (in characters, not bytes) of @pos in @text. */
+static void line_col(const char *text, const char *pos, unsigned *line, unsigned *col)
+{
+	const char *p;
+
+	*line = 1;
+	*col = 1;
+	for (p = text; p < pos; p++) {
+		if (*p == '\n') {
+			(*line)++;
+			*col = 1;
+		} else if (((unsigned char)*p & 0xc0) != 0x80) {
+			(*col)++;
+		}
+	}
+}
+
+static bool json_space(char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+/* The first key that occurs twice in one object anywhere in @v, or NULL. */
+static const char *duplicate_key(const cJSON *v)
+{
+	const cJSON *m, *o;
+	const char *d;
+
+	cJSON_ArrayForEach(m, v)
+	{
+		if (cJSON_IsObject(v))
+			for (o = v->child; o != m; o = o->next)
+				if (strcmp(o->string, m->string) == 0)
+					return m->string;
+		if ((cJSON_IsObject(m) || cJSON_IsArray(m)) && (d = duplicate_key(m)))
+			return d;
+	}
+	return NULL;
+}
+
+cJSON *schema_parse(const char *text, size_t len, char *err, size_t errlen)
+{
+	const char *end = NULL, *p;
+	const char *dup;
+	unsigned line, col;
+	cJSON *root;
+
+	if (!text)
+		len = 0;
+	for (p = text; p && p < text + len && json_space(*p); p++)
+		;
+	if (!len || p == text + len) {
+		set_err(err, errlen, "empty file: expected a JSON object");
+		return NULL;
+	}
+	/* The parse-end pointer locates the error without cJSON's global error pointer. */
+	root = cJSON_ParseWithLengthOpts(text, len, &end, false);
+	if (!root) {
+		line_col(text, end && end >= text && end <= text + len ? end : text, &line, &col);
+		set_err(err, errlen, "line %u, column %u: invalid JSON", line, col);
+		return NULL;
+	}
+	if (!cJSON_IsObject(root)) {
+		set_err(err, errlen, "expected a JSON object");
+		goto fail;
+	}
+	for (p = end; p < text + len && json_space(*p); p++)
+		;
+	if (p < text + len) {
+		line_col(text, p, &line, &col);
+		set_err(err, errlen, "line %u, column %u: unexpected text after the JSON object",
+			line, col);
+		goto fail;
+	}
+	/* cJSON keeps both copies of a repeated key; which one the user meant is unknowable. */
+	dup = duplicate_key(root);
+	if (dup) {
+		set_err(err, errlen, "duplicate key '%s'", dup);
+		goto fail;
+	}
+	return root;
+fail:
+	cJSON_Delete(root);
+	return NULL;
+}
+
+/* ---- pythonic -> wire ------------------------------------------------------------------------ */
+
+/*
+ * The wire form of each type, decided here and nowhere else.  The API reference does not
+ * say what a request body's values must look like; the v1 clients (php json_encode, .NET
+ * Json.NET) send JSON bodies with native types, so that is the likeliest reading:
+ *   STRING        a string (a number is sent as its text)
+ *   INT, FLOAT    a JSON number (numeric strings such as "42" or "10,92" are converted)
+ *   BOOL          true / false (0/1 and the wire's string spellings are accepted)
+ *   DATE          "YYYY-MM-DD"
+ *   null          "" for every scalar type: the wire's own empty value
+ *   OBJECT        an object of its sub-fields ({} when empty or null)
+ *   KEYED_LIST    {"line1": .., "line2": ..} ({} when empty or null)
+ */
+static cJSON *to_wire_scalar(const struct schema_field *f, const cJSON *v, const char *path,
+			     char *err, size_t errlen)
+{
+	char num[32];
+	double d;
+	int b;
+
+	if (cJSON_IsNull(v))
+		return cJSON_CreateString("");
+	switch (f->type) {
+	case SCHEMA_STRING:
+		if (cJSON_IsString(v))
+			return cJSON_CreateString(v->valuestring);
+		if (cJSON_IsNumber(v) && isfinite(v->valuedouble)) {
+			format_number(v->valuedouble, num);
+			return cJSON_CreateString(num);
+		}
+		set_err(err, errlen, "field '%s': expected a string", path);
+		return NULL;
+	case SCHEMA_INT:
+	case SCHEMA_FLOAT:
+		if (cJSON_IsNumber(v) && isfinite(v->valuedouble))
+			d = v->valuedouble;
+		else if (!cJSON_IsString(v) || !parse_number(v->valuestring, &d)) {
+			set_err(err, errlen, "field '%s': expected a number", path);
+			return NULL;
+		}
+		if (f->type == SCHEMA_INT && !is_integral(d)) {
+			set_err(err, errlen, "field '%s': expected a whole number", path);
+			return NULL;
+		}
+		return cJSON_CreateNumber(d);
+	case SCHEMA_BOOL:
+		if (cJSON_IsBool(v))
+			return cJSON_CreateBool(cJSON_IsTrue(v));
+		if (cJSON_IsNumber(v) && (v->valuedouble == 0 || v->valuedouble == 1))
+			return cJSON_CreateBool(v->valuedouble == 1);
+		if (cJSON_IsString(v) && (b = parse_bool(v->valuestring)) >= 0)
+			return cJSON_CreateBool(b);
+		set_err(err, errlen, "field '%s': expected true or false", path);
+		return NULL;
+	case SCHEMA_DATE:
+		if (cJSON_IsString(v) && (!*v->valuestring || parse_date(v->valuestring, NULL)))
+			return cJSON_CreateString(v->valuestring);
+		set_err(err, errlen, "field '%s': expected a date (YYYY-MM-DD) or null", path);
+		return NULL;
+	default:
+		break;
+	}
+	set_err(err, errlen, "field '%s': unexpected value", path);
+	return NULL;
+}
+
+static cJSON *to_wire_object(const struct schema_field *fields, size_t n, const cJSON *obj,
+			     const char *prefix, bool create, char *err, size_t errlen);
+
+static cJSON *oom(char *err, size_t errlen)
+{
+	set_err(err, errlen, "out of memory");
+	return NULL;
+}
+
+static cJSON *to_wire_value(const struct schema_field *f, const cJSON *v, const char *path,
+			    bool create, char *err, size_t errlen)
+{
+	char epath[256], key[64];
+	const cJSON *e;
+	cJSON *out, *w;
+	size_t i = 0;
+
+	if (f->type != SCHEMA_OBJECT && f->type != SCHEMA_KEYED_LIST)
+		return to_wire_scalar(f, v, path, err, errlen);
+	if (cJSON_IsNull(v) || (cJSON_IsArray(v) && !v->child)) {
+		out = cJSON_CreateObject();
+		return out ? out : oom(err, errlen);
+	}
+	if (f->type == SCHEMA_OBJECT) {
+		if (!cJSON_IsObject(v)) {
+			set_err(err, errlen, "field '%s': expected an object", path);
+			return NULL;
+		}
+		return to_wire_object(f->sub, f->nsub, v, path, create, err, errlen);
+	}
+	if (!cJSON_IsArray(v) && !cJSON_IsObject(v)) {
+		set_err(err, errlen, "field '%s': expected a list", path);
+		return NULL;
+	}
+	out = cJSON_CreateObject();
+	if (!out)
+		return oom(err, errlen);
+	/* An array becomes prefix1..N; an object already keyed keeps its keys. */
+	cJSON_ArrayForEach(e, v)
+	{
+		if (cJSON_IsArray(v)) {
+			set_err(epath, sizeof(epath), "%s[%zu]", path, i);
+			set_err(key, sizeof(key), "%s%zu", f->key_prefix ? f->key_prefix : "",
+				i + 1);
+		} else {
+			set_err(epath, sizeof(epath), "%s.%s", path, e->string);
+		}
+		i++;
+		if (!cJSON_IsObject(e)) {
+			set_err(err, errlen, "field '%s': expected an object", epath);
+			goto fail;
+		}
+		w = to_wire_object(f->sub, f->nsub, e, epath, create, err, errlen);
+		if (!w)
+			goto fail;
+		if (!add(out, cJSON_IsArray(v) ? key : e->string, w)) {
+			oom(err, errlen);
+			goto fail;
+		}
+	}
+	return out;
+fail:
+	cJSON_Delete(out);
+	return NULL;
+}
+
+static bool check_required(const struct schema_field *fields, size_t n, const cJSON *obj,
+			   const char *prefix, char *err, size_t errlen)
+{
+	char path[256];
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		const struct schema_field *f = &fields[i];
+		const cJSON *v = field_value(obj, f);
+
+		if (!(f->flags & SCHEMA_F_REQUIRED))
+			continue;
+		set_err(path, sizeof(path), "%s%s%s", prefix ? prefix : "", prefix ? "." : "",
+			f->name);
+		if (!v || cJSON_IsNull(v)) {
+			set_err(err, errlen, "missing required field '%s'", path);
+			return false;
+		}
+		if (f->type == SCHEMA_KEYED_LIST && (cJSON_IsArray(v) || cJSON_IsObject(v)) &&
+		    !v->child) {
+			set_err(err, errlen, "field '%s': must not be empty", path);
+			return false;
+		}
+	}
+	return true;
+}
+
+static cJSON *to_wire_object(const struct schema_field *fields, size_t n, const cJSON *obj,
+			     const char *prefix, bool create, char *err, size_t errlen)
+{
+	char path[256];
+	const cJSON *m;
+	cJSON *out, *w;
+
+	if (!check_required(fields, n, obj, prefix, err, errlen))
+		return NULL;
+	out = cJSON_CreateObject();
+	if (!out)
+		return oom(err, errlen);
+	cJSON_ArrayForEach(m, obj)
+	{
+		const struct schema_field *f = field_in(fields, n, m->string);
+
+		if (!f) {
+			/* Unknown to the dictionary: the API may know it, so it goes as it is. */
+			if (!add(out, m->string, cJSON_Duplicate(m, true)))
+				goto nomem;
+			continue;
+		}
+		/* A php alias beside the .NET name, or a repeated key: the first value wins. */
+		if (field_value(obj, f) != m)
+			continue;
+		if ((f->flags & SCHEMA_F_READONLY) || ((f->flags & SCHEMA_F_CREATE) && !create))
+			continue;
+		set_err(path, sizeof(path), "%s%s%s", prefix ? prefix : "", prefix ? "." : "",
+			f->name);
+		w = to_wire_value(f, m, path, create, err, errlen);
+		if (!w)
+			goto fail;
+		if (!add(out, f->name, w))
+			goto nomem;
+	}
+	return out;
+nomem:
+	oom(err, errlen);
+fail:
+	cJSON_Delete(out);
+	return NULL;
+}
+
+cJSON *schema_to_wire(const struct schema_collection *c, const cJSON *rec, bool create,
+		      char *err, size_t errlen)
+{
+	if (!c || !cJSON_IsObject(rec)) {
+		set_err(err, errlen, "expected a JSON object");
+		return NULL;
+	}
+	return to_wire_object(c->fields, c->nfields, rec, NULL, create, err, errlen);
+}

@@ -1,0 +1,127 @@
+/* schema: the data dictionary of the factuursturen API and the conversion
+ * between its wire form and the "pythonic" JSON that factuurfs shows.
+ *
+ * Every collection, field, wire type and permitted method is a row in the
+ * tables of schema.c; nothing else in factuurfs knows a field name.  Wire
+ * form (what the service sends): scalars as strings ("42", "10.92", "0"/"1",
+ * "" for no date), nested objects keyed line1/line2/..., "[]" for an empty
+ * object.  Pythonic form (what a file holds): real numbers and booleans, null
+ * for empty dates, nested keyed objects as arrays in key order.  The reader is
+ * tolerant of every variant the API reference lists (numbers as numbers,
+ * "true"/"false", arrays instead of keyed objects, wrapped or bare records);
+ * a value that does not convert is kept as it came, never dropped.
+ */
+#ifndef FACTUURFS_SCHEMA_H
+#define FACTUURFS_SCHEMA_H
+
+#include <cjson/cJSON.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+
+enum schema_type {
+	SCHEMA_STRING,     /* string both ways */
+	SCHEMA_INT,        /* "42" / 42 -> 42; "" -> null */
+	SCHEMA_FLOAT,      /* "10.92" / 10.92 / "10,92" -> 10.92; "" -> null */
+	SCHEMA_BOOL,       /* "0" "1" "true" "false" 0 1 true false -> bool; "" -> null */
+	SCHEMA_DATE,       /* "YYYY-MM-DD" kept; "" and "0000-00-00" -> null */
+	SCHEMA_OBJECT,     /* fixed sub-fields (reference: line1..line3); [] -> {} */
+	SCHEMA_KEYED_LIST, /* {"line1":{..},"line2":{..}} or [..] -> [..] in key order; [] -> [] */
+};
+
+/* Field flags. */
+#define SCHEMA_F_READONLY 0x1u /* computed or owned by the API: never sent back */
+#define SCHEMA_F_REQUIRED 0x2u /* must be present when creating or editing */
+#define SCHEMA_F_CREATE   0x4u /* only meaningful when creating (invoice action...) */
+
+struct schema_field {
+	const char *name;
+	enum schema_type type;
+	unsigned flags;
+	const char *key_prefix;          /* SCHEMA_KEYED_LIST: "line", "tax", "item" */
+	const struct schema_field *sub;  /* SCHEMA_OBJECT / SCHEMA_KEYED_LIST element fields */
+	size_t nsub;
+	const char *alias;               /* another spelling accepted on input (php's) */
+};
+
+/* Methods a collection allows. */
+#define SCHEMA_M_LIST   0x01u
+#define SCHEMA_M_GET    0x02u
+#define SCHEMA_M_POST   0x04u
+#define SCHEMA_M_PUT    0x08u
+#define SCHEMA_M_DELETE 0x10u
+
+struct schema_collection {
+	const char *name;           /* directory name and URL path: "clients" */
+	const char *one_key;        /* GET-one wrapper key ("client"); NULL: no GET one */
+	const char *id_field;       /* "clientnr" */
+	const char *id_field2;      /* second part of a composite name ("type" for taxes), or NULL */
+	enum schema_type id_type;   /* SCHEMA_INT: an identifier is all digits */
+	unsigned methods;
+	const char *pdf_path;       /* "invoices_pdf": records also have <id>.pdf */
+	const char *whole_marker;   /* a field only whole records carry; NULL: listings are whole */
+	const char *mtime_fields[3];/* date fields tried in order for a file's mtime */
+	bool single;                /* one object, shown as <name>.json in the root (balance) */
+	const struct schema_field *fields;
+	size_t nfields;
+};
+
+size_t schema_ncollections(void);
+const struct schema_collection *schema_collection_at(size_t i);
+const struct schema_collection *schema_find(const char *name);
+/* Field @name of @c, found by its name or else by its alias (php's spelling); NULL when
+ * the dictionary does not know it. */
+const struct schema_field *schema_field_find(const struct schema_collection *c, const char *name);
+
+/* Items of a GET-list body: a top-level array, an object wrapping one array
+ * ({"clients":[...]}), an object of records ({"0":{..},"1":{..}}), or []/{}
+ * for none.  Returns a new array of copies (caller cJSON_Delete()s it), or
+ * NULL when @body is none of these. */
+cJSON *schema_list_items(const cJSON *body);
+
+/* The record inside a GET-one body: {"client":{...}} (or any single-key
+ * wrapper whose value is an object and whose key is no field of @c, since a
+ * bare record may have one field) or the bare record.  Borrowed pointer into
+ * @body, NULL when @body is not an object or its one_key wrapper holds none. */
+const cJSON *schema_unwrap_one(const struct schema_collection *c, const cJSON *body);
+
+/* Identifier of a record (wire or pythonic form) as a string: "42",
+ * "2024/0042", "21-H" for composite names.  An INT part is written without
+ * decimals whether it came as "42", 42 or 42.0, so both forms give one name.
+ * malloc'd, NULL if missing or empty. */
+char *schema_record_id(const struct schema_collection *c, const cJSON *rec);
+
+/* True when a listed (wire) record carries everything GET one would. */
+bool schema_record_is_whole(const struct schema_collection *c, const cJSON *wire);
+
+/* Pythonic copy of wire record @wire: known fields in dictionary order, then
+ * unknown fields in name order (kept as they came).  Caller deletes. */
+cJSON *schema_from_wire(const struct schema_collection *c, const cJSON *wire);
+
+/* The record's date for file times: the first mtime_fields entry that holds a
+ * valid "YYYY-MM-DD" (or a "YYYY-MM-DD HH:MM:SS" kept as it came: its date),
+ * at 12:00 UTC, or 0 when none does.  @rec is pythonic. */
+time_t schema_record_date(const struct schema_collection *c, const cJSON *rec);
+
+/* Text of a file: pretty-printed with two-space indent, keys in the record's
+ * order, UTF-8 and '/' unescaped, shortest round-trip numbers, trailing
+ * newline.  malloc'd (caller frees), length in *@len. */
+char *schema_format(const cJSON *rec, size_t *len);
+
+/* Parses the text of a file as one JSON object, with nothing but whitespace
+ * after it and no key repeated.  NULL with a message in @err ("line 3,
+ * column 5: invalid JSON", "expected a JSON object") when it is not.  @text
+ * need not be NUL-terminated.  Caller deletes. */
+cJSON *schema_parse(const char *text, size_t len, char *err, size_t errlen);
+
+/* Wire body for a POST (@create) or PUT of pythonic record @rec: read-only
+ * fields dropped, create-only fields dropped unless @create, unknown fields
+ * passed on, keyed lists rebuilt as {"line1":..}, values in the types the API
+ * takes (one table in schema.c decides them).  NULL with a message in @err
+ * naming the field ("field 'lines[1].price': expected a number", "missing
+ * required field 'price'") on a wrong type or a missing required field;
+ * required fields are checked for PUT too.  Caller deletes. */
+cJSON *schema_to_wire(const struct schema_collection *c, const cJSON *rec, bool create,
+		      char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,206 @@
+/* Unit tests for src/names.c. */
+#include "names.h"
+#include "unit.h"
+
+#include <stdlib.h>
+
+static void check_encode(const char *id, const char *want, int line)
+{
+	char *got = names_encode(id);
+
+	unit_check_str(got, want, __FILE__, line, id ? id : "(null)");
+	free(got);
+}
+
+static void check_decode(const char *stem, const char *want, int line)
+{
+	char *got = names_decode(stem);
+
+	unit_check_str(got, want, __FILE__, line, stem);
+	free(got);
+}
+
+/* encode(decode(x)) == x for the stem, decode(encode(x)) == x for the id. */
+static void check_round_trip(const char *id, int line)
+{
+	char *stem = names_encode(id);
+	char *back = stem ? names_decode(stem) : NULL;
+	char *again = back ? names_encode(back) : NULL;
+
+	unit_check_str(back, id, __FILE__, line, "decode(encode(id))");
+	unit_check_str(again, stem, __FILE__, line, "encode(decode(stem))");
+	free(stem);
+	free(back);
+	free(again);
+}
+
+static void check_record_id(const char *name, const char *suffix, const char *want, int line)
+{
+	char *got = names_record_id(name, suffix);
+
+	unit_check_str(got, want, __FILE__, line, name);
+	free(got);
+}
+
+static void check_url(const char *id, const char *want, int line)
+{
+	char *got = names_url_escape(id);
+
+	unit_check_str(got, want, __FILE__, line, id);
+	free(got);
+}
+
+static void check_scratch(const char *name, bool want, int line)
+{
+	char what[256];
+
+	snprintf(what, sizeof(what), "names_is_scratch(\"%s\") == %s", name,
+		 want ? "true" : "false");
+	unit_check(names_is_scratch(name) == want, __FILE__, line, what);
+}
+
+static void test_encode(void)
+{
+	check_encode("2024/0042", "2024%2F0042", __LINE__);
+	check_encode("a%2Fb", "a%252Fb", __LINE__);
+	check_encode(".hidden", "%2Ehidden", __LINE__);
+	check_encode("..", "%2E.", __LINE__);
+	check_encode(".", "%2E", __LINE__);
+	check_encode("%", "%25", __LINE__);
+	check_encode("100%", "100%25", __LINE__);
+	check_encode("Zoë", "Zoë", __LINE__);
+	check_encode("Jan de Vries", "Jan de Vries", __LINE__);
+	check_encode("a+b", "a+b", __LINE__);
+	check_encode("x.y.z", "x.y.z", __LINE__);
+	check_encode("~x~", "~x~", __LINE__);
+	check_encode("2024-001", "2024-001", __LINE__);
+	check_encode("//", "%2F%2F", __LINE__);
+	check_encode("", NULL, __LINE__);
+	check_encode(NULL, NULL, __LINE__);
+}
+
+static void test_decode(void)
+{
+	check_decode("2024%2F0042", "2024/0042", __LINE__);
+	check_decode("a%252Fb", "a%2Fb", __LINE__);
+	check_decode("%2Ehidden", ".hidden", __LINE__);
+	check_decode("%2E.", "..", __LINE__);
+	check_decode("100%25", "100%", __LINE__);
+	check_decode("Zoë", "Zoë", __LINE__);
+	check_decode("a b+c", "a b+c", __LINE__);
+	/* Not canonical: each would come from no identifier, or from one spelt otherwise. */
+	check_decode("2024%2f0042", NULL, __LINE__);
+	check_decode("%41", NULL, __LINE__);
+	check_decode("a%2Eb", NULL, __LINE__);
+	check_decode("a%2E", NULL, __LINE__);
+	check_decode("abc%", NULL, __LINE__);
+	check_decode("abc%2", NULL, __LINE__);
+	check_decode("%%", NULL, __LINE__);
+	check_decode("%2e", NULL, __LINE__);
+	check_decode(".hidden", NULL, __LINE__);
+	check_decode("..", NULL, __LINE__);
+	check_decode("a/b", NULL, __LINE__);
+	check_decode("", NULL, __LINE__);
+	check_decode(NULL, NULL, __LINE__);
+}
+
+static void test_round_trips(void)
+{
+	static const char *const ids[] = {
+		"2024/0042", "a%2Fb", ".hidden", "..", ".", "%", "100%", "Zoë", "with spaces ",
+		" lead", "a+b", "%2E", "%25", "/", "./x", "x/.", "~", "#x#", "4913", "a\tb",
+		"日本/語", "42",
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(ids) / sizeof(ids[0]); i++)
+		check_round_trip(ids[i], __LINE__);
+}
+
+static void test_record_id(void)
+{
+	check_record_id("2024%2F0042.json", ".json", "2024/0042", __LINE__);
+	check_record_id("2024%2F0042.pdf", ".pdf", "2024/0042", __LINE__);
+	check_record_id("17.json", ".json", "17", __LINE__);
+	check_record_id("%2Ehidden.json", ".json", ".hidden", __LINE__);
+	check_record_id("17.json.json", ".json", "17.json", __LINE__);
+	check_record_id("100%25.json", ".json", "100%", __LINE__);
+	check_record_id("Zoë.json", ".json", "Zoë", __LINE__);
+	check_record_id("2024%2f0042.json", ".json", NULL, __LINE__);
+	check_record_id("%41.json", ".json", NULL, __LINE__);
+	check_record_id("a%2E.json", ".json", NULL, __LINE__);
+	check_record_id("a%.json", ".json", NULL, __LINE__);
+	check_record_id(".hidden.json", ".json", NULL, __LINE__);
+	check_record_id(".json", ".json", NULL, __LINE__);
+	check_record_id("17.pdf", ".json", NULL, __LINE__);
+	check_record_id("17.json~", ".json", NULL, __LINE__);
+	check_record_id("17", ".json", NULL, __LINE__);
+	check_record_id("17.JSON", ".json", NULL, __LINE__);
+}
+
+static void test_url_escape(void)
+{
+	check_url("2024/0042", "2024%2F0042", __LINE__);
+	check_url("a b", "a%20b", __LINE__);
+	check_url("a+b", "a%2Bb", __LINE__);
+	check_url("100%", "100%25", __LINE__);
+	check_url("Zoë", "Zo%C3%AB", __LINE__);
+	check_url("AZaz09-._~", "AZaz09-._~", __LINE__);
+	check_url("?#&=", "%3F%23%26%3D", __LINE__);
+	check_url("", "", __LINE__);
+}
+
+static void test_scratch(void)
+{
+	/* Dotfiles and desktop probes. */
+	check_scratch(".hidden", true, __LINE__);
+	check_scratch(".directory", true, __LINE__);
+	check_scratch(".Trash", true, __LINE__);
+	check_scratch(".Trash-1000", true, __LINE__);
+	check_scratch(".xdg-volume-info", true, __LINE__);
+	check_scratch(".goutputstream-AB12CD", true, __LINE__);
+	check_scratch(".git", true, __LINE__);
+	check_scratch(".17.json.swp", true, __LINE__);
+	check_scratch(".#17.json", true, __LINE__);
+	check_scratch("desktop.ini", true, __LINE__);
+	check_scratch("Desktop.ini", true, __LINE__);
+	check_scratch("autorun.inf", true, __LINE__);
+	check_scratch("AUTORUN.INF", true, __LINE__);
+	check_scratch("Thumbs.db", true, __LINE__);
+	check_scratch("folder.jpg", true, __LINE__);
+	/* Editor scratch names. */
+	check_scratch("17.json~", true, __LINE__);
+	check_scratch("~", true, __LINE__);
+	check_scratch("#17.json#", true, __LINE__);
+	check_scratch("##", true, __LINE__);
+	check_scratch("17.json.swp", true, __LINE__);
+	check_scratch("17.json.swx", true, __LINE__);
+	check_scratch("17.json.swo", true, __LINE__);
+	check_scratch("17.json.tmp", true, __LINE__);
+	check_scratch("4913", true, __LINE__);
+	/* Records and names the caller judges. */
+	check_scratch("17.json", false, __LINE__);
+	check_scratch("4913.json", false, __LINE__);
+	check_scratch("4914", false, __LINE__);
+	check_scratch("49130", false, __LINE__);
+	check_scratch("%2Ehidden.json", false, __LINE__);
+	check_scratch("2024-001.pdf", false, __LINE__);
+	check_scratch("#17.json", false, __LINE__);
+	check_scratch("#", false, __LINE__);
+	check_scratch("~17.json", false, __LINE__);
+	check_scratch("a.swp.json", false, __LINE__);
+	check_scratch("notes.txt", false, __LINE__);
+	check_scratch("xdesktop.ini", false, __LINE__);
+	check_scratch("", false, __LINE__);
+}
+
+int main(void)
+{
+	test_encode();
+	test_decode();
+	test_round_trips();
+	test_record_id();
+	test_url_escape();
+	test_scratch();
+	return unit_report();
+}
