@@ -1,0 +1,796 @@
+/* api: the only module that talks to libcurl.
+ *
+ * curl_global_init runs once, from the first api_new (pthread_once); main and
+ * the other modules must not call curl themselves, nor curl_global_cleanup.
+ */
+#include "api.h"
+
+#include "log.h"
+
+#include <ctype.h>
+#include <curl/curl.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#ifndef FACTUURFS_VERSION
+#define FACTUURFS_VERSION "0"
+#endif
+
+#define API_POOL_MAX 8
+/* A single response larger than this is refused rather than held in memory. */
+#define API_BODY_MAX ((size_t)64 << 20)
+#define API_DEFAULT_CONNECT_MS 10000L
+#define API_DEFAULT_TIMEOUT_MS 60000L
+/* Stall guard: abort when less than 1 byte/s flows for this long. */
+#define API_STALL_SECONDS 30L
+#define API_MESSAGE_MAX 200
+
+/* One pooled easy handle; the error buffer must outlive every transfer on it. */
+struct api_conn {
+	CURL *curl;
+	char errbuf[CURL_ERROR_SIZE];
+};
+
+struct api {
+	char *url; /* base URL, always ending in '/' */
+	char *username;
+	char *apikey; /* malloc'd; wiped with explicit_bzero before free */
+	size_t apikey_len;
+	char *cainfo;
+	long connect_timeout_ms;
+	long timeout_ms;
+	bool insecure;
+	struct curl_slist *hdr_plain; /* read-only after api_new, shared by all handles */
+	struct curl_slist *hdr_body;
+
+	pthread_mutex_t pool_lock;
+	pthread_cond_t pool_cond;
+	struct api_conn *idle[API_POOL_MAX]; /* protected by pool_lock */
+	int n_idle;			     /* protected by pool_lock */
+	int n_conns;			     /* idle + busy; protected by pool_lock */
+
+	pthread_mutex_t stats_lock;
+	struct api_stats stats; /* protected by stats_lock */
+};
+
+/* Per-request state handed to the curl callbacks. */
+struct api_xfer {
+	char *buf;
+	size_t len;
+	size_t cap;
+	long ratelimit_remaining;
+	bool too_big;
+	bool oom;
+};
+
+static pthread_once_t api_curl_once = PTHREAD_ONCE_INIT;
+static CURLcode api_curl_init_rc;
+
+static void api_curl_init(void)
+{
+	api_curl_init_rc = curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+static char *api_strdup_or_null(const char *s)
+{
+	return s ? strdup(s) : NULL;
+}
+
+static void api_wipe_key(struct api *api)
+{
+	if (!api->apikey)
+		return;
+	explicit_bzero(api->apikey, api->apikey_len);
+	free(api->apikey);
+	api->apikey = NULL;
+	api->apikey_len = 0;
+}
+
+/* Replaces every occurrence of the key in @s by "***": error texts come from
+ * curl and the server, and neither may carry the key into a log. */
+static void api_redact(const struct api *api, char *s)
+{
+	char *p;
+
+	if (!api->apikey || api->apikey_len == 0)
+		return;
+	while ((p = memmem(s, strlen(s), api->apikey, api->apikey_len))) {
+		size_t tail = strlen(p + api->apikey_len);
+
+		memcpy(p, "***", 3);
+		if (api->apikey_len != 3)
+			memmove(p + 3, p + api->apikey_len, tail + 1);
+	}
+}
+
+/* Copies the first line of @src (length @n) into @dst: trimmed, at most
+ * API_MESSAGE_MAX bytes, control bytes replaced so a log line stays one line. */
+static void api_clean_line(char *dst, size_t dstsz, const char *src, size_t n)
+{
+	size_t i = 0, out = 0, max = dstsz - 1;
+
+	if (max > API_MESSAGE_MAX)
+		max = API_MESSAGE_MAX;
+	while (i < n && isspace((unsigned char)src[i]))
+		i++;
+	for (; i < n && out < max + 1; i++) {
+		unsigned char c = (unsigned char)src[i];
+
+		if (c == '\n' || c == '\r' || c == '\0')
+			break;
+		if (c == '\t')
+			c = ' ';
+		else if (c < 0x20 || c == 0x7f)
+			c = '?';
+		dst[out++] = (char)c;
+	}
+	if (out > max) {
+		/* Cut on a UTF-8 character boundary, never inside a sequence. */
+		out = max;
+		while (out > 0 && ((unsigned char)dst[out] & 0xc0) == 0x80)
+			out--;
+	}
+	while (out > 0 && isspace((unsigned char)dst[out - 1]))
+		out--;
+	dst[out] = '\0';
+}
+
+static const char *api_json_ws(const char *p, const char *end)
+{
+	while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+		p++;
+	return p;
+}
+
+static int api_hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Decodes the JSON string at @p (on its opening quote) into @out (may be
+ * NULL to skip), truncating silently.  Returns the byte after the closing
+ * quote, or NULL when the string is malformed. */
+static const char *api_json_string(const char *p, const char *end, char *out, size_t outsz)
+{
+	size_t o = 0;
+
+	if (p >= end || *p != '"')
+		return NULL;
+	for (p++; p < end; p++) {
+		char c = *p;
+		unsigned long cp;
+
+		if (c == '"') {
+			if (out)
+				out[o] = '\0';
+			return p + 1;
+		}
+		if (c == '\\') {
+			if (++p >= end)
+				return NULL;
+			switch (*p) {
+			case 'n':
+				c = '\n';
+				break;
+			case 't':
+				c = '\t';
+				break;
+			case 'r':
+				c = '\r';
+				break;
+			case 'b':
+				c = '\b';
+				break;
+			case 'f':
+				c = '\f';
+				break;
+			case 'u':
+				cp = 0;
+				for (int k = 0; k < 4; k++) {
+					int h;
+
+					if (++p >= end || (h = api_hexval(*p)) < 0)
+						return NULL;
+					cp = cp << 4 | (unsigned long)h;
+				}
+				/* Surrogate halves are not worth pairing for a one-line message. */
+				if (cp >= 0xd800 && cp <= 0xdfff)
+					cp = '?';
+				if (out && cp >= 0x80 && o + 3 < outsz) {
+					if (cp < 0x800) {
+						out[o++] = (char)(0xc0 | cp >> 6);
+					} else {
+						out[o++] = (char)(0xe0 | cp >> 12);
+						out[o++] = (char)(0x80 | (cp >> 6 & 0x3f));
+					}
+					out[o++] = (char)(0x80 | (cp & 0x3f));
+					continue;
+				}
+				c = cp < 0x80 ? (char)cp : '?';
+				break;
+			default:
+				c = *p; /* \" \\ \/ and anything else literally */
+				break;
+			}
+		}
+		if (out && o + 1 < outsz)
+			out[o++] = c;
+	}
+	return NULL;
+}
+
+/* Skips one JSON value of any kind; returns the byte after it, or NULL. */
+static const char *api_json_skip(const char *p, const char *end)
+{
+	int depth = 0;
+
+	do {
+		p = api_json_ws(p, end);
+		if (p >= end)
+			return NULL;
+		if (*p == '"') {
+			p = api_json_string(p, end, NULL, 0);
+			if (!p)
+				return NULL;
+		} else if (*p == '{' || *p == '[') {
+			depth++;
+			p++;
+		} else if (*p == '}' || *p == ']') {
+			if (--depth < 0)
+				return NULL;
+			p++;
+		} else if (*p == ',' || *p == ':') {
+			if (depth == 0)
+				return NULL;
+			p++;
+		} else if (*p == '\0') {
+			return NULL;
+		} else {
+			/* number, true, false, null */
+			while (p < end && !strchr(",:{}[]\" \t\r\n", *p))
+				p++;
+		}
+	} while (depth > 0);
+	return p;
+}
+
+/* Finds a top-level "message" (preferred) or "error" string in a JSON object
+ * body.  Returns true and fills @out when one was found. */
+static bool api_json_message(const char *body, size_t len, char *out, size_t outsz)
+{
+	const char *p = body, *end = body + len;
+	bool found = false;
+
+	p = api_json_ws(p, end);
+	if (p >= end || *p != '{')
+		return false;
+	p++;
+	for (;;) {
+		char key[16];
+
+		p = api_json_ws(p, end);
+		if (p < end && *p == '}')
+			break;
+		p = api_json_string(p, end, key, sizeof(key));
+		if (!p)
+			break;
+		p = api_json_ws(p, end);
+		if (p >= end || *p != ':')
+			break;
+		p = api_json_ws(p + 1, end);
+		if (p < end && *p == '"' &&
+		    (!strcmp(key, "message") || (!found && !strcmp(key, "error")))) {
+			p = api_json_string(p, end, out, outsz);
+			if (!p)
+				return false;
+			found = true;
+			if (!strcmp(key, "message"))
+				break;
+		} else {
+			p = api_json_skip(p, end);
+			if (!p)
+				break;
+		}
+		p = api_json_ws(p, end);
+		if (p >= end || *p != ',')
+			break;
+		p++;
+	}
+	return found;
+}
+
+/* Fills resp->error from an error response body: a JSON message when there is
+ * one, else the body's first line, else just the status. */
+static void api_set_server_error(struct api_response *resp)
+{
+	char msg[API_MESSAGE_MAX * 2 + 4];
+
+	if (resp->len > 0 && api_json_message(resp->body, resp->len, msg, sizeof(msg)))
+		api_clean_line(resp->error, sizeof(resp->error), msg, strlen(msg));
+	else if (resp->len > 0)
+		api_clean_line(resp->error, sizeof(resp->error), resp->body, resp->len);
+	else
+		resp->error[0] = '\0';
+	if (resp->error[0] == '\0')
+		snprintf(resp->error, sizeof(resp->error), "HTTP %ld", resp->status);
+}
+
+static size_t api_write_cb(char *data, size_t size, size_t nmemb, void *userp)
+{
+	struct api_xfer *x = userp;
+	size_t n = size * nmemb;
+
+	if (n > API_BODY_MAX - x->len) {
+		x->too_big = true;
+		return 0;
+	}
+	if (x->len + n + 1 > x->cap) {
+		size_t cap = x->cap ? x->cap : 4096;
+		char *nb;
+
+		while (cap < x->len + n + 1)
+			cap *= 2;
+		nb = realloc(x->buf, cap);
+		if (!nb) {
+			x->oom = true;
+			return 0;
+		}
+		x->buf = nb;
+		x->cap = cap;
+	}
+	memcpy(x->buf + x->len, data, n);
+	x->len += n;
+	x->buf[x->len] = '\0';
+	return n;
+}
+
+static size_t api_header_cb(char *data, size_t size, size_t nmemb, void *userp)
+{
+	static const char name[] = "x-ratelimit-remaining";
+	struct api_xfer *x = userp;
+	size_t n = size * nmemb, i = 0, namelen;
+	long v = 0;
+	bool digits = false;
+
+	/* A new status line (after a 1xx) starts a new set of headers. */
+	if (n >= 5 && !strncmp(data, "HTTP/", 5)) {
+		x->ratelimit_remaining = -1;
+		return n;
+	}
+	while (i < n && data[i] != ':')
+		i++;
+	if (i == n)
+		return n;
+	namelen = i;
+	while (namelen > 0 && (data[namelen - 1] == ' ' || data[namelen - 1] == '\t'))
+		namelen--;
+	if (namelen != sizeof(name) - 1 || strncasecmp(data, name, namelen))
+		return n;
+	for (i++; i < n && (data[i] == ' ' || data[i] == '\t'); i++)
+		;
+	for (; i < n && data[i] >= '0' && data[i] <= '9'; i++) {
+		if (v < 1000000000L)
+			v = v * 10 + (data[i] - '0');
+		digits = true;
+	}
+	for (; i < n && isspace((unsigned char)data[i]); i++)
+		;
+	if (digits && i == n)
+		x->ratelimit_remaining = v;
+	return n;
+}
+
+static struct api_conn *api_conn_take(struct api *api)
+{
+	struct api_conn *c = NULL;
+
+	pthread_mutex_lock(&api->pool_lock);
+	/* At most API_POOL_MAX requests in flight: the rest wait for a handle,
+	 * which is bounded because every transfer has a total timeout. */
+	while (api->n_idle == 0 && api->n_conns >= API_POOL_MAX)
+		pthread_cond_wait(&api->pool_cond, &api->pool_lock);
+	if (api->n_idle > 0) {
+		c = api->idle[--api->n_idle];
+		pthread_mutex_unlock(&api->pool_lock);
+		return c;
+	}
+	api->n_conns++;
+	pthread_mutex_unlock(&api->pool_lock);
+
+	c = calloc(1, sizeof(*c));
+	if (c && !(c->curl = curl_easy_init())) {
+		free(c);
+		c = NULL;
+	}
+	if (!c) {
+		pthread_mutex_lock(&api->pool_lock);
+		api->n_conns--;
+		pthread_cond_signal(&api->pool_cond);
+		pthread_mutex_unlock(&api->pool_lock);
+	}
+	return c;
+}
+
+static void api_conn_give(struct api *api, struct api_conn *c)
+{
+	/* Drop pointers into this request's stack before the handle idles;
+	 * the connection itself survives curl_easy_reset. */
+	curl_easy_reset(c->curl);
+	pthread_mutex_lock(&api->pool_lock);
+	api->idle[api->n_idle++] = c;
+	pthread_cond_signal(&api->pool_cond);
+	pthread_mutex_unlock(&api->pool_lock);
+}
+
+#define API_SETOPT(h, opt, val)                                                                    \
+	do {                                                                                       \
+		if (cc == CURLE_OK)                                                                \
+			cc = curl_easy_setopt((h), (opt), (val));                                  \
+	} while (0)
+
+/* Applies every option of a request to a freshly reset handle. */
+static CURLcode api_setup(struct api *api, struct api_conn *c, const char *url, const char *method,
+			  const char *body, size_t body_len, struct api_xfer *x)
+{
+	CURL *h = c->curl;
+	CURLcode cc = CURLE_OK;
+	bool send_body = body || !strcmp(method, "POST") || !strcmp(method, "PUT");
+
+	c->errbuf[0] = '\0';
+	API_SETOPT(h, CURLOPT_ERRORBUFFER, c->errbuf);
+	API_SETOPT(h, CURLOPT_URL, url);
+	API_SETOPT(h, CURLOPT_PROTOCOLS_STR, "http,https");
+	API_SETOPT(h, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+	/* A redirect would need the credentials re-sent to another place. */
+	API_SETOPT(h, CURLOPT_FOLLOWLOCATION, 0L);
+	API_SETOPT(h, CURLOPT_USERNAME, api->username);
+	API_SETOPT(h, CURLOPT_PASSWORD, api->apikey);
+	API_SETOPT(h, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+	/* Signals are process-wide; a FUSE daemon has many threads. */
+	API_SETOPT(h, CURLOPT_NOSIGNAL, 1L);
+	API_SETOPT(h, CURLOPT_CONNECTTIMEOUT_MS, api->connect_timeout_ms);
+	API_SETOPT(h, CURLOPT_TIMEOUT_MS, api->timeout_ms);
+	API_SETOPT(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
+	API_SETOPT(h, CURLOPT_LOW_SPEED_TIME, API_STALL_SECONDS);
+	API_SETOPT(h, CURLOPT_SSL_VERIFYPEER, api->insecure ? 0L : 1L);
+	API_SETOPT(h, CURLOPT_SSL_VERIFYHOST, api->insecure ? 0L : 2L);
+	if (api->cainfo)
+		API_SETOPT(h, CURLOPT_CAINFO, api->cainfo);
+	API_SETOPT(h, CURLOPT_USERAGENT, "factuurfs/" FACTUURFS_VERSION);
+	API_SETOPT(h, CURLOPT_ACCEPT_ENCODING, "");
+	API_SETOPT(h, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
+	API_SETOPT(h, CURLOPT_TCP_KEEPALIVE, 1L);
+	API_SETOPT(h, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)API_BODY_MAX);
+	API_SETOPT(h, CURLOPT_HTTPHEADER, send_body ? api->hdr_body : api->hdr_plain);
+	API_SETOPT(h, CURLOPT_WRITEFUNCTION, api_write_cb);
+	API_SETOPT(h, CURLOPT_WRITEDATA, x);
+	API_SETOPT(h, CURLOPT_HEADERFUNCTION, api_header_cb);
+	API_SETOPT(h, CURLOPT_HEADERDATA, x);
+
+	if (send_body) {
+		/* POSTFIELDS does not copy: @body lives until api_request returns. */
+		API_SETOPT(h, CURLOPT_POSTFIELDS, body ? body : "");
+		API_SETOPT(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)(body ? body_len : 0));
+	}
+	if (strcmp(method, "GET") && strcmp(method, "POST"))
+		API_SETOPT(h, CURLOPT_CUSTOMREQUEST, method);
+	return cc;
+}
+
+static int api_curl_errno(CURLcode cc, const struct api_xfer *x)
+{
+	switch (cc) {
+	case CURLE_OPERATION_TIMEDOUT:
+		return -ETIMEDOUT;
+	case CURLE_COULDNT_CONNECT:
+	case CURLE_COULDNT_RESOLVE_HOST:
+		return -EHOSTUNREACH;
+	case CURLE_RECV_ERROR:
+	case CURLE_SEND_ERROR:
+	case CURLE_GOT_NOTHING:
+		return -ECONNRESET;
+	case CURLE_FILESIZE_EXCEEDED:
+		return -EFBIG;
+	case CURLE_OUT_OF_MEMORY:
+		return -ENOMEM;
+	case CURLE_WRITE_ERROR:
+		if (x->too_big)
+			return -EFBIG;
+		if (x->oom)
+			return -ENOMEM;
+		return -EIO;
+	default:
+		return -EIO;
+	}
+}
+
+static long api_ms_since(const struct timespec *t0)
+{
+	struct timespec t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (long)(t1.tv_sec - t0->tv_sec) * 1000 + (t1.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+static bool api_method_ok(const char *m)
+{
+	return !strcmp(m, "GET") || !strcmp(m, "POST") || !strcmp(m, "PUT") || !strcmp(m, "DELETE");
+}
+
+int api_request(struct api *api, const char *method, const char *path, const char *body,
+		size_t body_len, struct api_response *resp)
+{
+	struct api_xfer x = {.ratelimit_remaining = -1};
+	struct api_conn *c = NULL;
+	struct timespec t0;
+	char *url = NULL;
+	CURLcode cc;
+	int rc = 0;
+
+	if (!resp)
+		return -EINVAL;
+	memset(resp, 0, sizeof(*resp));
+	resp->ratelimit_remaining = -1;
+	if (!api || !method || !path || !api_method_ok(method)) {
+		snprintf(resp->error, sizeof(resp->error), "invalid request");
+		return -EINVAL;
+	}
+	/* The base URL ends in '/'; a leading '/' in @path would double it. */
+	while (*path == '/')
+		path++;
+	for (const char *p = path; *p; p++) {
+		if ((unsigned char)*p <= 0x20 || *p == 0x7f) {
+			snprintf(resp->error, sizeof(resp->error), "path is not URL-escaped");
+			return -EINVAL;
+		}
+	}
+	if (asprintf(&url, "%s%s", api->url, path) < 0) {
+		url = NULL;
+		rc = -ENOMEM;
+		goto out;
+	}
+	c = api_conn_take(api);
+	if (!c) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	cc = api_setup(api, c, url, method, body, body_len, &x);
+	if (cc != CURLE_OK) {
+		snprintf(resp->error, sizeof(resp->error), "curl setup: %s",
+			 curl_easy_strerror(cc));
+		rc = -EIO;
+		goto out;
+	}
+
+	pthread_mutex_lock(&api->stats_lock);
+	api->stats.requests++;
+	pthread_mutex_unlock(&api->stats_lock);
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	cc = curl_easy_perform(c->curl);
+	resp->ratelimit_remaining = x.ratelimit_remaining;
+
+	if (cc != CURLE_OK) {
+		rc = api_curl_errno(cc, &x);
+		if (rc == -EFBIG)
+			snprintf(resp->error, sizeof(resp->error),
+				 "response larger than %zu MiB refused", API_BODY_MAX >> 20);
+		else if (c->errbuf[0])
+			snprintf(resp->error, sizeof(resp->error), "%.60s: %.190s",
+				 curl_easy_strerror(cc), c->errbuf);
+		else
+			snprintf(resp->error, sizeof(resp->error), "%s", curl_easy_strerror(cc));
+		api_redact(api, resp->error);
+		log_msg(LOG_DEBUG, "%s %s -> %s (%ld ms)", method, path, resp->error,
+			api_ms_since(&t0));
+		goto out;
+	}
+
+	curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &resp->status);
+	{
+		const char *ct = NULL;
+
+		if (curl_easy_getinfo(c->curl, CURLINFO_CONTENT_TYPE, &ct) == CURLE_OK && ct)
+			snprintf(resp->content_type, sizeof(resp->content_type), "%s", ct);
+	}
+	/* Callers may treat the body as a string even when the server sent none. */
+	if (!x.buf && !(x.buf = calloc(1, 1))) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	resp->body = x.buf;
+	resp->len = x.len;
+	x.buf = NULL;
+
+	if (resp->status >= 300 && resp->status < 400) {
+		const char *loc = NULL;
+
+		curl_easy_getinfo(c->curl, CURLINFO_REDIRECT_URL, &loc);
+		snprintf(resp->error, sizeof(resp->error), "HTTP %ld redirect to %s not followed",
+			 resp->status, loc ? loc : "(no location)");
+	} else if (resp->status >= 400) {
+		api_set_server_error(resp);
+	}
+	api_redact(api, resp->error);
+	log_msg(LOG_DEBUG, "%s %s -> %ld, %zu bytes (%ld ms)", method, path, resp->status,
+		resp->len, api_ms_since(&t0));
+
+out:
+	if (c) {
+		pthread_mutex_lock(&api->stats_lock);
+		api->stats.bytes_in += x.len;
+		if (rc < 0 || resp->status >= 300)
+			api->stats.failures++;
+		if (resp->ratelimit_remaining >= 0)
+			api->stats.ratelimit_remaining = resp->ratelimit_remaining;
+		pthread_mutex_unlock(&api->stats_lock);
+		api_conn_give(api, c);
+	}
+	if (rc < 0) {
+		resp->status = 0;
+		if (resp->error[0] == '\0')
+			snprintf(resp->error, sizeof(resp->error), "%s", strerror(-rc));
+		free(resp->body);
+		resp->body = NULL;
+		resp->len = 0;
+	}
+	free(x.buf);
+	free(url);
+	return rc;
+}
+
+void api_response_clear(struct api_response *resp)
+{
+	if (!resp)
+		return;
+	free(resp->body);
+	resp->body = NULL;
+	resp->len = 0;
+}
+
+int api_status_errno(long status)
+{
+	if (status >= 200 && status < 300)
+		return 0;
+	switch (status) {
+	case 400:
+	case 422:
+		return EINVAL;
+	case 401:
+	case 403: /* a rate-limit 403 is told apart by api_response_is_ratelimited */
+		return EACCES;
+	case 404:
+	case 410:
+		return ENOENT;
+	case 405:
+		return EPERM;
+	case 429:
+		return EAGAIN;
+	default:
+		return EIO; /* 408, 5xx, unfollowed 3xx, anything unexpected */
+	}
+}
+
+bool api_response_is_ratelimited(const struct api_response *resp)
+{
+	if (!resp)
+		return false;
+	return resp->status == 429 || (resp->status == 403 && resp->ratelimit_remaining == 0);
+}
+
+void api_get_stats(struct api *api, struct api_stats *out)
+{
+	pthread_mutex_lock(&api->stats_lock);
+	*out = api->stats;
+	pthread_mutex_unlock(&api->stats_lock);
+}
+
+/* Unlike curl_slist_append, keeps *@list intact when out of memory. */
+static bool api_slist_add(struct curl_slist **list, const char *s)
+{
+	struct curl_slist *l = curl_slist_append(*list, s);
+
+	if (!l)
+		return false;
+	*list = l;
+	return true;
+}
+
+static bool api_url_ok(const char *url)
+{
+	if (!strncasecmp(url, "http://", 7))
+		return url[7] != '\0';
+	if (!strncasecmp(url, "https://", 8))
+		return url[8] != '\0';
+	return false;
+}
+
+int api_new(struct api **out, const struct api_config *cfg)
+{
+	struct api *api = NULL;
+	size_t ulen;
+	int rc = 0;
+
+	*out = NULL;
+	if (!cfg || !cfg->url || !cfg->username || !cfg->apikey || !api_url_ok(cfg->url))
+		return -EINVAL;
+	pthread_once(&api_curl_once, api_curl_init);
+	if (api_curl_init_rc != CURLE_OK)
+		return -EIO;
+
+	api = calloc(1, sizeof(*api));
+	if (!api)
+		return -ENOMEM;
+	pthread_mutex_init(&api->pool_lock, NULL);
+	pthread_cond_init(&api->pool_cond, NULL);
+	pthread_mutex_init(&api->stats_lock, NULL);
+	api->stats.ratelimit_remaining = -1;
+	api->insecure = cfg->insecure;
+	api->connect_timeout_ms =
+	    cfg->connect_timeout_ms > 0 ? cfg->connect_timeout_ms : API_DEFAULT_CONNECT_MS;
+	api->timeout_ms = cfg->timeout_ms > 0 ? cfg->timeout_ms : API_DEFAULT_TIMEOUT_MS;
+
+	ulen = strlen(cfg->url);
+	api->url = malloc(ulen + 2);
+	api->username = strdup(cfg->username);
+	api->apikey_len = strlen(cfg->apikey);
+	api->apikey = malloc(api->apikey_len + 1);
+	api->cainfo = api_strdup_or_null(cfg->cainfo);
+	if (!api->url || !api->username || !api->apikey || (cfg->cainfo && !api->cainfo)) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	memcpy(api->url, cfg->url, ulen + 1);
+	if (api->url[ulen - 1] != '/')
+		memcpy(api->url + ulen, "/", 2);
+	memcpy(api->apikey, cfg->apikey, api->apikey_len + 1);
+
+	/* "Expect:" stops curl from waiting a second for 100-continue on big bodies. */
+	if (!api_slist_add(&api->hdr_plain, "Accept: application/json") ||
+	    !api_slist_add(&api->hdr_plain, "Expect:") ||
+	    !api_slist_add(&api->hdr_body, "Accept: application/json") ||
+	    !api_slist_add(&api->hdr_body, "Expect:") ||
+	    !api_slist_add(&api->hdr_body, "Content-Type: application/json")) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	*out = api;
+out:
+	if (rc < 0)
+		api_free(api);
+	return rc;
+}
+
+void api_free(struct api *api)
+{
+	if (!api)
+		return;
+	/* Every request has returned its handle by now: the caller stops all
+	 * users before freeing. */
+	for (int i = 0; i < api->n_idle; i++) {
+		curl_easy_cleanup(api->idle[i]->curl);
+		free(api->idle[i]);
+	}
+	curl_slist_free_all(api->hdr_plain);
+	curl_slist_free_all(api->hdr_body);
+	api_wipe_key(api);
+	free(api->url);
+	free(api->username);
+	free(api->cainfo);
+	pthread_mutex_destroy(&api->pool_lock);
+	pthread_cond_destroy(&api->pool_cond);
+	pthread_mutex_destroy(&api->stats_lock);
+	free(api);
+}

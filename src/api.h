@@ -1,0 +1,80 @@
+/* api: HTTP to the factuursturen service, and nothing else touches libcurl.
+ *
+ * One struct api per mount, safe to use from every FUSE worker thread: a pool
+ * of curl easy handles (each keeps its connection alive) guarded by a mutex.
+ * Every request has a connect timeout and a total timeout, so no call can
+ * hang the mount.  The API key lives only in this module's memory and is
+ * handed to curl as the basic-auth password; it is never logged.
+ *
+ * The first api_new runs curl_global_init (once, thread-safe); no other
+ * module, main included, may call libcurl or curl_global_cleanup.
+ */
+#ifndef FACTUURFS_API_H
+#define FACTUURFS_API_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct api;
+
+struct api_config {
+	const char *url;        /* base URL ending in '/', e.g. https://www.factuursturen.nl/api/v1/ */
+	const char *username;
+	const char *apikey;     /* copied; the caller may wipe its copy */
+	long connect_timeout_ms;
+	long timeout_ms;        /* whole request */
+	bool insecure;          /* skip TLS verification (only for a self-signed test server) */
+	const char *cainfo;     /* CA bundle, or NULL for the system's */
+};
+
+struct api_response {
+	long status;            /* HTTP status, 0 when no response arrived */
+	char *body;             /* NUL-terminated, malloc'd (owned by the response);
+				 * "" when the server sent none, NULL on -errno */
+	size_t len;
+	char content_type[96];
+	long ratelimit_remaining; /* X-RateLimit-Remaining, -1 when absent */
+	char error[256];        /* transport error or the server's message (JSON "message"/
+				 * "error", else the body's first line; <= 200 bytes, key redacted) */
+};
+
+struct api_stats {
+	unsigned long requests;   /* requests sent */
+	unsigned long failures;   /* transport errors, 4xx/5xx and unfollowed 3xx */
+	unsigned long bytes_in;
+	long ratelimit_remaining; /* last value seen, -1 before any */
+};
+
+/* Returns 0 and a new handle in *@out, or -errno. */
+int api_new(struct api **out, const struct api_config *cfg);
+void api_free(struct api *api);
+
+/* Sends @method (GET, POST, PUT or DELETE) to @path, relative to the base URL
+ * and already escaped (names_url_escape), with @body (JSON, may be NULL; POST
+ * and PUT always send one, empty if NULL).  Redirects are not followed: a 3xx
+ * arrives as a response with resp->error set.  Fills @resp (call
+ * api_response_clear after).  Returns 0 when a response arrived, whatever
+ * its status, or -errno for a transport failure (resp->status 0):
+ * -ETIMEDOUT, -EHOSTUNREACH (connect refused/unreachable/DNS), -ECONNRESET
+ * (connection dropped, nothing received), -EFBIG (body over 64 MiB),
+ * -ENOMEM, -EINVAL (bad method or unescaped path), -EIO (TLS, protocol,
+ * anything else).  At most 8 requests are in flight; more wait their turn. */
+int api_request(struct api *api, const char *method, const char *path, const char *body,
+		size_t body_len, struct api_response *resp);
+
+void api_response_clear(struct api_response *resp);
+
+/* The (positive) errno a file operation returns for HTTP status @status:
+ * 2xx -> 0, 401 -> EACCES, 403 -> EACCES, 429 -> EAGAIN, 404/410 -> ENOENT,
+ * 400/422 -> EINVAL, 405 -> EPERM, 408/5xx/3xx/other -> EIO.  A 403 that is
+ * the rate limit (X-RateLimit-Remaining: 0) is EAGAIN: check
+ * api_response_is_ratelimited first, the status alone cannot tell. */
+int api_status_errno(long status);
+
+/* True when @resp says the hourly call budget is spent: 429, or 403 with
+ * X-RateLimit-Remaining 0. */
+bool api_response_is_ratelimited(const struct api_response *resp);
+
+void api_get_stats(struct api *api, struct api_stats *out);
+
+#endif

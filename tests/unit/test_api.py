@@ -1,0 +1,314 @@
+"""src/api.c against a throwaway HTTP server.
+
+Runs the already-built test_api binary named by FACTUURFS_TEST_API_BIN (see
+tests/unit/test_api.c for its arguments and output); builds nothing.
+"""
+import base64
+import gzip
+import json
+import os
+import socket
+import subprocess
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+BIN = os.environ.get("FACTUURFS_TEST_API_BIN")
+pytestmark = pytest.mark.skipif(not BIN, reason="FACTUURFS_TEST_API_BIN is not set")
+
+USER = "me@example.com"
+KEY = "s3cr3t:K3y/+=xyz"
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, so connection reuse shows
+
+    def setup(self):
+        super().setup()
+        with self.server.lock:
+            self.server.connections += 1
+
+    def log_message(self, *args):
+        pass
+
+    def _reply(self, status, body=b"", headers=None, ctype="application/json"):
+        if isinstance(body, str):
+            body = body.encode()
+        self.send_response(status)
+        if ctype:
+            self.send_header("Content-Type", ctype)
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _dispatch(self):
+        n = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(n) if n else b""
+        seen = {
+            "method": self.command,
+            "path": self.path,
+            "auth": self.headers.get("Authorization"),
+            "accept": self.headers.get("Accept"),
+            "content_type": self.headers.get("Content-Type"),
+            "user_agent": self.headers.get("User-Agent"),
+            "accept_encoding": self.headers.get("Accept-Encoding"),
+            "body": body.decode(errors="replace"),
+        }
+        with self.server.lock:
+            self.server.requests.append(seen)
+        name = self.path.rsplit("/", 1)[-1]
+        limit = {"X-RateLimit-Remaining": "42"}
+        if name == "echo":
+            self._reply(200, json.dumps(seen), limit)
+        elif name == "spaced":
+            self._reply(200, "{}", {"x-ratelimit-REMAINING": "  7  "})
+        elif name == "nolimit":
+            self._reply(200, "[]")
+        elif name == "bad":
+            self._reply(400, "  Invalid field:\tnaam\x01 \nsecond line\n", limit, "text/plain")
+        elif name == "jsonerr":
+            self._reply(422, '{"code": 5, "error": "ignored", "message": "Klant niet gevonden \\u00e9"}', limit)
+        elif name == "longerr":
+            self._reply(500, "x" * 1000, limit, "text/plain")
+        elif name == "empty404":
+            self._reply(404, "", limit, None)
+        elif name == "limited":
+            self._reply(403, "Rate limit exceeded", {"X-RateLimit-Remaining": "0"}, "text/plain")
+        elif name == "forbidden":
+            self._reply(403, "Forbidden", {"X-RateLimit-Remaining": "10"}, "text/plain")
+        elif name == "leaky":
+            self._reply(401, "wrong key " + KEY + " for " + USER, limit, "text/plain")
+        elif name == "redirect":
+            self._reply(302, "", {"Location": "http://elsewhere.invalid/x"}, None)
+        elif name == "gzip":
+            data = json.dumps({"zipped": True, "pad": "a" * 2000}).encode()
+            if "gzip" in (self.headers.get("Accept-Encoding") or ""):
+                self._reply(200, gzip.compress(data), {"Content-Encoding": "gzip"})
+            else:
+                self._reply(200, data)
+        elif name == "huge":
+            # Announce more than the 64 MiB cap, send nothing, hang up.
+            self.send_response(200)
+            self.send_header("Content-Length", str(100 << 20))
+            self.end_headers()
+            self.close_connection = True
+        else:
+            self._reply(404, "no such thing", limit, "text/plain")
+
+    do_GET = do_POST = do_PUT = do_DELETE = _dispatch
+
+
+@pytest.fixture
+def server():
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    srv.daemon_threads = True
+    srv.lock = threading.Lock()
+    srv.requests = []
+    srv.connections = 0
+    t = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    t.start()
+    srv.url = "http://127.0.0.1:%d/api/v1" % srv.server_address[1]  # no trailing '/': api adds it
+    try:
+        yield srv
+    finally:
+        srv.shutdown()
+        srv.server_close()
+
+
+def run(url, method, path, body=None, user=USER, key=KEY, timeout_ms=None, repeat=None, debug=False):
+    env = dict(os.environ)
+    env["FACTUURFS_TEST_TIMEOUT_MS"] = str(timeout_ms or 5000)
+    if repeat:
+        env["FACTUURFS_TEST_REPEAT"] = str(repeat)
+    if debug:
+        env["FACTUURFS_TEST_DEBUG"] = "1"
+    args = [BIN, url, user, key, method, path] + ([body] if body is not None else [])
+    p = subprocess.run(args, env=env, capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stdout + p.stderr
+    lines = p.stdout.split("\n")
+    results, i = [], 0
+    while i < len(lines) and lines[i].startswith("status="):
+        r = dict(kv.split("=", 1) for kv in lines[i].split())
+        r = {k: int(v) for k, v in r.items()}
+        # The body may span lines: it ends where the error= line starts.
+        j = i + 1
+        while not lines[j].startswith("error="):
+            j += 1
+        r["body"] = "\n".join(lines[i + 1:j])
+        r["error"] = lines[j][len("error="):]
+        r["content_type"] = lines[j + 1][len("content_type="):]
+        results.append(r)
+        i = j + 2
+    stats = dict(kv.split("=", 1) for kv in lines[i].split()[1:])
+    return results, {k: int(v) for k, v in stats.items()}, p.stderr
+
+
+def basic(user, key):
+    return "Basic " + base64.b64encode(("%s:%s" % (user, key)).encode()).decode()
+
+
+def test_self_test():
+    p = subprocess.run([BIN, "--self-test"], capture_output=True, text=True, timeout=30)
+    assert p.returncode == 0, p.stdout + p.stderr
+
+
+def test_get_sends_basic_auth_and_accept(server):
+    (r,), stats, _ = run(server.url, "GET", "echo")
+    assert (r["status"], r["rc"], r["remaining"]) == (200, 0, 42)
+    assert r["content_type"] == "application/json"
+    seen = json.loads(r["body"])
+    assert r["len"] == len(r["body"])
+    assert seen["method"] == "GET"
+    assert seen["path"] == "/api/v1/echo"
+    assert seen["auth"] == basic(USER, KEY)
+    assert seen["accept"] == "application/json"
+    assert seen["content_type"] is None
+    assert seen["body"] == ""
+    assert seen["user_agent"].startswith("factuurfs/")
+    assert KEY not in seen["path"]
+    assert stats == {"requests": 1, "failures": 0, "bytes_in": r["len"], "remaining": 42}
+
+
+def test_leading_slash_in_path_is_not_doubled(server):
+    (r,), _, _ = run(server.url + "/", "GET", "/echo")
+    assert json.loads(r["body"])["path"] == "/api/v1/echo"
+
+
+@pytest.mark.parametrize("method", ["POST", "PUT"])
+def test_body_methods_send_json(server, method):
+    body = '{"clientnr": 7, "naam": "Ösl\\u00f6"}'
+    (r,), _, _ = run(server.url, method, "echo", body)
+    seen = json.loads(r["body"])
+    assert seen["method"] == method
+    assert seen["content_type"] == "application/json"
+    assert seen["body"] == body
+    assert seen["auth"] == basic(USER, KEY)
+
+
+def test_delete(server):
+    (r,), _, _ = run(server.url, "DELETE", "echo")
+    seen = json.loads(r["body"])
+    assert (r["status"], seen["method"], seen["body"]) == (200, "DELETE", "")
+
+
+def test_handle_reused_after_put_is_a_plain_get(server):
+    (put, get), _, _ = run(server.url, "PUT,GET", "echo", '{"a": 1}')
+    assert json.loads(put["body"])["method"] == "PUT"
+    seen = json.loads(get["body"])
+    assert (seen["method"], seen["body"], seen["content_type"]) == ("GET", "", None)
+    assert server.connections == 1
+
+
+def test_keep_alive_reuses_one_connection(server):
+    res, stats, _ = run(server.url, "GET", "echo", repeat=3)
+    assert [r["status"] for r in res] == [200, 200, 200]
+    assert len(server.requests) == 3
+    assert server.connections == 1
+    assert stats["requests"] == 3
+
+
+def test_ratelimit_absent_is_minus_one(server):
+    (r,), stats, _ = run(server.url, "GET", "nolimit")
+    assert (r["status"], r["remaining"], r["body"]) == (200, -1, "[]")
+    assert stats["remaining"] == -1
+
+
+def test_ratelimit_header_case_and_spaces(server):
+    (r,), _, _ = run(server.url, "GET", "spaced")
+    assert r["remaining"] == 7
+
+
+def test_plain_text_error_first_line(server):
+    (r,), stats, _ = run(server.url, "POST", "bad", "{}")
+    assert (r["status"], r["rc"], r["remaining"]) == (400, 0, 42)
+    assert r["error"] == "Invalid field: naam?"
+    assert stats["failures"] == 1
+
+
+def test_json_error_message(server):
+    (r,), _, _ = run(server.url, "GET", "jsonerr")
+    assert r["status"] == 422
+    assert r["error"] == "Klant niet gevonden \u00e9"
+
+
+def test_long_error_is_capped(server):
+    (r,), _, _ = run(server.url, "GET", "longerr")
+    assert r["status"] == 500
+    assert r["error"] == "x" * 200
+
+
+def test_empty_error_body(server):
+    (r,), _, _ = run(server.url, "GET", "empty404")
+    assert (r["status"], r["error"], r["body"], r["len"]) == (404, "HTTP 404", "", 0)
+
+
+def test_rate_limited_and_forbidden_403(server):
+    (r,), _, _ = run(server.url, "GET", "limited")
+    assert (r["status"], r["remaining"], r["error"]) == (403, 0, "Rate limit exceeded")
+    (r,), _, _ = run(server.url, "GET", "forbidden")
+    assert (r["status"], r["remaining"]) == (403, 10)
+
+
+def test_key_never_in_error_or_log(server):
+    (r,), _, err = run(server.url, "GET", "leaky", debug=True)
+    assert r["status"] == 401
+    assert KEY not in r["error"] and "***" in r["error"]
+    assert "debug: GET leaky -> 401" in err
+    for text in (err, r["error"]):
+        assert KEY not in text
+        assert basic(USER, KEY).split()[1] not in text
+
+
+def test_redirect_not_followed(server):
+    (r,), stats, _ = run(server.url, "GET", "redirect")
+    assert (r["status"], r["rc"]) == (302, 0)
+    assert "not followed" in r["error"] and "elsewhere.invalid" in r["error"]
+    assert len(server.requests) == 1
+    assert stats["failures"] == 1
+
+
+def test_gzip_is_decoded(server):
+    (r,), _, _ = run(server.url, "GET", "gzip")
+    assert "gzip" in server.requests[0]["accept_encoding"]
+    assert json.loads(r["body"])["zipped"] is True
+
+
+def test_oversized_response_is_refused(server):
+    (r,), _, _ = run(server.url, "GET", "huge")
+    assert (r["rc"], r["status"], r["len"]) == (-27, 0, 0)  # -EFBIG
+    assert r["error"]
+
+
+def test_silent_server_times_out():
+    with socket.socket() as s:
+        # Listening without accepting: the kernel completes the handshake, nobody answers.
+        s.bind(("127.0.0.1", 0))
+        s.listen(8)
+        url = "http://127.0.0.1:%d/" % s.getsockname()[1]
+        t0 = time.monotonic()
+        (r,), stats, _ = run(url, "GET", "x", timeout_ms=1000)
+        elapsed = time.monotonic() - t0
+    assert (r["rc"], r["status"]) == (-110, 0)  # -ETIMEDOUT
+    assert r["error"]
+    assert elapsed < 5
+    assert stats["failures"] == 1
+
+
+def test_refused_port_is_unreachable():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    (r,), _, _ = run("http://127.0.0.1:%d/" % port, "GET", "x", timeout_ms=2000)
+    assert (r["rc"], r["status"]) == (-113, 0)  # -EHOSTUNREACH
+    assert r["error"] and KEY not in r["error"]
+
+
+def test_bad_method_and_url():
+    (r,), _, _ = run("http://127.0.0.1:9/", "PATCH", "x")
+    assert r["rc"] == -22
+    p = subprocess.run([BIN, "ftp://127.0.0.1/", USER, KEY, "GET", "x"], capture_output=True, text=True)
+    assert p.returncode == 1 and "rc=-22" in p.stdout
