@@ -1,0 +1,1711 @@
+#!/usr/bin/python3
+"""fakeapi - an in-memory fake of the factuursturen.nl REST API (v1) for factuurfs tests.
+
+Python 3.11 standard library only.  Run:
+
+    /usr/bin/python3 tests/fakeapi/fakeapi.py --port 0 [--data FILE | --generate clients=N,invoices=M,products=K]
+
+Once listening it prints exactly `fakeapi listening on http://127.0.0.1:PORT/api/v1/`.
+See `--help` for every option.  The spec implemented is shared/api/factuursturen-api.md.
+
+DATA FILE FORMAT (--data FILE, also what --dump FILE writes)
+-------------------------------------------------------------
+One JSON object (UTF-8).  Every key is optional:
+
+    {
+      "clients":           [ <client wire record>, ... ],
+      "products":          [ <product wire record>, ... ],
+      "invoices":          [ <invoice wire record>, ... ],
+      "invoices_saved":    [ <saved invoice record>, ... ],
+      "invoices_repeated": [ <repeated invoice record>, ... ],
+      "profiles":          [ {"id": "1", "name": "Standaard", "default": "1"}, ... ],
+      "taxes":             [ {"percentage": "21", "type": "H", "default": "1", "country": "146"}, ... ],
+      "countrylist":       [ {"id": "146", "name": "Nederland", "name_en": "Netherlands"}, ... ],
+      "balance":           { "balance": "125.40", ... }
+    }
+
+Records are in the API's wire form (see "Wire form" below), but loading is lenient:
+missing fields get their defaults, scalars given as JSON numbers/booleans are converted
+to wire strings ("12", "0"/"1"), invoice `lines` may be a list.  Missing lookup
+collections (profiles, taxes, countrylist, balance) get the built-in defaults.
+`countrylist` entries may carry `name_en`, served by `countrylist/en` (stripped from
+every response).  Identity is `clientnr` (clients), `invoicenr` (invoices), `id` (the rest).
+
+Wire form
+---------
+Scalars are strings ("clientnr":"42", "price":"10.92"), booleans "0"/"1", empty dates "",
+empty objects [] (reference, lines, taxes, history).  Invoice lines are an object keyed
+line1.. whose values hold real JSON numbers; taxes keyed tax1.. ({rate,sum,sum_of} as
+numbers); history keyed item1.. ({date,time,description} strings).  Responses are
+encoded like PHP's json_encode defaults: compact, non-ASCII as \\uXXXX, "/" as "\\/".
+
+tests/data/demo.json was made with
+    fakeapi.py --generate clients=12,invoices=25,products=10 --seed 17 --dump tests/data/demo.json
+(--generate without --seed uses seed 1; no --data/--generate = the same sizes, seed 1).
+
+Control endpoints (no auth, no rate limit, not logged) live under /_fake/:
+    GET  /_fake/state/<collection>          stored wire records (balance: the object)
+    PUT  /_fake/state/<collection>/<id>     store a record as given (behind the client's back)
+    DELETE /_fake/state/<collection>/<id>   remove a record behind the client's back
+    GET  /_fake/pdf/<escaped invoicenr>     the PDF bytes the API would serve
+    GET  /_fake/status                      {"remaining": n, "requests": n, "faults": [...], ...}
+    POST /_fake/inject                      {"latency_ms": N, "fail": {...}, "drop": {...},
+                                             "malformed": {...}, "hang": {...}, "ratelimit_remaining": N}
+    POST /_fake/reset                       reset rate-limit budget, injected faults and latency
+"""
+
+import argparse
+import base64
+import datetime
+import hashlib
+import json
+import os
+import random
+import re
+import socket
+import sys
+import threading
+import time
+import traceback
+import unicodedata
+import urllib.parse
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import pdf as pdfgen  # noqa: E402
+
+# ---------------------------------------------------------------------------------------
+# WIRE CHOICES
+# Readings of the spec that the sources do not settle.  Each is the likeliest reading;
+# the comment names the alternatives a client must also tolerate.  Command-line options
+# override the ones marked (option).
+# ---------------------------------------------------------------------------------------
+WIRE = {
+    # Status when the hourly call budget is spent (always with X-RateLimit-Remaining: 0
+    # and a plain-text body).  403: net TransientExceptionHandler.  Alternative: 429.
+    "ratelimit_status": 403,
+    # Calls per hour (option --rate-limit).  Real limit unknown.  The window is a fixed
+    # hour that starts with the first request; every API request (401/404 included) spends one.
+    "rate_limit": 500,
+    # Success status of POST clients|products|invoices.  Alternative: 200 (every client
+    # accepts any 2xx).
+    "created_status": 201,
+    # Success of PUT, DELETE and payments: 200 with an empty body.  Alternative: 204, or
+    # a body no client reads.
+    "ok_status": 200,
+    # Records per list when the request has no `count` (option --page-size).  A public
+    # script says 100.  Alternatives: unpaged (whole collection), kt's 20.
+    "page_size": 100,
+    # An explicit count=C is honoured up to this (option --max-count); larger counts are
+    # clamped.  Alternative: 400 for a too-large count.
+    "max_count": 10000,
+    # Option --ignore-count: the server ignores `count` and always pages at page_size.
+    "ignore_count": False,
+    # `offset` skips records; `start` is an alias (offset wins when both are given).
+    # Paging applies to every list, after filters.  List order: ascending id/clientnr
+    # (invoices: ascending internal id = creation order).  Alternative: newest first.
+    "offset_params": ("offset", "start"),
+    # Unknown fields in POST/PUT bodies: "ignore" (silently dropped, PHP style; likeliest).
+    # Alternative "reject": 400 naming them (option --strict-fields).  Read-only fields
+    # of the record type (clientnr, timestamp, lastinvoice, priceintax, ...) are always
+    # accepted and ignored.
+    "unknown_fields": "ignore",
+    # PUT of a record that omits optional fields: they keep their stored values (merge).
+    # Alternative: reset to defaults (true "whole record" replace).  Required fields
+    # (clients: company or contact; products: code, name, price) must be present.
+    "put_missing": "keep",
+    # Empty nested objects (reference, lines, taxes, history) are emitted as [] (PHP
+    # json_encode of an empty array).  A reference whose three lines are empty is [].
+    "empty_object": [],
+    # Invoice taxes {rate,sum,sum_of} are real JSON numbers like line values.
+    # Alternative: strings.
+    "taxes_numbers": True,
+    # Money fields are "%.2f" strings ("10.92"); percentages/discounts compact ("5.5", "0").
+    "money_format": "%.2f",
+    # POST invoices action=save|repeat answers the new invoices_saved/_repeated id as
+    # plain text (like action=send answers the invoice number).
+    # GET one on list-only collections (profiles/1, taxes/x, balance/x): 404.
+    # Methods a collection does not allow (PUT invoices, POST taxes): 405 + Allow header.
+    # Invoice list filter by client: parameter `clientnr` (changelog 1.0.3 names none).
+    "client_filter_param": "clientnr",
+    # Invoice filters (net InvoiceFilters).  Definitions used here:
+    #   open: open > 0 and not uncollectible;  overdue: open and duedate < today;
+    #   sent: sent date set, nothing paid yet (open == totalintax) and not uncollectible;
+    #   partly: 0 < open < totalintax;  toomuch: open < 0;  paid: open == 0 and not
+    #   uncollectible;  uncollectible: uncollectible date set.
+    "filters": ("open", "overdue", "sent", "partly", "toomuch", "paid", "uncollectible"),
+    # Payments (PUT invoices_payment/<nr> or POST invoices_payment with invoicenr):
+    # amount must be a number > 0; date optional (default today) but must be YYYY-MM-DD.
+    # Success: ok_status with an empty body.
+    # New invoices (POST, any action) default paymentperiod to the client's `top` and the
+    # discount to the client's `stddiscount` (as a percentage) unless the body sets them.
+    # Action send numbers the invoice "<this year>-NNNN" (next free number of the year).
+    # Saved and repeated invoices share one id sequence (both answer under key
+    # "invoices_saved").
+    # The 403 for a spent budget is checked before authentication and before faults.
+}
+
+SENDMETHODS = ("mail", "email", "printcenter")
+REALM = "factuursturen"
+
+# ---------------------------------------------------------------------------------------
+# Data dictionary (wire types)
+# ---------------------------------------------------------------------------------------
+CLIENT_FIELDS = [
+    ("clientnr", "int"), ("contact", "str"), ("showcontact", "bool"), ("company", "str"),
+    ("address", "str"), ("zipcode", "str"), ("city", "str"), ("country", "str"),
+    ("phone", "str"), ("mobile", "str"), ("email", "str"), ("bankcode", "str"),
+    ("biccode", "str"), ("taxnumber", "str"), ("tax_shifted", "bool"), ("sendmethod", "str"),
+    ("paymentmethod", "str"), ("top", "int"), ("stddiscount", "float"), ("mailintro", "str"),
+    ("reference", "ref"), ("notes", "str"), ("notes_on_invoice", "bool"), ("active", "bool"),
+    ("default_email", "int"), ("email_reminder", "str"), ("defaultdoclang", "str"),
+    ("defaultcategory", "str"), ("currency", "str"), ("mandateid", "str"),
+    ("mandatedate", "str"), ("collecttype", "str"), ("taxtype", "str"),
+    ("lastinvoice", "date"), ("timestamp", "date"),
+]
+CLIENT_READONLY = {"clientnr", "lastinvoice", "timestamp"}
+CLIENT_ALIASES = {"default_doclang": "defaultdoclang", "default_category": "defaultcategory",
+                  "mandate_id": "mandateid", "mandate_date": "mandatedate",
+                  "tax_type": "taxtype"}
+CLIENT_DEFAULTS = {"country": "146", "active": "1", "top": "14", "sendmethod": "email",
+                   "paymentmethod": "bank", "defaultdoclang": "nl", "currency": "EUR",
+                   "default_email": "0", "stddiscount": "0", "taxtype": "extax"}
+
+PRODUCT_FIELDS = [("id", "int"), ("code", "str"), ("name", "str"), ("price", "money"),
+                  ("taxes", "int"), ("priceintax", "money")]
+PRODUCT_READONLY = {"id", "priceintax"}
+PRODUCT_DEFAULTS = {"taxes": "21"}
+
+INVOICE_FIELDS = [
+    ("id", "int"), ("invoicenr", "str"), ("invoicenr_full", "str"), ("clientnr", "int"),
+    ("reference", "ref"), ("profile", "int"), ("discounttype", "str"), ("discount", "float"),
+    ("paymentcondition", "str"), ("paymentperiod", "int"), ("collection", "bool"),
+    ("tax", "money"), ("totalintax", "money"),
+    ("company", "str"), ("contact", "str"), ("address", "str"), ("zipcode", "str"),
+    ("city", "str"), ("country", "str"), ("phone", "str"), ("mobile", "str"),
+    ("email", "str"), ("taxnumber", "str"), ("invoicenote", "str"), ("date", "date"),
+    ("sent", "date"), ("uncollectible", "date"), ("lastreminder", "date"), ("open", "money"),
+    ("paiddate", "date"), ("duedate", "date"), ("lines", "lines"), ("taxes", "taxes"),
+    ("payment_url", "str"), ("history", "history"), ("tax_type", "str"),
+    ("language", "str"), ("tax_shifted", "bool"),
+]
+INVOICE_DEFAULTS = {"profile": "1", "discounttype": "amount", "discount": "0",
+                    "paymentperiod": "14", "collection": "0", "country": "146",
+                    "tax_type": "extax", "language": "nl", "tax_shifted": "0",
+                    "tax": "0.00", "totalintax": "0.00", "open": "0.00"}
+CLIENT_COPY = ["company", "contact", "address", "zipcode", "city", "country", "phone",
+               "mobile", "email", "taxnumber"]
+# Fields a POST invoices body may set (besides clientnr, lines and the action fields).
+INVOICE_POST_FIELDS = [("reference", "ref"), ("profile", "int"), ("discounttype", "str"),
+                       ("discount", "float"), ("paymentcondition", "str"),
+                       ("paymentperiod", "int"), ("collection", "bool"),
+                       ("invoicenote", "str"), ("language", "str")]
+INVOICE_POST_ACTION = [("clientnr", "int"), ("lines", "lines"), ("action", "str"),
+                       ("sendmethod", "str"), ("savename", "str"),
+                       ("overwrite_if_exist", "bool"), ("convert_prices_to_euro", "bool"),
+                       ("initialdate", "date"), ("finalsenddate", "date"),
+                       ("frequency", "str"), ("repeattype", "str")]
+
+SAVED_FIELDS = [
+    ("id", "int"), ("savename", "str"), ("profile", "int"), ("clientnr", "int"),
+    ("reference", "ref"), ("discounttype", "str"), ("discount", "float"),
+    ("totaldiscount", "money"), ("paymentcondition", "str"), ("paymentperiod", "int"),
+    ("collection", "bool"), ("tax", "money"), ("totalintax", "money"),
+    ("company", "str"), ("contact", "str"), ("address", "str"), ("zipcode", "str"),
+    ("city", "str"), ("country", "str"), ("email", "str"), ("invoicenote", "str"),
+    ("lines", "lines"), ("taxes", "taxes"), ("language", "str"),
+]
+REPEATED_EXTRA = [("datesaved", "date"), ("initialdate", "date"), ("nextsenddate", "date"),
+                  ("finalsenddate", "date"), ("frequency", "str"), ("repeattype", "str")]
+REPEATED_FIELDS = SAVED_FIELDS + REPEATED_EXTRA
+SAVED_DEFAULTS = dict(INVOICE_DEFAULTS, totaldiscount="0.00")
+LINE_FIELDS = ["amount", "amount_desc", "description", "tax_rate", "price", "discount_pct",
+               "linetotal"]
+
+# collection -> (allowed (method, has_id) pairs)
+ROUTES = {
+    "clients": {("GET", False), ("GET", True), ("POST", False), ("PUT", True), ("DELETE", True)},
+    "products": {("GET", False), ("GET", True), ("POST", False), ("PUT", True), ("DELETE", True)},
+    "invoices": {("GET", False), ("GET", True), ("POST", False), ("DELETE", True)},
+    "invoices_pdf": {("GET", True)},
+    "invoices_saved": {("GET", False), ("GET", True), ("DELETE", True)},
+    "invoices_repeated": {("GET", False), ("GET", True), ("DELETE", True)},
+    "invoices_payment": {("PUT", True), ("POST", False)},
+    "profiles": {("GET", False)},
+    "taxes": {("GET", False)},
+    "countrylist": {("GET", False), ("GET", True)},
+    "balance": {("GET", False)},
+}
+SINGULAR = {"clients": "client", "products": "product", "invoices": "invoice",
+            "invoices_saved": "invoices_saved", "invoices_repeated": "invoices_saved"}
+KEYFIELD = {"clients": "clientnr", "products": "id", "invoices": "invoicenr",
+            "invoices_saved": "id", "invoices_repeated": "id", "profiles": "id",
+            "taxes": "type", "countrylist": "id"}
+COLLECTIONS = ["clients", "products", "invoices", "invoices_saved", "invoices_repeated",
+               "profiles", "taxes", "countrylist", "balance"]
+
+
+class BadInput(Exception):
+    """400 with a plain-text message."""
+
+
+class NotFound(Exception):
+    """404 with a plain-text message."""
+
+
+# ---------------------------------------------------------------------------------------
+# Encoding helpers
+# ---------------------------------------------------------------------------------------
+def php_json(obj):
+    """Encode like PHP json_encode defaults: compact, \\uXXXX for non-ASCII, \\/ for /."""
+    return json.dumps(obj, ensure_ascii=True, separators=(",", ":")).replace("/", "\\/").encode("ascii")
+
+
+def money(x):
+    s = WIRE["money_format"] % (round(float(x) + 0.0, 2) + 0.0)
+    return "0.00" if s == "-0.00" else s
+
+
+def compact(x):
+    v = float(x)
+    if v == int(v) and abs(v) < 1e15:
+        return str(int(v))
+    return repr(round(v, 6))
+
+
+def jnum(x):
+    """A real JSON number for line/tax values: int when integral."""
+    v = round(float(x), 4)
+    return int(v) if v == int(v) and abs(v) < 1e15 else v
+
+
+_INT_RE = re.compile(r"^[+-]?\d+$")
+_FLOAT_RE = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
+_DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def _numeric(name, value, integer):
+    kind = "an integer" if integer else "a number"
+    if isinstance(value, bool):
+        raise BadInput("Field '%s' must be %s" % (name, kind))
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        if value != value or value in (float("inf"), float("-inf")):
+            raise BadInput("Field '%s' must be %s" % (name, kind))
+        if integer and value != int(value):
+            raise BadInput("Field '%s' must be %s" % (name, kind))
+        return int(value) if integer else value
+    if isinstance(value, str):
+        s = value.strip()
+        if integer and _INT_RE.match(s):
+            return int(s)
+        if not integer and _FLOAT_RE.match(s):
+            return float(s)
+        if integer and _FLOAT_RE.match(s) and float(s) == int(float(s)):
+            return int(float(s))
+    raise BadInput("Field '%s' must be %s" % (name, kind))
+
+
+def wire_value(name, kind, value):
+    """Validate one input value and return its wire form.  None means the default."""
+    if kind == "str":
+        if isinstance(value, (dict, list)):
+            raise BadInput("Field '%s' must be a string" % name)
+        if isinstance(value, bool):
+            return "1" if value else "0"
+        if isinstance(value, float):
+            return compact(value)
+        return "" if value is None else str(value)
+    if kind == "int":
+        return str(_numeric(name, value, True))
+    if kind == "float":
+        return compact(_numeric(name, value, False))
+    if kind == "money":
+        return money(_numeric(name, value, False))
+    if kind == "bool":
+        if isinstance(value, bool):
+            return "1" if value else "0"
+        if isinstance(value, (int, float)) and value in (0, 1):
+            return "1" if value else "0"
+        if isinstance(value, str) and value.strip().lower() in ("0", "1", "true", "false"):
+            return "1" if value.strip().lower() in ("1", "true") else "0"
+        raise BadInput("Field '%s' must be a boolean (0, 1, true or false)" % name)
+    if kind == "date":
+        if value is None or value == "":
+            return ""
+        if isinstance(value, str) and _DATE_RE.match(value.strip()):
+            try:
+                datetime.date.fromisoformat(value.strip())
+                return value.strip()
+            except ValueError:
+                pass
+        raise BadInput("Field '%s' must be a date (YYYY-MM-DD)" % name)
+    if kind == "ref":
+        return wire_reference(name, value)
+    raise AssertionError(kind)
+
+
+def wire_reference(name, value):
+    if value is None or value == "" or value == [] or value == {}:
+        return []
+    if isinstance(value, list):
+        value = {"line%d" % (i + 1): v for i, v in enumerate(value)}
+    if not isinstance(value, dict):
+        raise BadInput("Field '%s' must be an object with line1, line2, line3" % name)
+    out = {}
+    for k in ("line1", "line2", "line3"):
+        v = value.get(k, "")
+        if isinstance(v, (dict, list)):
+            raise BadInput("Field '%s[%s]' must be a string" % (name, k))
+        out[k] = "" if v is None else str(v)
+    extra = set(value) - {"line1", "line2", "line3"}
+    if extra and WIRE["unknown_fields"] == "reject":
+        raise BadInput("Unknown field '%s[%s]'" % (name, sorted(extra)[0]))
+    if not any(out.values()):
+        return []
+    return out
+
+
+def default_for(kind, name, defaults):
+    if name in defaults:
+        return defaults[name]
+    return {"str": "", "int": "0", "float": "0", "money": "0.00", "bool": "0", "date": "",
+            "ref": [], "lines": [], "taxes": [], "history": []}[kind]
+
+
+def _ordered_items(value, prefix):
+    """Items of a keyed object (line1.., '1'.., '0'..) or a list, in numeric order."""
+    if isinstance(value, list):
+        return list(value)
+    if isinstance(value, dict):
+        def key(k):
+            m = re.search(r"(\d+)$", str(k))
+            return (0, int(m.group(1))) if m else (1, str(k))
+        return [value[k] for k in sorted(value, key=key)]
+    raise BadInput("Field '%s' must be an object keyed %s1, %s2, ... or a list" % (prefix, prefix, prefix))
+
+
+def normalize_lines(value, name="lines", compute=True):
+    """Input lines -> wire object keyed line1.. with numeric values (linetotal computed)."""
+    if value is None or value == "" or value == [] or value == {}:
+        return []
+    items = _ordered_items(value, "line" if name == "lines" else name)
+    out = {}
+    for i, ln in enumerate(items, start=1):
+        if not isinstance(ln, dict):
+            raise BadInput("Field '%s[line%d]' must be an object" % (name, i))
+        fname = "%s[line%d]" % (name, i)
+        rec = {}
+        rec["amount"] = jnum(_numeric(fname + "[amount]", ln.get("amount", 1) if ln.get("amount") not in (None, "") else 1, False))
+        rec["amount_desc"] = wire_value(fname + "[amount_desc]", "str", ln.get("amount_desc"))
+        rec["description"] = wire_value(fname + "[description]", "str", ln.get("description"))
+        rec["tax_rate"] = jnum(_numeric(fname + "[tax_rate]", ln.get("tax_rate") if ln.get("tax_rate") not in (None, "") else 21, False))
+        if ln.get("price") in (None, ""):
+            raise BadInput("Field '%s[price]' is required" % fname)
+        rec["price"] = jnum(_numeric(fname + "[price]", ln.get("price"), False))
+        rec["discount_pct"] = jnum(_numeric(fname + "[discount_pct]", ln.get("discount_pct") if ln.get("discount_pct") not in (None, "") else 0, False))
+        if compute or ln.get("linetotal") in (None, ""):
+            rec["linetotal"] = jnum(round(rec["amount"] * rec["price"] * (1 - rec["discount_pct"] / 100.0), 2))
+        else:
+            rec["linetotal"] = jnum(_numeric(fname + "[linetotal]", ln["linetotal"], False))
+        for k, v in ln.items():
+            if k not in rec:
+                rec[k] = v
+        out["line%d" % i] = rec
+    return out
+
+
+def compute_totals(rec):
+    """Set taxes, tax, totalintax (and totaldiscount) on an invoice-like record from its lines."""
+    lines = rec.get("lines") or {}
+    lines = list(lines.values()) if isinstance(lines, dict) else []
+    sub = 0.0
+    per_rate = {}
+    for ln in lines:
+        lt = float(ln.get("linetotal", 0))
+        sub += lt
+        r = float(ln.get("tax_rate", 0))
+        per_rate[r] = per_rate.get(r, 0.0) + lt
+    disc = float(rec.get("discount") or 0)
+    if rec.get("discounttype") == "percentage":
+        totaldiscount = sub * disc / 100.0
+    else:
+        totaldiscount = disc
+    factor = (sub - totaldiscount) / sub if sub else 1.0
+    taxes = {}
+    tax = 0.0
+    for i, r in enumerate(sorted((r for r in per_rate if r > 0), reverse=True), start=1):
+        sum_of = round(per_rate[r] * factor, 2)
+        s = round(sum_of * r / 100.0, 2)
+        tax += s
+        if WIRE["taxes_numbers"]:
+            taxes["tax%d" % i] = {"rate": jnum(r), "sum": jnum(s), "sum_of": jnum(sum_of)}
+        else:
+            taxes["tax%d" % i] = {"rate": compact(r), "sum": money(s), "sum_of": money(sum_of)}
+    rec["taxes"] = taxes or []
+    rec["tax"] = money(tax)
+    rec["totalintax"] = money(sub - totaldiscount + tax)
+    if "totaldiscount" in rec:
+        rec["totaldiscount"] = money(totaldiscount)
+    return float(rec["totalintax"])
+
+
+def normalize_record(rec, fields, defaults, strict_types=False):
+    """Fill defaults and coerce a stored (data file) record into wire form, keeping order
+    of the data dictionary and any extra keys at the end."""
+    out = {}
+    for name, kind in fields:
+        v = rec.get(name)
+        if kind in ("lines",):
+            out[name] = normalize_lines(v, compute=False) if v not in (None, "", [], {}) else []
+        elif kind in ("taxes", "history"):
+            out[name] = v if isinstance(v, dict) and v else []
+        elif v is None:
+            out[name] = default_for(kind, name, defaults)
+        else:
+            try:
+                out[name] = wire_value(name, kind, v)
+            except BadInput:
+                if strict_types:
+                    raise
+                out[name] = str(v)
+    for k, v in rec.items():
+        if k not in out:
+            out[k] = v
+    return out
+
+
+# ---------------------------------------------------------------------------------------
+# Synthetic data
+# ---------------------------------------------------------------------------------------
+FIRST = ["Jan", "Sanne", "Daan", "Eva", "Noël", "Zoë", "Chloë", "Loïs", "Søren", "René",
+         "Jürgen", "Anaïs", "Maëlle", "Björn", "Pieter", "Femke", "Joost", "Lotte", "Bram",
+         "Anouk", "Sem", "Isa", "Thijs", "Mila", "Ruben", "Fleur", "Hüseyin", "Esmée",
+         "Gijs", "Roos", "Ingrid", "Kees", "Mohamed", "Fatima", "Niels", "Marloes"]
+LAST = ["de Vries", "Jansen", "van den Berg", "Bakker", "Visser", "Smit", "Meijer",
+        "de Boer", "Mulder", "de Groot", "Bos", "Vos", "Peters", "Hendriks", "van Leeuwen",
+        "Dekker", "Brouwer", "de Wit", "Dijkstra", "Smits", "Müller", "Çelik",
+        "Østergaard", "van Dijk", "Koç", "Janssen", "van der Meer", "Kuipers", "Ñuñez",
+        "Verbeek", "Prins", "Huisman", "Schouten", "van Beek", "Willems", "Brandsma"]
+TRADES = ["Bakkerij", "Installatiebedrijf", "Schildersbedrijf", "Adviesbureau",
+          "Hoveniersbedrijf", "Architectenbureau", "Café", "Fietsenmaker", "Drukkerij",
+          "Tandartspraktijk", "Kapsalon", "Timmerbedrijf", "Loodgietersbedrijf",
+          "Fotostudio", "Bloemenhuis", "Autobedrijf", "Vertaalbureau", "Brasserie"]
+FANCY = ["De Zonnebloem", "Het Anker", "De Gouden Draak", "Crème de la Crème",
+         "De Molen", "Noorderlicht", "Het Groene Hart", "Zuidwester", "De Eendracht",
+         "Brûlée", "Sint-Joris", "Over 't IJ", "Paddenstoel & Zn.", "Hoogvliet"]
+SUFFIX = [" B.V.", " B.V.", " V.O.F.", "", "", " & Zn.", " Holding B.V."]
+STREETS = ["Kerkstraat", "Dorpsstraat", "Molenweg", "Stationsweg", "Prinsengracht",
+           "Oudegracht", "Hoofdstraat", "Schoolstraat", "Julianalaan", "Beatrixstraat",
+           "Wilhelminaplein", "Lange Voorhout", "Coolsingel", "Marktplein", "Noordeinde",
+           "Brinkstraat", "Havenkade", "Kanaalweg", "Parallelweg", "Eikenlaan"]
+CITIES = ["Amsterdam", "Rotterdam", "Utrecht", "Den Haag", "Eindhoven", "Groningen",
+          "Tilburg", "Almere", "Breda", "Nijmegen", "Haarlem", "Arnhem", "Zwolle",
+          "Leeuwarden", "Maastricht", "'s-Hertogenbosch", "Delft", "Leiden", "Gouda",
+          "Enschede", "Sneek", "Hoorn", "Deventer", "Middelburg"]
+FOREIGN = [("21", "Brussel", "1000"), ("21", "Antwerpen", "2000"), ("57", "Köln", "50667"),
+           ("57", "Düsseldorf", "40213"), ("74", "Liège", "4000")]
+BANKS = [("ABNA", "ABNANL2A"), ("INGB", "INGBNL2A"), ("RABO", "RABONL2U"),
+         ("TRIO", "TRIONL2U"), ("SNSB", "SNSBNL2A"), ("KNAB", "KNABNL2H"), ("BUNQ", "BUNQNL2A")]
+PRODUCTS = [("Consultancy per uur", 95.0, 21, "uur"), ("Website onderhoud (maand)", 49.5, 21, "maand"),
+            ("Hosting pakket S", 7.95, 21, "maand"), ("Domeinnaam .nl", 12.0, 21, "jaar"),
+            ("Installatie ter plaatse", 145.0, 21, "st."), ("Reiskosten per km", 0.23, 0, "km"),
+            ("Training (dagdeel)", 450.0, 21, "dagdeel"), ("Licentie Pro", 299.0, 21, "st."),
+            ("Koffiebonen 1 kg", 18.75, 9, "kg"), ("Ontwerp logo", 650.0, 21, "st."),
+            ("Fotografie (uur)", 85.0, 21, "uur"), ("SSL-certificaat", 39.0, 21, "jaar"),
+            ("Support-strippenkaart 10 uur", 850.0, 21, "st."), ("Boek: Ondernemen in de praktijk", 34.95, 9, "st."),
+            ("Drukwerk A5 flyers (500 st.)", 89.0, 21, "st."), ("Crème brûlée catering", 6.5, 9, "st."),
+            ("Schilderwerk binnen", 42.5, 21, "m²"), ("Snoeiwerk tuin", 55.0, 21, "uur")]
+FREE_LINES = [("Meerwerk volgens afspraak", 21), ("Voorrijkosten", 21), ("Materiaal", 21),
+              ("Korting i.v.m. vertraging", 21), ("Catering lunch", 9), ("Reiskosten", 0)]
+HISTORY = ["Factuur aangemaakt", "Factuur verstuurd per e-mail naar %s", "Factuur bekeken door klant",
+           "Herinnering verstuurd", "Betaling ontvangen: %s", "Aanmaning verstuurd"]
+COUNTRIES = [("1", "Afghanistan", "Afghanistan"), ("21", "België", "Belgium"),
+             ("33", "Bulgarije", "Bulgaria"), ("45", "Denemarken", "Denmark"),
+             ("57", "Duitsland", "Germany"), ("66", "Estland", "Estonia"),
+             ("71", "Finland", "Finland"), ("74", "Frankrijk", "France"),
+             ("86", "Griekenland", "Greece"), ("99", "Hongarije", "Hungary"),
+             ("101", "Ierland", "Ireland"), ("108", "Italië", "Italy"),
+             ("125", "Luxemburg", "Luxembourg"), ("146", "Nederland", "Netherlands"),
+             ("153", "Noorwegen", "Norway"), ("157", "Oostenrijk", "Austria"),
+             ("163", "Polen", "Poland"), ("164", "Portugal", "Portugal"),
+             ("181", "Spanje", "Spain"), ("200", "Turkije", "Turkey"),
+             ("211", "Verenigd Koninkrijk", "United Kingdom"), ("215", "Zweden", "Sweden"),
+             ("216", "Zwitserland", "Switzerland")]
+DEFAULT_PROFILES = [{"id": "1", "name": "Standaard", "default": "1"},
+                    {"id": "2", "name": "Engelstalige factuur", "default": "0"},
+                    {"id": "3", "name": "Stichting Café Zoë", "default": "0"}]
+DEFAULT_TAXES = [{"percentage": "21", "type": "H", "default": "1", "country": "146"},
+                 {"percentage": "9", "type": "L", "default": "0", "country": "146"},
+                 {"percentage": "0", "type": "Z", "default": "0", "country": "146"},
+                 {"percentage": "0", "type": "N", "default": "0", "country": "146"}]
+DEFAULT_BALANCE = {"balance": "125.40", "currency": "EUR", "sms_credits": "50",
+                   "printcenter_credits": "12.60", "invoices_this_month": "7",
+                   "subscription": "Factuursturen Pro", "lastpayment": "2025-11-01"}
+
+
+def ascii_fold(s):
+    return "".join(c for c in unicodedata.normalize("NFKD", s) if ord(c) < 128)
+
+
+def slug(s):
+    return re.sub(r"[^a-z0-9]+", "", ascii_fold(s).lower()) or "info"
+
+
+def parse_generate(spec):
+    counts = {"clients": 12, "invoices": 25, "products": 10}
+    if spec:
+        for part in spec.split(","):
+            part = part.strip()
+            if not part:
+                continue
+            k, _, v = part.partition("=")
+            k = k.strip()
+            if k not in counts or not v.strip().isdigit():
+                raise SystemExit("fakeapi: bad --generate part %r (want clients=N,invoices=M,products=K)" % part)
+            counts[k] = int(v)
+    return counts
+
+
+def generate(clients=12, invoices=25, products=10, seed=1):
+    """A deterministic synthetic account (wire form)."""
+    rnd = random.Random(seed)
+    d0 = datetime.date(2023, 1, 1).toordinal()
+    d1 = datetime.date(2025, 12, 31).toordinal()
+
+    def rdate(lo=d0, hi=d1):
+        return datetime.date.fromordinal(rnd.randint(lo, hi)).isoformat()
+
+    # Clients ---------------------------------------------------------------------------
+    cl = []
+    nr = 0
+    for i in range(clients):
+        nr += 1 if rnd.random() > 0.1 or i == 0 else 2  # a few gaps (deleted clients)
+        first, last = rnd.choice(FIRST), rnd.choice(LAST)
+        contact = "%s %s" % (first, last)
+        r = rnd.random()
+        if r < 0.15:
+            base = ""  # a private person
+        elif r < 0.55:
+            base = "%s %s" % (rnd.choice(TRADES), last[0].upper() + last[1:] if last[0].islower() and " " not in last else last)
+        else:
+            base = "%s %s" % (rnd.choice(TRADES), rnd.choice(FANCY))
+        company = (base + rnd.choice(SUFFIX)).strip() if base else ""
+        foreign = rnd.random() < 0.08
+        if foreign:
+            country, city, zipcode = rnd.choice(FOREIGN)
+        else:
+            country, city = "146", rnd.choice(CITIES)
+            zipcode = "%04d %s" % (rnd.randint(1000, 9999), "".join(rnd.choice("ABCDEGHJKLMNPRSTVWXZ") for _ in range(2)))
+        bank, bic = rnd.choice(BANKS)
+        domain = slug(base or last) + (".be" if country == "21" else ".de" if country == "57" else ".nl")
+        email = ("info@" + domain) if company else "%s.%s@%s" % (slug(first), slug(last), rnd.choice(["gmail.com", "ziggo.nl", "kpnmail.nl", "hotmail.com"]))
+        tax_shifted = "1" if foreign and company else "0"
+        refs = []
+        if rnd.random() < 0.3:
+            refs = {"line1": "Inkoopnummer %d" % rnd.randint(1000, 99999), "line2": "", "line3": ""}
+            if rnd.random() < 0.3:
+                refs["line2"] = "t.a.v. de crediteurenadministratie"
+        c = {
+            "clientnr": str(nr), "contact": contact, "showcontact": rnd.choice(["0", "1", "1"]),
+            "company": company, "address": "%s %d%s" % (rnd.choice(STREETS), rnd.randint(1, 250), rnd.choice(["", "", "", "a", "-2", " bis"])),
+            "zipcode": zipcode, "city": city, "country": country,
+            "phone": "0%d-%07d" % (rnd.randint(10, 79), rnd.randint(0, 9999999)),
+            "mobile": ("06-%08d" % rnd.randint(10000000, 99999999)) if rnd.random() < 0.7 else "",
+            "email": email,
+            "bankcode": "NL%02d%s%010d" % (rnd.randint(10, 99), bank, rnd.randint(0, 9999999999)),
+            "biccode": bic,
+            "taxnumber": ("NL%09dB%02d" % (rnd.randint(0, 999999999), rnd.randint(1, 3))) if company else "",
+            "tax_shifted": tax_shifted, "sendmethod": rnd.choice(["email", "email", "email", "mail"]),
+            "paymentmethod": rnd.choice(["bank", "bank", "bank", "autocollect", "cash"]),
+            "top": rnd.choice(["14", "14", "30", "30", "8", "60"]),
+            "stddiscount": rnd.choice(["0", "0", "0", "0", "2.5", "5"]),
+            "mailintro": "Beste %s," % first,
+            "reference": refs,
+            "notes": rnd.choice(["", "", "Vaste klant sinds 2019", "Let op: factuur per post", "Contactpersoon is parttime (ma-wo)"]),
+            "notes_on_invoice": "0", "active": "1" if rnd.random() > 0.08 else "0",
+            "default_email": "0", "email_reminder": "", "defaultdoclang": "en" if foreign else "nl",
+            "defaultcategory": "", "currency": "EUR", "mandateid": "", "mandatedate": "",
+            "collecttype": "", "taxtype": "extax", "lastinvoice": "", "timestamp": rdate(),
+        }
+        if c["paymentmethod"] == "autocollect":
+            c["mandateid"] = "MND-%05d" % nr
+            c["mandatedate"] = rdate(d0, d0 + 365)
+            c["collecttype"] = "RCUR"
+        cl.append(c)
+
+    # Products --------------------------------------------------------------------------
+    pr = []
+    for i in range(products):
+        name, price, tax, unit = PRODUCTS[i % len(PRODUCTS)]
+        if i >= len(PRODUCTS):
+            name = "%s (variant %d)" % (name, i // len(PRODUCTS) + 1)
+            price = round(price * (1 + rnd.randint(-20, 40) / 100.0), 2)
+        pr.append({"id": str(i + 1), "code": "ART-%04d" % (i + 1), "name": name,
+                   "price": money(price), "taxes": str(tax),
+                   "priceintax": money(price * (1 + tax / 100.0)), "_unit": unit})
+
+    # Invoices --------------------------------------------------------------------------
+    dates = sorted(rnd.randint(d0, d1) for _ in range(invoices))
+    per_year = {}
+    inv = []
+    specials = ["INV {y}-{n}", "{y}-{n:04d} (credit)", "{y}-{n:04d}+A", "{y}#{n:04d}",
+                "{y}-{n:04d}&co", "100%-{y}-{n}", "{y}-{n:04d}-é"]
+    today = datetime.date(2025, 12, 31).toordinal()
+    for i in range(invoices):
+        if not cl:
+            break
+        d = datetime.date.fromordinal(dates[i])
+        per_year[d.year] = per_year.get(d.year, 0) + 1
+        n = per_year[d.year]
+        if i % 7 == 6:
+            invoicenr = "%d/%04d" % (d.year, n)
+        elif i % 13 == 9:
+            invoicenr = specials[(i // 13) % len(specials)].format(y=d.year, n=n)
+        else:
+            invoicenr = "%d-%04d" % (d.year, n)
+        c = cl[rnd.randrange(len(cl))]
+        shifted = c["tax_shifted"] == "1"
+        nlines = rnd.randint(1, 5)
+        lines = {}
+        for j in range(nlines):
+            if pr and rnd.random() < 0.75:
+                p = pr[rnd.randrange(len(pr))]
+                desc, price, rate, unit = p["name"], float(p["price"]), int(p["taxes"]), p["_unit"]
+            else:
+                desc, rate = rnd.choice(FREE_LINES)
+                price, unit = round(rnd.uniform(10, 400), 2), ""
+            if shifted:
+                rate = 0
+            amount = rnd.choice([1, 1, 1, 2, 3, 4, 5, 10]) if unit != "uur" else rnd.choice([0.5, 1, 1.5, 2, 4, 7.5, 8])
+            dp = rnd.choice([0, 0, 0, 0, 0, 10])
+            lines["line%d" % (j + 1)] = {
+                "amount": jnum(amount), "amount_desc": unit, "description": desc,
+                "tax_rate": rate, "price": jnum(price), "discount_pct": dp,
+                "linetotal": jnum(round(amount * price * (1 - dp / 100.0), 2))}
+        period = int(c["top"])
+        rec = {
+            "id": str(i + 4), "invoicenr": invoicenr, "invoicenr_full": invoicenr,
+            "clientnr": c["clientnr"],
+            "reference": ({"line1": "Project %s" % rnd.choice(["Herfst", "Verbouwing", "Website", "Jaarcontract", "Q%d" % rnd.randint(1, 4)]), "line2": "", "line3": ""} if rnd.random() < 0.4 else []),
+            "profile": rnd.choice(["1", "1", "1", "2", "3"]),
+            "discounttype": "amount", "discount": "0",
+            "paymentcondition": "Betaling binnen %d dagen" % period, "paymentperiod": str(period),
+            "collection": "1" if c["paymentmethod"] == "autocollect" else "0",
+            "tax": "0.00", "totalintax": "0.00",
+        }
+        if rnd.random() < 0.08:
+            rec["discounttype"], rec["discount"] = "percentage", rnd.choice(["5", "10", "2.5"])
+        for k in CLIENT_COPY:
+            rec[k] = c[k]
+        rec["invoicenote"] = rnd.choice(["", "", "", "Bedankt voor uw opdracht!", "Levering: week %d" % rnd.randint(1, 52)])
+        rec["date"] = d.isoformat()
+        rec["sent"] = d.isoformat()
+        rec["uncollectible"] = ""
+        rec["lastreminder"] = ""
+        rec["lines"] = lines
+        total = compute_totals(rec)
+        due = d + datetime.timedelta(days=period)
+        rec["duedate"] = due.isoformat()
+        r = rnd.random()
+        history = [("Factuur aangemaakt", d), (HISTORY[1] % c["email"], d)]
+        paid, paiddate, openamt = 0.0, "", total
+        age = today - d.toordinal()
+        if r < 0.05 and age > 90:
+            rec["uncollectible"] = (due + datetime.timedelta(days=60)).isoformat()
+            rec["lastreminder"] = (due + datetime.timedelta(days=20)).isoformat()
+            history.append(("Herinnering verstuurd", due + datetime.timedelta(days=20)))
+            history.append(("Factuur oninbaar verklaard", due + datetime.timedelta(days=60)))
+        elif r < 0.70 and age > 20:
+            pdate = d + datetime.timedelta(days=rnd.randint(1, period + 10))
+            paid, paiddate = total, pdate.isoformat()
+            history.append(("Betaling ontvangen: %s" % pdfgen._money(total), pdate))
+        elif r < 0.80:
+            part = round(total * rnd.choice([0.25, 0.5]), 2)
+            pdate = d + datetime.timedelta(days=rnd.randint(1, period))
+            paid = part
+            history.append(("Betaling ontvangen: %s" % pdfgen._money(part), pdate))
+        elif r < 0.83 and age > 20:
+            pdate = d + datetime.timedelta(days=rnd.randint(1, period))
+            paid, paiddate = round(total + rnd.choice([0.5, 10.0]), 2), pdate.isoformat()
+            history.append(("Betaling ontvangen: %s" % pdfgen._money(paid), pdate))
+        elif age > period + 14 and rnd.random() < 0.5:
+            rec["lastreminder"] = (due + datetime.timedelta(days=7)).isoformat()
+            history.append(("Herinnering verstuurd", due + datetime.timedelta(days=7)))
+        openamt = round(total - paid, 2)
+        rec["open"] = money(openamt)
+        rec["paiddate"] = paiddate
+        rec["duedate"] = due.isoformat()
+        rec["payment_url"] = ("https://www.factuursturen.nl/betalen/%s" % hashlib.sha1(invoicenr.encode()).hexdigest()[:16]) if openamt > 0 else ""
+        # Some invoices carry no history (e.g. imported ones).
+        if rnd.random() < 0.2:
+            rec["history"] = []
+        else:
+            rec["history"] = {"item%d" % (k + 1): {"date": hd.isoformat(), "time": "%02d:%02d" % (9 + k, (i * 7 + k * 13) % 60), "description": desc}
+                              for k, (desc, hd) in enumerate(history)}
+        rec["tax_type"] = "extax"
+        rec["language"] = c["defaultdoclang"]
+        rec["tax_shifted"] = c["tax_shifted"]
+        if rec["date"] > c["lastinvoice"]:
+            c["lastinvoice"] = rec["date"]
+        inv.append(rec)
+    for p in pr:
+        del p["_unit"]
+
+    # Saved and repeated invoices -------------------------------------------------------
+    saved, repeated = [], []
+    sid = 0
+    nsaved = (2 + invoices // 50) if cl else 0
+    nrep = (2 + invoices // 100) if cl else 0
+    names = ["Maandelijkse hosting", "Concept offerte verbouwing", "Onderhoudscontract",
+             "Jaarabonnement", "Standaard consultancy", "Kwartaalrapportage", "Licentie verlenging"]
+    for k in range(nsaved + nrep):
+        sid += 1
+        c = cl[rnd.randrange(len(cl))]
+        lines = {}
+        for j in range(rnd.randint(1, 3)):
+            if pr:
+                p = pr[rnd.randrange(len(pr))]
+                desc, price, rate = p["name"], float(p["price"]), int(p["taxes"])
+            else:
+                desc, price, rate = "Dienstverlening", 100.0, 21
+            lines["line%d" % (j + 1)] = {"amount": 1, "amount_desc": "", "description": desc,
+                                         "tax_rate": rate, "price": jnum(price), "discount_pct": 0,
+                                         "linetotal": jnum(price)}
+        rec = {"id": str(sid), "savename": "%s %s" % (names[k % len(names)], c["company"] or c["contact"]),
+               "profile": "1", "clientnr": c["clientnr"], "reference": [],
+               "discounttype": "amount", "discount": "0", "totaldiscount": "0.00",
+               "paymentcondition": "Betaling binnen %s dagen" % c["top"], "paymentperiod": c["top"],
+               "collection": "0", "tax": "0.00", "totalintax": "0.00"}
+        for f in ("company", "contact", "address", "zipcode", "city", "country", "email"):
+            rec[f] = c[f]
+        rec["invoicenote"] = ""
+        rec["lines"] = lines
+        rec["taxes"] = []
+        rec["language"] = c["defaultdoclang"]
+        compute_totals(rec)
+        if k < nsaved:
+            saved.append(rec)
+        else:
+            init = rdate(datetime.date(2024, 1, 1).toordinal(), d1)
+            rec["datesaved"] = rdate(d0, datetime.date.fromisoformat(init).toordinal())
+            rec["initialdate"] = init
+            rec["nextsenddate"] = (datetime.date.fromisoformat(init) + datetime.timedelta(days=30)).isoformat()
+            rec["finalsenddate"] = rnd.choice(["", (datetime.date.fromisoformat(init) + datetime.timedelta(days=730)).isoformat()])
+            rec["frequency"] = rnd.choice(["monthly", "monthly", "quarterly", "yearly", "weekly"])
+            rec["repeattype"] = rnd.choice(["auto", "auto", "manual"])
+            repeated.append(rec)
+
+    return {
+        "clients": cl, "products": pr, "invoices": inv, "invoices_saved": saved,
+        "invoices_repeated": repeated,
+        "profiles": [dict(p) for p in DEFAULT_PROFILES],
+        "taxes": [dict(t) for t in DEFAULT_TAXES],
+        "countrylist": [{"id": i, "name": nl, "name_en": en} for i, nl, en in COUNTRIES],
+        "balance": dict(DEFAULT_BALANCE),
+    }
+
+
+# ---------------------------------------------------------------------------------------
+# The account (state) and its API
+# ---------------------------------------------------------------------------------------
+class Response:
+    __slots__ = ("status", "ctype", "body", "headers", "drop")
+
+    def __init__(self, status, body=b"", ctype="text/plain; charset=utf-8", headers=None, drop=False):
+        if isinstance(body, str):
+            body = body.encode("utf-8")
+        self.status, self.body, self.ctype, self.headers, self.drop = status, body, ctype, headers or {}, drop
+
+
+def text(status, msg, headers=None):
+    return Response(status, msg, headers=headers)
+
+
+def jresp(obj, status=200):
+    return Response(status, php_json(obj), "application/json")
+
+
+class Account:
+    def __init__(self, data, today=None):
+        self.lock = threading.RLock()
+        self.today_fixed = today
+        self.load(data)
+
+    def today(self):
+        return self.today_fixed or datetime.date.today()
+
+    def load(self, data):
+        def keyed(items, key):
+            return {str(r[key]): r for r in items}
+        self.clients = keyed((normalize_record(r, CLIENT_FIELDS, CLIENT_DEFAULTS) for r in data.get("clients", [])), "clientnr")
+        self.products = keyed((normalize_record(r, PRODUCT_FIELDS, PRODUCT_DEFAULTS) for r in data.get("products", [])), "id")
+        self.invoices = keyed((normalize_record(r, INVOICE_FIELDS, INVOICE_DEFAULTS) for r in data.get("invoices", [])), "invoicenr")
+        self.saved = keyed((normalize_record(r, SAVED_FIELDS, SAVED_DEFAULTS) for r in data.get("invoices_saved", [])), "id")
+        self.repeated = keyed((normalize_record(r, REPEATED_FIELDS, SAVED_DEFAULTS) for r in data.get("invoices_repeated", [])), "id")
+        self.profiles = [dict(p) for p in data.get("profiles") or DEFAULT_PROFILES]
+        self.taxes = [dict(t) for t in data.get("taxes") or DEFAULT_TAXES]
+        self.countries = [dict(c) for c in data.get("countrylist") or
+                          [{"id": i, "name": nl, "name_en": en} for i, nl, en in COUNTRIES]]
+        self.balance = dict(data.get("balance") or DEFAULT_BALANCE)
+        self._sort()
+
+        def maxint(values):
+            m = 0
+            for v in values:
+                try:
+                    m = max(m, int(v))
+                except (TypeError, ValueError):
+                    pass
+            return m
+        self.next_client = maxint(self.clients) + 1
+        self.next_product = maxint(self.products) + 1
+        self.next_invoice_id = maxint(r["id"] for r in self.invoices.values()) + 1
+        self.next_saved = maxint(list(self.saved) + list(self.repeated)) + 1
+
+    def _sort(self):
+        def numkey(k):
+            try:
+                return (0, int(k), "")
+            except ValueError:
+                return (1, 0, k)
+        self.clients = dict(sorted(self.clients.items(), key=lambda kv: numkey(kv[0])))
+        self.products = dict(sorted(self.products.items(), key=lambda kv: numkey(kv[0])))
+        self.invoices = dict(sorted(self.invoices.items(), key=lambda kv: numkey(kv[1].get("id", "0"))))
+        self.saved = dict(sorted(self.saved.items(), key=lambda kv: numkey(kv[0])))
+        self.repeated = dict(sorted(self.repeated.items(), key=lambda kv: numkey(kv[0])))
+
+    def table(self, coll):
+        return {"clients": self.clients, "products": self.products, "invoices": self.invoices,
+                "invoices_saved": self.saved, "invoices_repeated": self.repeated}.get(coll)
+
+    def records(self, coll, lang=None):
+        if coll in ("clients", "products", "invoices", "invoices_saved", "invoices_repeated"):
+            return list(self.table(coll).values())
+        if coll == "profiles":
+            return list(self.profiles)
+        if coll == "taxes":
+            return list(self.taxes)
+        if coll == "countrylist":
+            out = []
+            for c in self.countries:
+                name = c.get("name_en") if (lang or "").lower() == "en" and c.get("name_en") else c.get("name", "")
+                out.append({"id": c.get("id", ""), "name": name})
+            return out
+        if coll == "balance":
+            return self.balance
+        return None
+
+    def dump(self):
+        with self.lock:
+            return {"clients": list(self.clients.values()), "products": list(self.products.values()),
+                    "invoices": list(self.invoices.values()),
+                    "invoices_saved": list(self.saved.values()),
+                    "invoices_repeated": list(self.repeated.values()),
+                    "profiles": self.profiles, "taxes": self.taxes,
+                    "countrylist": self.countries, "balance": self.balance}
+
+    # -- helpers -----------------------------------------------------------------------
+    def find(self, coll, ident):
+        """Find a record by one of several candidate decodings of a path id."""
+        tbl = self.table(coll)
+        for cand in ident:
+            if cand in tbl:
+                return cand, tbl[cand]
+            if coll != "invoices":
+                try:
+                    c2 = str(int(cand))
+                    if c2 in tbl:
+                        return c2, tbl[c2]
+                except ValueError:
+                    pass
+        raise NotFound("%s %s not found" % (SINGULAR.get(coll, coll).capitalize(), ident[0]))
+
+    def check_fields(self, body, fields, extra_known=()):
+        known = {f for f, _ in fields} | set(extra_known)
+        unknown = [k for k in body if k not in known]
+        if unknown and WIRE["unknown_fields"] == "reject":
+            raise BadInput("Unknown field%s %s" % ("s" if len(unknown) > 1 else "",
+                                                     ", ".join("'%s'" % k for k in unknown)))
+
+    # -- clients -------------------------------------------------------------------------
+    def client_input(self, body, base):
+        body = dict(body)
+        for php, net in CLIENT_ALIASES.items():
+            if php in body:
+                v = body.pop(php)
+                body.setdefault(net, v)
+        self.check_fields(body, CLIENT_FIELDS)
+        rec = dict(base)
+        for name, kind in CLIENT_FIELDS:
+            if name in CLIENT_READONLY or name not in body:
+                if name not in rec:
+                    rec[name] = default_for(kind, name, CLIENT_DEFAULTS)
+                continue
+            v = body[name]
+            rec[name] = default_for(kind, name, CLIENT_DEFAULTS) if v is None else wire_value(name, kind, v)
+        if not rec.get("company") and not rec.get("contact"):
+            raise BadInput("Field 'company' or 'contact' is required")
+        if not body.get("company") and not body.get("contact"):
+            raise BadInput("Field 'company' or 'contact' is required")
+        return rec
+
+    def post_client(self, body):
+        rec = self.client_input(body, {})
+        nr = str(self.next_client)
+        self.next_client += 1
+        rec["clientnr"] = nr
+        rec["lastinvoice"] = ""
+        rec["timestamp"] = self.today().isoformat()
+        self.clients[nr] = {n: rec[n] for n, _ in CLIENT_FIELDS}
+        return int(nr)
+
+    def put_client(self, ident, body):
+        key, old = self.find("clients", ident)
+        base = dict(old) if WIRE["put_missing"] == "keep" else {k: old[k] for k in CLIENT_READONLY}
+        rec = self.client_input(body, base)
+        rec["clientnr"] = key
+        rec["timestamp"] = self.today().isoformat()
+        self.clients[key] = rec
+
+    # -- products ------------------------------------------------------------------------
+    def product_input(self, body, base):
+        self.check_fields(body, PRODUCT_FIELDS)
+        for req in ("code", "name", "price"):
+            if body.get(req) in (None, ""):
+                raise BadInput("Field '%s' is required" % req)
+        rec = dict(base)
+        for name, kind in PRODUCT_FIELDS:
+            if name in PRODUCT_READONLY or name not in body:
+                if name not in rec:
+                    rec[name] = default_for(kind, name, PRODUCT_DEFAULTS)
+                continue
+            v = body[name]
+            rec[name] = default_for(kind, name, PRODUCT_DEFAULTS) if v is None else wire_value(name, kind, v)
+        rec["priceintax"] = money(float(rec["price"]) * (1 + int(rec["taxes"]) / 100.0))
+        return rec
+
+    def post_product(self, body):
+        rec = self.product_input(body, {})
+        pid = str(self.next_product)
+        self.next_product += 1
+        rec["id"] = pid
+        self.products[pid] = {n: rec[n] for n, _ in PRODUCT_FIELDS}
+        return int(pid)
+
+    def put_product(self, ident, body):
+        key, old = self.find("products", ident)
+        base = dict(old) if WIRE["put_missing"] == "keep" else {"id": key}
+        rec = self.product_input(body, base)
+        rec["id"] = key
+        self.products[key] = rec
+
+    # -- invoices ------------------------------------------------------------------------
+    def next_invoicenr(self):
+        year = self.today().year
+        pat = re.compile(r"^%d[-/]0*(\d+)$" % year)
+        n = 0
+        for nr in self.invoices:
+            m = pat.match(nr)
+            if m:
+                n = max(n, int(m.group(1)))
+        while True:
+            n += 1
+            nr = "%d-%04d" % (year, n)
+            if nr not in self.invoices:
+                return nr
+
+    def post_invoice(self, body):
+        self.check_fields(body, INVOICE_POST_ACTION + INVOICE_POST_FIELDS, extra_known={f for f, _ in INVOICE_FIELDS} | {f for f, _ in REPEATED_FIELDS})
+        if body.get("clientnr") in (None, ""):
+            raise BadInput("Field 'clientnr' is required")
+        clientnr = wire_value("clientnr", "int", body["clientnr"])
+        if clientnr not in self.clients:
+            raise BadInput("Field 'clientnr': client %s does not exist" % clientnr)
+        client = self.clients[clientnr]
+        lines = normalize_lines(body.get("lines"))
+        if not lines:
+            raise BadInput("Field 'lines' must contain at least one line")
+        for k, ln in lines.items():
+            if not ln.get("description"):
+                raise BadInput("Field 'lines[%s][description]' is required" % k)
+        action = str(body.get("action") or "")
+        if action not in ("send", "save", "repeat"):
+            raise BadInput("Field 'action' must be one of send, save, repeat")
+        rec = {}
+        top = client.get("top") or "14"
+        defaults = dict(INVOICE_DEFAULTS, paymentperiod=top, discount=client.get("stddiscount") or "0",
+                        discounttype="percentage" if float(client.get("stddiscount") or 0) else "amount",
+                        language=client.get("defaultdoclang") or "nl")
+        for name, kind in INVOICE_POST_FIELDS:
+            v = body.get(name)
+            rec[name] = default_for(kind, name, defaults) if v is None else wire_value(name, kind, v)
+        if rec["discounttype"] not in ("amount", "percentage"):
+            raise BadInput("Field 'discounttype' must be amount or percentage")
+        if not rec["paymentcondition"]:
+            rec["paymentcondition"] = "Betaling binnen %s dagen" % rec["paymentperiod"]
+        today = self.today()
+        if action == "send":
+            sm = body.get("sendmethod")
+            if sm not in SENDMETHODS:
+                raise BadInput("Field 'sendmethod' must be one of mail, email, printcenter")
+            nr = self.next_invoicenr()
+            inv = {"id": str(self.next_invoice_id), "invoicenr": nr, "invoicenr_full": nr,
+                   "clientnr": clientnr, "reference": rec["reference"], "profile": rec["profile"],
+                   "discounttype": rec["discounttype"], "discount": rec["discount"],
+                   "paymentcondition": rec["paymentcondition"], "paymentperiod": rec["paymentperiod"],
+                   "collection": rec["collection"], "tax": "0.00", "totalintax": "0.00"}
+            self.next_invoice_id += 1
+            for f in CLIENT_COPY:
+                inv[f] = client.get(f, "")
+            inv["invoicenote"] = rec["invoicenote"]
+            inv["date"] = today.isoformat()
+            inv["sent"] = today.isoformat()
+            inv["uncollectible"] = ""
+            inv["lastreminder"] = ""
+            inv["lines"] = lines
+            if client.get("tax_shifted") == "1":
+                for ln in lines.values():
+                    ln["tax_rate"] = 0
+            total = compute_totals(inv)
+            inv["open"] = money(total)
+            inv["paiddate"] = ""
+            inv["duedate"] = (today + datetime.timedelta(days=int(rec["paymentperiod"]))).isoformat()
+            inv["payment_url"] = "https://www.factuursturen.nl/betalen/%s" % hashlib.sha1(nr.encode()).hexdigest()[:16]
+            how = {"mail": "per post", "email": "per e-mail naar %s" % client.get("email", ""),
+                   "printcenter": "via het printcenter"}[sm]
+            inv["history"] = {"item1": {"date": today.isoformat(), "time": time.strftime("%H:%M"),
+                                        "description": "Factuur aangemaakt en verstuurd %s" % how}}
+            inv["tax_type"] = "extax"
+            inv["language"] = rec["language"]
+            inv["tax_shifted"] = client.get("tax_shifted", "0")
+            inv = {n: inv[n] for n, _ in INVOICE_FIELDS}
+            self.invoices[nr] = inv
+            client["lastinvoice"] = today.isoformat()
+            return nr
+        savename = body.get("savename")
+        if savename in (None, "") or isinstance(savename, (dict, list)):
+            raise BadInput("Field 'savename' is required for action %s" % action)
+        savename = str(savename)
+        s = {"id": "", "savename": savename, "profile": rec["profile"], "clientnr": clientnr,
+             "reference": rec["reference"], "discounttype": rec["discounttype"],
+             "discount": rec["discount"], "totaldiscount": "0.00",
+             "paymentcondition": rec["paymentcondition"], "paymentperiod": rec["paymentperiod"],
+             "collection": rec["collection"], "tax": "0.00", "totalintax": "0.00"}
+        for f in ("company", "contact", "address", "zipcode", "city", "country", "email"):
+            s[f] = client.get(f, "")
+        s["invoicenote"] = rec["invoicenote"]
+        s["lines"] = lines
+        s["taxes"] = []
+        s["language"] = rec["language"]
+        compute_totals(s)
+        table = self.saved
+        if action == "repeat":
+            vals = {}
+            for name in ("initialdate", "finalsenddate", "frequency", "repeattype"):
+                if body.get(name) in (None, ""):
+                    raise BadInput("Field '%s' is required for action repeat" % name)
+            for name, kind in REPEATED_EXTRA:
+                if name in body:
+                    vals[name] = wire_value(name, kind, body[name])
+            s["datesaved"] = today.isoformat()
+            s["initialdate"] = vals["initialdate"]
+            s["nextsenddate"] = vals["initialdate"] if vals["initialdate"] >= today.isoformat() else today.isoformat()
+            s["finalsenddate"] = vals["finalsenddate"]
+            s["frequency"] = vals["frequency"]
+            s["repeattype"] = vals["repeattype"]
+            table = self.repeated
+        overwrite = wire_value("overwrite_if_exist", "bool", body.get("overwrite_if_exist", False))
+        sid = None
+        if overwrite == "1":
+            for k, r in table.items():
+                if r.get("savename") == savename:
+                    sid = k
+        if sid is None:
+            sid = str(self.next_saved)
+            self.next_saved += 1
+        s["id"] = sid
+        table[sid] = s
+        return sid
+
+    def payment(self, ident, body):
+        key, inv = self.find("invoices", ident)
+        if body.get("amount") in (None, ""):
+            raise BadInput("Field 'amount' is required")
+        amount = _numeric("amount", body["amount"], False)
+        if not amount > 0:
+            raise BadInput("Field 'amount' must be a number greater than 0")
+        date = wire_value("date", "date", body.get("date")) or self.today().isoformat()
+        openamt = round(float(inv.get("open") or 0) - amount, 2)
+        inv["open"] = money(openamt)
+        if openamt <= 0.004 and not inv.get("paiddate"):
+            inv["paiddate"] = date
+        hist = inv.get("history")
+        if not isinstance(hist, dict):
+            hist = {}
+        hist["item%d" % (len(hist) + 1)] = {"date": date, "time": time.strftime("%H:%M"),
+                                            "description": "Betaling ontvangen: %s" % pdfgen._money(amount)}
+        inv["history"] = hist
+        if openamt <= 0.004:
+            inv["payment_url"] = ""
+
+    # -- listing -------------------------------------------------------------------------
+    def list_invoices(self, q):
+        recs = list(self.invoices.values())
+        flt = q.get("filter")
+        if flt not in (None, ""):
+            if flt not in WIRE["filters"]:
+                raise BadInput("Field 'filter' must be one of %s" % ", ".join(WIRE["filters"]))
+            today = self.today().isoformat()
+            recs = [r for r in recs if invoice_matches(r, flt, today)]
+        since = q.get("since")
+        if since not in (None, ""):
+            since = wire_value("since", "date", since)
+            recs = [r for r in recs if r.get("date", "") >= since]
+        until = q.get("until")
+        if until not in (None, ""):
+            until = wire_value("until", "date", until)
+            recs = [r for r in recs if r.get("date", "") and r.get("date", "") <= until]
+        cf = q.get(WIRE["client_filter_param"])
+        if cf not in (None, ""):
+            cf = wire_value(WIRE["client_filter_param"], "int", cf)
+            recs = [r for r in recs if r.get("clientnr") == cf]
+        return recs
+
+
+def invoice_matches(r, flt, today):
+    def f(k):
+        try:
+            return float(r.get(k) or 0)
+        except ValueError:
+            return 0.0
+    openamt, total = f("open"), f("totalintax")
+    unc = bool(r.get("uncollectible"))
+    if flt == "uncollectible":
+        return unc
+    if flt == "open":
+        return openamt > 0.004 and not unc
+    if flt == "overdue":
+        return openamt > 0.004 and not unc and bool(r.get("duedate")) and r["duedate"] < today
+    if flt == "sent":
+        return bool(r.get("sent")) and openamt > 0.004 and abs(openamt - total) < 0.005 and not unc
+    if flt == "partly":
+        return 0.004 < openamt < total - 0.004 and not unc
+    if flt == "toomuch":
+        return openamt < -0.004
+    if flt == "paid":
+        return abs(openamt) <= 0.004 and not unc
+    return False
+
+
+def page(recs, q):
+    """Apply count/offset/start paging (see WIRE)."""
+    def intparam(name):
+        v = q.get(name)
+        if v in (None, ""):
+            return None
+        if not _INT_RE.match(v.strip()) or int(v) < 0:
+            raise BadInput("Field '%s' must be a non-negative integer" % name)
+        return int(v)
+    count = intparam("count")
+    offset = None
+    for name in WIRE["offset_params"]:
+        v = intparam(name)
+        if offset is None and v is not None:
+            offset = v
+    offset = offset or 0
+    if WIRE["ignore_count"] or count is None:
+        count = WIRE["page_size"]
+    else:
+        count = min(count, WIRE["max_count"])
+    return recs[offset:offset + count]
+
+
+# ---------------------------------------------------------------------------------------
+# Request bodies
+# ---------------------------------------------------------------------------------------
+def parse_body(raw, ctype):
+    """JSON object, one-element JSON array, or form-encoded flattened keys -> dict."""
+    s = raw.decode("utf-8", errors="replace").strip() if raw else ""
+    if not s:
+        return {}
+    ctype = (ctype or "").lower()
+    if s[0] in "{[" or "json" in ctype:
+        try:
+            obj = json.loads(s)
+        except ValueError as e:
+            raise BadInput("Invalid JSON body: %s" % e)
+        if isinstance(obj, list):
+            if len(obj) != 1 or not isinstance(obj[0], dict):
+                raise BadInput("JSON array body must hold exactly one object")
+            obj = obj[0]
+        if not isinstance(obj, dict):
+            raise BadInput("JSON body must be an object")
+        return obj
+    return unflatten(urllib.parse.parse_qsl(s, keep_blank_values=True))
+
+
+def unflatten(pairs):
+    """Form pairs with php-style keys (lines[1][amount]=2) -> nested dicts."""
+    out = {}
+    for key, value in pairs:
+        m = re.match(r"^([^\[\]]+)((?:\[[^\[\]]*\])*)$", key)
+        if not m:
+            raise BadInput("Malformed form field name '%s'" % key)
+        parts = [m.group(1)] + re.findall(r"\[([^\[\]]*)\]", m.group(2))
+        cur = out
+        for i, p in enumerate(parts):
+            if p == "":
+                p = str(len(cur))
+            if i == len(parts) - 1:
+                cur[p] = value
+            else:
+                nxt = cur.get(p)
+                if not isinstance(nxt, dict):
+                    nxt = cur[p] = {}
+                cur = nxt
+    return out
+
+
+def id_candidates(raw):
+    """Decodings of a path id: %-escapes (also raw '/'), then php urlencode ('+' = space)."""
+    out = []
+    for c in (urllib.parse.unquote(raw), urllib.parse.unquote_plus(raw), raw):
+        if c not in out:
+            out.append(c)
+    return out
+
+
+# ---------------------------------------------------------------------------------------
+# Server
+# ---------------------------------------------------------------------------------------
+class Fault:
+    def __init__(self, kind, spec):
+        if not isinstance(spec, dict):
+            raise BadInput("fault '%s' must be an object" % kind)
+        self.kind = kind
+        self.count = int(spec.get("count", 1))
+        self.prefix = str(spec.get("path_prefix", "") or "")
+        self.status = int(spec.get("status", 500))
+        self.body = str(spec.get("body", "Internal Server Error"))
+        self.seconds = float(spec.get("seconds", 30))
+
+    def describe(self):
+        return {"kind": self.kind, "count": self.count, "path_prefix": self.prefix,
+                "status": self.status, "seconds": self.seconds}
+
+
+class FakeAPI:
+    def __init__(self, account, user, apikey, latency_ms=0, logfile=None):
+        self.account = account
+        self.user, self.apikey = user, apikey
+        self.base_latency = latency_ms
+        self.latency = latency_ms
+        self.lock = threading.Lock()
+        self.remaining = WIRE["rate_limit"]
+        self.window_start = None
+        self.faults = {}
+        self.requests = 0
+        self.release = threading.Event()
+        self.log = open(logfile, "a", encoding="utf-8") if logfile else None
+        self.log_lock = threading.Lock()
+
+    # -- control -----------------------------------------------------------------------
+    def reset(self):
+        with self.lock:
+            self.remaining = WIRE["rate_limit"]
+            self.window_start = time.monotonic()
+            self.faults = {}
+            self.latency = self.base_latency
+            self.release.set()
+            self.release = threading.Event()
+
+    def inject(self, spec):
+        if not isinstance(spec, dict):
+            raise BadInput("inject body must be a JSON object")
+        with self.lock:
+            for kind in ("fail", "drop", "malformed", "hang"):
+                if kind in spec:
+                    try:
+                        self.faults[kind] = Fault(kind, spec[kind])
+                    except (TypeError, ValueError):
+                        raise BadInput("bad fault spec for '%s'" % kind)
+            if "latency_ms" in spec:
+                self.latency = float(spec["latency_ms"])
+            if "ratelimit_remaining" in spec:
+                self.remaining = max(0, int(spec["ratelimit_remaining"]))
+                self.window_start = time.monotonic()
+
+    def take_fault(self, kinds, path):
+        with self.lock:
+            for kind in kinds:
+                f = self.faults.get(kind)
+                if f and f.count > 0 and path.startswith(f.prefix):
+                    f.count -= 1
+                    if f.count <= 0:
+                        del self.faults[kind]
+                    return f
+        return None
+
+    def spend(self):
+        """Spend one call; returns (allowed, remaining after)."""
+        with self.lock:
+            self.requests += 1
+            now = time.monotonic()
+            if self.window_start is None:
+                self.window_start = now
+            elif now - self.window_start >= 3600:
+                self.window_start = now
+                self.remaining = WIRE["rate_limit"]
+            if self.remaining <= 0:
+                return False, 0
+            self.remaining -= 1
+            return True, self.remaining
+
+    def write_log(self, entry):
+        if not self.log:
+            return
+        line = json.dumps(entry, ensure_ascii=False) + "\n"
+        with self.log_lock:
+            self.log.write(line)
+            self.log.flush()
+
+    # -- API -------------------------------------------------------------------------
+    def authorized(self, header):
+        if not header or not header.startswith("Basic "):
+            return False
+        try:
+            dec = base64.b64decode(header[6:].strip(), validate=True).decode("utf-8")
+        except (ValueError, UnicodeDecodeError):
+            return False
+        user, sep, key = dec.partition(":")
+        return bool(sep) and user == self.user and key == self.apikey
+
+    def route(self, method, path, query, body_raw, ctype):
+        """Authenticated API request -> Response."""
+        if not path.startswith("/api/v1/"):
+            return text(404, "Not found")
+        rest = path[len("/api/v1/"):]
+        coll, sep, raw_id = rest.partition("/")
+        has_id = raw_id != ""
+        if coll not in ROUTES:
+            return text(404, "Unknown collection '%s'" % coll)
+        allowed = ROUTES[coll]
+        if (method, has_id) not in allowed:
+            methods = sorted({m for m, _ in allowed})
+            if method == "GET" and "GET" in methods:
+                return text(404, "Not found")
+            return text(405, "Method %s not allowed on %s%s" % (method, coll, "/<id>" if has_id else ""),
+                        headers={"Allow": ", ".join(methods)})
+        q = dict(urllib.parse.parse_qsl(query, keep_blank_values=True))
+        ident = id_candidates(raw_id) if has_id else None
+        acct = self.account
+        with acct.lock:
+            if method == "GET":
+                if coll == "invoices_pdf":
+                    _, inv = acct.find("invoices", ident)
+                    return Response(200, pdfgen.invoice_pdf(inv), "application/pdf")
+                if coll == "countrylist":
+                    return jresp(page(acct.records(coll, lang=ident[0] if ident else None), q))
+                if coll == "balance":
+                    return jresp(acct.balance)
+                if has_id:
+                    _, rec = acct.find(coll, ident)
+                    return jresp({SINGULAR[coll]: rec})
+                recs = acct.list_invoices(q) if coll == "invoices" else acct.records(coll)
+                return jresp(page(recs, q))
+            if method == "DELETE":
+                key, _ = acct.find(coll, ident)
+                del acct.table(coll)[key]
+                return text(WIRE["ok_status"], "")
+            body = parse_body(body_raw, ctype)
+            if method == "POST":
+                if coll == "clients":
+                    return Response(WIRE["created_status"], php_json(acct.post_client(body)), "application/json")
+                if coll == "products":
+                    return Response(WIRE["created_status"], php_json(acct.post_product(body)), "application/json")
+                if coll == "invoices":
+                    return text(WIRE["created_status"], acct.post_invoice(body))
+                if coll == "invoices_payment":
+                    nr = body.get("invoicenr")
+                    if nr in (None, ""):
+                        raise BadInput("Field 'invoicenr' is required")
+                    acct.payment([str(nr)], body)
+                    return text(WIRE["ok_status"], "")
+            if method == "PUT":
+                if coll == "clients":
+                    acct.put_client(ident, body)
+                elif coll == "products":
+                    acct.put_product(ident, body)
+                elif coll == "invoices_payment":
+                    acct.payment(ident, body)
+                return text(WIRE["ok_status"], "")
+        return text(405, "Method not allowed")
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "fakeapi/1.0"
+    sys_version = ""
+
+    def log_message(self, fmt, *args):  # quiet
+        pass
+
+    def do_GET(self):
+        self.dispatch("GET")
+
+    def do_POST(self):
+        self.dispatch("POST")
+
+    def do_PUT(self):
+        self.dispatch("PUT")
+
+    def do_DELETE(self):
+        self.dispatch("DELETE")
+
+    def do_PATCH(self):
+        self.dispatch("PATCH")
+
+    def do_HEAD(self):
+        self.dispatch("HEAD")
+
+    def read_body(self):
+        te = (self.headers.get("Transfer-Encoding") or "").lower()
+        if "chunked" in te:
+            data = bytearray()
+            while True:
+                line = self.rfile.readline(65537)
+                size = int(line.split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline(65537) not in (b"\r\n", b"\n", b""):
+                        pass
+                    return bytes(data)
+                data += self.rfile.read(size)
+                self.rfile.readline(65537)
+        n = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(n) if n > 0 else b""
+
+    def send(self, method, resp, remaining=None):
+        self.send_response(resp.status)
+        self.send_header("Content-Type", resp.ctype)
+        self.send_header("Content-Length", str(len(resp.body)))
+        if remaining is not None:
+            self.send_header("X-RateLimit-Remaining", str(remaining))
+        for k, v in resp.headers.items():
+            self.send_header(k, v)
+        self.end_headers()
+        if method != "HEAD":
+            self.wfile.write(resp.body)
+        self.wfile.flush()
+
+    def dispatch(self, method):
+        app = self.server.app
+        t0 = time.time()
+        try:
+            body = self.read_body()
+        except (ValueError, OSError):
+            self.close_connection = True
+            self.send(method, text(400, "Bad request body"))
+            return
+        split = urllib.parse.urlsplit(self.path)
+        path, query = split.path, split.query
+        if path.startswith("/_fake/"):
+            try:
+                resp = self.control(method, path, body)
+            except BadInput as e:
+                resp = text(400, str(e))
+            except NotFound as e:
+                resp = text(404, str(e))
+            except Exception:
+                traceback.print_exc()
+                resp = text(500, "fakeapi control error")
+            self.send(method, resp)
+            return
+
+        # --- API request ---
+        latency = app.latency
+        if latency > 0:
+            time.sleep(latency / 1000.0)
+        ok, remaining = app.spend()
+        status, nbytes = 0, 0
+        try:
+            if not ok:
+                resp = text(WIRE["ratelimit_status"], "Rate limit exceeded: no API calls left this hour")
+            else:
+                resp = self.api(method, path, query, body, app)
+            if resp.drop:
+                self.close_connection = True
+                try:
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+            else:
+                status, nbytes = resp.status, len(resp.body)
+                try:
+                    self.send(method, resp, remaining)
+                except OSError:
+                    self.close_connection = True
+        finally:
+            app.write_log({"t": t0, "method": method, "path": self.path, "status": status,
+                           "bytes": nbytes, "req_bytes": len(body)})
+
+    def api(self, method, path, query, body, app):
+        hang = app.take_fault(("hang",), self.path)
+        if hang:
+            app.release.wait(hang.seconds)
+        f = app.take_fault(("drop", "fail", "malformed"), self.path)
+        if f and f.kind == "drop":
+            return Response(0, drop=True)
+        if f and f.kind == "fail":
+            return text(f.status, f.body)
+        if not app.authorized(self.headers.get("Authorization")):
+            return text(401, "Unauthorized: bad user name or API key",
+                        headers={"WWW-Authenticate": 'Basic realm="%s"' % REALM})
+        if method not in ("GET", "POST", "PUT", "DELETE"):
+            return text(405, "Method %s not allowed" % method,
+                        headers={"Allow": "GET, POST, PUT, DELETE"})
+        if f and f.kind == "malformed":
+            real = Response(200, b'{"truncated":', "application/json")
+            if method == "GET":
+                try:
+                    real = app.route(method, path, query, body, self.headers.get("Content-Type"))
+                except (BadInput, NotFound):
+                    pass
+            b = real.body
+            b = b[:max(1, len(b) // 2)] if len(b) > 2 else b'{"truncated":'
+            return Response(200, b, "application/json")
+        try:
+            return app.route(method, path, query, body, self.headers.get("Content-Type"))
+        except BadInput as e:
+            return text(400, str(e))
+        except NotFound as e:
+            return text(404, str(e))
+        except Exception:
+            traceback.print_exc()
+            return text(500, "Internal server error")
+
+    def control(self, method, path, body):
+        app = self.server.app
+        acct = app.account
+        rest = path[len("/_fake/"):]
+        what, _, arg = rest.partition("/")
+        if what == "state":
+            coll, _, raw_id = arg.partition("/")
+            if coll not in COLLECTIONS:
+                raise NotFound("Unknown collection '%s'" % coll)
+            with acct.lock:
+                if method == "GET" and not raw_id:
+                    recs = acct.records(coll)
+                    if coll == "countrylist":
+                        recs = acct.countries
+                    return Response(200, json.dumps(recs).encode(), "application/json")
+                tbl = acct.table(coll)
+                if tbl is None or not raw_id:
+                    return text(405, "Method not allowed")
+                key = urllib.parse.unquote(raw_id)
+                if method == "GET":
+                    if key not in tbl:
+                        raise NotFound("no such record")
+                    return Response(200, json.dumps(tbl[key]).encode(), "application/json")
+                if method == "PUT":
+                    rec = json.loads(body.decode("utf-8"))
+                    if not isinstance(rec, dict):
+                        raise BadInput("record must be an object")
+                    tbl[key] = rec
+                    return text(200, "")
+                if method == "DELETE":
+                    if tbl.pop(key, None) is None:
+                        raise NotFound("no such record")
+                    return text(200, "")
+            return text(405, "Method not allowed")
+        if what == "pdf" and method == "GET":
+            with acct.lock:
+                _, inv = acct.find("invoices", id_candidates(arg))
+                return Response(200, pdfgen.invoice_pdf(inv), "application/pdf")
+        if what == "inject" and method == "POST":
+            try:
+                spec = json.loads(body.decode("utf-8") or "{}")
+            except ValueError:
+                raise BadInput("inject body must be JSON")
+            app.inject(spec)
+            return Response(200, b'{"ok":true}', "application/json")
+        if what == "reset" and method == "POST":
+            app.reset()
+            return Response(200, b'{"ok":true}', "application/json")
+        if what == "status" and method == "GET":
+            with app.lock:
+                st = {"remaining": app.remaining, "requests": app.requests,
+                      "latency_ms": app.latency,
+                      "faults": [f.describe() for f in app.faults.values()],
+                      "wire": {k: v for k, v in WIRE.items() if isinstance(v, (int, str, bool))}}
+            return Response(200, json.dumps(st).encode(), "application/json")
+        raise NotFound("Unknown control endpoint")
+
+
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 128
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description="Fake factuursturen.nl API v1 for factuurfs tests")
+    ap.add_argument("--port", type=int, default=0, help="TCP port on 127.0.0.1 (0 = any free port)")
+    src = ap.add_mutually_exclusive_group()
+    src.add_argument("--data", help="account JSON file (format: see the top of this file)")
+    src.add_argument("--generate", help="synthetic account: clients=N,invoices=M,products=K")
+    ap.add_argument("--seed", type=int, default=1, help="seed for --generate (default 1)")
+    ap.add_argument("--user", default="demo", help="login (basic-auth user)")
+    ap.add_argument("--apikey", default="demo-apikey-0123456789", help="API key (basic-auth password)")
+    ap.add_argument("--latency-ms", type=float, default=0, help="sleep before each API answer")
+    ap.add_argument("--rate-limit", type=int, default=WIRE["rate_limit"], help="API calls per hour")
+    ap.add_argument("--page-size", type=int, default=WIRE["page_size"], help="records per list without count")
+    ap.add_argument("--max-count", type=int, default=WIRE["max_count"], help="largest honoured count")
+    ap.add_argument("--ignore-count", action="store_true", help="ignore count; always page at --page-size")
+    ap.add_argument("--strict-fields", action="store_true", help="reject unknown fields with 400")
+    ap.add_argument("--today", help="fix today's date (YYYY-MM-DD) for new invoices and filters")
+    ap.add_argument("--log", help="append one JSON line per API request to this file")
+    ap.add_argument("--dump", metavar="FILE", help="write the account as a data file ('-' = stdout) and exit")
+    a = ap.parse_args(argv)
+
+    WIRE["rate_limit"] = a.rate_limit
+    WIRE["page_size"] = max(1, a.page_size)
+    WIRE["max_count"] = max(1, a.max_count)
+    WIRE["ignore_count"] = a.ignore_count
+    if a.strict_fields:
+        WIRE["unknown_fields"] = "reject"
+    today = datetime.date.fromisoformat(a.today) if a.today else None
+
+    if a.data:
+        with open(a.data, encoding="utf-8") as f:
+            data = json.load(f)
+    else:
+        data = generate(seed=a.seed, **parse_generate(a.generate))
+    account = Account(data, today=today)
+
+    if a.dump:
+        out = json.dumps(account.dump(), ensure_ascii=False, indent=2) + "\n"
+        if a.dump == "-":
+            sys.stdout.write(out)
+        else:
+            with open(a.dump, "w", encoding="utf-8") as f:
+                f.write(out)
+        return 0
+
+    srv = Server(("127.0.0.1", a.port), Handler)
+    srv.app = FakeAPI(account, a.user, a.apikey, latency_ms=a.latency_ms, logfile=a.log)
+    port = srv.server_address[1]
+    sys.stdout.write("fakeapi listening on http://127.0.0.1:%d/api/v1/\n" % port)
+    sys.stdout.flush()
+    try:
+        srv.serve_forever(poll_interval=0.2)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        srv.server_close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
