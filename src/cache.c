@@ -1,0 +1,794 @@
+/* cache: TTL listings, single-flight fetches and the PDF store (see cache.h). */
+#include "cache.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <uthash.h>
+
+#include "api.h"
+#include "log.h"
+#include "names.h"
+#include "status.h"
+
+/* A listing is read page by page until a page holds fewer records than were
+ * asked for.  The reference leaves open whether the service honours `count`
+ * (kt always sends it, so we read it as honoured); a page longer than asked
+ * means it ignores `count`, and then a page shorter than the first ends it. */
+#define CACHE_MAX_PAGES 100000
+
+/* After the service said the hourly budget is spent, do not try to refresh
+ * a listing we still hold for this long: serve the stale one instead. */
+#define CACHE_RATELIMIT_BACKOFF 60.0
+
+struct cache_index {
+	const char *id; /* borrowed from the record */
+	size_t pos;
+	UT_hash_handle hh;
+};
+
+/* A record fetched with GET one because its listing carried only part. */
+struct detail {
+	char *key; /* "<collection>/<id>" */
+	struct cache_record *rec; /* NULL while in flight */
+	double fetched;
+	UT_hash_handle hh;
+};
+
+/* A PDF known to this mount. */
+struct pdf {
+	char *nr;
+	off_t size;       /* -1 until known */
+	char *data;       /* in memory only when the disk cache is unusable */
+	bool loading;
+	UT_hash_handle hh;
+};
+
+struct coll_state {
+	struct cache_listing *cur; /* protected by cache->lock */
+	bool loading;              /* protected by cache->lock */
+	bool forced;               /* protected by cache->lock: refresh asked for */
+};
+
+struct cache {
+	struct api *api;
+	struct cache_config cfg;
+	char *pdf_dir;
+	pthread_mutex_t lock; /* protects every field below and in coll_state */
+	pthread_cond_t done;  /* broadcast when any fetch ends */
+	struct coll_state *colls; /* one per schema collection, same order */
+	struct detail *details;
+	struct pdf *pdfs;
+	double ratelimited_at; /* monotonic time the budget was last seen spent, 0: never */
+	unsigned long pdf_fetches, pdf_disk_hits;
+};
+
+static double now_mono(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static size_t coll_index(const struct schema_collection *c)
+{
+	for (size_t i = 0; i < schema_ncollections(); i++)
+		if (schema_collection_at(i) == c)
+			return i;
+	abort(); /* only table rows are ever passed in */
+}
+
+/* ---- records and listings ---------------------------------------------- */
+
+void cache_record_ref(struct cache_record *r)
+{
+	atomic_fetch_add_explicit((_Atomic int *)&r->refs, 1, memory_order_relaxed);
+}
+
+void cache_record_unref(struct cache_record *r)
+{
+	if (!r || atomic_fetch_sub_explicit((_Atomic int *)&r->refs, 1, memory_order_acq_rel) != 1)
+		return;
+	free(r->id);
+	free(r->stem);
+	free(r->text);
+	free(r);
+}
+
+static uint32_t fnv1a(const char *s, size_t len)
+{
+	uint32_t h = 2166136261u;
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ (unsigned char)s[i]) * 16777619u;
+	return h;
+}
+
+/* Builds a record from its wire form; NULL when it has no identifier. */
+static struct cache_record *record_new(const struct schema_collection *c, const cJSON *wire)
+{
+	struct cache_record *r = calloc(1, sizeof(*r));
+	cJSON *py = NULL;
+	if (!r)
+		return NULL;
+	r->refs = 1;
+	/* A single-object collection (balance) is one file named after it. */
+	r->id = c->single ? strdup(c->name) : schema_record_id(c, wire);
+	if (!r->id || !*r->id)
+		goto fail;
+	r->stem = names_encode(r->id);
+	py = schema_from_wire(c, wire);
+	if (!r->stem || !py)
+		goto fail;
+	r->text = schema_format(py, &r->len);
+	if (!r->text)
+		goto fail;
+	/* The file's time is the record's own date, so it is the same on every
+	 * mount; the content-derived seconds within that day make an edit that
+	 * keeps the size still change the mtime, which rsync and thumbnailers
+	 * rely on. */
+	r->date = schema_record_date(c, py);
+	r->mtime = r->date + (time_t)(fnv1a(r->text, r->len) % 3600);
+	r->whole = schema_record_is_whole(c, wire);
+	cJSON_Delete(py);
+	return r;
+fail:
+	cJSON_Delete(py);
+	r->refs = 1;
+	cache_record_unref(r);
+	return NULL;
+}
+
+static int cmp_stem(const void *a, const void *b)
+{
+	const struct cache_record *const *x = a, *const *y = b;
+	return strcmp((*x)->stem, (*y)->stem);
+}
+
+void cache_listing_unref(struct cache_listing *l)
+{
+	if (!l || atomic_fetch_sub_explicit((_Atomic int *)&l->refs, 1, memory_order_acq_rel) != 1)
+		return;
+	/* The index entries live in the records' allocation (listing_new). */
+	HASH_CLEAR(hh, l->by_id);
+	for (size_t i = 0; i < l->n; i++)
+		cache_record_unref(l->recs[i]);
+	free(l->recs);
+	free(l);
+}
+
+ssize_t cache_listing_find(const struct cache_listing *l, const char *id)
+{
+	struct cache_index *ix = NULL;
+	HASH_FIND_STR(l->by_id, id, ix);
+	return ix ? (ssize_t)ix->pos : -1;
+}
+
+/* Takes ownership of @items (an array of wire records). */
+static struct cache_listing *listing_new(const struct schema_collection *c, cJSON *items)
+{
+	size_t n = (size_t)cJSON_GetArraySize(items), k = 0;
+	struct cache_listing *l = calloc(1, sizeof(*l));
+	if (!l)
+		goto fail;
+	l->refs = 1;
+	/* Records and their index in one allocation: freed together. */
+	l->recs = calloc(1, n * (sizeof(*l->recs) + sizeof(struct cache_index)) + 1);
+	if (!l->recs)
+		goto fail;
+	const cJSON *w;
+	cJSON_ArrayForEach(w, items) {
+		struct cache_record *r = record_new(c, w);
+		if (!r) {
+			log_msg(LOG_WARNING, "%s: skipping a record without a usable '%s'", c->name,
+				c->id_field ? c->id_field : "id");
+			continue;
+		}
+		l->recs[k++] = r;
+	}
+	l->n = k;
+	qsort(l->recs, l->n, sizeof(*l->recs), cmp_stem);
+	struct cache_index *ixs = (struct cache_index *)(l->recs + n);
+	for (size_t i = 0; i < l->n; i++) {
+		struct cache_index *dup = NULL;
+		HASH_FIND_STR(l->by_id, l->recs[i]->id, dup);
+		if (dup) {
+			log_msg(LOG_WARNING, "%s: two records named '%s'; showing the first", c->name,
+				l->recs[i]->id);
+			continue;
+		}
+		ixs[i].id = l->recs[i]->id;
+		ixs[i].pos = i;
+		HASH_ADD_KEYPTR(hh, l->by_id, ixs[i].id, strlen(ixs[i].id), &ixs[i]);
+	}
+	cJSON_Delete(items);
+	return l;
+fail:
+	cJSON_Delete(items);
+	if (l) {
+		free(l->recs);
+		free(l);
+	}
+	return NULL;
+}
+
+static bool listing_same(const struct cache_listing *a, const struct cache_listing *b)
+{
+	if (a->n != b->n)
+		return false;
+	for (size_t i = 0; i < a->n; i++)
+		if (strcmp(a->recs[i]->stem, b->recs[i]->stem) || a->recs[i]->len != b->recs[i]->len ||
+		    memcmp(a->recs[i]->text, b->recs[i]->text, a->recs[i]->len))
+			return false;
+	return true;
+}
+
+/* ---- fetching ----------------------------------------------------------- */
+
+/* Performs one GET and returns its parsed JSON body in *@out; -errno and a
+ * status entry on failure. */
+static int get_json(struct cache *cache, const char *what, const char *path, cJSON **out)
+{
+	struct api_response resp;
+	int rc = api_request(cache->api, "GET", path, NULL, 0, &resp);
+	*out = NULL;
+	if (rc < 0) {
+		status_error(what, resp.error);
+		goto out;
+	}
+	if (api_response_is_ratelimited(&resp)) {
+		pthread_mutex_lock(&cache->lock);
+		cache->ratelimited_at = now_mono();
+		pthread_mutex_unlock(&cache->lock);
+	}
+	if (resp.status < 200 || resp.status > 299) {
+		char msg[320];
+		snprintf(msg, sizeof(msg), "HTTP %ld: %s", resp.status, resp.error);
+		status_error(what, msg);
+		rc = api_response_is_ratelimited(&resp) ? -EAGAIN : -api_status_errno(resp.status);
+		goto out;
+	}
+	*out = cJSON_ParseWithLength(resp.body, resp.len);
+	if (!*out) {
+		status_error(what, "the service sent a body that is not JSON");
+		rc = -EIO;
+	}
+out:
+	api_response_clear(&resp);
+	return rc;
+}
+
+static int fetch_listing(struct cache *cache, const struct schema_collection *c,
+			 struct cache_listing **out)
+{
+	char what[64], path[256];
+	cJSON *all = cJSON_CreateArray();
+	int rc = 0;
+	long asked = cache->cfg.page_size, first = -1;
+	snprintf(what, sizeof(what), "list %s", c->name);
+	if (!all)
+		return -ENOMEM;
+
+	for (long page = 0, offset = 0; page < CACHE_MAX_PAGES; page++) {
+		cJSON *body = NULL, *items;
+		if (c->single)
+			snprintf(path, sizeof(path), "%s", c->name);
+		else
+			snprintf(path, sizeof(path), "%s?count=%ld&offset=%ld", c->name, asked, offset);
+		rc = get_json(cache, what, path, &body);
+		if (rc < 0)
+			goto out;
+		if (c->single) {
+			/* balance: one object, shown as one file. */
+			cJSON_AddItemToArray(all, body);
+			break;
+		}
+		items = schema_list_items(body);
+		cJSON_Delete(body);
+		if (!items) {
+			status_error(what, "the service sent something that is not a list");
+			rc = -EIO;
+			goto out;
+		}
+		long n = cJSON_GetArraySize(items);
+		/* A server that ignores `offset` sends the first page again: stop
+		 * rather than loop or show every record twice. */
+		if (page > 0 && n > 0) {
+			char *id0 = schema_record_id(c, cJSON_GetArrayItem(items, 0));
+			char *idf = schema_record_id(c, cJSON_GetArrayItem(all, 0));
+			bool again = id0 && idf && !strcmp(id0, idf);
+			free(id0);
+			free(idf);
+			if (again) {
+				cJSON_Delete(items);
+				break;
+			}
+		}
+		while (cJSON_GetArraySize(items) > 0)
+			cJSON_AddItemToArray(all, cJSON_DetachItemFromArray(items, 0));
+		cJSON_Delete(items);
+		if (first < 0)
+			first = n;
+		offset += n;
+		if (n == 0 || (n < asked && first <= asked) || (first > asked && n < first))
+			break;
+	}
+	*out = listing_new(c, all);
+	all = NULL;
+	if (!*out)
+		rc = -ENOMEM;
+out:
+	cJSON_Delete(all);
+	return rc;
+}
+
+int cache_listing_get(struct cache *cache, const struct schema_collection *c,
+		      struct cache_listing **out)
+{
+	struct coll_state *st = &cache->colls[coll_index(c)];
+	struct cache_listing *fresh = NULL, *old = NULL;
+	int rc = 0;
+
+	pthread_mutex_lock(&cache->lock);
+	for (;;) {
+		double now = now_mono();
+		if (st->cur && !st->forced && now - st->cur->fetched < cache->cfg.ttl)
+			goto hit;
+		if (st->cur && cache->ratelimited_at > 0 &&
+		    now - cache->ratelimited_at < CACHE_RATELIMIT_BACKOFF)
+			goto hit; /* budget spent: the stale listing beats an error */
+		if (!st->loading)
+			break;
+		pthread_cond_wait(&cache->done, &cache->lock);
+	}
+	st->loading = true;
+	pthread_mutex_unlock(&cache->lock);
+
+	rc = fetch_listing(cache, c, &fresh);
+
+	pthread_mutex_lock(&cache->lock);
+	st->loading = false;
+	pthread_cond_broadcast(&cache->done);
+	if (rc < 0) {
+		if (st->cur) {
+			/* Serve what we have; try again after another TTL. */
+			log_msg(LOG_WARNING, "serving the cached listing of %s: refresh failed (%s)",
+				c->name, strerror(-rc));
+			st->cur->fetched = now_mono();
+			st->forced = false;
+			rc = 0;
+			goto hit;
+		}
+		pthread_mutex_unlock(&cache->lock);
+		return rc;
+	}
+	fresh->fetched = now_mono();
+	old = st->cur;
+	if (old && listing_same(old, fresh)) {
+		fresh->changed = old->changed;
+	} else if (old) {
+		fresh->changed = time(NULL);
+	} else {
+		/* First listing: the newest record date, so the directory's time is
+		 * the same on every mount. */
+		for (size_t i = 0; i < fresh->n; i++)
+			if (fresh->recs[i]->mtime > fresh->changed)
+				fresh->changed = fresh->recs[i]->mtime;
+	}
+	st->cur = fresh;
+	st->forced = false;
+	atomic_fetch_add_explicit((_Atomic int *)&fresh->refs, 1, memory_order_relaxed);
+	*out = fresh;
+	pthread_mutex_unlock(&cache->lock);
+	if (cache->cfg.changed && (!old || fresh->changed != old->changed))
+		cache->cfg.changed(cache->cfg.ud, c, old, fresh);
+	cache_listing_unref(old);
+	return 0;
+hit:
+	atomic_fetch_add_explicit((_Atomic int *)&st->cur->refs, 1, memory_order_relaxed);
+	*out = st->cur;
+	pthread_mutex_unlock(&cache->lock);
+	return rc;
+}
+
+bool cache_has_listing(struct cache *cache, const struct schema_collection *c)
+{
+	pthread_mutex_lock(&cache->lock);
+	bool held = cache->colls[coll_index(c)].cur != NULL;
+	pthread_mutex_unlock(&cache->lock);
+	return held;
+}
+
+double cache_listing_ttl_left(const struct cache *cache, const struct cache_listing *l)
+{
+	double left = l->fetched + cache->cfg.ttl - now_mono();
+	return left > 0 ? left : 0;
+}
+
+void cache_refresh_all(struct cache *cache)
+{
+	struct detail *d, *tmp;
+	pthread_mutex_lock(&cache->lock);
+	for (size_t i = 0; i < schema_ncollections(); i++)
+		cache->colls[i].forced = true;
+	HASH_ITER(hh, cache->details, d, tmp) {
+		if (d->rec)
+			d->fetched = -INFINITY;
+	}
+	cache->ratelimited_at = 0;
+	pthread_mutex_unlock(&cache->lock);
+}
+
+/* ---- single records ----------------------------------------------------- */
+
+static int fetch_one(struct cache *cache, const struct schema_collection *c, const char *id,
+		     struct cache_record **out)
+{
+	char what[96], *esc = names_url_escape(id), *path = NULL;
+	cJSON *body = NULL;
+	int rc;
+	if (!esc || asprintf(&path, "%s/%s", c->name, esc) < 0) {
+		path = NULL;
+		rc = -ENOMEM;
+		goto out;
+	}
+	snprintf(what, sizeof(what), "get %s/%s", c->name, id);
+	rc = get_json(cache, what, path, &body);
+	if (rc < 0)
+		goto out;
+	const cJSON *rec = schema_unwrap_one(c, body);
+	*out = rec ? record_new(c, rec) : NULL;
+	if (!*out) {
+		status_error(what, "the service sent a record this client cannot read");
+		rc = -EIO;
+	}
+out:
+	cJSON_Delete(body);
+	free(esc);
+	free(path);
+	return rc;
+}
+
+int cache_record_get(struct cache *cache, const struct schema_collection *c, const char *id,
+		     struct cache_record **out)
+{
+	struct cache_listing *l = NULL;
+	struct detail *d = NULL;
+	char *key = NULL;
+	int rc = cache_listing_get(cache, c, &l);
+	if (rc < 0)
+		return rc;
+	ssize_t pos = cache_listing_find(l, id);
+	if (pos < 0) {
+		rc = -ENOENT;
+		goto out;
+	}
+	if (l->recs[pos]->whole) {
+		cache_record_ref(l->recs[pos]);
+		*out = l->recs[pos];
+		goto out;
+	}
+	if (asprintf(&key, "%s/%s", c->name, id) < 0) {
+		key = NULL;
+		rc = -ENOMEM;
+		goto out;
+	}
+	pthread_mutex_lock(&cache->lock);
+	for (;;) {
+		HASH_FIND_STR(cache->details, key, d);
+		if (!d)
+			break;
+		if (d->rec && d->fetched >= l->fetched && now_mono() - d->fetched < cache->cfg.ttl) {
+			cache_record_ref(d->rec);
+			*out = d->rec;
+			pthread_mutex_unlock(&cache->lock);
+			goto out;
+		}
+		if (d->rec)
+			break; /* stale: fetch again below */
+		pthread_cond_wait(&cache->done, &cache->lock);
+	}
+	if (!d) {
+		d = calloc(1, sizeof(*d));
+		if (!d) {
+			pthread_mutex_unlock(&cache->lock);
+			rc = -ENOMEM;
+			goto out;
+		}
+		d->key = key;
+		key = NULL;
+		HASH_ADD_KEYPTR(hh, cache->details, d->key, strlen(d->key), d);
+	} else {
+		cache_record_unref(d->rec);
+		d->rec = NULL;
+	}
+	pthread_mutex_unlock(&cache->lock);
+
+	struct cache_record *r = NULL;
+	rc = fetch_one(cache, c, id, &r);
+
+	pthread_mutex_lock(&cache->lock);
+	if (rc < 0) {
+		HASH_DEL(cache->details, d);
+		free(d->key);
+		free(d);
+	} else {
+		d->rec = r;
+		d->fetched = now_mono();
+		cache_record_ref(r);
+		*out = r;
+	}
+	pthread_cond_broadcast(&cache->done);
+	pthread_mutex_unlock(&cache->lock);
+out:
+	free(key);
+	cache_listing_unref(l);
+	return rc;
+}
+
+/* ---- PDFs --------------------------------------------------------------- */
+
+static char *pdf_path(struct cache *cache, const char *nr)
+{
+	char *stem = names_encode(nr), *path = NULL;
+	if (stem && cache->pdf_dir && asprintf(&path, "%s/%s.pdf", cache->pdf_dir, stem) < 0)
+		path = NULL;
+	free(stem);
+	return path;
+}
+
+/* Finds or adds the entry of @nr; called with cache->lock held. */
+static struct pdf *pdf_entry(struct cache *cache, const char *nr)
+{
+	struct pdf *p = NULL;
+	HASH_FIND_STR(cache->pdfs, nr, p);
+	if (p)
+		return p;
+	p = calloc(1, sizeof(*p));
+	if (!p || !(p->nr = strdup(nr))) {
+		free(p);
+		return NULL;
+	}
+	p->size = -1;
+	char *path = pdf_path(cache, nr);
+	struct stat st;
+	if (path && stat(path, &st) == 0 && S_ISREG(st.st_mode))
+		p->size = st.st_size;
+	free(path);
+	HASH_ADD_KEYPTR(hh, cache->pdfs, p->nr, strlen(p->nr), p);
+	return p;
+}
+
+off_t cache_pdf_size(struct cache *cache, const char *nr)
+{
+	pthread_mutex_lock(&cache->lock);
+	struct pdf *p = pdf_entry(cache, nr);
+	off_t size = p ? p->size : -1;
+	pthread_mutex_unlock(&cache->lock);
+	return size;
+}
+
+/* Writes @data to the disk cache atomically; false when it could not. */
+static bool pdf_store(struct cache *cache, const char *nr, const char *data, size_t len)
+{
+	char *path = pdf_path(cache, nr), *tmp = NULL;
+	bool ok = false;
+	int fd = -1;
+	if (!path || asprintf(&tmp, "%s.tmp%ld", path, (long)gettid()) < 0) {
+		tmp = NULL;
+		goto out;
+	}
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		goto out;
+	for (size_t done = 0; done < len;) {
+		ssize_t w = write(fd, data + done, len - done);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			goto out;
+		}
+		done += (size_t)w;
+	}
+	if (close(fd) < 0) {
+		fd = -1;
+		goto out;
+	}
+	fd = -1;
+	ok = rename(tmp, path) == 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	if (!ok && tmp)
+		unlink(tmp);
+	free(tmp);
+	free(path);
+	return ok;
+}
+
+static int pdf_fetch(struct cache *cache, const char *nr, struct pdf *p)
+{
+	char what[96], *esc = names_url_escape(nr), *path = NULL;
+	struct api_response resp;
+	int rc;
+	if (!esc || asprintf(&path, "%s/%s", "invoices_pdf", esc) < 0) {
+		free(esc);
+		return -ENOMEM;
+	}
+	snprintf(what, sizeof(what), "get the PDF of %s", nr);
+	rc = api_request(cache->api, "GET", path, NULL, 0, &resp);
+	if (rc < 0) {
+		status_error(what, resp.error);
+		goto out;
+	}
+	if (resp.status < 200 || resp.status > 299) {
+		char msg[320];
+		snprintf(msg, sizeof(msg), "HTTP %ld: %s", resp.status, resp.error);
+		status_error(what, msg);
+		rc = api_response_is_ratelimited(&resp) ? -EAGAIN : -api_status_errno(resp.status);
+		goto out;
+	}
+	if (resp.len < 5 || memcmp(resp.body, "%PDF-", 5) != 0) {
+		status_error(what, "the service sent something that is not a PDF");
+		rc = -EIO;
+		goto out;
+	}
+	pthread_mutex_lock(&cache->lock);
+	cache->pdf_fetches++;
+	pthread_mutex_unlock(&cache->lock);
+	if (!pdf_store(cache, nr, resp.body, resp.len)) {
+		/* No usable disk cache: keep the bytes in memory instead. */
+		p->data = resp.body;
+		resp.body = NULL;
+	}
+	p->size = (off_t)resp.len;
+out:
+	api_response_clear(&resp);
+	free(esc);
+	free(path);
+	return rc;
+}
+
+ssize_t cache_pdf_read(struct cache *cache, const char *nr, char *buf, size_t size, off_t off)
+{
+	struct pdf *p;
+	ssize_t rc = 0;
+	pthread_mutex_lock(&cache->lock);
+	p = pdf_entry(cache, nr);
+	if (!p) {
+		pthread_mutex_unlock(&cache->lock);
+		return -ENOMEM;
+	}
+	while (p->loading)
+		pthread_cond_wait(&cache->done, &cache->lock);
+	if (p->size < 0) {
+		p->loading = true;
+		pthread_mutex_unlock(&cache->lock);
+		int err = pdf_fetch(cache, nr, p);
+		pthread_mutex_lock(&cache->lock);
+		p->loading = false;
+		pthread_cond_broadcast(&cache->done);
+		if (err < 0) {
+			pthread_mutex_unlock(&cache->lock);
+			return err;
+		}
+	} else if (!p->data) {
+		cache->pdf_disk_hits++;
+	}
+	off_t total = p->size;
+	if (off >= total) {
+		pthread_mutex_unlock(&cache->lock);
+		return 0;
+	}
+	if ((off_t)size > total - off)
+		size = (size_t)(total - off);
+	if (p->data) {
+		memcpy(buf, p->data + off, size);
+		pthread_mutex_unlock(&cache->lock);
+		return (ssize_t)size;
+	}
+	pthread_mutex_unlock(&cache->lock);
+
+	char *path = pdf_path(cache, nr);
+	int fd = path ? open(path, O_RDONLY | O_CLOEXEC) : -1;
+	free(path);
+	if (fd < 0) {
+		/* Someone removed the cached file: forget its size and fetch again. */
+		pthread_mutex_lock(&cache->lock);
+		p->size = -1;
+		pthread_mutex_unlock(&cache->lock);
+		return -EAGAIN;
+	}
+	rc = pread(fd, buf, size, off);
+	if (rc < 0)
+		rc = -errno;
+	close(fd);
+	return rc;
+}
+
+/* ---- life cycle and status ---------------------------------------------- */
+
+int cache_new(struct cache **out, struct api *api, const struct cache_config *cfg)
+{
+	struct cache *cache = calloc(1, sizeof(*cache));
+	if (!cache)
+		return -ENOMEM;
+	cache->api = api;
+	cache->cfg = *cfg;
+	cache->colls = calloc(schema_ncollections(), sizeof(*cache->colls));
+	if (!cache->colls) {
+		free(cache);
+		return -ENOMEM;
+	}
+	if (cfg->pdf_dir) {
+		cache->pdf_dir = strdup(cfg->pdf_dir);
+		cache->cfg.pdf_dir = cache->pdf_dir;
+	}
+	pthread_mutex_init(&cache->lock, NULL);
+	pthread_cond_init(&cache->done, NULL);
+	*out = cache;
+	return 0;
+}
+
+void cache_free(struct cache *cache)
+{
+	struct detail *d, *dt;
+	struct pdf *p, *pt;
+	if (!cache)
+		return;
+	for (size_t i = 0; i < schema_ncollections(); i++)
+		cache_listing_unref(cache->colls[i].cur);
+	HASH_ITER(hh, cache->details, d, dt) {
+		HASH_DEL(cache->details, d);
+		cache_record_unref(d->rec);
+		free(d->key);
+		free(d);
+	}
+	HASH_ITER(hh, cache->pdfs, p, pt) {
+		HASH_DEL(cache->pdfs, p);
+		free(p->nr);
+		free(p->data);
+		free(p);
+	}
+	pthread_mutex_destroy(&cache->lock);
+	pthread_cond_destroy(&cache->done);
+	free(cache->colls);
+	free(cache->pdf_dir);
+	free(cache);
+}
+
+void cache_describe(struct cache *cache, cJSON *out)
+{
+	cJSON *colls = cJSON_AddObjectToObject(out, "collections");
+	double now = now_mono();
+	pthread_mutex_lock(&cache->lock);
+	cJSON_AddNumberToObject(out, "ttl_seconds", cache->cfg.ttl);
+	for (size_t i = 0; i < schema_ncollections(); i++) {
+		const struct schema_collection *c = schema_collection_at(i);
+		struct cache_listing *l = cache->colls[i].cur;
+		cJSON *o = cJSON_AddObjectToObject(colls, c->name);
+		if (!o)
+			continue;
+		if (!l) {
+			cJSON_AddStringToObject(o, "state", "not listed");
+			continue;
+		}
+		double age = now - l->fetched;
+		cJSON_AddStringToObject(o, "state", age < cache->cfg.ttl ? "fresh" : "stale");
+		cJSON_AddNumberToObject(o, "records", (double)l->n);
+		cJSON_AddNumberToObject(o, "age_seconds", floor(age * 10) / 10);
+	}
+	cJSON_AddNumberToObject(out, "records_fetched_one_by_one", (double)HASH_COUNT(cache->details));
+	cJSON_AddNumberToObject(out, "pdfs_fetched", (double)cache->pdf_fetches);
+	cJSON_AddNumberToObject(out, "pdf_disk_cache_hits", (double)cache->pdf_disk_hits);
+	cJSON_AddBoolToObject(out, "ratelimited",
+			      cache->ratelimited_at > 0 &&
+				      now - cache->ratelimited_at < CACHE_RATELIMIT_BACKOFF);
+	pthread_mutex_unlock(&cache->lock);
+}

@@ -1,0 +1,99 @@
+/* cache: the TTL store between the FUSE operations and the API.
+ *
+ * A collection is listed with one call (one per page) when first needed and
+ * the listing is kept as an immutable, reference-counted snapshot for `ttl`
+ * seconds; concurrent demands for the same listing, record or PDF share one
+ * request (single-flight).  When a refresh fails or the hourly budget is
+ * spent, the stale snapshot is served rather than an error.  Records that a
+ * listing carries only in part are completed with one GET each.  PDFs are
+ * kept on disk (mode 0600), so a second copy or a remount costs no call.
+ */
+#ifndef FACTUURFS_CACHE_H
+#define FACTUURFS_CACHE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "schema.h"
+
+struct api;
+struct cache;
+
+/* One record as its file shows it.  Immutable once published; shared by
+ * reference count (cache_record_unref). */
+struct cache_record {
+	int refs;          /* atomic */
+	char *id;          /* API identifier: "2024/0042" */
+	char *stem;        /* file-name stem: "2024%2F0042" */
+	char *text;        /* pythonic JSON text */
+	size_t len;
+	time_t date;       /* the record's own date (12:00 UTC), 0 when it has none */
+	time_t mtime;      /* date + a content-derived offset (see cache.c) */
+	bool whole;        /* false: the listing carried only part of it */
+};
+
+/* One listing of a collection, sorted by stem.  Immutable; shared. */
+struct cache_listing {
+	int refs;          /* atomic */
+	size_t n;
+	struct cache_record **recs;
+	struct cache_index *by_id;  /* uthash, id -> position */
+	double fetched;    /* CLOCK_MONOTONIC seconds */
+	time_t changed;    /* wall time its content last changed: the directory's mtime */
+};
+
+struct cache_config {
+	double ttl;         /* seconds a listing is fresh */
+	long page_size;     /* `count` asked per listing page */
+	const char *pdf_dir;/* disk cache directory for PDFs, NULL for none */
+	/* Called after a listing was replaced by one with other content, outside
+	 * any lock, so the FUSE layer can tell the kernel.  @old may be NULL. */
+	void (*changed)(void *ud, const struct schema_collection *c,
+			const struct cache_listing *old, const struct cache_listing *cur);
+	void *ud;
+};
+
+int cache_new(struct cache **out, struct api *api, const struct cache_config *cfg);
+void cache_free(struct cache *cache);
+
+/* A fresh (or, when refreshing fails, the last good) listing of @c with a
+ * reference taken; -errno when there is none. */
+int cache_listing_get(struct cache *cache, const struct schema_collection *c,
+		      struct cache_listing **out);
+void cache_listing_unref(struct cache_listing *l);
+
+/* True when @c was listed before (the listing may be stale); no call. */
+bool cache_has_listing(struct cache *cache, const struct schema_collection *c);
+
+/* Position of @id in @l, or -1. */
+ssize_t cache_listing_find(const struct cache_listing *l, const char *id);
+
+/* Seconds @l stays fresh from now (>= 0). */
+double cache_listing_ttl_left(const struct cache *cache, const struct cache_listing *l);
+
+/* The whole record @id of @c, with a reference taken: from the listing when
+ * it carries it whole, otherwise from one GET (shared, cached).  -ENOENT when
+ * the collection has no such record. */
+int cache_record_get(struct cache *cache, const struct schema_collection *c, const char *id,
+		     struct cache_record **out);
+void cache_record_ref(struct cache_record *r);
+void cache_record_unref(struct cache_record *r);
+
+/* Size of the PDF of invoice @nr when known without a call (fetched before,
+ * or in the disk cache), else -1. */
+off_t cache_pdf_size(struct cache *cache, const char *nr);
+
+/* Reads up to @size bytes at @off of the PDF of invoice @nr into @buf,
+ * fetching it first (one shared call) when needed.  Returns bytes read (0 at
+ * the end) or -errno. */
+ssize_t cache_pdf_read(struct cache *cache, const char *nr, char *buf, size_t size, off_t off);
+
+/* Drops every listing so the next access lists again (SIGHUP, .factuurfs/refresh). */
+void cache_refresh_all(struct cache *cache);
+
+/* Appends a JSON object describing the cache to @out (a cJSON object). */
+void cache_describe(struct cache *cache, cJSON *out);
+
+#endif

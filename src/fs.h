@@ -1,0 +1,38 @@
+/* fs: the FUSE low-level operations, and the inode table behind them.
+ *
+ * Built on fuse_lowlevel.h for the kernel's no-open/no-opendir support and
+ * readdirplus (DESIGN.md has the measurements).  Inode numbers are stable
+ * for the life of a mount: a (collection, kind, identifier) triple keeps its
+ * number even after the kernel forgets it.
+ */
+#ifndef FACTUURFS_FS_H
+#define FACTUURFS_FS_H
+
+/* 3.12: the fuse_loop_cfg_* interface of fuse_session_loop_mt. */
+#define FUSE_USE_VERSION 312
+#include <fuse_lowlevel.h>
+
+#include "cache.h"
+
+struct fs;
+
+extern const struct fuse_lowlevel_ops fs_ops;
+
+/* A new filesystem with listings fresh for @ttl seconds. */
+struct fs *fs_new(double ttl);
+/* Stops the notifier thread and frees everything.  The session and the cache
+ * are the caller's. */
+void fs_free(struct fs *fs);
+
+/* Wiring, before the session loop starts: fs_ops' userdata is @fs. */
+void fs_set_cache(struct fs *fs, struct cache *cache);
+void fs_set_session(struct fs *fs, struct fuse_session *se);
+
+/* cache_config.changed: tells the kernel which names and contents changed. */
+void fs_listing_changed(void *fs, const struct schema_collection *c,
+			const struct cache_listing *old, const struct cache_listing *cur);
+
+/* Drops every cached listing (SIGHUP, a write to .factuurfs/refresh). */
+void fs_refresh(struct fs *fs);
+
+#endif

@@ -1,0 +1,486 @@
+/* main: options, credentials, the one call that checks them, and the mount. */
+#include <errno.h>
+#include <ini.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+
+#include "api.h"
+#include "cache.h"
+#include "fs.h"
+#include "log.h"
+#include "schema.h"
+#include "status.h"
+
+#define DEFAULT_URL "https://www.factuursturen.nl/api/v1/"
+#define RC_NAME ".factuursturen_rc"
+
+struct options {
+	char *url;
+	char *username;
+	char *apikey_file;
+	char *profile;
+	char *cache_dir;
+	char *cainfo;
+	char *apikey_on_cmdline; /* refused: argv is world-readable */
+	double ttl;
+	double timeout;
+	long page_size;
+	int insecure;
+};
+
+#define OPT(t, p) {t, offsetof(struct options, p), 1}
+static const struct fuse_opt option_spec[] = {
+	OPT("url=%s", url),
+	OPT("username=%s", username),
+	OPT("apikey_file=%s", apikey_file),
+	OPT("profile=%s", profile),
+	OPT("ttl=%lf", ttl),
+	OPT("timeout=%lf", timeout),
+	OPT("page_size=%ld", page_size),
+	OPT("cache_dir=%s", cache_dir),
+	OPT("cainfo=%s", cainfo),
+	OPT("insecure", insecure),
+	OPT("apikey=%s", apikey_on_cmdline),
+	FUSE_OPT_END,
+};
+
+static void usage(const char *prog)
+{
+	printf("usage: %s [options] MOUNTPOINT\n\n"
+	       "Mounts a factuursturen.nl account as files.\n\n"
+	       "factuurfs options:\n"
+	       "    -o url=URL             API base URL (default " DEFAULT_URL ")\n"
+	       "    -o username=NAME       account login (else $FACTUURSTUREN_USERNAME or the rc file)\n"
+	       "    -o apikey_file=FILE    read the API key from FILE (else $FACTUURSTUREN_APIKEY\n"
+	       "                           or the rc file)\n"
+	       "    -o profile=SECTION     section of ./" RC_NAME " or ~/" RC_NAME
+	       " (default: default)\n"
+	       "    -o ttl=SECONDS         how long a listing stays fresh (default 60)\n"
+	       "    -o timeout=SECONDS     limit for one API call (default 30)\n"
+	       "    -o page_size=N         records asked for per listing page (default 10000)\n"
+	       "    -o cache_dir=DIR       PDF cache (default $XDG_CACHE_HOME/factuurfs)\n"
+	       "    -o cainfo=FILE         CA bundle for TLS verification\n"
+	       "    -o insecure            do not verify the server's TLS certificate\n"
+	       "\n",
+	       prog);
+}
+
+/* ---- credentials ------------------------------------------------------------ */
+
+struct rc_ctx {
+	const char *want;   /* section asked for */
+	bool explicit_want; /* -o profile= was given */
+	char *username, *apikey;
+	bool found;
+};
+
+static int rc_handler(void *user, const char *section, const char *name, const char *value)
+{
+	struct rc_ctx *ctx = user;
+	/* Keys outside any section count as the default profile, as in the
+	 * original client's files written without a header. */
+	bool match = !strcmp(section, ctx->want) || (!*section && !ctx->explicit_want);
+	if (!match)
+		return 1;
+	ctx->found = true;
+	char **slot = !strcmp(name, "username") ? &ctx->username
+		      : !strcmp(name, "apikey") ? &ctx->apikey
+						: NULL;
+	if (slot) {
+		if (*slot) {
+			explicit_bzero(*slot, strlen(*slot));
+			free(*slot);
+		}
+		*slot = strdup(value);
+	}
+	return 1;
+}
+
+/* Reads ./.factuursturen_rc, else ~/.factuursturen_rc.  Returns 0 (nothing
+ * found is fine), or -1 after printing why. */
+static int read_rc(const struct options *o, char **username, char **apikey)
+{
+	const char *home = getenv("HOME");
+	char path[PATH_MAX];
+	const char *dirs[] = {".", home};
+	for (size_t i = 0; i < 2; i++) {
+		if (!dirs[i])
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dirs[i], RC_NAME);
+		if (access(path, F_OK) != 0)
+			continue;
+		struct rc_ctx ctx = {.want = o->profile ? o->profile : "default",
+				     .explicit_want = o->profile != NULL};
+		int rc = ini_parse(path, rc_handler, &ctx);
+		if (rc != 0) {
+			fprintf(stderr, "factuurfs: %s: %s\n", path,
+				rc < 0 ? "cannot be read" : "not an INI file");
+			goto fail;
+		}
+		if (!ctx.found && o->profile) {
+			fprintf(stderr, "factuurfs: %s: no section [%s]\n", path, o->profile);
+			goto fail;
+		}
+		*username = ctx.username;
+		*apikey = ctx.apikey;
+		return 0;
+	fail:
+		free(ctx.username);
+		if (ctx.apikey)
+			explicit_bzero(ctx.apikey, strlen(ctx.apikey));
+		free(ctx.apikey);
+		return -1;
+	}
+	if (o->profile) {
+		fprintf(stderr, "factuurfs: -o profile=%s given but no %s found\n", o->profile,
+			RC_NAME);
+		return -1;
+	}
+	return 0;
+}
+
+static char *read_key_file(const char *path)
+{
+	char buf[512];
+	struct stat st;
+	FILE *f = fopen(path, "re");
+	if (!f) {
+		fprintf(stderr, "factuurfs: apikey_file %s: %s\n", path, strerror(errno));
+		return NULL;
+	}
+	if (fstat(fileno(f), &st) == 0 && (st.st_mode & 077))
+		fprintf(stderr, "factuurfs: warning: %s is readable by others (chmod 600 it)\n",
+			path);
+	char *line = fgets(buf, sizeof(buf), f);
+	fclose(f);
+	char *key = NULL;
+	if (line) {
+		line[strcspn(line, "\r\n")] = '\0';
+		while (*line == ' ' || *line == '\t')
+			line++;
+		size_t n = strlen(line);
+		while (n && (line[n - 1] == ' ' || line[n - 1] == '\t'))
+			line[--n] = '\0';
+		if (n)
+			key = strdup(line);
+	}
+	explicit_bzero(buf, sizeof(buf));
+	if (!key)
+		fprintf(stderr, "factuurfs: apikey_file %s holds no key\n", path);
+	return key;
+}
+
+static void wipe_free(char *s)
+{
+	if (s) {
+		explicit_bzero(s, strlen(s));
+		free(s);
+	}
+}
+
+/* Fills *@username and *@apikey (malloc'd) from options, environment and rc
+ * file, in that order of preference; -1 after printing why not. */
+static int credentials(const struct options *o, char **username, char **apikey)
+{
+	char *rc_user = NULL, *rc_key = NULL;
+	const char *env_user = getenv("FACTUURSTUREN_USERNAME");
+	const char *env_key = getenv("FACTUURSTUREN_APIKEY");
+	*username = *apikey = NULL;
+
+	if ((!o->username && !(env_user && *env_user)) ||
+	    (!(env_key && *env_key) && !o->apikey_file) || o->profile) {
+		if (read_rc(o, &rc_user, &rc_key) < 0)
+			return -1;
+	}
+	if (o->username)
+		*username = strdup(o->username);
+	else if (env_user && *env_user)
+		*username = strdup(env_user);
+	else if (rc_user)
+		*username = strdup(rc_user);
+
+	if (env_key && *env_key)
+		*apikey = strdup(env_key);
+	else if (o->apikey_file)
+		*apikey = read_key_file(o->apikey_file);
+	else if (rc_key)
+		*apikey = strdup(rc_key);
+	/* Nothing we start needs the key, and /proc/PID/environ shows the
+	 * original environment block, which unsetenv leaves as it was: wipe the
+	 * value where it lies. */
+	if (env_key) {
+		explicit_bzero((char *)env_key, strlen(env_key));
+		unsetenv("FACTUURSTUREN_APIKEY");
+	}
+	free(rc_user);
+	wipe_free(rc_key);
+
+	if (!*username) {
+		fprintf(stderr, "factuurfs: no username: use -o username=, $FACTUURSTUREN_USERNAME "
+				"or ~/" RC_NAME "\n");
+		goto fail;
+	}
+	if (!*apikey) {
+		if (!o->apikey_file)
+			fprintf(stderr, "factuurfs: no API key: use $FACTUURSTUREN_APIKEY, "
+					"-o apikey_file= or ~/" RC_NAME "\n");
+		goto fail;
+	}
+	return 0;
+fail:
+	free(*username);
+	wipe_free(*apikey);
+	*username = *apikey = NULL;
+	return -1;
+}
+
+/* ---- cache directory ----------------------------------------------------------- */
+
+static int mkdir_p(char *path)
+{
+	for (char *p = path + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(path, 0700) < 0 && errno != EEXIST) {
+			*p = '/';
+			return -1;
+		}
+		*p = '/';
+	}
+	return mkdir(path, 0700) < 0 && errno != EEXIST ? -1 : 0;
+}
+
+/* $XDG_CACHE_HOME/factuurfs/<user>@<host>: one directory per account, since
+ * invoice numbers are only unique within one. NULL when none can be made. */
+static char *pdf_cache_dir(const struct options *o, const char *username)
+{
+	const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+	char base[PATH_MAX], account[256], *dir = NULL;
+	const char *host = strstr(o->url, "://");
+	host = host ? host + 3 : o->url;
+	if (o->cache_dir)
+		snprintf(base, sizeof(base), "%s", o->cache_dir);
+	else if (xdg && *xdg == '/')
+		snprintf(base, sizeof(base), "%s/factuurfs", xdg);
+	else if (home)
+		snprintf(base, sizeof(base), "%s/.cache/factuurfs", home);
+	else
+		return NULL;
+	snprintf(account, sizeof(account), "%s@%s", username, host);
+	for (char *p = account; *p; p++)
+		if (*p == '/' || *p == ':' || *p == ' ')
+			*p = '_';
+	if (asprintf(&dir, "%s/%s", base, account) < 0)
+		return NULL;
+	if (mkdir_p(dir) < 0) {
+		log_msg(LOG_WARNING, "PDF cache %s: %s; keeping PDFs in memory", dir,
+			strerror(errno));
+		free(dir);
+		return NULL;
+	}
+	return dir;
+}
+
+/* ---- signals ------------------------------------------------------------------- */
+
+static void *sighup_main(void *arg)
+{
+	struct fs *fs = arg;
+	sigset_t set;
+	int sig;
+	sigemptyset(&set);
+	sigaddset(&set, SIGHUP);
+	for (;;)
+		if (sigwait(&set, &sig) == 0 && sig == SIGHUP)
+			fs_refresh(fs);
+	return NULL;
+}
+
+/* ---- main ---------------------------------------------------------------------- */
+
+static const char *check_failure(int rc)
+{
+	switch (-rc) {
+	case EACCES:
+		return "the service refused the credentials";
+	case EAGAIN:
+		return "the hourly API budget is spent; try again later";
+	case EHOSTUNREACH:
+	case ETIMEDOUT:
+	case ECONNRESET:
+		return "cannot reach the service";
+	default:
+		return "the service did not answer as expected";
+	}
+}
+
+int main(int argc, char *argv[])
+{
+	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
+	struct fuse_cmdline_opts fopts = {0};
+	struct options o = {.ttl = 60, .timeout = 30, .page_size = 10000};
+	struct fuse_session *se = NULL;
+	struct api *api = NULL;
+	struct cache *cache = NULL;
+	struct fs *fs = NULL;
+	char *username = NULL, *apikey = NULL, *pdf_dir = NULL, *last_error = NULL;
+	pthread_t sighup_thread;
+	bool sighup_started = false, mounted = false;
+	int ret = 1, rc;
+	sigset_t hup;
+
+	/* Every thread started from here on leaves SIGHUP to sighup_main. */
+	sigemptyset(&hup);
+	sigaddset(&hup, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &hup, NULL);
+
+	if (fuse_opt_parse(&args, &o, option_spec, NULL) != 0)
+		goto out;
+	if (fuse_parse_cmdline(&args, &fopts) != 0)
+		goto out;
+	if (fopts.show_help) {
+		usage(argv[0]);
+		printf("FUSE options:\n");
+		fuse_cmdline_help();
+		fuse_lowlevel_help();
+		ret = 0;
+		goto out;
+	}
+	if (fopts.show_version) {
+		printf("factuurfs %s\nlibfuse %s\n", FACTUURFS_VERSION, fuse_pkgversion());
+		fuse_lowlevel_version();
+		ret = 0;
+		goto out;
+	}
+	if (o.apikey_on_cmdline) {
+		/* Never echo it back. */
+		wipe_free(o.apikey_on_cmdline);
+		o.apikey_on_cmdline = NULL;
+		fprintf(stderr, "factuurfs: -o apikey= is refused (the command line is visible to "
+				"every user): use $FACTUURSTUREN_APIKEY or -o apikey_file=\n");
+		goto out;
+	}
+	if (!fopts.mountpoint) {
+		fprintf(stderr, "factuurfs: no mount point given (see %s --help)\n", argv[0]);
+		goto out;
+	}
+	if (!(o.ttl >= 0) || !(o.timeout > 0) || o.page_size < 1) {
+		fprintf(stderr, "factuurfs: ttl must be >= 0, timeout > 0 and page_size >= 1\n");
+		goto out;
+	}
+	if (!o.url)
+		o.url = strdup(DEFAULT_URL);
+	log_init(fopts.foreground, fopts.debug);
+	if (credentials(&o, &username, &apikey) < 0)
+		goto out;
+
+	fs = fs_new(o.ttl);
+	if (!fs)
+		goto out;
+	/* Creating the session first rejects unknown options before any call. */
+	se = fuse_session_new(&args, &fs_ops, sizeof(fs_ops), fs);
+	if (!se)
+		goto out;
+
+	struct api_config acfg = {
+		.url = o.url,
+		.username = username,
+		.apikey = apikey,
+		.connect_timeout_ms = (long)(o.timeout < 10 ? o.timeout * 1000 : 10000),
+		.timeout_ms = (long)(o.timeout * 1000),
+		.insecure = o.insecure,
+		.cainfo = o.cainfo,
+	};
+	rc = api_new(&api, &acfg);
+	wipe_free(apikey);
+	apikey = NULL;
+	if (rc < 0) {
+		fprintf(stderr, "factuurfs: bad url '%s': %s\n", o.url, strerror(-rc));
+		goto out;
+	}
+	pdf_dir = pdf_cache_dir(&o, username);
+	struct cache_config ccfg = {
+		.ttl = o.ttl,
+		.page_size = o.page_size,
+		.pdf_dir = pdf_dir,
+		.changed = fs_listing_changed,
+		.ud = fs,
+	};
+	if (cache_new(&cache, api, &ccfg) < 0)
+		goto out;
+	fs_set_cache(fs, cache);
+	status_init(o.url, username, api, cache);
+
+	/* The one call at mount: it checks the credentials, and its answer is
+	 * balance.json's content, so it is not wasted. */
+	struct cache_listing *l = NULL;
+	rc = cache_listing_get(cache, schema_find("balance"), &l);
+	cache_listing_unref(l);
+	if (rc < 0) {
+		last_error = status_last_error();
+		fprintf(stderr, "factuurfs: %s: %s (%s)\n", o.url, check_failure(rc),
+			last_error ? last_error : strerror(-rc));
+		goto out;
+	}
+
+	if (fuse_session_mount(se, fopts.mountpoint) != 0)
+		goto out;
+	mounted = true;
+	if (fuse_set_signal_handlers(se) != 0)
+		goto out;
+	if (fuse_daemonize(fopts.foreground) != 0)
+		goto out;
+	/* Threads only after daemonizing: fork keeps just the calling thread. */
+	fs_set_session(fs, se);
+	if (pthread_create(&sighup_thread, NULL, sighup_main, fs) == 0)
+		sighup_started = true;
+	log_msg(LOG_INFO, "mounted %s for %s on %s", o.url, username, fopts.mountpoint);
+	sd_notify(0, "READY=1");
+
+	if (fopts.singlethread) {
+		ret = fuse_session_loop(se);
+	} else {
+		struct fuse_loop_config *lc = fuse_loop_cfg_create();
+		fuse_loop_cfg_set_clone_fd(lc, fopts.clone_fd);
+		fuse_loop_cfg_set_idle_threads(lc, fopts.max_idle_threads);
+		ret = fuse_session_loop_mt(se, lc);
+		fuse_loop_cfg_destroy(lc);
+	}
+	ret = ret != 0;
+	sd_notify(0, "STOPPING=1");
+	fuse_remove_signal_handlers(se);
+out:
+	if (sighup_started) {
+		pthread_cancel(sighup_thread);
+		pthread_join(sighup_thread, NULL);
+	}
+	if (mounted)
+		fuse_session_unmount(se);
+	if (se)
+		fuse_session_destroy(se);
+	fs_free(fs);
+	cache_free(cache);
+	api_free(api);
+	free(last_error);
+	free(pdf_dir);
+	free(username);
+	wipe_free(apikey);
+	free(fopts.mountpoint);
+	free(o.url);
+	free(o.username);
+	free(o.apikey_file);
+	free(o.profile);
+	free(o.cache_dir);
+	free(o.cainfo);
+	fuse_opt_free_args(&args);
+	return ret;
+}

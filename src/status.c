@@ -1,0 +1,129 @@
+/* status: recent errors and the text of .factuurfs/status (see status.h). */
+#include "status.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cjson/cJSON.h>
+
+#include "api.h"
+#include "cache.h"
+#include "log.h"
+#include "schema.h"
+
+#define STATUS_MAX_ERRORS 10
+
+struct status_error {
+	time_t when;
+	char what[96];
+	char message[320];
+};
+
+static struct {
+	pthread_mutex_t lock; /* protects everything below */
+	struct status_error errors[STATUS_MAX_ERRORS]; /* a ring, newest at (next - 1) */
+	unsigned next, count;
+	unsigned long total;
+	const char *url, *username;
+	struct api *api;
+	struct cache *cache;
+	time_t mounted;
+} st = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+void status_init(const char *url, const char *username, struct api *api, struct cache *cache)
+{
+	pthread_mutex_lock(&st.lock);
+	st.url = url;
+	st.username = username;
+	st.api = api;
+	st.cache = cache;
+	st.mounted = time(NULL);
+	pthread_mutex_unlock(&st.lock);
+}
+
+void status_error(const char *what, const char *message)
+{
+	log_msg(LOG_ERR, "%s: %s", what, message);
+	pthread_mutex_lock(&st.lock);
+	struct status_error *e = &st.errors[st.next];
+	e->when = time(NULL);
+	snprintf(e->what, sizeof(e->what), "%s", what);
+	snprintf(e->message, sizeof(e->message), "%s", message);
+	st.next = (st.next + 1) % STATUS_MAX_ERRORS;
+	if (st.count < STATUS_MAX_ERRORS)
+		st.count++;
+	st.total++;
+	pthread_mutex_unlock(&st.lock);
+}
+
+char *status_last_error(void)
+{
+	char *msg = NULL;
+	pthread_mutex_lock(&st.lock);
+	if (st.count)
+		msg = strdup(st.errors[(st.next + STATUS_MAX_ERRORS - 1) % STATUS_MAX_ERRORS].message);
+	pthread_mutex_unlock(&st.lock);
+	return msg;
+}
+
+static void add_time(cJSON *o, const char *key, time_t t)
+{
+	char buf[32];
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	cJSON_AddStringToObject(o, key, buf);
+}
+
+char *status_render(size_t *len)
+{
+	cJSON *root = cJSON_CreateObject(), *api = NULL, *errs;
+	struct api_stats stats;
+	char *text = NULL;
+	if (!root)
+		return NULL;
+	cJSON_AddStringToObject(root, "version", FACTUURFS_VERSION);
+
+	pthread_mutex_lock(&st.lock);
+	cJSON_AddStringToObject(root, "url", st.url ? st.url : "");
+	cJSON_AddStringToObject(root, "username", st.username ? st.username : "");
+	add_time(root, "mounted_at", st.mounted);
+	struct api *a = st.api;
+	struct cache *c = st.cache;
+	errs = cJSON_CreateArray();
+	for (unsigned i = 0; i < st.count; i++) {
+		/* newest first */
+		const struct status_error *e =
+			&st.errors[(st.next + STATUS_MAX_ERRORS - 1 - i) % STATUS_MAX_ERRORS];
+		cJSON *o = cJSON_CreateObject();
+		add_time(o, "time", e->when);
+		cJSON_AddStringToObject(o, "operation", e->what);
+		cJSON_AddStringToObject(o, "message", e->message);
+		cJSON_AddItemToArray(errs, o);
+	}
+	unsigned long total = st.total;
+	pthread_mutex_unlock(&st.lock);
+
+	if (a) {
+		api_get_stats(a, &stats);
+		api = cJSON_AddObjectToObject(root, "api");
+		cJSON_AddNumberToObject(api, "requests", (double)stats.requests);
+		cJSON_AddNumberToObject(api, "failures", (double)stats.failures);
+		cJSON_AddNumberToObject(api, "bytes_received", (double)stats.bytes_in);
+		if (stats.ratelimit_remaining >= 0)
+			cJSON_AddNumberToObject(api, "ratelimit_remaining",
+						(double)stats.ratelimit_remaining);
+		else
+			cJSON_AddNullToObject(api, "ratelimit_remaining");
+	}
+	if (c)
+		cache_describe(c, cJSON_AddObjectToObject(root, "cache"));
+	cJSON_AddNumberToObject(root, "errors_total", (double)total);
+	cJSON_AddItemToObject(root, "last_errors", errs);
+	text = schema_format(root, len);
+	cJSON_Delete(root);
+	return text;
+}

@@ -1,0 +1,28 @@
+/* status: the recent errors and the text of .factuurfs/status.
+ *
+ * Errors from any module are recorded here with the server's message, so the
+ * user finds them in the status file as well as in the log.
+ */
+#ifndef FACTUURFS_STATUS_H
+#define FACTUURFS_STATUS_H
+
+#include <stddef.h>
+
+struct api;
+struct cache;
+
+/* Records an error (also logged): @what is the operation ("list invoices"),
+ * @message the server's or the transport's words. Thread-safe. */
+void status_error(const char *what, const char *message);
+
+/* Sets what the status file reports about the mount (borrowed pointers that
+ * outlive the mount). */
+void status_init(const char *url, const char *username, struct api *api, struct cache *cache);
+
+/* The message of the newest error, malloc'd, or NULL when there was none. */
+char *status_last_error(void);
+
+/* Renders the status file: a malloc'd JSON text with trailing newline. */
+char *status_render(size_t *len);
+
+#endif
