@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs the Debian packages factuurfs needs and that are missing.
+#   scripts/deps.sh          what building and the demo need
+#   scripts/deps.sh --test   also what the test suite drives (editors, pdfinfo, valgrind)
+set -euo pipefail
+
+build_pkgs=(gcc meson ninja-build pkg-config libfuse3-dev fuse3 libcurl4-openssl-dev
+	libcjson-dev libinih-dev uthash-dev libsystemd-dev scdoc python3 ca-certificates)
+test_pkgs=(python3-pytest poppler-utils valgrind vim nano tmux libglib2.0-bin psmisc)
+
+want=("${build_pkgs[@]}")
+[ "${1:-}" = "--test" ] && want+=("${test_pkgs[@]}")
+
+missing=()
+for p in "${want[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "factuurfs: missing Debian packages: ${missing[*]}" >&2
+	echo "factuurfs: run as root, or: sudo apt-get install ${missing[*]}" >&2
+	exit 1
+fi
+echo "factuurfs: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

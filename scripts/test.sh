@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Every test of factuurfs: unit tests, the fake API's own tests, and the
+# integration suite on real FUSE mounts, once with the normal build and once
+# with AddressSanitizer+UBSan, plus a valgrind mount/unmount cycle.
+# Installs what is missing first (needs root for that and for mounting).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/deps.sh --test
+[ -e /dev/fuse ] || { echo "test.sh: /dev/fuse is missing: FUSE is needed" >&2; exit 1; }
+
+echo "== build (normal and ASan+UBSan)"
+bash scripts/build.sh --asan
+
+PY=/usr/bin/python3
+export PYTHONDONTWRITEBYTECODE=1
+
+echo "== unit tests"
+meson test -C build --print-errorlogs
+meson test -C build-asan --print-errorlogs
+
+echo "== fake API and HTTP client tests"
+FACTUURFS_TEST_API_BIN="$PWD/build/test_api" $PY -m pytest -q -p no:cacheprovider \
+	tests/fakeapi tests/unit/test_api.py
+
+echo "== integration tests (normal build)"
+FACTUURFS_BIN="$PWD/build/factuurfs" $PY -m pytest -q -p no:cacheprovider tests/integration
+
+echo "== integration tests (ASan+UBSan build)"
+FACTUURFS_BIN="$PWD/build-asan/factuurfs" FACTUURFS_SANITIZED=1 \
+	$PY -m pytest -q -p no:cacheprovider -m "not slow" tests/integration
+
+echo "== valgrind mount/unmount cycle"
+FACTUURFS_BIN="$PWD/build/factuurfs" $PY -m pytest -q -p no:cacheprovider \
+	tests/valgrind_cycle.py

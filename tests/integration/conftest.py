@@ -1,0 +1,47 @@
+import os
+import sys
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from harness import Fake, Mount  # noqa: E402
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "slow: long-running (skipped under ASan)")
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory):
+    return str(tmp_path_factory.mktemp("factuurfs"))
+
+
+@pytest.fixture(scope="module")
+def fake(workdir):
+    """A generated account shared by a module's tests (they do not change it)."""
+    f = Fake(workdir, "--generate", "clients=40,invoices=120,products=25")
+    yield f
+    f.stop()
+
+
+@pytest.fixture
+def mounts(workdir):
+    """Factory: mounts(fake, opts=..., ...) -> Mount; every mount is unmounted after."""
+    made = []
+
+    def make(fake, *args, **kw):
+        m = Mount(fake, workdir, *args, **kw)
+        made.append(m)
+        return m
+
+    yield make
+    for m in made:
+        if m.proc.poll() is None or os.path.isdir(m.mnt):
+            rc = m.unmount()
+            assert rc == 0, f"factuurfs exited with {rc}: {m.stderr()}"
+
+
+@pytest.fixture
+def mnt(fake, mounts):
+    return mounts(fake)

@@ -1,0 +1,41 @@
+"""No leaks under valgrind on a mount/unmount cycle that lists, reads and copies."""
+import os
+import shutil
+import subprocess
+import tempfile
+
+from harness import APIKEY, FACTUURFS, USER, Fake, is_mounted, wait_for
+
+
+def test_mount_cycle_under_valgrind(tmp_path):
+    fake = Fake(str(tmp_path), "--generate", "clients=10,invoices=10,products=5")
+    mnt = tempfile.mkdtemp(dir=tmp_path)
+    log = tmp_path / "valgrind.log"
+    e = {k: v for k, v in os.environ.items() if not k.startswith("FACTUURSTUREN_")}
+    e.update(FACTUURSTUREN_USERNAME=USER, FACTUURSTUREN_APIKEY=APIKEY,
+             XDG_CACHE_HOME=str(tmp_path / "cache"))
+    p = subprocess.Popen(
+        ["valgrind", "--leak-check=full", "--show-leak-kinds=definite,indirect",
+         "--errors-for-leak-kinds=definite,indirect", "--error-exitcode=99",
+         f"--log-file={log}", FACTUURFS, "-f", "-o", "url=" + fake.url, mnt],
+        env=e, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for(lambda: is_mounted(mnt) or p.poll() is not None, "the mount", timeout=120)
+        assert p.poll() is None, p.stderr.read()
+        for c in os.listdir(mnt):
+            path = os.path.join(mnt, c)
+            if os.path.isdir(path):
+                for n in os.listdir(path):
+                    with open(os.path.join(path, n), "rb") as f:
+                        f.read()
+        shutil.copy(os.path.join(mnt, "invoices", os.listdir(os.path.join(mnt, "invoices"))[1]),
+                    tmp_path / "copy")
+        open(os.path.join(mnt, ".factuurfs", "status")).read()
+    finally:
+        subprocess.run(["fusermount3", "-u", mnt])
+        rc = p.wait(120)
+        fake.stop()
+    report = log.read_text()
+    assert rc == 0, report[-4000:]
+    assert "definitely lost: 0 bytes" in report or "All heap blocks were freed" in report, \
+        report[-4000:]
