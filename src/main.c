@@ -451,7 +451,10 @@ int main(int argc, char *argv[])
 	} else {
 		struct fuse_loop_config *lc = fuse_loop_cfg_create();
 		fuse_loop_cfg_set_clone_fd(lc, fopts.clone_fd);
-		fuse_loop_cfg_set_idle_threads(lc, fopts.max_idle_threads);
+		/* UINT_MAX: not given on the command line, keep libfuse's default. */
+		if (fopts.max_idle_threads != UINT_MAX)
+			fuse_loop_cfg_set_idle_threads(lc, fopts.max_idle_threads);
+		fuse_loop_cfg_set_max_threads(lc, fopts.max_threads);
 		ret = fuse_session_loop_mt(se, lc);
 		fuse_loop_cfg_destroy(lc);
 	}
