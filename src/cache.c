@@ -231,35 +231,42 @@ static bool listing_same(const struct cache_listing *a, const struct cache_listi
 
 /* ---- fetching ----------------------------------------------------------- */
 
-/* Performs one GET and returns its parsed JSON body in *@out; -errno and a
- * status entry on failure. */
+/* Performs one GET into @resp (api_response_clear it after); a 2xx answer
+ * gives 0, anything else -errno with the reason recorded in the status file. */
+static int get(struct cache *cache, const char *what, const char *path,
+	       struct api_response *resp)
+{
+	char msg[320];
+	int rc = api_request(cache->api, "GET", path, NULL, 0, resp);
+	if (rc < 0) {
+		status_error(what, resp->error);
+		return rc;
+	}
+	if (resp->status >= 200 && resp->status <= 299)
+		return 0;
+	snprintf(msg, sizeof(msg), "HTTP %ld: %s", resp->status, resp->error);
+	status_error(what, msg);
+	if (!api_response_is_ratelimited(resp))
+		return -api_status_errno(resp->status);
+	pthread_mutex_lock(&cache->lock);
+	cache->ratelimited_at = now_mono();
+	pthread_mutex_unlock(&cache->lock);
+	return -EAGAIN;
+}
+
+/* One GET whose body is JSON, parsed into *@out (caller deletes). */
 static int get_json(struct cache *cache, const char *what, const char *path, cJSON **out)
 {
 	struct api_response resp;
-	int rc = api_request(cache->api, "GET", path, NULL, 0, &resp);
+	int rc = get(cache, what, path, &resp);
 	*out = NULL;
-	if (rc < 0) {
-		status_error(what, resp.error);
-		goto out;
+	if (rc == 0) {
+		*out = cJSON_ParseWithLength(resp.body, resp.len);
+		if (!*out) {
+			status_error(what, "the service sent a body that is not JSON");
+			rc = -EIO;
+		}
 	}
-	if (api_response_is_ratelimited(&resp)) {
-		pthread_mutex_lock(&cache->lock);
-		cache->ratelimited_at = now_mono();
-		pthread_mutex_unlock(&cache->lock);
-	}
-	if (resp.status < 200 || resp.status > 299) {
-		char msg[320];
-		snprintf(msg, sizeof(msg), "HTTP %ld: %s", resp.status, resp.error);
-		status_error(what, msg);
-		rc = api_response_is_ratelimited(&resp) ? -EAGAIN : -api_status_errno(resp.status);
-		goto out;
-	}
-	*out = cJSON_ParseWithLength(resp.body, resp.len);
-	if (!*out) {
-		status_error(what, "the service sent a body that is not JSON");
-		rc = -EIO;
-	}
-out:
 	api_response_clear(&resp);
 	return rc;
 }
@@ -622,18 +629,9 @@ static int pdf_fetch(struct cache *cache, const char *nr, struct pdf *p)
 		return -ENOMEM;
 	}
 	snprintf(what, sizeof(what), "get the PDF of %s", nr);
-	rc = api_request(cache->api, "GET", path, NULL, 0, &resp);
-	if (rc < 0) {
-		status_error(what, resp.error);
+	rc = get(cache, what, path, &resp);
+	if (rc < 0)
 		goto out;
-	}
-	if (resp.status < 200 || resp.status > 299) {
-		char msg[320];
-		snprintf(msg, sizeof(msg), "HTTP %ld: %s", resp.status, resp.error);
-		status_error(what, msg);
-		rc = api_response_is_ratelimited(&resp) ? -EAGAIN : -api_status_errno(resp.status);
-		goto out;
-	}
 	if (resp.len < 5 || memcmp(resp.body, "%PDF-", 5) != 0) {
 		status_error(what, "the service sent something that is not a PDF");
 		rc = -EIO;

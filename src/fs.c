@@ -871,17 +871,12 @@ static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 	fuse_reply_err(req, EROFS);
 }
 
-static void fs_refuse_entry(fuse_req_t req, int err)
-{
-	fuse_reply_err(req, err);
-}
-
 static void fs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 {
 	(void)parent;
 	(void)name;
 	(void)mode;
-	fs_refuse_entry(req, EPERM);
+	fuse_reply_err(req, EPERM);
 }
 
 static void fs_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
@@ -891,7 +886,7 @@ static void fs_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t
 	(void)name;
 	(void)mode;
 	(void)rdev;
-	fs_refuse_entry(req, EPERM);
+	fuse_reply_err(req, EPERM);
 }
 
 static void fs_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name)
@@ -899,7 +894,7 @@ static void fs_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, cons
 	(void)link;
 	(void)parent;
 	(void)name;
-	fs_refuse_entry(req, EPERM);
+	fuse_reply_err(req, EPERM);
 }
 
 static void fs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t parent, const char *name)
@@ -907,21 +902,21 @@ static void fs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t parent, const cha
 	(void)ino;
 	(void)parent;
 	(void)name;
-	fs_refuse_entry(req, EPERM);
+	fuse_reply_err(req, EPERM);
 }
 
 static void fs_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	(void)parent;
 	(void)name;
-	fs_refuse_entry(req, EPERM);
+	fuse_reply_err(req, EPERM);
 }
 
 static void fs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	(void)parent;
 	(void)name;
-	fs_refuse_entry(req, EROFS);
+	fuse_reply_err(req, EROFS);
 }
 
 static void fs_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
@@ -932,7 +927,7 @@ static void fs_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_
 	(void)newparent;
 	(void)newname;
 	(void)flags;
-	fs_refuse_entry(req, EROFS);
+	fuse_reply_err(req, EROFS);
 }
 
 static void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
@@ -942,7 +937,7 @@ static void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 	(void)name;
 	(void)mode;
 	(void)fi;
-	fs_refuse_entry(req, EROFS);
+	fuse_reply_err(req, EROFS);
 }
 
 static void fs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
