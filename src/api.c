@@ -486,6 +486,11 @@ static CURLcode api_setup(struct api *api, struct api_conn *c, const char *url, 
 	}
 	if (strcmp(method, "GET") && strcmp(method, "POST"))
 		API_SETOPT(h, CURLOPT_CUSTOMREQUEST, method);
+	/* libcurl resends a request once when a reused connection turns out to
+	 * be dead; for a POST the service may have acted on the first one, so a
+	 * POST always gets a connection of its own and is never resent. */
+	if (!strcmp(method, "POST"))
+		API_SETOPT(h, CURLOPT_FRESH_CONNECT, 1L);
 	return cc;
 }
 

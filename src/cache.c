@@ -261,7 +261,8 @@ static int get_json(struct cache *cache, const char *what, const char *path, cJS
 	int rc = get(cache, what, path, &resp);
 	*out = NULL;
 	if (rc == 0) {
-		*out = cJSON_ParseWithLength(resp.body, resp.len);
+		/* Strict: a body with anything after its JSON is not JSON. */
+		*out = cJSON_ParseWithOpts(resp.body, NULL, true);
 		if (!*out) {
 			status_error(what, "the service sent a body that is not JSON");
 			rc = -EIO;
@@ -416,6 +417,23 @@ double cache_listing_ttl_left(const struct cache *cache, const struct cache_list
 {
 	double left = l->fetched + cache->cfg.ttl - now_mono();
 	return left > 0 ? left : 0;
+}
+
+struct cache_listing *cache_listing_peek(struct cache *cache, const struct schema_collection *c)
+{
+	pthread_mutex_lock(&cache->lock);
+	struct cache_listing *l = cache->colls[coll_index(c)].cur;
+	if (l)
+		atomic_fetch_add_explicit((_Atomic int *)&l->refs, 1, memory_order_relaxed);
+	pthread_mutex_unlock(&cache->lock);
+	return l;
+}
+
+void cache_invalidate(struct cache *cache, const struct schema_collection *c)
+{
+	pthread_mutex_lock(&cache->lock);
+	cache->colls[coll_index(c)].forced = true;
+	pthread_mutex_unlock(&cache->lock);
 }
 
 void cache_refresh_all(struct cache *cache)

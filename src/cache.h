@@ -90,6 +90,13 @@ off_t cache_pdf_size(struct cache *cache, const char *nr);
  * the end) or -errno. */
 ssize_t cache_pdf_read(struct cache *cache, const char *nr, char *buf, size_t size, off_t off);
 
+/* The listing of @c held now, fresh or stale, with a reference; NULL when
+ * there is none.  Never calls the API. */
+struct cache_listing *cache_listing_peek(struct cache *cache, const struct schema_collection *c);
+
+/* Makes the next access to @c list it again (after a change we made). */
+void cache_invalidate(struct cache *cache, const struct schema_collection *c);
+
 /* Drops every listing so the next access lists again (SIGHUP, .factuurfs/refresh). */
 void cache_refresh_all(struct cache *cache);
 

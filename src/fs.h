@@ -1,18 +1,17 @@
-/* fs: the FUSE low-level operations, and the inode table behind them.
+/* fs: the FUSE low-level operations.
  *
  * Built on fuse_lowlevel.h for the kernel's no-open/no-opendir support and
- * readdirplus (DESIGN.md has the measurements).  Inode numbers are stable
- * for the life of a mount: a (collection, kind, identifier) triple keeps its
- * number even after the kernel forgets it.
+ * readdirplus (DESIGN.md has the measurements); the inode table and local
+ * files are inode.c, commits writeback.c.
  */
 #ifndef FACTUURFS_FS_H
 #define FACTUURFS_FS_H
 
-/* 3.12: the fuse_loop_cfg_* interface of fuse_session_loop_mt. */
-#define FUSE_USE_VERSION 312
-#include <fuse_lowlevel.h>
+#include "inode.h" /* FUSE_USE_VERSION and fuse_lowlevel.h */
 
 #include "cache.h"
+
+struct api;
 
 struct fs;
 
@@ -25,7 +24,7 @@ struct fs *fs_new(double ttl);
 void fs_free(struct fs *fs);
 
 /* Wiring, before the session loop starts: fs_ops' userdata is @fs. */
-void fs_set_cache(struct fs *fs, struct cache *cache);
+void fs_set_cache(struct fs *fs, struct cache *cache, struct api *api);
 void fs_set_session(struct fs *fs, struct fuse_session *se);
 
 /* cache_config.changed: tells the kernel which names and contents changed. */

@@ -417,7 +417,7 @@ int main(int argc, char *argv[])
 	};
 	if (cache_new(&cache, api, &ccfg) < 0)
 		goto out;
-	fs_set_cache(fs, cache);
+	fs_set_cache(fs, cache, api);
 	status_init(o.url, username, api, cache);
 
 	/* The one call at mount: it checks the credentials, and its answer is

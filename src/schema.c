@@ -216,6 +216,13 @@ static const struct schema_field country_fields[] = {
 	F("name", STR, 0),
 };
 
+/* A payment: PUT invoices_payment/<invoicenr> (the spec's one write on invoices). */
+static const struct schema_field payment_fields[] = {
+	F("invoicenr", STR, RO), /* in the path, not the body */
+	F("amount", FLOAT, REQ),
+	F("date", DATE, 0),
+};
+
 #define M_ALL (SCHEMA_M_LIST | SCHEMA_M_GET | SCHEMA_M_POST | SCHEMA_M_PUT | SCHEMA_M_DELETE)
 #define M_RD  (SCHEMA_M_LIST | SCHEMA_M_GET | SCHEMA_M_DELETE)
 
@@ -241,6 +248,9 @@ static const struct schema_collection collections[] = {
 	 .methods = SCHEMA_M_LIST, .fields = tax_fields, .nfields = N(tax_fields)},
 	{.name = "countrylist", .id_field = "id", .id_type = INT, .methods = SCHEMA_M_LIST,
 	 .fields = country_fields, .nfields = N(country_fields)},
+	/* Write-only: a payment file names its invoice; nothing to list. */
+	{.name = "invoices_payment", .id_field = "invoicenr", .id_type = STR,
+	 .methods = SCHEMA_M_PUT, .fields = payment_fields, .nfields = N(payment_fields)},
 	/* No known fields: everything is shown as it comes. */
 	{.name = "balance", .methods = SCHEMA_M_LIST, .single = true},
 };

@@ -2,6 +2,7 @@
 #include "status.h"
 
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +28,8 @@ static struct {
 	struct status_error errors[STATUS_MAX_ERRORS]; /* a ring, newest at (next - 1) */
 	unsigned next, count;
 	unsigned long total;
+	struct status_error changes[STATUS_MAX_ERRORS]; /* a ring like errors */
+	unsigned cnext, ccount;
 	const char *url, *username;
 	struct api *api;
 	struct cache *cache;
@@ -56,6 +59,25 @@ void status_error(const char *what, const char *message)
 	if (st.count < STATUS_MAX_ERRORS)
 		st.count++;
 	st.total++;
+	pthread_mutex_unlock(&st.lock);
+}
+
+void status_change(const char *fmt, ...)
+{
+	char buf[320];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	log_msg(LOG_INFO, "%s", buf);
+	pthread_mutex_lock(&st.lock);
+	struct status_error *e = &st.changes[st.cnext];
+	e->when = time(NULL);
+	e->what[0] = '\0';
+	snprintf(e->message, sizeof(e->message), "%s", buf);
+	st.cnext = (st.cnext + 1) % STATUS_MAX_ERRORS;
+	if (st.ccount < STATUS_MAX_ERRORS)
+		st.ccount++;
 	pthread_mutex_unlock(&st.lock);
 }
 
@@ -105,6 +127,15 @@ char *status_render(size_t *len)
 		cJSON_AddItemToArray(errs, o);
 	}
 	unsigned long total = st.total;
+	cJSON *changes = cJSON_CreateArray();
+	for (unsigned i = 0; i < st.ccount; i++) {
+		const struct status_error *e =
+			&st.changes[(st.cnext + STATUS_MAX_ERRORS - 1 - i) % STATUS_MAX_ERRORS];
+		cJSON *o = cJSON_CreateObject();
+		add_time(o, "time", e->when);
+		cJSON_AddStringToObject(o, "change", e->message);
+		cJSON_AddItemToArray(changes, o);
+	}
 	pthread_mutex_unlock(&st.lock);
 
 	if (a) {
@@ -123,6 +154,7 @@ char *status_render(size_t *len)
 		cache_describe(c, cJSON_AddObjectToObject(root, "cache"));
 	cJSON_AddNumberToObject(root, "errors_total", (double)total);
 	cJSON_AddItemToObject(root, "last_errors", errs);
+	cJSON_AddItemToObject(root, "last_changes", changes);
 	text = schema_format(root, len);
 	cJSON_Delete(root);
 	return text;

@@ -19,6 +19,10 @@ void status_error(const char *what, const char *message);
  * outlive the mount). */
 void status_init(const char *url, const char *username, struct api *api, struct cache *cache);
 
+/* Records a change made on the service ("created products/26 from
+ * new.json"); also logged. Thread-safe. */
+void status_change(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 /* The message of the newest error, malloc'd, or NULL when there was none. */
 char *status_last_error(void);
 

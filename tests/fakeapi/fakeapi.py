@@ -1529,11 +1529,19 @@ class Handler(BaseHTTPRequestHandler):
             time.sleep(latency / 1000.0)
         ok, remaining = app.spend()
         status, nbytes = 0, 0
+        logged = False
         try:
             if not ok:
                 resp = text(WIRE["ratelimit_status"], "Rate limit exceeded: no API calls left this hour")
             else:
                 resp = self.api(method, path, query, body, app)
+            if not resp.drop:
+                status, nbytes = resp.status, len(resp.body)
+            # Log before answering: a client that got its answer must find the
+            # request in the log (tests count requests right after a call).
+            app.write_log({"t": t0, "method": method, "path": self.path, "status": status,
+                           "bytes": nbytes, "req_bytes": len(body)})
+            logged = True
             if resp.drop:
                 self.close_connection = True
                 try:
@@ -1541,14 +1549,14 @@ class Handler(BaseHTTPRequestHandler):
                 except OSError:
                     pass
             else:
-                status, nbytes = resp.status, len(resp.body)
                 try:
                     self.send(method, resp, remaining)
                 except OSError:
                     self.close_connection = True
         finally:
-            app.write_log({"t": t0, "method": method, "path": self.path, "status": status,
-                           "bytes": nbytes, "req_bytes": len(body)})
+            if not logged:
+                app.write_log({"t": t0, "method": method, "path": self.path, "status": status,
+                               "bytes": nbytes, "req_bytes": len(body)})
 
     def api(self, method, path, query, body, app):
         hang = app.take_fault(("hang",), self.path)

@@ -17,7 +17,7 @@ COLLECTIONS = ["clients", "products", "invoices", "invoices_saved", "invoices_re
 
 def test_root_lists_every_collection(mnt):
     assert sorted(os.listdir(mnt.mnt)) == sorted(
-        [".factuurfs", "balance.json"] + COLLECTIONS)
+        [".factuurfs", "balance.json", "invoices_payment"] + COLLECTIONS)
     for c in COLLECTIONS:
         assert os.path.isdir(mnt.path(c))
     assert os.path.isfile(mnt.path("balance.json"))
@@ -132,7 +132,8 @@ def test_times_come_from_the_record_and_survive_remount(fake, mnt, mounts):
     (lambda m: os.mkdir(m.path("newdir")), errno.EPERM),
     (lambda m: os.rmdir(m.path("clients")), errno.EPERM),
     (lambda m: os.symlink("x", m.path("clients", "link")), errno.EPERM),
-    (lambda m: os.chmod(m.path("clients", os.listdir(m.path("clients"))[0]), 0o600), errno.EPERM),
+    (lambda m: os.chown(m.path("clients", os.listdir(m.path("clients"))[0]), 4242, -1),
+     errno.EPERM),
     (lambda m: os.link(m.path("clients", os.listdir(m.path("clients"))[0]),
                        m.path("clients", "hard.json")), errno.EPERM),
     (lambda m: os.mknod(m.path("clients", "fifo"), 0o600 | 0o010000), errno.EPERM),
@@ -141,6 +142,16 @@ def test_unsupported_operations_give_errno(mnt, op, err):
     with pytest.raises(OSError) as e:
         op(mnt)
     assert e.value.errno == err
+
+
+def test_chmod_of_a_record_is_accepted_and_ignored(fake, mnt):
+    """gio copy and cp -p chmod what they wrote: it succeeds, the mode stays."""
+    p = mnt.path("clients", os.listdir(mnt.path("clients"))[0])
+    mark = fake.mark()
+    os.chmod(p, 0o600)
+    os.utime(p, (0, 0))
+    assert os.stat(p).st_mode & 0o777 == 0o644
+    assert fake.since(mark) == []
 
 
 def test_status_file(fake, mnt):

@@ -99,7 +99,8 @@ static void test_tables(void)
 {
 	static const char *const names[] = {"clients",	   "products", "invoices",
 					    "invoices_saved", "invoices_repeated", "profiles",
-					    "taxes",	   "countrylist", "balance"};
+					    "taxes",	   "countrylist", "invoices_payment",
+					    "balance"};
 	const struct schema_field *f;
 	size_t i, j;
 

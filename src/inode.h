@@ -1,0 +1,118 @@
+/* inode: the inode table of a mount, and the local files that live in it.
+ *
+ * Every file the kernel knows is a node with a stable inode number: a
+ * (collection, kind, identifier) triple keeps its number for the life of the
+ * mount.  Besides records, a collection directory holds local files: scratch
+ * files (editor backups, swap files, temporary names) that live in memory and
+ * never reach the API, and new files that become records when committed.
+ * A node may carry a buffer: the text a user is writing, which overrides the
+ * record's own until it is committed.
+ *
+ * Locking: one mutex (inode_lock) protects the tables, the local entries and
+ * every node's buffer; it is never held across a network call.
+ */
+#ifndef FACTUURFS_INODE_H
+#define FACTUURFS_INODE_H
+
+/* 3.12: the fuse_loop_cfg_* interface of fuse_session_loop_mt. */
+#define FUSE_USE_VERSION 312
+#include <fuse_lowlevel.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+#include <uthash.h>
+
+#include "schema.h"
+
+enum { INO_ROOT = 1, INO_CTL, INO_STATUS, INO_REFRESH, INO_COLL0 = 16 };
+
+enum node_kind {
+	N_ROOT,
+	N_CTL,
+	N_STATUS,
+	N_REFRESH,
+	N_COLL,    /* a collection directory */
+	N_SINGLE,  /* balance.json */
+	N_JSON,    /* a record */
+	N_PDF,     /* an invoice's PDF */
+	N_SCRATCH, /* a local file that never reaches the API */
+	N_NEW,     /* a local *.json file that a commit turns into a record */
+};
+
+struct wb_pending;
+
+/* What a user wrote into a node, not yet accepted by the service. */
+struct buffer {
+	char *data;
+	size_t len, cap;
+	unsigned long gen;  /* bumped by every change */
+	bool dirty;         /* changed since the last commit attempt */
+	bool failed;        /* the last commit was refused; data is the user's text */
+	struct wb_pending *pending; /* a POST that got no answer */
+};
+
+struct node {
+	fuse_ino_t ino;
+	enum node_kind kind;
+	const struct schema_collection *c; /* N_COLL and below */
+	char *id;           /* N_JSON, N_PDF: the record's identifier */
+	char *key;          /* unique: "<collection>/<kind>/<id>", or "local/<ino>" */
+	uint64_t nlookup;   /* kernel references */
+	bool unlinked;      /* a local file whose name is gone: freed at the last forget */
+	bool busy;          /* a commit is in flight */
+	struct buffer *buf; /* NULL: the record's own text */
+	mode_t mode;        /* local files: as chmod set it */
+	struct timespec mtime; /* local files and buffers */
+	UT_hash_handle hh_ino, hh_key;
+};
+
+/* A name in a collection directory that is not (only) a record's name. */
+struct lentry {
+	fuse_ino_t parent;
+	char *name;
+	struct node *node;
+	bool hidden;        /* the name a created record was written under: usable, not listed */
+	char *key;          /* "<parent>/<name>" */
+	UT_hash_handle hh;
+};
+
+extern pthread_mutex_t inode_lock;
+
+/* Creates the fixed nodes (root, .factuurfs, collections); -errno. */
+int inode_init(void);
+void inode_destroy(void);
+
+/* Lookups; called with inode_lock held unless said otherwise. */
+struct node *inode_get(fuse_ino_t ino);          /* takes the lock itself */
+struct node *inode_record(const struct schema_collection *c, enum node_kind kind,
+			  const char *id);        /* made on first sight; takes the lock */
+struct node *inode_find_record(const struct schema_collection *c, enum node_kind kind,
+			       const char *id);   /* takes the lock */
+struct node *inode_coll(const struct schema_collection *c); /* takes the lock */
+/* The directory inode of @c (fixed: no lock needed). */
+fuse_ino_t inode_coll_ino(const struct schema_collection *c);
+void inode_ref(struct node *n);                  /* takes the lock */
+/* Drops @nlookup references; frees an unlinked local node at zero. */
+void inode_forget(fuse_ino_t ino, uint64_t nlookup); /* takes the lock */
+
+/* Local files (inode_lock held). */
+struct node *inode_local_new(enum node_kind kind, const struct schema_collection *c);
+struct lentry *inode_lentry(fuse_ino_t parent, const char *name);
+struct lentry *inode_lentry_add(fuse_ino_t parent, const char *name, struct node *n);
+void inode_lentry_del(struct lentry *e); /* marks a local node unlinked if this was its name */
+/* The visible local names under @parent, sorted; caller frees the array
+ * (not the names, which stay the entries'). */
+const char **inode_lentry_names(fuse_ino_t parent, size_t *n);
+/* A name of local node @n (a visible one first), or NULL. */
+const char *inode_local_name(struct node *n);
+/* Gives local node @n the record identity (@c, @id): it becomes N_JSON. */
+int inode_make_record(struct node *n, const struct schema_collection *c, const char *id);
+
+/* Buffers (inode_lock held). */
+struct buffer *inode_buffer(struct node *n); /* made empty on first use; NULL on ENOMEM */
+int inode_buffer_write(struct node *n, const char *data, size_t size, off_t off);
+int inode_buffer_truncate(struct node *n, off_t size);
+void inode_buffer_drop(struct node *n);
+
+#endif

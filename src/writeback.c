@@ -1,0 +1,365 @@
+/* writeback: saved text -> PUT, POST, DELETE (see writeback.h). */
+#include "writeback.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api.h"
+#include "cache.h"
+#include "names.h"
+
+struct wb_pending {
+	struct cache_listing *before; /* the listing before the POST, or NULL */
+	cJSON *record;                /* what was posted, pythonic */
+};
+
+void wb_pending_free(struct wb_pending *p)
+{
+	if (!p)
+		return;
+	cache_listing_unref(p->before);
+	cJSON_Delete(p->record);
+	free(p);
+}
+
+static int fail(int err, char *msg, size_t msglen, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static int fail(int err, char *msg, size_t msglen, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, msglen, fmt, ap);
+	va_end(ap);
+	return err;
+}
+
+/* Sends @method with @wire as its JSON body; 0 on 2xx.  *@answered tells a
+ * transport failure that happened before the request left (connect refused)
+ * from one that may have reached the service. */
+static int request(const struct wb *wb, const char *method, const char *path, const cJSON *wire,
+		struct api_response *resp, bool *answered, char *msg, size_t msglen)
+{
+	char *body = wire ? cJSON_PrintUnformatted(wire) : NULL;
+	int rc;
+	if (wire && !body)
+		return fail(-ENOMEM, msg, msglen, "out of memory");
+	rc = api_request(wb->api, method, path, body, body ? strlen(body) : 0, resp);
+	free(body);
+	*answered = rc == 0;
+	if (rc < 0)
+		return fail(rc, msg, msglen, "%s %s: no answer: %s", method, path, resp->error);
+	if (resp->status >= 200 && resp->status <= 299)
+		return 0;
+	rc = api_response_is_ratelimited(resp) ? -EAGAIN : -api_status_errno(resp->status);
+	return fail(rc, msg, msglen, "%s %s: HTTP %ld: %s", method, path, resp->status,
+		    resp->error);
+}
+
+static char *record_path(const struct schema_collection *c, const char *id)
+{
+	char *esc = names_url_escape(id), *path = NULL;
+	if (esc && asprintf(&path, "%s/%s", c->name, esc) < 0)
+		path = NULL;
+	free(esc);
+	return path;
+}
+
+/* A user may not change what the service computes (an id, a total): it would
+ * be dropped from the request without a word, so it is refused instead. */
+static int check_readonly(const struct schema_collection *c, const cJSON *user,
+			  const cJSON *cur, char *msg, size_t msglen)
+{
+	for (size_t i = 0; i < c->nfields; i++) {
+		const struct schema_field *f = &c->fields[i];
+		if (!(f->flags & SCHEMA_F_READONLY))
+			continue;
+		const cJSON *u = cJSON_GetObjectItemCaseSensitive(user, f->name);
+		const cJSON *k = cJSON_GetObjectItemCaseSensitive(cur, f->name);
+		if (!u || (!k && cJSON_IsNull(u)) || (k && cJSON_Compare(u, k, true)))
+			continue;
+		return fail(-EINVAL, msg, msglen,
+			    "field '%s' is set by the service and cannot be changed", f->name);
+	}
+	return 0;
+}
+
+int wb_edit(const struct wb *wb, const struct schema_collection *c, const char *id,
+	    const char *text, size_t len, bool *sent, char *msg, size_t msglen)
+{
+	struct cache_record *rec = NULL;
+	struct api_response resp = {0};
+	cJSON *user = NULL, *cur = NULL, *wire = NULL;
+	char err[256], *path = NULL;
+	bool answered;
+	int rc;
+	*sent = false;
+	user = schema_parse(text, len, err, sizeof(err));
+	if (!user) {
+		rc = fail(-EINVAL, msg, msglen, "%s", err);
+		goto out;
+	}
+	rc = cache_record_get(wb->cache, c, id, &rec);
+	if (rc < 0) {
+		fail(rc, msg, msglen, "%s/%s: cannot read the record to compare: %s", c->name, id,
+		     strerror(-rc));
+		goto out;
+	}
+	cur = cJSON_ParseWithLength(rec->text, rec->len);
+	if (cur && cJSON_Compare(user, cur, true))
+		goto out; /* unchanged: nothing to send */
+	if (!(c->methods & SCHEMA_M_PUT)) {
+		rc = fail(-EPERM, msg, msglen, "the API cannot change %s once made", c->name);
+		goto out;
+	}
+	rc = check_readonly(c, user, cur, msg, msglen);
+	if (rc < 0)
+		goto out;
+	wire = schema_to_wire(c, user, false, err, sizeof(err));
+	if (!wire) {
+		rc = fail(-EINVAL, msg, msglen, "%s", err);
+		goto out;
+	}
+	path = record_path(c, id);
+	if (!path) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	rc = request(wb, "PUT", path, wire, &resp, &answered, msg, msglen);
+	if (rc == 0) {
+		*sent = true;
+		cache_invalidate(wb->cache, c);
+	}
+out:
+	api_response_clear(&resp);
+	cache_record_unref(rec);
+	cJSON_Delete(user);
+	cJSON_Delete(cur);
+	cJSON_Delete(wire);
+	free(path);
+	return rc;
+}
+
+/* True when listed record @rec holds every field the user gave (other than
+ * those the service computes): the record a lost POST made. */
+static bool matches(const struct schema_collection *c, const cJSON *user,
+		    const struct cache_record *rec)
+{
+	cJSON *have = cJSON_ParseWithLength(rec->text, rec->len);
+	const cJSON *u;
+	bool same = have != NULL;
+	cJSON_ArrayForEach(u, user) {
+		const struct schema_field *f = schema_field_find(c, u->string);
+		if (!same)
+			break;
+		if (f && (f->flags & (SCHEMA_F_READONLY | SCHEMA_F_CREATE)))
+			continue;
+		const cJSON *h = cJSON_GetObjectItemCaseSensitive(have, u->string);
+		same = h && cJSON_Compare(u, h, true);
+	}
+	cJSON_Delete(have);
+	return same;
+}
+
+/* After a POST that got no answer: a record the listing did not have before
+ * and that holds what was posted is the one it made.  Its id, or NULL. */
+static char *find_lost_post(const struct wb *wb, const struct schema_collection *c,
+			    const struct wb_pending *p)
+{
+	struct cache_listing *now = NULL;
+	char *id = NULL;
+	cache_invalidate(wb->cache, c);
+	if (cache_listing_get(wb->cache, c, &now) < 0)
+		return NULL;
+	for (size_t i = now->n; i-- > 0 && !id;) {
+		const struct cache_record *r = now->recs[i];
+		if (p->before && cache_listing_find(p->before, r->id) >= 0)
+			continue;
+		if (matches(c, p->record, r))
+			id = strdup(r->id);
+	}
+	cache_listing_unref(now);
+	return id;
+}
+
+/* The new record's identifier from a POST's answer: a bare number (clients,
+ * products), plain text (an invoice number), a JSON string, or an object
+ * holding the record or its id: every client reads it differently. */
+static char *created_id(const struct schema_collection *c, const struct api_response *resp)
+{
+	/* Strict, or the plain-text invoice number 2026-0007 reads as 2026. */
+	cJSON *j = resp->body ? cJSON_ParseWithOpts(resp->body, NULL, true) : NULL;
+	char *id = NULL;
+	if (cJSON_IsNumber(j)) {
+		if (asprintf(&id, "%.0f", j->valuedouble) < 0)
+			id = NULL;
+	} else if (cJSON_IsString(j)) {
+		id = strdup(j->valuestring);
+	} else if (cJSON_IsObject(j)) {
+		const cJSON *rec = schema_unwrap_one(c, j);
+		id = rec ? schema_record_id(c, rec) : NULL;
+		if (!id) {
+			const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, "id");
+			if (cJSON_IsNumber(v) && asprintf(&id, "%.0f", v->valuedouble) < 0)
+				id = NULL;
+			else if (cJSON_IsString(v))
+				id = strdup(v->valuestring);
+		}
+	} else if (resp->body) {
+		const char *s = resp->body, *e;
+		while (isspace((unsigned char)*s))
+			s++;
+		e = s + strcspn(s, "\r\n");
+		while (e > s && isspace((unsigned char)e[-1]))
+			e--;
+		if (e > s)
+			id = strndup(s, (size_t)(e - s));
+	}
+	cJSON_Delete(j);
+	if (id && !*id) {
+		free(id);
+		id = NULL;
+	}
+	return id;
+}
+
+/* Where an invoice's POST puts its result: `action` send, save or repeat. */
+static const struct schema_collection *created_in(const struct schema_collection *c,
+						  const cJSON *user)
+{
+	const cJSON *action = cJSON_GetObjectItemCaseSensitive(user, "action");
+	if (strcmp(c->name, "invoices") || !cJSON_IsString(action))
+		return c;
+	if (!strcmp(action->valuestring, "save"))
+		return schema_find("invoices_saved");
+	if (!strcmp(action->valuestring, "repeat"))
+		return schema_find("invoices_repeated");
+	return c;
+}
+
+int wb_create(const struct wb *wb, const struct schema_collection *c, const char *text,
+	      size_t len, struct wb_pending **pending, char **new_id,
+	      const struct schema_collection **in, char *msg, size_t msglen)
+{
+	struct api_response resp = {0};
+	cJSON *user = NULL, *wire = NULL;
+	char err[256];
+	bool answered = false;
+	int rc;
+	*new_id = NULL;
+	user = schema_parse(text, len, err, sizeof(err));
+	if (!user) {
+		rc = fail(-EINVAL, msg, msglen, "%s", err);
+		goto out;
+	}
+	*in = created_in(c, user);
+	if (*pending) {
+		/* Never post blindly again: did the unanswered POST make it? */
+		*new_id = find_lost_post(wb, *in, *pending);
+		wb_pending_free(*pending);
+		*pending = NULL;
+		if (*new_id) {
+			rc = 0;
+			goto out;
+		}
+	}
+	if (!(c->methods & SCHEMA_M_POST)) {
+		rc = fail(-EPERM, msg, msglen, "the API cannot create %s", c->name);
+		goto out;
+	}
+	wire = schema_to_wire(c, user, true, err, sizeof(err));
+	if (!wire) {
+		rc = fail(-EINVAL, msg, msglen, "%s", err);
+		goto out;
+	}
+	struct cache_listing *before = cache_listing_peek(wb->cache, *in);
+	rc = request(wb, "POST", c->name, wire, &resp, &answered, msg, msglen);
+	if (rc < 0 && !answered && rc != -EHOSTUNREACH) {
+		/* The request may have arrived: remember what to look for. */
+		struct wb_pending *p = calloc(1, sizeof(*p));
+		if (p) {
+			p->before = before;
+			p->record = user;
+			user = NULL;
+			before = NULL;
+			*pending = p;
+		}
+		size_t n = strlen(msg);
+		snprintf(msg + n, msglen - n, " (the service may have made the record: "
+					       "saving again checks for it first)");
+	}
+	if (rc == 0) {
+		*new_id = created_id(*in, &resp);
+		if (!*new_id && before) {
+			/* No id in the answer: the record the listing did not have. */
+			struct wb_pending p = {.before = before, .record = user};
+			*new_id = find_lost_post(wb, *in, &p);
+		}
+		cache_invalidate(wb->cache, *in);
+	}
+	cache_listing_unref(before);
+out:
+	api_response_clear(&resp);
+	cJSON_Delete(user);
+	cJSON_Delete(wire);
+	return rc;
+}
+
+int wb_payment(const struct wb *wb, const char *nr, const char *text, size_t len, char *msg,
+	       size_t msglen)
+{
+	const struct schema_collection *pay = schema_find("invoices_payment");
+	struct api_response resp = {0};
+	cJSON *user = NULL, *wire = NULL;
+	char err[256], *path = NULL;
+	bool answered;
+	int rc;
+	user = schema_parse(text, len, err, sizeof(err));
+	if (!user) {
+		rc = fail(-EINVAL, msg, msglen, "%s", err);
+		goto out;
+	}
+	wire = schema_to_wire(pay, user, false, err, sizeof(err));
+	if (!wire) {
+		rc = fail(-EINVAL, msg, msglen, "%s", err);
+		goto out;
+	}
+	path = record_path(pay, nr);
+	if (!path) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	rc = request(wb, "PUT", path, wire, &resp, &answered, msg, msglen);
+	if (rc == 0)
+		cache_invalidate(wb->cache, schema_find("invoices"));
+out:
+	api_response_clear(&resp);
+	cJSON_Delete(user);
+	cJSON_Delete(wire);
+	free(path);
+	return rc;
+}
+
+int wb_delete(const struct wb *wb, const struct schema_collection *c, const char *id, char *msg,
+	      size_t msglen)
+{
+	struct api_response resp = {0};
+	char *path;
+	bool answered;
+	int rc;
+	if (!(c->methods & SCHEMA_M_DELETE))
+		return fail(-EPERM, msg, msglen, "the API cannot delete %s", c->name);
+	path = record_path(c, id);
+	if (!path)
+		return -ENOMEM;
+	rc = request(wb, "DELETE", path, NULL, &resp, &answered, msg, msglen);
+	if (rc == 0 || rc == -ENOENT)
+		cache_invalidate(wb->cache, c);
+	api_response_clear(&resp);
+	free(path);
+	return rc;
+}

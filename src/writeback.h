@@ -1,0 +1,51 @@
+/* writeback: turns the text a user saved into API calls.
+ *
+ * Knows the data dictionary and the API, nothing of FUSE: fs.c keeps the
+ * buffers and calls these when a file is flushed, fsynced or renamed onto a
+ * record name.  Every refusal comes back as -errno with a one-line message
+ * for the log and the status file; nothing partial is ever sent (the whole
+ * text must parse and convert before a request is made).
+ */
+#ifndef FACTUURFS_WRITEBACK_H
+#define FACTUURFS_WRITEBACK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "schema.h"
+
+struct api;
+struct cache;
+
+/* What a POST that got no answer leaves behind, so the next attempt can look
+ * for the record it may have created instead of posting blindly again. */
+struct wb_pending;
+void wb_pending_free(struct wb_pending *p);
+
+struct wb {
+	struct api *api;
+	struct cache *cache;
+};
+
+/* Saves @text as record @id of @c: 0 with *@sent false when it equals the
+ * record (nothing to send), 0 with *@sent true after a PUT. */
+int wb_edit(const struct wb *wb, const struct schema_collection *c, const char *id,
+	    const char *text, size_t len, bool *sent, char *msg, size_t msglen);
+
+/* Creates a record of @c from @text (POST).  On success *@new_id is the new
+ * identifier (malloc'd; NULL when the service did not say) and *@in the
+ * collection it landed in (invoices_saved for an invoice with action "save").
+ * *@pending carries a POST that got no answer into the next attempt. */
+int wb_create(const struct wb *wb, const struct schema_collection *c, const char *text,
+	      size_t len, struct wb_pending **pending, char **new_id,
+	      const struct schema_collection **in, char *msg, size_t msglen);
+
+/* Registers a payment of invoice @nr from @text ({"amount": .., "date": ..}). */
+int wb_payment(const struct wb *wb, const char *nr, const char *text, size_t len, char *msg,
+	       size_t msglen);
+
+/* Deletes record @id of @c. */
+int wb_delete(const struct wb *wb, const struct schema_collection *c, const char *id, char *msg,
+	      size_t msglen);
+
+#endif
