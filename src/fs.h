@@ -17,8 +17,9 @@ struct fs;
 
 extern const struct fuse_lowlevel_ops fs_ops;
 
-/* A new filesystem with listings fresh for @ttl seconds. */
-struct fs *fs_new(double ttl);
+/* A new filesystem with listings fresh for @ttl seconds; @readonly when
+ * mounted with -o ro. */
+struct fs *fs_new(double ttl, bool readonly);
 /* Stops the notifier thread and frees everything.  The session and the cache
  * are the caller's. */
 void fs_free(struct fs *fs);

@@ -34,7 +34,10 @@ struct options {
 	double timeout;
 	long page_size;
 	int insecure;
+	int readonly;
 };
+
+enum { KEY_RO = 1 };
 
 #define OPT(t, p) {t, offsetof(struct options, p), 1}
 static const struct fuse_opt option_spec[] = {
@@ -49,8 +52,20 @@ static const struct fuse_opt option_spec[] = {
 	OPT("cainfo=%s", cainfo),
 	OPT("insecure", insecure),
 	OPT("apikey=%s", apikey_on_cmdline),
+	FUSE_OPT_KEY("ro", KEY_RO),
 	FUSE_OPT_END,
 };
+
+/* "ro" is noted here and passed on to the kernel as well. */
+static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outargs)
+{
+	struct options *o = data;
+	(void)arg;
+	(void)outargs;
+	if (key == KEY_RO)
+		o->readonly = 1;
+	return 1;
+}
 
 static void usage(const char *prog)
 {
@@ -69,6 +84,8 @@ static void usage(const char *prog)
 	       "    -o cache_dir=DIR       PDF cache (default $XDG_CACHE_HOME/factuurfs)\n"
 	       "    -o cainfo=FILE         CA bundle for TLS verification\n"
 	       "    -o insecure            do not verify the server's TLS certificate\n"
+	       "    -o ro                  read-only: the kernel refuses every change, and\n"
+	       "                           close() costs no round trip to the daemon\n"
 	       "\n",
 	       prog);
 }
@@ -343,7 +360,7 @@ int main(int argc, char *argv[])
 	sigaddset(&hup, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &hup, NULL);
 
-	if (fuse_opt_parse(&args, &o, option_spec, NULL) != 0)
+	if (fuse_opt_parse(&args, &o, option_spec, opt_proc) != 0)
 		goto out;
 	if (fuse_parse_cmdline(&args, &fopts) != 0)
 		goto out;
@@ -383,7 +400,7 @@ int main(int argc, char *argv[])
 	if (credentials(&o, &username, &apikey) < 0)
 		goto out;
 
-	fs = fs_new(o.ttl);
+	fs = fs_new(o.ttl, o.readonly);
 	if (!fs)
 		goto out;
 	/* Creating the session first rejects unknown options before any call. */

@@ -1,0 +1,130 @@
+"""The statements of docs/SEMANTICS.md that no other test covers."""
+import ctypes
+import errno
+import json
+import os
+
+import pytest
+
+from expected import load
+from harness import Fake
+from test_write import last_error, write_file, writes
+
+
+@pytest.fixture
+def acct(workdir):
+    f = Fake(workdir, "--generate", "clients=5,invoices=5,products=5", "--rate-limit", "100000")
+    yield f
+    f.stop()
+
+
+def test_pdf_size_is_a_placeholder_until_fetched(acct, mounts):
+    m = mounts(acct)
+    name = next(n for n in os.listdir(m.path("invoices")) if n.endswith(".pdf"))
+    path = m.path("invoices", name)
+    assert os.stat(path).st_size == 64 * 1024 * 1024
+    with open(path, "rb") as f:
+        data = f.read()
+    assert data.startswith(b"%PDF-") and len(data) < 1024 * 1024
+    assert os.stat(path).st_size == len(data)
+
+
+def test_empty_new_file_sends_nothing(acct, mounts):
+    m = mounts(acct)
+    mark = acct.mark()
+    path = m.path("products", "empty.json")
+    open(path, "w").close()
+    assert write_file(path, "") == 0
+    assert write_file(path, "\n  \n") == 0
+    assert "empty.json" in os.listdir(m.path("products"))
+    assert writes(acct, mark) == []
+
+
+def test_o_excl_over_a_record_is_eexist(acct, mounts):
+    m = mounts(acct)
+    with pytest.raises(FileExistsError):
+        os.open(m.path("clients", "1.json"), os.O_WRONLY | os.O_CREAT | os.O_EXCL)
+
+
+def test_refused_rename_onto_a_record_moves_nothing(acct, mounts):
+    m = mounts(acct)
+    tmp = m.path("clients", ".save-tmp")
+    rec = load(m.path("clients", "2.json"))
+    rec["top"] = "soon"
+    text = json.dumps(rec, indent=2)
+    assert write_file(tmp, text) == 0
+    mark = acct.mark()
+    with pytest.raises(OSError) as e:
+        os.rename(tmp, m.path("clients", "2.json"))
+    assert e.value.errno == errno.EINVAL
+    assert "top" in last_error(m)
+    assert open(tmp).read() == text
+    assert load(m.path("clients", "2.json"))["top"] != "soon"
+    assert writes(acct, mark) == []
+
+
+def test_rename_of_a_scratch_file_onto_a_new_name_posts(acct, mounts):
+    m = mounts(acct)
+    tmp = m.path("products", ".goutputstream-ABC123")
+    assert write_file(tmp, '{"code": "REN-1", "name": "Hernoemd", "price": 1.25}') == 0
+    mark = acct.mark()
+    os.rename(tmp, m.path("products", "hernoemd.json"))
+    assert writes(acct, mark) == [("POST", "products")]
+    new = [p for p in acct.state("products") if p["code"] == "REN-1"]
+    assert len(new) == 1 and new[0]["price"] == "1.25"
+    names = os.listdir(m.path("products"))
+    assert new[0]["id"] + ".json" in names
+    assert "hernoemd.json" not in names and ".goutputstream-ABC123" not in names
+
+
+def test_rename_of_a_record_to_a_backup_name_copies(acct, mounts):
+    m = mounts(acct)
+    path = m.path("clients", "3.json")
+    text = open(path).read()
+    mark = acct.mark()
+    os.rename(path, path + "~")
+    assert open(path + "~").read() == text
+    assert open(path).read() == text  # the record is still there
+    os.unlink(path + "~")
+    assert os.path.exists(path)
+    assert writes(acct, mark) == []
+
+
+RENAME_EXCHANGE = 2
+
+
+def renameat2(old, new, flags):
+    libc = ctypes.CDLL(None, use_errno=True)
+    AT_FDCWD = -100
+    if libc.renameat2(AT_FDCWD, old.encode(), AT_FDCWD, new.encode(), flags) != 0:
+        raise OSError(ctypes.get_errno(), os.strerror(ctypes.get_errno()))
+
+
+def test_renames_the_api_cannot_do(acct, mounts):
+    m = mounts(acct)
+    mark = acct.mark()
+    for src, dst in (("clients/1.json", "clients/99.json"),
+                     ("clients/1.json", "clients/acme.json"),
+                     ("clients/1.json", "products/1.json"),
+                     ("products/1.json", "products/2.json")):
+        with pytest.raises(OSError) as e:
+            os.rename(m.path(src), m.path(dst))
+        assert e.value.errno == errno.EPERM, (src, dst)
+    with pytest.raises(OSError) as e:
+        renameat2(m.path("clients", "1.json"), m.path("clients", "2.json"), RENAME_EXCHANGE)
+    assert e.value.errno == errno.EINVAL
+    assert writes(acct, mark) == []
+    assert os.path.exists(m.path("clients", "1.json"))
+
+
+def test_read_only_mount(acct, mounts):
+    """-o ro: the kernel refuses every change (EROFS) and reading works as ever."""
+    m = mounts(acct, opts=["ro"])
+    mark = acct.mark()
+    assert load(m.path("clients", "1.json"))["clientnr"] == 1
+    assert write_file(m.path("clients", "1.json"), "{}") == errno.EROFS
+    assert write_file(m.path("clients", "new.json"), "{}") == errno.EROFS
+    with pytest.raises(OSError) as e:
+        os.unlink(m.path("clients", "1.json"))
+    assert e.value.errno == errno.EROFS
+    assert writes(acct, mark) == []
