@@ -260,7 +260,8 @@ const char **inode_lentry_names(fuse_ino_t parent, size_t *n)
 		}
 		names[k++] = e->name;
 	}
-	qsort(names, k, sizeof(*names), cmp_str);
+	if (k > 1)
+		qsort(names, k, sizeof(*names), cmp_str);
 	*n = k;
 	return names;
 }

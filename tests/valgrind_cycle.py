@@ -1,4 +1,5 @@
 """No leaks under valgrind on a mount/unmount cycle that lists, reads and copies."""
+import json
 import os
 import shutil
 import subprocess
@@ -31,6 +32,27 @@ def test_mount_cycle_under_valgrind(tmp_path):
         shutil.copy(os.path.join(mnt, "invoices", os.listdir(os.path.join(mnt, "invoices"))[1]),
                     tmp_path / "copy")
         open(os.path.join(mnt, ".factuurfs", "status")).read()
+        # the write path: an edit (PUT), a create (POST), a refused save, scratch files
+        c1 = os.path.join(mnt, "clients", "1.json")
+        rec = json.load(open(c1))
+        rec["city"] = "Valgrind"
+        with open(c1, "w") as f:
+            json.dump(rec, f)
+        with open(os.path.join(mnt, "products", "vg.json"), "w") as f:
+            f.write('{"code": "VG", "name": "Valgrind", "price": 1}')
+        try:
+            with open(os.path.join(mnt, "products", "bad.json"), "w") as f:
+                f.write("{ not json")
+        except OSError:
+            pass
+        for name in ("notes.txt", ".1.json.swp", "1.json~"):
+            scratch = os.path.join(mnt, "clients", name)
+            with open(scratch, "w") as f:
+                f.write("x")
+            os.unlink(scratch)
+        os.rename(c1, c1 + "~")
+        os.unlink(c1 + "~")
+        assert any(r["code"] == "VG" for r in fake.state("products"))
     finally:
         subprocess.run(["fusermount3", "-u", mnt])
         rc = p.wait(120)
