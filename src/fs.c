@@ -48,12 +48,17 @@ struct fs {
 	uid_t uid;
 	gid_t gid;
 	time_t started;
+	/* The status text whose size the last GETATTR reported: a READ serves
+	 * exactly that, or its length could disagree with the kernel's size
+	 * (short reads then leave zeros). Protected by qlock. */
+	char *status_text;
+	size_t status_len;
 	pthread_cond_t commit_done; /* with inode_lock: a node's commit ended */
 	/* Kernel notifications are sent from their own thread: sending one from
 	 * inside an operation on the same inode can deadlock (libfuse docs). */
 	pthread_t notifier;
 	bool notifier_running;
-	pthread_mutex_t qlock; /* protects the queue and stop */
+	pthread_mutex_t qlock; /* protects the queue, stop and status_text */
 	pthread_cond_t qcond;
 	struct notify *qhead, *qtail;
 	bool stop;
@@ -329,7 +334,14 @@ static int node_attr(struct fs *fs, struct node *n, struct stat *st, double *tim
 	case N_STATUS: {
 		size_t len = 0;
 		char *text = status_render(&len);
-		free(text);
+		pthread_mutex_lock(&fs->qlock);
+		if (text) {
+			free(fs->status_text);
+			fs->status_text = text;
+			fs->status_len = len;
+		}
+		len = fs->status_len;
+		pthread_mutex_unlock(&fs->qlock);
 		attr_file(fs, st, n->ino, 0444, (off_t)len, time(NULL));
 		/* A new mtime on every look makes the kernel drop cached pages
 		 * (auto_inval_data), so each read sees the current figures. */
@@ -780,7 +792,15 @@ static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	switch (n->kind) {
 	case N_STATUS: {
 		size_t len = 0;
-		char *text = status_render(&len);
+		char *text = NULL;
+		pthread_mutex_lock(&fs->qlock);
+		if (fs->status_text && (text = malloc(fs->status_len + 1))) {
+			memcpy(text, fs->status_text, fs->status_len);
+			len = fs->status_len;
+		}
+		pthread_mutex_unlock(&fs->qlock);
+		if (!text)
+			text = status_render(&len);
 		if (!text) {
 			fuse_reply_err(req, ENOMEM);
 			return;
@@ -1579,6 +1599,7 @@ void fs_free(struct fs *fs)
 		free(q);
 	}
 	inode_destroy();
+	free(fs->status_text);
 	pthread_mutex_destroy(&fs->qlock);
 	pthread_cond_destroy(&fs->qcond);
 	pthread_cond_destroy(&fs->commit_done);
