@@ -29,6 +29,9 @@
  * true end, and the kernel shrinks the size itself (DESIGN.md, sizeprobe). */
 #define FS_UNKNOWN_SIZE (64 * 1024 * 1024)
 
+/* Seconds the status file's text stays put (see struct fs). */
+#define STATUS_HOLD 1.0
+
 /* Timeout for names and attributes that never change during a mount. */
 #define FS_FOREVER 86400.0
 
@@ -49,10 +52,16 @@ struct fs {
 	gid_t gid;
 	time_t started;
 	/* The status text whose size the last GETATTR reported: a READ serves
-	 * exactly that, or its length could disagree with the kernel's size
-	 * (short reads then leave zeros). Protected by qlock. */
+	 * exactly that.  It is kept for STATUS_HOLD seconds unless an error or
+	 * a change is recorded: a reader's successive read() calls each bring a
+	 * GETATTR, and a text re-rendered in between (its counters move) would
+	 * hand it the start of one version and the end of another.  Protected
+	 * by qlock. */
 	char *status_text;
 	size_t status_len;
+	double status_at;           /* CLOCK_MONOTONIC of the render */
+	struct timespec status_mtime;
+	unsigned long status_gen;
 	pthread_cond_t commit_done; /* with inode_lock: a node's commit ended */
 	/* Kernel notifications are sent from their own thread: sending one from
 	 * inside an operation on the same inode can deadlock (libfuse docs). */
@@ -332,22 +341,29 @@ static int node_attr(struct fs *fs, struct node *n, struct stat *st, double *tim
 			st->st_nlink = 3 + schema_ncollections();
 		return 0;
 	case N_STATUS: {
+		struct timespec mono;
 		size_t len = 0;
-		char *text = status_render(&len);
+		clock_gettime(CLOCK_MONOTONIC, &mono);
+		double now = mono.tv_sec + mono.tv_nsec / 1e9;
+		unsigned long gen = status_generation();
 		pthread_mutex_lock(&fs->qlock);
-		if (text) {
-			free(fs->status_text);
-			fs->status_text = text;
-			fs->status_len = len;
+		if (!fs->status_text || now - fs->status_at > STATUS_HOLD ||
+		    gen != fs->status_gen) {
+			char *text = status_render(&len);
+			if (text) {
+				free(fs->status_text);
+				fs->status_text = text;
+				fs->status_len = len;
+				fs->status_at = now;
+				fs->status_gen = gen;
+				/* A new mtime makes the kernel drop its cached pages
+				 * (auto_inval_data). */
+				clock_gettime(CLOCK_REALTIME, &fs->status_mtime);
+			}
 		}
-		len = fs->status_len;
+		attr_file(fs, st, n->ino, 0444, (off_t)fs->status_len, 0);
+		st->st_mtim = st->st_ctim = st->st_atim = fs->status_mtime;
 		pthread_mutex_unlock(&fs->qlock);
-		attr_file(fs, st, n->ino, 0444, (off_t)len, time(NULL));
-		/* A new mtime on every look makes the kernel drop cached pages
-		 * (auto_inval_data), so each read sees the current figures. */
-		struct timespec now;
-		clock_gettime(CLOCK_REALTIME, &now);
-		st->st_mtim = now;
 		*timeout = 0;
 		return 0;
 	}

@@ -30,6 +30,7 @@ static struct {
 	unsigned long total;
 	struct status_error changes[STATUS_MAX_ERRORS]; /* a ring like errors */
 	unsigned cnext, ccount;
+	unsigned long generation;
 	const char *url, *username;
 	struct api *api;
 	struct cache *cache;
@@ -59,6 +60,7 @@ void status_error(const char *what, const char *message)
 	if (st.count < STATUS_MAX_ERRORS)
 		st.count++;
 	st.total++;
+	st.generation++;
 	pthread_mutex_unlock(&st.lock);
 }
 
@@ -78,7 +80,16 @@ void status_change(const char *fmt, ...)
 	st.cnext = (st.cnext + 1) % STATUS_MAX_ERRORS;
 	if (st.ccount < STATUS_MAX_ERRORS)
 		st.ccount++;
+	st.generation++;
 	pthread_mutex_unlock(&st.lock);
+}
+
+unsigned long status_generation(void)
+{
+	pthread_mutex_lock(&st.lock);
+	unsigned long g = st.generation;
+	pthread_mutex_unlock(&st.lock);
+	return g;
 }
 
 char *status_last_error(void)

@@ -26,6 +26,9 @@ void status_change(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* The message of the newest error, malloc'd, or NULL when there was none. */
 char *status_last_error(void);
 
+/* Bumped by every status_error and status_change. */
+unsigned long status_generation(void);
+
 /* Renders the status file: a malloc'd JSON text with trailing newline. */
 char *status_render(size_t *len);
 
