@@ -291,8 +291,9 @@ def test_new_invoice_is_posted_and_listed_with_its_pdf(acct, mounts, tmp_path):
     stem = nr.replace("/", "%2F")
     assert stem + ".json" in names and stem + ".pdf" in names and "nieuw.json" not in names
     assert open(m.path("invoices", stem + ".pdf"), "rb").read().startswith(b"%PDF-")
-    assert any(c["change"] == f"created invoices/{nr} from invoices/nieuw.json"
-               for c in m.status()["last_changes"])
+    msg = f"created invoices/{nr} from invoices/nieuw.json"
+    assert any(c["change"] == msg for c in m.status()["last_changes"])
+    assert msg in m.stderr()  # the log (stderr under -f) names it too
 
 
 def test_saved_invoice_lands_in_invoices_saved(acct, mounts):
