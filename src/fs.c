@@ -1007,7 +1007,12 @@ static int commit(struct fs *fs, struct node *n, bool fsync)
 	pthread_mutex_lock(&inode_lock);
 	n->busy = false;
 	pthread_cond_broadcast(&fs->commit_done);
-	b = n->buf;
+	b = inode_buffer(n); /* (dropped meanwhile only by a racing rename) */
+	if (!b) {
+		pthread_mutex_unlock(&inode_lock);
+		rc = rc < 0 ? rc : -ENOMEM;
+		goto out;
+	}
 	if (rc < 0) {
 		b->failed = true;
 		if (b->gen == gen)

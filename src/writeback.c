@@ -69,6 +69,35 @@ static char *record_path(const struct schema_collection *c, const char *id)
 	return path;
 }
 
+/* The user's text as one JSON object; NULL with the reason in @msg. */
+static cJSON *parse_text(const char *text, size_t len, char *msg, size_t msglen)
+{
+	char err[256];
+	cJSON *user = schema_parse(text, len, err, sizeof(err));
+	if (!user)
+		fail(-EINVAL, msg, msglen, "%s", err);
+	return user;
+}
+
+/* PUTs pythonic @user as @id of @c, converted to the wire form first. */
+static int put(const struct wb *wb, const struct schema_collection *c, const char *id,
+	       const cJSON *user, char *msg, size_t msglen)
+{
+	struct api_response resp = {0};
+	char err[256], *path = NULL;
+	bool answered;
+	int rc;
+	cJSON *wire = schema_to_wire(c, user, false, err, sizeof(err));
+	if (!wire)
+		return fail(-EINVAL, msg, msglen, "%s", err);
+	path = record_path(c, id);
+	rc = path ? request(wb, "PUT", path, wire, &resp, &answered, msg, msglen) : -ENOMEM;
+	api_response_clear(&resp);
+	cJSON_Delete(wire);
+	free(path);
+	return rc;
+}
+
 /* A user may not change what the service computes (an id, a total): it would
  * be dropped from the request without a word, so it is refused instead. */
 static int check_readonly(const struct schema_collection *c, const cJSON *user,
@@ -92,17 +121,12 @@ int wb_edit(const struct wb *wb, const struct schema_collection *c, const char *
 	    const char *text, size_t len, bool *sent, char *msg, size_t msglen)
 {
 	struct cache_record *rec = NULL;
-	struct api_response resp = {0};
-	cJSON *user = NULL, *cur = NULL, *wire = NULL;
-	char err[256], *path = NULL;
-	bool answered;
-	int rc;
+	cJSON *user, *cur = NULL;
+	int rc = -EINVAL;
 	*sent = false;
-	user = schema_parse(text, len, err, sizeof(err));
-	if (!user) {
-		rc = fail(-EINVAL, msg, msglen, "%s", err);
+	user = parse_text(text, len, msg, msglen);
+	if (!user)
 		goto out;
-	}
 	rc = cache_record_get(wb->cache, c, id, &rec);
 	if (rc < 0) {
 		fail(rc, msg, msglen, "%s/%s: cannot read the record to compare: %s", c->name, id,
@@ -117,30 +141,16 @@ int wb_edit(const struct wb *wb, const struct schema_collection *c, const char *
 		goto out;
 	}
 	rc = check_readonly(c, user, cur, msg, msglen);
-	if (rc < 0)
-		goto out;
-	wire = schema_to_wire(c, user, false, err, sizeof(err));
-	if (!wire) {
-		rc = fail(-EINVAL, msg, msglen, "%s", err);
-		goto out;
-	}
-	path = record_path(c, id);
-	if (!path) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	rc = request(wb, "PUT", path, wire, &resp, &answered, msg, msglen);
+	if (rc == 0)
+		rc = put(wb, c, id, user, msg, msglen);
 	if (rc == 0) {
 		*sent = true;
 		cache_invalidate(wb->cache, c);
 	}
 out:
-	api_response_clear(&resp);
 	cache_record_unref(rec);
 	cJSON_Delete(user);
 	cJSON_Delete(cur);
-	cJSON_Delete(wire);
-	free(path);
 	return rc;
 }
 
@@ -251,9 +261,9 @@ int wb_create(const struct wb *wb, const struct schema_collection *c, const char
 	bool answered = false;
 	int rc;
 	*new_id = NULL;
-	user = schema_parse(text, len, err, sizeof(err));
+	user = parse_text(text, len, msg, msglen);
 	if (!user) {
-		rc = fail(-EINVAL, msg, msglen, "%s", err);
+		rc = -EINVAL;
 		goto out;
 	}
 	*in = created_in(c, user);
@@ -312,35 +322,11 @@ out:
 int wb_payment(const struct wb *wb, const char *nr, const char *text, size_t len, char *msg,
 	       size_t msglen)
 {
-	const struct schema_collection *pay = schema_find("invoices_payment");
-	struct api_response resp = {0};
-	cJSON *user = NULL, *wire = NULL;
-	char err[256], *path = NULL;
-	bool answered;
-	int rc;
-	user = schema_parse(text, len, err, sizeof(err));
-	if (!user) {
-		rc = fail(-EINVAL, msg, msglen, "%s", err);
-		goto out;
-	}
-	wire = schema_to_wire(pay, user, false, err, sizeof(err));
-	if (!wire) {
-		rc = fail(-EINVAL, msg, msglen, "%s", err);
-		goto out;
-	}
-	path = record_path(pay, nr);
-	if (!path) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	rc = request(wb, "PUT", path, wire, &resp, &answered, msg, msglen);
+	cJSON *user = parse_text(text, len, msg, msglen);
+	int rc = user ? put(wb, schema_find("invoices_payment"), nr, user, msg, msglen) : -EINVAL;
 	if (rc == 0)
 		cache_invalidate(wb->cache, schema_find("invoices"));
-out:
-	api_response_clear(&resp);
 	cJSON_Delete(user);
-	cJSON_Delete(wire);
-	free(path);
 	return rc;
 }
 

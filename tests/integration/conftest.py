@@ -26,6 +26,14 @@ def fake(workdir):
 
 
 @pytest.fixture
+def acct(workdir):
+    """A fake of its own per test, for tests that change records."""
+    f = Fake(workdir, "--generate", "clients=6,invoices=6,products=6", "--rate-limit", "100000")
+    yield f
+    f.stop()
+
+
+@pytest.fixture
 def mounts(workdir):
     """Factory: mounts(fake, opts=..., ...) -> Mount; every mount is unmounted after."""
     made = []

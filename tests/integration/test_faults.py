@@ -5,7 +5,7 @@ import subprocess
 
 import pytest
 
-from harness import Fake, listing_calls, run, wait_for
+from harness import Fake, listing_calls, wait_for
 
 
 @pytest.fixture

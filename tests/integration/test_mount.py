@@ -5,7 +5,7 @@ import subprocess
 
 import pytest
 
-from harness import APIKEY, FACTUURFS, USER, Fake, is_mounted, run
+from harness import APIKEY, FACTUURFS, USER, is_mounted
 
 TIMEOUT = 60
 
@@ -115,7 +115,7 @@ def test_rc_file_and_profiles(fake, mounts, tmp_path):
 
 
 def test_missing_profile_is_an_error(fake, mp, tmp_path):
-    (tmp_path / ".factuursturen_rc").write_text(f"[default]\nusername = a\napikey = b\n")
+    (tmp_path / ".factuursturen_rc").write_text("[default]\nusername = a\napikey = b\n")
     r = start(fake.url, mp, opts=["profile=nosuch"], user=None, key=None, cwd=str(tmp_path))
     assert r.returncode != 0 and "[nosuch]" in one_line(r.stderr)
 

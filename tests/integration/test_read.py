@@ -9,7 +9,7 @@ import time
 import pytest
 
 from expected import expected, file_stem, load, record_id, same
-from harness import listing_calls, run
+from harness import run
 
 COLLECTIONS = ["clients", "products", "invoices", "invoices_saved", "invoices_repeated",
                "profiles", "taxes", "countrylist"]

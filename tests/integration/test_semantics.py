@@ -7,15 +7,7 @@ import os
 import pytest
 
 from expected import load
-from harness import Fake
 from test_write import last_error, write_file, writes
-
-
-@pytest.fixture
-def acct(workdir):
-    f = Fake(workdir, "--generate", "clients=5,invoices=5,products=5", "--rate-limit", "100000")
-    yield f
-    f.stop()
 
 
 def test_pdf_size_is_a_placeholder_until_fetched(acct, mounts):

@@ -9,15 +9,7 @@ import threading
 import pytest
 
 from expected import load
-from harness import Fake, run, wait_for
-
-
-@pytest.fixture
-def acct(workdir):
-    """A fake of its own per test: these tests change records."""
-    f = Fake(workdir, "--generate", "clients=6,invoices=6,products=6", "--rate-limit", "100000")
-    yield f
-    f.stop()
+from harness import run, wait_for
 
 
 def writes(fake, mark):
