@@ -49,6 +49,8 @@ factuurfs: the demo account is mounted at ./mnt (fake API at $url)
   ls mnt mnt/invoices                 every collection is a directory
   cat mnt/clients/1.json              a record, as pythonic JSON
   cp mnt/invoices/*.pdf /tmp/         the invoices' PDFs
+  vim mnt/clients/1.json              :wq sends one PUT to the (fake) service
+  cp new.json mnt/products/           close() sends one POST; ls shows its new id
   cat mnt/.factuurfs/status           API calls made, rate limit left, cache, errors
   cat build/demo/requests.log         what reached the (fake) service
 
