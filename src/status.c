@@ -17,20 +17,23 @@
 
 #define STATUS_MAX_ERRORS 10
 
-struct status_error {
+struct status_entry {
 	time_t when;
-	char what[96];
+	char what[96];     /* the operation; empty for a change */
 	char message[320];
+};
+
+/* The last STATUS_MAX_ERRORS entries, newest at (next - 1). */
+struct ring {
+	struct status_entry items[STATUS_MAX_ERRORS];
+	unsigned next, count;
 };
 
 static struct {
 	pthread_mutex_t lock; /* protects everything below */
-	struct status_error errors[STATUS_MAX_ERRORS]; /* a ring, newest at (next - 1) */
-	unsigned next, count;
-	unsigned long total;
-	struct status_error changes[STATUS_MAX_ERRORS]; /* a ring like errors */
-	unsigned cnext, ccount;
-	unsigned long generation;
+	struct ring errors, changes;
+	unsigned long total;      /* errors ever */
+	unsigned long generation; /* bumped by every error and change */
 	const char *url, *username;
 	struct api *api;
 	struct cache *cache;
@@ -48,19 +51,30 @@ void status_init(const char *url, const char *username, struct api *api, struct 
 	pthread_mutex_unlock(&st.lock);
 }
 
+/* Called with st.lock held. */
+static void ring_push(struct ring *r, const char *what, const char *message)
+{
+	struct status_entry *e = &r->items[r->next];
+	e->when = time(NULL);
+	snprintf(e->what, sizeof(e->what), "%s", what);
+	snprintf(e->message, sizeof(e->message), "%s", message);
+	r->next = (r->next + 1) % STATUS_MAX_ERRORS;
+	if (r->count < STATUS_MAX_ERRORS)
+		r->count++;
+	st.generation++;
+}
+
+static const struct status_entry *ring_newest(const struct ring *r, unsigned i)
+{
+	return &r->items[(r->next + STATUS_MAX_ERRORS - 1 - i) % STATUS_MAX_ERRORS];
+}
+
 void status_error(const char *what, const char *message)
 {
 	log_msg(LOG_ERR, "%s: %s", what, message);
 	pthread_mutex_lock(&st.lock);
-	struct status_error *e = &st.errors[st.next];
-	e->when = time(NULL);
-	snprintf(e->what, sizeof(e->what), "%s", what);
-	snprintf(e->message, sizeof(e->message), "%s", message);
-	st.next = (st.next + 1) % STATUS_MAX_ERRORS;
-	if (st.count < STATUS_MAX_ERRORS)
-		st.count++;
+	ring_push(&st.errors, what, message);
 	st.total++;
-	st.generation++;
 	pthread_mutex_unlock(&st.lock);
 }
 
@@ -73,14 +87,7 @@ void status_change(const char *fmt, ...)
 	va_end(ap);
 	log_msg(LOG_INFO, "%s", buf);
 	pthread_mutex_lock(&st.lock);
-	struct status_error *e = &st.changes[st.cnext];
-	e->when = time(NULL);
-	e->what[0] = '\0';
-	snprintf(e->message, sizeof(e->message), "%s", buf);
-	st.cnext = (st.cnext + 1) % STATUS_MAX_ERRORS;
-	if (st.ccount < STATUS_MAX_ERRORS)
-		st.ccount++;
-	st.generation++;
+	ring_push(&st.changes, "", buf);
 	pthread_mutex_unlock(&st.lock);
 }
 
@@ -96,8 +103,8 @@ char *status_last_error(void)
 {
 	char *msg = NULL;
 	pthread_mutex_lock(&st.lock);
-	if (st.count)
-		msg = strdup(st.errors[(st.next + STATUS_MAX_ERRORS - 1) % STATUS_MAX_ERRORS].message);
+	if (st.errors.count)
+		msg = strdup(ring_newest(&st.errors, 0)->message);
 	pthread_mutex_unlock(&st.lock);
 	return msg;
 }
@@ -109,6 +116,22 @@ static void add_time(cJSON *o, const char *key, time_t t)
 	gmtime_r(&t, &tm);
 	strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	cJSON_AddStringToObject(o, key, buf);
+}
+
+/* The entries of @r, newest first; called with st.lock held. */
+static cJSON *ring_json(const struct ring *r, const char *key)
+{
+	cJSON *arr = cJSON_CreateArray();
+	for (unsigned i = 0; arr && i < r->count; i++) {
+		const struct status_entry *e = ring_newest(r, i);
+		cJSON *o = cJSON_CreateObject();
+		add_time(o, "time", e->when);
+		if (e->what[0])
+			cJSON_AddStringToObject(o, "operation", e->what);
+		cJSON_AddStringToObject(o, key, e->message);
+		cJSON_AddItemToArray(arr, o);
+	}
+	return arr;
 }
 
 char *status_render(size_t *len)
@@ -126,27 +149,9 @@ char *status_render(size_t *len)
 	add_time(root, "mounted_at", st.mounted);
 	struct api *a = st.api;
 	struct cache *c = st.cache;
-	errs = cJSON_CreateArray();
-	for (unsigned i = 0; i < st.count; i++) {
-		/* newest first */
-		const struct status_error *e =
-			&st.errors[(st.next + STATUS_MAX_ERRORS - 1 - i) % STATUS_MAX_ERRORS];
-		cJSON *o = cJSON_CreateObject();
-		add_time(o, "time", e->when);
-		cJSON_AddStringToObject(o, "operation", e->what);
-		cJSON_AddStringToObject(o, "message", e->message);
-		cJSON_AddItemToArray(errs, o);
-	}
+	errs = ring_json(&st.errors, "message");
+	cJSON *changes = ring_json(&st.changes, "change");
 	unsigned long total = st.total;
-	cJSON *changes = cJSON_CreateArray();
-	for (unsigned i = 0; i < st.ccount; i++) {
-		const struct status_error *e =
-			&st.changes[(st.cnext + STATUS_MAX_ERRORS - 1 - i) % STATUS_MAX_ERRORS];
-		cJSON *o = cJSON_CreateObject();
-		add_time(o, "time", e->when);
-		cJSON_AddStringToObject(o, "change", e->message);
-		cJSON_AddItemToArray(changes, o);
-	}
 	pthread_mutex_unlock(&st.lock);
 
 	if (a) {
