@@ -2,6 +2,7 @@
 #include "cache.h"
 
 #include <errno.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <math.h>
 #include <pthread.h>
@@ -46,7 +47,8 @@ struct detail {
 struct pdf {
 	char *nr;
 	off_t size;       /* -1 until known */
-	char *data;       /* in memory only when the disk cache is unusable */
+	char *data;       /* in memory only when the disk cache is unusable or off */
+	double used;      /* CLOCK_MONOTONIC of the last read: LRU for memory copies */
 	bool loading;
 	UT_hash_handle hh;
 };
@@ -67,6 +69,8 @@ struct cache {
 	struct detail *details;
 	struct pdf *pdfs;
 	double ratelimited_at; /* monotonic time the budget was last seen spent, 0: never */
+	off_t disk_used;       /* bytes of PDFs in pdf_dir, -1 until first counted */
+	off_t mem_used;        /* bytes of PDFs held in memory */
 	unsigned long pdf_fetches, pdf_disk_hits;
 };
 
@@ -569,6 +573,37 @@ static char *pdf_path(struct cache *cache, const char *nr)
 }
 
 /* Finds or adds the entry of @nr; called with cache->lock held. */
+/* The size of cached file @path when it holds a whole PDF (its header and
+ * its %%EOF trailer), else -1 after removing it: a file cut short by a full
+ * disk or a crash elsewhere is fetched again rather than served. */
+static off_t pdf_verified(const char *path)
+{
+	char head[5], tail[1024];
+	struct stat st;
+	off_t size = -1;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size >= 16 &&
+	    pread(fd, head, sizeof(head), 0) == (ssize_t)sizeof(head) &&
+	    !memcmp(head, "%PDF-", 5)) {
+		size_t n = st.st_size < (off_t)sizeof(tail) ? (size_t)st.st_size : sizeof(tail);
+		if (pread(fd, tail, n, st.st_size - (off_t)n) == (ssize_t)n &&
+		    memmem(tail, n, "%%EOF", 5))
+			size = st.st_size;
+	}
+	close(fd);
+	if (size < 0) {
+		log_msg(LOG_WARNING, "removing %s from the PDF cache: not a whole PDF", path);
+		unlink(path);
+	} else {
+		/* Its time is when it was last used: eviction takes the oldest. */
+		utimensat(AT_FDCWD, path, NULL, 0);
+	}
+	return size;
+}
+
+/* Finds or adds the entry of @nr; called with cache->lock held. */
 static struct pdf *pdf_entry(struct cache *cache, const char *nr)
 {
 	struct pdf *p = NULL;
@@ -580,14 +615,95 @@ static struct pdf *pdf_entry(struct cache *cache, const char *nr)
 		free(p);
 		return NULL;
 	}
-	p->size = -1;
 	char *path = pdf_path(cache, nr);
-	struct stat st;
-	if (path && stat(path, &st) == 0 && S_ISREG(st.st_mode))
-		p->size = st.st_size;
+	p->size = path ? pdf_verified(path) : -1;
 	free(path);
 	HASH_ADD_KEYPTR(hh, cache->pdfs, p->nr, strlen(p->nr), p);
 	return p;
+}
+
+struct cached_file {
+	char *name;
+	struct timespec mtime; /* last used; nanoseconds matter: many arrive a second */
+	off_t size;
+};
+
+static int cmp_mtime(const void *a, const void *b)
+{
+	const struct timespec *x = &((const struct cached_file *)a)->mtime;
+	const struct timespec *y = &((const struct cached_file *)b)->mtime;
+	if (x->tv_sec != y->tv_sec)
+		return x->tv_sec < y->tv_sec ? -1 : 1;
+	return (x->tv_nsec > y->tv_nsec) - (x->tv_nsec < y->tv_nsec);
+}
+
+/* Counts the disk cache and, past cache_max, removes the PDFs used longest
+ * ago (but not @keep, just written).  Called with cache->lock held; only
+ * local disk I/O. */
+static void pdf_evict(struct cache *cache, const char *keep)
+{
+	DIR *d = opendir(cache->pdf_dir);
+	struct cached_file *files = NULL;
+	size_t n = 0, cap = 0;
+	struct dirent *de;
+	off_t total = 0;
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		struct stat st;
+		size_t len = strlen(de->d_name);
+		if (len < 5 || strcmp(de->d_name + len - 4, ".pdf") ||
+		    fstatat(dirfd(d), de->d_name, &st, 0) < 0 || !S_ISREG(st.st_mode))
+			continue;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 64;
+			struct cached_file *more = realloc(files, cap * sizeof(*files));
+			if (!more)
+				break;
+			files = more;
+		}
+		files[n].name = strdup(de->d_name);
+		files[n].mtime = st.st_mtim;
+		files[n].size = st.st_size;
+		if (files[n].name) {
+			total += st.st_size;
+			n++;
+		}
+	}
+	if (n > 1)
+		qsort(files, n, sizeof(*files), cmp_mtime);
+	for (size_t i = 0; i < n && total > cache->cfg.pdf_max; i++) {
+		if (keep && !strcmp(files[i].name, keep))
+			continue;
+		if (unlinkat(dirfd(d), files[i].name, 0) == 0) {
+			total -= files[i].size;
+			log_msg(LOG_DEBUG, "PDF cache: evicted %s", files[i].name);
+		}
+	}
+	for (size_t i = 0; i < n; i++)
+		free(files[i].name);
+	free(files);
+	closedir(d);
+	cache->disk_used = total;
+}
+
+/* Keeps memory copies within cache_max, dropping the least recently read;
+ * called with cache->lock held. */
+static void pdf_trim_memory(struct cache *cache, const struct pdf *keep)
+{
+	while (cache->mem_used > cache->cfg.pdf_max) {
+		struct pdf *p, *tmp, *oldest = NULL;
+		HASH_ITER(hh, cache->pdfs, p, tmp) {
+			if (p->data && p != keep && !p->loading && (!oldest || p->used < oldest->used))
+				oldest = p;
+		}
+		if (!oldest)
+			break;
+		cache->mem_used -= oldest->size;
+		free(oldest->data);
+		oldest->data = NULL;
+		oldest->size = -1; /* fetched again when read */
+	}
 }
 
 off_t cache_pdf_size(struct cache *cache, const char *nr)
@@ -627,6 +743,14 @@ static bool pdf_store(struct cache *cache, const char *nr, const char *data, siz
 	}
 	fd = -1;
 	ok = rename(tmp, path) == 0;
+	if (ok) {
+		pthread_mutex_lock(&cache->lock);
+		if (cache->disk_used >= 0)
+			cache->disk_used += (off_t)len;
+		if (cache->disk_used < 0 || cache->disk_used > cache->cfg.pdf_max)
+			pdf_evict(cache, strrchr(path, '/') + 1);
+		pthread_mutex_unlock(&cache->lock);
+	}
 out:
 	if (fd >= 0)
 		close(fd);
@@ -658,12 +782,18 @@ static int pdf_fetch(struct cache *cache, const char *nr, struct pdf *p)
 	pthread_mutex_lock(&cache->lock);
 	cache->pdf_fetches++;
 	pthread_mutex_unlock(&cache->lock);
-	if (!pdf_store(cache, nr, resp.body, resp.len)) {
-		/* No usable disk cache: keep the bytes in memory instead. */
+	if (!cache->pdf_dir || !pdf_store(cache, nr, resp.body, resp.len)) {
+		/* No disk cache (off, or unusable): keep the bytes in memory. */
+		pthread_mutex_lock(&cache->lock);
 		p->data = resp.body;
 		resp.body = NULL;
+		p->size = (off_t)resp.len;
+		cache->mem_used += p->size;
+		pdf_trim_memory(cache, p);
+		pthread_mutex_unlock(&cache->lock);
+	} else {
+		p->size = (off_t)resp.len;
 	}
-	p->size = (off_t)resp.len;
 out:
 	api_response_clear(&resp);
 	free(esc);
@@ -705,6 +835,7 @@ ssize_t cache_pdf_read(struct cache *cache, const char *nr, char *buf, size_t si
 	if ((off_t)size > total - off)
 		size = (size_t)(total - off);
 	if (p->data) {
+		p->used = now_mono();
 		memcpy(buf, p->data + off, size);
 		pthread_mutex_unlock(&cache->lock);
 		return (ssize_t)size;
@@ -737,6 +868,7 @@ int cache_new(struct cache **out, struct api *api, const struct cache_config *cf
 		return -ENOMEM;
 	cache->api = api;
 	cache->cfg = *cfg;
+	cache->disk_used = -1;
 	cache->colls = calloc(schema_ncollections(), sizeof(*cache->colls));
 	if (!cache->colls) {
 		free(cache);

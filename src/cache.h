@@ -47,7 +47,8 @@ struct cache_listing {
 struct cache_config {
 	double ttl;         /* seconds a listing is fresh */
 	long page_size;     /* `count` asked per listing page */
-	const char *pdf_dir;/* disk cache directory for PDFs, NULL for none */
+	const char *pdf_dir;/* disk cache directory for PDFs, NULL: keep them in memory */
+	off_t pdf_max;      /* bytes of PDFs kept (on disk, or in memory), LRU beyond */
 	/* Called after a listing was replaced by one with other content, outside
 	 * any lock, so the FUSE layer can tell the kernel.  @old may be NULL. */
 	void (*changed)(void *ud, const struct schema_collection *c,

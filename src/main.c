@@ -30,6 +30,8 @@ struct options {
 	char *cache_dir;
 	char *cainfo;
 	char *apikey_on_cmdline; /* refused: argv is world-readable */
+	char *cache_max;         /* "512M": bytes of PDFs kept */
+	int nodiskcache;
 	double ttl;
 	double timeout;
 	long page_size;
@@ -51,6 +53,8 @@ static const struct fuse_opt option_spec[] = {
 	OPT("cache_dir=%s", cache_dir),
 	OPT("cainfo=%s", cainfo),
 	OPT("insecure", insecure),
+	OPT("cache_max=%s", cache_max),
+	OPT("nodiskcache", nodiskcache),
 	OPT("apikey=%s", apikey_on_cmdline),
 	FUSE_OPT_KEY("ro", KEY_RO),
 	FUSE_OPT_END,
@@ -82,6 +86,9 @@ static void usage(const char *prog)
 	       "    -o timeout=SECONDS     limit for one API call (default 30)\n"
 	       "    -o page_size=N         records asked for per listing page (default 10000)\n"
 	       "    -o cache_dir=DIR       PDF cache (default $XDG_CACHE_HOME/factuurfs)\n"
+	       "    -o cache_max=SIZE      PDFs kept, least recently used dropped first\n"
+	       "                           (default 1G; K, M, G suffixes)\n"
+	       "    -o nodiskcache         keep PDFs in memory only (within cache_max)\n"
 	       "    -o cainfo=FILE         CA bundle for TLS verification\n"
 	       "    -o insecure            do not verify the server's TLS certificate\n"
 	       "    -o ro                  read-only: the kernel refuses every change, and\n"
@@ -307,6 +314,23 @@ static char *pdf_cache_dir(const struct options *o, const char *username)
 	return dir;
 }
 
+/* "512M" -> bytes; -1 when it is not a size. */
+static off_t parse_size(const char *s)
+{
+	char *end;
+	errno = 0;
+	double v = strtod(s, &end);
+	if (errno || end == s || v < 0)
+		return -1;
+	switch (*end) {
+	case 'k': case 'K': v *= 1024; end++; break;
+	case 'm': case 'M': v *= 1024 * 1024; end++; break;
+	case 'g': case 'G': v *= 1024.0 * 1024 * 1024; end++; break;
+	default: break;
+	}
+	return *end || v > 9e18 ? -1 : (off_t)v;
+}
+
 /* ---- signals ------------------------------------------------------------------- */
 
 static void *sighup_main(void *arg)
@@ -394,6 +418,12 @@ int main(int argc, char *argv[])
 		fprintf(stderr, "factuurfs: ttl must be >= 0, timeout > 0 and page_size >= 1\n");
 		goto out;
 	}
+	off_t pdf_max = o.cache_max ? parse_size(o.cache_max) : (off_t)1 << 30;
+	if (pdf_max < 0) {
+		fprintf(stderr, "factuurfs: cache_max=%s is not a size (like 512M or 2G)\n",
+			o.cache_max);
+		goto out;
+	}
 	if (!o.url)
 		o.url = strdup(DEFAULT_URL);
 	log_init(fopts.foreground, fopts.debug);
@@ -424,11 +454,12 @@ int main(int argc, char *argv[])
 		fprintf(stderr, "factuurfs: bad url '%s': %s\n", o.url, strerror(-rc));
 		goto out;
 	}
-	pdf_dir = pdf_cache_dir(&o, username);
+	pdf_dir = o.nodiskcache ? NULL : pdf_cache_dir(&o, username);
 	struct cache_config ccfg = {
 		.ttl = o.ttl,
 		.page_size = o.page_size,
 		.pdf_dir = pdf_dir,
+		.pdf_max = pdf_max,
 		.changed = fs_listing_changed,
 		.ud = fs,
 	};
@@ -501,6 +532,7 @@ out:
 	free(o.profile);
 	free(o.cache_dir);
 	free(o.cainfo);
+	free(o.cache_max);
 	fuse_opt_free_args(&args);
 	return ret;
 }
