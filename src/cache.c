@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <dirent.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -174,18 +175,24 @@ ssize_t cache_listing_find(const struct cache_listing *l, const char *id)
 	return ix ? (ssize_t)ix->pos : -1;
 }
 
-/* Takes ownership of @items (an array of wire records). */
-static struct cache_listing *listing_new(const struct schema_collection *c, cJSON *items)
+/* Records converted so far, while a listing's pages arrive. */
+struct recs {
+	struct cache_record **v;
+	size_t n, cap;
+};
+
+static void recs_clear(struct recs *rs)
 {
-	size_t n = (size_t)cJSON_GetArraySize(items), k = 0;
-	struct cache_listing *l = calloc(1, sizeof(*l));
-	if (!l)
-		goto fail;
-	l->refs = 1;
-	/* Records and their index in one allocation: freed together. */
-	l->recs = calloc(1, n * (sizeof(*l->recs) + sizeof(struct cache_index)) + 1);
-	if (!l->recs)
-		goto fail;
+	for (size_t i = 0; i < rs->n; i++)
+		cache_record_unref(rs->v[i]);
+	free(rs->v);
+	memset(rs, 0, sizeof(*rs));
+}
+
+/* Converts one page of wire records into @rs right away, so that no more
+ * than one page is ever held as parsed JSON (it takes ~7x its wire size). */
+static int recs_add(const struct schema_collection *c, const cJSON *items, struct recs *rs)
+{
 	const cJSON *w;
 	cJSON_ArrayForEach(w, items) {
 		struct cache_record *r = record_new(c, w);
@@ -194,10 +201,53 @@ static struct cache_listing *listing_new(const struct schema_collection *c, cJSO
 				c->id_field ? c->id_field : "id");
 			continue;
 		}
-		l->recs[k++] = r;
+		if (rs->n == rs->cap) {
+			size_t cap = rs->cap ? rs->cap * 2 : 64;
+			struct cache_record **v = realloc(rs->v, cap * sizeof(*v));
+			if (!v) {
+				cache_record_unref(r);
+				return -ENOMEM;
+			}
+			rs->v = v;
+			rs->cap = cap;
+		}
+		rs->v[rs->n++] = r;
 	}
-	l->n = k;
-	qsort(l->recs, l->n, sizeof(*l->recs), cmp_stem);
+	return 0;
+}
+
+static int recs_add_one(struct recs *rs, struct cache_record *r)
+{
+	struct cache_record **v = realloc(rs->v, (rs->n + 1) * sizeof(*v));
+	if (!v) {
+		cache_record_unref(r);
+		return -ENOMEM;
+	}
+	rs->v = v;
+	rs->v[rs->n++] = r;
+	rs->cap = rs->n;
+	return 0;
+}
+
+/* Takes ownership of the records in @rs (left empty). */
+static struct cache_listing *listing_new(const struct schema_collection *c, struct recs *rs)
+{
+	size_t n = rs->n;
+	struct cache_listing *l = calloc(1, sizeof(*l));
+	if (!l)
+		goto fail;
+	l->refs = 1;
+	/* Records and their index in one allocation: freed together. */
+	l->recs = calloc(1, n * (sizeof(*l->recs) + sizeof(struct cache_index)) + 1);
+	if (!l->recs)
+		goto fail;
+	if (n)
+		memcpy(l->recs, rs->v, n * sizeof(*l->recs));
+	l->n = n;
+	free(rs->v);
+	memset(rs, 0, sizeof(*rs));
+	if (l->n > 1)
+		qsort(l->recs, l->n, sizeof(*l->recs), cmp_stem);
 	struct cache_index *ixs = (struct cache_index *)(l->recs + n);
 	for (size_t i = 0; i < l->n; i++) {
 		struct cache_index *dup = NULL;
@@ -211,14 +261,10 @@ static struct cache_listing *listing_new(const struct schema_collection *c, cJSO
 		ixs[i].pos = i;
 		HASH_ADD_KEYPTR(hh, l->by_id, ixs[i].id, strlen(ixs[i].id), &ixs[i]);
 	}
-	cJSON_Delete(items);
 	return l;
 fail:
-	cJSON_Delete(items);
-	if (l) {
-		free(l->recs);
-		free(l);
-	}
+	free(l);
+	recs_clear(rs);
 	return NULL;
 }
 
@@ -280,12 +326,10 @@ static int fetch_listing(struct cache *cache, const struct schema_collection *c,
 			 struct cache_listing **out)
 {
 	char what[64], path[256];
-	cJSON *all = cJSON_CreateArray();
+	struct recs rs = {0};
 	int rc = 0;
 	long asked = cache->cfg.page_size, first = -1;
 	snprintf(what, sizeof(what), "list %s", c->name);
-	if (!all)
-		return -ENOMEM;
 
 	for (long page = 0, offset = 0; page < CACHE_MAX_PAGES; page++) {
 		cJSON *body = NULL, *items;
@@ -298,11 +342,16 @@ static int fetch_listing(struct cache *cache, const struct schema_collection *c,
 			goto out;
 		if (c->single) {
 			/* balance: one object, shown as one file. */
-			cJSON_AddItemToArray(all, body);
+			struct cache_record *r = record_new(c, body);
+			cJSON_Delete(body);
+			if (r && (rc = recs_add_one(&rs, r)) < 0)
+				goto out;
 			break;
 		}
-		items = schema_list_items(body);
-		cJSON_Delete(body);
+		/* The usual answer is a bare array: no copy of it is made. */
+		items = cJSON_IsArray(body) ? body : schema_list_items(body);
+		if (items != body)
+			cJSON_Delete(body);
 		if (!items) {
 			status_error(what, "the service sent something that is not a list");
 			rc = -EIO;
@@ -311,32 +360,33 @@ static int fetch_listing(struct cache *cache, const struct schema_collection *c,
 		long n = cJSON_GetArraySize(items);
 		/* A server that ignores `offset` sends the first page again: stop
 		 * rather than loop or show every record twice. */
-		if (page > 0 && n > 0) {
-			char *id0 = schema_record_id(c, cJSON_GetArrayItem(items, 0));
-			char *idf = schema_record_id(c, cJSON_GetArrayItem(all, 0));
-			bool again = id0 && idf && !strcmp(id0, idf);
+		if (page > 0 && n > 0 && rs.n > 0) {
+			char *id0 = schema_record_id(c, items->child);
+			bool again = id0 && !strcmp(id0, rs.v[0]->id);
 			free(id0);
-			free(idf);
 			if (again) {
 				cJSON_Delete(items);
 				break;
 			}
 		}
-		while (cJSON_GetArraySize(items) > 0)
-			cJSON_AddItemToArray(all, cJSON_DetachItemFromArray(items, 0));
+		rc = recs_add(c, items, &rs);
 		cJSON_Delete(items);
+		if (rc < 0)
+			goto out;
 		if (first < 0)
 			first = n;
 		offset += n;
 		if (n == 0 || (n < asked && first <= asked) || (first > asked && n < first))
 			break;
 	}
-	*out = listing_new(c, all);
-	all = NULL;
+	*out = listing_new(c, &rs);
 	if (!*out)
 		rc = -ENOMEM;
+	/* A big listing's parse left freed pages behind: give them back. */
+	if (*out && (*out)->n > 1000)
+		malloc_trim(0);
 out:
-	cJSON_Delete(all);
+	recs_clear(&rs);
 	return rc;
 }
 

@@ -1446,6 +1446,10 @@ class FakeAPI:
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in two sends; with Nagle's algorithm on, a reused
+    # connection then waits ~40 ms for the client's delayed ACK, a delay no
+    # real service adds.
+    disable_nagle_algorithm = True
     server_version = "fakeapi/1.0"
     sys_version = ""
 
