@@ -1,12 +1,53 @@
 #!/usr/bin/env bash
-# Measures factuurfs against what FUSE itself allows on this machine: the same
-# warm workloads on tmpfs, on the two reference FUSE programs of shared/tools
-# (ideal_fs: high-level API; ideal_ll: low-level, no-open) and on factuurfs,
-# side by side in one run.  Prints medians and ratios to tmpfs.
-#   scripts/bench.sh [NFILES] [RUNS]
+# Measures factuurfs against what FUSE itself allows on this machine, and against the
+# API it stands for, side by side in one run, and prints one table of ratios with the
+# targets beside them (see README "Performance"):
+#   - warm `ls -l` / `cat` on tmpfs, on the two reference FUSE programs of shared/tools
+#     (ideal_fs: high-level API; ideal_ll: low-level, no-open) and on factuurfs'
+#     invoices/ (read-write and -o ro);
+#   - a cold browse of every collection: API calls against the minimum;
+#   - PDFs with 50 ms API latency: one by one, 8 in parallel, after a remount, and a
+#     plain sequential curl loop over the API;
+#   - the daemon's peak RSS against the listing's size on the wire;
+#   - how cold time and memory grow with 1,000 / 10,000 / 50,000 invoices, written to
+#     docs/bench/scaling.dat and plotted into docs/bench/scaling.png.
+#
+#   scripts/bench.sh [--quick] [NFILES] [RUNS]
+#     NFILES  invoices (and reference files) for the warm rows   (default 10000; --quick 2000)
+#     RUNS    runs per median                                    (default 5; --quick 3)
+#   --quick: smaller everything (50 PDFs, scaling 500/2000/5000, one run each); its
+#   scaling data and plot go to build/bench/, not docs/bench/.
+# Takes about 5 minutes on a 2-core machine (--quick: about one).  Needs root (tmpfs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+quick=()
+args=()
+for a in "$@"; do
+	case $a in
+	--quick) quick=(--quick) ;;
+	-h | --help) sed -n '2,20p' "$0"; exit 0 ;;
+	*) args+=("$a") ;;
+	esac
+done
+
 bash scripts/deps.sh
+# What the bench itself drives, beyond the build: gnuplot for the plot, curl for the
+# "script over the API" baseline.
+missing=()
+for p in gnuplot-nox curl; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "bench: missing Debian packages: ${missing[*]} (run as root, or apt-get install them)" >&2
+		exit 1
+	fi
+	echo "bench: installing ${missing[*]}" >&2
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
 bash scripts/build.sh
 
 shared=${FACTUURFS_SHARED:-$(cd .. && pwd)/shared}
@@ -15,4 +56,8 @@ mkdir -p build/bench
 for t in ideal_fs ideal_ll; do
 	cc -O2 -Wall -o "build/bench/$t" "$shared/tools/$t.c" $(pkg-config --cflags --libs fuse3)
 done
-exec /usr/bin/python3 scripts/bench.py "${1:-10000}" "${2:-7}"
+# Measure a private copy of the binary, so that a rebuild during the run does not
+# change what is measured halfway through.
+cp "${FACTUURFS_BIN:-build/factuurfs}" build/bench/factuurfs
+export FACTUURFS_BIN=$PWD/build/bench/factuurfs
+exec /usr/bin/python3 scripts/bench.py ${quick[@]+"${quick[@]}"} ${args[@]+"${args[@]}"}
