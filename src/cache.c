@@ -322,6 +322,83 @@ static int get_json(struct cache *cache, const char *what, const char *path, cJS
 	return rc;
 }
 
+/* The end of the JSON value starting at @p (just past it), or NULL when it
+ * runs past @end unclosed.  Only brackets and strings matter here: cJSON
+ * checks each value properly afterwards. */
+static const char *value_end(const char *p, const char *end)
+{
+	int depth = 0;
+	for (; p < end; p++) {
+		if (*p == '"') {
+			for (p++; p < end && *p != '"'; p++)
+				if (*p == '\\')
+					p++;
+			if (p >= end)
+				return NULL;
+		} else if (*p == '{' || *p == '[') {
+			depth++;
+		} else if (*p == '}' || *p == ']') {
+			if (depth == 0)
+				return p; /* closes the enclosing array */
+			if (--depth == 0)
+				return p + 1;
+		} else if (*p == ',' && depth == 0) {
+			return p;
+		}
+	}
+	return depth == 0 ? p : NULL;
+}
+
+static const char *skip_ws(const char *p, const char *end)
+{
+	while (p < end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
+		p++;
+	return p;
+}
+
+/* Converts a page whose body is a top-level JSON array one element at a
+ * time, so only the raw body and one record are ever parsed at once (a whole
+ * page parsed with cJSON takes ~7x its wire size).  Returns the number of
+ * elements, or -EIO when the body is not such an array. */
+static long recs_add_array(const struct schema_collection *c, const char *body, size_t len,
+			   struct recs *rs)
+{
+	const char *p = skip_ws(body, body + len), *end = body + len;
+	long n = 0;
+	if (p == end || *p != '[')
+		return -EIO;
+	p = skip_ws(p + 1, end);
+	if (p < end && *p == ']')
+		return skip_ws(p + 1, end) == end ? 0 : -EIO;
+	for (;;) {
+		const char *e = value_end(p, end);
+		if (!e)
+			return -EIO;
+		cJSON *item = cJSON_ParseWithLength(p, (size_t)(e - p));
+		if (!item)
+			return -EIO;
+		cJSON *one = cJSON_CreateArray();
+		if (!one) {
+			cJSON_Delete(item);
+			return -ENOMEM;
+		}
+		cJSON_AddItemToArray(one, item);
+		int rc = recs_add(c, one, rs);
+		cJSON_Delete(one);
+		if (rc < 0)
+			return rc;
+		n++;
+		p = skip_ws(e, end);
+		if (p < end && *p == ',') {
+			p = skip_ws(p + 1, end);
+			continue;
+		}
+		if (p < end && *p == ']')
+			return skip_ws(p + 1, end) == end ? n : -EIO;
+		return -EIO;
+	}
+}
+
 static int fetch_listing(struct cache *cache, const struct schema_collection *c,
 			 struct cache_listing **out)
 {
@@ -332,47 +409,65 @@ static int fetch_listing(struct cache *cache, const struct schema_collection *c,
 	snprintf(what, sizeof(what), "list %s", c->name);
 
 	for (long page = 0, offset = 0; page < CACHE_MAX_PAGES; page++) {
-		cJSON *body = NULL, *items;
+		struct api_response resp;
+		cJSON *body = NULL, *items = NULL;
+		size_t before = rs.n;
+		long n;
 		if (c->single)
 			snprintf(path, sizeof(path), "%s", c->name);
 		else
 			snprintf(path, sizeof(path), "%s?count=%ld&offset=%ld", c->name, asked, offset);
-		rc = get_json(cache, what, path, &body);
+		rc = get(cache, what, path, &resp);
+		if (rc == 0 && !c->single)
+			n = recs_add_array(c, resp.body, resp.len, &rs);
+		else
+			n = -EIO;
+		if (rc == 0 && n == -EIO) {
+			/* Not a bare array (or balance): the other shapes, parsed whole. */
+			while (rs.n > before) /* what it converted before giving up */
+				cache_record_unref(rs.v[--rs.n]);
+			body = cJSON_ParseWithOpts(resp.body, NULL, true);
+		}
+		api_response_clear(&resp);
 		if (rc < 0)
 			goto out;
-		if (c->single) {
-			/* balance: one object, shown as one file. */
-			struct cache_record *r = record_new(c, body);
-			cJSON_Delete(body);
-			if (r && (rc = recs_add_one(&rs, r)) < 0)
+		if (n == -EIO) {
+			if (!body) {
+				status_error(what, "the service sent a body that is not JSON");
+				rc = -EIO;
 				goto out;
-			break;
-		}
-		/* The usual answer is a bare array: no copy of it is made. */
-		items = cJSON_IsArray(body) ? body : schema_list_items(body);
-		if (items != body)
-			cJSON_Delete(body);
-		if (!items) {
-			status_error(what, "the service sent something that is not a list");
-			rc = -EIO;
-			goto out;
-		}
-		long n = cJSON_GetArraySize(items);
-		/* A server that ignores `offset` sends the first page again: stop
-		 * rather than loop or show every record twice. */
-		if (page > 0 && n > 0 && rs.n > 0) {
-			char *id0 = schema_record_id(c, items->child);
-			bool again = id0 && !strcmp(id0, rs.v[0]->id);
-			free(id0);
-			if (again) {
-				cJSON_Delete(items);
+			}
+			if (c->single) {
+				/* balance: one object, shown as one file. */
+				struct cache_record *r = record_new(c, body);
+				cJSON_Delete(body);
+				if (r && (rc = recs_add_one(&rs, r)) < 0)
+					goto out;
 				break;
 			}
+			items = schema_list_items(body);
+			cJSON_Delete(body);
+			if (!items) {
+				status_error(what, "the service sent something that is not a list");
+				rc = -EIO;
+				goto out;
+			}
+			n = cJSON_GetArraySize(items);
+			rc = recs_add(c, items, &rs);
+			cJSON_Delete(items);
+		} else if (n < 0) {
+			rc = (int)n;
 		}
-		rc = recs_add(c, items, &rs);
-		cJSON_Delete(items);
 		if (rc < 0)
 			goto out;
+		/* A server that ignores `offset` sends the first page again: stop
+		 * rather than loop or show every record twice. */
+		if (page > 0 && rs.n > before && before > 0 &&
+		    !strcmp(rs.v[before]->id, rs.v[0]->id)) {
+			while (rs.n > before)
+				cache_record_unref(rs.v[--rs.n]);
+			break;
+		}
 		if (first < 0)
 			first = n;
 		offset += n;
