@@ -31,23 +31,7 @@ for a in "$@"; do
 	esac
 done
 
-bash scripts/deps.sh
-# What the bench itself drives, beyond the build: gnuplot for the plot, curl for the
-# "script over the API" baseline.
-missing=()
-for p in gnuplot-nox curl; do
-	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-	if [ "$(id -u)" -ne 0 ]; then
-		echo "bench: missing Debian packages: ${missing[*]} (run as root, or apt-get install them)" >&2
-		exit 1
-	fi
-	echo "bench: installing ${missing[*]}" >&2
-	export DEBIAN_FRONTEND=noninteractive
-	apt-get update -qq
-	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+bash scripts/deps.sh --bench  # the build, plus gnuplot for the plot and curl for the script baseline
 bash scripts/build.sh
 
 shared=${FACTUURFS_SHARED:-$(cd .. && pwd)/shared}

@@ -2,6 +2,7 @@
 # Installs the Debian packages factuurfs needs and that are missing.
 #   scripts/deps.sh          what building and the demo need
 #   scripts/deps.sh --test   also what the test suite drives (editors, pdfinfo, valgrind)
+#   scripts/deps.sh --bench  also what scripts/bench.sh drives (gnuplot, curl)
 set -euo pipefail
 
 build_pkgs=(gcc meson ninja-build pkg-config libfuse3-dev fuse3 libcurl4-openssl-dev
@@ -9,7 +10,9 @@ build_pkgs=(gcc meson ninja-build pkg-config libfuse3-dev fuse3 libcurl4-openssl
 test_pkgs=(python3-pytest poppler-utils valgrind vim nano tmux libglib2.0-bin emacs-nox)
 
 want=("${build_pkgs[@]}")
+bench_pkgs=(gnuplot-nox curl)
 [ "${1:-}" = "--test" ] && want+=("${test_pkgs[@]}")
+[ "${1:-}" = "--bench" ] && want+=("${bench_pkgs[@]}")
 
 missing=()
 for p in "${want[@]}"; do
