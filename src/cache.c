@@ -82,14 +82,6 @@ static double now_mono(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-static size_t coll_index(const struct schema_collection *c)
-{
-	for (size_t i = 0; i < schema_ncollections(); i++)
-		if (schema_collection_at(i) == c)
-			return i;
-	abort(); /* only table rows are ever passed in */
-}
-
 /* ---- records and listings ---------------------------------------------- */
 
 void cache_record_ref(struct cache_record *r)
@@ -488,7 +480,7 @@ out:
 int cache_listing_get(struct cache *cache, const struct schema_collection *c,
 		      struct cache_listing **out)
 {
-	struct coll_state *st = &cache->colls[coll_index(c)];
+	struct coll_state *st = &cache->colls[schema_collection_index(c)];
 	struct cache_listing *fresh = NULL, *old = NULL;
 	int rc = 0;
 
@@ -557,7 +549,7 @@ hit:
 bool cache_has_listing(struct cache *cache, const struct schema_collection *c)
 {
 	pthread_mutex_lock(&cache->lock);
-	bool held = cache->colls[coll_index(c)].cur != NULL;
+	bool held = cache->colls[schema_collection_index(c)].cur != NULL;
 	pthread_mutex_unlock(&cache->lock);
 	return held;
 }
@@ -571,7 +563,7 @@ double cache_listing_ttl_left(const struct cache *cache, const struct cache_list
 struct cache_listing *cache_listing_peek(struct cache *cache, const struct schema_collection *c)
 {
 	pthread_mutex_lock(&cache->lock);
-	struct cache_listing *l = cache->colls[coll_index(c)].cur;
+	struct cache_listing *l = cache->colls[schema_collection_index(c)].cur;
 	if (l)
 		atomic_fetch_add_explicit((_Atomic int *)&l->refs, 1, memory_order_relaxed);
 	pthread_mutex_unlock(&cache->lock);
@@ -581,7 +573,7 @@ struct cache_listing *cache_listing_peek(struct cache *cache, const struct schem
 void cache_invalidate(struct cache *cache, const struct schema_collection *c)
 {
 	pthread_mutex_lock(&cache->lock);
-	cache->colls[coll_index(c)].forced = true;
+	cache->colls[schema_collection_index(c)].forced = true;
 	pthread_mutex_unlock(&cache->lock);
 }
 

@@ -910,6 +910,18 @@ static int writable(struct fs *fs, struct node *n)
 	return rc;
 }
 
+/* Truncates what @n holds to @size (O_TRUNC, truncate(2)). */
+static int truncate_node(struct fs *fs, struct node *n, off_t size)
+{
+	int rc = writable(fs, n);
+	if (rc == 0) {
+		pthread_mutex_lock(&inode_lock);
+		rc = inode_buffer_truncate(n, size);
+		pthread_mutex_unlock(&inode_lock);
+	}
+	return rc;
+}
+
 static void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
 		     struct fuse_file_info *fi)
 {
@@ -946,9 +958,6 @@ static bool blank(const char *s, size_t len)
 	return true;
 }
 
-/* "clients/acme.json": how messages name a local file (inode_lock held). */
-static void local_name(struct node *n, char *buf, size_t len);
-
 /* Commits what was written to @n: on FLUSH (so close() reports the result),
  * FSYNC (@fsync: a refused text is tried again) and a rename onto a record.
  * 0 when there was nothing to send or the service took it; -errno after a
@@ -956,7 +965,7 @@ static void local_name(struct node *n, char *buf, size_t len);
  * stays in the buffer until the service takes it. */
 static int commit(struct fs *fs, struct node *n, bool fsync)
 {
-	char what[1100], msg[512] = "", *text = NULL, *id = NULL, *new_id = NULL;
+	char what[1100], msg[512] = "", *text = NULL, *id = NULL, *new_id = NULL, *lname = NULL;
 	const struct schema_collection *c, *in = NULL;
 	struct wb_pending *pending = NULL;
 	enum node_kind kind;
@@ -991,10 +1000,14 @@ static int commit(struct fs *fs, struct node *n, bool fsync)
 	pending = b->pending;
 	b->pending = NULL;
 	n->busy = true;
-	if (kind == N_JSON)
+	if (kind == N_JSON) {
 		record_path(n, what, sizeof(what));
-	else
-		local_name(n, what, sizeof(what));
+	} else {
+		/* The name the user wrote: hidden or freed once committed. */
+		const char *name = inode_local_name(n);
+		lname = name ? strdup(name) : NULL;
+		snprintf(what, sizeof(what), "%s/%s", c->name, lname ? lname : "?");
+	}
 	pthread_mutex_unlock(&inode_lock);
 
 	if (kind == N_JSON)
@@ -1031,7 +1044,7 @@ static int commit(struct fs *fs, struct node *n, bool fsync)
 		/* A payment is done: its name is free for the next one. */
 		status_change("registered a payment on invoice %s (%s)", id, what);
 		n->kind = N_SCRATCH;
-		struct lentry *e = inode_lentry(inode_coll_ino(c), strrchr(what, '/') + 1);
+		struct lentry *e = lname ? inode_lentry(inode_coll_ino(c), lname) : NULL;
 		if (e)
 			inode_lentry_del(e);
 	} else if (new_id) {
@@ -1046,7 +1059,7 @@ static int commit(struct fs *fs, struct node *n, bool fsync)
 		/* The name the user wrote stays usable, but the record is listed
 		 * under its id from now on. */
 		fuse_ino_t dir = inode_coll_ino(c);
-		struct lentry *e = inode_lentry(dir, strrchr(what, '/') + 1);
+		struct lentry *e = lname ? inode_lentry(dir, lname) : NULL;
 		if (e)
 			e->hidden = true;
 		notify_inode(fs, dir);
@@ -1064,14 +1077,10 @@ out:
 	free(text);
 	free(id);
 	free(new_id);
+	free(lname);
 	return rc;
 }
 
-static void local_name(struct node *n, char *buf, size_t len)
-{
-	const char *name = inode_local_name(n);
-	snprintf(buf, len, "%s/%s", n->c ? n->c->name : "?", name ? name : "?");
-}
 
 static void fs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
@@ -1119,12 +1128,7 @@ static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 			rc = -EPERM;
 	} else if ((to_set & FUSE_SET_ATTR_SIZE) && n->kind != N_REFRESH) {
 		/* O_TRUNC arrives here (atomic_o_trunc is off: DESIGN.md). */
-		rc = writable(fs, n);
-		if (rc == 0) {
-			pthread_mutex_lock(&inode_lock);
-			rc = inode_buffer_truncate(n, attr->st_size);
-			pthread_mutex_unlock(&inode_lock);
-		}
+		rc = truncate_node(fs, n, attr->st_size);
 	}
 	if (rc == 0 && (n->kind == N_SCRATCH || n->kind == N_NEW)) {
 		/* Local files keep a mode and times, as on a disk; on records they
@@ -1179,12 +1183,7 @@ static void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 		if (fi->flags & O_EXCL)
 			rc = -EEXIST;
 		else if (fi->flags & O_TRUNC)
-			rc = writable(fs, n);
-		if (rc == 0 && (fi->flags & O_TRUNC)) {
-			pthread_mutex_lock(&inode_lock);
-			rc = inode_buffer_truncate(n, 0);
-			pthread_mutex_unlock(&inode_lock);
-		}
+			rc = truncate_node(fs, n, 0);
 		goto out;
 	}
 	int nk = new_kind(p->c, name);

@@ -134,16 +134,12 @@ struct node *inode_find_record(const struct schema_collection *c, enum node_kind
 
 fuse_ino_t inode_coll_ino(const struct schema_collection *c)
 {
-	for (size_t i = 0; i < schema_ncollections(); i++)
-		if (schema_collection_at(i) == c)
-			return INO_COLL0 + i;
-	return 0;
+	return INO_COLL0 + schema_collection_index(c);
 }
 
 struct node *inode_coll(const struct schema_collection *c)
 {
-	fuse_ino_t ino = inode_coll_ino(c);
-	return ino ? inode_get(ino) : NULL;
+	return inode_get(inode_coll_ino(c));
 }
 
 void inode_ref(struct node *n)

@@ -262,6 +262,11 @@ size_t schema_ncollections(void)
 	return N(collections);
 }
 
+size_t schema_collection_index(const struct schema_collection *c)
+{
+	return (size_t)(c - collections);
+}
+
 const struct schema_collection *schema_collection_at(size_t i)
 {
 	return i < N(collections) ? &collections[i] : NULL;

@@ -69,6 +69,8 @@ struct schema_collection {
 size_t schema_ncollections(void);
 const struct schema_collection *schema_collection_at(size_t i);
 const struct schema_collection *schema_find(const char *name);
+/* The position of table row @c (0 .. schema_ncollections() - 1). */
+size_t schema_collection_index(const struct schema_collection *c);
 /* Field @name of @c, found by its name or else by its alias (php's spelling); NULL when
  * the dictionary does not know it. */
 const struct schema_field *schema_field_find(const struct schema_collection *c, const char *name);
