@@ -8,6 +8,7 @@
 #include "log.h"
 
 #include <ctype.h>
+#include <math.h>
 #include <curl/curl.h>
 #include <errno.h>
 #include <pthread.h>
@@ -30,6 +31,50 @@
 /* Stall guard: abort when less than 1 byte/s flows for this long. */
 #define API_STALL_SECONDS 30L
 #define API_MESSAGE_MAX 200
+
+/* Retries: at most API_ATTEMPTS tries, the n-th wait drawn from
+ * [d/2, d] with d = API_BACKOFF_MS << n capped at API_BACKOFF_MAX_MS (jitter
+ * keeps eight threads that failed together from retrying together).  A
+ * Retry-After up to API_RETRY_AFTER_MAX s is honoured instead when longer.
+ * Nothing is retried past the call's deadline. */
+#define API_ATTEMPTS 4
+#define API_BACKOFF_MS 250L
+#define API_BACKOFF_MAX_MS 4000L
+#define API_RETRY_AFTER_MAX 10L
+
+/* Health: after a connection is refused, or after API_DOWN_AFTER calls in a
+ * row failed for the service's sake (transport errors, 502/503/504, retries
+ * spent), requests fail fast for a while instead of each waiting out its
+ * timeout; the wait starts at API_DOWN_FIRST s and doubles up to
+ * API_DOWN_MAX s while the service stays away.  The first request after the
+ * wait is sent: that is how the mount notices the service is back. */
+#define API_DOWN_AFTER 2
+#define API_DOWN_FIRST 1.0
+#define API_DOWN_MAX 16.0
+/* A spent budget without Retry-After: the reference gives no reset time. */
+#define API_RATELIMIT_WAIT 60.0
+
+enum api_failure {
+	API_FAIL_NONE,      /* an answer that is not the service's fault */
+	API_FAIL_UNSENT,    /* connect/DNS/TLS handshake failed: nothing left this machine */
+	API_FAIL_TRANSPORT, /* reset, timeout, nothing or half an answer after sending */
+	API_FAIL_5XX,       /* 500, 502, 503, 504 */
+};
+
+/* Which failures each method may retry.  GET reads; PUT sends the whole
+ * record, so repeating it cannot change more than the first did.  POST
+ * creates and DELETE removes: repeating one the service may have acted on
+ * could create twice or report a done delete as missing, so both are
+ * repeated only when the request never left. */
+static const struct api_retry_rule {
+	const char *method;
+	bool unsent, transport, status_5xx;
+} api_retry_rules[] = {
+	{"GET", true, true, true},
+	{"PUT", true, true, true},
+	{"POST", true, false, false},
+	{"DELETE", true, false, false},
+};
 
 /* One pooled easy handle; the error buffer must outlive every transfer on it. */
 struct api_conn {
@@ -57,6 +102,11 @@ struct api {
 
 	pthread_mutex_t stats_lock;
 	struct api_stats stats; /* protected by stats_lock */
+	/* Health (see API_DOWN_AFTER), protected by stats_lock. */
+	double retry_at;       /* monotonic: DOWN/RATELIMITED fail fast until then */
+	double down_wait;      /* the next DOWN wait */
+	int bad_in_a_row;      /* calls in a row that failed for the service's sake */
+	int down_errno;        /* what a fast failure returns while DOWN */
 };
 
 /* Per-request state handed to the curl callbacks. */
@@ -65,6 +115,7 @@ struct api_xfer {
 	size_t len;
 	size_t cap;
 	long ratelimit_remaining;
+	long retry_after; /* Retry-After in seconds, -1 when absent or a date */
 	bool too_big;
 	bool oom;
 };
@@ -356,28 +407,23 @@ static size_t api_write_cb(char *data, size_t size, size_t nmemb, void *userp)
 	return n;
 }
 
-static size_t api_header_cb(char *data, size_t size, size_t nmemb, void *userp)
+/* The value of header line @data when its name is @name (lower case), as a
+ * non-negative number, else -1 (absent, not a number). */
+static long api_header_number(const char *data, size_t n, const char *name)
 {
-	static const char name[] = "x-ratelimit-remaining";
-	struct api_xfer *x = userp;
-	size_t n = size * nmemb, i = 0, namelen;
+	size_t i = 0, namelen, want = strlen(name);
 	long v = 0;
 	bool digits = false;
 
-	/* A new status line (after a 1xx) starts a new set of headers. */
-	if (n >= 5 && !strncmp(data, "HTTP/", 5)) {
-		x->ratelimit_remaining = -1;
-		return n;
-	}
 	while (i < n && data[i] != ':')
 		i++;
 	if (i == n)
-		return n;
+		return -1;
 	namelen = i;
 	while (namelen > 0 && (data[namelen - 1] == ' ' || data[namelen - 1] == '\t'))
 		namelen--;
-	if (namelen != sizeof(name) - 1 || strncasecmp(data, name, namelen))
-		return n;
+	if (namelen != want || strncasecmp(data, name, namelen))
+		return -1;
 	for (i++; i < n && (data[i] == ' ' || data[i] == '\t'); i++)
 		;
 	for (; i < n && data[i] >= '0' && data[i] <= '9'; i++) {
@@ -387,20 +433,64 @@ static size_t api_header_cb(char *data, size_t size, size_t nmemb, void *userp)
 	}
 	for (; i < n && isspace((unsigned char)data[i]); i++)
 		;
-	if (digits && i == n)
+	return digits && i == n ? v : -1;
+}
+
+static size_t api_header_cb(char *data, size_t size, size_t nmemb, void *userp)
+{
+	struct api_xfer *x = userp;
+	size_t n = size * nmemb;
+	long v;
+
+	/* A new status line (after a 1xx) starts a new set of headers. */
+	if (n >= 5 && !strncmp(data, "HTTP/", 5)) {
+		x->ratelimit_remaining = -1;
+		x->retry_after = -1;
+		return n;
+	}
+	if ((v = api_header_number(data, n, "x-ratelimit-remaining")) >= 0)
 		x->ratelimit_remaining = v;
+	else if ((v = api_header_number(data, n, "retry-after")) >= 0)
+		x->retry_after = v;
 	return n;
 }
 
-static struct api_conn *api_conn_take(struct api *api)
+static double api_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* A free handle, or NULL when none came before @deadline (monotonic
+ * seconds) or memory ran out (*@err says which). */
+static struct api_conn *api_conn_take(struct api *api, double deadline, int *err)
 {
 	struct api_conn *c = NULL;
+	struct timespec until;
 
+	/* pthread_cond_timedwait counts in CLOCK_REALTIME by default. */
+	clock_gettime(CLOCK_REALTIME, &until);
+	{
+		double left = deadline - api_now();
+		long long ns = (long long)(left > 0 ? left * 1e9 : 0) + until.tv_nsec;
+
+		until.tv_sec += (time_t)(ns / 1000000000LL);
+		until.tv_nsec = (long)(ns % 1000000000LL);
+	}
+	*err = 0;
 	pthread_mutex_lock(&api->pool_lock);
 	/* At most API_POOL_MAX requests in flight: the rest wait for a handle,
-	 * which is bounded because every transfer has a total timeout. */
-	while (api->n_idle == 0 && api->n_conns >= API_POOL_MAX)
-		pthread_cond_wait(&api->pool_cond, &api->pool_lock);
+	 * but never past their own deadline. */
+	while (api->n_idle == 0 && api->n_conns >= API_POOL_MAX) {
+		if (pthread_cond_timedwait(&api->pool_cond, &api->pool_lock, &until) == ETIMEDOUT &&
+		    api->n_idle == 0 && api->n_conns >= API_POOL_MAX) {
+			pthread_mutex_unlock(&api->pool_lock);
+			*err = -ETIMEDOUT;
+			return NULL;
+		}
+	}
 	if (api->n_idle > 0) {
 		c = api->idle[--api->n_idle];
 		pthread_mutex_unlock(&api->pool_lock);
@@ -419,6 +509,7 @@ static struct api_conn *api_conn_take(struct api *api)
 		api->n_conns--;
 		pthread_cond_signal(&api->pool_cond);
 		pthread_mutex_unlock(&api->pool_lock);
+		*err = -ENOMEM;
 	}
 	return c;
 }
@@ -442,7 +533,7 @@ static void api_conn_give(struct api *api, struct api_conn *c)
 
 /* Applies every option of a request to a freshly reset handle. */
 static CURLcode api_setup(struct api *api, struct api_conn *c, const char *url, const char *method,
-			  const char *body, size_t body_len, struct api_xfer *x)
+			  const char *body, size_t body_len, long timeout_ms, struct api_xfer *x)
 {
 	CURL *h = c->curl;
 	CURLcode cc = CURLE_OK;
@@ -460,8 +551,12 @@ static CURLcode api_setup(struct api *api, struct api_conn *c, const char *url, 
 	API_SETOPT(h, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
 	/* Signals are process-wide; a FUSE daemon has many threads. */
 	API_SETOPT(h, CURLOPT_NOSIGNAL, 1L);
-	API_SETOPT(h, CURLOPT_CONNECTTIMEOUT_MS, api->connect_timeout_ms);
-	API_SETOPT(h, CURLOPT_TIMEOUT_MS, api->timeout_ms);
+	/* The ids in a path are escaped, but "." and ".." are unreserved bytes:
+	 * curl must not squash them as dot segments into another URL. */
+	API_SETOPT(h, CURLOPT_PATH_AS_IS, 1L);
+	API_SETOPT(h, CURLOPT_CONNECTTIMEOUT_MS,
+		   api->connect_timeout_ms < timeout_ms ? api->connect_timeout_ms : timeout_ms);
+	API_SETOPT(h, CURLOPT_TIMEOUT_MS, timeout_ms);
 	API_SETOPT(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
 	API_SETOPT(h, CURLOPT_LOW_SPEED_TIME, API_STALL_SECONDS);
 	API_SETOPT(h, CURLOPT_SSL_VERIFYPEER, api->insecure ? 0L : 1L);
@@ -487,9 +582,9 @@ static CURLcode api_setup(struct api *api, struct api_conn *c, const char *url, 
 	if (strcmp(method, "GET") && strcmp(method, "POST"))
 		API_SETOPT(h, CURLOPT_CUSTOMREQUEST, method);
 	/* libcurl resends a request once when a reused connection turns out to
-	 * be dead; for a POST the service may have acted on the first one, so a
-	 * POST always gets a connection of its own and is never resent. */
-	if (!strcmp(method, "POST"))
+	 * be dead; for a POST or DELETE the service may have acted on the first
+	 * one, so these get a connection of their own and are never resent. */
+	if (!strcmp(method, "POST") || !strcmp(method, "DELETE"))
 		API_SETOPT(h, CURLOPT_FRESH_CONNECT, 1L);
 	return cc;
 }
@@ -521,12 +616,9 @@ static int api_curl_errno(CURLcode cc, const struct api_xfer *x)
 	}
 }
 
-static long api_ms_since(const struct timespec *t0)
+static long api_ms_since(double t0)
 {
-	struct timespec t1;
-
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	return (long)(t1.tv_sec - t0->tv_sec) * 1000 + (t1.tv_nsec - t0->tv_nsec) / 1000000;
+	return (long)((api_now() - t0) * 1000);
 }
 
 static bool api_method_ok(const char *m)
@@ -534,14 +626,202 @@ static bool api_method_ok(const char *m)
 	return !strcmp(m, "GET") || !strcmp(m, "POST") || !strcmp(m, "PUT") || !strcmp(m, "DELETE");
 }
 
+static const struct api_retry_rule *api_rule(const char *method)
+{
+	for (size_t i = 0; i < sizeof(api_retry_rules) / sizeof(api_retry_rules[0]); i++)
+		if (!strcmp(api_retry_rules[i].method, method))
+			return &api_retry_rules[i];
+	return NULL;
+}
+
+static bool api_may_retry(const char *method, enum api_failure f)
+{
+	const struct api_retry_rule *r = api_rule(method);
+
+	if (!r)
+		return false;
+	return (f == API_FAIL_UNSENT && r->unsent) || (f == API_FAIL_TRANSPORT && r->transport) ||
+	       (f == API_FAIL_5XX && r->status_5xx);
+}
+
+/* The wait before retry number @n (0 = the first retry), in ms. */
+static long api_backoff_ms(int n, long retry_after)
+{
+	static _Thread_local unsigned seed;
+	long d = API_BACKOFF_MS << (n < 8 ? n : 8);
+
+	if (!seed)
+		seed = (unsigned)time(NULL) ^ (unsigned)(uintptr_t)&seed;
+	if (d > API_BACKOFF_MAX_MS)
+		d = API_BACKOFF_MAX_MS;
+	d = d / 2 + (long)(rand_r(&seed) % (unsigned)(d / 2 + 1));
+	if (retry_after >= 0 && retry_after <= API_RETRY_AFTER_MAX && retry_after * 1000 > d)
+		d = retry_after * 1000;
+	return d;
+}
+
+/* True when the request provably never left this machine. */
+static bool api_unsent(CURLcode cc, CURL *h)
+{
+	curl_off_t pre = 0;
+
+	switch (cc) {
+	case CURLE_COULDNT_CONNECT:
+	case CURLE_COULDNT_RESOLVE_HOST:
+	case CURLE_COULDNT_RESOLVE_PROXY:
+	case CURLE_SSL_CONNECT_ERROR:
+	case CURLE_PEER_FAILED_VERIFICATION:
+		return true;
+	default:
+		/* Pre-transfer time stays 0 until the request is about to be sent
+		 * (a connect that timed out, say). */
+		return curl_easy_getinfo(h, CURLINFO_PRETRANSFER_TIME_T, &pre) == CURLE_OK &&
+		       pre == 0;
+	}
+}
+
+/* Records how a call ended in the health state.  @resp is its last answer
+ * (status 0 when none came), @rc its result, @f the kind of failure. */
+static void api_note_health(struct api *api, const struct api_response *resp, int rc,
+			    enum api_failure f, long retry_after)
+{
+	pthread_mutex_lock(&api->stats_lock);
+	if (rc == 0 && api_response_is_ratelimited(resp)) {
+		double wait = retry_after > 0 ? (double)retry_after : API_RATELIMIT_WAIT;
+
+		api->stats.health = API_RATELIMITED;
+		api->retry_at = api_now() + wait;
+		snprintf(api->stats.health_reason, sizeof(api->stats.health_reason),
+			 "HTTP %ld: %.200s", resp->status, resp->error);
+	} else if (f == API_FAIL_NONE) {
+		api->stats.health = API_UP;
+		api->bad_in_a_row = 0;
+		api->down_wait = API_DOWN_FIRST;
+		api->stats.health_reason[0] = '\0';
+	} else if (f != API_FAIL_5XX || resp->status != 500) {
+		/* A 500 is one request's trouble, not the service's absence. */
+		api->bad_in_a_row++;
+		if (f == API_FAIL_UNSENT || api->bad_in_a_row >= API_DOWN_AFTER) {
+			api->stats.health = API_DOWN;
+			api->retry_at = api_now() + api->down_wait;
+			api->down_wait = api->down_wait * 2 < API_DOWN_MAX ? api->down_wait * 2
+									   : API_DOWN_MAX;
+			api->down_errno = rc < 0 ? rc : -EIO;
+			if (resp->status)
+				snprintf(api->stats.health_reason, sizeof(api->stats.health_reason),
+					 "HTTP %ld: %.200s", resp->status, resp->error);
+			else
+				snprintf(api->stats.health_reason, sizeof(api->stats.health_reason),
+					 "%s", resp->error);
+		}
+	}
+	pthread_mutex_unlock(&api->stats_lock);
+}
+
+/* When the health state says not to send: fills @resp and returns -errno;
+ * else 0. */
+static int api_fail_fast(struct api *api, struct api_response *resp)
+{
+	int rc = 0;
+	double left;
+
+	pthread_mutex_lock(&api->stats_lock);
+	left = api->retry_at - api_now();
+	if (api->stats.health != API_UP && left > 0) {
+		rc = api->stats.health == API_RATELIMITED ? -EAGAIN : api->down_errno;
+		snprintf(resp->error, sizeof(resp->error), "not sent: %s; next try in %.0f s (%.150s)",
+			 api->stats.health == API_RATELIMITED
+				 ? "the hourly API budget is spent"
+				 : "the service is unreachable",
+			 ceil(left), api->stats.health_reason);
+		resp->not_sent = true;
+		api->stats.failed_fast++;
+	}
+	pthread_mutex_unlock(&api->stats_lock);
+	return rc;
+}
+
+/* One transfer on handle @c: fills @resp, returns 0 when an answer came or
+ * -errno; *@fail says whether and how it failed for the service's sake. */
+static int api_attempt(struct api *api, struct api_conn *c, const char *method, const char *path,
+		       const char *url, const char *body, size_t body_len, long timeout_ms,
+		       struct api_response *resp, struct api_xfer *x, enum api_failure *fail)
+{
+	double t0 = api_now();
+	CURLcode cc;
+	int rc = 0;
+
+	*fail = API_FAIL_NONE;
+	cc = api_setup(api, c, url, method, body, body_len, timeout_ms, x);
+	if (cc != CURLE_OK) {
+		snprintf(resp->error, sizeof(resp->error), "curl setup: %s",
+			 curl_easy_strerror(cc));
+		return -EIO;
+	}
+	pthread_mutex_lock(&api->stats_lock);
+	api->stats.requests++;
+	pthread_mutex_unlock(&api->stats_lock);
+
+	cc = curl_easy_perform(c->curl);
+	resp->ratelimit_remaining = x->ratelimit_remaining;
+	if (cc != CURLE_OK) {
+		rc = api_curl_errno(cc, x);
+		if (rc == -EFBIG)
+			snprintf(resp->error, sizeof(resp->error),
+				 "response larger than %zu MiB refused", API_BODY_MAX >> 20);
+		else if (c->errbuf[0])
+			snprintf(resp->error, sizeof(resp->error), "%.60s: %.190s",
+				 curl_easy_strerror(cc), c->errbuf);
+		else
+			snprintf(resp->error, sizeof(resp->error), "%s", curl_easy_strerror(cc));
+		api_redact(api, resp->error);
+		if (rc != -EFBIG && rc != -ENOMEM)
+			*fail = api_unsent(cc, c->curl) ? API_FAIL_UNSENT : API_FAIL_TRANSPORT;
+		log_msg(LOG_DEBUG, "%s %s -> %s (%ld ms)", method, path, resp->error,
+			api_ms_since(t0));
+		return rc;
+	}
+
+	curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &resp->status);
+	{
+		const char *ct = NULL;
+
+		if (curl_easy_getinfo(c->curl, CURLINFO_CONTENT_TYPE, &ct) == CURLE_OK && ct)
+			snprintf(resp->content_type, sizeof(resp->content_type), "%s", ct);
+	}
+	/* Callers may treat the body as a string even when the server sent none. */
+	if (!x->buf && !(x->buf = calloc(1, 1)))
+		return -ENOMEM;
+	resp->body = x->buf;
+	resp->len = x->len;
+	x->buf = NULL;
+
+	if (resp->status >= 300 && resp->status < 400) {
+		const char *loc = NULL;
+
+		curl_easy_getinfo(c->curl, CURLINFO_REDIRECT_URL, &loc);
+		snprintf(resp->error, sizeof(resp->error), "HTTP %ld redirect to %s not followed",
+			 resp->status, loc ? loc : "(no location)");
+	} else if (resp->status >= 400) {
+		api_set_server_error(resp);
+	}
+	if (resp->status == 500 || resp->status == 502 || resp->status == 503 ||
+	    resp->status == 504)
+		*fail = API_FAIL_5XX;
+	api_redact(api, resp->error);
+	log_msg(LOG_DEBUG, "%s %s -> %ld, %zu bytes (%ld ms)", method, path, resp->status,
+		resp->len, api_ms_since(t0));
+	return 0;
+}
+
 int api_request(struct api *api, const char *method, const char *path, const char *body,
 		size_t body_len, struct api_response *resp)
 {
-	struct api_xfer x = {.ratelimit_remaining = -1};
+	struct api_xfer x;
 	struct api_conn *c = NULL;
-	struct timespec t0;
+	enum api_failure fail = API_FAIL_NONE;
+	double deadline;
 	char *url = NULL;
-	CURLcode cc;
 	int rc = 0;
 
 	if (!resp)
@@ -561,79 +841,36 @@ int api_request(struct api *api, const char *method, const char *path, const cha
 			return -EINVAL;
 		}
 	}
-	if (asprintf(&url, "%s%s", api->url, path) < 0) {
-		url = NULL;
-		rc = -ENOMEM;
-		goto out;
+	rc = api_fail_fast(api, resp);
+	if (rc < 0) {
+		log_msg(LOG_DEBUG, "%s %s -> %s", method, path, resp->error);
+		return rc;
 	}
-	c = api_conn_take(api);
-	if (!c) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	cc = api_setup(api, c, url, method, body, body_len, &x);
-	if (cc != CURLE_OK) {
-		snprintf(resp->error, sizeof(resp->error), "curl setup: %s",
-			 curl_easy_strerror(cc));
-		rc = -EIO;
-		goto out;
-	}
+	if (asprintf(&url, "%s%s", api->url, path) < 0)
+		return -ENOMEM;
 
-	pthread_mutex_lock(&api->stats_lock);
-	api->stats.requests++;
-	pthread_mutex_unlock(&api->stats_lock);
+	/* One deadline for the whole call: the wait for a handle and every
+	 * attempt and backoff share the configured total timeout. */
+	deadline = api_now() + api->timeout_ms / 1000.0;
+	for (int attempt = 0;; attempt++) {
+		long left_ms, wait_ms;
 
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	cc = curl_easy_perform(c->curl);
-	resp->ratelimit_remaining = x.ratelimit_remaining;
+		memset(&x, 0, sizeof(x));
+		x.ratelimit_remaining = -1;
+		x.retry_after = -1;
+		c = api_conn_take(api, deadline, &rc);
+		if (!c) {
+			snprintf(resp->error, sizeof(resp->error), "%s",
+				 rc == -ETIMEDOUT ? "no free connection before the timeout"
+						  : strerror(-rc));
+			break;
+		}
+		left_ms = (long)((deadline - api_now()) * 1000);
+		if (left_ms < 1)
+			left_ms = 1;
+		rc = api_attempt(api, c, method, path, url, body, body_len, left_ms, resp, &x,
+				 &fail);
 
-	if (cc != CURLE_OK) {
-		rc = api_curl_errno(cc, &x);
-		if (rc == -EFBIG)
-			snprintf(resp->error, sizeof(resp->error),
-				 "response larger than %zu MiB refused", API_BODY_MAX >> 20);
-		else if (c->errbuf[0])
-			snprintf(resp->error, sizeof(resp->error), "%.60s: %.190s",
-				 curl_easy_strerror(cc), c->errbuf);
-		else
-			snprintf(resp->error, sizeof(resp->error), "%s", curl_easy_strerror(cc));
-		api_redact(api, resp->error);
-		log_msg(LOG_DEBUG, "%s %s -> %s (%ld ms)", method, path, resp->error,
-			api_ms_since(&t0));
-		goto out;
-	}
-
-	curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &resp->status);
-	{
-		const char *ct = NULL;
-
-		if (curl_easy_getinfo(c->curl, CURLINFO_CONTENT_TYPE, &ct) == CURLE_OK && ct)
-			snprintf(resp->content_type, sizeof(resp->content_type), "%s", ct);
-	}
-	/* Callers may treat the body as a string even when the server sent none. */
-	if (!x.buf && !(x.buf = calloc(1, 1))) {
-		rc = -ENOMEM;
-		goto out;
-	}
-	resp->body = x.buf;
-	resp->len = x.len;
-	x.buf = NULL;
-
-	if (resp->status >= 300 && resp->status < 400) {
-		const char *loc = NULL;
-
-		curl_easy_getinfo(c->curl, CURLINFO_REDIRECT_URL, &loc);
-		snprintf(resp->error, sizeof(resp->error), "HTTP %ld redirect to %s not followed",
-			 resp->status, loc ? loc : "(no location)");
-	} else if (resp->status >= 400) {
-		api_set_server_error(resp);
-	}
-	api_redact(api, resp->error);
-	log_msg(LOG_DEBUG, "%s %s -> %ld, %zu bytes (%ld ms)", method, path, resp->status,
-		resp->len, api_ms_since(&t0));
-
-out:
-	if (c) {
 		pthread_mutex_lock(&api->stats_lock);
 		api->stats.bytes_in += x.len;
 		if (rc < 0 || resp->status >= 300)
@@ -642,7 +879,35 @@ out:
 			api->stats.ratelimit_remaining = resp->ratelimit_remaining;
 		pthread_mutex_unlock(&api->stats_lock);
 		api_conn_give(api, c);
+		c = NULL;
+		free(x.buf);
+		x.buf = NULL;
+
+		if (fail == API_FAIL_NONE || attempt + 1 >= API_ATTEMPTS ||
+		    !api_may_retry(method, fail))
+			break;
+		wait_ms = api_backoff_ms(attempt, x.retry_after);
+		left_ms = (long)((deadline - api_now()) * 1000);
+		/* Not worth a try that could not finish before the deadline. */
+		if (wait_ms + 100 > left_ms)
+			break;
+		log_msg(LOG_INFO, "%s %s: %s; retrying in %ld ms", method, path,
+			resp->error, wait_ms);
+		api_response_clear(resp);
+		memset(resp, 0, sizeof(*resp));
+		resp->ratelimit_remaining = -1;
+		pthread_mutex_lock(&api->stats_lock);
+		api->stats.retries++;
+		pthread_mutex_unlock(&api->stats_lock);
+		{
+			struct timespec ts = {wait_ms / 1000, (wait_ms % 1000) * 1000000L};
+
+			while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+				;
+		}
 	}
+	api_note_health(api, resp, rc, fail, x.retry_after);
+
 	if (rc < 0) {
 		resp->status = 0;
 		if (resp->error[0] == '\0')
@@ -651,7 +916,6 @@ out:
 		resp->body = NULL;
 		resp->len = 0;
 	}
-	free(x.buf);
 	free(url);
 	return rc;
 }
@@ -699,6 +963,12 @@ void api_get_stats(struct api *api, struct api_stats *out)
 {
 	pthread_mutex_lock(&api->stats_lock);
 	*out = api->stats;
+	out->next_try = 0;
+	if (out->health != API_UP) {
+		double left = api->retry_at - api_now();
+
+		out->next_try = left > 0 ? left : 0;
+	}
 	pthread_mutex_unlock(&api->stats_lock);
 }
 
@@ -742,6 +1012,7 @@ int api_new(struct api **out, const struct api_config *cfg)
 	pthread_cond_init(&api->pool_cond, NULL);
 	pthread_mutex_init(&api->stats_lock, NULL);
 	api->stats.ratelimit_remaining = -1;
+	api->down_wait = API_DOWN_FIRST;
 	api->insecure = cfg->insecure;
 	api->connect_timeout_ms =
 	    cfg->connect_timeout_ms > 0 ? cfg->connect_timeout_ms : API_DEFAULT_CONNECT_MS;

@@ -29,6 +29,7 @@ struct api_config {
 
 struct api_response {
 	long status;            /* HTTP status, 0 when no response arrived */
+	bool not_sent;          /* failed fast: nothing was sent (service down, budget spent) */
 	char *body;             /* NUL-terminated, malloc'd (owned by the response);
 				 * "" when the server sent none, NULL on -errno */
 	size_t len;
@@ -38,11 +39,23 @@ struct api_response {
 				 * "error", else the body's first line; <= 200 bytes, key redacted) */
 };
 
+/* What the mount knows of the service, from the answers so far. */
+enum api_health {
+	API_UP,          /* answering (or not asked yet) */
+	API_DOWN,        /* unreachable or failing: requests fail fast until the next try */
+	API_RATELIMITED, /* the hourly budget is spent: requests fail fast with EAGAIN */
+};
+
 struct api_stats {
-	unsigned long requests;   /* requests sent */
+	unsigned long requests;   /* attempts sent, retries included */
 	unsigned long failures;   /* transport errors, 4xx/5xx and unfollowed 3xx */
+	unsigned long retries;    /* attempts repeated after a transient failure */
+	unsigned long failed_fast;/* requests not sent because of the health below */
 	unsigned long bytes_in;
 	long ratelimit_remaining; /* last value seen, -1 before any */
+	enum api_health health;
+	double next_try;          /* seconds until requests are sent again (DOWN, RATELIMITED) */
+	char health_reason[256];  /* why DOWN or RATELIMITED: the last failure's words */
 };
 
 /* Returns 0 and a new handle in *@out, or -errno. */
@@ -56,9 +69,17 @@ void api_free(struct api *api);
  * api_response_clear after).  Returns 0 when a response arrived, whatever
  * its status, or -errno for a transport failure (resp->status 0):
  * -ETIMEDOUT, -EHOSTUNREACH (connect refused/unreachable/DNS), -ECONNRESET
- * (connection dropped, nothing received), -EFBIG (body over 64 MiB),
- * -ENOMEM, -EINVAL (bad method or unescaped path), -EIO (TLS, protocol,
- * anything else).  At most 8 requests are in flight; more wait their turn. */
+ * (connection dropped), -EFBIG (body over 64 MiB), -ENOMEM, -EINVAL (bad
+ * method or unescaped path), -EIO (TLS, protocol, anything else).
+ *
+ * Transient failures are retried with exponential backoff and jitter as the
+ * table in api.c allows per method (a POST only when it provably never left
+ * this machine); the whole call, waiting for a free connection and every
+ * retry included, ends within the configured total timeout.  While the
+ * service is DOWN or RATELIMITED (see api_get_stats) a request is not sent
+ * at all: it fails at once with the errno that made it so (-EAGAIN for the
+ * budget), resp->error saying why and when the next try is.  At most 8
+ * requests are in flight; more wait their turn. */
 int api_request(struct api *api, const char *method, const char *path, const char *body,
 		size_t body_len, struct api_response *resp);
 

@@ -154,8 +154,10 @@ int main(int argc, char **argv)
 	}
 
 	api_get_stats(api, &st);
-	printf("stats requests=%lu failures=%lu bytes_in=%lu remaining=%ld\n", st.requests,
-	       st.failures, st.bytes_in, st.ratelimit_remaining);
+	printf("stats requests=%lu failures=%lu bytes_in=%lu remaining=%ld retries=%lu "
+	       "failed_fast=%lu health=%d\n",
+	       st.requests, st.failures, st.bytes_in, st.ratelimit_remaining, st.retries,
+	       st.failed_fast, (int)st.health);
 	api_free(api);
 	free(methods);
 	return 0;

@@ -90,6 +90,23 @@ class Handler(BaseHTTPRequestHandler):
                 self._reply(200, gzip.compress(data), {"Content-Encoding": "gzip"})
             else:
                 self._reply(200, data)
+        elif name in ("flaky", "retryafter"):
+            # 503 for the first two requests (one for retryafter), then 200.
+            with self.server.lock:
+                self.server.hits[name] = self.server.hits.get(name, 0) + 1
+                n = self.server.hits[name]
+            if n <= (2 if name == "flaky" else 1):
+                self._reply(503, "busy, try again", {"Retry-After": "1"} if name == "retryafter" else {},
+                            "text/plain")
+            else:
+                self._reply(200, '{"ok": %d}' % n, limit)
+        elif name == "always503":
+            self._reply(503, "down for maintenance", limit, "text/plain")
+        elif name == "oops500":
+            self._reply(500, "one bad record", limit, "text/plain")
+        elif name == "dropper":
+            # Read the request, answer nothing, hang up: it may have been acted on.
+            self.close_connection = True
         elif name == "huge":
             # Announce more than the 64 MiB cap, send nothing, hang up.
             self.send_response(200)
@@ -109,6 +126,7 @@ def server():
     srv.lock = threading.Lock()
     srv.requests = []
     srv.connections = 0
+    srv.hits = {}
     t = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     t.start()
     srv.url = "http://127.0.0.1:%d/api/v1" % srv.server_address[1]  # no trailing '/': api adds it
@@ -170,7 +188,8 @@ def test_get_sends_basic_auth_and_accept(server):
     assert seen["body"] == ""
     assert seen["user_agent"].startswith("factuurfs/")
     assert KEY not in seen["path"]
-    assert stats == {"requests": 1, "failures": 0, "bytes_in": r["len"], "remaining": 42}
+    assert stats == {"requests": 1, "failures": 0, "bytes_in": r["len"], "remaining": 42,
+                     "retries": 0, "failed_fast": 0, "health": 0}
 
 
 def test_leading_slash_in_path_is_not_doubled(server):
@@ -312,3 +331,63 @@ def test_bad_method_and_url():
     assert r["rc"] == -22
     p = subprocess.run([BIN, "ftp://127.0.0.1/", USER, KEY, "GET", "x"], capture_output=True, text=True)
     assert p.returncode == 1 and "rc=-22" in p.stdout
+
+
+# -- retries and health (the table in src/api.c) ------------------------------
+
+def test_get_is_retried_on_503_until_it_works(server):
+    (r,), stats, _ = run(server.url, "GET", "flaky")
+    assert (r["rc"], r["status"], r["body"]) == (0, 200, '{"ok": 3}')
+    assert len(server.requests) == 3
+    assert (stats["requests"], stats["retries"], stats["health"]) == (3, 2, 0)
+
+
+def test_retry_after_is_honoured(server):
+    t0 = time.monotonic()
+    (r,), stats, _ = run(server.url, "GET", "retryafter")
+    assert r["status"] == 200 and stats["retries"] == 1
+    assert time.monotonic() - t0 >= 1.0
+
+
+def test_retries_end_at_the_deadline(server):
+    t0 = time.monotonic()
+    (r,), stats, _ = run(server.url, "GET", "always503", timeout_ms=1500)
+    elapsed = time.monotonic() - t0
+    assert (r["rc"], r["status"], r["error"]) == (0, 503, "down for maintenance")
+    assert 2 <= len(server.requests) <= 4
+    assert elapsed < 1.5 + 1.0  # the process start is in there too
+
+
+@pytest.mark.parametrize("method,expect", [("POST", 1), ("DELETE", 1), ("PUT", 4), ("GET", 4)])
+def test_a_lost_answer_is_retried_only_when_idempotent(server, method, expect):
+    (r,), stats, _ = run(server.url, method, "dropper", body="{}")
+    assert r["rc"] == -104 and r["status"] == 0  # -ECONNRESET
+    assert len(server.requests) == expect
+    assert all(q["method"] == method for q in server.requests)
+
+
+def test_a_500_is_not_the_service_being_down(server):
+    (a, b), stats, _ = run(server.url, "GET,GET", "oops500")
+    assert a["status"] == b["status"] == 500
+    assert stats["failed_fast"] == 0 and stats["health"] == 0
+
+
+def test_down_service_fails_fast_then_is_tried_again():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    (a, b), stats, _ = run("http://127.0.0.1:%d/" % port, "POST,GET", "x", body="{}", timeout_ms=3000)
+    # the POST never left (refused), so it was tried again; then the
+    # service counts as down and the GET is not sent at all
+    assert a["rc"] == b["rc"] == -113
+    assert stats["retries"] >= 1
+    assert b["error"].startswith("not sent: the service is unreachable; next try in")
+    assert (stats["failed_fast"], stats["health"]) == (1, 1)
+
+
+def test_spent_budget_fails_fast_with_eagain(server):
+    (a, b), stats, _ = run(server.url, "GET,GET", "limited")
+    assert a["status"] == 403 and b["rc"] == -11  # -EAGAIN
+    assert b["error"].startswith("not sent: the hourly API budget is spent; next try in 60 s")
+    assert len(server.requests) == 1
+    assert (stats["failed_fast"], stats["health"]) == (1, 2)
