@@ -26,9 +26,13 @@
  * means it ignores `count`, and then a page shorter than the first ends it. */
 #define CACHE_MAX_PAGES 100000
 
-/* After the service said the hourly budget is spent, do not try to refresh
- * a listing we still hold for this long: serve the stale one instead. */
-#define CACHE_RATELIMIT_BACKOFF 60.0
+/* A listing whose refresh failed is served stale and tried again after
+ * this long (or the TTL, when shorter).  While the service is down or the
+ * budget spent, api.c fails the try at once without a call. */
+#define CACHE_STALE_RETRY 5.0
+
+/* Seconds after which a PDF cache temporary file is a dead writer's. */
+#define CACHE_LEFTOVER_AGE 60
 
 struct cache_index {
 	const char *id; /* borrowed from the record */
@@ -39,8 +43,11 @@ struct cache_index {
 /* A record fetched with GET one because its listing carried only part. */
 struct detail {
 	char *key; /* "<collection>/<id>" */
-	struct cache_record *rec; /* NULL while in flight */
+	struct cache_record *rec; /* NULL until first fetched; kept while refetching */
 	double fetched;
+	bool loading;
+	unsigned long loads;      /* fetches finished */
+	int load_rc;              /* how the last one ended */
 	UT_hash_handle hh;
 };
 
@@ -51,13 +58,23 @@ struct pdf {
 	char *data;       /* in memory only when the disk cache is unusable or off */
 	double used;      /* CLOCK_MONOTONIC of the last read: LRU for memory copies */
 	bool loading;
+	unsigned long loads; /* fetches finished */
+	int load_rc;         /* how the last one ended */
 	UT_hash_handle hh;
 };
 
+/* Per collection; every field protected by cache->lock. */
 struct coll_state {
-	struct cache_listing *cur; /* protected by cache->lock */
-	bool loading;              /* protected by cache->lock */
-	bool forced;               /* protected by cache->lock: refresh asked for */
+	struct cache_listing *cur;
+	bool loading;
+	bool forced;          /* refresh asked for */
+	unsigned long loads;  /* fetches finished, so a waiter knows its one ended */
+	int load_rc;          /* how the last fetch ended */
+	/* The last refresh failed: cur is served stale until retry_at. */
+	bool stale;
+	double retry_at;
+	time_t stale_since;
+	char why[200];
 };
 
 struct cache {
@@ -69,7 +86,6 @@ struct cache {
 	struct coll_state *colls; /* one per schema collection, same order */
 	struct detail *details;
 	struct pdf *pdfs;
-	double ratelimited_at; /* monotonic time the budget was last seen spent, 0: never */
 	off_t disk_used;       /* bytes of PDFs in pdf_dir, -1 until first counted */
 	off_t mem_used;        /* bytes of PDFs held in memory */
 	unsigned long pdf_fetches, pdf_disk_hits;
@@ -281,19 +297,21 @@ static int get(struct cache *cache, const char *what, const char *path,
 	char msg[320];
 	int rc = api_request(cache->api, "GET", path, NULL, 0, resp);
 	if (rc < 0) {
-		status_error(what, resp->error);
+		/* Not sent: the service's health says why, in the status file;
+		 * one entry per refused read would bury the real errors. */
+		if (resp->not_sent)
+			log_msg(LOG_DEBUG, "%s: %s", what, resp->error);
+		else
+			status_error(what, resp->error);
 		return rc;
 	}
 	if (resp->status >= 200 && resp->status <= 299)
 		return 0;
 	snprintf(msg, sizeof(msg), "HTTP %ld: %s", resp->status, resp->error);
 	status_error(what, msg);
-	if (!api_response_is_ratelimited(resp))
-		return -api_status_errno(resp->status);
-	pthread_mutex_lock(&cache->lock);
-	cache->ratelimited_at = now_mono();
-	pthread_mutex_unlock(&cache->lock);
-	return -EAGAIN;
+	if (api_response_is_ratelimited(resp))
+		return -EAGAIN;
+	return -api_status_errno(resp->status);
 }
 
 /* One GET whose body is JSON, parsed into *@out (caller deletes). */
@@ -489,12 +507,22 @@ int cache_listing_get(struct cache *cache, const struct schema_collection *c,
 		double now = now_mono();
 		if (st->cur && !st->forced && now - st->cur->fetched < cache->cfg.ttl)
 			goto hit;
-		if (st->cur && cache->ratelimited_at > 0 &&
-		    now - cache->ratelimited_at < CACHE_RATELIMIT_BACKOFF)
-			goto hit; /* budget spent: the stale listing beats an error */
+		if (st->cur && st->stale && !st->forced && now < st->retry_at)
+			goto hit;
 		if (!st->loading)
 			break;
-		pthread_cond_wait(&cache->done, &cache->lock);
+		/* Someone is fetching it: share the outcome, even a failure, so
+		 * no caller waits for more than one fetch. */
+		unsigned long seen = st->loads;
+		while (st->loading && st->loads == seen)
+			pthread_cond_wait(&cache->done, &cache->lock);
+		if (st->loads != seen && st->load_rc < 0 && !st->cur) {
+			rc = st->load_rc;
+			pthread_mutex_unlock(&cache->lock);
+			return rc;
+		}
+		if (st->loads != seen && st->cur)
+			goto hit;
 	}
 	st->loading = true;
 	pthread_mutex_unlock(&cache->lock);
@@ -503,13 +531,23 @@ int cache_listing_get(struct cache *cache, const struct schema_collection *c,
 
 	pthread_mutex_lock(&cache->lock);
 	st->loading = false;
+	st->loads++;
+	st->load_rc = rc;
 	pthread_cond_broadcast(&cache->done);
 	if (rc < 0) {
 		if (st->cur) {
-			/* Serve what we have; try again after another TTL. */
-			log_msg(LOG_WARNING, "serving the cached listing of %s: refresh failed (%s)",
-				c->name, strerror(-rc));
-			st->cur->fetched = now_mono();
+			/* Serve what we have, marked stale, and try again later. */
+			double wait = cache->cfg.ttl < CACHE_STALE_RETRY ? cache->cfg.ttl
+									 : CACHE_STALE_RETRY;
+			if (!st->stale) {
+				log_msg(LOG_WARNING,
+					"serving the cached listing of %s: refresh failed (%s)",
+					c->name, strerror(-rc));
+				st->stale_since = time(NULL);
+			}
+			st->stale = true;
+			st->retry_at = now_mono() + (wait > 0.5 ? wait : 0.5);
+			snprintf(st->why, sizeof(st->why), "%s", strerror(-rc));
 			st->forced = false;
 			rc = 0;
 			goto hit;
@@ -517,6 +555,9 @@ int cache_listing_get(struct cache *cache, const struct schema_collection *c,
 		pthread_mutex_unlock(&cache->lock);
 		return rc;
 	}
+	if (st->stale)
+		log_msg(LOG_INFO, "%s listed again: no longer stale", c->name);
+	st->stale = false;
 	fresh->fetched = now_mono();
 	old = st->cur;
 	if (old && listing_same(old, fresh)) {
@@ -587,7 +628,6 @@ void cache_refresh_all(struct cache *cache)
 		if (d->rec)
 			d->fetched = -INFINITY;
 	}
-	cache->ratelimited_at = 0;
 	pthread_mutex_unlock(&cache->lock);
 }
 
@@ -656,9 +696,23 @@ int cache_record_get(struct cache *cache, const struct schema_collection *c, con
 			pthread_mutex_unlock(&cache->lock);
 			goto out;
 		}
-		if (d->rec)
+		if (!d->loading)
 			break; /* stale: fetch again below */
-		pthread_cond_wait(&cache->done, &cache->lock);
+		/* Share the fetch in flight, and its failure: one wait at most. */
+		unsigned long seen = d->loads;
+		while (d->loading && d->loads == seen)
+			pthread_cond_wait(&cache->done, &cache->lock);
+		if (d->loads != seen && d->load_rc < 0 && !d->rec) {
+			rc = d->load_rc;
+			pthread_mutex_unlock(&cache->lock);
+			goto out;
+		}
+		if (d->loads != seen && d->rec) {
+			cache_record_ref(d->rec);
+			*out = d->rec;
+			pthread_mutex_unlock(&cache->lock);
+			goto out;
+		}
 	}
 	if (!d) {
 		d = calloc(1, sizeof(*d));
@@ -670,21 +724,37 @@ int cache_record_get(struct cache *cache, const struct schema_collection *c, con
 		d->key = key;
 		key = NULL;
 		HASH_ADD_KEYPTR(hh, cache->details, d->key, strlen(d->key), d);
-	} else {
-		cache_record_unref(d->rec);
-		d->rec = NULL;
 	}
+	d->loading = true;
 	pthread_mutex_unlock(&cache->lock);
 
 	struct cache_record *r = NULL;
 	rc = fetch_one(cache, c, id, &r);
 
 	pthread_mutex_lock(&cache->lock);
-	if (rc < 0) {
+	d->loading = false;
+	d->loads++;
+	d->load_rc = rc;
+	if (rc < 0 && d->rec && rc != -ENOENT) {
+		/* The copy we had beats an error; try again after a short while. */
+		double wait = cache->cfg.ttl < CACHE_STALE_RETRY ? cache->cfg.ttl : CACHE_STALE_RETRY;
+		d->fetched = now_mono() - cache->cfg.ttl + wait;
+		cache_record_ref(d->rec);
+		*out = d->rec;
+		rc = 0;
+	} else if (rc < 0 && !d->rec) {
+		/* Nothing to keep; a waiter still reads load_rc before it looks again. */
 		HASH_DEL(cache->details, d);
 		free(d->key);
 		free(d);
+	} else if (rc < 0) {
+		/* Gone from the service: forget the old copy. */
+		HASH_DEL(cache->details, d);
+		cache_record_unref(d->rec);
+		free(d->key);
+		free(d);
 	} else {
+		cache_record_unref(d->rec);
 		d->rec = r;
 		d->fetched = now_mono();
 		cache_record_ref(r);
@@ -713,6 +783,13 @@ static char *pdf_path(struct cache *cache, const char *nr)
 /* The size of cached file @path when it holds a whole PDF (its header and
  * its %%EOF trailer), else -1 after removing it: a file cut short by a full
  * disk or a crash elsewhere is fetched again rather than served. */
+/* True when @len bytes at @data look like one whole PDF: its header first
+ * and its %%EOF trailer within the last KiB. */
+static bool pdf_whole(const char *head, size_t headlen, const char *tail, size_t taillen)
+{
+	return headlen >= 5 && !memcmp(head, "%PDF-", 5) && memmem(tail, taillen, "%%EOF", 5);
+}
+
 static off_t pdf_verified(const char *path)
 {
 	char head[5], tail[1024];
@@ -722,11 +799,10 @@ static off_t pdf_verified(const char *path)
 	if (fd < 0)
 		return -1;
 	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size >= 16 &&
-	    pread(fd, head, sizeof(head), 0) == (ssize_t)sizeof(head) &&
-	    !memcmp(head, "%PDF-", 5)) {
+	    pread(fd, head, sizeof(head), 0) == (ssize_t)sizeof(head)) {
 		size_t n = st.st_size < (off_t)sizeof(tail) ? (size_t)st.st_size : sizeof(tail);
 		if (pread(fd, tail, n, st.st_size - (off_t)n) == (ssize_t)n &&
-		    memmem(tail, n, "%%EOF", 5))
+		    pdf_whole(head, sizeof(head), tail, n))
 			size = st.st_size;
 	}
 	close(fd);
@@ -916,6 +992,16 @@ static int pdf_fetch(struct cache *cache, const char *nr, struct pdf *p)
 		rc = -EIO;
 		goto out;
 	}
+	{
+		size_t n = resp.len < 1024 ? resp.len : 1024;
+		if (!pdf_whole(resp.body, resp.len, resp.body + resp.len - n, n)) {
+			/* Cut short (with a Content-Length to match): never kept. */
+			status_error(what, "the service sent a PDF without its end (%%EOF): "
+					   "not kept, the next read asks again");
+			rc = -EIO;
+			goto out;
+		}
+	}
 	pthread_mutex_lock(&cache->lock);
 	cache->pdf_fetches++;
 	pthread_mutex_unlock(&cache->lock);
@@ -948,14 +1034,25 @@ ssize_t cache_pdf_read(struct cache *cache, const char *nr, char *buf, size_t si
 		pthread_mutex_unlock(&cache->lock);
 		return -ENOMEM;
 	}
-	while (p->loading)
-		pthread_cond_wait(&cache->done, &cache->lock);
+	if (p->loading) {
+		/* Share the fetch in flight, and its failure: one wait at most. */
+		unsigned long seen = p->loads;
+		while (p->loading && p->loads == seen)
+			pthread_cond_wait(&cache->done, &cache->lock);
+		if (p->loads != seen && p->load_rc < 0) {
+			rc = p->load_rc;
+			pthread_mutex_unlock(&cache->lock);
+			return rc;
+		}
+	}
 	if (p->size < 0) {
 		p->loading = true;
 		pthread_mutex_unlock(&cache->lock);
 		int err = pdf_fetch(cache, nr, p);
 		pthread_mutex_lock(&cache->lock);
 		p->loading = false;
+		p->loads++;
+		p->load_rc = err;
 		pthread_cond_broadcast(&cache->done);
 		if (err < 0) {
 			pthread_mutex_unlock(&cache->lock);
@@ -998,6 +1095,29 @@ ssize_t cache_pdf_read(struct cache *cache, const char *nr, char *buf, size_t si
 
 /* ---- life cycle and status ---------------------------------------------- */
 
+/* Removes the temporary files of PDFs whose writer died (kill -9, a crash)
+ * before renaming them into place.  Only old ones: another mount of the same
+ * account may be writing one right now. */
+static void pdf_remove_leftovers(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	time_t now = time(NULL);
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		struct stat st;
+		if (!strstr(de->d_name, ".pdf.tmp") ||
+		    fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    !S_ISREG(st.st_mode) || now - st.st_mtime < CACHE_LEFTOVER_AGE)
+			continue;
+		if (unlinkat(dirfd(d), de->d_name, 0) == 0)
+			log_msg(LOG_INFO, "PDF cache: removed %s, left by a writer that died",
+				de->d_name);
+	}
+	closedir(d);
+}
+
 int cache_new(struct cache **out, struct api *api, const struct cache_config *cfg)
 {
 	struct cache *cache = calloc(1, sizeof(*cache));
@@ -1014,6 +1134,7 @@ int cache_new(struct cache **out, struct api *api, const struct cache_config *cf
 	if (cfg->pdf_dir) {
 		cache->pdf_dir = strdup(cfg->pdf_dir);
 		cache->cfg.pdf_dir = cache->pdf_dir;
+		pdf_remove_leftovers(cache->pdf_dir);
 	}
 	pthread_mutex_init(&cache->lock, NULL);
 	pthread_cond_init(&cache->done, NULL);
@@ -1065,15 +1186,25 @@ void cache_describe(struct cache *cache, cJSON *out)
 			continue;
 		}
 		double age = now - l->fetched;
-		cJSON_AddStringToObject(o, "state", age < cache->cfg.ttl ? "fresh" : "stale");
+		const struct coll_state *st = &cache->colls[i];
+		cJSON_AddStringToObject(o, "state", st->stale ? "stale"
+						    : age < cache->cfg.ttl ? "fresh" : "expired");
 		cJSON_AddNumberToObject(o, "records", (double)l->n);
 		cJSON_AddNumberToObject(o, "age_seconds", floor(age * 10) / 10);
+		if (st->stale) {
+			char when[32];
+			struct tm tm;
+			gmtime_r(&st->stale_since, &tm);
+			strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+			cJSON_AddStringToObject(o, "stale_since", when);
+			cJSON_AddStringToObject(o, "stale_because", st->why);
+		}
 	}
 	cJSON_AddNumberToObject(out, "records_fetched_one_by_one", (double)HASH_COUNT(cache->details));
 	cJSON_AddNumberToObject(out, "pdfs_fetched", (double)cache->pdf_fetches);
 	cJSON_AddNumberToObject(out, "pdf_disk_cache_hits", (double)cache->pdf_disk_hits);
-	cJSON_AddBoolToObject(out, "ratelimited",
-			      cache->ratelimited_at > 0 &&
-				      now - cache->ratelimited_at < CACHE_RATELIMIT_BACKOFF);
 	pthread_mutex_unlock(&cache->lock);
+	struct api_stats as;
+	api_get_stats(cache->api, &as);
+	cJSON_AddBoolToObject(out, "ratelimited", as.health == API_RATELIMITED);
 }

@@ -1,6 +1,7 @@
 /* status: recent errors and the text of .factuurfs/status (see status.h). */
 #include "status.h"
 
+#include <math.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -21,6 +22,7 @@ struct status_entry {
 	time_t when;
 	char what[96];     /* the operation; empty for a change */
 	char message[320];
+	unsigned long times; /* the same entry in a row, counted once */
 };
 
 /* The last STATUS_MAX_ERRORS entries, newest at (next - 1). */
@@ -52,9 +54,26 @@ void status_init(const char *url, const char *username, struct api *api, struct 
 }
 
 /* Called with st.lock held. */
+static const struct status_entry *ring_newest(const struct ring *r, unsigned i);
+
 static void ring_push(struct ring *r, const char *what, const char *message)
 {
-	struct status_entry *e = &r->items[r->next];
+	struct status_entry *e;
+
+	/* A failing file manager repeats one error hundreds of times: count
+	 * it, so the errors before it stay visible. */
+	if (r->count) {
+		e = (struct status_entry *)ring_newest(r, 0);
+		if (!strncmp(e->what, what, sizeof(e->what) - 1) &&
+		    !strncmp(e->message, message, sizeof(e->message) - 1)) {
+			e->when = time(NULL);
+			e->times++;
+			st.generation++;
+			return;
+		}
+	}
+	e = &r->items[r->next];
+	e->times = 1;
 	e->when = time(NULL);
 	snprintf(e->what, sizeof(e->what), "%s", what);
 	snprintf(e->message, sizeof(e->message), "%s", message);
@@ -129,6 +148,8 @@ static cJSON *ring_json(const struct ring *r, const char *key)
 		if (e->what[0])
 			cJSON_AddStringToObject(o, "operation", e->what);
 		cJSON_AddStringToObject(o, key, e->message);
+		if (e->times > 1)
+			cJSON_AddNumberToObject(o, "times", (double)e->times);
 		cJSON_AddItemToArray(arr, o);
 	}
 	return arr;
@@ -159,12 +180,24 @@ char *status_render(size_t *len)
 		api = cJSON_AddObjectToObject(root, "api");
 		cJSON_AddNumberToObject(api, "requests", (double)stats.requests);
 		cJSON_AddNumberToObject(api, "failures", (double)stats.failures);
+		cJSON_AddNumberToObject(api, "retries", (double)stats.retries);
+		cJSON_AddNumberToObject(api, "not_sent", (double)stats.failed_fast);
 		cJSON_AddNumberToObject(api, "bytes_received", (double)stats.bytes_in);
 		if (stats.ratelimit_remaining >= 0)
 			cJSON_AddNumberToObject(api, "ratelimit_remaining",
 						(double)stats.ratelimit_remaining);
 		else
 			cJSON_AddNullToObject(api, "ratelimit_remaining");
+		/* The service as the mount sees it: while not "up", reads come
+		 * from the cache (listings marked stale) and the rest fail fast. */
+		static const char *const health[] = {
+		    [API_UP] = "up", [API_DOWN] = "down", [API_RATELIMITED] = "ratelimited"};
+		cJSON *svc = cJSON_AddObjectToObject(root, "service");
+		cJSON_AddStringToObject(svc, "state", health[stats.health]);
+		if (stats.health != API_UP) {
+			cJSON_AddNumberToObject(svc, "next_try_seconds", ceil(stats.next_try));
+			cJSON_AddStringToObject(svc, "reason", stats.health_reason);
+		}
 	}
 	if (c)
 		cache_describe(c, cJSON_AddObjectToObject(root, "cache"));

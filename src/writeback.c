@@ -51,6 +51,8 @@ static int request(const struct wb *wb, const char *method, const char *path, co
 	rc = api_request(wb->api, method, path, body, body ? strlen(body) : 0, resp);
 	free(body);
 	*answered = rc == 0;
+	if (rc < 0 && resp->not_sent)
+		return fail(rc, msg, msglen, "%s %s: %s", method, path, resp->error);
 	if (rc < 0)
 		return fail(rc, msg, msglen, "%s %s: no answer: %s", method, path, resp->error);
 	if (resp->status >= 200 && resp->status <= 299)
@@ -288,7 +290,9 @@ int wb_create(const struct wb *wb, const struct schema_collection *c, const char
 	}
 	struct cache_listing *before = cache_listing_peek(wb->cache, *in);
 	rc = request(wb, "POST", c->name, wire, &resp, &answered, msg, msglen);
-	if (rc < 0 && !answered && rc != -EHOSTUNREACH) {
+	/* Unanswered, but maybe acted on: remember it, unless it provably
+	 * never left (not sent at all, or the connection was refused). */
+	if (rc < 0 && !answered && !resp.not_sent && rc != -EHOSTUNREACH) {
 		/* The request may have arrived: remember what to look for. */
 		struct wb_pending *p = calloc(1, sizeof(*p));
 		if (p) {
