@@ -10,6 +10,7 @@
 #include "fs.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -256,17 +257,32 @@ static char *listed_record(struct fs *fs, const struct schema_collection *c, con
 }
 
 /* What a new name in collection @c becomes: a local scratch file (no .json
- * suffix, dotfiles, editor names), a new record-to-be (N_NEW), or nothing
- * (-1: a *.json name where the API cannot create). */
+ * suffix, dotfiles, editor names), a new record-to-be (N_NEW), or -errno:
+ * -ENAMETOOLONG past NAME_MAX, -EINVAL for control characters or a '%' that
+ * is not the file-name codec's (names.h: "%2E%2E.json" is no name a record
+ * can have, and guessing what it meant could write the wrong record),
+ * -EPERM for a *.json name where the API cannot create. */
 static int new_kind(const struct schema_collection *c, const char *name)
 {
+	if (strlen(name) > NAME_MAX)
+		return -ENAMETOOLONG;
+	for (const char *q = name; *q; q++)
+		if ((unsigned char)*q < 0x20 || *q == 0x7f)
+			return -EINVAL;
 	if (!ends_with(name, ".json") || names_is_scratch(name) || name[0] == '.')
 		return N_SCRATCH;
+	if (strchr(name, '%')) {
+		char *id = names_record_id(name, ".json");
+		bool canonical = id != NULL;
+		free(id);
+		if (!canonical)
+			return -EINVAL;
+	}
 	if (c->methods & SCHEMA_M_POST)
 		return N_NEW;
 	if (!(c->methods & SCHEMA_M_LIST) && (c->methods & SCHEMA_M_PUT))
 		return N_NEW; /* invoices_payment/<invoicenr>.json */
-	return -1;
+	return -EPERM;
 }
 
 /* "clients/17.json": how messages name a record file. */
@@ -280,11 +296,19 @@ static void record_path(const struct node *n, char *buf, size_t len)
 
 /* ---- attributes ---------------------------------------------------------- */
 
+/* Accounting data is the mounting user's alone: nothing for group or others,
+ * whatever a program asks for (and with -o allow_other the kernel checks
+ * these bits: default_permissions is always on). */
+#define FS_DIR_MODE 0700
+#define FS_RW_MODE 0600
+#define FS_RO_MODE 0400
+#define FS_LOCAL_MODE_MASK 0700
+
 static void attr_dir(struct fs *fs, struct stat *st, fuse_ino_t ino, time_t mtime)
 {
 	memset(st, 0, sizeof(*st));
 	st->st_ino = ino;
-	st->st_mode = S_IFDIR | 0755;
+	st->st_mode = S_IFDIR | FS_DIR_MODE;
 	st->st_nlink = 2;
 	st->st_uid = fs->uid;
 	st->st_gid = fs->gid;
@@ -361,7 +385,7 @@ static int node_attr(struct fs *fs, struct node *n, struct stat *st, double *tim
 				clock_gettime(CLOCK_REALTIME, &fs->status_mtime);
 			}
 		}
-		attr_file(fs, st, n->ino, 0444, (off_t)fs->status_len, 0);
+		attr_file(fs, st, n->ino, FS_RO_MODE, (off_t)fs->status_len, 0);
 		st->st_mtim = st->st_ctim = st->st_atim = fs->status_mtime;
 		pthread_mutex_unlock(&fs->qlock);
 		*timeout = 0;
@@ -380,7 +404,7 @@ static int node_attr(struct fs *fs, struct node *n, struct stat *st, double *tim
 		break;
 	case N_JSON:
 	case N_PDF: {
-		mode_t mode = n->kind == N_JSON && (n->c->methods & SCHEMA_M_PUT) ? 0644 : 0444;
+		mode_t mode = n->kind == N_JSON && (n->c->methods & SCHEMA_M_PUT) ? FS_RW_MODE : FS_RO_MODE;
 		if (n->kind == N_JSON && attr_buffer(fs, n, st, mode)) {
 			*timeout = 0;
 			return 0;
@@ -418,7 +442,7 @@ static int node_attr(struct fs *fs, struct node *n, struct stat *st, double *tim
 		if (rc < 0)
 			return rc;
 		r = l->n ? l->recs[0] : NULL;
-		attr_file(fs, st, n->ino, 0444, r ? (off_t)r->len : 0, l->changed);
+		attr_file(fs, st, n->ino, FS_RO_MODE, r ? (off_t)r->len : 0, l->changed);
 		*timeout = cache_listing_ttl_left(fs->cache, l);
 		goto out;
 	}
@@ -480,6 +504,11 @@ static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct node *p = inode_get(parent), *n = NULL;
 	if (!p) {
 		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	/* The kernel lets names up to 1024 bytes through to FUSE. */
+	if (strlen(name) > NAME_MAX) {
+		fuse_reply_err(req, ENAMETOOLONG);
 		return;
 	}
 	switch (p->kind) {
@@ -1135,7 +1164,7 @@ static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 		 * are accepted and ignored (the service has neither). */
 		pthread_mutex_lock(&inode_lock);
 		if (to_set & FUSE_SET_ATTR_MODE)
-			n->mode = attr->st_mode & 07777;
+			n->mode = attr->st_mode & FS_LOCAL_MODE_MASK;
 		if (to_set & FUSE_SET_ATTR_MTIME_NOW)
 			clock_gettime(CLOCK_REALTIME, &n->mtime);
 		else if (to_set & FUSE_SET_ATTR_MTIME)
@@ -1188,7 +1217,7 @@ static void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 	}
 	int nk = new_kind(p->c, name);
 	if (nk < 0) {
-		rc = -EPERM;
+		rc = nk;
 		goto out;
 	}
 	char *nr = NULL;
@@ -1203,7 +1232,7 @@ static void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 	pthread_mutex_lock(&inode_lock);
 	n = inode_local_new(nk, p->c);
 	if (n) {
-		n->mode = mode & 07777;
+		n->mode = mode & FS_LOCAL_MODE_MASK;
 		n->id = nr;
 		nr = NULL;
 		if (!inode_buffer(n) || !inode_lentry_add(parent, name, n))
@@ -1412,7 +1441,7 @@ static int rename_local(struct fs *fs, struct node *p, struct lentry *le, const 
 	}
 	int nk = new_kind(p->c, newname);
 	if (nk < 0) {
-		rc = -EPERM;
+		rc = nk;
 		goto out;
 	}
 	char *oldname = strdup(le->name);

@@ -28,7 +28,7 @@ static struct node *node_add(fuse_ino_t ino, enum node_kind kind,
 	n->c = c;
 	n->id = id ? strdup(id) : NULL;
 	n->key = strdup(key);
-	n->mode = 0644;
+	n->mode = 0600;
 	clock_gettime(CLOCK_REALTIME, &n->mtime);
 	if ((id && !n->id) || !n->key) {
 		free(n->id);
@@ -308,16 +308,28 @@ struct buffer *inode_buffer(struct node *n)
 	return n->buf;
 }
 
+/* Bytes reserved by every buffer; protected by inode_lock like the buffers. */
+static size_t buffers_total;
+
 static int reserve(struct buffer *b, size_t len)
 {
 	if (len <= b->cap)
 		return 0;
+	/* A record is a few KiB of JSON: a bigger file is not one, and an
+	 * endless writer must not take the daemon's memory. */
+	if (len > INODE_BUFFER_MAX)
+		return -EFBIG;
 	size_t cap = b->cap ? b->cap : 4096;
 	while (cap < len)
 		cap *= 2;
+	if (cap > INODE_BUFFER_MAX)
+		cap = INODE_BUFFER_MAX;
+	if (buffers_total - b->cap + cap > INODE_BUFFERS_TOTAL_MAX)
+		return -ENOSPC;
 	char *data = realloc(b->data, cap);
 	if (!data)
 		return -ENOMEM;
+	buffers_total = buffers_total - b->cap + cap;
 	b->data = data;
 	b->cap = cap;
 	return 0;
@@ -337,8 +349,11 @@ int inode_buffer_write(struct node *n, const char *data, size_t size, off_t off)
 		return -ENOMEM;
 	if (off < 0 || (size_t)off > SIZE_MAX - size)
 		return -EINVAL;
-	if (reserve(b, (size_t)off + size) < 0)
-		return -ENOMEM;
+	if ((size_t)off + size > INODE_BUFFER_MAX)
+		return -EFBIG;
+	int rc = reserve(b, (size_t)off + size);
+	if (rc < 0)
+		return rc;
 	if ((size_t)off > b->len)
 		memset(b->data + b->len, 0, (size_t)off - b->len);
 	memcpy(b->data + off, data, size);
@@ -355,8 +370,11 @@ int inode_buffer_truncate(struct node *n, off_t size)
 		return -ENOMEM;
 	if (size < 0)
 		return -EINVAL;
-	if (reserve(b, (size_t)size) < 0)
-		return -ENOMEM;
+	if ((size_t)size > INODE_BUFFER_MAX)
+		return -EFBIG;
+	int rc = reserve(b, (size_t)size);
+	if (rc < 0)
+		return rc;
 	if ((size_t)size > b->len)
 		memset(b->data + b->len, 0, (size_t)size - b->len);
 	b->len = (size_t)size;
@@ -369,6 +387,7 @@ void inode_buffer_drop(struct node *n)
 	if (!n->buf)
 		return;
 	wb_pending_free(n->buf->pending);
+	buffers_total -= n->buf->cap;
 	free(n->buf->data);
 	free(n->buf);
 	n->buf = NULL;

@@ -110,7 +110,14 @@ const char *inode_local_name(struct node *n);
 int inode_make_record(struct node *n, const struct schema_collection *c, const char *id);
 
 /* Buffers (inode_lock held). */
+/* Limits of what users write: one file (record or scratch) holds at most
+ * INODE_BUFFER_MAX bytes (more: -EFBIG), all buffers together
+ * INODE_BUFFERS_TOTAL_MAX (more: -ENOSPC). */
+#define INODE_BUFFER_MAX ((size_t)1 << 20)
+#define INODE_BUFFERS_TOTAL_MAX ((size_t)64 << 20)
+
 struct buffer *inode_buffer(struct node *n); /* made empty on first use; NULL on ENOMEM */
+/* Both return 0 or -EFBIG, -ENOSPC, -ENOMEM, -EINVAL. */
 int inode_buffer_write(struct node *n, const char *data, size_t size, off_t off);
 int inode_buffer_truncate(struct node *n, off_t size);
 void inode_buffer_drop(struct node *n);

@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
@@ -51,7 +53,8 @@ static const struct fuse_opt option_spec[] = {
 	OPT("timeout=%lf", timeout),
 	OPT("page_size=%ld", page_size),
 	OPT("cache_dir=%s", cache_dir),
-	OPT("cainfo=%s", cainfo),
+	OPT("cafile=%s", cainfo),
+	OPT("cainfo=%s", cainfo), /* the first name it had; kept working */
 	OPT("insecure", insecure),
 	OPT("cache_max=%s", cache_max),
 	OPT("nodiskcache", nodiskcache),
@@ -89,8 +92,10 @@ static void usage(const char *prog)
 	       "    -o cache_max=SIZE      PDFs kept, least recently used dropped first\n"
 	       "                           (default 1G; K, M, G suffixes)\n"
 	       "    -o nodiskcache         keep PDFs in memory only (within cache_max)\n"
-	       "    -o cainfo=FILE         CA bundle for TLS verification\n"
-	       "    -o insecure            do not verify the server's TLS certificate\n"
+	       "    -o cafile=FILE         trust the CA certificates in FILE (PEM) instead of\n"
+	       "                           the system's, e.g. for a private CA\n"
+	       "    -o insecure            do not verify the server's TLS certificate (never\n"
+	       "                           for the real service)\n"
 	       "    -o ro                  read-only: the kernel refuses every change, and\n"
 	       "                           close() costs no round trip to the daemon\n"
 	       "\n",
@@ -98,6 +103,19 @@ static void usage(const char *prog)
 }
 
 /* ---- credentials ------------------------------------------------------------ */
+
+/* Like ssh with a private key: a file holding the API key that group or
+ * others may read is refused, with the fix in the message. */
+static bool private_enough(const char *path, const struct stat *st)
+{
+	if (!(st->st_mode & 077))
+		return true;
+	fprintf(stderr,
+		"factuurfs: %s holds the API key but group or others may access it "
+		"(mode %04o); refusing to use it. Fix: chmod 600 %s\n",
+		path, (unsigned)(st->st_mode & 07777), path);
+	return false;
+}
 
 struct rc_ctx {
 	const char *want;   /* section asked for */
@@ -153,6 +171,9 @@ static int read_rc(const struct options *o, char **username, char **apikey)
 			fprintf(stderr, "factuurfs: %s: no section [%s]\n", path, o->profile);
 			goto fail;
 		}
+		struct stat st;
+		if (ctx.apikey && stat(path, &st) == 0 && !private_enough(path, &st))
+			goto fail;
 		*username = ctx.username;
 		*apikey = ctx.apikey;
 		return 0;
@@ -180,9 +201,10 @@ static char *read_key_file(const char *path)
 		fprintf(stderr, "factuurfs: apikey_file %s: %s\n", path, strerror(errno));
 		return NULL;
 	}
-	if (fstat(fileno(f), &st) == 0 && (st.st_mode & 077))
-		fprintf(stderr, "factuurfs: warning: %s is readable by others (chmod 600 it)\n",
-			path);
+	if (fstat(fileno(f), &st) == 0 && !private_enough(path, &st)) {
+		fclose(f);
+		return NULL;
+	}
 	char *line = fgets(buf, sizeof(buf), f);
 	fclose(f);
 	char *key = NULL;
@@ -427,7 +449,22 @@ int main(int argc, char *argv[])
 	if (!o.url)
 		o.url = strdup(DEFAULT_URL);
 	log_init(fopts.foreground, fopts.debug);
+	/* The key will be in this process's memory: no core dump may carry it
+	 * to disk, and no other process of the user may read it through
+	 * ptrace or /proc/PID/mem. */
+	{
+		struct rlimit no_core = {0, 0};
+		setrlimit(RLIMIT_CORE, &no_core);
+#ifndef __SANITIZE_ADDRESS__
+		/* (LeakSanitizer ptraces its own process: not in ASan builds.) */
+		prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+#endif
+	}
 	if (credentials(&o, &username, &apikey) < 0)
+		goto out;
+	/* The kernel checks the modes (0600/0700) itself: needed for them to
+	 * mean anything under -o allow_other, and it spares every ACCESS call. */
+	if (fuse_opt_add_arg(&args, "-odefault_permissions") != 0)
 		goto out;
 
 	fs = fs_new(o.ttl, o.readonly);

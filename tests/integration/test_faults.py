@@ -71,11 +71,16 @@ def test_malformed_body_and_server_errors_are_eio(lone, mounts):
     assert open(m.path("invoices", name), "rb").read().startswith(b"%PDF-")
 
 
-def test_dropped_connection_is_an_error_not_a_hang(lone, mounts):
+def test_dropped_connections_are_retried_then_reported(lone, mounts):
     m = mounts(lone)
-    # libcurl itself retries a GET once on a kept-alive connection that died,
-    # so the service has to drop two in a row for the error to show
+    mark = lone.mark()
+    # a GET whose connection drops is tried again (libcurl also retries once
+    # by itself on a kept-alive connection): two drops cost nothing visible
     lone.inject(drop={"count": 2, "path_prefix": "/api/v1/clients"})
-    with pytest.raises(OSError):
-        os.listdir(m.path("clients"))
     assert len(os.listdir(m.path("clients"))) == 12
+    assert len(listing_calls(lone.since(mark), "clients")) == 3
+    # a service that keeps dropping: an error, not a hang
+    lone.inject(drop={"count": 100, "path_prefix": "/api/v1/products"})
+    with pytest.raises(OSError) as e:
+        os.listdir(m.path("products"))
+    assert e.value.errno == errno.ECONNRESET

@@ -105,12 +105,14 @@ def test_rc_file_and_profiles(fake, mounts, tmp_path):
     (rc / ".factuursturen_rc").write_text(
         f"[default]\nusername = nobody\napikey = nope\n\n[work]\nusername = {USER}\n"
         f"apikey = {APIKEY}\n")
+    (rc / ".factuursturen_rc").chmod(0o600)
     mounted_ok(fake, mounts, user=None, apikey=None, opts=["profile=work"],
                env={"HOME": str(rc)})
     # the rc file in the current directory, default profile, no section header
     cwd = tmp_path / "cwd"
     cwd.mkdir()
     (cwd / ".factuursturen_rc").write_text(f"username = {USER}\napikey = {APIKEY}\n")
+    (cwd / ".factuursturen_rc").chmod(0o600)
     mounted_ok(fake, mounts, user=None, apikey=None, cwd=str(cwd), env={"HOME": "/nonexistent"})
 
 

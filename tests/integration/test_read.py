@@ -148,9 +148,9 @@ def test_chmod_of_a_record_is_accepted_and_ignored(fake, mnt):
     """gio copy and cp -p chmod what they wrote: it succeeds, the mode stays."""
     p = mnt.path("clients", os.listdir(mnt.path("clients"))[0])
     mark = fake.mark()
-    os.chmod(p, 0o600)
+    os.chmod(p, 0o644)
     os.utime(p, (0, 0))
-    assert os.stat(p).st_mode & 0o777 == 0o644
+    assert os.stat(p).st_mode & 0o777 == 0o600
     assert fake.since(mark) == []
 
 
