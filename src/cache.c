@@ -31,6 +31,11 @@
  * budget spent, api.c fails the try at once without a call. */
 #define CACHE_STALE_RETRY 5.0
 
+/* A fetch that just failed is not repeated for this long: the kernel queues
+ * a directory's readers (and a page's) one behind the other, and each would
+ * otherwise wait out its own timeout after the first. */
+#define CACHE_FAIL_HOLD 1.0
+
 /* Seconds after which a PDF cache temporary file is a dead writer's. */
 #define CACHE_LEFTOVER_AGE 60
 
@@ -60,6 +65,7 @@ struct pdf {
 	bool loading;
 	unsigned long loads; /* fetches finished */
 	int load_rc;         /* how the last one ended */
+	double failed_at;
 	UT_hash_handle hh;
 };
 
@@ -70,6 +76,7 @@ struct coll_state {
 	bool forced;          /* refresh asked for */
 	unsigned long loads;  /* fetches finished, so a waiter knows its one ended */
 	int load_rc;          /* how the last fetch ended */
+	double failed_at;     /* when it failed, if it did */
 	/* The last refresh failed: cur is served stale until retry_at. */
 	bool stale;
 	double retry_at;
@@ -509,6 +516,11 @@ int cache_listing_get(struct cache *cache, const struct schema_collection *c,
 			goto hit;
 		if (st->cur && st->stale && !st->forced && now < st->retry_at)
 			goto hit;
+		if (!st->cur && !st->forced && st->load_rc < 0 && now - st->failed_at < CACHE_FAIL_HOLD) {
+			rc = st->load_rc;
+			pthread_mutex_unlock(&cache->lock);
+			return rc;
+		}
 		if (!st->loading)
 			break;
 		/* Someone is fetching it: share the outcome, even a failure, so
@@ -533,6 +545,7 @@ int cache_listing_get(struct cache *cache, const struct schema_collection *c,
 	st->loading = false;
 	st->loads++;
 	st->load_rc = rc;
+	st->failed_at = now_mono();
 	pthread_cond_broadcast(&cache->done);
 	if (rc < 0) {
 		if (st->cur) {
@@ -1045,6 +1058,11 @@ ssize_t cache_pdf_read(struct cache *cache, const char *nr, char *buf, size_t si
 			return rc;
 		}
 	}
+	if (p->size < 0 && p->load_rc < 0 && now_mono() - p->failed_at < CACHE_FAIL_HOLD) {
+		rc = p->load_rc;
+		pthread_mutex_unlock(&cache->lock);
+		return rc;
+	}
 	if (p->size < 0) {
 		p->loading = true;
 		pthread_mutex_unlock(&cache->lock);
@@ -1053,6 +1071,7 @@ ssize_t cache_pdf_read(struct cache *cache, const char *nr, char *buf, size_t si
 		p->loading = false;
 		p->loads++;
 		p->load_rc = err;
+		p->failed_at = now_mono();
 		pthread_cond_broadcast(&cache->done);
 		if (err < 0) {
 			pthread_mutex_unlock(&cache->lock);
