@@ -3,12 +3,15 @@
 Shaped after libfuse's test/util.py: start the real binary on a temporary
 mount point, wait for the mount with a deadline, always unmount in teardown.
 """
+import contextlib
 import json
 import os
+import ssl
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 
@@ -33,23 +36,103 @@ def wait_for(cond, what, timeout=DEADLINE, interval=0.02):
         time.sleep(interval)
 
 
-class Fake:
-    """The fake API in a subprocess, with its request log."""
+def make_cert(directory, name="fakeapi"):
+    """A self-signed certificate for 127.0.0.1 (SAN IP:127.0.0.1 and DNS:localhost, CN
+    127.0.0.1, 2 days) made by the openssl command: returns (cert path, key path)."""
+    cert = os.path.join(directory, name + "-cert.pem")
+    key = os.path.join(directory, name + "-key.pem")
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+         "-nodes", "-keyout", key, "-out", cert, "-days", "2", "-subj", "/CN=127.0.0.1",
+         "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
+         # Strict verifiers (Python 3.13's default context) want the usages spelled out.
+         "-addext", "keyUsage=critical,digitalSignature,keyCertSign",
+         "-addext", "extendedKeyUsage=serverAuth"],
+        check=True, capture_output=True, timeout=60)
+    return cert, key
 
-    def __init__(self, tmpdir, *args):
+
+class Fake:
+    """The fake API in a subprocess, with its request log.
+
+    tls=True: served over HTTPS with a fresh self-signed certificate for 127.0.0.1;
+    `cafile` is its path (None without tls) and the control calls here trust it.
+
+    The service gone and back: stop() ends the process but keeps its port, start() runs
+    the same command again on that port, appending to the same log; requests in between
+    get "connection refused".  restart(down_seconds) does both; `with fake.down(): ...`
+    keeps it stopped for the block.  A started fake is fresh: its --data/--generate
+    account, a full rate-limit budget, no faults.  keep_state=True (stop, restart, down)
+    keeps the account instead: it is dumped before the stop and loaded with --data
+    (leniently: missing fields get defaults), with the PDF sizes set here.
+    """
+
+    def __init__(self, tmpdir, *args, tls=False):
         self.tmpdir = tmpdir
+        self.args = list(args)
         self.log_path = os.path.join(tmpdir, f"fakeapi-{os.getpid()}-{id(self)}.log")
-        self.proc = subprocess.Popen(
-            ["/usr/bin/python3", FAKEAPI, "--port", "0", "--log", self.log_path, *args],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        line = self.proc.stdout.readline()
-        if not line.startswith("fakeapi listening on "):
+        # stderr to a file: a pipe nobody reads fills up and stalls the fake.
+        self.err_path = os.path.join(tmpdir, f"fakeapi-{os.getpid()}-{id(self)}.err")
+        self.cafile = self.keyfile = None
+        self._ctx = None
+        if tls:
+            self.cafile, self.keyfile = make_cert(tmpdir, f"fakeapi-{os.getpid()}-{id(self)}")
+            self._ctx = ssl.create_default_context(cafile=self.cafile)
+        self.port = 0
+        self.proc = None
+        self._data = None        # the dump a keep_state restart loads
+        self._pdf_sizes = {}     # set_pdf_size calls, for keep_state restarts
+        self.start()
+
+    def command(self):
+        args = list(self.args)
+        if self._data:
+            args = _without(args, ("--data", "--generate", "--seed")) + ["--data", self._data]
+        if self.cafile:
+            args += ["--tls-cert", self.cafile, "--tls-key", self.keyfile]
+        return ["/usr/bin/python3", FAKEAPI, "--port", str(self.port), "--log", self.log_path, *args]
+
+    def start(self):
+        """Starts the fake (again: on the same port; retried while the port is taken)."""
+        assert not self.running(), "the fake is running"
+        end = time.monotonic() + 10
+        while True:
+            with open(self.err_path, "ab") as err:
+                seen = err.tell()
+                self.proc = subprocess.Popen(self.command(), stdout=subprocess.PIPE,
+                                             stderr=err, text=True)
+            line = self.proc.stdout.readline()
+            if line.startswith("fakeapi listening on "):
+                break
             self.proc.kill()
-            raise RuntimeError("fakeapi did not start: " + line + self.proc.stderr.read())
+            self.proc.wait()
+            self.proc.stdout.close()
+            msg = self._stderr(seen)
+            if not ("Address already in use" in msg and time.monotonic() < end):
+                raise RuntimeError("fakeapi did not start: " + line + msg)
+            time.sleep(0.1)
         self.url = line.split()[-1]
         self.base = self.url.split("/api/")[0]
+        self.port = int(self.base.rsplit(":", 1)[1])
+        if self._data:
+            for nr, n in self._pdf_sizes.items():
+                try:
+                    self.set_pdf_size(nr, n)
+                except urllib.error.HTTPError:  # the invoice is gone
+                    pass
 
-    def stop(self):
+    def stop(self, keep_state=False):
+        """Ends the fake; the port and the log stay for start()."""
+        if self.proc is None or self.proc.stdout.closed:
+            return
+        if keep_state and self.running():
+            path = os.path.join(self.tmpdir, f"fakeapi-{os.getpid()}-{id(self)}.state.json")
+            with open(path, "wb") as f:
+                f.write(self._get("/_fake/dump"))
+            self._data = path
+        else:
+            self._data = None
+            self._pdf_sizes = {}
         self.proc.terminate()
         try:
             self.proc.wait(10)
@@ -57,7 +140,31 @@ class Fake:
             self.proc.kill()
             self.proc.wait()
         self.proc.stdout.close()
-        self.proc.stderr.close()
+
+    def running(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def restart(self, down_seconds=0, keep_state=False):
+        self.stop(keep_state=keep_state)
+        time.sleep(down_seconds)
+        self.start()
+
+    @contextlib.contextmanager
+    def down(self, keep_state=False):
+        """with fake.down(): ...  the service is gone for the block, back after it."""
+        self.stop(keep_state=keep_state)
+        try:
+            yield self
+        finally:
+            self.start()
+
+    def _stderr(self, offset=0):
+        try:
+            with open(self.err_path, "rb") as f:
+                f.seek(offset)
+                return f.read().decode("utf-8", errors="replace")
+        except FileNotFoundError:
+            return ""
 
     # -- the request log --------------------------------------------------
     def requests(self):
@@ -75,27 +182,59 @@ class Fake:
         return self.requests()[mark:]
 
     # -- control endpoints (not logged) -----------------------------------
-    def _get(self, path):
-        with urllib.request.urlopen(self.base + path, timeout=30) as r:
+    def _call(self, method, path, body=None):
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(self.base + path, data=data, method=method,
+                                     headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=30, context=self._ctx) as r:
             return r.read()
+
+    def _get(self, path):
+        return self._call("GET", path)
 
     def state(self, collection):
         return json.loads(self._get("/_fake/state/" + collection))
 
+    def put_state(self, collection, ident, record):
+        """Stores @record as given (any JSON object) under @ident, behind the client's back."""
+        self._call("PUT", f"/_fake/state/{collection}/{_esc(ident)}", record)
+
+    def delete_state(self, collection, ident):
+        self._call("DELETE", f"/_fake/state/{collection}/{_esc(ident)}")
+
     def pdf(self, invoicenr):
-        return self._get("/_fake/pdf/" + urllib.parse.quote(invoicenr, safe=""))
+        return self._get("/_fake/pdf/" + _esc(invoicenr))
+
+    def set_pdf_size(self, invoicenr, nbytes):
+        """From now on the invoice's PDF is padded to @nbytes (0: its natural size)."""
+        self._call("PUT", "/_fake/pdfsize/" + _esc(invoicenr), {"bytes": nbytes})
+        self._pdf_sizes[invoicenr] = nbytes
+
+    def status(self):
+        return json.loads(self._get("/_fake/status"))
 
     def inject(self, **faults):
-        req = urllib.request.Request(self.base + "/_fake/inject",
-                                     data=json.dumps(faults).encode(), method="POST",
-                                     headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(req, timeout=30) as r:
-            r.read()
+        self._call("POST", "/_fake/inject", faults)
 
     def reset(self):
-        req = urllib.request.Request(self.base + "/_fake/reset", data=b"{}", method="POST")
-        with urllib.request.urlopen(req, timeout=30) as r:
-            r.read()
+        self._call("POST", "/_fake/reset", {})
+
+
+def _esc(ident):
+    return urllib.parse.quote(str(ident), safe="")
+
+
+def _without(args, options):
+    """@args without @options and their values (`--opt v` and `--opt=v`)."""
+    out, skip = [], False
+    for a in args:
+        if skip:
+            skip = False
+        elif a in options:
+            skip = True
+        elif a.split("=", 1)[0] not in options:
+            out.append(a)
+    return out
 
 
 def is_mounted(mnt):

@@ -8,6 +8,12 @@ Python 3.11 standard library only.  Run:
 Once listening it prints exactly `fakeapi listening on http://127.0.0.1:PORT/api/v1/`.
 See `--help` for every option.  The spec implemented is shared/api/factuursturen-api.md.
 
+HTTPS: `--tls-cert PEM [--tls-key PEM]` serves TLS on the same port (API and control
+endpoints alike) and the line says `https://`.  The handshake runs in the connection's
+own thread.  tests/harness.py makes a self-signed certificate for 127.0.0.1 (Fake(tls=True)).
+Binding reuses the address (SO_REUSEADDR), so a restarted fake gets its old `--port` at
+once; if the port is taken it says `fakeapi: cannot listen on ...` on stderr, exit 2.
+
 DATA FILE FORMAT (--data FILE, also what --dump FILE writes)
 -------------------------------------------------------------
 One JSON object (UTF-8).  Every key is optional:
@@ -42,20 +48,65 @@ encoded like PHP's json_encode defaults: compact, non-ASCII as \\uXXXX, "/" as "
 tests/data/demo.json was made with
     fakeapi.py --generate clients=12,invoices=25,products=10 --seed 17 --dump tests/data/demo.json
 (--generate without --seed uses seed 1; no --data/--generate = the same sizes, seed 1).
+Generated records are made in wire form and skip the normalising of a data file, so big
+accounts start fast: products=100000 in ~1 s, invoices=100000 in ~7 s (was 14 s); a page
+of 10,000 takes ~0.03 s CPU to serve (products, 1.3 MB) or ~0.3 s (invoices, 15 MB).
 
 Control endpoints (no auth, no rate limit, not logged) live under /_fake/:
     GET  /_fake/state/<collection>          stored wire records (balance: the object)
-    PUT  /_fake/state/<collection>/<id>     store a record as given (behind the client's back)
+    PUT  /_fake/state/<collection>/<id>     store a record as given (behind the client's back):
+                                            any JSON object, served as stored by lists, GET
+                                            one and invoices_pdf (missing fields, wrong types,
+                                            ids with '/' or '%' in the %-escaped path)
     DELETE /_fake/state/<collection>/<id>   remove a record behind the client's back
     GET  /_fake/pdf/<escaped invoicenr>     the PDF bytes the API would serve
+    PUT  /_fake/pdfsize/<escaped invoicenr> {"bytes": N}: from now on that invoice's PDF is
+                                            padded to N bytes (exactly, give or take the odd
+                                            digit), still valid (pdfinfo); 0 = unpadded.
+                                            Padding is an unreferenced stream object; a 50 MB
+                                            PDF takes ~0.2 s and is cached.  Kept by reset.
+    GET  /_fake/dump                        the account as a data file (tests/harness.py
+                                            restarts a fake with it)
     GET  /_fake/status                      {"remaining": n, "requests": n, "faults": [...], ...}
-    POST /_fake/inject                      {"latency_ms": N, "fail": {...}, "drop": {...},
-                                             "malformed": {...}, "hang": {...}, "ratelimit_remaining": N}
+    POST /_fake/inject                      faults, latency and budget (below)
     POST /_fake/reset                       reset rate-limit budget, injected faults and latency
+                                            (a hung request is answered at once)
+
+POST /_fake/inject takes one object; every key is optional:
+    "latency_ms": N            every API request waits N ms first (replaces --latency-ms)
+    "ratelimit_remaining": N   set the hourly budget left (the window restarts)
+    "<kind>": {"count": 1, "path_prefix": "", ...}
+A fault acts on the next `count` API requests whose path (query included, e.g.
+"/api/v1/invoices_pdf/") starts with `path_prefix`; it is used up only by requests it
+acts on.  One fault per kind is pending (a new one replaces it); kinds are independent, so
+several may be pending at once (see FAULT_KINDS for the order they act in).  Every request
+is logged (--log) whatever its fault, with the status sent; drop and cut log status 0.
+    "spike":     {"ms": 1000}  that many ms of latency on top of latency_ms
+    "ratelimit": {"status": 403, "retry_after": S, "headers": {}}  answered like a spent
+                 hourly budget (status default WIRE["ratelimit_status"]; 429 allowed):
+                 X-RateLimit-Remaining: 0, the plain-text body, Retry-After: S if given.
+                 Spends no call: the real budget is as it was.  Checked before auth.
+    "hang":      {"seconds": 30}  accepted, then no answer until then or /_fake/reset
+                 (then answered normally); other requests are served meanwhile
+    "drop":      the connection is closed without an answer (log: status 0, bytes 0)
+    "cut":       the real answer's status line and headers (full Content-Length), the
+                 first half of the body, then the connection is closed; JSON and PDFs
+                 alike; the request itself was carried out (log: status 0, bytes sent).
+                 A response without a body arrives whole.
+    "fail":      {"status": 500, "body": "Internal Server Error", "headers": {}}  that
+                 answer instead of the real one, before auth; headers are added (e.g.
+                 {"Retry-After": "1"}; an X-RateLimit-Remaining there replaces the real one)
+    "malformed": a 200 whose body is the real one (GET) cut in half, with a matching
+                 Content-Length: broken JSON, on invoices_pdf a truncated PDF
+    "latin1":    the next `count` JSON responses carry U+0080..U+00FF as raw ISO-8859-1
+                 bytes instead of \\u00XX (invalid UTF-8, as a server with a Latin-1
+                 database connection sends); other characters stay \\u-escaped
+Of drop, cut, fail and malformed, the first pending for a path (in that order) acts.
 """
 
 import argparse
 import base64
+import copy
 import datetime
 import hashlib
 import json
@@ -63,6 +114,7 @@ import os
 import random
 import re
 import socket
+import ssl
 import sys
 import threading
 import time
@@ -458,7 +510,12 @@ def normalize_record(rec, fields, defaults, strict_types=False):
     for name, kind in fields:
         v = rec.get(name)
         if kind in ("lines",):
-            out[name] = normalize_lines(v, compute=False) if v not in (None, "", [], {}) else []
+            try:
+                out[name] = normalize_lines(v, compute=False) if v not in (None, "", [], {}) else []
+            except BadInput:
+                if strict_types:
+                    raise
+                out[name] = v
         elif kind in ("taxes", "history"):
             out[name] = v if isinstance(v, dict) and v else []
         elif v is None:
@@ -749,7 +806,8 @@ def generate(clients=12, invoices=25, products=10, seed=1):
         rec["tax_shifted"] = c["tax_shifted"]
         if rec["date"] > c["lastinvoice"]:
             c["lastinvoice"] = rec["date"]
-        inv.append(rec)
+        # In the data dictionary's order, as loading would put it (so it can skip that).
+        inv.append({**{n: rec[n] for n, _ in INVOICE_FIELDS}, **rec})
     for p in pr:
         del p["_unit"]
 
@@ -811,12 +869,14 @@ def generate(clients=12, invoices=25, products=10, seed=1):
 # The account (state) and its API
 # ---------------------------------------------------------------------------------------
 class Response:
-    __slots__ = ("status", "ctype", "body", "headers", "drop")
+    """drop: close without answering; cut: the headers, then half the body, then close."""
+    __slots__ = ("status", "ctype", "body", "headers", "drop", "cut")
 
     def __init__(self, status, body=b"", ctype="text/plain; charset=utf-8", headers=None, drop=False):
         if isinstance(body, str):
             body = body.encode("utf-8")
         self.status, self.body, self.ctype, self.headers, self.drop = status, body, ctype, headers or {}, drop
+        self.cut = False
 
 
 def text(status, msg, headers=None):
@@ -827,23 +887,46 @@ def jresp(obj, status=200):
     return Response(status, php_json(obj), "application/json")
 
 
+def ratelimited(status=None, retry_after=None):
+    """A spent hourly budget (the caller sends X-RateLimit-Remaining: 0)."""
+    headers = {} if retry_after is None else {"Retry-After": retry_after}
+    return text(status or WIRE["ratelimit_status"],
+                "Rate limit exceeded: no API calls left this hour", headers=headers)
+
+
+# A JSON escape: \u0080..\u00ff (group 1: the byte), or any other escape kept as it is
+# (so the "u00e9" of an escaped backslash followed by text is not taken for one).
+_JSON_ESCAPE = re.compile(rb"\\(?:u00([89a-f][0-9a-f])|.)", re.S)
+
+
+def latin1_json(body):
+    """PHP-style JSON with U+0080..U+00FF as raw ISO-8859-1 bytes instead of \\u escapes:
+    what a server with a Latin-1 database connection sends.  Other escapes stay."""
+    return _JSON_ESCAPE.sub(lambda m: bytes([int(m.group(1), 16)]) if m.group(1) else m.group(0), body)
+
+
 class Account:
-    def __init__(self, data, today=None):
+    def __init__(self, data, today=None, wire=False):
         self.lock = threading.RLock()
         self.today_fixed = today
-        self.load(data)
+        self.load(data, wire)
 
     def today(self):
         return self.today_fixed or datetime.date.today()
 
-    def load(self, data):
+    def load(self, data, wire=False):
+        """wire=True: the records are in wire form already (generate() makes them so),
+        which halves the start of a 100,000-invoice account."""
         def keyed(items, key):
-            return {str(r[key]): r for r in items}
-        self.clients = keyed((normalize_record(r, CLIENT_FIELDS, CLIENT_DEFAULTS) for r in data.get("clients", [])), "clientnr")
-        self.products = keyed((normalize_record(r, PRODUCT_FIELDS, PRODUCT_DEFAULTS) for r in data.get("products", [])), "id")
-        self.invoices = keyed((normalize_record(r, INVOICE_FIELDS, INVOICE_DEFAULTS) for r in data.get("invoices", [])), "invoicenr")
-        self.saved = keyed((normalize_record(r, SAVED_FIELDS, SAVED_DEFAULTS) for r in data.get("invoices_saved", [])), "id")
-        self.repeated = keyed((normalize_record(r, REPEATED_FIELDS, SAVED_DEFAULTS) for r in data.get("invoices_repeated", [])), "id")
+            return {str(r.get(key, "")): r for r in items}
+
+        def norm(items, fields, defaults):
+            return items if wire else (normalize_record(r, fields, defaults) for r in items)
+        self.clients = keyed(norm(data.get("clients", []), CLIENT_FIELDS, CLIENT_DEFAULTS), "clientnr")
+        self.products = keyed(norm(data.get("products", []), PRODUCT_FIELDS, PRODUCT_DEFAULTS), "id")
+        self.invoices = keyed(norm(data.get("invoices", []), INVOICE_FIELDS, INVOICE_DEFAULTS), "invoicenr")
+        self.saved = keyed(norm(data.get("invoices_saved", []), SAVED_FIELDS, SAVED_DEFAULTS), "id")
+        self.repeated = keyed(norm(data.get("invoices_repeated", []), REPEATED_FIELDS, SAVED_DEFAULTS), "id")
         self.profiles = [dict(p) for p in data.get("profiles") or DEFAULT_PROFILES]
         self.taxes = [dict(t) for t in data.get("taxes") or DEFAULT_TAXES]
         self.countries = [dict(c) for c in data.get("countrylist") or
@@ -1162,11 +1245,11 @@ class Account:
         since = q.get("since")
         if since not in (None, ""):
             since = wire_value("since", "date", since)
-            recs = [r for r in recs if r.get("date", "") >= since]
+            recs = [r for r in recs if _str(r.get("date")) >= since]
         until = q.get("until")
         if until not in (None, ""):
             until = wire_value("until", "date", until)
-            recs = [r for r in recs if r.get("date", "") and r.get("date", "") <= until]
+            recs = [r for r in recs if _str(r.get("date")) and _str(r.get("date")) <= until]
         cf = q.get(WIRE["client_filter_param"])
         if cf not in (None, ""):
             cf = wire_value(WIRE["client_filter_param"], "int", cf)
@@ -1174,11 +1257,17 @@ class Account:
         return recs
 
 
+def _str(v):
+    """A stored string field; anything else (records stored through /_fake/state may hold
+    any JSON) counts as empty."""
+    return v if isinstance(v, str) else ""
+
+
 def invoice_matches(r, flt, today):
     def f(k):
         try:
             return float(r.get(k) or 0)
-        except ValueError:
+        except (TypeError, ValueError):
             return 0.0
     openamt, total = f("open"), f("totalintax")
     unc = bool(r.get("uncollectible"))
@@ -1187,7 +1276,7 @@ def invoice_matches(r, flt, today):
     if flt == "open":
         return openamt > 0.004 and not unc
     if flt == "overdue":
-        return openamt > 0.004 and not unc and bool(r.get("duedate")) and r["duedate"] < today
+        return openamt > 0.004 and not unc and bool(_str(r.get("duedate"))) and r["duedate"] < today
     if flt == "sent":
         return bool(r.get("sent")) and openamt > 0.004 and abs(openamt - total) < 0.005 and not unc
     if flt == "partly":
@@ -1280,6 +1369,30 @@ def id_candidates(raw):
 # ---------------------------------------------------------------------------------------
 # Server
 # ---------------------------------------------------------------------------------------
+# Injectable faults: kind -> the stage of an API request where it acts.  A fault acts on
+# the next `count` requests whose path (query included) starts with `path_prefix`, and is
+# used up only where it acts.  One pending fault per kind (a new spec replaces it); kinds
+# are independent, so several may be pending at once.  Stages, in request order:
+#   delay   first (after the global latency_ms)
+#   refuse  instead of spending a call: answered at once, the real budget untouched
+#   stall   after the call is spent, before the answer is made (other connections go on)
+#   answer  the first kind of this stage pending for the path (table order) wins
+#   encode  on JSON responses only: PDFs and plain text leave it pending
+FAULT_KINDS = {
+    "spike": "delay",        # {"ms"}: that much latency on top
+    "ratelimit": "refuse",   # {"status", "retry_after", "headers"}: a spent hourly budget
+    "hang": "stall",         # {"seconds"}: no answer until then or /_fake/reset
+    "drop": "answer",        # the connection closed, no answer (logged as status 0)
+    "cut": "answer",         # the real status line and headers, half the body, closed (status 0)
+    "fail": "answer",        # {"status", "body", "headers"} instead of the real answer
+    "malformed": "answer",   # a 200 with the real body cut in half, Content-Length consistent
+    "latin1": "encode",      # non-ASCII as raw ISO-8859-1 bytes, not \u escapes
+}
+
+
+ANSWER_FAULTS = tuple(k for k, stage in FAULT_KINDS.items() if stage == "answer")
+
+
 class Fault:
     def __init__(self, kind, spec):
         if not isinstance(spec, dict):
@@ -1287,13 +1400,33 @@ class Fault:
         self.kind = kind
         self.count = int(spec.get("count", 1))
         self.prefix = str(spec.get("path_prefix", "") or "")
-        self.status = int(spec.get("status", 500))
+        self.status = int(spec.get("status", WIRE["ratelimit_status"] if kind == "ratelimit" else 500))
         self.body = str(spec.get("body", "Internal Server Error"))
         self.seconds = float(spec.get("seconds", 30))
+        self.ms = float(spec.get("ms", 1000))
+        ra = spec.get("retry_after")
+        if isinstance(ra, (int, float)) and not isinstance(ra, bool) and ra == int(ra):
+            ra = int(ra)
+        self.retry_after = None if ra is None else str(ra)
+        headers = spec.get("headers") or {}
+        if not isinstance(headers, dict):
+            raise BadInput("fault '%s': headers must be an object" % kind)
+        self.headers = {str(k): str(v) for k, v in headers.items()}
+        # A CR or LF would end the header block early: not a fault anyone asked for.
+        if any(re.search(r"[\r\n:]", k) or re.search(r"[\r\n]", v) for k, v in self.headers.items()) \
+                or re.search(r"[\r\n]", self.retry_after or ""):
+            raise BadInput("fault '%s': bad header" % kind)
 
     def describe(self):
-        return {"kind": self.kind, "count": self.count, "path_prefix": self.prefix,
-                "status": self.status, "seconds": self.seconds}
+        d = {"kind": self.kind, "count": self.count, "path_prefix": self.prefix,
+             "status": self.status, "seconds": self.seconds}
+        if self.kind == "spike":
+            d["ms"] = self.ms
+        if self.headers:
+            d["headers"] = self.headers
+        if self.retry_after is not None:
+            d["retry_after"] = self.retry_after
+        return d
 
 
 class FakeAPI:
@@ -1310,6 +1443,9 @@ class FakeAPI:
         self.release = threading.Event()
         self.log = open(logfile, "a", encoding="utf-8") if logfile else None
         self.log_lock = threading.Lock()
+        # /_fake/pdfsize: invoice key -> bytes; padded PDFs are cached by record content.
+        self.pdf_sizes = {}
+        self.pdf_cache = {}
 
     # -- control -----------------------------------------------------------------------
     def reset(self):
@@ -1325,7 +1461,7 @@ class FakeAPI:
         if not isinstance(spec, dict):
             raise BadInput("inject body must be a JSON object")
         with self.lock:
-            for kind in ("fail", "drop", "malformed", "hang"):
+            for kind in FAULT_KINDS:
                 if kind in spec:
                     try:
                         self.faults[kind] = Fault(kind, spec[kind])
@@ -1348,6 +1484,11 @@ class FakeAPI:
                     return f
         return None
 
+    def count_request(self):
+        """A request that spends no call (the ratelimit fault)."""
+        with self.lock:
+            self.requests += 1
+
     def spend(self):
         """Spend one call; returns (allowed, remaining after)."""
         with self.lock:
@@ -1362,6 +1503,23 @@ class FakeAPI:
                 return False, 0
             self.remaining -= 1
             return True, self.remaining
+
+    def invoice_pdf(self, ident):
+        """The PDF of an invoice (id candidates), padded to its /_fake/pdfsize.  Rendered
+        from a copy, outside the account lock; padded PDFs are kept, per content."""
+        with self.account.lock:
+            key, inv = self.account.find("invoices", ident)
+            inv = copy.deepcopy(inv)
+        size = self.pdf_sizes.get(key, 0)
+        if not size:
+            return pdfgen.invoice_pdf(inv)
+        fingerprint = (php_json(inv), size)
+        hit = self.pdf_cache.get(key)
+        if hit and hit[0] == fingerprint:
+            return hit[1]
+        data = pdfgen.invoice_pdf(inv, size)
+        self.pdf_cache[key] = (fingerprint, data)
+        return data
 
     def write_log(self, entry):
         if not self.log:
@@ -1401,11 +1559,10 @@ class FakeAPI:
         q = dict(urllib.parse.parse_qsl(query, keep_blank_values=True))
         ident = id_candidates(raw_id) if has_id else None
         acct = self.account
+        if method == "GET" and coll == "invoices_pdf":
+            return Response(200, self.invoice_pdf(ident), "application/pdf")
         with acct.lock:
             if method == "GET":
-                if coll == "invoices_pdf":
-                    _, inv = acct.find("invoices", ident)
-                    return Response(200, pdfgen.invoice_pdf(inv), "application/pdf")
                 if coll == "countrylist":
                     return jresp(page(acct.records(coll, lang=ident[0] if ident else None), q))
                 if coll == "balance":
@@ -1494,14 +1651,25 @@ class Handler(BaseHTTPRequestHandler):
         self.send_response(resp.status)
         self.send_header("Content-Type", resp.ctype)
         self.send_header("Content-Length", str(len(resp.body)))
-        if remaining is not None:
+        # A fault's own X-RateLimit-Remaining replaces the real one.
+        if remaining is not None and "x-ratelimit-remaining" not in {k.lower() for k in resp.headers}:
             self.send_header("X-RateLimit-Remaining", str(remaining))
         for k, v in resp.headers.items():
             self.send_header(k, v)
         self.end_headers()
         if method != "HEAD":
-            self.wfile.write(resp.body)
+            self.wfile.write(resp.body[:len(resp.body) // 2] if resp.cut else resp.body)
         self.wfile.flush()
+        if resp.cut:
+            self.hangup()
+
+    def hangup(self):
+        """Close the connection under the client (drop, cut): queued bytes still go out."""
+        self.close_connection = True
+        try:
+            self.connection.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
 
     def dispatch(self, method):
         app = self.server.app
@@ -1531,15 +1699,25 @@ class Handler(BaseHTTPRequestHandler):
         latency = app.latency
         if latency > 0:
             time.sleep(latency / 1000.0)
-        ok, remaining = app.spend()
+        spike = app.take_fault(("spike",), self.path)
+        if spike:
+            time.sleep(spike.ms / 1000.0)
         status, nbytes = 0, 0
         logged = False
         try:
-            if not ok:
-                resp = text(WIRE["ratelimit_status"], "Rate limit exceeded: no API calls left this hour")
+            refused = app.take_fault(("ratelimit",), self.path)
+            if refused:
+                app.count_request()
+                resp, remaining = ratelimited(refused.status, refused.retry_after), 0
+                resp.headers.update(refused.headers)
             else:
-                resp = self.api(method, path, query, body, app)
-            if not resp.drop:
+                ok, remaining = app.spend()
+                resp = self.api(method, path, query, body, app) if ok else ratelimited()
+            if resp.ctype == "application/json" and not resp.drop and app.take_fault(("latin1",), self.path):
+                resp.body = latin1_json(resp.body)
+            if resp.cut:
+                nbytes = len(resp.body) // 2
+            elif not resp.drop:
                 status, nbytes = resp.status, len(resp.body)
             # Log before answering: a client that got its answer must find the
             # request in the log (tests count requests right after a call).
@@ -1547,11 +1725,7 @@ class Handler(BaseHTTPRequestHandler):
                            "bytes": nbytes, "req_bytes": len(body)})
             logged = True
             if resp.drop:
-                self.close_connection = True
-                try:
-                    self.connection.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
+                self.hangup()
             else:
                 try:
                     self.send(method, resp, remaining)
@@ -1566,18 +1740,24 @@ class Handler(BaseHTTPRequestHandler):
         hang = app.take_fault(("hang",), self.path)
         if hang:
             app.release.wait(hang.seconds)
-        f = app.take_fault(("drop", "fail", "malformed"), self.path)
+        f = app.take_fault(ANSWER_FAULTS, self.path)
         if f and f.kind == "drop":
             return Response(0, drop=True)
         if f and f.kind == "fail":
-            return text(f.status, f.body)
+            return text(f.status, f.body, headers=dict(f.headers))
+        resp = self.answer(method, path, query, body, app, malformed=bool(f and f.kind == "malformed"))
+        resp.cut = bool(f and f.kind == "cut")
+        return resp
+
+    def answer(self, method, path, query, body, app, malformed=False):
+        """The real answer (auth, routing); malformed: a 200 with its body cut in half."""
         if not app.authorized(self.headers.get("Authorization")):
             return text(401, "Unauthorized: bad user name or API key",
                         headers={"WWW-Authenticate": 'Basic realm="%s"' % REALM})
         if method not in ("GET", "POST", "PUT", "DELETE"):
             return text(405, "Method %s not allowed" % method,
                         headers={"Allow": "GET, POST, PUT, DELETE"})
-        if f and f.kind == "malformed":
+        if malformed:
             real = Response(200, b'{"truncated":', "application/json")
             if method == "GET":
                 try:
@@ -1632,9 +1812,22 @@ class Handler(BaseHTTPRequestHandler):
                     return text(200, "")
             return text(405, "Method not allowed")
         if what == "pdf" and method == "GET":
+            return Response(200, app.invoice_pdf(id_candidates(arg)), "application/pdf")
+        if what == "pdfsize" and method == "PUT":
+            try:
+                spec = json.loads(body.decode("utf-8") or "{}")
+                n = int(spec["bytes"])
+            except (ValueError, KeyError, TypeError, AttributeError):
+                raise BadInput('pdfsize body must be {"bytes": N}')
+            if n < 0:
+                raise BadInput("bytes must not be negative")
             with acct.lock:
-                _, inv = acct.find("invoices", id_candidates(arg))
-                return Response(200, pdfgen.invoice_pdf(inv), "application/pdf")
+                key, _ = acct.find("invoices", id_candidates(arg))
+            app.pdf_sizes[key] = n
+            app.pdf_cache.pop(key, None)
+            return Response(200, b'{"ok":true}', "application/json")
+        if what == "dump" and method == "GET":
+            return Response(200, json.dumps(acct.dump()).encode(), "application/json")
         if what == "inject" and method == "POST":
             try:
                 spec = json.loads(body.decode("utf-8") or "{}")
@@ -1657,8 +1850,27 @@ class Handler(BaseHTTPRequestHandler):
 
 class Server(ThreadingHTTPServer):
     daemon_threads = True
+    # SO_REUSEADDR: a restarted fake binds its old port at once, next to the old
+    # connections still in TIME_WAIT/FIN_WAIT (tests/harness.py Fake.start).
     allow_reuse_address = True
     request_queue_size = 128
+    tls = None  # an ssl.SSLContext with --tls-cert
+
+    def finish_request(self, request, client_address):
+        # The TLS handshake runs here, in the connection's own thread: in accept() (a
+        # wrapped listening socket) one client that never says hello would stall them all.
+        if self.tls is None:
+            return super().finish_request(request, client_address)
+        try:
+            request.settimeout(10)
+            conn = self.tls.wrap_socket(request, server_side=True)
+            conn.settimeout(None)
+        except OSError:  # ssl.SSLError included: a client that gave up or spoke plain HTTP
+            return
+        try:
+            super().finish_request(conn, client_address)
+        finally:
+            conn.close()
 
 
 def main(argv=None):
@@ -1679,7 +1891,11 @@ def main(argv=None):
     ap.add_argument("--today", help="fix today's date (YYYY-MM-DD) for new invoices and filters")
     ap.add_argument("--log", help="append one JSON line per API request to this file")
     ap.add_argument("--dump", metavar="FILE", help="write the account as a data file ('-' = stdout) and exit")
+    ap.add_argument("--tls-cert", metavar="PEM", help="serve HTTPS with this certificate (chain)")
+    ap.add_argument("--tls-key", metavar="PEM", help="the private key of --tls-cert (default: in that file)")
     a = ap.parse_args(argv)
+    if a.tls_key and not a.tls_cert:
+        ap.error("--tls-key needs --tls-cert")
 
     WIRE["rate_limit"] = a.rate_limit
     WIRE["page_size"] = max(1, a.page_size)
@@ -1694,7 +1910,7 @@ def main(argv=None):
             data = json.load(f)
     else:
         data = generate(seed=a.seed, **parse_generate(a.generate))
-    account = Account(data, today=today)
+    account = Account(data, today=today, wire=not a.data)
 
     if a.dump:
         out = json.dumps(account.dump(), ensure_ascii=False, indent=2) + "\n"
@@ -1705,10 +1921,19 @@ def main(argv=None):
                 f.write(out)
         return 0
 
-    srv = Server(("127.0.0.1", a.port), Handler)
+    tls = None
+    if a.tls_cert:
+        tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        tls.load_cert_chain(a.tls_cert, a.tls_key)
+    try:
+        srv = Server(("127.0.0.1", a.port), Handler)
+    except OSError as e:  # the harness retries on "Address already in use"
+        sys.stderr.write("fakeapi: cannot listen on 127.0.0.1:%d: %s\n" % (a.port, e.strerror or e))
+        return 2
+    srv.tls = tls
     srv.app = FakeAPI(account, a.user, a.apikey, latency_ms=a.latency_ms, logfile=a.log)
     port = srv.server_address[1]
-    sys.stdout.write("fakeapi listening on http://127.0.0.1:%d/api/v1/\n" % port)
+    sys.stdout.write("fakeapi listening on %s://127.0.0.1:%d/api/v1/\n" % ("https" if tls else "http", port))
     sys.stdout.flush()
     try:
         srv.serve_forever(poll_interval=0.2)

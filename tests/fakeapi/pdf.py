@@ -9,6 +9,7 @@ trailer /ID is a hash of the content).
 """
 
 import hashlib
+import random
 
 PAGE_W, PAGE_H = 595, 842  # A4 in points
 
@@ -45,7 +46,7 @@ def _pdf_text(s):
 
 def _info_text(s):
     """A text string for the Info dictionary: UTF-16BE with BOM, as hex."""
-    return "<FEFF" + str(s).encode("utf-16-be").hex().upper() + ">"
+    return "<FEFF" + str(s).encode("utf-16-be", errors="replace").hex().upper() + ">"
 
 
 def _money(x):
@@ -53,6 +54,8 @@ def _money(x):
     try:
         v = float(x)
     except (TypeError, ValueError):
+        v = 0.0
+    if v != v or v in (float("inf"), float("-inf")):
         v = 0.0
     sign = "-" if v < 0 else ""
     whole, frac = ("%.2f" % abs(v)).split(".")
@@ -66,13 +69,16 @@ def _money(x):
 
 def _num(x):
     v = float(x)
+    if v != v or v in (float("inf"), float("-inf")):
+        return str(x)
     if v == int(v):
         return str(int(v))
     return ("%.2f" % v).replace(".", ",")
 
 
 def _nl_date(d):
-    if not d or len(d) != 10:
+    d = "" if d is None else str(d)  # records stored behind the API's back may hold anything
+    if len(d) != 10:
         return d or "-"
     return "%s-%s-%s" % (d[8:10], d[5:7], d[0:4])
 
@@ -197,7 +203,7 @@ def render_content(inv):
     try:
         tax = float(inv.get("tax", 0) or 0)
         total = float(inv.get("totalintax", 0) or 0)
-    except ValueError:
+    except (TypeError, ValueError):
         tax, total = 0.0, 0.0
     p.text(360, y, "Subtotaal excl. BTW", "F1", 9)
     p.rtext(545, y, _money(total - tax), "F1", 9)
@@ -238,7 +244,9 @@ def render_content(inv):
     return p.data()
 
 
-def invoice_pdf(inv):
+def invoice_pdf(inv, min_size=0):
+    """The invoice's PDF; with min_size, padded to exactly (at worst just over) that many
+    bytes by an unreferenced stream object that readers skip (see _padded)."""
     content = render_content(inv)
     date = str(inv.get("date") or "2000-01-01")
     pdfdate = "D:%s%s%s120000Z" % (date[0:4], date[5:7], date[8:10]) if len(date) == 10 else "D:20000101120000Z"
@@ -263,13 +271,59 @@ def invoice_pdf(inv):
     for i, body in enumerate(objs, start=1):
         offsets.append(len(out))
         out += b"%d 0 obj\n" % i + body + b"\nendobj\n"
-    xref = len(out)
-    out += b"xref\n0 %d\n" % (len(objs) + 1)
-    out += b"0000000000 65535 f \n"
+    # /ID hashes the objects and xref of the unpadded file (a padded one keeps it).
+    xref0 = bytearray(b"xref\n0 %d\n" % (len(objs) + 1))
+    xref0 += b"0000000000 65535 f \n"
     for off in offsets:
-        out += b"%010d 00000 n \n" % off
-    fid = hashlib.md5(bytes(out)).hexdigest().upper()
-    out += (b"trailer\n<< /Size %d /Root 1 0 R /Info 7 0 R /ID [<%s> <%s>] >>\n"
-            % (len(objs) + 1, fid.encode(), fid.encode()))
-    out += b"startxref\n%d\n%%%%EOF\n" % xref
-    return bytes(out)
+        xref0 += b"%010d 00000 n \n" % off
+    fid = hashlib.md5(bytes(out + xref0)).hexdigest().upper()
+    pad = _padded(len(out), len(objs), fid, min_size)
+    if pad:
+        offsets.append(len(out))
+        objs.append(None)
+    xref = len(out) + sum(len(p) for p in pad)
+    tail = bytearray(b"xref\n0 %d\n" % (len(objs) + 1))
+    tail += b"0000000000 65535 f \n"
+    for off in offsets:
+        tail += b"%010d 00000 n \n" % off
+    tail += (b"trailer\n<< /Size %d /Root 1 0 R /Info 7 0 R /ID [<%s> <%s>] >>\n"
+             % (len(objs) + 1, fid.encode(), fid.encode()))
+    tail += b"startxref\n%d\n%%%%EOF\n" % xref
+    # One join: a 50 MB PDF is copied once.
+    return b"".join([bytes(out), *pad, bytes(tail)])
+
+
+# Padding repeats a random block of a prime size, so no power-of-two chunk of a transfer
+# lines up with it: a chunk written at the wrong offset changes the file.
+PAD_BLOCK = 65521
+
+
+def _padded(prefix_len, nobjs, fid, min_size):
+    """Parts of one padding stream object (number nobjs + 1) that make the whole file
+    min_size bytes long, or [] when the PDF is that long already.  Only lengths are
+    computed here; the file is assembled once."""
+    n = nobjs + 1
+    # Bytes after the objects without padding: xref, trailer and startxref's digits.
+    def tail_len(nentries, xref):
+        return (len(b"xref\n0 %d\n" % (nentries + 1)) + 20 * (nentries + 1)
+                + len(b"trailer\n<< /Size %d /Root 1 0 R /Info 7 0 R /ID [<%s> <%s>] >>\n"
+                      % (nentries + 1, fid.encode(), fid.encode()))
+                + len(b"startxref\n%d\n%%%%EOF\n" % xref))
+    if min_size <= prefix_len + tail_len(nobjs, prefix_len):
+        return []
+
+    def head(length):
+        return b"%d 0 obj\n<< /Length %d >>\nstream\n" % (n, length)
+    foot = b"\nendstream\nendobj\n"
+
+    def total(length):
+        obj = len(head(length)) + length + len(foot)
+        return prefix_len + obj + tail_len(n, prefix_len + obj)
+    length = max(0, min_size - total(0))
+    for _ in range(4):  # digits of /Length and startxref settle at once
+        length = max(0, length + min_size - total(length))
+    while total(length) < min_size:  # a digit boundary: at least, not exactly
+        length += 1
+    block = random.Random(fid).randbytes(PAD_BLOCK)
+    whole, rest = divmod(length, PAD_BLOCK)
+    return [head(length), *([block] * whole), block[:rest], foot]

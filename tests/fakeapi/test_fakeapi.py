@@ -10,14 +10,21 @@ import os
 import re
 import select
 import shutil
+import socket
+import ssl
 import subprocess
 import sys
+import threading
 import time
 import urllib.parse
 
 import pytest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.dirname(HERE))
+import harness  # noqa: E402  (tests/harness.py: its Fake is tested at the end)
+import pdf as pdfgen  # noqa: E402
 FAKEAPI = os.path.join(HERE, "fakeapi.py")
 DEMO = os.path.join(HERE, "..", "data", "demo.json")
 PYTHON = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
@@ -28,9 +35,11 @@ TODAY = "2025-12-31"
 class Fake:
     """A running fakeapi subprocess and a few helpers to talk to it."""
 
-    def __init__(self, *args, user=USER, key=KEY):
+    def __init__(self, *args, user=USER, key=KEY, cafile=None):
         self.args = args
         self.user, self.key = user, key
+        # cafile: the server runs --tls-cert; requests go over HTTPS trusting it.
+        self.tls = ssl.create_default_context(cafile=cafile) if cafile else None
         self.proc = subprocess.Popen([PYTHON, FAKEAPI, "--port", "0", *args],
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         deadline = time.monotonic() + 10
@@ -40,7 +49,8 @@ class Fake:
             if ready:
                 line = self.proc.stdout.readline()
                 break
-        m = re.fullmatch(r"fakeapi listening on http://127\.0\.0\.1:(\d+)/api/v1/\n", line)
+        m = re.fullmatch(r"fakeapi listening on %s://127\.0\.0\.1:(\d+)/api/v1/\n"
+                         % ("https" if self.tls else "http"), line)
         if not m:
             self.proc.kill()
             raise RuntimeError("fakeapi did not start: %r %s" % (line, self.proc.stderr.read()))
@@ -76,7 +86,7 @@ class Fake:
         elif isinstance(body, str):
             body = body.encode()
         h.update(headers or {})
-        c = conn or http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        c = conn or self.connect()
         try:
             c.request(method, path, body=body, headers=h)
             r = c.getresponse()
@@ -85,6 +95,11 @@ class Fake:
         finally:
             if conn is None:
                 c.close()
+
+    def connect(self, timeout=10):
+        if self.tls:
+            return http.client.HTTPSConnection("127.0.0.1", self.port, timeout=timeout, context=self.tls)
+        return http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
 
     def api(self, method, rel, body=None, **kw):
         return self.raw(method, "/api/v1/" + rel, body, **kw)
@@ -925,3 +940,370 @@ def test_inject_bad_spec(fresh):
     assert st == 400
     st, _, _ = f.raw("POST", "/_fake/inject", {"fail": "x"}, auth=False)
     assert st == 400
+
+
+def log_lines(path, n, timeout=5):
+    """The request log once it has at least n lines (it is written before each answer)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        lines = [json.loads(x) for x in path.read_text().splitlines()] if path.exists() else []
+        if len(lines) >= n or time.monotonic() > deadline:
+            return lines
+        time.sleep(0.02)
+
+
+def test_fault_fail_headers(fresh):
+    f = fresh()
+    f.control("inject", {"fail": {"status": 503, "count": 1, "body": "later",
+                                  "headers": {"Retry-After": "1", "X-RateLimit-Remaining": "7"}}})
+    st, h, b = f.api("GET", "taxes")
+    assert (st, b, h["retry-after"], h["x-ratelimit-remaining"]) == (503, b"later", "1", "7")
+    st, h, b = f.api("GET", "taxes")
+    assert st == 200 and "retry-after" not in h and h["x-ratelimit-remaining"] == "498"
+    for bad in ({"headers": "x"}, {"headers": {"A": "b\r\nX-Evil: 1"}}):
+        assert f.raw("POST", "/_fake/inject", {"fail": bad}, auth=False)[0] == 400
+
+
+def test_fault_ratelimit(fresh, tmp_path):
+    log = tmp_path / "req.log"
+    f = fresh("--log", str(log))
+    assert f.api("GET", "taxes")[0] == 200
+    f.control("inject", {"ratelimit": {"count": 2, "path_prefix": "/api/v1/invoices", "retry_after": 3}})
+    assert f.api("GET", "clients?count=1")[2]  # not matching: served
+    st, h, b = f.api("GET", "invoices?count=1", auth=False)  # before auth, like the real one
+    assert st == 403 and h["x-ratelimit-remaining"] == "0" and h["retry-after"] == "3"
+    assert h["content-type"].startswith("text/plain") and b"Rate limit" in b
+    f.control("inject", {"ratelimit": {"count": 1, "status": 429}})
+    st, h, _ = f.api("GET", "taxes")
+    assert st == 429 and h["x-ratelimit-remaining"] == "0" and "retry-after" not in h
+    st, h, _ = f.api("GET", "invoices?count=1")  # the new spec replaced the first one
+    assert st == 200
+    # the real budget: spent by the four served requests only
+    st, h, _ = f.api("GET", "taxes")
+    assert st == 200 and h["x-ratelimit-remaining"] == "496"
+    status = json.loads(f.raw("GET", "/_fake/status", auth=False)[2])
+    assert status["remaining"] == 496 and status["requests"] == 6 and status["faults"] == []
+    recs = log_lines(log, 6)
+    assert [r["status"] for r in recs] == [200, 200, 403, 429, 200, 200]
+
+
+def read_cut(f, method, rel, body=None):
+    """A request on a raw socket: (status line, headers, body bytes until the close)."""
+    s = socket.create_connection(("127.0.0.1", f.port), timeout=10)
+    data = json.dumps(body).encode() if body is not None else b""
+    s.sendall(("%s /api/v1/%s HTTP/1.1\r\nHost: x\r\nAuthorization: %s\r\nContent-Type: "
+               "application/json\r\nContent-Length: %d\r\n\r\n" % (method, rel, f.auth(), len(data))).encode() + data)
+    got = b""
+    while True:
+        chunk = s.recv(1 << 20)
+        if not chunk:
+            break
+        got += chunk
+    s.close()
+    head, _, rest = got.partition(b"\r\n\r\n")
+    lines = head.decode().split("\r\n")
+    headers = {k.lower(): v.strip() for k, _, v in (x.partition(":") for x in lines[1:])}
+    return lines[0], headers, rest
+
+
+def test_fault_cut(fresh, tmp_path):
+    log = tmp_path / "req.log"
+    f = fresh("--log", str(log))
+    whole = f.api("GET", "clients")[2]
+    nr = f.state("invoices")[0]["invoicenr"]
+    pdf = f.raw("GET", "/_fake/pdf/" + esc(nr), auth=False)[2]
+    f.control("inject", {"cut": {"count": 3}})
+    line, h, body = read_cut(f, "GET", "clients")
+    assert line == "HTTP/1.1 200 OK" and int(h["content-length"]) == len(whole)
+    assert body == whole[:len(whole) // 2]
+    line, h, body = read_cut(f, "GET", "invoices_pdf/" + esc(nr))
+    assert int(h["content-length"]) == len(pdf) and h["content-type"] == "application/pdf"
+    assert body == pdf[:len(pdf) // 2]
+    # http.client sees a short read; the POST itself was carried out
+    with pytest.raises(http.client.IncompleteRead):
+        f.api("POST", "products", {"code": "C", "name": "Cut", "price": 1})
+    assert any(p["name"] == "Cut" for p in f.state("products"))
+    assert f.api("GET", "clients")[2] == whole
+    recs = log_lines(log, 5)
+    assert [(r["status"], r["bytes"]) for r in recs] == [
+        (200, len(whole)), (0, len(whole) // 2), (0, len(pdf) // 2), (0, 1), (200, len(whole))]
+
+
+def test_fault_spike(fresh):
+    f = fresh()
+    f.control("inject", {"spike": {"count": 2, "ms": 500, "path_prefix": "/api/v1/invoices"}})
+    t0 = time.monotonic()
+    assert f.api("GET", "taxes")[0] == 200
+    assert time.monotonic() - t0 < 0.4
+    for _ in range(2):
+        t0 = time.monotonic()
+        assert f.api("GET", "invoices?count=1")[0] == 200
+        assert time.monotonic() - t0 >= 0.5
+    t0 = time.monotonic()
+    assert f.api("GET", "invoices?count=1")[0] == 200
+    assert time.monotonic() - t0 < 0.4
+    status = json.loads(f.raw("GET", "/_fake/status", auth=False)[2])
+    assert status["latency_ms"] == 0  # a spike is not the global latency
+
+
+def test_fault_latin1(fresh):
+    f = fresh()
+    f.raw("PUT", "/_fake/state/clients/900", {"clientnr": "900", "company": "Café Zoë € \u0142 / x\\u00e9"}, auth=False)
+    utf = f.api("GET", "clients/900")[2]
+    nr = f.state("invoices")[0]["invoicenr"]
+    f.control("inject", {"latin1": {"count": 1, "path_prefix": "/api/v1/clients"}})
+    assert f.api("GET", "invoices_pdf/" + esc(nr))[2].startswith(b"%PDF")  # not matching
+    st, h, b = f.api("GET", "clients/900")
+    assert st == 200 and h["content-type"] == "application/json" and int(h["content-length"]) == len(b)
+    with pytest.raises(UnicodeDecodeError):
+        b.decode("utf-8")
+    assert b"Caf\xe9 Zo\xeb \\u20ac \\u0142 \\/ x\\\\u00e9" in b  # only Latin-1 goes raw
+    assert json.loads(b.decode("latin-1")) == json.loads(utf)
+    assert f.api("GET", "clients/900")[2] == utf  # count used up
+    # PDFs and plain text do not use the count up
+    f.control("inject", {"latin1": {"count": 1}})
+    assert f.api("GET", "invoices_pdf/" + esc(nr))[2].startswith(b"%PDF")
+    assert f.api("PUT", "clients/900", {"company": "Café"})[0] == 200
+    assert b'"latin1"' in f.raw("GET", "/_fake/status", auth=False)[2]
+    assert b'"Caf\xe9"' in f.api("GET", "clients/900")[2]
+    assert b'"latin1"' not in f.raw("GET", "/_fake/status", auth=False)[2]
+
+
+def test_faults_at_once_and_hang_elsewhere(fresh):
+    """A hung request holds its own connection only; kinds of fault are independent."""
+    f = fresh()
+    f.control("inject", {"hang": {"count": 1, "seconds": 20, "path_prefix": "/api/v1/invoices"},
+                         "fail": {"count": 1, "status": 502, "path_prefix": "/api/v1/products"},
+                         "spike": {"count": 1, "ms": 200, "path_prefix": "/api/v1/taxes"}})
+    hung = {}
+
+    def slow():
+        t0 = time.monotonic()
+        hung["status"] = f.api("GET", "invoices?count=1")[0]
+        hung["t"] = time.monotonic() - t0
+    th = threading.Thread(target=slow)
+    th.start()
+    deadline = time.monotonic() + 5
+    while b'"hang"' in f.raw("GET", "/_fake/status", auth=False)[2] and time.monotonic() < deadline:
+        time.sleep(0.02)  # the hang is taken: that request waits
+    t0 = time.monotonic()
+    assert f.api("GET", "clients?count=1")[0] == 200
+    assert f.api("GET", "products")[0] == 502
+    assert f.api("GET", "taxes")[0] == 200
+    assert f.api("GET", "invoices?count=1")[0] == 200  # same path, new connection
+    assert time.monotonic() - t0 < 5  # not the 20 s of the hang
+    assert th.is_alive()
+    f.control("reset")
+    th.join(5)
+    assert hung["status"] == 200 and hung["t"] < 10
+
+
+# ------------------------------------------------------------------------------ big PDFs
+@pytest.mark.skipif(shutil.which("pdfinfo") is None, reason="poppler-utils not installed")
+def test_pdfsize(fresh, tmp_path):
+    f = fresh("--generate", "clients=4,invoices=8,products=3")
+    invs = f.state("invoices")
+    nr, other = invs[6]["invoicenr"], invs[1]["invoicenr"]  # invs[6]: a '/' in its number
+    small = f.raw("GET", "/_fake/pdf/" + esc(nr), auth=False)[2]
+    plain_other = f.api("GET", "invoices_pdf/" + esc(other))[2]
+    n = 50_000_000
+    t0 = time.process_time()  # the making itself (~0.2 s), whatever else the machine runs
+    assert len(pdfgen.invoice_pdf(invs[6], n)) == n
+    assert time.process_time() - t0 < 2
+    st, _, _ = f.raw("PUT", "/_fake/pdfsize/" + esc(nr), {"bytes": n}, auth=False)
+    assert st == 200
+    t0 = time.monotonic()
+    st, h, big = f.api("GET", "invoices_pdf/" + esc(nr))
+    assert time.monotonic() - t0 < 10  # ~0.5 s, most of it the transfer
+    assert st == 200 and len(big) == n and int(h["content-length"]) == n
+    assert big.startswith(small[:small.index(b"xref")]) and big.endswith(b"%%EOF\n")
+    assert f.raw("GET", "/_fake/pdf/" + esc(nr), auth=False)[2] == big  # cached
+    path = tmp_path / "big.pdf"
+    path.write_bytes(big)
+    info = subprocess.run(["pdfinfo", str(path)], capture_output=True, text=True, timeout=30)
+    assert info.returncode == 0 and info.stderr == "", info.stderr
+    assert re.search(r"^Pages:\s+1$", info.stdout, re.M) and nr in info.stdout
+    assert re.search(r"^File size:\s+%d bytes$" % n, info.stdout, re.M)
+    assert f.api("GET", "invoices_pdf/" + esc(other))[2] == plain_other
+    for size in (6000, 9999, 10000, 123457):
+        f.raw("PUT", "/_fake/pdfsize/" + esc(other), {"bytes": size}, auth=False)
+        b = f.api("GET", "invoices_pdf/" + esc(other))[2]
+        assert len(b) == size
+        path.write_bytes(b)
+        assert subprocess.run(["pdfinfo", str(path)], capture_output=True).returncode == 0
+    f.raw("PUT", "/_fake/pdfsize/" + esc(other), {"bytes": 0}, auth=False)
+    assert f.api("GET", "invoices_pdf/" + esc(other))[2] == plain_other
+    f.raw("PUT", "/_fake/pdfsize/" + esc(other), {"bytes": 100}, auth=False)  # smaller: as is
+    assert f.api("GET", "invoices_pdf/" + esc(other))[2] == plain_other
+    # a payment changes the invoice: the padded PDF follows it
+    f.api("PUT", "invoices_payment/" + esc(nr), {"amount": 1})
+    assert len(f.api("GET", "invoices_pdf/" + esc(nr))[2]) == n
+    assert f.raw("PUT", "/_fake/pdfsize/" + esc(nr), {"bytes": "x"}, auth=False)[0] == 400
+    assert f.raw("PUT", "/_fake/pdfsize/" + esc(nr), "[]", auth=False)[0] == 400
+    assert f.raw("PUT", "/_fake/pdfsize/nope", {"bytes": 1}, auth=False)[0] == 404
+    # malformed on a big PDF: half of it
+    f.control("inject", {"malformed": {"count": 1, "path_prefix": "/api/v1/invoices_pdf"}})
+    assert f.api("GET", "invoices_pdf/" + esc(nr))[2] == big[:n // 2]
+
+
+# ------------------------------------------------------------------------------ bad server data
+BAD_INVOICES = {
+    "2024/07%B": {"invoicenr": "2024/07%B"},  # nearly nothing
+    "2024/08%2F": {"invoicenr": 2024, "id": {"x": 1}, "clientnr": None, "date": 20240101,
+                   "duedate": 5, "open": [1], "totalintax": {"a": "b"}, "tax": "lots",
+                   "lines": "line1", "taxes": {"tax1": "x"}, "reference": "ref",
+                   "history": 7, "company": {"name": "Obj"}, "uncollectible": False,
+                   "sent": 1, "paymentperiod": "veertien", "invoicenote": ["a", 1]},
+    "100%": {"invoicenr": "100%", "lines": {"line1": {"amount": "veel", "price": None,
+                                                      "description": {"d": 1}},
+                                            "line2": "not a line"},
+             "taxes": [{"rate": "x"}], "date": "31-12-2024", "tax": 1e300,
+             "totalintax": "NaN", "company": "Café \u0000 \U0001F600 \ud800"},
+}
+
+
+def test_bad_records_served_as_stored(fresh, tmp_path):
+    f = fresh("--generate", "clients=3,invoices=3,products=3", "--today", TODAY)
+    for key, rec in BAD_INVOICES.items():
+        assert f.raw("PUT", "/_fake/state/invoices/" + esc(key), rec, auth=False)[0] == 200
+    bad_client = {"clientnr": 77, "company": 12, "top": {"x": 1}, "stddiscount": "veel",
+                  "reference": "r", "active": 2}
+    assert f.raw("PUT", "/_fake/state/clients/a%2Fb%25c", bad_client, auth=False)[0] == 200
+    assert f.raw("PUT", "/_fake/state/products/5", {"price": "gratis", "id": None}, auth=False)[0] == 200
+    assert f.raw("PUT", "/_fake/state/products/6", {}, auth=False)[0] == 200
+    listed = f.get_json("invoices?count=100")
+    for key, rec in BAD_INVOICES.items():
+        assert rec in listed
+        assert f.get_json("invoices/" + esc(key)) == {"invoice": rec}, key
+        st, h, b = f.api("GET", "invoices_pdf/" + esc(key))
+        assert st == 200 and b.startswith(b"%PDF") and b.endswith(b"%%EOF\n"), key
+        if shutil.which("pdfinfo"):
+            path = tmp_path / "bad.pdf"
+            path.write_bytes(b)
+            assert subprocess.run(["pdfinfo", str(path)], capture_output=True).returncode == 0
+    assert f.get_json("invoices/2024%2F07%25B") == {"invoice": BAD_INVOICES["2024/07%B"]}
+    assert f.api("GET", "invoices_pdf/2024%2F07%25B")[0] == 200
+    for flt in ("filter=open", "filter=overdue", "filter=sent", "filter=partly", "filter=paid",
+                "filter=toomuch", "filter=uncollectible", "since=2024-01-01", "until=2030-01-01",
+                "clientnr=1"):
+        assert f.api("GET", "invoices?" + flt)[0] == 200, flt
+    assert f.get_json("clients/a%2Fb%25c") == {"client": bad_client}
+    assert bad_client in f.get_json("clients")
+    prods = f.get_json("products")
+    assert {"price": "gratis", "id": None} in prods and {} in prods
+    assert f.get_json("products/6") == {"product": {}}
+    assert f.raw("GET", "/_fake/dump", auth=False)[0] == 200
+
+
+# ------------------------------------------------------------------------------ HTTPS
+def test_tls(fresh, tmp_path):
+    cert, key = harness.make_cert(str(tmp_path))
+    f = fresh("--tls-cert", cert, "--tls-key", key, cafile=cert)
+    # a client that connects and never says hello stalls nobody
+    silent = socket.create_connection(("127.0.0.1", f.port))
+    t0 = time.monotonic()
+    assert f.get_json("taxes")
+    assert f.api("GET", "taxes", auth=False)[0] == 401
+    assert f.state("clients")
+    assert f.control("inject", {"fail": {"count": 1, "status": 503}}) == {"ok": True}
+    assert f.api("GET", "taxes")[0] == 503
+    st, h, b = f.api("GET", "invoices_pdf/" + esc(f.state("invoices")[0]["invoicenr"]))
+    assert st == 200 and b.startswith(b"%PDF") and int(h["content-length"]) == len(b)
+    # keep-alive over TLS
+    conn = f.connect()
+    for _ in range(3):
+        assert f.api("GET", "profiles", conn=conn)[0] == 200
+    conn.close()
+    assert time.monotonic() - t0 < 5
+    silent.close()
+    # plain HTTP to a TLS port gets no HTTP answer
+    with pytest.raises((http.client.HTTPException, ConnectionError)):
+        c = http.client.HTTPConnection("127.0.0.1", f.port, timeout=5)
+        c.request("GET", "/api/v1/taxes")
+        c.getresponse().read()
+    # an untrusting client refuses the certificate
+    with pytest.raises(ssl.SSLCertVerificationError):
+        c = http.client.HTTPSConnection("127.0.0.1", f.port, timeout=5, context=ssl.create_default_context())
+        c.request("GET", "/api/v1/taxes")
+
+
+# ------------------------------------------------------------------------------ large listings
+def test_100000_products(fresh):
+    t0 = time.monotonic()
+    f = fresh("--generate", "clients=10,invoices=10,products=100000")
+    assert time.monotonic() - t0 < 15  # ~1.5 s on an idle machine
+    seen = 0
+    for off in range(0, 100000, 10000):
+        t0 = time.monotonic()
+        recs = f.get_json("products?count=100000&offset=%d" % off)  # clamped to 10000
+        assert time.monotonic() - t0 < 5  # ~0.05 s
+        assert len(recs) == 10000 and recs[0]["id"] == str(off + 1)
+        seen += len(recs)
+    assert seen == 100000 and f.get_json("products?count=10&offset=100000") == []
+
+
+# ------------------------------------------------------------------------------ tests/harness.py
+def test_harness_tls(tmp_path):
+    fake = harness.Fake(str(tmp_path), "--generate", "clients=3,invoices=3,products=3", tls=True)
+    try:
+        assert fake.url.startswith("https://127.0.0.1:") and os.path.exists(fake.cafile)
+        cert = subprocess.run(["openssl", "x509", "-in", fake.cafile, "-noout", "-text"],
+                              capture_output=True, text=True).stdout
+        assert "IP Address:127.0.0.1" in cert and "DNS:localhost" in cert and "CN = 127.0.0.1" in cert
+        nr = fake.state("invoices")[0]["invoicenr"]
+        fake.inject(fail={"count": 1})
+        assert fake.status()["faults"][0]["kind"] == "fail"
+        fake.reset()
+        fake.set_pdf_size(nr, 20000)
+        assert len(fake.pdf(nr)) == 20000
+        fake.put_state("clients", "a/b%", {"company": "x"})
+        assert {"company": "x"} in fake.state("clients")
+        fake.delete_state("clients", "a/b%")
+        assert {"company": "x"} not in fake.state("clients")
+    finally:
+        fake.stop()
+    plain = harness.Fake(str(tmp_path))
+    try:
+        assert plain.url.startswith("http://") and plain.cafile is None and plain.state("taxes")
+    finally:
+        plain.stop()
+
+
+def test_harness_restart(tmp_path):
+    fake = harness.Fake(str(tmp_path), "--generate", "clients=3,invoices=3,products=3")
+    auth = {"Authorization": "Basic " + base64.b64encode(("%s:%s" % (USER, KEY)).encode()).decode()}
+
+    def get(rel, conn=None):
+        c = conn or http.client.HTTPConnection("127.0.0.1", fake.port, timeout=10)
+        c.request("GET", "/api/v1/" + rel, headers=auth)
+        r = c.getresponse()
+        return r.status, r.read()
+    try:
+        port = fake.port
+        kept = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        assert get("taxes", kept)[0] == 200  # a keep-alive connection stays open on the port
+        for i in range(3):  # again and again, right after the stop
+            fake.stop()
+            with pytest.raises(ConnectionRefusedError):
+                get("taxes")
+            fake.start()
+            assert fake.port == port and get("taxes")[0] == 200
+        kept.close()
+        assert [r["status"] for r in fake.requests()] == [200] * 4  # one log, appended
+        with fake.down():
+            with pytest.raises(ConnectionRefusedError):
+                get("taxes")
+        assert get("taxes")[0] == 200
+        # a fresh start forgets changes; keep_state keeps them
+        fake.put_state("products", "42", {"id": "42", "code": "K", "name": "Kept", "price": "1.00"})
+        fake.set_pdf_size(fake.state("invoices")[0]["invoicenr"], 12345)
+        fake.restart(keep_state=True)
+        assert get("products/42")[0] == 200
+        assert len(fake.pdf(fake.state("invoices")[0]["invoicenr"])) == 12345
+        t0 = time.monotonic()
+        fake.restart(down_seconds=0.3)
+        assert time.monotonic() - t0 >= 0.3
+        assert get("products/42")[0] == 404
+    finally:
+        fake.stop()
+    fake.stop()  # twice is fine
