@@ -74,6 +74,7 @@ struct coll_state {
 	struct cache_listing *cur;
 	bool loading;
 	bool forced;          /* refresh asked for */
+	unsigned long invalidations; /* so a fetch can tell one came while it ran */
 	unsigned long loads;  /* fetches finished, so a waiter knows its one ended */
 	int load_rc;          /* how the last fetch ended */
 	double failed_at;     /* when it failed, if it did */
@@ -533,10 +534,13 @@ int cache_listing_get(struct cache *cache, const struct schema_collection *c,
 			pthread_mutex_unlock(&cache->lock);
 			return rc;
 		}
-		if (st->loads != seen && st->cur)
+		/* Not a result that predates an invalidation (a write of ours):
+		 * it could miss the change, so look again. */
+		if (st->loads != seen && st->cur && !st->forced)
 			goto hit;
 	}
 	st->loading = true;
+	unsigned long inv0 = st->invalidations;
 	pthread_mutex_unlock(&cache->lock);
 
 	rc = fetch_listing(cache, c, &fresh);
@@ -561,7 +565,7 @@ int cache_listing_get(struct cache *cache, const struct schema_collection *c,
 			st->stale = true;
 			st->retry_at = now_mono() + (wait > 0.5 ? wait : 0.5);
 			snprintf(st->why, sizeof(st->why), "%s", strerror(-rc));
-			st->forced = false;
+			st->forced = st->invalidations != inv0;
 			rc = 0;
 			goto hit;
 		}
@@ -585,7 +589,9 @@ int cache_listing_get(struct cache *cache, const struct schema_collection *c,
 				fresh->changed = fresh->recs[i]->mtime;
 	}
 	st->cur = fresh;
-	st->forced = false;
+	/* An invalidation during the fetch (a PUT or POST that landed while
+	 * its pages were read) may not be in it: the next access lists again. */
+	st->forced = st->invalidations != inv0;
 	atomic_fetch_add_explicit((_Atomic int *)&fresh->refs, 1, memory_order_relaxed);
 	*out = fresh;
 	pthread_mutex_unlock(&cache->lock);
@@ -628,6 +634,7 @@ void cache_invalidate(struct cache *cache, const struct schema_collection *c)
 {
 	pthread_mutex_lock(&cache->lock);
 	cache->colls[schema_collection_index(c)].forced = true;
+	cache->colls[schema_collection_index(c)].invalidations++;
 	pthread_mutex_unlock(&cache->lock);
 }
 
@@ -635,8 +642,10 @@ void cache_refresh_all(struct cache *cache)
 {
 	struct detail *d, *tmp;
 	pthread_mutex_lock(&cache->lock);
-	for (size_t i = 0; i < schema_ncollections(); i++)
+	for (size_t i = 0; i < schema_ncollections(); i++) {
 		cache->colls[i].forced = true;
+		cache->colls[i].invalidations++;
+	}
 	HASH_ITER(hh, cache->details, d, tmp) {
 		if (d->rec)
 			d->fetched = -INFINITY;
@@ -932,10 +941,12 @@ static void pdf_trim_memory(struct cache *cache, const struct pdf *keep)
 	}
 }
 
-off_t cache_pdf_size(struct cache *cache, const char *nr)
+off_t cache_pdf_size(struct cache *cache, const char *nr, bool wait)
 {
 	pthread_mutex_lock(&cache->lock);
 	struct pdf *p = pdf_entry(cache, nr);
+	while (wait && p && p->loading)
+		pthread_cond_wait(&cache->done, &cache->lock);
 	off_t size = p ? p->size : -1;
 	pthread_mutex_unlock(&cache->lock);
 	return size;

@@ -83,8 +83,9 @@ void cache_record_ref(struct cache_record *r);
 void cache_record_unref(struct cache_record *r);
 
 /* Size of the PDF of invoice @nr when known without a call (fetched before,
- * or in the disk cache), else -1. */
-off_t cache_pdf_size(struct cache *cache, const char *nr);
+ * or in the disk cache), else -1.  While a fetch of it runs, @wait waits for
+ * its end (bounded by the call's timeout); no call either way. */
+off_t cache_pdf_size(struct cache *cache, const char *nr, bool wait);
 
 /* Reads up to @size bytes at @off of the PDF of invoice @nr into @buf,
  * fetching it first (one shared call) when needed.  Returns bytes read (0 at

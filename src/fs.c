@@ -32,6 +32,8 @@
 
 /* Seconds the status file's text stays put (see struct fs). */
 #define STATUS_HOLD 1.0
+/* The status file's size grows in steps of this (see status_pad). */
+#define STATUS_PAD_STEP 512
 
 /* Timeout for names and attributes that never change during a mount. */
 #define FS_FOREVER 86400.0
@@ -60,6 +62,7 @@ struct fs {
 	 * by qlock. */
 	char *status_text;
 	size_t status_len;
+	size_t status_size;         /* the padded size: never shrinks */
 	double status_at;           /* CLOCK_MONOTONIC of the render */
 	struct timespec status_mtime;
 	unsigned long status_gen;
@@ -304,6 +307,30 @@ static void record_path(const struct node *n, char *buf, size_t len)
 #define FS_RO_MODE 0400
 #define FS_LOCAL_MODE_MASK 0700
 
+/* Pads the rendered status @text (length *@len, malloc'd, taken) with blanks
+ * to the largest length rendered so far, rounded up: the kernel's inode is
+ * shared by all readers, and a size that changed between one reader's
+ * GETATTR and its READ (another reader re-rendered meanwhile) cut or
+ * zero-filled what it read.  A stable size keeps every read whole; the
+ * text only grows when the status does.  Called with qlock held. */
+static char *status_pad(struct fs *fs, char *text, size_t *len)
+{
+	size_t want = (*len + STATUS_PAD_STEP) / STATUS_PAD_STEP * STATUS_PAD_STEP;
+	if (want < fs->status_size)
+		want = fs->status_size;
+	char *padded = realloc(text, want + 1);
+	if (!padded) {
+		free(text);
+		return NULL;
+	}
+	/* JSON allows blanks after the value; the file still ends in a newline. */
+	memset(padded + *len, ' ', want - *len);
+	padded[want - 1] = '\n';
+	padded[want] = '\0';
+	*len = fs->status_size = want;
+	return padded;
+}
+
 static void attr_dir(struct fs *fs, struct stat *st, fuse_ino_t ino, time_t mtime)
 {
 	memset(st, 0, sizeof(*st));
@@ -374,6 +401,7 @@ static int node_attr(struct fs *fs, struct node *n, struct stat *st, double *tim
 		if (!fs->status_text || now - fs->status_at > STATUS_HOLD ||
 		    gen != fs->status_gen) {
 			char *text = status_render(&len);
+			text = text ? status_pad(fs, text, &len) : NULL;
 			if (text) {
 				free(fs->status_text);
 				fs->status_text = text;
@@ -420,7 +448,10 @@ static int node_attr(struct fs *fs, struct node *n, struct stat *st, double *tim
 		r = l->recs[pos];
 		*timeout = cache_listing_ttl_left(fs->cache, l);
 		if (n->kind == N_PDF) {
-			off_t size = cache_pdf_size(fs->cache, n->id);
+			/* A placeholder size sent while the first read runs makes
+			 * the kernel distrust that read's short end (it zero-fills
+			 * to the size it last heard): wait for the fetch. */
+			off_t size = cache_pdf_size(fs->cache, n->id, true);
 			/* The placeholder keeps the listing's timeout: the kernel
 			 * shrinks the size at the first short read only when no
 			 * attribute reply came in between, and with a zero timeout
@@ -607,9 +638,17 @@ static bool dir_add(fuse_req_t req, struct fs *fs, char *buf, size_t size, size_
 	struct fuse_entry_param e;
 	size_t need;
 	double timeout = 0;
+	/* A PDF of unknown size goes without attributes in readdirplus (node
+	 * id 0: the kernel lists the name and updates nothing): its placeholder
+	 * size could reach the kernel in the middle of the first read, which
+	 * then zero-fills up to it.  stat looks it up once per TTL instead. */
+	bool bare = plus && n && n->kind == N_PDF && cache_pdf_size(fs->cache, n->id, false) < 0;
 	memset(&e, 0, sizeof(e));
 	if (!n) {
 		e.attr = *dot;
+	} else if (bare) {
+		e.attr.st_ino = n->ino;
+		e.attr.st_mode = S_IFREG | FS_RO_MODE;
 	} else if (node_attr(fs, n, &e.attr, &timeout) < 0) {
 		return true; /* vanished meanwhile: leave it out */
 	}
@@ -620,7 +659,7 @@ static bool dir_add(fuse_req_t req, struct fs *fs, char *buf, size_t size, size_
 		*used += need;
 		return true;
 	}
-	if (n) {
+	if (n && !bare) {
 		e.ino = n->ino;
 		e.attr_timeout = timeout;
 		e.entry_timeout = timeout > 0 ? timeout : fs->ttl;
@@ -629,7 +668,7 @@ static bool dir_add(fuse_req_t req, struct fs *fs, char *buf, size_t size, size_
 	if (need > size - *used)
 		return false; /* did not fit: no reference taken */
 	*used += need;
-	if (n)
+	if (n && !bare)
 		inode_ref(n);
 	return true;
 }
@@ -877,7 +916,7 @@ static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			rc = -ENOMEM;
 			break;
 		}
-		bool known = cache_pdf_size(fs->cache, n->id) >= 0;
+		bool known = cache_pdf_size(fs->cache, n->id, false) >= 0;
 		ssize_t got = cache_pdf_read(fs->cache, n->id, buf, size, off);
 		if (got == -EAGAIN) /* the disk copy vanished: fetch once more */
 			got = cache_pdf_read(fs->cache, n->id, buf, size, off);
