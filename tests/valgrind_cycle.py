@@ -53,6 +53,21 @@ def test_mount_cycle_under_valgrind(tmp_path):
         os.rename(c1, c1 + "~")
         os.unlink(c1 + "~")
         assert any(r["code"] == "VG" for r in fake.state("products"))
+        # the fault paths: a retried 503, a refresh that fails (stale listing
+        # served), a spent budget (fast failures), a cut PDF body
+        with open(os.path.join(mnt, ".factuurfs", "refresh"), "w") as f:
+            f.write("1")
+        fake.inject(fail={"status": 503, "count": 1, "path_prefix": "/api/v1/products"})
+        assert "6.json" in os.listdir(os.path.join(mnt, "products"))
+        with open(os.path.join(mnt, ".factuurfs", "refresh"), "w") as f:
+            f.write("1")
+        fake.inject(cut={"count": 1, "path_prefix": "/api/v1/invoices_pdf"},
+                    ratelimit={"count": 1, "path_prefix": "/api/v1/clients"})
+        assert len(os.listdir(os.path.join(mnt, "clients"))) == 10  # served stale
+        shutil.copy(os.path.join(mnt, "invoices", os.listdir(os.path.join(mnt, "invoices"))[3]),
+                    tmp_path / "copy2")
+        json.load(open(os.path.join(mnt, ".factuurfs", "status")))
+        fake.reset()
     finally:
         subprocess.run(["fusermount3", "-u", mnt])
         rc = p.wait(120)
