@@ -86,7 +86,8 @@ static void usage(const char *prog)
 	       "    -o profile=SECTION     section of ./" RC_NAME " or ~/" RC_NAME
 	       " (default: default)\n"
 	       "    -o ttl=SECONDS         how long a listing stays fresh (default 60)\n"
-	       "    -o timeout=SECONDS     limit for one API call (default 30)\n"
+	       "    -o timeout=SECONDS     the longest one API call may take, retries\n"
+	       "                           included (default 30)\n"
 	       "    -o page_size=N         records asked for per listing page (default 10000)\n"
 	       "    -o cache_dir=DIR       PDF cache (default $XDG_CACHE_HOME/factuurfs)\n"
 	       "    -o cache_max=SIZE      PDFs kept, least recently used dropped first\n"
