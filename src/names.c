@@ -5,70 +5,93 @@
 #include <string.h>
 #include <strings.h>
 
-/* Escapes written by names_encode(); decoding accepts exactly these, upper case. */
-#define ESC_SLASH "%2F"
-#define ESC_PERCENT "%25"
-#define ESC_DOT "%2E"
+static const char hex_upper[] = "0123456789ABCDEF";
+
+/* The one rule both directions share: the bytes a file name spells as %XX.  '/' cannot
+ * be in a name, '%' is the escape itself, a leading '.' would make a dotfile, and
+ * control bytes make names that terminals and shell scripts mangle. */
+static bool must_escape(unsigned char c, bool leading)
+{
+	return c == '/' || c == '%' || (leading && c == '.') || (c >= 0x01 && c <= 0x1f) ||
+	       c == 0x7f;
+}
+
+/* "." and ".." are no file names, and as a URL path segment they mean "here" and "up". */
+static bool unusable_id(const char *id)
+{
+	return !*id || strcmp(id, ".") == 0 || strcmp(id, "..") == 0;
+}
 
 char *names_encode(const char *id)
 {
+	const unsigned char *s;
 	size_t n = 0;
-	const char *s;
 	char *out, *o;
 
-	if (!id || !*id)
+	if (!id || unusable_id(id))
 		return NULL;
-	for (s = id; *s; s++)
-		n += (*s == '/' || *s == '%' || (s == id && *s == '.')) ? 3 : 1;
+	for (s = (const unsigned char *)id; *s; s++)
+		n += must_escape(*s, s == (const unsigned char *)id) ? 3 : 1;
 	out = malloc(n + 1);
 	if (!out)
 		return NULL;
 	o = out;
-	for (s = id; *s; s++) {
-		if (*s == '/')
-			o = mempcpy(o, ESC_SLASH, 3);
-		else if (*s == '%')
-			o = mempcpy(o, ESC_PERCENT, 3);
-		else if (s == id && *s == '.')
-			o = mempcpy(o, ESC_DOT, 3);
-		else
-			*o++ = *s;
+	for (s = (const unsigned char *)id; *s; s++) {
+		if (must_escape(*s, s == (const unsigned char *)id)) {
+			*o++ = '%';
+			*o++ = hex_upper[*s >> 4];
+			*o++ = hex_upper[*s & 0xf];
+		} else {
+			*o++ = (char)*s;
+		}
 	}
 	*o = '\0';
 	return out;
+}
+
+/* Value of an upper-case hex digit, -1 for anything else ("%2f" is not canonical). */
+static int hex_value(char c)
+{
+	const char *p = c ? strchr(hex_upper, c) : NULL;
+
+	return p ? (int)(p - hex_upper) : -1;
 }
 
 char *names_decode(const char *stem)
 {
 	const char *s;
 	char *out, *o;
+	int hi, lo;
 
-	/* A raw leading '.' would encode as "%2E": not canonical. */
-	if (!stem || !*stem || *stem == '.')
+	if (!stem || !*stem)
 		return NULL;
 	out = malloc(strlen(stem) + 1);
 	if (!out)
 		return NULL;
 	o = out;
 	for (s = stem; *s; s++) {
-		if (*s == '%') {
-			if (strncmp(s, ESC_SLASH, 3) == 0)
-				*o++ = '/';
-			else if (strncmp(s, ESC_PERCENT, 3) == 0)
-				*o++ = '%';
-			else if (s == stem && strncmp(s, ESC_DOT, 3) == 0)
-				*o++ = '.';
-			else
+		bool leading = s == stem;
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '%') {
+			/* Only an escape names_encode writes: so every name has one reading. */
+			hi = hex_value(s[1]);
+			lo = hi < 0 ? -1 : hex_value(s[2]);
+			if (lo < 0)
+				goto bad;
+			c = (unsigned char)(hi << 4 | lo);
+			if (!must_escape(c, leading))
 				goto bad;
 			s += 2;
-		} else if (*s == '/') {
-			/* names_encode never leaves a raw '/', so this is no canonical stem. */
+		} else if (must_escape(c, leading)) {
+			/* A raw '/', control byte or leading '.': names_encode never leaves one. */
 			goto bad;
-		} else {
-			*o++ = *s;
 		}
+		*o++ = (char)c;
 	}
 	*o = '\0';
+	if (unusable_id(out))
+		goto bad;
 	return out;
 bad:
 	free(out);
@@ -139,7 +162,6 @@ static bool url_unreserved(unsigned char c)
 
 char *names_url_escape(const char *id)
 {
-	static const char hex[] = "0123456789ABCDEF";
 	const unsigned char *s;
 	size_t n = 0;
 	char *out, *o;
@@ -157,8 +179,8 @@ char *names_url_escape(const char *id)
 			*o++ = (char)*s;
 		} else {
 			*o++ = '%';
-			*o++ = hex[*s >> 4];
-			*o++ = hex[*s & 0xf];
+			*o++ = hex_upper[*s >> 4];
+			*o++ = hex_upper[*s & 0xf];
 		}
 	}
 	*o = '\0';

@@ -1,11 +1,15 @@
 /* names: reversible mapping between API identifiers and file names.
  *
- * A record's file name is its identifier with three characters escaped, so that
- * any identifier is a valid file name and the mapping is exactly invertible:
- *   '/' -> "%2F", '%' -> "%25", a leading '.' -> "%2E".
- * Everything else (spaces, UTF-8, '+', '~') stays as it is.  Decoding accepts
- * only the canonical form, so every file name maps to at most one identifier
- * and names_encode(names_decode(n)) == n whenever decoding succeeds.
+ * A record's file name is its identifier with a few bytes written %XX (upper-case
+ * hex), so that any usable identifier is a valid, harmless file name and the mapping
+ * is exactly invertible:
+ *   '/' -> "%2F", '%' -> "%25", a leading '.' -> "%2E",
+ *   control bytes 0x01-0x1F and 0x7F -> "%01".."%1F", "%7F" (a tab is "%09").
+ * Everything else (spaces, UTF-8, '+', '~', even bytes that are not UTF-8) stays as
+ * it is.  The identifiers "", "." and ".." have no file name: they cannot name a file,
+ * nor a record in a URL path (where they mean "here" and "up").  Decoding accepts only
+ * the canonical form, so every file name maps to at most one identifier and
+ * names_encode(names_decode(n)) == n whenever decoding succeeds.
  */
 #ifndef FACTUURFS_NAMES_H
 #define FACTUURFS_NAMES_H
@@ -14,12 +18,14 @@
 #include <stddef.h>
 
 /* Returns a malloc'd file-name stem for @id (caller frees), or NULL on ENOMEM
- * or when @id is empty or contains a NUL-free but unusable byte (none today). */
+ * or when @id is NULL, "", "." or "..". */
 char *names_encode(const char *id);
 
 /* Returns the malloc'd identifier for file-name stem @stem (caller frees), or
- * NULL when @stem is not a canonical encoding (a '%' not followed by 2F/25, a
- * "%2E" that is not leading, a raw leading '.', an empty stem). */
+ * NULL when @stem is not a canonical encoding: a '%' not followed by an escape
+ * names_encode writes (lower-case hex, "%41", "%00", a "%2E" that is not leading),
+ * a raw '/', control byte or leading '.', an empty stem, or a stem that would
+ * decode to "." or ".." ("%2E", "%2E.").  The result may hold '/' (from "%2F"). */
 char *names_decode(const char *stem);
 
 /* Splits "@name" into stem and suffix when it ends in @suffix (".json",

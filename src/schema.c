@@ -467,14 +467,135 @@ static const cJSON *field_value(const cJSON *obj, const struct schema_field *f)
 	return v;
 }
 
+/* ---- UTF-8 ----------------------------------------------------------------------------------- */
+
+/* The well-formed UTF-8 sequences (Unicode's table 3-7): by lead byte, the sequence's
+ * length and the range of its second byte, which rules out overlong forms, surrogates
+ * and code points above U+10FFFF; later bytes are 0x80-0xBF. */
+/* clang-format off */
+static const struct utf8_row {
+	unsigned char lead_lo, lead_hi, len, second_lo, second_hi;
+} utf8_rows[] = {
+	{0x00, 0x7f, 1, 0x00, 0x00},
+	{0xc2, 0xdf, 2, 0x80, 0xbf},
+	{0xe0, 0xe0, 3, 0xa0, 0xbf},
+	{0xe1, 0xec, 3, 0x80, 0xbf},
+	{0xed, 0xed, 3, 0x80, 0x9f},
+	{0xee, 0xef, 3, 0x80, 0xbf},
+	{0xf0, 0xf0, 4, 0x90, 0xbf},
+	{0xf1, 0xf3, 4, 0x80, 0xbf},
+	{0xf4, 0xf4, 4, 0x80, 0x8f},
+};
+/* clang-format on */
+
+/* Length of the well-formed UTF-8 sequence at @s (@n bytes left), 0 when there is none. */
+static size_t utf8_len(const unsigned char *s, size_t n)
+{
+	size_t i, k;
+
+	for (i = 0; i < N(utf8_rows); i++) {
+		const struct utf8_row *r = &utf8_rows[i];
+
+		if (s[0] < r->lead_lo || s[0] > r->lead_hi)
+			continue;
+		if (n < r->len)
+			return 0;
+		if (r->len > 1 && (s[1] < r->second_lo || s[1] > r->second_hi))
+			return 0;
+		for (k = 2; k < r->len; k++)
+			if (s[k] < 0x80 || s[k] > 0xbf)
+				return 0;
+		return r->len;
+	}
+	return 0;
+}
+
+/* A copy of @s that is valid UTF-8: each byte that starts no well-formed sequence is
+ * read as the ISO-8859-1 character of its value (U+0080-U+00FF, two bytes), the
+ * likeliest reading of a server that sent Latin-1.  malloc'd, NULL on ENOMEM. */
+static char *utf8_repaired(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t n = strlen(s), i = 0, k;
+	char *out = malloc(2 * n + 1), *o = out;
+
+	if (!out)
+		return NULL;
+	while (i < n) {
+		k = utf8_len(p + i, n - i);
+		if (k) {
+			memcpy(o, p + i, k);
+			o += k;
+			i += k;
+		} else {
+			*o++ = (char)(0xc0 | p[i] >> 6);
+			*o++ = (char)(0x80 | (p[i] & 0x3f));
+			i++;
+		}
+	}
+	*o = '\0';
+	return out;
+}
+
 /* ---- wire -> pythonic ------------------------------------------------------------------------ */
+
+/* A wire string made fit for a file (see utf8_repaired). */
+static cJSON *repaired_string(const char *s)
+{
+	char *r = utf8_repaired(s);
+	cJSON *out = r ? cJSON_CreateString(r) : NULL;
+
+	free(r);
+	return out;
+}
+
+/* A wire value kept as it came, made fit for a file: strings and keys repaired to UTF-8,
+ * a key that occurs twice in one object (as cJSON read it, or once repaired) keeping
+ * its first value as cJSON's lookups do, and a number JSON cannot write (1e999 reads
+ * as infinity) null, which is what the file shows. */
+static cJSON *wire_copy(const cJSON *v)
+{
+	const cJSON *m;
+	cJSON *out;
+	char *key = NULL;
+
+	if (cJSON_IsString(v))
+		return repaired_string(v->valuestring);
+	if (cJSON_IsNumber(v) && !isfinite(v->valuedouble))
+		return cJSON_CreateNull();
+	if (!cJSON_IsObject(v) && !cJSON_IsArray(v))
+		return cJSON_Duplicate(v, false);
+	out = cJSON_IsObject(v) ? cJSON_CreateObject() : cJSON_CreateArray();
+	if (!out)
+		return NULL;
+	cJSON_ArrayForEach(m, v)
+	{
+		if (cJSON_IsArray(v)) {
+			if (!append(out, wire_copy(m)))
+				goto fail;
+			continue;
+		}
+		key = utf8_repaired(m->string);
+		if (!key)
+			goto fail;
+		if (!cJSON_GetObjectItemCaseSensitive(out, key) && !add(out, key, wire_copy(m)))
+			goto fail;
+		free(key);
+		key = NULL;
+	}
+	return out;
+fail:
+	free(key);
+	cJSON_Delete(out);
+	return NULL;
+}
 
 static cJSON *wire_object(const struct schema_field *fields, size_t n, const cJSON *obj);
 
 /* A keyed-list element: converted when it is an object, kept as it came otherwise. */
 static cJSON *wire_element(const struct schema_field *f, const cJSON *v)
 {
-	return cJSON_IsObject(v) ? wire_object(f->sub, f->nsub, v) : cJSON_Duplicate(v, true);
+	return cJSON_IsObject(v) ? wire_object(f->sub, f->nsub, v) : wire_copy(v);
 }
 
 struct keyed {
@@ -517,7 +638,7 @@ static cJSON *keyed_to_array(const struct schema_field *f, const cJSON *obj)
 		len = strspn(s, "0123456789");
 		/* Nine digits fit an unsigned long anywhere. */
 		if (!len || s[len] || len > 9) {
-			out = cJSON_Duplicate(obj, true);
+			out = wire_copy(obj);
 			goto out;
 		}
 		k[i].num = strtoul(s, NULL, 10);
@@ -599,23 +720,34 @@ static cJSON *wire_value(const struct schema_field *f, const cJSON *v)
 		}
 		break;
 	}
-	return cJSON_Duplicate(v, true);
+	return wire_copy(v);
 }
+
+/* An unknown field of a wire object: its name as the file shows it, and where it came. */
+struct member {
+	char *name;
+	size_t pos;
+	const cJSON *item;
+};
 
 static int member_cmp(const void *a, const void *b)
 {
-	const cJSON *const *x = a, *const *y = b;
+	const struct member *x = a, *y = b;
+	int d = strcmp(x->name, y->name);
 
-	return strcmp((*x)->string, (*y)->string);
+	if (d)
+		return d;
+	return x->pos < y->pos ? -1 : x->pos > y->pos;
 }
 
-/* Known fields in table order, then the rest sorted by name.  A key that occurs twice
- * keeps its first value, as cJSON's lookups do; a php alias shadowed by the .NET
- * spelling of the same field stays, as an unknown field. */
+/* Known fields in table order, then the rest sorted by name (repaired to UTF-8).  A key
+ * that occurs twice, as it came or once repaired, keeps its first value, as cJSON's
+ * lookups do; a php alias shadowed by the .NET spelling of the same field stays, as an
+ * unknown field. */
 static cJSON *wire_object(const struct schema_field *fields, size_t n, const cJSON *obj)
 {
-	size_t nmemb = (size_t)cJSON_GetArraySize(obj), nrest = 0, i;
-	const cJSON **rest = NULL;
+	size_t nmemb = (size_t)cJSON_GetArraySize(obj), nrest = 0, pos = 0, i;
+	struct member *rest = NULL;
 	const cJSON *m;
 	cJSON *out = cJSON_CreateObject();
 
@@ -636,26 +768,36 @@ static cJSON *wire_object(const struct schema_field *fields, size_t n, const cJS
 	{
 		const struct schema_field *f = field_in(fields, n, m->string);
 
+		pos++;
 		if (f && field_value(obj, f) == m)
 			continue;
 		if (f && strcmp(f->name, m->string) == 0)
 			continue;
-		if (cJSON_GetObjectItemCaseSensitive(obj, m->string) != m)
-			continue;
-		rest[nrest++] = m;
+		rest[nrest].name = utf8_repaired(m->string);
+		if (!rest[nrest].name)
+			goto fail;
+		rest[nrest].pos = pos;
+		rest[nrest].item = m;
+		nrest++;
 	}
-	/* Keys are unique now, so an unstable sort is a stable one. */
+	/* Equal names sort by position, so the first of each run is the one that counts. */
 	if (nrest)
 		qsort(rest, nrest, sizeof(*rest), member_cmp);
-	for (i = 0; i < nrest; i++)
-		if (!add(out, rest[i]->string, cJSON_Duplicate(rest[i], true)))
+	for (i = 0; i < nrest; i++) {
+		if (i && strcmp(rest[i].name, rest[i - 1].name) == 0)
+			continue;
+		if (!add(out, rest[i].name, wire_copy(rest[i].item)))
 			goto fail;
+	}
+	goto out;
+fail:
+	cJSON_Delete(out);
+	out = NULL;
+out:
+	for (i = 0; i < nrest; i++)
+		free(rest[i].name);
 	free(rest);
 	return out;
-fail:
-	free(rest);
-	cJSON_Delete(out);
-	return NULL;
 }
 
 cJSON *schema_from_wire(const struct schema_collection *c, const cJSON *wire)
@@ -1000,6 +1142,88 @@ static bool json_space(char c)
 	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
 }
 
+/* Raw control characters that JSON has a short escape for, named in messages. */
+/* clang-format off */
+static const struct {
+	char c;
+	const char *what, *esc;
+} control_names[] = {
+	{'\n', "line break", "\\n"},
+	{'\t', "tab", "\\t"},
+	{'\r', "carriage return", "\\r"},
+	{'\b', "backspace", "\\b"},
+	{'\f', "form feed", "\\f"},
+};
+/* clang-format on */
+
+static void control_problem(unsigned char c, bool in_string, char *why, size_t whylen)
+{
+	size_t i;
+
+	if (!in_string) {
+		set_err(why, whylen, "control character U+%04X outside a string", c);
+		return;
+	}
+	for (i = 0; i < N(control_names); i++) {
+		if (control_names[i].c == (char)c) {
+			set_err(why, whylen, "%s in a string: write it as %s",
+				control_names[i].what, control_names[i].esc);
+			return;
+		}
+	}
+	set_err(why, whylen, "control character U+%04X in a string: write it as \\u%04X", c, c);
+}
+
+/* The first place where @text breaks a rule of JSON that cJSON does not check (it takes
+ * a string's bytes as they are and any byte up to ' ' for space): bytes that are not
+ * UTF-8, a NUL byte, a raw control character (a string must escape every one; between
+ * tokens only space, tab, CR and LF may stand), or a "\u0000" escape (a C string ends
+ * there, so cJSON would cut the value short without a word).  Returns its position
+ * with the reason in @why, or NULL.  Which bytes are inside a string is certain only up
+ * to the first syntax error, so the caller reports whichever of the two comes first. */
+static const char *text_problem(const char *text, size_t len, char *why, size_t whylen)
+{
+	const unsigned char *p = (const unsigned char *)text;
+	bool in_string = false;
+	size_t i = 0, k;
+
+	while (i < len) {
+		unsigned char c = p[i];
+
+		if (c >= 0x80) {
+			k = utf8_len(p + i, len - i);
+			if (!k) {
+				set_err(why, whylen, "invalid UTF-8");
+				return text + i;
+			}
+			i += k;
+			continue;
+		}
+		if (!c) {
+			set_err(why, whylen, "NUL byte");
+			return text + i;
+		}
+		if (c < 0x20 && (in_string || (c != '\t' && c != '\n' && c != '\r'))) {
+			control_problem(c, in_string, why, whylen);
+			return text + i;
+		}
+		if (c == '"') {
+			in_string = !in_string;
+		} else if (in_string && c == '\\' && i + 1 < len) {
+			if (len - i >= 6 && memcmp(p + i + 1, "u0000", 5) == 0) {
+				set_err(why, whylen, "\\u0000 in a string: a NUL cannot be stored");
+				return text + i;
+			}
+			/* The escaped character cannot end the string; anything unusable after
+			 * the backslash is left to the checks above and to cJSON. */
+			if (p[i + 1] >= 0x20 && p[i + 1] < 0x80)
+				i++;
+		}
+		i++;
+	}
+	return NULL;
+}
+
 /* The first key that occurs twice in one object anywhere in @v, or NULL. */
 static const char *duplicate_key(const cJSON *v)
 {
@@ -1018,10 +1242,33 @@ static const char *duplicate_key(const cJSON *v)
 	return NULL;
 }
 
+/* Whether @v holds a number too large for a double (cJSON reads 1e999 as infinity, which
+ * the file would show as null); the first one's path ("lines[0].price") in @path. */
+static bool out_of_range(const cJSON *v, char *path, size_t pathlen)
+{
+	size_t used = strlen(path), i = 0;
+	const cJSON *m;
+
+	if (cJSON_IsNumber(v))
+		return !isfinite(v->valuedouble);
+	cJSON_ArrayForEach(m, v)
+	{
+		if (cJSON_IsObject(v))
+			set_err(path + used, pathlen - used, "%s%s", used ? "." : "", m->string);
+		else
+			set_err(path + used, pathlen - used, "[%zu]", i);
+		i++;
+		if (out_of_range(m, path, pathlen))
+			return true;
+		path[used] = '\0';
+	}
+	return false;
+}
+
 cJSON *schema_parse(const char *text, size_t len, char *err, size_t errlen)
 {
-	const char *end = NULL, *p;
-	const char *dup;
+	const char *end = NULL, *p, *bad, *dup;
+	char why[96], path[256] = "";
 	unsigned line, col;
 	cJSON *root;
 
@@ -1033,19 +1280,27 @@ cJSON *schema_parse(const char *text, size_t len, char *err, size_t errlen)
 		set_err(err, errlen, "empty file: expected a JSON object");
 		return NULL;
 	}
+	bad = text_problem(text, len, why, sizeof(why));
 	/* The parse-end pointer locates the error without cJSON's global error pointer. */
 	root = cJSON_ParseWithLengthOpts(text, len, &end, false);
 	if (!root) {
-		line_col(text, end && end >= text && end <= text + len ? end : text, &line, &col);
-		set_err(err, errlen, "line %u, column %u: invalid JSON", line, col);
+		p = end && end >= text && end <= text + len ? end : text;
+		line_col(text, bad && bad <= p ? bad : p, &line, &col);
+		set_err(err, errlen, "line %u, column %u: %s", line, col,
+			bad && bad <= p ? why : "invalid JSON");
 		return NULL;
+	}
+	for (p = end; p < text + len && json_space(*p); p++)
+		;
+	if (bad && (p == text + len || bad <= p)) {
+		line_col(text, bad, &line, &col);
+		set_err(err, errlen, "line %u, column %u: %s", line, col, why);
+		goto fail;
 	}
 	if (!cJSON_IsObject(root)) {
 		set_err(err, errlen, "expected a JSON object");
 		goto fail;
 	}
-	for (p = end; p < text + len && json_space(*p); p++)
-		;
 	if (p < text + len) {
 		line_col(text, p, &line, &col);
 		set_err(err, errlen, "line %u, column %u: unexpected text after the JSON object",
@@ -1056,6 +1311,10 @@ cJSON *schema_parse(const char *text, size_t len, char *err, size_t errlen)
 	dup = duplicate_key(root);
 	if (dup) {
 		set_err(err, errlen, "duplicate key '%s'", dup);
+		goto fail;
+	}
+	if (out_of_range(root, path, sizeof(path))) {
+		set_err(err, errlen, "field '%s': number out of range", path);
 		goto fail;
 	}
 	return root;

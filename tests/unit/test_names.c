@@ -64,8 +64,9 @@ static void test_encode(void)
 	check_encode("2024/0042", "2024%2F0042", __LINE__);
 	check_encode("a%2Fb", "a%252Fb", __LINE__);
 	check_encode(".hidden", "%2Ehidden", __LINE__);
-	check_encode("..", "%2E.", __LINE__);
-	check_encode(".", "%2E", __LINE__);
+	check_encode("..x", "%2E.x", __LINE__);
+	check_encode("...", "%2E..", __LINE__);
+	check_encode("x/..", "x%2F..", __LINE__);
 	check_encode("%", "%25", __LINE__);
 	check_encode("100%", "100%25", __LINE__);
 	check_encode("Zoë", "Zoë", __LINE__);
@@ -75,7 +76,18 @@ static void test_encode(void)
 	check_encode("~x~", "~x~", __LINE__);
 	check_encode("2024-001", "2024-001", __LINE__);
 	check_encode("//", "%2F%2F", __LINE__);
+	/* Control bytes: upper-case %XX, so no name holds a raw tab, newline or ESC. */
+	check_encode("a\tb", "a%09b", __LINE__);
+	check_encode("line\nbreak", "line%0Abreak", __LINE__);
+	check_encode("\x01\x1f\x7f", "%01%1F%7F", __LINE__);
+	check_encode("\x1b[31m", "%1B[31m", __LINE__);
+	check_encode("\t.", "%09.", __LINE__);
+	/* Bytes from 0x80 on (UTF-8 or not) and a space stay as they are. */
+	check_encode("\xe9\xff ", "\xe9\xff ", __LINE__);
+	/* No file name: not a name at all, or a URL path's "here" and "up". */
 	check_encode("", NULL, __LINE__);
+	check_encode(".", NULL, __LINE__);
+	check_encode("..", NULL, __LINE__);
 	check_encode(NULL, NULL, __LINE__);
 }
 
@@ -84,7 +96,11 @@ static void test_decode(void)
 	check_decode("2024%2F0042", "2024/0042", __LINE__);
 	check_decode("a%252Fb", "a%2Fb", __LINE__);
 	check_decode("%2Ehidden", ".hidden", __LINE__);
-	check_decode("%2E.", "..", __LINE__);
+	check_decode("%2E.x", "..x", __LINE__);
+	check_decode("a%09b", "a\tb", __LINE__);
+	check_decode("%0A", "\n", __LINE__);
+	check_decode("%01%1F%7F", "\x01\x1f\x7f", __LINE__);
+	check_decode("%2Ex%2F..", ".x/..", __LINE__);
 	check_decode("100%25", "100%", __LINE__);
 	check_decode("Zoë", "Zoë", __LINE__);
 	check_decode("a b+c", "a b+c", __LINE__);
@@ -100,6 +116,21 @@ static void test_decode(void)
 	check_decode(".hidden", NULL, __LINE__);
 	check_decode("..", NULL, __LINE__);
 	check_decode("a/b", NULL, __LINE__);
+	/* Never "." or "..": a URL path would climb out of the collection. */
+	check_decode("%2E", NULL, __LINE__);
+	check_decode("%2E.", NULL, __LINE__);
+	check_decode("%2E%2E", NULL, __LINE__);
+	/* Control bytes only as upper-case escapes; no escape for what needs none, or NUL. */
+	check_decode("a\tb", NULL, __LINE__);
+	check_decode("a\x7f", NULL, __LINE__);
+	check_decode("a%0a", NULL, __LINE__);
+	check_decode("a%00b", NULL, __LINE__);
+	check_decode("%20", NULL, __LINE__);
+	check_decode("%7E", NULL, __LINE__);
+	check_decode("%80", NULL, __LINE__);
+	check_decode("%C3%A9", NULL, __LINE__);
+	check_decode("%G0", NULL, __LINE__);
+	check_decode("%0", NULL, __LINE__);
 	check_decode("", NULL, __LINE__);
 	check_decode(NULL, NULL, __LINE__);
 }
@@ -107,9 +138,10 @@ static void test_decode(void)
 static void test_round_trips(void)
 {
 	static const char *const ids[] = {
-		"2024/0042", "a%2Fb", ".hidden", "..", ".", "%", "100%", "Zoë", "with spaces ",
-		" lead", "a+b", "%2E", "%25", "/", "./x", "x/.", "~", "#x#", "4913", "a\tb",
-		"日本/語", "42",
+		"2024/0042", "a%2Fb", ".hidden", "..x", "...", ".x.", "%", "100%", "Zoë",
+		"with spaces ", " lead", "a+b", "%2E", "%25", "/", "./x", "x/.", "/..", "../",
+		"~", "#x#", "4913", "a\tb", "\n", ".\n", "\x01\x7f\x1f", "\xff\xfe", "日本/語",
+		"42",
 	};
 	size_t i;
 
@@ -136,6 +168,10 @@ static void test_record_id(void)
 	check_record_id("17.json~", ".json", NULL, __LINE__);
 	check_record_id("17", ".json", NULL, __LINE__);
 	check_record_id("17.JSON", ".json", NULL, __LINE__);
+	check_record_id("a%09b.json", ".json", "a\tb", __LINE__);
+	check_record_id("a\tb.json", ".json", NULL, __LINE__);
+	check_record_id("%2E.json", ".json", NULL, __LINE__);
+	check_record_id("%2E..json", ".json", NULL, __LINE__);
 }
 
 static void test_url_escape(void)
@@ -147,6 +183,7 @@ static void test_url_escape(void)
 	check_url("Zoë", "Zo%C3%AB", __LINE__);
 	check_url("AZaz09-._~", "AZaz09-._~", __LINE__);
 	check_url("?#&=", "%3F%23%26%3D", __LINE__);
+	check_url("a\tb\x7f\xff", "a%09b%7F%FF", __LINE__);
 	check_url("", "", __LINE__);
 }
 

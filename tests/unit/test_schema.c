@@ -129,6 +129,10 @@ static void test_tables(void)
 				CHECK(f->key_prefix && f->sub && f->nsub);
 			if (f->type == SCHEMA_OBJECT)
 				CHECK(f->sub && f->nsub);
+			/* An alias is no other field's name: from_wire shows a shadowed alias
+			 * as an unknown field beside the known ones. */
+			if (f->alias)
+				CHECK(schema_field_find(c, f->alias) == f);
 		}
 	}
 	CHECK(schema_collection_at(schema_ncollections()) == NULL);
@@ -329,6 +333,73 @@ static void test_unknown_and_order(void)
 		CHECK(schema_from_wire(NULL, a->child) == NULL);
 		cJSON_Delete(a);
 	}
+}
+
+/* Bytes that are not UTF-8 read as ISO-8859-1, so a file is always UTF-8. */
+static void test_invalid_utf8(void)
+{
+	cJSON *w, *p;
+	char *id;
+
+	/* Latin-1 text, in a known field, an unknown one, a key, nested values. */
+	CHECK_FROM_WIRE(clients,
+			"{'company':'Caf\xe9 M\xfcller','n\xe4me':'x',"
+			"'extra':{'k\xe9y':['\xa9 2024',1]}}",
+			"{'company':'Caf\xc3\xa9 M\xc3\xbcller',"
+			"'extra':{'k\xc3\xa9y':['\xc2\xa9 2024',1]},'n\xc3\xa4me':'x'}");
+	/* Valid UTF-8 is kept, up to four bytes; only the bytes that start no sequence change. */
+	CHECK_FROM_WIRE(products,
+			"{'name':'Zo\xc3\xab \xe6\x97\xa5 \xf0\x9f\x98\x80 \xc3\xa9\xe9'}",
+			"{'name':'Zo\xc3\xab \xe6\x97\xa5 \xf0\x9f\x98\x80 \xc3\xa9\xc3\xa9'}");
+	/* Overlong forms, UTF-16 surrogates, code points above U+10FFFF, cut sequences and
+	 * stray continuation bytes are no UTF-8: each byte becomes a character. */
+	CHECK_FROM_WIRE(products, "{'name':'\xc0\xaf'}", "{'name':'\xc3\x80\xc2\xaf'}");
+	CHECK_FROM_WIRE(products, "{'name':'\xed\xa0\x80'}",
+			"{'name':'\xc3\xad\xc2\xa0\xc2\x80'}");
+	CHECK_FROM_WIRE(products, "{'name':'\xf4\x90\x80\x80'}",
+			"{'name':'\xc3\xb4\xc2\x90\xc2\x80\xc2\x80'}");
+	CHECK_FROM_WIRE(products, "{'name':'a\xe2\x82'}", "{'name':'a\xc3\xa2\xc2\x82'}");
+	CHECK_FROM_WIRE(products, "{'name':'\x80x\xff'}", "{'name':'\xc2\x80x\xc3\xbf'}");
+	/* Keyed lists: in an element, and in a list kept as it came. */
+	CHECK_FROM_WIRE(invoices, "{'lines':{'line1':{'description':'cr\xe8me'}}}",
+			"{'lines':[{'description':'cr\xc3\xa8me'}]}");
+	CHECK_FROM_WIRE(invoices, "{'lines':{'x\xe9':{'description':'\xe9'}}}",
+			"{'lines':{'x\xc3\xa9':{'description':'\xc3\xa9'}}}");
+	/* Repaired keys sort as they are shown, and two keys that become one keep the first. */
+	CHECK_FROM_WIRE(balance, "{'\xe9':1,'z':2,'\xc3\xa9':3}", "{'z':2,'\xc3\xa9':1}");
+	CHECK_FROM_WIRE(balance, "{'\xc3\xa9':3,'\xe9':1}", "{'\xc3\xa9':3}");
+	CHECK_FROM_WIRE(balance, "{'x':{'\xc3\xa9':3,'\xe9':1}}", "{'x':{'\xc3\xa9':3}}");
+	/* The identifier stays the service's own bytes: it names the record in URLs. */
+	w = js("{'invoicenr':'F\xe9-1'}");
+	p = schema_from_wire(invoices, w);
+	id = schema_record_id(invoices, w);
+	CHECK_STR(id, "F\xe9-1");
+	CHECK_JSON(p, "{'invoicenr':'F\xc3\xa9-1'}");
+	free(id);
+	cJSON_Delete(p);
+	cJSON_Delete(w);
+}
+
+/* What is kept as it came is still something a file can hold and a save send back. */
+static void test_kept_values(void)
+{
+	cJSON *w, *p;
+
+	/* A key repeated inside a value kept as it came keeps its first value too. */
+	CHECK_FROM_WIRE(clients, "{'x':{'k':1,'k':2,'l':[{'a':1,'a':2}]}}",
+			"{'x':{'k':1,'l':[{'a':1}]}}");
+	CHECK_FROM_WIRE(invoices, "{'lines':{'a':{'price':1},'a':{'price':2}}}",
+			"{'lines':{'a':{'price':1}}}");
+	CHECK_FROM_WIRE(invoices, "{'lines':[{'price':'1','price':'2'}]}",
+			"{'lines':[{'price':1}]}");
+	/* A number beyond a double (1e999 reads as infinity) is null, as the file shows it. */
+	w = cJSON_Parse("{\"price\": 1e999, \"x\": [-1e999, 1e-999]}");
+	p = schema_from_wire(products, w);
+	CHECK(cJSON_IsNull(cJSON_GetObjectItem(p, "price")));
+	CHECK(cJSON_IsNull(cJSON_GetArrayItem(cJSON_GetObjectItem(p, "x"), 0)));
+	CHECK(cJSON_IsNumber(cJSON_GetArrayItem(cJSON_GetObjectItem(p, "x"), 1)));
+	cJSON_Delete(p);
+	cJSON_Delete(w);
 }
 
 static void test_ids_in_records(void)
@@ -744,6 +815,54 @@ static void test_parse(void)
 	CHECK_PARSE("{\"l\": [{\"b\": 1, \"b\": 1}]}", "duplicate key 'b'");
 	CHECK_PARSE("{\"a\": {}, \"b\": {}}", NULL);
 
+	/* What cJSON lets through and JSON does not: the first problem is named. */
+	CHECK_PARSE("{\"a\": \"x\xe9\"}", "line 1, column 9: invalid UTF-8");
+	CHECK_PARSE("{\n  \"Zo\xc3\xab\": \"\xc0\xaf\"}", "line 2, column 11: invalid UTF-8");
+	CHECK_PARSE("{\"a\": \"\xed\xa0\x80\"}", "line 1, column 8: invalid UTF-8");
+	CHECK_PARSE("{\"a\": \"\xf4\x90\x80\x80\"}", "line 1, column 8: invalid UTF-8");
+	CHECK_PARSE("{\"a\": \"\xe2\x82\"}", "line 1, column 8: invalid UTF-8");
+	CHECK_PARSE("{} \xff", "line 1, column 4: invalid UTF-8");
+	CHECK_PARSE("{\"a\": \"\xf0\x9f\x98\x80 \xe6\x97\xa5 \x7f\"}", NULL);
+	CHECK_PARSE("{\"a\": \"x\ny\"}",
+		    "line 1, column 9: line break in a string: write it as \\n");
+	CHECK_PARSE("{\"a\": \"x\ty\"}", "line 1, column 9: tab in a string: write it as \\t");
+	CHECK_PARSE("{\"a\": \"\r\"}",
+		    "line 1, column 8: carriage return in a string: write it as \\r");
+	CHECK_PARSE("{\"a\": \"\x01\"}",
+		    "line 1, column 8: control character U+0001 in a string: write it as \\u0001");
+	CHECK_PARSE("{\"\x1b[0m\": 1}",
+		    "line 1, column 3: control character U+001B in a string: write it as \\u001B");
+	CHECK_PARSE("{\x0c}", "line 1, column 2: control character U+000C outside a string");
+	CHECK_PARSE("{\"a\": \"x\\u0000y\"}",
+		    "line 1, column 9: \\u0000 in a string: a NUL cannot be stored");
+	CHECK_PARSE("{\"a\": \"x\\\\u0000\\\"\\t\\u0001\"}", NULL);
+	/* Whichever comes first: a syntax error, or a byte cJSON would have let through. */
+	CHECK_PARSE("{\"a\": tru, \"b\": \"\x01\"}", "line 1, column 7: invalid JSON");
+	CHECK_PARSE("{\"a\": \"\x01\", tru}", "line 1, column 8: control character U+0001 in a "
+						  "string: write it as \\u0001");
+	CHECK_PARSE("{} x \x01", "line 1, column 4: unexpected text after the JSON object");
+	/* A number a double cannot hold would be shown, and sent, as something else. */
+	CHECK_PARSE("{\"lines\": [{\"price\": 1}, {\"price\": 1e999}]}",
+		    "field 'lines[1].price': number out of range");
+	CHECK_PARSE("{\"a\": {\"b\": -1e400}}", "field 'a.b': number out of range");
+	CHECK_PARSE("{\"a\": 1e-400, \"b\": 1.7976931348623157e308}", NULL);
+	/* A NUL byte: in a string, between tokens, after the object. */
+	{
+		static const char *const texts[] = {"{\"a\": \"x\0y\"}", "{\"a\":\0 1}", "{}\0"};
+		static const size_t lens[] = {12, 10, 3};
+		static const char *const want[] = {"line 1, column 9: NUL byte",
+						   "line 1, column 6: NUL byte",
+						   "line 1, column 3: NUL byte"};
+		char err[128];
+		size_t i;
+
+		for (i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+			err[0] = '\0';
+			CHECK(schema_parse(texts[i], lens[i], err, sizeof(err)) == NULL);
+			CHECK_STR(err, want[i]);
+		}
+	}
+
 	/* Only @len bytes count: the buffer need not end in a NUL. */
 	{
 		static const char buf[] = "{\"a\": 1}GARBAGE";
@@ -1026,6 +1145,8 @@ int main(void)
 	test_empty_values();
 	test_keyed_lists();
 	test_unknown_and_order();
+	test_invalid_utf8();
+	test_kept_values();
 	test_ids_in_records();
 	test_whole_invoice();
 	test_list_items();
