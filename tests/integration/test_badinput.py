@@ -1,0 +1,230 @@
+"""Bad input from the user and from the server: refused cleanly, nothing lost."""
+import errno
+import json
+import os
+import subprocess
+
+import pytest
+
+from harness import Fake
+
+
+def write_close(path, data, flags=os.O_WRONLY | os.O_CREAT | os.O_TRUNC):
+    """Writes @data and closes; returns the errno of the first failing step, or 0."""
+    try:
+        fd = os.open(path, flags, 0o600)
+    except OSError as e:
+        return e.errno
+    try:
+        os.write(fd, data)
+    except OSError as e:
+        os.close(fd)
+        return e.errno
+    try:
+        os.close(fd)
+    except OSError as e:
+        return e.errno
+    return 0
+
+
+def writes(reqs):
+    return [r for r in reqs if r["method"] != "GET"]
+
+
+# -- from the user --------------------------------------------------------------
+
+@pytest.mark.parametrize("junk", [
+    b"\x7fELF\x02\x01\x01\x00" + bytes(range(256)) * 4,        # a binary
+    b'{"company": "Caf\xe9 Latin-1"}',                          # not UTF-8
+    b'{"company": "a\x01b"}',                                  # raw control character
+    b'{"company": "nul\x00inside"}',
+    b"\xef\xbb\xbf\x00\x00",
+], ids=["binary", "latin1", "control", "nul", "bom-nul"])
+def test_junk_in_a_record_is_refused_and_kept(acct, mounts, junk):
+    m = mounts(acct)
+    name = sorted(os.listdir(m.path("clients")))[0]
+    p = m.path("clients", name)
+    before = acct.state("clients")
+    mark = acct.mark()
+    assert write_close(p, junk) == errno.EINVAL
+    assert writes(acct.since(mark)) == []
+    assert acct.state("clients") == before
+    # the user's bytes are still there to fix, exactly
+    assert open(p, "rb").read() == junk
+    assert m.status()["last_errors"][0]["operation"] == "clients/" + name
+    os.unlink(p)  # drops the refused text: the record reads as before
+    assert json.loads(open(p, "rb").read())["clientnr"] == int(name[:-5])
+
+
+def test_junk_as_a_new_record_is_refused_and_kept(acct, mounts):
+    m = mounts(acct)
+    p = m.path("products", "junk.json")
+    mark = acct.mark()
+    assert write_close(p, os.urandom(4096)) == errno.EINVAL
+    assert writes(acct.since(mark)) == []
+    assert os.path.getsize(p) == 4096
+
+
+def test_huge_files_are_refused_with_efbig(acct, mounts):
+    m = mounts(acct)
+    mark = acct.mark()
+    # a new record, a record, and a scratch file: one MiB each at most
+    for p in (m.path("products", "big.json"), m.path("clients", "1.json"),
+              m.path("clients", "notes.txt")):
+        fd = os.open(p, os.O_WRONLY | os.O_CREAT, 0o600)
+        try:
+            os.write(fd, b" " * (1 << 20))  # exactly the limit: accepted
+            with pytest.raises(OSError) as e:
+                os.write(fd, b" ")
+            assert e.value.errno == errno.EFBIG, p
+            with pytest.raises(OSError) as e:
+                os.pwrite(fd, b"x", 5 << 20)
+            assert e.value.errno == errno.EFBIG, p
+        finally:
+            try:
+                os.close(fd)
+            except OSError:
+                pass  # a megabyte of blanks is no record: EINVAL
+        with pytest.raises(OSError) as e:
+            os.truncate(p, (1 << 20) + 1)
+        assert e.value.errno == errno.EFBIG
+    assert writes(acct.since(mark)) == []
+    # dd of a large file stops with "File too large", the mount lives on
+    r = subprocess.run(["dd", "if=/dev/zero", "of=" + m.path("clients", "dd.bin"), "bs=64k",
+                        "count=100"], capture_output=True, text=True, timeout=60)
+    assert r.returncode != 0 and "File too large" in r.stderr
+    assert len(os.listdir(m.path("clients"))) >= 6
+
+
+@pytest.mark.parametrize("name,err", [
+    ("a\x01b.json", errno.EINVAL),
+    ("tab\there.json", errno.EINVAL),
+    ("del\x7f.json", errno.EINVAL),
+    ("x" * 251 + ".json", errno.ENAMETOOLONG),
+    ("%2E%2E.json", errno.EINVAL),        # would decode to ".."
+    ("%2E.json", errno.EINVAL),           # "."
+    ("%2e%2e.json", errno.EINVAL),        # lower case is not the codec's
+    ("50% off.json", errno.EINVAL),       # '%' belongs to the codec
+], ids=["soh", "tab", "del", "long", "dotdot", "dot", "lower", "percent"])
+def test_bad_names_are_refused(acct, mounts, name, err):
+    m = mounts(acct)
+    mark = acct.mark()
+    with pytest.raises(OSError) as e:
+        fd = os.open(m.path("clients", name), os.O_WRONLY | os.O_CREAT, 0o600)
+        os.close(fd)
+    assert e.value.errno == err, name
+    assert name not in os.listdir(m.path("clients"))
+    # nothing reached the service, not even a lookup of the odd name
+    assert all("%2E" not in r["path"] and "\x01" not in r["path"] for r in acct.since(mark))
+    assert writes(acct.since(mark)) == []
+
+
+def test_dotfiles_with_escapes_stay_local(acct, mounts):
+    """A raw leading '.' is never a record name: such files live in memory only."""
+    m = mounts(acct)
+    mark = acct.mark()
+    p = m.path("invoices", "..%2F..%2Fetc.json")
+    assert write_close(p, b"{}") == 0
+    assert open(p, "rb").read() == b"{}"
+    os.unlink(p)
+    assert writes(acct.since(mark)) == []
+
+
+def test_overlong_and_dot_names_are_not_found(acct, mounts):
+    m = mounts(acct)
+    os.listdir(m.path("clients"))
+    mark = acct.mark()
+    with pytest.raises(OSError) as e:
+        os.stat(m.path("clients", "9" * 300 + ".json"))
+    assert e.value.errno == errno.ENAMETOOLONG
+    for name in ("%2E%2E.json", "%2E.json", "..json", "%2F.json", "1%2F..%2F2.json"):
+        assert not os.path.exists(m.path("clients", name)), name
+    assert acct.since(mark) == []
+
+
+def test_wrong_types_are_refused_with_the_field_named(acct, mounts):
+    m = mounts(acct)
+    p = m.path("products", sorted(os.listdir(m.path("products")))[0])
+    rec = json.load(open(p))
+    mark = acct.mark()
+    for field, value in (("price", "twelve"), ("price", [1]), ("name", {"a": 1})):
+        bad = dict(rec, **{field: value})
+        assert write_close(p, json.dumps(bad).encode()) == errno.EINVAL
+        assert field in m.status()["last_errors"][0]["message"]
+    assert writes(acct.since(mark)) == []
+    os.unlink(p)
+
+
+# -- from the server ------------------------------------------------------------
+
+def test_invalid_utf8_from_the_server_reads_as_latin1(acct, mounts):
+    rec = acct.state("clients")[0]
+    acct.put_state("clients", rec["clientnr"], dict(rec, company="Café Müller",
+                                                   address="Straße 1"))
+    m = mounts(acct)
+    acct.inject(latin1={"count": 1, "path_prefix": "/api/v1/clients"})
+    p = m.path("clients", f"{rec['clientnr']}.json")
+    raw = open(p, "rb").read()
+    got = json.loads(raw.decode("utf-8"))  # strict: the file is valid UTF-8
+    assert got["company"] == "Café Müller" and got["address"] == "Straße 1"
+    # and it saves back unchanged: no request
+    mark = acct.mark()
+    assert write_close(p, raw) == 0
+    assert writes(acct.since(mark)) == []
+
+
+def test_odd_ids_and_records_from_the_server(acct, mounts):
+    inv = acct.state("invoices")[0]
+    odd = dict(inv, invoicenr="2024/07%B")
+    acct.put_state("invoices", "2024/07%B", odd)
+    # a record with fields missing and of the wrong types
+    acct.put_state("clients", "777", {"clientnr": "777", "company": 12, "lastinvoice": {},
+                                      "top": "abc", "contact": None})
+    acct.put_state("products", "778", {"id": "778", "name": ["not", "a", "string"]})
+    m = mounts(acct)
+    names = os.listdir(m.path("invoices"))
+    assert "2024%2F07%25B.json" in names and "2024%2F07%25B.pdf" in names
+    j = json.load(open(m.path("invoices", "2024%2F07%25B.json")))
+    assert j["invoicenr"] == "2024/07%B"
+    pdf = open(m.path("invoices", "2024%2F07%25B.pdf"), "rb").read()
+    assert pdf == acct.pdf("2024/07%B")
+    c = json.load(open(m.path("clients", "777.json")))
+    assert c["clientnr"] == 777 and c["company"] == 12 and c["top"] == "abc"
+    assert json.load(open(m.path("products", "778.json")))["name"] == ["not", "a", "string"]
+    # every other record still reads
+    for coll in ("clients", "products", "invoices"):
+        for n in os.listdir(m.path(coll)):
+            if n.endswith(".json"):
+                json.load(open(m.path(coll, n)))
+
+
+def test_a_50_mb_pdf(acct, mounts, tmp_path):
+    nr = acct.state("invoices")[1]["invoicenr"]
+    acct.set_pdf_size(nr, 50_000_000)
+    m = mounts(acct, opts=["timeout=120"])
+    out = tmp_path / "big.pdf"
+    subprocess.run(["cp", m.path("invoices", nr + ".pdf"), str(out)], check=True, timeout=300)
+    data = out.read_bytes()
+    assert len(data) >= 50_000_000 and data == acct.pdf(nr)
+    r = subprocess.run(["pdfinfo", str(out)], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert os.stat(m.path("invoices", nr + ".pdf")).st_size == len(data)
+
+
+@pytest.mark.slow
+def test_a_listing_of_100000_records(workdir, mounts):
+    f = Fake(workdir, "--generate", "clients=10,invoices=10,products=100000",
+             "--rate-limit", "100000")
+    try:
+        m = mounts(f, opts=["timeout=120"])
+        mark = f.mark()
+        names = os.listdir(m.path("products"))
+        assert len(names) == 100000
+        calls = [r for r in f.since(mark) if "/products" in r["path"]]
+        assert len(calls) == 11  # ten full pages of 10,000, then an empty one
+        last = sorted(names, key=lambda n: int(n[:-5]))[-1]
+        assert json.load(open(m.path("products", last)))["id"] == int(last[:-5])
+        assert f.since(mark)[-1]["path"].startswith("/api/v1/products")
+        m.unmount()
+    finally:
+        f.stop()
