@@ -67,6 +67,7 @@ struct fs {
 	struct timespec status_mtime;
 	unsigned long status_gen;
 	pthread_cond_t commit_done; /* with inode_lock: a node's commit ended */
+	pthread_cond_t read_done;   /* with inode_lock: a READ of a PDF was answered */
 	/* Kernel notifications are sent from their own thread: sending one from
 	 * inside an operation on the same inode can deadlock (libfuse docs). */
 	pthread_t notifier;
@@ -916,18 +917,40 @@ static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			rc = -ENOMEM;
 			break;
 		}
-		bool known = cache_pdf_size(fs->cache, n->id, false) >= 0;
+		pthread_mutex_lock(&inode_lock);
+		n->reads++;
+		pthread_mutex_unlock(&inode_lock);
 		ssize_t got = cache_pdf_read(fs->cache, n->id, buf, size, off);
 		if (got == -EAGAIN) /* the disk copy vanished: fetch once more */
 			got = cache_pdf_read(fs->cache, n->id, buf, size, off);
+		pthread_mutex_lock(&inode_lock);
+		if (got == 0 && off > 0) {
+			/* A read past the true end while the kernel still believes
+			 * the placeholder size: readahead sends the READ holding
+			 * the end and the one past it together, and whichever
+			 * reply arrives first sets the size (the later one is
+			 * ignored).  Let the one holding the end go first, or the
+			 * bytes between would read as zeros. */
+			struct timespec until;
+			clock_gettime(CLOCK_REALTIME, &until);
+			until.tv_sec += 1;
+			while (n->reads > 1 &&
+			       pthread_cond_timedwait(&fs->read_done, &inode_lock, &until) == 0)
+				;
+		}
+		pthread_mutex_unlock(&inode_lock);
 		if (got < 0)
 			rc = (int)got;
 		else
 			fuse_reply_buf(req, buf, (size_t)got);
-		/* A first read past the true end (pdfinfo seeks to the end of
-		 * the placeholder) leaves the kernel's size at that offset: make
-		 * it ask for the attributes again. */
-		if (!known && got == 0 && off > 0)
+		pthread_mutex_lock(&inode_lock);
+		n->reads--;
+		pthread_cond_broadcast(&fs->read_done);
+		pthread_mutex_unlock(&inode_lock);
+		/* And a read past the end (pdfinfo seeks to the end of the
+		 * placeholder) leaves the kernel's size at that offset: make it
+		 * ask for the attributes again. */
+		if (got == 0 && off > 0)
 			notify_push(fs, 0, n->ino, NULL, true);
 		free(buf);
 		if (got >= 0)
@@ -1648,6 +1671,7 @@ struct fs *fs_new(double ttl, bool readonly)
 	pthread_mutex_init(&fs->qlock, NULL);
 	pthread_cond_init(&fs->qcond, NULL);
 	pthread_cond_init(&fs->commit_done, NULL);
+	pthread_cond_init(&fs->read_done, NULL);
 	if (inode_init() < 0) {
 		fs_free(fs);
 		return NULL;
@@ -1691,6 +1715,7 @@ void fs_free(struct fs *fs)
 	pthread_mutex_destroy(&fs->qlock);
 	pthread_cond_destroy(&fs->qcond);
 	pthread_cond_destroy(&fs->commit_done);
+	pthread_cond_destroy(&fs->read_done);
 	free(fs);
 }
 

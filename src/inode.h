@@ -61,6 +61,7 @@ struct node {
 	uint64_t nlookup;   /* kernel references */
 	bool unlinked;      /* a local file whose name is gone: freed at the last forget */
 	bool busy;          /* a commit is in flight */
+	unsigned reads;     /* N_PDF: READs being answered (fs.c) */
 	struct buffer *buf; /* NULL: the record's own text */
 	mode_t mode;        /* local files: as chmod set it */
 	struct timespec mtime; /* local files and buffers */
