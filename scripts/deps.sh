@@ -3,16 +3,20 @@
 #   scripts/deps.sh          what building and the demo need
 #   scripts/deps.sh --test   also what the test suite drives (editors, pdfinfo, valgrind)
 #   scripts/deps.sh --bench  also what scripts/bench.sh drives (gnuplot, curl)
+#   scripts/deps.sh --fuzz   also clang and its libFuzzer runtime (scripts/fuzz.sh)
 set -euo pipefail
 
 build_pkgs=(gcc meson ninja-build pkg-config libfuse3-dev fuse3 libcurl4-openssl-dev
 	libcjson-dev libinih-dev uthash-dev libsystemd-dev scdoc python3 ca-certificates)
-test_pkgs=(python3-pytest poppler-utils valgrind vim nano tmux libglib2.0-bin emacs-nox)
+test_pkgs=(python3-pytest poppler-utils valgrind vim nano tmux libglib2.0-bin emacs-nox openssl)
 
 want=("${build_pkgs[@]}")
 bench_pkgs=(gnuplot-nox curl)
+# libclang-rt-dev pulls in the compiler-rt (libFuzzer) of Debian's default clang.
+fuzz_pkgs=(clang libclang-rt-dev)
 [ "${1:-}" = "--test" ] && want+=("${test_pkgs[@]}")
 [ "${1:-}" = "--bench" ] && want+=("${bench_pkgs[@]}")
+[ "${1:-}" = "--fuzz" ] && want+=("${fuzz_pkgs[@]}")
 
 missing=()
 for p in "${want[@]}"; do

@@ -28,26 +28,8 @@ declare -A max_len=([names]=256 [parse]=4096 [schema]=4096)
 declare -A dict=([names]=tests/fuzz/names.dict [parse]=tests/fuzz/json.dict
 	[schema]=tests/fuzz/json.dict)
 
-# What the build needs (as scripts/deps.sh decides), then clang and its libFuzzer runtime.
-bash scripts/deps.sh
-installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
-install() {
-	local missing=() p
-	for p in "$@"; do installed "$p" || missing+=("$p"); done
-	[ ${#missing[@]} -eq 0 ] && return 0
-	if [ "$(id -u)" -ne 0 ]; then
-		echo "fuzz.sh: missing Debian packages: ${missing[*]}" >&2
-		echo "fuzz.sh: run as root, or: sudo apt-get install ${missing[*]}" >&2
-		exit 1
-	fi
-	echo "fuzz.sh: installing ${missing[*]}" >&2
-	export DEBIAN_FRONTEND=noninteractive
-	apt-get update -qq
-	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-}
-install clang
-# libFuzzer ships in the compiler-rt package of clang's own major version.
-install "libclang-rt-$(clang -dumpversion | cut -d. -f1)-dev"
+# What the build needs, then clang and its libFuzzer runtime (scripts/deps.sh decides).
+bash scripts/deps.sh --fuzz
 
 # A build-fuzz/ that some other compiler configured cannot become a clang build.
 if [ -f build-fuzz/meson-info/intro-compilers.json ] &&

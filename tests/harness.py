@@ -308,6 +308,28 @@ class Mount:
         return rc
 
 
+def save(path, data, flags=os.O_WRONLY | os.O_CREAT | os.O_TRUNC):
+    """Writes @data (bytes or str) to @path and closes it, as an editor saves: returns
+    the errno of the first step that failed (open, write, or close, where factuurfs
+    reports a refused save), 0 when none did."""
+    if isinstance(data, str):
+        data = data.encode()
+    try:
+        fd = os.open(path, flags, 0o600)
+    except OSError as e:
+        return e.errno
+    try:
+        os.write(fd, data)
+    except OSError as e:
+        os.close(fd)
+        return e.errno
+    try:
+        os.close(fd)
+    except OSError as e:
+        return e.errno
+    return 0
+
+
 def run(*cmd, **kw):
     """Runs a command; returns CompletedProcess with text output."""
     return subprocess.run(cmd, capture_output=True, text=True, timeout=DEADLINE * 4, **kw)

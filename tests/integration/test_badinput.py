@@ -6,25 +6,10 @@ import subprocess
 
 import pytest
 
-from harness import Fake
+from harness import Fake, save
 
 
-def write_close(path, data, flags=os.O_WRONLY | os.O_CREAT | os.O_TRUNC):
-    """Writes @data and closes; returns the errno of the first failing step, or 0."""
-    try:
-        fd = os.open(path, flags, 0o600)
-    except OSError as e:
-        return e.errno
-    try:
-        os.write(fd, data)
-    except OSError as e:
-        os.close(fd)
-        return e.errno
-    try:
-        os.close(fd)
-    except OSError as e:
-        return e.errno
-    return 0
+write_close = save
 
 
 def writes(reqs):

@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from harness import Fake, is_mounted, listing_calls, wait_for
+from harness import Fake, is_mounted, listing_calls, save, wait_for
 
 
 @pytest.fixture
@@ -291,14 +291,7 @@ def test_a_post_while_the_service_is_gone_is_kept_and_sent_once_later(lone, moun
     assert len(lone.state("products")) == before + 1
 
 
-def write_and_close(path, data):
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    os.write(fd, data)
-    try:
-        os.close(fd)
-    except OSError as e:
-        return e.errno
-    return 0
+write_and_close = save
 
 
 def test_kill_9_leaves_nothing_torn_or_duplicated(lone, workdir, tmp_path):

@@ -9,7 +9,7 @@ import threading
 import pytest
 
 from expected import load
-from harness import run, wait_for
+from harness import run, save, wait_for
 
 
 def writes(fake, mark):
@@ -19,20 +19,7 @@ def writes(fake, mark):
 
 def write_file(path, text, mode="w"):
     """Writes and closes; returns the errno close() (or write) gave, 0 if none."""
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if mode == "w" else 0), 0o644)
-    except OSError as e:
-        return e.errno
-    try:
-        os.write(fd, text.encode())
-    except OSError as e:
-        os.close(fd)
-        return e.errno
-    try:
-        os.close(fd)
-    except OSError as e:
-        return e.errno
-    return 0
+    return save(path, text, os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if mode == "w" else 0))
 
 
 def client(m, n=1):
