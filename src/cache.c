@@ -45,14 +45,22 @@ struct cache_index {
 	UT_hash_handle hh;
 };
 
+/* One fetch at a time of a listing, a record or a PDF: who comes while it
+ * runs waits for it and takes its outcome, failure included, so no caller
+ * waits for more than one fetch.  Protected by cache->lock. */
+struct flight {
+	bool loading;
+	unsigned long loads; /* fetches finished: a waiter knows its one ended */
+	int rc;              /* how the last one ended */
+	double ended;        /* and when (CLOCK_MONOTONIC) */
+};
+
 /* A record fetched with GET one because its listing carried only part. */
 struct detail {
 	char *key; /* "<collection>/<id>" */
-	struct cache_record *rec; /* NULL until first fetched; kept while refetching */
+	struct cache_record *rec; /* NULL until fetched; kept while refetching */
 	double fetched;
-	bool loading;
-	unsigned long loads;      /* fetches finished */
-	int load_rc;              /* how the last one ended */
+	struct flight fl;         /* never freed while the cache lives: waiters look at it */
 	UT_hash_handle hh;
 };
 
@@ -62,22 +70,16 @@ struct pdf {
 	off_t size;       /* -1 until known */
 	char *data;       /* in memory only when the disk cache is unusable or off */
 	double used;      /* CLOCK_MONOTONIC of the last read: LRU for memory copies */
-	bool loading;
-	unsigned long loads; /* fetches finished */
-	int load_rc;         /* how the last one ended */
-	double failed_at;
+	struct flight fl;
 	UT_hash_handle hh;
 };
 
 /* Per collection; every field protected by cache->lock. */
 struct coll_state {
 	struct cache_listing *cur;
-	bool loading;
+	struct flight fl;
 	bool forced;          /* refresh asked for */
 	unsigned long invalidations; /* so a fetch can tell one came while it ran */
-	unsigned long loads;  /* fetches finished, so a waiter knows its one ended */
-	int load_rc;          /* how the last fetch ended */
-	double failed_at;     /* when it failed, if it did */
 	/* The last refresh failed: cur is served stale until retry_at. */
 	bool stale;
 	double retry_at;
@@ -104,6 +106,33 @@ static double now_mono(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* With cache->lock held: false when no fetch is in flight on @f; else waits
+ * for it to end and returns true (its outcome in f->rc). */
+static bool flight_wait(struct cache *cache, struct flight *f)
+{
+	if (!f->loading)
+		return false;
+	unsigned long seen = f->loads;
+	while (f->loading && f->loads == seen)
+		pthread_cond_wait(&cache->done, &cache->lock);
+	return true;
+}
+
+static void flight_end(struct cache *cache, struct flight *f, int rc)
+{
+	f->loading = false;
+	f->loads++;
+	f->rc = rc;
+	f->ended = now_mono();
+	pthread_cond_broadcast(&cache->done);
+}
+
+/* True when the last fetch failed within CACHE_FAIL_HOLD. */
+static bool flight_failed_just_now(const struct flight *f)
+{
+	return f->rc < 0 && now_mono() - f->ended < CACHE_FAIL_HOLD;
 }
 
 /* ---- records and listings ---------------------------------------------- */
@@ -517,40 +546,31 @@ int cache_listing_get(struct cache *cache, const struct schema_collection *c,
 			goto hit;
 		if (st->cur && st->stale && !st->forced && now < st->retry_at)
 			goto hit;
-		if (!st->cur && !st->forced && st->load_rc < 0 && now - st->failed_at < CACHE_FAIL_HOLD) {
-			rc = st->load_rc;
+		if (!st->cur && !st->forced && flight_failed_just_now(&st->fl)) {
+			rc = st->fl.rc;
 			pthread_mutex_unlock(&cache->lock);
 			return rc;
 		}
-		if (!st->loading)
+		if (!flight_wait(cache, &st->fl))
 			break;
-		/* Someone is fetching it: share the outcome, even a failure, so
-		 * no caller waits for more than one fetch. */
-		unsigned long seen = st->loads;
-		while (st->loading && st->loads == seen)
-			pthread_cond_wait(&cache->done, &cache->lock);
-		if (st->loads != seen && st->load_rc < 0 && !st->cur) {
-			rc = st->load_rc;
+		if (st->fl.rc < 0 && !st->cur) {
+			rc = st->fl.rc;
 			pthread_mutex_unlock(&cache->lock);
 			return rc;
 		}
 		/* Not a result that predates an invalidation (a write of ours):
 		 * it could miss the change, so look again. */
-		if (st->loads != seen && st->cur && !st->forced)
+		if (st->cur && !st->forced)
 			goto hit;
 	}
-	st->loading = true;
+	st->fl.loading = true;
 	unsigned long inv0 = st->invalidations;
 	pthread_mutex_unlock(&cache->lock);
 
 	rc = fetch_listing(cache, c, &fresh);
 
 	pthread_mutex_lock(&cache->lock);
-	st->loading = false;
-	st->loads++;
-	st->load_rc = rc;
-	st->failed_at = now_mono();
-	pthread_cond_broadcast(&cache->done);
+	flight_end(cache, &st->fl, rc);
 	if (rc < 0) {
 		if (st->cur) {
 			/* Serve what we have, marked stale, and try again later. */
@@ -718,18 +738,14 @@ int cache_record_get(struct cache *cache, const struct schema_collection *c, con
 			pthread_mutex_unlock(&cache->lock);
 			goto out;
 		}
-		if (!d->loading)
-			break; /* stale: fetch again below */
-		/* Share the fetch in flight, and its failure: one wait at most. */
-		unsigned long seen = d->loads;
-		while (d->loading && d->loads == seen)
-			pthread_cond_wait(&cache->done, &cache->lock);
-		if (d->loads != seen && d->load_rc < 0 && !d->rec) {
-			rc = d->load_rc;
+		if (!flight_wait(cache, &d->fl))
+			break; /* stale or failed before: fetch again below */
+		if (d->fl.rc < 0 && !d->rec) {
+			rc = d->fl.rc;
 			pthread_mutex_unlock(&cache->lock);
 			goto out;
 		}
-		if (d->loads != seen && d->rec) {
+		if (d->rec) {
 			cache_record_ref(d->rec);
 			*out = d->rec;
 			pthread_mutex_unlock(&cache->lock);
@@ -747,16 +763,13 @@ int cache_record_get(struct cache *cache, const struct schema_collection *c, con
 		key = NULL;
 		HASH_ADD_KEYPTR(hh, cache->details, d->key, strlen(d->key), d);
 	}
-	d->loading = true;
+	d->fl.loading = true;
 	pthread_mutex_unlock(&cache->lock);
 
 	struct cache_record *r = NULL;
 	rc = fetch_one(cache, c, id, &r);
 
 	pthread_mutex_lock(&cache->lock);
-	d->loading = false;
-	d->loads++;
-	d->load_rc = rc;
 	if (rc < 0 && d->rec && rc != -ENOENT) {
 		/* The copy we had beats an error; try again after a short while. */
 		double wait = cache->cfg.ttl < CACHE_STALE_RETRY ? cache->cfg.ttl : CACHE_STALE_RETRY;
@@ -764,17 +777,11 @@ int cache_record_get(struct cache *cache, const struct schema_collection *c, con
 		cache_record_ref(d->rec);
 		*out = d->rec;
 		rc = 0;
-	} else if (rc < 0 && !d->rec) {
-		/* Nothing to keep; a waiter still reads load_rc before it looks again. */
-		HASH_DEL(cache->details, d);
-		free(d->key);
-		free(d);
 	} else if (rc < 0) {
-		/* Gone from the service: forget the old copy. */
-		HASH_DEL(cache->details, d);
+		/* Nothing to serve (gone from the service, or never fetched):
+		 * the entry stays, empty, for the waiters to read the outcome. */
 		cache_record_unref(d->rec);
-		free(d->key);
-		free(d);
+		d->rec = NULL;
 	} else {
 		cache_record_unref(d->rec);
 		d->rec = r;
@@ -782,7 +789,7 @@ int cache_record_get(struct cache *cache, const struct schema_collection *c, con
 		cache_record_ref(r);
 		*out = r;
 	}
-	pthread_cond_broadcast(&cache->done);
+	flight_end(cache, &d->fl, rc);
 	pthread_mutex_unlock(&cache->lock);
 out:
 	free(key);
@@ -929,7 +936,7 @@ static void pdf_trim_memory(struct cache *cache, const struct pdf *keep)
 	while (cache->mem_used > cache->cfg.pdf_max) {
 		struct pdf *p, *tmp, *oldest = NULL;
 		HASH_ITER(hh, cache->pdfs, p, tmp) {
-			if (p->data && p != keep && !p->loading && (!oldest || p->used < oldest->used))
+			if (p->data && p != keep && !p->fl.loading && (!oldest || p->used < oldest->used))
 				oldest = p;
 		}
 		if (!oldest)
@@ -945,8 +952,8 @@ off_t cache_pdf_size(struct cache *cache, const char *nr, bool wait)
 {
 	pthread_mutex_lock(&cache->lock);
 	struct pdf *p = pdf_entry(cache, nr);
-	while (wait && p && p->loading)
-		pthread_cond_wait(&cache->done, &cache->lock);
+	if (wait && p)
+		flight_wait(cache, &p->fl);
 	off_t size = p ? p->size : -1;
 	pthread_mutex_unlock(&cache->lock);
 	return size;
@@ -1058,32 +1065,18 @@ ssize_t cache_pdf_read(struct cache *cache, const char *nr, char *buf, size_t si
 		pthread_mutex_unlock(&cache->lock);
 		return -ENOMEM;
 	}
-	if (p->loading) {
-		/* Share the fetch in flight, and its failure: one wait at most. */
-		unsigned long seen = p->loads;
-		while (p->loading && p->loads == seen)
-			pthread_cond_wait(&cache->done, &cache->lock);
-		if (p->loads != seen && p->load_rc < 0) {
-			rc = p->load_rc;
-			pthread_mutex_unlock(&cache->lock);
-			return rc;
-		}
-	}
-	if (p->size < 0 && p->load_rc < 0 && now_mono() - p->failed_at < CACHE_FAIL_HOLD) {
-		rc = p->load_rc;
+	if ((flight_wait(cache, &p->fl) || flight_failed_just_now(&p->fl)) && p->fl.rc < 0 &&
+	    p->size < 0) {
+		rc = p->fl.rc;
 		pthread_mutex_unlock(&cache->lock);
 		return rc;
 	}
 	if (p->size < 0) {
-		p->loading = true;
+		p->fl.loading = true;
 		pthread_mutex_unlock(&cache->lock);
 		int err = pdf_fetch(cache, nr, p);
 		pthread_mutex_lock(&cache->lock);
-		p->loading = false;
-		p->loads++;
-		p->load_rc = err;
-		p->failed_at = now_mono();
-		pthread_cond_broadcast(&cache->done);
+		flight_end(cache, &p->fl, err);
 		if (err < 0) {
 			pthread_mutex_unlock(&cache->lock);
 			return err;
