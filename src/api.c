@@ -107,6 +107,10 @@ struct api {
 	double down_wait;      /* the next DOWN wait */
 	int bad_in_a_row;      /* calls in a row that failed for the service's sake */
 	int down_errno;        /* what a fast failure returns while DOWN */
+	/* Attempts per minute over the last hour, for "calls this hour" (the
+	 * service's budget is hourly); protected by stats_lock. */
+	unsigned long per_minute[60];
+	long minute_of[60];    /* which minute (since the epoch) each slot counts */
 };
 
 /* Per-request state handed to the curl callbacks. */
@@ -760,6 +764,16 @@ static int api_attempt(struct api *api, struct api_conn *c, const char *method, 
 	}
 	pthread_mutex_lock(&api->stats_lock);
 	api->stats.requests++;
+	{
+		long minute = (long)(time(NULL) / 60);
+		int slot = (int)(minute % 60);
+
+		if (api->minute_of[slot] != minute) {
+			api->minute_of[slot] = minute;
+			api->per_minute[slot] = 0;
+		}
+		api->per_minute[slot]++;
+	}
 	pthread_mutex_unlock(&api->stats_lock);
 
 	cc = curl_easy_perform(c->curl);
@@ -963,6 +977,14 @@ void api_get_stats(struct api *api, struct api_stats *out)
 {
 	pthread_mutex_lock(&api->stats_lock);
 	*out = api->stats;
+	out->last_hour = 0;
+	{
+		long minute = (long)(time(NULL) / 60);
+
+		for (int i = 0; i < 60; i++)
+			if (minute - api->minute_of[i] < 60)
+				out->last_hour += api->per_minute[i];
+	}
 	out->next_try = 0;
 	if (out->health != API_UP) {
 		double left = api->retry_at - api_now();

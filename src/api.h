@@ -52,6 +52,7 @@ struct api_stats {
 	unsigned long retries;    /* attempts repeated after a transient failure */
 	unsigned long failed_fast;/* requests not sent because of the health below */
 	unsigned long bytes_in;
+	unsigned long last_hour;  /* attempts sent in the last 60 minutes */
 	long ratelimit_remaining; /* last value seen, -1 before any */
 	enum api_health health;
 	double next_try;          /* seconds until requests are sent again (DOWN, RATELIMITED) */

@@ -99,6 +99,7 @@ struct cache {
 	off_t disk_used;       /* bytes of PDFs in pdf_dir, -1 until first counted */
 	off_t mem_used;        /* bytes of PDFs held in memory */
 	unsigned long pdf_fetches, pdf_disk_hits;
+	unsigned long listing_hits, listing_fetches; /* for the status file's hit rate */
 };
 
 static double now_mono(void)
@@ -564,6 +565,7 @@ int cache_listing_get(struct cache *cache, const struct schema_collection *c,
 			goto hit;
 	}
 	st->fl.loading = true;
+	cache->listing_fetches++;
 	unsigned long inv0 = st->invalidations;
 	pthread_mutex_unlock(&cache->lock);
 
@@ -584,7 +586,12 @@ int cache_listing_get(struct cache *cache, const struct schema_collection *c,
 			}
 			st->stale = true;
 			st->retry_at = now_mono() + (wait > 0.5 ? wait : 0.5);
-			snprintf(st->why, sizeof(st->why), "%s", strerror(-rc));
+			/* The service's own words when it is down or out of
+			 * budget; the errno's name says too little. */
+			struct api_stats as;
+			api_get_stats(cache->api, &as);
+			snprintf(st->why, sizeof(st->why), "%.199s",
+				 as.health != API_UP ? as.health_reason : strerror(-rc));
 			st->forced = st->invalidations != inv0;
 			rc = 0;
 			goto hit;
@@ -620,6 +627,7 @@ int cache_listing_get(struct cache *cache, const struct schema_collection *c,
 	cache_listing_unref(old);
 	return 0;
 hit:
+	cache->listing_hits++;
 	atomic_fetch_add_explicit((_Atomic int *)&st->cur->refs, 1, memory_order_relaxed);
 	*out = st->cur;
 	pthread_mutex_unlock(&cache->lock);
@@ -1120,16 +1128,23 @@ ssize_t cache_pdf_read(struct cache *cache, const char *nr, char *buf, size_t si
 
 /* Removes the temporary files of PDFs whose writer died (kill -9, a crash)
  * before renaming them into place.  Only old ones: another mount of the same
- * account may be writing one right now. */
-static void pdf_remove_leftovers(const char *dir)
+ * account may be writing one right now.  Returns the bytes of the cached
+ * PDFs found, or -1 when the directory cannot be read. */
+static off_t pdf_remove_leftovers(const char *dir)
 {
+	off_t pdfs = 0;
 	DIR *d = opendir(dir);
 	struct dirent *de;
 	time_t now = time(NULL);
 	if (!d)
-		return;
+		return -1;
 	while ((de = readdir(d))) {
 		struct stat st;
+		size_t len = strlen(de->d_name);
+		if (len > 4 && !strcmp(de->d_name + len - 4, ".pdf") &&
+		    fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    S_ISREG(st.st_mode))
+			pdfs += st.st_size;
 		if (!strstr(de->d_name, ".pdf.tmp") ||
 		    fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
 		    !S_ISREG(st.st_mode) || now - st.st_mtime < CACHE_LEFTOVER_AGE)
@@ -1139,6 +1154,7 @@ static void pdf_remove_leftovers(const char *dir)
 				de->d_name);
 	}
 	closedir(d);
+	return pdfs;
 }
 
 int cache_new(struct cache **out, struct api *api, const struct cache_config *cfg)
@@ -1157,7 +1173,7 @@ int cache_new(struct cache **out, struct api *api, const struct cache_config *cf
 	if (cfg->pdf_dir) {
 		cache->pdf_dir = strdup(cfg->pdf_dir);
 		cache->cfg.pdf_dir = cache->pdf_dir;
-		pdf_remove_leftovers(cache->pdf_dir);
+		cache->disk_used = pdf_remove_leftovers(cache->pdf_dir);
 	}
 	pthread_mutex_init(&cache->lock, NULL);
 	pthread_cond_init(&cache->done, NULL);
@@ -1226,6 +1242,11 @@ void cache_describe(struct cache *cache, cJSON *out)
 	cJSON_AddNumberToObject(out, "records_fetched_one_by_one", (double)HASH_COUNT(cache->details));
 	cJSON_AddNumberToObject(out, "pdfs_fetched", (double)cache->pdf_fetches);
 	cJSON_AddNumberToObject(out, "pdf_disk_cache_hits", (double)cache->pdf_disk_hits);
+	cJSON_AddNumberToObject(out, "listing_hits", (double)cache->listing_hits);
+	cJSON_AddNumberToObject(out, "listing_fetches", (double)cache->listing_fetches);
+	cJSON_AddNumberToObject(out, "pdf_disk_bytes",
+				(double)(cache->disk_used > 0 ? cache->disk_used : 0));
+	cJSON_AddNumberToObject(out, "pdf_memory_bytes", (double)cache->mem_used);
 	pthread_mutex_unlock(&cache->lock);
 	struct api_stats as;
 	api_get_stats(cache->api, &as);

@@ -17,6 +17,7 @@
 
 #include "api.h"
 #include "cache.h"
+#include "cli.h"
 #include "fs.h"
 #include "log.h"
 #include "schema.h"
@@ -402,6 +403,10 @@ int main(int argc, char *argv[])
 	bool sighup_started = false, mounted = false;
 	int ret = 1, rc;
 	sigset_t hup;
+
+	/* `factuurfs status|refresh MOUNTPOINT`: talk to a running mount. */
+	if (cli_is_command(argc, argv))
+		return cli_main(argc, argv);
 
 	/* Every thread started from here on leaves SIGHUP to sighup_main. */
 	sigemptyset(&hup);

@@ -179,6 +179,7 @@ char *status_render(size_t *len)
 		api_get_stats(a, &stats);
 		api = cJSON_AddObjectToObject(root, "api");
 		cJSON_AddNumberToObject(api, "requests", (double)stats.requests);
+		cJSON_AddNumberToObject(api, "requests_last_hour", (double)stats.last_hour);
 		cJSON_AddNumberToObject(api, "failures", (double)stats.failures);
 		cJSON_AddNumberToObject(api, "retries", (double)stats.retries);
 		cJSON_AddNumberToObject(api, "not_sent", (double)stats.failed_fast);

@@ -1,0 +1,284 @@
+/* cli: `factuurfs status` and `factuurfs refresh` (see cli.h). */
+#include "cli.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+/* The control files, relative to the mount point. */
+#define CLI_STATUS ".factuurfs/status"
+#define CLI_REFRESH ".factuurfs/refresh"
+#define CLI_STATUS_MAX (16 << 20)
+
+static void cli_usage(FILE *f)
+{
+	fprintf(f, "usage: factuurfs status MOUNTPOINT [--json]\n"
+		   "       factuurfs refresh MOUNTPOINT [PATH]\n"
+		   "       factuurfs [options] MOUNTPOINT   (see factuurfs --help)\n");
+}
+
+bool cli_is_command(int argc, char **argv)
+{
+	return argc >= 2 && (!strcmp(argv[1], "status") || !strcmp(argv[1], "refresh"));
+}
+
+/* Reads all of @path into a malloc'd NUL-terminated buffer, or NULL with
+ * errno set. */
+static char *cli_slurp(const char *path)
+{
+	size_t len = 0, cap = 8192;
+	char *buf = malloc(cap);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || !buf) {
+		int e = errno;
+		free(buf);
+		if (fd >= 0)
+			close(fd);
+		errno = e;
+		return NULL;
+	}
+	for (;;) {
+		if (len + 1 == cap) {
+			char *more = cap < CLI_STATUS_MAX ? realloc(buf, cap * 2) : NULL;
+			if (!more) {
+				free(buf);
+				close(fd);
+				errno = EFBIG;
+				return NULL;
+			}
+			buf = more;
+			cap *= 2;
+		}
+		ssize_t n = read(fd, buf + len, cap - 1 - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			int e = errno;
+			free(buf);
+			close(fd);
+			errno = e;
+			return NULL;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	close(fd);
+	buf[len] = '\0';
+	return buf;
+}
+
+static double cli_num(const cJSON *o, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+	return cJSON_IsNumber(v) ? v->valuedouble : 0;
+}
+
+static const char *cli_str(const cJSON *o, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+	return cJSON_IsString(v) ? v->valuestring : "";
+}
+
+/* "12.3 MiB" */
+static const char *cli_bytes(double b, char *buf, size_t len)
+{
+	static const char *const unit[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+	int u = 0;
+	while (b >= 1024 && u < 4) {
+		b /= 1024;
+		u++;
+	}
+	snprintf(buf, len, u ? "%.1f %s" : "%.0f %s", b, unit[u]);
+	return buf;
+}
+
+/* "95% (120 of 126)", or "-" when nothing was asked yet. */
+static const char *cli_rate(double hits, double total, char *buf, size_t len)
+{
+	if (total <= 0)
+		snprintf(buf, len, "-");
+	else
+		snprintf(buf, len, "%.0f%% (%.0f of %.0f)", 100.0 * hits / total, hits, total);
+	return buf;
+}
+
+/* The human form of the status JSON @st of the mount at @mnt. */
+static void cli_print_status(const char *mnt, const cJSON *st)
+{
+	const cJSON *api = cJSON_GetObjectItemCaseSensitive(st, "api");
+	const cJSON *svc = cJSON_GetObjectItemCaseSensitive(st, "service");
+	const cJSON *cache = cJSON_GetObjectItemCaseSensitive(st, "cache");
+	const cJSON *colls = cJSON_GetObjectItemCaseSensitive(cache, "collections");
+	const cJSON *c, *e;
+	char b1[64], b2[64];
+	int listed = 0, total = 0, stale = 0;
+	double records = 0;
+
+	printf("factuurfs %s on %s\n", cli_str(st, "version"), mnt);
+	printf("  account      %s at %s, mounted %s\n", cli_str(st, "username"), cli_str(st, "url"),
+	       cli_str(st, "mounted_at"));
+	printf("  service      %s", svc ? cli_str(svc, "state") : "?");
+	if (svc && strcmp(cli_str(svc, "state"), "up"))
+		printf(": next try in %.0f s (%s)", cli_num(svc, "next_try_seconds"),
+		       cli_str(svc, "reason"));
+	printf("\n");
+	if (api) {
+		const cJSON *left = cJSON_GetObjectItemCaseSensitive(api, "ratelimit_remaining");
+		printf("  API calls    %.0f in the last hour, %.0f since mounting (%.0f failed, "
+		       "%.0f retried, %.0f not sent)\n",
+		       cli_num(api, "requests_last_hour"), cli_num(api, "requests"),
+		       cli_num(api, "failures"), cli_num(api, "retries"), cli_num(api, "not_sent"));
+		if (cJSON_IsNumber(left))
+			printf("  budget left  %.0f calls this hour\n", left->valuedouble);
+		else
+			printf("  budget left  not known yet\n");
+	}
+	cJSON_ArrayForEach(c, colls)
+	{
+		total++;
+		if (strcmp(cli_str(c, "state"), "not listed")) {
+			listed++;
+			records += cli_num(c, "records");
+		}
+		stale += !strcmp(cli_str(c, "state"), "stale");
+	}
+	if (cache) {
+		printf("  cache        %d of %d collections listed, %.0f records, ttl %.0f s; PDFs: "
+		       "%s on disk, %s in memory\n",
+		       listed, total, records, cli_num(cache, "ttl_seconds"),
+		       cli_bytes(cli_num(cache, "pdf_disk_bytes"), b1, sizeof(b1)),
+		       cli_bytes(cli_num(cache, "pdf_memory_bytes"), b2, sizeof(b2)));
+		printf("  hit rate     listings %s",
+		       cli_rate(cli_num(cache, "listing_hits"),
+				cli_num(cache, "listing_hits") + cli_num(cache, "listing_fetches"), b1,
+				sizeof(b1)));
+		printf(", PDFs %s\n",
+		       cli_rate(cli_num(cache, "pdf_disk_cache_hits"),
+				cli_num(cache, "pdf_disk_cache_hits") + cli_num(cache, "pdfs_fetched"),
+				b2, sizeof(b2)));
+	}
+	if (stale) {
+		printf("  stale        ");
+		cJSON_ArrayForEach(c, colls)
+		{
+			if (strcmp(cli_str(c, "state"), "stale"))
+				continue;
+			printf("%s (since %s: %s)%s", c->string, cli_str(c, "stale_since"),
+			       cli_str(c, "stale_because"), --stale ? ", " : "\n");
+		}
+	}
+	printf("  errors       %.0f since mounting\n", cli_num(st, "errors_total"));
+	cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(st, "last_errors"))
+	{
+		double times = cli_num(e, "times");
+		printf("    %s  %s: %s", cli_str(e, "time"), cli_str(e, "operation"),
+		       cli_str(e, "message"));
+		if (times > 1)
+			printf(" (%.0f times)", times);
+		printf("\n");
+	}
+	if (cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(st, "last_changes")) > 0) {
+		printf("  changes\n");
+		cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(st, "last_changes"))
+			printf("    %s  %s\n", cli_str(e, "time"), cli_str(e, "change"));
+	}
+}
+
+static int cli_status(int argc, char **argv)
+{
+	bool json = false;
+	const char *mnt = NULL;
+	char path[PATH_MAX];
+	for (int i = 2; i < argc; i++) {
+		if (!strcmp(argv[i], "--json"))
+			json = true;
+		else if (!mnt && argv[i][0] != '-')
+			mnt = argv[i];
+		else {
+			cli_usage(stderr);
+			return 2;
+		}
+	}
+	if (!mnt) {
+		cli_usage(stderr);
+		return 2;
+	}
+	snprintf(path, sizeof(path), "%s/%s", mnt, CLI_STATUS);
+	char *text = cli_slurp(path);
+	if (!text) {
+		fprintf(stderr, "factuurfs: %s is not a factuurfs mount (%s: %s)\n", mnt, path,
+			strerror(errno));
+		return 1;
+	}
+	cJSON *st = cJSON_Parse(text);
+	free(text);
+	if (!cJSON_IsObject(st)) {
+		fprintf(stderr, "factuurfs: %s holds no status JSON\n", path);
+		cJSON_Delete(st);
+		return 1;
+	}
+	if (json) {
+		/* The same object, compact and without the file's padding. */
+		char *out = cJSON_PrintUnformatted(st);
+		if (out)
+			printf("%s\n", out);
+		free(out);
+	} else {
+		cli_print_status(mnt, st);
+	}
+	cJSON_Delete(st);
+	return 0;
+}
+
+static int cli_refresh(int argc, char **argv)
+{
+	char path[PATH_MAX], real_mnt[PATH_MAX];
+	const char *what = "";
+	if (argc < 3 || argc > 4) {
+		cli_usage(stderr);
+		return 2;
+	}
+	if (argc == 4) {
+		what = argv[3];
+		/* An absolute path inside the mount counts from its root. */
+		size_t n;
+		if (what[0] == '/' && realpath(argv[2], real_mnt) &&
+		    !strncmp(what, real_mnt, n = strlen(real_mnt)) &&
+		    (what[n] == '/' || what[n] == '\0'))
+			what += n;
+		while (*what == '/')
+			what++;
+	}
+	snprintf(path, sizeof(path), "%s/%s", argv[2], CLI_REFRESH);
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0) {
+		fprintf(stderr, "factuurfs: %s is not a factuurfs mount (%s: %s)\n", argv[2], path,
+			strerror(errno));
+		return 1;
+	}
+	/* Whatever is written names what to drop; an empty line drops all. */
+	char line[PATH_MAX + 2];
+	int len = snprintf(line, sizeof(line), "%s\n", what);
+	ssize_t written = write(fd, line, (size_t)len);
+	int closed = close(fd);
+	if (written != len || closed != 0) {
+		fprintf(stderr, "factuurfs: refresh %s: %s\n", *what ? what : "(all)",
+			strerror(errno));
+		return 1;
+	}
+	return 0;
+}
+
+int cli_main(int argc, char **argv)
+{
+	if (!strcmp(argv[1], "status"))
+		return cli_status(argc, argv);
+	return cli_refresh(argc, argv);
+}

@@ -1,0 +1,91 @@
+"""`factuurfs status` and `factuurfs refresh`: a running mount, seen and steered."""
+import json
+import os
+import re
+import subprocess
+
+import pytest
+
+from harness import FACTUURFS, Fake, listing_calls, wait_for
+
+
+def cli(*args):
+    return subprocess.run([FACTUURFS, *args], capture_output=True, text=True, timeout=60)
+
+
+@pytest.fixture
+def lone(workdir):
+    f = Fake(workdir, "--generate", "clients=12,invoices=20,products=6")
+    yield f
+    f.stop()
+
+
+def test_status_tells_a_person_what_the_status_file_holds(lone, mounts):
+    m = mounts(lone)
+    os.listdir(m.path("clients"))
+    os.listdir(m.path("clients"))
+    pdf = sorted(n for n in os.listdir(m.path("invoices")) if n.endswith(".pdf"))[0]
+    open(m.path("invoices", pdf), "rb").read()
+    lone.inject(fail={"status": 500, "count": 10, "path_prefix": "/api/v1/products",
+                      "body": "database on fire"})
+    with pytest.raises(OSError):
+        os.listdir(m.path("products"))
+    r = cli("status", m.mnt)
+    assert r.returncode == 0, r.stderr
+    out = r.stdout
+    print(out)
+    sent = len(lone.requests())
+    remaining = lone.status()["remaining"]
+    assert f"  API calls    {sent} in the last hour, {sent} since mounting" in out
+    assert f"  budget left  {remaining} calls this hour" in out
+    assert "  service      up" in out
+    assert re.search(r"cache +3 of 10 collections listed, 33 records", out), out
+    assert re.search(r"PDFs: \d+(\.\d)? KiB on disk", out)
+    assert "list products: HTTP 500: database on fire" in out
+    assert re.search(r"hit rate +listings \d+% \(\d+ of \d+\), PDFs 0% \(0 of 1\)", out)
+
+
+def test_status_json_is_the_status_file(lone, mounts):
+    m = mounts(lone)
+    os.listdir(m.path("clients"))
+    r = cli("status", m.mnt, "--json")
+    assert r.returncode == 0
+    got = json.loads(r.stdout)
+    want = m.status()
+    for key in ("version", "url", "username", "mounted_at", "errors_total"):
+        assert got[key] == want[key]
+    assert got["api"]["requests"] == want["api"]["requests"] == len(lone.requests())
+    assert set(got["cache"]["collections"]) == set(want["cache"]["collections"])
+
+
+def test_status_shows_stale_listings_and_the_service_down(lone, mounts):
+    m = mounts(lone, opts=["ttl=1", "timeout=3"])
+    os.listdir(m.path("clients"))
+    with lone.down():
+        wait_for(lambda: m.status()["cache"]["collections"]["clients"]["state"] == "stale"
+                 if os.listdir(m.path("clients")) else False, "clients stale")
+        out = cli("status", m.mnt).stdout
+        print(out)
+        assert re.search(r"service +down: next try in \d+ s \(.*connect", out, re.I), out
+        assert re.search(r"stale +clients \(since \d{4}-\d\d-\d\dT[\d:]+Z: ", out), out
+
+
+def test_refresh_drops_cached_listings(lone, mounts):
+    m = mounts(lone)
+    os.listdir(m.path("clients"))
+    os.listdir(m.path("products"))
+    mark = lone.mark()
+    assert cli("refresh", m.mnt).returncode == 0
+    os.listdir(m.path("clients"))
+    os.listdir(m.path("products"))
+    assert len(listing_calls(lone.since(mark), "clients")) == 1
+    assert len(listing_calls(lone.since(mark), "products")) == 1
+
+
+def test_commands_refuse_what_is_not_a_mount(tmp_path):
+    r = cli("status", str(tmp_path))
+    assert r.returncode == 1 and "is not a factuurfs mount" in r.stderr
+    r = cli("refresh", str(tmp_path))
+    assert r.returncode == 1 and "is not a factuurfs mount" in r.stderr
+    assert cli("status").returncode == 2
+    assert "usage: factuurfs status MOUNTPOINT" in cli("refresh").stderr
