@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "export.h"
+#include "views.h"
 #include "writeback.h"
 
 /* Dynamic inode numbers start here, above the fixed ones. */
@@ -61,6 +63,24 @@ int inode_init(void)
 	    !node_add(INO_STATUS, N_STATUS, NULL, NULL, "/.factuurfs/status") ||
 	    !node_add(INO_REFRESH, N_REFRESH, NULL, NULL, "/.factuurfs/refresh"))
 		goto out;
+	if (!node_add(INO_VIEWS, N_VIEWS, NULL, NULL, "/views") ||
+	    !node_add(INO_EXPORTS, N_EXPORTS, NULL, NULL, "/exports"))
+		goto out;
+	for (int g = 0; g < VIEWS_NGROUPS; g++) {
+		struct node *n;
+		snprintf(key, sizeof(key), "/views/%s", views_group_name(g));
+		if (!(n = node_add(INO_VGROUP0 + g, N_VGROUP, NULL, NULL, key)))
+			goto out;
+		n->sub = g;
+	}
+	for (size_t i = 0; i < export_count(); i++) {
+		struct node *n;
+		snprintf(key, sizeof(key), "/exports/%s", export_name(i));
+		if (INO_EXPORT0 + i >= INO_COLL0 ||
+		    !(n = node_add(INO_EXPORT0 + i, N_EXPORT, NULL, NULL, key)))
+			goto out;
+		n->sub = (int)i;
+	}
 	for (size_t i = 0; i < schema_ncollections(); i++) {
 		const struct schema_collection *c = schema_collection_at(i);
 		snprintf(key, sizeof(key), "/%s", c->name);
@@ -147,6 +167,47 @@ void inode_ref(struct node *n)
 	pthread_mutex_lock(&inode_lock);
 	n->nlookup++;
 	pthread_mutex_unlock(&inode_lock);
+}
+
+struct node *inode_view(enum node_kind kind, fuse_ino_t parent, int sub,
+			const struct schema_collection *c, const char *id)
+{
+	char *key = NULL;
+	struct node *n = NULL;
+	if (asprintf(&key, "view/%lu/%d/%d/%s", (unsigned long)parent, (int)kind, sub, id) < 0)
+		return NULL;
+	pthread_mutex_lock(&inode_lock);
+	HASH_FIND(hh_key, by_key, key, strlen(key), n);
+	if (!n && (n = node_add(next_ino++, kind, c, id, key))) {
+		n->sub = sub;
+		n->parent = parent;
+	}
+	pthread_mutex_unlock(&inode_lock);
+	free(key);
+	return n;
+}
+
+fuse_ino_t *inode_view_dirs(size_t *n)
+{
+	struct node *x, *t;
+	size_t k = 0, cap = 0;
+	fuse_ino_t *v = NULL;
+	pthread_mutex_lock(&inode_lock);
+	HASH_ITER(hh_ino, by_ino, x, t) {
+		if (x->kind != N_VGROUP && x->kind != N_VDIR && x->kind != N_EXPORT)
+			continue;
+		if (k == cap) {
+			cap = cap ? cap * 2 : 32;
+			fuse_ino_t *more = realloc(v, cap * sizeof(*v));
+			if (!more)
+				break;
+			v = more;
+		}
+		v[k++] = x->ino;
+	}
+	pthread_mutex_unlock(&inode_lock);
+	*n = k;
+	return v;
 }
 
 void inode_forget(fuse_ino_t ino, uint64_t nlookup)

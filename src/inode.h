@@ -25,7 +25,14 @@
 
 #include "schema.h"
 
-enum { INO_ROOT = 1, INO_CTL, INO_STATUS, INO_REFRESH, INO_COLL0 = 16 };
+enum {
+	INO_ROOT = 1, INO_CTL, INO_STATUS, INO_REFRESH,
+	INO_VIEWS,              /* views/ */
+	INO_VGROUP0,            /* views/status, views/year, views/client (views.h order) */
+	INO_EXPORTS = INO_VGROUP0 + 3,
+	INO_EXPORT0,            /* exports/<file>, export.h order */
+	INO_COLL0 = 16
+};
 
 enum node_kind {
 	N_ROOT,
@@ -38,6 +45,13 @@ enum node_kind {
 	N_PDF,     /* an invoice's PDF */
 	N_SCRATCH, /* a local file that never reaches the API */
 	N_NEW,     /* a local *.json file that a commit turns into a record */
+	N_VIEWS,   /* views/ */
+	N_VGROUP,  /* views/<group>/: sub is the views_group */
+	N_VDIR,    /* views/<group>/<id>/: sub is the group, parent its group's inode */
+	N_VLINK,   /* a symlink <stem>.json|.pdf in a view: id the invoice, sub 1 for the
+		      PDF, parent the view directory's inode */
+	N_EXPORTS, /* exports/ */
+	N_EXPORT,  /* exports/<file>: sub is the export's index */
 };
 
 struct wb_pending;
@@ -57,7 +71,9 @@ struct node {
 	enum node_kind kind;
 	const struct schema_collection *c; /* N_COLL and below */
 	char *id;           /* N_JSON, N_PDF: the record's identifier */
-	char *key;          /* unique: "<collection>/<kind>/<id>", or "local/<ino>" */
+	char *key;          /* unique: "<collection>/<kind>/<id>", "local/<ino>", "view/..." */
+	int sub;            /* view and export nodes: see enum node_kind */
+	fuse_ino_t parent;  /* N_VDIR, N_VLINK */
 	uint64_t nlookup;   /* kernel references */
 	bool unlinked;      /* a local file whose name is gone: freed at the last forget */
 	bool busy;          /* a commit is in flight */
@@ -94,6 +110,14 @@ struct node *inode_coll(const struct schema_collection *c); /* takes the lock */
 /* The directory inode of @c (fixed: no lock needed). */
 fuse_ino_t inode_coll_ino(const struct schema_collection *c);
 void inode_ref(struct node *n);                  /* takes the lock */
+/* The inode numbers of every view directory and export the kernel was shown
+ * (malloc'd array, count in *@n): their content follows other listings. */
+fuse_ino_t *inode_view_dirs(size_t *n);          /* takes the lock */
+/* The node of view entry @id (a directory name, or an invoice id for
+ * N_VLINK) under directory @parent: made on first sight with a number that
+ * stays for the mount; takes the lock. */
+struct node *inode_view(enum node_kind kind, fuse_ino_t parent, int sub,
+			const struct schema_collection *c, const char *id);
 /* Drops @nlookup references; frees an unlinked local node at zero. */
 void inode_forget(fuse_ino_t ino, uint64_t nlookup); /* takes the lock */
 

@@ -1535,3 +1535,179 @@ cJSON *schema_to_wire(const struct schema_collection *c, const cJSON *rec, bool 
 	}
 	return to_wire_object(c->fields, c->nfields, rec, NULL, create, err, errlen);
 }
+
+/* ---- views, exports and extended attributes ------------------------------ */
+
+const struct schema_invoice_keys schema_invoice_keys = {
+	.date = "date",
+	.duedate = "duedate",
+	.clientnr = "clientnr",
+	.company = "company",
+	.total = "totalintax",
+	.open = "open",
+	.sent = "sent",
+	.uncollectible = "uncollectible",
+};
+
+const char *const schema_client_name_fields[2] = {"company", "contact"};
+
+/* A number field of a pythonic record (0 when absent or not a number: the
+ * fake reads a missing amount as 0 too). */
+static double inv_num(const cJSON *inv, const char *field)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(inv, field);
+	if (cJSON_IsNumber(v))
+		return v->valuedouble;
+	if (cJSON_IsString(v))
+		return strtod(v->valuestring, NULL);
+	return 0;
+}
+
+/* A date field that is set ("" and null are not). */
+static const char *inv_date(const cJSON *inv, const char *field)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(inv, field);
+	return cJSON_IsString(v) && v->valuestring[0] ? v->valuestring : NULL;
+}
+
+/* Amounts are cents: within half a cent is equal (the fake's 0.004/0.005). */
+#define CENT 0.004
+
+static bool uncollectible(const cJSON *inv)
+{
+	return inv_date(inv, schema_invoice_keys.uncollectible) != NULL;
+}
+
+static bool f_open(const cJSON *inv, const char *today)
+{
+	(void)today;
+	return inv_num(inv, schema_invoice_keys.open) > CENT && !uncollectible(inv);
+}
+
+static bool f_overdue(const cJSON *inv, const char *today)
+{
+	const char *due = inv_date(inv, schema_invoice_keys.duedate);
+	return f_open(inv, today) && due && strcmp(due, today) < 0;
+}
+
+static bool f_sent(const cJSON *inv, const char *today)
+{
+	double open = inv_num(inv, schema_invoice_keys.open);
+	double total = inv_num(inv, schema_invoice_keys.total);
+	return inv_date(inv, schema_invoice_keys.sent) && f_open(inv, today) &&
+	       fabs(open - total) < CENT + 0.001;
+}
+
+static bool f_partly(const cJSON *inv, const char *today)
+{
+	(void)today;
+	double open = inv_num(inv, schema_invoice_keys.open);
+	double total = inv_num(inv, schema_invoice_keys.total);
+	return open > CENT && open < total - CENT && !uncollectible(inv);
+}
+
+static bool f_toomuch(const cJSON *inv, const char *today)
+{
+	(void)today;
+	return inv_num(inv, schema_invoice_keys.open) < -CENT;
+}
+
+static bool f_paid(const cJSON *inv, const char *today)
+{
+	(void)today;
+	return fabs(inv_num(inv, schema_invoice_keys.open)) <= CENT && !uncollectible(inv);
+}
+
+static bool f_uncollectible(const cJSON *inv, const char *today)
+{
+	(void)today;
+	return uncollectible(inv);
+}
+
+/* net InvoiceFilters.cs names them; the meanings are the fake's (WIRE). */
+static const struct schema_filter filters[] = {
+	{"open", "something left to pay, not uncollectible", f_open},
+	{"overdue", "open and due before today", f_overdue},
+	{"sent", "sent, nothing paid yet (open == total), not uncollectible", f_sent},
+	{"partly", "partly paid: 0 < open < total, not uncollectible", f_partly},
+	{"toomuch", "paid more than the total: open < 0", f_toomuch},
+	{"paid", "nothing left to pay (open == 0), not uncollectible", f_paid},
+	{"uncollectible", "marked uncollectible", f_uncollectible},
+};
+
+size_t schema_nfilters(void)
+{
+	return N(filters);
+}
+
+const struct schema_filter *schema_filter_at(size_t i)
+{
+	return i < N(filters) ? &filters[i] : NULL;
+}
+
+const struct schema_filter *schema_filter_find(const char *name)
+{
+	for (size_t i = 0; i < N(filters); i++)
+		if (!strcmp(filters[i].name, name))
+			return &filters[i];
+	return NULL;
+}
+
+void schema_invoice_status(const cJSON *invoice, const char *today, char *buf, size_t len)
+{
+	size_t used = 0;
+	if (len)
+		buf[0] = '\0';
+	for (size_t i = 0; i < N(filters); i++) {
+		if (!filters[i].match(invoice, today))
+			continue;
+		int w = snprintf(buf + used, len > used ? len - used : 0, "%s%s", used ? "," : "",
+				 filters[i].name);
+		if (w < 0 || used + (size_t)w >= len)
+			break;
+		used += (size_t)w;
+	}
+}
+
+static const struct schema_column invoice_columns[] = {
+	{"invoicenr", "invoicenr", SCHEMA_CSV_TEXT},
+	{"date", "date", SCHEMA_CSV_DATE},
+	{"duedate", "duedate", SCHEMA_CSV_DATE},
+	{"clientnr", "clientnr", SCHEMA_CSV_INT},
+	{"company", "company", SCHEMA_CSV_TEXT},
+	{"contact", "contact", SCHEMA_CSV_TEXT},
+	{"totalintax", "totalintax", SCHEMA_CSV_MONEY},
+	{"open", "open", SCHEMA_CSV_MONEY},
+	{"paiddate", "paiddate", SCHEMA_CSV_DATE},
+	{"sent", "sent", SCHEMA_CSV_DATE},
+	{"status", NULL, SCHEMA_CSV_STATUS},
+};
+
+static const struct schema_column client_columns[] = {
+	{"clientnr", "clientnr", SCHEMA_CSV_INT},
+	{"company", "company", SCHEMA_CSV_TEXT},
+	{"contact", "contact", SCHEMA_CSV_TEXT},
+	{"address", "address", SCHEMA_CSV_TEXT},
+	{"zipcode", "zipcode", SCHEMA_CSV_TEXT},
+	{"city", "city", SCHEMA_CSV_TEXT},
+	{"country", "country", SCHEMA_CSV_INT},
+	{"email", "email", SCHEMA_CSV_TEXT},
+	{"phone", "phone", SCHEMA_CSV_TEXT},
+	{"mobile", "mobile", SCHEMA_CSV_TEXT},
+	{"taxnumber", "taxnumber", SCHEMA_CSV_TEXT},
+	{"lastinvoice", "lastinvoice", SCHEMA_CSV_DATE},
+};
+
+const struct schema_column *schema_export_columns(const struct schema_collection *c, size_t *n)
+{
+	if (!strcmp(c->name, "invoices")) {
+		*n = N(invoice_columns);
+		return invoice_columns;
+	}
+	if (!strcmp(c->name, "clients")) {
+		*n = N(client_columns);
+		return client_columns;
+	}
+	*n = 0;
+	return NULL;
+}

@@ -149,4 +149,58 @@ cJSON *schema_parse(const char *text, size_t len, char *err, size_t errlen);
 cJSON *schema_to_wire(const struct schema_collection *c, const cJSON *rec, bool create,
 		      char *err, size_t errlen);
 
+
+
+/* ---- views, exports and extended attributes ------------------------------ *
+ * What they read of a record is named here, in tables, like every other field. */
+
+/* Fields of an invoice (pythonic form) that views, exports and xattrs use. */
+struct schema_invoice_keys {
+	const char *date;          /* views/year/<YYYY>/ */
+	const char *duedate;
+	const char *clientnr;      /* views/client/ */
+	const char *company;       /* the invoice's copy of its client's name */
+	const char *total;
+	const char *open;          /* amount still to pay */
+	const char *sent;
+	const char *uncollectible;
+};
+extern const struct schema_invoice_keys schema_invoice_keys;
+/* Fields of a client naming it in views/client/<clientnr> - <company>/: the
+ * first non-empty of company, contact. */
+extern const char *const schema_client_name_fields[2];
+
+/* The API's invoice list filters (`invoices?filter=<name>`) and what each
+ * means, as the fake defines them (tests/fakeapi/fakeapi.py, WIRE["filters"]):
+ * views/status/<name>/ asks the service; the status xattr and the status
+ * column of invoices.csv apply @match to the listing locally.  @today is
+ * "YYYY-MM-DD" (overdue: due before today). */
+struct schema_filter {
+	const char *name;
+	const char *meaning;
+	bool (*match)(const cJSON *invoice, const char *today);
+};
+size_t schema_nfilters(void);
+const struct schema_filter *schema_filter_at(size_t i);
+const struct schema_filter *schema_filter_find(const char *name);
+/* The filters @invoice matches, comma-separated in table order ("open,overdue"),
+ * into @buf ("" when none). */
+void schema_invoice_status(const cJSON *invoice, const char *today, char *buf, size_t len);
+
+/* Columns of a spreadsheet export (exports/<collection>.csv). */
+enum schema_csv {
+	SCHEMA_CSV_TEXT,   /* a string as it is; a number as it reads */
+	SCHEMA_CSV_INT,    /* 42 */
+	SCHEMA_CSV_MONEY,  /* 121.00: two decimals, '.' */
+	SCHEMA_CSV_DATE,   /* YYYY-MM-DD, empty for none */
+	SCHEMA_CSV_STATUS, /* schema_invoice_status() */
+};
+struct schema_column {
+	const char *header;
+	const char *field;  /* NULL for SCHEMA_CSV_STATUS */
+	enum schema_csv fmt;
+};
+/* The export columns of @c (NULL, *@n = 0: no export). */
+const struct schema_column *schema_export_columns(const struct schema_collection *c, size_t *n);
+
 #endif

@@ -1,0 +1,401 @@
+/* views: status, year and client directories of invoices (see views.h). */
+#include "views.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uthash.h>
+
+#include "names.h"
+#include "schema.h"
+
+static const char *const group_names[VIEWS_NGROUPS] = {"status", "year", "client"};
+
+/* One derived directory: its name and its invoices. */
+struct vdir {
+	char *key;                 /* year or clientnr while building */
+	char *name;
+	size_t *pos, n, cap;       /* positions in the invoices listing, while building */
+	struct cache_listing *l;
+	UT_hash_handle hh;         /* by key while building, then by name */
+};
+
+/* The directories of a group, derived from the listings they come from
+ * (references held: the pointers identify the snapshot). */
+struct vindex {
+	struct cache_listing *inv, *cli;
+	struct vdir *dirs;         /* by name */
+	char **names;              /* sorted */
+	size_t n;
+};
+
+static pthread_mutex_t views_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct vindex *indexes[VIEWS_NGROUPS]; /* protected by views_lock */
+
+const char *views_group_name(enum views_group g)
+{
+	return g < VIEWS_NGROUPS ? group_names[g] : NULL;
+}
+
+int views_group_find(const char *name)
+{
+	for (int g = 0; g < VIEWS_NGROUPS; g++)
+		if (!strcmp(name, group_names[g]))
+			return g;
+	return -1;
+}
+
+static bool digits(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+	return n > 0;
+}
+
+bool views_name_plausible(enum views_group g, const char *name)
+{
+	size_t k = strspn(name, "0123456789");
+	switch (g) {
+	case VIEWS_STATUS:
+		return schema_filter_find(name) != NULL;
+	case VIEWS_YEAR:
+		return strlen(name) == 4 && digits(name, 4);
+	case VIEWS_CLIENT:
+		return k > 0 && (name[k] == '\0' || !strncmp(name + k, " - ", 3));
+	default:
+		return false;
+	}
+}
+
+static void vdir_free(struct vdir *d)
+{
+	free(d->key);
+	free(d->name);
+	free(d->pos);
+	cache_listing_unref(d->l);
+	free(d);
+}
+
+static void vindex_free(struct vindex *x)
+{
+	struct vdir *d, *t;
+	if (!x)
+		return;
+	HASH_ITER(hh, x->dirs, d, t) {
+		HASH_DEL(x->dirs, d);
+		vdir_free(d);
+	}
+	free(x->names);
+	cache_listing_unref(x->inv);
+	cache_listing_unref(x->cli);
+	free(x);
+}
+
+/* The builder's directory @key, made (named @name) on first sight. */
+static struct vdir *builder_dir(struct vdir **b, const char *key, const char *name)
+{
+	struct vdir *d = NULL;
+	HASH_FIND_STR(*b, key, d);
+	if (d)
+		return d;
+	d = calloc(1, sizeof(*d));
+	if (!d || !(d->key = strdup(key)) || !(d->name = strdup(name))) {
+		if (d)
+			vdir_free(d);
+		return NULL;
+	}
+	HASH_ADD_KEYPTR(hh, *b, d->key, strlen(d->key), d);
+	return d;
+}
+
+static int builder_add(struct vdir *d, size_t pos)
+{
+	if (d->n == d->cap) {
+		size_t cap = d->cap ? d->cap * 2 : 16;
+		size_t *v = realloc(d->pos, cap * sizeof(*v));
+		if (!v)
+			return -ENOMEM;
+		d->pos = v;
+		d->cap = cap;
+	}
+	d->pos[d->n++] = pos;
+	return 0;
+}
+
+/* "<nr> - <name>" with @name in the file-name codec, cut to NAME_MAX bytes on
+ * a character boundary (never inside a %XX escape or a UTF-8 sequence);
+ * "<nr>" when there is no name. */
+static char *client_dirname(const char *nr, const char *name)
+{
+	char *enc = name && *name ? names_encode(name) : NULL, *out = NULL;
+	if (!enc) {
+		out = strdup(nr);
+		return out;
+	}
+	if (asprintf(&out, "%s - %s", nr, enc) < 0)
+		out = NULL;
+	free(enc);
+	if (!out)
+		return NULL;
+	size_t len = strlen(out), min = strlen(nr) + 3;
+	while (len > NAME_MAX && len > min) {
+		len--;
+		while (len > min && (((unsigned char)out[len] & 0xC0) == 0x80 ||
+				     out[len - 1] == '%' || (len >= 2 && out[len - 2] == '%')))
+			len--;
+	}
+	out[len] = '\0';
+	return out;
+}
+
+/* The string of field @field of pythonic record @rec, or NULL. */
+static const char *str_field(const cJSON *rec, const char *field)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(rec, field);
+	return cJSON_IsString(v) && v->valuestring[0] ? v->valuestring : NULL;
+}
+
+/* Client number of invoice @rec as text ("17"), into @buf; false if none. */
+static bool invoice_client(const cJSON *rec, char *buf, size_t len)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(rec, schema_invoice_keys.clientnr);
+	if (cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble < 1e18) {
+		snprintf(buf, len, "%lld", (long long)v->valuedouble);
+		return true;
+	}
+	if (cJSON_IsString(v) && digits(v->valuestring, strlen(v->valuestring))) {
+		snprintf(buf, len, "%s", v->valuestring);
+		return true;
+	}
+	return false;
+}
+
+static int cmp_name(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Builds the directories of @g (YEAR or CLIENT) from @inv (and @cli). */
+static struct vindex *vindex_build(enum views_group g, struct cache_listing *inv,
+				   struct cache_listing *cli)
+{
+	struct vindex *x = calloc(1, sizeof(*x));
+	struct vdir *b = NULL, *d, *t;
+	int rc = 0;
+	if (!x)
+		return NULL;
+	if (g == VIEWS_CLIENT) {
+		/* Every client has a directory, with or without invoices. */
+		for (size_t i = 0; i < cli->n && rc == 0; i++) {
+			cJSON *rec = cJSON_Parse(cli->recs[i]->text);
+			const char *name = NULL;
+			for (size_t k = 0; rec && !name && k < 2; k++)
+				name = str_field(rec, schema_client_name_fields[k]);
+			char *dn = digits(cli->recs[i]->id, strlen(cli->recs[i]->id))
+					   ? client_dirname(cli->recs[i]->id, name) : NULL;
+			if (dn && !builder_dir(&b, cli->recs[i]->id, dn))
+				rc = -ENOMEM;
+			free(dn);
+			cJSON_Delete(rec);
+		}
+	}
+	for (size_t i = 0; i < inv->n && rc == 0; i++) {
+		cJSON *rec = cJSON_Parse(inv->recs[i]->text);
+		char key[32];
+		const char *date;
+		d = NULL;
+		if (!rec)
+			continue;
+		if (g == VIEWS_YEAR) {
+			date = str_field(rec, schema_invoice_keys.date);
+			if (date && strlen(date) >= 4 && digits(date, 4)) {
+				snprintf(key, sizeof(key), "%.4s", date);
+				d = builder_dir(&b, key, key);
+				rc = d ? 0 : -ENOMEM;
+			}
+		} else if (invoice_client(rec, key, sizeof(key))) {
+			HASH_FIND_STR(b, key, d);
+			if (!d) {
+				/* A client gone from the clients listing: named by
+				 * the invoice's own copy of its name. */
+				char *dn = client_dirname(key, str_field(rec, schema_invoice_keys.company));
+				d = dn ? builder_dir(&b, key, dn) : NULL;
+				free(dn);
+				rc = d ? 0 : -ENOMEM;
+			}
+		}
+		if (d && rc == 0)
+			rc = builder_add(d, i);
+		cJSON_Delete(rec);
+	}
+	/* Into directories keyed by name, each with its listing. */
+	x->names = calloc(HASH_COUNT(b) + 1, sizeof(*x->names));
+	if (!x->names)
+		rc = -ENOMEM;
+	HASH_ITER(hh, b, d, t) {
+		HASH_DEL(b, d);
+		struct vdir *dup = NULL;
+		if (rc == 0)
+			HASH_FIND_STR(x->dirs, d->name, dup);
+		if (rc < 0 || dup || !(d->l = cache_listing_subset(inv, d->pos, d->n))) {
+			rc = rc < 0 || dup ? rc : -ENOMEM;
+			vdir_free(d);
+			continue;
+		}
+		if (cli) {
+			/* Its names come from both listings: it holds while both do. */
+			if (cli->changed > d->l->changed)
+				d->l->changed = cli->changed;
+			if (cli->fetched < d->l->fetched)
+				d->l->fetched = cli->fetched;
+		}
+		free(d->pos);
+		d->pos = NULL;
+		HASH_ADD_KEYPTR(hh, x->dirs, d->name, strlen(d->name), d);
+		x->names[x->n++] = d->name;
+	}
+	if (rc < 0) {
+		vindex_free(x);
+		return NULL;
+	}
+	qsort(x->names, x->n, sizeof(*x->names), cmp_name);
+	cache_listing_ref(inv);
+	x->inv = inv;
+	if (cli)
+		cache_listing_ref(cli);
+	x->cli = cli;
+	return x;
+}
+
+/* The index of @g for the current listings, with views_lock held on success
+ * (the caller unlocks). */
+static int vindex_get(struct cache *cache, enum views_group g, struct vindex **out)
+{
+	struct cache_listing *inv = NULL, *cli = NULL;
+	int rc = cache_listing_get(cache, schema_find("invoices"), &inv);
+	if (rc == 0 && g == VIEWS_CLIENT)
+		rc = cache_listing_get(cache, schema_find("clients"), &cli);
+	if (rc < 0)
+		goto out;
+	pthread_mutex_lock(&views_lock);
+	struct vindex *x = indexes[g];
+	if (!x || x->inv != inv || x->cli != cli) {
+		struct vindex *fresh = vindex_build(g, inv, cli);
+		if (!fresh) {
+			pthread_mutex_unlock(&views_lock);
+			rc = -ENOMEM;
+			goto out;
+		}
+		vindex_free(x);
+		indexes[g] = x = fresh;
+	}
+	*out = x;
+out:
+	cache_listing_unref(inv);
+	cache_listing_unref(cli);
+	return rc;
+}
+
+int views_names(struct cache *cache, enum views_group g, char ***names, size_t *n,
+		time_t *changed, double *ttl_left)
+{
+	struct vindex *x;
+	char **v;
+	size_t k = 0;
+	*names = NULL;
+	*n = 0;
+	*changed = 0;
+	*ttl_left = -1; /* fixed */
+	if (g == VIEWS_STATUS) {
+		v = calloc(schema_nfilters() + 1, sizeof(*v));
+		for (size_t i = 0; v && i < schema_nfilters(); i++)
+			if ((v[k] = strdup(schema_filter_at(i)->name)))
+				k++;
+		if (!v)
+			return -ENOMEM;
+		qsort(v, k, sizeof(*v), cmp_name);
+		*names = v;
+		*n = k;
+		return 0;
+	}
+	int rc = vindex_get(cache, g, &x);
+	if (rc < 0)
+		return rc;
+	v = calloc(x->n + 1, sizeof(*v));
+	for (size_t i = 0; v && i < x->n; i++)
+		if ((v[k] = strdup(x->names[i])))
+			k++;
+	*changed = x->inv->changed;
+	*ttl_left = cache_listing_ttl_left(cache, x->inv);
+	if (x->cli) {
+		double left = cache_listing_ttl_left(cache, x->cli);
+		if (x->cli->changed > *changed)
+			*changed = x->cli->changed;
+		if (left < *ttl_left)
+			*ttl_left = left;
+	}
+	pthread_mutex_unlock(&views_lock);
+	if (!v)
+		return -ENOMEM;
+	*names = v;
+	*n = k;
+	return 0;
+}
+
+void views_names_free(char **names, size_t n)
+{
+	for (size_t i = 0; names && i < n; i++)
+		free(names[i]);
+	free(names);
+}
+
+int views_dir(struct cache *cache, enum views_group g, const char *name,
+	      struct cache_listing **out)
+{
+	struct vindex *x;
+	struct vdir *d = NULL;
+	if (!views_name_plausible(g, name))
+		return -ENOENT;
+	if (g == VIEWS_STATUS)
+		return cache_listing_get_filtered(cache, schema_find("invoices"), name, out);
+	int rc = vindex_get(cache, g, &x);
+	if (rc < 0)
+		return rc;
+	HASH_FIND_STR(x->dirs, name, d);
+	if (d) {
+		cache_listing_ref(d->l);
+		*out = d->l;
+	}
+	pthread_mutex_unlock(&views_lock);
+	return d ? 0 : -ENOENT;
+}
+
+bool views_held(struct cache *cache, enum views_group g, const char *name)
+{
+	const struct schema_collection *inv = schema_find("invoices");
+	switch (g) {
+	case VIEWS_STATUS:
+		return name ? cache_has_filtered(cache, inv, name) : false;
+	case VIEWS_YEAR:
+		return cache_has_listing(cache, inv);
+	case VIEWS_CLIENT:
+		return cache_has_listing(cache, inv) &&
+		       cache_has_listing(cache, schema_find("clients"));
+	default:
+		return false;
+	}
+}
+
+void views_clear(void)
+{
+	pthread_mutex_lock(&views_lock);
+	for (int g = 0; g < VIEWS_NGROUPS; g++) {
+		vindex_free(indexes[g]);
+		indexes[g] = NULL;
+	}
+	pthread_mutex_unlock(&views_lock);
+}

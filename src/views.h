@@ -1,0 +1,56 @@
+/* views: directories that answer questions about the invoices.
+ *
+ *   views/status/<filter>/        one per filter of the API (schema_filter_at):
+ *                                 the listing `invoices?filter=<filter>`, one call
+ *   views/year/<YYYY>/            the invoices dated in that year, from the
+ *                                 invoices listing (no call of its own)
+ *   views/client/<nr> - <name>/   every client's invoices, from the clients and
+ *                                 invoices listings (no call of their own)
+ *
+ * Each view directory's content is a cache_listing of invoices (fs.c shows
+ * <stem>.json and <stem>.pdf in it as symlinks to invoices/), so the TTL, the
+ * single-flight fetches, stale-on-failure and the budget rules of cache.c
+ * apply as they do to any listing.  Derived listings are rebuilt when the
+ * listings they come from are replaced.
+ */
+#ifndef FACTUURFS_VIEWS_H
+#define FACTUURFS_VIEWS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+
+#include "cache.h"
+
+enum views_group { VIEWS_STATUS, VIEWS_YEAR, VIEWS_CLIENT, VIEWS_NGROUPS };
+
+/* "status", "year", "client"; views_group_find gives -1 for anything else. */
+const char *views_group_name(enum views_group g);
+int views_group_find(const char *name);
+
+/* True when @name could name a directory of @g: a filter of the table, four
+ * digits, "<clientnr>" or "<clientnr> - ...".  No call: other names are not. */
+bool views_name_plausible(enum views_group g, const char *name);
+
+/* The directory names of @g, sorted, as a malloc'd array of malloc'd strings
+ * (views_names_free).  Status names come from the filter table (no call); year
+ * and client names need their listings.  *@changed and *@ttl_left say how
+ * long the names hold (FS-wide: the directory's mtime and its timeouts). */
+int views_names(struct cache *cache, enum views_group g, char ***names, size_t *n,
+		time_t *changed, double *ttl_left);
+void views_names_free(char **names, size_t n);
+
+/* The invoices in view directory @name of @g, sorted by stem, with a
+ * reference; -ENOENT when @g has no such directory now. */
+int views_dir(struct cache *cache, enum views_group g, const char *name,
+	      struct cache_listing **out);
+
+/* True when the listings behind @g (or behind its directory @name, NULL for
+ * the group) are held, so looking at them again costs at most a TTL refresh;
+ * an unlisted view answers its attributes without a call. */
+bool views_held(struct cache *cache, enum views_group g, const char *name);
+
+/* Drops the derived listings (at unmount). */
+void views_clear(void);
+
+#endif
