@@ -111,7 +111,35 @@ struct api {
 	 * service's budget is hourly); protected by stats_lock. */
 	unsigned long per_minute[60];
 	long minute_of[60];    /* which minute (since the epoch) each slot counts */
+	unsigned long bg_per_minute[60]; /* the same for background readers */
+	long bg_minute_of[60];
+	long background_per_hour;
 };
+
+/* Adds one to the per-minute window @count/@minute_of; stats_lock held. */
+static void api_window_add(unsigned long *count, long *minute_of)
+{
+	long minute = (long)(time(NULL) / 60);
+	int slot = (int)(minute % 60);
+
+	if (minute_of[slot] != minute) {
+		minute_of[slot] = minute;
+		count[slot] = 0;
+	}
+	count[slot]++;
+}
+
+/* The sum of the window over the last 60 minutes; stats_lock held. */
+static unsigned long api_window_sum(const unsigned long *count, const long *minute_of)
+{
+	long minute = (long)(time(NULL) / 60);
+	unsigned long sum = 0;
+
+	for (int i = 0; i < 60; i++)
+		if (minute - minute_of[i] < 60)
+			sum += count[i];
+	return sum;
+}
 
 /* Per-request state handed to the curl callbacks. */
 struct api_xfer {
@@ -764,16 +792,7 @@ static int api_attempt(struct api *api, struct api_conn *c, const char *method, 
 	}
 	pthread_mutex_lock(&api->stats_lock);
 	api->stats.requests++;
-	{
-		long minute = (long)(time(NULL) / 60);
-		int slot = (int)(minute % 60);
-
-		if (api->minute_of[slot] != minute) {
-			api->minute_of[slot] = minute;
-			api->per_minute[slot] = 0;
-		}
-		api->per_minute[slot]++;
-	}
+	api_window_add(api->per_minute, api->minute_of);
 	pthread_mutex_unlock(&api->stats_lock);
 
 	cc = curl_easy_perform(c->curl);
@@ -973,18 +992,29 @@ bool api_response_is_ratelimited(const struct api_response *resp)
 	return resp->status == 429 || (resp->status == 403 && resp->ratelimit_remaining == 0);
 }
 
+bool api_background_take(struct api *api)
+{
+	bool ok;
+
+	pthread_mutex_lock(&api->stats_lock);
+	ok = api->background_per_hour < 0 ||
+	     api_window_sum(api->bg_per_minute, api->bg_minute_of) <
+		     (unsigned long)api->background_per_hour;
+	if (ok)
+		api_window_add(api->bg_per_minute, api->bg_minute_of);
+	else
+		api->stats.background_refused++;
+	pthread_mutex_unlock(&api->stats_lock);
+	return ok;
+}
+
 void api_get_stats(struct api *api, struct api_stats *out)
 {
 	pthread_mutex_lock(&api->stats_lock);
 	*out = api->stats;
-	out->last_hour = 0;
-	{
-		long minute = (long)(time(NULL) / 60);
-
-		for (int i = 0; i < 60; i++)
-			if (minute - api->minute_of[i] < 60)
-				out->last_hour += api->per_minute[i];
-	}
+	out->last_hour = api_window_sum(api->per_minute, api->minute_of);
+	out->background_last_hour = api_window_sum(api->bg_per_minute, api->bg_minute_of);
+	out->background_per_hour = api->background_per_hour;
 	out->next_try = 0;
 	if (out->health != API_UP) {
 		double left = api->retry_at - api_now();
@@ -1039,6 +1069,7 @@ int api_new(struct api **out, const struct api_config *cfg)
 	api->connect_timeout_ms =
 	    cfg->connect_timeout_ms > 0 ? cfg->connect_timeout_ms : API_DEFAULT_CONNECT_MS;
 	api->timeout_ms = cfg->timeout_ms > 0 ? cfg->timeout_ms : API_DEFAULT_TIMEOUT_MS;
+	api->background_per_hour = cfg->background_per_hour;
 
 	ulen = strlen(cfg->url);
 	api->url = malloc(ulen + 2);

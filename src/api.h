@@ -25,6 +25,8 @@ struct api_config {
 	long timeout_ms;        /* whole request */
 	bool insecure;          /* skip TLS verification (only for a self-signed test server) */
 	const char *cainfo;     /* CA bundle, or NULL for the system's */
+	long background_per_hour; /* calls background readers may cause per hour (see
+				   * api_background_take); < 0: no limit */
 };
 
 struct api_response {
@@ -53,6 +55,9 @@ struct api_stats {
 	unsigned long failed_fast;/* requests not sent because of the health below */
 	unsigned long bytes_in;
 	unsigned long last_hour;  /* attempts sent in the last 60 minutes */
+	unsigned long background_last_hour; /* of which for background readers */
+	unsigned long background_refused;   /* background reads refused (no call) */
+	long background_per_hour; /* the limit, < 0: none */
 	long ratelimit_remaining; /* last value seen, -1 before any */
 	enum api_health health;
 	double next_try;          /* seconds until requests are sent again (DOWN, RATELIMITED) */
@@ -98,5 +103,12 @@ int api_status_errno(long status);
 bool api_response_is_ratelimited(const struct api_response *resp);
 
 void api_get_stats(struct api *api, struct api_stats *out);
+
+/* The budget reserve.  Programs nobody asked to read an account (file
+ * managers' thumbnailers, desktop indexers: who.h decides) may cause at most
+ * background_per_hour calls in any hour; the rest of the hourly budget stays
+ * for what the user asks for.  Call before a call made for such a reader:
+ * true counts it (go ahead), false means refuse it without a call. */
+bool api_background_take(struct api *api);
 
 #endif

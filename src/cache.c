@@ -74,8 +74,11 @@ struct pdf {
 	UT_hash_handle hh;
 };
 
-/* Per collection; every field protected by cache->lock. */
+/* Per listing slot: one per collection, then one per invoice filter
+ * (slot_of); every field protected by cache->lock. */
 struct coll_state {
+	const struct schema_collection *c;
+	const char *filter;   /* the API's ?filter=, NULL for the whole collection */
 	struct cache_listing *cur;
 	struct flight fl;
 	bool forced;          /* refresh asked for */
@@ -93,7 +96,8 @@ struct cache {
 	char *pdf_dir;
 	pthread_mutex_t lock; /* protects every field below and in coll_state */
 	pthread_cond_t done;  /* broadcast when any fetch ends */
-	struct coll_state *colls; /* one per schema collection, same order */
+	struct coll_state *colls; /* nslots: the collections in schema order, then filters */
+	size_t nslots;
 	struct detail *details;
 	struct pdf *pdfs;
 	off_t disk_used;       /* bytes of PDFs in pdf_dir, -1 until first counted */
@@ -299,7 +303,8 @@ static struct cache_listing *listing_new(const struct schema_collection *c, stru
 		struct cache_index *dup = NULL;
 		HASH_FIND_STR(l->by_id, l->recs[i]->id, dup);
 		if (dup) {
-			log_msg(LOG_WARNING, "%s: two records named '%s'; showing the first", c->name,
+			log_msg(LOG_WARNING, "%s: two records named '%s'; showing the first",
+				c ? c->name : "a view",
 				l->recs[i]->id);
 			continue;
 		}
@@ -448,13 +453,16 @@ static long recs_add_array(const struct schema_collection *c, const char *body, 
 }
 
 static int fetch_listing(struct cache *cache, const struct schema_collection *c,
-			 struct cache_listing **out)
+			 const char *filter, struct cache_listing **out)
 {
-	char what[64], path[256];
+	char what[96], path[256];
 	struct recs rs = {0};
 	int rc = 0;
 	long asked = cache->cfg.page_size, first = -1;
-	snprintf(what, sizeof(what), "list %s", c->name);
+	if (filter)
+		snprintf(what, sizeof(what), "list %s?filter=%s", c->name, filter);
+	else
+		snprintf(what, sizeof(what), "list %s", c->name);
 
 	for (long page = 0, offset = 0; page < CACHE_MAX_PAGES; page++) {
 		struct api_response resp;
@@ -464,7 +472,9 @@ static int fetch_listing(struct cache *cache, const struct schema_collection *c,
 		if (c->single)
 			snprintf(path, sizeof(path), "%s", c->name);
 		else
-			snprintf(path, sizeof(path), "%s?count=%ld&offset=%ld", c->name, asked, offset);
+			snprintf(path, sizeof(path), "%s?%s%s%scount=%ld&offset=%ld", c->name,
+				 filter ? "filter=" : "", filter ? filter : "", filter ? "&" : "",
+				 asked, offset);
 		rc = get(cache, what, path, &resp);
 		if (rc == 0 && !c->single)
 			n = recs_add_array(c, resp.body, resp.len, &rs);
@@ -533,10 +543,22 @@ out:
 	return rc;
 }
 
-int cache_listing_get(struct cache *cache, const struct schema_collection *c,
-		      struct cache_listing **out)
+/* The slot of @c narrowed by @filter (NULL: the whole collection), or NULL
+ * when the filter is none of schema_filter_at()'s. */
+static struct coll_state *slot_of(struct cache *cache, const struct schema_collection *c,
+				  const char *filter)
 {
-	struct coll_state *st = &cache->colls[schema_collection_index(c)];
+	if (!filter)
+		return &cache->colls[schema_collection_index(c)];
+	for (size_t i = schema_ncollections(); i < cache->nslots; i++)
+		if (cache->colls[i].c == c && !strcmp(cache->colls[i].filter, filter))
+			return &cache->colls[i];
+	return NULL;
+}
+
+static int listing_get(struct cache *cache, struct coll_state *st, struct cache_listing **out)
+{
+	const struct schema_collection *c = st->c;
 	struct cache_listing *fresh = NULL, *old = NULL;
 	int rc = 0;
 
@@ -569,7 +591,7 @@ int cache_listing_get(struct cache *cache, const struct schema_collection *c,
 	unsigned long inv0 = st->invalidations;
 	pthread_mutex_unlock(&cache->lock);
 
-	rc = fetch_listing(cache, c, &fresh);
+	rc = fetch_listing(cache, c, st->filter, &fresh);
 
 	pthread_mutex_lock(&cache->lock);
 	flight_end(cache, &st->fl, rc);
@@ -603,6 +625,7 @@ int cache_listing_get(struct cache *cache, const struct schema_collection *c,
 		log_msg(LOG_INFO, "%s listed again: no longer stale", c->name);
 	st->stale = false;
 	fresh->fetched = now_mono();
+	fresh->fetched_wall = time(NULL);
 	old = st->cur;
 	if (old && listing_same(old, fresh)) {
 		fresh->changed = old->changed;
@@ -622,7 +645,7 @@ int cache_listing_get(struct cache *cache, const struct schema_collection *c,
 	atomic_fetch_add_explicit((_Atomic int *)&fresh->refs, 1, memory_order_relaxed);
 	*out = fresh;
 	pthread_mutex_unlock(&cache->lock);
-	if (cache->cfg.changed && (!old || fresh->changed != old->changed))
+	if (cache->cfg.changed && !st->filter && (!old || fresh->changed != old->changed))
 		cache->cfg.changed(cache->cfg.ud, c, old, fresh);
 	cache_listing_unref(old);
 	return 0;
@@ -634,12 +657,58 @@ hit:
 	return rc;
 }
 
-bool cache_has_listing(struct cache *cache, const struct schema_collection *c)
+int cache_listing_get(struct cache *cache, const struct schema_collection *c,
+		      struct cache_listing **out)
+{
+	return listing_get(cache, slot_of(cache, c, NULL), out);
+}
+
+int cache_listing_get_filtered(struct cache *cache, const struct schema_collection *c,
+			       const char *filter, struct cache_listing **out)
+{
+	struct coll_state *st = slot_of(cache, c, filter);
+	return st ? listing_get(cache, st, out) : -ENOENT;
+}
+
+bool cache_has_filtered(struct cache *cache, const struct schema_collection *c,
+			const char *filter)
 {
 	pthread_mutex_lock(&cache->lock);
-	bool held = cache->colls[schema_collection_index(c)].cur != NULL;
+	struct coll_state *st = slot_of(cache, c, filter);
+	bool held = st && st->cur != NULL;
 	pthread_mutex_unlock(&cache->lock);
 	return held;
+}
+
+bool cache_has_listing(struct cache *cache, const struct schema_collection *c)
+{
+	return cache_has_filtered(cache, c, NULL);
+}
+
+void cache_listing_ref(struct cache_listing *l)
+{
+	atomic_fetch_add_explicit((_Atomic int *)&l->refs, 1, memory_order_relaxed);
+}
+
+struct cache_listing *cache_listing_subset(const struct cache_listing *l, const size_t *pos,
+					   size_t n)
+{
+	struct recs rs = {0};
+	rs.v = malloc((n ? n : 1) * sizeof(*rs.v));
+	if (!rs.v)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		cache_record_ref(l->recs[pos[i]]);
+		rs.v[rs.n++] = l->recs[pos[i]];
+	}
+	rs.cap = n;
+	struct cache_listing *sub = listing_new(NULL, &rs);
+	if (sub) {
+		sub->fetched = l->fetched;
+		sub->fetched_wall = l->fetched_wall;
+		sub->changed = l->changed;
+	}
+	return sub;
 }
 
 double cache_listing_ttl_left(const struct cache *cache, const struct cache_listing *l)
@@ -661,8 +730,14 @@ struct cache_listing *cache_listing_peek(struct cache *cache, const struct schem
 void cache_invalidate(struct cache *cache, const struct schema_collection *c)
 {
 	pthread_mutex_lock(&cache->lock);
-	cache->colls[schema_collection_index(c)].forced = true;
-	cache->colls[schema_collection_index(c)].invalidations++;
+	/* The collection and its filtered listings: a change moves records
+	 * between filters (a payment). */
+	for (size_t i = 0; i < cache->nslots; i++) {
+		if (cache->colls[i].c != c)
+			continue;
+		cache->colls[i].forced = true;
+		cache->colls[i].invalidations++;
+	}
 	pthread_mutex_unlock(&cache->lock);
 }
 
@@ -670,7 +745,7 @@ void cache_refresh_all(struct cache *cache)
 {
 	struct detail *d, *tmp;
 	pthread_mutex_lock(&cache->lock);
-	for (size_t i = 0; i < schema_ncollections(); i++) {
+	for (size_t i = 0; i < cache->nslots; i++) {
 		cache->colls[i].forced = true;
 		cache->colls[i].invalidations++;
 	}
@@ -1165,10 +1240,19 @@ int cache_new(struct cache **out, struct api *api, const struct cache_config *cf
 	cache->api = api;
 	cache->cfg = *cfg;
 	cache->disk_used = -1;
-	cache->colls = calloc(schema_ncollections(), sizeof(*cache->colls));
+	/* Filtered listings exist for the collection with the API's filters:
+	 * the invoices. */
+	const struct schema_collection *inv = schema_find("invoices");
+	cache->nslots = schema_ncollections() + (inv ? schema_nfilters() : 0);
+	cache->colls = calloc(cache->nslots, sizeof(*cache->colls));
 	if (!cache->colls) {
 		free(cache);
 		return -ENOMEM;
+	}
+	for (size_t i = 0; i < cache->nslots; i++) {
+		bool f = i >= schema_ncollections();
+		cache->colls[i].c = f ? inv : schema_collection_at(i);
+		cache->colls[i].filter = f ? schema_filter_at(i - schema_ncollections())->name : NULL;
 	}
 	if (cfg->pdf_dir) {
 		cache->pdf_dir = strdup(cfg->pdf_dir);
@@ -1187,7 +1271,7 @@ void cache_free(struct cache *cache)
 	struct pdf *p, *pt;
 	if (!cache)
 		return;
-	for (size_t i = 0; i < schema_ncollections(); i++)
+	for (size_t i = 0; i < cache->nslots; i++)
 		cache_listing_unref(cache->colls[i].cur);
 	HASH_ITER(hh, cache->details, d, dt) {
 		HASH_DEL(cache->details, d);
@@ -1214,10 +1298,17 @@ void cache_describe(struct cache *cache, cJSON *out)
 	double now = now_mono();
 	pthread_mutex_lock(&cache->lock);
 	cJSON_AddNumberToObject(out, "ttl_seconds", cache->cfg.ttl);
-	for (size_t i = 0; i < schema_ncollections(); i++) {
-		const struct schema_collection *c = schema_collection_at(i);
+	for (size_t i = 0; i < cache->nslots; i++) {
+		const struct schema_collection *c = cache->colls[i].c;
 		struct cache_listing *l = cache->colls[i].cur;
-		cJSON *o = cJSON_AddObjectToObject(colls, c->name);
+		char name[96];
+		if (cache->colls[i].filter && !l)
+			continue; /* filtered listings show once used */
+		if (cache->colls[i].filter)
+			snprintf(name, sizeof(name), "%s?filter=%s", c->name, cache->colls[i].filter);
+		else
+			snprintf(name, sizeof(name), "%s", c->name);
+		cJSON *o = cJSON_AddObjectToObject(colls, name);
 		if (!o)
 			continue;
 		if (!l) {

@@ -41,6 +41,7 @@ struct cache_listing {
 	struct cache_record **recs;
 	struct cache_index *by_id;  /* uthash, id -> position */
 	double fetched;    /* CLOCK_MONOTONIC seconds */
+	time_t fetched_wall; /* wall time of that fetch (the fetched xattr) */
 	time_t changed;    /* wall time its content last changed: the directory's mtime */
 };
 
@@ -67,6 +68,22 @@ void cache_listing_unref(struct cache_listing *l);
 
 /* True when @c was listed before (the listing may be stale); no call. */
 bool cache_has_listing(struct cache *cache, const struct schema_collection *c);
+
+/* The listing of invoices collection @c narrowed by the API's @filter (a name
+ * of schema_filter_at(): `invoices?filter=open`), kept like any listing: TTL,
+ * single-flight, stale on failure, the budget's rules; -ENOENT for a filter the
+ * table does not have.  cache_invalidate(@c) drops it with the whole listing. */
+int cache_listing_get_filtered(struct cache *cache, const struct schema_collection *c,
+			       const char *filter, struct cache_listing **out);
+/* True when that filtered listing was fetched before; no call. */
+bool cache_has_filtered(struct cache *cache, const struct schema_collection *c,
+			const char *filter);
+
+void cache_listing_ref(struct cache_listing *l);
+/* A new listing of the records at positions @pos of @l (sharing them), with
+ * @l's times: a view's directory.  NULL on ENOMEM. */
+struct cache_listing *cache_listing_subset(const struct cache_listing *l, const size_t *pos,
+					   size_t n);
 
 /* Position of @id in @l, or -1. */
 ssize_t cache_listing_find(const struct cache_listing *l, const char *id);

@@ -139,6 +139,12 @@ static void cli_print_status(const char *mnt, const cJSON *st)
 			printf("  budget left  %.0f calls this hour\n", left->valuedouble);
 		else
 			printf("  budget left  not known yet\n");
+		const cJSON *bg = cJSON_GetObjectItemCaseSensitive(api, "background");
+		if (bg && cli_num(bg, "per_hour") >= 0)
+			printf("  thumbnails   %.0f of %.0f calls this hour used by thumbnailers and "
+			       "indexers, %.0f reads refused\n",
+			       cli_num(bg, "calls_last_hour"), cli_num(bg, "per_hour"),
+			       cli_num(bg, "refused"));
 	}
 	cJSON_ArrayForEach(c, colls)
 	{
@@ -255,6 +261,15 @@ static int cli_refresh(int argc, char **argv)
 			what += n;
 		while (*what == '/')
 			what++;
+	}
+	/* The daemon drops everything for a name it does not know: say so
+	 * here instead, for a path that is not there. */
+	if (*what) {
+		snprintf(path, sizeof(path), "%s/%s", argv[2], what);
+		if (access(path, F_OK) != 0) {
+			fprintf(stderr, "factuurfs: refresh %s: %s\n", what, strerror(errno));
+			return 1;
+		}
 	}
 	snprintf(path, sizeof(path), "%s/%s", argv[2], CLI_REFRESH);
 	int fd = open(path, O_WRONLY | O_CLOEXEC);

@@ -3,7 +3,8 @@
  * Layout: the root holds one directory per collection, balance.json for
  * single-object collections, and .factuurfs/ (status, refresh).  A collection
  * directory holds <stem>.json per record and, for invoices, <stem>.pdf, plus
- * the local files of inode.c.  Reads go through cache.c, commits through
+ * the local files of inode.c; views/ (views.c) and exports/ (export.c) are
+ * read-only.  Reads go through cache.c, commits through
  * writeback.c; nothing here talks HTTP.  docs/SEMANTICS.md says what each
  * operation does on each kind of path.
  */
@@ -17,11 +18,15 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "api.h"
 #include "inode.h"
 #include "log.h"
 #include "names.h"
 #include "schema.h"
 #include "status.h"
+#include "who.h"
+#include "export.h"
+#include "views.h"
 #include "writeback.h"
 
 /* What a file whose size is not known yet (a PDF never fetched) reports.
@@ -147,6 +152,18 @@ static void notify_entry(struct fs *fs, fuse_ino_t parent, const char *name)
 	notify_push(fs, parent, 0, name, false);
 }
 
+/* Makes the kernel ask again for every view directory and export it holds:
+ * after a change of ours (a commit, a delete), a refresh, or a listing of
+ * invoices or clients that came back different. */
+static void notify_views(struct fs *fs)
+{
+	size_t n = 0;
+	fuse_ino_t *inos = inode_view_dirs(&n);
+	for (size_t i = 0; inos && i < n; i++)
+		notify_inode(fs, inos[i]);
+	free(inos);
+}
+
 /* Invalidates the kernel's view of one record file whose content changed or
  * that went away. */
 static void notify_record(struct fs *fs, fuse_ino_t dir, const struct schema_collection *c,
@@ -172,6 +189,8 @@ void fs_listing_changed(void *arg, const struct schema_collection *c,
 	if (!dir)
 		return;
 	notify_inode(fs, dir->ino); /* drops cached directory content (or balance.json's) */
+	if (!strcmp(c->name, "invoices") || !strcmp(c->name, "clients"))
+		notify_views(fs);
 	if (c->single || !old)
 		return;
 	for (size_t i = 0; i < old->n; i++) {
@@ -192,6 +211,33 @@ void fs_refresh(struct fs *fs)
 	cache_refresh_all(fs->cache);
 	for (size_t i = 0; i < schema_ncollections(); i++)
 		notify_inode(fs, INO_COLL0 + i);
+	notify_views(fs);
+}
+
+/* What a write to .factuurfs/refresh names (`factuurfs refresh MNT [PATH]`):
+ * a path drops the listing of the collection it is in ("clients",
+ * "invoices/2024-0001.pdf", "balance.json"); anything else ("1", nothing,
+ * views/) drops every listing, as any write always did. */
+static void refresh_path(struct fs *fs, const char *text, size_t len)
+{
+	char first[128];
+	size_t i = 0, n = 0;
+	while (i < len && (text[i] == ' ' || text[i] == '/'))
+		i++;
+	while (i < len && text[i] != '/' && text[i] != '\n' && n + 1 < sizeof(first))
+		first[n++] = text[i++];
+	first[n] = '\0';
+	/* balance.json names the balance collection */
+	if (n > 5 && !strcmp(first + n - 5, ".json"))
+		first[n - 5] = '\0';
+	const struct schema_collection *c = schema_find(first);
+	if (!c) {
+		fs_refresh(fs);
+		return;
+	}
+	log_msg(LOG_INFO, "refresh: dropping the listing of %s", c->name);
+	cache_invalidate(fs->cache, c);
+	notify_inode(fs, INO_COLL0 + schema_collection_index(c));
 }
 
 /* ---- names ---------------------------------------------------------------- */
@@ -374,6 +420,118 @@ static bool attr_buffer(struct fs *fs, struct node *n, struct stat *st, mode_t m
 	return has;
 }
 
+/* ---- views and exports ---------------------------------------------------- */
+
+/* The content of view directory @d (N_VDIR), with a reference. */
+static int vdir_listing(struct fs *fs, const struct node *d, struct cache_listing **out)
+{
+	return views_dir(fs->cache, (enum views_group)d->sub, d->id, out);
+}
+
+/* What view link @n (N_VLINK) points at: "../../../invoices/<stem>.json".
+ * Every view directory is three levels down, so the text is the same in
+ * each, and relative: it works wherever the mount is. */
+static char *vlink_target(const struct node *n)
+{
+	char *stem = names_encode(n->id), *t = NULL;
+	if (stem && asprintf(&t, "../../../%s/%s.%s", n->c->name, stem, n->sub ? "pdf" : "json") < 0)
+		t = NULL;
+	free(stem);
+	return t;
+}
+
+static void attr_link(struct fs *fs, struct stat *st, fuse_ino_t ino, size_t len, time_t mtime)
+{
+	memset(st, 0, sizeof(*st));
+	st->st_ino = ino;
+	st->st_mode = S_IFLNK | 0777;
+	st->st_nlink = 1;
+	st->st_uid = fs->uid;
+	st->st_gid = fs->gid;
+	st->st_size = (off_t)len;
+	st->st_mtime = st->st_ctime = st->st_atime = mtime;
+}
+
+/* node_attr of views/ and exports/.  Like a collection directory, a view
+ * asks the service only when it was listed before (a TTL refresh): a cold
+ * `ls -l views/status` costs nothing. */
+static int view_attr(struct fs *fs, struct node *n, struct stat *st, double *timeout)
+{
+	struct cache_listing *l = NULL;
+	int rc = 0;
+	*timeout = FS_FOREVER;
+	switch (n->kind) {
+	case N_VIEWS:
+	case N_EXPORTS:
+		attr_dir(fs, st, n->ino, fs->started);
+		if (n->kind == N_VIEWS)
+			st->st_nlink = 2 + VIEWS_NGROUPS;
+		return 0;
+	case N_VGROUP: {
+		char **names = NULL;
+		size_t k = 0;
+		time_t changed = 0;
+		double left = -1;
+		attr_dir(fs, st, n->ino, fs->started);
+		if (n->sub == VIEWS_STATUS || !views_held(fs->cache, n->sub, NULL)) {
+			*timeout = n->sub == VIEWS_STATUS ? FS_FOREVER : 1.0;
+			return 0;
+		}
+		rc = views_names(fs->cache, n->sub, &names, &k, &changed, &left);
+		views_names_free(names, k);
+		if (rc < 0)
+			return rc;
+		st->st_mtime = st->st_ctime = st->st_atime = changed;
+		*timeout = left;
+		return 0;
+	}
+	case N_VDIR:
+		attr_dir(fs, st, n->ino, fs->started);
+		*timeout = 1.0;
+		if (!views_held(fs->cache, n->sub, n->id))
+			return 0;
+		rc = vdir_listing(fs, n, &l);
+		if (rc < 0)
+			return rc;
+		st->st_mtime = st->st_ctime = st->st_atime = l->changed;
+		*timeout = cache_listing_ttl_left(fs->cache, l);
+		break;
+	case N_VLINK: {
+		struct node *d = inode_get(n->parent);
+		char *t = vlink_target(n);
+		if (!d || !t) {
+			free(t);
+			return d ? -ENOMEM : -ENOENT;
+		}
+		rc = vdir_listing(fs, d, &l);
+		ssize_t pos = rc < 0 ? -1 : cache_listing_find(l, n->id);
+		if (rc == 0 && pos < 0)
+			rc = -ENOENT;
+		if (rc == 0) {
+			const struct cache_record *r = l->recs[pos];
+			attr_link(fs, st, n->ino, strlen(t), n->sub ? r->date : r->mtime);
+			*timeout = cache_listing_ttl_left(fs->cache, l);
+		}
+		free(t);
+		break;
+	}
+	case N_EXPORT: {
+		struct export_text *t = NULL;
+		rc = export_get(fs->cache, (size_t)n->sub, &t);
+		if (rc < 0)
+			return rc;
+		attr_file(fs, st, n->ino, FS_RO_MODE, (off_t)t->len, t->l->changed);
+		*timeout = cache_listing_ttl_left(fs->cache, t->l);
+		export_text_unref(t);
+		return 0;
+	}
+	default:
+		return -ENOENT;
+	}
+	cache_listing_unref(l);
+	return rc;
+}
+
 /* Attributes of @n in @st and how long the kernel may keep them in *@timeout.
  * A collection directory lists itself only when a listing it had went stale
  * (its mtime must follow the listing so the kernel drops its cached entries);
@@ -390,7 +548,7 @@ static int node_attr(struct fs *fs, struct node *n, struct stat *st, double *tim
 	case N_CTL:
 		attr_dir(fs, st, n->ino, fs->started);
 		if (n->kind == N_ROOT)
-			st->st_nlink = 3 + schema_ncollections();
+			st->st_nlink = 3 + schema_ncollections() + 2; /* + views, exports */
 		return 0;
 	case N_STATUS: {
 		struct timespec mono;
@@ -428,6 +586,13 @@ static int node_attr(struct fs *fs, struct node *n, struct stat *st, double *tim
 		attr_buffer(fs, n, st, n->mode & 07777);
 		*timeout = 0;
 		return 0;
+	case N_VIEWS:
+	case N_VGROUP:
+	case N_VDIR:
+	case N_VLINK:
+	case N_EXPORTS:
+	case N_EXPORT:
+		return view_attr(fs, n, st, timeout);
 	case N_COLL:
 	case N_SINGLE:
 		break;
@@ -530,6 +695,59 @@ static void reply_node(fuse_req_t req, struct fs *fs, struct node *n)
 		inode_forget(n->ino, 1);
 }
 
+/* The entry @name of view directory @p (a group or a view), in *@n, or NULL
+ * with how long the kernel may keep "no such name" in *@left.  Names that
+ * cannot be entries never cost a call. */
+static int view_lookup(struct fs *fs, struct node *p, const char *name, struct node **n,
+		       double *left)
+{
+	struct cache_listing *l = NULL;
+	const struct schema_collection *inv = schema_find("invoices");
+	char *id = NULL;
+	int rc;
+	*n = NULL;
+	if (p->kind == N_VGROUP) {
+		if (!views_name_plausible(p->sub, name))
+			return 0;
+		if (p->sub != VIEWS_STATUS) {
+			/* Years and clients exist when the listings have them. */
+			rc = views_dir(fs->cache, p->sub, name, &l);
+			if (rc == -ENOENT) {
+				*left = 1.0;
+				return 0;
+			}
+			if (rc < 0)
+				return rc;
+			cache_listing_unref(l);
+		}
+		*n = inode_view(N_VDIR, p->ino, p->sub, NULL, name);
+		return *n ? 0 : -ENOMEM;
+	}
+	bool pdf = false;
+	if (!names_is_scratch(name)) {
+		id = names_record_id(name, ".json");
+		if (!id) {
+			id = names_record_id(name, ".pdf");
+			pdf = id != NULL;
+		}
+	}
+	if (!id)
+		return 0;
+	rc = vdir_listing(fs, p, &l);
+	if (rc < 0) {
+		free(id);
+		return rc;
+	}
+	*left = cache_listing_ttl_left(fs->cache, l);
+	if (cache_listing_find(l, id) >= 0) {
+		*n = inode_view(N_VLINK, p->ino, pdf, inv, id);
+		rc = *n ? 0 : -ENOMEM;
+	}
+	cache_listing_unref(l);
+	free(id);
+	return rc;
+}
+
 static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct fs *fs = fs_of(req);
@@ -556,7 +774,37 @@ static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 			if (!strcmp(name, buf))
 				n = inode_get(INO_COLL0 + i);
 		}
+		if (!strcmp(name, "views"))
+			n = inode_get(INO_VIEWS);
+		else if (!strcmp(name, "exports"))
+			n = inode_get(INO_EXPORTS);
 		break;
+	case N_VIEWS: {
+		int g = views_group_find(name);
+		if (g >= 0)
+			n = inode_get(INO_VGROUP0 + g);
+		break;
+	}
+	case N_EXPORTS: {
+		int i = export_find(name);
+		if (i >= 0)
+			n = inode_get(INO_EXPORT0 + i);
+		break;
+	}
+	case N_VGROUP:
+	case N_VDIR: {
+		double left = FS_FOREVER;
+		int rc = view_lookup(fs, p, name, &n, &left);
+		if (rc < 0) {
+			fuse_reply_err(req, -rc);
+			return;
+		}
+		if (!n) {
+			reply_negative(req, left);
+			return;
+		}
+		break;
+	}
 	case N_CTL:
 		if (!strcmp(name, "status"))
 			n = inode_get(INO_STATUS);
@@ -697,6 +945,76 @@ static bool coll_entry(struct node *d, const struct cache_listing *l, const char
 	return true;
 }
 
+/* READDIR(PLUS) of views/, a view group, a view and exports/: "." and "..",
+ * then the entries in order; an offset is the index of the next entry. */
+static void view_readdir(fuse_req_t req, struct fs *fs, struct node *d, size_t size, off_t off,
+			 bool plus)
+{
+	const struct schema_collection *inv = schema_find("invoices");
+	struct cache_listing *l = NULL;
+	char **names = NULL, *buf = malloc(size ? size : 1), name[1024];
+	size_t nnames = 0, used = 0, count = 0;
+	struct stat dot;
+	int rc = 0;
+	if (!buf) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	if (d->kind == N_VIEWS) {
+		count = VIEWS_NGROUPS;
+	} else if (d->kind == N_EXPORTS) {
+		count = export_count();
+	} else if (d->kind == N_VGROUP) {
+		time_t changed;
+		double left;
+		rc = views_names(fs->cache, d->sub, &names, &nnames, &changed, &left);
+		count = nnames;
+	} else {
+		rc = vdir_listing(fs, d, &l);
+		count = rc == 0 ? l->n * 2 : 0;
+	}
+	if (rc < 0)
+		goto out;
+	attr_dir(fs, &dot, d->ino, fs->started);
+	for (off_t k = off; (size_t)k < count + 2; k++) {
+		struct node *n = NULL;
+		const char *nm = name;
+		size_t i = (size_t)k - 2;
+		if (k == 0) {
+			nm = ".";
+		} else if (k == 1) {
+			nm = "..";
+			dot.st_ino = d->kind == N_VDIR ? d->parent
+				   : d->kind == N_VGROUP ? INO_VIEWS : INO_ROOT;
+		} else if (d->kind == N_VIEWS) {
+			nm = views_group_name(i);
+			n = inode_get(INO_VGROUP0 + i);
+		} else if (d->kind == N_EXPORTS) {
+			nm = export_name(i);
+			n = inode_get(INO_EXPORT0 + i);
+		} else if (d->kind == N_VGROUP) {
+			nm = names[i];
+			n = inode_view(N_VDIR, d->ino, d->sub, NULL, nm);
+		} else {
+			const struct cache_record *r = l->recs[i / 2];
+			snprintf(name, sizeof(name), "%s.%s", r->stem, i % 2 ? "pdf" : "json");
+			n = inode_view(N_VLINK, d->ino, (int)(i % 2), inv, r->id);
+		}
+		if (k > 1 && !n)
+			continue;
+		if (!dir_add(req, fs, buf, size, &used, plus, nm, n, &dot, k + 1))
+			break;
+	}
+out:
+	cache_listing_unref(l);
+	views_names_free(names, nnames);
+	if (rc < 0 && used == 0)
+		fuse_reply_err(req, -rc);
+	else
+		fuse_reply_buf(req, buf, used);
+	free(buf);
+}
+
 static void fs_do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, bool plus)
 {
 	struct fs *fs = fs_of(req);
@@ -709,6 +1027,10 @@ static void fs_do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off
 	int rc = 0;
 	if (!d) {
 		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	if (d->kind == N_VIEWS || d->kind == N_VGROUP || d->kind == N_VDIR || d->kind == N_EXPORTS) {
+		view_readdir(req, fs, d, size, off, plus);
 		return;
 	}
 	if (d->kind != N_ROOT && d->kind != N_CTL && d->kind != N_COLL) {
@@ -757,6 +1079,12 @@ static void fs_do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off
 				const struct schema_collection *c = schema_collection_at(i - 1);
 				snprintf(name, sizeof(name), c->single ? "%s.json" : "%s", c->name);
 				n = inode_get(INO_COLL0 + i - 1);
+			} else if (i - 1 == schema_ncollections()) {
+				nm = "views";
+				n = inode_get(INO_VIEWS);
+			} else if (i - 1 == schema_ncollections() + 1) {
+				nm = "exports";
+				n = inode_get(INO_EXPORTS);
 			} else {
 				break;
 			}
@@ -912,6 +1240,13 @@ static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		cache_listing_unref(l);
 		return;
 	case N_PDF: {
+		/* The budget reserve: a thumbnailer's first read of a PDF costs a
+		 * call, and past its hourly share it is refused without one. */
+		if (cache_pdf_size(fs->cache, n->id, false) < 0 &&
+		    who_is_background(fuse_req_ctx(req)->pid) && !api_background_take(fs->wb.api)) {
+			rc = -EAGAIN;
+			break;
+		}
 		char *buf = malloc(size ? size : 1);
 		if (!buf) {
 			rc = -ENOMEM;
@@ -960,6 +1295,18 @@ static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	case N_REFRESH:
 		fuse_reply_buf(req, NULL, 0);
 		return;
+	case N_EXPORT: {
+		struct export_text *t = NULL;
+		rc = export_get(fs->cache, (size_t)n->sub, &t);
+		if (rc < 0)
+			break;
+		reply_slice(req, t->data, t->len, size, off);
+		export_text_unref(t);
+		return;
+	}
+	case N_VLINK:
+		rc = -EINVAL;
+		break;
 	default:
 		rc = -EISDIR;
 	}
@@ -1025,7 +1372,7 @@ static void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 		return;
 	}
 	if (n->kind == N_REFRESH) {
-		fs_refresh(fs);
+		refresh_path(fs, buf, size);
 		fuse_reply_write(req, size);
 		return;
 	}
@@ -1163,6 +1510,7 @@ static int commit(struct fs *fs, struct node *n, bool fsync)
 		b->dirty = b->failed = false;
 	pthread_mutex_unlock(&inode_lock);
 	notify_inode(fs, n->ino);
+	notify_views(fs); /* a change may move invoices between views */
 out:
 	wb_pending_free(pending);
 	free(text);
@@ -1214,7 +1562,8 @@ static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 		fuse_reply_err(req, EPERM);
 		return;
 	}
-	if (n->kind == N_ROOT || n->kind == N_CTL || n->kind == N_COLL) {
+	if (n->kind == N_ROOT || n->kind == N_CTL || n->kind == N_COLL || n->kind == N_VIEWS ||
+	    n->kind == N_VGROUP || n->kind == N_VDIR || n->kind == N_EXPORTS) {
 		if (to_set & (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_SIZE))
 			rc = -EPERM;
 	} else if ((to_set & FUSE_SET_ATTR_SIZE) && n->kind != N_REFRESH) {
@@ -1326,7 +1675,7 @@ static void fs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	char *id;
 	int rc, err;
 	if (!p || p->kind != N_COLL) {
-		fuse_reply_err(req, p && (p->kind == N_ROOT || p->kind == N_CTL) ? EPERM : ENOENT);
+		fuse_reply_err(req, p ? EPERM : ENOENT);
 		return;
 	}
 	pthread_mutex_lock(&inode_lock);
@@ -1372,6 +1721,8 @@ static void fs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 		status_error(what, msg);
 	else
 		status_change("deleted %s", what);
+	if (rc == 0)
+		notify_views(fs);
 	free(id);
 	fuse_reply_err(req, -rc);
 }
@@ -1637,6 +1988,174 @@ static void fs_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 	fuse_reply_err(req, EPERM);
 }
 
+/* ---- symlinks and extended attributes -------------------------------------- */
+
+static void fs_readlink(fuse_req_t req, fuse_ino_t ino)
+{
+	struct fs *fs = fs_of(req);
+	struct node *n = inode_get(ino);
+	struct stat st;
+	double timeout;
+	if (!n || n->kind != N_VLINK) {
+		fuse_reply_err(req, n ? EINVAL : ENOENT);
+		return;
+	}
+	int rc = node_attr(fs, n, &st, &timeout); /* still in its view? */
+	char *t = rc == 0 ? vlink_target(n) : NULL;
+	if (rc == 0 && !t)
+		rc = -ENOMEM;
+	if (rc < 0)
+		fuse_reply_err(req, -rc);
+	else
+		fuse_reply_readlink(req, t);
+	free(t);
+}
+
+#define XATTR_PREFIX "user.factuurfs."
+#define XATTR_MAX 5
+
+struct xattr {
+	const char *name;
+	char value[320];
+};
+
+/* The extended attributes of @n: on an invoice's .json and .pdf, what its
+ * listing says (status, total, due date, client, when listed); none
+ * elsewhere.  Never a call: the listing held now, fresh or stale. */
+static size_t node_xattrs(struct fs *fs, const struct node *n, struct xattr *x)
+{
+	const struct schema_invoice_keys *k = &schema_invoice_keys;
+	struct cache_listing *l;
+	size_t nx = 0;
+	if ((n->kind != N_JSON && n->kind != N_PDF) || !n->c->pdf_path || !n->id)
+		return 0;
+	l = cache_listing_peek(fs->cache, n->c);
+	ssize_t pos = l ? cache_listing_find(l, n->id) : -1;
+	cJSON *rec = pos >= 0 ? cJSON_Parse(l->recs[pos]->text) : NULL;
+	if (rec) {
+		char today[16];
+		struct tm tm;
+		time_t now = time(NULL);
+		localtime_r(&now, &tm);
+		strftime(today, sizeof(today), "%Y-%m-%d", &tm);
+		const cJSON *total = cJSON_GetObjectItemCaseSensitive(rec, k->total);
+		const cJSON *due = cJSON_GetObjectItemCaseSensitive(rec, k->duedate);
+		const cJSON *nr = cJSON_GetObjectItemCaseSensitive(rec, k->clientnr);
+		const cJSON *co = cJSON_GetObjectItemCaseSensitive(rec, k->company);
+		x[nx].name = XATTR_PREFIX "status";
+		schema_invoice_status(rec, today, x[nx].value, sizeof(x[nx].value));
+		nx++;
+		if (cJSON_IsNumber(total)) {
+			x[nx].name = XATTR_PREFIX "total";
+			snprintf(x[nx++].value, sizeof(x->value), "%.2f", total->valuedouble + 0.0);
+		}
+		if (cJSON_IsString(due) && due->valuestring[0]) {
+			x[nx].name = XATTR_PREFIX "duedate";
+			snprintf(x[nx++].value, sizeof(x->value), "%s", due->valuestring);
+		}
+		if (cJSON_IsNumber(nr)) {
+			x[nx].name = XATTR_PREFIX "client";
+			if (cJSON_IsString(co) && co->valuestring[0])
+				snprintf(x[nx++].value, sizeof(x->value), "%lld - %s",
+					 (long long)nr->valuedouble, co->valuestring);
+			else
+				snprintf(x[nx++].value, sizeof(x->value), "%lld",
+					 (long long)nr->valuedouble);
+		}
+		struct tm ft;
+		x[nx].name = XATTR_PREFIX "fetched";
+		gmtime_r(&l->fetched_wall, &ft);
+		strftime(x[nx++].value, sizeof(x->value), "%Y-%m-%dT%H:%M:%SZ", &ft);
+	}
+	cJSON_Delete(rec);
+	cache_listing_unref(l);
+	return nx;
+}
+
+/* Replies @data (@len bytes) to a get/listxattr of @size: its length when
+ * @size is 0, ERANGE when it does not fit. */
+static void reply_xattr_data(fuse_req_t req, const char *data, size_t len, size_t size)
+{
+	if (size == 0)
+		fuse_reply_xattr(req, len);
+	else if (size < len)
+		fuse_reply_err(req, ERANGE);
+	else
+		fuse_reply_buf(req, data, len);
+}
+
+static void fs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
+{
+	struct node *n = inode_get(ino);
+	struct xattr x[XATTR_MAX];
+	if (!n) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	/* Only user.* attributes exist here.  ENOTSUP for the rest (ls -l asks
+	 * every file for security.selinux and system.posix_acl_access): ls and
+	 * gnulib then stop asking for the whole filesystem, instead of a round
+	 * trip per file and name. */
+	if (strncmp(name, "user.", 5)) {
+		fuse_reply_err(req, ENOTSUP);
+		return;
+	}
+	if (strncmp(name, XATTR_PREFIX, strlen(XATTR_PREFIX))) {
+		fuse_reply_err(req, ENODATA);
+		return;
+	}
+	size_t nx = node_xattrs(fs_of(req), n, x);
+	for (size_t i = 0; i < nx; i++) {
+		if (!strcmp(name, x[i].name)) {
+			reply_xattr_data(req, x[i].value, strlen(x[i].value), size);
+			return;
+		}
+	}
+	fuse_reply_err(req, ENODATA);
+}
+
+static void fs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
+{
+	struct node *n = inode_get(ino);
+	struct xattr x[XATTR_MAX];
+	char list[XATTR_MAX * 32];
+	size_t len = 0;
+	if (!n) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	size_t nx = node_xattrs(fs_of(req), n, x);
+	for (size_t i = 0; i < nx; i++) {
+		size_t l = strlen(x[i].name) + 1;
+		memcpy(list + len, x[i].name, l);
+		len += l;
+	}
+	reply_xattr_data(req, list, len, size);
+}
+
+/* The attributes are what the service says: ours cannot be set (EPERM), and
+ * nothing else can be stored (ENOTSUP, which cp -a and rsync -X pass over). */
+static int xattr_refusal(const char *name)
+{
+	return strncmp(name, XATTR_PREFIX, strlen(XATTR_PREFIX)) ? ENOTSUP : EPERM;
+}
+
+static void fs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
+			size_t size, int flags)
+{
+	(void)ino;
+	(void)value;
+	(void)size;
+	(void)flags;
+	fuse_reply_err(req, xattr_refusal(name));
+}
+
+static void fs_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
+{
+	(void)ino;
+	fuse_reply_err(req, xattr_refusal(name));
+}
+
 /* ---- session -------------------------------------------------------------- */
 
 static void fs_init(void *userdata, struct fuse_conn_info *conn)
@@ -1711,6 +2230,8 @@ void fs_free(struct fs *fs)
 		free(q);
 	}
 	inode_destroy();
+	views_clear();
+	export_clear();
 	free(fs->status_text);
 	pthread_mutex_destroy(&fs->qlock);
 	pthread_cond_destroy(&fs->qcond);
@@ -1742,4 +2263,9 @@ const struct fuse_lowlevel_ops fs_ops = {
 	.unlink = fs_unlink,
 	.rmdir = fs_rmdir,
 	.rename = fs_rename,
+	.readlink = fs_readlink,
+	.getxattr = fs_getxattr,
+	.listxattr = fs_listxattr,
+	.setxattr = fs_setxattr,
+	.removexattr = fs_removexattr,
 };

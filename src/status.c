@@ -180,6 +180,11 @@ char *status_render(size_t *len)
 		api = cJSON_AddObjectToObject(root, "api");
 		cJSON_AddNumberToObject(api, "requests", (double)stats.requests);
 		cJSON_AddNumberToObject(api, "requests_last_hour", (double)stats.last_hour);
+		/* The reserve: what thumbnailers and indexers spent and were refused. */
+		cJSON *bg = cJSON_AddObjectToObject(api, "background");
+		cJSON_AddNumberToObject(bg, "calls_last_hour", (double)stats.background_last_hour);
+		cJSON_AddNumberToObject(bg, "per_hour", (double)stats.background_per_hour);
+		cJSON_AddNumberToObject(bg, "refused", (double)stats.background_refused);
 		cJSON_AddNumberToObject(api, "failures", (double)stats.failures);
 		cJSON_AddNumberToObject(api, "retries", (double)stats.retries);
 		cJSON_AddNumberToObject(api, "not_sent", (double)stats.failed_fast);

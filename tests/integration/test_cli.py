@@ -82,6 +82,23 @@ def test_refresh_drops_cached_listings(lone, mounts):
     assert len(listing_calls(lone.since(mark), "products")) == 1
 
 
+def test_refresh_of_a_path_drops_its_collection_only(lone, mounts):
+    m = mounts(lone)
+    os.listdir(m.path("clients"))
+    os.listdir(m.path("products"))
+    mark = lone.mark()
+    assert cli("refresh", m.mnt, m.path("clients", "1.json")).returncode == 0
+    assert cli("refresh", m.mnt, "balance.json").returncode == 0
+    os.listdir(m.path("clients"))
+    os.listdir(m.path("products"))
+    open(m.path("balance.json")).read()
+    assert len(listing_calls(lone.since(mark), "clients")) == 1
+    assert listing_calls(lone.since(mark), "products") == []
+    assert len(listing_calls(lone.since(mark), "balance")) == 1
+    r = cli("refresh", m.mnt, "nonsense")
+    assert r.returncode == 1 and "refresh nonsense: No such file or directory" in r.stderr
+
+
 def test_commands_refuse_what_is_not_a_mount(tmp_path):
     r = cli("status", str(tmp_path))
     assert r.returncode == 1 and "is not a factuurfs mount" in r.stderr

@@ -1,0 +1,70 @@
+"""The budget reserve: thumbnailers and indexers may spend only their share."""
+import errno
+import os
+import shutil
+import subprocess
+
+import pytest
+
+from harness import FACTUURFS, Fake
+
+
+@pytest.fixture
+def thumbnailer(tmp_path):
+    """`cat` under the name of Thunar's thumbnail service, as the kernel sees it."""
+    path = tmp_path / "tumblerd"
+    shutil.copy("/bin/cat", path)
+    return str(path)
+
+
+def pdfs(m):
+    return sorted(n for n in os.listdir(m.path("invoices")) if n.endswith(".pdf"))
+
+
+def fetches(reqs):
+    return [r for r in reqs if "/invoices_pdf/" in r["path"]]
+
+
+def test_thumbnailers_get_their_share_and_no_more(workdir, mounts, thumbnailer):
+    f = Fake(workdir, "--generate", "clients=3,invoices=20,products=3")
+    try:
+        m = mounts(f, opts=["background_calls=5"])
+        names = pdfs(m)
+        mark = f.mark()
+        results = [subprocess.run([thumbnailer, m.path("invoices", n)], capture_output=True)
+                   for n in names]
+        ok = [r for r in results if r.returncode == 0]
+        refused = [r for r in results if r.returncode != 0]
+        assert len(ok) == 5 and len(refused) == 15
+        assert all(b"Resource temporarily unavailable" in r.stderr for r in refused)
+        assert len(fetches(f.since(mark))) == 5
+        # what the user asks for is not refused: one call each
+        mark = f.mark()
+        assert open(m.path("invoices", names[-1]), "rb").read()[:5] == b"%PDF-"
+        assert len(fetches(f.since(mark))) == 1
+        # PDFs already fetched are served to the thumbnailer from the disk cache, free
+        mark = f.mark()
+        r = subprocess.run([thumbnailer, m.path("invoices", names[0]),
+                            m.path("invoices", names[-1])], capture_output=True)
+        assert r.returncode == 0 and f.since(mark) == []
+        bg = m.status()["api"]["background"]
+        # (the kernel tries a failed readahead once more: two refused reads a file)
+        assert (bg["calls_last_hour"], bg["per_hour"]) == (5, 5) and bg["refused"] >= 15
+        out = subprocess.run([FACTUURFS, "status", m.mnt], capture_output=True, text=True).stdout
+        assert "thumbnails   5 of 5 calls this hour used by thumbnailers and indexers, " \
+               f"{bg['refused']} reads refused" in out
+    finally:
+        f.stop()
+
+
+def test_no_limit_when_asked(workdir, mounts, thumbnailer):
+    f = Fake(workdir, "--generate", "clients=3,invoices=8,products=3")
+    try:
+        m = mounts(f, opts=["background_calls=-1"])
+        mark = f.mark()
+        for n in pdfs(m):
+            assert subprocess.run([thumbnailer, m.path("invoices", n)],
+                                  capture_output=True).returncode == 0
+        assert len(fetches(f.since(mark))) == 8
+    finally:
+        f.stop()
