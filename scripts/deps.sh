@@ -4,19 +4,27 @@
 #   scripts/deps.sh --test   also what the test suite drives (editors, pdfinfo, valgrind)
 #   scripts/deps.sh --bench  also what scripts/bench.sh drives (gnuplot, curl)
 #   scripts/deps.sh --fuzz   also clang and its libFuzzer runtime (scripts/fuzz.sh)
+#   scripts/deps.sh --desktop also Xvfb and three file managers (tests/desktop/)
 set -euo pipefail
 
 build_pkgs=(gcc meson ninja-build pkg-config libfuse3-dev fuse3 libcurl4-openssl-dev
 	libcjson-dev libinih-dev uthash-dev libsystemd-dev scdoc python3 ca-certificates)
-test_pkgs=(python3-pytest poppler-utils valgrind vim nano tmux libglib2.0-bin emacs-nox openssl)
+test_pkgs=(python3-pytest poppler-utils valgrind vim nano tmux libglib2.0-bin emacs-nox openssl
+	mount util-linux systemd man-db)
 
 want=("${build_pkgs[@]}")
 bench_pkgs=(gnuplot-nox curl)
 # libclang-rt-dev pulls in the compiler-rt (libFuzzer) of Debian's default clang.
 fuzz_pkgs=(clang libclang-rt-dev)
+# Thunar thumbnails through tumbler (its poppler plugin is in tumbler itself);
+# PCManFM and Nautilus through evince's evince-thumbnailer (Nautilus inside bwrap).
+# import/identify (imagemagick) take and check the screenshot; gio is libglib2.0-bin.
+desktop_pkgs=(xvfb xauth imagemagick xdotool x11-utils dbus dbus-x11 thunar tumbler pcmanfm
+	nautilus evince bubblewrap libglib2.0-bin python3-pytest)
 [ "${1:-}" = "--test" ] && want+=("${test_pkgs[@]}")
 [ "${1:-}" = "--bench" ] && want+=("${bench_pkgs[@]}")
 [ "${1:-}" = "--fuzz" ] && want+=("${fuzz_pkgs[@]}")
+[ "${1:-}" = "--desktop" ] && want+=("${desktop_pkgs[@]}")
 
 missing=()
 for p in "${want[@]}"; do

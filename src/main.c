@@ -39,6 +39,7 @@ struct options {
 	double ttl;
 	double timeout;
 	long page_size;
+	long background_calls; /* API calls per hour thumbnailers and indexers may cause */
 	int insecure;
 	int readonly;
 };
@@ -54,6 +55,7 @@ static const struct fuse_opt option_spec[] = {
 	OPT("ttl=%lf", ttl),
 	OPT("timeout=%lf", timeout),
 	OPT("page_size=%ld", page_size),
+	OPT("background_calls=%ld", background_calls),
 	OPT("cache_dir=%s", cache_dir),
 	OPT("cafile=%s", cainfo),
 	OPT("cainfo=%s", cainfo), /* the first name it had; kept working */
@@ -78,19 +80,25 @@ static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outa
 
 static void usage(const char *prog)
 {
-	printf("usage: %s [options] MOUNTPOINT\n\n"
+	printf("usage: %s [options] [SOURCE] MOUNTPOINT\n\n"
 	       "Mounts a factuursturen.nl account as files.\n\n"
+	       "SOURCE, as mount(8) passes it from /etc/fstab, names the rc file's profile:\n"
+	       "\"work\" or \"factuurfs#work\" is -o profile=work; \"factuurfs\", \"default\"\n"
+	       "and \"none\" name no profile. An explicit -o profile= wins.\n\n"
 	       "factuurfs options:\n"
 	       "    -o url=URL             API base URL (default " DEFAULT_URL ")\n"
 	       "    -o username=NAME       account login (else $FACTUURSTUREN_USERNAME or the rc file)\n"
 	       "    -o apikey_file=FILE    read the API key from FILE (else $FACTUURSTUREN_APIKEY\n"
 	       "                           or the rc file)\n"
-	       "    -o profile=SECTION     section of ./" RC_NAME " or ~/" RC_NAME
-	       " (default: default)\n"
+	       "    -o profile=SECTION     section of ./" RC_NAME " or ~/" RC_NAME "\n"
+	       "                           (default: default)\n"
 	       "    -o ttl=SECONDS         how long a listing stays fresh (default 60)\n"
 	       "    -o timeout=SECONDS     the longest one API call may take, retries\n"
 	       "                           included (default 30)\n"
 	       "    -o page_size=N         records asked for per listing page (default 10000)\n"
+	       "    -o background_calls=N  API calls per hour that thumbnailers and indexers\n"
+	       "                           may cause by reading PDFs; the rest of the budget\n"
+	       "                           is kept for you (default 50, -1: no limit)\n"
 	       "    -o cache_dir=DIR       PDF cache (default $XDG_CACHE_HOME/factuurfs)\n"
 	       "    -o cache_max=SIZE      PDFs kept, least recently used dropped first\n"
 	       "                           (default 1G; K, M, G suffixes)\n"
@@ -99,10 +107,50 @@ static void usage(const char *prog)
 	       "                           the system's, e.g. for a private CA\n"
 	       "    -o insecure            do not verify the server's TLS certificate (never\n"
 	       "                           for the real service)\n"
+	       "    -o allow_other         let other users into the mount (off unless given)\n"
 	       "    -o ro                  read-only: the kernel refuses every change, and\n"
-	       "                           close() costs no round trip to the daemon\n"
+	       "                           close(2) costs no round trip to the daemon\n"
 	       "\n",
 	       prog);
+}
+
+/* ---- SOURCE, as mount(8) gives it ------------------------------------------- */
+
+/* mount(8) and mount.fuse3 run `factuurfs SOURCE MOUNTPOINT -o OPTIONS`.  With
+ * two operands the first is SOURCE: it is taken out of argv (argv[*argc]
+ * stays NULL) and returned; NULL with one operand.  Only -o takes a separate
+ * value among the options fuse_parse_cmdline knows. */
+static const char *take_source(int *argc, char **argv)
+{
+	int first = 0, n = 0;
+	bool operands_only = false;
+	for (int i = 1; i < *argc; i++) {
+		if (!operands_only && !strcmp(argv[i], "--")) {
+			operands_only = true;
+		} else if (!operands_only && argv[i][0] == '-' && argv[i][1]) {
+			if (!strcmp(argv[i], "-o"))
+				i++;
+		} else if (n++ == 0) {
+			first = i;
+		}
+	}
+	if (n != 2)
+		return NULL;
+	const char *source = argv[first];
+	memmove(&argv[first], &argv[first + 1], (size_t)(*argc - first) * sizeof(*argv));
+	(*argc)--;
+	return source;
+}
+
+/* SOURCE's profile: "work" and "factuurfs#work" name [work]; "factuurfs",
+ * "default", "none" and "" name none (the usual default).  NULL for none. */
+static char *source_profile(const char *source)
+{
+	const char *hash = strchr(source, '#');
+	const char *p = hash ? hash + 1 : source;
+	if (!*p || !strcmp(p, "factuurfs") || !strcmp(p, "default") || !strcmp(p, "none"))
+		return NULL;
+	return strdup(p);
 }
 
 /* ---- credentials ------------------------------------------------------------ */
@@ -393,7 +441,7 @@ int main(int argc, char *argv[])
 {
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
 	struct fuse_cmdline_opts fopts = {0};
-	struct options o = {.ttl = 60, .timeout = 30, .page_size = 10000};
+	struct options o = {.ttl = 60, .timeout = 30, .page_size = 10000, .background_calls = 50};
 	struct fuse_session *se = NULL;
 	struct api *api = NULL;
 	struct cache *cache = NULL;
@@ -408,6 +456,10 @@ int main(int argc, char *argv[])
 	if (cli_is_command(argc, argv))
 		return cli_main(argc, argv);
 
+	/* mount(8)'s shape: `factuurfs SOURCE MOUNTPOINT` (see take_source). */
+	const char *source = take_source(&argc, argv);
+	args.argc = argc;
+
 	/* Every thread started from here on leaves SIGHUP to sighup_main. */
 	sigemptyset(&hup);
 	sigaddset(&hup, SIGHUP);
@@ -415,6 +467,18 @@ int main(int argc, char *argv[])
 
 	if (fuse_opt_parse(&args, &o, option_spec, opt_proc) != 0)
 		goto out;
+	if (source && !o.profile)
+		o.profile = source_profile(source);
+	/* ... and shown as the mount's source, as mount(8) and `mount -a` expect. */
+	if (source && *source && !strpbrk(source, ",\\ \t\n")) {
+		char *fsname;
+		if (asprintf(&fsname, "-ofsname=%s,subtype=factuurfs", source) < 0)
+			goto out;
+		rc = fuse_opt_add_arg(&args, fsname);
+		free(fsname);
+		if (rc != 0)
+			goto out;
+	}
 	if (fuse_parse_cmdline(&args, &fopts) != 0)
 		goto out;
 	if (fopts.show_help) {
@@ -495,6 +559,7 @@ int main(int argc, char *argv[])
 		.timeout_ms = (long)(o.timeout * 1000),
 		.insecure = o.insecure,
 		.cainfo = o.cainfo,
+		.background_per_hour = o.background_calls,
 	};
 	rc = api_new(&api, &acfg);
 	wipe_free(apikey);
