@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Every test of factuurfs: unit tests, the fake API's own tests, and the
 # integration suite on real FUSE mounts, once with the normal build and once
-# with AddressSanitizer+UBSan, plus a valgrind mount/unmount cycle.
+# with AddressSanitizer+UBSan, plus a valgrind mount/unmount cycle, and three
+# real file managers under Xvfb (tests/desktop).
 # Installs what is missing first (needs root for that and for mounting).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/deps.sh --test
+# Xvfb and three file managers for tests/desktop (about 250 MB, a minute to install)
+bash scripts/deps.sh --desktop
 [ -e /dev/fuse ] || { echo "test.sh: /dev/fuse is missing: FUSE is needed" >&2; exit 1; }
 
 echo "== build (normal and ASan+UBSan)"
@@ -33,3 +36,6 @@ FACTUURFS_BIN="$PWD/build-asan/factuurfs" FACTUURFS_SANITIZED=1 \
 echo "== valgrind mount/unmount cycle"
 FACTUURFS_BIN="$PWD/build/factuurfs" $PY -m pytest -q -p no:cacheprovider \
 	tests/valgrind_cycle.py
+
+echo "== file managers under Xvfb (Thunar, PCManFM, Nautilus on 500 invoices)"
+FACTUURFS_BIN="$PWD/build/factuurfs" $PY -m pytest -q -p no:cacheprovider tests/desktop
