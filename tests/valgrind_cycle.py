@@ -23,12 +23,18 @@ def test_mount_cycle_under_valgrind(tmp_path):
     try:
         wait_for(lambda: is_mounted(mnt) or p.poll() is not None, "the mount", timeout=120)
         assert p.poll() is None, p.stderr.read()
-        for c in os.listdir(mnt):
-            path = os.path.join(mnt, c)
-            if os.path.isdir(path):
-                for n in os.listdir(path):
-                    with open(os.path.join(path, n), "rb") as f:
+        # every file, view link and export, and the xattrs of one invoice
+        for d, dirs, files in os.walk(mnt):
+            for n in files:
+                fp = os.path.join(d, n)
+                if os.path.islink(fp):
+                    os.readlink(fp)
+                elif not d.endswith(".factuurfs"):
+                    with open(fp, "rb") as f:
                         f.read()
+        inv = os.path.join(mnt, "invoices", sorted(os.listdir(os.path.join(mnt, "invoices")))[0])
+        for name in os.listxattr(inv):
+            os.getxattr(inv, name)
         shutil.copy(os.path.join(mnt, "invoices", os.listdir(os.path.join(mnt, "invoices"))[1]),
                     tmp_path / "copy")
         open(os.path.join(mnt, ".factuurfs", "status")).read()
