@@ -1,5 +1,6 @@
 /* export: CSV files of the invoices and clients listings (see export.h). */
 #include "export.h"
+#include "strbuf.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -41,52 +42,25 @@ int export_find(const char *name)
 	return -1;
 }
 
-struct sbuf {
-	char *p;
-	size_t len, cap;
-	bool failed;
-};
-
-static void put(struct sbuf *b, const char *s, size_t n)
-{
-	if (b->failed)
-		return;
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 4096;
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		char *p = realloc(b->p, cap);
-		if (!p) {
-			b->failed = true;
-			return;
-		}
-		b->p = p;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
 /* One field, quoted when RFC 4180 wants it; @text cells that a spreadsheet
  * would read as a formula get a leading '. */
-static void put_field(struct sbuf *b, const char *s, bool text)
+static void put_field(struct strbuf *b, const char *s, bool text)
 {
 	bool formula = text && (*s == '=' || *s == '+' || *s == '-' || *s == '@');
 	if (!strpbrk(s, ",\"\r\n") && !formula) {
-		put(b, s, strlen(s));
+		strbuf_put(b, s, strlen(s));
 		return;
 	}
-	put(b, "\"", 1);
+	strbuf_put(b, "\"", 1);
 	if (formula)
-		put(b, "'", 1);
+		strbuf_put(b, "'", 1);
 	for (const char *q = s; *q; q++) {
 		if (*q == '"')
-			put(b, "\"\"", 2);
+			strbuf_put(b, "\"\"", 2);
 		else
-			put(b, q, 1);
+			strbuf_put(b, q, 1);
 	}
-	put(b, "\"", 1);
+	strbuf_put(b, "\"", 1);
 }
 
 /* Field @col of pythonic record @rec as its cell text, into @buf. */
@@ -128,7 +102,7 @@ static void cell(const struct schema_column *col, const cJSON *rec, const char *
 
 char *export_render(const struct schema_collection *c, const struct cache_listing *l, size_t *len)
 {
-	struct sbuf b = {0};
+	struct strbuf b = {0};
 	size_t ncol;
 	const struct schema_column *cols = schema_export_columns(c, &ncol);
 	char today[16], buf[512];
@@ -136,13 +110,13 @@ char *export_render(const struct schema_collection *c, const struct cache_listin
 	struct tm tm;
 	localtime_r(&now, &tm);
 	strftime(today, sizeof(today), "%Y-%m-%d", &tm);
-	put(&b, "\xEF\xBB\xBF", 3); /* UTF-8 byte-order mark */
+	strbuf_put(&b, "\xEF\xBB\xBF", 3); /* UTF-8 byte-order mark */
 	for (size_t k = 0; k < ncol; k++) {
 		if (k)
-			put(&b, ",", 1);
+			strbuf_put(&b, ",", 1);
 		put_field(&b, cols[k].header, false);
 	}
-	put(&b, "\r\n", 2);
+	strbuf_put(&b, "\r\n", 2);
 	for (size_t i = 0; i < l->n; i++) {
 		cJSON *rec = cJSON_Parse(l->recs[i]->text);
 		if (!rec)
@@ -151,13 +125,13 @@ char *export_render(const struct schema_collection *c, const struct cache_listin
 			const char *s;
 			cell(&cols[k], rec, today, buf, sizeof(buf), &s);
 			if (k)
-				put(&b, ",", 1);
+				strbuf_put(&b, ",", 1);
 			put_field(&b, s, cols[k].fmt == SCHEMA_CSV_TEXT);
 		}
-		put(&b, "\r\n", 2);
+		strbuf_put(&b, "\r\n", 2);
 		cJSON_Delete(rec);
 	}
-	if (b.failed) {
+	if (b.oom) {
 		free(b.p);
 		return NULL;
 	}

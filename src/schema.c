@@ -1,5 +1,6 @@
 /* schema: the data dictionary and the wire <-> pythonic conversion (see schema.h). */
 #include "schema.h"
+#include "strbuf.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -954,41 +955,8 @@ time_t schema_record_date(const struct schema_collection *c, const cJSON *rec)
 
 /* ---- text ------------------------------------------------------------------------------------ */
 
-struct buf {
-	char *p;
-	size_t len, cap;
-	bool oom;
-};
 
-static void buf_put(struct buf *b, const char *s, size_t n)
-{
-	if (b->oom)
-		return;
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 256;
-		char *p;
-
-		while (b->len + n + 1 > cap)
-			cap *= 2;
-		p = realloc(b->p, cap);
-		if (!p) {
-			b->oom = true;
-			return;
-		}
-		b->p = p;
-		b->cap = cap;
-	}
-	memcpy(b->p + b->len, s, n);
-	b->len += n;
-	b->p[b->len] = '\0';
-}
-
-static void buf_puts(struct buf *b, const char *s)
-{
-	buf_put(b, s, strlen(s));
-}
-
-static void buf_indent(struct buf *b, int depth)
+static void buf_indent(struct strbuf *b, int depth)
 {
 	static const char spaces[] = "                ";
 	size_t n = 2 * (size_t)depth;
@@ -996,18 +964,18 @@ static void buf_indent(struct buf *b, int depth)
 	while (n) {
 		size_t k = n < sizeof(spaces) - 1 ? n : sizeof(spaces) - 1;
 
-		buf_put(b, spaces, k);
+		strbuf_put(b, spaces, k);
 		n -= k;
 	}
 }
 
 /* JSON's mandatory escapes only, spelt as Python's json writes them; UTF-8 and '/' raw. */
-static void put_string(struct buf *b, const char *s)
+static void put_string(struct strbuf *b, const char *s)
 {
 	const unsigned char *p;
 	char esc[8];
 
-	buf_put(b, "\"", 1);
+	strbuf_put(b, "\"", 1);
 	for (p = (const unsigned char *)s; *p; p++) {
 		const char *e = NULL;
 
@@ -1040,14 +1008,14 @@ static void put_string(struct buf *b, const char *s)
 			}
 		}
 		if (e)
-			buf_puts(b, e);
+			strbuf_puts(b, e);
 		else
-			buf_put(b, (const char *)p, 1);
+			strbuf_put(b, (const char *)p, 1);
 	}
-	buf_put(b, "\"", 1);
+	strbuf_put(b, "\"", 1);
 }
 
-static void put_value(struct buf *b, const cJSON *v, int depth)
+static void put_value(struct strbuf *b, const cJSON *v, int depth)
 {
 	char num[32];
 	const cJSON *m;
@@ -1056,45 +1024,45 @@ static void put_value(struct buf *b, const cJSON *v, int depth)
 		bool obj = cJSON_IsObject(v);
 
 		if (!v->child) {
-			buf_puts(b, obj ? "{}" : "[]");
+			strbuf_puts(b, obj ? "{}" : "[]");
 			return;
 		}
-		buf_puts(b, obj ? "{\n" : "[\n");
+		strbuf_puts(b, obj ? "{\n" : "[\n");
 		cJSON_ArrayForEach(m, v)
 		{
 			buf_indent(b, depth + 1);
 			if (obj) {
 				put_string(b, m->string ? m->string : "");
-				buf_puts(b, ": ");
+				strbuf_puts(b, ": ");
 			}
 			put_value(b, m, depth + 1);
-			buf_puts(b, m->next ? ",\n" : "\n");
+			strbuf_puts(b, m->next ? ",\n" : "\n");
 		}
 		buf_indent(b, depth);
-		buf_puts(b, obj ? "}" : "]");
+		strbuf_puts(b, obj ? "}" : "]");
 	} else if (cJSON_IsString(v)) {
 		put_string(b, v->valuestring);
 	} else if (cJSON_IsNumber(v) && isfinite(v->valuedouble)) {
 		format_number(v->valuedouble, num);
-		buf_puts(b, num);
+		strbuf_puts(b, num);
 	} else if (cJSON_IsTrue(v)) {
-		buf_puts(b, "true");
+		strbuf_puts(b, "true");
 	} else if (cJSON_IsFalse(v)) {
-		buf_puts(b, "false");
+		strbuf_puts(b, "false");
 	} else if (cJSON_IsRaw(v) && v->valuestring) {
-		buf_puts(b, v->valuestring);
+		strbuf_puts(b, v->valuestring);
 	} else {
 		/* null, and what JSON cannot say (NaN, infinities). */
-		buf_puts(b, "null");
+		strbuf_puts(b, "null");
 	}
 }
 
 char *schema_format(const cJSON *rec, size_t *len)
 {
-	struct buf b = {0};
+	struct strbuf b = {0};
 
 	put_value(&b, rec, 0);
-	buf_put(&b, "\n", 1);
+	strbuf_put(&b, "\n", 1);
 	if (b.oom) {
 		free(b.p);
 		return NULL;
