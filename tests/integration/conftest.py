@@ -34,6 +34,14 @@ def acct(workdir):
 
 
 @pytest.fixture
+def lone(workdir):
+    """A small fake of its own, for a test that injects faults into it."""
+    f = Fake(workdir, "--generate", "clients=12,invoices=20,products=6")
+    yield f
+    f.stop()
+
+
+@pytest.fixture
 def mounts(workdir):
     """Factory: mounts(fake, opts=..., ...) -> Mount; every mount is unmounted after."""
     made = []

@@ -6,18 +6,11 @@ import subprocess
 
 import pytest
 
-from harness import FACTUURFS, Fake, listing_calls, wait_for
+from harness import FACTUURFS, listing_calls, wait_for
 
 
 def cli(*args):
     return subprocess.run([FACTUURFS, *args], capture_output=True, text=True, timeout=60)
-
-
-@pytest.fixture
-def lone(workdir):
-    f = Fake(workdir, "--generate", "clients=12,invoices=20,products=6")
-    yield f
-    f.stop()
 
 
 def test_status_tells_a_person_what_the_status_file_holds(lone, mounts):

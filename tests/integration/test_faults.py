@@ -12,14 +12,6 @@ import pytest
 from harness import Fake, is_mounted, listing_calls, save, wait_for
 
 
-@pytest.fixture
-def lone(workdir):
-    """A fake of its own: these tests inject faults into it."""
-    f = Fake(workdir, "--generate", "clients=12,invoices=20,products=6")
-    yield f
-    f.stop()
-
-
 def test_spent_budget_serves_the_cached_listing(lone, mounts):
     m = mounts(lone, opts=["ttl=1"])
     before = sorted(os.listdir(m.path("clients")))
