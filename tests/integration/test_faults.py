@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from harness import Fake, is_mounted, listing_calls, save, wait_for
+from harness import is_mounted, listing_calls, save, wait_for
 
 
 def test_spent_budget_serves_the_cached_listing(lone, mounts):
