@@ -229,6 +229,22 @@ def test_xattrs_cannot_be_set_and_other_files_have_none(fake, vmnt):
     assert e.value.errno == errno.ENODATA
 
 
+def test_getfattr_and_setfattr(fake, vmnt):
+    """The commands a user types: getfattr shows them, setfattr is refused clearly;
+    names outside user.* are not supported (ls -l stops asking after one try)."""
+    i = fake.state("invoices")[2]
+    p = vmnt.path("invoices", file_stem(i["invoicenr"]) + ".pdf")
+    r = run("getfattr", "-d", p)
+    assert r.returncode == 0
+    assert f'user.factuurfs.total="{money(i["totalintax"])}"' in r.stdout
+    assert f'user.factuurfs.status="{status_of(i)}"' in r.stdout
+    r = run("setfattr", "-n", "user.factuurfs.status", "-v", "paid", p)
+    assert r.returncode != 0 and "Operation not permitted" in r.stderr
+    with pytest.raises(OSError) as e:
+        os.getxattr(p, "security.selinux")
+    assert e.value.errno == errno.ENOTSUP
+
+
 def test_xattrs_make_no_call(fake, vmnt):
     p = vmnt.path("invoices", file_stem(fake.state("invoices")[1]["invoicenr"]) + ".pdf")
     os.listdir(vmnt.path("invoices"))
