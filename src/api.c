@@ -11,6 +11,7 @@
 #include <math.h>
 #include <curl/curl.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -18,6 +19,7 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 #ifndef FACTUURFS_VERSION
 #define FACTUURFS_VERSION "0"
@@ -114,12 +116,14 @@ struct api {
 	unsigned long bg_per_minute[60]; /* the same for background readers */
 	long bg_minute_of[60];
 	long background_per_hour;
+	int bg_fd; /* api_background_persist's file, -1 without */
 };
 
-/* Adds one to the per-minute window @count/@minute_of; stats_lock held. */
-static void api_window_add(unsigned long *count, long *minute_of)
+/* Adds one at time @t to the per-minute window @count/@minute_of;
+ * stats_lock held. */
+static void api_window_add(unsigned long *count, long *minute_of, time_t t)
 {
-	long minute = (long)(time(NULL) / 60);
+	long minute = (long)(t / 60);
 	int slot = (int)(minute % 60);
 
 	if (minute_of[slot] != minute) {
@@ -792,7 +796,7 @@ static int api_attempt(struct api *api, struct api_conn *c, const char *method, 
 	}
 	pthread_mutex_lock(&api->stats_lock);
 	api->stats.requests++;
-	api_window_add(api->per_minute, api->minute_of);
+	api_window_add(api->per_minute, api->minute_of, time(NULL));
 	pthread_mutex_unlock(&api->stats_lock);
 
 	cc = curl_easy_perform(c->curl);
@@ -1000,12 +1004,62 @@ bool api_background_take(struct api *api)
 	ok = api->background_per_hour < 0 ||
 	     api_window_sum(api->bg_per_minute, api->bg_minute_of) <
 		     (unsigned long)api->background_per_hour;
-	if (ok)
-		api_window_add(api->bg_per_minute, api->bg_minute_of);
-	else
+	if (ok) {
+		time_t now = time(NULL);
+
+		api_window_add(api->bg_per_minute, api->bg_minute_of, now);
+		if (api->bg_fd >= 0)
+			dprintf(api->bg_fd, "%lld\n", (long long)now);
+	} else {
 		api->stats.background_refused++;
+	}
 	pthread_mutex_unlock(&api->stats_lock);
 	return ok;
+}
+
+int api_background_persist(struct api *api, const char *path)
+{
+	char *tmp = NULL, line[32];
+	FILE *in = fopen(path, "re"), *out = NULL;
+	time_t now = time(NULL);
+	int rc = 0;
+
+	/* Keep what the last hour holds, in a fresh file, and go on from it. */
+	if (asprintf(&tmp, "%s.tmp%ld", path, (long)getpid()) < 0)
+		return -ENOMEM;
+	/* 0600 like the PDFs beside it: when the user's thumbnailers ran is
+	 * nobody else's business. */
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	out = fd >= 0 ? fdopen(fd, "w") : NULL;
+	if (!out) {
+		rc = -errno;
+		if (fd >= 0)
+			close(fd);
+		goto out;
+	}
+	pthread_mutex_lock(&api->stats_lock);
+	while (in && fgets(line, sizeof(line), in)) {
+		long long t = strtoll(line, NULL, 10);
+
+		if (t > now - 3600 && t <= now) {
+			api_window_add(api->bg_per_minute, api->bg_minute_of, (time_t)t);
+			fprintf(out, "%lld\n", t);
+		}
+	}
+	pthread_mutex_unlock(&api->stats_lock);
+	if (fclose(out) != 0 || rename(tmp, path) != 0) {
+		rc = -errno;
+		unlink(tmp);
+		goto out;
+	}
+	api->bg_fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
+	if (api->bg_fd < 0)
+		rc = -errno;
+out:
+	if (in)
+		fclose(in);
+	free(tmp);
+	return rc;
 }
 
 void api_get_stats(struct api *api, struct api_stats *out)
@@ -1070,6 +1124,7 @@ int api_new(struct api **out, const struct api_config *cfg)
 	    cfg->connect_timeout_ms > 0 ? cfg->connect_timeout_ms : API_DEFAULT_CONNECT_MS;
 	api->timeout_ms = cfg->timeout_ms > 0 ? cfg->timeout_ms : API_DEFAULT_TIMEOUT_MS;
 	api->background_per_hour = cfg->background_per_hour;
+	api->bg_fd = -1;
 
 	ulen = strlen(cfg->url);
 	api->url = malloc(ulen + 2);
@@ -1114,6 +1169,8 @@ void api_free(struct api *api)
 	}
 	curl_slist_free_all(api->hdr_plain);
 	curl_slist_free_all(api->hdr_body);
+	if (api->bg_fd >= 0)
+		close(api->bg_fd);
 	api_wipe_key(api);
 	free(api->url);
 	free(api->username);

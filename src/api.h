@@ -111,4 +111,10 @@ void api_get_stats(struct api *api, struct api_stats *out);
  * true counts it (go ahead), false means refuse it without a call. */
 bool api_background_take(struct api *api);
 
+/* Keeps that count across remounts (without it a remount grants the share
+ * anew): the calls of the last hour are read from @path, one epoch second a
+ * line, and each new one is appended.  0, or -errno (the count then stays
+ * per mount).  Call once, before the mount serves. */
+int api_background_persist(struct api *api, const char *path);
+
 #endif

@@ -569,6 +569,14 @@ int main(int argc, char *argv[])
 		goto out;
 	}
 	pdf_dir = o.nodiskcache ? NULL : pdf_cache_dir(&o, username);
+	if (pdf_dir) {
+		/* The reserve's count lives beside the account's PDFs. */
+		char *bg = NULL;
+		if (asprintf(&bg, "%s/background-calls", pdf_dir) >= 0 &&
+		    api_background_persist(api, bg) < 0)
+			log_msg(LOG_WARNING, "%s: the thumbnail reserve counts per mount", bg);
+		free(bg);
+	}
 	struct cache_config ccfg = {
 		.ttl = o.ttl,
 		.page_size = o.page_size,

@@ -68,3 +68,29 @@ def test_no_limit_when_asked(workdir, mounts, thumbnailer):
         assert len(fetches(f.since(mark))) == 8
     finally:
         f.stop()
+
+
+def test_the_share_holds_across_remounts(workdir, mounts, thumbnailer):
+    f = Fake(workdir, "--generate", "clients=3,invoices=12,products=3")
+    try:
+        m = mounts(f, opts=["background_calls=4"])
+        names = pdfs(m)
+        for n in names[:6]:
+            subprocess.run([thumbnailer, m.path("invoices", n)], capture_output=True)
+        cache = m.cache
+        assert m.unmount() == 0
+        # a new mount of the same account, same cache: the hour's share is spent
+        m2 = mounts(f, opts=["background_calls=4"], env={"XDG_CACHE_HOME": cache})
+        mark = f.mark()
+        for n in names[6:]:
+            r = subprocess.run([thumbnailer, m2.path("invoices", n)], capture_output=True)
+            assert r.returncode != 0
+        assert fetches(f.since(mark)) == []
+        assert m2.status()["api"]["background"]["calls_last_hour"] == 4
+        # the count is a private file beside the PDFs
+        counts = [os.path.join(d, n) for d, _, fs in os.walk(cache) for n in fs
+                  if n == "background-calls"]
+        assert len(counts) == 1 and os.stat(counts[0]).st_mode & 0o077 == 0
+        assert len(open(counts[0]).read().split()) == 4
+    finally:
+        f.stop()
