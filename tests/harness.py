@@ -68,15 +68,18 @@ class Fake:
     """
 
     def __init__(self, tmpdir, *args, tls=False):
-        self.tmpdir = tmpdir
         self.args = list(args)
-        self.log_path = os.path.join(tmpdir, f"fakeapi-{os.getpid()}-{id(self)}.log")
+        # A directory of its own for its log, stderr, certificate and dumps: a name made
+        # from id(self) was reused by a later fake, which then appended to this one's
+        # log (the fake opens it for appending, so that a restart keeps it).
+        self.tmpdir = tempfile.mkdtemp(prefix="fakeapi-", dir=tmpdir)
+        self.log_path = os.path.join(self.tmpdir, "requests.log")
         # stderr to a file: a pipe nobody reads fills up and stalls the fake.
-        self.err_path = os.path.join(tmpdir, f"fakeapi-{os.getpid()}-{id(self)}.err")
+        self.err_path = os.path.join(self.tmpdir, "stderr")
         self.cafile = self.keyfile = None
         self._ctx = None
         if tls:
-            self.cafile, self.keyfile = make_cert(tmpdir, f"fakeapi-{os.getpid()}-{id(self)}")
+            self.cafile, self.keyfile = make_cert(self.tmpdir, "fakeapi")
             self._ctx = ssl.create_default_context(cafile=self.cafile)
         self.port = 0
         self.proc = None
@@ -126,7 +129,7 @@ class Fake:
         if self.proc is None or self.proc.stdout.closed:
             return
         if keep_state and self.running():
-            path = os.path.join(self.tmpdir, f"fakeapi-{os.getpid()}-{id(self)}.state.json")
+            path = os.path.join(self.tmpdir, "state.json")
             with open(path, "wb") as f:
                 f.write(self._get("/_fake/dump"))
             self._data = path
@@ -250,7 +253,8 @@ class Mount:
                  wait=True, cwd=None, extra_args=()):
         self.mnt = tempfile.mkdtemp(prefix="mnt-", dir=tmpdir)
         self.cache = tempfile.mkdtemp(prefix="cache-", dir=tmpdir)
-        self.stderr_path = os.path.join(tmpdir, f"factuurfs-{id(self)}.err")
+        fd, self.stderr_path = tempfile.mkstemp(prefix="factuurfs-", suffix=".err", dir=tmpdir)
+        os.close(fd)
         e = {k: v for k, v in os.environ.items() if not k.startswith("FACTUURSTUREN_")}
         e["XDG_CACHE_HOME"] = self.cache
         e["ASAN_OPTIONS"] = "detect_leaks=1:abort_on_error=0:exitcode=66"
