@@ -70,6 +70,7 @@ struct pdf {
 	off_t size;       /* -1 until known */
 	char *data;       /* in memory only when the disk cache is unusable or off */
 	double used;      /* CLOCK_MONOTONIC of the last read: LRU for memory copies */
+	bool seen;        /* read (or fetched) during this mount: counted in the hit rate */
 	struct flight fl;
 	UT_hash_handle hh;
 };
@@ -630,13 +631,19 @@ static int listing_get(struct cache *cache, struct coll_state *st, struct cache_
 	if (old && listing_same(old, fresh)) {
 		fresh->changed = old->changed;
 	} else if (old) {
-		fresh->changed = time(NULL);
+		clock_gettime(CLOCK_REALTIME, &fresh->changed);
+		if (!cache_time_after(fresh->changed, old->changed)) {
+			fresh->changed = old->changed;
+			if (++fresh->changed.tv_nsec >= 1000000000L) {
+				fresh->changed.tv_sec++;
+				fresh->changed.tv_nsec = 0;
+			}
+		}
 	} else {
-		/* First listing: the newest record date, so the directory's time is
-		 * the same on every mount. */
-		for (size_t i = 0; i < fresh->n; i++)
-			if (fresh->recs[i]->mtime > fresh->changed)
-				fresh->changed = fresh->recs[i]->mtime;
+		/* First listing: the mount's start, the time the directory showed
+		 * before it was listed.  A directory whose time moved when it was
+		 * first read makes a second `rsync -a` set it again. */
+		fresh->changed = (struct timespec){.tv_sec = cache->cfg.started};
 	}
 	st->cur = fresh;
 	/* An invalidation during the fetch (a PUT or POST that landed while
@@ -645,7 +652,8 @@ static int listing_get(struct cache *cache, struct coll_state *st, struct cache_
 	atomic_fetch_add_explicit((_Atomic int *)&fresh->refs, 1, memory_order_relaxed);
 	*out = fresh;
 	pthread_mutex_unlock(&cache->lock);
-	if (cache->cfg.changed && !st->filter && (!old || fresh->changed != old->changed))
+	if (cache->cfg.changed && !st->filter &&
+	    (!old || cache_time_after(fresh->changed, old->changed)))
 		cache->cfg.changed(cache->cfg.ud, c, old, fresh);
 	cache_listing_unref(old);
 	return 0;
@@ -725,6 +733,18 @@ struct cache_listing *cache_listing_peek(struct cache *cache, const struct schem
 		atomic_fetch_add_explicit((_Atomic int *)&l->refs, 1, memory_order_relaxed);
 	pthread_mutex_unlock(&cache->lock);
 	return l;
+}
+
+struct cache_listing *cache_listing_held(struct cache *cache, const struct schema_collection *c)
+{
+	struct coll_state *st = slot_of(cache, c, NULL);
+	pthread_mutex_lock(&cache->lock);
+	bool ours = st->cur && st->forced;
+	pthread_mutex_unlock(&cache->lock);
+	struct cache_listing *l = NULL;
+	if (ours && cache_listing_get(cache, c, &l) == 0)
+		return l;
+	return cache_listing_peek(cache, c);
 }
 
 void cache_invalidate(struct cache *cache, const struct schema_collection *c)
@@ -873,6 +893,42 @@ int cache_record_get(struct cache *cache, const struct schema_collection *c, con
 		*out = r;
 	}
 	flight_end(cache, &d->fl, rc);
+	pthread_mutex_unlock(&cache->lock);
+out:
+	free(key);
+	cache_listing_unref(l);
+	return rc;
+}
+
+int cache_record_peek(struct cache *cache, const struct schema_collection *c, const char *id,
+		      struct cache_record **out)
+{
+	struct cache_listing *l = cache_listing_peek(cache, c);
+	struct detail *d = NULL;
+	char *key = NULL;
+	int rc = -ENOENT;
+	ssize_t pos = l ? cache_listing_find(l, id) : -1;
+	if (pos < 0)
+		goto out;
+	if (l->recs[pos]->whole) {
+		cache_record_ref(l->recs[pos]);
+		*out = l->recs[pos];
+		rc = 0;
+		goto out;
+	}
+	if (asprintf(&key, "%s/%s", c->name, id) < 0) {
+		key = NULL;
+		rc = -ENOMEM;
+		goto out;
+	}
+	pthread_mutex_lock(&cache->lock);
+	HASH_FIND_STR(cache->details, key, d);
+	/* The same rule as cache_record_get: fetched since the listing, within the TTL. */
+	if (d && d->rec && d->fetched >= l->fetched && now_mono() - d->fetched < cache->cfg.ttl) {
+		cache_record_ref(d->rec);
+		*out = d->rec;
+		rc = 0;
+	}
 	pthread_mutex_unlock(&cache->lock);
 out:
 	free(key);
@@ -1118,6 +1174,7 @@ static int pdf_fetch(struct cache *cache, const char *nr, struct pdf *p)
 	}
 	pthread_mutex_lock(&cache->lock);
 	cache->pdf_fetches++;
+	p->seen = true;
 	pthread_mutex_unlock(&cache->lock);
 	if (!cache->pdf_dir || !pdf_store(cache, nr, resp.body, resp.len)) {
 		/* No disk cache (off, or unusable): keep the bytes in memory. */
@@ -1138,6 +1195,36 @@ out:
 	return rc;
 }
 
+/* With cache->lock held: makes the bytes of @p known, fetching them (one
+ * shared call) when they are not.  1 when this call fetched them, 0 when
+ * they were known (or another caller's fetch just brought them), -errno;
+ * the lock is held again on return. */
+static int pdf_ensure(struct cache *cache, const char *nr, struct pdf *p)
+{
+	if ((flight_wait(cache, &p->fl) || flight_failed_just_now(&p->fl)) && p->fl.rc < 0 &&
+	    p->size < 0)
+		return p->fl.rc;
+	if (p->size < 0) {
+		p->fl.loading = true;
+		pthread_mutex_unlock(&cache->lock);
+		int err = pdf_fetch(cache, nr, p);
+		pthread_mutex_lock(&cache->lock);
+		flight_end(cache, &p->fl, err);
+		return err < 0 ? err : 1;
+	}
+	return 0;
+}
+
+off_t cache_pdf_fetch(struct cache *cache, const char *nr)
+{
+	pthread_mutex_lock(&cache->lock);
+	struct pdf *p = pdf_entry(cache, nr);
+	int rc = p ? pdf_ensure(cache, nr, p) : -ENOMEM;
+	off_t size = rc < 0 ? rc : p->size;
+	pthread_mutex_unlock(&cache->lock);
+	return size;
+}
+
 ssize_t cache_pdf_read(struct cache *cache, const char *nr, char *buf, size_t size, off_t off)
 {
 	struct pdf *p;
@@ -1148,25 +1235,16 @@ ssize_t cache_pdf_read(struct cache *cache, const char *nr, char *buf, size_t si
 		pthread_mutex_unlock(&cache->lock);
 		return -ENOMEM;
 	}
-	if ((flight_wait(cache, &p->fl) || flight_failed_just_now(&p->fl)) && p->fl.rc < 0 &&
-	    p->size < 0) {
-		rc = p->fl.rc;
+	rc = pdf_ensure(cache, nr, p);
+	if (rc < 0) {
 		pthread_mutex_unlock(&cache->lock);
 		return rc;
 	}
-	if (p->size < 0) {
-		p->fl.loading = true;
-		pthread_mutex_unlock(&cache->lock);
-		int err = pdf_fetch(cache, nr, p);
-		pthread_mutex_lock(&cache->lock);
-		flight_end(cache, &p->fl, err);
-		if (err < 0) {
-			pthread_mutex_unlock(&cache->lock);
-			return err;
-		}
-	} else if (!p->data) {
+	/* The hit rate counts PDFs, not READs: one read from the disk cache
+	 * per PDF this mount did not fetch. */
+	if (rc == 0 && !p->seen && !p->data)
 		cache->pdf_disk_hits++;
-	}
+	p->seen = true;
 	off_t total = p->size;
 	if (off >= total) {
 		pthread_mutex_unlock(&cache->lock);

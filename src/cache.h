@@ -42,7 +42,10 @@ struct cache_listing {
 	struct cache_index *by_id;  /* uthash, id -> position */
 	double fetched;    /* CLOCK_MONOTONIC seconds */
 	time_t fetched_wall; /* wall time of that fetch (the fetched xattr) */
-	time_t changed;    /* wall time its content last changed: the directory's mtime */
+	/* Wall time its content last changed: the directory's mtime.  To the
+	 * nanosecond, and never equal for two contents: the kernel keeps a
+	 * directory's cached entries while its mtime stays the same. */
+	struct timespec changed;
 };
 
 struct cache_config {
@@ -50,6 +53,7 @@ struct cache_config {
 	long page_size;     /* `count` asked per listing page */
 	const char *pdf_dir;/* disk cache directory for PDFs, NULL: keep them in memory */
 	off_t pdf_max;      /* bytes of PDFs kept (on disk, or in memory), LRU beyond */
+	time_t started;     /* the mount's start: a listing's `changed` until it changes */
 	/* Called after a listing was replaced by one with other content, outside
 	 * any lock, so the FUSE layer can tell the kernel.  @old may be NULL. */
 	void (*changed)(void *ud, const struct schema_collection *c,
@@ -85,6 +89,12 @@ void cache_listing_ref(struct cache_listing *l);
 struct cache_listing *cache_listing_subset(const struct cache_listing *l, const size_t *pos,
 					   size_t n);
 
+/* True when @a is later than @b. */
+static inline bool cache_time_after(struct timespec a, struct timespec b)
+{
+	return a.tv_sec > b.tv_sec || (a.tv_sec == b.tv_sec && a.tv_nsec > b.tv_nsec);
+}
+
 /* Position of @id in @l, or -1. */
 ssize_t cache_listing_find(const struct cache_listing *l, const char *id);
 
@@ -96,6 +106,11 @@ double cache_listing_ttl_left(const struct cache *cache, const struct cache_list
  * the collection has no such record. */
 int cache_record_get(struct cache *cache, const struct schema_collection *c, const char *id,
 		     struct cache_record **out);
+/* The whole record @id of @c when it is held now (as cache_record_get would
+ * answer it without a call), with a reference; -ENOENT when it is not.  Never
+ * calls the API. */
+int cache_record_peek(struct cache *cache, const struct schema_collection *c, const char *id,
+		      struct cache_record **out);
 void cache_record_ref(struct cache_record *r);
 void cache_record_unref(struct cache_record *r);
 
@@ -103,6 +118,10 @@ void cache_record_unref(struct cache_record *r);
  * or in the disk cache), else -1.  While a fetch of it runs, @wait waits for
  * its end (bounded by the call's timeout); no call either way. */
 off_t cache_pdf_size(struct cache *cache, const char *nr, bool wait);
+
+/* Makes the PDF of invoice @nr known, fetching it (one shared call) when it
+ * is not; its size, or -errno. */
+off_t cache_pdf_fetch(struct cache *cache, const char *nr);
 
 /* Reads up to @size bytes at @off of the PDF of invoice @nr into @buf,
  * fetching it first (one shared call) when needed.  Returns bytes read (0 at
@@ -112,6 +131,11 @@ ssize_t cache_pdf_read(struct cache *cache, const char *nr, char *buf, size_t si
 /* The listing of @c held now, fresh or stale, with a reference; NULL when
  * there is none.  Never calls the API. */
 struct cache_listing *cache_listing_peek(struct cache *cache, const struct schema_collection *c);
+
+/* The listing of @c held now, like cache_listing_peek, but listed again
+ * first when a change of ours (cache_invalidate, cache_refresh_all) dropped
+ * it: what derives from it (xattrs) then shows that change at once. */
+struct cache_listing *cache_listing_held(struct cache *cache, const struct schema_collection *c);
 
 /* Makes the next access to @c list it again (after a change we made). */
 void cache_invalidate(struct cache *cache, const struct schema_collection *c);

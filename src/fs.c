@@ -29,11 +29,17 @@
 #include "views.h"
 #include "writeback.h"
 
-/* What a file whose size is not known yet (a PDF never fetched) reports.
- * Under no-open the page cache never reads past the size the kernel knows,
- * so it must be an upper bound; the first READ fetches, replies short at the
- * true end, and the kernel shrinks the size itself (DESIGN.md, sizeprobe). */
-#define FS_UNKNOWN_SIZE (64 * 1024 * 1024)
+/* What a file whose size is not known until it is fetched shows: a PDF never
+ * fetched, a record its listing carries only in part.  Only for looking
+ * (ls -l, du, a file manager's folder total): a program that opens the file
+ * gets the true size, because every GETATTR that carries a file handle or
+ * comes from a process holding the file open fetches it first (fs_getattr),
+ * and the attributes of such a file are never cached (timeout 0) until its
+ * size is known.  So the placeholder need not be an upper bound: it is near
+ * a typical invoice PDF (tens of KiB), so that du stays near the truth
+ * (docs/SEMANTICS.md, "PDF sizes"). */
+#define FS_PDF_PLACEHOLDER (32 * 1024)
+#define FS_RECORD_PLACEHOLDER 4096
 
 /* Seconds the status file's text stays put (see struct fs). */
 #define STATUS_HOLD 1.0
@@ -54,6 +60,7 @@ struct fs {
 	struct fuse_session *se;
 	struct cache *cache;
 	struct wb wb;
+	struct who_mount *who; /* this mount, for who_holds_open() */
 	double ttl;
 	bool readonly;  /* -o ro: nothing to commit, ever */
 	uid_t uid;
@@ -147,6 +154,19 @@ static void notify_inode(struct fs *fs, fuse_ino_t ino)
 	notify_push(fs, 0, ino, NULL, false);
 }
 
+/* Drops the kernel's attributes and pages of @ino before the operation that
+ * changed them replies, so the caller's next read sees its own write (and
+ * a reply the kernel was still waiting for, computed before the change, is
+ * ignored: its attr_version is older).  Without writeback caching this
+ * waits at most for page locks, so it is safe in FLUSH, FSYNC, RENAME and
+ * UNLINK, but never below a READ, which holds the lock of the page it reads:
+ * there, and for entries, notifications go through the queue. */
+static void notify_inode_now(struct fs *fs, fuse_ino_t ino)
+{
+	if (fs->se)
+		fuse_lowlevel_notify_inval_inode(fs->se, ino, 0, 0);
+}
+
 static void notify_entry(struct fs *fs, fuse_ino_t parent, const char *name)
 {
 	notify_push(fs, parent, 0, name, false);
@@ -155,12 +175,16 @@ static void notify_entry(struct fs *fs, fuse_ino_t parent, const char *name)
 /* Makes the kernel ask again for every view directory and export it holds:
  * after a change of ours (a commit, a delete), a refresh, or a listing of
  * invoices or clients that came back different. */
-static void notify_views(struct fs *fs)
+static void notify_views(struct fs *fs, bool now)
 {
 	size_t n = 0;
 	fuse_ino_t *inos = inode_view_dirs(&n);
-	for (size_t i = 0; inos && i < n; i++)
-		notify_inode(fs, inos[i]);
+	for (size_t i = 0; inos && i < n; i++) {
+		if (now)
+			notify_inode_now(fs, inos[i]);
+		else
+			notify_inode(fs, inos[i]);
+	}
 	free(inos);
 }
 
@@ -190,7 +214,7 @@ void fs_listing_changed(void *arg, const struct schema_collection *c,
 		return;
 	notify_inode(fs, dir->ino); /* drops cached directory content (or balance.json's) */
 	if (!strcmp(c->name, "invoices") || !strcmp(c->name, "clients"))
-		notify_views(fs);
+		notify_views(fs, false);
 	if (c->single || !old)
 		return;
 	for (size_t i = 0; i < old->n; i++) {
@@ -210,8 +234,8 @@ void fs_refresh(struct fs *fs)
 	log_msg(LOG_INFO, "refresh: dropping every cached listing");
 	cache_refresh_all(fs->cache);
 	for (size_t i = 0; i < schema_ncollections(); i++)
-		notify_inode(fs, INO_COLL0 + i);
-	notify_views(fs);
+		notify_inode_now(fs, INO_COLL0 + i);
+	notify_views(fs, true);
 }
 
 /* What a write to .factuurfs/refresh names (`factuurfs refresh MNT [PATH]`):
@@ -237,7 +261,7 @@ static void refresh_path(struct fs *fs, const char *text, size_t len)
 	}
 	log_msg(LOG_INFO, "refresh: dropping the listing of %s", c->name);
 	cache_invalidate(fs->cache, c);
-	notify_inode(fs, INO_COLL0 + schema_collection_index(c));
+	notify_inode_now(fs, INO_COLL0 + schema_collection_index(c));
 }
 
 /* ---- names ---------------------------------------------------------------- */
@@ -388,7 +412,13 @@ static void attr_dir(struct fs *fs, struct stat *st, fuse_ino_t ino, time_t mtim
 	st->st_gid = fs->gid;
 	st->st_size = 4096;
 	st->st_blocks = 8;
-	st->st_mtime = st->st_ctime = st->st_atime = mtime;
+	st->st_mtime = st->st_atime = mtime;
+	/* A directory's ctime is the mount's start and never moves, while its
+	 * mtime follows the listing (it is unknown until the first listing):
+	 * tar takes a ctime that moved while it read a directory for a change
+	 * ("file changed as we read it"), and the first `tar cf` of a
+	 * collection is what lists it. */
+	st->st_ctime = fs->started;
 }
 
 static void attr_file(struct fs *fs, struct stat *st, fuse_ino_t ino, mode_t mode, off_t size,
@@ -470,7 +500,7 @@ static int view_attr(struct fs *fs, struct node *n, struct stat *st, double *tim
 	case N_VGROUP: {
 		char **names = NULL;
 		size_t k = 0;
-		time_t changed = 0;
+		struct timespec changed = {0};
 		double left = -1;
 		attr_dir(fs, st, n->ino, fs->started);
 		if (n->sub == VIEWS_STATUS || !views_held(fs->cache, n->sub, NULL)) {
@@ -481,7 +511,7 @@ static int view_attr(struct fs *fs, struct node *n, struct stat *st, double *tim
 		views_names_free(names, k);
 		if (rc < 0)
 			return rc;
-		st->st_mtime = st->st_ctime = st->st_atime = changed;
+		st->st_mtim = st->st_atim = changed;
 		*timeout = left;
 		return 0;
 	}
@@ -493,7 +523,7 @@ static int view_attr(struct fs *fs, struct node *n, struct stat *st, double *tim
 		rc = vdir_listing(fs, n, &l);
 		if (rc < 0)
 			return rc;
-		st->st_mtime = st->st_ctime = st->st_atime = l->changed;
+		st->st_mtim = st->st_atim = l->changed;
 		*timeout = cache_listing_ttl_left(fs->cache, l);
 		break;
 	case N_VLINK: {
@@ -520,7 +550,8 @@ static int view_attr(struct fs *fs, struct node *n, struct stat *st, double *tim
 		rc = export_get(fs->cache, (size_t)n->sub, &t);
 		if (rc < 0)
 			return rc;
-		attr_file(fs, st, n->ino, FS_RO_MODE, (off_t)t->len, t->l->changed);
+		attr_file(fs, st, n->ino, FS_RO_MODE, (off_t)t->len, 0);
+		st->st_mtim = st->st_ctim = st->st_atim = t->l->changed;
 		*timeout = cache_listing_ttl_left(fs->cache, t->l);
 		export_text_unref(t);
 		return 0;
@@ -613,23 +644,26 @@ static int node_attr(struct fs *fs, struct node *n, struct stat *st, double *tim
 		}
 		r = l->recs[pos];
 		*timeout = cache_listing_ttl_left(fs->cache, l);
+		struct cache_record *whole = NULL;
+		off_t size;
+		time_t mtime = n->kind == N_PDF ? r->date : r->mtime;
 		if (n->kind == N_PDF) {
-			/* A placeholder size sent while the first read runs makes
-			 * the kernel distrust that read's short end (it zero-fills
-			 * to the size it last heard): wait for the fetch. */
-			off_t size = cache_pdf_size(fs->cache, n->id, true);
-			/* The placeholder keeps the listing's timeout: the kernel
-			 * shrinks the size at the first short read only when no
-			 * attribute reply came in between, and with a zero timeout
-			 * every concurrent open sends one (readers then saw zeros
-			 * past the end). */
-			attr_file(fs, st, n->ino, mode, size < 0 ? FS_UNKNOWN_SIZE : size, r->date);
+			/* A fetch running now ends with the true size: wait for it
+			 * rather than send the placeholder in the middle of it. */
+			size = cache_pdf_size(fs->cache, n->id, true);
+		} else if (cache_record_peek(fs->cache, n->c, n->id, &whole) == 0) {
+			size = (off_t)whole->len;
+			mtime = whole->mtime;
+			cache_record_unref(whole);
 		} else {
-			attr_file(fs, st, n->ino, mode, r->whole ? (off_t)r->len : FS_UNKNOWN_SIZE,
-				  r->mtime);
-			if (!r->whole)
-				*timeout = 0;
+			size = -1;
 		}
+		if (size < 0) {
+			/* Asked again every time, until a fetch makes it true. */
+			size = n->kind == N_PDF ? FS_PDF_PLACEHOLDER : FS_RECORD_PLACEHOLDER;
+			*timeout = 0;
+		}
+		attr_file(fs, st, n->ino, mode, size, mtime);
 		goto out;
 	}
 	}
@@ -639,7 +673,8 @@ static int node_attr(struct fs *fs, struct node *n, struct stat *st, double *tim
 		if (rc < 0)
 			return rc;
 		r = l->n ? l->recs[0] : NULL;
-		attr_file(fs, st, n->ino, FS_RO_MODE, r ? (off_t)r->len : 0, l->changed);
+		attr_file(fs, st, n->ino, FS_RO_MODE, r ? (off_t)r->len : 0, 0);
+		st->st_mtim = st->st_ctim = st->st_atim = l->changed;
 		*timeout = cache_listing_ttl_left(fs->cache, l);
 		goto out;
 	}
@@ -650,7 +685,7 @@ static int node_attr(struct fs *fs, struct node *n, struct stat *st, double *tim
 		rc = cache_listing_get(fs->cache, n->c, &l);
 		if (rc < 0)
 			return rc;
-		st->st_mtime = st->st_ctime = st->st_atime = l->changed;
+		st->st_mtim = st->st_atim = l->changed;
 		*timeout = cache_listing_ttl_left(fs->cache, l);
 	}
 out:
@@ -859,16 +894,73 @@ static void fs_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_dat
 	fuse_reply_none(req);
 }
 
+/* Fetches the PDF of @n for a reader (@pid), unless it is known: a
+ * thumbnailer's or an indexer's first read counts against its hourly share,
+ * and past it is refused with EAGAIN without a call (the budget reserve). */
+static int pdf_fetch_for(struct fs *fs, pid_t pid, struct node *n)
+{
+	if (cache_pdf_size(fs->cache, n->id, false) >= 0)
+		return 0;
+	if (who_is_background(pid) && !api_background_take(fs->wb.api))
+		return -EAGAIN;
+	off_t size = cache_pdf_fetch(fs->cache, n->id);
+	return size < 0 ? (int)size : 0;
+}
+
+/* True when @n is a file whose size is not known until fetched (see
+ * FS_PDF_PLACEHOLDER); no call. */
+static bool size_unknown(struct fs *fs, struct node *n)
+{
+	struct cache_record *r = NULL;
+	if (n->kind == N_PDF)
+		return cache_pdf_size(fs->cache, n->id, false) < 0;
+	if (n->kind != N_JSON)
+		return false;
+	pthread_mutex_lock(&inode_lock);
+	bool buffered = n->buf != NULL;
+	pthread_mutex_unlock(&inode_lock);
+	if (buffered || cache_record_peek(fs->cache, n->c, n->id, &r) == 0) {
+		cache_record_unref(r);
+		return false;
+	}
+	return true;
+}
+
+/* True when the process behind @req holds @n open: its fstat() after open()
+ * reaches us without a file handle, like a stat() by path (no-open). */
+static bool caller_holds(struct fs *fs, fuse_req_t req, struct node *n)
+{
+	char *stem = names_encode(n->id), suffix[1200];
+	if (!stem)
+		return false;
+	snprintf(suffix, sizeof(suffix), "/%s/%s.%s", n->c->name, stem,
+		 n->kind == N_PDF ? "pdf" : "json");
+	free(stem);
+	return who_holds_open(fs->who, fuse_req_ctx(req)->pid, n->ino, suffix);
+}
+
 static void fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct fs *fs = fs_of(req);
 	struct node *n = inode_get(ino);
 	struct stat st;
 	double timeout;
-	(void)fi;
 	if (!n) {
 		fuse_reply_err(req, ENOENT);
 		return;
+	}
+	/* A file whose size is not known until fetched: a program that opened
+	 * it (a GETATTR with a file handle comes from lseek(SEEK_END) and from
+	 * every read; one from a process holding it open is its fstat) gets
+	 * the true size, so tar, rsync, mmap and zip copy it whole; ls -l and
+	 * stat by path see the placeholder and cost nothing.  A failed fetch
+	 * leaves the placeholder: the read that follows gives the errno. */
+	if (size_unknown(fs, n) && (fi || caller_holds(fs, req, n))) {
+		struct cache_record *r = NULL;
+		if (n->kind == N_PDF)
+			pdf_fetch_for(fs, fuse_req_ctx(req)->pid, n);
+		else if (cache_record_get(fs->cache, n->c, n->id, &r) == 0)
+			cache_record_unref(r);
 	}
 	int rc = node_attr(fs, n, &st, &timeout);
 	if (rc < 0)
@@ -965,7 +1057,7 @@ static void view_readdir(fuse_req_t req, struct fs *fs, struct node *d, size_t s
 	} else if (d->kind == N_EXPORTS) {
 		count = export_count();
 	} else if (d->kind == N_VGROUP) {
-		time_t changed;
+		struct timespec changed;
 		double left;
 		rc = views_names(fs->cache, d->sub, &names, &nnames, &changed, &left);
 		count = nnames;
@@ -1240,13 +1332,9 @@ static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		cache_listing_unref(l);
 		return;
 	case N_PDF: {
-		/* The budget reserve: a thumbnailer's first read of a PDF costs a
-		 * call, and past its hourly share it is refused without one. */
-		if (cache_pdf_size(fs->cache, n->id, false) < 0 &&
-		    who_is_background(fuse_req_ctx(req)->pid) && !api_background_take(fs->wb.api)) {
-			rc = -EAGAIN;
+		rc = pdf_fetch_for(fs, fuse_req_ctx(req)->pid, n);
+		if (rc < 0)
 			break;
-		}
 		char *buf = malloc(size ? size : 1);
 		if (!buf) {
 			rc = -ENOMEM;
@@ -1500,17 +1588,27 @@ static int commit(struct fs *fs, struct node *n, bool fsync)
 		struct lentry *e = lname ? inode_lentry(dir, lname) : NULL;
 		if (e)
 			e->hidden = true;
-		notify_inode(fs, dir);
+		notify_inode_now(fs, dir);
 		if (in && in != c)
-			notify_inode(fs, inode_coll_ino(in));
+			notify_inode_now(fs, inode_coll_ino(in));
 	}
 	if (same && n->kind == N_JSON)
 		inode_buffer_drop(n); /* the record's text takes over */
 	else if (same)
 		b->dirty = b->failed = false;
 	pthread_mutex_unlock(&inode_lock);
-	notify_inode(fs, n->ino);
-	notify_views(fs); /* a change may move invoices between views */
+	notify_inode_now(fs, n->ino);
+	if (kind != N_JSON && !(c->methods & SCHEMA_M_POST)) {
+		/* A payment changes its invoice: its open amount, its status. */
+		const struct schema_collection *inv = schema_find("invoices");
+		struct node *r = inode_find_record(inv, N_JSON, id);
+		if (r)
+			notify_inode_now(fs, r->ino);
+		if ((r = inode_find_record(inv, N_PDF, id)))
+			notify_inode_now(fs, r->ino);
+		notify_inode_now(fs, inode_coll_ino(inv));
+	}
+	notify_views(fs, true); /* a change may move invoices between views */
 out:
 	wb_pending_free(pending);
 	free(text);
@@ -1711,7 +1809,7 @@ static void fs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	snprintf(what, sizeof(what), "%s/%s", p->c->name, name);
 	if (dropped) {
 		status_change("dropped the unsaved text of %s", what);
-		notify_inode(fs, n->ino);
+		notify_inode_now(fs, n->ino);
 		free(id);
 		fuse_reply_err(req, 0);
 		return;
@@ -1721,8 +1819,10 @@ static void fs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 		status_error(what, msg);
 	else
 		status_change("deleted %s", what);
-	if (rc == 0)
-		notify_views(fs);
+	if (rc == 0) {
+		notify_inode_now(fs, parent);
+		notify_views(fs, true);
+	}
 	free(id);
 	fuse_reply_err(req, -rc);
 }
@@ -1792,6 +1892,7 @@ static int rename_local(struct fs *fs, struct node *p, struct lentry *le, const 
 {
 	struct node *src = le->node, *target = NULL;
 	enum node_kind kind;
+	fuse_ino_t kept = 0;
 	char *tid;
 	int rc = 0, err;
 	tid = listed_record(fs, p->c, newname, &kind, &err, NULL);
@@ -1834,6 +1935,13 @@ static int rename_local(struct fs *fs, struct node *p, struct lentry *le, const 
 		pthread_mutex_lock(&inode_lock);
 		if (rc < 0) {
 			src->kind = N_SCRATCH; /* stays what it was, text and all */
+			/* ... and the record shows the refused text too, as after a
+			 * refused save in place: sed -i and gio remove their
+			 * temporary file when the rename fails, and the user's text
+			 * must survive that.  The rename itself still fails, so the
+			 * program reports the error. */
+			if (src->buf && inode_buffer_keep_refused(rec, src->buf->data, src->buf->len) == 0)
+				kept = rec->ino;
 		} else {
 			/* The kernel now shows this inode under the record's name. */
 			inode_make_record(src, rec->c, rec->id);
@@ -1847,8 +1955,10 @@ static int rename_local(struct fs *fs, struct node *p, struct lentry *le, const 
 		}
 		pthread_mutex_unlock(&inode_lock);
 		if (rc == 0) {
-			notify_inode(fs, rec->ino);
-			notify_inode(fs, p->ino);
+			notify_inode_now(fs, rec->ino);
+			notify_inode_now(fs, p->ino);
+		} else if (kept) {
+			notify_inode_now(fs, kept);
 		}
 		goto out;
 	}
@@ -1857,8 +1967,16 @@ static int rename_local(struct fs *fs, struct node *p, struct lentry *le, const 
 		rc = nk;
 		goto out;
 	}
+	/* A payment file is named after its invoice (as in fs_create). */
+	char *pay_id = NULL;
+	if (nk == N_NEW && !(p->c->methods & SCHEMA_M_POST) &&
+	    !(pay_id = names_record_id(newname, ".json"))) {
+		rc = -EINVAL;
+		goto out;
+	}
 	char *oldname = strdup(le->name);
 	if (!oldname) {
+		free(pay_id);
 		rc = -ENOMEM;
 		goto out;
 	}
@@ -1876,21 +1994,45 @@ static int rename_local(struct fs *fs, struct node *p, struct lentry *le, const 
 	struct buffer *b = nk == N_NEW && was == N_SCRATCH ? inode_buffer(src) : NULL;
 	if (b)
 		b->dirty = true;
+	if (b && pay_id) {
+		free(src->id);
+		src->id = pay_id;
+		pay_id = NULL;
+	}
 	pthread_mutex_unlock(&inode_lock);
+	free(pay_id);
 	if (!te) {
 		rc = -ENOMEM;
 	} else if (b) {
 		/* A new record saved through a temporary name: POST now. */
 		rc = commit(fs, src, true);
 		if (rc < 0) {
+			/* The source goes back to what it was, under its old name;
+			 * the new name keeps a copy of the refused text (a new file
+			 * that failed), for the same reason as over a record. */
 			pthread_mutex_lock(&inode_lock);
 			src->kind = was;
 			if (inode_lentry_add(p->ino, oldname, src)) {
 				te = inode_lentry(p->ino, newname);
 				if (te)
 					inode_lentry_del(te);
+				struct node *copy = inode_local_new(N_NEW, p->c);
+				if (copy && src->buf) {
+					copy->mode = src->mode;
+					copy->mtime = src->mtime;
+					copy->id = src->id ? strdup(src->id) : NULL;
+					if (inode_buffer_keep_refused(copy, src->buf->data,
+								      src->buf->len) == 0 &&
+					    inode_lentry_add(p->ino, newname, copy))
+						kept = copy->ino;
+				}
 			}
 			pthread_mutex_unlock(&inode_lock);
+			/* The kernel may hold "no such name" for it (the rename's
+			 * own lookup): an entry notice, queued (the rename holds
+			 * the directory's lock). */
+			if (kept)
+				notify_entry(fs, p->ino, newname);
 		}
 	}
 	free(oldname);
@@ -2029,7 +2171,7 @@ static size_t node_xattrs(struct fs *fs, const struct node *n, struct xattr *x)
 	size_t nx = 0;
 	if ((n->kind != N_JSON && n->kind != N_PDF) || !n->c->pdf_path || !n->id)
 		return 0;
-	l = cache_listing_peek(fs->cache, n->c);
+	l = cache_listing_held(fs->cache, n->c);
 	ssize_t pos = l ? cache_listing_find(l, n->id) : -1;
 	cJSON *rec = pos >= 0 ? cJSON_Parse(l->recs[pos]->text) : NULL;
 	if (rec) {
@@ -2198,6 +2340,11 @@ struct fs *fs_new(double ttl, bool readonly)
 	return fs;
 }
 
+time_t fs_started(const struct fs *fs)
+{
+	return fs->started;
+}
+
 void fs_set_cache(struct fs *fs, struct cache *cache, struct api *api)
 {
 	fs->cache = cache;
@@ -2205,9 +2352,10 @@ void fs_set_cache(struct fs *fs, struct cache *cache, struct api *api)
 	fs->wb.api = api;
 }
 
-void fs_set_session(struct fs *fs, struct fuse_session *se)
+void fs_set_session(struct fs *fs, struct fuse_session *se, struct who_mount *who)
 {
 	fs->se = se;
+	fs->who = who;
 	if (!fs->notifier_running && pthread_create(&fs->notifier, NULL, notifier_main, fs) == 0)
 		fs->notifier_running = true;
 }
@@ -2229,6 +2377,7 @@ void fs_free(struct fs *fs)
 		free(q->name);
 		free(q);
 	}
+	who_mount_free(fs->who);
 	inode_destroy();
 	views_clear();
 	export_clear();

@@ -12,6 +12,7 @@
 #include "cache.h"
 
 struct api;
+struct who_mount;
 
 struct fs;
 
@@ -24,9 +25,13 @@ struct fs *fs_new(double ttl, bool readonly);
  * are the caller's. */
 void fs_free(struct fs *fs);
 
+/* When the mount started: the time of directories until their content changes. */
+time_t fs_started(const struct fs *fs);
+
 /* Wiring, before the session loop starts: fs_ops' userdata is @fs. */
 void fs_set_cache(struct fs *fs, struct cache *cache, struct api *api);
-void fs_set_session(struct fs *fs, struct fuse_session *se);
+/* @who: the mount, for telling fstat() from stat() (who.h); taken over, may be NULL. */
+void fs_set_session(struct fs *fs, struct fuse_session *se, struct who_mount *who);
 
 /* cache_config.changed: tells the kernel which names and contents changed. */
 void fs_listing_changed(void *fs, const struct schema_collection *c,

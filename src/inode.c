@@ -443,6 +443,18 @@ int inode_buffer_truncate(struct node *n, off_t size)
 	return 0;
 }
 
+int inode_buffer_keep_refused(struct node *n, const char *data, size_t len)
+{
+	int rc = inode_buffer_truncate(n, 0);
+	if (rc == 0)
+		rc = inode_buffer_write(n, data, len, 0);
+	if (rc == 0) {
+		n->buf->failed = true;
+		n->buf->dirty = false;
+	}
+	return rc;
+}
+
 void inode_buffer_drop(struct node *n)
 {
 	if (!n->buf)

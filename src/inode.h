@@ -145,6 +145,9 @@ struct buffer *inode_buffer(struct node *n); /* made empty on first use; NULL on
 /* Both return 0 or -EFBIG, -ENOSPC, -ENOMEM, -EINVAL. */
 int inode_buffer_write(struct node *n, const char *data, size_t size, off_t off);
 int inode_buffer_truncate(struct node *n, off_t size);
+/* Makes @n's buffer hold @data as a save the service refused (failed, not
+ * dirty): what a refused rename leaves at its target.  0 or -errno. */
+int inode_buffer_keep_refused(struct node *n, const char *data, size_t len);
 void inode_buffer_drop(struct node *n);
 
 #endif

@@ -22,6 +22,7 @@
 #include "log.h"
 #include "schema.h"
 #include "status.h"
+#include "who.h"
 
 #define DEFAULT_URL "https://www.factuursturen.nl/api/v1/"
 #define RC_NAME ".factuursturen_rc"
@@ -80,8 +81,14 @@ static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outa
 
 static void usage(const char *prog)
 {
-	printf("usage: %s [options] [SOURCE] MOUNTPOINT\n\n"
+	printf("usage: %s [options] [SOURCE] MOUNTPOINT\n"
+	       "       %s status MOUNTPOINT [--json]\n"
+	       "       %s refresh MOUNTPOINT [PATH]\n\n"
 	       "Mounts a factuursturen.nl account as files.\n\n"
+	       "Commands (for a running mount; no credentials, no API call):\n"
+	       "    status     what .factuurfs/status holds, for a person (--json: as JSON)\n"
+	       "    refresh    drop the cached listing of PATH's collection (every\n"
+	       "               listing without PATH), for a change made on the website\n\n"
 	       "SOURCE, as mount(8) passes it from /etc/fstab, names the rc file's profile:\n"
 	       "\"work\" or \"factuurfs#work\" is -o profile=work; \"factuurfs\", \"default\"\n"
 	       "and \"none\" name no profile. An explicit -o profile= wins.\n\n"
@@ -110,8 +117,20 @@ static void usage(const char *prog)
 	       "    -o allow_other         let other users into the mount (off unless given)\n"
 	       "    -o ro                  read-only: the kernel refuses every change, and\n"
 	       "                           close(2) costs no round trip to the daemon\n"
+	       "\n"
+	       "General options:\n"
+	       "    -h, --help             print this help\n"
+	       "    -V, --version          print the versions of factuurfs and libfuse\n"
+	       "    -f                     stay in the foreground\n"
+	       "    -d, -o debug           print every FUSE request (implies -f)\n"
+	       "    -s                     one thread only\n"
+	       "    -o max_threads=N       at most N threads answer the kernel (default 10)\n"
+	       "    -o max_idle_threads=N  idle threads kept (default: libfuse's)\n"
+	       "    -o clone_fd            a /dev/fuse descriptor per thread\n"
+	       "    -o auto_unmount        unmount when factuurfs ends\n"
+	       "    -o allow_root          let root in (not other users)\n"
 	       "\n",
-	       prog);
+	       prog, prog, prog);
 }
 
 /* ---- SOURCE, as mount(8) gives it ------------------------------------------- */
@@ -446,7 +465,9 @@ int main(int argc, char *argv[])
 	struct api *api = NULL;
 	struct cache *cache = NULL;
 	struct fs *fs = NULL;
+	struct who_mount *who = NULL;
 	char *username = NULL, *apikey = NULL, *pdf_dir = NULL, *last_error = NULL;
+	char *real_mnt = NULL;
 	pthread_t sighup_thread;
 	bool sighup_started = false, mounted = false;
 	int ret = 1, rc;
@@ -482,10 +503,9 @@ int main(int argc, char *argv[])
 	if (fuse_parse_cmdline(&args, &fopts) != 0)
 		goto out;
 	if (fopts.show_help) {
+		/* Our own words for libfuse's options too: its help lists
+		 * allow_other a second time, and options we do not offer. */
 		usage(argv[0]);
-		printf("FUSE options:\n");
-		fuse_cmdline_help();
-		fuse_lowlevel_help();
 		ret = 0;
 		goto out;
 	}
@@ -582,6 +602,7 @@ int main(int argc, char *argv[])
 		.page_size = o.page_size,
 		.pdf_dir = pdf_dir,
 		.pdf_max = pdf_max,
+		.started = fs_started(fs),
 		.changed = fs_listing_changed,
 		.ud = fs,
 	};
@@ -602,15 +623,21 @@ int main(int argc, char *argv[])
 		goto out;
 	}
 
+	/* Resolved before mounting: after, it would ask this very filesystem. */
+	real_mnt = realpath(fopts.mountpoint, NULL);
 	if (fuse_session_mount(se, fopts.mountpoint) != 0)
 		goto out;
 	mounted = true;
+	if (!real_mnt || who_mount_new(&who, real_mnt) < 0)
+		log_msg(LOG_WARNING, "%s not found in /proc/self/mountinfo: programs that "
+			"fstat() an unfetched PDF see its placeholder size", fopts.mountpoint);
 	if (fuse_set_signal_handlers(se) != 0)
 		goto out;
 	if (fuse_daemonize(fopts.foreground) != 0)
 		goto out;
 	/* Threads only after daemonizing: fork keeps just the calling thread. */
-	fs_set_session(fs, se);
+	fs_set_session(fs, se, who);
+	who = NULL;
 	if (pthread_create(&sighup_thread, NULL, sighup_main, fs) == 0)
 		sighup_started = true;
 	log_msg(LOG_INFO, "mounted %s for %s on %s", o.url, username, fopts.mountpoint);
@@ -641,6 +668,8 @@ out:
 	if (se)
 		fuse_session_destroy(se);
 	fs_free(fs);
+	who_mount_free(who);
+	free(real_mnt);
 	cache_free(cache);
 	api_free(api);
 	free(last_error);

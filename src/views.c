@@ -248,7 +248,7 @@ static struct vindex *vindex_build(enum views_group g, struct cache_listing *inv
 		}
 		if (cli) {
 			/* Its names come from both listings: it holds while both do. */
-			if (cli->changed > d->l->changed)
+			if (cache_time_after(cli->changed, d->l->changed))
 				d->l->changed = cli->changed;
 			if (cli->fetched < d->l->fetched)
 				d->l->fetched = cli->fetched;
@@ -301,14 +301,14 @@ out:
 }
 
 int views_names(struct cache *cache, enum views_group g, char ***names, size_t *n,
-		time_t *changed, double *ttl_left)
+		struct timespec *changed, double *ttl_left)
 {
 	struct vindex *x;
 	char **v;
 	size_t k = 0;
 	*names = NULL;
 	*n = 0;
-	*changed = 0;
+	*changed = (struct timespec){0};
 	*ttl_left = -1; /* fixed */
 	if (g == VIEWS_STATUS) {
 		v = calloc(schema_nfilters() + 1, sizeof(*v));
@@ -333,7 +333,7 @@ int views_names(struct cache *cache, enum views_group g, char ***names, size_t *
 	*ttl_left = cache_listing_ttl_left(cache, x->inv);
 	if (x->cli) {
 		double left = cache_listing_ttl_left(cache, x->cli);
-		if (x->cli->changed > *changed)
+		if (cache_time_after(x->cli->changed, *changed))
 			*changed = x->cli->changed;
 		if (left < *ttl_left)
 			*ttl_left = left;

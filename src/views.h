@@ -37,7 +37,7 @@ bool views_name_plausible(enum views_group g, const char *name);
  * and client names need their listings.  *@changed and *@ttl_left say how
  * long the names hold (FS-wide: the directory's mtime and its timeouts). */
 int views_names(struct cache *cache, enum views_group g, char ***names, size_t *n,
-		time_t *changed, double *ttl_left);
+		struct timespec *changed, double *ttl_left);
 void views_names_free(char **names, size_t n);
 
 /* The invoices in view directory @name of @g, sorted by stem, with a

@@ -1,7 +1,11 @@
 /* who: background readers by process name (see who.h). */
 #include "who.h"
 
+#include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -103,4 +107,218 @@ bool who_is_background(pid_t pid)
 	if (tgid > 0 && tgid != (long)pid && who_comm_matches(tgid))
 		return true;
 	return who_exe_matches(tgid > 0 ? tgid : (long)pid);
+}
+
+/* ---- open files (who_holds_open) ------------------------------------------ */
+
+/* The mount ids one mount namespace gives our filesystem (a bind mount is
+ * another id on the same device). */
+struct who_ns {
+	unsigned long ns;   /* the namespace's inode (/proc/PID/ns/mnt) */
+	int ids[8];
+	size_t n;
+};
+
+struct who_mount {
+	unsigned major, minor; /* the filesystem's device, as mountinfo shows it */
+	pthread_mutex_t lock;  /* protects ns[] and next */
+	struct who_ns ns[8];   /* namespaces seen, reused round robin */
+	size_t next;
+};
+
+/* Undoes mountinfo's octal escapes (\040 for a space) in place. */
+static void who_unescape(char *s)
+{
+	char *o = s;
+	for (; *s; s++) {
+		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' && s[2] <= '7' &&
+		    s[3] >= '0' && s[3] <= '7') {
+			*o++ = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 + (s[3] - '0'));
+			s += 3;
+		} else {
+			*o++ = *s;
+		}
+	}
+	*o = '\0';
+}
+
+/* One line of a mountinfo file: "36 35 0:45 / /mnt rw,... - fuse.x ...". */
+static bool who_mountinfo_line(char *line, int *id, unsigned *major, unsigned *minor,
+			       char **point)
+{
+	char *save = NULL, *f[5];
+	for (int i = 0; i < 5; i++) {
+		f[i] = strtok_r(i ? NULL : line, " ", &save);
+		if (!f[i])
+			return false;
+	}
+	if (sscanf(f[0], "%d", id) != 1 || sscanf(f[2], "%u:%u", major, minor) != 2)
+		return false;
+	who_unescape(f[4]);
+	*point = f[4];
+	return true;
+}
+
+static unsigned long who_ns_of(const char *proc)
+{
+	char path[64], link[64];
+	snprintf(path, sizeof(path), "/proc/%s/ns/mnt", proc);
+	ssize_t n = readlink(path, link, sizeof(link) - 1);
+	if (n <= 0)
+		return 0;
+	link[n] = '\0';
+	const char *b = strchr(link, '[');
+	return b ? strtoul(b + 1, NULL, 10) : 0;
+}
+
+int who_mount_new(struct who_mount **out, const char *mountpoint)
+{
+	char *line = NULL;
+	size_t cap = 0;
+	bool found = false;
+	int rc = -ENOENT;
+	*out = NULL;
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	if (!f)
+		return -errno;
+	struct who_mount *m = calloc(1, sizeof(*m));
+	if (!m) {
+		fclose(f);
+		return -ENOMEM;
+	}
+	/* The last line for the mount point is the mount on top. */
+	while (getline(&line, &cap, f) > 0) {
+		int id;
+		unsigned major, minor;
+		char *point;
+		if (who_mountinfo_line(line, &id, &major, &minor, &point) &&
+		    !strcmp(point, mountpoint)) {
+			m->major = major;
+			m->minor = minor;
+			found = true;
+		}
+	}
+	free(line);
+	fclose(f);
+	if (found) {
+		pthread_mutex_init(&m->lock, NULL);
+		*out = m;
+		rc = 0;
+	} else {
+		free(m);
+	}
+	return rc;
+}
+
+void who_mount_free(struct who_mount *m)
+{
+	if (!m)
+		return;
+	pthread_mutex_destroy(&m->lock);
+	free(m);
+}
+
+/* Reads the mount ids of our device in the namespace of @proc into @s. */
+static void who_ns_load(const struct who_mount *m, const char *proc, struct who_ns *s)
+{
+	char path[64], *line = NULL;
+	size_t cap = 0;
+	snprintf(path, sizeof(path), "/proc/%s/mountinfo", proc);
+	s->n = 0;
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return;
+	while (getline(&line, &cap, f) > 0 && s->n < sizeof(s->ids) / sizeof(s->ids[0])) {
+		int id;
+		unsigned major, minor;
+		char *point;
+		if (who_mountinfo_line(line, &id, &major, &minor, &point) && major == m->major &&
+		    minor == m->minor)
+			s->ids[s->n++] = id;
+	}
+	free(line);
+	fclose(f);
+}
+
+/* True when mount id @id is our filesystem in the namespace of @proc. */
+static bool who_is_our_mount(struct who_mount *m, const char *proc, int id)
+{
+	unsigned long ns = who_ns_of(proc);
+	bool hit = false;
+	if (!ns)
+		return false;
+	pthread_mutex_lock(&m->lock);
+	struct who_ns *s = NULL;
+	for (size_t i = 0; i < sizeof(m->ns) / sizeof(m->ns[0]) && !s; i++)
+		if (m->ns[i].ns == ns)
+			s = &m->ns[i];
+	for (int pass = 0; pass < 2 && !hit; pass++) {
+		if (!s || pass == 1) {
+			/* Unknown namespace, or a mount made there since. */
+			if (!s) {
+				s = &m->ns[m->next];
+				m->next = (m->next + 1) % (sizeof(m->ns) / sizeof(m->ns[0]));
+				s->ns = ns;
+			}
+			who_ns_load(m, proc, s);
+		}
+		for (size_t i = 0; i < s->n && !hit; i++)
+			hit = s->ids[i] == id;
+	}
+	pthread_mutex_unlock(&m->lock);
+	return hit;
+}
+
+/* The "mnt_id:" and "ino:" lines of /proc/@proc/fdinfo/@fd. */
+static bool who_fdinfo(const char *proc, const char *fd, int *mnt_id, unsigned long long *ino)
+{
+	char path[320], buf[512];
+	snprintf(path, sizeof(path), "/proc/%s/fdinfo/%s", proc, fd);
+	int f = open(path, O_RDONLY | O_CLOEXEC);
+	if (f < 0)
+		return false;
+	ssize_t n = read(f, buf, sizeof(buf) - 1);
+	close(f);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	const char *a = strstr(buf, "mnt_id:"), *b = strstr(buf, "ino:");
+	if (!a || !b)
+		return false;
+	*mnt_id = (int)strtol(a + 7, NULL, 10);
+	*ino = strtoull(b + 4, NULL, 10);
+	return true;
+}
+
+bool who_holds_open(struct who_mount *m, pid_t pid, unsigned long long ino, const char *suffix)
+{
+	char proc[32], dir[64], path[320], link[PATH_MAX];
+	struct dirent *de;
+	bool hit = false;
+	if (!m || pid <= 0)
+		return false;
+	snprintf(proc, sizeof(proc), "%ld", (long)pid);
+	snprintf(dir, sizeof(dir), "/proc/%s/fd", proc);
+	DIR *d = opendir(dir);
+	if (!d)
+		return false; /* gone, or not ours to look at (another user, not dumpable) */
+	size_t slen = suffix ? strlen(suffix) : 0;
+	while (!hit && (de = readdir(d))) {
+		int mnt_id;
+		unsigned long long fino;
+		if (de->d_name[0] == '.')
+			continue;
+		/* The link's text first: one call, and it rules out nearly
+		 * every descriptor without opening anything. */
+		if (slen) {
+			snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+			ssize_t n = readlink(path, link, sizeof(link) - 1);
+			if (n < (ssize_t)slen || memcmp(link + n - slen, suffix, slen) != 0)
+				continue;
+		}
+		if (who_fdinfo(proc, de->d_name, &mnt_id, &fino) && fino == ino)
+			hit = who_is_our_mount(m, proc, mnt_id);
+	}
+	closedir(d);
+	return hit;
 }

@@ -16,4 +16,25 @@
  * indexer).  Unknown or vanished processes, and pid 0, count as the user's. */
 bool who_is_background(pid_t pid);
 
+/* Open files: under the kernel's no-open mode an fstat() after open() reaches
+ * the filesystem as a GETATTR without a file handle, like a stat() by path;
+ * the difference is that the caller holds the file open, which
+ * /proc/PID/fdinfo shows (mnt_id and ino) without asking this filesystem
+ * anything (docs/SEMANTICS.md, "PDF sizes").  A mount namespace of its own
+ * (a sandboxed thumbnailer) gives the same mount other ids: they are read
+ * from that namespace's mountinfo, by the filesystem's device. */
+struct who_mount;
+
+/* The filesystem mounted at @mountpoint (an absolute path without symlinks,
+ * resolved before mounting: resolving it after would ask the filesystem
+ * itself), from /proc/self/mountinfo.  0 or -errno; free with who_mount_free(). */
+int who_mount_new(struct who_mount **out, const char *mountpoint);
+void who_mount_free(struct who_mount *m);
+
+/* True when thread or process @pid holds open the file @ino of mount @m.
+ * @suffix, when not NULL, is how the path of such a file ends ("/x.pdf"): a
+ * cheap first filter on each descriptor.  False when @pid cannot be looked
+ * at (gone, another user's, not dumpable).  Safe from any thread. */
+bool who_holds_open(struct who_mount *m, pid_t pid, unsigned long long ino, const char *suffix);
+
 #endif

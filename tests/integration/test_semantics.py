@@ -11,14 +11,22 @@ from test_write import last_error, write_file, writes
 
 
 def test_pdf_size_is_a_placeholder_until_fetched(acct, mounts):
+    """stat by path shows the placeholder and fetches nothing; a program that opened the
+    PDF gets its true size from fstat, and from then on stat shows it too."""
     m = mounts(acct)
     name = next(n for n in os.listdir(m.path("invoices")) if n.endswith(".pdf"))
     path = m.path("invoices", name)
-    assert os.stat(path).st_size == 64 * 1024 * 1024
+    mark = acct.mark()
+    st = os.stat(path)
+    assert (st.st_size, st.st_blocks) == (32 * 1024, 64)
+    assert acct.since(mark) == []
     with open(path, "rb") as f:
+        size = os.fstat(f.fileno()).st_size
         data = f.read()
-    assert data.startswith(b"%PDF-") and len(data) < 1024 * 1024
-    assert os.stat(path).st_size == len(data)
+    assert data.startswith(b"%PDF-") and len(data) == size < 32 * 1024
+    assert data == acct.pdf(name[:-4])
+    st = os.stat(path)
+    assert (st.st_size, st.st_blocks) == (len(data), (len(data) + 511) // 512)
 
 
 def test_empty_new_file_sends_nothing(acct, mounts):
@@ -38,7 +46,11 @@ def test_o_excl_over_a_record_is_eexist(acct, mounts):
         os.open(m.path("clients", "1.json"), os.O_WRONLY | os.O_CREAT | os.O_EXCL)
 
 
-def test_refused_rename_onto_a_record_moves_nothing(acct, mounts):
+def test_refused_rename_onto_a_record_keeps_the_text_at_the_record(acct, mounts):
+    """The rename fails with the refusal's errno and sends nothing; the source stays, and
+    the record's name shows the refused text, as after a refused save in place (sed -i
+    and gio remove their temporary file when the rename fails).  Saving a fixed text
+    sends one PUT."""
     m = mounts(acct)
     tmp = m.path("clients", ".save-tmp")
     rec = load(m.path("clients", "2.json"))
@@ -51,8 +63,36 @@ def test_refused_rename_onto_a_record_moves_nothing(acct, mounts):
     assert e.value.errno == errno.EINVAL
     assert "top" in last_error(m)
     assert open(tmp).read() == text
-    assert load(m.path("clients", "2.json"))["top"] != "soon"
+    assert open(m.path("clients", "2.json")).read() == text
     assert writes(acct, mark) == []
+    rec["top"] = 14
+    assert write_file(m.path("clients", "2.json"), json.dumps(rec, indent=2)) == 0
+    assert writes(acct, mark) == [("PUT", "clients/2")]
+    assert load(m.path("clients", "2.json"))["top"] == 14
+
+
+def test_refused_rename_onto_a_new_name_keeps_the_text_there(acct, mounts):
+    """A refused POST through a temporary name: the source goes back to what it was (a
+    scratch file, under its name), and the new name holds the refused text."""
+    m = mounts(acct)
+    tmp = m.path("products", ".goutputstream-XYZ")
+    text = '{"code": "BAD-1", "name": "Kapot", "price": "gratis"}\n'
+    assert write_file(tmp, text) == 0
+    mark = acct.mark()
+    with pytest.raises(OSError) as e:
+        os.rename(tmp, m.path("products", "kapot.json"))
+    assert e.value.errno == errno.EINVAL
+    assert open(tmp).read() == text
+    assert open(m.path("products", "kapot.json")).read() == text
+    assert writes(acct, mark) == []
+    names = os.listdir(m.path("products"))
+    assert ".goutputstream-XYZ" in names and "kapot.json" in names
+    # the scratch file is still a scratch file: writing it sends nothing
+    assert write_file(tmp, '{"code": "X"}') == 0
+    assert writes(acct, mark) == []
+    fixed = '{"code": "BAD-1", "name": "Heel", "price": 3.5}\n'
+    assert write_file(m.path("products", "kapot.json"), fixed) == 0
+    assert writes(acct, mark) == [("POST", "products")]
 
 
 def test_rename_of_a_scratch_file_onto_a_new_name_posts(acct, mounts):

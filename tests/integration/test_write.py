@@ -252,6 +252,41 @@ def test_payment_file_registers_a_payment(acct, mounts):
     assert "amount" in last_error(m)
 
 
+def test_a_payment_shows_at_once_after_a_session_of_use(acct, mounts):
+    """After close() of a payment file, the invoice's open amount, its xattrs and the
+    status views show it on the next read, with no ls and no refresh in between, even
+    when everything was read (and cached by the kernel) before: the sequence a new user
+    met, where `open` stayed stale until something listed invoices/."""
+    m = mounts(acct)
+    inv = next(i for i in acct.state("invoices")
+               if float(i["open"]) > 10 and not i.get("uncollectible"))
+    nr = inv["invoicenr"]
+    stem = nr.replace("%", "%25").replace("/", "%2F")
+    rec_path = m.path("invoices", stem + ".json")
+    pdf_path = m.path("invoices", stem + ".pdf")
+    # a session: read everything the payment will change, an edit, a create, a refused
+    # save and a refresh, then read the invoice again so the kernel holds it
+    assert load(rec_path)["open"] == pytest.approx(float(inv["open"]))
+    assert os.getxattr(pdf_path, "user.factuurfs.status").decode().startswith("open")
+    assert stem + ".json" in os.listdir(m.path("views", "status", "open"))
+    assert write_file(client(m, 1), edited(client(m, 1), notes="een sessie")) == 0
+    assert write_file(m.path("products", "sessie.json"),
+                      '{"code": "S-1", "name": "Sessie", "price": 1}') == 0
+    assert write_file(client(m, 2), "{ kapot") == errno.EINVAL
+    assert run("sh", "-c", f"printf x > {m.path('.factuurfs', 'refresh')}").returncode == 0
+    assert load(rec_path)["open"] == pytest.approx(float(inv["open"]))
+    assert os.getxattr(rec_path, "user.factuurfs.status").decode().startswith("open")
+    pay = m.path("invoices_payment", stem + ".json")
+    amount = float(inv["open"])
+    assert write_file(pay, json.dumps({"amount": amount, "date": "2025-06-01"})) == 0
+    # no ls, no refresh: the next reads show it
+    assert load(rec_path)["open"] == pytest.approx(0)
+    assert os.getxattr(pdf_path, "user.factuurfs.status").decode() == "paid"
+    assert os.getxattr(rec_path, "user.factuurfs.status").decode() == "paid"
+    assert stem + ".json" not in os.listdir(m.path("views", "status", "open"))
+    assert stem + ".json" in os.listdir(m.path("views", "status", "paid"))
+
+
 def test_new_invoice_is_posted_and_listed_with_its_pdf(acct, mounts, tmp_path):
     m = mounts(acct)
     before = {i["invoicenr"] for i in acct.state("invoices")}
