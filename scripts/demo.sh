@@ -44,15 +44,20 @@ FACTUURSTUREN_USERNAME=demo FACTUURSTUREN_APIKEY=demo-apikey-0123456789 \
 	XDG_CACHE_HOME="$state/cache" build/factuurfs -o url="$url" "$mnt"
 
 cat <<MSG
-factuurfs: the demo account is mounted at ./mnt (fake API at $url)
+factuurfs: the demo account is mounted at $mnt
+(fake API at $url)
 
-  ls mnt mnt/invoices                 every collection is a directory
-  cat mnt/clients/1.json              a record, as pythonic JSON
-  cp mnt/invoices/*.pdf /tmp/         the invoices' PDFs
-  vim mnt/clients/1.json              :wq sends one PUT to the (fake) service
-  cp new.json mnt/products/           close() sends one POST; ls shows its new id
-  cat mnt/.factuurfs/status           API calls made, rate limit left, cache, errors
-  cat build/demo/requests.log         what reached the (fake) service
+  cd $mnt
+  ls . invoices                       every collection is a directory
+  cat clients/1.json                  a record, as pythonic JSON
+  cp invoices/*.pdf /tmp/             the invoices' PDFs (tar, rsync and zip copy them exactly)
+  vim clients/1.json                  :wq sends one PUT to the (fake) service
+  cp templates/products.json products/new.json
+                                      a new record from a template: edit it, save: one POST
+  $top/build/factuurfs status .
+                                      API calls made, rate limit left, cache, errors
+  cat $state/requests.log
+                                      what reached the (fake) service
 
-Unmount with: scripts/demo.sh stop    (or: fusermount3 -u mnt)
+Unmount with: scripts/demo.sh stop    (or: fusermount3 -u $mnt)
 MSG
