@@ -41,6 +41,11 @@
 #define FS_PDF_PLACEHOLDER (32 * 1024)
 #define FS_RECORD_PLACEHOLDER 4096
 
+/* How long a record unlinked by a program that replaces files (who_replaces:
+ * mv across file systems) stays "no such file" for the create that follows;
+ * after it, the record shows again, untouched. */
+#define FS_REPLACE_HOLD 2.0
+
 /* Seconds the status file's text stays put (see struct fs). */
 #define STATUS_HOLD 1.0
 /* The status file's size grows in steps of this (see status_pad). */
@@ -93,6 +98,13 @@ struct fs {
 static struct fs *fs_of(fuse_req_t req)
 {
 	return fuse_req_userdata(req);
+}
+
+static double now_mono(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 /* ---- kernel notifications ----------------------------------------------- */
@@ -850,10 +862,19 @@ static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		enum node_kind kind;
 		double left;
 		int err;
+		bool replacing = false;
 		pthread_mutex_lock(&inode_lock);
 		struct lentry *le = inode_lentry(parent, name);
-		n = le ? le->node : NULL;
+		if (le && le->replacing && !(replacing = now_mono() < le->replacing)) {
+			inode_lentry_del(le); /* nothing came: the record shows again */
+			le = NULL;
+		}
+		n = le && !replacing ? le->node : NULL;
 		pthread_mutex_unlock(&inode_lock);
+		if (replacing) {
+			reply_negative(req, 0);
+			return;
+		}
 		if (n)
 			break;
 		char *id = listed_record(fs, p->c, name, &kind, &err, &left);
@@ -1706,6 +1727,13 @@ static void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 	pthread_mutex_lock(&inode_lock);
 	struct lentry *le = inode_lentry(parent, name);
 	n = le ? le->node : NULL;
+	bool replacing = le && le->replacing;
+	if (replacing) {
+		/* mv writing the record it unlinked: an edit of the record. */
+		inode_lentry_del(le);
+		fi->flags &= ~O_EXCL;
+		fi->flags |= O_TRUNC;
+	}
 	pthread_mutex_unlock(&inode_lock);
 	if (!n) {
 		id = listed_record(fs, p->c, name, &kind, &err, NULL);
@@ -1796,6 +1824,25 @@ static void fs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 		return;
 	}
 	n = inode_record(p->c, kind, id);
+	snprintf(what, sizeof(what), "%s/%s", p->c->name, name);
+	/* mv onto a record from another file system unlinks it and creates it
+	 * anew: that is a save over the record, so nothing is deleted; the
+	 * name is "no such file" until the create comes (FS_REPLACE_HOLD). */
+	if (n && who_replaces(fuse_req_ctx(req)->pid)) {
+		pthread_mutex_lock(&inode_lock);
+		struct lentry *r = inode_lentry_add(parent, name, n);
+		if (r) {
+			r->hidden = true;
+			r->replacing = now_mono() + FS_REPLACE_HOLD;
+		}
+		pthread_mutex_unlock(&inode_lock);
+		free(id);
+		if (r)
+			log_msg(LOG_INFO, "%s: unlinked by a program that writes it anew: "
+				"kept for the save that follows", what);
+		fuse_reply_err(req, r ? 0 : ENOMEM);
+		return;
+	}
 	/* rm of a record whose text the service refused drops that text (the
 	 * record shows again as the service has it); it takes a second rm to
 	 * delete the record itself. */
@@ -1806,7 +1853,6 @@ static void fs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 		dropped = true;
 	}
 	pthread_mutex_unlock(&inode_lock);
-	snprintf(what, sizeof(what), "%s/%s", p->c->name, name);
 	if (dropped) {
 		status_change("dropped the unsaved text of %s", what);
 		notify_inode_now(fs, n->ino);

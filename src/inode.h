@@ -90,6 +90,9 @@ struct lentry {
 	char *name;
 	struct node *node;
 	bool hidden;        /* the name a created record was written under: usable, not listed */
+	double replacing;   /* CLOCK_MONOTONIC until which a record's own name, unlinked by
+			       a program that replaces files (mv), is "no such file" for
+			       the create that follows: then an edit, not DELETE + POST */
 	char *key;          /* "<parent>/<name>" */
 	UT_hash_handle hh;
 };

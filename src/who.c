@@ -31,32 +31,58 @@ static const char *const who_background[] = {
 	"kioworker",       /* KDE's previews run in these */
 };
 
-static bool who_name_matches(const char *name)
+/* Programs that unlink a file to write it anew (coreutils' mv across file
+ * systems unlinks the destination, then creates it with O_EXCL). */
+static const char *const who_replacers[] = {
+	"mv",
+	"install",
+	"cp", /* only with --remove-destination, or -f after a failed open */
+};
+
+static bool who_in(const char *const *table, size_t n, const char *name, bool prefix)
 {
-	for (size_t i = 0; i < sizeof(who_background) / sizeof(who_background[0]); i++)
-		if (!strncmp(name, who_background[i], strlen(who_background[i])))
+	for (size_t i = 0; i < n; i++)
+		if (prefix ? !strncmp(name, table[i], strlen(table[i])) : !strcmp(name, table[i]))
 			return true;
 	return false;
 }
 
-/* True when /proc/@id/comm names a background reader. */
-static bool who_comm_matches(long id)
+static bool who_name_matches(const char *name)
 {
-	char path[64], comm[32];
-	ssize_t n;
-	int fd;
+	return who_in(who_background, sizeof(who_background) / sizeof(who_background[0]), name,
+		      true);
+}
 
+/* /proc/@id/comm into @comm; false when it cannot be read. */
+static bool who_comm(long id, char *comm, size_t len)
+{
+	char path[64];
 	snprintf(path, sizeof(path), "/proc/%ld/comm", id);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return false;
-	n = read(fd, comm, sizeof(comm) - 1);
+	ssize_t n = read(fd, comm, len - 1);
 	close(fd);
 	if (n <= 0)
 		return false;
 	comm[n] = '\0';
 	comm[strcspn(comm, "\n")] = '\0';
-	return who_name_matches(comm);
+	return true;
+}
+
+/* True when /proc/@id/comm names a background reader. */
+static bool who_comm_matches(long id)
+{
+	char comm[32];
+	return who_comm(id, comm, sizeof(comm)) && who_name_matches(comm);
+}
+
+bool who_replaces(pid_t pid)
+{
+	char comm[32];
+	return pid > 0 && who_comm((long)pid, comm, sizeof(comm)) &&
+	       who_in(who_replacers, sizeof(who_replacers) / sizeof(who_replacers[0]), comm,
+		      false);
 }
 
 /* True when the program process @id runs is a background reader: its name

@@ -16,6 +16,12 @@
  * indexer).  Unknown or vanished processes, and pid 0, count as the user's. */
 bool who_is_background(pid_t pid);
 
+/* True when process @pid is a program that removes a file in order to write
+ * it anew (mv across file systems, install, cp --remove-destination): its
+ * unlink of a record is followed by a create of the same name, which on
+ * this filesystem must be an edit of the record, not DELETE and POST. */
+bool who_replaces(pid_t pid);
+
 /* Open files: under the kernel's no-open mode an fstat() after open() reaches
  * the filesystem as a GETATTR without a file handle, like a stat() by path;
  * the difference is that the caller holds the file open, which
