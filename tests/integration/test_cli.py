@@ -99,3 +99,14 @@ def test_commands_refuse_what_is_not_a_mount(tmp_path):
     assert r.returncode == 1 and "is not a factuurfs mount" in r.stderr
     assert cli("status").returncode == 2
     assert "usage: factuurfs status MOUNTPOINT" in cli("refresh").stderr
+
+
+def test_help_names_the_commands_and_each_option_once():
+    r = cli("--help")
+    assert r.returncode == 0
+    assert re.search(r"^\s+\S*factuurfs status MOUNTPOINT", r.stdout, re.M), r.stdout
+    assert re.search(r"^\s+\S*factuurfs refresh MOUNTPOINT \[PATH\]", r.stdout, re.M)
+    opts = re.findall(r"^ {4}(-o \w+|-\w|--\w+)", r.stdout, re.M)
+    assert "-o allow_other" in opts and "-o ro" in opts and "-f" in opts
+    dup = sorted({o for o in opts if opts.count(o) > 1})
+    assert dup == [], f"listed more than once: {dup}"
