@@ -886,7 +886,12 @@ static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 			n = inode_record(p->c, kind, id);
 		free(id);
 		if (!n) {
-			reply_negative(req, left);
+			/* A name that may be created here (a new *.json) is not
+			 * cached as missing: it may appear under a rename that
+			 * failed (the refused text kept there), and an entry
+			 * notice for it cannot be sent while the rename holds the
+			 * directory. */
+			reply_negative(req, new_kind(p->c, name) == N_NEW ? 0 : left);
 			return;
 		}
 		break;

@@ -294,15 +294,21 @@ class Mount:
 
     def unmount(self):
         """Unmounts and returns factuurfs' exit status; asserts a clean exit."""
+        busy = ""
         if self.proc.poll() is None and is_mounted(self.mnt):
-            subprocess.run(["fusermount3", "-u", self.mnt], check=False)
+            r = subprocess.run(["fusermount3", "-u", self.mnt], capture_output=True, text=True)
+            if r.returncode != 0:
+                # Who holds it: a process with a file or its cwd inside (fuser -m).
+                who = subprocess.run(["fuser", "-vm", self.mnt], capture_output=True,
+                                     text=True, timeout=DEADLINE)
+                busy = f"{r.stderr.strip()}\n{who.stderr}{who.stdout}"
         try:
             rc = self.proc.wait(DEADLINE)
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
             subprocess.run(["fusermount3", "-uz", self.mnt], check=False)
-            raise AssertionError("factuurfs did not exit after unmount")
+            raise AssertionError("factuurfs did not exit after unmount: " + busy)
         self.err.close()
         if is_mounted(self.mnt):
             subprocess.run(["fusermount3", "-uz", self.mnt], check=False)
