@@ -126,6 +126,14 @@ static void test_records(void)
 		char *compact = cJSON_PrintUnformatted(rec);
 		cJSON *again = compact ? cJSON_Parse(compact) : NULL;
 		CHECK(templates_is_verbatim(c, again));
+		/* Key order does not count either: the last field first. */
+		cJSON *moved = cJSON_Duplicate(again, true), *last = cJSON_GetArrayItem(
+			moved, cJSON_GetArraySize(moved) - 1);
+		cJSON_DetachItemViaPointer(moved, last);
+		CHECK(cJSON_InsertItemInArray(moved, 0, last));
+		CHECK(strcmp(moved->child->string, rec->child->string) != 0);
+		CHECK(templates_is_verbatim(c, moved));
+		cJSON_Delete(moved);
 		/* Any change is an edit; another collection's template is not this one's. */
 		cJSON_DeleteItemFromObjectCaseSensitive(again, rec->child->string);
 		CHECK(!templates_is_verbatim(c, again));
