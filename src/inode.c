@@ -97,7 +97,8 @@ int inode_init(void)
 		if (!templates_name(i, name, sizeof(name)) || INO_TEMPLATE0 + i >= INO_DYNAMIC)
 			goto out;
 		snprintf(key, sizeof(key), "/templates/%s", name);
-		if (!(n = node_add(INO_TEMPLATE0 + i, N_TEMPLATE, templates_collection(i), NULL, key)))
+		n = node_add(INO_TEMPLATE0 + i, N_TEMPLATE, templates_collection(i), NULL, key);
+		if (!n)
 			goto out;
 		n->sub = (int)i;
 	}

@@ -242,8 +242,8 @@ static void put_operations(FILE *o, enum fmt fmt, const struct schema_collection
 		put_call(o, fmt, call);
 		fputs(end, o);
 	} else if (c->methods & SCHEMA_M_LIST) {
-		snprintf(call, sizeof(call), "edit: none, the API cannot change %s (a write is EPERM)",
-			 c->name);
+		snprintf(call, sizeof(call),
+			 "edit: none, the API cannot change %s (a write is EPERM)", c->name);
 		fputs(li, o);
 		put(o, fmt, call);
 		fputs(end, o);
@@ -266,38 +266,38 @@ static void put_operations(FILE *o, enum fmt fmt, const struct schema_collection
 /* ---- the two documents ------------------------------------------------------ */
 
 static const char md_head[] =
-	"# Fields of the files you write\n"
-	"\n"
-	"<!-- Generated from the data dictionary (src/schema.c) by tools/fields.c: do not edit.\n"
-	"     `meson test -C build fields-doc` fails when this file is not what\n"
-	"     `build/fields markdown` prints; that command writes it again. -->\n"
-	"\n"
-	"What each file you can create or edit holds: one table per collection, made from the\n"
-	"data dictionary that factuurfs converts and checks with. To make a record, start from\n"
-	"its template (no API call): `cp templates/products.json products/new.json`, change the\n"
-	"example values, save. Every field a template holds is sent: delete a field's line to\n"
-	"leave it to the service. A template saved unchanged is refused (`EINVAL`), so its\n"
-	"examples never reach the service; see [SEMANTICS.md](SEMANTICS.md#templates).\n"
-	"\n"
-	"A value is written in a file as its type says:\n"
-	"\n"
-	"| type | written as |\n"
-	"| --- | --- |\n"
-	"| text | a JSON string: `\"Amsterdam\"` |\n"
-	"| integer | a whole number: `14` |\n"
-	"| number | `10.5` |\n"
-	"| true/false | `true` or `false` |\n"
-	"| \"YYYY-MM-DD\" or null | a date `\"2025-06-01\"`, or `null` for none |\n"
-	"| object | `{\"line1\": \"...\", ...}`, the fields in the rows below it |\n"
-	"| array of objects | `[{...}, {...}]`, each with the fields in the rows below it |\n"
-	"\n"
-	"- **required**: must be there and not `null` when creating or when editing (and an\n"
-	"  array not empty); without it the save fails with `EINVAL` before any call.\n"
-	"- **read-only**: the service's own (an id, a total): shown, never sent; changing one\n"
-	"  in an edit is refused with `EINVAL`.\n"
-	"- **create only**: sent when the record is made, never in an edit.\n"
-	"- **values**: what the API reference allows. The service checks them, factuurfs\n"
-	"  does not.\n";
+    "# Fields of the files you write\n"
+    "\n"
+    "<!-- Generated from the data dictionary (src/schema.c) by tools/fields.c: do not edit.\n"
+    "     `meson test -C build fields-doc` fails when this file is not what\n"
+    "     `build/fields markdown` prints; that command writes it again. -->\n"
+    "\n"
+    "What each file you can create or edit holds: one table per collection, made from the\n"
+    "data dictionary that factuurfs converts and checks with. To make a record, start from\n"
+    "its template (no API call): `cp templates/products.json products/new.json`, change the\n"
+    "example values, save. Every field a template holds is sent: delete a field's line to\n"
+    "leave it to the service. A template saved unchanged is refused (`EINVAL`), so its\n"
+    "examples never reach the service; see [SEMANTICS.md](SEMANTICS.md#templates).\n"
+    "\n"
+    "A value is written in a file as its type says:\n"
+    "\n"
+    "| type | written as |\n"
+    "| --- | --- |\n"
+    "| text | a JSON string: `\"Amsterdam\"` |\n"
+    "| integer | a whole number: `14` |\n"
+    "| number | `10.5` |\n"
+    "| true/false | `true` or `false` |\n"
+    "| \"YYYY-MM-DD\" or null | a date `\"2025-06-01\"`, or `null` for none |\n"
+    "| object | `{\"line1\": \"...\", ...}`, the fields in the rows below it |\n"
+    "| array of objects | `[{...}, {...}]`, each with the fields in the rows below it |\n"
+    "\n"
+    "- **required**: must be there and not `null` when creating or when editing (and an\n"
+    "  array not empty); without it the save fails with `EINVAL` before any call.\n"
+    "- **read-only**: the service's own (an id, a total): shown, never sent; changing one\n"
+    "  in an edit is refused with `EINVAL`.\n"
+    "- **create only**: sent when the record is made, never in an edit.\n"
+    "- **values**: what the API reference allows. The service checks them, factuurfs\n"
+    "  does not.\n";
 
 static void markdown(FILE *o)
 {
@@ -340,19 +340,19 @@ static void markdown(FILE *o)
 }
 
 static const char scd_head[] =
-	"# FIELDS\n"
-	"\n"
-	"What each file you can create or edit holds, made from the data dictionary\n"
-	"(docs/FIELDS.md in the source tree has the same, with the templates). To make a\n"
-	"record, copy its template: *cp templates/products.json products/new.json*, change\n"
-	"the example values, save; every field a template holds is sent, and a template\n"
-	"saved unchanged is refused (EINVAL). A type is written in a file as: _text_, a JSON\n"
-	"string; _integer_; _number_; _true/false_; a date *\"YYYY-MM-DD\"* or *null*; an\n"
-	"_object_ or an _array of objects_ with the fields listed after it. A _required_\n"
-	"field must be there and not *null* (the save fails with EINVAL); a _read-only_ one\n"
-	"is the service's own, never sent; a _create only_ one is sent when the record is\n"
-	"made, never in an edit. The values listed are the API reference's: the service\n"
-	"checks them.\n";
+    "# FIELDS\n"
+    "\n"
+    "What each file you can create or edit holds, made from the data dictionary\n"
+    "(docs/FIELDS.md in the source tree has the same, with the templates). To make a\n"
+    "record, copy its template: *cp templates/products.json products/new.json*, change\n"
+    "the example values, save; every field a template holds is sent, and a template\n"
+    "saved unchanged is refused (EINVAL). A type is written in a file as: _text_, a JSON\n"
+    "string; _integer_; _number_; _true/false_; a date *\"YYYY-MM-DD\"* or *null*; an\n"
+    "_object_ or an _array of objects_ with the fields listed after it. A _required_\n"
+    "field must be there and not *null* (the save fails with EINVAL); a _read-only_ one\n"
+    "is the service's own, never sent; a _create only_ one is sent when the record is\n"
+    "made, never in an edit. The values listed are the API reference's: the service\n"
+    "checks them.\n";
 
 static void scdoc(FILE *o)
 {

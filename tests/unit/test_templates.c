@@ -43,7 +43,8 @@ static void check_examples(const struct schema_field *fields, size_t n)
 			/* An example among the allowed values, if there are any. */
 			bool listed = !f->values;
 			for (size_t k = 0; f->values && f->values[k]; k++)
-				listed |= cJSON_IsString(v) && !strcmp(v->valuestring, f->values[k]);
+				listed |=
+				    cJSON_IsString(v) && !strcmp(v->valuestring, f->values[k]);
 			if (!CHECK(listed))
 				printf("  field %s: example %s is not an allowed value\n", f->name,
 				       f->example);
@@ -127,8 +128,8 @@ static void test_records(void)
 		cJSON *again = compact ? cJSON_Parse(compact) : NULL;
 		CHECK(templates_is_verbatim(c, again));
 		/* Key order does not count either: the last field first. */
-		cJSON *moved = cJSON_Duplicate(again, true), *last = cJSON_GetArrayItem(
-			moved, cJSON_GetArraySize(moved) - 1);
+		cJSON *moved = cJSON_Duplicate(again, true),
+		      *last = cJSON_GetArrayItem(moved, cJSON_GetArraySize(moved) - 1);
 		cJSON_DetachItemViaPointer(moved, last);
 		CHECK(cJSON_InsertItemInArray(moved, 0, last));
 		CHECK(strcmp(moved->child->string, rec->child->string) != 0);
@@ -137,7 +138,8 @@ static void test_records(void)
 		/* Any change is an edit; another collection's template is not this one's. */
 		cJSON_DeleteItemFromObjectCaseSensitive(again, rec->child->string);
 		CHECK(!templates_is_verbatim(c, again));
-		CHECK(!templates_is_verbatim(templates_collection((i + 1) % templates_count()), back));
+		CHECK(!templates_is_verbatim(templates_collection((i + 1) % templates_count()),
+					     back));
 		CHECK(!templates_is_verbatim(c, NULL));
 		free(compact);
 		cJSON_Delete(again);
