@@ -549,7 +549,8 @@ static int node_attr(struct fs *fs, struct node *n, struct stat *st, double *tim
 	case N_CTL:
 		attr_dir(fs, st, n->ino, fs->started);
 		if (n->kind == N_ROOT)
-			st->st_nlink = 3 + schema_ncollections() + 3; /* + views, exports, templates */
+			/* + views, exports, templates */
+			st->st_nlink = 3 + schema_ncollections() + 3;
 		return 0;
 	case N_STATUS: {
 		struct timespec mono;
