@@ -3,8 +3,8 @@
  * Layout: the root holds one directory per collection, balance.json for
  * single-object collections, and .factuurfs/ (status, refresh).  A collection
  * directory holds <stem>.json per record and, for invoices, <stem>.pdf, plus
- * the local files of inode.c; views/ (views.c) and exports/ (export.c) are
- * read-only.  Reads go through cache.c, commits through
+ * the local files of inode.c; views/ (views.c), exports/ (export.c) and
+ * templates/ (templates.c) are read-only.  Reads go through cache.c, commits through
  * writeback.c; nothing here talks HTTP.  docs/SEMANTICS.md says what each
  * operation does on each kind of path.
  */
@@ -24,6 +24,7 @@
 #include "names.h"
 #include "schema.h"
 #include "status.h"
+#include "templates.h"
 #include "who.h"
 #include "export.h"
 #include "views.h"
@@ -591,7 +592,8 @@ static int node_attr(struct fs *fs, struct node *n, struct stat *st, double *tim
 	case N_CTL:
 		attr_dir(fs, st, n->ino, fs->started);
 		if (n->kind == N_ROOT)
-			st->st_nlink = 3 + schema_ncollections() + 2; /* + views, exports */
+			/* + views, exports, templates */
+			st->st_nlink = 3 + schema_ncollections() + 3;
 		return 0;
 	case N_STATUS: {
 		struct timespec mono;
@@ -636,6 +638,19 @@ static int node_attr(struct fs *fs, struct node *n, struct stat *st, double *tim
 	case N_EXPORTS:
 	case N_EXPORT:
 		return view_attr(fs, n, st, timeout);
+	case N_TEMPLATES:
+		attr_dir(fs, st, n->ino, fs->started);
+		return 0;
+	case N_TEMPLATE: {
+		/* Made again for its size: microseconds, and no state to keep. */
+		size_t len = 0;
+		char *text = templates_text((size_t)n->sub, &len);
+		if (!text)
+			return -ENOMEM;
+		free(text);
+		attr_file(fs, st, n->ino, FS_RO_MODE, (off_t)len, fs->started);
+		return 0;
+	}
 	case N_COLL:
 	case N_SINGLE:
 		break;
@@ -825,6 +840,8 @@ static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 			n = inode_get(INO_VIEWS);
 		else if (!strcmp(name, "exports"))
 			n = inode_get(INO_EXPORTS);
+		else if (!strcmp(name, "templates"))
+			n = inode_get(INO_TEMPLATES);
 		break;
 	case N_VIEWS: {
 		int g = views_group_find(name);
@@ -836,6 +853,12 @@ static void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		int i = export_find(name);
 		if (i >= 0)
 			n = inode_get(INO_EXPORT0 + i);
+		break;
+	}
+	case N_TEMPLATES: {
+		int i = templates_find(name);
+		if (i >= 0)
+			n = inode_get(INO_TEMPLATE0 + i);
 		break;
 	}
 	case N_VGROUP:
@@ -1063,7 +1086,7 @@ static bool coll_entry(struct node *d, const struct cache_listing *l, const char
 	return true;
 }
 
-/* READDIR(PLUS) of views/, a view group, a view and exports/: "." and "..",
+/* READDIR(PLUS) of views/, a view group, a view, exports/ and templates/: "." and "..",
  * then the entries in order; an offset is the index of the next entry. */
 static void view_readdir(fuse_req_t req, struct fs *fs, struct node *d, size_t size, off_t off,
 			 bool plus)
@@ -1082,6 +1105,8 @@ static void view_readdir(fuse_req_t req, struct fs *fs, struct node *d, size_t s
 		count = VIEWS_NGROUPS;
 	} else if (d->kind == N_EXPORTS) {
 		count = export_count();
+	} else if (d->kind == N_TEMPLATES) {
+		count = templates_count();
 	} else if (d->kind == N_VGROUP) {
 		struct timespec changed;
 		double left;
@@ -1110,6 +1135,9 @@ static void view_readdir(fuse_req_t req, struct fs *fs, struct node *d, size_t s
 		} else if (d->kind == N_EXPORTS) {
 			nm = export_name(i);
 			n = inode_get(INO_EXPORT0 + i);
+		} else if (d->kind == N_TEMPLATES) {
+			templates_name(i, name, sizeof(name));
+			n = inode_get(INO_TEMPLATE0 + i);
 		} else if (d->kind == N_VGROUP) {
 			nm = names[i];
 			n = inode_view(N_VDIR, d->ino, d->sub, NULL, nm);
@@ -1147,7 +1175,8 @@ static void fs_do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off
 		fuse_reply_err(req, ENOENT);
 		return;
 	}
-	if (d->kind == N_VIEWS || d->kind == N_VGROUP || d->kind == N_VDIR || d->kind == N_EXPORTS) {
+	if (d->kind == N_VIEWS || d->kind == N_VGROUP || d->kind == N_VDIR || d->kind == N_EXPORTS ||
+	    d->kind == N_TEMPLATES) {
 		view_readdir(req, fs, d, size, off, plus);
 		return;
 	}
@@ -1203,6 +1232,9 @@ static void fs_do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off
 			} else if (i - 1 == schema_ncollections() + 1) {
 				nm = "exports";
 				n = inode_get(INO_EXPORTS);
+			} else if (i - 1 == schema_ncollections() + 2) {
+				nm = "templates";
+				n = inode_get(INO_TEMPLATES);
 			} else {
 				break;
 			}
@@ -1416,6 +1448,17 @@ static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			break;
 		reply_slice(req, t->data, t->len, size, off);
 		export_text_unref(t);
+		return;
+	}
+	case N_TEMPLATE: {
+		size_t len = 0;
+		char *text = templates_text((size_t)n->sub, &len);
+		if (!text) {
+			rc = -ENOMEM;
+			break;
+		}
+		reply_slice(req, text, len, size, off);
+		free(text);
 		return;
 	}
 	case N_VLINK:
@@ -1687,7 +1730,8 @@ static void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 		return;
 	}
 	if (n->kind == N_ROOT || n->kind == N_CTL || n->kind == N_COLL || n->kind == N_VIEWS ||
-	    n->kind == N_VGROUP || n->kind == N_VDIR || n->kind == N_EXPORTS) {
+	    n->kind == N_VGROUP || n->kind == N_VDIR || n->kind == N_EXPORTS ||
+	    n->kind == N_TEMPLATES) {
 		if (to_set & (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_SIZE))
 			rc = -EPERM;
 	} else if ((to_set & FUSE_SET_ATTR_SIZE) && n->kind != N_REFRESH) {
@@ -1774,7 +1818,9 @@ static void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 	pthread_mutex_lock(&inode_lock);
 	n = inode_local_new(nk, p->c);
 	if (n) {
-		n->mode = mode & FS_LOCAL_MODE_MASK;
+		/* A record being written is its owner's to read and write, as the record
+		 * will be: cp of a 0400 template (templates/) asks for 0400. */
+		n->mode = (mode & FS_LOCAL_MODE_MASK) | (nk == N_NEW ? FS_RW_MODE : 0);
 		n->id = nr;
 		nr = NULL;
 		if (!inode_buffer(n) || !inode_lentry_add(parent, name, n))

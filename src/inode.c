@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "export.h"
+#include "templates.h"
 #include "views.h"
 #include "writeback.h"
 
@@ -84,8 +85,22 @@ int inode_init(void)
 	for (size_t i = 0; i < schema_ncollections(); i++) {
 		const struct schema_collection *c = schema_collection_at(i);
 		snprintf(key, sizeof(key), "/%s", c->name);
-		if (!node_add(INO_COLL0 + i, c->single ? N_SINGLE : N_COLL, c, NULL, key))
+		if (INO_COLL0 + i >= INO_TEMPLATES ||
+		    !node_add(INO_COLL0 + i, c->single ? N_SINGLE : N_COLL, c, NULL, key))
 			goto out;
+	}
+	if (!node_add(INO_TEMPLATES, N_TEMPLATES, NULL, NULL, "/templates"))
+		goto out;
+	for (size_t i = 0; i < templates_count(); i++) {
+		struct node *n;
+		char name[80];
+		if (!templates_name(i, name, sizeof(name)) || INO_TEMPLATE0 + i >= INO_DYNAMIC)
+			goto out;
+		snprintf(key, sizeof(key), "/templates/%s", name);
+		n = node_add(INO_TEMPLATE0 + i, N_TEMPLATE, templates_collection(i), NULL, key);
+		if (!n)
+			goto out;
+		n->sub = (int)i;
 	}
 	rc = 0;
 out:

@@ -31,7 +31,9 @@ enum {
 	INO_VGROUP0,            /* views/status, views/year, views/client (views.h order) */
 	INO_EXPORTS = INO_VGROUP0 + 3,
 	INO_EXPORT0,            /* exports/<file>, export.h order */
-	INO_COLL0 = 16
+	INO_COLL0 = 16,
+	INO_TEMPLATES = INO_COLL0 + 64, /* templates/, after room for 64 collections */
+	INO_TEMPLATE0,          /* templates/<collection>.json, templates.h order */
 };
 
 enum node_kind {
@@ -52,6 +54,8 @@ enum node_kind {
 		      PDF, parent the view directory's inode */
 	N_EXPORTS, /* exports/ */
 	N_EXPORT,  /* exports/<file>: sub is the export's index */
+	N_TEMPLATES, /* templates/ */
+	N_TEMPLATE,  /* templates/<collection>.json: sub is the template's index, c its collection */
 };
 
 struct wb_pending;
@@ -99,7 +103,8 @@ struct lentry {
 
 extern pthread_mutex_t inode_lock;
 
-/* Creates the fixed nodes (root, .factuurfs, collections); -errno. */
+/* Creates the fixed nodes (root, .factuurfs, collections, views, exports, templates);
+ * -errno. */
 int inode_init(void);
 void inode_destroy(void);
 

@@ -18,6 +18,8 @@
 /* Row builders for the field tables below. */
 #define F(n, t, fl) {.name = (n), .type = (t), .flags = (fl)}
 #define FA(n, t, fl, a) {.name = (n), .type = (t), .flags = (fl), .alias = (a)}
+/* A row with more columns: .example, .values, .note (schema.h). */
+#define FX(n, t, fl, ...) {.name = (n), .type = (t), .flags = (fl), __VA_ARGS__}
 #define FO(n, fl, s) {.name = (n), .type = SCHEMA_OBJECT, .flags = (fl), .sub = (s), .nsub = N(s)}
 #define FL(n, fl, p, s)                                                                            \
 	{.name = (n), .type = SCHEMA_KEYED_LIST, .flags = (fl), .key_prefix = (p), .sub = (s),     \
@@ -34,7 +36,15 @@
 
 /* ---- the data dictionary ---------------------------------------------------------------- */
 
-/* Sources: the API reference's "Fields (wire)" (py CONVERTABLEFIELDS, net models). */
+/* Sources: the API reference's "Fields (wire)" (py CONVERTABLEFIELDS, net models).
+ * The .example of a field is what templates/ shows (JSON text; by type when absent: "",
+ * 0, false, null): the service's own default where the fake has one, an obvious
+ * example for what the user must choose.  .values and .note come from the API
+ * reference only, and are documentation: the service checks them, not factuurfs. */
+
+/* "new invoice (POST)" in the API reference (net FactuurSturenClient-Invoices.cs). */
+static const char *const invoice_actions[] = {"send", "save", "repeat", NULL};
+static const char *const invoice_sendmethods[] = {"mail", "email", "printcenter", NULL};
 
 static const struct schema_field reference_fields[] = {
 	F("line1", STR, 0),
@@ -43,11 +53,11 @@ static const struct schema_field reference_fields[] = {
 };
 
 static const struct schema_field line_fields[] = {
-	F("amount", FLOAT, 0),
+	FX("amount", FLOAT, 0, .example = "1"),
 	F("amount_desc", STR, 0),
-	F("description", STR, 0),
-	F("tax_rate", FLOAT, 0),
-	F("price", FLOAT, 0),
+	FX("description", STR, 0, .example = "\"Example line\""),
+	FX("tax_rate", FLOAT, 0, .example = "21"),
+	FX("price", FLOAT, 0, .example = "10"),
 	F("discount_pct", FLOAT, 0),
 	F("linetotal", FLOAT, RO),
 };
@@ -68,11 +78,12 @@ static const struct schema_field client_fields[] = {
 	F("clientnr", INT, RO),
 	F("contact", STR, 0),
 	F("showcontact", BOOL, 0),
-	F("company", STR, 0),
+	FX("company", STR, 0, .example = "\"Example company\""),
 	F("address", STR, 0),
 	F("zipcode", STR, 0),
 	F("city", STR, 0),
-	F("country", INT, 0),
+	FX("country", INT, 0, .example = "146",
+	   .note = "a country id from countrylist/ (146: Nederland)"),
 	F("phone", STR, 0),
 	F("mobile", STR, 0),
 	F("email", STR, 0),
@@ -82,19 +93,19 @@ static const struct schema_field client_fields[] = {
 	F("biccode", STR, 0),
 	F("taxnumber", STR, 0),
 	F("tax_shifted", BOOL, 0),
-	FA("taxtype", STR, 0, "tax_type"),
-	F("sendmethod", STR, 0),
-	F("paymentmethod", STR, 0),
-	F("top", INT, 0),
+	FX("taxtype", STR, 0, .alias = "tax_type", .example = "\"extax\""),
+	FX("sendmethod", STR, 0, .example = "\"email\""),
+	FX("paymentmethod", STR, 0, .example = "\"bank\""),
+	FX("top", INT, 0, .example = "14", .note = "payment term in days"),
 	F("stddiscount", FLOAT, 0),
 	F("mailintro", STR, 0),
 	FO("reference", 0, reference_fields),
 	F("notes", STR, 0),
 	F("notes_on_invoice", BOOL, 0),
-	F("active", BOOL, 0),
-	FA("defaultdoclang", STR, 0, "default_doclang"),
+	FX("active", BOOL, 0, .example = "true"),
+	FX("defaultdoclang", STR, 0, .alias = "default_doclang", .example = "\"nl\""),
 	FA("defaultcategory", STR, 0, "default_category"),
-	F("currency", STR, 0),
+	FX("currency", STR, 0, .example = "\"EUR\""),
 	FA("mandateid", STR, 0, "mandate_id"),
 	FA("mandatedate", DATE, 0, "mandate_date"),
 	F("collecttype", STR, 0),
@@ -104,10 +115,10 @@ static const struct schema_field client_fields[] = {
 
 static const struct schema_field product_fields[] = {
 	F("id", INT, RO),
-	F("code", STR, REQ),
-	F("name", STR, REQ),
-	F("price", FLOAT, REQ),
-	F("taxes", INT, 0),
+	FX("code", STR, REQ, .example = "\"EXAMPLE-1\""),
+	FX("name", STR, REQ, .example = "\"Example product\""),
+	FX("price", FLOAT, REQ, .example = "10"),
+	FX("taxes", INT, 0, .example = "21", .note = "tax percentage"),
 	F("priceintax", FLOAT, RO),
 };
 
@@ -115,8 +126,9 @@ static const struct schema_field invoice_fields[] = {
 	F("id", INT, RO),
 	F("invoicenr", STR, RO),
 	F("invoicenr_full", STR, RO),
-	F("profile", INT, 0),
-	F("clientnr", INT, REQ),
+	FX("profile", INT, 0, .example = "1", .note = "a profile id from profiles/"),
+	/* 0 is no client: a template left so is refused by the service, never misdirected. */
+	FX("clientnr", INT, REQ, .example = "0", .note = "the number of an existing client"),
 	FO("reference", 0, reference_fields),
 	/* Copies of the client's fields, made by the API when the invoice is sent. */
 	F("company", STR, RO),
@@ -132,10 +144,10 @@ static const struct schema_field invoice_fields[] = {
 	F("invoicenote", STR, 0),
 	F("date", DATE, 0),
 	FL("lines", REQ, "line", line_fields),
-	F("discounttype", STR, 0),
+	FX("discounttype", STR, 0, .example = "\"amount\""),
 	F("discount", FLOAT, 0),
 	F("paymentcondition", STR, 0),
-	F("paymentperiod", INT, 0),
+	FX("paymentperiod", INT, 0, .example = "14", .note = "payment term in days"),
 	F("collection", BOOL, 0),
 	F("tax", FLOAT, RO),
 	F("totalintax", FLOAT, RO),
@@ -151,16 +163,21 @@ static const struct schema_field invoice_fields[] = {
 	F("lastreminder", DATE, RO),
 	F("payment_url", STR, RO),
 	FL("history", RO, "item", history_fields),
-	/* What a POST does with the new invoice: send it, save it, or repeat it. */
-	F("action", STR, CRE),
-	F("sendmethod", STR, CRE),
-	F("savename", STR, CRE),
+	/* What a POST does with the new invoice: send it, save it, or repeat it.  A
+	 * template saves: a draft is the one action that reaches no client. */
+	FX("action", STR, CRE, .example = "\"save\"", .values = invoice_actions,
+	   .note = "send: numbered and sent to the client; save: a draft in invoices_saved/; "
+		   "repeat: a repeating invoice in invoices_repeated/"),
+	FX("sendmethod", STR, CRE, .example = "\"email\"", .values = invoice_sendmethods,
+	   .note = "required when action is send"),
+	FX("savename", STR, CRE, .example = "\"Example invoice\"",
+	   .note = "required when action is save or repeat"),
 	F("overwrite_if_exist", BOOL, CRE),
 	F("convert_prices_to_euro", BOOL, CRE),
-	F("initialdate", DATE, CRE),
-	F("finalsenddate", DATE, CRE),
-	F("frequency", STR, CRE),
-	F("repeattype", STR, CRE),
+	FX("initialdate", DATE, CRE, .note = "required when action is repeat"),
+	FX("finalsenddate", DATE, CRE, .note = "required when action is repeat"),
+	FX("frequency", STR, CRE, .note = "required when action is repeat"),
+	FX("repeattype", STR, CRE, .note = "required when action is repeat"),
 };
 
 /* invoices_saved and invoices_repeated: the same record, a saved invoice draft. */
@@ -219,8 +236,9 @@ static const struct schema_field country_fields[] = {
 
 /* A payment: PUT invoices_payment/<invoicenr> (the spec's one write on invoices). */
 static const struct schema_field payment_fields[] = {
-	F("invoicenr", STR, RO), /* in the path, not the body */
-	F("amount", FLOAT, REQ),
+	/* In the path, not the body. */
+	FX("invoicenr", STR, RO, .note = "the file name: invoices_payment/<invoicenr>.json"),
+	FX("amount", FLOAT, REQ, .example = "10"),
 	F("date", DATE, 0),
 };
 

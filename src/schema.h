@@ -42,6 +42,11 @@ struct schema_field {
 	const struct schema_field *sub;  /* SCHEMA_OBJECT / SCHEMA_KEYED_LIST element fields */
 	size_t nsub;
 	const char *alias;               /* another spelling accepted on input (php's) */
+	/* For people, not for conversion: templates/ and the field reference (docs/FIELDS.md,
+	 * the man page) show these; schema_to_wire() checks none of them. */
+	const char *example;             /* JSON text of a template's value; NULL: by type */
+	const char *const *values;       /* the values the API reference allows, NULL-ended */
+	const char *note;                /* one line for the field reference, or NULL */
 };
 
 /* Methods a collection allows. */

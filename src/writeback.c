@@ -11,6 +11,7 @@
 #include "api.h"
 #include "cache.h"
 #include "names.h"
+#include "templates.h"
 
 struct wb_pending {
 	struct cache_listing *before; /* the listing before the POST, or NULL */
@@ -81,6 +82,18 @@ static cJSON *parse_text(const char *text, size_t len, char *msg, size_t msglen)
 	return user;
 }
 
+/* A template saved as it is holds example values only (a product named "Example
+ * product", an invoice for client 0): refused before any call, so that `cp
+ * templates/x.json x/new.json` sends nothing until the copy is edited. */
+static int check_template(const struct schema_collection *c, const cJSON *user, char *msg,
+			  size_t msglen)
+{
+	if (!templates_is_verbatim(c, user))
+		return 0;
+	return fail(-EINVAL, msg, msglen,
+		    "this is templates/%s.json unchanged: edit its example values first", c->name);
+}
+
 /* PUTs pythonic @user as @id of @c, converted to the wire form first. */
 static int put(const struct wb *wb, const struct schema_collection *c, const char *id,
 	       const cJSON *user, char *msg, size_t msglen)
@@ -143,6 +156,8 @@ int wb_edit(const struct wb *wb, const struct schema_collection *c, const char *
 		goto out;
 	}
 	rc = check_readonly(c, user, cur, msg, msglen);
+	if (rc == 0)
+		rc = check_template(c, user, msg, msglen);
 	if (rc == 0)
 		rc = put(wb, c, id, user, msg, msglen);
 	if (rc == 0) {
@@ -268,6 +283,9 @@ int wb_create(const struct wb *wb, const struct schema_collection *c, const char
 		rc = -EINVAL;
 		goto out;
 	}
+	rc = check_template(c, user, msg, msglen);
+	if (rc < 0)
+		goto out;
 	*in = created_in(c, user);
 	if (*pending) {
 		/* Never post blindly again: did the unanswered POST make it? */
@@ -326,8 +344,11 @@ out:
 int wb_payment(const struct wb *wb, const char *nr, const char *text, size_t len, char *msg,
 	       size_t msglen)
 {
+	const struct schema_collection *c = schema_find("invoices_payment");
 	cJSON *user = parse_text(text, len, msg, msglen);
-	int rc = user ? put(wb, schema_find("invoices_payment"), nr, user, msg, msglen) : -EINVAL;
+	int rc = user ? check_template(c, user, msg, msglen) : -EINVAL;
+	if (rc == 0)
+		rc = put(wb, c, nr, user, msg, msglen);
 	if (rc == 0)
 		cache_invalidate(wb->cache, schema_find("invoices"));
 	cJSON_Delete(user);

@@ -17,7 +17,8 @@ COLLECTIONS = ["clients", "products", "invoices", "invoices_saved", "invoices_re
 
 def test_root_lists_every_collection(mnt):
     assert sorted(os.listdir(mnt.mnt)) == sorted(
-        [".factuurfs", "balance.json", "invoices_payment", "views", "exports"] + COLLECTIONS)
+        [".factuurfs", "balance.json", "invoices_payment", "views", "exports", "templates"]
+        + COLLECTIONS)
     for c in COLLECTIONS:
         assert os.path.isdir(mnt.path(c))
     assert os.path.isfile(mnt.path("balance.json"))
@@ -74,8 +75,9 @@ def test_find_sees_every_file(fake, mnt):
     out = run("find", mnt.mnt, "-type", "f").stdout.split("\n")
     files = [l for l in out if l]
     total = sum(len(fake.state(c)) for c in COLLECTIONS) + len(fake.state("invoices"))
-    # balance.json, .factuurfs/status, .factuurfs/refresh, exports/*.csv (views hold symlinks)
-    assert len(files) == total + 1 + 2 + 2
+    # balance.json, .factuurfs/status, .factuurfs/refresh, exports/*.csv, templates/*.json
+    # (views hold symlinks)
+    assert len(files) == total + 1 + 2 + 2 + 4
 
 
 def test_pdfs_copy_out_exactly(fake, mnt, tmp_path):
