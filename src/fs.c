@@ -1621,6 +1621,16 @@ static int commit(struct fs *fs, struct node *n, bool fsync)
 		rc = rc < 0 ? rc : -ENOMEM;
 		goto out;
 	}
+	if (rc == WB_UNSENT) {
+		/* A template copied as it is: a new file waiting for its edit. */
+		if (b->gen == gen)
+			b->dirty = false;
+		b->failed = false;
+		pthread_mutex_unlock(&inode_lock);
+		log_msg(LOG_INFO, "%s: %s", what, msg);
+		rc = 0;
+		goto out;
+	}
 	if (rc < 0) {
 		b->failed = true;
 		if (b->gen == gen)

@@ -83,13 +83,19 @@ static cJSON *parse_text(const char *text, size_t len, char *msg, size_t msglen)
 }
 
 /* A template saved as it is holds example values only (a product named "Example
- * product", an invoice for client 0): refused before any call, so that `cp
- * templates/x.json x/new.json` sends nothing until the copy is edited. */
-static int check_template(const struct schema_collection *c, const cJSON *user, char *msg,
-			  size_t msglen)
+ * product", an invoice for client 0).  As a new file it is not sent (WB_UNSENT),
+ * so that `cp templates/x.json x/new.json` succeeds and sends nothing until the
+ * copy is edited; over an existing record it is refused. */
+static int check_template(const struct schema_collection *c, const cJSON *user, bool create,
+			  char *msg, size_t msglen)
 {
 	if (!templates_is_verbatim(c, user))
 		return 0;
+	if (create) {
+		snprintf(msg, msglen, "templates/%s.json as it is: kept, not sent, until edited",
+			 c->name);
+		return WB_UNSENT;
+	}
 	return fail(-EINVAL, msg, msglen,
 		    "this is templates/%s.json unchanged: edit its example values first", c->name);
 }
@@ -157,7 +163,7 @@ int wb_edit(const struct wb *wb, const struct schema_collection *c, const char *
 	}
 	rc = check_readonly(c, user, cur, msg, msglen);
 	if (rc == 0)
-		rc = check_template(c, user, msg, msglen);
+		rc = check_template(c, user, false, msg, msglen);
 	if (rc == 0)
 		rc = put(wb, c, id, user, msg, msglen);
 	if (rc == 0) {
@@ -283,8 +289,8 @@ int wb_create(const struct wb *wb, const struct schema_collection *c, const char
 		rc = -EINVAL;
 		goto out;
 	}
-	rc = check_template(c, user, msg, msglen);
-	if (rc < 0)
+	rc = check_template(c, user, true, msg, msglen);
+	if (rc != 0)
 		goto out;
 	*in = created_in(c, user);
 	if (*pending) {
@@ -346,7 +352,7 @@ int wb_payment(const struct wb *wb, const char *nr, const char *text, size_t len
 {
 	const struct schema_collection *c = schema_find("invoices_payment");
 	cJSON *user = parse_text(text, len, msg, msglen);
-	int rc = user ? check_template(c, user, msg, msglen) : -EINVAL;
+	int rc = user ? check_template(c, user, true, msg, msglen) : -EINVAL;
 	if (rc == 0)
 		rc = put(wb, c, nr, user, msg, msglen);
 	if (rc == 0)

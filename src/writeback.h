@@ -32,6 +32,10 @@ struct wb {
 int wb_edit(const struct wb *wb, const struct schema_collection *c, const char *id,
 	    const char *text, size_t len, bool *sent, char *msg, size_t msglen);
 
+/* What wb_create and wb_payment return for a template saved as it is: nothing
+ * sent, nothing refused; the text stays a new file (@msg says so). */
+#define WB_UNSENT 1
+
 /* Creates a record of @c from @text (POST).  On success *@new_id is the new
  * identifier (malloc'd; NULL when the service did not say) and *@in the
  * collection it landed in (invoices_saved for an invoice with action "save").

@@ -183,30 +183,36 @@ def test_templates_refuse_changes(fake, mounts):
 
 # ---- from a template to a record -----------------------------------------------------------
 
-def test_a_verbatim_copy_is_refused_and_sends_nothing(acct, mounts):
-    """The choice (docs/SEMANTICS.md, Templates): a template saved unchanged is refused
-    with EINVAL, before any call, so its example values never reach the service."""
+def test_a_verbatim_copy_waits_for_its_edit_and_sends_nothing(acct, mounts):
+    """The choice (docs/SEMANTICS.md, Templates): a template copied as it is into a
+    collection is kept as a new file and not sent (cp succeeds: it is the first step of
+    "cp, edit, save"), so its example values never reach the service; copied over an
+    existing record it is refused with EINVAL."""
     m = mounts(acct)
     mark = acct.mark()
     new = m.path("products", "new.json")
     r = run("cp", m.path("templates", "products.json"), new)
+    assert r.returncode == 0 and r.stderr == "", r.stderr
+    assert writes(acct, mark) == []
+    # the copy stays, with its text, listed, and is its owner's to edit (cp asked for 0400)
+    assert read(new) == read(m.path("templates", "products.json"))
+    assert "new.json" in os.listdir(m.path("products"))
+    assert os.stat(new).st_mode & 0o777 == 0o600
+    # saving it unchanged again, or fsync, still sends nothing
+    assert run("cp", m.path("templates", "products.json"), new).returncode == 0
+    assert writes(acct, mark) == []
+    # a template copied over a record is no edit of it
+    rec = m.path("products", "1.json")
+    r = run("cp", m.path("templates", "products.json"), rec)
     assert r.returncode != 0 and "Invalid argument" in r.stderr, r.stderr
     assert "templates/products.json unchanged" in last_error(m)
     assert writes(acct, mark) == []
-    # the copy stays, with its text, and is its owner's to edit (cp asked for 0400)
-    assert read(new) == read(m.path("templates", "products.json"))
-    assert os.stat(new).st_mode & 0o777 == 0o600
-    # a template copied over a record is no edit of it either
-    rec = m.path("products", "1.json")
-    r = run("cp", m.path("templates", "products.json"), rec)
-    assert r.returncode != 0, r.stderr
-    assert writes(acct, mark) == []
     assert all(p["name"] != "Example product" for p in acct.state("products"))
-    # and a payment from the template, even under a real invoice number
+    # and a payment from the template, even under a real invoice number, waits too
     nr = acct.state("invoices")[0]["invoicenr"]
     r = run("cp", m.path("templates", "invoices_payment.json"),
             m.path("invoices_payment", stem(nr) + ".json"))
-    assert r.returncode != 0 and "Invalid argument" in r.stderr, r.stderr
+    assert r.returncode == 0, r.stderr
     assert writes(acct, mark) == []
 
 
