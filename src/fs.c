@@ -1465,13 +1465,13 @@ static int commit(struct fs *fs, struct node *n, bool fsync)
 		goto out;
 	}
 	if (rc < 0) {
-		b->failed = true;
+		inode_buffer_set_refusal(b, msg);
 		if (b->gen == gen)
 			b->dirty = false;
 		b->pending = pending;
 		pending = NULL;
 		pthread_mutex_unlock(&inode_lock);
-		status_error(what, msg);
+		status_refused(what, "saved", msg);
 		goto out;
 	}
 	bool same = b->gen == gen; /* nothing written while the request ran */
@@ -1504,10 +1504,13 @@ static int commit(struct fs *fs, struct node *n, bool fsync)
 		if (in && in != c)
 			notify_inode(fs, inode_coll_ino(in));
 	}
-	if (same && n->kind == N_JSON)
+	if (same && n->kind == N_JSON) {
 		inode_buffer_drop(n); /* the record's text takes over */
-	else if (same)
-		b->dirty = b->failed = false;
+	} else {
+		if (same)
+			b->dirty = false;
+		inode_buffer_set_refusal(b, NULL); /* this save went through */
+	}
 	pthread_mutex_unlock(&inode_lock);
 	notify_inode(fs, n->ino);
 	notify_views(fs); /* a change may move invoices between views */
@@ -1718,7 +1721,7 @@ static void fs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	}
 	rc = wb_delete(&fs->wb, p->c, id, msg, sizeof(msg));
 	if (rc < 0)
-		status_error(what, msg);
+		status_refused(what, "deleted", msg);
 	else
 		status_change("deleted %s", what);
 	if (rc == 0)
@@ -2012,23 +2015,31 @@ static void fs_readlink(fuse_req_t req, fuse_ino_t ino)
 }
 
 #define XATTR_PREFIX "user.factuurfs."
-#define XATTR_MAX 5
+#define XATTR_MAX 6
 
 struct xattr {
 	const char *name;
-	char value[320];
+	char value[512];
 };
 
-/* The extended attributes of @n: on an invoice's .json and .pdf, what its
- * listing says (status, total, due date, client, when listed); none
- * elsewhere.  Never a call: the listing held now, fresh or stale. */
+/* The extended attributes of @n: on a file whose last save was refused, why
+ * (until a save is taken or rm drops the text); on an invoice's .json and
+ * .pdf, what its listing says (status, total, due date, client, when
+ * listed); none elsewhere.  Never a call: the listing held now, fresh or
+ * stale. */
 static size_t node_xattrs(struct fs *fs, const struct node *n, struct xattr *x)
 {
 	const struct schema_invoice_keys *k = &schema_invoice_keys;
 	struct cache_listing *l;
 	size_t nx = 0;
+	pthread_mutex_lock(&inode_lock);
+	if (n->buf && n->buf->failed && n->buf->error) {
+		x[nx].name = XATTR_PREFIX "error";
+		snprintf(x[nx++].value, sizeof(x->value), "%s", n->buf->error);
+	}
+	pthread_mutex_unlock(&inode_lock);
 	if ((n->kind != N_JSON && n->kind != N_PDF) || !n->c->pdf_path || !n->id)
-		return 0;
+		return nx;
 	l = cache_listing_peek(fs->cache, n->c);
 	ssize_t pos = l ? cache_listing_find(l, n->id) : -1;
 	cJSON *rec = pos >= 0 ? cJSON_Parse(l->recs[pos]->text) : NULL;

@@ -449,7 +449,16 @@ void inode_buffer_drop(struct node *n)
 		return;
 	wb_pending_free(n->buf->pending);
 	buffers_total -= n->buf->cap;
+	free(n->buf->error);
 	free(n->buf->data);
 	free(n->buf);
 	n->buf = NULL;
+}
+
+void inode_buffer_set_refusal(struct buffer *b, const char *reason)
+{
+	free(b->error);
+	/* Without memory for the reason it is still refused, only unexplained. */
+	b->error = reason ? strdup(reason) : NULL;
+	b->failed = reason != NULL;
 }

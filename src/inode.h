@@ -63,6 +63,8 @@ struct buffer {
 	unsigned long gen;  /* bumped by every change */
 	bool dirty;         /* changed since the last commit attempt */
 	bool failed;        /* the last commit was refused; data is the user's text */
+	char *error;        /* while failed: why (the status file's words); owned, freed
+			       with the buffer; user.factuurfs.error shows it */
 	struct wb_pending *pending; /* a POST that got no answer */
 };
 
@@ -146,5 +148,8 @@ struct buffer *inode_buffer(struct node *n); /* made empty on first use; NULL on
 int inode_buffer_write(struct node *n, const char *data, size_t size, off_t off);
 int inode_buffer_truncate(struct node *n, off_t size);
 void inode_buffer_drop(struct node *n);
+/* Marks @b's last commit refused for @reason (copied), or with @reason NULL
+ * taken: failed and error follow. */
+void inode_buffer_set_refusal(struct buffer *b, const char *reason);
 
 #endif
