@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian packages factuurfs needs and that are missing.
 #   scripts/deps.sh          what building and the demo need
-#   scripts/deps.sh --test   also what the test suite drives (editors, pdfinfo, valgrind)
+#   scripts/deps.sh --test   also what the test suite drives (editors, pdfinfo, valgrind,
+#                            a private session bus and a notification listener)
 #   scripts/deps.sh --bench  also what scripts/bench.sh drives (gnuplot, curl)
 #   scripts/deps.sh --fuzz   also clang and its libFuzzer runtime (scripts/fuzz.sh)
 #   scripts/deps.sh --desktop also Xvfb and three file managers (tests/desktop/)
@@ -11,7 +12,7 @@ build_pkgs=(gcc meson ninja-build pkg-config libfuse3-dev fuse3 libcurl4-openssl
 	libcjson-dev libinih-dev uthash-dev libsystemd-dev scdoc python3 ca-certificates)
 test_pkgs=(python3-pytest poppler-utils valgrind vim nano tmux libglib2.0-bin emacs-nox openssl
 	rsync zip unzip cpio psmisc
-	mount util-linux systemd man-db attr)
+	mount util-linux systemd man-db attr dbus-daemon python3-dbus python3-gi)
 
 want=("${build_pkgs[@]}")
 bench_pkgs=(gnuplot-nox curl)

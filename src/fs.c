@@ -1632,13 +1632,13 @@ static int commit(struct fs *fs, struct node *n, bool fsync)
 		goto out;
 	}
 	if (rc < 0) {
-		b->failed = true;
+		inode_buffer_set_refusal(b, msg);
 		if (b->gen == gen)
 			b->dirty = false;
 		b->pending = pending;
 		pending = NULL;
 		pthread_mutex_unlock(&inode_lock);
-		status_error(what, msg);
+		status_refused(what, "saved", msg);
 		goto out;
 	}
 	bool same = b->gen == gen; /* nothing written while the request ran */
@@ -1671,10 +1671,13 @@ static int commit(struct fs *fs, struct node *n, bool fsync)
 		if (in && in != c)
 			notify_inode_now(fs, inode_coll_ino(in));
 	}
-	if (same && n->kind == N_JSON)
+	if (same && n->kind == N_JSON) {
 		inode_buffer_drop(n); /* the record's text takes over */
-	else if (same)
-		b->dirty = b->failed = false;
+	} else {
+		if (same)
+			b->dirty = false;
+		inode_buffer_set_refusal(b, NULL); /* this save went through */
+	}
 	pthread_mutex_unlock(&inode_lock);
 	notify_inode_now(fs, n->ino);
 	if (kind != N_JSON && !(c->methods & SCHEMA_M_POST)) {
@@ -1923,7 +1926,7 @@ static void fs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	}
 	rc = wb_delete(&fs->wb, p->c, id, msg, sizeof(msg));
 	if (rc < 0)
-		status_error(what, msg);
+		status_refused(what, "deleted", msg);
 	else
 		status_change("deleted %s", what);
 	if (rc == 0) {
@@ -2047,7 +2050,7 @@ static int rename_local(struct fs *fs, struct node *p, struct lentry *le, const 
 			 * temporary file when the rename fails, and the user's text
 			 * must survive that.  The rename itself still fails, so the
 			 * program reports the error. */
-			if (src->buf && inode_buffer_keep_refused(rec, src->buf->data, src->buf->len) == 0)
+			if (src->buf && inode_buffer_keep_refused(rec, src->buf) == 0)
 				kept = rec->ino;
 		} else {
 			/* The kernel now shows this inode under the record's name. */
@@ -2128,8 +2131,7 @@ static int rename_local(struct fs *fs, struct node *p, struct lentry *le, const 
 					copy->mode = src->mode;
 					copy->mtime = src->mtime;
 					copy->id = src->id ? strdup(src->id) : NULL;
-					if (inode_buffer_keep_refused(copy, src->buf->data,
-								      src->buf->len) == 0 &&
+					if (inode_buffer_keep_refused(copy, src->buf) == 0 &&
 					    inode_lentry_add(p->ino, newname, copy))
 						kept = copy->ino;
 				}
@@ -2261,23 +2263,31 @@ static void fs_readlink(fuse_req_t req, fuse_ino_t ino)
 }
 
 #define XATTR_PREFIX "user.factuurfs."
-#define XATTR_MAX 5
+#define XATTR_MAX 6
 
 struct xattr {
 	const char *name;
-	char value[320];
+	char value[512];
 };
 
-/* The extended attributes of @n: on an invoice's .json and .pdf, what its
- * listing says (status, total, due date, client, when listed); none
- * elsewhere.  Never a call: the listing held now, fresh or stale. */
+/* The extended attributes of @n: on a file whose last save was refused, why
+ * (until a save is taken or rm drops the text); on an invoice's .json and
+ * .pdf, what its listing says (status, total, due date, client, when
+ * listed); none elsewhere.  Never a call: the listing held now, fresh or
+ * stale. */
 static size_t node_xattrs(struct fs *fs, const struct node *n, struct xattr *x)
 {
 	const struct schema_invoice_keys *k = &schema_invoice_keys;
 	struct cache_listing *l;
 	size_t nx = 0;
+	pthread_mutex_lock(&inode_lock);
+	if (n->buf && n->buf->failed && n->buf->error) {
+		x[nx].name = XATTR_PREFIX "error";
+		snprintf(x[nx++].value, sizeof(x->value), "%s", n->buf->error);
+	}
+	pthread_mutex_unlock(&inode_lock);
 	if ((n->kind != N_JSON && n->kind != N_PDF) || !n->c->pdf_path || !n->id)
-		return 0;
+		return nx;
 	l = cache_listing_held(fs->cache, n->c);
 	ssize_t pos = l ? cache_listing_find(l, n->id) : -1;
 	cJSON *rec = pos >= 0 ? cJSON_Parse(l->recs[pos]->text) : NULL;

@@ -458,13 +458,13 @@ int inode_buffer_truncate(struct node *n, off_t size)
 	return 0;
 }
 
-int inode_buffer_keep_refused(struct node *n, const char *data, size_t len)
+int inode_buffer_keep_refused(struct node *n, const struct buffer *from)
 {
 	int rc = inode_buffer_truncate(n, 0);
 	if (rc == 0)
-		rc = inode_buffer_write(n, data, len, 0);
+		rc = inode_buffer_write(n, from->data, from->len, 0);
 	if (rc == 0) {
-		n->buf->failed = true;
+		inode_buffer_set_refusal(n->buf, from->error ? from->error : "refused");
 		n->buf->dirty = false;
 	}
 	return rc;
@@ -476,7 +476,16 @@ void inode_buffer_drop(struct node *n)
 		return;
 	wb_pending_free(n->buf->pending);
 	buffers_total -= n->buf->cap;
+	free(n->buf->error);
 	free(n->buf->data);
 	free(n->buf);
 	n->buf = NULL;
+}
+
+void inode_buffer_set_refusal(struct buffer *b, const char *reason)
+{
+	free(b->error);
+	/* Without memory for the reason it is still refused, only unexplained. */
+	b->error = reason ? strdup(reason) : NULL;
+	b->failed = reason != NULL;
 }

@@ -67,6 +67,8 @@ struct buffer {
 	unsigned long gen;  /* bumped by every change */
 	bool dirty;         /* changed since the last commit attempt */
 	bool failed;        /* the last commit was refused; data is the user's text */
+	char *error;        /* while failed: why (the status file's words); owned, freed
+			       with the buffer; user.factuurfs.error shows it */
 	struct wb_pending *pending; /* a POST that got no answer */
 };
 
@@ -153,9 +155,13 @@ struct buffer *inode_buffer(struct node *n); /* made empty on first use; NULL on
 /* Both return 0 or -EFBIG, -ENOSPC, -ENOMEM, -EINVAL. */
 int inode_buffer_write(struct node *n, const char *data, size_t size, off_t off);
 int inode_buffer_truncate(struct node *n, off_t size);
-/* Makes @n's buffer hold @data as a save the service refused (failed, not
- * dirty): what a refused rename leaves at its target.  0 or -errno. */
-int inode_buffer_keep_refused(struct node *n, const char *data, size_t len);
+/* Makes @n's buffer hold the text of @from, a save that was just refused
+ * (failed, not dirty, with @from's reason): what a refused rename leaves at
+ * its target.  0 or -errno. */
+int inode_buffer_keep_refused(struct node *n, const struct buffer *from);
 void inode_buffer_drop(struct node *n);
+/* Marks @b's last commit refused for @reason (copied), or with @reason NULL
+ * taken: failed and error follow. */
+void inode_buffer_set_refusal(struct buffer *b, const char *reason);
 
 #endif

@@ -1,18 +1,38 @@
-/* log: stderr for foreground mounts, syslog for daemons. */
+/* log: stderr for foreground mounts (the journal when stderr is it), syslog
+ * for daemons. */
 #include "log.h"
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <systemd/sd-journal.h>
+#include <unistd.h>
 
 /* Set once by log_init before any worker thread starts; read-only after. */
 static bool log_foreground = true;
 static bool log_debug;
+static bool log_journal; /* stderr is the journal: native entries instead */
+
+/* systemd's test (sd_journal_stream_fd(3), systemd.exec(5)): $JOURNAL_STREAM
+ * is "<device>:<inode>" of the stream it connected stderr to; a stderr
+ * redirected since then is another file. */
+static bool stderr_is_journal(void)
+{
+	const char *e = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+	if (!e || sscanf(e, "%llu:%llu", &dev, &ino) != 2 || fstat(STDERR_FILENO, &st) < 0)
+		return false;
+	return (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
+}
 
 void log_init(bool foreground, bool debug)
 {
 	log_foreground = foreground;
 	log_debug = debug;
+	log_journal = foreground && stderr_is_journal();
 	if (!foreground)
 		openlog("factuurfs", LOG_PID, LOG_DAEMON);
 }
@@ -52,10 +72,24 @@ void log_msg(int level, const char *fmt, ...)
 	while (n > 0 && line[n - 1] == '\n')
 		line[--n] = '\0';
 
+	/* A journal that cannot be written to (no socket): stderr, as before. */
+	if (log_journal && sd_journal_send("MESSAGE=%s", line, "PRIORITY=%d", level,
+					   "SYSLOG_IDENTIFIER=factuurfs", NULL) == 0)
+		return;
 	if (log_foreground) {
 		/* One stdio call per line: stdio locks the stream, so lines never interleave. */
 		fprintf(stderr, "factuurfs: %s%s\n", log_level_word(level), line);
 		return;
 	}
 	syslog(level, "%s", line);
+}
+
+void log_refusal(const char *file, const char *reason)
+{
+	if (log_journal &&
+	    sd_journal_send("MESSAGE=%s: %s", file, reason, "PRIORITY=%d", LOG_ERR,
+			    "SYSLOG_IDENTIFIER=factuurfs", "FACTUURFS_FILE=%s", file,
+			    "FACTUURFS_REASON=%s", reason, NULL) == 0)
+		return;
+	log_msg(LOG_ERR, "%s: %s", file, reason);
 }

@@ -18,6 +18,7 @@
 #include "api.h"
 #include "cache.h"
 #include "cli.h"
+#include "desktop.h"
 #include "fs.h"
 #include "log.h"
 #include "schema.h"
@@ -43,6 +44,7 @@ struct options {
 	long background_calls; /* API calls per hour thumbnailers and indexers may cause */
 	int insecure;
 	int readonly;
+	int nonotify;          /* no desktop notification of refusals */
 };
 
 enum { KEY_RO = 1 };
@@ -63,6 +65,7 @@ static const struct fuse_opt option_spec[] = {
 	OPT("insecure", insecure),
 	OPT("cache_max=%s", cache_max),
 	OPT("nodiskcache", nodiskcache),
+	OPT("nonotify", nonotify),
 	OPT("apikey=%s", apikey_on_cmdline),
 	FUSE_OPT_KEY("ro", KEY_RO),
 	FUSE_OPT_END,
@@ -110,6 +113,9 @@ static void usage(const char *prog)
 	       "    -o cache_max=SIZE      PDFs kept, least recently used dropped first\n"
 	       "                           (default 1G; K, M, G suffixes)\n"
 	       "    -o nodiskcache         keep PDFs in memory only (within cache_max)\n"
+	       "    -o nonotify            no desktop notification when a save or rm is\n"
+	       "                           refused (close(2) still fails, the log and the\n"
+	       "                           status file still say why)\n"
 	       "    -o cafile=FILE         trust the CA certificates in FILE (PEM) instead of\n"
 	       "                           the system's, e.g. for a private CA\n"
 	       "    -o insecure            do not verify the server's TLS certificate (never\n"
@@ -638,6 +644,8 @@ int main(int argc, char *argv[])
 	/* Threads only after daemonizing: fork keeps just the calling thread. */
 	fs_set_session(fs, se, who);
 	who = NULL;
+	if (!o.nonotify && (rc = desktop_start()) < 0)
+		log_msg(LOG_WARNING, "no desktop notifications: %s", strerror(-rc));
 	if (pthread_create(&sighup_thread, NULL, sighup_main, fs) == 0)
 		sighup_started = true;
 	log_msg(LOG_INFO, "mounted %s for %s on %s", o.url, username, fopts.mountpoint);
@@ -663,6 +671,8 @@ out:
 		pthread_cancel(sighup_thread);
 		pthread_join(sighup_thread, NULL);
 	}
+	/* The workers are done: nothing queues a notification any more. */
+	desktop_stop();
 	if (mounted)
 		fuse_session_unmount(se);
 	if (se)

@@ -13,6 +13,7 @@
 
 #include "api.h"
 #include "cache.h"
+#include "desktop.h"
 #include "log.h"
 #include "schema.h"
 
@@ -21,7 +22,7 @@
 struct status_entry {
 	time_t when;
 	char what[96];     /* the operation; empty for a change */
-	char message[320];
+	char message[512]; /* as long as a refusal's reason: user.factuurfs.error shows the same */
 	unsigned long times; /* the same entry in a row, counted once */
 };
 
@@ -95,6 +96,18 @@ void status_error(const char *what, const char *message)
 	ring_push(&st.errors, what, message);
 	st.total++;
 	pthread_mutex_unlock(&st.lock);
+}
+
+void status_refused(const char *file, const char *done, const char *reason)
+{
+	char summary[1200];
+	log_refusal(file, reason);
+	pthread_mutex_lock(&st.lock);
+	ring_push(&st.errors, file, reason);
+	st.total++;
+	pthread_mutex_unlock(&st.lock);
+	snprintf(summary, sizeof(summary), "%s was not %s", file, done);
+	desktop_notify(summary, reason);
 }
 
 void status_change(const char *fmt, ...)

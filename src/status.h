@@ -15,6 +15,14 @@ struct cache;
  * @message the server's or the transport's words. Thread-safe. */
 void status_error(const char *what, const char *message);
 
+/* A save or rm of @file (a path in the mount: "products/p3.json") that was
+ * refused for @reason, where close() alone may go unseen (a shell's `>`
+ * ignores its error): recorded as status_error does, logged with the file as
+ * a journal field (log_refusal), and shown on the desktop as "@file was not
+ * @done" ("saved", "deleted") with the reason (desktop_notify).  Thread-safe;
+ * never waits on the desktop. */
+void status_refused(const char *file, const char *done, const char *reason);
+
 /* Sets what the status file reports about the mount (borrowed pointers that
  * outlive the mount). */
 void status_init(const char *url, const char *username, struct api *api, struct cache *cache);

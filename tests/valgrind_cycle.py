@@ -1,4 +1,5 @@
-"""No leaks under valgrind on a mount/unmount cycle that lists, reads and copies."""
+"""No leaks under valgrind on a mount/unmount cycle that lists, reads, copies, writes and
+is refused (a desktop notification on a private session bus)."""
 import json
 import os
 import shutil
@@ -6,15 +7,17 @@ import subprocess
 import tempfile
 
 from harness import APIKEY, FACTUURFS, USER, Fake, is_mounted, wait_for
+from sessionbus import SessionBus
 
 
 def test_mount_cycle_under_valgrind(tmp_path):
     fake = Fake(str(tmp_path), "--generate", "clients=10,invoices=10,products=5")
+    bus = SessionBus(str(tmp_path))  # the refused save below is a desktop notification
     mnt = tempfile.mkdtemp(dir=tmp_path)
     log = tmp_path / "valgrind.log"
     e = {k: v for k, v in os.environ.items() if not k.startswith("FACTUURSTUREN_")}
     e.update(FACTUURSTUREN_USERNAME=USER, FACTUURSTUREN_APIKEY=APIKEY,
-             XDG_CACHE_HOME=str(tmp_path / "cache"))
+             XDG_CACHE_HOME=str(tmp_path / "cache"), **bus.env())
     p = subprocess.Popen(
         ["valgrind", "--leak-check=full", "--show-leak-kinds=definite,indirect",
          "--errors-for-leak-kinds=definite,indirect", "--error-exitcode=99",
@@ -51,6 +54,7 @@ def test_mount_cycle_under_valgrind(tmp_path):
                 f.write("{ not json")
         except OSError:
             pass
+        bus.wait_for_summary("products/bad.json was not saved")
         for name in ("notes.txt", ".1.json.swp", "1.json~"):
             scratch = os.path.join(mnt, "clients", name)
             with open(scratch, "w") as f:
@@ -78,6 +82,7 @@ def test_mount_cycle_under_valgrind(tmp_path):
         subprocess.run(["fusermount3", "-u", mnt])
         rc = p.wait(120)
         fake.stop()
+        bus.close()
     report = log.read_text()
     assert rc == 0, report[-4000:]
     assert "definitely lost: 0 bytes" in report or "All heap blocks were freed" in report, \

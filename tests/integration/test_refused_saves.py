@@ -98,12 +98,15 @@ def test_a_refused_save_keeps_the_text(acct, mounts, tmp_path, way, sees_error):
     assert writes(acct, mark) == []
     assert read(path) == bad_text(good)
     assert "1.json" in os.listdir(m.path("clients"))
+    # marked as refused, with the reason, until fixed (docs/SEMANTICS.md)
+    assert b"invalid JSON" in os.getxattr(path, "user.factuurfs.error")
     # fixed and saved again: one PUT
     rec = json.loads(good)
     rec["notes"] = "hersteld"
     assert save(path, json.dumps(rec, indent=2) + "\n") == 0
     assert writes(acct, mark) == [("PUT", "clients/1")]
     assert json.loads(read(path))["notes"] == "hersteld"
+    assert "user.factuurfs.error" not in os.listxattr(path)
 
 
 def test_nano_refused_save_keeps_the_text(acct, mounts, tmp_path):
