@@ -806,6 +806,14 @@ out:
 	return rc;
 }
 
+/* With cache->lock held: true when @d holds a record that may be served with
+ * listing @l: fetched since @l was, and within the TTL. */
+static bool detail_fresh(const struct cache *cache, const struct detail *d,
+			 const struct cache_listing *l)
+{
+	return d->rec && d->fetched >= l->fetched && now_mono() - d->fetched < cache->cfg.ttl;
+}
+
 int cache_record_get(struct cache *cache, const struct schema_collection *c, const char *id,
 		     struct cache_record **out)
 {
@@ -835,7 +843,7 @@ int cache_record_get(struct cache *cache, const struct schema_collection *c, con
 		HASH_FIND_STR(cache->details, key, d);
 		if (!d)
 			break;
-		if (d->rec && d->fetched >= l->fetched && now_mono() - d->fetched < cache->cfg.ttl) {
+		if (detail_fresh(cache, d, l)) {
 			cache_record_ref(d->rec);
 			*out = d->rec;
 			pthread_mutex_unlock(&cache->lock);
@@ -923,8 +931,7 @@ int cache_record_peek(struct cache *cache, const struct schema_collection *c, co
 	}
 	pthread_mutex_lock(&cache->lock);
 	HASH_FIND_STR(cache->details, key, d);
-	/* The same rule as cache_record_get: fetched since the listing, within the TTL. */
-	if (d && d->rec && d->fetched >= l->fetched && now_mono() - d->fetched < cache->cfg.ttl) {
+	if (d && detail_fresh(cache, d, l)) {
 		cache_record_ref(d->rec);
 		*out = d->rec;
 		rc = 0;
