@@ -190,6 +190,8 @@ def test_a_latency_spike_is_waited_out_and_a_long_one_times_out(lone, mounts):
 def test_a_server_that_never_answers_blocks_no_one_past_the_timeout(lone, mounts):
     m = mounts(lone, opts=["timeout=2"])
     lone.inject(hang={"count": 100, "seconds": 60, "path_prefix": "/api/v1/invoices"})
+    # (a hung request is logged only once answered: count what the fake received)
+    sent = lone.status()["requests"]
     t0 = time.monotonic()
     # eight readers at once: each is answered within the timeout, with one call
     with ThreadPoolExecutor(8) as ex:
@@ -197,9 +199,21 @@ def test_a_server_that_never_answers_blocks_no_one_past_the_timeout(lone, mounts
                            range(8)))
     assert errs == [errno.ETIMEDOUT] * 8
     assert time.monotonic() - t0 < 2 + 1.5
+    assert lone.status()["requests"] - sent == 1, "one call for the eight readers"
+    # the failed fetch is not repeated within a second: a reader right after it gets
+    # the same errno at once, without a call (not a timeout of its own)
+    t1 = time.monotonic()
+    assert errno_of(lambda: os.listdir(m.path("invoices"))) == errno.ETIMEDOUT
+    assert time.monotonic() - t1 < 0.5
+    assert lone.status()["requests"] - sent == 1, "a failed fetch repeated at once"
+    mark = lone.mark()
     lone.reset()
+    wait_for(lambda: lone.since(mark), "the hung request answered and logged")
+    # after that second it is: the next reader asks again, once, and is answered
+    mark = lone.mark()
     wait_for(lambda: errno_of(lambda: os.listdir(m.path("invoices"))) == 0, "the listing")
     assert len(os.listdir(m.path("invoices"))) == 40
+    assert len(listing_calls(lone.since(mark), "invoices")) == 1
 
 
 def errno_of(fn):
