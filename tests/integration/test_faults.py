@@ -320,76 +320,85 @@ def test_kill_9_leaves_nothing_torn_or_duplicated(lone, workdir, tmp_path):
     cache = str(tmp_path / "cache")
     env = {"XDG_CACHE_HOME": cache}
     m = Mount(lone, workdir, env=env)
-    invs = sorted(n for n in os.listdir(m.path("invoices")) if n.endswith(".pdf"))
-    for name in invs[:5]:
-        open(m.path("invoices", name), "rb").read()
-    products = len(lone.state("products"))
-    assert write_and_close(m.path("products", "k.json"),
-                           json.dumps({"code": "K", "name": "Kill", "price": 1}).encode()) == 0
-    os.listdir(m.path("products"))
-    # every call from now on hangs: PDFs and a POST are in flight when the daemon dies
-    lone.inject(hang={"count": 100, "seconds": 30, "path_prefix": "/api/v1/"})
-    sent = lone.status()["requests"]
-    readers = [subprocess.Popen(["cat", m.path("invoices", n)], stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL) for n in invs[5:12]]
-    # a second new record, whose close() sends the POST (opened after the forks above:
-    # a child's copy of the descriptor would flush it first, at its exec)
-    fd = os.open(m.path("products", "k2.json"), os.O_WRONLY | os.O_CREAT, 0o600)
-    os.write(fd, json.dumps({"code": "K2", "name": "Kill two", "price": 2}).encode())
-    closed = []
-    closer = threading.Thread(target=lambda: closed.append(errno_of(lambda: os.close(fd))))
-    closer.start()
-    wait_for(lambda: lone.status()["requests"] >= sent + 8,
-             "seven PDF requests and a POST in flight")
-    m.proc.kill()
-    m.proc.wait(30)
-    for r in readers:
-        r.wait(60)  # they get ENOTCONN/ECONNABORTED, none hangs
-    closer.join(60)
-    assert closed and closed[0] != 0, "the close() of the POST in flight cannot succeed"
-    lone.reset()  # the hung requests are answered now: the POST is carried out
-    assert subprocess.run(["fusermount3", "-u", m.mnt]).returncode == 0
-    assert not is_mounted(m.mnt)
-    m.err.close()
-    posts = lambda: [r["path"] for r in lone.since(0) if r["method"] == "POST"]  # noqa: E731
-    wait_for(lambda: len(posts()) >= 2, "the POST in flight carried out")
-    assert posts() == ["/api/v1/products"] * 2, "one POST per new record"
-    # every cached PDF is whole: equal to the service's bytes
-    cached = [p for p in cache_files(cache) if p.endswith(".pdf")]
-    assert len(cached) == 5
-    for path in cached:
-        nr = urllib.parse.unquote(os.path.basename(path)[:-4])
-        assert open(path, "rb").read() == lone.pdf(nr), path
-
-    # A writer that dies halfway through writing a PDF into the cache: a file size
-    # limit of 64 KiB kills the daemon (SIGXFSZ) inside its write of a 1 MB PDF.
-    big = invs[12]
-    big_nr = urllib.parse.unquote(big[:-4])
-    lone.set_pdf_size(big_nr, 1_000_000)
-
-    def limit():
-        resource.setrlimit(resource.RLIMIT_FSIZE, (64 << 10, 64 << 10))
-    b = Mount(lone, workdir, env=env, preexec_fn=limit)
-    r = subprocess.run(["cat", b.path("invoices", big)], capture_output=True, timeout=60)
-    assert r.returncode != 0
-    assert b.proc.wait(30) == -signal.SIGXFSZ, b.stderr()
-    assert subprocess.run(["fusermount3", "-u", b.mnt]).returncode == 0
-    b.err.close()
-    # only whole PDFs under a .pdf name: the torn bytes are under the temporary name
-    for path in cache_files(cache):
-        if path.endswith(".pdf"):
+    dead = [m]  # killed daemons: their mounts are cleaned up whatever happens
+    try:
+        invs = sorted(n for n in os.listdir(m.path("invoices")) if n.endswith(".pdf"))
+        for name in invs[:5]:
+            open(m.path("invoices", name), "rb").read()
+        products = len(lone.state("products"))
+        assert write_and_close(m.path("products", "k.json"),
+                               json.dumps({"code": "K", "name": "Kill", "price": 1}).encode()) == 0
+        os.listdir(m.path("products"))
+        # every call from now on hangs: PDFs and a POST are in flight when the daemon dies
+        lone.inject(hang={"count": 100, "seconds": 30, "path_prefix": "/api/v1/"})
+        sent = lone.status()["requests"]
+        readers = [subprocess.Popen(["cat", m.path("invoices", n)], stdout=subprocess.DEVNULL,
+                                    stderr=subprocess.DEVNULL) for n in invs[5:12]]
+        # a second new record, whose close() sends the POST (opened after the forks above:
+        # a child's copy of the descriptor would flush it first, at its exec)
+        fd = os.open(m.path("products", "k2.json"), os.O_WRONLY | os.O_CREAT, 0o600)
+        os.write(fd, json.dumps({"code": "K2", "name": "Kill two", "price": 2}).encode())
+        closed = []
+        closer = threading.Thread(target=lambda: closed.append(errno_of(lambda: os.close(fd))))
+        closer.start()
+        wait_for(lambda: lone.status()["requests"] >= sent + 8,
+                 "seven PDF requests and a POST in flight")
+        m.proc.kill()
+        m.proc.wait(30)
+        for r in readers:
+            r.wait(60)  # they get ENOTCONN/ECONNABORTED, none hangs
+        closer.join(60)
+        assert closed and closed[0] != 0, "the close() of the POST in flight cannot succeed"
+        lone.reset()  # the hung requests are answered now: the POST is carried out
+        assert subprocess.run(["fusermount3", "-u", m.mnt]).returncode == 0
+        assert not is_mounted(m.mnt)
+        m.err.close()
+        posts = lambda: [r["path"] for r in lone.since(0) if r["method"] == "POST"]  # noqa: E731
+        wait_for(lambda: len(posts()) >= 2, "the POST in flight carried out")
+        assert posts() == ["/api/v1/products"] * 2, "one POST per new record"
+        # every cached PDF is whole: equal to the service's bytes
+        cached = [p for p in cache_files(cache) if p.endswith(".pdf")]
+        assert len(cached) == 5
+        for path in cached:
             nr = urllib.parse.unquote(os.path.basename(path)[:-4])
-            assert open(path, "rb").read() == lone.pdf(nr), "a torn PDF under its name"
-    left = [p for p in cache_files(cache) if ".pdf.tmp" in os.path.basename(p)]
-    assert len(left) == 1 and os.path.getsize(left[0]) == 64 << 10, left
-    assert os.path.basename(left[0]).startswith(big + ".tmp")
-    # A temporary file younger than a minute may be another mount's, writing right
-    # now: it stays.  The dead writer's, aged past the minute, goes at the next mount.
-    young = os.path.join(os.path.dirname(left[0]), invs[13] + ".tmp999999")
-    with open(young, "wb") as f:
-        f.write(b"%PDF-1.4 being written")
-    old = time.time() - 120
-    os.utime(left[0], (old, old))
+            assert open(path, "rb").read() == lone.pdf(nr), path
+
+        # A writer that dies halfway through writing a PDF into the cache: a file size
+        # limit of 64 KiB kills the daemon (SIGXFSZ) inside its write of a 1 MB PDF.
+        big = invs[12]
+        big_nr = urllib.parse.unquote(big[:-4])
+        lone.set_pdf_size(big_nr, 1_000_000)
+
+        def limit():
+            resource.setrlimit(resource.RLIMIT_FSIZE, (64 << 10, 64 << 10))
+        b = Mount(lone, workdir, env=env, preexec_fn=limit)
+        dead.append(b)
+        r = subprocess.run(["cat", b.path("invoices", big)], capture_output=True, timeout=60)
+        assert r.returncode != 0
+        assert b.proc.wait(30) == -signal.SIGXFSZ, b.stderr()
+        assert subprocess.run(["fusermount3", "-u", b.mnt]).returncode == 0
+        b.err.close()
+        # only whole PDFs under a .pdf name: the torn bytes are under the temporary name
+        for path in cache_files(cache):
+            if path.endswith(".pdf"):
+                nr = urllib.parse.unquote(os.path.basename(path)[:-4])
+                assert open(path, "rb").read() == lone.pdf(nr), "a torn PDF under its name"
+        left = [p for p in cache_files(cache) if ".pdf.tmp" in os.path.basename(p)]
+        assert len(left) == 1 and os.path.getsize(left[0]) == 64 << 10, left
+        assert os.path.basename(left[0]).startswith(big + ".tmp")
+        # A temporary file younger than a minute may be another mount's, writing right
+        # now: it stays.  The dead writer's, aged past the minute, goes at the next mount.
+        young = os.path.join(os.path.dirname(left[0]), invs[13] + ".tmp999999")
+        with open(young, "wb") as f:
+            f.write(b"%PDF-1.4 being written")
+        old = time.time() - 120
+        os.utime(left[0], (old, old))
+    finally:
+        for d in dead:
+            if is_mounted(d.mnt):
+                subprocess.run(["fusermount3", "-uz", d.mnt], check=False)
+            if not d.err.closed:
+                d.err.close()
 
     # A restart on the same mount point works and shows each record once.
     m2 = Mount(lone, workdir, env=env, mnt=m.mnt)
