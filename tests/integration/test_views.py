@@ -145,7 +145,7 @@ def test_filters_by_hand_on_a_fixed_account(workdir, tmp_path, mounts):
         m = mounts(f)
         for flt, want in FIXED_EXPECTED.items():
             assert {nr for nr, st in FIXED_STATUS.items() if flt in st.split(",")} == want
-        assert set(os.listdir(m.path("views", "status", flt))) == \
+            assert set(os.listdir(m.path("views", "status", flt))) == \
                 links("F-" + n for n in want), flt
         for nr, want in FIXED_STATUS.items():
             got = os.getxattr(m.path("invoices", f"F-{nr}.json"), "user.factuurfs.status")
@@ -203,14 +203,25 @@ def test_view_entries_are_relative_symlinks_that_cp_L_follows(fake, vmnt, tmp_pa
 def test_views_refuse_changes(vmnt):
     d = vmnt.path("views", "status", "paid")
     name = sorted(os.listdir(d))[0]
-    for op in (lambda: open(os.path.join(d, "new.json"), "w"),
-               lambda: os.unlink(os.path.join(d, name)),
-               lambda: os.mkdir(os.path.join(d, "x")),
-               lambda: os.symlink("x", os.path.join(d, "y")),
-               lambda: open(vmnt.path("exports", "invoices.csv"), "w")):
+    csv_ = vmnt.path("exports", "invoices.csv")
+    ops = {"create": lambda: open(os.path.join(d, "new.json"), "w"),
+           "create a scratch name": lambda: open(os.path.join(d, "notes.txt"), "w"),
+           "unlink": lambda: os.unlink(os.path.join(d, name)),
+           "rename": lambda: os.rename(os.path.join(d, name), os.path.join(d, "x.json")),
+           "rename out": lambda: os.rename(os.path.join(d, name), vmnt.path("invoices", name)),
+           "link": lambda: os.link(vmnt.path("invoices", name), os.path.join(d, "l.json")),
+           "mkdir": lambda: os.mkdir(os.path.join(d, "x")),
+           "rmdir": lambda: os.rmdir(d),
+           "symlink": lambda: os.symlink("x", os.path.join(d, "y")),
+           "mkdir in views/status": lambda: os.mkdir(vmnt.path("views", "status", "mine")),
+           "write an export": lambda: open(csv_, "w"),
+           "unlink an export": lambda: os.unlink(csv_),
+           "rename an export": lambda: os.rename(csv_, vmnt.path("exports", "x.csv"))}
+    for what, op in ops.items():
         with pytest.raises(OSError) as e:
             op()
-        assert e.value.errno in (errno.EPERM, errno.EACCES), op
+        assert e.value.errno == errno.EPERM, what
+    assert name in os.listdir(d) and os.path.getsize(csv_) > 0
 
 
 def read_csv(path):
