@@ -232,6 +232,6 @@ def test_a_listing_of_100000_records(workdir, mounts):
         last = sorted(names, key=lambda n: int(n[:-5]))[-1]
         assert json.load(open(m.path("products", last)))["id"] == int(last[:-5])
         assert f.since(mark)[-1]["path"].startswith("/api/v1/products")
-        m.unmount()
+        assert m.unmount() == 0
     finally:
         f.stop()
