@@ -52,6 +52,19 @@ def timed(cmd):
     return time.perf_counter() - t
 
 
+def timed_ok(cmd):
+    """(seconds, exit status): for runs whose failure must cost the row its verdict
+    rather than end the benchmark."""
+    t = time.perf_counter()
+    rc = subprocess.run(cmd, shell=True, stdout=subprocess.DEVNULL).returncode
+    return time.perf_counter() - t, rc
+
+
+def failed_requests(reqs):
+    """The API requests of a timed window that were not answered 200."""
+    return [r for r in reqs if r["status"] != 200]
+
+
 def cat_cmd(d, pattern="*"):
     return f"find {d} -maxdepth 1 -type f -name '{pattern}' -print0 | xargs -0 -r cat"
 
@@ -143,14 +156,30 @@ def warm_rows(fake, work):
     dirs = {"tmpfs": t, "rw": rw.path("invoices"), "ro": ro.path("invoices")}
     cat = side_by_side({k: cat_cmd(d, "*.json") for k, d in dirs.items()})
     ls = side_by_side({k: f"ls -l {d}" for k, d in dirs.items()})
-    warm_calls = len(fake.since(m1))
+    warm_reqs = fake.since(m1)
+    warm_calls = len(warm_reqs)
     rss = vmhwm_mib(rw.proc.pid)
+    # What was timed must have read the right bytes: every .json on both mounts equals
+    # the copy on tmpfs, and no request failed (there should be none at all).
+    wrong = 0
+    for n in names:
+        if n.endswith(".json"):
+            with open(os.path.join(t, n), "rb") as f:
+                want = f.read()
+            for d in (rw.path("invoices"), ro.path("invoices")):
+                with open(os.path.join(d, n), "rb") as f:
+                    wrong += f.read() != want
+    trouble = []
+    if wrong:
+        trouble.append(f"{wrong} files read back different")
+    if failed_requests(rw_reqs + warm_reqs):
+        trouble.append(f"{len(failed_requests(rw_reqs + warm_reqs))} API requests failed")
     njson = sum(n.endswith(".json") for n in names)
     jsize = sum(os.path.getsize(os.path.join(t, n)) for n in names if n.endswith(".json"))
     umount(t)
-    rw.unmount()
-    ro.unmount()
-    return dict(cat=cat, ls=ls, warm_calls=warm_calls, rss=rss, names=names,
+    assert rw.unmount() == 0
+    assert ro.unmount() == 0
+    return dict(cat=cat, ls=ls, warm_calls=warm_calls, rss=rss, names=names, trouble=trouble,
                 wire=wire_bytes(rw_reqs), wire_calls=len(listing_calls(rw_reqs, "invoices")),
                 njson=njson, jsize=jsize)
 
@@ -168,24 +197,46 @@ def cold_browse(fake, work):
            f"-not -path '*/.*' -print0 | xargs -0 -r cat")
         times.append(time.perf_counter() - t)
         calls.append(fake.since(mark))
-        m.unmount()
+        assert m.unmount() == 0
     worst = max(calls, key=len)
     by = {}
     for r in worst:
         c = urllib.parse.urlsplit(r["path"]).path.split("/api/v1/")[-1].split("/")[0]
         by[c] = by.get(c, 0) + 1
-    return dict(time=statistics.median(times), calls=[len(c) for c in calls], by=by)
+    bad = sum(len(failed_requests(c)) for c in calls)
+    return dict(time=statistics.median(times), calls=[len(c) for c in calls], by=by,
+                trouble=[f"{bad} API requests failed"] if bad else [])
 
 
 def pdf_rows(fake, work, names):
     """NPDF PDFs at LATENCY_MS per API call: one cp at a time, PARALLEL at a time (each
     on a fresh mount with an empty PDF cache), again after a remount that keeps the
-    parallel mount's disk cache, and a plain sequential curl loop over the API."""
+    parallel mount's disk cache, and a plain sequential curl loop over the API.  Every
+    copy is compared with the service's bytes, and every request of a timed window must
+    have been answered 200: the third value lists what went wrong, per kind of run."""
     pdfs = [n for n in names if n.endswith(".pdf")][:NPDF]
+    want = {n: fake.pdf(urllib.parse.unquote(n[:-4])) for n in pdfs}  # the service's bytes
     fake.inject(latency_ms=LATENCY_MS)
     res = {k: [] for k in ("seq", "par", "remount", "curl")}
     calls = {k: [] for k in res}
+    trouble = {k: [] for k in res}
     listf = os.path.join(work, "pdfs.list")
+
+    def check(key, dest, rc, reqs):
+        if rc != 0:
+            trouble[key].append(f"{key}: exit status {rc}")
+        bad = failed_requests(reqs)
+        if bad:
+            trouble[key].append(f"{key}: {len(bad)} API requests failed ({bad[0]['status']})")
+        differ = 0
+        for n in pdfs:
+            try:
+                with open(os.path.join(dest, n), "rb") as f:
+                    differ += f.read() != want[n]
+            except FileNotFoundError:
+                differ += 1
+        if differ:
+            trouble[key].append(f"{key}: {differ} of {len(pdfs)} copied PDFs differ from the API's bytes")
 
     def copy(m, key, par):
         os.listdir(m.path("invoices"))  # the listing: not part of the copy
@@ -193,42 +244,46 @@ def pdf_rows(fake, work, names):
         with open(listf, "wb") as f:
             f.write(b"".join(os.fsencode(m.path("invoices", n)) + b"\0" for n in pdfs))
         mark = fake.mark()
-        res[key].append(timed(f"xargs -0 -P{par} -n1 cp -t {dest} < {listf}"))
-        calls[key].append(len(fake.since(mark)))
-        return dest
+        secs, rc = timed_ok(f"xargs -0 -P{par} -n1 cp -t {dest} < {listf}")
+        res[key].append(secs)
+        reqs = fake.since(mark)
+        calls[key].append(len(reqs))
+        check(key, dest, rc, reqs)
 
-    ok = True
     for run in range(PDF_RUNS):
         log(f"PDFs, run {run + 1}/{PDF_RUNS}")
         m = Mount(fake, work)
-        seq_dest = copy(m, "seq", 1)
-        m.unmount()
+        copy(m, "seq", 1)
+        assert m.unmount() == 0
         m = Mount(fake, work)
-        par_dest = copy(m, "par", PARALLEL)
-        m.unmount()
+        copy(m, "par", PARALLEL)
+        assert m.unmount() == 0
         m = Mount(fake, work, env={"XDG_CACHE_HOME": m.cache})
-        re_dest = copy(m, "remount", PARALLEL)
-        m.unmount()
-        # The client-library way: one request per file, one after the other.
+        copy(m, "remount", PARALLEL)
+        assert m.unmount() == 0
+        # The client-library way: one request per file, one after the other; the first
+        # curl that fails (-f: an HTTP error too) ends the loop with its status.
         curl_dest = tempfile.mkdtemp(dir=work)
-        script = "".join(
+        script = "set -e\n" + "".join(
             f"curl -s -f -u {USER}:{APIKEY} {shlex.quote(fake.url + 'invoices_pdf/' + urllib.parse.quote(urllib.parse.unquote(n[:-4]), safe=''))}"
             f" -o {shlex.quote(os.path.join(curl_dest, n))}\n" for n in pdfs)
         with open(os.path.join(work, "curl.sh"), "w") as f:
             f.write(script)
         mark = fake.mark()
-        res["curl"].append(timed(f"bash {work}/curl.sh"))
-        calls["curl"].append(len(fake.since(mark)))
-        for d in (seq_dest, par_dest, re_dest):
-            ok &= subprocess.run(["diff", "-rq", curl_dest, d], stdout=subprocess.DEVNULL).returncode == 0
+        secs, rc = timed_ok(f"bash {work}/curl.sh")
+        res["curl"].append(secs)
+        reqs = fake.since(mark)
+        calls["curl"].append(len(reqs))
+        check("curl", curl_dest, rc, reqs)
     fake.reset()
-    return {k: statistics.median(v) for k, v in res.items()}, calls, ok
+    return {k: statistics.median(v) for k, v in res.items()}, calls, trouble
 
 
 def scaling(fakes_for, work):
     """Cold `ls -l invoices/` + read every invoice .json on a fresh mount: seconds,
-    the daemon's VmHWM, and the listing's bytes on the wire, for each size."""
-    rows = []
+    the daemon's VmHWM, and the listing's bytes on the wire, for each size; and what
+    went wrong (a failed command or request, invoices missing)."""
+    rows, trouble = [], []
     for n in SCALE:
         fake, own = fakes_for(n)
         runs = 1 if n >= 50000 else (1 if QUICK else 3)
@@ -237,22 +292,31 @@ def scaling(fakes_for, work):
             m = Mount(fake, work, opts=["ttl=3600"])
             inv = m.path("invoices")
             mark = fake.mark()
-            t_.append(timed(f"ls -l {inv} && {cat_cmd(inv, '*.json')}"))
+            secs, rc = timed_ok(f"ls -l {inv} && {cat_cmd(inv, '*.json')}")
+            t_.append(secs)
             rss_.append(vmhwm_mib(m.proc.pid))
             reqs = fake.since(mark)
             wire_.append(wire_bytes(reqs) / 2**20)
             calls_.append(len(reqs))
-            m.unmount()
+            njson = sum(x.endswith(".json") for x in os.listdir(inv))
+            if rc != 0 or failed_requests(reqs) or njson != n:
+                trouble.append(f"{n} invoices: exit status {rc}, "
+                               f"{len(failed_requests(reqs))} API requests failed, {njson} listed")
+            assert m.unmount() == 0
         rows.append((n, statistics.median(t_), statistics.median(rss_), statistics.median(wire_),
                      max(calls_)))
         log(f"scaling {n}: {rows[-1][1]:.2f} s, {rows[-1][2]:.0f} MiB")
         if own:
             fake.stop()
-    return rows
+    return rows, trouble
 
 
 # -- the table --------------------------------------------------------------------------
-def verdict(fig, target, op, unit="×"):
+def verdict(fig, target, op, unit="×", trouble=()):
+    """"met" or "missed by ...": never for a run that read wrong bytes or whose requests
+    failed (@trouble: what went wrong), which gets "no verdict" and the reason."""
+    if trouble:
+        return "no verdict: " + "; ".join(dict.fromkeys(trouble))
     if (op == "<=" and fig <= target) or (op == ">=" and fig >= target) or (op == "==" and fig == target):
         return "met"
     d = abs(fig - target)
@@ -280,11 +344,11 @@ def main():
     log("cold browse")
     cold = cold_browse(fake, work)
     log(f"{NPDF} PDFs at {LATENCY_MS} ms latency")
-    pdf, pcalls, pdf_ok = pdf_rows(fake, work, w["names"])
+    pdf, pcalls, pdf_trouble = pdf_rows(fake, work, w["names"])
 
     def fakes_for(n):
         return (fake, False) if n == NFILES else (start_fake(work, n), True)
-    sc = scaling(fakes_for, work)
+    sc, sc_trouble = scaling(fakes_for, work)
     fake.stop()
 
     os.makedirs(PLOT_DIR, exist_ok=True)
@@ -310,48 +374,46 @@ def main():
         row(f"{k}: warm ls -l", f"{rls[k] / tl:.2f}× tmpfs", "reference")
     wc, wl = w["cat"], w["ls"]
     row(f"warm ls -l invoices/ ({len(w['names'])} files), rw",
-        f"{wl['rw'] / wl['tmpfs']:.2f}× ({wl['rw']:.3f} s)", "≤ 1.0×", verdict(wl["rw"] / wl["tmpfs"], 1.0, "<="))
+        f"{wl['rw'] / wl['tmpfs']:.2f}× ({wl['rw']:.3f} s)", "≤ 1.0×", verdict(wl["rw"] / wl["tmpfs"], 1.0, "<=", trouble=w["trouble"]))
     row("warm ls -l invoices/, -o ro",
-        f"{wl['ro'] / wl['tmpfs']:.2f}× ({wl['ro']:.3f} s)", "≤ 1.0×", verdict(wl["ro"] / wl["tmpfs"], 1.0, "<="))
+        f"{wl['ro'] / wl['tmpfs']:.2f}× ({wl['ro']:.3f} s)", "≤ 1.0×", verdict(wl["ro"] / wl["tmpfs"], 1.0, "<=", trouble=w["trouble"]))
     row(f"warm cat invoices/*.json ({w['njson']}, ~{w['jsize'] // max(w['njson'], 1)} B), rw",
-        f"{wc['rw'] / wc['tmpfs']:.2f}× ({wc['rw']:.3f} s)", "≤ 1.3×", verdict(wc["rw"] / wc["tmpfs"], 1.3, "<="))
+        f"{wc['rw'] / wc['tmpfs']:.2f}× ({wc['rw']:.3f} s)", "≤ 1.3×", verdict(wc["rw"] / wc["tmpfs"], 1.3, "<=", trouble=w["trouble"]))
     row("warm cat invoices/*.json, -o ro",
-        f"{wc['ro'] / wc['tmpfs']:.2f}× ({wc['ro']:.3f} s)", "≤ 1.3×", verdict(wc["ro"] / wc["tmpfs"], 1.3, "<="))
+        f"{wc['ro'] / wc['tmpfs']:.2f}× ({wc['ro']:.3f} s)", "≤ 1.3×", verdict(wc["ro"] / wc["tmpfs"], 1.3, "<=", trouble=w["trouble"]))
     row("  tmpfs itself: cat / ls -l", f"{wc['tmpfs']:.3f} s / {wl['tmpfs']:.3f} s", "", "")
-    row("  API calls during all warm runs", f"{w['warm_calls']}", "0", verdict(w["warm_calls"], 0, "==", " calls"))
+    row("  API calls during all warm runs", f"{w['warm_calls']}", "0", verdict(w["warm_calls"], 0, "==", " calls", trouble=w["trouble"]))
     minimum = len(LISTABLE) + 1
     worst = max(cold["calls"])
     extra = ", ".join(f"{k} {v}" for k, v in sorted(cold["by"].items()) if v > 1)
     row("cold mount + ls -l all + read every .json: calls",
         f"{worst} (min {minimum}{'; ' + extra if extra else ''})", f"= {minimum}",
-        verdict(worst, minimum, "==", " calls"))
+        verdict(worst, minimum, "==", " calls", trouble=cold["trouble"]))
     row("  ... wall time", f"{cold['time']:.2f} s", "", "")
     sp = pdf["seq"] / pdf["par"]
     row(f"{NPDF} PDFs @{LATENCY_MS} ms: cp one by one, fresh mount",
         f"{pdf['seq']:.2f} s, {max(pcalls['seq'])} calls", "", "")
     row(f"  cp {PARALLEL} in parallel, fresh mount",
-        f"{pdf['par']:.2f} s, {max(pcalls['par'])} calls: {sp:.1f}× faster", "≥ 6×", verdict(sp, 6, ">="))
+        f"{pdf['par']:.2f} s, {max(pcalls['par'])} calls: {sp:.1f}× faster", "≥ 6×", verdict(sp, 6, ">=", trouble=pdf_trouble["seq"] + pdf_trouble["par"]))
     row(f"  cp {PARALLEL} in parallel after remount, disk cache",
         f"{pdf['remount']:.3f} s, {max(pcalls['remount'])} calls", "0 calls",
-        verdict(max(pcalls["remount"]), 0, "==", " calls"))
+        verdict(max(pcalls["remount"]), 0, "==", " calls", trouble=pdf_trouble["remount"]))
     cr = pdf["curl"] / pdf["par"]
     row("  sequential curl loop (a process per PDF)",
         f"{pdf['curl']:.2f} s, {max(pcalls['curl'])} calls: parallel cp {cr:.1f}× faster", "≥ 5×",
-        verdict(cr, 5, ">="))
-    if not pdf_ok:
-        row("  !! copied PDFs differ from the API's bytes", "", "", "")
+        verdict(cr, 5, ">=", trouble=pdf_trouble["curl"] + pdf_trouble["par"]))
     wire = w["wire"] / 2**20
     rr = w["rss"] / wire
     row(f"peak RSS (VmHWM), rw, all {w['njson']} .json read",
         f"{w['rss']:.0f} MiB = {rr:.1f}× listing wire {wire:.1f} MiB ({w['wire_calls']} listing pages)",
-        "≤ 4×", verdict(rr, 4, "<="))
+        "≤ 4×", verdict(rr, 4, "<=", trouble=w["trouble"]))
     for r in sc:
         row(f"scaling {r[0]:>6}: cold ls -l + cat *.json",
             f"{r[1]:6.2f} s ({1e6 * r[1] / r[0]:.0f} µs/inv), {r[2]:4.0f} MiB ({r[2] / r[3]:.1f}× wire)", "", "")
     for col, what in ((1, "time"), (2, "memory")):
         sl = slopes(sc, col)
         row(f"  {what} growth, log-log slope per step", " → ".join(f"{x:.2f}" for x in sl),
-            "linear (≤ 1.1)", verdict(max(sl), 1.1, "<=", ""))
+            "linear (≤ 1.1)", verdict(max(sl), 1.1, "<=", "", trouble=sc_trouble))
 
     print(f"\nfactuurfs bench{' --quick' if QUICK else ''}: {NFILES} invoices, warm rows median of {RUNS}, "
           f"cold browse of {COLD_RUNS}, PDF rows of {PDF_RUNS}; {os.cpu_count()} CPUs; "

@@ -8,6 +8,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/deps.sh --test
+echo "== the tests the docs cite exist (scripts/claims.py)"
+/usr/bin/python3 scripts/claims.py --self-test
+/usr/bin/python3 scripts/claims.py
 # Xvfb and three file managers for tests/desktop (about 250 MB, a minute to install)
 bash scripts/deps.sh --desktop
 [ -e /dev/fuse ] || { echo "test.sh: /dev/fuse is missing: FUSE is needed" >&2; exit 1; }
@@ -15,27 +18,30 @@ bash scripts/deps.sh --desktop
 echo "== build (normal and ASan+UBSan)"
 bash scripts/build.sh --asan
 
-PY=/usr/bin/python3
-export PYTHONDONTWRITEBYTECODE=1
+# Every pytest run: a skip (or xfail) not listed in tests/allowed-skips.txt fails it,
+# and the number of skips is printed (tests/skipguard.py).
+PY="/usr/bin/python3"
+PYTEST=("$PY" -m pytest -q -p no:cacheprovider -p skipguard -rsx)
+export PYTHONDONTWRITEBYTECODE=1 PYTHONPATH="$PWD/tests"
 
 echo "== unit tests"
 meson test -C build --print-errorlogs
 meson test -C build-asan --print-errorlogs
 
 echo "== fake API and HTTP client tests"
-FACTUURFS_TEST_API_BIN="$PWD/build/test_api" $PY -m pytest -q -p no:cacheprovider \
+FACTUURFS_TEST_API_BIN="$PWD/build/test_api" "${PYTEST[@]}" \
 	tests/fakeapi tests/unit/test_api.py
 
 echo "== integration tests (normal build)"
-FACTUURFS_BIN="$PWD/build/factuurfs" $PY -m pytest -q -p no:cacheprovider tests/integration
+FACTUURFS_BIN="$PWD/build/factuurfs" "${PYTEST[@]}" tests/integration
 
 echo "== integration tests (ASan+UBSan build)"
 FACTUURFS_BIN="$PWD/build-asan/factuurfs" FACTUURFS_SANITIZED=1 \
-	$PY -m pytest -q -p no:cacheprovider -m "not slow" tests/integration
+	"${PYTEST[@]}" -m "not slow" tests/integration
 
 echo "== valgrind mount/unmount cycle"
-FACTUURFS_BIN="$PWD/build/factuurfs" $PY -m pytest -q -p no:cacheprovider \
+FACTUURFS_BIN="$PWD/build/factuurfs" "${PYTEST[@]}" \
 	tests/valgrind_cycle.py
 
 echo "== file managers under Xvfb (Thunar, PCManFM, Nautilus on 500 invoices)"
-FACTUURFS_BIN="$PWD/build/factuurfs" $PY -m pytest -q -p no:cacheprovider tests/desktop
+FACTUURFS_BIN="$PWD/build/factuurfs" "${PYTEST[@]}" tests/desktop

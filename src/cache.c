@@ -1402,8 +1402,12 @@ void cache_describe(struct cache *cache, cJSON *out)
 		}
 		double age = now - l->fetched;
 		const struct coll_state *st = &cache->colls[i];
+		/* A listing a refresh (or a change of ours) dropped is kept for
+		 * stale-on-failure, but the next access lists it again: it is
+		 * no longer fresh, whatever its age. */
 		cJSON_AddStringToObject(o, "state", st->stale ? "stale"
-						    : age < cache->cfg.ttl ? "fresh" : "expired");
+						    : age < cache->cfg.ttl && !st->forced ? "fresh"
+						    : "expired");
 		cJSON_AddNumberToObject(o, "records", (double)l->n);
 		cJSON_AddNumberToObject(o, "age_seconds", floor(age * 10) / 10);
 		if (st->stale) {

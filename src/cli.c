@@ -243,6 +243,26 @@ static int cli_status(int argc, char **argv)
 	return 0;
 }
 
+/* The refresh of @what through the ioctl on @mnt/.factuurfs (see cli.h). */
+static int cli_refresh_ioctl(const char *mnt, const char *what)
+{
+	char path[PATH_MAX], buf[CLI_REFRESH_IOCTL_SIZE] = "";
+	int rc = 0;
+	/* The daemon reads only the path's first component (its collection):
+	 * a longer path may be cut. */
+	snprintf(buf, sizeof(buf), "%s", what);
+	snprintf(path, sizeof(path), "%s/.factuurfs", mnt);
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || ioctl(fd, CLI_IOC_REFRESH, buf) != 0) {
+		fprintf(stderr, "factuurfs: %s is not a factuurfs mount (%s: %s)\n", mnt, path,
+			strerror(errno));
+		rc = 1;
+	}
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}
+
 static int cli_refresh(int argc, char **argv)
 {
 	char path[PATH_MAX], real_mnt[PATH_MAX];
@@ -273,6 +293,8 @@ static int cli_refresh(int argc, char **argv)
 	}
 	snprintf(path, sizeof(path), "%s/%s", argv[2], CLI_REFRESH);
 	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0 && errno == EROFS)
+		return cli_refresh_ioctl(argv[2], what);
 	if (fd < 0) {
 		fprintf(stderr, "factuurfs: %s is not a factuurfs mount (%s: %s)\n", argv[2], path,
 			strerror(errno));

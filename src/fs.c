@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "api.h"
+#include "cli.h"
 #include "inode.h"
 #include "log.h"
 #include "names.h"
@@ -246,6 +247,7 @@ void fs_refresh(struct fs *fs)
 {
 	log_msg(LOG_INFO, "refresh: dropping every cached listing");
 	cache_refresh_all(fs->cache);
+	status_touch();
 	for (size_t i = 0; i < schema_ncollections(); i++)
 		notify_inode_now(fs, INO_COLL0 + i);
 	notify_views(fs, true);
@@ -274,7 +276,27 @@ static void refresh_path(struct fs *fs, const char *text, size_t len)
 	}
 	log_msg(LOG_INFO, "refresh: dropping the listing of %s", c->name);
 	cache_invalidate(fs->cache, c);
+	status_touch();
 	notify_inode_now(fs, INO_COLL0 + schema_collection_index(c));
+}
+
+/* `factuurfs refresh` on a read-only mount, where the kernel refuses the
+ * write to .factuurfs/refresh: the same text by ioctl on .factuurfs/
+ * (cli.h).  Every other ioctl, anywhere, is not ours. */
+static void fs_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd, void *arg,
+		     struct fuse_file_info *fi, unsigned flags, const void *in_buf,
+		     size_t in_bufsz, size_t out_bufsz)
+{
+	(void)arg;
+	(void)fi;
+	(void)out_bufsz;
+	if (ino != INO_CTL || cmd != CLI_IOC_REFRESH || (flags & FUSE_IOCTL_UNRESTRICTED) ||
+	    !in_buf) {
+		fuse_reply_err(req, ENOTTY);
+		return;
+	}
+	refresh_path(fs_of(req), in_buf, strnlen(in_buf, in_bufsz));
+	fuse_reply_ioctl(req, 0, NULL, 0);
 }
 
 /* ---- names ---------------------------------------------------------------- */
@@ -2534,4 +2556,5 @@ const struct fuse_lowlevel_ops fs_ops = {
 	.listxattr = fs_listxattr,
 	.setxattr = fs_setxattr,
 	.removexattr = fs_removexattr,
+	.ioctl = fs_ioctl,
 };

@@ -123,6 +123,13 @@ void status_change(const char *fmt, ...)
 	pthread_mutex_unlock(&st.lock);
 }
 
+void status_touch(void)
+{
+	pthread_mutex_lock(&st.lock);
+	st.generation++;
+	pthread_mutex_unlock(&st.lock);
+}
+
 unsigned long status_generation(void)
 {
 	pthread_mutex_lock(&st.lock);

@@ -34,7 +34,12 @@ void status_change(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* The message of the newest error, malloc'd, or NULL when there was none. */
 char *status_last_error(void);
 
-/* Bumped by every status_error and status_change. */
+/* What the status file shows changed otherwise (a refresh dropped listings):
+ * the next read of the status file renders it anew, not up to a second
+ * later. Thread-safe. */
+void status_touch(void);
+
+/* Bumped by every status_error, status_change and status_touch. */
 unsigned long status_generation(void);
 
 /* Renders the status file: a malloc'd JSON text with trailing newline. */

@@ -252,8 +252,11 @@ class Mount:
     env: variables set for it on top of the tests' environment; a value None unsets one."""
 
     def __init__(self, fake, tmpdir, opts=(), env=None, user=USER, apikey=APIKEY,
-                 wait=True, cwd=None, extra_args=()):
-        self.mnt = tempfile.mkdtemp(prefix="mnt-", dir=tmpdir)
+                 wait=True, cwd=None, extra_args=(), mnt=None, preexec_fn=None):
+        """mnt: an existing empty directory to mount on (a remount on the same mount
+        point) instead of a fresh one; preexec_fn: run in the child before the exec
+        (resource limits)."""
+        self.mnt = mnt or tempfile.mkdtemp(prefix="mnt-", dir=tmpdir)
         self.cache = tempfile.mkdtemp(prefix="cache-", dir=tmpdir)
         fd, self.stderr_path = tempfile.mkstemp(prefix="factuurfs-", suffix=".err", dir=tmpdir)
         os.close(fd)
@@ -279,7 +282,7 @@ class Mount:
         self.args = args
         self.err = open(self.stderr_path, "w")
         self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=self.err,
-                                     env=e, cwd=cwd or tmpdir)
+                                     env=e, cwd=cwd or tmpdir, preexec_fn=preexec_fn)
         if wait:
             wait_for(lambda: is_mounted(self.mnt) or self.proc.poll() is not None,
                      "the mount")

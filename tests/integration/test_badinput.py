@@ -81,6 +81,28 @@ def test_huge_files_are_refused_with_efbig(acct, mounts):
     assert len(os.listdir(m.path("clients"))) >= 6
 
 
+def test_all_unsaved_text_is_kept_within_64_mib(acct, mounts):
+    """Unsaved text lives in the daemon's memory: 64 files of 1 MiB fill the 64 MiB
+    it keeps for all of it; one byte more is ENOSPC, and removing a file frees room."""
+    m = mounts(acct)
+    mark = acct.mark()
+    mib = b" " * (1 << 20)
+    names = [m.path("clients", f"fill-{i:02d}.txt") for i in range(64)]
+    for p in names:
+        assert write_close(p, mib) == 0, p
+    assert write_close(m.path("clients", "one-more.txt"), b"x") == errno.ENOSPC
+    r = subprocess.run(["dd", "if=/dev/zero", "of=" + m.path("clients", "dd.bin"), "bs=4k",
+                        "count=1"], capture_output=True, text=True, timeout=60)
+    assert r.returncode != 0 and "No space left on device" in r.stderr, r.stderr
+    # the text kept is whole, and nothing reached the service
+    assert os.path.getsize(names[-1]) == 1 << 20
+    assert writes(acct.since(mark)) == []
+    os.unlink(names[0])
+    assert write_close(m.path("clients", "one-more.txt"), b"x") == 0
+    for p in names[1:]:
+        os.unlink(p)
+
+
 @pytest.mark.parametrize("name,err", [
     ("a\x01b.json", errno.EINVAL),
     ("tab\there.json", errno.EINVAL),
@@ -210,6 +232,6 @@ def test_a_listing_of_100000_records(workdir, mounts):
         last = sorted(names, key=lambda n: int(n[:-5]))[-1]
         assert json.load(open(m.path("products", last)))["id"] == int(last[:-5])
         assert f.since(mark)[-1]["path"].startswith("/api/v1/products")
-        m.unmount()
+        assert m.unmount() == 0
     finally:
         f.stop()

@@ -1,4 +1,5 @@
 """`factuurfs status` and `factuurfs refresh`: a running mount, seen and steered."""
+import errno
 import json
 import os
 import re
@@ -90,6 +91,57 @@ def test_refresh_of_a_path_drops_its_collection_only(lone, mounts):
     assert len(listing_calls(lone.since(mark), "balance")) == 1
     r = cli("refresh", m.mnt, "nonsense")
     assert r.returncode == 1 and "refresh nonsense: No such file or directory" in r.stderr
+
+
+def states(m):
+    return {c: v["state"] for c, v in m.status()["cache"]["collections"].items()}
+
+
+def test_status_calls_the_listings_a_refresh_dropped_expired(lone, mounts):
+    """Right after a refresh the status file does not call the dropped listings fresh:
+    they are `expired` (the next access lists them again) until listed again."""
+    m = mounts(lone, opts=["ttl=3600"])
+    os.listdir(m.path("clients"))
+    os.listdir(m.path("products"))
+    s = states(m)
+    assert (s["clients"], s["products"]) == ("fresh", "fresh")
+    assert cli("refresh", m.mnt, "clients").returncode == 0
+    s = states(m)
+    assert (s["clients"], s["products"]) == ("expired", "fresh")
+    assert cli("refresh", m.mnt).returncode == 0
+    s = states(m)
+    assert (s["clients"], s["products"], s["invoices"]) == ("expired", "expired", "not listed")
+    mark = lone.mark()
+    os.listdir(m.path("clients"))
+    assert len(listing_calls(lone.since(mark), "clients")) == 1
+    # (the status file's figures may be up to a second old; a refresh shows at once)
+    wait_for(lambda: states(m)["clients"] == "fresh", "clients fresh again", timeout=3)
+    assert states(m)["products"] == "expired"
+
+
+def test_refresh_works_on_a_read_only_mount(lone, mounts):
+    """-o ro: the kernel refuses every write, the refresh file's too; the command
+    still drops the listings (through an ioctl on .factuurfs/)."""
+    m = mounts(lone, opts=["ro", "ttl=3600"])
+    os.listdir(m.path("clients"))
+    os.listdir(m.path("products"))
+    with pytest.raises(OSError) as e:
+        open(m.path(".factuurfs", "refresh"), "w")
+    assert e.value.errno == errno.EROFS
+    mark = lone.mark()
+    r = cli("refresh", m.mnt, "clients")
+    assert r.returncode == 0, r.stderr
+    os.listdir(m.path("clients"))
+    os.listdir(m.path("products"))
+    assert len(listing_calls(lone.since(mark), "clients")) == 1
+    assert listing_calls(lone.since(mark), "products") == []
+    mark = lone.mark()
+    r = cli("refresh", m.mnt)
+    assert r.returncode == 0, r.stderr
+    os.listdir(m.path("clients"))
+    os.listdir(m.path("products"))
+    assert len(listing_calls(lone.since(mark), "clients")) == 1
+    assert len(listing_calls(lone.since(mark), "products")) == 1
 
 
 def test_commands_refuse_what_is_not_a_mount(tmp_path):

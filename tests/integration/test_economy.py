@@ -125,7 +125,7 @@ def test_pdf_disk_cache_survives_remount(big, mounts):
     data = open(m.path("invoices", inv + ".pdf"), "rb").read()
     assert len([r for r in big.since(mark) if "invoices_pdf" in r["path"]]) == 1
     cache_home = m.cache
-    m.unmount()
+    assert m.unmount() == 0
     m2 = mounts(big, env={"XDG_CACHE_HOME": cache_home})
     mark = big.mark()
     assert os.stat(m2.path("invoices", inv + ".pdf")).st_size == len(data)
@@ -137,15 +137,25 @@ def test_pdf_disk_cache_survives_remount(big, mounts):
 
 def test_refresh_file_and_sighup_drop_listings(big, mounts):
     m = mounts(big, opts=["ttl=3600"])
-    os.listdir(m.path("products"))
+    colls = ("products", "clients", "invoices")
+    for c in colls:
+        os.listdir(m.path(c))
     mark = big.mark()
-    os.listdir(m.path("products"))
+    for c in colls:
+        os.listdir(m.path(c))
     assert big.since(mark) == []
+    # a write drops every listing: each is asked for again, once
     with open(m.path(".factuurfs", "refresh"), "w") as f:
         f.write("1\n")
-    os.listdir(m.path("products"))
-    assert len(listing_calls(big.since(mark), "products")) == 1
+    for c in colls:
+        os.listdir(m.path(c))
+        os.listdir(m.path(c))
+    assert [len(listing_calls(big.since(mark), c)) for c in colls] == [1, 1, 1]
+    # and so does SIGHUP (handled by a thread of its own: wait for its effect)
     mark = big.mark()
     m.proc.send_signal(1)  # SIGHUP
     wait_for(lambda: os.listdir(m.path("products")) and
              len(listing_calls(big.since(mark), "products")) == 1, "a refresh after SIGHUP")
+    for c in colls:
+        os.listdir(m.path(c))
+    assert [len(listing_calls(big.since(mark), c)) for c in colls] == [1, 1, 1]

@@ -506,3 +506,26 @@ def test_copy_out_and_back_sends_nothing(fake, mnt, tmp_path, coll):
     assert wire_of(fake, coll, ident) == before
     with open(path, "rb") as a, open(copy, "rb") as b:
         assert a.read() == b.read()
+
+
+# -- 8. the trash ------------------------------------------------------------------------
+def test_gio_trash_is_refused_and_changes_nothing(fake, mnt, tmp_path):
+    """There is no trash on this filesystem: `gio trash` (a file manager's Delete key)
+    fails with GIO's own words and changes nothing; `rm` is the way to delete."""
+    gio = need("gio")
+    ident, before = pick(fake, "clients")
+    inv = sorted(os.listdir(mnt.path("invoices")))[:2]  # an invoice's .json and .pdf
+    paths = [mnt.path("clients", ident + ".json")] + [mnt.path("invoices", n) for n in inv]
+    texts = {p: open(p, "rb").read() for p in paths}
+    state = {c: fake.state(c) for c in ("clients", "invoices")}
+    mark = fake.mark()
+    for p in paths:
+        r = tool(mnt, "env", f"HOME={tmp_path}", gio, "trash", p)
+        assert r.returncode != 0, p
+        assert "Unable to find or create trash directory" in r.stderr, r.stderr
+        with open(p, "rb") as f:
+            assert f.read() == texts[p], p
+    assert writes(settle(fake, mnt)[mark:]) == []
+    assert {c: fake.state(c) for c in state} == state
+    assert not [n for n in os.listdir(mnt.mnt) if n.startswith(".Trash")]
+    assert not os.path.exists(os.path.join(tmp_path, ".local", "share", "Trash", "files"))

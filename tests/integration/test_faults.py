@@ -3,6 +3,7 @@ import errno
 import json
 import os
 import subprocess
+import threading
 import time
 import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
@@ -190,6 +191,8 @@ def test_a_latency_spike_is_waited_out_and_a_long_one_times_out(lone, mounts):
 def test_a_server_that_never_answers_blocks_no_one_past_the_timeout(lone, mounts):
     m = mounts(lone, opts=["timeout=2"])
     lone.inject(hang={"count": 100, "seconds": 60, "path_prefix": "/api/v1/invoices"})
+    # (a hung request is logged only once answered: count what the fake received)
+    sent = lone.status()["requests"]
     t0 = time.monotonic()
     # eight readers at once: each is answered within the timeout, with one call
     with ThreadPoolExecutor(8) as ex:
@@ -197,9 +200,21 @@ def test_a_server_that_never_answers_blocks_no_one_past_the_timeout(lone, mounts
                            range(8)))
     assert errs == [errno.ETIMEDOUT] * 8
     assert time.monotonic() - t0 < 2 + 1.5
+    assert lone.status()["requests"] - sent == 1, "one call for the eight readers"
+    # the failed fetch is not repeated within a second: a reader right after it gets
+    # the same errno at once, without a call (not a timeout of its own)
+    t1 = time.monotonic()
+    assert errno_of(lambda: os.listdir(m.path("invoices"))) == errno.ETIMEDOUT
+    assert time.monotonic() - t1 < 0.5
+    assert lone.status()["requests"] - sent == 1, "a failed fetch repeated at once"
+    mark = lone.mark()
     lone.reset()
+    wait_for(lambda: lone.since(mark), "the hung request answered and logged")
+    # after that second it is: the next reader asks again, once, and is answered
+    mark = lone.mark()
     wait_for(lambda: errno_of(lambda: os.listdir(m.path("invoices"))) == 0, "the listing")
     assert len(os.listdir(m.path("invoices"))) == 40
+    assert len(listing_calls(lone.since(mark), "invoices")) == 1
 
 
 def errno_of(fn):
@@ -286,51 +301,125 @@ def test_a_post_while_the_service_is_gone_is_kept_and_sent_once_later(lone, moun
 write_and_close = save
 
 
+def cache_files(cache):
+    return sorted(os.path.join(dp, f) for dp, _, fs in os.walk(cache) for f in fs)
+
+
+def writes_in(reqs):
+    return [r for r in reqs if r["method"] in ("POST", "PUT", "DELETE")]
+
+
 def test_kill_9_leaves_nothing_torn_or_duplicated(lone, workdir, tmp_path):
-    """kill -9 mid-work: the mount is cleanable, a restart works, nothing doubled."""
+    """kill -9 mid-work (PDF fetches and a POST in flight), then a writer that dies
+    mid-write: the mount is cleanable, a restart on the same mount point works, no
+    record is doubled, the PDF cache holds only whole files, and the dead writer's
+    temporary file is removed by the next mount once it is over a minute old."""
+    import resource
+    import signal
     from harness import Mount
     cache = str(tmp_path / "cache")
     env = {"XDG_CACHE_HOME": cache}
     m = Mount(lone, workdir, env=env)
-    invs = sorted(n for n in os.listdir(m.path("invoices")) if n.endswith(".pdf"))
-    for name in invs[:5]:
-        open(m.path("invoices", name), "rb").read()
-    products = len(lone.state("products"))
-    assert write_and_close(m.path("products", "k.json"),
-                           json.dumps({"code": "K", "name": "Kill", "price": 1}).encode()) == 0
-    # PDFs in flight when the daemon dies
-    lone.inject(hang={"count": 100, "seconds": 30, "path_prefix": "/api/v1/invoices_pdf"})
-    sent = lone.status()["requests"]
-    readers = [subprocess.Popen(["cat", m.path("invoices", n)], stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL) for n in invs[5:12]]
-    wait_for(lambda: lone.status()["requests"] >= sent + 7, "seven PDF requests in flight")
-    m.proc.kill()
-    m.proc.wait(30)
-    for r in readers:
-        r.wait(60)  # they get ENOTCONN/ECONNABORTED, none hangs
-    lone.reset()
-    assert subprocess.run(["fusermount3", "-u", m.mnt]).returncode == 0
-    assert not is_mounted(m.mnt)
-    m.err.close()
-    # every cached PDF is whole: equal to the service's bytes
-    cached = [os.path.join(dp, f) for dp, _, fs in os.walk(cache) for f in fs
-              if f.endswith(".pdf")]
-    assert len(cached) >= 5
-    for path in cached:
-        nr = urllib.parse.unquote(os.path.basename(path)[:-4])
-        assert open(path, "rb").read() == lone.pdf(nr), path
-    # a restart on the same mount point works and shows the record once
-    m2 = Mount(lone, workdir, env=env)
+    dead = [m]  # killed daemons: their mounts are cleaned up whatever happens
     try:
+        invs = sorted(n for n in os.listdir(m.path("invoices")) if n.endswith(".pdf"))
+        for name in invs[:5]:
+            open(m.path("invoices", name), "rb").read()
+        products = len(lone.state("products"))
+        assert write_and_close(m.path("products", "k.json"),
+                               json.dumps({"code": "K", "name": "Kill", "price": 1}).encode()) == 0
+        os.listdir(m.path("products"))
+        # every call from now on hangs: PDFs and a POST are in flight when the daemon dies
+        lone.inject(hang={"count": 100, "seconds": 30, "path_prefix": "/api/v1/"})
+        sent = lone.status()["requests"]
+        readers = [subprocess.Popen(["cat", m.path("invoices", n)], stdout=subprocess.DEVNULL,
+                                    stderr=subprocess.DEVNULL) for n in invs[5:12]]
+        # a second new record, whose close() sends the POST (opened after the forks above:
+        # a child's copy of the descriptor would flush it first, at its exec)
+        fd = os.open(m.path("products", "k2.json"), os.O_WRONLY | os.O_CREAT, 0o600)
+        os.write(fd, json.dumps({"code": "K2", "name": "Kill two", "price": 2}).encode())
+        closed = []
+        closer = threading.Thread(target=lambda: closed.append(errno_of(lambda: os.close(fd))))
+        closer.start()
+        wait_for(lambda: lone.status()["requests"] >= sent + 8,
+                 "seven PDF requests and a POST in flight")
+        m.proc.kill()
+        m.proc.wait(30)
+        for r in readers:
+            r.wait(60)  # they get ENOTCONN/ECONNABORTED, none hangs
+        closer.join(60)
+        assert closed and closed[0] != 0, "the close() of the POST in flight cannot succeed"
+        lone.reset()  # the hung requests are answered now: the POST is carried out
+        assert subprocess.run(["fusermount3", "-u", m.mnt]).returncode == 0
+        assert not is_mounted(m.mnt)
+        m.err.close()
+        posts = lambda: [r["path"] for r in lone.since(0) if r["method"] == "POST"]  # noqa: E731
+        wait_for(lambda: len(posts()) >= 2, "the POST in flight carried out")
+        assert posts() == ["/api/v1/products"] * 2, "one POST per new record"
+        # every cached PDF is whole: equal to the service's bytes
+        cached = [p for p in cache_files(cache) if p.endswith(".pdf")]
+        assert len(cached) == 5
+        for path in cached:
+            nr = urllib.parse.unquote(os.path.basename(path)[:-4])
+            assert open(path, "rb").read() == lone.pdf(nr), path
+
+        # A writer that dies halfway through writing a PDF into the cache: a file size
+        # limit of 64 KiB kills the daemon (SIGXFSZ) inside its write of a 1 MB PDF.
+        big = invs[12]
+        big_nr = urllib.parse.unquote(big[:-4])
+        lone.set_pdf_size(big_nr, 1_000_000)
+
+        def limit():
+            resource.setrlimit(resource.RLIMIT_FSIZE, (64 << 10, 64 << 10))
+        b = Mount(lone, workdir, env=env, preexec_fn=limit)
+        dead.append(b)
+        r = subprocess.run(["cat", b.path("invoices", big)], capture_output=True, timeout=60)
+        assert r.returncode != 0
+        assert b.proc.wait(30) == -signal.SIGXFSZ, b.stderr()
+        assert subprocess.run(["fusermount3", "-u", b.mnt]).returncode == 0
+        b.err.close()
+        # only whole PDFs under a .pdf name: the torn bytes are under the temporary name
+        for path in cache_files(cache):
+            if path.endswith(".pdf"):
+                nr = urllib.parse.unquote(os.path.basename(path)[:-4])
+                assert open(path, "rb").read() == lone.pdf(nr), "a torn PDF under its name"
+        left = [p for p in cache_files(cache) if ".pdf.tmp" in os.path.basename(p)]
+        assert len(left) == 1 and os.path.getsize(left[0]) == 64 << 10, left
+        assert os.path.basename(left[0]).startswith(big + ".tmp")
+        # A temporary file younger than a minute may be another mount's, writing right
+        # now: it stays.  The dead writer's, aged past the minute, goes at the next mount.
+        young = os.path.join(os.path.dirname(left[0]), invs[13] + ".tmp999999")
+        with open(young, "wb") as f:
+            f.write(b"%PDF-1.4 being written")
+        old = time.time() - 120
+        os.utime(left[0], (old, old))
+    finally:
+        for d in dead:
+            if is_mounted(d.mnt):
+                subprocess.run(["fusermount3", "-uz", d.mnt], check=False)
+            if not d.err.closed:
+                d.err.close()
+
+    # A restart on the same mount point works and shows each record once.
+    m2 = Mount(lone, workdir, env=env, mnt=m.mnt)
+    try:
+        assert not os.path.exists(left[0]), "a dead writer's leftover survived the mount"
+        assert os.path.exists(young), "a young temporary file was removed"
+        os.listdir(m2.path("invoices"))
         mark = lone.mark()
         for name in invs[:5]:
             assert open(m2.path("invoices", name), "rb").read()[:5] == b"%PDF-"
-        # (requests of the killed daemon may still land in the log: only
-        # these five count)
-        again = {"/api/v1/invoices_pdf/" + n[:-4] for n in invs[:5]}
-        assert not [r for r in lone.since(mark) if r["path"] in again]
-        assert len(lone.state("products")) == products + 1
-        assert len([n for n in os.listdir(m2.path("products")) if n.endswith(".json")]) == \
-            products + 1
+        assert lone.since(mark) == [], "cached PDFs fetched again"
+        assert open(m2.path("invoices", big), "rb").read() == lone.pdf(big_nr)
+        assert [r["path"] for r in lone.since(mark)] == ["/api/v1/invoices_pdf/" + big[:-4]]
+        # both records made before the kill exist once, and are listed once
+        state = lone.state("products")
+        assert len(state) == products + 2
+        assert sorted(p["code"] for p in state if p["code"] in ("K", "K2")) == ["K", "K2"]
+        listed = [n for n in os.listdir(m2.path("products")) if n.endswith(".json")]
+        assert len(listed) == len(set(listed)) == products + 2
+        # and the new daemon repeats nothing the old one sent
+        assert writes_in(lone.since(mark)) == []
     finally:
+        os.unlink(young)
         assert m2.unmount() == 0

@@ -146,6 +146,6 @@ def test_debug_output_has_no_key(fake, mounts):
     m = mounts(fake, extra_args=["-d"])
     os.listdir(m.path("clients"))
     open(m.path("balance.json")).read()
-    m.unmount()
+    assert m.unmount() == 0
     out = m.stderr()
     assert "GET clients" in out and APIKEY not in out

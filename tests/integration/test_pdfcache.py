@@ -38,7 +38,7 @@ def test_cache_max_evicts_the_least_recently_used(workdir, mounts):
         # a PDF read before stays readable: memory of the kernel aside, a read
         # that misses the evicted file fetches it again, correctly
         mark = fake.mark()
-        m.unmount()
+        assert m.unmount() == 0
         m2 = mounts(fake, opts=["cache_max=20K"], env={"XDG_CACHE_HOME": m.cache})
         assert read(m2, names[-1]) == fake.pdf(
             names[-1][:-4].replace("%2F", "/").replace("%25", "%"))
@@ -56,7 +56,7 @@ def test_a_torn_cached_pdf_is_fetched_again(workdir, mounts):
         name = pdf_names(m)[0]
         good = read(m, name)
         cache_home = m.cache
-        m.unmount()
+        assert m.unmount() == 0
         path = next(os.path.join(dp, fn) for dp, _, fns in os.walk(cache_home)
                     for fn in fns if fn == name)
         with open(path, "r+b") as f:

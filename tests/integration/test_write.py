@@ -152,6 +152,29 @@ def test_shorter_content_leaves_exactly_the_new_bytes(acct, mounts, how):
     assert got["name"] == "K" and got["id"] == 2
 
 
+def test_after_a_put_the_file_shows_what_the_service_changed(acct, mounts):
+    """The service stamps a client it changed (`timestamp`): after the PUT the file
+    shows the record as the service has it, not the text that was saved."""
+    rec = acct.state("clients")[0]
+    nr = int(rec["clientnr"])
+    acct.put_state("clients", rec["clientnr"], dict(rec, timestamp="2020-01-02"))
+    m = mounts(acct)
+    p = client(m, nr)
+    assert load(p)["timestamp"] == "2020-01-02"
+    mtime = os.stat(p).st_mtime
+    text = edited(p, contact="Nieuwe Naam")
+    mark = acct.mark()
+    assert write_file(p, text) == 0
+    assert writes(acct, mark) == [("PUT", f"clients/{nr}")]
+    wire = next(c for c in acct.state("clients") if int(c["clientnr"]) == nr)
+    assert wire["contact"] == "Nieuwe Naam" and wire["timestamp"] != "2020-01-02"
+    got = load(p)
+    assert got["contact"] == "Nieuwe Naam"
+    assert got["timestamp"] == wire["timestamp"], "the service's timestamp is not shown"
+    # the file's time is the record's own (its timestamp): it moved with it
+    assert os.stat(p).st_mtime != mtime
+
+
 # -- unchanged content ----------------------------------------------------------------
 
 def test_unchanged_content_sends_nothing(acct, mounts, tmp_path):
