@@ -1001,13 +1001,16 @@ static bool size_unknown(struct fs *fs, struct node *n)
  * reaches us without a file handle, like a stat() by path (no-open). */
 static bool caller_holds(struct fs *fs, fuse_req_t req, struct node *n)
 {
+	pid_t pid = fuse_req_ctx(req)->pid;
+	if (who_only_looks(pid))
+		return false;
 	char *stem = names_encode(n->id), suffix[1200];
 	if (!stem)
 		return false;
 	snprintf(suffix, sizeof(suffix), "/%s/%s.%s", n->c->name, stem,
 		 n->kind == N_PDF ? "pdf" : "json");
 	free(stem);
-	return who_holds_open(fs->who, fuse_req_ctx(req)->pid, n->ino, suffix);
+	return who_holds_open(fs->who, pid, n->ino, suffix);
 }
 
 static void fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -1050,11 +1053,14 @@ static bool dir_add(fuse_req_t req, struct fs *fs, char *buf, size_t size, size_
 	struct fuse_entry_param e;
 	size_t need;
 	double timeout = 0;
-	/* A PDF of unknown size goes without attributes in readdirplus (node
-	 * id 0: the kernel lists the name and updates nothing): its placeholder
-	 * size could reach the kernel in the middle of the first read, which
-	 * then zero-fills up to it.  stat looks it up once per TTL instead. */
-	bool bare = plus && n && n->kind == N_PDF && cache_pdf_size(fs->cache, n->id, false) < 0;
+	/* A PDF of unknown size goes with its placeholder and an attribute
+	 * timeout of 0 (node_attr), so `ls -l` costs one GETATTR per such PDF
+	 * rather than a LOOKUP and a GETATTR.  Every read() asks for the
+	 * attributes again until the size is known, so a placeholder that
+	 * reaches the kernel while a reader's fetch runs cannot cut a read
+	 * (docs/SEMANTICS.md, "PDF sizes", names the one case it can: mmap
+	 * right after fstat, during a concurrent listing). */
+	bool bare = false;
 	memset(&e, 0, sizeof(e));
 	if (!n) {
 		e.attr = *dot;

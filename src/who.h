@@ -16,6 +16,10 @@
  * indexer).  Unknown or vanished processes, and pid 0, count as the user's. */
 bool who_is_background(pid_t pid);
 
+/* True when process @pid is a program that only looks at files (ls, stat,
+ * du, find): it never opens a regular file it stats.  A table in who.c. */
+bool who_only_looks(pid_t pid);
+
 /* True when process @pid is a program that removes a file in order to write
  * it anew (mv across file systems, install, cp --remove-destination): its
  * unlink of a record is followed by a create of the same name, which on
