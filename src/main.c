@@ -15,15 +15,15 @@
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
-#include "api.h"
-#include "cache.h"
+#include "net/api.h"
+#include "store/cache.h"
 #include "cli.h"
-#include "desktop.h"
-#include "fs.h"
-#include "log.h"
-#include "schema.h"
-#include "status.h"
-#include "who.h"
+#include "feat/desktop.h"
+#include "fuse/fs.h"
+#include "base/log.h"
+#include "model/schema.h"
+#include "feat/status.h"
+#include "base/who.h"
 
 #define DEFAULT_URL "https://www.factuursturen.nl/api/v1/"
 #define RC_NAME ".factuursturen_rc"

@@ -19,8 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "schema.h"
-#include "templates.h"
+#include "model/schema.h"
+#include "model/templates.h"
 
 enum fmt { MD, SCD };
 

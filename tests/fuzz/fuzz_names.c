@@ -4,7 +4,7 @@
  * file name a user or a tool made up, and as a stem.
  */
 #include "fuzz.h"
-#include "names.h"
+#include "base/names.h"
 
 #include <string.h>
 

@@ -4,7 +4,7 @@
  * Input: the file's text, as it is (seeds are plain JSON files).
  */
 #include "fuzz.h"
-#include "schema.h"
+#include "model/schema.h"
 
 #include <string.h>
 

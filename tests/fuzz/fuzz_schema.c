@@ -7,8 +7,8 @@
  * text read back as a user's save, the file time, and the wire body a save would send.
  */
 #include "fuzz.h"
-#include "names.h"
-#include "schema.h"
+#include "base/names.h"
+#include "model/schema.h"
 
 #include <string.h>
 

@@ -15,8 +15,8 @@
  *
  * --self-test checks the pure helpers and api_new's argument checks.
  */
-#include "api.h"
-#include "log.h"
+#include "net/api.h"
+#include "base/log.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -1,5 +1,5 @@
 /* Unit tests for src/names.c. */
-#include "names.h"
+#include "base/names.h"
 #include "unit.h"
 
 #include <stdlib.h>

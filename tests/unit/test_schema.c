@@ -3,7 +3,7 @@
  * Fixtures are C literals written with single quotes for readability; js() turns
  * them into JSON (so a fixture cannot hold a literal apostrophe: write \u0027).
  */
-#include "schema.h"
+#include "model/schema.h"
 #include "unit.h"
 
 #include <stdlib.h>

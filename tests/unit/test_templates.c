@@ -3,8 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "schema.h"
-#include "templates.h"
+#include "model/schema.h"
+#include "model/templates.h"
 #include "unit.h"
 
 /* Whether @v is a value of @f's type as a file holds it (what schema_to_wire takes

@@ -1,5 +1,5 @@
 /* names: reversible mapping between API identifiers and file names (see names.h). */
-#include "names.h"
+#include "base/names.h"
 
 #include <stdlib.h>
 #include <string.h>

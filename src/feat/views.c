@@ -1,5 +1,5 @@
 /* views: status, year and client directories of invoices (see views.h). */
-#include "views.h"
+#include "feat/views.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -9,8 +9,8 @@
 #include <string.h>
 #include <uthash.h>
 
-#include "names.h"
-#include "schema.h"
+#include "base/names.h"
+#include "model/schema.h"
 
 static const char *const group_names[VIEWS_NGROUPS] = {"status", "year", "client"};
 

@@ -1,6 +1,6 @@
 /* schema: the data dictionary and the wire <-> pythonic conversion (see schema.h). */
-#include "schema.h"
-#include "strbuf.h"
+#include "model/schema.h"
+#include "base/strbuf.h"
 
 #include <math.h>
 #include <stdarg.h>

@@ -1,5 +1,5 @@
 /* cache: TTL listings, single-flight fetches and the PDF store (see cache.h). */
-#include "cache.h"
+#include "store/cache.h"
 
 #include <errno.h>
 #include <dirent.h>
@@ -15,10 +15,10 @@
 #include <unistd.h>
 #include <uthash.h>
 
-#include "api.h"
-#include "log.h"
-#include "names.h"
-#include "status.h"
+#include "net/api.h"
+#include "base/log.h"
+#include "base/names.h"
+#include "feat/status.h"
 
 /* A listing is read page by page until a page holds fewer records than were
  * asked for.  The reference leaves open whether the service honours `count`

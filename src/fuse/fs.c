@@ -8,7 +8,7 @@
  * writeback.c; nothing here talks HTTP.  docs/SEMANTICS.md says what each
  * operation does on each kind of path.
  */
-#include "fs.h"
+#include "fuse/fs.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -18,18 +18,18 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "api.h"
+#include "net/api.h"
 #include "cli.h"
-#include "inode.h"
-#include "log.h"
-#include "names.h"
-#include "schema.h"
-#include "status.h"
-#include "templates.h"
-#include "who.h"
-#include "export.h"
-#include "views.h"
-#include "writeback.h"
+#include "ns/inode.h"
+#include "base/log.h"
+#include "base/names.h"
+#include "model/schema.h"
+#include "feat/status.h"
+#include "model/templates.h"
+#include "base/who.h"
+#include "feat/export.h"
+#include "feat/views.h"
+#include "feat/writeback.h"
 
 /* What a file whose size is not known until it is fetched shows: a PDF never
  * fetched, a record its listing carries only in part.  Only for looking

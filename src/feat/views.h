@@ -20,7 +20,7 @@
 #include <stddef.h>
 #include <time.h>
 
-#include "cache.h"
+#include "store/cache.h"
 
 enum views_group { VIEWS_STATUS, VIEWS_YEAR, VIEWS_CLIENT, VIEWS_NGROUPS };
 

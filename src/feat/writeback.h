@@ -12,7 +12,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "schema.h"
+#include "model/schema.h"
 
 struct api;
 struct cache;

@@ -3,9 +3,9 @@
  * curl_global_init runs once, from the first api_new (pthread_once); main and
  * the other modules must not call curl themselves, nor curl_global_cleanup.
  */
-#include "api.h"
+#include "net/api.h"
 
-#include "log.h"
+#include "base/log.h"
 
 #include <ctype.h>
 #include <math.h>

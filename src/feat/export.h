@@ -14,7 +14,7 @@
 #include <stddef.h>
 #include <time.h>
 
-#include "cache.h"
+#include "store/cache.h"
 
 /* An export's text; immutable, shared by reference. */
 struct export_text {

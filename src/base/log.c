@@ -1,6 +1,6 @@
 /* log: stderr for foreground mounts (the journal when stderr is it), syslog
  * for daemons. */
-#include "log.h"
+#include "base/log.h"
 
 #include <stdarg.h>
 #include <stdio.h>

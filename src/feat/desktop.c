@@ -1,5 +1,5 @@
 /* desktop: refusals as desktop notifications (see desktop.h). */
-#include "desktop.h"
+#include "feat/desktop.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -13,7 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "log.h"
+#include "base/log.h"
 
 /* Notifications waiting for the thread; more are dropped (the status file
  * and the log still have them). */

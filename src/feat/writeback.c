@@ -1,5 +1,5 @@
 /* writeback: saved text -> PUT, POST, DELETE (see writeback.h). */
-#include "writeback.h"
+#include "feat/writeback.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -8,10 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api.h"
-#include "cache.h"
-#include "names.h"
-#include "templates.h"
+#include "net/api.h"
+#include "store/cache.h"
+#include "base/names.h"
+#include "model/templates.h"
 
 struct wb_pending {
 	struct cache_listing *before; /* the listing before the POST, or NULL */

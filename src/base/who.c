@@ -1,5 +1,5 @@
 /* who: background readers by process name (see who.h). */
-#include "who.h"
+#include "base/who.h"
 
 #include <dirent.h>
 #include <errno.h>

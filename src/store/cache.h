@@ -16,7 +16,7 @@
 #include <sys/types.h>
 #include <time.h>
 
-#include "schema.h"
+#include "model/schema.h"
 
 struct api;
 struct cache;

@@ -15,7 +15,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "schema.h"
+#include "model/schema.h"
 
 /* Whether a new *.json file in @c's directory can become a record (or a payment). */
 bool templates_creatable(const struct schema_collection *c);

@@ -1,15 +1,15 @@
 /* inode: the inode table, local files and write buffers (see inode.h). */
-#include "inode.h"
+#include "ns/inode.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "export.h"
-#include "templates.h"
-#include "views.h"
-#include "writeback.h"
+#include "feat/export.h"
+#include "model/templates.h"
+#include "feat/views.h"
+#include "feat/writeback.h"
 
 /* Dynamic inode numbers start here, above the fixed ones. */
 #define INO_DYNAMIC 4096

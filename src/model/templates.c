@@ -1,5 +1,5 @@
 /* templates: example records from the data dictionary (see templates.h). */
-#include "templates.h"
+#include "model/templates.h"
 
 #include <stdio.h>
 #include <stdlib.h>

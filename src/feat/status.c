@@ -1,5 +1,5 @@
 /* status: recent errors and the text of .factuurfs/status (see status.h). */
-#include "status.h"
+#include "feat/status.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -11,11 +11,11 @@
 
 #include <cjson/cJSON.h>
 
-#include "api.h"
-#include "cache.h"
-#include "desktop.h"
-#include "log.h"
-#include "schema.h"
+#include "net/api.h"
+#include "store/cache.h"
+#include "feat/desktop.h"
+#include "base/log.h"
+#include "model/schema.h"
 
 #define STATUS_MAX_ERRORS 10
 

@@ -1,6 +1,6 @@
 /* export: CSV files of the invoices and clients listings (see export.h). */
-#include "export.h"
-#include "strbuf.h"
+#include "feat/export.h"
+#include "base/strbuf.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "schema.h"
+#include "model/schema.h"
 
 /* The exports: file name and the collection it lists. */
 static const struct {

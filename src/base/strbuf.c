@@ -1,5 +1,5 @@
 /* strbuf: a growing string (see strbuf.h). */
-#include "strbuf.h"
+#include "base/strbuf.h"
 
 #include <stdlib.h>
 #include <string.h>

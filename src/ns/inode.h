@@ -23,7 +23,7 @@
 #include <time.h>
 #include <uthash.h>
 
-#include "schema.h"
+#include "model/schema.h"
 
 enum {
 	INO_ROOT = 1, INO_CTL, INO_STATUS, INO_REFRESH,

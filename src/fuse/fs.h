@@ -7,9 +7,9 @@
 #ifndef FACTUURFS_FS_H
 #define FACTUURFS_FS_H
 
-#include "inode.h" /* FUSE_USE_VERSION and fuse_lowlevel.h */
+#include "ns/inode.h" /* FUSE_USE_VERSION and fuse_lowlevel.h */
 
-#include "cache.h"
+#include "store/cache.h"
 
 struct api;
 struct who_mount;
