@@ -369,8 +369,12 @@ def classify(reqs):
     return out, paths
 
 
+# How long an open may take to come to rest (Nautilus on a loaded 2-CPU machine: ~4 min).
+DEADLINE = float(os.environ.get("FACTUURFS_DESKTOP_DEADLINE", "600"))
+
+
 def run_file_manager(fm, fake, mount, home, outdir, expect_thumbs=(), check=2.0,
-                     deadline=600.0, tag=""):
+                     deadline=DEADLINE, tag=""):
     """Opens mount's invoices/ in @fm until it has come to rest (or @deadline); then
     screenshots it.  At rest, checked every @check seconds: the folder was read (a
     READDIR reached factuurfs) and so was every .json in it (each file manager reads
