@@ -30,11 +30,34 @@ CITE = re.compile(r"""^(?P<file>(?:tests/[\w./-]*|test_\w+\.(?:py|c)))?
                       (?:::(?P<test>test_\w+)(?:\[[^\]]*\])?)?$""", re.X)
 
 
+FENCE = re.compile(r"^ {0,3}(```|~~~)")
+
+
+def without_fences(text):
+    """@text with the lines of fenced code blocks blanked (line numbers kept): their
+    backticks are no code spans, and an odd number of them would pair every span after
+    them wrongly."""
+    out, fence = [], None
+    for line in text.split("\n"):
+        m = FENCE.match(line)
+        if fence is None and m:
+            fence = m.group(1)
+            out.append("")
+        elif fence is not None:
+            if line.strip().startswith(fence):
+                fence = None
+            out.append("")
+        else:
+            out.append(line)
+    return "\n".join(out)
+
+
 def citations(text):
     """(line number, file or None, test or None) for each citation in @text, in order;
     `::test` gets the file of the last `file::test` before it (None if there is none)."""
     out = []
     last = None
+    text = without_fences(text)
     for m in SPAN.finditer(text):
         span = " ".join(m.group(1).split())  # a code span may be broken over lines
         c = CITE.match(span)
@@ -116,6 +139,11 @@ def self_test():
             "(`test_a.py::test_one`,\n`test_a.py::test_two`) and `tests/integration/test_a.py::test_one`\n")
     n, probs = check("good.md", good, root)
     assert probs == [] and n == 12, (n, probs)
+    # a fenced block (here with an odd number of backticks in it) pairs nothing
+    fenced = good + "\n```\nls `x\n```\n" + "and `test_a.py::test_gone` after it\n"
+    n, probs = check("fenced.md", fenced, root)
+    assert n == 13 and probs == ["fenced.md:10: `test_a.py::test_gone`: "
+                                 "tests/integration/test_a.py defines no test_gone"], (n, probs)
     bad = ("`::test_one` before any file; `test_a.py::test_gone`, `::test_one`,\n"
            "`tests/unit/test_u.py`, `::test_unit` (continues test_a.py, where it is not),\n"
            "`tests/unit/test_gone.c`, `test_b.py`, `tests/unit/test_names.c::test_x`\n")

@@ -9,6 +9,7 @@ Used by test_filemanagers.py; `python3 tests/desktop/desktop.py thunar|pcmanfm|n
 runs one by hand and prints the figures.
 """
 import collections
+import hashlib
 import os
 import re
 import shutil
@@ -264,6 +265,92 @@ def inode_names(folder):
         return {}
 
 
+# -- thumbnails and thumbnailers --------------------------------------------------------
+def file_uri(path):
+    """The URI GLib makes of a local path (g_filename_to_uri)."""
+    return "file://" + urllib.parse.quote(path, safe="/!$&'()*+,;=:@~")
+
+
+def thumbnails(home, folder, names=None):
+    """The files of @folder (@names, if given: listing the folder is a request to the
+    mount) the thumbnail cache in @home holds a thumbnail of: by the freedesktop.org
+    spec, ~/.cache/thumbnails/<size>/<md5 of the file's URI>.png (PCManFM writes no
+    Thumb::URI into them, so the name is what tells).  Failures (fail/) are not
+    thumbnails.  Returns {file name: thumbnail path}."""
+    root = os.path.join(home, ".cache", "thumbnails")
+    have = {}
+    for size in ("normal", "large", "x-large", "xx-large"):
+        try:
+            for n in os.listdir(os.path.join(root, size)):
+                have[n[:-4]] = os.path.join(root, size, n)
+        except OSError:
+            pass
+    out = {}
+    for name in os.listdir(folder) if names is None else names:
+        h = hashlib.md5(file_uri(os.path.join(folder, name)).encode()).hexdigest()
+        if h in have:
+            out[name] = have[h]
+    return out
+
+
+def descendants(pid):
+    """The pids of @pid's descendants (a session's bus activates its services, and
+    the file manager its thumbnailers, as children)."""
+    children = collections.defaultdict(list)
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                with open(f"/proc/{name}/stat") as f:
+                    ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children[ppid].append(int(name))
+    out, todo = [], [pid]
+    while todo:
+        for c in children.get(todo.pop(), []):
+            out.append(c)
+            todo.append(c)
+    return out
+
+
+def session(pid):
+    """The processes of the session @pid leads (start_new_session) and its descendants:
+    a service the bus activates is reparented to init but stays in the session."""
+    out = set(descendants(pid))
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                if os.getsid(int(name)) == pid:
+                    out.add(int(name))
+            except OSError:
+                pass
+    return sorted(out)
+
+
+def thumbnailers(pid):
+    """The thumbnailer processes running in @pid's session: one per file, started by
+    tumblerd (Thunar), PCManFM (evince-thumbnailer) or Nautilus (the same, inside
+    bwrap).  (tumblerd itself is a service that stays.)"""
+    out = []
+    for p in session(pid):
+        try:
+            with open(f"/proc/{p}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        comm = stat[stat.index("(") + 1:stat.rindex(")")]
+        state = stat[stat.rindex(")") + 2]
+        if ("thumbnai" in comm or comm == "bwrap") and state != "Z":
+            out.append((p, comm))
+    return out
+
+
+def pdf_names(paths):
+    """The file names (invoices/<name>) of the PDFs fetched, from the fake's log paths."""
+    return {urllib.parse.unquote(p.split("/", 1)[1]).replace("%", "%25").replace("/", "%2F")
+            + ".pdf" for p in paths if p.startswith("invoices_pdf/")}
+
+
 def classify(reqs):
     """Counts of the fake's log lines: pdf fetches, listings, records, other."""
     out = collections.Counter()
@@ -282,9 +369,19 @@ def classify(reqs):
     return out, paths
 
 
-def run_file_manager(fm, fake, mount, home, outdir, settle=6.0, deadline=240.0, tag=""):
-    """Opens mount's invoices/ in @fm until the fake and the mount are quiet for @settle
-    seconds (or @deadline); screenshots it.  Returns a dict of figures."""
+# How long an open may take to come to rest (Nautilus on a loaded 2-CPU machine: ~4 min).
+DEADLINE = float(os.environ.get("FACTUURFS_DESKTOP_DEADLINE", "600"))
+
+
+def run_file_manager(fm, fake, mount, home, outdir, expect_thumbs=(), check=2.0,
+                     deadline=DEADLINE, tag=""):
+    """Opens mount's invoices/ in @fm until it has come to rest (or @deadline); then
+    screenshots it.  At rest, checked every @check seconds: the folder was read (a
+    READDIR reached factuurfs) and so was every .json in it (each file manager reads
+    them all to tell their type), thumbnailing began (a PDF was read), no thumbnailer
+    process is running, every PDF fetched in this run and every name in @expect_thumbs
+    has its thumbnail in the cache, and neither the fake's log nor factuurfs' -d output
+    grew since the last check.  Returns a dict of figures."""
     prepare_home(home, fm)
     xvfb, display = start_xvfb()
     env = session_env(home, display)
@@ -299,7 +396,6 @@ def run_file_manager(fm, fake, mount, home, outdir, settle=6.0, deadline=240.0, 
                             stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     res = {"fm": fm, "display": display}
     try:
-        # A window first, then quiet: no new API call and no new FUSE request.
         end = t0 + deadline
         win = None
         while time.monotonic() < end and proc.poll() is None:
@@ -309,22 +405,46 @@ def run_file_manager(fm, fake, mount, home, outdir, settle=6.0, deadline=240.0, 
                 break
             time.sleep(0.2)
         res["window_after_s"] = win
-        # Quiet counts only once the folder was read (a READDIR reached factuurfs).
-        last = (fake.mark(), file_size(mount.stderr_path))
-        quiet_since = time.monotonic()
         listed = None
+        last = None
+        waiting = "the folder to be read"
+        timeline = res["timeline"] = []  # (seconds, what it was waiting for), as it changed
+        names = None
         while time.monotonic() < end and proc.poll() is None:
-            time.sleep(0.5)
-            now = (fake.mark(), file_size(mount.stderr_path))
-            if listed is None and read_from(mount.stderr_path, dbg0).find("opcode: READDIR") >= 0:
+            time.sleep(check)
+            dbg = read_from(mount.stderr_path, dbg0)
+            if listed is None and dbg.find("opcode: READDIR") >= 0:
                 listed = round(time.monotonic() - t0, 1)
-            if now != last:
-                last, quiet_since = now, time.monotonic()
-            elif listed is not None and time.monotonic() - quiet_since >= settle:
+                names = inode_names(folder)
+            now = (fake.mark(), file_size(mount.stderr_path))
+            read = {names.get(int(m.group(2)), "?") for m in READ_RE.finditer(dbg)
+                    if m.group(1) == "READ"} if names else set()
+            njson = sum(n.endswith(".json") for n in names.values()) if names else 0
+            busy = thumbnailers(proc.pid)
+            have = set(thumbnails(home, folder, names.values() if names else ()))
+            want = pdf_names(classify(fake.since(mark))[1]) | set(expect_thumbs)
+            if listed is None:
+                waiting = "the folder to be read"
+            elif sum(n.endswith(".json") for n in read) < njson:
+                waiting = f"the .json files to be read ({sum(n.endswith('.json') for n in read)} of {njson})"
+            elif not any(n.endswith(".pdf") for n in read):
+                waiting = "thumbnailing to begin"
+            elif busy:
+                waiting = f"{len(busy)} thumbnailers to end ({busy[0][1]})"
+            elif want - have:
+                waiting = f"the thumbnails of {len(want - have)} PDFs"
+            elif now != last:
+                waiting = "the fake's log and factuurfs' requests to stop growing"
+            else:
+                waiting = None
                 break
+            if not timeline or timeline[-1][1] != waiting:
+                timeline.append((round(time.monotonic() - t0, 1), waiting))
+            last = now
         res["listed_after_s"] = listed
-        res["quiet_after_s"] = round(quiet_since - t0, 1)
-        res["timed_out"] = time.monotonic() >= end
+        res["quiet_after_s"] = round(time.monotonic() - t0, 1)
+        res["timed_out"] = waiting is not None
+        res["waiting_for"] = waiting
         res["fm_exited"] = proc.poll()
         png = os.path.join(outdir, f"{fm}{tag}.png")
         res["screenshot"] = png
@@ -341,6 +461,7 @@ def run_file_manager(fm, fake, mount, home, outdir, settle=6.0, deadline=240.0, 
         sampler.stop()
     reqs = fake.since(mark)
     res["calls"], res["paths"] = classify(reqs)
+    res["thumbnails"] = sorted(thumbnails(home, folder, names.values() if names else None))
     with open(mount.stderr_path, encoding="utf-8", errors="replace") as f:
         f.seek(dbg0)
         dbg = f.read()
@@ -355,8 +476,10 @@ def summary(res):
     c = res["calls"]
     lines = [f"{res['fm']}: {c['total']} API calls ({c['pdf']} PDFs, "
              + ", ".join(f"{k} {v}" for k, v in sorted(c.items()) if k not in ("total", "pdf"))
-             + f"); window after {res['window_after_s']} s, quiet after {res['quiet_after_s']} s"
+             + f"); window after {res['window_after_s']} s, at rest after {res['quiet_after_s']} s"
+             + f", {len(res['thumbnails'])} thumbnails"
              + f", screenshot {res['colours']} colours"]
+    lines.append("  waited for: " + "; ".join(f"{w} ({t} s)" for t, w in res.get("timeline", [])))
     lines.append("  FUSE ops: " + ", ".join(f"{k} {v}" for k, v in res["ops"].most_common()))
     for pid, (d, n) in sorted(res["readers"].items()):
         lines.append(f"  READs {n} from pid {pid}: {d.get('comm')} {d.get('exe')} "
