@@ -1,0 +1,31 @@
+/* flight: single-flight fetches (see flight.h). */
+#include "base/flight.h"
+
+bool flight_wait(struct flight *f, pthread_mutex_t *lock, pthread_cond_t *done)
+{
+	if (!f->loading)
+		return false;
+	unsigned long seen = f->loads;
+	while (f->loading && f->loads == seen)
+		pthread_cond_wait(done, lock);
+	return true;
+}
+
+void flight_begin(struct flight *f)
+{
+	f->loading = true;
+}
+
+void flight_end(struct flight *f, pthread_cond_t *done, int rc, double now)
+{
+	f->loading = false;
+	f->loads++;
+	f->rc = rc;
+	f->ended = now;
+	pthread_cond_broadcast(done);
+}
+
+bool flight_failed_within(const struct flight *f, double now, double hold)
+{
+	return f->rc < 0 && now - f->ended < hold;
+}
