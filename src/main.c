@@ -22,7 +22,9 @@
 #include "fuse/fs.h"
 #include "base/log.h"
 #include "model/schema.h"
+#include "base/events.h"
 #include "feat/status.h"
+#include "store/pdfstore.h"
 #include "base/who.h"
 
 #define DEFAULT_URL "https://www.factuursturen.nl/api/v1/"
@@ -472,6 +474,9 @@ int main(int argc, char *argv[])
 	struct cache *cache = NULL;
 	struct fs *fs = NULL;
 	struct who_mount *who = NULL;
+	struct pdfstore *pdfs = NULL;
+	struct events *events = NULL;
+	struct desktop *desktop = NULL;
 	char *username = NULL, *apikey = NULL, *pdf_dir = NULL, *last_error = NULL;
 	char *real_mnt = NULL;
 	pthread_t sighup_thread;
@@ -569,6 +574,8 @@ int main(int argc, char *argv[])
 	if (fuse_opt_add_arg(&args, "-odefault_permissions") != 0)
 		goto out;
 
+	if (events_new(&events) < 0)
+		goto out;
 	fs = fs_new(o.ttl, o.readonly);
 	if (!fs)
 		goto out;
@@ -606,16 +613,19 @@ int main(int argc, char *argv[])
 	struct cache_config ccfg = {
 		.ttl = o.ttl,
 		.page_size = o.page_size,
-		.pdf_dir = pdf_dir,
-		.pdf_max = pdf_max,
+		.events = events,
 		.started = fs_started(fs),
 		.changed = fs_listing_changed,
 		.ud = fs,
 	};
 	if (cache_new(&cache, api, &ccfg) < 0)
 		goto out;
-	fs_set_cache(fs, cache, api);
-	status_init(o.url, username, api, cache);
+	struct pdfstore_config pcfg = {.dir = pdf_dir, .max = pdf_max, .api = api, .events = events};
+	if (pdfstore_new(&pdfs, &pcfg) < 0)
+		goto out;
+	struct status_sources ssrc = {.url = o.url, .username = username, .mounted = time(NULL),
+				      .api = api, .cache = cache, .pdfs = pdfs, .events = events};
+	fs_set_stores(fs, cache, pdfs, api, events, &ssrc);
 
 	/* The one call at mount: it checks the credentials, and its answer is
 	 * balance.json's content, so it is not wasted. */
@@ -623,7 +633,7 @@ int main(int argc, char *argv[])
 	rc = cache_listing_get(cache, schema_find("balance"), &l);
 	cache_listing_unref(l);
 	if (rc < 0) {
-		last_error = status_last_error();
+		last_error = events_last_error(events);
 		fprintf(stderr, "factuurfs: %s: %s (%s)\n", o.url, check_failure(rc),
 			last_error ? last_error : strerror(-rc));
 		goto out;
@@ -644,8 +654,9 @@ int main(int argc, char *argv[])
 	/* Threads only after daemonizing: fork keeps just the calling thread. */
 	fs_set_session(fs, se, who);
 	who = NULL;
-	if (!o.nonotify && (rc = desktop_start()) < 0)
+	if (!o.nonotify && (rc = desktop_start(&desktop)) < 0)
 		log_msg(LOG_WARNING, "no desktop notifications: %s", strerror(-rc));
+	events_on_refusal(events, desktop_notify, desktop);
 	if (pthread_create(&sighup_thread, NULL, sighup_main, fs) == 0)
 		sighup_started = true;
 	log_msg(LOG_INFO, "mounted %s for %s on %s", o.url, username, fopts.mountpoint);
@@ -672,7 +683,8 @@ out:
 		pthread_join(sighup_thread, NULL);
 	}
 	/* The workers are done: nothing queues a notification any more. */
-	desktop_stop();
+	events_on_refusal(events, NULL, NULL);
+	desktop_stop(desktop);
 	if (mounted)
 		fuse_session_unmount(se);
 	if (se)
@@ -680,7 +692,9 @@ out:
 	fs_free(fs);
 	who_mount_free(who);
 	free(real_mnt);
+	pdfstore_free(pdfs);
 	cache_free(cache);
+	events_free(events);
 	api_free(api);
 	free(last_error);
 	free(pdf_dir);

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/clock.h"
 #include "base/log.h"
 
 /* Notifications waiting for the thread; more are dropped (the status file
@@ -30,9 +31,9 @@ struct item {
 	struct item *next;
 };
 
-static struct {
-	pthread_mutex_t lock; /* protects everything in this struct */
-	bool running, stop;
+struct desktop {
+	pthread_mutex_t lock; /* protects every field up to recent_next */
+	bool stop;
 	int wake;             /* eventfd: the queue changed, or stop */
 	pthread_t thread;
 	struct item *head, *tail;
@@ -42,16 +43,13 @@ static struct {
 		double at;    /* CLOCK_MONOTONIC seconds; 0: unused */
 	} recent[DESKTOP_RECENT];
 	unsigned recent_next;
-} dt = {.lock = PTHREAD_MUTEX_INITIALIZER, .wake = -1};
-
-/* Said once per mount in the debug log: the thread's own, no lock. */
-static bool said_no_bus, said_no_server;
+	/* Said once per mount in the debug log: the thread's own, no lock. */
+	bool said_no_bus, said_no_server;
+};
 
 static double now_mono(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+	return clock_mono();
 }
 
 /* FNV-1a over summary, a NUL, body. */
@@ -99,18 +97,21 @@ static char *markup_escape(const char *s)
 	return out;
 }
 
-void desktop_notify(const char *summary, const char *body)
+void desktop_notify(void *ud, const char *summary, const char *body)
 {
+	struct desktop *dt = ud;
 	struct item *it = NULL;
+	if (!dt)
+		return;
 	uint64_t h = pair_hash(summary, body);
 	double now = now_mono();
 
-	pthread_mutex_lock(&dt.lock);
-	if (!dt.running || dt.stop || dt.queued >= DESKTOP_QUEUE_MAX)
+	pthread_mutex_lock(&dt->lock);
+	if (dt->stop || dt->queued >= DESKTOP_QUEUE_MAX)
 		goto out;
 	for (unsigned i = 0; i < DESKTOP_RECENT; i++)
-		if (dt.recent[i].at > 0 && dt.recent[i].hash == h &&
-		    now - dt.recent[i].at < DESKTOP_COALESCE_SECONDS)
+		if (dt->recent[i].at > 0 && dt->recent[i].hash == h &&
+		    now - dt->recent[i].at < DESKTOP_COALESCE_SECONDS)
 			goto out;
 	it = calloc(1, sizeof(*it));
 	if (!it || !(it->summary = strdup(summary)) || !(it->body = markup_escape(body))) {
@@ -118,38 +119,38 @@ void desktop_notify(const char *summary, const char *body)
 		it = NULL;
 		goto out;
 	}
-	dt.recent[dt.recent_next].hash = h;
-	dt.recent[dt.recent_next].at = now;
-	dt.recent_next = (dt.recent_next + 1) % DESKTOP_RECENT;
-	if (dt.tail)
-		dt.tail->next = it;
+	dt->recent[dt->recent_next].hash = h;
+	dt->recent[dt->recent_next].at = now;
+	dt->recent_next = (dt->recent_next + 1) % DESKTOP_RECENT;
+	if (dt->tail)
+		dt->tail->next = it;
 	else
-		dt.head = it;
-	dt.tail = it;
-	dt.queued++;
+		dt->head = it;
+	dt->tail = it;
+	dt->queued++;
 	uint64_t one = 1;
-	if (write(dt.wake, &one, sizeof(one)) < 0) {
+	if (write(dt->wake, &one, sizeof(one)) < 0) {
 		/* The counter is full: the thread is already woken. */
 	}
 out:
-	pthread_mutex_unlock(&dt.lock);
+	pthread_mutex_unlock(&dt->lock);
 }
 
 /* The answer to a Notify: an error means nobody shows notifications here. */
 static int notify_reply(sd_bus_message *m, void *userdata, sd_bus_error *err)
 {
-	(void)userdata;
+	struct desktop *dt = userdata;
 	(void)err;
-	if (sd_bus_message_is_method_error(m, NULL) && !said_no_server) {
+	if (sd_bus_message_is_method_error(m, NULL) && !dt->said_no_server) {
 		const sd_bus_error *e = sd_bus_message_get_error(m);
 		log_msg(LOG_DEBUG, "no desktop notification: %s", e && e->name ? e->name : "error");
-		said_no_server = true;
+		dt->said_no_server = true;
 	}
 	return 0;
 }
 
 /* Connects if need be and queues @it's Notify on *@bus (sent by pump). */
-static void send_item(sd_bus **bus, const struct item *it)
+static void send_item(struct desktop *dt, sd_bus **bus, const struct item *it)
 {
 	sd_bus_message *m = NULL;
 	int r;
@@ -158,10 +159,10 @@ static void send_item(sd_bus **bus, const struct item *it)
 		r = sd_bus_open_user(bus);
 		if (r < 0) {
 			*bus = NULL;
-			if (!said_no_bus)
+			if (!dt->said_no_bus)
 				log_msg(LOG_DEBUG, "no session bus for desktop notifications: %s",
 					strerror(-r));
-			said_no_bus = true;
+			dt->said_no_bus = true;
 			return;
 		}
 	}
@@ -175,7 +176,7 @@ static void send_item(sd_bus **bus, const struct item *it)
 					  "dialog-error", it->summary, it->body, 0, 1, "urgency",
 					  "y", (uint8_t)1, (int32_t)-1);
 	if (r >= 0)
-		r = sd_bus_call_async(*bus, NULL, m, notify_reply, NULL, DESKTOP_CALL_USEC);
+		r = sd_bus_call_async(*bus, NULL, m, notify_reply, dt, DESKTOP_CALL_USEC);
 	if (r < 0)
 		log_msg(LOG_DEBUG, "desktop notification not sent: %s", strerror(-r));
 	sd_bus_message_unref(m);
@@ -197,9 +198,9 @@ static void pump(sd_bus **bus)
 }
 
 /* Waits for the queue, or for the bus, at most @max_ms (-1: no limit). */
-static void wait_for_work(sd_bus *bus, int max_ms)
+static void wait_for_work(struct desktop *dt, sd_bus *bus, int max_ms)
 {
-	struct pollfd p[2] = {{.fd = dt.wake, .events = POLLIN}, {.fd = -1}};
+	struct pollfd p[2] = {{.fd = dt->wake, .events = POLLIN}, {.fd = -1}};
 	int timeout = max_ms;
 	uint64_t until, v;
 
@@ -217,7 +218,7 @@ static void wait_for_work(sd_bus *bus, int max_ms)
 		}
 	}
 	if (poll(p, p[1].fd >= 0 ? 2 : 1, timeout) > 0 && (p[0].revents & POLLIN)) {
-		if (read(dt.wake, &v, sizeof(v)) < 0) {
+		if (read(dt->wake, &v, sizeof(v)) < 0) {
 			/* EAGAIN: someone else read it; nothing to do. */
 		}
 	}
@@ -225,26 +226,26 @@ static void wait_for_work(sd_bus *bus, int max_ms)
 
 static void *desktop_main(void *arg)
 {
+	struct desktop *dt = arg;
 	sd_bus *bus = NULL;
 	bool stop = false;
-	(void)arg;
 
 	while (!stop) {
-		pthread_mutex_lock(&dt.lock);
-		struct item *list = dt.head;
-		dt.head = dt.tail = NULL;
-		dt.queued = 0;
-		stop = dt.stop;
-		pthread_mutex_unlock(&dt.lock);
+		pthread_mutex_lock(&dt->lock);
+		struct item *list = dt->head;
+		dt->head = dt->tail = NULL;
+		dt->queued = 0;
+		stop = dt->stop;
+		pthread_mutex_unlock(&dt->lock);
 		while (list) {
 			struct item *it = list;
 			list = it->next;
-			send_item(&bus, it);
+			send_item(dt, &bus, it);
 			item_free(it);
 		}
 		pump(&bus);
 		if (!stop)
-			wait_for_work(bus, -1);
+			wait_for_work(dt, bus, -1);
 	}
 	/* Unmounting: what is queued may leave for a moment, not longer (a
 	 * bus that stopped reading must not hold the unmount). */
@@ -252,62 +253,57 @@ static void *desktop_main(void *arg)
 	uint64_t unsent;
 	while (bus && sd_bus_get_n_queued_write(bus, &unsent) >= 0 && unsent > 0 &&
 	       now_mono() < end) {
-		wait_for_work(bus, (int)((end - now_mono()) * 1000) + 1);
+		wait_for_work(dt, bus, (int)((end - now_mono()) * 1000) + 1);
 		pump(&bus);
 	}
 	sd_bus_close_unref(bus);
 	return NULL;
 }
 
-int desktop_start(void)
+int desktop_start(struct desktop **out)
 {
-	int rc = 0;
-	pthread_mutex_lock(&dt.lock);
-	if (dt.running)
-		goto out;
-	dt.wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (dt.wake < 0) {
+	struct desktop *dt = calloc(1, sizeof(*dt));
+	int rc;
+	*out = NULL;
+	if (!dt)
+		return -ENOMEM;
+	pthread_mutex_init(&dt->lock, NULL);
+	dt->wake = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (dt->wake < 0) {
 		rc = -errno;
-		goto out;
+		goto fail;
 	}
-	dt.stop = false;
-	rc = -pthread_create(&dt.thread, NULL, desktop_main, NULL);
-	if (rc < 0) {
-		close(dt.wake);
-		dt.wake = -1;
-		goto out;
-	}
-	dt.running = true;
-out:
-	pthread_mutex_unlock(&dt.lock);
+	rc = -pthread_create(&dt->thread, NULL, desktop_main, dt);
+	if (rc < 0)
+		goto fail;
+	*out = dt;
+	return 0;
+fail:
+	if (dt->wake >= 0)
+		close(dt->wake);
+	pthread_mutex_destroy(&dt->lock);
+	free(dt);
 	return rc;
 }
 
-void desktop_stop(void)
+void desktop_stop(struct desktop *dt)
 {
 	uint64_t one = 1;
-	pthread_mutex_lock(&dt.lock);
-	if (!dt.running) {
-		pthread_mutex_unlock(&dt.lock);
+	if (!dt)
 		return;
-	}
-	dt.stop = true;
-	if (write(dt.wake, &one, sizeof(one)) < 0) {
+	pthread_mutex_lock(&dt->lock);
+	dt->stop = true;
+	if (write(dt->wake, &one, sizeof(one)) < 0) {
 		/* The counter is full: the thread is already woken. */
 	}
-	pthread_mutex_unlock(&dt.lock);
-	pthread_join(dt.thread, NULL);
-
-	pthread_mutex_lock(&dt.lock);
-	while (dt.head) {
-		struct item *it = dt.head;
-		dt.head = it->next;
+	pthread_mutex_unlock(&dt->lock);
+	pthread_join(dt->thread, NULL);
+	while (dt->head) {
+		struct item *it = dt->head;
+		dt->head = it->next;
 		item_free(it);
 	}
-	dt.tail = NULL;
-	dt.queued = 0;
-	close(dt.wake);
-	dt.wake = -1;
-	dt.running = false;
-	pthread_mutex_unlock(&dt.lock);
+	close(dt->wake);
+	pthread_mutex_destroy(&dt->lock);
+	free(dt);
 }

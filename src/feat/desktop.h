@@ -8,25 +8,28 @@
  * operation ever waits on the bus; no bus, or no notification server on it,
  * is fine (said once in the debug log).
  */
-#ifndef FACTUURFS_DESKTOP_H
-#define FACTUURFS_DESKTOP_H
+#ifndef FACTUURFS_FEAT_DESKTOP_H
+#define FACTUURFS_FEAT_DESKTOP_H
 
 /* The same summary and body again within this many seconds is shown once:
  * an editor retrying a refused save, or fsync after close, is one event. */
 #define DESKTOP_COALESCE_SECONDS 10
 
-/* Starts the sender thread (after daemonizing: fork keeps one thread).  The
- * bus is connected at the first notification.  0 or -errno; before it, and
- * after desktop_stop, desktop_notify drops everything (-o nonotify). */
-int desktop_start(void);
+struct desktop;
+
+/* Starts the sender thread (after daemonizing: fork keeps one thread) in
+ * *@out.  The bus is connected at the first notification.  0 or -errno. */
+int desktop_start(struct desktop **out);
 
 /* Sends what is queued (waiting at most a second for the bus), stops the
- * thread and frees everything.  Safe when never started. */
-void desktop_stop(void);
+ * thread and frees everything.  NULL is fine. */
+void desktop_stop(struct desktop *dt);
 
-/* Queues a notification: @summary names the file ("products/p3.json was not
- * saved"), @body says why (plain text: escaped for servers that read markup).
- * Copies both; never blocks on the bus.  Thread-safe. */
-void desktop_notify(const char *summary, const char *body);
+/* Queues a notification on @ud (a struct desktop; NULL: -o nonotify, nothing
+ * sent): @summary names the file ("products/p3.json was not saved"), @body
+ * says why (plain text: escaped for servers that read markup).  Copies both;
+ * never blocks on the bus.  Thread-safe.  The signature is base/events.h's
+ * refusal hook. */
+void desktop_notify(void *ud, const char *summary, const char *body);
 
 #endif

@@ -1,152 +1,17 @@
-/* status: recent errors and the text of .factuurfs/status (see status.h). */
+/* status: the text of .factuurfs/status (see status.h). */
 #include "feat/status.h"
 
 #include <math.h>
-#include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
-#include <time.h>
 
 #include <cjson/cJSON.h>
 
+#include "base/events.h"
+#include "model/schema.h"
 #include "net/api.h"
 #include "store/cache.h"
-#include "feat/desktop.h"
-#include "base/log.h"
-#include "model/schema.h"
-
-#define STATUS_MAX_ERRORS 10
-
-struct status_entry {
-	time_t when;
-	char what[96];     /* the operation; empty for a change */
-	char message[512]; /* as long as a refusal's reason: user.factuurfs.error shows the same */
-	unsigned long times; /* the same entry in a row, counted once */
-};
-
-/* The last STATUS_MAX_ERRORS entries, newest at (next - 1). */
-struct ring {
-	struct status_entry items[STATUS_MAX_ERRORS];
-	unsigned next, count;
-};
-
-static struct {
-	pthread_mutex_t lock; /* protects everything below */
-	struct ring errors, changes;
-	unsigned long total;      /* errors ever */
-	unsigned long generation; /* bumped by every error and change */
-	const char *url, *username;
-	struct api *api;
-	struct cache *cache;
-	time_t mounted;
-} st = {.lock = PTHREAD_MUTEX_INITIALIZER};
-
-void status_init(const char *url, const char *username, struct api *api, struct cache *cache)
-{
-	pthread_mutex_lock(&st.lock);
-	st.url = url;
-	st.username = username;
-	st.api = api;
-	st.cache = cache;
-	st.mounted = time(NULL);
-	pthread_mutex_unlock(&st.lock);
-}
-
-/* Called with st.lock held. */
-static const struct status_entry *ring_newest(const struct ring *r, unsigned i);
-
-static void ring_push(struct ring *r, const char *what, const char *message)
-{
-	struct status_entry *e;
-
-	/* A failing file manager repeats one error hundreds of times: count
-	 * it, so the errors before it stay visible. */
-	if (r->count) {
-		e = (struct status_entry *)ring_newest(r, 0);
-		if (!strncmp(e->what, what, sizeof(e->what) - 1) &&
-		    !strncmp(e->message, message, sizeof(e->message) - 1)) {
-			e->when = time(NULL);
-			e->times++;
-			st.generation++;
-			return;
-		}
-	}
-	e = &r->items[r->next];
-	e->times = 1;
-	e->when = time(NULL);
-	snprintf(e->what, sizeof(e->what), "%s", what);
-	snprintf(e->message, sizeof(e->message), "%s", message);
-	r->next = (r->next + 1) % STATUS_MAX_ERRORS;
-	if (r->count < STATUS_MAX_ERRORS)
-		r->count++;
-	st.generation++;
-}
-
-static const struct status_entry *ring_newest(const struct ring *r, unsigned i)
-{
-	return &r->items[(r->next + STATUS_MAX_ERRORS - 1 - i) % STATUS_MAX_ERRORS];
-}
-
-void status_error(const char *what, const char *message)
-{
-	log_msg(LOG_ERR, "%s: %s", what, message);
-	pthread_mutex_lock(&st.lock);
-	ring_push(&st.errors, what, message);
-	st.total++;
-	pthread_mutex_unlock(&st.lock);
-}
-
-void status_refused(const char *file, const char *done, const char *reason)
-{
-	char summary[1200];
-	log_refusal(file, reason);
-	pthread_mutex_lock(&st.lock);
-	ring_push(&st.errors, file, reason);
-	st.total++;
-	pthread_mutex_unlock(&st.lock);
-	snprintf(summary, sizeof(summary), "%s was not %s", file, done);
-	desktop_notify(summary, reason);
-}
-
-void status_change(const char *fmt, ...)
-{
-	char buf[320];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	log_msg(LOG_INFO, "%s", buf);
-	pthread_mutex_lock(&st.lock);
-	ring_push(&st.changes, "", buf);
-	pthread_mutex_unlock(&st.lock);
-}
-
-void status_touch(void)
-{
-	pthread_mutex_lock(&st.lock);
-	st.generation++;
-	pthread_mutex_unlock(&st.lock);
-}
-
-unsigned long status_generation(void)
-{
-	pthread_mutex_lock(&st.lock);
-	unsigned long g = st.generation;
-	pthread_mutex_unlock(&st.lock);
-	return g;
-}
-
-char *status_last_error(void)
-{
-	char *msg = NULL;
-	pthread_mutex_lock(&st.lock);
-	if (st.errors.count)
-		msg = strdup(ring_newest(&st.errors, 0)->message);
-	pthread_mutex_unlock(&st.lock);
-	return msg;
-}
+#include "store/pdfstore.h"
 
 static void add_time(cJSON *o, const char *key, time_t t)
 {
@@ -157,12 +22,15 @@ static void add_time(cJSON *o, const char *key, time_t t)
 	cJSON_AddStringToObject(o, key, buf);
 }
 
-/* The entries of @r, newest first; called with st.lock held. */
-static cJSON *ring_json(const struct ring *r, const char *key)
+/* The entries of @ring, newest first. */
+static cJSON *ring_json(struct events *ev, enum events_ring ring, const char *key,
+			unsigned long *total)
 {
+	struct events_entry items[EVENTS_KEPT];
+	size_t n = ev ? events_list(ev, ring, items, EVENTS_KEPT, total) : 0;
 	cJSON *arr = cJSON_CreateArray();
-	for (unsigned i = 0; arr && i < r->count; i++) {
-		const struct status_entry *e = ring_newest(r, i);
+	for (size_t i = 0; arr && i < n; i++) {
+		const struct events_entry *e = &items[i];
 		cJSON *o = cJSON_CreateObject();
 		add_time(o, "time", e->when);
 		if (e->what[0])
@@ -175,7 +43,7 @@ static cJSON *ring_json(const struct ring *r, const char *key)
 	return arr;
 }
 
-char *status_render(size_t *len)
+char *status_render(const struct status_sources *src, size_t *len)
 {
 	cJSON *root = cJSON_CreateObject(), *api = NULL, *errs;
 	struct api_stats stats;
@@ -184,16 +52,13 @@ char *status_render(size_t *len)
 		return NULL;
 	cJSON_AddStringToObject(root, "version", FACTUURFS_VERSION);
 
-	pthread_mutex_lock(&st.lock);
-	cJSON_AddStringToObject(root, "url", st.url ? st.url : "");
-	cJSON_AddStringToObject(root, "username", st.username ? st.username : "");
-	add_time(root, "mounted_at", st.mounted);
-	struct api *a = st.api;
-	struct cache *c = st.cache;
-	errs = ring_json(&st.errors, "message");
-	cJSON *changes = ring_json(&st.changes, "change");
-	unsigned long total = st.total;
-	pthread_mutex_unlock(&st.lock);
+	cJSON_AddStringToObject(root, "url", src->url ? src->url : "");
+	cJSON_AddStringToObject(root, "username", src->username ? src->username : "");
+	add_time(root, "mounted_at", src->mounted);
+	struct api *a = src->api;
+	unsigned long total = 0;
+	errs = ring_json(src->events, EVENTS_ERRORS, "message", &total);
+	cJSON *changes = ring_json(src->events, EVENTS_CHANGES, "change", NULL);
 
 	if (a) {
 		api_get_stats(a, &stats);
@@ -225,8 +90,15 @@ char *status_render(size_t *len)
 			cJSON_AddStringToObject(svc, "reason", stats.health_reason);
 		}
 	}
-	if (c)
-		cache_describe(c, cJSON_AddObjectToObject(root, "cache"));
+	if (src->cache || src->pdfs) {
+		cJSON *c = cJSON_AddObjectToObject(root, "cache");
+		if (src->cache)
+			cache_describe(src->cache, c);
+		if (src->pdfs)
+			pdfstore_describe(src->pdfs, c);
+		if (a)
+			cJSON_AddBoolToObject(c, "ratelimited", stats.health == API_RATELIMITED);
+	}
 	cJSON_AddNumberToObject(root, "errors_total", (double)total);
 	cJSON_AddItemToObject(root, "last_errors", errs);
 	cJSON_AddItemToObject(root, "last_changes", changes);

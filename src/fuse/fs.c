@@ -24,7 +24,9 @@
 #include "base/log.h"
 #include "base/names.h"
 #include "model/schema.h"
+#include "base/events.h"
 #include "feat/status.h"
+#include "store/pdfstore.h"
 #include "model/templates.h"
 #include "base/who.h"
 #include "feat/export.h"
@@ -66,6 +68,9 @@ struct notify {
 struct fs {
 	struct fuse_session *se;
 	struct cache *cache;
+	struct pdfstore *pdfs;
+	struct events *events;
+	struct status_sources status; /* what .factuurfs/status shows */
 	struct wb wb;
 	struct who_mount *who; /* this mount, for who_holds_open() */
 	double ttl;
@@ -247,7 +252,7 @@ void fs_refresh(struct fs *fs)
 {
 	log_msg(LOG_INFO, "refresh: dropping every cached listing");
 	cache_refresh_all(fs->cache);
-	status_touch();
+	events_touch(fs->events);
 	for (size_t i = 0; i < schema_ncollections(); i++)
 		notify_inode_now(fs, INO_COLL0 + i);
 	notify_views(fs, true);
@@ -276,7 +281,7 @@ static void refresh_path(struct fs *fs, const char *text, size_t len)
 	}
 	log_msg(LOG_INFO, "refresh: dropping the listing of %s", c->name);
 	cache_invalidate(fs->cache, c);
-	status_touch();
+	events_touch(fs->events);
 	notify_inode_now(fs, INO_COLL0 + schema_collection_index(c));
 }
 
@@ -622,11 +627,11 @@ static int node_attr(struct fs *fs, struct node *n, struct stat *st, double *tim
 		size_t len = 0;
 		clock_gettime(CLOCK_MONOTONIC, &mono);
 		double now = mono.tv_sec + mono.tv_nsec / 1e9;
-		unsigned long gen = status_generation();
+		unsigned long gen = events_generation(fs->events);
 		pthread_mutex_lock(&fs->qlock);
 		if (!fs->status_text || now - fs->status_at > STATUS_HOLD ||
 		    gen != fs->status_gen) {
-			char *text = status_render(&len);
+			char *text = status_render(&fs->status, &len);
 			text = text ? status_pad(fs, text, &len) : NULL;
 			if (text) {
 				free(fs->status_text);
@@ -699,7 +704,7 @@ static int node_attr(struct fs *fs, struct node *n, struct stat *st, double *tim
 		if (n->kind == N_PDF) {
 			/* A fetch running now ends with the true size: wait for it
 			 * rather than send the placeholder in the middle of it. */
-			size = cache_pdf_size(fs->cache, n->id, true);
+			size = pdfstore_size(fs->pdfs, n->id, true);
 		} else if (cache_record_peek(fs->cache, n->c, n->id, &whole) == 0) {
 			size = (off_t)whole->len;
 			mtime = whole->mtime;
@@ -970,11 +975,11 @@ static void fs_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_dat
  * and past it is refused with EAGAIN without a call (the budget reserve). */
 static int pdf_fetch_for(struct fs *fs, pid_t pid, struct node *n)
 {
-	if (cache_pdf_size(fs->cache, n->id, false) >= 0)
+	if (pdfstore_size(fs->pdfs, n->id, false) >= 0)
 		return 0;
 	if (who_is_background(pid) && !api_background_take(fs->wb.api))
 		return -EAGAIN;
-	off_t size = cache_pdf_fetch(fs->cache, n->id);
+	off_t size = pdfstore_fetch(fs->pdfs, n->id);
 	return size < 0 ? (int)size : 0;
 }
 
@@ -984,7 +989,7 @@ static bool size_unknown(struct fs *fs, struct node *n)
 {
 	struct cache_record *r = NULL;
 	if (n->kind == N_PDF)
-		return cache_pdf_size(fs->cache, n->id, false) < 0;
+		return pdfstore_size(fs->pdfs, n->id, false) < 0;
 	if (n->kind != N_JSON)
 		return false;
 	pthread_mutex_lock(&inode_lock);
@@ -1391,7 +1396,7 @@ static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		}
 		pthread_mutex_unlock(&fs->qlock);
 		if (!text)
-			text = status_render(&len);
+			text = status_render(&fs->status, &len);
 		if (!text) {
 			fuse_reply_err(req, ENOMEM);
 			return;
@@ -1429,9 +1434,9 @@ static void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		pthread_mutex_lock(&inode_lock);
 		n->reads++;
 		pthread_mutex_unlock(&inode_lock);
-		ssize_t got = cache_pdf_read(fs->cache, n->id, buf, size, off);
+		ssize_t got = pdfstore_read(fs->pdfs, n->id, buf, size, off);
 		if (got == -EAGAIN) /* the disk copy vanished: fetch once more */
-			got = cache_pdf_read(fs->cache, n->id, buf, size, off);
+			got = pdfstore_read(fs->pdfs, n->id, buf, size, off);
 		pthread_mutex_lock(&inode_lock);
 		if (got == 0 && off > 0) {
 			/* A read past the true end while the kernel still believes
@@ -1666,25 +1671,25 @@ static int commit(struct fs *fs, struct node *n, bool fsync)
 		b->pending = pending;
 		pending = NULL;
 		pthread_mutex_unlock(&inode_lock);
-		status_refused(what, "saved", msg);
+		events_refused(fs->events, what, "saved", msg);
 		goto out;
 	}
 	bool same = b->gen == gen; /* nothing written while the request ran */
 	if (kind == N_JSON) {
 		if (sent)
-			status_change("updated %s", what);
+			events_change(fs->events, "updated %s", what);
 	} else if (!(c->methods & SCHEMA_M_POST)) {
 		/* A payment is done: its name is free for the next one. */
-		status_change("registered a payment on invoice %s (%s)", id, what);
+		events_change(fs->events, "registered a payment on invoice %s (%s)", id, what);
 		n->kind = N_SCRATCH;
 		struct lentry *e = lname ? inode_lentry(inode_coll_ino(c), lname) : NULL;
 		if (e)
 			inode_lentry_del(e);
 	} else if (new_id) {
-		status_change("created %s/%s from %s", in->name, new_id, what);
+		events_change(fs->events, "created %s/%s from %s", in->name, new_id, what);
 		inode_make_record(n, in, new_id);
 	} else {
-		status_change("created a record in %s from %s (the service did not say its id)",
+		events_change(fs->events, "created a record in %s from %s (the service did not say its id)",
 			      in->name, what);
 		n->kind = N_SCRATCH;
 	}
@@ -1946,7 +1951,7 @@ static void fs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	}
 	pthread_mutex_unlock(&inode_lock);
 	if (dropped) {
-		status_change("dropped the unsaved text of %s", what);
+		events_change(fs->events, "dropped the unsaved text of %s", what);
 		notify_inode_now(fs, n->ino);
 		free(id);
 		fuse_reply_err(req, 0);
@@ -1954,9 +1959,9 @@ static void fs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	}
 	rc = wb_delete(&fs->wb, p->c, id, msg, sizeof(msg));
 	if (rc < 0)
-		status_refused(what, "deleted", msg);
+		events_refused(fs->events, what, "deleted", msg);
 	else
-		status_change("deleted %s", what);
+		events_change(fs->events, "deleted %s", what);
 	if (rc == 0) {
 		notify_inode_now(fs, parent);
 		notify_views(fs, true);
@@ -2490,9 +2495,13 @@ time_t fs_started(const struct fs *fs)
 	return fs->started;
 }
 
-void fs_set_cache(struct fs *fs, struct cache *cache, struct api *api)
+void fs_set_stores(struct fs *fs, struct cache *cache, struct pdfstore *pdfs, struct api *api,
+		   struct events *events, const struct status_sources *status)
 {
 	fs->cache = cache;
+	fs->pdfs = pdfs;
+	fs->events = events;
+	fs->status = *status;
 	fs->wb.cache = cache;
 	fs->wb.api = api;
 }

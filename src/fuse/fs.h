@@ -9,9 +9,12 @@
 
 #include "ns/inode.h" /* FUSE_USE_VERSION and fuse_lowlevel.h */
 
+#include "feat/status.h"
 #include "store/cache.h"
 
 struct api;
+struct events;
+struct pdfstore;
 struct who_mount;
 
 struct fs;
@@ -28,8 +31,10 @@ void fs_free(struct fs *fs);
 /* When the mount started: the time of directories until their content changes. */
 time_t fs_started(const struct fs *fs);
 
-/* Wiring, before the session loop starts: fs_ops' userdata is @fs. */
-void fs_set_cache(struct fs *fs, struct cache *cache, struct api *api);
+/* Wiring, before the session loop starts: fs_ops' userdata is @fs.  Every
+ * pointer is borrowed (main.c frees them after fs_free); @status is copied. */
+void fs_set_stores(struct fs *fs, struct cache *cache, struct pdfstore *pdfs, struct api *api,
+		   struct events *events, const struct status_sources *status);
 /* @who: the mount, for telling fstat() from stat() (who.h); taken over, may be NULL. */
 void fs_set_session(struct fs *fs, struct fuse_session *se, struct who_mount *who);
 

@@ -1,4 +1,4 @@
-/* cache: TTL listings, single-flight fetches and the PDF store (see cache.h). */
+/* cache: TTL listings and records, single-flight fetches (see cache.h). */
 #include "store/cache.h"
 
 #include <errno.h>
@@ -18,7 +18,9 @@
 #include "net/api.h"
 #include "base/log.h"
 #include "base/names.h"
-#include "feat/status.h"
+#include "base/clock.h"
+#include "base/events.h"
+#include "base/flight.h"
 
 /* A listing is read page by page until a page holds fewer records than were
  * asked for.  The reference leaves open whether the service honours `count`
@@ -36,23 +38,11 @@
  * otherwise wait out its own timeout after the first. */
 #define CACHE_FAIL_HOLD 1.0
 
-/* Seconds after which a PDF cache temporary file is a dead writer's. */
-#define CACHE_LEFTOVER_AGE 60
 
 struct cache_index {
 	const char *id; /* borrowed from the record */
 	size_t pos;
 	UT_hash_handle hh;
-};
-
-/* One fetch at a time of a listing, a record or a PDF: who comes while it
- * runs waits for it and takes its outcome, failure included, so no caller
- * waits for more than one fetch.  Protected by cache->lock. */
-struct flight {
-	bool loading;
-	unsigned long loads; /* fetches finished: a waiter knows its one ended */
-	int rc;              /* how the last one ended */
-	double ended;        /* and when (CLOCK_MONOTONIC) */
 };
 
 /* A record fetched with GET one because its listing carried only part. */
@@ -61,17 +51,6 @@ struct detail {
 	struct cache_record *rec; /* NULL until fetched; kept while refetching */
 	double fetched;
 	struct flight fl;         /* never freed while the cache lives: waiters look at it */
-	UT_hash_handle hh;
-};
-
-/* A PDF known to this mount. */
-struct pdf {
-	char *nr;
-	off_t size;       /* -1 until known */
-	char *data;       /* in memory only when the disk cache is unusable or off */
-	double used;      /* CLOCK_MONOTONIC of the last read: LRU for memory copies */
-	bool seen;        /* read (or fetched) during this mount: counted in the hit rate */
-	struct flight fl;
 	UT_hash_handle hh;
 };
 
@@ -94,51 +73,35 @@ struct coll_state {
 struct cache {
 	struct api *api;
 	struct cache_config cfg;
-	char *pdf_dir;
-	pthread_mutex_t lock; /* protects every field below and in coll_state */
+	pthread_mutex_t lock; /* protects every field below, in coll_state and detail */
 	pthread_cond_t done;  /* broadcast when any fetch ends */
 	struct coll_state *colls; /* nslots: the collections in schema order, then filters */
 	size_t nslots;
 	struct detail *details;
-	struct pdf *pdfs;
-	off_t disk_used;       /* bytes of PDFs in pdf_dir, -1 until first counted */
-	off_t mem_used;        /* bytes of PDFs held in memory */
-	unsigned long pdf_fetches, pdf_disk_hits;
 	unsigned long listing_hits, listing_fetches; /* for the status file's hit rate */
 };
 
 static double now_mono(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
+	return clock_mono();
 }
 
 /* With cache->lock held: false when no fetch is in flight on @f; else waits
- * for it to end and returns true (its outcome in f->rc). */
-static bool flight_wait(struct cache *cache, struct flight *f)
+ * for it to end (base/flight.h). */
+static bool wait_flight(struct cache *cache, struct flight *f)
 {
-	if (!f->loading)
-		return false;
-	unsigned long seen = f->loads;
-	while (f->loading && f->loads == seen)
-		pthread_cond_wait(&cache->done, &cache->lock);
-	return true;
+	return flight_wait(f, &cache->lock, &cache->done);
 }
 
-static void flight_end(struct cache *cache, struct flight *f, int rc)
+static void end_flight(struct cache *cache, struct flight *f, int rc)
 {
-	f->loading = false;
-	f->loads++;
-	f->rc = rc;
-	f->ended = now_mono();
-	pthread_cond_broadcast(&cache->done);
+	flight_end(f, &cache->done, rc, cache->cfg.now());
 }
 
 /* True when the last fetch failed within CACHE_FAIL_HOLD. */
-static bool flight_failed_just_now(const struct flight *f)
+static bool failed_just_now(const struct cache *cache, const struct flight *f)
 {
-	return f->rc < 0 && now_mono() - f->ended < CACHE_FAIL_HOLD;
+	return flight_failed_within(f, cache->cfg.now(), CACHE_FAIL_HOLD);
 }
 
 /* ---- records and listings ---------------------------------------------- */
@@ -346,13 +309,13 @@ static int get(struct cache *cache, const char *what, const char *path,
 		if (resp->not_sent)
 			log_msg(LOG_DEBUG, "%s: %s", what, resp->error);
 		else
-			status_error(what, resp->error);
+			events_error(cache->cfg.events, what, resp->error);
 		return rc;
 	}
 	if (resp->status >= 200 && resp->status <= 299)
 		return 0;
 	snprintf(msg, sizeof(msg), "HTTP %ld: %s", resp->status, resp->error);
-	status_error(what, msg);
+	events_error(cache->cfg.events, what, msg);
 	if (api_response_is_ratelimited(resp))
 		return -EAGAIN;
 	return -api_status_errno(resp->status);
@@ -368,7 +331,7 @@ static int get_json(struct cache *cache, const char *what, const char *path, cJS
 		/* Strict: a body with anything after its JSON is not JSON. */
 		*out = cJSON_ParseWithOpts(resp.body, NULL, true);
 		if (!*out) {
-			status_error(what, "the service sent a body that is not JSON");
+			events_error(cache->cfg.events, what, "the service sent a body that is not JSON");
 			rc = -EIO;
 		}
 	}
@@ -492,7 +455,7 @@ static int fetch_listing(struct cache *cache, const struct schema_collection *c,
 			goto out;
 		if (n == -EIO) {
 			if (!body) {
-				status_error(what, "the service sent a body that is not JSON");
+				events_error(cache->cfg.events, what, "the service sent a body that is not JSON");
 				rc = -EIO;
 				goto out;
 			}
@@ -507,7 +470,7 @@ static int fetch_listing(struct cache *cache, const struct schema_collection *c,
 			items = schema_list_items(body);
 			cJSON_Delete(body);
 			if (!items) {
-				status_error(what, "the service sent something that is not a list");
+				events_error(cache->cfg.events, what, "the service sent something that is not a list");
 				rc = -EIO;
 				goto out;
 			}
@@ -565,17 +528,17 @@ static int listing_get(struct cache *cache, struct coll_state *st, struct cache_
 
 	pthread_mutex_lock(&cache->lock);
 	for (;;) {
-		double now = now_mono();
+		double now = cache->cfg.now();
 		if (st->cur && !st->forced && now - st->cur->fetched < cache->cfg.ttl)
 			goto hit;
 		if (st->cur && st->stale && !st->forced && now < st->retry_at)
 			goto hit;
-		if (!st->cur && !st->forced && flight_failed_just_now(&st->fl)) {
+		if (!st->cur && !st->forced && failed_just_now(cache, &st->fl)) {
 			rc = st->fl.rc;
 			pthread_mutex_unlock(&cache->lock);
 			return rc;
 		}
-		if (!flight_wait(cache, &st->fl))
+		if (!wait_flight(cache, &st->fl))
 			break;
 		if (st->fl.rc < 0 && !st->cur) {
 			rc = st->fl.rc;
@@ -587,7 +550,7 @@ static int listing_get(struct cache *cache, struct coll_state *st, struct cache_
 		if (st->cur && !st->forced)
 			goto hit;
 	}
-	st->fl.loading = true;
+	flight_begin(&st->fl);
 	cache->listing_fetches++;
 	unsigned long inv0 = st->invalidations;
 	pthread_mutex_unlock(&cache->lock);
@@ -595,7 +558,7 @@ static int listing_get(struct cache *cache, struct coll_state *st, struct cache_
 	rc = fetch_listing(cache, c, st->filter, &fresh);
 
 	pthread_mutex_lock(&cache->lock);
-	flight_end(cache, &st->fl, rc);
+	end_flight(cache, &st->fl, rc);
 	if (rc < 0) {
 		if (st->cur) {
 			/* Serve what we have, marked stale, and try again later. */
@@ -608,7 +571,7 @@ static int listing_get(struct cache *cache, struct coll_state *st, struct cache_
 				st->stale_since = time(NULL);
 			}
 			st->stale = true;
-			st->retry_at = now_mono() + (wait > 0.5 ? wait : 0.5);
+			st->retry_at = cache->cfg.now() + (wait > 0.5 ? wait : 0.5);
 			/* The service's own words when it is down or out of
 			 * budget; the errno's name says too little. */
 			struct api_stats as;
@@ -625,7 +588,7 @@ static int listing_get(struct cache *cache, struct coll_state *st, struct cache_
 	if (st->stale)
 		log_msg(LOG_INFO, "%s listed again: no longer stale", c->name);
 	st->stale = false;
-	fresh->fetched = now_mono();
+	fresh->fetched = cache->cfg.now();
 	fresh->fetched_wall = time(NULL);
 	old = st->cur;
 	if (old && listing_same(old, fresh)) {
@@ -721,7 +684,7 @@ struct cache_listing *cache_listing_subset(const struct cache_listing *l, const 
 
 double cache_listing_ttl_left(const struct cache *cache, const struct cache_listing *l)
 {
-	double left = l->fetched + cache->cfg.ttl - now_mono();
+	double left = l->fetched + cache->cfg.ttl - cache->cfg.now();
 	return left > 0 ? left : 0;
 }
 
@@ -796,7 +759,7 @@ static int fetch_one(struct cache *cache, const struct schema_collection *c, con
 	const cJSON *rec = schema_unwrap_one(c, body);
 	*out = rec ? record_new(c, rec) : NULL;
 	if (!*out) {
-		status_error(what, "the service sent a record this client cannot read");
+		events_error(cache->cfg.events, what, "the service sent a record this client cannot read");
 		rc = -EIO;
 	}
 out:
@@ -811,7 +774,7 @@ out:
 static bool detail_fresh(const struct cache *cache, const struct detail *d,
 			 const struct cache_listing *l)
 {
-	return d->rec && d->fetched >= l->fetched && now_mono() - d->fetched < cache->cfg.ttl;
+	return d->rec && d->fetched >= l->fetched && cache->cfg.now() - d->fetched < cache->cfg.ttl;
 }
 
 int cache_record_get(struct cache *cache, const struct schema_collection *c, const char *id,
@@ -849,7 +812,7 @@ int cache_record_get(struct cache *cache, const struct schema_collection *c, con
 			pthread_mutex_unlock(&cache->lock);
 			goto out;
 		}
-		if (!flight_wait(cache, &d->fl))
+		if (!wait_flight(cache, &d->fl))
 			break; /* stale or failed before: fetch again below */
 		if (d->fl.rc < 0 && !d->rec) {
 			rc = d->fl.rc;
@@ -874,7 +837,7 @@ int cache_record_get(struct cache *cache, const struct schema_collection *c, con
 		key = NULL;
 		HASH_ADD_KEYPTR(hh, cache->details, d->key, strlen(d->key), d);
 	}
-	d->fl.loading = true;
+	flight_begin(&d->fl);
 	pthread_mutex_unlock(&cache->lock);
 
 	struct cache_record *r = NULL;
@@ -884,7 +847,7 @@ int cache_record_get(struct cache *cache, const struct schema_collection *c, con
 	if (rc < 0 && d->rec && rc != -ENOENT) {
 		/* The copy we had beats an error; try again after a short while. */
 		double wait = cache->cfg.ttl < CACHE_STALE_RETRY ? cache->cfg.ttl : CACHE_STALE_RETRY;
-		d->fetched = now_mono() - cache->cfg.ttl + wait;
+		d->fetched = cache->cfg.now() - cache->cfg.ttl + wait;
 		cache_record_ref(d->rec);
 		*out = d->rec;
 		rc = 0;
@@ -896,11 +859,11 @@ int cache_record_get(struct cache *cache, const struct schema_collection *c, con
 	} else {
 		cache_record_unref(d->rec);
 		d->rec = r;
-		d->fetched = now_mono();
+		d->fetched = cache->cfg.now();
 		cache_record_ref(r);
 		*out = r;
 	}
-	flight_end(cache, &d->fl, rc);
+	end_flight(cache, &d->fl, rc);
 	pthread_mutex_unlock(&cache->lock);
 out:
 	free(key);
@@ -943,379 +906,7 @@ out:
 	return rc;
 }
 
-/* ---- PDFs --------------------------------------------------------------- */
-
-static char *pdf_path(struct cache *cache, const char *nr)
-{
-	char *stem = names_encode(nr), *path = NULL;
-	if (stem && cache->pdf_dir && asprintf(&path, "%s/%s.pdf", cache->pdf_dir, stem) < 0)
-		path = NULL;
-	free(stem);
-	return path;
-}
-
-/* Finds or adds the entry of @nr; called with cache->lock held. */
-/* The size of cached file @path when it holds a whole PDF (its header and
- * its %%EOF trailer), else -1 after removing it: a file cut short by a full
- * disk or a crash elsewhere is fetched again rather than served. */
-/* True when @len bytes at @data look like one whole PDF: its header first
- * and its %%EOF trailer within the last KiB. */
-static bool pdf_whole(const char *head, size_t headlen, const char *tail, size_t taillen)
-{
-	return headlen >= 5 && !memcmp(head, "%PDF-", 5) && memmem(tail, taillen, "%%EOF", 5);
-}
-
-static off_t pdf_verified(const char *path)
-{
-	char head[5], tail[1024];
-	struct stat st;
-	off_t size = -1;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size >= 16 &&
-	    pread(fd, head, sizeof(head), 0) == (ssize_t)sizeof(head)) {
-		size_t n = st.st_size < (off_t)sizeof(tail) ? (size_t)st.st_size : sizeof(tail);
-		if (pread(fd, tail, n, st.st_size - (off_t)n) == (ssize_t)n &&
-		    pdf_whole(head, sizeof(head), tail, n))
-			size = st.st_size;
-	}
-	close(fd);
-	if (size < 0) {
-		log_msg(LOG_WARNING, "removing %s from the PDF cache: not a whole PDF", path);
-		unlink(path);
-	} else {
-		/* Its time is when it was last used: eviction takes the oldest. */
-		utimensat(AT_FDCWD, path, NULL, 0);
-	}
-	return size;
-}
-
-/* Finds or adds the entry of @nr; called with cache->lock held. */
-static struct pdf *pdf_entry(struct cache *cache, const char *nr)
-{
-	struct pdf *p = NULL;
-	HASH_FIND_STR(cache->pdfs, nr, p);
-	if (p)
-		return p;
-	p = calloc(1, sizeof(*p));
-	if (!p || !(p->nr = strdup(nr))) {
-		free(p);
-		return NULL;
-	}
-	char *path = pdf_path(cache, nr);
-	p->size = path ? pdf_verified(path) : -1;
-	free(path);
-	HASH_ADD_KEYPTR(hh, cache->pdfs, p->nr, strlen(p->nr), p);
-	return p;
-}
-
-struct cached_file {
-	char *name;
-	struct timespec mtime; /* last used; nanoseconds matter: many arrive a second */
-	off_t size;
-};
-
-static int cmp_mtime(const void *a, const void *b)
-{
-	const struct timespec *x = &((const struct cached_file *)a)->mtime;
-	const struct timespec *y = &((const struct cached_file *)b)->mtime;
-	if (x->tv_sec != y->tv_sec)
-		return x->tv_sec < y->tv_sec ? -1 : 1;
-	return (x->tv_nsec > y->tv_nsec) - (x->tv_nsec < y->tv_nsec);
-}
-
-/* Counts the disk cache and, past cache_max, removes the PDFs used longest
- * ago (but not @keep, just written).  Called with cache->lock held; only
- * local disk I/O. */
-static void pdf_evict(struct cache *cache, const char *keep)
-{
-	DIR *d = opendir(cache->pdf_dir);
-	struct cached_file *files = NULL;
-	size_t n = 0, cap = 0;
-	struct dirent *de;
-	off_t total = 0;
-	if (!d)
-		return;
-	while ((de = readdir(d))) {
-		struct stat st;
-		size_t len = strlen(de->d_name);
-		if (len < 5 || strcmp(de->d_name + len - 4, ".pdf") ||
-		    fstatat(dirfd(d), de->d_name, &st, 0) < 0 || !S_ISREG(st.st_mode))
-			continue;
-		if (n == cap) {
-			cap = cap ? cap * 2 : 64;
-			struct cached_file *more = realloc(files, cap * sizeof(*files));
-			if (!more)
-				break;
-			files = more;
-		}
-		files[n].name = strdup(de->d_name);
-		files[n].mtime = st.st_mtim;
-		files[n].size = st.st_size;
-		if (files[n].name) {
-			total += st.st_size;
-			n++;
-		}
-	}
-	if (n > 1)
-		qsort(files, n, sizeof(*files), cmp_mtime);
-	for (size_t i = 0; i < n && total > cache->cfg.pdf_max; i++) {
-		if (keep && !strcmp(files[i].name, keep))
-			continue;
-		if (unlinkat(dirfd(d), files[i].name, 0) == 0) {
-			total -= files[i].size;
-			log_msg(LOG_DEBUG, "PDF cache: evicted %s", files[i].name);
-		}
-	}
-	for (size_t i = 0; i < n; i++)
-		free(files[i].name);
-	free(files);
-	closedir(d);
-	cache->disk_used = total;
-}
-
-/* Keeps memory copies within cache_max, dropping the least recently read;
- * called with cache->lock held. */
-static void pdf_trim_memory(struct cache *cache, const struct pdf *keep)
-{
-	while (cache->mem_used > cache->cfg.pdf_max) {
-		struct pdf *p, *tmp, *oldest = NULL;
-		HASH_ITER(hh, cache->pdfs, p, tmp) {
-			if (p->data && p != keep && !p->fl.loading && (!oldest || p->used < oldest->used))
-				oldest = p;
-		}
-		if (!oldest)
-			break;
-		cache->mem_used -= oldest->size;
-		free(oldest->data);
-		oldest->data = NULL;
-		oldest->size = -1; /* fetched again when read */
-	}
-}
-
-off_t cache_pdf_size(struct cache *cache, const char *nr, bool wait)
-{
-	pthread_mutex_lock(&cache->lock);
-	struct pdf *p = pdf_entry(cache, nr);
-	if (wait && p)
-		flight_wait(cache, &p->fl);
-	off_t size = p ? p->size : -1;
-	pthread_mutex_unlock(&cache->lock);
-	return size;
-}
-
-/* Writes @data to the disk cache atomically; false when it could not. */
-static bool pdf_store(struct cache *cache, const char *nr, const char *data, size_t len)
-{
-	char *path = pdf_path(cache, nr), *tmp = NULL;
-	bool ok = false;
-	int fd = -1;
-	if (!path || asprintf(&tmp, "%s.tmp%ld", path, (long)gettid()) < 0) {
-		tmp = NULL;
-		goto out;
-	}
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
-		goto out;
-	for (size_t done = 0; done < len;) {
-		ssize_t w = write(fd, data + done, len - done);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			goto out;
-		}
-		done += (size_t)w;
-	}
-	if (close(fd) < 0) {
-		fd = -1;
-		goto out;
-	}
-	fd = -1;
-	ok = rename(tmp, path) == 0;
-	if (ok) {
-		pthread_mutex_lock(&cache->lock);
-		if (cache->disk_used >= 0)
-			cache->disk_used += (off_t)len;
-		if (cache->disk_used < 0 || cache->disk_used > cache->cfg.pdf_max)
-			pdf_evict(cache, strrchr(path, '/') + 1);
-		pthread_mutex_unlock(&cache->lock);
-	}
-out:
-	if (fd >= 0)
-		close(fd);
-	if (!ok && tmp)
-		unlink(tmp);
-	free(tmp);
-	free(path);
-	return ok;
-}
-
-static int pdf_fetch(struct cache *cache, const char *nr, struct pdf *p)
-{
-	char what[96], *esc = names_url_escape(nr), *path = NULL;
-	struct api_response resp;
-	int rc;
-	if (!esc || asprintf(&path, "%s/%s", "invoices_pdf", esc) < 0) {
-		free(esc);
-		return -ENOMEM;
-	}
-	snprintf(what, sizeof(what), "get the PDF of %s", nr);
-	rc = get(cache, what, path, &resp);
-	if (rc < 0)
-		goto out;
-	if (resp.len < 5 || memcmp(resp.body, "%PDF-", 5) != 0) {
-		status_error(what, "the service sent something that is not a PDF");
-		rc = -EIO;
-		goto out;
-	}
-	{
-		size_t n = resp.len < 1024 ? resp.len : 1024;
-		if (!pdf_whole(resp.body, resp.len, resp.body + resp.len - n, n)) {
-			/* Cut short (with a Content-Length to match): never kept. */
-			status_error(what, "the service sent a PDF without its end (%%EOF): "
-					   "not kept, the next read asks again");
-			rc = -EIO;
-			goto out;
-		}
-	}
-	pthread_mutex_lock(&cache->lock);
-	cache->pdf_fetches++;
-	p->seen = true;
-	pthread_mutex_unlock(&cache->lock);
-	if (!cache->pdf_dir || !pdf_store(cache, nr, resp.body, resp.len)) {
-		/* No disk cache (off, or unusable): keep the bytes in memory. */
-		pthread_mutex_lock(&cache->lock);
-		p->data = resp.body;
-		resp.body = NULL;
-		p->size = (off_t)resp.len;
-		cache->mem_used += p->size;
-		pdf_trim_memory(cache, p);
-		pthread_mutex_unlock(&cache->lock);
-	} else {
-		p->size = (off_t)resp.len;
-	}
-out:
-	api_response_clear(&resp);
-	free(esc);
-	free(path);
-	return rc;
-}
-
-/* With cache->lock held: makes the bytes of @p known, fetching them (one
- * shared call) when they are not.  1 when this call fetched them, 0 when
- * they were known (or another caller's fetch just brought them), -errno;
- * the lock is held again on return. */
-static int pdf_ensure(struct cache *cache, const char *nr, struct pdf *p)
-{
-	if ((flight_wait(cache, &p->fl) || flight_failed_just_now(&p->fl)) && p->fl.rc < 0 &&
-	    p->size < 0)
-		return p->fl.rc;
-	if (p->size < 0) {
-		p->fl.loading = true;
-		pthread_mutex_unlock(&cache->lock);
-		int err = pdf_fetch(cache, nr, p);
-		pthread_mutex_lock(&cache->lock);
-		flight_end(cache, &p->fl, err);
-		return err < 0 ? err : 1;
-	}
-	return 0;
-}
-
-off_t cache_pdf_fetch(struct cache *cache, const char *nr)
-{
-	pthread_mutex_lock(&cache->lock);
-	struct pdf *p = pdf_entry(cache, nr);
-	int rc = p ? pdf_ensure(cache, nr, p) : -ENOMEM;
-	off_t size = rc < 0 ? rc : p->size;
-	pthread_mutex_unlock(&cache->lock);
-	return size;
-}
-
-ssize_t cache_pdf_read(struct cache *cache, const char *nr, char *buf, size_t size, off_t off)
-{
-	struct pdf *p;
-	ssize_t rc = 0;
-	pthread_mutex_lock(&cache->lock);
-	p = pdf_entry(cache, nr);
-	if (!p) {
-		pthread_mutex_unlock(&cache->lock);
-		return -ENOMEM;
-	}
-	rc = pdf_ensure(cache, nr, p);
-	if (rc < 0) {
-		pthread_mutex_unlock(&cache->lock);
-		return rc;
-	}
-	/* The hit rate counts PDFs, not READs: one read from the disk cache
-	 * per PDF this mount did not fetch. */
-	if (rc == 0 && !p->seen && !p->data)
-		cache->pdf_disk_hits++;
-	p->seen = true;
-	off_t total = p->size;
-	if (off >= total) {
-		pthread_mutex_unlock(&cache->lock);
-		return 0;
-	}
-	if ((off_t)size > total - off)
-		size = (size_t)(total - off);
-	if (p->data) {
-		p->used = now_mono();
-		memcpy(buf, p->data + off, size);
-		pthread_mutex_unlock(&cache->lock);
-		return (ssize_t)size;
-	}
-	pthread_mutex_unlock(&cache->lock);
-
-	char *path = pdf_path(cache, nr);
-	int fd = path ? open(path, O_RDONLY | O_CLOEXEC) : -1;
-	free(path);
-	if (fd < 0) {
-		/* Someone removed the cached file: forget its size and fetch again. */
-		pthread_mutex_lock(&cache->lock);
-		p->size = -1;
-		pthread_mutex_unlock(&cache->lock);
-		return -EAGAIN;
-	}
-	rc = pread(fd, buf, size, off);
-	if (rc < 0)
-		rc = -errno;
-	close(fd);
-	return rc;
-}
-
 /* ---- life cycle and status ---------------------------------------------- */
-
-/* Removes the temporary files of PDFs whose writer died (kill -9, a crash)
- * before renaming them into place.  Only old ones: another mount of the same
- * account may be writing one right now.  Returns the bytes of the cached
- * PDFs found, or -1 when the directory cannot be read. */
-static off_t pdf_remove_leftovers(const char *dir)
-{
-	off_t pdfs = 0;
-	DIR *d = opendir(dir);
-	struct dirent *de;
-	time_t now = time(NULL);
-	if (!d)
-		return -1;
-	while ((de = readdir(d))) {
-		struct stat st;
-		size_t len = strlen(de->d_name);
-		if (len > 4 && !strcmp(de->d_name + len - 4, ".pdf") &&
-		    fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-		    S_ISREG(st.st_mode))
-			pdfs += st.st_size;
-		if (!strstr(de->d_name, ".pdf.tmp") ||
-		    fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
-		    !S_ISREG(st.st_mode) || now - st.st_mtime < CACHE_LEFTOVER_AGE)
-			continue;
-		if (unlinkat(dirfd(d), de->d_name, 0) == 0)
-			log_msg(LOG_INFO, "PDF cache: removed %s, left by a writer that died",
-				de->d_name);
-	}
-	closedir(d);
-	return pdfs;
-}
 
 int cache_new(struct cache **out, struct api *api, const struct cache_config *cfg)
 {
@@ -1324,7 +915,8 @@ int cache_new(struct cache **out, struct api *api, const struct cache_config *cf
 		return -ENOMEM;
 	cache->api = api;
 	cache->cfg = *cfg;
-	cache->disk_used = -1;
+	if (!cache->cfg.now)
+		cache->cfg.now = now_mono;
 	/* Filtered listings exist for the collection with the API's filters:
 	 * the invoices. */
 	const struct schema_collection *inv = schema_find("invoices");
@@ -1339,11 +931,6 @@ int cache_new(struct cache **out, struct api *api, const struct cache_config *cf
 		cache->colls[i].c = f ? inv : schema_collection_at(i);
 		cache->colls[i].filter = f ? schema_filter_at(i - schema_ncollections())->name : NULL;
 	}
-	if (cfg->pdf_dir) {
-		cache->pdf_dir = strdup(cfg->pdf_dir);
-		cache->cfg.pdf_dir = cache->pdf_dir;
-		cache->disk_used = pdf_remove_leftovers(cache->pdf_dir);
-	}
 	pthread_mutex_init(&cache->lock, NULL);
 	pthread_cond_init(&cache->done, NULL);
 	*out = cache;
@@ -1353,7 +940,6 @@ int cache_new(struct cache **out, struct api *api, const struct cache_config *cf
 void cache_free(struct cache *cache)
 {
 	struct detail *d, *dt;
-	struct pdf *p, *pt;
 	if (!cache)
 		return;
 	for (size_t i = 0; i < cache->nslots; i++)
@@ -1364,23 +950,16 @@ void cache_free(struct cache *cache)
 		free(d->key);
 		free(d);
 	}
-	HASH_ITER(hh, cache->pdfs, p, pt) {
-		HASH_DEL(cache->pdfs, p);
-		free(p->nr);
-		free(p->data);
-		free(p);
-	}
 	pthread_mutex_destroy(&cache->lock);
 	pthread_cond_destroy(&cache->done);
 	free(cache->colls);
-	free(cache->pdf_dir);
 	free(cache);
 }
 
 void cache_describe(struct cache *cache, cJSON *out)
 {
 	cJSON *colls = cJSON_AddObjectToObject(out, "collections");
-	double now = now_mono();
+	double now = cache->cfg.now();
 	pthread_mutex_lock(&cache->lock);
 	cJSON_AddNumberToObject(out, "ttl_seconds", cache->cfg.ttl);
 	for (size_t i = 0; i < cache->nslots; i++) {
@@ -1420,15 +999,7 @@ void cache_describe(struct cache *cache, cJSON *out)
 		}
 	}
 	cJSON_AddNumberToObject(out, "records_fetched_one_by_one", (double)HASH_COUNT(cache->details));
-	cJSON_AddNumberToObject(out, "pdfs_fetched", (double)cache->pdf_fetches);
-	cJSON_AddNumberToObject(out, "pdf_disk_cache_hits", (double)cache->pdf_disk_hits);
 	cJSON_AddNumberToObject(out, "listing_hits", (double)cache->listing_hits);
 	cJSON_AddNumberToObject(out, "listing_fetches", (double)cache->listing_fetches);
-	cJSON_AddNumberToObject(out, "pdf_disk_bytes",
-				(double)(cache->disk_used > 0 ? cache->disk_used : 0));
-	cJSON_AddNumberToObject(out, "pdf_memory_bytes", (double)cache->mem_used);
 	pthread_mutex_unlock(&cache->lock);
-	struct api_stats as;
-	api_get_stats(cache->api, &as);
-	cJSON_AddBoolToObject(out, "ratelimited", as.health == API_RATELIMITED);
 }

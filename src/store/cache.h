@@ -1,12 +1,14 @@
-/* cache: the TTL store between the FUSE operations and the API.
+/* cache: the TTL store of listings and records, between the features above
+ * and the API below.
  *
  * A collection is listed with one call (one per page) when first needed and
  * the listing is kept as an immutable, reference-counted snapshot for `ttl`
- * seconds; concurrent demands for the same listing, record or PDF share one
- * request (single-flight).  When a refresh fails or the hourly budget is
- * spent, the stale snapshot is served rather than an error.  Records that a
- * listing carries only in part are completed with one GET each.  PDFs are
- * kept on disk (mode 0600), so a second copy or a remount costs no call.
+ * seconds; concurrent demands for the same listing or record share one
+ * request (single-flight, base/flight.h).  When a refresh fails or the hourly
+ * budget is spent, the stale snapshot is served rather than an error.
+ * Records that a listing carries only in part are completed with one GET
+ * each.  (PDFs are store/pdfstore.h.)  One per mount; its lock is private
+ * and never held across a call.
  */
 #ifndef FACTUURFS_CACHE_H
 #define FACTUURFS_CACHE_H
@@ -20,6 +22,7 @@
 
 struct api;
 struct cache;
+struct events;
 
 /* One record as its file shows it.  Immutable once published; shared by
  * reference count (cache_record_unref). */
@@ -51,8 +54,8 @@ struct cache_listing {
 struct cache_config {
 	double ttl;         /* seconds a listing is fresh */
 	long page_size;     /* `count` asked per listing page */
-	const char *pdf_dir;/* disk cache directory for PDFs, NULL: keep them in memory */
-	off_t pdf_max;      /* bytes of PDFs kept (on disk, or in memory), LRU beyond */
+	struct events *events; /* borrowed: where failed fetches are recorded */
+	double (*now)(void);   /* CLOCK_MONOTONIC seconds; NULL: clock_mono (tests drive it) */
 	time_t started;     /* the mount's start: a listing's `changed` until it changes */
 	/* Called after a listing was replaced by one with other content, outside
 	 * any lock, so the FUSE layer can tell the kernel.  @old may be NULL. */
@@ -113,20 +116,6 @@ int cache_record_peek(struct cache *cache, const struct schema_collection *c, co
 		      struct cache_record **out);
 void cache_record_ref(struct cache_record *r);
 void cache_record_unref(struct cache_record *r);
-
-/* Size of the PDF of invoice @nr when known without a call (fetched before,
- * or in the disk cache), else -1.  While a fetch of it runs, @wait waits for
- * its end (bounded by the call's timeout); no call either way. */
-off_t cache_pdf_size(struct cache *cache, const char *nr, bool wait);
-
-/* Makes the PDF of invoice @nr known, fetching it (one shared call) when it
- * is not; its size, or -errno. */
-off_t cache_pdf_fetch(struct cache *cache, const char *nr);
-
-/* Reads up to @size bytes at @off of the PDF of invoice @nr into @buf,
- * fetching it first (one shared call) when needed.  Returns bytes read (0 at
- * the end) or -errno. */
-ssize_t cache_pdf_read(struct cache *cache, const char *nr, char *buf, size_t size, off_t off);
 
 /* The listing of @c held now, fresh or stale, with a reference; NULL when
  * there is none.  Never calls the API. */

@@ -1,0 +1,505 @@
+/* pdfstore: the invoices' PDFs, fetched once and kept (see pdfstore.h). */
+#include "store/pdfstore.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <uthash.h>
+
+#include "base/clock.h"
+#include "base/events.h"
+#include "base/flight.h"
+#include "base/log.h"
+#include "base/names.h"
+#include "net/api.h"
+
+/* A fetch that just failed is not repeated for this long (base/flight.h). */
+#define PDFSTORE_FAIL_HOLD 1.0
+
+/* Seconds after which a temporary file in the cache is a dead writer's. */
+#define PDFSTORE_LEFTOVER_AGE 60
+
+/* A PDF known to this mount. */
+struct pdf {
+	char *nr;
+	off_t size;       /* -1 until known */
+	char *data;       /* in memory only when the disk cache is unusable or off */
+	double used;      /* last read: LRU for memory copies */
+	bool seen;        /* read (or fetched) during this mount: counted in the hit rate */
+	struct flight fl;
+	UT_hash_handle hh;
+};
+
+struct pdfstore {
+	char *dir;             /* NULL: memory only */
+	off_t max;
+	struct api *api;
+	struct events *events;
+	double (*now)(void);
+	pthread_mutex_t lock;  /* protects every field below and every struct pdf */
+	pthread_cond_t done;   /* broadcast when a fetch ends */
+	struct pdf *pdfs;
+	off_t disk_used;       /* bytes of PDFs in dir, -1 until first counted */
+	off_t mem_used;        /* bytes of PDFs held in memory */
+	unsigned long fetches, disk_hits;
+};
+
+static double default_now(void)
+{
+	return clock_mono();
+}
+
+/* A GET of @path: 0 for a 2xx answer, else -errno with the reason recorded
+ * (a request not sent while the service is down or out of budget is only
+ * logged: the service's state in the status file says why). */
+static int get(struct pdfstore *ps, const char *what, const char *path,
+	       struct api_response *resp)
+{
+	char msg[320];
+	int rc = api_request(ps->api, "GET", path, NULL, 0, resp);
+	if (rc < 0) {
+		if (resp->not_sent)
+			log_msg(LOG_DEBUG, "%s: %s", what, resp->error);
+		else
+			events_error(ps->events, what, resp->error);
+		return rc;
+	}
+	if (resp->status >= 200 && resp->status <= 299)
+		return 0;
+	snprintf(msg, sizeof(msg), "HTTP %ld: %s", resp->status, resp->error);
+	events_error(ps->events, what, msg);
+	if (api_response_is_ratelimited(resp))
+		return -EAGAIN;
+	return -api_status_errno(resp->status);
+}
+
+
+static char *pdf_path(struct pdfstore *ps, const char *nr)
+{
+	char *stem = names_encode(nr), *path = NULL;
+	if (stem && ps->dir && asprintf(&path, "%s/%s.pdf", ps->dir, stem) < 0)
+		path = NULL;
+	free(stem);
+	return path;
+}
+
+/* True when @head and @tail (the last KiB) look like one whole PDF: its
+ * header first and its %%EOF trailer at the end. */
+static bool pdf_whole(const char *head, size_t headlen, const char *tail, size_t taillen)
+{
+	return headlen >= 5 && !memcmp(head, "%PDF-", 5) && memmem(tail, taillen, "%%EOF", 5);
+}
+
+/* The size of cached file @path when it holds a whole PDF, else -1 after
+ * removing it: a file cut short by a full disk or a crash elsewhere is
+ * fetched again rather than served. */
+
+static off_t pdf_verified(const char *path)
+{
+	char head[5], tail[1024];
+	struct stat st;
+	off_t size = -1;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size >= 16 &&
+	    pread(fd, head, sizeof(head), 0) == (ssize_t)sizeof(head)) {
+		size_t n = st.st_size < (off_t)sizeof(tail) ? (size_t)st.st_size : sizeof(tail);
+		if (pread(fd, tail, n, st.st_size - (off_t)n) == (ssize_t)n &&
+		    pdf_whole(head, sizeof(head), tail, n))
+			size = st.st_size;
+	}
+	close(fd);
+	if (size < 0) {
+		log_msg(LOG_WARNING, "removing %s from the PDF cache: not a whole PDF", path);
+		unlink(path);
+	} else {
+		/* Its time is when it was last used: eviction takes the oldest. */
+		utimensat(AT_FDCWD, path, NULL, 0);
+	}
+	return size;
+}
+
+/* Finds or adds the entry of @nr; called with ps->lock held. */
+static struct pdf *pdf_entry(struct pdfstore *ps, const char *nr)
+{
+	struct pdf *p = NULL;
+	HASH_FIND_STR(ps->pdfs, nr, p);
+	if (p)
+		return p;
+	p = calloc(1, sizeof(*p));
+	if (!p || !(p->nr = strdup(nr))) {
+		free(p);
+		return NULL;
+	}
+	char *path = pdf_path(ps, nr);
+	p->size = path ? pdf_verified(path) : -1;
+	free(path);
+	HASH_ADD_KEYPTR(hh, ps->pdfs, p->nr, strlen(p->nr), p);
+	return p;
+}
+
+struct cached_file {
+	char *name;
+	struct timespec mtime; /* last used; nanoseconds matter: many arrive a second */
+	off_t size;
+};
+
+static int cmp_mtime(const void *a, const void *b)
+{
+	const struct timespec *x = &((const struct cached_file *)a)->mtime;
+	const struct timespec *y = &((const struct cached_file *)b)->mtime;
+	if (x->tv_sec != y->tv_sec)
+		return x->tv_sec < y->tv_sec ? -1 : 1;
+	return (x->tv_nsec > y->tv_nsec) - (x->tv_nsec < y->tv_nsec);
+}
+
+/* Counts the disk cache and, past cache_max, removes the PDFs used longest
+ * ago (but not @keep, just written).  Called with ps->lock held; only
+ * local disk I/O. */
+static void pdf_evict(struct pdfstore *ps, const char *keep)
+{
+	DIR *d = opendir(ps->dir);
+	struct cached_file *files = NULL;
+	size_t n = 0, cap = 0;
+	struct dirent *de;
+	off_t total = 0;
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		struct stat st;
+		size_t len = strlen(de->d_name);
+		if (len < 5 || strcmp(de->d_name + len - 4, ".pdf") ||
+		    fstatat(dirfd(d), de->d_name, &st, 0) < 0 || !S_ISREG(st.st_mode))
+			continue;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 64;
+			struct cached_file *more = realloc(files, cap * sizeof(*files));
+			if (!more)
+				break;
+			files = more;
+		}
+		files[n].name = strdup(de->d_name);
+		files[n].mtime = st.st_mtim;
+		files[n].size = st.st_size;
+		if (files[n].name) {
+			total += st.st_size;
+			n++;
+		}
+	}
+	if (n > 1)
+		qsort(files, n, sizeof(*files), cmp_mtime);
+	for (size_t i = 0; i < n && total > ps->max; i++) {
+		if (keep && !strcmp(files[i].name, keep))
+			continue;
+		if (unlinkat(dirfd(d), files[i].name, 0) == 0) {
+			total -= files[i].size;
+			log_msg(LOG_DEBUG, "PDF cache: evicted %s", files[i].name);
+		}
+	}
+	for (size_t i = 0; i < n; i++)
+		free(files[i].name);
+	free(files);
+	closedir(d);
+	ps->disk_used = total;
+}
+
+/* Keeps memory copies within cache_max, dropping the least recently read;
+ * called with ps->lock held. */
+static void pdf_trim_memory(struct pdfstore *ps, const struct pdf *keep)
+{
+	while (ps->mem_used > ps->max) {
+		struct pdf *p, *tmp, *oldest = NULL;
+		HASH_ITER(hh, ps->pdfs, p, tmp) {
+			if (p->data && p != keep && !p->fl.loading && (!oldest || p->used < oldest->used))
+				oldest = p;
+		}
+		if (!oldest)
+			break;
+		ps->mem_used -= oldest->size;
+		free(oldest->data);
+		oldest->data = NULL;
+		oldest->size = -1; /* fetched again when read */
+	}
+}
+
+off_t pdfstore_size(struct pdfstore *ps, const char *nr, bool wait)
+{
+	pthread_mutex_lock(&ps->lock);
+	struct pdf *p = pdf_entry(ps, nr);
+	if (wait && p)
+		flight_wait(&p->fl, &ps->lock, &ps->done);
+	off_t size = p ? p->size : -1;
+	pthread_mutex_unlock(&ps->lock);
+	return size;
+}
+
+/* Writes @data to the disk cache atomically; false when it could not. */
+static bool pdf_store(struct pdfstore *ps, const char *nr, const char *data, size_t len)
+{
+	char *path = pdf_path(ps, nr), *tmp = NULL;
+	bool ok = false;
+	int fd = -1;
+	if (!path || asprintf(&tmp, "%s.tmp%ld", path, (long)gettid()) < 0) {
+		tmp = NULL;
+		goto out;
+	}
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		goto out;
+	for (size_t done = 0; done < len;) {
+		ssize_t w = write(fd, data + done, len - done);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			goto out;
+		}
+		done += (size_t)w;
+	}
+	if (close(fd) < 0) {
+		fd = -1;
+		goto out;
+	}
+	fd = -1;
+	ok = rename(tmp, path) == 0;
+	if (ok) {
+		pthread_mutex_lock(&ps->lock);
+		if (ps->disk_used >= 0)
+			ps->disk_used += (off_t)len;
+		if (ps->disk_used < 0 || ps->disk_used > ps->max)
+			pdf_evict(ps, strrchr(path, '/') + 1);
+		pthread_mutex_unlock(&ps->lock);
+	}
+out:
+	if (fd >= 0)
+		close(fd);
+	if (!ok && tmp)
+		unlink(tmp);
+	free(tmp);
+	free(path);
+	return ok;
+}
+
+static int pdf_fetch(struct pdfstore *ps, const char *nr, struct pdf *p)
+{
+	char what[96], *esc = names_url_escape(nr), *path = NULL;
+	struct api_response resp;
+	int rc;
+	if (!esc || asprintf(&path, "%s/%s", "invoices_pdf", esc) < 0) {
+		free(esc);
+		return -ENOMEM;
+	}
+	snprintf(what, sizeof(what), "get the PDF of %s", nr);
+	rc = get(ps, what, path, &resp);
+	if (rc < 0)
+		goto out;
+	if (resp.len < 5 || memcmp(resp.body, "%PDF-", 5) != 0) {
+		events_error(ps->events, what, "the service sent something that is not a PDF");
+		rc = -EIO;
+		goto out;
+	}
+	{
+		size_t n = resp.len < 1024 ? resp.len : 1024;
+		if (!pdf_whole(resp.body, resp.len, resp.body + resp.len - n, n)) {
+			/* Cut short (with a Content-Length to match): never kept. */
+			events_error(ps->events, what, "the service sent a PDF without its end (%%EOF): "
+					   "not kept, the next read asks again");
+			rc = -EIO;
+			goto out;
+		}
+	}
+	pthread_mutex_lock(&ps->lock);
+	ps->fetches++;
+	p->seen = true;
+	pthread_mutex_unlock(&ps->lock);
+	if (!ps->dir || !pdf_store(ps, nr, resp.body, resp.len)) {
+		/* No disk cache (off, or unusable): keep the bytes in memory. */
+		pthread_mutex_lock(&ps->lock);
+		p->data = resp.body;
+		resp.body = NULL;
+		p->size = (off_t)resp.len;
+		ps->mem_used += p->size;
+		pdf_trim_memory(ps, p);
+		pthread_mutex_unlock(&ps->lock);
+	} else {
+		p->size = (off_t)resp.len;
+	}
+out:
+	api_response_clear(&resp);
+	free(esc);
+	free(path);
+	return rc;
+}
+
+/* With ps->lock held: makes the bytes of @p known, fetching them (one
+ * shared call) when they are not.  1 when this call fetched them, 0 when
+ * they were known (or another caller's fetch just brought them), -errno;
+ * the lock is held again on return. */
+static int pdf_ensure(struct pdfstore *ps, const char *nr, struct pdf *p)
+{
+	bool waited = flight_wait(&p->fl, &ps->lock, &ps->done);
+	if ((waited || flight_failed_within(&p->fl, ps->now(), PDFSTORE_FAIL_HOLD)) &&
+	    p->fl.rc < 0 && p->size < 0)
+		return p->fl.rc;
+	if (p->size < 0) {
+		flight_begin(&p->fl);
+		pthread_mutex_unlock(&ps->lock);
+		int err = pdf_fetch(ps, nr, p);
+		pthread_mutex_lock(&ps->lock);
+		flight_end(&p->fl, &ps->done, err, ps->now());
+		return err < 0 ? err : 1;
+	}
+	return 0;
+}
+
+off_t pdfstore_fetch(struct pdfstore *ps, const char *nr)
+{
+	pthread_mutex_lock(&ps->lock);
+	struct pdf *p = pdf_entry(ps, nr);
+	int rc = p ? pdf_ensure(ps, nr, p) : -ENOMEM;
+	off_t size = rc < 0 ? rc : p->size;
+	pthread_mutex_unlock(&ps->lock);
+	return size;
+}
+
+ssize_t pdfstore_read(struct pdfstore *ps, const char *nr, char *buf, size_t size, off_t off)
+{
+	struct pdf *p;
+	ssize_t rc = 0;
+	pthread_mutex_lock(&ps->lock);
+	p = pdf_entry(ps, nr);
+	if (!p) {
+		pthread_mutex_unlock(&ps->lock);
+		return -ENOMEM;
+	}
+	rc = pdf_ensure(ps, nr, p);
+	if (rc < 0) {
+		pthread_mutex_unlock(&ps->lock);
+		return rc;
+	}
+	/* The hit rate counts PDFs, not READs: one read from the disk cache
+	 * per PDF this mount did not fetch. */
+	if (rc == 0 && !p->seen && !p->data)
+		ps->disk_hits++;
+	p->seen = true;
+	off_t total = p->size;
+	if (off >= total) {
+		pthread_mutex_unlock(&ps->lock);
+		return 0;
+	}
+	if ((off_t)size > total - off)
+		size = (size_t)(total - off);
+	if (p->data) {
+		p->used = ps->now();
+		memcpy(buf, p->data + off, size);
+		pthread_mutex_unlock(&ps->lock);
+		return (ssize_t)size;
+	}
+	pthread_mutex_unlock(&ps->lock);
+
+	char *path = pdf_path(ps, nr);
+	int fd = path ? open(path, O_RDONLY | O_CLOEXEC) : -1;
+	free(path);
+	if (fd < 0) {
+		/* Someone removed the cached file: forget its size and fetch again. */
+		pthread_mutex_lock(&ps->lock);
+		p->size = -1;
+		pthread_mutex_unlock(&ps->lock);
+		return -EAGAIN;
+	}
+	rc = pread(fd, buf, size, off);
+	if (rc < 0)
+		rc = -errno;
+	close(fd);
+	return rc;
+}
+
+
+/* Removes the temporary files of PDFs whose writer died (kill -9, a crash)
+ * before renaming them into place.  Only old ones: another mount of the same
+ * account may be writing one right now.  Returns the bytes of the cached
+ * PDFs found, or -1 when the directory cannot be read. */
+static off_t pdf_remove_leftovers(const char *dir)
+{
+	off_t pdfs = 0;
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	time_t now = time(NULL);
+	if (!d)
+		return -1;
+	while ((de = readdir(d))) {
+		struct stat st;
+		size_t len = strlen(de->d_name);
+		if (len > 4 && !strcmp(de->d_name + len - 4, ".pdf") &&
+		    fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    S_ISREG(st.st_mode))
+			pdfs += st.st_size;
+		if (!strstr(de->d_name, ".pdf.tmp") ||
+		    fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    !S_ISREG(st.st_mode) || now - st.st_mtime < PDFSTORE_LEFTOVER_AGE)
+			continue;
+		if (unlinkat(dirfd(d), de->d_name, 0) == 0)
+			log_msg(LOG_INFO, "PDF cache: removed %s, left by a writer that died",
+				de->d_name);
+	}
+	closedir(d);
+	return pdfs;
+}
+
+int pdfstore_new(struct pdfstore **out, const struct pdfstore_config *cfg)
+{
+	struct pdfstore *ps = calloc(1, sizeof(*ps));
+	if (!ps)
+		return -ENOMEM;
+	ps->max = cfg->max;
+	ps->api = cfg->api;
+	ps->events = cfg->events;
+	ps->now = cfg->now ? cfg->now : default_now;
+	ps->disk_used = -1;
+	if (cfg->dir) {
+		ps->dir = strdup(cfg->dir);
+		if (!ps->dir) {
+			free(ps);
+			return -ENOMEM;
+		}
+		ps->disk_used = pdf_remove_leftovers(ps->dir);
+	}
+	pthread_mutex_init(&ps->lock, NULL);
+	pthread_cond_init(&ps->done, NULL);
+	*out = ps;
+	return 0;
+}
+
+void pdfstore_free(struct pdfstore *ps)
+{
+	struct pdf *p, *pt;
+	if (!ps)
+		return;
+	HASH_ITER(hh, ps->pdfs, p, pt) {
+		HASH_DEL(ps->pdfs, p);
+		free(p->nr);
+		free(p->data);
+		free(p);
+	}
+	pthread_mutex_destroy(&ps->lock);
+	pthread_cond_destroy(&ps->done);
+	free(ps->dir);
+	free(ps);
+}
+
+void pdfstore_describe(struct pdfstore *ps, cJSON *out)
+{
+	pthread_mutex_lock(&ps->lock);
+	cJSON_AddNumberToObject(out, "pdfs_fetched", (double)ps->fetches);
+	cJSON_AddNumberToObject(out, "pdf_disk_cache_hits", (double)ps->disk_hits);
+	cJSON_AddNumberToObject(out, "pdf_disk_bytes", (double)(ps->disk_used > 0 ? ps->disk_used : 0));
+	cJSON_AddNumberToObject(out, "pdf_memory_bytes", (double)ps->mem_used);
+	pthread_mutex_unlock(&ps->lock);
+}

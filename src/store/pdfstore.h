@@ -1,0 +1,55 @@
+/* pdfstore: the invoices' PDFs, fetched once and kept.
+ *
+ * A PDF is fetched (one call, shared by every reader that asks meanwhile)
+ * the first time a program opens it, and kept on disk in the account's cache
+ * directory (mode 0600, written to a temporary name and renamed), so a second
+ * copy or a remount costs no call; at most `max` bytes, the least recently
+ * used removed first.  Without a usable directory the bytes stay in memory,
+ * within the same bound.  A cached file that is not a whole PDF (header and
+ * %%EOF trailer) is fetched again rather than served.
+ *
+ * One per mount; safe from every thread; its lock is private and never held
+ * across a call or a disk write of a PDF.
+ */
+#ifndef FACTUURFS_STORE_PDFSTORE_H
+#define FACTUURFS_STORE_PDFSTORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#include <cjson/cJSON.h>
+
+struct api;
+struct events;
+struct pdfstore;
+
+struct pdfstore_config {
+	const char *dir;        /* disk cache directory (copied), NULL: memory only */
+	off_t max;              /* bytes of PDFs kept */
+	struct api *api;        /* borrowed */
+	struct events *events;  /* borrowed: where failed fetches are recorded */
+	double (*now)(void);    /* CLOCK_MONOTONIC seconds; NULL: clock_mono */
+};
+
+int pdfstore_new(struct pdfstore **out, const struct pdfstore_config *cfg);
+void pdfstore_free(struct pdfstore *ps);
+
+/* Size of the PDF of invoice @nr when known without a call (fetched before,
+ * or in the disk cache), else -1.  While a fetch of it runs, @wait waits for
+ * its end (bounded by the call's timeout); no call either way. */
+off_t pdfstore_size(struct pdfstore *ps, const char *nr, bool wait);
+
+/* Makes the PDF of invoice @nr known, fetching it (one shared call) when it
+ * is not; its size, or -errno. */
+off_t pdfstore_fetch(struct pdfstore *ps, const char *nr);
+
+/* Reads up to @size bytes at @off of the PDF of invoice @nr into @buf,
+ * fetching it first when needed.  Bytes read (0 at the end) or -errno;
+ * -EAGAIN when its disk copy vanished (read again: it is fetched anew). */
+ssize_t pdfstore_read(struct pdfstore *ps, const char *nr, char *buf, size_t size, off_t off);
+
+/* Adds the PDF figures of the status file's "cache" object to @out. */
+void pdfstore_describe(struct pdfstore *ps, cJSON *out);
+
+#endif
