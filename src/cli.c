@@ -1,5 +1,6 @@
 /* cli: `factuurfs status` and `factuurfs refresh` (see cli.h). */
 #include "cli.h"
+#include "fuse/fs.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -246,14 +247,14 @@ static int cli_status(int argc, char **argv)
 /* The refresh of @what through the ioctl on @mnt/.factuurfs (see cli.h). */
 static int cli_refresh_ioctl(const char *mnt, const char *what)
 {
-	char path[PATH_MAX], buf[CLI_REFRESH_IOCTL_SIZE] = "";
+	char path[PATH_MAX], buf[FS_REFRESH_IOCTL_SIZE] = "";
 	int rc = 0;
 	/* The daemon reads only the path's first component (its collection):
 	 * a longer path may be cut. */
 	snprintf(buf, sizeof(buf), "%s", what);
 	snprintf(path, sizeof(path), "%s/.factuurfs", mnt);
 	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0 || ioctl(fd, CLI_IOC_REFRESH, buf) != 0) {
+	if (fd < 0 || ioctl(fd, FS_IOC_REFRESH, buf) != 0) {
 		fprintf(stderr, "factuurfs: %s is not a factuurfs mount (%s: %s)\n", mnt, path,
 			strerror(errno));
 		rc = 1;

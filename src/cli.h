@@ -11,14 +11,6 @@
 #define FACTUURFS_CLI_H
 
 #include <stdbool.h>
-#include <sys/ioctl.h>
-
-/* On a read-only mount (-o ro) the kernel refuses the write to
- * .factuurfs/refresh; `factuurfs refresh` then sends the same text,
- * NUL-terminated, by this ioctl on the .factuurfs directory (opened
- * read-only), which the daemon (fs.c) takes as that write. */
-#define CLI_REFRESH_IOCTL_SIZE 1024
-#define CLI_IOC_REFRESH _IOW('F', 0x52, char[CLI_REFRESH_IOCTL_SIZE])
 
 /* True when @argv names one of the commands above (argv[1]). */
 bool cli_is_command(int argc, char **argv);

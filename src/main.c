@@ -435,7 +435,7 @@ static off_t parse_size(const char *s)
 
 static void *sighup_main(void *arg)
 {
-	struct fs *fs = arg;
+	struct mount *fs = arg;
 	sigset_t set;
 	int sig;
 	sigemptyset(&set);
@@ -472,7 +472,7 @@ int main(int argc, char *argv[])
 	struct fuse_session *se = NULL;
 	struct api *api = NULL;
 	struct cache *cache = NULL;
-	struct fs *fs = NULL;
+	struct mount *fs = NULL;
 	struct who_mount *who = NULL;
 	struct pdfstore *pdfs = NULL;
 	struct events *events = NULL;
@@ -625,7 +625,8 @@ int main(int argc, char *argv[])
 		goto out;
 	struct status_sources ssrc = {.url = o.url, .username = username, .mounted = time(NULL),
 				      .api = api, .cache = cache, .pdfs = pdfs, .events = events};
-	fs_set_stores(fs, cache, pdfs, api, events, &ssrc);
+	if (fs_set_stores(fs, cache, pdfs, api, events, &ssrc) < 0)
+		goto out;
 
 	/* The one call at mount: it checks the credentials, and its answer is
 	 * balance.json's content, so it is not wasted. */
@@ -652,8 +653,10 @@ int main(int argc, char *argv[])
 	if (fuse_daemonize(fopts.foreground) != 0)
 		goto out;
 	/* Threads only after daemonizing: fork keeps just the calling thread. */
-	fs_set_session(fs, se, who);
+	rc = fs_set_session(fs, se, who);
 	who = NULL;
+	if (rc < 0)
+		goto out;
 	if (!o.nonotify && (rc = desktop_start(&desktop)) < 0)
 		log_msg(LOG_WARNING, "no desktop notifications: %s", strerror(-rc));
 	events_on_refusal(events, desktop_notify, desktop);

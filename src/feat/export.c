@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "model/facts.h"
 #include "model/schema.h"
 
 /* The exports: file name and the collection it lists. */
@@ -21,8 +22,11 @@ static const struct {
 };
 #define NEXPORTS (sizeof(exports) / sizeof(exports[0]))
 
-static pthread_mutex_t export_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct export_text *current[NEXPORTS]; /* protected by export_lock */
+struct exports {
+	struct cache *cache;
+	pthread_mutex_t lock;                 /* protects current */
+	struct export_text *current[NEXPORTS]; /* the last rendered, by export */
+};
 
 size_t export_count(void)
 {
@@ -63,49 +67,12 @@ static void put_field(struct strbuf *b, const char *s, bool text)
 	strbuf_put(b, "\"", 1);
 }
 
-/* Field @col of pythonic record @rec as its cell text, into @buf. */
-static void cell(const struct schema_column *col, const cJSON *rec, const char *today,
-		 char *buf, size_t len, const char **out)
-{
-	const cJSON *v = col->field ? cJSON_GetObjectItemCaseSensitive(rec, col->field) : NULL;
-	*out = buf;
-	buf[0] = '\0';
-	switch (col->fmt) {
-	case SCHEMA_CSV_STATUS:
-		schema_invoice_status(rec, today, buf, len);
-		return;
-	case SCHEMA_CSV_MONEY:
-		if (cJSON_IsNumber(v))
-			snprintf(buf, len, "%.2f", v->valuedouble + 0.0);
-		else if (cJSON_IsString(v))
-			*out = v->valuestring; /* as it came: it did not convert */
-		return;
-	case SCHEMA_CSV_INT:
-		if (cJSON_IsNumber(v) && v->valuedouble == (double)(long long)v->valuedouble)
-			snprintf(buf, len, "%lld", (long long)v->valuedouble);
-		else if (cJSON_IsNumber(v))
-			snprintf(buf, len, "%.17g", v->valuedouble);
-		else if (cJSON_IsString(v))
-			*out = v->valuestring;
-		return;
-	case SCHEMA_CSV_DATE:
-	case SCHEMA_CSV_TEXT:
-		if (cJSON_IsString(v))
-			*out = v->valuestring;
-		else if (cJSON_IsNumber(v))
-			snprintf(buf, len, "%.17g", v->valuedouble);
-		else if (cJSON_IsBool(v))
-			snprintf(buf, len, "%s", cJSON_IsTrue(v) ? "true" : "false");
-		return;
-	}
-}
-
 char *export_render(const struct schema_collection *c, const struct cache_listing *l, size_t *len)
 {
 	struct strbuf b = {0};
 	size_t ncol;
-	const struct schema_column *cols = schema_export_columns(c, &ncol);
-	char today[16], buf[512];
+	const struct facts_column *cols = facts_columns(c, &ncol);
+	char today[16], status[128];
 	time_t now = time(NULL);
 	struct tm tm;
 	localtime_r(&now, &tm);
@@ -118,18 +85,20 @@ char *export_render(const struct schema_collection *c, const struct cache_listin
 	}
 	strbuf_put(&b, "\r\n", 2);
 	for (size_t i = 0; i < l->n; i++) {
-		cJSON *rec = cJSON_Parse(l->recs[i]->text);
-		if (!rec)
+		const struct facts *f = l->recs[i]->facts;
+		if (!f || f->ncells != ncol)
 			continue;
 		for (size_t k = 0; k < ncol; k++) {
-			const char *s;
-			cell(&cols[k], rec, today, buf, sizeof(buf), &s);
+			const char *cell = facts_cell(f, k);
+			if (cols[k].fmt == FACTS_CSV_STATUS) {
+				facts_status(f, today, status, sizeof(status));
+				cell = status;
+			}
 			if (k)
 				strbuf_put(&b, ",", 1);
-			put_field(&b, s, cols[k].fmt == SCHEMA_CSV_TEXT);
+			put_field(&b, cell, cols[k].fmt == FACTS_CSV_TEXT);
 		}
 		strbuf_put(&b, "\r\n", 2);
-		cJSON_Delete(rec);
 	}
 	if (b.oom) {
 		free(b.p);
@@ -148,8 +117,9 @@ void export_text_unref(struct export_text *t)
 	free(t);
 }
 
-int export_get(struct cache *cache, size_t i, struct export_text **out)
+int export_get(struct exports *x, size_t i, struct export_text **out)
 {
+	struct cache *cache = x->cache;
 	const struct schema_collection *c = i < NEXPORTS ? schema_find(exports[i].collection) : NULL;
 	struct cache_listing *l = NULL;
 	struct export_text *t;
@@ -158,8 +128,8 @@ int export_get(struct cache *cache, size_t i, struct export_text **out)
 	int rc = cache_listing_get(cache, c, &l);
 	if (rc < 0)
 		return rc;
-	pthread_mutex_lock(&export_lock);
-	t = current[i];
+	pthread_mutex_lock(&x->lock);
+	t = x->current[i];
 	if (!t || t->l != l) {
 		/* A new snapshot: render once, under the lock, so concurrent
 		 * readers share one text. */
@@ -169,29 +139,40 @@ int export_get(struct cache *cache, size_t i, struct export_text **out)
 			t = NULL;
 		}
 		if (!t) {
-			pthread_mutex_unlock(&export_lock);
+			pthread_mutex_unlock(&x->lock);
 			cache_listing_unref(l);
 			return -ENOMEM;
 		}
 		t->refs = 1;
 		t->l = l;
 		l = NULL;
-		export_text_unref(current[i]);
-		current[i] = t;
+		export_text_unref(x->current[i]);
+		x->current[i] = t;
 	}
 	atomic_fetch_add_explicit((_Atomic int *)&t->refs, 1, memory_order_relaxed);
 	*out = t;
-	pthread_mutex_unlock(&export_lock);
+	pthread_mutex_unlock(&x->lock);
 	cache_listing_unref(l);
 	return 0;
 }
 
-void export_clear(void)
+int exports_new(struct exports **out, struct cache *cache)
 {
-	pthread_mutex_lock(&export_lock);
-	for (size_t i = 0; i < NEXPORTS; i++) {
-		export_text_unref(current[i]);
-		current[i] = NULL;
-	}
-	pthread_mutex_unlock(&export_lock);
+	struct exports *x = calloc(1, sizeof(*x));
+	if (!x)
+		return -ENOMEM;
+	x->cache = cache;
+	pthread_mutex_init(&x->lock, NULL);
+	*out = x;
+	return 0;
+}
+
+void exports_free(struct exports *x)
+{
+	if (!x)
+		return;
+	for (size_t i = 0; i < NEXPORTS; i++)
+		export_text_unref(x->current[i]);
+	pthread_mutex_destroy(&x->lock);
+	free(x);
 }

@@ -10,6 +10,7 @@
 #include <uthash.h>
 
 #include "base/names.h"
+#include "model/facts.h"
 #include "model/schema.h"
 
 static const char *const group_names[VIEWS_NGROUPS] = {"status", "year", "client"};
@@ -32,8 +33,11 @@ struct vindex {
 	size_t n;
 };
 
-static pthread_mutex_t views_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct vindex *indexes[VIEWS_NGROUPS]; /* protected by views_lock */
+struct views {
+	struct cache *cache;
+	pthread_mutex_t lock;                   /* protects indexes */
+	struct vindex *indexes[VIEWS_NGROUPS];  /* the last built, by group */
+};
 
 const char *views_group_name(enum views_group g)
 {
@@ -61,7 +65,7 @@ bool views_name_plausible(enum views_group g, const char *name)
 	size_t k = strspn(name, "0123456789");
 	switch (g) {
 	case VIEWS_STATUS:
-		return schema_filter_find(name) != NULL;
+		return facts_filter_find(name) != NULL;
 	case VIEWS_YEAR:
 		return strlen(name) == 4 && digits(name, 4);
 	case VIEWS_CLIENT:
@@ -152,28 +156,6 @@ static char *client_dirname(const char *nr, const char *name)
 	return out;
 }
 
-/* The string of field @field of pythonic record @rec, or NULL. */
-static const char *str_field(const cJSON *rec, const char *field)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(rec, field);
-	return cJSON_IsString(v) && v->valuestring[0] ? v->valuestring : NULL;
-}
-
-/* Client number of invoice @rec as text ("17"), into @buf; false if none. */
-static bool invoice_client(const cJSON *rec, char *buf, size_t len)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(rec, schema_invoice_keys.clientnr);
-	if (cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble < 1e18) {
-		snprintf(buf, len, "%lld", (long long)v->valuedouble);
-		return true;
-	}
-	if (cJSON_IsString(v) && digits(v->valuestring, strlen(v->valuestring))) {
-		snprintf(buf, len, "%s", v->valuestring);
-		return true;
-	}
-	return false;
-}
-
 static int cmp_name(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
@@ -191,46 +173,39 @@ static struct vindex *vindex_build(enum views_group g, struct cache_listing *inv
 	if (g == VIEWS_CLIENT) {
 		/* Every client has a directory, with or without invoices. */
 		for (size_t i = 0; i < cli->n && rc == 0; i++) {
-			cJSON *rec = cJSON_Parse(cli->recs[i]->text);
-			const char *name = NULL;
-			for (size_t k = 0; rec && !name && k < 2; k++)
-				name = str_field(rec, schema_client_name_fields[k]);
+			const struct facts *f = cli->recs[i]->facts;
 			char *dn = digits(cli->recs[i]->id, strlen(cli->recs[i]->id))
-					   ? client_dirname(cli->recs[i]->id, name) : NULL;
+					   ? client_dirname(cli->recs[i]->id, f ? f->name : NULL) : NULL;
 			if (dn && !builder_dir(&b, cli->recs[i]->id, dn))
 				rc = -ENOMEM;
 			free(dn);
-			cJSON_Delete(rec);
 		}
 	}
 	for (size_t i = 0; i < inv->n && rc == 0; i++) {
-		cJSON *rec = cJSON_Parse(inv->recs[i]->text);
+		const struct facts *f = inv->recs[i]->facts;
 		char key[32];
-		const char *date;
 		d = NULL;
-		if (!rec)
+		if (!f)
 			continue;
 		if (g == VIEWS_YEAR) {
-			date = str_field(rec, schema_invoice_keys.date);
-			if (date && strlen(date) >= 4 && digits(date, 4)) {
-				snprintf(key, sizeof(key), "%.4s", date);
+			if (strlen(f->date) >= 4 && digits(f->date, 4)) {
+				snprintf(key, sizeof(key), "%.4s", f->date);
 				d = builder_dir(&b, key, key);
 				rc = d ? 0 : -ENOMEM;
 			}
-		} else if (invoice_client(rec, key, sizeof(key))) {
-			HASH_FIND_STR(b, key, d);
+		} else if (f->clientnr[0]) {
+			HASH_FIND_STR(b, f->clientnr, d);
 			if (!d) {
 				/* A client gone from the clients listing: named by
 				 * the invoice's own copy of its name. */
-				char *dn = client_dirname(key, str_field(rec, schema_invoice_keys.company));
-				d = dn ? builder_dir(&b, key, dn) : NULL;
+				char *dn = client_dirname(f->clientnr, f->name);
+				d = dn ? builder_dir(&b, f->clientnr, dn) : NULL;
 				free(dn);
 				rc = d ? 0 : -ENOMEM;
 			}
 		}
 		if (d && rc == 0)
 			rc = builder_add(d, i);
-		cJSON_Delete(rec);
 	}
 	/* Into directories keyed by name, each with its listing. */
 	x->names = calloc(HASH_COUNT(b) + 1, sizeof(*x->names));
@@ -271,27 +246,28 @@ static struct vindex *vindex_build(enum views_group g, struct cache_listing *inv
 	return x;
 }
 
-/* The index of @g for the current listings, with views_lock held on success
+/* The index of @g for the current listings, with v->lock held on success
  * (the caller unlocks). */
-static int vindex_get(struct cache *cache, enum views_group g, struct vindex **out)
+static int vindex_get(struct views *v, enum views_group g, struct vindex **out)
 {
+	struct cache *cache = v->cache;
 	struct cache_listing *inv = NULL, *cli = NULL;
 	int rc = cache_listing_get(cache, schema_find("invoices"), &inv);
 	if (rc == 0 && g == VIEWS_CLIENT)
 		rc = cache_listing_get(cache, schema_find("clients"), &cli);
 	if (rc < 0)
 		goto out;
-	pthread_mutex_lock(&views_lock);
-	struct vindex *x = indexes[g];
+	pthread_mutex_lock(&v->lock);
+	struct vindex *x = v->indexes[g];
 	if (!x || x->inv != inv || x->cli != cli) {
 		struct vindex *fresh = vindex_build(g, inv, cli);
 		if (!fresh) {
-			pthread_mutex_unlock(&views_lock);
+			pthread_mutex_unlock(&v->lock);
 			rc = -ENOMEM;
 			goto out;
 		}
 		vindex_free(x);
-		indexes[g] = x = fresh;
+		v->indexes[g] = x = fresh;
 	}
 	*out = x;
 out:
@@ -300,9 +276,10 @@ out:
 	return rc;
 }
 
-int views_names(struct cache *cache, enum views_group g, char ***names, size_t *n,
+int views_names(struct views *vw, enum views_group g, char ***names, size_t *n,
 		struct timespec *changed, double *ttl_left)
 {
+	struct cache *cache = vw->cache;
 	struct vindex *x;
 	char **v;
 	size_t k = 0;
@@ -311,9 +288,9 @@ int views_names(struct cache *cache, enum views_group g, char ***names, size_t *
 	*changed = (struct timespec){0};
 	*ttl_left = -1; /* fixed */
 	if (g == VIEWS_STATUS) {
-		v = calloc(schema_nfilters() + 1, sizeof(*v));
-		for (size_t i = 0; v && i < schema_nfilters(); i++)
-			if ((v[k] = strdup(schema_filter_at(i)->name)))
+		v = calloc(facts_nfilters() + 1, sizeof(*v));
+		for (size_t i = 0; v && i < facts_nfilters(); i++)
+			if ((v[k] = strdup(facts_filter_at(i)->name)))
 				k++;
 		if (!v)
 			return -ENOMEM;
@@ -322,7 +299,7 @@ int views_names(struct cache *cache, enum views_group g, char ***names, size_t *
 		*n = k;
 		return 0;
 	}
-	int rc = vindex_get(cache, g, &x);
+	int rc = vindex_get(vw, g, &x);
 	if (rc < 0)
 		return rc;
 	v = calloc(x->n + 1, sizeof(*v));
@@ -338,7 +315,7 @@ int views_names(struct cache *cache, enum views_group g, char ***names, size_t *
 		if (left < *ttl_left)
 			*ttl_left = left;
 	}
-	pthread_mutex_unlock(&views_lock);
+	pthread_mutex_unlock(&vw->lock);
 	if (!v)
 		return -ENOMEM;
 	*names = v;
@@ -353,7 +330,7 @@ void views_names_free(char **names, size_t n)
 	free(names);
 }
 
-int views_dir(struct cache *cache, enum views_group g, const char *name,
+int views_dir(struct views *v, enum views_group g, const char *name,
 	      struct cache_listing **out)
 {
 	struct vindex *x;
@@ -361,8 +338,8 @@ int views_dir(struct cache *cache, enum views_group g, const char *name,
 	if (!views_name_plausible(g, name))
 		return -ENOENT;
 	if (g == VIEWS_STATUS)
-		return cache_listing_get_filtered(cache, schema_find("invoices"), name, out);
-	int rc = vindex_get(cache, g, &x);
+		return cache_listing_get_filtered(v->cache, schema_find("invoices"), name, out);
+	int rc = vindex_get(v, g, &x);
 	if (rc < 0)
 		return rc;
 	HASH_FIND_STR(x->dirs, name, d);
@@ -370,12 +347,13 @@ int views_dir(struct cache *cache, enum views_group g, const char *name,
 		cache_listing_ref(d->l);
 		*out = d->l;
 	}
-	pthread_mutex_unlock(&views_lock);
+	pthread_mutex_unlock(&v->lock);
 	return d ? 0 : -ENOENT;
 }
 
-bool views_held(struct cache *cache, enum views_group g, const char *name)
+bool views_held(struct views *v, enum views_group g, const char *name)
 {
+	struct cache *cache = v->cache;
 	const struct schema_collection *inv = schema_find("invoices");
 	switch (g) {
 	case VIEWS_STATUS:
@@ -390,12 +368,23 @@ bool views_held(struct cache *cache, enum views_group g, const char *name)
 	}
 }
 
-void views_clear(void)
+int views_new(struct views **out, struct cache *cache)
 {
-	pthread_mutex_lock(&views_lock);
-	for (int g = 0; g < VIEWS_NGROUPS; g++) {
-		vindex_free(indexes[g]);
-		indexes[g] = NULL;
-	}
-	pthread_mutex_unlock(&views_lock);
+	struct views *v = calloc(1, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	v->cache = cache;
+	pthread_mutex_init(&v->lock, NULL);
+	*out = v;
+	return 0;
+}
+
+void views_free(struct views *v)
+{
+	if (!v)
+		return;
+	for (int g = 0; g < VIEWS_NGROUPS; g++)
+		vindex_free(v->indexes[g]);
+	pthread_mutex_destroy(&v->lock);
+	free(v);
 }

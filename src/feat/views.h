@@ -1,6 +1,6 @@
 /* views: directories that answer questions about the invoices.
  *
- *   views/status/<filter>/        one per filter of the API (schema_filter_at):
+ *   views/status/<filter>/        one per filter of the API (facts_filter_at):
  *                                 the listing `invoices?filter=<filter>`, one call
  *   views/year/<YYYY>/            the invoices dated in that year, from the
  *                                 invoices listing (no call of its own)
@@ -13,8 +13,8 @@
  * apply as they do to any listing.  Derived listings are rebuilt when the
  * listings they come from are replaced.
  */
-#ifndef FACTUURFS_VIEWS_H
-#define FACTUURFS_VIEWS_H
+#ifndef FACTUURFS_FEAT_VIEWS_H
+#define FACTUURFS_FEAT_VIEWS_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -23,6 +23,12 @@
 #include "store/cache.h"
 
 enum views_group { VIEWS_STATUS, VIEWS_YEAR, VIEWS_CLIENT, VIEWS_NGROUPS };
+
+/* The views of a mount: the derived directories built last, over @cache
+ * (borrowed).  Its lock is private. */
+struct views;
+int views_new(struct views **out, struct cache *cache);
+void views_free(struct views *v);
 
 /* "status", "year", "client"; views_group_find gives -1 for anything else. */
 const char *views_group_name(enum views_group g);
@@ -36,21 +42,18 @@ bool views_name_plausible(enum views_group g, const char *name);
  * (views_names_free).  Status names come from the filter table (no call); year
  * and client names need their listings.  *@changed and *@ttl_left say how
  * long the names hold (FS-wide: the directory's mtime and its timeouts). */
-int views_names(struct cache *cache, enum views_group g, char ***names, size_t *n,
+int views_names(struct views *v, enum views_group g, char ***names, size_t *n,
 		struct timespec *changed, double *ttl_left);
 void views_names_free(char **names, size_t n);
 
 /* The invoices in view directory @name of @g, sorted by stem, with a
  * reference; -ENOENT when @g has no such directory now. */
-int views_dir(struct cache *cache, enum views_group g, const char *name,
+int views_dir(struct views *v, enum views_group g, const char *name,
 	      struct cache_listing **out);
 
 /* True when the listings behind @g (or behind its directory @name, NULL for
  * the group) are held, so looking at them again costs at most a TTL refresh;
  * an unlisted view answers its attributes without a call. */
-bool views_held(struct cache *cache, enum views_group g, const char *name);
-
-/* Drops the derived listings (at unmount). */
-void views_clear(void);
+bool views_held(struct views *v, enum views_group g, const char *name);
 
 #endif

@@ -1,11 +1,17 @@
-/* fs: the FUSE low-level operations.
+/* fs: the FUSE layer — the low-level operations of one mounted account.
  *
  * Built on fuse_lowlevel.h for the kernel's no-open/no-opendir support and
- * readdirplus (DESIGN.md has the measurements); the inode table and local
- * files are inode.c, commits writeback.c.
+ * readdirplus (docs/ARCHITECTURE.md has why).  Each operation resolves its
+ * node and delegates: to its kind's handlers, to the save machine
+ * (ns/save.h), to the stores.  This header is the layer's interface for
+ * main.c; fuse/mount.h is what its files share.
  */
-#ifndef FACTUURFS_FS_H
-#define FACTUURFS_FS_H
+#ifndef FACTUURFS_FUSE_FS_H
+#define FACTUURFS_FUSE_FS_H
+
+#include <stdbool.h>
+#include <sys/ioctl.h>
+#include <time.h>
 
 #include "ns/inode.h" /* FUSE_USE_VERSION and fuse_lowlevel.h */
 
@@ -14,35 +20,44 @@
 
 struct api;
 struct events;
+struct mount;
 struct pdfstore;
 struct who_mount;
 
-struct fs;
+/* On a read-only mount (-o ro) the kernel refuses the write to
+ * .factuurfs/refresh; `factuurfs refresh` (cli.c) then sends the same text,
+ * NUL-terminated, by this ioctl on the .factuurfs directory, which the
+ * daemon takes as that write. */
+#define FS_REFRESH_IOCTL_SIZE 1024
+#define FS_IOC_REFRESH _IOW('F', 0x52, char[FS_REFRESH_IOCTL_SIZE])
 
 extern const struct fuse_lowlevel_ops fs_ops;
 
-/* A new filesystem with listings fresh for @ttl seconds; @readonly when
- * mounted with -o ro. */
-struct fs *fs_new(double ttl, bool readonly);
-/* Stops the notifier thread and frees everything.  The session and the cache
- * are the caller's. */
-void fs_free(struct fs *fs);
+/* A new mount with listings fresh for @ttl seconds; @readonly when mounted
+ * with -o ro.  NULL on ENOMEM. */
+struct mount *fs_new(double ttl, bool readonly);
+/* Stops the notifier and frees what the mount made.  The session and the
+ * stores are the caller's, freed after. */
+void fs_free(struct mount *m);
 
 /* When the mount started: the time of directories until their content changes. */
-time_t fs_started(const struct fs *fs);
+time_t fs_started(const struct mount *m);
 
-/* Wiring, before the session loop starts: fs_ops' userdata is @fs.  Every
- * pointer is borrowed (main.c frees them after fs_free); @status is copied. */
-void fs_set_stores(struct fs *fs, struct cache *cache, struct pdfstore *pdfs, struct api *api,
-		   struct events *events, const struct status_sources *status);
-/* @who: the mount, for telling fstat() from stat() (who.h); taken over, may be NULL. */
-void fs_set_session(struct fs *fs, struct fuse_session *se, struct who_mount *who);
+/* Wiring, before the session loop starts: fs_ops' userdata is @m.  Every
+ * pointer is borrowed (main.c frees them after fs_free); @status is copied.
+ * 0 or -errno. */
+int fs_set_stores(struct mount *m, struct cache *cache, struct pdfstore *pdfs, struct api *api,
+		  struct events *events, const struct status_sources *status);
+/* The session, once mounted and daemonized (the notifier is a thread);
+ * @who: the mount, for telling fstat() from stat() (base/who.h); taken over,
+ * may be NULL.  0 or -errno. */
+int fs_set_session(struct mount *m, struct fuse_session *se, struct who_mount *who);
 
 /* cache_config.changed: tells the kernel which names and contents changed. */
-void fs_listing_changed(void *fs, const struct schema_collection *c,
+void fs_listing_changed(void *m, const struct schema_collection *c,
 			const struct cache_listing *old, const struct cache_listing *cur);
 
 /* Drops every cached listing (SIGHUP, a write to .factuurfs/refresh). */
-void fs_refresh(struct fs *fs);
+void fs_refresh(struct mount *m);
 
 #endif

@@ -1,26 +1,34 @@
-/* inode: the inode table, local files and write buffers (see inode.h). */
+/* inode: the inode table and the local names of a mount (see inode.h). */
 #include "ns/inode.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "feat/export.h"
-#include "model/templates.h"
-#include "feat/views.h"
-#include "feat/writeback.h"
+/* A name in a collection directory that is not (only) a record's name. */
+struct lentry {
+	fuse_ino_t parent;
+	char *name;
+	struct node *node;
+	int flags;          /* enum lentry_flags */
+	double until;       /* LE_REPLACING: the hold's end */
+	char *key;          /* "<parent>/<name>" */
+	UT_hash_handle hh;
+};
 
-/* Dynamic inode numbers start here, above the fixed ones. */
-#define INO_DYNAMIC 4096
+struct inodes {
+	pthread_mutex_t lock;        /* protects everything below and the nodes' fields
+					marked so in inode.h */
+	struct node *by_ino, *by_key;
+	struct lentry *lentries;
+	fuse_ino_t next_ino;
+	void (*text_free)(struct text *);
+};
 
-pthread_mutex_t inode_lock = PTHREAD_MUTEX_INITIALIZER;
-
-static struct node *by_ino, *by_key; /* protected by inode_lock */
-static struct lentry *lentries;      /* protected by inode_lock */
-static fuse_ino_t next_ino = INO_DYNAMIC;
-
-static struct node *node_add(fuse_ino_t ino, enum node_kind kind,
+/* With t->lock held. */
+static struct node *node_add(struct inodes *t, fuse_ino_t ino, enum node_kind kind,
 			     const struct schema_collection *c, const char *id, const char *key)
 {
 	struct node *n = calloc(1, sizeof(*n));
@@ -39,132 +47,99 @@ static struct node *node_add(fuse_ino_t ino, enum node_kind kind,
 		free(n);
 		return NULL;
 	}
-	HASH_ADD(hh_ino, by_ino, ino, sizeof(n->ino), n);
-	HASH_ADD_KEYPTR(hh_key, by_key, n->key, strlen(n->key), n);
+	HASH_ADD(hh_ino, t->by_ino, ino, sizeof(n->ino), n);
+	HASH_ADD_KEYPTR(hh_key, t->by_key, n->key, strlen(n->key), n);
 	return n;
 }
 
-static void node_free(struct node *n)
+/* With t->lock held. */
+static void node_free(struct inodes *t, struct node *n)
 {
-	HASH_DELETE(hh_ino, by_ino, n);
-	HASH_DELETE(hh_key, by_key, n);
-	inode_buffer_drop(n);
+	HASH_DELETE(hh_ino, t->by_ino, n);
+	HASH_DELETE(hh_key, t->by_key, n);
+	if (n->text && t->text_free)
+		t->text_free(n->text);
 	free(n->id);
 	free(n->key);
 	free(n);
 }
 
-int inode_init(void)
+int inodes_new(struct inodes **out, const struct inode_fixed *fixed, size_t n,
+	       void (*text_free)(struct text *))
 {
-	char key[96];
-	pthread_mutex_lock(&inode_lock);
-	int rc = -ENOMEM;
-	if (!node_add(INO_ROOT, N_ROOT, NULL, NULL, "/") ||
-	    !node_add(INO_CTL, N_CTL, NULL, NULL, "/.factuurfs") ||
-	    !node_add(INO_STATUS, N_STATUS, NULL, NULL, "/.factuurfs/status") ||
-	    !node_add(INO_REFRESH, N_REFRESH, NULL, NULL, "/.factuurfs/refresh"))
-		goto out;
-	if (!node_add(INO_VIEWS, N_VIEWS, NULL, NULL, "/views") ||
-	    !node_add(INO_EXPORTS, N_EXPORTS, NULL, NULL, "/exports"))
-		goto out;
-	for (int g = 0; g < VIEWS_NGROUPS; g++) {
-		struct node *n;
-		snprintf(key, sizeof(key), "/views/%s", views_group_name(g));
-		if (!(n = node_add(INO_VGROUP0 + g, N_VGROUP, NULL, NULL, key)))
-			goto out;
-		n->sub = g;
+	struct inodes *t = calloc(1, sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	pthread_mutex_init(&t->lock, NULL);
+	t->next_ino = INO_DYNAMIC;
+	t->text_free = text_free;
+	for (size_t i = 0; i < n; i++) {
+		struct node *x;
+		if (fixed[i].ino >= INO_DYNAMIC ||
+		    !(x = node_add(t, fixed[i].ino, fixed[i].kind, fixed[i].c, NULL, fixed[i].key))) {
+			inodes_free(t);
+			return -ENOMEM;
+		}
+		x->sub = fixed[i].sub;
 	}
-	for (size_t i = 0; i < export_count(); i++) {
-		struct node *n;
-		snprintf(key, sizeof(key), "/exports/%s", export_name(i));
-		if (INO_EXPORT0 + i >= INO_COLL0 ||
-		    !(n = node_add(INO_EXPORT0 + i, N_EXPORT, NULL, NULL, key)))
-			goto out;
-		n->sub = (int)i;
-	}
-	for (size_t i = 0; i < schema_ncollections(); i++) {
-		const struct schema_collection *c = schema_collection_at(i);
-		snprintf(key, sizeof(key), "/%s", c->name);
-		if (INO_COLL0 + i >= INO_TEMPLATES ||
-		    !node_add(INO_COLL0 + i, c->single ? N_SINGLE : N_COLL, c, NULL, key))
-			goto out;
-	}
-	if (!node_add(INO_TEMPLATES, N_TEMPLATES, NULL, NULL, "/templates"))
-		goto out;
-	for (size_t i = 0; i < templates_count(); i++) {
-		struct node *n;
-		char name[80];
-		if (!templates_name(i, name, sizeof(name)) || INO_TEMPLATE0 + i >= INO_DYNAMIC)
-			goto out;
-		snprintf(key, sizeof(key), "/templates/%s", name);
-		n = node_add(INO_TEMPLATE0 + i, N_TEMPLATE, templates_collection(i), NULL, key);
-		if (!n)
-			goto out;
-		n->sub = (int)i;
-	}
-	rc = 0;
-out:
-	pthread_mutex_unlock(&inode_lock);
-	return rc;
+	*out = t;
+	return 0;
 }
 
-void inode_destroy(void)
+void inodes_free(struct inodes *t)
 {
 	struct node *n, *nt;
 	struct lentry *e, *et;
-	pthread_mutex_lock(&inode_lock);
-	HASH_ITER(hh, lentries, e, et) {
-		HASH_DEL(lentries, e);
+	if (!t)
+		return;
+	HASH_ITER(hh, t->lentries, e, et) {
+		HASH_DEL(t->lentries, e);
 		free(e->name);
 		free(e->key);
 		free(e);
 	}
-	HASH_ITER(hh_ino, by_ino, n, nt) {
-		node_free(n);
+	HASH_ITER(hh_ino, t->by_ino, n, nt) {
+		node_free(t, n);
 	}
-	next_ino = INO_DYNAMIC;
-	pthread_mutex_unlock(&inode_lock);
+	pthread_mutex_destroy(&t->lock);
+	free(t);
 }
 
-struct node *inode_get(fuse_ino_t ino)
+struct node *inode_get(struct inodes *t, fuse_ino_t ino)
 {
 	struct node *n = NULL;
-	pthread_mutex_lock(&inode_lock);
-	HASH_FIND(hh_ino, by_ino, &ino, sizeof(ino), n);
-	pthread_mutex_unlock(&inode_lock);
-	return n; /* lives until the kernel forgets it */
+	pthread_mutex_lock(&t->lock);
+	HASH_FIND(hh_ino, t->by_ino, &ino, sizeof(ino), n);
+	pthread_mutex_unlock(&t->lock);
+	return n;
 }
 
-static const char *kind_name(enum node_kind k)
-{
-	return k == N_PDF ? "pdf" : "json";
-}
-
-static struct node *find_record(const struct schema_collection *c, enum node_kind kind,
-				const char *id, bool make)
+static struct node *find_record(struct inodes *t, const struct schema_collection *c,
+				enum node_kind kind, const char *id, bool make)
 {
 	char *key = NULL;
 	struct node *n = NULL;
-	if (asprintf(&key, "%s/%s/%s", c->name, kind_name(kind), id) < 0)
+	if (asprintf(&key, "%s/%s/%s", c->name, kind == N_PDF ? "pdf" : "json", id) < 0)
 		return NULL;
-	pthread_mutex_lock(&inode_lock);
-	HASH_FIND(hh_key, by_key, key, strlen(key), n);
+	pthread_mutex_lock(&t->lock);
+	HASH_FIND(hh_key, t->by_key, key, strlen(key), n);
 	if (!n && make)
-		n = node_add(next_ino++, kind, c, id, key);
-	pthread_mutex_unlock(&inode_lock);
+		n = node_add(t, t->next_ino++, kind, c, id, key);
+	pthread_mutex_unlock(&t->lock);
 	free(key);
 	return n;
 }
 
-struct node *inode_record(const struct schema_collection *c, enum node_kind kind, const char *id)
+struct node *inode_record(struct inodes *t, const struct schema_collection *c,
+			  enum node_kind kind, const char *id)
 {
-	return find_record(c, kind, id, true);
+	return find_record(t, c, kind, id, true);
 }
 
-struct node *inode_find_record(const struct schema_collection *c, enum node_kind kind,
-			       const char *id)
+struct node *inode_find_record(struct inodes *t, const struct schema_collection *c,
+			       enum node_kind kind, const char *id)
 {
-	return find_record(c, kind, id, false);
+	return find_record(t, c, kind, id, false);
 }
 
 fuse_ino_t inode_coll_ino(const struct schema_collection *c)
@@ -172,43 +147,31 @@ fuse_ino_t inode_coll_ino(const struct schema_collection *c)
 	return INO_COLL0 + schema_collection_index(c);
 }
 
-struct node *inode_coll(const struct schema_collection *c)
-{
-	return inode_get(inode_coll_ino(c));
-}
-
-void inode_ref(struct node *n)
-{
-	pthread_mutex_lock(&inode_lock);
-	n->nlookup++;
-	pthread_mutex_unlock(&inode_lock);
-}
-
-struct node *inode_view(enum node_kind kind, fuse_ino_t parent, int sub,
+struct node *inode_view(struct inodes *t, enum node_kind kind, fuse_ino_t parent, int sub,
 			const struct schema_collection *c, const char *id)
 {
 	char *key = NULL;
 	struct node *n = NULL;
 	if (asprintf(&key, "view/%lu/%d/%d/%s", (unsigned long)parent, (int)kind, sub, id) < 0)
 		return NULL;
-	pthread_mutex_lock(&inode_lock);
-	HASH_FIND(hh_key, by_key, key, strlen(key), n);
-	if (!n && (n = node_add(next_ino++, kind, c, id, key))) {
+	pthread_mutex_lock(&t->lock);
+	HASH_FIND(hh_key, t->by_key, key, strlen(key), n);
+	if (!n && (n = node_add(t, t->next_ino++, kind, c, id, key))) {
 		n->sub = sub;
 		n->parent = parent;
 	}
-	pthread_mutex_unlock(&inode_lock);
+	pthread_mutex_unlock(&t->lock);
 	free(key);
 	return n;
 }
 
-fuse_ino_t *inode_view_dirs(size_t *n)
+fuse_ino_t *inode_view_dirs(struct inodes *t, size_t *n)
 {
-	struct node *x, *t;
+	struct node *x, *xt;
 	size_t k = 0, cap = 0;
 	fuse_ino_t *v = NULL;
-	pthread_mutex_lock(&inode_lock);
-	HASH_ITER(hh_ino, by_ino, x, t) {
+	pthread_mutex_lock(&t->lock);
+	HASH_ITER(hh_ino, t->by_ino, x, xt) {
 		if (x->kind != N_VGROUP && x->kind != N_VDIR && x->kind != N_EXPORT)
 			continue;
 		if (k == cap) {
@@ -220,34 +183,50 @@ fuse_ino_t *inode_view_dirs(size_t *n)
 		}
 		v[k++] = x->ino;
 	}
-	pthread_mutex_unlock(&inode_lock);
+	pthread_mutex_unlock(&t->lock);
 	*n = k;
 	return v;
 }
 
-void inode_forget(fuse_ino_t ino, uint64_t nlookup)
+void inode_ref(struct inodes *t, struct node *n)
+{
+	pthread_mutex_lock(&t->lock);
+	n->nlookup++;
+	pthread_mutex_unlock(&t->lock);
+}
+
+void inode_forget(struct inodes *t, fuse_ino_t ino, uint64_t nlookup)
 {
 	struct node *n = NULL;
-	pthread_mutex_lock(&inode_lock);
-	HASH_FIND(hh_ino, by_ino, &ino, sizeof(ino), n);
+	pthread_mutex_lock(&t->lock);
+	HASH_FIND(hh_ino, t->by_ino, &ino, sizeof(ino), n);
 	if (n) {
 		n->nlookup = n->nlookup > nlookup ? n->nlookup - nlookup : 0;
 		/* Record nodes stay, so their inode numbers never change; a local
 		 * file whose name is gone ends with the kernel's last reference. */
 		if (!n->nlookup && n->unlinked && !n->busy)
-			node_free(n);
+			node_free(t, n);
 	}
-	pthread_mutex_unlock(&inode_lock);
+	pthread_mutex_unlock(&t->lock);
 }
 
-/* ---- local files ---------------------------------------------------------- */
+/* ---- local names -------------------------------------------------------------- */
 
-struct node *inode_local_new(enum node_kind kind, const struct schema_collection *c)
+struct node *inode_local_new(struct inodes *t, enum node_kind kind,
+			     const struct schema_collection *c, mode_t mode)
 {
 	char key[48];
-	fuse_ino_t ino = next_ino++;
+	pthread_mutex_lock(&t->lock);
+	fuse_ino_t ino = t->next_ino++;
 	snprintf(key, sizeof(key), "local/%lu", (unsigned long)ino);
-	return node_add(ino, kind, c, NULL, key);
+	struct node *n = node_add(t, ino, kind, c, NULL, key);
+	if (n) {
+		n->mode = mode;
+		/* Made but not named yet: freed at its last forget unless named. */
+		n->unlinked = true;
+	}
+	pthread_mutex_unlock(&t->lock);
+	return n;
 }
 
 static char *lkey(fuse_ino_t parent, const char *name)
@@ -258,234 +237,225 @@ static char *lkey(fuse_ino_t parent, const char *name)
 	return key;
 }
 
-struct lentry *inode_lentry(fuse_ino_t parent, const char *name)
+/* With t->lock held. */
+static struct lentry *lentry_find(struct inodes *t, fuse_ino_t parent, const char *name)
 {
 	struct lentry *e = NULL;
 	char *key = lkey(parent, name);
 	if (key)
-		HASH_FIND_STR(lentries, key, e);
+		HASH_FIND_STR(t->lentries, key, e);
 	free(key);
 	return e;
 }
 
-struct lentry *inode_lentry_add(fuse_ino_t parent, const char *name, struct node *n)
+/* With t->lock held: a local node left without names is unlinked (and freed
+ * when the kernel holds no reference). */
+static void check_named(struct inodes *t, struct node *n)
+{
+	struct lentry *o, *ot;
+	if (n->kind != N_SCRATCH && n->kind != N_NEW)
+		return;
+	HASH_ITER(hh, t->lentries, o, ot) {
+		if (o->node == n)
+			return;
+	}
+	n->unlinked = true;
+	if (!n->nlookup && !n->busy)
+		node_free(t, n);
+}
+
+/* With t->lock held: removes @e, then checks its node. */
+static void lentry_del(struct inodes *t, struct lentry *e)
+{
+	struct node *n = e->node;
+	HASH_DEL(t->lentries, e);
+	free(e->name);
+	free(e->key);
+	free(e);
+	check_named(t, n);
+}
+
+struct node *inode_local(struct inodes *t, fuse_ino_t parent, const char *name, int *flags,
+			 double *until)
+{
+	pthread_mutex_lock(&t->lock);
+	struct lentry *e = lentry_find(t, parent, name);
+	struct node *n = e ? e->node : NULL;
+	if (flags)
+		*flags = e ? e->flags : 0;
+	if (until)
+		*until = e ? e->until : 0;
+	pthread_mutex_unlock(&t->lock);
+	return n;
+}
+
+int inode_local_add(struct inodes *t, fuse_ino_t parent, const char *name, struct node *n,
+		    int flags, double until)
 {
 	struct lentry *e = calloc(1, sizeof(*e));
 	if (!e)
-		return NULL;
+		return -ENOMEM;
 	e->parent = parent;
 	e->name = strdup(name);
 	e->key = lkey(parent, name);
 	e->node = n;
+	e->flags = flags;
+	e->until = until;
 	if (!e->name || !e->key) {
 		free(e->name);
 		free(e->key);
 		free(e);
-		return NULL;
+		return -ENOMEM;
 	}
-	HASH_ADD_KEYPTR(hh, lentries, e->key, strlen(e->key), e);
+	pthread_mutex_lock(&t->lock);
+	struct lentry *old = lentry_find(t, parent, name);
+	struct node *was = old ? old->node : NULL;
+	if (old) {
+		HASH_DEL(t->lentries, old);
+		free(old->name);
+		free(old->key);
+		free(old);
+	}
 	n->unlinked = false;
-	return e;
+	HASH_ADD_KEYPTR(hh, t->lentries, e->key, strlen(e->key), e);
+	if (was && was != n)
+		check_named(t, was);
+	pthread_mutex_unlock(&t->lock);
+	return 0;
 }
 
-void inode_lentry_del(struct lentry *e)
+bool inode_local_del(struct inodes *t, fuse_ino_t parent, const char *name)
 {
-	struct node *n = e->node;
-	struct lentry *o, *tmp;
-	bool named = false;
-	HASH_DEL(lentries, e);
-	free(e->name);
-	free(e->key);
-	free(e);
-	if (n->kind != N_SCRATCH && n->kind != N_NEW)
-		return;
-	HASH_ITER(hh, lentries, o, tmp) {
-		if (o->node == n)
-			named = true;
-	}
-	if (!named) {
-		n->unlinked = true;
-		if (!n->nlookup && !n->busy)
-			node_free(n);
-	}
+	pthread_mutex_lock(&t->lock);
+	struct lentry *e = lentry_find(t, parent, name);
+	if (e)
+		lentry_del(t, e);
+	pthread_mutex_unlock(&t->lock);
+	return e != NULL;
 }
 
 static int cmp_str(const void *a, const void *b)
 {
-	return strcmp(*(const char *const *)a, *(const char *const *)b);
+	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-const char **inode_lentry_names(fuse_ino_t parent, size_t *n)
+char **inode_local_names(struct inodes *t, fuse_ino_t parent, size_t *n)
 {
-	struct lentry *e, *tmp;
+	struct lentry *e, *et;
 	size_t k = 0, cap = 0;
-	const char **names = NULL;
-	HASH_ITER(hh, lentries, e, tmp) {
-		if (e->parent != parent || e->hidden)
+	char **names = NULL;
+	pthread_mutex_lock(&t->lock);
+	HASH_ITER(hh, t->lentries, e, et) {
+		if (e->parent != parent || (e->flags & (LE_HIDDEN | LE_REPLACING)))
 			continue;
 		if (k == cap) {
 			cap = cap ? cap * 2 : 8;
-			const char **more = realloc(names, cap * sizeof(*names));
+			char **more = realloc(names, cap * sizeof(*names));
 			if (!more)
 				break;
 			names = more;
 		}
-		names[k++] = e->name;
+		if ((names[k] = strdup(e->name)))
+			k++;
 	}
+	pthread_mutex_unlock(&t->lock);
 	if (k > 1)
 		qsort(names, k, sizeof(*names), cmp_str);
 	*n = k;
 	return names;
 }
 
-const char *inode_local_name(struct node *n)
+char *inode_local_name(struct inodes *t, struct node *n)
 {
-	struct lentry *e, *tmp;
+	struct lentry *e, *et;
 	const char *name = NULL;
-	HASH_ITER(hh, lentries, e, tmp) {
-		if (e->node == n && (!name || !e->hidden))
+	pthread_mutex_lock(&t->lock);
+	HASH_ITER(hh, t->lentries, e, et) {
+		if (e->node == n && (!name || !(e->flags & LE_HIDDEN)))
 			name = e->name;
 	}
-	return name;
+	char *copy = name ? strdup(name) : NULL;
+	pthread_mutex_unlock(&t->lock);
+	return copy;
 }
 
-int inode_make_record(struct node *n, const struct schema_collection *c, const char *id)
+int inode_make_record(struct inodes *t, struct node *n, const struct schema_collection *c,
+		      const char *id)
 {
-	char *key = NULL, *nid = strdup(id);
+	char *key = NULL, *nid = NULL;
 	struct node *other = NULL;
-	if (!nid || asprintf(&key, "%s/json/%s", c->name, id) < 0) {
-		free(nid);
+	if (asprintf(&key, "%s/json/%s", c->name, id) < 0)
 		return -ENOMEM;
+	pthread_mutex_lock(&t->lock);
+	/* The identifier is set once (readers look at it without the lock):
+	 * a node that had one keeps it only if it is this one. */
+	if (!n->id || strcmp(n->id, id)) {
+		if (n->id || !(nid = strdup(id))) {
+			pthread_mutex_unlock(&t->lock);
+			free(key);
+			return n->id ? -EEXIST : -ENOMEM;
+		}
+		n->id = nid;
 	}
-	free(n->id);
-	n->id = nid;
 	n->c = c;
 	n->kind = N_JSON;
 	/* The record's canonical node, unless one exists already (then this
 	 * one stays a second node of the same record under its old key). */
-	HASH_FIND(hh_key, by_key, key, strlen(key), other);
+	HASH_FIND(hh_key, t->by_key, key, strlen(key), other);
 	if (!other) {
-		HASH_DELETE(hh_key, by_key, n);
+		HASH_DELETE(hh_key, t->by_key, n);
 		free(n->key);
 		n->key = key;
-		HASH_ADD_KEYPTR(hh_key, by_key, n->key, strlen(n->key), n);
-	} else {
-		free(key);
+		key = NULL;
+		HASH_ADD_KEYPTR(hh_key, t->by_key, n->key, strlen(n->key), n);
 	}
+	pthread_mutex_unlock(&t->lock);
+	free(key);
 	return 0;
 }
 
-/* ---- buffers ---------------------------------------------------------------- */
-
-struct buffer *inode_buffer(struct node *n)
+void inode_set_id(struct inodes *t, struct node *n, const char *id)
 {
-	if (!n->buf)
-		n->buf = calloc(1, sizeof(*n->buf));
-	return n->buf;
+	pthread_mutex_lock(&t->lock);
+	if (!n->id)
+		n->id = strdup(id);
+	pthread_mutex_unlock(&t->lock);
 }
 
-/* Bytes reserved by every buffer; protected by inode_lock like the buffers. */
-static size_t buffers_total;
-
-static int reserve(struct buffer *b, size_t len)
+void inode_set_kind(struct inodes *t, struct node *n, enum node_kind kind)
 {
-	if (len <= b->cap)
-		return 0;
-	/* A record is a few KiB of JSON: a bigger file is not one, and an
-	 * endless writer must not take the daemon's memory. */
-	if (len > INODE_BUFFER_MAX)
-		return -EFBIG;
-	size_t cap = b->cap ? b->cap : 4096;
-	while (cap < len)
-		cap *= 2;
-	if (cap > INODE_BUFFER_MAX)
-		cap = INODE_BUFFER_MAX;
-	if (buffers_total - b->cap + cap > INODE_BUFFERS_TOTAL_MAX)
-		return -ENOSPC;
-	char *data = realloc(b->data, cap);
-	if (!data)
-		return -ENOMEM;
-	buffers_total = buffers_total - b->cap + cap;
-	b->data = data;
-	b->cap = cap;
-	return 0;
+	pthread_mutex_lock(&t->lock);
+	n->kind = kind;
+	pthread_mutex_unlock(&t->lock);
 }
 
-static void changed(struct node *n)
+void inode_set_times(struct inodes *t, struct node *n, const mode_t *mode,
+		     const struct timespec *mtime)
 {
-	n->buf->gen++;
-	n->buf->dirty = true;
-	clock_gettime(CLOCK_REALTIME, &n->mtime);
+	pthread_mutex_lock(&t->lock);
+	if (mode)
+		n->mode = *mode;
+	if (mtime)
+		n->mtime = *mtime;
+	pthread_mutex_unlock(&t->lock);
 }
 
-int inode_buffer_write(struct node *n, const char *data, size_t size, off_t off)
+void inode_times(struct inodes *t, struct node *n, mode_t *mode, struct timespec *mtime)
 {
-	struct buffer *b = inode_buffer(n);
-	if (!b)
-		return -ENOMEM;
-	if (off < 0 || (size_t)off > SIZE_MAX - size)
-		return -EINVAL;
-	if ((size_t)off + size > INODE_BUFFER_MAX)
-		return -EFBIG;
-	int rc = reserve(b, (size_t)off + size);
-	if (rc < 0)
-		return rc;
-	if ((size_t)off > b->len)
-		memset(b->data + b->len, 0, (size_t)off - b->len);
-	memcpy(b->data + off, data, size);
-	if ((size_t)off + size > b->len)
-		b->len = (size_t)off + size;
-	changed(n);
-	return 0;
+	pthread_mutex_lock(&t->lock);
+	if (mode)
+		*mode = n->mode;
+	if (mtime)
+		*mtime = n->mtime;
+	pthread_mutex_unlock(&t->lock);
 }
 
-int inode_buffer_truncate(struct node *n, off_t size)
+void inode_set_busy(struct inodes *t, struct node *n, bool busy)
 {
-	struct buffer *b = inode_buffer(n);
-	if (!b)
-		return -ENOMEM;
-	if (size < 0)
-		return -EINVAL;
-	if ((size_t)size > INODE_BUFFER_MAX)
-		return -EFBIG;
-	int rc = reserve(b, (size_t)size);
-	if (rc < 0)
-		return rc;
-	if ((size_t)size > b->len)
-		memset(b->data + b->len, 0, (size_t)size - b->len);
-	b->len = (size_t)size;
-	changed(n);
-	return 0;
-}
-
-int inode_buffer_keep_refused(struct node *n, const struct buffer *from)
-{
-	int rc = inode_buffer_truncate(n, 0);
-	if (rc == 0)
-		rc = inode_buffer_write(n, from->data, from->len, 0);
-	if (rc == 0) {
-		inode_buffer_set_refusal(n->buf, from->error ? from->error : "refused");
-		n->buf->dirty = false;
-	}
-	return rc;
-}
-
-void inode_buffer_drop(struct node *n)
-{
-	if (!n->buf)
-		return;
-	wb_pending_free(n->buf->pending);
-	buffers_total -= n->buf->cap;
-	free(n->buf->error);
-	free(n->buf->data);
-	free(n->buf);
-	n->buf = NULL;
-}
-
-void inode_buffer_set_refusal(struct buffer *b, const char *reason)
-{
-	free(b->error);
-	/* Without memory for the reason it is still refused, only unexplained. */
-	b->error = reason ? strdup(reason) : NULL;
-	b->failed = reason != NULL;
+	pthread_mutex_lock(&t->lock);
+	n->busy = busy;
+	/* A commit that outlived the file's last reference frees it now. */
+	if (!busy && !n->nlookup && n->unlinked)
+		node_free(t, n);
+	pthread_mutex_unlock(&t->lock);
 }

@@ -118,6 +118,7 @@ void cache_record_unref(struct cache_record *r)
 	free(r->id);
 	free(r->stem);
 	free(r->text);
+	free(r->facts);
 	free(r);
 }
 
@@ -155,6 +156,8 @@ static struct cache_record *record_new(const struct schema_collection *c, const 
 	r->date = schema_record_date(c, py);
 	r->mtime = r->date + (time_t)(fnv1a(r->text, r->len) % 3600);
 	r->whole = schema_record_is_whole(c, wire);
+	/* Rendered once: nothing parses the text again. */
+	r->facts = facts_of(c, py);
 	cJSON_Delete(py);
 	return r;
 fail:
@@ -508,7 +511,7 @@ out:
 }
 
 /* The slot of @c narrowed by @filter (NULL: the whole collection), or NULL
- * when the filter is none of schema_filter_at()'s. */
+ * when the filter is none of facts_filter_at()'s. */
 static struct coll_state *slot_of(struct cache *cache, const struct schema_collection *c,
 				  const char *filter)
 {
@@ -920,7 +923,7 @@ int cache_new(struct cache **out, struct api *api, const struct cache_config *cf
 	/* Filtered listings exist for the collection with the API's filters:
 	 * the invoices. */
 	const struct schema_collection *inv = schema_find("invoices");
-	cache->nslots = schema_ncollections() + (inv ? schema_nfilters() : 0);
+	cache->nslots = schema_ncollections() + (inv ? facts_nfilters() : 0);
 	cache->colls = calloc(cache->nslots, sizeof(*cache->colls));
 	if (!cache->colls) {
 		free(cache);
@@ -929,7 +932,7 @@ int cache_new(struct cache **out, struct api *api, const struct cache_config *cf
 	for (size_t i = 0; i < cache->nslots; i++) {
 		bool f = i >= schema_ncollections();
 		cache->colls[i].c = f ? inv : schema_collection_at(i);
-		cache->colls[i].filter = f ? schema_filter_at(i - schema_ncollections())->name : NULL;
+		cache->colls[i].filter = f ? facts_filter_at(i - schema_ncollections())->name : NULL;
 	}
 	pthread_mutex_init(&cache->lock, NULL);
 	pthread_cond_init(&cache->done, NULL);

@@ -18,6 +18,7 @@
 #include <sys/types.h>
 #include <time.h>
 
+#include "model/facts.h"
 #include "model/schema.h"
 
 struct api;
@@ -35,6 +36,8 @@ struct cache_record {
 	time_t date;       /* the record's own date (12:00 UTC), 0 when it has none */
 	time_t mtime;      /* date + a content-derived offset (see cache.c) */
 	bool whole;        /* false: the listing carried only part of it */
+	struct facts *facts; /* what views, xattrs and exports read (model/facts.h); NULL
+				for collections without, or when it could not be made */
 };
 
 /* One listing of a collection, sorted by stem.  Immutable; shared. */
@@ -77,7 +80,7 @@ void cache_listing_unref(struct cache_listing *l);
 bool cache_has_listing(struct cache *cache, const struct schema_collection *c);
 
 /* The listing of invoices collection @c narrowed by the API's @filter (a name
- * of schema_filter_at(): `invoices?filter=open`), kept like any listing: TTL,
+ * of facts_filter_at(): `invoices?filter=open`), kept like any listing: TTL,
  * single-flight, stale on failure, the budget's rules; -ENOENT for a filter the
  * table does not have.  cache_invalidate(@c) drops it with the whole listing. */
 int cache_listing_get_filtered(struct cache *cache, const struct schema_collection *c,

@@ -1,0 +1,228 @@
+/* attr: attributes, GETATTR and SETATTR (see mount.h). */
+#include "fuse/mount.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/clock.h"
+#include "base/names.h"
+#include "base/who.h"
+#include "store/cache.h"
+#include "store/pdfstore.h"
+
+void attr_dir(struct mount *m, struct stat *st, fuse_ino_t ino, time_t mtime)
+{
+	memset(st, 0, sizeof(*st));
+	st->st_ino = ino;
+	st->st_mode = S_IFDIR | FS_DIR_MODE;
+	st->st_nlink = 2;
+	st->st_uid = m->uid;
+	st->st_gid = m->gid;
+	st->st_size = 4096;
+	st->st_blocks = 8;
+	st->st_mtime = st->st_atime = mtime;
+	/* A directory's ctime is the mount's start and never moves, while its
+	 * mtime follows the listing (it is unknown until the first listing):
+	 * tar takes a ctime that moved while it read a directory for a change
+	 * ("file changed as we read it"), and the first `tar cf` of a
+	 * collection is what lists it. */
+	st->st_ctime = m->started;
+}
+
+void attr_file(struct mount *m, struct stat *st, fuse_ino_t ino, mode_t mode, off_t size,
+	       time_t mtime)
+{
+	memset(st, 0, sizeof(*st));
+	st->st_ino = ino;
+	st->st_mode = S_IFREG | mode;
+	st->st_nlink = 1;
+	st->st_uid = m->uid;
+	st->st_gid = m->gid;
+	st->st_size = size;
+	st->st_blocks = (size + 511) / 512;
+	st->st_blksize = 4096;
+	st->st_mtime = st->st_ctime = st->st_atime = mtime;
+}
+
+void attr_link(struct mount *m, struct stat *st, fuse_ino_t ino, size_t len, time_t mtime)
+{
+	memset(st, 0, sizeof(*st));
+	st->st_ino = ino;
+	st->st_mode = S_IFLNK | 0777;
+	st->st_nlink = 1;
+	st->st_uid = m->uid;
+	st->st_gid = m->gid;
+	st->st_size = (off_t)len;
+	st->st_mtime = st->st_ctime = st->st_atime = mtime;
+}
+
+int node_attr(struct mount *m, struct node *n, struct stat *st, double *timeout)
+{
+	const struct kind_ops *k = kinds_of(n->kind);
+	*timeout = FS_FOREVER;
+	return k->attr ? k->attr(m, n, st, timeout) : -ENOENT;
+}
+
+void reply_negative(fuse_req_t req, double timeout)
+{
+	struct fuse_entry_param e;
+	memset(&e, 0, sizeof(e));
+	e.entry_timeout = timeout; /* ino 0: a cached "no such name" */
+	fuse_reply_entry(req, &e);
+}
+
+int entry_of(struct mount *m, struct node *n, struct fuse_entry_param *e)
+{
+	double timeout;
+	memset(e, 0, sizeof(*e));
+	int rc = node_attr(m, n, &e->attr, &timeout);
+	if (rc < 0)
+		return rc;
+	e->ino = n->ino;
+	e->attr_timeout = timeout;
+	e->entry_timeout = timeout > 0 ? timeout : (n->kind == N_PDF ? m->ttl : 0);
+	inode_ref(m->inodes, n);
+	return 0;
+}
+
+void reply_node(fuse_req_t req, struct mount *m, struct node *n)
+{
+	struct fuse_entry_param e;
+	int rc = entry_of(m, n, &e);
+	if (rc == -ENOENT)
+		reply_negative(req, 0);
+	else if (rc < 0)
+		fuse_reply_err(req, -rc);
+	else if (fuse_reply_entry(req, &e) != 0)
+		inode_forget(m->inodes, n->ino, 1);
+}
+
+void reply_slice(fuse_req_t req, const char *text, size_t len, size_t size, off_t off)
+{
+	if (off < 0 || (size_t)off >= len) {
+		fuse_reply_buf(req, NULL, 0);
+		return;
+	}
+	if (size > len - (size_t)off)
+		size = len - (size_t)off;
+	fuse_reply_buf(req, text + off, size);
+}
+
+/* ---- GETATTR ------------------------------------------------------------------------ */
+
+/* True when @n is a file whose size is not known until fetched (see
+ * kind_coll.c, FS_PDF_PLACEHOLDER); no call. */
+static bool size_unknown(struct mount *m, struct node *n)
+{
+	struct cache_record *r = NULL;
+	off_t size;
+	if (n->kind == N_PDF)
+		return pdfstore_size(m->pdfs, n->id, false) < 0;
+	if (n->kind != N_JSON || save_size(m->save, n, &size))
+		return false;
+	if (cache_record_peek(m->cache, n->c, n->id, &r) == 0) {
+		cache_record_unref(r);
+		return false;
+	}
+	return true;
+}
+
+/* True when the process behind @req holds @n open: its fstat() after open()
+ * reaches us without a file handle, like a stat() by path (no-open). */
+static bool caller_holds(struct mount *m, fuse_req_t req, struct node *n)
+{
+	pid_t pid = fuse_req_ctx(req)->pid;
+	if (who_only_looks(pid))
+		return false;
+	char *stem = names_encode(n->id), suffix[1200];
+	if (!stem)
+		return false;
+	snprintf(suffix, sizeof(suffix), "/%s/%s.%s", n->c->name, stem,
+		 n->kind == N_PDF ? "pdf" : "json");
+	free(stem);
+	return who_holds_open(m->who, pid, n->ino, suffix);
+}
+
+void fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct mount *m = mount_of(req);
+	struct node *n = inode_get(m->inodes, ino);
+	struct stat st;
+	double timeout;
+	if (!n) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	/* A file whose size is not known until fetched: a program that opened
+	 * it (a GETATTR with a file handle comes from lseek(SEEK_END) and from
+	 * every read; one from a process holding it open is its fstat) gets
+	 * the true size, so tar, rsync, mmap and zip copy it whole; ls -l and
+	 * stat by path see the placeholder and cost nothing.  A failed fetch
+	 * leaves the placeholder: the read that follows gives the errno. */
+	if (size_unknown(m, n) && (fi || caller_holds(m, req, n))) {
+		struct cache_record *r = NULL;
+		if (n->kind == N_PDF)
+			pdf_fetch_for(m, fuse_req_ctx(req)->pid, n);
+		else if (cache_record_get(m->cache, n->c, n->id, &r) == 0)
+			cache_record_unref(r);
+	}
+	int rc = node_attr(m, n, &st, &timeout);
+	if (rc < 0)
+		fuse_reply_err(req, -rc);
+	else
+		fuse_reply_attr(req, &st, timeout);
+}
+
+/* ---- SETATTR ------------------------------------------------------------------------ */
+
+static bool is_dir_kind(enum node_kind k)
+{
+	return k == N_ROOT || k == N_CTL || k == N_COLL || k == N_VIEWS || k == N_VGROUP ||
+	       k == N_VDIR || k == N_EXPORTS || k == N_TEMPLATES;
+}
+
+void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
+		struct fuse_file_info *fi)
+{
+	struct mount *m = mount_of(req);
+	struct node *n = inode_get(m->inodes, ino);
+	struct stat st;
+	double timeout;
+	int rc = 0;
+	(void)fi;
+	if (!n) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	/* Owners cannot change: the files are the mounting user's. */
+	if (((to_set & FUSE_SET_ATTR_UID) && attr->st_uid != m->uid) ||
+	    ((to_set & FUSE_SET_ATTR_GID) && attr->st_gid != m->gid)) {
+		fuse_reply_err(req, EPERM);
+		return;
+	}
+	if (is_dir_kind(n->kind)) {
+		if (to_set & (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_SIZE))
+			rc = -EPERM;
+	} else if ((to_set & FUSE_SET_ATTR_SIZE) && n->kind != N_REFRESH) {
+		/* O_TRUNC arrives here (atomic_o_trunc is off: DESIGN.md). */
+		rc = save_truncate(m->save, n, attr->st_size);
+	}
+	if (rc == 0 && (n->kind == N_SCRATCH || n->kind == N_NEW)) {
+		/* Local files keep a mode and times, as on a disk; on records they
+		 * are accepted and ignored (the service has neither). */
+		mode_t mode = attr->st_mode & FS_LOCAL_MODE_MASK;
+		struct timespec mtime = (to_set & FUSE_SET_ATTR_MTIME_NOW) ? clock_wall()
+										: attr->st_mtim;
+		inode_set_times(m->inodes, n, (to_set & FUSE_SET_ATTR_MODE) ? &mode : NULL,
+				(to_set & (FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_MTIME_NOW)) ? &mtime
+											      : NULL);
+	}
+	if (rc == 0)
+		rc = node_attr(m, n, &st, &timeout);
+	if (rc < 0)
+		fuse_reply_err(req, -rc);
+	else
+		fuse_reply_attr(req, &st, timeout);
+}

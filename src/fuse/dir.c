@@ -1,0 +1,194 @@
+/* dir: LOOKUP, FORGET, READDIR(PLUS), READLINK (see mount.h). */
+#include "fuse/mount.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/pdfstore.h"
+
+void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct mount *m = mount_of(req);
+	struct node *p = inode_get(m->inodes, parent), *n = NULL;
+	double neg = FS_FOREVER;
+	if (!p) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	/* The kernel lets names up to 1024 bytes through to FUSE. */
+	if (strlen(name) > NAME_MAX) {
+		fuse_reply_err(req, ENAMETOOLONG);
+		return;
+	}
+	const struct kind_ops *k = kinds_of(p->kind);
+	if (!k->lookup) {
+		fuse_reply_err(req, ENOTDIR);
+		return;
+	}
+	int rc = k->lookup(m, p, name, &n, &neg);
+	if (rc < 0)
+		fuse_reply_err(req, -rc);
+	else if (!n)
+		reply_negative(req, neg);
+	else
+		reply_node(req, m, n);
+}
+
+void fs_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+{
+	inode_forget(mount_of(req)->inodes, ino, nlookup);
+	fuse_reply_none(req);
+}
+
+void fs_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets)
+{
+	struct mount *m = mount_of(req);
+	for (size_t i = 0; i < count; i++)
+		inode_forget(m->inodes, forgets[i].ino, forgets[i].nlookup);
+	fuse_reply_none(req);
+}
+
+/* Opens need nothing from us: ENOSYS turns on the kernel's no-opendir mode,
+ * after which opendirs and releasedirs no longer reach the daemon. */
+void fs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	(void)ino;
+	(void)fi;
+	fuse_reply_err(req, ENOSYS);
+}
+
+/* The inode ".." names. */
+static fuse_ino_t parent_of(const struct node *d)
+{
+	return d->kind == N_VDIR ? d->parent : d->kind == N_VGROUP ? INO_VIEWS : INO_ROOT;
+}
+
+/* Appends one entry; returns false when the buffer is full.  @n may be NULL
+ * for "." and "..", which take no lookup reference. */
+static bool dir_add(fuse_req_t req, struct mount *m, char *buf, size_t size, size_t *used,
+		    bool plus, const char *name, struct node *n, struct stat *dot, off_t next)
+{
+	struct fuse_entry_param e;
+	size_t need;
+	double timeout = 0;
+	memset(&e, 0, sizeof(e));
+	/* A PDF of unknown size goes with its placeholder and an attribute
+	 * timeout of 0 (kind_coll.c), so `ls -l` costs one GETATTR per such
+	 * PDF rather than a LOOKUP and a GETATTR.  Every read() asks for the
+	 * attributes again until the size is known, so a placeholder that
+	 * reaches the kernel while a reader's fetch runs cannot cut a read
+	 * (docs/SEMANTICS.md, "PDF sizes", names the one case it can: mmap
+	 * right after fstat, during a concurrent listing). */
+	if (!n)
+		e.attr = *dot;
+	else if (node_attr(m, n, &e.attr, &timeout) < 0)
+		return true; /* vanished meanwhile: leave it out */
+	if (!plus) {
+		need = fuse_add_direntry(req, buf + *used, size - *used, name, &e.attr, next);
+		if (need > size - *used)
+			return false;
+		*used += need;
+		return true;
+	}
+	if (n) {
+		e.ino = n->ino;
+		e.attr_timeout = timeout;
+		e.entry_timeout = timeout > 0 ? timeout : m->ttl;
+	}
+	need = fuse_add_direntry_plus(req, buf + *used, size - *used, name, &e, next);
+	if (need > size - *used)
+		return false; /* did not fit: no reference taken */
+	*used += need;
+	if (n)
+		inode_ref(m->inodes, n);
+	return true;
+}
+
+/* Entry k: 0 ".", 1 "..", then the directory's own entries in order (its
+ * kind's snap and entry); the offset handed back is the index of the next. */
+static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, bool plus)
+{
+	struct mount *m = mount_of(req);
+	struct node *d = inode_get(m->inodes, ino);
+	struct dirsnap snap = {0};
+	struct stat dot;
+	char name[1024], *buf = NULL;
+	size_t used = 0;
+	if (!d) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	const struct kind_ops *k = kinds_of(d->kind);
+	if (!k->snap || !k->entry) {
+		fuse_reply_err(req, ENOTDIR);
+		return;
+	}
+	buf = malloc(size ? size : 1);
+	if (!buf) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	int rc = k->snap(m, d, &snap);
+	if (rc < 0)
+		goto out;
+	attr_dir(m, &dot, d->ino, m->started);
+	for (off_t i = off; i >= 0; i++) {
+		struct node *n = NULL;
+		const char *nm = name;
+		if (i == 0) {
+			nm = ".";
+		} else if (i == 1) {
+			nm = "..";
+			dot.st_ino = parent_of(d);
+		} else if (!k->entry(m, d, &snap, (size_t)i - 2, name, sizeof(name), &n)) {
+			break;
+		} else if (!n) {
+			continue; /* a local file removed meanwhile */
+		}
+		if (!dir_add(req, m, buf, size, &used, plus, nm, n, &dot, i + 1))
+			break;
+	}
+out:
+	kinds_snap_free(&snap);
+	if (rc < 0 && used == 0)
+		fuse_reply_err(req, -rc);
+	else
+		fuse_reply_buf(req, buf, used);
+	free(buf);
+}
+
+void fs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
+{
+	(void)fi;
+	do_readdir(req, ino, size, off, false);
+}
+
+void fs_readdirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		    struct fuse_file_info *fi)
+{
+	(void)fi;
+	do_readdir(req, ino, size, off, true);
+}
+
+void fs_readlink(fuse_req_t req, fuse_ino_t ino)
+{
+	struct mount *m = mount_of(req);
+	struct node *n = inode_get(m->inodes, ino);
+	struct stat st;
+	double timeout;
+	if (!n || n->kind != N_VLINK) {
+		fuse_reply_err(req, n ? EINVAL : ENOENT);
+		return;
+	}
+	int rc = node_attr(m, n, &st, &timeout); /* still in its view? */
+	char *t = rc == 0 ? vlink_target(n) : NULL;
+	if (rc == 0 && !t)
+		rc = -ENOMEM;
+	if (rc < 0)
+		fuse_reply_err(req, -rc);
+	else
+		fuse_reply_readlink(req, t);
+	free(t);
+}

@@ -1,0 +1,398 @@
+/* kind_views: views/, exports/ and templates/ (see mount.h).
+ *
+ * Like a collection directory, a view asks the service only when it was
+ * listed before (a TTL refresh): a cold `ls -l views/status` costs nothing.
+ */
+#include "fuse/mount.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/names.h"
+#include "feat/export.h"
+#include "feat/views.h"
+#include "model/templates.h"
+#include "store/cache.h"
+
+/* Fixed directories: views/, exports/, templates/. */
+static int fixed_dir_attr(struct mount *m, struct node *n, struct stat *st, double *timeout)
+{
+	(void)timeout;
+	attr_dir(m, st, n->ino, m->started);
+	if (n->kind == N_VIEWS)
+		st->st_nlink = 2 + VIEWS_NGROUPS;
+	return 0;
+}
+
+/* ---- views/ ---------------------------------------------------------------------- */
+
+static int views_lookup(struct mount *m, struct node *d, const char *name, struct node **out,
+			double *neg)
+{
+	(void)d;
+	(void)neg;
+	int g = views_group_find(name);
+	*out = g >= 0 ? inode_get(m->inodes, INO_VGROUP0 + g) : NULL;
+	return 0;
+}
+
+static int views_snap(struct mount *m, struct node *d, struct dirsnap *s)
+{
+	(void)m;
+	(void)d;
+	s->count = VIEWS_NGROUPS;
+	return 0;
+}
+
+static bool views_entry(struct mount *m, struct node *d, const struct dirsnap *s, size_t i,
+			char *name, size_t len, struct node **n)
+{
+	(void)d;
+	(void)s;
+	if (i >= VIEWS_NGROUPS)
+		return false;
+	snprintf(name, len, "%s", views_group_name(i));
+	*n = inode_get(m->inodes, INO_VGROUP0 + i);
+	return true;
+}
+
+const struct kind_ops kind_views = {
+	.attr = fixed_dir_attr,
+	.lookup = views_lookup,
+	.snap = views_snap,
+	.entry = views_entry,
+};
+
+/* ---- views/<group>/ ---------------------------------------------------------------- */
+
+static int vgroup_attr(struct mount *m, struct node *n, struct stat *st, double *timeout)
+{
+	char **names = NULL;
+	size_t k = 0;
+	struct timespec changed = {0};
+	double left = -1;
+	attr_dir(m, st, n->ino, m->started);
+	if (n->sub == VIEWS_STATUS || !views_held(m->views, n->sub, NULL)) {
+		*timeout = n->sub == VIEWS_STATUS ? FS_FOREVER : 1.0;
+		return 0;
+	}
+	int rc = views_names(m->views, n->sub, &names, &k, &changed, &left);
+	views_names_free(names, k);
+	if (rc < 0)
+		return rc;
+	st->st_mtim = st->st_atim = changed;
+	*timeout = left;
+	return 0;
+}
+
+/* Names that cannot be entries never cost a call. */
+static int vgroup_lookup(struct mount *m, struct node *d, const char *name, struct node **out,
+			 double *neg)
+{
+	struct cache_listing *l = NULL;
+	*out = NULL;
+	if (!views_name_plausible(d->sub, name))
+		return 0;
+	if (d->sub != VIEWS_STATUS) {
+		/* Years and clients exist when the listings have them. */
+		int rc = views_dir(m->views, d->sub, name, &l);
+		if (rc == -ENOENT) {
+			*neg = 1.0;
+			return 0;
+		}
+		if (rc < 0)
+			return rc;
+		cache_listing_unref(l);
+	}
+	*out = inode_view(m->inodes, N_VDIR, d->ino, d->sub, NULL, name);
+	return *out ? 0 : -ENOMEM;
+}
+
+static int vgroup_snap(struct mount *m, struct node *d, struct dirsnap *s)
+{
+	struct timespec changed;
+	double left;
+	int rc = views_names(m->views, d->sub, &s->names, &s->nnames, &changed, &left);
+	s->count = s->nnames;
+	return rc;
+}
+
+static bool vgroup_entry(struct mount *m, struct node *d, const struct dirsnap *s, size_t i,
+			 char *name, size_t len, struct node **n)
+{
+	if (i >= s->nnames)
+		return false;
+	snprintf(name, len, "%s", s->names[i]);
+	*n = inode_view(m->inodes, N_VDIR, d->ino, d->sub, NULL, s->names[i]);
+	return true;
+}
+
+const struct kind_ops kind_vgroup = {
+	.attr = vgroup_attr,
+	.lookup = vgroup_lookup,
+	.snap = vgroup_snap,
+	.entry = vgroup_entry,
+};
+
+/* ---- views/<group>/<name>/ ------------------------------------------------------------ */
+
+static int vdir_listing(struct mount *m, const struct node *d, struct cache_listing **out)
+{
+	return views_dir(m->views, (enum views_group)d->sub, d->id, out);
+}
+
+static int vdir_attr(struct mount *m, struct node *n, struct stat *st, double *timeout)
+{
+	struct cache_listing *l = NULL;
+	attr_dir(m, st, n->ino, m->started);
+	*timeout = 1.0;
+	if (!views_held(m->views, n->sub, n->id))
+		return 0;
+	int rc = vdir_listing(m, n, &l);
+	if (rc < 0)
+		return rc;
+	st->st_mtim = st->st_atim = l->changed;
+	*timeout = cache_listing_ttl_left(m->cache, l);
+	cache_listing_unref(l);
+	return 0;
+}
+
+static int vdir_lookup(struct mount *m, struct node *d, const char *name, struct node **out,
+		       double *neg)
+{
+	struct cache_listing *l = NULL;
+	bool pdf = false;
+	char *id = NULL;
+	*out = NULL;
+	if (!names_is_scratch(name)) {
+		id = names_record_id(name, ".json");
+		if (!id) {
+			id = names_record_id(name, ".pdf");
+			pdf = id != NULL;
+		}
+	}
+	if (!id)
+		return 0;
+	int rc = vdir_listing(m, d, &l);
+	if (rc < 0) {
+		free(id);
+		return rc;
+	}
+	*neg = cache_listing_ttl_left(m->cache, l);
+	if (cache_listing_find(l, id) >= 0) {
+		*out = inode_view(m->inodes, N_VLINK, d->ino, pdf, schema_find("invoices"), id);
+		rc = *out ? 0 : -ENOMEM;
+	}
+	cache_listing_unref(l);
+	free(id);
+	return rc;
+}
+
+static int vdir_snap(struct mount *m, struct node *d, struct dirsnap *s)
+{
+	int rc = vdir_listing(m, d, &s->l);
+	s->count = rc == 0 ? s->l->n * 2 : 0;
+	return rc;
+}
+
+static bool vdir_entry(struct mount *m, struct node *d, const struct dirsnap *s, size_t i,
+		       char *name, size_t len, struct node **n)
+{
+	if (i >= s->count)
+		return false;
+	const struct cache_record *r = s->l->recs[i / 2];
+	snprintf(name, len, "%s.%s", r->stem, i % 2 ? "pdf" : "json");
+	*n = inode_view(m->inodes, N_VLINK, d->ino, (int)(i % 2), schema_find("invoices"), r->id);
+	return true;
+}
+
+const struct kind_ops kind_vdir = {
+	.attr = vdir_attr,
+	.lookup = vdir_lookup,
+	.snap = vdir_snap,
+	.entry = vdir_entry,
+};
+
+/* ---- a view's links ---------------------------------------------------------------------- */
+
+/* What view link @n points at: "../../../invoices/<stem>.json".  Every view
+ * directory is three levels down, so the text is the same in each, and
+ * relative: it works wherever the mount is.  malloc'd. */
+char *vlink_target(const struct node *n)
+{
+	char *stem = names_encode(n->id), *t = NULL;
+	if (stem && asprintf(&t, "../../../%s/%s.%s", n->c->name, stem, n->sub ? "pdf" : "json") < 0)
+		t = NULL;
+	free(stem);
+	return t;
+}
+
+static int vlink_attr(struct mount *m, struct node *n, struct stat *st, double *timeout)
+{
+	struct cache_listing *l = NULL;
+	struct node *d = inode_get(m->inodes, n->parent);
+	char *t = vlink_target(n);
+	int rc = !d ? -ENOENT : !t ? -ENOMEM : vdir_listing(m, d, &l);
+	ssize_t pos = rc < 0 ? -1 : cache_listing_find(l, n->id);
+	if (rc == 0 && pos < 0)
+		rc = -ENOENT;
+	if (rc == 0) {
+		const struct cache_record *r = l->recs[pos];
+		attr_link(m, st, n->ino, strlen(t), n->sub ? r->date : r->mtime);
+		*timeout = cache_listing_ttl_left(m->cache, l);
+	}
+	cache_listing_unref(l);
+	free(t);
+	return rc;
+}
+
+static int vlink_read(struct mount *m, fuse_req_t req, struct node *n, size_t size, off_t off)
+{
+	(void)m;
+	(void)req;
+	(void)n;
+	(void)size;
+	(void)off;
+	return -EINVAL;
+}
+
+const struct kind_ops kind_vlink = {
+	.attr = vlink_attr,
+	.read = vlink_read,
+};
+
+/* ---- exports/ --------------------------------------------------------------------------- */
+
+static int exports_lookup(struct mount *m, struct node *d, const char *name, struct node **out,
+			  double *neg)
+{
+	(void)d;
+	(void)neg;
+	int i = export_find(name);
+	*out = i >= 0 ? inode_get(m->inodes, INO_EXPORT0 + i) : NULL;
+	return 0;
+}
+
+static int exports_snap(struct mount *m, struct node *d, struct dirsnap *s)
+{
+	(void)m;
+	(void)d;
+	s->count = export_count();
+	return 0;
+}
+
+static bool exports_entry(struct mount *m, struct node *d, const struct dirsnap *s, size_t i,
+			  char *name, size_t len, struct node **n)
+{
+	(void)d;
+	if (i >= s->count)
+		return false;
+	snprintf(name, len, "%s", export_name(i));
+	*n = inode_get(m->inodes, INO_EXPORT0 + i);
+	return true;
+}
+
+const struct kind_ops kind_exports = {
+	.attr = fixed_dir_attr,
+	.lookup = exports_lookup,
+	.snap = exports_snap,
+	.entry = exports_entry,
+};
+
+static int export_attr(struct mount *m, struct node *n, struct stat *st, double *timeout)
+{
+	struct export_text *t = NULL;
+	int rc = export_get(m->exports, (size_t)n->sub, &t);
+	if (rc < 0)
+		return rc;
+	attr_file(m, st, n->ino, FS_RO_MODE, (off_t)t->len, 0);
+	st->st_mtim = st->st_ctim = st->st_atim = t->l->changed;
+	*timeout = cache_listing_ttl_left(m->cache, t->l);
+	export_text_unref(t);
+	return 0;
+}
+
+static int export_read(struct mount *m, fuse_req_t req, struct node *n, size_t size, off_t off)
+{
+	struct export_text *t = NULL;
+	int rc = export_get(m->exports, (size_t)n->sub, &t);
+	if (rc < 0)
+		return rc;
+	reply_slice(req, t->data, t->len, size, off);
+	export_text_unref(t);
+	return 0;
+}
+
+const struct kind_ops kind_export = {
+	.attr = export_attr,
+	.read = export_read,
+};
+
+/* ---- templates/ ------------------------------------------------------------------------- */
+
+static int templates_lookup(struct mount *m, struct node *d, const char *name, struct node **out,
+			    double *neg)
+{
+	(void)d;
+	(void)neg;
+	int i = templates_find(name);
+	*out = i >= 0 ? inode_get(m->inodes, INO_TEMPLATE0 + i) : NULL;
+	return 0;
+}
+
+static int templates_snap(struct mount *m, struct node *d, struct dirsnap *s)
+{
+	(void)m;
+	(void)d;
+	s->count = templates_count();
+	return 0;
+}
+
+static bool templates_entry(struct mount *m, struct node *d, const struct dirsnap *s, size_t i,
+			    char *name, size_t len, struct node **n)
+{
+	(void)d;
+	if (i >= s->count || !templates_name(i, name, len))
+		return false;
+	*n = inode_get(m->inodes, INO_TEMPLATE0 + i);
+	return true;
+}
+
+const struct kind_ops kind_templates = {
+	.attr = fixed_dir_attr,
+	.lookup = templates_lookup,
+	.snap = templates_snap,
+	.entry = templates_entry,
+};
+
+static int template_attr(struct mount *m, struct node *n, struct stat *st, double *timeout)
+{
+	(void)timeout;
+	/* Made again for its size: microseconds, and no state to keep. */
+	size_t len = 0;
+	char *text = templates_text((size_t)n->sub, &len);
+	if (!text)
+		return -ENOMEM;
+	free(text);
+	attr_file(m, st, n->ino, FS_RO_MODE, (off_t)len, m->started);
+	return 0;
+}
+
+static int template_read(struct mount *m, fuse_req_t req, struct node *n, size_t size, off_t off)
+{
+	(void)m;
+	size_t len = 0;
+	char *text = templates_text((size_t)n->sub, &len);
+	if (!text)
+		return -ENOMEM;
+	reply_slice(req, text, len, size, off);
+	free(text);
+	return 0;
+}
+
+const struct kind_ops kind_template = {
+	.attr = template_attr,
+	.read = template_read,
+};

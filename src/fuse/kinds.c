@@ -1,0 +1,220 @@
+/* kinds: what each kind of node does, as one table of handlers instead of a
+ * switch in every operation; and the fixed nodes of a mount (see mount.h).
+ *
+ * The root and .factuurfs are here; records, PDFs and local files are
+ * kind_coll.c; views, exports and templates kind_views.c; the status and
+ * refresh files control.c.
+ */
+#include "fuse/mount.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "feat/export.h"
+#include "feat/views.h"
+#include "model/templates.h"
+#include "store/cache.h"
+
+static const struct kind_ops *const table[N_KINDS] = {
+	[N_ROOT] = &kind_root,
+	[N_CTL] = &kind_ctl,
+	[N_STATUS] = &kind_status,
+	[N_REFRESH] = &kind_refresh,
+	[N_COLL] = &kind_coll,
+	[N_SINGLE] = &kind_single,
+	[N_JSON] = &kind_record,
+	[N_PDF] = &kind_pdf,
+	[N_SCRATCH] = &kind_local,
+	[N_NEW] = &kind_local,
+	[N_VIEWS] = &kind_views,
+	[N_VGROUP] = &kind_vgroup,
+	[N_VDIR] = &kind_vdir,
+	[N_VLINK] = &kind_vlink,
+	[N_EXPORTS] = &kind_exports,
+	[N_EXPORT] = &kind_export,
+	[N_TEMPLATES] = &kind_templates,
+	[N_TEMPLATE] = &kind_template,
+};
+
+const struct kind_ops *kinds_of(enum node_kind kind)
+{
+	static const struct kind_ops none;
+	return kind < N_KINDS && table[kind] ? table[kind] : &none;
+}
+
+void kinds_snap_free(struct dirsnap *s)
+{
+	cache_listing_unref(s->l);
+	for (size_t i = 0; s->names && i < s->nnames; i++)
+		free(s->names[i]);
+	free(s->names);
+	memset(s, 0, sizeof(*s));
+}
+
+struct inode_fixed *kinds_fixed(size_t *n)
+{
+	size_t cap = 8 + VIEWS_NGROUPS + export_count() + schema_ncollections() +
+		     templates_count(), k = 0;
+	struct inode_fixed *f = calloc(cap, sizeof(*f));
+	if (!f)
+		return NULL;
+#define FIXED(i, kd, cc, s, ...)                                                            \
+	do {                                                                                \
+		f[k] = (struct inode_fixed){.ino = (i), .kind = (kd), .c = (cc), .sub = (s)}; \
+		snprintf(f[k].key, sizeof(f[k].key), __VA_ARGS__);                          \
+		k++;                                                                        \
+	} while (0)
+	FIXED(INO_ROOT, N_ROOT, NULL, 0, "/");
+	FIXED(INO_CTL, N_CTL, NULL, 0, "/.factuurfs");
+	FIXED(INO_STATUS, N_STATUS, NULL, 0, "/.factuurfs/status");
+	FIXED(INO_REFRESH, N_REFRESH, NULL, 0, "/.factuurfs/refresh");
+	FIXED(INO_VIEWS, N_VIEWS, NULL, 0, "/views");
+	FIXED(INO_EXPORTS, N_EXPORTS, NULL, 0, "/exports");
+	FIXED(INO_TEMPLATES, N_TEMPLATES, NULL, 0, "/templates");
+	for (int g = 0; g < VIEWS_NGROUPS; g++)
+		FIXED(INO_VGROUP0 + g, N_VGROUP, NULL, g, "/views/%s", views_group_name(g));
+	for (size_t i = 0; i < export_count() && INO_EXPORT0 + i < INO_COLL0; i++)
+		FIXED(INO_EXPORT0 + i, N_EXPORT, NULL, (int)i, "/exports/%s", export_name(i));
+	for (size_t i = 0; i < schema_ncollections() && INO_COLL0 + i < INO_TEMPLATES; i++) {
+		const struct schema_collection *c = schema_collection_at(i);
+		FIXED(INO_COLL0 + i, c->single ? N_SINGLE : N_COLL, c, 0, "/%s", c->name);
+	}
+	for (size_t i = 0; i < templates_count(); i++) {
+		char name[64];
+		if (!templates_name(i, name, sizeof(name)))
+			break;
+		FIXED(INO_TEMPLATE0 + i, N_TEMPLATE, templates_collection(i), (int)i,
+		      "/templates/%s", name);
+	}
+#undef FIXED
+	*n = k;
+	return f;
+}
+
+/* ---- the root -------------------------------------------------------------------- */
+
+/* The names of the root after .factuurfs and the collections. */
+static const struct {
+	const char *name;
+	fuse_ino_t ino;
+} root_dirs[] = {{"views", INO_VIEWS}, {"exports", INO_EXPORTS}, {"templates", INO_TEMPLATES}};
+#define NROOT_DIRS (sizeof(root_dirs) / sizeof(root_dirs[0]))
+
+static int root_attr(struct mount *m, struct node *n, struct stat *st, double *timeout)
+{
+	(void)timeout;
+	attr_dir(m, st, n->ino, m->started);
+	st->st_nlink = 3 + schema_ncollections() + NROOT_DIRS;
+	return 0;
+}
+
+static int root_lookup(struct mount *m, struct node *d, const char *name, struct node **out,
+		       double *neg)
+{
+	(void)d;
+	(void)neg;
+	*out = NULL;
+	if (!strcmp(name, ".factuurfs")) {
+		*out = inode_get(m->inodes, INO_CTL);
+		return 0;
+	}
+	for (size_t i = 0; i < schema_ncollections(); i++) {
+		const struct schema_collection *c = schema_collection_at(i);
+		char buf[96];
+		snprintf(buf, sizeof(buf), c->single ? "%s.json" : "%s", c->name);
+		if (!strcmp(name, buf)) {
+			*out = inode_get(m->inodes, INO_COLL0 + i);
+			return 0;
+		}
+	}
+	for (size_t i = 0; i < NROOT_DIRS; i++)
+		if (!strcmp(name, root_dirs[i].name))
+			*out = inode_get(m->inodes, root_dirs[i].ino);
+	return 0;
+}
+
+static int root_snap(struct mount *m, struct node *d, struct dirsnap *s)
+{
+	(void)m;
+	(void)d;
+	s->count = 1 + schema_ncollections() + NROOT_DIRS;
+	return 0;
+}
+
+static bool root_entry(struct mount *m, struct node *d, const struct dirsnap *s, size_t i,
+		       char *name, size_t len, struct node **n)
+{
+	(void)d;
+	(void)s;
+	if (i == 0) {
+		snprintf(name, len, ".factuurfs");
+		*n = inode_get(m->inodes, INO_CTL);
+	} else if (i - 1 < schema_ncollections()) {
+		const struct schema_collection *c = schema_collection_at(i - 1);
+		snprintf(name, len, c->single ? "%s.json" : "%s", c->name);
+		*n = inode_get(m->inodes, INO_COLL0 + i - 1);
+	} else if (i - 1 - schema_ncollections() < NROOT_DIRS) {
+		size_t k = i - 1 - schema_ncollections();
+		snprintf(name, len, "%s", root_dirs[k].name);
+		*n = inode_get(m->inodes, root_dirs[k].ino);
+	} else {
+		return false;
+	}
+	return true;
+}
+
+const struct kind_ops kind_root = {
+	.attr = root_attr,
+	.lookup = root_lookup,
+	.snap = root_snap,
+	.entry = root_entry,
+};
+
+/* ---- .factuurfs/ ---------------------------------------------------------------- */
+
+static int ctl_attr(struct mount *m, struct node *n, struct stat *st, double *timeout)
+{
+	(void)timeout;
+	attr_dir(m, st, n->ino, m->started);
+	return 0;
+}
+
+static int ctl_lookup(struct mount *m, struct node *d, const char *name, struct node **out,
+		      double *neg)
+{
+	(void)d;
+	(void)neg;
+	*out = !strcmp(name, "status")    ? inode_get(m->inodes, INO_STATUS)
+	       : !strcmp(name, "refresh") ? inode_get(m->inodes, INO_REFRESH)
+					  : NULL;
+	return 0;
+}
+
+static int ctl_snap(struct mount *m, struct node *d, struct dirsnap *s)
+{
+	(void)m;
+	(void)d;
+	s->count = 2;
+	return 0;
+}
+
+static bool ctl_entry(struct mount *m, struct node *d, const struct dirsnap *s, size_t i,
+		      char *name, size_t len, struct node **n)
+{
+	(void)d;
+	(void)s;
+	if (i > 1)
+		return false;
+	snprintf(name, len, "%s", i == 0 ? "status" : "refresh");
+	*n = inode_get(m->inodes, i == 0 ? INO_STATUS : INO_REFRESH);
+	return true;
+}
+
+const struct kind_ops kind_ctl = {
+	.attr = ctl_attr,
+	.lookup = ctl_lookup,
+	.snap = ctl_snap,
+	.entry = ctl_entry,
+};

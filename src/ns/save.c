@@ -1,0 +1,874 @@
+/* save: what users write, and when it reaches the service (see save.h). */
+#include "ns/save.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h> /* RENAME_NOREPLACE, RENAME_EXCHANGE */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/clock.h"
+#include "base/events.h"
+#include "base/log.h"
+#include "base/names.h"
+#include "base/who.h"
+#include "feat/writeback.h"
+#include "ns/dir.h"
+#include "store/cache.h"
+
+/* What a user wrote into a node, and where its save stands. */
+struct text {
+	char *data;
+	size_t len, cap;
+	unsigned long gen;          /* bumped by every change */
+	enum save_state state;
+	unsigned long sent_gen;     /* the gen of the text the last commit sent */
+	int sent_rc;                /* and how it ended: what a waiting FLUSH reports */
+	char *error;                /* REFUSED, UNANSWERED: why (user.factuurfs.error) */
+	struct wb_pending *pending; /* UNANSWERED: the POST that got no answer */
+};
+
+/* Events of a text's life (the columns of the transition table). */
+enum save_event {
+	EV_WRITE,   /* write, truncate */
+	EV_SEND,    /* a commit sends it */
+	EV_TAKEN,   /* the service took it */
+	EV_REFUSED, /* refused: bad text, the service said no, no connection */
+	EV_LOST,    /* a POST of it got no answer */
+	EV_UNSENT,  /* a template as it is: not sent */
+	EV_NEWER,   /* the outcome came for a text written over meanwhile */
+	SAVE_NEVENTS
+};
+
+#define X SAVE_NSTATES /* no such transition: a bug, logged, state kept */
+
+/* The transition table: the state a text goes to on each event.  A commit
+ * with nothing to send (CLEAN, WAITING, a REFUSED text closed again without
+ * fsync) is no event.  The outcome of a send of a text written over while it
+ * ran is EV_NEWER: the newer text is still to be sent. */
+static const enum save_state transitions[SAVE_NSTATES][SAVE_NEVENTS] = {
+	/*                 WRITE        SEND          TAKEN       REFUSED       LOST             UNSENT        NEWER */
+	[SAVE_CLEAN]      = {SAVE_EDITED, X,            X,          X,            X,               X,            X},
+	[SAVE_EDITED]     = {SAVE_EDITED, SAVE_SENDING, X,          X,            X,               X,            X},
+	[SAVE_SENDING]    = {SAVE_SENDING, X,           SAVE_CLEAN, SAVE_REFUSED, SAVE_UNANSWERED, SAVE_WAITING, SAVE_EDITED},
+	[SAVE_REFUSED]    = {SAVE_EDITED, SAVE_SENDING, X,          X,            X,               X,            X},
+	[SAVE_UNANSWERED] = {SAVE_EDITED, SAVE_SENDING, X,          X,            X,               X,            X},
+	[SAVE_WAITING]    = {SAVE_EDITED, X,            X,          X,            X,               X,            X},
+};
+
+static const char *const state_names[SAVE_NSTATES] = {
+	"clean", "edited", "sending", "refused", "unanswered", "waiting",
+};
+
+struct save {
+	struct inodes *inodes;
+	struct cache *cache;
+	struct wb *wb;
+	struct events *events;
+	double (*now)(void);
+	pthread_mutex_t lock; /* protects every node's text (node->text) */
+	pthread_cond_t done;  /* broadcast when a send ends */
+};
+
+/* Bytes reserved by every text of every mount: atomic, since a text is freed
+ * with the inode table's lock held (save_text_free), where ours may not be
+ * taken. */
+static _Atomic size_t texts_total;
+
+static double default_now(void)
+{
+	return clock_mono();
+}
+
+/* With s->lock held: moves @t along the table. */
+static void step(struct text *t, enum save_event ev)
+{
+	enum save_state next = transitions[t->state][ev];
+	if (next == X) {
+		log_msg(LOG_ERR, "save: no transition from %s on event %d", state_names[t->state],
+			(int)ev);
+		return;
+	}
+	t->state = next;
+}
+
+static void set_error(struct text *t, const char *reason)
+{
+	free(t->error);
+	/* Without memory for the reason it is still refused, only unexplained. */
+	t->error = reason ? strdup(reason) : NULL;
+}
+
+void save_text_free(struct text *t)
+{
+	if (!t)
+		return;
+	atomic_fetch_sub(&texts_total, t->cap);
+	wb_pending_free(t->pending);
+	free(t->error);
+	free(t->data);
+	free(t);
+}
+
+int save_new(struct save **out, const struct save_config *cfg)
+{
+	struct save *s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->inodes = cfg->inodes;
+	s->cache = cfg->cache;
+	s->wb = cfg->wb;
+	s->events = cfg->events;
+	s->now = cfg->now ? cfg->now : default_now;
+	pthread_mutex_init(&s->lock, NULL);
+	pthread_cond_init(&s->done, NULL);
+	*out = s;
+	return 0;
+}
+
+void save_free(struct save *s)
+{
+	if (!s)
+		return;
+	pthread_mutex_destroy(&s->lock);
+	pthread_cond_destroy(&s->done);
+	free(s);
+}
+
+/* ---- texts -------------------------------------------------------------------------- */
+
+/* With s->lock held: @n's text, made empty (CLEAN) on first use; NULL on ENOMEM. */
+static struct text *text_of(struct node *n)
+{
+	if (!n->text)
+		n->text = calloc(1, sizeof(*n->text));
+	return n->text;
+}
+
+/* With s->lock held: drops @n's text (the record's own shows again). */
+static void text_drop(struct node *n)
+{
+	save_text_free(n->text);
+	n->text = NULL;
+}
+
+static int reserve(struct text *t, size_t len)
+{
+	if (len <= t->cap)
+		return 0;
+	/* A record is a few KiB of JSON: a bigger file is not one, and an
+	 * endless writer must not take the daemon's memory. */
+	if (len > SAVE_TEXT_MAX)
+		return -EFBIG;
+	size_t cap = t->cap ? t->cap : 4096;
+	while (cap < len)
+		cap *= 2;
+	if (cap > SAVE_TEXT_MAX)
+		cap = SAVE_TEXT_MAX;
+	size_t grow = cap - t->cap;
+	if (atomic_fetch_add(&texts_total, grow) + grow > SAVE_TEXTS_MAX) {
+		atomic_fetch_sub(&texts_total, grow);
+		return -ENOSPC;
+	}
+	char *data = realloc(t->data, cap);
+	if (!data) {
+		atomic_fetch_sub(&texts_total, grow);
+		return -ENOMEM;
+	}
+	t->data = data;
+	t->cap = cap;
+	return 0;
+}
+
+/* With s->lock held: a change by the user, now. */
+static void touched(struct save *s, struct node *n, struct text *t)
+{
+	struct timespec now = clock_wall();
+	t->gen++;
+	step(t, EV_WRITE);
+	inode_set_times(s->inodes, n, NULL, &now);
+}
+
+static int text_write(struct save *s, struct node *n, const char *data, size_t size, off_t off)
+{
+	struct text *t = text_of(n);
+	if (!t)
+		return -ENOMEM;
+	if (off < 0 || (size_t)off > SIZE_MAX - size)
+		return -EINVAL;
+	if ((size_t)off + size > SAVE_TEXT_MAX)
+		return -EFBIG;
+	int rc = reserve(t, (size_t)off + size);
+	if (rc < 0)
+		return rc;
+	if ((size_t)off > t->len)
+		memset(t->data + t->len, 0, (size_t)off - t->len);
+	memcpy(t->data + off, data, size);
+	if ((size_t)off + size > t->len)
+		t->len = (size_t)off + size;
+	touched(s, n, t);
+	return 0;
+}
+
+static int text_truncate(struct save *s, struct node *n, off_t size)
+{
+	struct text *t = text_of(n);
+	if (!t)
+		return -ENOMEM;
+	if (size < 0)
+		return -EINVAL;
+	if ((size_t)size > SAVE_TEXT_MAX)
+		return -EFBIG;
+	int rc = reserve(t, (size_t)size);
+	if (rc < 0)
+		return rc;
+	if ((size_t)size > t->len)
+		memset(t->data + t->len, 0, (size_t)size - t->len);
+	t->len = (size_t)size;
+	touched(s, n, t);
+	return 0;
+}
+
+/* With s->lock held: makes @n's text a copy of @from, refused (what a
+ * refused rename leaves at its target). */
+static int text_keep_refused(struct save *s, struct node *n, const struct text *from)
+{
+	int rc = text_truncate(s, n, 0);
+	if (rc == 0)
+		rc = text_write(s, n, from->data, from->len, 0);
+	if (rc == 0) {
+		n->text->state = SAVE_REFUSED;
+		n->text->sent_gen = n->text->gen;
+		n->text->sent_rc = from->sent_rc ? from->sent_rc : -EINVAL;
+		set_error(n->text, from->error ? from->error : "refused");
+	}
+	return rc;
+}
+
+bool save_read(struct save *s, struct node *n, char *buf, size_t size, off_t off, size_t *got)
+{
+	bool has;
+	*got = 0;
+	pthread_mutex_lock(&s->lock);
+	has = n->text || n->kind == N_SCRATCH || n->kind == N_NEW;
+	if (n->text && off >= 0 && (size_t)off < n->text->len) {
+		size_t k = n->text->len - (size_t)off < size ? n->text->len - (size_t)off : size;
+		memcpy(buf, n->text->data + off, k);
+		*got = k;
+	}
+	pthread_mutex_unlock(&s->lock);
+	return has;
+}
+
+bool save_size(struct save *s, struct node *n, off_t *size)
+{
+	pthread_mutex_lock(&s->lock);
+	bool has = n->text || n->kind == N_SCRATCH || n->kind == N_NEW;
+	*size = n->text ? (off_t)n->text->len : 0;
+	pthread_mutex_unlock(&s->lock);
+	return has;
+}
+
+char *save_error(struct save *s, struct node *n)
+{
+	char *e = NULL;
+	pthread_mutex_lock(&s->lock);
+	if (n->text && (n->text->state == SAVE_REFUSED || n->text->state == SAVE_UNANSWERED) &&
+	    n->text->error)
+		e = strdup(n->text->error);
+	pthread_mutex_unlock(&s->lock);
+	return e;
+}
+
+enum save_state save_state_of(struct save *s, struct node *n)
+{
+	pthread_mutex_lock(&s->lock);
+	enum save_state st = n->text ? n->text->state : SAVE_CLEAN;
+	pthread_mutex_unlock(&s->lock);
+	return st;
+}
+
+/* Makes sure @n can take a write: local files can; a record starts a text
+ * holding its current text, so a write at an offset edits that text; what
+ * the API cannot change refuses with EPERM.  With s->lock held (dropped
+ * while the record is read). */
+static int writable(struct save *s, struct node *n)
+{
+	struct cache_record *r = NULL;
+	if (n->kind == N_SCRATCH || n->kind == N_NEW)
+		return 0;
+	if (n->kind != N_JSON || !(n->c->methods & SCHEMA_M_PUT))
+		return -EPERM;
+	if (n->text)
+		return 0;
+	pthread_mutex_unlock(&s->lock);
+	int rc = cache_record_get(s->cache, n->c, n->id, &r);
+	pthread_mutex_lock(&s->lock);
+	if (rc < 0)
+		return rc;
+	if (!n->text) {
+		struct text *t = text_of(n);
+		rc = t ? reserve(t, r->len) : -ENOMEM;
+		if (rc == 0) {
+			/* The record's own text: nothing to send yet. */
+			memcpy(t->data, r->text, r->len);
+			t->len = r->len;
+			struct timespec m = {.tv_sec = r->mtime};
+			inode_set_times(s->inodes, n, NULL, &m);
+		}
+	}
+	cache_record_unref(r);
+	return rc;
+}
+
+int save_write(struct save *s, struct node *n, const char *data, size_t size, off_t off)
+{
+	pthread_mutex_lock(&s->lock);
+	int rc = writable(s, n);
+	if (rc == 0)
+		rc = text_write(s, n, data, size, off);
+	pthread_mutex_unlock(&s->lock);
+	return rc;
+}
+
+int save_truncate(struct save *s, struct node *n, off_t size)
+{
+	pthread_mutex_lock(&s->lock);
+	int rc = writable(s, n);
+	if (rc == 0)
+		rc = text_truncate(s, n, size);
+	pthread_mutex_unlock(&s->lock);
+	return rc;
+}
+
+/* ---- commits ----------------------------------------------------------------------- */
+
+static void effect_now(struct save_effects *fx, fuse_ino_t ino)
+{
+	for (size_t i = 0; i < fx->nnow; i++)
+		if (fx->now[i] == ino)
+			return;
+	if (fx->nnow < sizeof(fx->now) / sizeof(fx->now[0]))
+		fx->now[fx->nnow++] = ino;
+}
+
+static void effect_entry(struct save_effects *fx, fuse_ino_t parent, const char *name)
+{
+	if (fx->nentries < sizeof(fx->entries) / sizeof(fx->entries[0])) {
+		fx->entries[fx->nentries].parent = parent;
+		snprintf(fx->entries[fx->nentries].name, sizeof(fx->entries[0].name), "%s", name);
+		fx->nentries++;
+	}
+}
+
+static bool blank(const char *p, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if (p[i] != ' ' && p[i] != '\n' && p[i] != '\t' && p[i] != '\r')
+			return false;
+	return true;
+}
+
+/* "clients/1.json", as the status file names a file. */
+static void record_path(const struct node *n, char *buf, size_t len)
+{
+	char *stem = n->id ? names_encode(n->id) : NULL;
+	snprintf(buf, len, "%s/%s.%s", n->c ? n->c->name : "?", stem ? stem : "?",
+		 n->kind == N_PDF ? "pdf" : "json");
+	free(stem);
+}
+
+/* What a commit of @n sent and how it went. */
+struct sent {
+	enum node_kind kind;
+	const struct schema_collection *c, *in; /* in: where a new record landed */
+	char *id, *new_id, *lname;
+	char what[1100];
+	bool changed;    /* a PUT went out (not: the same text again) */
+	struct wb_pending *pending;
+};
+
+static void sent_clear(struct sent *x)
+{
+	free(x->id);
+	free(x->new_id);
+	free(x->lname);
+	wb_pending_free(x->pending);
+}
+
+/* Sends @text of @n (the lock dropped meanwhile): 0, -errno, or WB_UNSENT. */
+static int send_text(struct save *s, const char *text, size_t len, struct sent *x, char *msg,
+		     size_t msglen)
+{
+	if (x->kind == N_JSON)
+		return wb_edit(s->wb, x->c, x->id, text, len, &x->changed, msg, msglen);
+	if (!(x->c->methods & SCHEMA_M_POST))
+		return wb_payment(s->wb, x->id, text, len, msg, msglen);
+	return wb_create(s->wb, x->c, text, len, &x->pending, &x->new_id, &x->in, msg, msglen);
+}
+
+/* With s->lock held: what the service took becomes what @n is — a new file
+ * the record (its name kept usable, not listed), a payment's name free for
+ * the next one — and the kernel is told. */
+static void taken(struct save *s, struct node *n, struct sent *x, bool same,
+		  struct save_effects *fx)
+{
+	fuse_ino_t dir = x->c ? inode_coll_ino(x->c) : 0;
+	if (x->kind == N_JSON) {
+		if (x->changed)
+			events_change(s->events, "updated %s", x->what);
+	} else if (!(x->c->methods & SCHEMA_M_POST)) {
+		events_change(s->events, "registered a payment on invoice %s (%s)", x->id, x->what);
+		inode_set_kind(s->inodes, n, N_SCRATCH);
+		if (x->lname)
+			inode_local_del(s->inodes, dir, x->lname);
+		/* A payment changes its invoice: its open amount, its status. */
+		const struct schema_collection *inv = schema_find("invoices");
+		struct node *r;
+		if ((r = inode_find_record(s->inodes, inv, N_JSON, x->id)))
+			effect_now(fx, r->ino);
+		if ((r = inode_find_record(s->inodes, inv, N_PDF, x->id)))
+			effect_now(fx, r->ino);
+		effect_now(fx, inode_coll_ino(inv));
+	} else {
+		if (x->new_id) {
+			events_change(s->events, "created %s/%s from %s", x->in->name, x->new_id,
+				      x->what);
+			inode_make_record(s->inodes, n, x->in, x->new_id);
+		} else {
+			events_change(s->events, "created a record in %s from %s (the service "
+				      "did not say its id)", x->in->name, x->what);
+			inode_set_kind(s->inodes, n, N_SCRATCH);
+		}
+		/* The name the user wrote stays usable, but the record is
+		 * listed under its id from now on. */
+		if (x->lname)
+			inode_local_add(s->inodes, dir, x->lname, n, LE_HIDDEN, 0);
+		effect_now(fx, dir);
+		if (x->in && x->in != x->c)
+			effect_now(fx, inode_coll_ino(x->in));
+	}
+	struct text *t = n->text;
+	if (same && n->kind == N_JSON) {
+		text_drop(n); /* the record's text takes over */
+	} else if (t) {
+		set_error(t, NULL); /* this save went through */
+	}
+	effect_now(fx, n->ino);
+	fx->views = true; /* a change may move invoices between views */
+}
+
+int save_commit(struct save *s, struct node *n, bool fsync, struct save_effects *fx)
+{
+	char msg[512] = "", *copy = NULL;
+	struct sent x = {0};
+	int rc = 0;
+
+	pthread_mutex_lock(&s->lock);
+	struct text *t = n->text;
+	/* A commit of this text is in flight (another descriptor's close):
+	 * wait for it, and report its outcome when nothing was written since. */
+	while (t && t->state == SAVE_SENDING) {
+		unsigned long gen = t->gen;
+		pthread_cond_wait(&s->done, &s->lock);
+		t = n->text;
+		if (!t || (t->gen == gen && t->sent_gen == gen && !(fsync && t->sent_rc < 0))) {
+			rc = t ? t->sent_rc : 0;
+			pthread_mutex_unlock(&s->lock);
+			return rc;
+		}
+	}
+	/* FLUSH comes on every close, and first before anything is written (a
+	 * shell's `>` dups and closes): nothing new, or nothing yet, is nothing
+	 * to send.  fsync sends a refused text again. */
+	bool again = fsync && (t && (t->state == SAVE_REFUSED || t->state == SAVE_UNANSWERED));
+	if (!t || n->kind == N_SCRATCH || !(t->state == SAVE_EDITED || again) ||
+	    blank(t->data, t->len)) {
+		pthread_mutex_unlock(&s->lock);
+		return 0;
+	}
+	copy = malloc(t->len ? t->len : 1);
+	if (!copy) {
+		pthread_mutex_unlock(&s->lock);
+		return -ENOMEM;
+	}
+	memcpy(copy, t->data, t->len);
+	size_t len = t->len;
+	unsigned long gen = t->gen;
+	x.kind = n->kind;
+	x.c = n->c;
+	x.id = n->id ? strdup(n->id) : NULL;
+	x.pending = t->pending;
+	t->pending = NULL;
+	t->sent_gen = gen;
+	step(t, EV_SEND);
+	inode_set_busy(s->inodes, n, true);
+	if (x.kind == N_JSON) {
+		record_path(n, x.what, sizeof(x.what));
+	} else {
+		/* The name the user wrote: hidden or freed once committed. */
+		x.lname = inode_local_name(s->inodes, n);
+		snprintf(x.what, sizeof(x.what), "%s/%s", x.c->name, x.lname ? x.lname : "?");
+	}
+	pthread_mutex_unlock(&s->lock);
+
+	rc = send_text(s, copy, len, &x, msg, sizeof(msg));
+
+	pthread_mutex_lock(&s->lock);
+	t = text_of(n);
+	if (!t) {
+		rc = rc < 0 ? rc : -ENOMEM;
+		goto out;
+	}
+	bool same = t->gen == gen; /* nothing written while it was sent */
+	t->sent_rc = rc == WB_UNSENT ? 0 : rc;
+	if (rc == WB_UNSENT) {
+		/* A template copied as it is: a new file waiting for its edit. */
+		step(t, same ? EV_UNSENT : EV_NEWER);
+		log_msg(LOG_INFO, "%s: %s", x.what, msg);
+		rc = 0;
+	} else if (rc < 0) {
+		set_error(t, msg);
+		t->pending = x.pending;
+		x.pending = NULL;
+		step(t, !same ? EV_NEWER : t->pending ? EV_LOST : EV_REFUSED);
+	} else {
+		step(t, same ? EV_TAKEN : EV_NEWER);
+		taken(s, n, &x, same, fx);
+	}
+out:
+	pthread_cond_broadcast(&s->done);
+	pthread_mutex_unlock(&s->lock);
+	if (rc < 0)
+		events_refused(s->events, x.what, "saved", msg);
+	inode_set_busy(s->inodes, n, false); /* last touch: @n may go now */
+	sent_clear(&x);
+	free(copy);
+	return rc;
+}
+
+/* ---- names --------------------------------------------------------------------------- */
+
+int save_create(struct save *s, struct node *dir, const char *name, mode_t mode, int flags,
+		struct node **out)
+{
+	enum node_kind kind;
+	int err, lflags = 0, rc = 0;
+	double until = 0;
+	char *id = NULL;
+	struct node *n = inode_local(s->inodes, dir->ino, name, &lflags, &until);
+	*out = NULL;
+	if (n && (lflags & LE_REPLACING)) {
+		/* mv writing the record it unlinked: an edit of the record. */
+		inode_local_del(s->inodes, dir->ino, name);
+		flags = (flags & ~O_EXCL) | O_TRUNC;
+	}
+	if (!n) {
+		id = dir_listed_record(s->cache, dir->c, name, &kind, &err, NULL);
+		if (err < 0)
+			return err;
+		if (id)
+			n = inode_record(s->inodes, dir->c, kind, id);
+		free(id);
+	}
+	if (n) {
+		/* The name exists (a race with the kernel's "no such name"). */
+		if (flags & O_EXCL)
+			rc = -EEXIST;
+		else if (flags & O_TRUNC)
+			rc = save_truncate(s, n, 0);
+		*out = rc == 0 ? n : NULL;
+		return rc;
+	}
+	int nk = dir_new_kind(dir->c, name);
+	if (nk < 0)
+		return nk;
+	char *nr = NULL;
+	if (nk == N_NEW && !(dir->c->methods & SCHEMA_M_POST)) {
+		/* A payment file is named after its invoice. */
+		nr = names_record_id(name, ".json");
+		if (!nr)
+			return -EINVAL;
+	}
+	/* Local files keep the owner's bits only (files here are private); a
+	 * new *.json file is its owner's to edit whatever mode the create asks
+	 * for (cp of a 0400 template asks for 0400). */
+	mode &= 0700;
+	if (nk == N_NEW)
+		mode |= 0600;
+	n = inode_local_new(s->inodes, nk, dir->c, mode);
+	if (n && nr)
+		inode_set_id(s->inodes, n, nr);
+	free(nr);
+	if (!n)
+		return -ENOMEM;
+	pthread_mutex_lock(&s->lock);
+	rc = text_of(n) ? 0 : -ENOMEM;
+	pthread_mutex_unlock(&s->lock);
+	if (rc == 0)
+		rc = inode_local_add(s->inodes, dir->ino, name, n, 0, 0);
+	if (rc == 0)
+		*out = n;
+	return rc;
+}
+
+int save_unlink(struct save *s, struct node *dir, const char *name, pid_t pid,
+		struct save_effects *fx)
+{
+	enum node_kind kind;
+	char msg[512], what[1100];
+	int err, rc;
+	if (inode_local_del(s->inodes, dir->ino, name))
+		return 0; /* a local file: nothing reaches the API */
+	char *id = dir_listed_record(s->cache, dir->c, name, &kind, &err, NULL);
+	if (!id)
+		return err < 0 ? err : -ENOENT;
+	if (kind == N_PDF) {
+		free(id);
+		return -EPERM;
+	}
+	struct node *n = inode_record(s->inodes, dir->c, kind, id);
+	snprintf(what, sizeof(what), "%s/%s", dir->c->name, name);
+	free(id);
+	if (!n)
+		return -ENOMEM;
+	/* mv onto a record from another file system unlinks it and creates it
+	 * anew: that is a save over the record, so nothing is deleted; the name
+	 * is "no such file" until the create comes (SAVE_REPLACE_HOLD). */
+	if (who_replaces(pid)) {
+		rc = inode_local_add(s->inodes, dir->ino, name, n, LE_HIDDEN | LE_REPLACING,
+				     s->now() + SAVE_REPLACE_HOLD);
+		if (rc == 0)
+			log_msg(LOG_INFO, "%s: unlinked by a program that writes it anew: "
+				"kept for the save that follows", what);
+		return rc;
+	}
+	/* rm of a record whose text the service refused drops that text (the
+	 * record shows again as the service has it); it takes a second rm to
+	 * delete the record itself. */
+	pthread_mutex_lock(&s->lock);
+	struct text *t = n->text;
+	bool dropped = t && (t->state == SAVE_EDITED || t->state == SAVE_REFUSED ||
+			     t->state == SAVE_UNANSWERED || t->state == SAVE_WAITING);
+	if (dropped)
+		text_drop(n);
+	pthread_mutex_unlock(&s->lock);
+	if (dropped) {
+		events_change(s->events, "dropped the unsaved text of %s", what);
+		effect_now(fx, n->ino);
+		return 0;
+	}
+	rc = wb_delete(s->wb, dir->c, n->id, msg, sizeof(msg));
+	if (rc < 0) {
+		events_refused(s->events, what, "deleted", msg);
+		return rc;
+	}
+	events_change(s->events, "deleted %s", what);
+	effect_now(fx, dir->ino);
+	fx->views = true;
+	return 0;
+}
+
+/* A local copy of @src's current text under scratch name @name in @dir (a
+ * backup made by rename or link); NULL on ENOMEM or when @src cannot be read. */
+static struct node *local_copy(struct save *s, struct node *src, struct node *dir,
+			       const char *name)
+{
+	struct cache_record *r = NULL;
+	pthread_mutex_lock(&s->lock);
+	bool has = src->text || src->kind == N_SCRATCH || src->kind == N_NEW;
+	pthread_mutex_unlock(&s->lock);
+	if (!has && (src->kind != N_JSON || cache_record_get(s->cache, src->c, src->id, &r) < 0))
+		return NULL;
+	struct node *n = inode_local_new(s->inodes, N_SCRATCH, dir->c, 0600);
+	int rc = n ? 0 : -ENOMEM;
+	pthread_mutex_lock(&s->lock);
+	if (rc == 0) {
+		const char *text = r ? r->text : src->text ? src->text->data : "";
+		size_t len = r ? r->len : src->text ? src->text->len : 0;
+		rc = text_of(n) ? text_write(s, n, text, len, 0) : -ENOMEM;
+	}
+	pthread_mutex_unlock(&s->lock);
+	if (rc == 0)
+		rc = inode_local_add(s->inodes, dir->ino, name, n, 0, 0);
+	cache_record_unref(r);
+	return rc == 0 ? n : NULL;
+}
+
+int save_link(struct save *s, struct node *src, struct node *dir, const char *name,
+	      struct node **out)
+{
+	*out = NULL;
+	/* Only backups (gio save -b links file to file~): a copy, since a
+	 * record cannot have two names on the service. */
+	if (dir->kind != N_COLL || dir_new_kind(dir->c, name) != N_SCRATCH ||
+	    (src->kind != N_JSON && src->kind != N_SCRATCH && src->kind != N_NEW))
+		return -EPERM;
+	if (inode_local(s->inodes, dir->ino, name, NULL, NULL))
+		return -EEXIST;
+	*out = local_copy(s, src, dir, name);
+	return *out ? 0 : -EIO;
+}
+
+/* Renames local file @src (named @from) onto @to: the commit when @to is a
+ * record or a new *.json name, a plain local rename otherwise. */
+static int rename_local(struct save *s, struct node *dir, struct node *src, const char *from,
+			const char *to, unsigned int flags, struct save_effects *fx)
+{
+	enum node_kind kind;
+	int lflags = 0, err, rc = 0;
+	char *tid = dir_listed_record(s->cache, dir->c, to, &kind, &err, NULL);
+	if (err < 0)
+		return err;
+	struct node *target = inode_local(s->inodes, dir->ino, to, &lflags, NULL);
+	if (target && target->kind != N_JSON)
+		target = NULL; /* (only a created record's name counts as a record) */
+	bool taken_name = tid || inode_local(s->inodes, dir->ino, to, NULL, NULL);
+	if (taken_name && (flags & RENAME_NOREPLACE)) {
+		rc = -EEXIST;
+		goto out;
+	}
+	if (tid && kind == N_PDF) {
+		rc = -EPERM;
+		goto out;
+	}
+	if (tid || target) {
+		/* Saving over a record (gio, sed -i, editors' temp files): the
+		 * rename is the commit of the source's text as the record's, and
+		 * fails if the service refuses.  The record's node holds the text
+		 * while it is sent, so a refusal leaves it there, as after a
+		 * refused save in place: sed -i and gio remove their temporary
+		 * file when the rename fails, and the user's text must survive
+		 * that (the rename still fails, so the program reports it). */
+		struct node *rec = target ? target : inode_record(s->inodes, dir->c, N_JSON, tid);
+		if (!rec) {
+			rc = -ENOMEM;
+			goto out;
+		}
+		pthread_mutex_lock(&s->lock);
+		const char *data = src->text ? src->text->data : "";
+		size_t len = src->text ? src->text->len : 0;
+		rc = rec == src ? 0 : text_truncate(s, rec, 0);
+		if (rc == 0 && rec != src)
+			rc = text_write(s, rec, data, len, 0);
+		pthread_mutex_unlock(&s->lock);
+		if (rc == 0)
+			rc = save_commit(s, rec, true, fx);
+		effect_now(fx, rec->ino);
+		if (rc < 0)
+			goto out;
+		/* The kernel now shows the source's inode under the record's
+		 * name: it becomes (a second node of) the record. */
+		if (!src->id || !strcmp(src->id, rec->id)) {
+			inode_make_record(s->inodes, src, rec->c, rec->id);
+			pthread_mutex_lock(&s->lock);
+			text_drop(src); /* the record's text takes over */
+			pthread_mutex_unlock(&s->lock);
+		}
+		inode_local_del(s->inodes, dir->ino, from);
+		if (target)
+			inode_local_add(s->inodes, dir->ino, to, src, lflags, 0);
+		effect_now(fx, src->ino);
+		effect_now(fx, dir->ino);
+		goto out;
+	}
+	int nk = dir_new_kind(dir->c, to);
+	if (nk < 0) {
+		rc = nk;
+		goto out;
+	}
+	/* A payment file is named after its invoice (as in save_create). */
+	char *pay_id = NULL;
+	if (nk == N_NEW && !(dir->c->methods & SCHEMA_M_POST) &&
+	    !(pay_id = names_record_id(to, ".json"))) {
+		rc = -EINVAL;
+		goto out;
+	}
+	enum node_kind was = src->kind;
+	/* Move the name first: a commit names the file by its new name. */
+	rc = inode_local_add(s->inodes, dir->ino, to, src, 0, 0);
+	if (rc < 0) {
+		free(pay_id);
+		goto out;
+	}
+	inode_local_del(s->inodes, dir->ino, from); /* src keeps its new name */
+	inode_set_kind(s->inodes, src, nk);
+	if (!(nk == N_NEW && was == N_SCRATCH)) {
+		free(pay_id);
+		goto out;
+	}
+	/* A new record saved through a temporary name: POST now. */
+	if (pay_id)
+		inode_set_id(s->inodes, src, pay_id);
+	free(pay_id);
+	pthread_mutex_lock(&s->lock);
+	struct text *t = text_of(src);
+	if (t && t->state != SAVE_EDITED)
+		t->state = SAVE_EDITED; /* commit what it holds */
+	pthread_mutex_unlock(&s->lock);
+	rc = t ? save_commit(s, src, true, fx) : -ENOMEM;
+	if (rc < 0) {
+		/* The source goes back to what it was, under its old name; the
+		 * new name keeps a copy of the refused text (a new file that
+		 * failed), for the same reason as over a record. */
+		inode_set_kind(s->inodes, src, was);
+		if (inode_local_add(s->inodes, dir->ino, from, src, 0, 0) == 0) {
+			mode_t mode;
+			inode_times(s->inodes, src, &mode, NULL);
+			struct node *copy = inode_local_new(s->inodes, N_NEW, dir->c, mode);
+			bool kept = false;
+			if (copy && src->id)
+				inode_set_id(s->inodes, copy, src->id);
+			pthread_mutex_lock(&s->lock);
+			kept = copy && src->text && text_keep_refused(s, copy, src->text) == 0;
+			pthread_mutex_unlock(&s->lock);
+			if (kept && inode_local_add(s->inodes, dir->ino, to, copy, 0, 0) == 0) {
+				/* The kernel may hold "no such name" for it (the
+				 * rename's own lookup): an entry notice, queued (the
+				 * rename holds the directory's lock). */
+				effect_entry(fx, dir->ino, to);
+				effect_now(fx, copy->ino);
+			} else {
+				inode_local_del(s->inodes, dir->ino, to);
+			}
+		}
+	}
+out:
+	free(tid);
+	return rc;
+}
+
+int save_rename(struct save *s, struct node *dir, const char *from, const char *to,
+		unsigned int flags, struct save_effects *fx)
+{
+	enum node_kind kind;
+	int lflags = 0, err, rc;
+	struct node *src = inode_local(s->inodes, dir->ino, from, &lflags, NULL);
+	if (src && !(lflags & (LE_HIDDEN | LE_REPLACING)))
+		return rename_local(s, dir, src, from, to, flags, fx);
+	src = NULL;
+	if (!(lflags & (LE_HIDDEN | LE_REPLACING))) {
+		char *id = dir_listed_record(s->cache, dir->c, from, &kind, &err, NULL);
+		if (!id)
+			return err < 0 ? err : -ENOENT;
+		src = kind == N_JSON ? inode_record(s->inodes, dir->c, N_JSON, id) : NULL;
+		free(id);
+	}
+	/* A record renamed to a scratch name (vim's and emacs' backups by
+	 * rename): the record stays on the service, the new name gets a copy. */
+	if (!src || dir_new_kind(dir->c, to) != N_SCRATCH)
+		return -EPERM;
+	if ((flags & RENAME_NOREPLACE) && inode_local(s->inodes, dir->ino, to, NULL, NULL))
+		return -EEXIST;
+	rc = local_copy(s, src, dir, to) ? 0 : -EIO;
+	if (rc == 0) {
+		/* The kernel moved its entry for the record to the new name:
+		 * make it look both names up again. */
+		effect_entry(fx, dir->ino, to);
+		effect_entry(fx, dir->ino, from);
+	}
+	return rc;
+}
