@@ -48,6 +48,21 @@ const char *jt_string(const char *p, const char *end, char *out, size_t outsz)
 		out = NULL;
 	if (p >= end || *p != '"')
 		return NULL;
+	if (!out) {
+		/* Skipping is structure only, as cJSON finds a string's end: a
+		 * backslash hides the byte after it.  (cJSON then takes a bad \u
+		 * escape too: a skip must not refuse what cJSON parses.) */
+		for (p++; p < end; p++) {
+			if (*p == '\\') {
+				if (++p >= end)
+					return NULL;
+				continue;
+			}
+			if (*p == '"')
+				return p + 1;
+		}
+		return NULL;
+	}
 	for (p++; p < end; p++) {
 		char c = *p;
 		unsigned long cp;

@@ -37,11 +37,13 @@ const char *jt_ws(const char *p, const char *end);
  * (with the NULL and p == end checks a real caller makes). */
 const char *jt_skip_value(const char *p, const char *end);
 
-/* Decodes the JSON string at @p (on its opening quote) into @out, which may
- * be NULL to skip it; silently truncated to @outsz - 1 bytes (never inside a
- * UTF-8 sequence it wrote) and NUL-terminated.  \uXXXX becomes UTF-8; a
- * surrogate half becomes '?'.  Returns the byte after the closing quote, or
- * NULL when the string is malformed or unclosed. */
+/* Decodes the JSON string at @p (on its opening quote) into @out, silently
+ * truncated to @outsz - 1 bytes (never inside a UTF-8 sequence it wrote) and
+ * NUL-terminated.  \uXXXX becomes UTF-8; a surrogate half becomes '?'.
+ * Returns the byte after the closing quote, or NULL when the string is
+ * unclosed or (when decoding) has a bad \u escape.  With @out NULL it only
+ * skips the string, structure only like jt_skip_value: escapes are not
+ * checked. */
 const char *jt_string(const char *p, const char *end, char *out, size_t outsz);
 
 /* The service's words in an error body [@body, @body + @len): the top-level
