@@ -45,10 +45,10 @@
 #define API_RATELIMIT_WAIT 60.0
 
 enum api_failure {
-	API_FAIL_NONE,      /* an answer, or a failure that is not the service's doing */
+	API_FAIL_NONE,	    /* an answer, or a failure that is not the service's doing */
 	API_FAIL_UNSENT,    /* connect/DNS/TLS handshake failed: nothing left this machine */
 	API_FAIL_TRANSPORT, /* reset, timeout, nothing or half an answer after sending */
-	API_FAIL_5XX,       /* 500, 502, 503, 504 */
+	API_FAIL_5XX,	    /* 500, 502, 503, 504 */
 };
 
 /* Which failures each method may retry.  GET reads; PUT sends the whole
@@ -60,15 +60,15 @@ static const struct api_retry_rule {
 	const char *method;
 	bool unsent, transport, status_5xx;
 } api_retry_rules[] = {
-	{"GET", true, true, true},
-	{"PUT", true, true, true},
-	{"POST", true, false, false},
-	{"DELETE", true, false, false},
+    {"GET", true, true, true},
+    {"PUT", true, true, true},
+    {"POST", true, false, false},
+    {"DELETE", true, false, false},
 };
 
 struct api {
 	/* Read-only after api_new_with. */
-	struct transport *t;     /* owned */
+	struct transport *t;	 /* owned */
 	struct reserve *reserve; /* owned: the hourly window, the background budget */
 	long timeout_ms;
 	double (*now)(void *arg);
@@ -82,8 +82,8 @@ struct api {
 	double retry_at;  /* api_now: DOWN/RATELIMITED fail fast until then */
 	double down_wait; /* the next DOWN wait */
 	int bad_in_a_row; /* calls in a row that failed for the service's sake */
-	int down_errno;   /* what a fast failure returns while DOWN */
-	unsigned seed;    /* the backoff's jitter (rand_r); protected by lock */
+	int down_errno;	  /* what a fast failure returns while DOWN */
+	unsigned seed;	  /* the backoff's jitter (rand_r); protected by lock */
 };
 
 static double api_now(const struct api *api)
@@ -141,8 +141,7 @@ static void api_clean_line(char *dst, size_t dstsz, const char *src, size_t n)
  * transport's for a failure or a redirect; for an error status the server's
  * (a JSON "message"/"error", else the body's first line, else "HTTP <n>");
  * "" for a 2xx. */
-static void api_words(struct api *api, const struct transport_result *res, char *out,
-		      size_t outsz)
+static void api_words(struct api *api, const struct transport_result *res, char *out, size_t outsz)
 {
 	char msg[API_MESSAGE_MAX * 2 + 4];
 
@@ -275,8 +274,8 @@ static void api_note_health(struct api *api, const struct api_response *resp, in
 		if (f == API_FAIL_UNSENT || api->bad_in_a_row >= API_DOWN_AFTER) {
 			api->stats.health = API_DOWN;
 			api->retry_at = api_now(api) + api->down_wait;
-			api->down_wait = api->down_wait * 2 < API_DOWN_MAX ? api->down_wait * 2
-									   : API_DOWN_MAX;
+			api->down_wait =
+			    api->down_wait * 2 < API_DOWN_MAX ? api->down_wait * 2 : API_DOWN_MAX;
 			api->down_errno = rc < 0 ? rc : -EIO;
 			if (resp->status)
 				api_status_line(resp, api->stats.health_reason,
@@ -300,10 +299,10 @@ static int api_fail_fast(struct api *api, struct api_response *resp)
 	left = api->retry_at - api_now(api);
 	if (api->stats.health != API_UP && left > 0) {
 		rc = api->stats.health == API_RATELIMITED ? -EAGAIN : api->down_errno;
-		snprintf(resp->error, sizeof(resp->error), "not sent: %s; next try in %.0f s (%.150s)",
-			 api->stats.health == API_RATELIMITED
-				 ? "the hourly API budget is spent"
-				 : "the service is unreachable",
+		snprintf(resp->error, sizeof(resp->error),
+			 "not sent: %s; next try in %.0f s (%.150s)",
+			 api->stats.health == API_RATELIMITED ? "the hourly API budget is spent"
+							      : "the service is unreachable",
 			 ceil(left), api->stats.health_reason);
 		resp->not_sent = true;
 		api->stats.failed_fast++;
@@ -434,8 +433,8 @@ int api_request(struct api *api, const char *method, const char *path, const cha
 	return api_exchange(api, method, path, body, body_len, resp, &unsent);
 }
 
-int api_call(struct api *api, const char *method, const char *path, const char *body,
-	     size_t len, struct api_answer *out)
+int api_call(struct api *api, const char *method, const char *path, const char *body, size_t len,
+	     struct api_answer *out)
 {
 	struct api_response resp;
 	bool unsent;

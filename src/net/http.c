@@ -47,10 +47,10 @@ struct http {
 	pthread_mutex_t share_lock[CURL_LOCK_DATA_LAST];
 
 	pthread_mutex_t pool_lock;
-	pthread_cond_t pool_cond;		/* a handle came back; CLOCK_MONOTONIC */
+	pthread_cond_t pool_cond;	       /* a handle came back; CLOCK_MONOTONIC */
 	struct http_conn *idle[HTTP_POOL_MAX]; /* protected by pool_lock */
-	int n_idle;				/* protected by pool_lock */
-	int n_conns;				/* idle + busy; protected by pool_lock */
+	int n_idle;			       /* protected by pool_lock */
+	int n_conns;			       /* idle + busy; protected by pool_lock */
 };
 
 /* Per-transfer state handed to the curl callbacks. */
@@ -190,7 +190,7 @@ static struct http_conn *http_conn_take(struct http *http, double deadline, int 
 	 * handle, but never past their own deadline. */
 	while (http->n_idle == 0 && http->n_conns >= HTTP_POOL_MAX) {
 		if (pthread_cond_timedwait(&http->pool_cond, &http->pool_lock, &until) ==
-			    ETIMEDOUT &&
+			ETIMEDOUT &&
 		    http->n_idle == 0 && http->n_conns >= HTTP_POOL_MAX) {
 			pthread_mutex_unlock(&http->pool_lock);
 			*err = -ETIMEDOUT;
@@ -505,9 +505,9 @@ static void http_free(struct transport *t)
 }
 
 static const struct transport_ops http_ops = {
-	.send = http_send,
-	.redact = http_redact,
-	.free = http_free,
+    .send = http_send,
+    .redact = http_redact,
+    .free = http_free,
 };
 
 /* Unlike curl_slist_append, keeps *@list intact when out of memory. */

@@ -27,12 +27,12 @@
 #define HTTP_BODY_MAX ((size_t)64 << 20)
 
 struct http_config {
-	const char *url;         /* base URL, http:// or https://; a final '/' is added */
+	const char *url; /* base URL, http:// or https://; a final '/' is added */
 	const char *username;
-	const char *apikey;      /* copied; the caller may wipe its copy */
+	const char *apikey;	 /* copied; the caller may wipe its copy */
 	long connect_timeout_ms; /* <= 0: 10 s; never past the request's deadline */
-	bool insecure;           /* skip TLS verification (a self-signed test server) */
-	const char *cainfo;      /* CA bundle, or NULL for the system's */
+	bool insecure;		 /* skip TLS verification (a self-signed test server) */
+	const char *cainfo;	 /* CA bundle, or NULL for the system's */
 };
 
 /* Returns 0 and a new transport in *@out (transport_free it), or -errno:

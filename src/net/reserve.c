@@ -22,7 +22,7 @@ struct reserve {
 	void *now_arg;
 
 	pthread_mutex_t lock;
-	struct reserve_window calls;      /* protected by lock */
+	struct reserve_window calls;	  /* protected by lock */
 	struct reserve_window background; /* protected by lock */
 	unsigned long background_refused; /* protected by lock */
 	int fd; /* reserve_persist's file, -1 without; set before the mount

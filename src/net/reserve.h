@@ -24,10 +24,10 @@ struct reserve_config {
 };
 
 struct reserve_stats {
-	unsigned long last_hour;            /* calls sent in the last 60 minutes */
+	unsigned long last_hour;	    /* calls sent in the last 60 minutes */
 	unsigned long background_last_hour; /* background calls taken in that hour */
 	unsigned long background_refused;   /* background calls refused since the start */
-	long background_per_hour;           /* the limit, < 0: none */
+	long background_per_hour;	    /* the limit, < 0: none */
 };
 
 /* 0 and a new reserve in *@out, or -ENOMEM. */

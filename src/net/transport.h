@@ -20,33 +20,33 @@ struct transport_request {
 	const char *path;   /* relative to the base URL, URL-escaped, no leading '/' */
 	const char *body;   /* JSON or NULL; POST and PUT send one always (empty if NULL) */
 	size_t len;
-	double deadline;    /* the attempt ends by then (-ETIMEDOUT), waiting for a
-			     * connection included: seconds on the caller's monotonic
-			     * clock (base/clock.h clock_mono, unless a test gives both
-			     * sides another) */
+	double deadline; /* the attempt ends by then (-ETIMEDOUT), waiting for a
+			  * connection included: seconds on the caller's monotonic
+			  * clock (base/clock.h clock_mono, unless a test gives both
+			  * sides another) */
 };
 
 struct transport_result {
-	int err;         /* 0: an answer arrived (see status); else -errno and no answer:
-			  * -ETIMEDOUT, -EHOSTUNREACH (refused, unreachable, DNS),
-			  * -ECONNRESET (dropped), -EFBIG (body over the cap), -ENOMEM,
-			  * -EIO (TLS, protocol, anything else) */
-	long status;     /* the HTTP status; 0 when err */
-	char *body;      /* malloc'd and NUL-terminated, owned by the result
-			  * (transport_result_clear); "" when none came; NULL when err */
+	int err;     /* 0: an answer arrived (see status); else -errno and no answer:
+		      * -ETIMEDOUT, -EHOSTUNREACH (refused, unreachable, DNS),
+		      * -ECONNRESET (dropped), -EFBIG (body over the cap), -ENOMEM,
+		      * -EIO (TLS, protocol, anything else) */
+	long status; /* the HTTP status; 0 when err */
+	char *body;  /* malloc'd and NUL-terminated, owned by the result
+		      * (transport_result_clear); "" when none came; NULL when err */
 	size_t len;
 	size_t received; /* body bytes that arrived, also of a failed transfer (stats) */
 	char content_type[96];
 	long ratelimit_remaining; /* X-RateLimit-Remaining, -1 when absent */
-	long retry_after;         /* Retry-After in seconds, -1 when absent or a date */
-	bool unsent;     /* err: provably nothing left this machine (connect, DNS or TLS
-			  * handshake failed; no free connection in time) */
-	bool local;      /* err: this machine's failure, not the service's (memory, the
-			  * size cap, no free connection): not worth a retry, and no
-			  * sign of the service's health */
-	char error[256]; /* err: why, in the transport's words; a 3xx: the redirect
-			  * that was not followed; else "".  May hold a secret the
-			  * server echoed: pass it through transport_redact first. */
+	long retry_after;	  /* Retry-After in seconds, -1 when absent or a date */
+	bool unsent;		  /* err: provably nothing left this machine (connect, DNS or TLS
+				   * handshake failed; no free connection in time) */
+	bool local;		  /* err: this machine's failure, not the service's (memory, the
+				   * size cap, no free connection): not worth a retry, and no
+				   * sign of the service's health */
+	char error[256];	  /* err: why, in the transport's words; a 3xx: the redirect
+				   * that was not followed; else "".  May hold a secret the
+				   * server echoed: pass it through transport_redact first. */
 };
 
 struct transport;

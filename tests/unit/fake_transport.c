@@ -12,7 +12,7 @@
 #include <time.h>
 
 struct fake_entry {
-	char *method, *path; /* NULL: any */
+	char *method, *path;  /* NULL: any */
 	struct fake_answer a; /* its strings owned by the entry */
 };
 
@@ -22,18 +22,18 @@ struct fake_count {
 };
 
 struct fake_transport {
-	struct transport base; /* first: a struct transport * is a struct fake_transport * */
+	struct transport base;	  /* first: a struct transport * is a struct fake_transport * */
 	struct fake_clock *clock; /* NULL: real time; the test owns it */
 
 	pthread_mutex_t lock;
 	struct fake_entry *entries; /* protected by lock */
-	size_t n_entries;           /* protected by lock */
+	size_t n_entries;	    /* protected by lock */
 	struct fake_count *counts;  /* protected by lock */
-	size_t n_counts;            /* protected by lock */
-	fake_answer_fn fn;          /* protected by lock */
-	void *fn_arg;               /* protected by lock */
-	char *secret;               /* protected by lock */
-	char *last_body;            /* protected by lock */
+	size_t n_counts;	    /* protected by lock */
+	fake_answer_fn fn;	    /* protected by lock */
+	void *fn_arg;		    /* protected by lock */
+	char *secret;		    /* protected by lock */
+	char *last_body;	    /* protected by lock */
 };
 
 double fake_clock_now(void *clock)
@@ -122,7 +122,8 @@ static int fake_send(struct transport *t, const struct transport_request *req,
 		     struct transport_result *res)
 {
 	struct fake_transport *f = (struct fake_transport *)t;
-	struct fake_answer a = {.status = 404, .body = "no such thing", .content_type = "text/plain"};
+	struct fake_answer a = {
+	    .status = 404, .body = "no such thing", .content_type = "text/plain"};
 	struct fake_count *cnt = NULL;
 	fake_answer_fn fn;
 	void *fn_arg;
@@ -245,9 +246,9 @@ static void fake_free(struct transport *t)
 }
 
 static const struct transport_ops fake_ops = {
-	.send = fake_send,
-	.redact = fake_redact,
-	.free = fake_free,
+    .send = fake_send,
+    .redact = fake_redact,
+    .free = fake_free,
 };
 
 struct fake_transport *fake_transport_new(struct fake_clock *clock)
@@ -274,7 +275,8 @@ void fake_transport_set(struct fake_transport *f, const char *method, const char
 
 	pthread_mutex_lock(&f->lock);
 	for (size_t i = 0; i < f->n_entries; i++) {
-		if (fake_same(f->entries[i].method, method) && fake_same(f->entries[i].path, path)) {
+		if (fake_same(f->entries[i].method, method) &&
+		    fake_same(f->entries[i].path, path)) {
 			/* Replaced: it moves to the end, the latest set. */
 			struct fake_entry old = f->entries[i];
 

@@ -19,8 +19,8 @@
  * fake_clock_now/fake_clock_sleep and the clock as clock_arg): time moves
  * only when someone sleeps or a test moves it. */
 struct fake_clock {
-	double now;        /* seconds; tests may set it */
-	double slept;      /* total of every sleep */
+	double now;	   /* seconds; tests may set it */
+	double slept;	   /* total of every sleep */
 	double last_sleep; /* the last one */
 	unsigned sleeps;   /* how many */
 };
@@ -29,16 +29,16 @@ double fake_clock_now(void *clock);
 void fake_clock_sleep(void *clock, double seconds);
 
 struct fake_answer {
-	long status;              /* with err 0: the HTTP status */
-	const char *body;         /* NULL: "" */
+	long status;		  /* with err 0: the HTTP status */
+	const char *body;	  /* NULL: "" */
 	const char *content_type; /* NULL: "" */
-	const char *headers;      /* "Name: value" lines, '\n' between: the fake reads
+	const char *headers;	  /* "Name: value" lines, '\n' between: the fake reads
 				   * X-RateLimit-Remaining and Retry-After from them */
-	int err;                  /* a fault: this -errno instead of an answer */
-	bool unsent;              /* with err: it provably never left this machine */
-	bool local;               /* with err: this machine's failure (transport.h) */
-	const char *error;        /* with err, or a 3xx: the transport's words */
-	double delay;             /* seconds the attempt takes; one that would end past the
+	int err;		  /* a fault: this -errno instead of an answer */
+	bool unsent;		  /* with err: it provably never left this machine */
+	bool local;		  /* with err: this machine's failure (transport.h) */
+	const char *error;	  /* with err, or a 3xx: the transport's words */
+	double delay;		  /* seconds the attempt takes; one that would end past the
 				   * request's deadline ends there with -ETIMEDOUT (sent) */
 };
 

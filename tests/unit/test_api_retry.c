@@ -145,7 +145,8 @@ static void test_statuses(void)
 	const struct status_case cases[] = {
 	    {400, "  Invalid field:\tnaam\x01 \nsecond line\n", NULL, NULL, -EINVAL,
 	     "HTTP 400: Invalid field: naam?"},
-	    {422, "{\"code\": 5, \"error\": \"ignored\", \"message\": \"Klant niet gevonden \\u00e9\"}",
+	    {422,
+	     "{\"code\": 5, \"error\": \"ignored\", \"message\": \"Klant niet gevonden \\u00e9\"}",
 	     NULL, NULL, -EINVAL, "HTTP 422: Klant niet gevonden \xc3\xa9"},
 	    {422, "{\"error\": \"veld ontbreekt\"}", NULL, NULL, -EINVAL,
 	     "HTTP 422: veld ontbreekt"},
@@ -232,8 +233,8 @@ static void test_redaction(void)
 	env_init(&e, 0);
 	fake_transport_set_secret(e.f, "s3cr3t:K3y");
 	fake_transport_set(e.f, "GET", "leaky",
-			   &(struct fake_answer){.status = 401,
-						 .body = "wrong key s3cr3t:K3y for me (s3cr3t:K3y)"});
+			   &(struct fake_answer){
+			       .status = 401, .body = "wrong key s3cr3t:K3y for me (s3cr3t:K3y)"});
 	CHECK(call(&e, "GET", "leaky", NULL, &a) == -EACCES);
 	CHECK_STR(a.message, "HTTP 401: wrong key *** for me (***)");
 
@@ -292,8 +293,12 @@ static void test_retry_table(void)
 	    {"PUT", busy, 4, -EIO, "HTTP 503: busy", false},
 	    {"GET", {.status = 502}, 4, -EIO, "HTTP 502", false},
 	    {"GET", {.status = 504}, 4, -EIO, "HTTP 504", false},
-	    {"GET", {.status = 500, .body = "one bad record"}, 4, -EIO,
-	     "HTTP 500: one bad record", false},
+	    {"GET",
+	     {.status = 500, .body = "one bad record"},
+	     4,
+	     -EIO,
+	     "HTTP 500: one bad record",
+	     false},
 	    {"GET", reset, 4, -ECONNRESET, "no answer: Recv failure", false},
 	    {"PUT", reset, 4, -ECONNRESET, "no answer: Recv failure", false},
 	    {"GET", timeout, 4, -ETIMEDOUT, "no answer: Timeout was reached", false},
@@ -307,15 +312,22 @@ static void test_retry_table(void)
 	    {"POST", refused, 4, -EHOSTUNREACH, "not sent: Couldn't connect to server", true},
 	    {"DELETE", refused, 4, -EHOSTUNREACH, "not sent: Couldn't connect to server", true},
 	    /* This machine's own failures: nobody else to ask again. */
-	    {"GET", {.err = -EFBIG, .local = true, .error = "response larger than 64 MiB refused"},
-	     1, -EFBIG, "no answer: response larger than 64 MiB refused", false},
+	    {"GET",
+	     {.err = -EFBIG, .local = true, .error = "response larger than 64 MiB refused"},
+	     1,
+	     -EFBIG,
+	     "no answer: response larger than 64 MiB refused",
+	     false},
 	    {"GET", {.err = -ENOMEM, .local = true}, 1, -ENOMEM, "no answer: ", false},
 	    {"POST",
 	     {.err = -ETIMEDOUT,
 	      .unsent = true,
 	      .local = true,
 	      .error = "no free connection before the timeout"},
-	     1, -ETIMEDOUT, "not sent: no free connection before the timeout", true},
+	     1,
+	     -ETIMEDOUT,
+	     "not sent: no free connection before the timeout",
+	     true},
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {

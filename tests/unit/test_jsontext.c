@@ -55,8 +55,9 @@ static long walk_array(const char *text, char *out, size_t outsz)
 			return -1;
 		if (n > 0)
 			strncat(out, "|", outsz - strlen(out) - 1);
-		strncat(out, p, (size_t)(e - p) < outsz - strlen(out) - 1 ? (size_t)(e - p)
-									 : outsz - strlen(out) - 1);
+		strncat(out, p,
+			(size_t)(e - p) < outsz - strlen(out) - 1 ? (size_t)(e - p)
+								  : outsz - strlen(out) - 1);
 		n++;
 		p = jt_ws(e, end);
 		if (p < end && *p == ']')
@@ -120,7 +121,8 @@ static void test_string(void)
 
 static void test_message(void)
 {
-	check_message("{\"message\": \"Klant niet gevonden\"}", 256, "Klant niet gevonden", __LINE__);
+	check_message("{\"message\": \"Klant niet gevonden\"}", 256, "Klant niet gevonden",
+		      __LINE__);
 	check_message("{\"error\": \"bad\"}", 256, "bad", __LINE__);
 	/* "message" wins, whichever comes first. */
 	check_message("{\"code\": 5, \"error\": \"ignored\", \"message\": \"kept \\u00e9\"}", 256,
