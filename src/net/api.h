@@ -1,13 +1,15 @@
-/* api: HTTP to the factuursturen service, and nothing else touches libcurl.
+/* api: the factuursturen service as the rest of factuurfs sees it.
  *
- * One struct api per mount, safe to use from every FUSE worker thread: a pool
- * of curl easy handles (each keeps its connection alive) guarded by a mutex.
- * Every request has a connect timeout and a total timeout, so no call can
- * hang the mount.  The API key lives only in this module's memory and is
- * handed to curl as the basic-auth password; it is never logged.
+ * Service semantics on top of one transport (net/transport.h; net/http in
+ * the mount): which failures each method may retry, backoff with jitter, one
+ * deadline per call, the health breaker (service down, budget spent), the
+ * stats, and the one place an answer becomes 0 or -errno and a line for the
+ * log and the status file (api_call).  The hourly window and the background
+ * budget are net/reserve's.
  *
- * The first api_new runs curl_global_init (once, thread-safe); no other
- * module, main included, may call libcurl or curl_global_cleanup.
+ * One struct api per mount, safe to use from every FUSE worker thread.
+ * Every call ends within the configured total timeout, so no call can hang
+ * the mount.  The API key goes to the http transport and stays there.
  */
 #ifndef FACTUURFS_API_H
 #define FACTUURFS_API_H
@@ -16,6 +18,7 @@
 #include <stddef.h>
 
 struct api;
+struct transport;
 
 struct api_config {
 	const char *url;        /* base URL ending in '/', e.g. https://www.factuursturen.nl/api/v1/ */
@@ -27,6 +30,13 @@ struct api_config {
 	const char *cainfo;     /* CA bundle, or NULL for the system's */
 	long background_per_hour; /* calls background readers may cause per hour (see
 				   * api_background_take); < 0: no limit */
+	/* For unit tests only (with api_new_with and a transport that uses the
+	 * same clock): the monotonic clock in seconds that deadlines, backoff
+	 * and the health waits count in, and the wait between tries.  NULL:
+	 * clock_mono and nanosleep. */
+	double (*now)(void *arg);
+	void (*sleep)(void *arg, double seconds);
+	void *clock_arg;
 };
 
 struct api_response {
@@ -64,8 +74,16 @@ struct api_stats {
 	char health_reason[256];  /* why DOWN or RATELIMITED: the last failure's words */
 };
 
-/* Returns 0 and a new handle in *@out, or -errno. */
+/* Returns 0 and a new handle in *@out, or -errno (-EINVAL: a field missing,
+ * a URL that is not http(s)://...).  Sends through net/http, built from @cfg. */
 int api_new(struct api **out, const struct api_config *cfg);
+
+/* The same over any transport @t (tests: tests/unit/fake_transport); @t
+ * belongs to the api from this call on, freed with it (or at once when this
+ * fails).  @cfg's url, username, apikey, insecure and cainfo are not used. */
+int api_new_with(struct api **out, const struct api_config *cfg, struct transport *t);
+
+/* Every call has returned by then. */
 void api_free(struct api *api);
 
 /* Sends @method (GET, POST, PUT or DELETE) to @path, relative to the base URL
@@ -84,12 +102,43 @@ void api_free(struct api *api);
  * retry included, ends within the configured total timeout.  While the
  * service is DOWN or RATELIMITED (see api_get_stats) a request is not sent
  * at all: it fails at once with the errno that made it so (-EAGAIN for the
- * budget), resp->error saying why and when the next try is.  At most 8
- * requests are in flight; more wait their turn. */
+ * budget), resp->error saying why and when the next try is, resp->not_sent
+ * set.  At most 8 requests are in flight (net/http's pool); more wait their
+ * turn.  New callers use api_call, which also judges the answer. */
 int api_request(struct api *api, const char *method, const char *path, const char *body,
 		size_t body_len, struct api_response *resp);
 
 void api_response_clear(struct api_response *resp);
+
+/* The outcome of one api_call. */
+struct api_answer {
+	long status;       /* HTTP status of the last answer, 0 when none came */
+	bool answered;     /* a response arrived (whatever its status) */
+	bool not_sent;     /* provably nothing reached the service: failed fast, refused,
+			    * unresolved, no free connection, an invalid request */
+	bool failed_fast;  /* of which: not sent because the service is DOWN or
+			    * RATELIMITED (api_get_stats says why; one line per refused
+			    * call would bury the real errors) */
+	char *body;        /* on 0: the body, malloc'd and NUL-terminated ("" when none),
+			    * owned by the answer (api_answer_clear); else NULL */
+	size_t len;
+	char content_type[96];
+	long ratelimit_remaining; /* -1 when absent */
+	char message[320]; /* on -errno: one line for the log and status file, without
+			    * method and path: "HTTP 400: <the server's words>",
+			    * "no answer: <why>" or "not sent: <why>"; else "" */
+};
+
+/* Sends @method to @path with @body as api_request does, and judges the
+ * answer: 0 for a 2xx (the body in @out), else -errno with out->message:
+ * -EAGAIN for the spent budget (429, or 403 with X-RateLimit-Remaining 0,
+ * or failing fast while RATELIMITED), -api_status_errno(status) for another
+ * status, the transport's -errno when no answer came.  Call
+ * api_answer_clear after. */
+int api_call(struct api *api, const char *method, const char *path, const char *body,
+	     size_t len, struct api_answer *out);
+
+void api_answer_clear(struct api_answer *a);
 
 /* The (positive) errno a file operation returns for HTTP status @status:
  * 2xx -> 0, 401 -> EACCES, 403 -> EACCES, 429 -> EAGAIN, 404/410 -> ENOENT,

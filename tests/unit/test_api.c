@@ -1,4 +1,5 @@
-/* test_api: drives src/api.c against a server the caller runs.
+/* test_api: drives src/net/api.c over the real http transport against a server
+ * the caller runs.
  *
  *   test_api URL USER KEY METHOD[,METHOD...] PATH [BODY]
  *   test_api --self-test
@@ -10,6 +11,8 @@
  *   error=<resp.error>
  *   content_type=<resp.content_type>
  * and finally a "stats ..." line.  BODY goes with every method but GET.
+ * With FACTUURFS_TEST_CALL=1 each goes through api_call instead, and the
+ * error= line holds its message (rc is then api_call's: -errno for a non-2xx).
  * FACTUURFS_TEST_TIMEOUT_MS sets both timeouts; FACTUURFS_TEST_DEBUG=1 turns
  * on debug logging to stderr.  Exit status 0 unless api_new failed.
  *
@@ -99,6 +102,7 @@ int main(int argc, char **argv)
 	const char *body;
 	char *key, *methods, *save = NULL;
 	long repeat;
+	bool use_call;
 	int rc;
 
 	if (argc == 2 && !strcmp(argv[1], "--self-test"))
@@ -111,6 +115,7 @@ int main(int argc, char **argv)
 	log_init(true, env_long("FACTUURFS_TEST_DEBUG", 0) != 0);
 	body = argc == 7 ? argv[6] : NULL;
 	repeat = env_long("FACTUURFS_TEST_REPEAT", 1);
+	use_call = env_long("FACTUURFS_TEST_CALL", 0) != 0;
 
 	/* The api keeps its own copy: wipe ours to prove it. */
 	key = strdup(argv[3]);
@@ -142,6 +147,18 @@ int main(int argc, char **argv)
 			struct api_response resp;
 			const char *b = strcmp(m, "GET") ? body : NULL;
 
+			if (use_call) {
+				struct api_answer a;
+
+				rc = api_call(api, m, argv[5], b, b ? strlen(b) : 0, &a);
+				printf("status=%ld remaining=%ld rc=%d len=%zu\n", a.status,
+				       a.ratelimit_remaining, rc, a.len);
+				printf("%s\n", a.body ? a.body : "");
+				printf("error=%s\n", a.message);
+				printf("content_type=%s\n", a.content_type);
+				api_answer_clear(&a);
+				continue;
+			}
 			rc = api_request(api, m, argv[5], b, b ? strlen(b) : 0, &resp);
 			printf("status=%ld remaining=%ld rc=%d len=%zu\n", resp.status,
 			       resp.ratelimit_remaining, rc, resp.len);

@@ -1,4 +1,4 @@
-"""src/api.c against a throwaway HTTP server.
+"""src/net/api.c and src/net/http.c against a throwaway HTTP server.
 
 Runs the already-built test_api binary named by FACTUURFS_TEST_API_BIN (see
 tests/unit/test_api.c for its arguments and output); builds nothing.
@@ -137,8 +137,11 @@ def server():
         srv.server_close()
 
 
-def run(url, method, path, body=None, user=USER, key=KEY, timeout_ms=None, repeat=None, debug=False):
+def run(url, method, path, body=None, user=USER, key=KEY, timeout_ms=None, repeat=None, debug=False,
+        call=False):
     env = dict(os.environ)
+    if call:
+        env["FACTUURFS_TEST_CALL"] = "1"
     env["FACTUURFS_TEST_TIMEOUT_MS"] = str(timeout_ms or 5000)
     if repeat:
         env["FACTUURFS_TEST_REPEAT"] = str(repeat)
@@ -333,7 +336,7 @@ def test_bad_method_and_url():
     assert p.returncode == 1 and "rc=-22" in p.stdout
 
 
-# -- retries and health (the table in src/api.c) ------------------------------
+# -- retries and health (the table in src/net/api.c) ------------------------------
 
 def test_get_is_retried_on_503_until_it_works(server):
     (r,), stats, _ = run(server.url, "GET", "flaky")
@@ -391,3 +394,38 @@ def test_spent_budget_fails_fast_with_eagain(server):
     assert b["error"].startswith("not sent: the hourly API budget is spent; next try in 60 s")
     assert len(server.requests) == 1
     assert (stats["failed_fast"], stats["health"]) == (1, 2)
+
+
+# -- api_call: one errno and one message per answer ----------------------------
+
+def test_call_success_gives_the_body_and_no_message(server):
+    (r,), stats, _ = run(server.url, "GET", "echo", call=True)
+    assert (r["rc"], r["status"], r["error"], r["remaining"]) == (0, 200, "", 42)
+    assert json.loads(r["body"])["path"] == "/api/v1/echo"
+
+
+@pytest.mark.parametrize("path,rc,message", [
+    ("jsonerr", -22, "HTTP 422: Klant niet gevonden \u00e9"),  # -EINVAL
+    ("bad", -22, "HTTP 400: Invalid field: naam?"),
+    ("empty404", -2, "HTTP 404"),  # -ENOENT
+    ("forbidden", -13, "HTTP 403: Forbidden"),  # -EACCES
+    ("limited", -11, "HTTP 403: Rate limit exceeded"),  # -EAGAIN
+    ("redirect", -5, "HTTP 302: redirect to http://elsewhere.invalid/x not followed"),  # -EIO
+    ("leaky", -13, "HTTP 401: wrong key *** for " + USER),
+])
+def test_call_errno_and_message(server, path, rc, message):
+    (r,), _, _ = run(server.url, "GET", path, call=True)
+    assert (r["rc"], r["error"], r["body"]) == (rc, message, "")
+
+
+def test_call_no_answer_and_not_sent(server):
+    (r,), _, _ = run(server.url, "POST", "dropper", body="{}", call=True)
+    assert r["rc"] == -104 and r["error"].startswith("no answer: ")  # -ECONNRESET
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    (a, b), _, _ = run("http://127.0.0.1:%d/" % port, "POST,GET", "x", body="{}", timeout_ms=3000,
+                       call=True)
+    assert a["rc"] == b["rc"] == -113  # -EHOSTUNREACH
+    assert a["error"].startswith("not sent: ") and KEY not in a["error"]
+    assert b["error"].startswith("not sent: the service is unreachable; next try in")
