@@ -39,28 +39,18 @@ static int fail(int err, char *msg, size_t msglen, const char *fmt, ...)
 	return err;
 }
 
-/* Sends @method with @wire as its JSON body; 0 on 2xx.  *@answered tells a
- * transport failure that happened before the request left (connect refused)
- * from one that may have reached the service. */
+/* Sends @method with @wire as its JSON body: 0 on 2xx, else -errno with the
+ * reason in @msg (net/api.h's api_call decides both).  @ans tells a request
+ * that provably never left from one that may have reached the service. */
 static int request(const struct wb *wb, const char *method, const char *path, const cJSON *wire,
-		struct api_response *resp, bool *answered, char *msg, size_t msglen)
+		   struct api_answer *ans, char *msg, size_t msglen)
 {
 	char *body = wire ? cJSON_PrintUnformatted(wire) : NULL;
-	int rc;
 	if (wire && !body)
 		return fail(-ENOMEM, msg, msglen, "out of memory");
-	rc = api_request(wb->api, method, path, body, body ? strlen(body) : 0, resp);
+	int rc = api_call(wb->api, method, path, body, body ? strlen(body) : 0, ans);
 	free(body);
-	*answered = rc == 0;
-	if (rc < 0 && resp->not_sent)
-		return fail(rc, msg, msglen, "%s %s: %s", method, path, resp->error);
-	if (rc < 0)
-		return fail(rc, msg, msglen, "%s %s: no answer: %s", method, path, resp->error);
-	if (resp->status >= 200 && resp->status <= 299)
-		return 0;
-	rc = api_response_is_ratelimited(resp) ? -EAGAIN : -api_status_errno(resp->status);
-	return fail(rc, msg, msglen, "%s %s: HTTP %ld: %s", method, path, resp->status,
-		    resp->error);
+	return rc < 0 ? fail(rc, msg, msglen, "%s %s: %s", method, path, ans->message) : 0;
 }
 
 static char *record_path(const struct schema_collection *c, const char *id)
@@ -104,16 +94,15 @@ static int check_template(const struct schema_collection *c, const cJSON *user, 
 static int put(const struct wb *wb, const struct schema_collection *c, const char *id,
 	       const cJSON *user, char *msg, size_t msglen)
 {
-	struct api_response resp = {0};
+	struct api_answer resp = {0};
 	char err[256], *path = NULL;
-	bool answered;
 	int rc;
 	cJSON *wire = schema_to_wire(c, user, false, err, sizeof(err));
 	if (!wire)
 		return fail(-EINVAL, msg, msglen, "%s", err);
 	path = record_path(c, id);
-	rc = path ? request(wb, "PUT", path, wire, &resp, &answered, msg, msglen) : -ENOMEM;
-	api_response_clear(&resp);
+	rc = path ? request(wb, "PUT", path, wire, &resp, msg, msglen) : -ENOMEM;
+	api_answer_clear(&resp);
 	cJSON_Delete(wire);
 	free(path);
 	return rc;
@@ -222,7 +211,7 @@ static char *find_lost_post(const struct wb *wb, const struct schema_collection 
 /* The new record's identifier from a POST's answer: a bare number (clients,
  * products), plain text (an invoice number), a JSON string, or an object
  * holding the record or its id: every client reads it differently. */
-static char *created_id(const struct schema_collection *c, const struct api_response *resp)
+static char *created_id(const struct schema_collection *c, const struct api_answer *resp)
 {
 	/* Strict, or the plain-text invoice number 2026-0007 reads as 2026. */
 	cJSON *j = resp->body ? cJSON_ParseWithOpts(resp->body, NULL, true) : NULL;
@@ -278,10 +267,9 @@ int wb_create(const struct wb *wb, const struct schema_collection *c, const char
 	      size_t len, struct wb_pending **pending, char **new_id,
 	      const struct schema_collection **in, char *msg, size_t msglen)
 {
-	struct api_response resp = {0};
+	struct api_answer resp = {0};
 	cJSON *user = NULL, *wire = NULL;
 	char err[256];
-	bool answered = false;
 	int rc;
 	*new_id = NULL;
 	user = parse_text(text, len, msg, msglen);
@@ -313,10 +301,10 @@ int wb_create(const struct wb *wb, const struct schema_collection *c, const char
 		goto out;
 	}
 	struct cache_listing *before = cache_listing_peek(wb->cache, *in);
-	rc = request(wb, "POST", c->name, wire, &resp, &answered, msg, msglen);
+	rc = request(wb, "POST", c->name, wire, &resp, msg, msglen);
 	/* Unanswered, but maybe acted on: remember it, unless it provably
 	 * never left (not sent at all, or the connection was refused). */
-	if (rc < 0 && !answered && !resp.not_sent && rc != -EHOSTUNREACH) {
+	if (rc < 0 && !resp.answered && !resp.not_sent) {
 		/* The request may have arrived: remember what to look for. */
 		struct wb_pending *p = calloc(1, sizeof(*p));
 		if (p) {
@@ -341,7 +329,7 @@ int wb_create(const struct wb *wb, const struct schema_collection *c, const char
 	}
 	cache_listing_unref(before);
 out:
-	api_response_clear(&resp);
+	api_answer_clear(&resp);
 	cJSON_Delete(user);
 	cJSON_Delete(wire);
 	return rc;
@@ -364,19 +352,18 @@ int wb_payment(const struct wb *wb, const char *nr, const char *text, size_t len
 int wb_delete(const struct wb *wb, const struct schema_collection *c, const char *id, char *msg,
 	      size_t msglen)
 {
-	struct api_response resp = {0};
+	struct api_answer resp = {0};
 	char *path;
-	bool answered;
 	int rc;
 	if (!(c->methods & SCHEMA_M_DELETE))
 		return fail(-EPERM, msg, msglen, "the API cannot delete %s", c->name);
 	path = record_path(c, id);
 	if (!path)
 		return -ENOMEM;
-	rc = request(wb, "DELETE", path, NULL, &resp, &answered, msg, msglen);
+	rc = request(wb, "DELETE", path, NULL, &resp, msg, msglen);
 	if (rc == 0 || rc == -ENOENT)
 		cache_invalidate(wb->cache, c);
-	api_response_clear(&resp);
+	api_answer_clear(&resp);
 	free(path);
 	return rc;
 }

@@ -21,6 +21,8 @@
 #include "base/clock.h"
 #include "base/events.h"
 #include "base/flight.h"
+#include "model/jsontext.h"
+#include "store/get.h"
 
 /* A listing is read page by page until a page holds fewer records than were
  * asked for.  The reference leaves open whether the service honours `count`
@@ -299,36 +301,10 @@ static bool listing_same(const struct cache_listing *a, const struct cache_listi
 
 /* ---- fetching ----------------------------------------------------------- */
 
-/* Performs one GET into @resp (api_response_clear it after); a 2xx answer
- * gives 0, anything else -errno with the reason recorded in the status file. */
-static int get(struct cache *cache, const char *what, const char *path,
-	       struct api_response *resp)
-{
-	char msg[320];
-	int rc = api_request(cache->api, "GET", path, NULL, 0, resp);
-	if (rc < 0) {
-		/* Not sent: the service's health says why, in the status file;
-		 * one entry per refused read would bury the real errors. */
-		if (resp->not_sent)
-			log_msg(LOG_DEBUG, "%s: %s", what, resp->error);
-		else
-			events_error(cache->cfg.events, what, resp->error);
-		return rc;
-	}
-	if (resp->status >= 200 && resp->status <= 299)
-		return 0;
-	snprintf(msg, sizeof(msg), "HTTP %ld: %s", resp->status, resp->error);
-	events_error(cache->cfg.events, what, msg);
-	if (api_response_is_ratelimited(resp))
-		return -EAGAIN;
-	return -api_status_errno(resp->status);
-}
-
-/* One GET whose body is JSON, parsed into *@out (caller deletes). */
 static int get_json(struct cache *cache, const char *what, const char *path, cJSON **out)
 {
-	struct api_response resp;
-	int rc = get(cache, what, path, &resp);
+	struct api_answer resp;
+	int rc = store_get(cache->api, cache->cfg.events, what, path, &resp);
 	*out = NULL;
 	if (rc == 0) {
 		/* Strict: a body with anything after its JSON is not JSON. */
@@ -338,44 +314,13 @@ static int get_json(struct cache *cache, const char *what, const char *path, cJS
 			rc = -EIO;
 		}
 	}
-	api_response_clear(&resp);
+	api_answer_clear(&resp);
 	return rc;
 }
 
 /* The end of the JSON value starting at @p (just past it), or NULL when it
  * runs past @end unclosed.  Only brackets and strings matter here: cJSON
  * checks each value properly afterwards. */
-static const char *value_end(const char *p, const char *end)
-{
-	int depth = 0;
-	for (; p < end; p++) {
-		if (*p == '"') {
-			for (p++; p < end && *p != '"'; p++)
-				if (*p == '\\')
-					p++;
-			if (p >= end)
-				return NULL;
-		} else if (*p == '{' || *p == '[') {
-			depth++;
-		} else if (*p == '}' || *p == ']') {
-			if (depth == 0)
-				return p; /* closes the enclosing array */
-			if (--depth == 0)
-				return p + 1;
-		} else if (*p == ',' && depth == 0) {
-			return p;
-		}
-	}
-	return depth == 0 ? p : NULL;
-}
-
-static const char *skip_ws(const char *p, const char *end)
-{
-	while (p < end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
-		p++;
-	return p;
-}
-
 /* Converts a page whose body is a top-level JSON array one element at a
  * time, so only the raw body and one record are ever parsed at once (a whole
  * page parsed with cJSON takes ~7x its wire size).  Returns the number of
@@ -383,15 +328,15 @@ static const char *skip_ws(const char *p, const char *end)
 static long recs_add_array(const struct schema_collection *c, const char *body, size_t len,
 			   struct recs *rs)
 {
-	const char *p = skip_ws(body, body + len), *end = body + len;
+	const char *p = jt_ws(body, body + len), *end = body + len;
 	long n = 0;
 	if (p == end || *p != '[')
 		return -EIO;
-	p = skip_ws(p + 1, end);
+	p = jt_ws(p + 1, end);
 	if (p < end && *p == ']')
-		return skip_ws(p + 1, end) == end ? 0 : -EIO;
+		return jt_ws(p + 1, end) == end ? 0 : -EIO;
 	for (;;) {
-		const char *e = value_end(p, end);
+		const char *e = jt_skip_value(p, end);
 		if (!e)
 			return -EIO;
 		cJSON *item = cJSON_ParseWithLength(p, (size_t)(e - p));
@@ -408,13 +353,13 @@ static long recs_add_array(const struct schema_collection *c, const char *body, 
 		if (rc < 0)
 			return rc;
 		n++;
-		p = skip_ws(e, end);
+		p = jt_ws(e, end);
 		if (p < end && *p == ',') {
-			p = skip_ws(p + 1, end);
+			p = jt_ws(p + 1, end);
 			continue;
 		}
 		if (p < end && *p == ']')
-			return skip_ws(p + 1, end) == end ? n : -EIO;
+			return jt_ws(p + 1, end) == end ? n : -EIO;
 		return -EIO;
 	}
 }
@@ -432,7 +377,7 @@ static int fetch_listing(struct cache *cache, const struct schema_collection *c,
 		snprintf(what, sizeof(what), "list %s", c->name);
 
 	for (long page = 0, offset = 0; page < CACHE_MAX_PAGES; page++) {
-		struct api_response resp;
+		struct api_answer resp;
 		cJSON *body = NULL, *items = NULL;
 		size_t before = rs.n;
 		long n;
@@ -442,7 +387,7 @@ static int fetch_listing(struct cache *cache, const struct schema_collection *c,
 			snprintf(path, sizeof(path), "%s?%s%s%scount=%ld&offset=%ld", c->name,
 				 filter ? "filter=" : "", filter ? filter : "", filter ? "&" : "",
 				 asked, offset);
-		rc = get(cache, what, path, &resp);
+		rc = store_get(cache->api, cache->cfg.events, what, path, &resp);
 		if (rc == 0 && !c->single)
 			n = recs_add_array(c, resp.body, resp.len, &rs);
 		else
@@ -453,7 +398,7 @@ static int fetch_listing(struct cache *cache, const struct schema_collection *c,
 				cache_record_unref(rs.v[--rs.n]);
 			body = cJSON_ParseWithOpts(resp.body, NULL, true);
 		}
-		api_response_clear(&resp);
+		api_answer_clear(&resp);
 		if (rc < 0)
 			goto out;
 		if (n == -EIO) {

@@ -18,7 +18,7 @@
 #include "base/flight.h"
 #include "base/log.h"
 #include "base/names.h"
-#include "net/api.h"
+#include "store/get.h"
 
 /* A fetch that just failed is not repeated for this long (base/flight.h). */
 #define PDFSTORE_FAIL_HOLD 1.0
@@ -55,31 +55,6 @@ static double default_now(void)
 {
 	return clock_mono();
 }
-
-/* A GET of @path: 0 for a 2xx answer, else -errno with the reason recorded
- * (a request not sent while the service is down or out of budget is only
- * logged: the service's state in the status file says why). */
-static int get(struct pdfstore *ps, const char *what, const char *path,
-	       struct api_response *resp)
-{
-	char msg[320];
-	int rc = api_request(ps->api, "GET", path, NULL, 0, resp);
-	if (rc < 0) {
-		if (resp->not_sent)
-			log_msg(LOG_DEBUG, "%s: %s", what, resp->error);
-		else
-			events_error(ps->events, what, resp->error);
-		return rc;
-	}
-	if (resp->status >= 200 && resp->status <= 299)
-		return 0;
-	snprintf(msg, sizeof(msg), "HTTP %ld: %s", resp->status, resp->error);
-	events_error(ps->events, what, msg);
-	if (api_response_is_ratelimited(resp))
-		return -EAGAIN;
-	return -api_status_errno(resp->status);
-}
-
 
 static char *pdf_path(struct pdfstore *ps, const char *nr)
 {
@@ -290,14 +265,14 @@ out:
 static int pdf_fetch(struct pdfstore *ps, const char *nr, struct pdf *p)
 {
 	char what[96], *esc = names_url_escape(nr), *path = NULL;
-	struct api_response resp;
+	struct api_answer resp;
 	int rc;
 	if (!esc || asprintf(&path, "%s/%s", "invoices_pdf", esc) < 0) {
 		free(esc);
 		return -ENOMEM;
 	}
 	snprintf(what, sizeof(what), "get the PDF of %s", nr);
-	rc = get(ps, what, path, &resp);
+	rc = store_get(ps->api, ps->events, what, path, &resp);
 	if (rc < 0)
 		goto out;
 	if (resp.len < 5 || memcmp(resp.body, "%PDF-", 5) != 0) {
@@ -332,7 +307,7 @@ static int pdf_fetch(struct pdfstore *ps, const char *nr, struct pdf *p)
 		p->size = (off_t)resp.len;
 	}
 out:
-	api_response_clear(&resp);
+	api_answer_clear(&resp);
 	free(esc);
 	free(path);
 	return rc;
