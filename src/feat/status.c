@@ -8,6 +8,7 @@
 #include <cjson/cJSON.h>
 
 #include "base/events.h"
+#include "model/jsontext.h"
 #include "model/schema.h"
 #include "net/api.h"
 #include "store/cache.h"
@@ -102,7 +103,7 @@ char *status_render(const struct status_sources *src, size_t *len)
 	cJSON_AddNumberToObject(root, "errors_total", (double)total);
 	cJSON_AddItemToObject(root, "last_errors", errs);
 	cJSON_AddItemToObject(root, "last_changes", changes);
-	text = schema_format(root, len);
+	text = jt_format(root, len);
 	cJSON_Delete(root);
 	return text;
 }

@@ -11,6 +11,7 @@
 #include "net/api.h"
 #include "store/cache.h"
 #include "base/names.h"
+#include "model/jsontext.h"
 #include "model/templates.h"
 
 struct wb_pending {
@@ -66,7 +67,7 @@ static char *record_path(const struct schema_collection *c, const char *id)
 static cJSON *parse_text(const char *text, size_t len, char *msg, size_t msglen)
 {
 	char err[256];
-	cJSON *user = schema_parse(text, len, err, sizeof(err));
+	cJSON *user = jt_parse(text, len, err, sizeof(err));
 	if (!user)
 		fail(-EINVAL, msg, msglen, "%s", err);
 	return user;

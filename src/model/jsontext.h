@@ -52,4 +52,47 @@ const char *jt_string(const char *p, const char *end, char *out, size_t outsz);
  * (not an object, no such key, not a string). */
 bool jt_message(const char *body, size_t len, char *out, size_t outsz);
 
+/* ---- a file's text ------------------------------------------------------------------------ */
+
+#include <cjson/cJSON.h>
+
+/* Length of the well-formed UTF-8 sequence at @s (@n bytes left), 0 when
+ * there is none (overlong forms, surrogates and code points above U+10FFFF
+ * are not well-formed). */
+size_t jt_utf8_len(const unsigned char *s, size_t n);
+
+/* A copy of @s that is valid UTF-8: each byte that starts no well-formed
+ * sequence is read as the ISO-8859-1 character of its value (U+0080-U+00FF),
+ * the likeliest reading of a server that sent Latin-1.  malloc'd, NULL on
+ * ENOMEM. */
+char *jt_utf8_repaired(const char *s);
+
+/* @v as Python's json module writes a float: integral values below 1e16
+ * plainly, otherwise the fewest digits that read back as the same double,
+ * with an exponent from 1e16 on. */
+void jt_number(double v, char out[32]);
+
+/* Text of a file: pretty-printed with two-space indent, keys in the record's
+ * order, UTF-8 and '/' unescaped, shortest round-trip numbers, trailing
+ * newline.  malloc'd (caller frees), length in *@len. */
+char *jt_format(const cJSON *rec, size_t *len);
+
+/* Parses the text of a file as one JSON object, with nothing but whitespace
+ * after it and no key repeated.  NULL with a message in @err ("line 3,
+ * column 5: invalid JSON", "expected a JSON object") when it is not.  Beyond
+ * what cJSON checks, it refuses (the first problem in the text is named):
+ *   bytes that are not UTF-8         "line 1, column 9: invalid UTF-8"
+ *   a NUL byte anywhere              "line 1, column 9: NUL byte"
+ *   a raw control character in a     "line 2, column 7: line break in a string: write it as \n"
+ *     string (JSON wants U+0000-     "line 1, column 8: control character U+0001 in a string:
+ *     U+001F escaped)                 write it as \u0001"
+ *   one between tokens other than    "line 1, column 2: control character U+000C outside a string"
+ *     space, tab, CR and LF
+ *   a \u0000 escape (a C string      "line 1, column 9: \u0000 in a string: a NUL cannot be stored"
+ *     would end there)
+ *   a number beyond a double         "field 'lines[1].price': number out of range"
+ * A UTF-8 byte-order mark and raw DEL (U+007F) are accepted.  @text need not be
+ * NUL-terminated.  Caller deletes. */
+cJSON *jt_parse(const char *text, size_t len, char *err, size_t errlen);
+
 #endif

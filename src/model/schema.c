@@ -1,5 +1,7 @@
 /* schema: the data dictionary and the wire <-> pythonic conversion (see schema.h). */
 #include "model/schema.h"
+
+#include "model/jsontext.h"
 #include "base/strbuf.h"
 
 #include <math.h>
@@ -431,28 +433,6 @@ static bool is_empty_date(const char *s)
 	return !*s || strcmp(s, "0000-00-00") == 0 || strcmp(s, "0000-00-00 00:00:00") == 0;
 }
 
-/* Python's repr of a float, which its json module writes: integral values below 1e16
- * plainly (Python adds ".0"), otherwise the fewest digits that strtod reads back as the
- * same double, with an exponent from 1e16 on (%g alone would wait until 1e17). */
-static void format_number(double v, char out[32])
-{
-	bool big = v <= -1e16 || v >= 1e16;
-	int prec;
-
-	if (!big && (double)(long long)v == v) {
-		snprintf(out, 32, "%lld", (long long)v);
-		return;
-	}
-	for (prec = 1; prec <= 17; prec++) {
-		if (big)
-			snprintf(out, 32, "%.*e", prec - 1, v);
-		else
-			snprintf(out, 32, "%.*g", prec, v);
-		if (strtod(out, NULL) == v)
-			return;
-	}
-}
-
 /* Adds @item to @obj under @key; takes @item even on failure. */
 static bool add(cJSON *obj, const char *key, cJSON *item)
 {
@@ -491,77 +471,12 @@ static const cJSON *field_value(const cJSON *obj, const struct schema_field *f)
 /* The well-formed UTF-8 sequences (Unicode's table 3-7): by lead byte, the sequence's
  * length and the range of its second byte, which rules out overlong forms, surrogates
  * and code points above U+10FFFF; later bytes are 0x80-0xBF. */
-/* clang-format off */
-static const struct utf8_row {
-	unsigned char lead_lo, lead_hi, len, second_lo, second_hi;
-} utf8_rows[] = {
-	{0x00, 0x7f, 1, 0x00, 0x00},
-	{0xc2, 0xdf, 2, 0x80, 0xbf},
-	{0xe0, 0xe0, 3, 0xa0, 0xbf},
-	{0xe1, 0xec, 3, 0x80, 0xbf},
-	{0xed, 0xed, 3, 0x80, 0x9f},
-	{0xee, 0xef, 3, 0x80, 0xbf},
-	{0xf0, 0xf0, 4, 0x90, 0xbf},
-	{0xf1, 0xf3, 4, 0x80, 0xbf},
-	{0xf4, 0xf4, 4, 0x80, 0x8f},
-};
-/* clang-format on */
-
-/* Length of the well-formed UTF-8 sequence at @s (@n bytes left), 0 when there is none. */
-static size_t utf8_len(const unsigned char *s, size_t n)
-{
-	size_t i, k;
-
-	for (i = 0; i < N(utf8_rows); i++) {
-		const struct utf8_row *r = &utf8_rows[i];
-
-		if (s[0] < r->lead_lo || s[0] > r->lead_hi)
-			continue;
-		if (n < r->len)
-			return 0;
-		if (r->len > 1 && (s[1] < r->second_lo || s[1] > r->second_hi))
-			return 0;
-		for (k = 2; k < r->len; k++)
-			if (s[k] < 0x80 || s[k] > 0xbf)
-				return 0;
-		return r->len;
-	}
-	return 0;
-}
-
-/* A copy of @s that is valid UTF-8: each byte that starts no well-formed sequence is
- * read as the ISO-8859-1 character of its value (U+0080-U+00FF, two bytes), the
- * likeliest reading of a server that sent Latin-1.  malloc'd, NULL on ENOMEM. */
-static char *utf8_repaired(const char *s)
-{
-	const unsigned char *p = (const unsigned char *)s;
-	size_t n = strlen(s), i = 0, k;
-	char *out = malloc(2 * n + 1), *o = out;
-
-	if (!out)
-		return NULL;
-	while (i < n) {
-		k = utf8_len(p + i, n - i);
-		if (k) {
-			memcpy(o, p + i, k);
-			o += k;
-			i += k;
-		} else {
-			*o++ = (char)(0xc0 | p[i] >> 6);
-			*o++ = (char)(0x80 | (p[i] & 0x3f));
-			i++;
-		}
-	}
-	*o = '\0';
-	return out;
-}
-
 /* ---- wire -> pythonic ------------------------------------------------------------------------ */
 
 /* A wire string made fit for a file (see utf8_repaired). */
 static cJSON *repaired_string(const char *s)
 {
-	char *r = utf8_repaired(s);
+	char *r = jt_utf8_repaired(s);
 	cJSON *out = r ? cJSON_CreateString(r) : NULL;
 
 	free(r);
@@ -594,7 +509,7 @@ static cJSON *wire_copy(const cJSON *v)
 				goto fail;
 			continue;
 		}
-		key = utf8_repaired(m->string);
+		key = jt_utf8_repaired(m->string);
 		if (!key)
 			goto fail;
 		if (!cJSON_GetObjectItemCaseSensitive(out, key) && !add(out, key, wire_copy(m)))
@@ -792,7 +707,7 @@ static cJSON *wire_object(const struct schema_field *fields, size_t n, const cJS
 			continue;
 		if (f && strcmp(f->name, m->string) == 0)
 			continue;
-		rest[nrest].name = utf8_repaired(m->string);
+		rest[nrest].name = jt_utf8_repaired(m->string);
 		if (!rest[nrest].name)
 			goto fail;
 		rest[nrest].pos = pos;
@@ -902,13 +817,13 @@ static char *id_part(const cJSON *v, enum schema_type type)
 	double d;
 
 	if (cJSON_IsNumber(v)) {
-		format_number(v->valuedouble, num);
+		jt_number(v->valuedouble, num);
 		return strdup(num);
 	}
 	if (!cJSON_IsString(v) || !*v->valuestring)
 		return NULL;
 	if (type == SCHEMA_INT && parse_number(v->valuestring, &d) && is_integral(d)) {
-		format_number(d, num);
+		jt_number(d, num);
 		return strdup(num);
 	}
 	return strdup(v->valuestring);
@@ -971,345 +886,17 @@ time_t schema_record_date(const struct schema_collection *c, const cJSON *rec)
 	return 0;
 }
 
-/* ---- text ------------------------------------------------------------------------------------ */
+/* ---- pythonic -> wire ------------------------------------------------------------------------ */
 
-
-static void buf_indent(struct strbuf *b, int depth)
-{
-	static const char spaces[] = "                ";
-	size_t n = 2 * (size_t)depth;
-
-	while (n) {
-		size_t k = n < sizeof(spaces) - 1 ? n : sizeof(spaces) - 1;
-
-		strbuf_put(b, spaces, k);
-		n -= k;
-	}
-}
-
-/* JSON's mandatory escapes only, spelt as Python's json writes them; UTF-8 and '/' raw. */
-static void put_string(struct strbuf *b, const char *s)
-{
-	const unsigned char *p;
-	char esc[8];
-
-	strbuf_put(b, "\"", 1);
-	for (p = (const unsigned char *)s; *p; p++) {
-		const char *e = NULL;
-
-		switch (*p) {
-		case '"':
-			e = "\\\"";
-			break;
-		case '\\':
-			e = "\\\\";
-			break;
-		case '\n':
-			e = "\\n";
-			break;
-		case '\r':
-			e = "\\r";
-			break;
-		case '\t':
-			e = "\\t";
-			break;
-		case '\b':
-			e = "\\b";
-			break;
-		case '\f':
-			e = "\\f";
-			break;
-		default:
-			if (*p < 0x20) {
-				snprintf(esc, sizeof(esc), "\\u%04x", *p);
-				e = esc;
-			}
-		}
-		if (e)
-			strbuf_puts(b, e);
-		else
-			strbuf_put(b, (const char *)p, 1);
-	}
-	strbuf_put(b, "\"", 1);
-}
-
-static void put_value(struct strbuf *b, const cJSON *v, int depth)
-{
-	char num[32];
-	const cJSON *m;
-
-	if (cJSON_IsObject(v) || cJSON_IsArray(v)) {
-		bool obj = cJSON_IsObject(v);
-
-		if (!v->child) {
-			strbuf_puts(b, obj ? "{}" : "[]");
-			return;
-		}
-		strbuf_puts(b, obj ? "{\n" : "[\n");
-		cJSON_ArrayForEach(m, v)
-		{
-			buf_indent(b, depth + 1);
-			if (obj) {
-				put_string(b, m->string ? m->string : "");
-				strbuf_puts(b, ": ");
-			}
-			put_value(b, m, depth + 1);
-			strbuf_puts(b, m->next ? ",\n" : "\n");
-		}
-		buf_indent(b, depth);
-		strbuf_puts(b, obj ? "}" : "]");
-	} else if (cJSON_IsString(v)) {
-		put_string(b, v->valuestring);
-	} else if (cJSON_IsNumber(v) && isfinite(v->valuedouble)) {
-		format_number(v->valuedouble, num);
-		strbuf_puts(b, num);
-	} else if (cJSON_IsTrue(v)) {
-		strbuf_puts(b, "true");
-	} else if (cJSON_IsFalse(v)) {
-		strbuf_puts(b, "false");
-	} else if (cJSON_IsRaw(v) && v->valuestring) {
-		strbuf_puts(b, v->valuestring);
-	} else {
-		/* null, and what JSON cannot say (NaN, infinities). */
-		strbuf_puts(b, "null");
-	}
-}
-
-char *schema_format(const cJSON *rec, size_t *len)
-{
-	struct strbuf b = {0};
-
-	put_value(&b, rec, 0);
-	strbuf_put(&b, "\n", 1);
-	if (b.oom) {
-		free(b.p);
-		return NULL;
-	}
-	if (len)
-		*len = b.len;
-	return b.p;
-}
-
-/* snprintf for messages and field paths: a NULL @dst is no error, and a cut text is
- * acceptable (the start names the problem). */
-static void set_err(char *dst, size_t n, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
+/* A message into @dst, like snprintf. */
+static void set_err(char *dst, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void set_err(char *dst, size_t n, const char *fmt, ...)
 {
 	va_list ap;
-
-	if (!dst || !n)
-		return;
 	va_start(ap, fmt);
 	vsnprintf(dst, n, fmt, ap);
 	va_end(ap);
 }
-
-/* 1-based line and column (in characters, not bytes) of @pos in @text. */
-static void line_col(const char *text, const char *pos, unsigned *line, unsigned *col)
-{
-	const char *p;
-
-	*line = 1;
-	*col = 1;
-	for (p = text; p < pos; p++) {
-		if (*p == '\n') {
-			(*line)++;
-			*col = 1;
-		} else if (((unsigned char)*p & 0xc0) != 0x80) {
-			(*col)++;
-		}
-	}
-}
-
-static bool json_space(char c)
-{
-	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
-}
-
-/* Raw control characters that JSON has a short escape for, named in messages. */
-/* clang-format off */
-static const struct {
-	char c;
-	const char *what, *esc;
-} control_names[] = {
-	{'\n', "line break", "\\n"},
-	{'\t', "tab", "\\t"},
-	{'\r', "carriage return", "\\r"},
-	{'\b', "backspace", "\\b"},
-	{'\f', "form feed", "\\f"},
-};
-/* clang-format on */
-
-static void control_problem(unsigned char c, bool in_string, char *why, size_t whylen)
-{
-	size_t i;
-
-	if (!in_string) {
-		set_err(why, whylen, "control character U+%04X outside a string", c);
-		return;
-	}
-	for (i = 0; i < N(control_names); i++) {
-		if (control_names[i].c == (char)c) {
-			set_err(why, whylen, "%s in a string: write it as %s",
-				control_names[i].what, control_names[i].esc);
-			return;
-		}
-	}
-	set_err(why, whylen, "control character U+%04X in a string: write it as \\u%04X", c, c);
-}
-
-/* The first place where @text breaks a rule of JSON that cJSON does not check (it takes
- * a string's bytes as they are and any byte up to ' ' for space): bytes that are not
- * UTF-8, a NUL byte, a raw control character (a string must escape every one; between
- * tokens only space, tab, CR and LF may stand), or a "\u0000" escape (a C string ends
- * there, so cJSON would cut the value short without a word).  Returns its position
- * with the reason in @why, or NULL.  Which bytes are inside a string is certain only up
- * to the first syntax error, so the caller reports whichever of the two comes first. */
-static const char *text_problem(const char *text, size_t len, char *why, size_t whylen)
-{
-	const unsigned char *p = (const unsigned char *)text;
-	bool in_string = false;
-	size_t i = 0, k;
-
-	while (i < len) {
-		unsigned char c = p[i];
-
-		if (c >= 0x80) {
-			k = utf8_len(p + i, len - i);
-			if (!k) {
-				set_err(why, whylen, "invalid UTF-8");
-				return text + i;
-			}
-			i += k;
-			continue;
-		}
-		if (!c) {
-			set_err(why, whylen, "NUL byte");
-			return text + i;
-		}
-		if (c < 0x20 && (in_string || (c != '\t' && c != '\n' && c != '\r'))) {
-			control_problem(c, in_string, why, whylen);
-			return text + i;
-		}
-		if (c == '"') {
-			in_string = !in_string;
-		} else if (in_string && c == '\\' && i + 1 < len) {
-			if (len - i >= 6 && memcmp(p + i + 1, "u0000", 5) == 0) {
-				set_err(why, whylen, "\\u0000 in a string: a NUL cannot be stored");
-				return text + i;
-			}
-			/* The escaped character cannot end the string; anything unusable after
-			 * the backslash is left to the checks above and to cJSON. */
-			if (p[i + 1] >= 0x20 && p[i + 1] < 0x80)
-				i++;
-		}
-		i++;
-	}
-	return NULL;
-}
-
-/* The first key that occurs twice in one object anywhere in @v, or NULL. */
-static const char *duplicate_key(const cJSON *v)
-{
-	const cJSON *m, *o;
-	const char *d;
-
-	cJSON_ArrayForEach(m, v)
-	{
-		if (cJSON_IsObject(v))
-			for (o = v->child; o != m; o = o->next)
-				if (strcmp(o->string, m->string) == 0)
-					return m->string;
-		if ((cJSON_IsObject(m) || cJSON_IsArray(m)) && (d = duplicate_key(m)))
-			return d;
-	}
-	return NULL;
-}
-
-/* Whether @v holds a number too large for a double (cJSON reads 1e999 as infinity, which
- * the file would show as null); the first one's path ("lines[0].price") in @path. */
-static bool out_of_range(const cJSON *v, char *path, size_t pathlen)
-{
-	size_t used = strlen(path), i = 0;
-	const cJSON *m;
-
-	if (cJSON_IsNumber(v))
-		return !isfinite(v->valuedouble);
-	cJSON_ArrayForEach(m, v)
-	{
-		if (cJSON_IsObject(v))
-			set_err(path + used, pathlen - used, "%s%s", used ? "." : "", m->string);
-		else
-			set_err(path + used, pathlen - used, "[%zu]", i);
-		i++;
-		if (out_of_range(m, path, pathlen))
-			return true;
-		path[used] = '\0';
-	}
-	return false;
-}
-
-cJSON *schema_parse(const char *text, size_t len, char *err, size_t errlen)
-{
-	const char *end = NULL, *p, *bad, *dup;
-	char why[96], path[256] = "";
-	unsigned line, col;
-	cJSON *root;
-
-	if (!text)
-		len = 0;
-	for (p = text; p && p < text + len && json_space(*p); p++)
-		;
-	if (!len || p == text + len) {
-		set_err(err, errlen, "empty file: expected a JSON object");
-		return NULL;
-	}
-	bad = text_problem(text, len, why, sizeof(why));
-	/* The parse-end pointer locates the error without cJSON's global error pointer. */
-	root = cJSON_ParseWithLengthOpts(text, len, &end, false);
-	if (!root) {
-		p = end && end >= text && end <= text + len ? end : text;
-		line_col(text, bad && bad <= p ? bad : p, &line, &col);
-		set_err(err, errlen, "line %u, column %u: %s", line, col,
-			bad && bad <= p ? why : "invalid JSON");
-		return NULL;
-	}
-	for (p = end; p < text + len && json_space(*p); p++)
-		;
-	if (bad && (p == text + len || bad <= p)) {
-		line_col(text, bad, &line, &col);
-		set_err(err, errlen, "line %u, column %u: %s", line, col, why);
-		goto fail;
-	}
-	if (!cJSON_IsObject(root)) {
-		set_err(err, errlen, "expected a JSON object");
-		goto fail;
-	}
-	if (p < text + len) {
-		line_col(text, p, &line, &col);
-		set_err(err, errlen, "line %u, column %u: unexpected text after the JSON object",
-			line, col);
-		goto fail;
-	}
-	/* cJSON keeps both copies of a repeated key; which one the user meant is unknowable. */
-	dup = duplicate_key(root);
-	if (dup) {
-		set_err(err, errlen, "duplicate key '%s'", dup);
-		goto fail;
-	}
-	if (out_of_range(root, path, sizeof(path))) {
-		set_err(err, errlen, "field '%s': number out of range", path);
-		goto fail;
-	}
-	return root;
-fail:
-	cJSON_Delete(root);
-	return NULL;
-}
-
-/* ---- pythonic -> wire ------------------------------------------------------------------------ */
 
 /*
  * The wire form of each type, decided here and nowhere else.  The API reference does not
@@ -1337,7 +924,7 @@ static cJSON *to_wire_scalar(const struct schema_field *f, const cJSON *v, const
 		if (cJSON_IsString(v))
 			return cJSON_CreateString(v->valuestring);
 		if (cJSON_IsNumber(v) && isfinite(v->valuedouble)) {
-			format_number(v->valuedouble, num);
+			jt_number(v->valuedouble, num);
 			return cJSON_CreateString(num);
 		}
 		set_err(err, errlen, "field '%s': expected a string", path);

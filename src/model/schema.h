@@ -11,8 +11,8 @@
  * "true"/"false", arrays instead of keyed objects, wrapped or bare records);
  * a value that does not convert is kept as it came, never dropped.
  */
-#ifndef FACTUURFS_SCHEMA_H
-#define FACTUURFS_SCHEMA_H
+#ifndef FACTUURFS_MODEL_SCHEMA_H
+#define FACTUURFS_MODEL_SCHEMA_H
 
 #include <cjson/cJSON.h>
 #include <stdbool.h>
@@ -103,7 +103,7 @@ bool schema_record_is_whole(const struct schema_collection *c, const cJSON *wire
 
 /* Pythonic copy of wire record @wire: known fields in dictionary order, then
  * unknown fields in name order (kept as they came).  Whatever the server sent, the
- * copy is one schema_format() writes as valid UTF-8 JSON that schema_parse() reads
+ * copy is one jt_format() writes as valid UTF-8 JSON that jt_parse() reads
  * back equal:
  *  - a string or key that is not valid UTF-8 (overlong forms, surrogates and code
  *    points above U+10FFFF included) has each byte that starts no well-formed
@@ -120,29 +120,6 @@ cJSON *schema_from_wire(const struct schema_collection *c, const cJSON *wire);
  * valid "YYYY-MM-DD" (or a "YYYY-MM-DD HH:MM:SS" kept as it came: its date),
  * at 12:00 UTC, or 0 when none does.  @rec is pythonic. */
 time_t schema_record_date(const struct schema_collection *c, const cJSON *rec);
-
-/* Text of a file: pretty-printed with two-space indent, keys in the record's
- * order, UTF-8 and '/' unescaped, shortest round-trip numbers, trailing
- * newline.  malloc'd (caller frees), length in *@len. */
-char *schema_format(const cJSON *rec, size_t *len);
-
-/* Parses the text of a file as one JSON object, with nothing but whitespace
- * after it and no key repeated.  NULL with a message in @err ("line 3,
- * column 5: invalid JSON", "expected a JSON object") when it is not.  Beyond
- * what cJSON checks, it refuses (the first problem in the text is named):
- *   bytes that are not UTF-8         "line 1, column 9: invalid UTF-8"
- *   a NUL byte anywhere              "line 1, column 9: NUL byte"
- *   a raw control character in a     "line 2, column 7: line break in a string: write it as \n"
- *     string (JSON wants U+0000-     "line 1, column 8: control character U+0001 in a string:
- *     U+001F escaped)                 write it as \u0001"
- *   one between tokens other than    "line 1, column 2: control character U+000C outside a string"
- *     space, tab, CR and LF
- *   a \u0000 escape (a C string      "line 1, column 9: \u0000 in a string: a NUL cannot be stored"
- *     would end there)
- *   a number beyond a double         "field 'lines[1].price': number out of range"
- * A UTF-8 byte-order mark and raw DEL (U+007F) are accepted.  @text need not be
- * NUL-terminated.  Caller deletes. */
-cJSON *schema_parse(const char *text, size_t len, char *err, size_t errlen);
 
 /* Wire body for a POST (@create) or PUT of pythonic record @rec: read-only
  * fields dropped, create-only fields dropped unless @create, unknown fields

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "model/jsontext.h"
+
 bool templates_creatable(const struct schema_collection *c)
 {
 	if (!c || c->single)
@@ -107,7 +109,7 @@ cJSON *templates_record(const struct schema_collection *c)
 char *templates_text(size_t i, size_t *len)
 {
 	cJSON *rec = templates_record(templates_collection(i));
-	char *text = rec ? schema_format(rec, len) : NULL;
+	char *text = rec ? jt_format(rec, len) : NULL;
 	cJSON_Delete(rec);
 	return text;
 }

@@ -33,7 +33,7 @@ bool templates_name(size_t i, char *buf, size_t len);
  * creatable or on ENOMEM. */
 cJSON *templates_record(const struct schema_collection *c);
 
-/* The text of template @i as schema_format() writes it: malloc'd (caller frees),
+/* The text of template @i as jt_format() writes it: malloc'd (caller frees),
  * length in *@len; NULL past the end or on ENOMEM. */
 char *templates_text(size_t i, size_t *len);
 

@@ -148,7 +148,7 @@ static struct cache_record *record_new(const struct schema_collection *c, const 
 	py = schema_from_wire(c, wire);
 	if (!r->stem || !py)
 		goto fail;
-	r->text = schema_format(py, &r->len);
+	r->text = jt_format(py, &r->len);
 	if (!r->text)
 		goto fail;
 	/* The file's time is the record's own date, so it is the same on every

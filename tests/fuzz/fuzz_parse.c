@@ -1,14 +1,15 @@
-/* Fuzz target: schema_parse() on the bytes a user saves into a record file, then the
+/* Fuzz target: jt_parse() on the bytes a user saves into a record file, then the
  * wire body a save would send to each collection (writeback.c's path).
  *
  * Input: the file's text, as it is (seeds are plain JSON files).
  */
 #include "fuzz.h"
+#include "model/jsontext.h"
 #include "model/schema.h"
 
 #include <string.h>
 
-/* A text schema_parse() accepts is UTF-8 without NUL and without control bytes
+/* A text jt_parse() accepts is UTF-8 without NUL and without control bytes
  * other than the three JSON allows between tokens. */
 static bool clean_text(const uint8_t *data, size_t size)
 {
@@ -35,12 +36,12 @@ static void check_to_wire(const struct schema_collection *c, const cJSON *rec, b
 	/* The body, read back as the service's answer, is a file that parses. */
 	py = schema_from_wire(c, wire);
 	FUZZ_CHECK(py != NULL);
-	text = schema_format(py, &len);
+	text = jt_format(py, &len);
 	FUZZ_CHECK(text != NULL);
 	FUZZ_CHECK(fuzz_utf8_valid((const unsigned char *)text, len));
-	back = schema_parse(text, len, err, sizeof(err));
+	back = jt_parse(text, len, err, sizeof(err));
 	if (!back)
-		fprintf(stderr, "schema_parse: %s\n%s", err, text);
+		fprintf(stderr, "jt_parse: %s\n%s", err, text);
 	FUZZ_CHECK(back != NULL);
 	cJSON_Delete(back);
 	free(text);
@@ -51,7 +52,7 @@ static void check_to_wire(const struct schema_collection *c, const cJSON *rec, b
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char err[256] = "";
-	cJSON *rec = schema_parse((const char *)data, size, err, sizeof(err)), *back;
+	cJSON *rec = jt_parse((const char *)data, size, err, sizeof(err)), *back;
 	char *text, *again;
 	size_t len, i;
 
@@ -63,13 +64,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FUZZ_CHECK(cJSON_IsObject(rec));
 	FUZZ_CHECK(clean_text(data, size));
 	/* The text factuurfs would show for it parses to the same object. */
-	text = schema_format(rec, &len);
+	text = jt_format(rec, &len);
 	FUZZ_CHECK(text != NULL);
 	FUZZ_CHECK(fuzz_utf8_valid((const unsigned char *)text, len));
-	back = schema_parse(text, len, err, sizeof(err));
+	back = jt_parse(text, len, err, sizeof(err));
 	FUZZ_CHECK(back != NULL);
 	FUZZ_CHECK(cJSON_Compare(back, rec, true));
-	again = schema_format(back, NULL);
+	again = jt_format(back, NULL);
 	FUZZ_CHECK(again && strcmp(again, text) == 0);
 	for (i = 0; i < schema_ncollections(); i++) {
 		check_to_wire(schema_collection_at(i), rec, true);

@@ -8,6 +8,7 @@
  */
 #include "fuzz.h"
 #include "base/names.h"
+#include "model/jsontext.h"
 #include "model/schema.h"
 
 #include <string.h>
@@ -16,19 +17,19 @@
 static char *checked_text(const cJSON *py, size_t *len)
 {
 	char err[256] = "";
-	char *text = schema_format(py, len), *again;
+	char *text = jt_format(py, len), *again;
 	cJSON *back;
 
 	FUZZ_CHECK(text != NULL);
 	FUZZ_CHECK(*len == strlen(text));
 	FUZZ_CHECK(fuzz_utf8_valid((const unsigned char *)text, *len));
-	back = schema_parse(text, *len, err, sizeof(err));
+	back = jt_parse(text, *len, err, sizeof(err));
 	if (!back)
-		fprintf(stderr, "schema_parse: %s\n%s", err, text);
+		fprintf(stderr, "jt_parse: %s\n%s", err, text);
 	FUZZ_CHECK(back != NULL);
 	FUZZ_CHECK(cJSON_Compare(back, py, true));
 	/* Same keys in the same order: a file read and written back is the same file. */
-	again = schema_format(back, NULL);
+	again = jt_format(back, NULL);
 	FUZZ_CHECK(again && strcmp(again, text) == 0);
 	free(again);
 	cJSON_Delete(back);

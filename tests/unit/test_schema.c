@@ -3,6 +3,7 @@
  * Fixtures are C literals written with single quotes for readability; js() turns
  * them into JSON (so a fixture cannot hold a literal apostrophe: write \u0027).
  */
+#include "model/jsontext.h"
 #include "model/schema.h"
 #include "unit.h"
 
@@ -35,7 +36,7 @@ static cJSON *js(const char *sq)
 static bool check_json_at(const cJSON *got, const char *want, int line)
 {
 	cJSON *w = js(want);
-	char *a = schema_format(got, NULL), *b = schema_format(w, NULL);
+	char *a = jt_format(got, NULL), *b = jt_format(w, NULL);
 	bool ok = a && b && strcmp(a, b) == 0;
 
 	if (ok) {
@@ -666,7 +667,7 @@ static void check_format_at(const char *json, const char *want, int line)
 {
 	cJSON *j = cJSON_Parse(json);
 	size_t len = 0;
-	char *got = schema_format(j, &len);
+	char *got = jt_format(j, &len);
 
 	unit_check_str(got, want, __FILE__, line, json);
 	unit_check(got && len == strlen(got), __FILE__, line, "length");
@@ -748,7 +749,7 @@ static void test_format(void)
 		cJSON *w = js("{'clientnr':'17','company':'Zo\u00eb & Co \\/ BV','active':'1',"
 			      "'stddiscount':'2,5','lastinvoice':'','reference':[]}");
 		cJSON *p = schema_from_wire(clients, w);
-		char *text = schema_format(p, NULL);
+		char *text = jt_format(p, NULL);
 
 		CHECK_STR(text, "{\n"
 				"  \"clientnr\": 17,\n"
@@ -765,7 +766,7 @@ static void test_format(void)
 	/* Non-finite numbers cannot be JSON. */
 	{
 		cJSON *n = cJSON_CreateNumber(1.0 / 0.0);
-		char *text = schema_format(n, NULL);
+		char *text = jt_format(n, NULL);
 
 		CHECK_STR(text, "null\n");
 		free(text);
@@ -776,13 +777,13 @@ static void test_format(void)
 static void check_parse_at(const char *text, const char *want_err, int line)
 {
 	char err[256] = "";
-	cJSON *j = schema_parse(text, strlen(text), err, sizeof(err));
+	cJSON *j = jt_parse(text, strlen(text), err, sizeof(err));
 
 	if (want_err) {
-		unit_check(j == NULL, __FILE__, line, "schema_parse() fails");
+		unit_check(j == NULL, __FILE__, line, "jt_parse() fails");
 		unit_check_str(err, want_err, __FILE__, line, text);
 	} else {
-		unit_check(cJSON_IsObject(j), __FILE__, line, "schema_parse() gives an object");
+		unit_check(cJSON_IsObject(j), __FILE__, line, "jt_parse() gives an object");
 		unit_check_str(err, "", __FILE__, line, "no error");
 	}
 	cJSON_Delete(j);
@@ -858,7 +859,7 @@ static void test_parse(void)
 
 		for (i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
 			err[0] = '\0';
-			CHECK(schema_parse(texts[i], lens[i], err, sizeof(err)) == NULL);
+			CHECK(jt_parse(texts[i], lens[i], err, sizeof(err)) == NULL);
 			CHECK_STR(err, want[i]);
 		}
 	}
@@ -867,22 +868,22 @@ static void test_parse(void)
 	{
 		static const char buf[] = "{\"a\": 1}GARBAGE";
 		char err[64] = "";
-		cJSON *j = schema_parse(buf, 8, err, sizeof(err));
+		cJSON *j = jt_parse(buf, 8, err, sizeof(err));
 
 		CHECK(cJSON_IsObject(j));
 		cJSON_Delete(j);
-		j = schema_parse(buf, 9, err, sizeof(err));
+		j = jt_parse(buf, 9, err, sizeof(err));
 		CHECK(j == NULL);
 		CHECK_STR(err, "line 1, column 9: unexpected text after the JSON object");
-		j = schema_parse(buf, 4, err, sizeof(err));
+		j = jt_parse(buf, 4, err, sizeof(err));
 		CHECK(j == NULL);
-		j = schema_parse(buf, 8, NULL, 0);
+		j = jt_parse(buf, 8, NULL, 0);
 		CHECK(j != NULL);
 		cJSON_Delete(j);
-		CHECK(schema_parse(NULL, 0, err, sizeof(err)) == NULL);
-		CHECK(schema_parse("x", 1, NULL, 0) == NULL);
+		CHECK(jt_parse(NULL, 0, err, sizeof(err)) == NULL);
+		CHECK(jt_parse("x", 1, NULL, 0) == NULL);
 		/* A short error buffer is cut, not overrun. */
-		CHECK(schema_parse("[]", 2, err, 9) == NULL);
+		CHECK(jt_parse("[]", 2, err, 9) == NULL);
 		CHECK_STR(err, "expected");
 	}
 }
@@ -1068,13 +1069,13 @@ static void test_round_trips(void)
 	cJSON *w = js(wire_invoice), *p = schema_from_wire(invoices, w), *back = NULL, *body;
 	char err[256] = "";
 	size_t len = 0;
-	char *text = schema_format(p, &len), *again = NULL;
+	char *text = jt_format(p, &len), *again = NULL;
 
-	back = schema_parse(text, len, err, sizeof(err));
+	back = jt_parse(text, len, err, sizeof(err));
 	CHECK_STR(err, "");
 	CHECK_JSON(back, py_invoice);
 	/* Formatting what was parsed gives the same text: a file read and written back. */
-	again = schema_format(back, NULL);
+	again = jt_format(back, NULL);
 	CHECK_STR(again, text);
 	body = schema_to_wire(invoices, back, true, err, sizeof(err));
 	CHECK_STR(err, "");

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "model/jsontext.h"
 #include "model/schema.h"
 #include "model/templates.h"
 #include "unit.h"
@@ -117,10 +118,10 @@ static void test_records(void)
 			printf("  %s: %s\n", c->name, err);
 		cJSON_Delete(wire);
 
-		/* The file's text is the record as schema_format writes it, and reads back. */
-		char *text = templates_text(i, &len), *fmt = schema_format(rec, &n);
+		/* The file's text is the record as jt_format writes it, and reads back. */
+		char *text = templates_text(i, &len), *fmt = jt_format(rec, &n);
 		CHECK(text && fmt && len == n && !memcmp(text, fmt, n));
-		cJSON *back = text ? schema_parse(text, len, err, sizeof(err)) : NULL;
+		cJSON *back = text ? jt_parse(text, len, err, sizeof(err)) : NULL;
 		CHECK(back && cJSON_Compare(back, rec, true));
 		CHECK(templates_is_verbatim(c, back));
 		/* Compared as JSON: the same record compact is still the template. */
