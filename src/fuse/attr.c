@@ -206,7 +206,7 @@ void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 		if (to_set & (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_SIZE))
 			rc = -EPERM;
 	} else if ((to_set & FUSE_SET_ATTR_SIZE) && n->kind != N_REFRESH) {
-		/* O_TRUNC arrives here (atomic_o_trunc is off: DESIGN.md). */
+		/* O_TRUNC arrives here (atomic_o_trunc is off: docs/ARCHITECTURE.md, "no-open"). */
 		rc = save_truncate(m->save, n, attr->st_size);
 	}
 	if (rc == 0 && (n->kind == N_SCRATCH || n->kind == N_NEW)) {

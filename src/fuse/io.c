@@ -68,7 +68,7 @@ void fs_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	(void)fi;
 	/* FLUSH comes on every close() so that close() can report a refused
 	 * save; a read-only mount has none, and ENOSYS stops the kernel sending
-	 * it at all (a round trip per file: scripts/bench.sh). */
+	 * it at all (a round trip per file: the read-write row of scripts/bench.py). */
 	if (m->readonly) {
 		fuse_reply_err(req, ENOSYS);
 		return;

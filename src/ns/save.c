@@ -29,6 +29,7 @@ struct text {
 	int sent_rc;                /* and how it ended: what a waiting FLUSH reports */
 	char *error;                /* REFUSED, UNANSWERED: why (user.factuurfs.error) */
 	struct wb_pending *pending; /* UNANSWERED: the POST that got no answer */
+	_Atomic size_t *total;      /* its mount's bytes reserved by every text (struct save) */
 };
 
 /* Events of a text's life (the columns of the transition table). */
@@ -71,12 +72,10 @@ struct save {
 	double (*now)(void);
 	pthread_mutex_t lock; /* protects every node's text (node->text) */
 	pthread_cond_t done;  /* broadcast when a send ends */
+	/* Bytes reserved by every text: atomic, since a text is freed with the
+	 * inode table's lock held (save_text_free), where ours may not be taken. */
+	_Atomic size_t texts_total;
 };
-
-/* Bytes reserved by every text of every mount: atomic, since a text is freed
- * with the inode table's lock held (save_text_free), where ours may not be
- * taken. */
-static _Atomic size_t texts_total;
 
 static double default_now(void)
 {
@@ -106,7 +105,8 @@ void save_text_free(struct text *t)
 {
 	if (!t)
 		return;
-	atomic_fetch_sub(&texts_total, t->cap);
+	if (t->total)
+		atomic_fetch_sub(t->total, t->cap);
 	wb_pending_free(t->pending);
 	free(t->error);
 	free(t->data);
@@ -141,10 +141,10 @@ void save_free(struct save *s)
 /* ---- texts -------------------------------------------------------------------------- */
 
 /* With s->lock held: @n's text, made empty (CLEAN) on first use; NULL on ENOMEM. */
-static struct text *text_of(struct node *n)
+static struct text *text_of(struct save *s, struct node *n)
 {
-	if (!n->text)
-		n->text = calloc(1, sizeof(*n->text));
+	if (!n->text && (n->text = calloc(1, sizeof(*n->text))))
+		n->text->total = &s->texts_total;
 	return n->text;
 }
 
@@ -169,13 +169,13 @@ static int reserve(struct text *t, size_t len)
 	if (cap > SAVE_TEXT_MAX)
 		cap = SAVE_TEXT_MAX;
 	size_t grow = cap - t->cap;
-	if (atomic_fetch_add(&texts_total, grow) + grow > SAVE_TEXTS_MAX) {
-		atomic_fetch_sub(&texts_total, grow);
+	if (atomic_fetch_add(t->total, grow) + grow > SAVE_TEXTS_MAX) {
+		atomic_fetch_sub(t->total, grow);
 		return -ENOSPC;
 	}
 	char *data = realloc(t->data, cap);
 	if (!data) {
-		atomic_fetch_sub(&texts_total, grow);
+		atomic_fetch_sub(t->total, grow);
 		return -ENOMEM;
 	}
 	t->data = data;
@@ -194,7 +194,7 @@ static void touched(struct save *s, struct node *n, struct text *t)
 
 static int text_write(struct save *s, struct node *n, const char *data, size_t size, off_t off)
 {
-	struct text *t = text_of(n);
+	struct text *t = text_of(s, n);
 	if (!t)
 		return -ENOMEM;
 	if (off < 0 || (size_t)off > SIZE_MAX - size)
@@ -215,7 +215,7 @@ static int text_write(struct save *s, struct node *n, const char *data, size_t s
 
 static int text_truncate(struct save *s, struct node *n, off_t size)
 {
-	struct text *t = text_of(n);
+	struct text *t = text_of(s, n);
 	if (!t)
 		return -ENOMEM;
 	if (size < 0)
@@ -310,7 +310,7 @@ static int writable(struct save *s, struct node *n)
 	if (rc < 0)
 		return rc;
 	if (!n->text) {
-		struct text *t = text_of(n);
+		struct text *t = text_of(s, n);
 		rc = t ? reserve(t, r->len) : -ENOMEM;
 		if (rc == 0) {
 			/* The record's own text: nothing to send yet. */
@@ -518,7 +518,7 @@ int save_commit(struct save *s, struct node *n, bool fsync, struct save_effects 
 	rc = send_text(s, copy, len, &x, msg, sizeof(msg));
 
 	pthread_mutex_lock(&s->lock);
-	t = text_of(n);
+	t = text_of(s, n);
 	if (!t) {
 		rc = rc < 0 ? rc : -ENOMEM;
 		goto out;
@@ -606,7 +606,7 @@ int save_create(struct save *s, struct node *dir, const char *name, mode_t mode,
 	if (!n)
 		return -ENOMEM;
 	pthread_mutex_lock(&s->lock);
-	rc = text_of(n) ? 0 : -ENOMEM;
+	rc = text_of(s, n) ? 0 : -ENOMEM;
 	pthread_mutex_unlock(&s->lock);
 	if (rc == 0)
 		rc = inode_local_add(s->inodes, dir->ino, name, n, 0, 0);
@@ -689,7 +689,7 @@ static struct node *local_copy(struct save *s, struct node *src, struct node *di
 	if (rc == 0) {
 		const char *text = r ? r->text : src->text ? src->text->data : "";
 		size_t len = r ? r->len : src->text ? src->text->len : 0;
-		rc = text_of(n) ? text_write(s, n, text, len, 0) : -ENOMEM;
+		rc = text_of(s, n) ? text_write(s, n, text, len, 0) : -ENOMEM;
 	}
 	pthread_mutex_unlock(&s->lock);
 	if (rc == 0)
@@ -805,7 +805,7 @@ static int rename_local(struct save *s, struct node *dir, struct node *src, cons
 		inode_set_id(s->inodes, src, pay_id);
 	free(pay_id);
 	pthread_mutex_lock(&s->lock);
-	struct text *t = text_of(src);
+	struct text *t = text_of(s, src);
 	if (t && t->state != SAVE_EDITED)
 		t->state = SAVE_EDITED; /* commit what it holds */
 	pthread_mutex_unlock(&s->lock);
