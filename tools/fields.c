@@ -1,5 +1,5 @@
 /* fields: the field reference of the files a user writes, printed from the data
- * dictionary (src/schema.c) so that it cannot say anything else than what factuurfs
+ * dictionary (src/model/schema.c) so that it cannot say anything else than what factuurfs
  * converts and checks.
  *
  *   fields markdown          docs/FIELDS.md (checked in)
@@ -268,7 +268,7 @@ static void put_operations(FILE *o, enum fmt fmt, const struct schema_collection
 static const char md_head[] =
     "# Fields of the files you write\n"
     "\n"
-    "<!-- Generated from the data dictionary (src/schema.c) by tools/fields.c: do not edit.\n"
+    "<!-- Generated from the data dictionary (src/model/schema.c) by tools/fields.c: do not edit.\n"
     "     `meson test -C build fields-doc` fails when this file is not what\n"
     "     `build/fields markdown` prints; that command writes it again. -->\n"
     "\n"

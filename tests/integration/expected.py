@@ -1,5 +1,5 @@
 """The documented conversion from wire records to file content (README,
-"Content"), written independently of src/schema.c as the tests' oracle."""
+"Content"), written independently of src/model/schema.c as the tests' oracle."""
 import json
 import math
 import re
