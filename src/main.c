@@ -464,93 +464,92 @@ static const char *check_failure(int rc)
 	}
 }
 
-int main(int argc, char *argv[])
-{
-	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
-	struct fuse_cmdline_opts fopts = {0};
-	struct options o = {.ttl = 60, .timeout = 30, .page_size = 10000, .background_calls = 50};
-	struct fuse_session *se = NULL;
-	struct api *api = NULL;
-	struct cache *cache = NULL;
-	struct mount *fs = NULL;
-	struct who_mount *who = NULL;
-	struct pdfstore *pdfs = NULL;
-	struct events *events = NULL;
-	struct desktop *desktop = NULL;
-	char *username = NULL, *apikey = NULL, *pdf_dir = NULL, *last_error = NULL;
-	char *real_mnt = NULL;
+/* Everything one run of the daemon holds; daemon_free releases it. */
+struct daemon {
+	struct fuse_args args;
+	struct fuse_cmdline_opts fopts;
+	struct options o;
+	off_t pdf_max;
+	char *username, *pdf_dir, *real_mnt;
+	struct fuse_session *se;
+	struct api *api;
+	struct cache *cache;
+	struct pdfstore *pdfs;
+	struct events *events;
+	struct mount *fs;
+	struct who_mount *who;
+	struct desktop *desktop;
 	pthread_t sighup_thread;
-	bool sighup_started = false, mounted = false;
-	int ret = 1, rc;
-	sigset_t hup;
+	bool sighup_started, mounted;
+};
 
-	/* `factuurfs status|refresh MOUNTPOINT`: talk to a running mount. */
-	if (cli_is_command(argc, argv))
-		return cli_main(argc, argv);
-
+/* Options and arguments: 0 to go on, 1 when done (--help, --version), -1 on
+ * an error already said. */
+static int parse_args(struct daemon *d, int argc, char **argv)
+{
+	struct options *o = &d->o;
 	/* mount(8)'s shape: `factuurfs SOURCE MOUNTPOINT` (see take_source). */
 	const char *source = take_source(&argc, argv);
-	args.argc = argc;
-
-	/* Every thread started from here on leaves SIGHUP to sighup_main. */
-	sigemptyset(&hup);
-	sigaddset(&hup, SIGHUP);
-	pthread_sigmask(SIG_BLOCK, &hup, NULL);
-
-	if (fuse_opt_parse(&args, &o, option_spec, opt_proc) != 0)
-		goto out;
-	if (source && !o.profile)
-		o.profile = source_profile(source);
+	d->args = (struct fuse_args)FUSE_ARGS_INIT(argc, argv);
+	if (fuse_opt_parse(&d->args, o, option_spec, opt_proc) != 0)
+		return -1;
+	if (source && !o->profile)
+		o->profile = source_profile(source);
 	/* ... and shown as the mount's source, as mount(8) and `mount -a` expect. */
 	if (source && *source && !strpbrk(source, ",\\ \t\n")) {
 		char *fsname;
 		if (asprintf(&fsname, "-ofsname=%s,subtype=factuurfs", source) < 0)
-			goto out;
-		rc = fuse_opt_add_arg(&args, fsname);
+			return -1;
+		int rc = fuse_opt_add_arg(&d->args, fsname);
 		free(fsname);
 		if (rc != 0)
-			goto out;
+			return -1;
 	}
-	if (fuse_parse_cmdline(&args, &fopts) != 0)
-		goto out;
-	if (fopts.show_help) {
+	if (fuse_parse_cmdline(&d->args, &d->fopts) != 0)
+		return -1;
+	if (d->fopts.show_help) {
 		/* Our own words for libfuse's options too: its help lists
 		 * allow_other a second time, and options we do not offer. */
 		usage(argv[0]);
-		ret = 0;
-		goto out;
+		return 1;
 	}
-	if (fopts.show_version) {
+	if (d->fopts.show_version) {
 		printf("factuurfs %s\nlibfuse %s\n", FACTUURFS_VERSION, fuse_pkgversion());
 		fuse_lowlevel_version();
-		ret = 0;
-		goto out;
+		return 1;
 	}
-	if (o.apikey_on_cmdline) {
+	if (o->apikey_on_cmdline) {
 		/* Never echo it back. */
-		wipe_free(o.apikey_on_cmdline);
-		o.apikey_on_cmdline = NULL;
+		wipe_free(o->apikey_on_cmdline);
+		o->apikey_on_cmdline = NULL;
 		fprintf(stderr, "factuurfs: -o apikey= is refused (the command line is visible to "
 				"every user): use $FACTUURSTUREN_APIKEY or -o apikey_file=\n");
-		goto out;
+		return -1;
 	}
-	if (!fopts.mountpoint) {
+	if (!d->fopts.mountpoint) {
 		fprintf(stderr, "factuurfs: no mount point given (see %s --help)\n", argv[0]);
-		goto out;
+		return -1;
 	}
-	if (!(o.ttl >= 0) || !(o.timeout > 0) || o.page_size < 1) {
+	if (!(o->ttl >= 0) || !(o->timeout > 0) || o->page_size < 1) {
 		fprintf(stderr, "factuurfs: ttl must be >= 0, timeout > 0 and page_size >= 1\n");
-		goto out;
+		return -1;
 	}
-	off_t pdf_max = o.cache_max ? parse_size(o.cache_max) : (off_t)1 << 30;
-	if (pdf_max < 0) {
+	d->pdf_max = o->cache_max ? parse_size(o->cache_max) : (off_t)1 << 30;
+	if (d->pdf_max < 0) {
 		fprintf(stderr, "factuurfs: cache_max=%s is not a size (like 512M or 2G)\n",
-			o.cache_max);
-		goto out;
+			o->cache_max);
+		return -1;
 	}
-	if (!o.url)
-		o.url = strdup(DEFAULT_URL);
-	log_init(fopts.foreground, fopts.debug);
+	if (!o->url && !(o->url = strdup(DEFAULT_URL)))
+		return -1;
+	/* The kernel checks the modes (0600/0700) itself: needed for them to
+	 * mean anything under -o allow_other, and it spares every ACCESS call. */
+	return fuse_opt_add_arg(&d->args, "-odefault_permissions") != 0 ? -1 : 0;
+}
+
+/* The process: steady memory, and the key kept out of reach. */
+static void harden(void)
+{
 	/* glibc gives each busy thread an arena of its own and keeps what it
 	 * frees: with FUSE's worker threads the resident size crept up under
 	 * load long after the cache stopped growing.  Two arenas keep it flat
@@ -559,158 +558,194 @@ int main(int argc, char *argv[])
 	/* The key will be in this process's memory: no core dump may carry it
 	 * to disk, and no other process of the user may read it through
 	 * ptrace or /proc/PID/mem. */
-	{
-		struct rlimit no_core = {0, 0};
-		setrlimit(RLIMIT_CORE, &no_core);
+	struct rlimit no_core = {0, 0};
+	setrlimit(RLIMIT_CORE, &no_core);
 #ifndef __SANITIZE_ADDRESS__
-		/* (LeakSanitizer ptraces its own process: not in ASan builds.) */
-		prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	/* (LeakSanitizer ptraces its own process: not in ASan builds.) */
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 #endif
-	}
-	if (credentials(&o, &username, &apikey) < 0)
-		goto out;
-	/* The kernel checks the modes (0600/0700) itself: needed for them to
-	 * mean anything under -o allow_other, and it spares every ACCESS call. */
-	if (fuse_opt_add_arg(&args, "-odefault_permissions") != 0)
-		goto out;
+}
 
-	if (events_new(&events) < 0)
-		goto out;
-	fs = fs_new(o.ttl, o.readonly);
-	if (!fs)
-		goto out;
+/* The account: credentials, the modules of the mount, and the one call that
+ * checks them.  0, or -1 with the reason said. */
+static int open_account(struct daemon *d)
+{
+	struct options *o = &d->o;
+	char *apikey = NULL, *last_error = NULL;
+	int rc;
+	if (credentials(o, &d->username, &apikey) < 0)
+		return -1;
+	if (events_new(&d->events) < 0 || !(d->fs = fs_new(o->ttl, o->readonly)))
+		goto fail;
 	/* Creating the session first rejects unknown options before any call. */
-	se = fuse_session_new(&args, &fs_ops, sizeof(fs_ops), fs);
-	if (!se)
-		goto out;
-
+	d->se = fuse_session_new(&d->args, &fs_ops, sizeof(fs_ops), d->fs);
+	if (!d->se)
+		goto fail;
 	struct api_config acfg = {
-		.url = o.url,
-		.username = username,
+		.url = o->url,
+		.username = d->username,
 		.apikey = apikey,
-		.connect_timeout_ms = (long)(o.timeout < 10 ? o.timeout * 1000 : 10000),
-		.timeout_ms = (long)(o.timeout * 1000),
-		.insecure = o.insecure,
-		.cainfo = o.cainfo,
-		.background_per_hour = o.background_calls,
+		.connect_timeout_ms = (long)(o->timeout < 10 ? o->timeout * 1000 : 10000),
+		.timeout_ms = (long)(o->timeout * 1000),
+		.insecure = o->insecure,
+		.cainfo = o->cainfo,
+		.background_per_hour = o->background_calls,
 	};
-	rc = api_new(&api, &acfg);
+	rc = api_new(&d->api, &acfg);
 	wipe_free(apikey);
 	apikey = NULL;
 	if (rc < 0) {
-		fprintf(stderr, "factuurfs: bad url '%s': %s\n", o.url, strerror(-rc));
-		goto out;
+		fprintf(stderr, "factuurfs: bad url '%s': %s\n", o->url, strerror(-rc));
+		goto fail;
 	}
-	pdf_dir = o.nodiskcache ? NULL : pdf_cache_dir(&o, username);
-	if (pdf_dir) {
+	d->pdf_dir = o->nodiskcache ? NULL : pdf_cache_dir(o, d->username);
+	if (d->pdf_dir) {
 		/* The reserve's count lives beside the account's PDFs. */
 		char *bg = NULL;
-		if (asprintf(&bg, "%s/background-calls", pdf_dir) >= 0 &&
-		    api_background_persist(api, bg) < 0)
+		if (asprintf(&bg, "%s/background-calls", d->pdf_dir) >= 0 &&
+		    api_background_persist(d->api, bg) < 0)
 			log_msg(LOG_WARNING, "%s: the thumbnail reserve counts per mount", bg);
 		free(bg);
 	}
 	struct cache_config ccfg = {
-		.ttl = o.ttl,
-		.page_size = o.page_size,
-		.events = events,
-		.started = fs_started(fs),
+		.ttl = o->ttl,
+		.page_size = o->page_size,
+		.events = d->events,
+		.started = fs_started(d->fs),
 		.changed = fs_listing_changed,
-		.ud = fs,
+		.ud = d->fs,
 	};
-	if (cache_new(&cache, api, &ccfg) < 0)
-		goto out;
-	struct pdfstore_config pcfg = {.dir = pdf_dir, .max = pdf_max, .api = api, .events = events};
-	if (pdfstore_new(&pdfs, &pcfg) < 0)
-		goto out;
-	struct status_sources ssrc = {.url = o.url, .username = username, .mounted = time(NULL),
-				      .api = api, .cache = cache, .pdfs = pdfs, .events = events};
-	if (fs_set_stores(fs, cache, pdfs, api, events, &ssrc) < 0)
-		goto out;
-
+	struct pdfstore_config pcfg = {
+		.dir = d->pdf_dir, .max = d->pdf_max, .api = d->api, .events = d->events,
+	};
+	if (cache_new(&d->cache, d->api, &ccfg) < 0 || pdfstore_new(&d->pdfs, &pcfg) < 0)
+		goto fail;
+	struct status_sources ssrc = {
+		.url = o->url, .username = d->username, .mounted = time(NULL), .api = d->api,
+		.cache = d->cache, .pdfs = d->pdfs, .events = d->events,
+	};
+	if (fs_set_stores(d->fs, d->cache, d->pdfs, d->api, d->events, &ssrc) < 0)
+		goto fail;
 	/* The one call at mount: it checks the credentials, and its answer is
 	 * balance.json's content, so it is not wasted. */
 	struct cache_listing *l = NULL;
-	rc = cache_listing_get(cache, schema_find("balance"), &l);
+	rc = cache_listing_get(d->cache, schema_find("balance"), &l);
 	cache_listing_unref(l);
 	if (rc < 0) {
-		last_error = events_last_error(events);
-		fprintf(stderr, "factuurfs: %s: %s (%s)\n", o.url, check_failure(rc),
+		last_error = events_last_error(d->events);
+		fprintf(stderr, "factuurfs: %s: %s (%s)\n", o->url, check_failure(rc),
 			last_error ? last_error : strerror(-rc));
-		goto out;
+		free(last_error);
+		goto fail;
 	}
+	return 0;
+fail:
+	wipe_free(apikey);
+	return -1;
+}
 
+/* Mounts, goes to the background (unless -f) and serves until unmounted.
+ * The exit status: 0 after a clean unmount. */
+static int serve(struct daemon *d)
+{
+	struct fuse_cmdline_opts *f = &d->fopts;
+	int rc, ret;
 	/* Resolved before mounting: after, it would ask this very filesystem. */
-	real_mnt = realpath(fopts.mountpoint, NULL);
-	if (fuse_session_mount(se, fopts.mountpoint) != 0)
-		goto out;
-	mounted = true;
-	if (!real_mnt || who_mount_new(&who, real_mnt) < 0)
+	d->real_mnt = realpath(f->mountpoint, NULL);
+	if (fuse_session_mount(d->se, f->mountpoint) != 0)
+		return 1;
+	d->mounted = true;
+	if (!d->real_mnt || who_mount_new(&d->who, d->real_mnt) < 0)
 		log_msg(LOG_WARNING, "%s not found in /proc/self/mountinfo: programs that "
-			"fstat() an unfetched PDF see its placeholder size", fopts.mountpoint);
-	if (fuse_set_signal_handlers(se) != 0)
-		goto out;
-	if (fuse_daemonize(fopts.foreground) != 0)
-		goto out;
+			"fstat() an unfetched PDF see its placeholder size", f->mountpoint);
+	if (fuse_set_signal_handlers(d->se) != 0 || fuse_daemonize(f->foreground) != 0)
+		return 1;
 	/* Threads only after daemonizing: fork keeps just the calling thread. */
-	rc = fs_set_session(fs, se, who);
-	who = NULL;
+	rc = fs_set_session(d->fs, d->se, d->who);
+	d->who = NULL;
 	if (rc < 0)
-		goto out;
-	if (!o.nonotify && (rc = desktop_start(&desktop)) < 0)
+		return 1;
+	if (!d->o.nonotify && (rc = desktop_start(&d->desktop)) < 0)
 		log_msg(LOG_WARNING, "no desktop notifications: %s", strerror(-rc));
-	events_on_refusal(events, desktop_notify, desktop);
-	if (pthread_create(&sighup_thread, NULL, sighup_main, fs) == 0)
-		sighup_started = true;
-	log_msg(LOG_INFO, "mounted %s for %s on %s", o.url, username, fopts.mountpoint);
+	events_on_refusal(d->events, desktop_notify, d->desktop);
+	if (pthread_create(&d->sighup_thread, NULL, sighup_main, d->fs) == 0)
+		d->sighup_started = true;
+	log_msg(LOG_INFO, "mounted %s for %s on %s", d->o.url, d->username, f->mountpoint);
 	sd_notify(0, "READY=1");
-
-	if (fopts.singlethread) {
-		ret = fuse_session_loop(se);
+	if (f->singlethread) {
+		ret = fuse_session_loop(d->se);
 	} else {
 		struct fuse_loop_config *lc = fuse_loop_cfg_create();
-		fuse_loop_cfg_set_clone_fd(lc, fopts.clone_fd);
+		fuse_loop_cfg_set_clone_fd(lc, f->clone_fd);
 		/* UINT_MAX: not given on the command line, keep libfuse's default. */
-		if (fopts.max_idle_threads != UINT_MAX)
-			fuse_loop_cfg_set_idle_threads(lc, fopts.max_idle_threads);
-		fuse_loop_cfg_set_max_threads(lc, fopts.max_threads);
-		ret = fuse_session_loop_mt(se, lc);
+		if (f->max_idle_threads != UINT_MAX)
+			fuse_loop_cfg_set_idle_threads(lc, f->max_idle_threads);
+		fuse_loop_cfg_set_max_threads(lc, f->max_threads);
+		ret = fuse_session_loop_mt(d->se, lc);
 		fuse_loop_cfg_destroy(lc);
 	}
-	ret = ret != 0;
 	sd_notify(0, "STOPPING=1");
-	fuse_remove_signal_handlers(se);
-out:
-	if (sighup_started) {
-		pthread_cancel(sighup_thread);
-		pthread_join(sighup_thread, NULL);
+	fuse_remove_signal_handlers(d->se);
+	return ret != 0;
+}
+
+static void daemon_free(struct daemon *d)
+{
+	if (d->sighup_started) {
+		pthread_cancel(d->sighup_thread);
+		pthread_join(d->sighup_thread, NULL);
 	}
 	/* The workers are done: nothing queues a notification any more. */
-	events_on_refusal(events, NULL, NULL);
-	desktop_stop(desktop);
-	if (mounted)
-		fuse_session_unmount(se);
-	if (se)
-		fuse_session_destroy(se);
-	fs_free(fs);
-	who_mount_free(who);
-	free(real_mnt);
-	pdfstore_free(pdfs);
-	cache_free(cache);
-	events_free(events);
-	api_free(api);
-	free(last_error);
-	free(pdf_dir);
-	free(username);
-	wipe_free(apikey);
-	free(fopts.mountpoint);
-	free(o.url);
-	free(o.username);
-	free(o.apikey_file);
-	free(o.profile);
-	free(o.cache_dir);
-	free(o.cainfo);
-	free(o.cache_max);
-	fuse_opt_free_args(&args);
+	events_on_refusal(d->events, NULL, NULL);
+	desktop_stop(d->desktop);
+	if (d->mounted)
+		fuse_session_unmount(d->se);
+	if (d->se)
+		fuse_session_destroy(d->se);
+	fs_free(d->fs);
+	who_mount_free(d->who);
+	free(d->real_mnt);
+	pdfstore_free(d->pdfs);
+	cache_free(d->cache);
+	events_free(d->events);
+	api_free(d->api);
+	free(d->pdf_dir);
+	free(d->username);
+	free(d->fopts.mountpoint);
+	free(d->o.url);
+	free(d->o.username);
+	free(d->o.apikey_file);
+	free(d->o.profile);
+	free(d->o.cache_dir);
+	free(d->o.cainfo);
+	free(d->o.cache_max);
+	fuse_opt_free_args(&d->args);
+}
+
+int main(int argc, char *argv[])
+{
+	struct daemon d = {.o = {.ttl = 60, .timeout = 30, .page_size = 10000,
+				 .background_calls = 50}};
+	sigset_t hup;
+	int ret = 1;
+
+	/* `factuurfs status|refresh MOUNTPOINT`: talk to a running mount. */
+	if (cli_is_command(argc, argv))
+		return cli_main(argc, argv);
+	/* Every thread started from here on leaves SIGHUP to sighup_main. */
+	sigemptyset(&hup);
+	sigaddset(&hup, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &hup, NULL);
+
+	int rc = parse_args(&d, argc, argv);
+	if (rc == 0) {
+		log_init(d.fopts.foreground, d.fopts.debug);
+		harden();
+		if (open_account(&d) == 0)
+			ret = serve(&d);
+	} else if (rc > 0) {
+		ret = 0;
+	}
+	daemon_free(&d);
 	return ret;
 }

@@ -713,13 +713,120 @@ int save_link(struct save *s, struct node *src, struct node *dir, const char *na
 	return *out ? 0 : -EIO;
 }
 
+/* Saving over a record (gio, sed -i, editors' temp files): the rename of
+ * local file @src (named @from) onto record @rec (named @to; @target when
+ * @to is a created record's name, with its flags @lflags) is the commit of
+ * the source's text as the record's, and fails if the service refuses.  The
+ * record's node holds the text while it is sent, so a refusal leaves it
+ * there, as after a refused save in place: sed -i and gio remove their
+ * temporary file when the rename fails, and the user's text must survive
+ * that (the rename still fails, so the program reports it). */
+static int rename_onto_record(struct save *s, struct node *dir, struct node *src,
+			      const char *from, const char *to, struct node *rec,
+			      struct node *target, int lflags, struct save_effects *fx)
+{
+	pthread_mutex_lock(&s->lock);
+	const char *data = src->text ? src->text->data : "";
+	size_t len = src->text ? src->text->len : 0;
+	int rc = rec == src ? 0 : text_truncate(s, rec, 0);
+	if (rc == 0 && rec != src)
+		rc = text_write(s, rec, data, len, 0);
+	pthread_mutex_unlock(&s->lock);
+	if (rc == 0)
+		rc = save_commit(s, rec, true, fx);
+	effect_now(fx, rec->ino);
+	if (rc < 0)
+		return rc;
+	/* The kernel now shows the source's inode under the record's name: it
+	 * becomes (a second node of) the record. */
+	if (!src->id || !strcmp(src->id, rec->id)) {
+		inode_make_record(s->inodes, src, rec->c, rec->id);
+		pthread_mutex_lock(&s->lock);
+		text_drop(src); /* the record's text takes over */
+		pthread_mutex_unlock(&s->lock);
+	}
+	inode_local_del(s->inodes, dir->ino, from);
+	if (target)
+		inode_local_add(s->inodes, dir->ino, to, src, lflags, 0);
+	effect_now(fx, src->ino);
+	effect_now(fx, dir->ino);
+	return 0;
+}
+
+/* After a refused commit of @src under new name @to: the new name keeps a
+ * copy of the refused text (a new file that failed), for the same reason as
+ * over a record; the source is already back under its old name. */
+static void keep_refused_copy(struct save *s, struct node *dir, struct node *src, const char *to,
+			      struct save_effects *fx)
+{
+	mode_t mode;
+	inode_times(s->inodes, src, &mode, NULL);
+	struct node *copy = inode_local_new(s->inodes, N_NEW, dir->c, mode);
+	if (copy && src->id)
+		inode_set_id(s->inodes, copy, src->id);
+	pthread_mutex_lock(&s->lock);
+	bool kept = copy && src->text && text_keep_refused(s, copy, src->text) == 0;
+	pthread_mutex_unlock(&s->lock);
+	if (kept && inode_local_add(s->inodes, dir->ino, to, copy, 0, 0) == 0) {
+		/* The kernel may hold "no such name" for it (the rename's own
+		 * lookup): an entry notice, queued (the rename holds the
+		 * directory's lock). */
+		effect_entry(fx, dir->ino, to);
+		effect_now(fx, copy->ino);
+	} else {
+		inode_local_del(s->inodes, dir->ino, to);
+	}
+}
+
+/* Renames local file @src (named @from) onto the name @to, which no record
+ * has, as a file of kind @nk: a scratch file turned into a new *.json file is
+ * committed (POST), and on refusal goes back to what it was under its old
+ * name (keep_refused_copy keeps the text at the new one). */
+static int rename_onto_name(struct save *s, struct node *dir, struct node *src, const char *from,
+			    const char *to, int nk, struct save_effects *fx)
+{
+	/* A payment file is named after its invoice (as in save_create). */
+	char *pay_id = NULL;
+	if (nk == N_NEW && !(dir->c->methods & SCHEMA_M_POST) &&
+	    !(pay_id = names_record_id(to, ".json")))
+		return -EINVAL;
+	enum node_kind was = src->kind;
+	/* Move the name first: a commit names the file by its new name. */
+	int rc = inode_local_add(s->inodes, dir->ino, to, src, 0, 0);
+	if (rc == 0) {
+		inode_local_del(s->inodes, dir->ino, from); /* src keeps its new name */
+		inode_set_kind(s->inodes, src, nk);
+	}
+	if (rc < 0 || !(nk == N_NEW && was == N_SCRATCH)) {
+		free(pay_id);
+		return rc;
+	}
+	/* A new record saved through a temporary name: POST now, whatever it
+	 * holds. */
+	if (pay_id)
+		inode_set_id(s->inodes, src, pay_id);
+	free(pay_id);
+	pthread_mutex_lock(&s->lock);
+	struct text *t = text_of(s, src);
+	if (t)
+		step(t, EV_WRITE);
+	pthread_mutex_unlock(&s->lock);
+	rc = t ? save_commit(s, src, true, fx) : -ENOMEM;
+	if (rc < 0) {
+		inode_set_kind(s->inodes, src, was);
+		if (inode_local_add(s->inodes, dir->ino, from, src, 0, 0) == 0)
+			keep_refused_copy(s, dir, src, to, fx);
+	}
+	return rc;
+}
+
 /* Renames local file @src (named @from) onto @to: the commit when @to is a
  * record or a new *.json name, a plain local rename otherwise. */
 static int rename_local(struct save *s, struct node *dir, struct node *src, const char *from,
 			const char *to, unsigned int flags, struct save_effects *fx)
 {
 	enum node_kind kind;
-	int lflags = 0, err, rc = 0;
+	int lflags = 0, err, rc;
 	char *tid = dir_listed_record(s->cache, dir->c, to, &kind, &err, NULL);
 	if (err < 0)
 		return err;
@@ -727,116 +834,20 @@ static int rename_local(struct save *s, struct node *dir, struct node *src, cons
 	if (target && target->kind != N_JSON)
 		target = NULL; /* (only a created record's name counts as a record) */
 	bool taken_name = tid || inode_local(s->inodes, dir->ino, to, NULL, NULL);
+	int nk = tid || target ? N_JSON : dir_new_kind(dir->c, to);
 	if (taken_name && (flags & RENAME_NOREPLACE)) {
 		rc = -EEXIST;
-		goto out;
-	}
-	if (tid && kind == N_PDF) {
+	} else if (tid && kind == N_PDF) {
 		rc = -EPERM;
-		goto out;
-	}
-	if (tid || target) {
-		/* Saving over a record (gio, sed -i, editors' temp files): the
-		 * rename is the commit of the source's text as the record's, and
-		 * fails if the service refuses.  The record's node holds the text
-		 * while it is sent, so a refusal leaves it there, as after a
-		 * refused save in place: sed -i and gio remove their temporary
-		 * file when the rename fails, and the user's text must survive
-		 * that (the rename still fails, so the program reports it). */
+	} else if (tid || target) {
 		struct node *rec = target ? target : inode_record(s->inodes, dir->c, N_JSON, tid);
-		if (!rec) {
-			rc = -ENOMEM;
-			goto out;
-		}
-		pthread_mutex_lock(&s->lock);
-		const char *data = src->text ? src->text->data : "";
-		size_t len = src->text ? src->text->len : 0;
-		rc = rec == src ? 0 : text_truncate(s, rec, 0);
-		if (rc == 0 && rec != src)
-			rc = text_write(s, rec, data, len, 0);
-		pthread_mutex_unlock(&s->lock);
-		if (rc == 0)
-			rc = save_commit(s, rec, true, fx);
-		effect_now(fx, rec->ino);
-		if (rc < 0)
-			goto out;
-		/* The kernel now shows the source's inode under the record's
-		 * name: it becomes (a second node of) the record. */
-		if (!src->id || !strcmp(src->id, rec->id)) {
-			inode_make_record(s->inodes, src, rec->c, rec->id);
-			pthread_mutex_lock(&s->lock);
-			text_drop(src); /* the record's text takes over */
-			pthread_mutex_unlock(&s->lock);
-		}
-		inode_local_del(s->inodes, dir->ino, from);
-		if (target)
-			inode_local_add(s->inodes, dir->ino, to, src, lflags, 0);
-		effect_now(fx, src->ino);
-		effect_now(fx, dir->ino);
-		goto out;
-	}
-	int nk = dir_new_kind(dir->c, to);
-	if (nk < 0) {
+		rc = rec ? rename_onto_record(s, dir, src, from, to, rec, target, lflags, fx)
+			 : -ENOMEM;
+	} else if (nk < 0) {
 		rc = nk;
-		goto out;
+	} else {
+		rc = rename_onto_name(s, dir, src, from, to, nk, fx);
 	}
-	/* A payment file is named after its invoice (as in save_create). */
-	char *pay_id = NULL;
-	if (nk == N_NEW && !(dir->c->methods & SCHEMA_M_POST) &&
-	    !(pay_id = names_record_id(to, ".json"))) {
-		rc = -EINVAL;
-		goto out;
-	}
-	enum node_kind was = src->kind;
-	/* Move the name first: a commit names the file by its new name. */
-	rc = inode_local_add(s->inodes, dir->ino, to, src, 0, 0);
-	if (rc < 0) {
-		free(pay_id);
-		goto out;
-	}
-	inode_local_del(s->inodes, dir->ino, from); /* src keeps its new name */
-	inode_set_kind(s->inodes, src, nk);
-	if (!(nk == N_NEW && was == N_SCRATCH)) {
-		free(pay_id);
-		goto out;
-	}
-	/* A new record saved through a temporary name: POST now. */
-	if (pay_id)
-		inode_set_id(s->inodes, src, pay_id);
-	free(pay_id);
-	pthread_mutex_lock(&s->lock);
-	struct text *t = text_of(s, src);
-	if (t && t->state != SAVE_EDITED)
-		t->state = SAVE_EDITED; /* commit what it holds */
-	pthread_mutex_unlock(&s->lock);
-	rc = t ? save_commit(s, src, true, fx) : -ENOMEM;
-	if (rc < 0) {
-		/* The source goes back to what it was, under its old name; the
-		 * new name keeps a copy of the refused text (a new file that
-		 * failed), for the same reason as over a record. */
-		inode_set_kind(s->inodes, src, was);
-		if (inode_local_add(s->inodes, dir->ino, from, src, 0, 0) == 0) {
-			mode_t mode;
-			inode_times(s->inodes, src, &mode, NULL);
-			struct node *copy = inode_local_new(s->inodes, N_NEW, dir->c, mode);
-			bool kept = false;
-			if (copy && src->id)
-				inode_set_id(s->inodes, copy, src->id);
-			pthread_mutex_lock(&s->lock);
-			kept = copy && src->text && text_keep_refused(s, copy, src->text) == 0;
-			pthread_mutex_unlock(&s->lock);
-			if (kept && inode_local_add(s->inodes, dir->ino, to, copy, 0, 0) == 0) {
-				/* The kernel may hold "no such name" for it (the
-				 * rename's own lookup): an entry notice, queued (the
-				 * rename holds the directory's lock). */
-				effect_entry(fx, dir->ino, to);
-				effect_now(fx, copy->ino);
-			} else {
-				inode_local_del(s->inodes, dir->ino, to);
-			}
-		}
-	}
-out:
 	free(tid);
 	return rc;
 }
