@@ -414,6 +414,22 @@ int inode_make_record(struct inodes *t, struct node *n, const struct schema_coll
 	return 0;
 }
 
+int inode_detach_record(struct inodes *t, struct node *n, enum node_kind kind)
+{
+	char *key = NULL;
+	if (asprintf(&key, "local/%lu", (unsigned long)n->ino) < 0)
+		return -ENOMEM;
+	pthread_mutex_lock(&t->lock);
+	HASH_DELETE(hh_key, t->by_key, n);
+	free(n->key);
+	n->key = key;
+	HASH_ADD_KEYPTR(hh_key, t->by_key, n->key, strlen(n->key), n);
+	n->kind = kind;
+	n->unlinked = true; /* as inode_local_new: until it is named */
+	pthread_mutex_unlock(&t->lock);
+	return 0;
+}
+
 void inode_set_id(struct inodes *t, struct node *n, const char *id)
 {
 	pthread_mutex_lock(&t->lock);

@@ -160,6 +160,11 @@ char *inode_local_name(struct inodes *t, struct node *n);
  * the record's node unless the record has one already.  0 or -ENOMEM. */
 int inode_make_record(struct inodes *t, struct node *n, const struct schema_collection *c,
 		      const char *id);
+/* The reverse: record node @n becomes a local node of kind @kind, unnamed
+ * (give it a name with inode_local_add).  Its number goes with it; the record
+ * gets a new node at its next lookup.  Its identifier stays (set once).
+ * 0 or -ENOMEM. */
+int inode_detach_record(struct inodes *t, struct node *n, enum node_kind kind);
 /* Gives local node @n its identifier (a payment file's invoice number) when
  * it has none: identifiers are set once. */
 void inode_set_id(struct inodes *t, struct node *n, const char *id);

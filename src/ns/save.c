@@ -6,7 +6,6 @@
 #include <stdio.h> /* RENAME_NOREPLACE, RENAME_EXCHANGE */
 #include <pthread.h>
 #include <stdatomic.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -291,17 +290,11 @@ enum save_state save_state_of(struct save *s, struct node *n)
 	return st;
 }
 
-/* Makes sure @n can take a write: local files can; a record starts a text
- * holding its current text, so a write at an offset edits that text; what
- * the API cannot change refuses with EPERM.  With s->lock held (dropped
- * while the record is read). */
-static int writable(struct save *s, struct node *n)
+/* Gives record @n a text holding its current text (nothing to send yet),
+ * unless it has one.  With s->lock held (dropped while the record is read). */
+static int text_load(struct save *s, struct node *n)
 {
 	struct cache_record *r = NULL;
-	if (n->kind == N_SCRATCH || n->kind == N_NEW)
-		return 0;
-	if (n->kind != N_JSON || !(n->c->methods & SCHEMA_M_PUT))
-		return -EPERM;
 	if (n->text)
 		return 0;
 	pthread_mutex_unlock(&s->lock);
@@ -322,6 +315,19 @@ static int writable(struct save *s, struct node *n)
 	}
 	cache_record_unref(r);
 	return rc;
+}
+
+/* Makes sure @n can take a write: local files can; a record starts a text
+ * holding its current text, so a write at an offset edits that text; what
+ * the API cannot change refuses with EPERM.  With s->lock held (dropped
+ * while the record is read). */
+static int writable(struct save *s, struct node *n)
+{
+	if (n->kind == N_SCRATCH || n->kind == N_NEW)
+		return 0;
+	if (n->kind != N_JSON || !(n->c->methods & SCHEMA_M_PUT))
+		return -EPERM;
+	return text_load(s, n);
 }
 
 int save_write(struct save *s, struct node *n, const char *data, size_t size, off_t off)
@@ -698,6 +704,28 @@ static struct node *local_copy(struct save *s, struct node *src, struct node *di
 	return rc == 0 ? n : NULL;
 }
 
+/* Turns record node @n into the local file @name of @dir, with the text it
+ * shows (its own, or the user's unsaved one).  Why the node moves rather
+ * than a copy being made: the kernel has moved its entry (and the inode
+ * number, and any open descriptor) to the new name, as POSIX has it, and
+ * telling it otherwise takes an entry notice, which can only be queued (the
+ * rename holds the directory's lock).  Under load it came after vim's next
+ * calls, and vim took the backup and the record for one file.  The record's
+ * name, which the kernel no longer has, gets a new node at its next lookup. */
+static int detach_record(struct save *s, struct node *dir, struct node *n, const char *name)
+{
+	pthread_mutex_lock(&s->lock);
+	int rc = text_load(s, n);
+	pthread_mutex_unlock(&s->lock);
+	if (rc == 0)
+		rc = inode_detach_record(s->inodes, n, N_SCRATCH);
+	if (rc == 0 && (rc = inode_local_add(s->inodes, dir->ino, name, n, 0, 0)) < 0)
+		inode_make_record(s->inodes, n, n->c, n->id); /* the rename fails: as it was */
+	if (rc < 0)
+		log_msg(LOG_ERR, "%s/%s: %s", dir->c->name, name, strerror(-rc));
+	return rc;
+}
+
 int save_link(struct save *s, struct node *src, struct node *dir, const char *name,
 	      struct node **out)
 {
@@ -856,7 +884,7 @@ int save_rename(struct save *s, struct node *dir, const char *from, const char *
 		unsigned int flags, struct save_effects *fx)
 {
 	enum node_kind kind;
-	int lflags = 0, err, rc;
+	int lflags = 0, err;
 	struct node *src = inode_local(s->inodes, dir->ino, from, &lflags, NULL);
 	if (src && !(lflags & (LE_HIDDEN | LE_REPLACING)))
 		return rename_local(s, dir, src, from, to, flags, fx);
@@ -869,17 +897,11 @@ int save_rename(struct save *s, struct node *dir, const char *from, const char *
 		free(id);
 	}
 	/* A record renamed to a scratch name (vim's and emacs' backups by
-	 * rename): the record stays on the service, the new name gets a copy. */
+	 * rename): the record stays on the service, and the new name is a local
+	 * file holding its text. */
 	if (!src || dir_new_kind(dir->c, to) != N_SCRATCH)
 		return -EPERM;
 	if ((flags & RENAME_NOREPLACE) && inode_local(s->inodes, dir->ino, to, NULL, NULL))
 		return -EEXIST;
-	rc = local_copy(s, src, dir, to) ? 0 : -EIO;
-	if (rc == 0) {
-		/* The kernel moved its entry for the record to the new name:
-		 * make it look both names up again. */
-		effect_entry(fx, dir->ino, to);
-		effect_entry(fx, dir->ino, from);
-	}
-	return rc;
+	return detach_record(s, dir, src, to);
 }
