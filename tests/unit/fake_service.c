@@ -569,7 +569,10 @@ static void answer_post(struct fake_service *s, const struct fake_req *r, struct
 			snprintf(id, sizeof(id), "%ld", next_id(s, where));
 			cJSON_AddStringToObject(body, "id", id);
 		} else {
-			snprintf(id, sizeof(id), "2026-%04u", ++s->next_invoice);
+			/* The next number of the year that is free. */
+			do
+				snprintf(id, sizeof(id), "2026-%04u", ++s->next_invoice);
+			while (find_rec(coll_of(s, "invoices", false), "invoices", id) >= 0);
 			cJSON_AddStringToObject(body, "invoicenr", id);
 		}
 	} else {
