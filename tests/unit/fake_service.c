@@ -25,7 +25,7 @@ struct fake_pdf {
 };
 
 struct fake_fault {
-	char *method, *path; /* NULL: any */
+	char *method, *path;  /* NULL: any */
 	struct fake_answer a; /* strings owned */
 	bool act;
 	int times; /* < 0: every time */
@@ -125,7 +125,7 @@ static int find_rec(const struct fake_coll *cl, const char *coll, const char *id
 
 	if (!cl)
 		return -1;
-	cJSON_ArrayForEach(r, cl->recs) {
+	for (r = cl->recs->child; r; r = r->next) {
 		char *rid = id_of(coll, r);
 		bool hit = rid && !strcmp(rid, id);
 
@@ -372,17 +372,19 @@ const char *fake_service_path(struct fake_service *s, unsigned i)
 /* A request taken apart: "clients/12?x=1" -> coll "clients", id "12". */
 struct fake_req {
 	const char *method;
-	char base[256];  /* the path without its query */
+	char base[256]; /* the path without its query */
 	char coll[64];
-	char id[128];    /* "" when none; %XX decoded */
+	char id[128]; /* "" when none; %XX decoded */
 	const char *query;
 	const char *body;
 };
 
 static int hexval(char c)
 {
-	return c >= '0' && c <= '9' ? c - '0' : c >= 'A' && c <= 'F' ? c - 'A' + 10
-					       : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+	return c >= '0' && c <= '9'   ? c - '0'
+	       : c >= 'A' && c <= 'F' ? c - 'A' + 10
+	       : c >= 'a' && c <= 'f' ? c - 'a' + 10
+				      : -1;
 }
 
 static void split(const struct transport_request *req, struct fake_req *r)
@@ -448,7 +450,9 @@ static double money_of(const cJSON *rec, const char *field)
 {
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(rec, field);
 
-	return cJSON_IsString(v) ? strtod(v->valuestring, NULL) : cJSON_IsNumber(v) ? v->valuedouble : 0;
+	return cJSON_IsString(v)   ? strtod(v->valuestring, NULL)
+	       : cJSON_IsNumber(v) ? v->valuedouble
+				   : 0;
 }
 
 static bool filter_match(const cJSON *rec, const char *filter)
@@ -484,7 +488,7 @@ static void answer_list(struct fake_service *s, const struct fake_req *r, struct
 	if (s->ignore_offset || offset < 0)
 		offset = 0;
 	if (cl) {
-		cJSON_ArrayForEach(rec, cl->recs) {
+		for (rec = cl->recs->child; rec; rec = rec->next) {
 			if (filter[0] && !filter_match(rec, filter))
 				continue;
 			if (i >= offset && i < offset + count) {
@@ -533,7 +537,7 @@ static long next_id(struct fake_service *s, const char *coll)
 	const cJSON *rec;
 
 	if (cl) {
-		cJSON_ArrayForEach(rec, cl->recs) {
+		for (rec = cl->recs->child; rec; rec = rec->next) {
 			char *id = id_of(coll, rec);
 			long v = id ? strtol(id, NULL, 10) : 0;
 
@@ -627,8 +631,9 @@ static void answer_payment(struct fake_service *s, const struct fake_req *r, str
 	int at = find_rec(cl, "invoices", r->id);
 	cJSON *body = r->body ? cJSON_Parse(r->body) : NULL;
 	const cJSON *amount = cJSON_GetObjectItemCaseSensitive(body, "amount");
-	double v = cJSON_IsNumber(amount) ? amount->valuedouble
-		   : cJSON_IsString(amount) ? strtod(amount->valuestring, NULL) : 0;
+	double v = cJSON_IsNumber(amount)   ? amount->valuedouble
+		   : cJSON_IsString(amount) ? strtod(amount->valuestring, NULL)
+					    : 0;
 
 	if (at < 0) {
 		answer_text(s, a, 404, "Invoice not found");
@@ -660,7 +665,7 @@ static void answer_put(struct fake_service *s, const struct fake_req *r, struct 
 		cJSON *rec = cJSON_GetArrayItem(cl->recs, at);
 
 		/* Merged: what the body leaves out keeps its value (WIRE put_missing). */
-		cJSON_ArrayForEach(f, body) {
+		for (f = body->child; f; f = f->next) {
 			cJSON *v = cJSON_Duplicate(f, true);
 
 			if (cJSON_GetObjectItemCaseSensitive(rec, f->string))

@@ -90,9 +90,10 @@ static void env_init(struct env *e)
 			 "{'clientnr':'1','contact':'Jan de Vries','company':'Bakkerij De Korst',"
 			 "'city':'Utrecht','country':'146','top':'14','reference':[],'active':'1',"
 			 "'timestamp':'2026-01-05 10:00:00','lastinvoice':'2026-02-01'}");
-	fake_service_put(e->svc, "clients",
-			 "{'clientnr':'2','contact':'Els Bos','company':'','country':'146',"
-			 "'top':'30','reference':[],'active':'1','timestamp':'2026-01-06 11:00:00'}");
+	fake_service_put(
+	    e->svc, "clients",
+	    "{'clientnr':'2','contact':'Els Bos','company':'','country':'146',"
+	    "'top':'30','reference':[],'active':'1','timestamp':'2026-01-06 11:00:00'}");
 	fake_service_put(e->svc, "products",
 			 "{'id':'1','code':'BR-1','name':'Brood','price':'2.50','taxes':'9',"
 			 "'priceintax':'2.73'}");
@@ -240,8 +241,8 @@ static char *edited(struct env *e, const struct schema_collection *c, const char
 	if (cache_record_get(e->cache, c, id, &r) < 0)
 		return NULL;
 	at = strstr(r->text, from);
-	if (at && asprintf(&out, "%.*s%s%s", (int)(at - r->text), r->text, to,
-			   at + strlen(from)) < 0)
+	if (at &&
+	    asprintf(&out, "%.*s%s%s", (int)(at - r->text), r->text, to, at + strlen(from)) < 0)
 		out = NULL;
 	cache_record_unref(r);
 	return out;
@@ -445,7 +446,8 @@ static void test_refused_there(void)
 	err = save_error(e.save, n);
 	CHECK_STR(err, "PUT clients/1: HTTP 400: Field 'email' is invalid");
 	free(err);
-	CHECK_STR(last_error(&e), "clients/1.json: PUT clients/1: HTTP 400: Field 'email' is invalid");
+	CHECK_STR(last_error(&e),
+		  "clients/1.json: PUT clients/1: HTTP 400: Field 'email' is invalid");
 	/* A FLUSH (close) without fsync: nothing sent. */
 	CHECK(commit(&e, n, false) == 0 && calls(&e, "PUT", NULL) == 1);
 	/* REFUSED --send--> SENDING: fsync sends it again. */
@@ -608,9 +610,10 @@ static void test_new_file(void)
 
 	/* An invoice saved as a draft: a record of invoices_saved; both
 	 * directories change. */
-	const char *draft = "{\"clientnr\": 1, \"lines\": [{\"amount\": 1, \"description\": \"Koek\", "
-			    "\"tax_rate\": 9, \"price\": 3.5}], \"action\": \"save\", "
-			    "\"savename\": \"Concept\"}";
+	const char *draft =
+	    "{\"clientnr\": 1, \"lines\": [{\"amount\": 1, \"description\": \"Koek\", "
+	    "\"tax_rate\": 9, \"price\": 3.5}], \"action\": \"save\", "
+	    "\"savename\": \"Concept\"}";
 	n = create(&e, invoices, "concept.json");
 	CHECK(n && set_text(&e, n, draft) == 0 && commit(&e, n, false) == 0);
 	CHECK(n->kind == N_JSON && n->c == saved);
@@ -618,9 +621,9 @@ static void test_new_file(void)
 	CHECK(fx_has(&e.fx, dir_of(&e, invoices)->ino) && fx_has(&e.fx, dir_of(&e, saved)->ino));
 
 	/* Refused: a new file still, listed, with the reason. */
-	fake_service_fail(e.svc, "POST", "clients",
-			  &(struct fake_answer){.status = 400, .body = "Field 'company' is required"},
-			  false, 1);
+	fake_service_fail(
+	    e.svc, "POST", "clients",
+	    &(struct fake_answer){.status = 400, .body = "Field 'company' is required"}, false, 1);
 	n = create(&e, clients, "nieuw.json");
 	CHECK(n && set_text(&e, n, "{\"contact\": \"Piet\"}") == 0);
 	CHECK(commit(&e, n, false) == -EINVAL);
@@ -841,10 +844,11 @@ static void test_unlink(void)
 	CHECK_STR(last_change(&e), "deleted clients/1.json");
 	/* The service refusing: the reason recorded. */
 	fake_service_fail(e.svc, "DELETE", "clients/2",
-			  &(struct fake_answer){.status = 400, .body = "Client has invoices"}, false,
-			  1);
+			  &(struct fake_answer){.status = 400, .body = "Client has invoices"},
+			  false, 1);
 	CHECK(save_unlink(e.save, d, "2.json", 0, &e.fx) == -EINVAL);
-	CHECK_STR(last_error(&e), "clients/2.json: DELETE clients/2: HTTP 400: Client has invoices");
+	CHECK_STR(last_error(&e),
+		  "clients/2.json: DELETE clients/2: HTTP 400: Client has invoices");
 	/* No such name; a PDF; a collection the API cannot delete from. */
 	CHECK(save_unlink(e.save, d, "9.json", 0, &e.fx) == -ENOENT);
 	CHECK(save_unlink(e.save, dir_of(&e, invoices), "2026-0001.pdf", 0, &e.fx) == -EPERM);
@@ -892,8 +896,7 @@ static void test_unlink_by_mv(void)
 	CHECK(save_unlink(e.save, d, "1.json", getpid(), &e.fx) == 0);
 	prctl(PR_SET_NAME, was);
 	clk.now += SAVE_REPLACE_HOLD + 0.1;
-	CHECK(dir_lookup(e.inodes, e.cache, d, "1.json", clk.now, &found, &neg) == 0 &&
-	      found == r);
+	CHECK(dir_lookup(e.inodes, e.cache, d, "1.json", clk.now, &found, &neg) == 0 && found == r);
 	CHECK(inode_local(e.inodes, d->ino, "1.json", NULL, NULL) == NULL);
 	CHECK(calls(&e, "DELETE", NULL) == 0);
 	env_fini(&e);

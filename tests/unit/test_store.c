@@ -104,8 +104,8 @@ struct env {
 	struct timespec changed_old, changed_cur;
 };
 
-static void on_changed(void *ud, const struct schema_collection *c,
-		       const struct cache_listing *old, const struct cache_listing *cur)
+static void on_changed(void *ud, const struct schema_collection *c, const struct cache_listing *old,
+		       const struct cache_listing *cur)
 {
 	struct env *e = ud;
 
@@ -237,7 +237,8 @@ static void test_ttl(void)
 	clk.now += 59.9;
 	CHECK(cache_listing_get(e.cache, clients, &l2) == 0);
 	CHECK(l2 == l1 && gets(&e, "clients") == 1);
-	CHECK(cache_listing_ttl_left(e.cache, l2) > 0.09 && cache_listing_ttl_left(e.cache, l2) < 0.11);
+	CHECK(cache_listing_ttl_left(e.cache, l2) > 0.09 &&
+	      cache_listing_ttl_left(e.cache, l2) < 0.11);
 	d = describe(&e);
 	CHECK_STR(coll_state(d, "clients", "state"), "fresh");
 	CHECK_STR(coll_state(d, "products", "state"), "not listed");
@@ -499,8 +500,8 @@ static void test_fail_hold(void)
 	CHECK_STR(last_error(e.ev), "list clients: the service sent a body that is not JSON");
 	/* Nor a list: EIO. */
 	clk.now += 1.1;
-	fake_service_fail(e.svc, "GET", "clients", &(struct fake_answer){.status = 200, .body = "42"},
-			  false, 1);
+	fake_service_fail(e.svc, "GET", "clients",
+			  &(struct fake_answer){.status = 200, .body = "42"}, false, 1);
 	CHECK(cache_listing_get(e.cache, clients, &l) == -EIO);
 	CHECK_STR(last_error(e.ev), "list clients: the service sent something that is not a list");
 	env_fini(&e);
@@ -673,8 +674,8 @@ static void test_shapes(void)
 
 	/* [] and {} as such, whatever the service's shape. */
 	env_init(&e, 60, 100);
-	fake_service_fail(e.svc, "GET", "products", &(struct fake_answer){.status = 200, .body = "[]"},
-			  false, 1);
+	fake_service_fail(e.svc, "GET", "products",
+			  &(struct fake_answer){.status = 200, .body = "[]"}, false, 1);
 	CHECK(cache_listing_get(e.cache, products, &l) == 0 && l->n == 0);
 	cache_listing_unref(l);
 	cache_invalidate(e.cache, products);
@@ -685,10 +686,11 @@ static void test_shapes(void)
 	CHECK(gets(&e, "products") == 2);
 	/* A record without its id is left out, the rest shown. */
 	cache_invalidate(e.cache, products);
-	fake_service_fail(e.svc, "GET", "products",
-			  &(struct fake_answer){.status = 200,
-						.body = "[{\"code\":\"X\"},{\"id\":\"7\",\"code\":\"Y\"}]"},
-			  false, 1);
+	fake_service_fail(
+	    e.svc, "GET", "products",
+	    &(struct fake_answer){.status = 200,
+				  .body = "[{\"code\":\"X\"},{\"id\":\"7\",\"code\":\"Y\"}]"},
+	    false, 1);
 	CHECK(cache_listing_get(e.cache, products, &l) == 0 && l->n == 1);
 	CHECK_STR(l->n ? l->recs[0]->id : NULL, "7");
 	cache_listing_unref(l);
@@ -1112,11 +1114,74 @@ static void test_pdf_shared(void)
 	CHECK(pdfstore_read(p.ps, "2026-0001", buf, 10, 9) == 10 && !memcmp(buf, pdf_a + 9, 10));
 	CHECK(pdfstore_read(p.ps, "2026-0001", buf, 10, (off_t)strlen(pdf_a)) == 0);
 	CHECK(pdf_gets(&p, "2026-0001") == 1);
-	CHECK(pdf_figure(p.ps, "pdfs_fetched") == 1 && pdf_figure(p.ps, "pdf_disk_cache_hits") == 0);
+	CHECK(pdf_figure(p.ps, "pdfs_fetched") == 1 &&
+	      pdf_figure(p.ps, "pdf_disk_cache_hits") == 0);
 	/* Not asked yet: unknown, and no call to say so. */
 	CHECK(pdfstore_size(p.ps, "2026-0002", false) == -1);
 	CHECK(pdfstore_size(p.ps, "2026-0002", true) == -1);
 	CHECK(pdf_gets(&p, "2026-0002") == 0);
+	pdf_fini(&p);
+}
+
+/* pdfstore_size(wait): while a fetch runs, the size is unknown without
+ * waiting, and known at its end with. */
+struct sizer {
+	struct pdfstore *ps;
+	pid_t tid;
+	off_t size;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool started;
+};
+
+static void *fetch_main(void *arg)
+{
+	struct sizer *z = arg;
+
+	z->size = pdfstore_fetch(z->ps, "2026-0002");
+	return NULL;
+}
+
+static void *size_main(void *arg)
+{
+	struct sizer *z = arg;
+
+	pthread_mutex_lock(&z->lock);
+	z->tid = unit_tid();
+	z->started = true;
+	pthread_cond_broadcast(&z->cond);
+	pthread_mutex_unlock(&z->lock);
+	z->size = pdfstore_size(z->ps, "2026-0002", true);
+	return NULL;
+}
+
+static void test_pdf_size_waits(void)
+{
+	struct pdfenv p;
+	struct sizer f = {0}, w = {0};
+	pthread_t tf, tw;
+
+	pdf_init(&p, true, 1 << 20);
+	f.ps = w.ps = p.ps;
+	pthread_mutex_init(&w.lock, NULL);
+	pthread_cond_init(&w.cond, NULL);
+	fake_service_hold(p.e.svc, "GET", "invoices_pdf/2026-0002");
+	pthread_create(&tf, NULL, fetch_main, &f);
+	CHECK(fake_service_wait_held(p.e.svc, 1));
+	CHECK(pdfstore_size(p.ps, "2026-0002", false) == -1);
+	pthread_create(&tw, NULL, size_main, &w);
+	pthread_mutex_lock(&w.lock);
+	while (!w.started)
+		pthread_cond_wait(&w.cond, &w.lock);
+	pthread_mutex_unlock(&w.lock);
+	CHECK(unit_wait_asleep(&w.tid, 1));
+	fake_service_release(p.e.svc);
+	pthread_join(tf, NULL);
+	pthread_join(tw, NULL);
+	CHECK(f.size == (off_t)strlen(pdf_b) && w.size == (off_t)strlen(pdf_b));
+	CHECK(pdf_gets(&p, "2026-0002") == 1);
+	pthread_mutex_destroy(&w.lock);
+	pthread_cond_destroy(&w.cond);
 	pdf_fini(&p);
 }
 
@@ -1177,7 +1242,8 @@ static void test_pdf_failures(void)
 	pdf_init(&p, true, 1 << 20);
 	/* Not a PDF: EIO, nothing kept. */
 	CHECK(pdfstore_fetch(p.ps, "2026-0098") == -EIO);
-	CHECK_STR(last_error(p.e.ev), "get the PDF of 2026-0098: the service sent something that is not a PDF");
+	CHECK_STR(last_error(p.e.ev),
+		  "get the PDF of 2026-0098: the service sent something that is not a PDF");
 	/* A PDF without its end: EIO, not kept. */
 	CHECK(pdfstore_fetch(p.ps, "2026-0099") == -EIO);
 	CHECK(count_files(p.dir, "2026-0099") == 0);
@@ -1329,6 +1395,7 @@ int main(void)
 	test_changed();
 	test_facts();
 	test_pdf_shared();
+	test_pdf_size_waits();
 	test_pdf_disk();
 	test_pdf_failures();
 	test_pdf_memory();

@@ -58,9 +58,10 @@ static void env_init(struct env *e)
 			 "{'clientnr':'1','contact':'Jan de Vries','company':'Bakkerij De Korst',"
 			 "'city':'Utrecht','country':'146','top':'14','reference':[],'active':'1',"
 			 "'timestamp':'2026-01-05 10:00:00','lastinvoice':'2026-02-01'}");
-	fake_service_put(e->svc, "clients",
-			 "{'clientnr':'2','contact':'Els Bos','company':'','country':'146',"
-			 "'top':'30','reference':[],'active':'1','timestamp':'2026-01-06 11:00:00'}");
+	fake_service_put(
+	    e->svc, "clients",
+	    "{'clientnr':'2','contact':'Els Bos','company':'','country':'146',"
+	    "'top':'30','reference':[],'active':'1','timestamp':'2026-01-06 11:00:00'}");
 	fake_service_put(e->svc, "products",
 			 "{'id':'1','code':'BR-1','name':'Brood','price':'2.50','taxes':'9',"
 			 "'priceintax':'2.73'}");
@@ -205,9 +206,11 @@ static void test_edit(void)
 	char *tpl = ti >= 0 ? templates_text((size_t)ti, &len) : NULL;
 	CHECK(tpl != NULL);
 	if (tpl) {
-		CHECK(wb_edit(&e.wb, products, "1", tpl, len, &sent, e.msg, sizeof(e.msg)) == -EINVAL);
-		CHECK_STR(e.msg, "this is templates/products.json unchanged: edit its example values "
-				 "first");
+		CHECK(wb_edit(&e.wb, products, "1", tpl, len, &sent, e.msg, sizeof(e.msg)) ==
+		      -EINVAL);
+		CHECK_STR(e.msg,
+			  "this is templates/products.json unchanged: edit its example values "
+			  "first");
 		free(tpl);
 	}
 	/* What the API cannot change. */
@@ -232,22 +235,23 @@ static void test_refusals(void)
 
 	env_init(&e);
 	t = text_of(&e, clients, "1", "email", "\"niet-een-adres\"");
-	fake_service_fail(e.svc, "PUT", "clients/1",
-			  &(struct fake_answer){.status = 400, .body = "Field 'email' is invalid\n"},
-			  false, 1);
+	fake_service_fail(
+	    e.svc, "PUT", "clients/1",
+	    &(struct fake_answer){.status = 400, .body = "Field 'email' is invalid\n"}, false, 1);
 	CHECK(wb_edit(&e.wb, clients, "1", t, strlen(t), &sent, e.msg, sizeof(e.msg)) == -EINVAL);
 	CHECK_STR(e.msg, "PUT clients/1: HTTP 400: Field 'email' is invalid");
 	CHECK(!sent);
-	fake_service_fail(e.svc, "PUT", "clients/1",
-			  &(struct fake_answer){.status = 422,
-						.body = "{\"code\": 5, \"message\": \"Klant niet gevonden\"}",
-						.content_type = "application/json"},
-			  false, 1);
+	fake_service_fail(
+	    e.svc, "PUT", "clients/1",
+	    &(struct fake_answer){.status = 422,
+				  .body = "{\"code\": 5, \"message\": \"Klant niet gevonden\"}",
+				  .content_type = "application/json"},
+	    false, 1);
 	CHECK(wb_edit(&e.wb, clients, "1", t, strlen(t), &sent, e.msg, sizeof(e.msg)) == -EINVAL);
 	CHECK_STR(e.msg, "PUT clients/1: HTTP 422: Klant niet gevonden");
-	fake_service_fail(e.svc, "POST", "products",
-			  &(struct fake_answer){.status = 400, .body = "Field 'code' already exists"},
-			  false, 1);
+	fake_service_fail(
+	    e.svc, "POST", "products",
+	    &(struct fake_answer){.status = 400, .body = "Field 'code' already exists"}, false, 1);
 	struct wb_pending *pending = NULL;
 	const struct schema_collection *in = NULL;
 	char *id = NULL;
@@ -274,7 +278,8 @@ static void test_refusals(void)
 	/* A 429 is the same. */
 	clk.now += 61;
 	fake_service_fail(e.svc, "DELETE", "clients/2",
-			  &(struct fake_answer){.status = 429, .body = "Too Many Requests"}, false, 1);
+			  &(struct fake_answer){.status = 429, .body = "Too Many Requests"}, false,
+			  1);
 	CHECK(wb_delete(&e.wb, clients, "2", e.msg, sizeof(e.msg)) == -EAGAIN);
 	CHECK_STR(e.msg, "DELETE clients/2: HTTP 429: Too Many Requests");
 	free(t);
@@ -362,9 +367,10 @@ static void test_create(void)
 	cache_listing_unref(l);
 
 	/* An invoice: its number as plain text. */
-	const char *inv = "{\"clientnr\": 1, \"lines\": [{\"amount\": 1, \"description\": \"Koek\", "
-			  "\"tax_rate\": 9, \"price\": 3.5}], \"action\": \"send\", "
-			  "\"sendmethod\": \"email\"}";
+	const char *inv =
+	    "{\"clientnr\": 1, \"lines\": [{\"amount\": 1, \"description\": \"Koek\", "
+	    "\"tax_rate\": 9, \"price\": 3.5}], \"action\": \"send\", "
+	    "\"sendmethod\": \"email\"}";
 	r = create(&e, invoices, inv, NULL);
 	CHECK(r.rc == 0 && r.in == invoices);
 	CHECK_STR(r.id, "2026-0002");
@@ -373,9 +379,10 @@ static void test_create(void)
 	CHECK(has(sent_field(&e, "POST", "invoices", "lines"), "\"line1\":{"));
 	CHECK_STR(sent_field(&e, "POST", "invoices", "action"), "\"send\"");
 	/* Saved (a draft): it lands in invoices_saved. */
-	const char *draft = "{\"clientnr\": 1, \"lines\": [{\"amount\": 1, \"description\": \"Koek\", "
-			    "\"tax_rate\": 9, \"price\": 3.5}], \"action\": \"save\", "
-			    "\"savename\": \"Concept\"}";
+	const char *draft =
+	    "{\"clientnr\": 1, \"lines\": [{\"amount\": 1, \"description\": \"Koek\", "
+	    "\"tax_rate\": 9, \"price\": 3.5}], \"action\": \"save\", "
+	    "\"savename\": \"Concept\"}";
 	r = create(&e, invoices, draft, NULL);
 	CHECK(r.rc == 0 && r.in == saved);
 	CHECK_STR(r.id, "1");
@@ -450,10 +457,13 @@ static void test_lost_post(void)
 	fake_service_fail(e.svc, "POST", "products",
 			  &(struct fake_answer){.err = -ECONNRESET, .error = "Recv failure"}, false,
 			  1);
-	r = create(&e, products, "{\"code\": \"PE-1\", \"name\": \"Peper\", \"price\": 2}", &pending);
+	r = create(&e, products, "{\"code\": \"PE-1\", \"name\": \"Peper\", \"price\": 2}",
+		   &pending);
 	CHECK(r.rc == -ECONNRESET && pending != NULL);
-	fake_service_put(e.svc, "products", "{'id':'9','code':'PE-1','name':'Peper','price':'3.00'}");
-	r = create(&e, products, "{\"code\": \"PE-1\", \"name\": \"Peper\", \"price\": 2}", &pending);
+	fake_service_put(e.svc, "products",
+			 "{'id':'9','code':'PE-1','name':'Peper','price':'3.00'}");
+	r = create(&e, products, "{\"code\": \"PE-1\", \"name\": \"Peper\", \"price\": 2}",
+		   &pending);
 	CHECK(r.rc == 0 && pending == NULL);
 	CHECK_STR(r.id, "10");
 	free(r.id);
