@@ -233,14 +233,18 @@ static int text_truncate(struct save *s, struct node *n, off_t size)
 }
 
 /* With s->lock held: makes @n's text a copy of @from, refused (what a
- * refused rename leaves at its target). */
-static int text_keep_refused(struct save *s, struct node *n, const struct text *from)
+ * refused rename leaves at its target), or unanswered with @from's pending
+ * POST, which moves to @n: saving @n again must look for the record it may
+ * have made, not post again. */
+static int text_keep_refused(struct save *s, struct node *n, struct text *from)
 {
 	int rc = text_truncate(s, n, 0);
 	if (rc == 0)
 		rc = text_write(s, n, from->data, from->len, 0);
 	if (rc == 0) {
-		n->text->state = SAVE_REFUSED;
+		n->text->state = from->pending ? SAVE_UNANSWERED : SAVE_REFUSED;
+		n->text->pending = from->pending;
+		from->pending = NULL;
 		n->text->sent_gen = n->text->gen;
 		n->text->sent_rc = from->sent_rc ? from->sent_rc : -EINVAL;
 		set_error(n->text, from->error ? from->error : "refused");
@@ -824,6 +828,12 @@ static int rename_local(struct save *s, struct node *dir, struct node *src, cons
 				inode_set_id(s->inodes, copy, src->id);
 			pthread_mutex_lock(&s->lock);
 			kept = copy && src->text && text_keep_refused(s, copy, src->text) == 0;
+			if (kept) {
+				/* The refusal is the new name's: the source is a
+				 * scratch file again, as it was before the rename. */
+				src->text->state = SAVE_EDITED;
+				set_error(src->text, NULL);
+			}
 			pthread_mutex_unlock(&s->lock);
 			if (kept && inode_local_add(s->inodes, dir->ino, to, copy, 0, 0) == 0) {
 				/* The kernel may hold "no such name" for it (the
