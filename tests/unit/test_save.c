@@ -907,7 +907,7 @@ static void test_unlink_by_mv(void)
 static void test_rename(void)
 {
 	struct env e;
-	struct node *d, *src, *r, *copy;
+	struct node *d, *src, *zsrc, *r, *copy;
 	char *t, *err;
 	int flags;
 
@@ -976,7 +976,8 @@ static void test_rename(void)
 	CHECK(save_rename(e.save, dir_of(&e, products), "tmp.x", "x.json", 0, &e.fx) == -EINVAL);
 	CHECK(calls(&e, "POST", "products") == 2);
 	CHECK(inode_local(e.inodes, dir_of(&e, products)->ino, "tmp.x", NULL, NULL) == src);
-	CHECK(src->kind == N_SCRATCH);
+	CHECK(src->kind == N_SCRATCH && save_error(e.save, src) == NULL);
+	CHECK(save_state_of(e.save, src) == SAVE_EDITED);
 	CHECK_STR(text(&e, src), bad);
 	copy = inode_local(e.inodes, dir_of(&e, products)->ino, "x.json", &flags, NULL);
 	CHECK(copy && copy != src && copy->kind == N_NEW && flags == 0);
@@ -991,6 +992,23 @@ static void test_rename(void)
 	CHECK(copy && set_text(&e, copy, "{\"code\": \"X\", \"name\": \"X\", \"price\": 1}") == 0);
 	CHECK(copy && commit(&e, copy, false) == 0 && copy->kind == N_JSON);
 	CHECK(calls(&e, "POST", "products") == 3);
+
+	/* A rename whose POST got no answer: the new name holds the text as a
+	 * save in place would (UNANSWERED), so that saving it again looks for
+	 * the record the lost POST made instead of posting twice. */
+	fake_service_fail(e.svc, "POST", "products",
+			  &(struct fake_answer){.err = -ECONNRESET, .error = "Recv failure"}, true,
+			  1);
+	zsrc = create(&e, products, "tmp.z");
+	CHECK(zsrc && set_text(&e, zsrc, "{\"code\": \"Z\", \"name\": \"Z\", \"price\": 5}") == 0);
+	CHECK(save_rename(e.save, dir_of(&e, products), "tmp.z", "z.json", 0, &e.fx) ==
+	      -ECONNRESET);
+	CHECK(calls(&e, "POST", "products") == 4 && fake_service_count(e.svc, "products") == 5);
+	copy = inode_local(e.inodes, dir_of(&e, products)->ino, "z.json", NULL, NULL);
+	CHECK(copy && save_state_of(e.save, copy) == SAVE_UNANSWERED);
+	CHECK(copy && commit(&e, copy, true) == 0 && copy->kind == N_JSON);
+	CHECK(calls(&e, "POST", "products") == 4 && fake_service_count(e.svc, "products") == 5);
+	CHECK(inode_local(e.inodes, dir_of(&e, products)->ino, "tmp.z", NULL, NULL) == zsrc);
 
 	/* Scratch to scratch: a local rename, nothing sent. */
 	CHECK(save_rename(e.save, dir_of(&e, products), "tmp.x", "tmp.y", 0, &e.fx) == 0);
