@@ -792,6 +792,18 @@ static int rename_local(struct save *s, struct node *dir, struct node *src, cons
 		goto out;
 	}
 	enum node_kind was = src->kind;
+	/* A new file there whose POST got no answer hands that pending POST on
+	 * to the text saved over it (gio save again): it must look first. */
+	struct node *prev = inode_local(s->inodes, dir->ino, to, NULL, NULL);
+	if (prev && prev != src && prev->kind == N_NEW && nk == N_NEW && was == N_SCRATCH) {
+		pthread_mutex_lock(&s->lock);
+		struct text *t = text_of(src);
+		if (t && !t->pending && prev->text && prev->text->pending) {
+			t->pending = prev->text->pending;
+			prev->text->pending = NULL;
+		}
+		pthread_mutex_unlock(&s->lock);
+	}
 	/* Move the name first: a commit names the file by its new name. */
 	rc = inode_local_add(s->inodes, dir->ino, to, src, 0, 0);
 	if (rc < 0) {
