@@ -1009,6 +1009,21 @@ static void test_rename(void)
 	CHECK(copy && commit(&e, copy, true) == 0 && copy->kind == N_JSON);
 	CHECK(calls(&e, "POST", "products") == 4 && fake_service_count(e.svc, "products") == 5);
 	CHECK(inode_local(e.inodes, dir_of(&e, products)->ino, "tmp.z", NULL, NULL) == zsrc);
+	/* The same saved again the way it was first (gio save: a new temporary
+	 * file renamed over the name): that text looks first too. */
+	fake_service_fail(e.svc, "POST", "products",
+			  &(struct fake_answer){.err = -ECONNRESET, .error = "Recv failure"}, true,
+			  1);
+	CHECK(set_text(&e, zsrc, "{\"code\": \"V\", \"name\": \"V\", \"price\": 5}") == 0);
+	CHECK(save_rename(e.save, dir_of(&e, products), "tmp.z", "v.json", 0, &e.fx) ==
+	      -ECONNRESET);
+	CHECK(calls(&e, "POST", "products") == 5 && fake_service_count(e.svc, "products") == 6);
+	zsrc = create(&e, products, "tmp.v2");
+	CHECK(zsrc && set_text(&e, zsrc, "{\"code\": \"V\", \"name\": \"V\", \"price\": 5}") == 0);
+	CHECK(save_rename(e.save, dir_of(&e, products), "tmp.v2", "v.json", 0, &e.fx) == 0);
+	CHECK(calls(&e, "POST", "products") == 5 && fake_service_count(e.svc, "products") == 6);
+	CHECK(zsrc && zsrc->kind == N_JSON);
+	CHECK_STR(zsrc ? zsrc->id : NULL, "6");
 
 	/* Scratch to scratch: a local rename, nothing sent. */
 	CHECK(save_rename(e.save, dir_of(&e, products), "tmp.x", "tmp.y", 0, &e.fx) == 0);
