@@ -232,14 +232,18 @@ static int text_truncate(struct save *s, struct node *n, off_t size)
 }
 
 /* With s->lock held: makes @n's text a copy of @from, refused (what a
- * refused rename leaves at its target). */
-static int text_keep_refused(struct save *s, struct node *n, const struct text *from)
+ * refused rename leaves at its target), or unanswered with @from's pending
+ * POST, which moves to @n: saving @n again must look for the record it may
+ * have made, not post again. */
+static int text_keep_refused(struct save *s, struct node *n, struct text *from)
 {
 	int rc = text_truncate(s, n, 0);
 	if (rc == 0)
 		rc = text_write(s, n, from->data, from->len, 0);
 	if (rc == 0) {
-		n->text->state = SAVE_REFUSED;
+		n->text->state = from->pending ? SAVE_UNANSWERED : SAVE_REFUSED;
+		n->text->pending = from->pending;
+		from->pending = NULL;
 		n->text->sent_gen = n->text->gen;
 		n->text->sent_rc = from->sent_rc ? from->sent_rc : -EINVAL;
 		set_error(n->text, from->error ? from->error : "refused");
@@ -794,6 +798,12 @@ static void keep_refused_copy(struct save *s, struct node *dir, struct node *src
 		inode_set_id(s->inodes, copy, src->id);
 	pthread_mutex_lock(&s->lock);
 	bool kept = copy && src->text && text_keep_refused(s, copy, src->text) == 0;
+	if (kept) {
+		/* The refusal is the new name's: the source is a scratch file
+		 * again, as it was before the rename. */
+		step(src->text, EV_WRITE);
+		set_error(src->text, NULL);
+	}
 	pthread_mutex_unlock(&s->lock);
 	if (kept && inode_local_add(s->inodes, dir->ino, to, copy, 0, 0) == 0) {
 		/* The kernel may hold "no such name" for it (the rename's own
@@ -819,6 +829,18 @@ static int rename_onto_name(struct save *s, struct node *dir, struct node *src, 
 	    !(pay_id = names_record_id(to, ".json")))
 		return -EINVAL;
 	enum node_kind was = src->kind;
+	/* A new file there whose POST got no answer hands that pending POST on
+	 * to the text saved over it (gio save again): it must look first. */
+	struct node *prev = inode_local(s->inodes, dir->ino, to, NULL, NULL);
+	if (prev && prev != src && prev->kind == N_NEW && nk == N_NEW && was == N_SCRATCH) {
+		pthread_mutex_lock(&s->lock);
+		struct text *t = text_of(s, src);
+		if (t && !t->pending && prev->text && prev->text->pending) {
+			t->pending = prev->text->pending;
+			prev->text->pending = NULL;
+		}
+		pthread_mutex_unlock(&s->lock);
+	}
 	/* Move the name first: a commit names the file by its new name. */
 	int rc = inode_local_add(s->inodes, dir->ino, to, src, 0, 0);
 	if (rc == 0) {

@@ -75,6 +75,7 @@ struct save_config {
 struct save;
 
 int save_new(struct save **out, const struct save_config *cfg);
+/* After inodes_free: the nodes' texts count their bytes in @s. */
 void save_free(struct save *s);
 /* Frees a node's text: inodes_new's hook. */
 void save_text_free(struct text *t);

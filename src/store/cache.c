@@ -760,8 +760,16 @@ int cache_record_get(struct cache *cache, const struct schema_collection *c, con
 			pthread_mutex_unlock(&cache->lock);
 			goto out;
 		}
-		if (!wait_flight(cache, &d->fl))
+		if (!wait_flight(cache, &d->fl)) {
+			/* Failed just now, since this listing: the same outcome
+			 * for the reader queued behind (as for listings). */
+			if (!d->rec && failed_just_now(cache, &d->fl) && d->fl.ended >= l->fetched) {
+				rc = d->fl.rc;
+				pthread_mutex_unlock(&cache->lock);
+				goto out;
+			}
 			break; /* stale or failed before: fetch again below */
+		}
 		if (d->fl.rc < 0 && !d->rec) {
 			rc = d->fl.rc;
 			pthread_mutex_unlock(&cache->lock);

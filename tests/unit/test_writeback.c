@@ -1,0 +1,569 @@
+/* Unit tests of src/feat/writeback.c over the fake service: what a saved
+ * text sends (PUT, POST, DELETE, payments), in the wire form; what is
+ * refused before anything is sent; how a POST's answer names the new record;
+ * a POST that got no answer and the record it may have made; the service's
+ * refusals and the rate limit carried into the message.
+ */
+#include "fake_service.h"
+#include "fake_transport.h"
+#include "unit.h"
+
+#include "base/events.h"
+#include "feat/writeback.h"
+#include "model/templates.h"
+#include "net/api.h"
+#include "store/cache.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define T0 1000.0
+
+static struct fake_clock clk;
+
+static double clock_now(void)
+{
+	return clk.now;
+}
+
+static const struct schema_collection *clients, *products, *invoices, *saved;
+
+struct env {
+	struct fake_transport *f; /* owned by the api */
+	struct fake_service *svc;
+	struct api *api;
+	struct events *ev;
+	struct cache *cache;
+	struct wb wb;
+	char msg[512];
+};
+
+static void env_init(struct env *e)
+{
+	struct api_config acfg = {
+	    .background_per_hour = -1,
+	    .now = fake_clock_now,
+	    .sleep = fake_clock_sleep,
+	    .clock_arg = &clk,
+	};
+	struct cache_config ccfg = {.ttl = 60, .page_size = 100, .now = clock_now};
+
+	memset(e, 0, sizeof(*e));
+	clk = (struct fake_clock){.now = T0};
+	e->f = fake_transport_new(&clk);
+	e->svc = fake_service_new(e->f);
+	fake_service_put(e->svc, "clients",
+			 "{'clientnr':'1','contact':'Jan de Vries','company':'Bakkerij De Korst',"
+			 "'city':'Utrecht','country':'146','top':'14','reference':[],'active':'1',"
+			 "'timestamp':'2026-01-05 10:00:00','lastinvoice':'2026-02-01'}");
+	fake_service_put(
+	    e->svc, "clients",
+	    "{'clientnr':'2','contact':'Els Bos','company':'','country':'146',"
+	    "'top':'30','reference':[],'active':'1','timestamp':'2026-01-06 11:00:00'}");
+	fake_service_put(e->svc, "products",
+			 "{'id':'1','code':'BR-1','name':'Brood','price':'2.50','taxes':'9',"
+			 "'priceintax':'2.73'}");
+	fake_service_put(e->svc, "products",
+			 "{'id':'2','code':'TA-1','name':'Taart','price':'18.00','taxes':'9',"
+			 "'priceintax':'19.62'}");
+	fake_service_put(e->svc, "invoices",
+			 "{'id':'1','invoicenr':'2026-0001','clientnr':'1','date':'2026-02-01',"
+			 "'totalintax':'121.00','open':'121.00','lines':{'line1':{'amount':'1',"
+			 "'description':'Taarten','tax_rate':'21','price':'100.00'}}}");
+	if (api_new_with(&e->api, &acfg, fake_transport_base(e->f)) != 0 ||
+	    events_new(&e->ev) != 0) {
+		printf("setup failed\n");
+		exit(1);
+	}
+	ccfg.events = e->ev;
+	if (cache_new(&e->cache, e->api, &ccfg) != 0) {
+		printf("setup failed\n");
+		exit(1);
+	}
+	e->wb = (struct wb){.api = e->api, .cache = e->cache};
+}
+
+static void env_fini(struct env *e)
+{
+	cache_free(e->cache);
+	api_free(e->api);
+	fake_service_free(e->svc);
+	events_free(e->ev);
+}
+
+static unsigned calls(struct env *e, const char *method, const char *path)
+{
+	return fake_service_calls(e->svc, method, path);
+}
+
+/* The text of record @id of @c as its file shows it, with @field set to
+ * JSON @value (NULL: as it is); malloc'd. */
+static char *text_of(struct env *e, const struct schema_collection *c, const char *id,
+		     const char *field, const char *value)
+{
+	struct cache_record *r = NULL;
+	cJSON *j;
+	char *out;
+
+	if (cache_record_get(e->cache, c, id, &r) < 0)
+		return NULL;
+	j = cJSON_ParseWithLength(r->text, r->len);
+	cache_record_unref(r);
+	if (field) {
+		cJSON *v = cJSON_Parse(value);
+
+		if (cJSON_GetObjectItemCaseSensitive(j, field))
+			cJSON_ReplaceItemInObjectCaseSensitive(j, field, v);
+		else
+			cJSON_AddItemToObject(j, field, v);
+	}
+	out = cJSON_Print(j);
+	cJSON_Delete(j);
+	return out;
+}
+
+/* Field @field of the last @method @path body, as unformatted JSON (a
+ * static buffer), "(absent)" or "(no body)". */
+static const char *sent_field(struct env *e, const char *method, const char *path,
+			      const char *field)
+{
+	static char buf[256];
+	char *body = fake_service_last_body(e->svc, method, path);
+	cJSON *j = body ? cJSON_Parse(body) : NULL;
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, field);
+	char *p = v ? cJSON_PrintUnformatted(v) : NULL;
+
+	snprintf(buf, sizeof(buf), "%s", p ? p : j ? "(absent)" : "(no body)");
+	free(p);
+	cJSON_Delete(j);
+	free(body);
+	return buf;
+}
+
+static bool has(const char *s, const char *part)
+{
+	return s && strstr(s, part) != NULL;
+}
+
+/* ---- edits ---------------------------------------------------------------------- */
+
+static void test_edit(void)
+{
+	struct env e;
+	struct cache_listing *l = NULL;
+	bool sent = true;
+	char *t;
+
+	env_init(&e);
+	t = text_of(&e, clients, "1", "company", "\"Bakkerij De Korst BV\"");
+	CHECK(wb_edit(&e.wb, clients, "1", t, strlen(t), &sent, e.msg, sizeof(e.msg)) == 0);
+	CHECK(sent);
+	CHECK(calls(&e, "PUT", "clients/1") == 1);
+	/* The wire form: the change, the other fields as the API takes them,
+	 * nothing the service computes. */
+	CHECK_STR(sent_field(&e, "PUT", "clients/1", "company"), "\"Bakkerij De Korst BV\"");
+	CHECK_STR(sent_field(&e, "PUT", "clients/1", "contact"), "\"Jan de Vries\"");
+	CHECK_STR(sent_field(&e, "PUT", "clients/1", "country"), "146");
+	CHECK_STR(sent_field(&e, "PUT", "clients/1", "clientnr"), "(absent)");
+	CHECK_STR(sent_field(&e, "PUT", "clients/1", "timestamp"), "(absent)");
+	free(t);
+	/* The listing is asked again: the edit shows. */
+	CHECK(cache_listing_get(e.cache, clients, &l) == 0 && calls(&e, "GET", "clients") == 2);
+	CHECK(has(l->recs[0]->text, "Bakkerij De Korst BV"));
+	cache_listing_unref(l);
+
+	/* Unchanged (spacing aside): nothing sent. */
+	t = text_of(&e, clients, "1", NULL, NULL);
+	CHECK(wb_edit(&e.wb, clients, "1", t, strlen(t), &sent, e.msg, sizeof(e.msg)) == 0);
+	CHECK(!sent && calls(&e, "PUT", NULL) == 1);
+	free(t);
+
+	/* What the service computes cannot be changed: refused, nothing sent. */
+	t = text_of(&e, clients, "1", "timestamp", "\"2030-01-01 00:00:00\"");
+	CHECK(wb_edit(&e.wb, clients, "1", t, strlen(t), &sent, e.msg, sizeof(e.msg)) == -EINVAL);
+	CHECK_STR(e.msg, "field 'timestamp' is set by the service and cannot be changed");
+	free(t);
+	t = text_of(&e, clients, "1", "clientnr", "7");
+	CHECK(wb_edit(&e.wb, clients, "1", t, strlen(t), &sent, e.msg, sizeof(e.msg)) == -EINVAL);
+	CHECK_STR(e.msg, "field 'clientnr' is set by the service and cannot be changed");
+	free(t);
+	/* Not JSON, a value of the wrong type, a required field missing. */
+	CHECK(wb_edit(&e.wb, clients, "1", "{\"company\": ", 12, &sent, e.msg, sizeof(e.msg)) ==
+	      -EINVAL);
+	CHECK(has(e.msg, "line 1, column"));
+	t = text_of(&e, clients, "1", "top", "\"veertien\"");
+	CHECK(wb_edit(&e.wb, clients, "1", t, strlen(t), &sent, e.msg, sizeof(e.msg)) == -EINVAL);
+	CHECK(has(e.msg, "field 'top'"));
+	free(t);
+	CHECK(wb_edit(&e.wb, products, "1", "{\"id\": 1, \"code\": \"BR-1\"}", 25, &sent, e.msg,
+		      sizeof(e.msg)) == -EINVAL);
+	CHECK(has(e.msg, "missing required field"));
+	/* A template as it is over a record. */
+	size_t len;
+	int ti = templates_find("products.json");
+	char *tpl = ti >= 0 ? templates_text((size_t)ti, &len) : NULL;
+	CHECK(tpl != NULL);
+	if (tpl) {
+		CHECK(wb_edit(&e.wb, products, "1", tpl, len, &sent, e.msg, sizeof(e.msg)) ==
+		      -EINVAL);
+		CHECK_STR(e.msg,
+			  "this is templates/products.json unchanged: edit its example values "
+			  "first");
+		free(tpl);
+	}
+	/* What the API cannot change. */
+	t = text_of(&e, invoices, "2026-0001", "invoicenote", "\"x\"");
+	CHECK(wb_edit(&e.wb, invoices, "2026-0001", t, strlen(t), &sent, e.msg, sizeof(e.msg)) ==
+	      -EPERM);
+	CHECK_STR(e.msg, "the API cannot change invoices once made");
+	free(t);
+	/* A record the listing does not have. */
+	CHECK(wb_edit(&e.wb, clients, "99", "{}", 2, &sent, e.msg, sizeof(e.msg)) == -ENOENT);
+	CHECK(has(e.msg, "clients/99: cannot read the record to compare"));
+	CHECK(calls(&e, "PUT", NULL) == 1 && !sent);
+	env_fini(&e);
+}
+
+/* The service's refusals and the budget, in the message. */
+static void test_refusals(void)
+{
+	struct env e;
+	bool sent;
+	char *t;
+
+	env_init(&e);
+	t = text_of(&e, clients, "1", "email", "\"niet-een-adres\"");
+	fake_service_fail(
+	    e.svc, "PUT", "clients/1",
+	    &(struct fake_answer){.status = 400, .body = "Field 'email' is invalid\n"}, false, 1);
+	CHECK(wb_edit(&e.wb, clients, "1", t, strlen(t), &sent, e.msg, sizeof(e.msg)) == -EINVAL);
+	CHECK_STR(e.msg, "PUT clients/1: HTTP 400: Field 'email' is invalid");
+	CHECK(!sent);
+	fake_service_fail(
+	    e.svc, "PUT", "clients/1",
+	    &(struct fake_answer){.status = 422,
+				  .body = "{\"code\": 5, \"message\": \"Klant niet gevonden\"}",
+				  .content_type = "application/json"},
+	    false, 1);
+	CHECK(wb_edit(&e.wb, clients, "1", t, strlen(t), &sent, e.msg, sizeof(e.msg)) == -EINVAL);
+	CHECK_STR(e.msg, "PUT clients/1: HTTP 422: Klant niet gevonden");
+	fake_service_fail(
+	    e.svc, "POST", "products",
+	    &(struct fake_answer){.status = 400, .body = "Field 'code' already exists"}, false, 1);
+	struct wb_pending *pending = NULL;
+	const struct schema_collection *in = NULL;
+	char *id = NULL;
+	const char *p = "{\"code\": \"BR-1\", \"name\": \"Brood\", \"price\": 2.5}";
+	CHECK(wb_create(&e.wb, products, p, strlen(p), &pending, &id, &in, e.msg, sizeof(e.msg)) ==
+	      -EINVAL);
+	CHECK_STR(e.msg, "POST products: HTTP 400: Field 'code' already exists");
+	CHECK(!pending && !id);
+
+	/* The hourly budget spent (403 with X-RateLimit-Remaining: 0): EAGAIN,
+	 * and until the next try nothing more is sent. */
+	fake_service_fail(e.svc, "PUT", "clients/1",
+			  &(struct fake_answer){.status = 403,
+						.body = "Rate limit exceeded",
+						.headers = "X-RateLimit-Remaining: 0"},
+			  false, 1);
+	CHECK(wb_edit(&e.wb, clients, "1", t, strlen(t), &sent, e.msg, sizeof(e.msg)) == -EAGAIN);
+	CHECK_STR(e.msg, "PUT clients/1: HTTP 403: Rate limit exceeded");
+	CHECK(wb_edit(&e.wb, clients, "1", t, strlen(t), &sent, e.msg, sizeof(e.msg)) == -EAGAIN);
+	CHECK(has(e.msg, "PUT clients/1: not sent: the hourly API budget is spent"));
+	CHECK(calls(&e, "PUT", "clients/1") == 3);
+	CHECK(wb_delete(&e.wb, clients, "2", e.msg, sizeof(e.msg)) == -EAGAIN);
+	CHECK(calls(&e, "DELETE", NULL) == 0);
+	/* A 429 is the same. */
+	clk.now += 61;
+	fake_service_fail(e.svc, "DELETE", "clients/2",
+			  &(struct fake_answer){.status = 429, .body = "Too Many Requests"}, false,
+			  1);
+	CHECK(wb_delete(&e.wb, clients, "2", e.msg, sizeof(e.msg)) == -EAGAIN);
+	CHECK_STR(e.msg, "DELETE clients/2: HTTP 429: Too Many Requests");
+	free(t);
+	env_fini(&e);
+}
+
+/* ---- creating ------------------------------------------------------------------------ */
+
+struct created {
+	int rc;
+	char *id;
+	const struct schema_collection *in;
+};
+
+static struct created create(struct env *e, const struct schema_collection *c, const char *text,
+			     struct wb_pending **pending)
+{
+	struct created r = {0};
+	struct wb_pending *none = NULL;
+
+	r.rc = wb_create(&e->wb, c, text, strlen(text), pending ? pending : &none, &r.id, &r.in,
+			 e->msg, sizeof(e->msg));
+	wb_pending_free(none);
+	return r;
+}
+
+static const char koek[] = "{\"code\": \"KO-1\", \"name\": \"Koek\", \"price\": 3.5, \"taxes\": 9}";
+
+static void test_create(void)
+{
+	struct env e;
+	struct created r;
+	struct cache_listing *l = NULL;
+	char *rec;
+
+	env_init(&e);
+	/* A product: its id a JSON number (the service's way). */
+	r = create(&e, products, koek, NULL);
+	CHECK(r.rc == 0 && r.in == products);
+	CHECK_STR(r.id, "3");
+	free(r.id);
+	CHECK(calls(&e, "POST", "products") == 1);
+	CHECK_STR(sent_field(&e, "POST", "products", "name"), "\"Koek\"");
+	CHECK_STR(sent_field(&e, "POST", "products", "id"), "(absent)");
+	rec = fake_service_get(e.svc, "products", "3");
+	CHECK(has(rec, "\"code\":\"KO-1\""));
+	free(rec);
+	/* The id as a JSON string, and a record wrapped as GET one answers it. */
+	fake_service_post_answer(e.svc, FAKE_POST_STRING);
+	r = create(&e, products, koek, NULL);
+	CHECK(r.rc == 0);
+	CHECK_STR(r.id, "4");
+	free(r.id);
+	fake_service_post_answer(e.svc, FAKE_POST_WRAPPED);
+	r = create(&e, products, koek, NULL);
+	CHECK(r.rc == 0);
+	CHECK_STR(r.id, "5");
+	free(r.id);
+	/* No id in the answer: the record the listing did not have before. */
+	fake_service_post_answer(e.svc, FAKE_POST_EMPTY);
+	CHECK(cache_listing_get(e.cache, products, &l) == 0);
+	cache_listing_unref(l);
+	r = create(&e, products, "{\"code\": \"ZZ\", \"name\": \"Zout\", \"price\": 1}", NULL);
+	CHECK(r.rc == 0);
+	CHECK_STR(r.id, "6");
+	free(r.id);
+	/* ...and without a listing held to compare with: unknown (NULL), still made. */
+	cache_refresh_all(e.cache);
+	env_fini(&e);
+	env_init(&e);
+	fake_service_post_answer(e.svc, FAKE_POST_EMPTY);
+	r = create(&e, clients, "{\"company\": \"Nieuw BV\"}", NULL);
+	CHECK(r.rc == 0 && r.id == NULL && r.in == clients);
+	CHECK(fake_service_count(e.svc, "clients") == 3);
+	fake_service_post_answer(e.svc, FAKE_POST_NATURAL);
+
+	/* A client: a number too; the listing held is dropped. */
+	CHECK(cache_listing_get(e.cache, clients, &l) == 0);
+	cache_listing_unref(l);
+	r = create(&e, clients, "{\"company\": \"Nog een BV\", \"country\": 146}", NULL);
+	CHECK(r.rc == 0);
+	CHECK_STR(r.id, "4");
+	free(r.id);
+	CHECK(cache_listing_get(e.cache, clients, &l) == 0 && l->n == 4);
+	cache_listing_unref(l);
+
+	/* An invoice: its number as plain text. */
+	const char *inv =
+	    "{\"clientnr\": 1, \"lines\": [{\"amount\": 1, \"description\": \"Koek\", "
+	    "\"tax_rate\": 9, \"price\": 3.5}], \"action\": \"send\", "
+	    "\"sendmethod\": \"email\"}";
+	r = create(&e, invoices, inv, NULL);
+	CHECK(r.rc == 0 && r.in == invoices);
+	CHECK_STR(r.id, "2026-0002");
+	free(r.id);
+	/* The lines as the API takes them, keyed; the action sent. */
+	CHECK(has(sent_field(&e, "POST", "invoices", "lines"), "\"line1\":{"));
+	CHECK_STR(sent_field(&e, "POST", "invoices", "action"), "\"send\"");
+	/* Saved (a draft): it lands in invoices_saved. */
+	const char *draft =
+	    "{\"clientnr\": 1, \"lines\": [{\"amount\": 1, \"description\": \"Koek\", "
+	    "\"tax_rate\": 9, \"price\": 3.5}], \"action\": \"save\", "
+	    "\"savename\": \"Concept\"}";
+	r = create(&e, invoices, draft, NULL);
+	CHECK(r.rc == 0 && r.in == saved);
+	CHECK_STR(r.id, "1");
+	free(r.id);
+	CHECK(fake_service_count(e.svc, "invoices_saved") == 1);
+
+	/* Refused before sending: a template as it is (not sent, kept: WB_UNSENT),
+	 * a required field missing, not JSON, a collection the API cannot add to. */
+	size_t len;
+	int ti = templates_find("products.json");
+	char *tpl = ti >= 0 ? templates_text((size_t)ti, &len) : NULL;
+	if (tpl) {
+		r = create(&e, products, tpl, NULL);
+		CHECK(r.rc == WB_UNSENT && r.id == NULL);
+		CHECK_STR(e.msg, "templates/products.json as it is: kept, not sent, until edited");
+		free(tpl);
+	}
+	r = create(&e, products, "{\"code\": \"X\", \"name\": \"Y\"}", NULL);
+	CHECK(r.rc == -EINVAL && has(e.msg, "missing required field 'price'"));
+	r = create(&e, products, "[1, 2]", NULL);
+	CHECK(r.rc == -EINVAL && has(e.msg, "expected a JSON object"));
+	r = create(&e, saved, "{\"savename\": \"x\"}", NULL);
+	CHECK(r.rc == -EPERM);
+	CHECK_STR(e.msg, "the API cannot create invoices_saved");
+	CHECK(calls(&e, "POST", NULL) == 4);
+	env_fini(&e);
+}
+
+/* A POST that got no answer may have made its record: the next attempt looks
+ * for it first and never posts blindly again. */
+static void test_lost_post(void)
+{
+	struct env e;
+	struct created r;
+	struct cache_listing *l = NULL;
+	struct wb_pending *pending = NULL;
+
+	env_init(&e);
+	CHECK(cache_listing_get(e.cache, products, &l) == 0);
+	cache_listing_unref(l);
+	/* The service makes the record; its answer is lost on the way. */
+	fake_service_fail(e.svc, "POST", "products",
+			  &(struct fake_answer){.err = -ECONNRESET, .error = "Recv failure"}, true,
+			  1);
+	r = create(&e, products, koek, &pending);
+	CHECK(r.rc == -ECONNRESET && r.id == NULL && pending != NULL);
+	CHECK_STR(e.msg, "POST products: no answer: Recv failure (the service may have made the "
+			 "record: saving again checks for it first)");
+	CHECK(calls(&e, "POST", "products") == 1 && fake_service_count(e.svc, "products") == 3);
+	/* Saved again: the listing shows the record it made; adopted, not posted. */
+	r = create(&e, products, koek, &pending);
+	CHECK(r.rc == 0 && r.in == products && pending == NULL);
+	CHECK_STR(r.id, "3");
+	free(r.id);
+	CHECK(calls(&e, "POST", "products") == 1 && fake_service_count(e.svc, "products") == 3);
+	CHECK(calls(&e, "GET", "products") == 2);
+
+	/* Lost before it arrived (nothing made): the next attempt looks, finds
+	 * nothing new, and posts. */
+	fake_service_fail(e.svc, "POST", "products",
+			  &(struct fake_answer){.err = -ETIMEDOUT, .error = "Timeout was reached"},
+			  false, 1);
+	const char *zout = "{\"code\": \"ZO-1\", \"name\": \"Zout\", \"price\": 1}";
+	r = create(&e, products, zout, &pending);
+	CHECK(r.rc == -ETIMEDOUT && pending != NULL);
+	r = create(&e, products, zout, &pending);
+	CHECK(r.rc == 0 && pending == NULL);
+	CHECK_STR(r.id, "4");
+	free(r.id);
+	CHECK(calls(&e, "POST", "products") == 3 && fake_service_count(e.svc, "products") == 4);
+	/* A record that differs from what was posted is not adopted. */
+	fake_service_fail(e.svc, "POST", "products",
+			  &(struct fake_answer){.err = -ECONNRESET, .error = "Recv failure"}, false,
+			  1);
+	r = create(&e, products, "{\"code\": \"PE-1\", \"name\": \"Peper\", \"price\": 2}",
+		   &pending);
+	CHECK(r.rc == -ECONNRESET && pending != NULL);
+	fake_service_put(e.svc, "products",
+			 "{'id':'9','code':'PE-1','name':'Peper','price':'3.00'}");
+	r = create(&e, products, "{\"code\": \"PE-1\", \"name\": \"Peper\", \"price\": 2}",
+		   &pending);
+	CHECK(r.rc == 0 && pending == NULL);
+	CHECK_STR(r.id, "10");
+	free(r.id);
+	CHECK(calls(&e, "POST", "products") == 5);
+	env_fini(&e);
+
+	/* Provably never sent (the connection refused): nothing to look for. */
+	env_init(&e);
+	fake_service_fail(e.svc, "POST", "products",
+			  &(struct fake_answer){.err = -EHOSTUNREACH,
+						.unsent = true,
+						.error = "Couldn't connect to server"},
+			  false, -1);
+	r = create(&e, products, koek, &pending);
+	CHECK(r.rc == -EHOSTUNREACH && pending == NULL);
+	CHECK_STR(e.msg, "POST products: not sent: Couldn't connect to server");
+	env_fini(&e);
+}
+
+/* ---- payments and deletes --------------------------------------------------------------- */
+
+static void test_payment(void)
+{
+	struct env e;
+	struct cache_listing *l = NULL;
+	char *rec;
+	const char *pay = "{\"amount\": 21, \"date\": \"2026-03-01\"}";
+
+	env_init(&e);
+	CHECK(cache_listing_get(e.cache, invoices, &l) == 0);
+	cache_listing_unref(l);
+	CHECK(wb_payment(&e.wb, "2026-0001", pay, strlen(pay), e.msg, sizeof(e.msg)) == 0);
+	CHECK(calls(&e, "PUT", "invoices_payment/2026-0001") == 1);
+	CHECK_STR(sent_field(&e, "PUT", "invoices_payment/2026-0001", "amount"), "21");
+	CHECK_STR(sent_field(&e, "PUT", "invoices_payment/2026-0001", "date"), "\"2026-03-01\"");
+	rec = fake_service_get(e.svc, "invoices", "2026-0001");
+	CHECK(has(rec, "\"open\":\"100.00\""));
+	free(rec);
+	/* The invoices are listed again: their open amounts moved. */
+	CHECK(cache_listing_get(e.cache, invoices, &l) == 0 && calls(&e, "GET", "invoices") == 2);
+	CHECK(has(l->recs[0]->text, "\"open\": 100"));
+	cache_listing_unref(l);
+	/* The template as it is: kept, not sent. */
+	size_t len;
+	int ti = templates_find("invoices_payment.json");
+	char *tpl = ti >= 0 ? templates_text((size_t)ti, &len) : NULL;
+	CHECK(tpl != NULL);
+	if (tpl) {
+		CHECK(wb_payment(&e.wb, "2026-0001", tpl, len, e.msg, sizeof(e.msg)) == WB_UNSENT);
+		free(tpl);
+	}
+	CHECK(wb_payment(&e.wb, "2026-0001", "{\"date\": \"2026-03-01\"}", 22, e.msg,
+			 sizeof(e.msg)) == -EINVAL);
+	CHECK(has(e.msg, "missing required field 'amount'"));
+	CHECK(calls(&e, "PUT", NULL) == 1);
+	/* The service's answer for an invoice it does not have. */
+	CHECK(wb_payment(&e.wb, "2026-0404", pay, strlen(pay), e.msg, sizeof(e.msg)) == -ENOENT);
+	CHECK_STR(e.msg, "PUT invoices_payment/2026-0404: HTTP 404: Invoice not found");
+	env_fini(&e);
+}
+
+static void test_delete(void)
+{
+	struct env e;
+	struct cache_listing *l = NULL;
+
+	env_init(&e);
+	CHECK(cache_listing_get(e.cache, clients, &l) == 0);
+	cache_listing_unref(l);
+	CHECK(wb_delete(&e.wb, clients, "2", e.msg, sizeof(e.msg)) == 0);
+	CHECK(calls(&e, "DELETE", "clients/2") == 1 && fake_service_count(e.svc, "clients") == 1);
+	CHECK(cache_listing_get(e.cache, clients, &l) == 0 && l->n == 1);
+	cache_listing_unref(l);
+	/* Gone already: ENOENT, and the listing asked again all the same. */
+	CHECK(wb_delete(&e.wb, clients, "2", e.msg, sizeof(e.msg)) == -ENOENT);
+	CHECK_STR(e.msg, "DELETE clients/2: HTTP 404: Not found");
+	CHECK(cache_listing_get(e.cache, clients, &l) == 0 && calls(&e, "GET", "clients") == 3);
+	cache_listing_unref(l);
+	/* An identifier with a '/' is one path segment. */
+	fake_service_put(e.svc, "invoices", "{'invoicenr':'2026/0042','totalintax':'1.00'}");
+	CHECK(wb_delete(&e.wb, invoices, "2026/0042", e.msg, sizeof(e.msg)) == 0);
+	CHECK(calls(&e, "DELETE", "invoices/2026%2F0042") == 1);
+	/* What the API cannot delete: nothing sent. */
+	CHECK(wb_delete(&e.wb, schema_find("profiles"), "1", e.msg, sizeof(e.msg)) == -EPERM);
+	CHECK_STR(e.msg, "the API cannot delete profiles");
+	CHECK(calls(&e, "DELETE", NULL) == 3);
+	env_fini(&e);
+}
+
+int main(void)
+{
+	clients = schema_find("clients");
+	products = schema_find("products");
+	invoices = schema_find("invoices");
+	saved = schema_find("invoices_saved");
+	test_edit();
+	test_refusals();
+	test_create();
+	test_lost_post();
+	test_payment();
+	test_delete();
+	return unit_report();
+}
