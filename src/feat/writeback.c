@@ -285,10 +285,22 @@ int wb_create(const struct wb *wb, const struct schema_collection *c, const char
 	if (*pending) {
 		/* Never post blindly again: did the unanswered POST make it? */
 		*new_id = find_lost_post(wb, *in, *pending);
+		bool same = *new_id && cJSON_Compare(user, (*pending)->record, true);
 		wb_pending_free(*pending);
 		*pending = NULL;
 		if (*new_id) {
-			rc = 0;
+			/* It did.  What the user wrote since is an edit of that
+			 * record: sent as one, or refused with its reason (and the
+			 * record is still this file's, *new_id set). */
+			bool sent;
+			rc = same ? 0 : wb_edit(wb, *in, *new_id, text, len, &sent, msg, msglen);
+			if (rc < 0) {
+				char why[512];
+				snprintf(why, sizeof(why), "%s", msg);
+				snprintf(msg, msglen, "%s/%s was made from the save before, whose "
+					 "POST got no answer; this text, an edit of it: %s",
+					 (*in)->name, *new_id, why);
+			}
 			goto out;
 		}
 	}

@@ -39,7 +39,10 @@ int wb_edit(const struct wb *wb, const struct schema_collection *c, const char *
 /* Creates a record of @c from @text (POST).  On success *@new_id is the new
  * identifier (malloc'd; NULL when the service did not say) and *@in the
  * collection it landed in (invoices_saved for an invoice with action "save").
- * *@pending carries a POST that got no answer into the next attempt. */
+ * *@pending carries a POST that got no answer into the next attempt: when it
+ * did make the record, that record is adopted (*@new_id) and a text changed
+ * since is sent as an edit of it (wb_edit); if that edit is refused, the
+ * return is its -errno and *@new_id is still set (the record exists). */
 int wb_create(const struct wb *wb, const struct schema_collection *c, const char *text,
 	      size_t len, struct wb_pending **pending, char **new_id,
 	      const struct schema_collection **in, char *msg, size_t msglen);

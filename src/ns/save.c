@@ -420,6 +420,29 @@ static int send_text(struct save *s, const char *text, size_t len, struct sent *
 	return wb_create(s->wb, x->c, text, len, &x->pending, &x->new_id, &x->in, msg, msglen);
 }
 
+/* With s->lock held: new file @n is the record a POST made (or, without its
+ * id, a scratch file), and the kernel is told. */
+static void made(struct save *s, struct node *n, struct sent *x, struct save_effects *fx)
+{
+	fuse_ino_t dir = inode_coll_ino(x->c);
+	if (x->new_id) {
+		events_change(s->events, "created %s/%s from %s", x->in->name, x->new_id, x->what);
+		inode_make_record(s->inodes, n, x->in, x->new_id);
+	} else {
+		events_change(s->events, "created a record in %s from %s (the service did not "
+			      "say its id)", x->in->name, x->what);
+		inode_set_kind(s->inodes, n, N_SCRATCH);
+	}
+	/* The name the user wrote stays usable, but the record is listed under
+	 * its id from now on. */
+	if (x->lname)
+		inode_local_add(s->inodes, dir, x->lname, n, LE_HIDDEN, 0);
+	effect_now(fx, dir);
+	if (x->in && x->in != x->c)
+		effect_now(fx, inode_coll_ino(x->in));
+	fx->views = true;
+}
+
 /* With s->lock held: what the service took becomes what @n is — a new file
  * the record (its name kept usable, not listed), a payment's name free for
  * the next one — and the kernel is told. */
@@ -444,22 +467,7 @@ static void taken(struct save *s, struct node *n, struct sent *x, bool same,
 			effect_now(fx, r->ino);
 		effect_now(fx, inode_coll_ino(inv));
 	} else {
-		if (x->new_id) {
-			events_change(s->events, "created %s/%s from %s", x->in->name, x->new_id,
-				      x->what);
-			inode_make_record(s->inodes, n, x->in, x->new_id);
-		} else {
-			events_change(s->events, "created a record in %s from %s (the service "
-				      "did not say its id)", x->in->name, x->what);
-			inode_set_kind(s->inodes, n, N_SCRATCH);
-		}
-		/* The name the user wrote stays usable, but the record is
-		 * listed under its id from now on. */
-		if (x->lname)
-			inode_local_add(s->inodes, dir, x->lname, n, LE_HIDDEN, 0);
-		effect_now(fx, dir);
-		if (x->in && x->in != x->c)
-			effect_now(fx, inode_coll_ino(x->in));
+		made(s, n, x, fx);
 	}
 	struct text *t = n->text;
 	if (same && n->kind == N_JSON) {
@@ -536,7 +544,10 @@ int save_commit(struct save *s, struct node *n, bool fsync, struct save_effects 
 	bool same = t->gen == gen; /* nothing written while it was sent */
 	t->sent_rc = rc == WB_UNSENT ? 0 : rc;
 	if (rc == WB_UNSENT) {
-		/* A template copied as it is: a new file waiting for its edit. */
+		/* A template copied as it is: a new file waiting for its edit
+		 * (still carrying a POST that got no answer, if one did). */
+		t->pending = x.pending;
+		x.pending = NULL;
 		step(t, same ? EV_UNSENT : EV_NEWER);
 		log_msg(LOG_INFO, "%s: %s", x.what, msg);
 		rc = 0;
@@ -545,6 +556,11 @@ int save_commit(struct save *s, struct node *n, bool fsync, struct save_effects 
 		t->pending = x.pending;
 		x.pending = NULL;
 		step(t, !same ? EV_NEWER : t->pending ? EV_LOST : EV_REFUSED);
+		/* A POST that got no answer had made the record, and the edit
+		 * since was refused: the file is that record now, its text the
+		 * refused edit (never a second POST). */
+		if (x.new_id && x.kind == N_NEW)
+			made(s, n, &x, fx);
 	} else {
 		step(t, same ? EV_TAKEN : EV_NEWER);
 		taken(s, n, &x, same, fx);

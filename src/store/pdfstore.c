@@ -290,22 +290,19 @@ static int pdf_fetch(struct pdfstore *ps, const char *nr, struct pdf *p)
 			goto out;
 		}
 	}
+	bool on_disk = ps->dir && pdf_store(ps, nr, resp.body, resp.len);
 	pthread_mutex_lock(&ps->lock);
 	ps->fetches++;
 	p->seen = true;
-	pthread_mutex_unlock(&ps->lock);
-	if (!ps->dir || !pdf_store(ps, nr, resp.body, resp.len)) {
+	p->size = (off_t)resp.len; /* under the lock: pdfstore_size reads it without a flight */
+	if (!on_disk) {
 		/* No disk cache (off, or unusable): keep the bytes in memory. */
-		pthread_mutex_lock(&ps->lock);
 		p->data = resp.body;
 		resp.body = NULL;
-		p->size = (off_t)resp.len;
 		ps->mem_used += p->size;
 		pdf_trim_memory(ps, p);
-		pthread_mutex_unlock(&ps->lock);
-	} else {
-		p->size = (off_t)resp.len;
 	}
+	pthread_mutex_unlock(&ps->lock);
 out:
 	api_answer_clear(&resp);
 	free(esc);

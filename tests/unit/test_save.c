@@ -663,6 +663,21 @@ static void test_template(void)
 	CHECK(set_text(&e, n, koek) == 0 && save_state_of(e.save, n) == SAVE_EDITED);
 	CHECK(commit(&e, n, false) == 0);
 	CHECK(calls(&e, "POST", "products") == 1 && n->kind == N_JSON);
+
+	/* A POST that got no answer, then the template pasted over it: waiting,
+	 * and still carrying the lost POST, which the edit after looks for. */
+	n = create(&e, products, "zout.json");
+	CHECK(n && set_text(&e, n, "{\"code\": \"ZO\", \"name\": \"Zout\", \"price\": 1}") == 0);
+	fake_service_fail(e.svc, "POST", "products",
+			  &(struct fake_answer){.err = -ECONNRESET, .error = "Recv failure"}, true,
+			  1);
+	CHECK(commit(&e, n, false) == -ECONNRESET && fake_service_count(e.svc, "products") == 4);
+	CHECK(save_truncate(e.save, n, 0) == 0 && save_write(e.save, n, tpl, len, 0) == 0);
+	CHECK(commit(&e, n, false) == 0 && save_state_of(e.save, n) == SAVE_WAITING);
+	CHECK(set_text(&e, n, "{\"code\": \"ZO\", \"name\": \"Zeezout\", \"price\": 1}") == 0);
+	CHECK(commit(&e, n, false) == 0 && n->kind == N_JSON);
+	CHECK(calls(&e, "POST", "products") == 2 && fake_service_count(e.svc, "products") == 4);
+	CHECK_STR(n->id, "4");
 	free(tpl);
 	env_fini(&e);
 }
@@ -719,6 +734,51 @@ static void test_lost_post(void)
 	CHECK(calls(&e, "GET", "products") == lists + 1 && calls(&e, "POST", NULL) == 3);
 	CHECK(fake_service_count(e.svc, "products") == 4 && n->kind == N_JSON);
 	CHECK_STR(n->id, "4");
+
+	/* Lost after it arrived, then edited: the commit finds the record the
+	 * lost POST made, and the edit goes to it as a PUT (it was once sent
+	 * nowhere and dropped: close() said 0). */
+	n = create(&e, products, "peper.json");
+	CHECK(n && set_text(&e, n, "{\"code\": \"PE\", \"name\": \"Peper\", \"price\": 2}") == 0);
+	fake_service_fail(e.svc, "POST", "products",
+			  &(struct fake_answer){.err = -ECONNRESET, .error = "Recv failure"}, true,
+			  1);
+	CHECK(commit(&e, n, false) == -ECONNRESET && save_state_of(e.save, n) == SAVE_UNANSWERED);
+	CHECK(fake_service_count(e.svc, "products") == 5);
+	CHECK(set_text(&e, n, "{\"code\": \"PE\", \"name\": \"Zwarte peper\", \"price\": 2}") ==
+	      0);
+	CHECK(commit(&e, n, false) == 0);
+	CHECK(calls(&e, "POST", NULL) == 4 && calls(&e, "PUT", "products/5") == 1);
+	CHECK(fake_service_count(e.svc, "products") == 5 && n->kind == N_JSON);
+	CHECK_STR(n->id, "5");
+	char *rec = fake_service_get(e.svc, "products", "5");
+	CHECK(has(rec, "Zwarte peper"));
+	free(rec);
+
+	/* The same for an invoice, which the API cannot change once made: the
+	 * edit is refused with why, the file is that invoice now (its text the
+	 * refused edit), and saving again never posts a second one. */
+	CHECK(cache_listing_get(e.cache, invoices, &l) == 0);
+	cache_listing_unref(l);
+	const char *inv =
+	    "{\"clientnr\": 1, \"lines\": [{\"amount\": 1, \"description\": \"Koek\", "
+	    "\"tax_rate\": 9, \"price\": 3.5}]}";
+	n = create(&e, invoices, "nieuw.json");
+	CHECK(n && set_text(&e, n, inv) == 0);
+	fake_service_fail(e.svc, "POST", "invoices",
+			  &(struct fake_answer){.err = -ECONNRESET, .error = "Recv failure"}, true,
+			  1);
+	CHECK(commit(&e, n, false) == -ECONNRESET && fake_service_count(e.svc, "invoices") == 2);
+	CHECK(set_text(&e, n, "{\"clientnr\": 1, \"lines\": [{\"amount\": 2, \"description\": "
+			      "\"Koek\", \"tax_rate\": 9, \"price\": 3.5}]}") == 0);
+	CHECK(commit(&e, n, false) == -EPERM);
+	CHECK(n->kind == N_JSON && n->c == invoices && save_state_of(e.save, n) == SAVE_REFUSED);
+	err = save_error(e.save, n);
+	CHECK(has(err, "was made from the save before, whose POST got no answer") &&
+	      has(err, "cannot change invoices once made"));
+	free(err);
+	CHECK(commit(&e, n, true) == -EPERM);
+	CHECK(calls(&e, "POST", "invoices") == 1 && fake_service_count(e.svc, "invoices") == 2);
 	env_fini(&e);
 }
 
