@@ -186,3 +186,13 @@ char *names_url_escape(const char *id)
 	*o = '\0';
 	return out;
 }
+
+bool names_all_digits(const char *s)
+{
+	if (!*s)
+		return false;
+	for (; *s; s++)
+		if (*s < '0' || *s > '9')
+			return false;
+	return true;
+}

@@ -43,4 +43,7 @@ bool names_is_scratch(const char *name);
  * space %20.  Returns a malloc'd string (caller frees) or NULL on ENOMEM. */
 char *names_url_escape(const char *id);
 
+/* True when @s is one or more ASCII digits (an integer identifier). */
+bool names_all_digits(const char *s);
+
 #endif

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/names.h"
+
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
 /* Fields of an invoice (pythonic form) the facts come from. */
@@ -92,23 +94,13 @@ static const char *str(const cJSON *rec, const char *field)
 	return cJSON_IsString(v) && v->valuestring[0] ? v->valuestring : NULL;
 }
 
-static bool all_digits(const char *s)
-{
-	if (!*s)
-		return false;
-	for (; *s; s++)
-		if (*s < '0' || *s > '9')
-			return false;
-	return true;
-}
-
 /* A client number as text ("17") into @buf, or "" when @v is none. */
 static void clientnr_text(const cJSON *v, char *buf, size_t len)
 {
 	buf[0] = '\0';
 	if (cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble < 1e18)
 		snprintf(buf, len, "%lld", (long long)v->valuedouble);
-	else if (cJSON_IsString(v) && all_digits(v->valuestring))
+	else if (cJSON_IsString(v) && names_all_digits(v->valuestring))
 		snprintf(buf, len, "%s", v->valuestring);
 }
 

@@ -11,16 +11,6 @@
 /* How long "no such name" holds for a name that cannot be a record. */
 #define DIR_FOREVER 86400.0
 
-static bool all_digits(const char *s)
-{
-	if (!*s)
-		return false;
-	for (; *s; s++)
-		if (*s < '0' || *s > '9')
-			return false;
-	return true;
-}
-
 static bool ends_with(const char *s, const char *suffix)
 {
 	size_t n = strlen(s), m = strlen(suffix);
@@ -41,7 +31,7 @@ static char *record_name(const struct schema_collection *c, const char *name,
 		*kind = N_PDF;
 		id = names_record_id(name, ".pdf");
 	}
-	if (id && c->id_type == SCHEMA_INT && !all_digits(id)) {
+	if (id && c->id_type == SCHEMA_INT && !names_all_digits(id)) {
 		free(id);
 		id = NULL;
 	}

@@ -822,3 +822,25 @@ void fake_service_free(struct fake_service *s)
 	pthread_cond_destroy(&s->cond);
 	free(s);
 }
+
+void fake_service_seed(struct fake_service *s)
+{
+	fake_service_put(s, "clients",
+			 "{'clientnr':'1','contact':'Jan de Vries','company':'Bakkerij De Korst',"
+			 "'city':'Utrecht','country':'146','top':'14','reference':[],'active':'1',"
+			 "'timestamp':'2026-01-05 10:00:00','lastinvoice':'2026-02-01'}");
+	fake_service_put(
+	    s, "clients",
+	    "{'clientnr':'2','contact':'Els Bos','company':'','country':'146',"
+	    "'top':'30','reference':[],'active':'1','timestamp':'2026-01-06 11:00:00'}");
+	fake_service_put(s, "products",
+			 "{'id':'1','code':'BR-1','name':'Brood','price':'2.50','taxes':'9',"
+			 "'priceintax':'2.73'}");
+	fake_service_put(s, "products",
+			 "{'id':'2','code':'TA-1','name':'Taart','price':'18.00','taxes':'9',"
+			 "'priceintax':'19.62'}");
+	fake_service_put(s, "invoices",
+			 "{'id':'1','invoicenr':'2026-0001','clientnr':'1','date':'2026-02-01',"
+			 "'totalintax':'121.00','open':'121.00','lines':{'line1':{'amount':'1',"
+			 "'description':'Taarten','tax_rate':'21','price':'100.00'}}}");
+}

@@ -38,6 +38,9 @@ void fake_service_put(struct fake_service *s, const char *coll, const char *wire
 /* The record @id of @coll as unformatted JSON (malloc'd), or NULL. */
 char *fake_service_get(struct fake_service *s, const char *coll, const char *id);
 size_t fake_service_count(struct fake_service *s, const char *coll);
+/* The small bakery account test_save and test_writeback start from: clients
+ * 1 and 2, products 1 and 2, invoice 2026-0001 of client 1. */
+void fake_service_seed(struct fake_service *s);
 /* The PDF of invoice @nr: @len bytes (copied). */
 void fake_service_pdf(struct fake_service *s, const char *nr, const char *data, size_t len);
 

@@ -86,24 +86,7 @@ static void env_init(struct env *e)
 	clk = (struct fake_clock){.now = T0};
 	e->f = fake_transport_new(&clk);
 	e->svc = fake_service_new(e->f);
-	fake_service_put(e->svc, "clients",
-			 "{'clientnr':'1','contact':'Jan de Vries','company':'Bakkerij De Korst',"
-			 "'city':'Utrecht','country':'146','top':'14','reference':[],'active':'1',"
-			 "'timestamp':'2026-01-05 10:00:00','lastinvoice':'2026-02-01'}");
-	fake_service_put(
-	    e->svc, "clients",
-	    "{'clientnr':'2','contact':'Els Bos','company':'','country':'146',"
-	    "'top':'30','reference':[],'active':'1','timestamp':'2026-01-06 11:00:00'}");
-	fake_service_put(e->svc, "products",
-			 "{'id':'1','code':'BR-1','name':'Brood','price':'2.50','taxes':'9',"
-			 "'priceintax':'2.73'}");
-	fake_service_put(e->svc, "products",
-			 "{'id':'2','code':'TA-1','name':'Taart','price':'18.00','taxes':'9',"
-			 "'priceintax':'19.62'}");
-	fake_service_put(e->svc, "invoices",
-			 "{'id':'1','invoicenr':'2026-0001','clientnr':'1','date':'2026-02-01',"
-			 "'totalintax':'121.00','open':'121.00','lines':{'line1':{'amount':'1',"
-			 "'description':'Taarten','tax_rate':'21','price':'100.00'}}}");
+	fake_service_seed(e->svc);
 	if (api_new_with(&e->api, &acfg, fake_transport_base(e->f)) != 0 ||
 	    events_new(&e->ev) != 0) {
 		printf("setup failed\n");
@@ -745,8 +728,7 @@ static void test_lost_post(void)
 			  1);
 	CHECK(commit(&e, n, false) == -ECONNRESET && save_state_of(e.save, n) == SAVE_UNANSWERED);
 	CHECK(fake_service_count(e.svc, "products") == 5);
-	CHECK(set_text(&e, n, "{\"code\": \"PE\", \"name\": \"Zwarte peper\", \"price\": 2}") ==
-	      0);
+	CHECK(set_text(&e, n, "{\"code\": \"PE\", \"name\": \"Zwarte peper\", \"price\": 2}") == 0);
 	CHECK(commit(&e, n, false) == 0);
 	CHECK(calls(&e, "POST", NULL) == 4 && calls(&e, "PUT", "products/5") == 1);
 	CHECK(fake_service_count(e.svc, "products") == 5 && n->kind == N_JSON);
@@ -769,8 +751,9 @@ static void test_lost_post(void)
 			  &(struct fake_answer){.err = -ECONNRESET, .error = "Recv failure"}, true,
 			  1);
 	CHECK(commit(&e, n, false) == -ECONNRESET && fake_service_count(e.svc, "invoices") == 2);
-	CHECK(set_text(&e, n, "{\"clientnr\": 1, \"lines\": [{\"amount\": 2, \"description\": "
-			      "\"Koek\", \"tax_rate\": 9, \"price\": 3.5}]}") == 0);
+	CHECK(set_text(&e, n,
+		       "{\"clientnr\": 1, \"lines\": [{\"amount\": 2, \"description\": "
+		       "\"Koek\", \"tax_rate\": 9, \"price\": 3.5}]}") == 0);
 	CHECK(commit(&e, n, false) == -EPERM);
 	CHECK(n->kind == N_JSON && n->c == invoices && save_state_of(e.save, n) == SAVE_REFUSED);
 	err = save_error(e.save, n);
