@@ -1,6 +1,7 @@
 /* cli: `factuurfs status` and `factuurfs refresh` (see cli.h). */
 #include "cli.h"
 #include "fuse/fs.h"
+#include "base/log.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -221,7 +222,7 @@ static int cli_status(int argc, char **argv)
 	char *text = cli_slurp(path);
 	if (!text) {
 		fprintf(stderr, "factuurfs: %s is not a factuurfs mount (%s: %s)\n", mnt, path,
-			strerror(errno));
+			log_strerror(errno));
 		return 1;
 	}
 	cJSON *st = cJSON_Parse(text);
@@ -256,7 +257,7 @@ static int cli_refresh_ioctl(const char *mnt, const char *what)
 	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0 || ioctl(fd, FS_IOC_REFRESH, buf) != 0) {
 		fprintf(stderr, "factuurfs: %s is not a factuurfs mount (%s: %s)\n", mnt, path,
-			strerror(errno));
+			log_strerror(errno));
 		rc = 1;
 	}
 	if (fd >= 0)
@@ -288,7 +289,7 @@ static int cli_refresh(int argc, char **argv)
 	if (*what) {
 		snprintf(path, sizeof(path), "%s/%s", argv[2], what);
 		if (access(path, F_OK) != 0) {
-			fprintf(stderr, "factuurfs: refresh %s: %s\n", what, strerror(errno));
+			fprintf(stderr, "factuurfs: refresh %s: %s\n", what, log_strerror(errno));
 			return 1;
 		}
 	}
@@ -298,7 +299,7 @@ static int cli_refresh(int argc, char **argv)
 		return cli_refresh_ioctl(argv[2], what);
 	if (fd < 0) {
 		fprintf(stderr, "factuurfs: %s is not a factuurfs mount (%s: %s)\n", argv[2], path,
-			strerror(errno));
+			log_strerror(errno));
 		return 1;
 	}
 	/* Whatever is written names what to drop; an empty line drops all. */
@@ -308,7 +309,7 @@ static int cli_refresh(int argc, char **argv)
 	int closed = close(fd);
 	if (written != len || closed != 0) {
 		fprintf(stderr, "factuurfs: refresh %s: %s\n", *what ? what : "(all)",
-			strerror(errno));
+			log_strerror(errno));
 		return 1;
 	}
 	return 0;

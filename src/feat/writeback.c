@@ -10,6 +10,7 @@
 
 #include "net/api.h"
 #include "store/cache.h"
+#include "base/log.h"
 #include "base/names.h"
 #include "model/jsontext.h"
 #include "model/templates.h"
@@ -141,7 +142,7 @@ int wb_edit(const struct wb *wb, const struct schema_collection *c, const char *
 	rc = cache_record_get(wb->cache, c, id, &rec);
 	if (rc < 0) {
 		fail(rc, msg, msglen, "%s/%s: cannot read the record to compare: %s", c->name, id,
-		     strerror(-rc));
+		     log_strerror(-rc));
 		goto out;
 	}
 	cur = cJSON_ParseWithLength(rec->text, rec->len);

@@ -2,6 +2,7 @@
 #include "net/http.h"
 
 #include "base/clock.h"
+#include "base/log.h"
 
 #include <ctype.h>
 #include <curl/curl.h>
@@ -447,7 +448,7 @@ refuse:
 		snprintf(res->error, sizeof(res->error), "%s",
 			 res->err == -ETIMEDOUT ? "no free connection before the timeout"
 			 : res->err == -EINVAL	? "invalid request"
-						: strerror(-res->err));
+						: log_strerror(-res->err));
 out:
 	if (c)
 		http_conn_give(http, c);

@@ -515,7 +515,7 @@ static int listing_get(struct cache *cache, struct coll_state *st, struct cache_
 			if (!st->stale) {
 				log_msg(LOG_WARNING,
 					"serving the cached listing of %s: refresh failed (%s)",
-					c->name, strerror(-rc));
+					c->name, log_strerror(-rc));
 				st->stale_since = time(NULL);
 			}
 			st->stale = true;
@@ -525,7 +525,7 @@ static int listing_get(struct cache *cache, struct coll_state *st, struct cache_
 			struct api_stats as;
 			api_get_stats(cache->api, &as);
 			snprintf(st->why, sizeof(st->why), "%.199s",
-				 as.health != API_UP ? as.health_reason : strerror(-rc));
+				 as.health != API_UP ? as.health_reason : log_strerror(-rc));
 			st->forced = st->invalidations != inv0;
 			rc = 0;
 			goto hit;
