@@ -223,7 +223,7 @@ int who_mount_new(struct who_mount **out, const char *mountpoint)
 		return -errno;
 	struct who_mount *m = calloc(1, sizeof(*m));
 	if (!m) {
-		fclose(f);
+		(void)fclose(f); /* read only */
 		return -ENOMEM;
 	}
 	/* The last line for the mount point is the mount on top. */
@@ -239,7 +239,7 @@ int who_mount_new(struct who_mount **out, const char *mountpoint)
 		}
 	}
 	free(line);
-	fclose(f);
+	(void)fclose(f); /* read only */
 	if (found) {
 		pthread_mutex_init(&m->lock, NULL);
 		*out = m;
@@ -277,7 +277,7 @@ static void who_ns_load(const struct who_mount *m, const char *proc, struct who_
 			s->ids[s->n++] = id;
 	}
 	free(line);
-	fclose(f);
+	(void)fclose(f); /* read only */
 }
 
 /* True when mount id @id is our filesystem in the namespace of @proc. */
