@@ -127,7 +127,7 @@ static void cli_print_status(const char *mnt, const cJSON *st)
 	printf("  account      %s at %s, mounted %s\n", cli_str(st, "username"), cli_str(st, "url"),
 	       cli_str(st, "mounted_at"));
 	printf("  service      %s", svc ? cli_str(svc, "state") : "?");
-	if (svc && strcmp(cli_str(svc, "state"), "up"))
+	if (svc && strcmp(cli_str(svc, "state"), "up") != 0)
 		printf(": next try in %.0f s (%s)", cli_num(svc, "next_try_seconds"),
 		       cli_str(svc, "reason"));
 	printf("\n");
@@ -151,7 +151,7 @@ static void cli_print_status(const char *mnt, const cJSON *st)
 	cJSON_ArrayForEach(c, colls)
 	{
 		total++;
-		if (strcmp(cli_str(c, "state"), "not listed")) {
+		if (strcmp(cli_str(c, "state"), "not listed") != 0) {
 			listed++;
 			records += cli_num(c, "records");
 		}
@@ -176,7 +176,7 @@ static void cli_print_status(const char *mnt, const cJSON *st)
 		printf("  stale        ");
 		cJSON_ArrayForEach(c, colls)
 		{
-			if (strcmp(cli_str(c, "state"), "stale"))
+			if (strcmp(cli_str(c, "state"), "stale") != 0)
 				continue;
 			printf("%s (since %s: %s)%s", c->string, cli_str(c, "stale_since"),
 			       cli_str(c, "stale_because"), --stale ? ", " : "\n");

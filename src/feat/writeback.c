@@ -256,7 +256,7 @@ static const struct schema_collection *created_in(const struct schema_collection
 						  const cJSON *user)
 {
 	const cJSON *action = cJSON_GetObjectItemCaseSensitive(user, "action");
-	if (strcmp(c->name, "invoices") || !cJSON_IsString(action))
+	if (strcmp(c->name, "invoices") != 0 || !cJSON_IsString(action))
 		return c;
 	if (!strcmp(action->valuestring, "save"))
 		return schema_find("invoices_saved");

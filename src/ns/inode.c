@@ -389,7 +389,7 @@ int inode_make_record(struct inodes *t, struct node *n, const struct schema_coll
 	pthread_mutex_lock(&t->lock);
 	/* The identifier is set once (readers look at it without the lock):
 	 * a node that had one keeps it only if it is this one. */
-	if (!n->id || strcmp(n->id, id)) {
+	if (!n->id || strcmp(n->id, id) != 0) {
 		if (n->id || !(nid = strdup(id))) {
 			pthread_mutex_unlock(&t->lock);
 			free(key);

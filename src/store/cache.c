@@ -293,8 +293,8 @@ static bool listing_same(const struct cache_listing *a, const struct cache_listi
 	if (a->n != b->n)
 		return false;
 	for (size_t i = 0; i < a->n; i++)
-		if (strcmp(a->recs[i]->stem, b->recs[i]->stem) || a->recs[i]->len != b->recs[i]->len ||
-		    memcmp(a->recs[i]->text, b->recs[i]->text, a->recs[i]->len))
+		if (strcmp(a->recs[i]->stem, b->recs[i]->stem) != 0 || a->recs[i]->len != b->recs[i]->len ||
+		    memcmp(a->recs[i]->text, b->recs[i]->text, a->recs[i]->len) != 0)
 			return false;
 	return true;
 }

@@ -151,7 +151,7 @@ static void pdf_evict(struct pdfstore *ps, const char *keep)
 	while ((de = readdir(d))) {
 		struct stat st;
 		size_t len = strlen(de->d_name);
-		if (len < 5 || strcmp(de->d_name + len - 4, ".pdf") ||
+		if (len < 5 || strcmp(de->d_name + len - 4, ".pdf") != 0 ||
 		    fstatat(dirfd(d), de->d_name, &st, 0) < 0 || !S_ISREG(st.st_mode))
 			continue;
 		if (n == cap) {
