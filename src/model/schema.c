@@ -351,10 +351,11 @@ static bool parse_number(const char *s, double *out)
 	size_t i = 0, digits = 0;
 	double v;
 	char *end;
+	size_t len = s ? strlen(s) : sizeof(buf);
 
-	if (!s || strlen(s) >= sizeof(buf))
+	if (len >= sizeof(buf))
 		return false;
-	strcpy(buf, s);
+	memcpy(buf, s, len + 1);
 	if (buf[i] == '-' || buf[i] == '+')
 		i++;
 	for (; is_digit(buf[i]); i++)
@@ -411,9 +412,10 @@ static bool parse_date(const char *s, struct tm *tm)
 			return false;
 	if (s[10])
 		return false;
-	y = atoi(s);
-	m = atoi(s + 5);
-	d = atoi(s + 8);
+	/* Every one a digit (above): the numbers are their digits' values. */
+	y = ((s[0] - '0') * 10 + (s[1] - '0')) * 100 + (s[2] - '0') * 10 + (s[3] - '0');
+	m = (s[5] - '0') * 10 + (s[6] - '0');
+	d = (s[8] - '0') * 10 + (s[9] - '0');
 	if (y < 1 || m < 1 || m > 12 || d < 1 || d > mdays[m - 1])
 		return false;
 	if (m == 2 && d == 29 && !(y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)))
