@@ -1,6 +1,7 @@
 /* cache: TTL listings and records, single-flight fetches (see cache.h). */
 #include "store/cache.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <dirent.h>
 #include <fcntl.h>
@@ -893,6 +894,7 @@ void cache_free(struct cache *cache)
 	for (size_t i = 0; i < cache->nslots; i++)
 		cache_listing_unref(cache->colls[i].cur);
 	HASH_ITER(hh, cache->details, d, dt) {
+		assert(!d->hh.prev); /* front to back: the head (for clang's analyzer: uthash #128) */
 		HASH_DEL(cache->details, d);
 		cache_record_unref(d->rec);
 		free(d->key);

@@ -1,6 +1,7 @@
 /* pdfstore: the invoices' PDFs, fetched once and kept (see pdfstore.h). */
 #include "store/pdfstore.h"
 
+#include <assert.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -458,6 +459,7 @@ void pdfstore_free(struct pdfstore *ps)
 	if (!ps)
 		return;
 	HASH_ITER(hh, ps->pdfs, p, pt) {
+		assert(!p->hh.prev); /* front to back: the head (for clang's analyzer: uthash #128) */
 		HASH_DEL(ps->pdfs, p);
 		free(p->nr);
 		free(p->data);
