@@ -223,7 +223,7 @@ static int recs_add(const struct schema_collection *c, const cJSON *items, struc
 		}
 		if (rs->n == rs->cap) {
 			size_t cap = rs->cap ? rs->cap * 2 : 64;
-			struct cache_record **v = realloc(rs->v, cap * sizeof(*v));
+			struct cache_record **v = realloc(rs->v, cap * sizeof(struct cache_record *));
 			if (!v) {
 				cache_record_unref(r);
 				return -ENOMEM;
@@ -238,7 +238,7 @@ static int recs_add(const struct schema_collection *c, const cJSON *items, struc
 
 static int recs_add_one(struct recs *rs, struct cache_record *r)
 {
-	struct cache_record **v = realloc(rs->v, (rs->n + 1) * sizeof(*v));
+	struct cache_record **v = realloc(rs->v, (rs->n + 1) * sizeof(struct cache_record *));
 	if (!v) {
 		cache_record_unref(r);
 		return -ENOMEM;
@@ -258,16 +258,16 @@ static struct cache_listing *listing_new(const struct schema_collection *c, stru
 		goto fail;
 	l->refs = 1;
 	/* Records and their index in one allocation: freed together. */
-	l->recs = calloc(1, n * (sizeof(*l->recs) + sizeof(struct cache_index)) + 1);
+	l->recs = calloc(1, n * (sizeof(struct cache_record *) + sizeof(struct cache_index)) + 1);
 	if (!l->recs)
 		goto fail;
 	if (n)
-		memcpy(l->recs, rs->v, n * sizeof(*l->recs));
+		memcpy(l->recs, rs->v, n * sizeof(struct cache_record *));
 	l->n = n;
 	free(rs->v);
 	memset(rs, 0, sizeof(*rs));
 	if (l->n > 1)
-		qsort(l->recs, l->n, sizeof(*l->recs), cmp_stem);
+		qsort(l->recs, l->n, sizeof(struct cache_record *), cmp_stem);
 	struct cache_index *ixs = (struct cache_index *)(l->recs + n);
 	for (size_t i = 0; i < l->n; i++) {
 		struct cache_index *dup = NULL;
@@ -614,7 +614,7 @@ struct cache_listing *cache_listing_subset(const struct cache_listing *l, const 
 					   size_t n)
 {
 	struct recs rs = {0};
-	rs.v = malloc((n ? n : 1) * sizeof(*rs.v));
+	rs.v = malloc((n ? n : 1) * sizeof(struct cache_record *));
 	if (!rs.v)
 		return NULL;
 	for (size_t i = 0; i < n; i++) {
