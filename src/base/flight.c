@@ -24,8 +24,3 @@ void flight_end(struct flight *f, pthread_cond_t *done, int rc, double now)
 	f->ended = now;
 	pthread_cond_broadcast(done);
 }
-
-bool flight_failed_within(const struct flight *f, double now, double hold)
-{
-	return f->rc < 0 && now - f->ended < hold;
-}
