@@ -218,12 +218,13 @@ static char *created_id(const struct schema_collection *c, const struct api_answ
 	/* Strict, or the plain-text invoice number 2026-0007 reads as 2026. */
 	cJSON *j = resp->body ? cJSON_ParseWithOpts(resp->body, NULL, true) : NULL;
 	char *id = NULL;
-	if (cJSON_IsNumber(j)) {
+	/* j && ...: cJSON_Is* take NULL, which the analysers cannot see in the library. */
+	if (j && cJSON_IsNumber(j)) {
 		if (asprintf(&id, "%.0f", j->valuedouble) < 0)
 			id = NULL;
-	} else if (cJSON_IsString(j)) {
+	} else if (j && cJSON_IsString(j)) {
 		id = strdup(j->valuestring);
-	} else if (cJSON_IsObject(j)) {
+	} else if (j && cJSON_IsObject(j)) {
 		const cJSON *rec = schema_unwrap_one(c, j);
 		id = rec ? schema_record_id(c, rec) : NULL;
 		if (!id) {
