@@ -695,11 +695,11 @@ static cJSON *wire_object(const struct schema_field *fields, size_t n, const cJS
 		if (v && !add(out, fields[i].name, wire_value(&fields[i], v)))
 			goto fail;
 	}
-	if (nmemb) {
-		rest = calloc(nmemb, sizeof(*rest));
-		if (!rest)
-			goto fail;
-	}
+	/* Allocated even for an empty object (+1): the walk below meets the nmemb members
+	 * cJSON_GetArraySize counted, which the analysers cannot see in the library. */
+	rest = calloc(nmemb + 1, sizeof(*rest));
+	if (!rest)
+		goto fail;
 	cJSON_ArrayForEach(m, obj)
 	{
 		const struct schema_field *f = field_in(fields, n, m->string);
