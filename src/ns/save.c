@@ -6,7 +6,6 @@
 #include <stdio.h> /* RENAME_NOREPLACE, RENAME_EXCHANGE */
 #include <pthread.h>
 #include <stdatomic.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -206,7 +205,10 @@ static int text_write(struct save *s, struct node *n, const char *data, size_t s
 		return rc;
 	if ((size_t)off > t->len)
 		memset(t->data + t->len, 0, (size_t)off - t->len);
-	memcpy(t->data + off, data, size);
+	/* A write of nothing to a text never written has no buffer: memcpy(NULL, ..., 0)
+	 * is undefined. */
+	if (size)
+		memcpy(t->data + off, data, size);
 	if ((size_t)off + size > t->len)
 		t->len = (size_t)off + size;
 	touched(s, n, t);
@@ -416,7 +418,8 @@ static int send_text(struct save *s, const char *text, size_t len, struct sent *
 static void taken(struct save *s, struct node *n, struct sent *x, bool same,
 		  struct save_effects *fx)
 {
-	fuse_ino_t dir = x->c ? inode_coll_ino(x->c) : 0;
+	/* A new file or a payment lies in a collection; a record needs no directory. */
+	fuse_ino_t dir = x->kind == N_JSON ? 0 : inode_coll_ino(x->c);
 	if (x->kind == N_JSON) {
 		if (x->changed)
 			events_change(s->events, "updated %s", x->what);
