@@ -221,7 +221,8 @@ void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 	}
 	if (rc == 0)
 		rc = node_attr(m, n, &st, &timeout);
-	if (rc < 0)
+	/* rc is 0 or -errno: only 0 has attributes to send. */
+	if (rc != 0)
 		fuse_reply_err(req, -rc);
 	else
 		fuse_reply_attr(req, &st, timeout);
