@@ -54,7 +54,7 @@ int fs_set_stores(struct mount *m, struct cache *cache, struct pdfstore *pdfs, s
 int fs_set_session(struct mount *m, struct fuse_session *se, struct who_mount *who);
 
 /* cache_config.changed: tells the kernel which names and contents changed. */
-void fs_listing_changed(void *m, const struct schema_collection *c,
+void fs_listing_changed(void *arg, const struct schema_collection *c,
 			const struct cache_listing *old, const struct cache_listing *cur);
 
 /* Drops every cached listing (SIGHUP, a write to .factuurfs/refresh). */
