@@ -469,7 +469,7 @@ static void http_redact(struct transport *t, char *s)
 	while ((p = memmem(s, strlen(s), http->apikey, http->apikey_len))) {
 		size_t tail = strlen(p + http->apikey_len);
 
-		memcpy(p, "***", 3);
+		memset(p, '*', 3);
 		if (http->apikey_len != 3)
 			memmove(p + 3, p + http->apikey_len, tail + 1);
 	}
