@@ -91,7 +91,7 @@ static void vindex_free(struct vindex *x)
 	if (!x)
 		return;
 	HASH_ITER(hh, x->dirs, d, t) {
-		assert(!d->hh.prev); /* front to back: the head (for clang's analyzer: uthash #128) */
+		assert(!d->hh.prev); /* the head, front to back (for clang: uthash #128) */
 		HASH_DEL(x->dirs, d);
 		vdir_free(d);
 	}
@@ -214,7 +214,7 @@ static struct vindex *vindex_build(enum views_group g, struct cache_listing *inv
 	if (!x->names)
 		rc = -ENOMEM;
 	HASH_ITER(hh, b, d, t) {
-		assert(!d->hh.prev); /* front to back: the head (for clang's analyzer: uthash #128) */
+		assert(!d->hh.prev); /* the head, front to back (for clang: uthash #128) */
 		HASH_DEL(b, d);
 		struct vdir *dup = NULL;
 		if (rc == 0)

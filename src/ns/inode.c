@@ -94,7 +94,7 @@ void inodes_free(struct inodes *t)
 	if (!t)
 		return;
 	HASH_ITER(hh, t->lentries, e, et) {
-		assert(!e->hh.prev); /* front to back: the head (for clang's analyzer: uthash #128) */
+		assert(!e->hh.prev); /* the head, front to back (for clang: uthash #128) */
 		HASH_DEL(t->lentries, e);
 		free(e->name);
 		free(e->key);

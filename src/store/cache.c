@@ -223,7 +223,8 @@ static int recs_add(const struct schema_collection *c, const cJSON *items, struc
 		}
 		if (rs->n == rs->cap) {
 			size_t cap = rs->cap ? rs->cap * 2 : 64;
-			struct cache_record **v = realloc(rs->v, cap * sizeof(struct cache_record *));
+			struct cache_record **v =
+				realloc(rs->v, cap * sizeof(struct cache_record *));
 			if (!v) {
 				cache_record_unref(r);
 				return -ENOMEM;
@@ -294,7 +295,8 @@ static bool listing_same(const struct cache_listing *a, const struct cache_listi
 	if (a->n != b->n)
 		return false;
 	for (size_t i = 0; i < a->n; i++)
-		if (strcmp(a->recs[i]->stem, b->recs[i]->stem) != 0 || a->recs[i]->len != b->recs[i]->len ||
+		if (strcmp(a->recs[i]->stem, b->recs[i]->stem) != 0 ||
+		    a->recs[i]->len != b->recs[i]->len ||
 		    memcmp(a->recs[i]->text, b->recs[i]->text, a->recs[i]->len) != 0)
 			return false;
 	return true;
@@ -894,7 +896,7 @@ void cache_free(struct cache *cache)
 	for (size_t i = 0; i < cache->nslots; i++)
 		cache_listing_unref(cache->colls[i].cur);
 	HASH_ITER(hh, cache->details, d, dt) {
-		assert(!d->hh.prev); /* front to back: the head (for clang's analyzer: uthash #128) */
+		assert(!d->hh.prev); /* the head, front to back (for clang: uthash #128) */
 		HASH_DEL(cache->details, d);
 		cache_record_unref(d->rec);
 		free(d->key);

@@ -459,7 +459,7 @@ void pdfstore_free(struct pdfstore *ps)
 	if (!ps)
 		return;
 	HASH_ITER(hh, ps->pdfs, p, pt) {
-		assert(!p->hh.prev); /* front to back: the head (for clang's analyzer: uthash #128) */
+		assert(!p->hh.prev); /* the head, front to back (for clang: uthash #128) */
 		HASH_DEL(ps->pdfs, p);
 		free(p->nr);
 		free(p->data);
