@@ -119,7 +119,6 @@ static void cli_print_status(const char *mnt, const cJSON *st)
 	const cJSON *cache = cJSON_GetObjectItemCaseSensitive(st, "cache");
 	const cJSON *colls = cJSON_GetObjectItemCaseSensitive(cache, "collections");
 	const cJSON *c, *e;
-	char b1[64], b2[64];
 	int listed = 0, total = 0, stale = 0;
 	double records = 0;
 
@@ -158,6 +157,8 @@ static void cli_print_status(const char *mnt, const cJSON *st)
 		stale += !strcmp(cli_str(c, "state"), "stale");
 	}
 	if (cache) {
+		char b1[64], b2[64];
+
 		printf("  cache        %d of %d collections listed, %.0f records, ttl %.0f s; PDFs: "
 		       "%s on disk, %s in memory\n",
 		       listed, total, records, cli_num(cache, "ttl_seconds"),
@@ -267,7 +268,7 @@ static int cli_refresh_ioctl(const char *mnt, const char *what)
 
 static int cli_refresh(int argc, char **argv)
 {
-	char path[PATH_MAX], real_mnt[PATH_MAX];
+	char path[PATH_MAX];
 	const char *what = "";
 	if (argc < 3 || argc > 4) {
 		cli_usage(stderr);
@@ -276,6 +277,7 @@ static int cli_refresh(int argc, char **argv)
 	if (argc == 4) {
 		what = argv[3];
 		/* An absolute path inside the mount counts from its root. */
+		char real_mnt[PATH_MAX];
 		size_t n;
 		if (what[0] == '/' && realpath(argv[2], real_mnt) &&
 		    !strncmp(what, real_mnt, n = strlen(real_mnt)) &&

@@ -185,12 +185,12 @@ static struct vindex *vindex_build(enum views_group g, struct cache_listing *inv
 	}
 	for (size_t i = 0; i < inv->n && rc == 0; i++) {
 		const struct facts *f = inv->recs[i]->facts;
-		char key[32];
 		d = NULL;
 		if (!f)
 			continue;
 		if (g == VIEWS_YEAR) {
 			if (strlen(f->date) >= 4 && digits(f->date, 4)) {
+				char key[32];
 				snprintf(key, sizeof(key), "%.4s", f->date);
 				d = builder_dir(&b, key, key);
 				rc = d ? 0 : -ENOMEM;

@@ -915,7 +915,6 @@ static void set_err(char *dst, size_t n, const char *fmt, ...)
 static cJSON *to_wire_scalar(const struct schema_field *f, const cJSON *v, const char *path,
 			     char *err, size_t errlen)
 {
-	char num[32];
 	double d;
 	int b;
 
@@ -926,6 +925,7 @@ static cJSON *to_wire_scalar(const struct schema_field *f, const cJSON *v, const
 		if (cJSON_IsString(v))
 			return cJSON_CreateString(v->valuestring);
 		if (cJSON_IsNumber(v) && isfinite(v->valuedouble)) {
+			char num[32];
 			jt_number(v->valuedouble, num);
 			return cJSON_CreateString(num);
 		}

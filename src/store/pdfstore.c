@@ -79,7 +79,7 @@ static bool pdf_whole(const char *head, size_t headlen, const char *tail, size_t
 
 static off_t pdf_verified(const char *path)
 {
-	char head[5], tail[1024];
+	char head[5];
 	struct stat st;
 	off_t size = -1;
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -87,6 +87,7 @@ static off_t pdf_verified(const char *path)
 		return -1;
 	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size >= 16 &&
 	    pread(fd, head, sizeof(head), 0) == (ssize_t)sizeof(head)) {
+		char tail[1024];
 		size_t n = st.st_size < (off_t)sizeof(tail) ? (size_t)st.st_size : sizeof(tail);
 		if (pread(fd, tail, n, st.st_size - (off_t)n) == (ssize_t)n &&
 		    pdf_whole(head, sizeof(head), tail, n))
