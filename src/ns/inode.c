@@ -367,7 +367,7 @@ char **inode_local_names(struct inodes *t, fuse_ino_t parent, size_t *n)
 	return names;
 }
 
-char *inode_local_name(struct inodes *t, struct node *n)
+char *inode_local_name(struct inodes *t, const struct node *n)
 {
 	struct lentry *e, *et;
 	const char *name = NULL;
