@@ -689,6 +689,9 @@ out:
 	/* The workers are done: nothing queues a notification any more. */
 	events_on_refusal(events, NULL, NULL);
 	desktop_stop(desktop);
+	/* The notifier writes to the session's descriptor: it stops before the unmount
+	 * closes that (ThreadSanitizer saw its writev race the close). */
+	fs_end_session(fs);
 	if (mounted)
 		fuse_session_unmount(se);
 	if (se)

@@ -123,6 +123,15 @@ int fs_set_session(struct mount *m, struct fuse_session *se, struct who_mount *w
 	return m->kernel ? 0 : kernel_new(&m->kernel, se);
 }
 
+void fs_end_session(struct mount *m)
+{
+	if (!m)
+		return;
+	kernel_free(m->kernel);
+	m->kernel = NULL;
+	m->se = NULL;
+}
+
 void fs_free(struct mount *m)
 {
 	if (!m)
