@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Builds factuurfs into build/ (and, with --asan, an ASan+UBSan build into build-asan/).
+# Builds factuurfs into build/; with --asan also an ASan+UBSan build into build-asan/, with
+# --tsan a ThreadSanitizer build into build-tsan/ (TSan and ASan cannot share a build).
+#   scripts/build.sh [--asan] [--tsan]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,6 +15,10 @@ setup() { # dir, extra meson options...
 }
 
 setup build
-if [ "${1:-}" = "--asan" ]; then
-	setup build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug
-fi
+for arg in "$@"; do
+	case "$arg" in
+	--asan) setup build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug ;;
+	--tsan) setup build-tsan -Db_sanitize=thread -Db_lundef=false -Dbuildtype=debug ;;
+	*) echo "build.sh: unknown option $arg (--asan, --tsan)" >&2; exit 2 ;;
+	esac
+done

@@ -5,6 +5,7 @@
 #                            a private session bus and a notification listener)
 #   scripts/deps.sh --bench  also what scripts/bench.sh drives (gnuplot, curl)
 #   scripts/deps.sh --fuzz   also clang and its libFuzzer runtime (scripts/fuzz.sh)
+#   scripts/deps.sh --analyze also the static analysers (scripts/analyze.sh)
 #   scripts/deps.sh --desktop also Xvfb and three file managers (tests/desktop/)
 set -euo pipefail
 
@@ -18,6 +19,8 @@ want=("${build_pkgs[@]}")
 bench_pkgs=(gnuplot-nox curl)
 # libclang-rt-dev pulls in the compiler-rt (libFuzzer) of Debian's default clang.
 fuzz_pkgs=(clang libclang-rt-dev)
+# clang-tidy and cppcheck; scan-build is in clang-tools and runs clang's analyzer.
+analyze_pkgs=(clang clang-tidy clang-tools cppcheck)
 # Thunar thumbnails through tumbler (its poppler plugin is in tumbler itself);
 # PCManFM and Nautilus through evince's evince-thumbnailer (Nautilus inside bwrap).
 # import/identify (imagemagick) take and check the screenshot; gio is libglib2.0-bin.
@@ -26,6 +29,7 @@ desktop_pkgs=(xvfb xauth imagemagick xdotool x11-utils dbus dbus-x11 thunar tumb
 [ "${1:-}" = "--test" ] && want+=("${test_pkgs[@]}")
 [ "${1:-}" = "--bench" ] && want+=("${bench_pkgs[@]}")
 [ "${1:-}" = "--fuzz" ] && want+=("${fuzz_pkgs[@]}")
+[ "${1:-}" = "--analyze" ] && want+=("${analyze_pkgs[@]}")
 [ "${1:-}" = "--desktop" ] && want+=("${desktop_pkgs[@]}")
 
 missing=()

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Every test of factuurfs: unit tests, the fake API's own tests, and the
-# integration suite on real FUSE mounts, once with the normal build and once
-# with AddressSanitizer+UBSan, plus a valgrind mount/unmount cycle, and three
-# real file managers under Xvfb (tests/desktop).
+# Every test of factuurfs: static analysis (scripts/analyze.sh), unit tests, the fake
+# API's own tests, and the integration suite on real FUSE mounts, once with the normal
+# build and once with AddressSanitizer+UBSan, its concurrency-heavy tests under
+# ThreadSanitizer, plus a valgrind mount/unmount cycle, and three real file managers
+# under Xvfb (tests/desktop).
 # Installs what is missing first (needs root for that and for mounting).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,8 +16,11 @@ echo "== the tests the docs cite exist (scripts/claims.py)"
 bash scripts/deps.sh --desktop
 [ -e /dev/fuse ] || { echo "test.sh: /dev/fuse is missing: FUSE is needed" >&2; exit 1; }
 
-echo "== build (normal and ASan+UBSan)"
-bash scripts/build.sh --asan
+echo "== build (normal, ASan+UBSan, ThreadSanitizer)"
+bash scripts/build.sh --asan --tsan
+
+echo "== static analysis (clang-tidy, cppcheck, scan-build)"
+bash scripts/analyze.sh
 
 # Every pytest run: a skip (or xfail) not listed in tests/allowed-skips.txt fails it,
 # and the number of skips is printed (tests/skipguard.py).
@@ -39,6 +43,7 @@ meson_test() {
 echo "== unit tests"
 meson_test build
 meson_test build-asan
+meson_test build-tsan
 
 echo "== fake API and HTTP client tests"
 FACTUURFS_TEST_API_BIN="$PWD/build/test_api" "${PYTEST[@]}" \
@@ -50,6 +55,15 @@ FACTUURFS_BIN="$PWD/build/factuurfs" "${PYTEST[@]}" tests/integration
 echo "== integration tests (ASan+UBSan build)"
 FACTUURFS_BIN="$PWD/build-asan/factuurfs" FACTUURFS_SANITIZED=1 \
 	"${PYTEST[@]}" -m "not slow" tests/integration
+
+# The load (30 s here), the faults and the concurrent writers: a race report stops the
+# daemon and fails the test (tests/harness.py sets TSAN_OPTIONS).  -k selects the
+# concurrent tests of test_write.py; the other two modules match by their names.
+echo "== concurrency-heavy integration tests (ThreadSanitizer build)"
+FACTUURFS_BIN="$PWD/build-tsan/factuurfs" FACTUURFS_SANITIZED=1 FACTUURFS_LOAD_SECONDS=30 \
+	"${PYTEST[@]}" -k "test_load or test_faults or concurrent" \
+	tests/integration/test_load.py tests/integration/test_faults.py \
+	tests/integration/test_write.py
 
 echo "== valgrind mount/unmount cycle"
 FACTUURFS_BIN="$PWD/build/factuurfs" "${PYTEST[@]}" \

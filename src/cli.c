@@ -1,6 +1,7 @@
 /* cli: `factuurfs status` and `factuurfs refresh` (see cli.h). */
 #include "cli.h"
 #include "fuse/fs.h"
+#include "base/log.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -118,7 +119,6 @@ static void cli_print_status(const char *mnt, const cJSON *st)
 	const cJSON *cache = cJSON_GetObjectItemCaseSensitive(st, "cache");
 	const cJSON *colls = cJSON_GetObjectItemCaseSensitive(cache, "collections");
 	const cJSON *c, *e;
-	char b1[64], b2[64];
 	int listed = 0, total = 0, stale = 0;
 	double records = 0;
 
@@ -126,7 +126,7 @@ static void cli_print_status(const char *mnt, const cJSON *st)
 	printf("  account      %s at %s, mounted %s\n", cli_str(st, "username"), cli_str(st, "url"),
 	       cli_str(st, "mounted_at"));
 	printf("  service      %s", svc ? cli_str(svc, "state") : "?");
-	if (svc && strcmp(cli_str(svc, "state"), "up"))
+	if (svc && strcmp(cli_str(svc, "state"), "up") != 0)
 		printf(": next try in %.0f s (%s)", cli_num(svc, "next_try_seconds"),
 		       cli_str(svc, "reason"));
 	printf("\n");
@@ -150,13 +150,15 @@ static void cli_print_status(const char *mnt, const cJSON *st)
 	cJSON_ArrayForEach(c, colls)
 	{
 		total++;
-		if (strcmp(cli_str(c, "state"), "not listed")) {
+		if (strcmp(cli_str(c, "state"), "not listed") != 0) {
 			listed++;
 			records += cli_num(c, "records");
 		}
 		stale += !strcmp(cli_str(c, "state"), "stale");
 	}
 	if (cache) {
+		char b1[64], b2[64];
+
 		printf("  cache        %d of %d collections listed, %.0f records, ttl %.0f s; PDFs: "
 		       "%s on disk, %s in memory\n",
 		       listed, total, records, cli_num(cache, "ttl_seconds"),
@@ -175,7 +177,7 @@ static void cli_print_status(const char *mnt, const cJSON *st)
 		printf("  stale        ");
 		cJSON_ArrayForEach(c, colls)
 		{
-			if (strcmp(cli_str(c, "state"), "stale"))
+			if (strcmp(cli_str(c, "state"), "stale") != 0)
 				continue;
 			printf("%s (since %s: %s)%s", c->string, cli_str(c, "stale_since"),
 			       cli_str(c, "stale_because"), --stale ? ", " : "\n");
@@ -221,7 +223,7 @@ static int cli_status(int argc, char **argv)
 	char *text = cli_slurp(path);
 	if (!text) {
 		fprintf(stderr, "factuurfs: %s is not a factuurfs mount (%s: %s)\n", mnt, path,
-			strerror(errno));
+			log_strerror(errno));
 		return 1;
 	}
 	cJSON *st = cJSON_Parse(text);
@@ -256,7 +258,7 @@ static int cli_refresh_ioctl(const char *mnt, const char *what)
 	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0 || ioctl(fd, FS_IOC_REFRESH, buf) != 0) {
 		fprintf(stderr, "factuurfs: %s is not a factuurfs mount (%s: %s)\n", mnt, path,
-			strerror(errno));
+			log_strerror(errno));
 		rc = 1;
 	}
 	if (fd >= 0)
@@ -266,7 +268,7 @@ static int cli_refresh_ioctl(const char *mnt, const char *what)
 
 static int cli_refresh(int argc, char **argv)
 {
-	char path[PATH_MAX], real_mnt[PATH_MAX];
+	char path[PATH_MAX];
 	const char *what = "";
 	if (argc < 3 || argc > 4) {
 		cli_usage(stderr);
@@ -275,6 +277,7 @@ static int cli_refresh(int argc, char **argv)
 	if (argc == 4) {
 		what = argv[3];
 		/* An absolute path inside the mount counts from its root. */
+		char real_mnt[PATH_MAX];
 		size_t n;
 		if (what[0] == '/' && realpath(argv[2], real_mnt) &&
 		    !strncmp(what, real_mnt, n = strlen(real_mnt)) &&
@@ -288,7 +291,7 @@ static int cli_refresh(int argc, char **argv)
 	if (*what) {
 		snprintf(path, sizeof(path), "%s/%s", argv[2], what);
 		if (access(path, F_OK) != 0) {
-			fprintf(stderr, "factuurfs: refresh %s: %s\n", what, strerror(errno));
+			fprintf(stderr, "factuurfs: refresh %s: %s\n", what, log_strerror(errno));
 			return 1;
 		}
 	}
@@ -298,7 +301,7 @@ static int cli_refresh(int argc, char **argv)
 		return cli_refresh_ioctl(argv[2], what);
 	if (fd < 0) {
 		fprintf(stderr, "factuurfs: %s is not a factuurfs mount (%s: %s)\n", argv[2], path,
-			strerror(errno));
+			log_strerror(errno));
 		return 1;
 	}
 	/* Whatever is written names what to drop; an empty line drops all. */
@@ -308,7 +311,7 @@ static int cli_refresh(int argc, char **argv)
 	int closed = close(fd);
 	if (written != len || closed != 0) {
 		fprintf(stderr, "factuurfs: refresh %s: %s\n", *what ? what : "(all)",
-			strerror(errno));
+			log_strerror(errno));
 		return 1;
 	}
 	return 0;

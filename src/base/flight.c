@@ -6,6 +6,7 @@ bool flight_wait(struct flight *f, pthread_mutex_t *lock, pthread_cond_t *done)
 	if (!f->loading)
 		return false;
 	unsigned long seen = f->loads;
+	/* cppcheck-suppress knownConditionTrueFalse ; pthread_cond_wait lets the fetcher change them */
 	while (f->loading && f->loads == seen)
 		pthread_cond_wait(done, lock);
 	return true;
@@ -23,9 +24,4 @@ void flight_end(struct flight *f, pthread_cond_t *done, int rc, double now)
 	f->rc = rc;
 	f->ended = now;
 	pthread_cond_broadcast(done);
-}
-
-bool flight_failed_within(const struct flight *f, double now, double hold)
-{
-	return f->rc < 0 && now - f->ended < hold;
 }

@@ -33,7 +33,11 @@ void flight_begin(struct flight *f);
 /* The fetch ended with @rc at @now; wakes every waiter of the owner. */
 void flight_end(struct flight *f, pthread_cond_t *done, int rc, double now);
 
-/* True when the last fetch failed less than @hold seconds before @now. */
-bool flight_failed_within(const struct flight *f, double now, double hold);
+/* True when the last fetch failed less than @hold seconds before @now (then f->rc < 0).
+ * Inline so that the static analysers see it: cache.c returns f->rc on it as a failure. */
+static inline bool flight_failed_within(const struct flight *f, double now, double hold)
+{
+	return f->rc < 0 && now - f->ended < hold;
+}
 
 #endif

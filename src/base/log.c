@@ -2,6 +2,7 @@
  * for daemons. */
 #include "base/log.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,10 +23,26 @@ static bool stderr_is_journal(void)
 {
 	const char *e = getenv("JOURNAL_STREAM");
 	unsigned long long dev, ino;
+	char *end;
 	struct stat st;
-	if (!e || sscanf(e, "%llu:%llu", &dev, &ino) != 2 || fstat(STDERR_FILENO, &st) < 0)
+	if (!e || fstat(STDERR_FILENO, &st) < 0)
+		return false;
+	/* strtoull, not sscanf: a number out of range is ERANGE, not undefined. */
+	errno = 0;
+	dev = strtoull(e, &end, 10);
+	if (end == e || *end != ':')
+		return false;
+	e = end + 1;
+	ino = strtoull(e, &end, 10);
+	if (end == e || *end || errno)
 		return false;
 	return (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
+}
+
+const char *log_strerror(int err)
+{
+	static _Thread_local char buf[64];
+	return strerror_r(err, buf, sizeof(buf)); /* the GNU one: _GNU_SOURCE */
 }
 
 void log_init(bool foreground, bool debug)

@@ -24,4 +24,9 @@ void log_msg(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3
  * FACTUURFS_FILE=@file and FACTUURFS_REASON=@reason. */
 void log_refusal(const char *file, const char *reason);
 
+/* strerror(@err) that any thread may call: glibc's strerror() formats an errno
+ * it does not know into one buffer shared by every thread; this text lives in
+ * the calling thread's own, until its next call. */
+const char *log_strerror(int err);
+
 #endif

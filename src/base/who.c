@@ -182,18 +182,34 @@ static void who_unescape(char *s)
 	*o = '\0';
 }
 
+/* The decimal number at @s up to @stop, at most @max; false when there is none or it is
+ * bigger (strtoul, not sscanf, whose overflow is undefined). */
+static bool who_number(const char *s, char stop, unsigned long max, unsigned long *out,
+		       char **end)
+{
+	errno = 0;
+	*out = strtoul(s, end, 10);
+	return *end != s && **end == stop && errno == 0 && *out <= max && *s != '-';
+}
+
 /* One line of a mountinfo file: "36 35 0:45 / /mnt rw,... - fuse.x ...". */
 static bool who_mountinfo_line(char *line, int *id, unsigned *major, unsigned *minor,
 			       char **point)
 {
-	char *save = NULL, *f[5];
+	char *save = NULL, *f[5], *end;
+	unsigned long v, maj, min;
 	for (int i = 0; i < 5; i++) {
 		f[i] = strtok_r(i ? NULL : line, " ", &save);
 		if (!f[i])
 			return false;
 	}
-	if (sscanf(f[0], "%d", id) != 1 || sscanf(f[2], "%u:%u", major, minor) != 2)
+	if (!who_number(f[0], '\0', INT_MAX, &v, &end) ||
+	    !who_number(f[2], ':', UINT_MAX, &maj, &end) ||
+	    !who_number(end + 1, '\0', UINT_MAX, &min, &end))
 		return false;
+	*id = (int)v;
+	*major = (unsigned)maj;
+	*minor = (unsigned)min;
 	who_unescape(f[4]);
 	*point = f[4];
 	return true;
@@ -223,7 +239,7 @@ int who_mount_new(struct who_mount **out, const char *mountpoint)
 		return -errno;
 	struct who_mount *m = calloc(1, sizeof(*m));
 	if (!m) {
-		fclose(f);
+		(void)fclose(f); /* read only */
 		return -ENOMEM;
 	}
 	/* The last line for the mount point is the mount on top. */
@@ -239,7 +255,7 @@ int who_mount_new(struct who_mount **out, const char *mountpoint)
 		}
 	}
 	free(line);
-	fclose(f);
+	(void)fclose(f); /* read only */
 	if (found) {
 		pthread_mutex_init(&m->lock, NULL);
 		*out = m;
@@ -277,7 +293,7 @@ static void who_ns_load(const struct who_mount *m, const char *proc, struct who_
 			s->ids[s->n++] = id;
 	}
 	free(line);
-	fclose(f);
+	(void)fclose(f); /* read only */
 }
 
 /* True when mount id @id is our filesystem in the namespace of @proc. */

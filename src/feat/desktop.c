@@ -161,7 +161,7 @@ static void send_item(struct desktop *dt, sd_bus **bus, const struct item *it)
 			*bus = NULL;
 			if (!dt->said_no_bus)
 				log_msg(LOG_DEBUG, "no session bus for desktop notifications: %s",
-					strerror(-r));
+					log_strerror(-r));
 			dt->said_no_bus = true;
 			return;
 		}
@@ -178,7 +178,7 @@ static void send_item(struct desktop *dt, sd_bus **bus, const struct item *it)
 	if (r >= 0)
 		r = sd_bus_call_async(*bus, NULL, m, notify_reply, dt, DESKTOP_CALL_USEC);
 	if (r < 0)
-		log_msg(LOG_DEBUG, "desktop notification not sent: %s", strerror(-r));
+		log_msg(LOG_DEBUG, "desktop notification not sent: %s", log_strerror(-r));
 	sd_bus_message_unref(m);
 }
 
@@ -192,7 +192,7 @@ static void pump(sd_bus **bus)
 	while ((r = sd_bus_process(*bus, NULL)) > 0)
 		;
 	if (r < 0) {
-		log_msg(LOG_DEBUG, "session bus connection lost: %s", strerror(-r));
+		log_msg(LOG_DEBUG, "session bus connection lost: %s", log_strerror(-r));
 		*bus = sd_bus_close_unref(*bus);
 	}
 }

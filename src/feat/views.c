@@ -1,6 +1,7 @@
 /* views: status, year and client directories of invoices (see views.h). */
 #include "feat/views.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
@@ -90,6 +91,7 @@ static void vindex_free(struct vindex *x)
 	if (!x)
 		return;
 	HASH_ITER(hh, x->dirs, d, t) {
+		assert(!d->hh.prev); /* the head, front to back (for clang: uthash #128) */
 		HASH_DEL(x->dirs, d);
 		vdir_free(d);
 	}
@@ -183,12 +185,12 @@ static struct vindex *vindex_build(enum views_group g, struct cache_listing *inv
 	}
 	for (size_t i = 0; i < inv->n && rc == 0; i++) {
 		const struct facts *f = inv->recs[i]->facts;
-		char key[32];
 		d = NULL;
 		if (!f)
 			continue;
 		if (g == VIEWS_YEAR) {
 			if (strlen(f->date) >= 4 && digits(f->date, 4)) {
+				char key[32];
 				snprintf(key, sizeof(key), "%.4s", f->date);
 				d = builder_dir(&b, key, key);
 				rc = d ? 0 : -ENOMEM;
@@ -212,6 +214,7 @@ static struct vindex *vindex_build(enum views_group g, struct cache_listing *inv
 	if (!x->names)
 		rc = -ENOMEM;
 	HASH_ITER(hh, b, d, t) {
+		assert(!d->hh.prev); /* the head, front to back (for clang: uthash #128) */
 		HASH_DEL(b, d);
 		struct vdir *dup = NULL;
 		if (rc == 0)

@@ -10,6 +10,7 @@
 
 #include "net/api.h"
 #include "store/cache.h"
+#include "base/log.h"
 #include "base/names.h"
 #include "model/jsontext.h"
 #include "model/templates.h"
@@ -141,7 +142,7 @@ int wb_edit(const struct wb *wb, const struct schema_collection *c, const char *
 	rc = cache_record_get(wb->cache, c, id, &rec);
 	if (rc < 0) {
 		fail(rc, msg, msglen, "%s/%s: cannot read the record to compare: %s", c->name, id,
-		     strerror(-rc));
+		     log_strerror(-rc));
 		goto out;
 	}
 	cur = cJSON_ParseWithLength(rec->text, rec->len);
@@ -217,12 +218,13 @@ static char *created_id(const struct schema_collection *c, const struct api_answ
 	/* Strict, or the plain-text invoice number 2026-0007 reads as 2026. */
 	cJSON *j = resp->body ? cJSON_ParseWithOpts(resp->body, NULL, true) : NULL;
 	char *id = NULL;
-	if (cJSON_IsNumber(j)) {
+	/* j && ...: cJSON_Is* take NULL, which the analysers cannot see in the library. */
+	if (j && cJSON_IsNumber(j)) {
 		if (asprintf(&id, "%.0f", j->valuedouble) < 0)
 			id = NULL;
-	} else if (cJSON_IsString(j)) {
+	} else if (j && cJSON_IsString(j)) {
 		id = strdup(j->valuestring);
-	} else if (cJSON_IsObject(j)) {
+	} else if (j && cJSON_IsObject(j)) {
 		const cJSON *rec = schema_unwrap_one(c, j);
 		id = rec ? schema_record_id(c, rec) : NULL;
 		if (!id) {
@@ -255,7 +257,7 @@ static const struct schema_collection *created_in(const struct schema_collection
 						  const cJSON *user)
 {
 	const cJSON *action = cJSON_GetObjectItemCaseSensitive(user, "action");
-	if (strcmp(c->name, "invoices") || !cJSON_IsString(action))
+	if (strcmp(c->name, "invoices") != 0 || !cJSON_IsString(action))
 		return c;
 	if (!strcmp(action->valuestring, "save"))
 		return schema_find("invoices_saved");

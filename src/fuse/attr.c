@@ -145,6 +145,7 @@ static bool caller_holds(struct mount *m, fuse_req_t req, struct node *n)
 	return who_holds_open(m->who, pid, n->ino, suffix);
 }
 
+/* cppcheck-suppress constParameter ; libfuse's getattr signature */
 void fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct mount *m = mount_of(req);
@@ -221,7 +222,8 @@ void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 	}
 	if (rc == 0)
 		rc = node_attr(m, n, &st, &timeout);
-	if (rc < 0)
+	/* rc is 0 or -errno: only 0 has attributes to send. */
+	if (rc != 0)
 		fuse_reply_err(req, -rc);
 	else
 		fuse_reply_attr(req, &st, timeout);

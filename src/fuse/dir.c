@@ -68,7 +68,8 @@ static fuse_ino_t parent_of(const struct node *d)
 /* Appends one entry; returns false when the buffer is full.  @n may be NULL
  * for "." and "..", which take no lookup reference. */
 static bool dir_add(fuse_req_t req, struct mount *m, char *buf, size_t size, size_t *used,
-		    bool plus, const char *name, struct node *n, struct stat *dot, off_t next)
+		    bool plus, const char *name, struct node *n, const struct stat *dot,
+		    off_t next)
 {
 	struct fuse_entry_param e;
 	size_t need;

@@ -123,6 +123,15 @@ int fs_set_session(struct mount *m, struct fuse_session *se, struct who_mount *w
 	return m->kernel ? 0 : kernel_new(&m->kernel, se);
 }
 
+void fs_end_session(struct mount *m)
+{
+	if (!m)
+		return;
+	kernel_free(m->kernel);
+	m->kernel = NULL;
+	m->se = NULL;
+}
+
 void fs_free(struct mount *m)
 {
 	if (!m)
@@ -145,10 +154,10 @@ static void notify_record(struct mount *m, fuse_ino_t dir, const struct schema_c
 			  enum node_kind kind, const struct cache_record *r, bool gone)
 {
 	struct node *n = inode_find_record(m->inodes, c, kind, r->id);
-	char name[1024];
 	if (!n)
 		return; /* the kernel never saw it */
 	if (gone) {
+		char name[1024];
 		snprintf(name, sizeof(name), "%s.%s", r->stem, kind == N_PDF ? "pdf" : "json");
 		kernel_inval_entry(m->kernel, dir, name);
 	} else {

@@ -52,9 +52,13 @@ int fs_set_stores(struct mount *m, struct cache *cache, struct pdfstore *pdfs, s
  * @who: the mount, for telling fstat() from stat() (base/who.h); taken over,
  * may be NULL.  0 or -errno. */
 int fs_set_session(struct mount *m, struct fuse_session *se, struct who_mount *who);
+/* After the session loop, before fuse_session_unmount and _destroy: sends what the
+ * notifier holds and stops it, for it writes to the session's /dev/fuse descriptor,
+ * which the unmount closes.  Later notices are dropped.  @m may be NULL. */
+void fs_end_session(struct mount *m);
 
 /* cache_config.changed: tells the kernel which names and contents changed. */
-void fs_listing_changed(void *m, const struct schema_collection *c,
+void fs_listing_changed(void *arg, const struct schema_collection *c,
 			const struct cache_listing *old, const struct cache_listing *cur);
 
 /* Drops every cached listing (SIGHUP, a write to .factuurfs/refresh). */

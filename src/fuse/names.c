@@ -54,7 +54,7 @@ void fs_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t n
 	if (!p || p->kind != N_COLL || newparent != parent || (flags & RENAME_EXCHANGE)) {
 		/* Moving between collections would turn into a POST and a DELETE
 		 * (mv copies and removes on EXDEV): refused outright. */
-		fuse_reply_err(req, flags & RENAME_EXCHANGE ? EINVAL : EPERM);
+		fuse_reply_err(req, (flags & RENAME_EXCHANGE) ? EINVAL : EPERM);
 		return;
 	}
 	memset(&fx, 0, sizeof(fx));

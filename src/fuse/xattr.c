@@ -97,11 +97,11 @@ void fs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 	 * every file for security.selinux and system.posix_acl_access): ls and
 	 * gnulib then stop asking for the whole filesystem, instead of a round
 	 * trip per file and name. */
-	if (strncmp(name, "user.", 5)) {
+	if (strncmp(name, "user.", 5) != 0) {
 		fuse_reply_err(req, ENOTSUP);
 		return;
 	}
-	if (strncmp(name, XATTR_PREFIX, strlen(XATTR_PREFIX))) {
+	if (strncmp(name, XATTR_PREFIX, strlen(XATTR_PREFIX)) != 0) {
 		fuse_reply_err(req, ENODATA);
 		return;
 	}

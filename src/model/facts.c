@@ -109,6 +109,8 @@ static const char *cell(const struct facts_column *col, const cJSON *rec, char *
 {
 	const cJSON *v = col->field ? cJSON_GetObjectItemCaseSensitive(rec, col->field) : NULL;
 	buf[0] = '\0';
+	if (!v)
+		return buf; /* no such field (or the status column): an empty cell */
 	switch (col->fmt) {
 	case FACTS_CSV_STATUS:
 		return buf; /* depends on today: rendered with the export */

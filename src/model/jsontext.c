@@ -70,16 +70,14 @@ const char *jt_string(const char *p, const char *end, char *out, size_t outsz)
 		}
 		return NULL;
 	}
+	/* Decoding into @out (not NULL from here on). */
 	for (p++; p < end; p++) {
 		char c = *p;
-		unsigned long cp;
 
 		if (c == '"') {
-			if (out) {
-				if (cut)
-					o = jt_utf8_whole(out, o);
-				out[o] = '\0';
-			}
+			if (cut)
+				o = jt_utf8_whole(out, o);
+			out[o] = '\0';
 			return p + 1;
 		}
 		if (c == '\\') {
@@ -101,8 +99,9 @@ const char *jt_string(const char *p, const char *end, char *out, size_t outsz)
 			case 'f':
 				c = '\f';
 				break;
-			case 'u':
-				cp = 0;
+			case 'u': {
+				unsigned long cp = 0;
+
 				for (int k = 0; k < 4; k++) {
 					int h;
 
@@ -117,7 +116,7 @@ const char *jt_string(const char *p, const char *end, char *out, size_t outsz)
 				if (cp >= 0x80) {
 					size_t need = cp < 0x800 ? 2 : 3;
 
-					if (!out || cut)
+					if (cut)
 						continue;
 					if (o + need >= outsz) {
 						cut = true;
@@ -134,12 +133,13 @@ const char *jt_string(const char *p, const char *end, char *out, size_t outsz)
 				}
 				c = (char)cp;
 				break;
+			}
 			default:
 				c = *p; /* \" \\ \/ and anything else literally */
 				break;
 			}
 		}
-		if (out && !cut) {
+		if (!cut) {
 			if (o + 1 < outsz)
 				out[o++] = c;
 			else
@@ -186,12 +186,13 @@ const char *jt_skip_value(const char *p, const char *end)
 
 bool jt_message(const char *body, size_t len, char *out, size_t outsz)
 {
-	const char *p = body, *end = body + len;
+	const char *p, *end;
 	bool found = false;
 
 	if (!body || !out || outsz == 0)
 		return false;
-	p = jt_ws(p, end);
+	end = body + len;
+	p = jt_ws(body, end);
 	if (p >= end || *p != '{')
 		return false;
 	p++;
@@ -280,13 +281,13 @@ size_t jt_utf8_len(const unsigned char *s, size_t n)
 char *jt_utf8_repaired(const char *s)
 {
 	const unsigned char *p = (const unsigned char *)s;
-	size_t n = strlen(s), i = 0, k;
+	size_t n = strlen(s), i = 0;
 	char *out = malloc(2 * n + 1), *o = out;
 
 	if (!out)
 		return NULL;
 	while (i < n) {
-		k = jt_utf8_len(p + i, n - i);
+		size_t k = jt_utf8_len(p + i, n - i);
 		if (k) {
 			memcpy(o, p + i, k);
 			o += k;
@@ -566,10 +567,11 @@ static const char *text_problem(const char *text, size_t len, char *why, size_t 
 static const char *duplicate_key(const cJSON *v)
 {
 	const cJSON *m, *o;
-	const char *d;
 
 	cJSON_ArrayForEach(m, v)
 	{
+		const char *d;
+
 		if (cJSON_IsObject(v))
 			for (o = v->child; o != m; o = o->next)
 				if (strcmp(o->string, m->string) == 0)

@@ -351,10 +351,11 @@ static bool parse_number(const char *s, double *out)
 	size_t i = 0, digits = 0;
 	double v;
 	char *end;
+	size_t len = s ? strlen(s) : sizeof(buf);
 
-	if (!s || strlen(s) >= sizeof(buf))
+	if (len >= sizeof(buf))
 		return false;
-	strcpy(buf, s);
+	memcpy(buf, s, len + 1);
 	if (buf[i] == '-' || buf[i] == '+')
 		i++;
 	for (; is_digit(buf[i]); i++)
@@ -411,9 +412,10 @@ static bool parse_date(const char *s, struct tm *tm)
 			return false;
 	if (s[10])
 		return false;
-	y = atoi(s);
-	m = atoi(s + 5);
-	d = atoi(s + 8);
+	/* Every one a digit (above): the numbers are their digits' values. */
+	y = ((s[0] - '0') * 10 + (s[1] - '0')) * 100 + (s[2] - '0') * 10 + (s[3] - '0');
+	m = (s[5] - '0') * 10 + (s[6] - '0');
+	d = (s[8] - '0') * 10 + (s[9] - '0');
 	if (y < 1 || m < 1 || m > 12 || d < 1 || d > mdays[m - 1])
 		return false;
 	if (m == 2 && d == 29 && !(y % 4 == 0 && (y % 100 != 0 || y % 400 == 0)))
@@ -693,11 +695,11 @@ static cJSON *wire_object(const struct schema_field *fields, size_t n, const cJS
 		if (v && !add(out, fields[i].name, wire_value(&fields[i], v)))
 			goto fail;
 	}
-	if (nmemb) {
-		rest = calloc(nmemb, sizeof(*rest));
-		if (!rest)
-			goto fail;
-	}
+	/* Allocated even for an empty object (+1): the walk below meets the nmemb members
+	 * cJSON_GetArraySize counted, which the analysers cannot see in the library. */
+	rest = calloc(nmemb + 1, sizeof(*rest));
+	if (!rest)
+		goto fail;
 	cJSON_ArrayForEach(m, obj)
 	{
 		const struct schema_field *f = field_in(fields, n, m->string);
@@ -913,7 +915,6 @@ static void set_err(char *dst, size_t n, const char *fmt, ...)
 static cJSON *to_wire_scalar(const struct schema_field *f, const cJSON *v, const char *path,
 			     char *err, size_t errlen)
 {
-	char num[32];
 	double d;
 	int b;
 
@@ -924,6 +925,7 @@ static cJSON *to_wire_scalar(const struct schema_field *f, const cJSON *v, const
 		if (cJSON_IsString(v))
 			return cJSON_CreateString(v->valuestring);
 		if (cJSON_IsNumber(v) && isfinite(v->valuedouble)) {
+			char num[32];
 			jt_number(v->valuedouble, num);
 			return cJSON_CreateString(num);
 		}

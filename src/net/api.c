@@ -147,7 +147,7 @@ static void api_words(struct api *api, const struct transport_result *res, char 
 
 	out[0] = '\0';
 	if (res->err < 0)
-		snprintf(out, outsz, "%s", res->error[0] ? res->error : strerror(-res->err));
+		snprintf(out, outsz, "%s", res->error[0] ? res->error : log_strerror(-res->err));
 	else if (res->status >= 300 && res->status < 400 && res->error[0])
 		snprintf(out, outsz, "%s", res->error);
 	else if (res->status >= 300 && res->len > 0 &&

@@ -2,6 +2,7 @@
 #include "net/http.h"
 
 #include "base/clock.h"
+#include "base/log.h"
 
 #include <ctype.h>
 #include <curl/curl.h>
@@ -136,7 +137,7 @@ static long http_header_number(const char *data, size_t n, const char *name)
 	namelen = i;
 	while (namelen > 0 && (data[namelen - 1] == ' ' || data[namelen - 1] == '\t'))
 		namelen--;
-	if (namelen != want || strncasecmp(data, name, namelen))
+	if (namelen != want || strncasecmp(data, name, namelen) != 0)
 		return -1;
 	for (i++; i < n && (data[i] == ' ' || data[i] == '\t'); i++)
 		;
@@ -288,7 +289,7 @@ static CURLcode http_setup(struct http *http, struct http_conn *c, const char *u
 		HTTP_SETOPT(h, CURLOPT_POSTFIELDS, req->body ? req->body : "");
 		HTTP_SETOPT(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)(req->body ? req->len : 0));
 	}
-	if (strcmp(method, "GET") && strcmp(method, "POST"))
+	if (strcmp(method, "GET") != 0 && strcmp(method, "POST") != 0)
 		HTTP_SETOPT(h, CURLOPT_CUSTOMREQUEST, method);
 	/* libcurl resends a request once when a reused connection turns out to
 	 * be dead; for a POST or DELETE the service may have acted on the first
@@ -447,7 +448,7 @@ refuse:
 		snprintf(res->error, sizeof(res->error), "%s",
 			 res->err == -ETIMEDOUT ? "no free connection before the timeout"
 			 : res->err == -EINVAL	? "invalid request"
-						: strerror(-res->err));
+						: log_strerror(-res->err));
 out:
 	if (c)
 		http_conn_give(http, c);
@@ -468,7 +469,7 @@ static void http_redact(struct transport *t, char *s)
 	while ((p = memmem(s, strlen(s), http->apikey, http->apikey_len))) {
 		size_t tail = strlen(p + http->apikey_len);
 
-		memcpy(p, "***", 3);
+		memset(p, '*', 3);
 		if (http->apikey_len != 3)
 			memmove(p + 3, p + http->apikey_len, tail + 1);
 	}

@@ -146,7 +146,14 @@ int reserve_persist(struct reserve *r, const char *path)
 		}
 	}
 	pthread_mutex_unlock(&r->lock);
-	rc = fclose(out) != 0 ? -errno : 0;
+	/* A write that failed while the buffer was flushed on the way leaves only
+	 * the stream's error flag: fclose may still succeed. */
+	if (ferror(out)) {
+		(void)fclose(out);
+		rc = -EIO;
+	} else {
+		rc = fclose(out) != 0 ? -errno : 0;
+	}
 	out = NULL;
 	if (rc == 0 && rename(tmp, path) != 0)
 		rc = -errno;
@@ -166,7 +173,7 @@ int reserve_persist(struct reserve *r, const char *path)
 	pthread_mutex_unlock(&r->lock);
 out:
 	if (in)
-		fclose(in);
+		(void)fclose(in); /* read only */
 	free(tmp);
 	return rc;
 }

@@ -1,6 +1,7 @@
 /* inode: the inode table and the local names of a mount (see inode.h). */
 #include "ns/inode.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -93,6 +94,7 @@ void inodes_free(struct inodes *t)
 	if (!t)
 		return;
 	HASH_ITER(hh, t->lentries, e, et) {
+		assert(!e->hh.prev); /* the head, front to back (for clang: uthash #128) */
 		HASH_DEL(t->lentries, e);
 		free(e->name);
 		free(e->key);
@@ -365,7 +367,7 @@ char **inode_local_names(struct inodes *t, fuse_ino_t parent, size_t *n)
 	return names;
 }
 
-char *inode_local_name(struct inodes *t, struct node *n)
+char *inode_local_name(struct inodes *t, const struct node *n)
 {
 	struct lentry *e, *et;
 	const char *name = NULL;
@@ -389,7 +391,7 @@ int inode_make_record(struct inodes *t, struct node *n, const struct schema_coll
 	pthread_mutex_lock(&t->lock);
 	/* The identifier is set once (readers look at it without the lock):
 	 * a node that had one keeps it only if it is this one. */
-	if (!n->id || strcmp(n->id, id)) {
+	if (!n->id || strcmp(n->id, id) != 0) {
 		if (n->id || !(nid = strdup(id))) {
 			pthread_mutex_unlock(&t->lock);
 			free(key);

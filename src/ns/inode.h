@@ -155,7 +155,7 @@ bool inode_local_del(struct inodes *t, fuse_ino_t parent, const char *name);
  * then the array). */
 char **inode_local_names(struct inodes *t, fuse_ino_t parent, size_t *n);
 /* A name of local node @n (a visible one first), malloc'd, or NULL. */
-char *inode_local_name(struct inodes *t, struct node *n);
+char *inode_local_name(struct inodes *t, const struct node *n);
 /* Gives local node @n the record identity (@c, @id): it becomes N_JSON, and
  * the record's node unless the record has one already.  0 or -ENOMEM. */
 int inode_make_record(struct inodes *t, struct node *n, const struct schema_collection *c,

@@ -205,7 +205,10 @@ static int text_write(struct save *s, struct node *n, const char *data, size_t s
 		return rc;
 	if ((size_t)off > t->len)
 		memset(t->data + t->len, 0, (size_t)off - t->len);
-	memcpy(t->data + off, data, size);
+	/* A write of nothing to a text never written has no buffer: memcpy(NULL, ..., 0)
+	 * is undefined. */
+	if (size)
+		memcpy(t->data + off, data, size);
 	if ((size_t)off + size > t->len)
 		t->len = (size_t)off + size;
 	touched(s, n, t);
@@ -310,8 +313,10 @@ static int text_load(struct save *s, struct node *n)
 		struct text *t = text_of(s, n);
 		rc = t ? reserve(t, r->len) : -ENOMEM;
 		if (rc == 0) {
-			/* The record's own text: nothing to send yet. */
-			memcpy(t->data, r->text, r->len);
+			/* The record's own text: nothing to send yet.  (An empty one
+			 * has no buffer: no memcpy to NULL.) */
+			if (r->len)
+				memcpy(t->data, r->text, r->len);
 			t->len = r->len;
 			struct timespec m = {.tv_sec = r->mtime};
 			inode_set_times(s->inodes, n, NULL, &m);
@@ -449,7 +454,8 @@ static void made(struct save *s, struct node *n, struct sent *x, struct save_eff
 static void taken(struct save *s, struct node *n, struct sent *x, bool same,
 		  struct save_effects *fx)
 {
-	fuse_ino_t dir = x->c ? inode_coll_ino(x->c) : 0;
+	/* A new file or a payment lies in a collection; a record needs no directory. */
+	fuse_ino_t dir = x->kind == N_JSON ? 0 : inode_coll_ino(x->c);
 	if (x->kind == N_JSON) {
 		if (x->changed)
 			events_change(s->events, "updated %s", x->what);
@@ -742,7 +748,7 @@ static int detach_record(struct save *s, struct node *dir, struct node *n, const
 	if (rc == 0 && (rc = inode_local_add(s->inodes, dir->ino, name, n, 0, 0)) < 0)
 		inode_make_record(s->inodes, n, n->c, n->id); /* the rename fails: as it was */
 	if (rc < 0)
-		log_msg(LOG_ERR, "%s/%s: %s", dir->c->name, name, strerror(-rc));
+		log_msg(LOG_ERR, "%s/%s: %s", dir->c->name, name, log_strerror(-rc));
 	return rc;
 }
 
@@ -771,7 +777,7 @@ int save_link(struct save *s, struct node *src, struct node *dir, const char *na
  * that (the rename still fails, so the program reports it). */
 static int rename_onto_record(struct save *s, struct node *dir, struct node *src,
 			      const char *from, const char *to, struct node *rec,
-			      struct node *target, int lflags, struct save_effects *fx)
+			      const struct node *target, int lflags, struct save_effects *fx)
 {
 	pthread_mutex_lock(&s->lock);
 	const char *data = src->text ? src->text->data : "";

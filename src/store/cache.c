@@ -1,6 +1,7 @@
 /* cache: TTL listings and records, single-flight fetches (see cache.h). */
 #include "store/cache.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <dirent.h>
 #include <fcntl.h>
@@ -222,7 +223,8 @@ static int recs_add(const struct schema_collection *c, const cJSON *items, struc
 		}
 		if (rs->n == rs->cap) {
 			size_t cap = rs->cap ? rs->cap * 2 : 64;
-			struct cache_record **v = realloc(rs->v, cap * sizeof(*v));
+			struct cache_record **v =
+				realloc(rs->v, cap * sizeof(struct cache_record *));
 			if (!v) {
 				cache_record_unref(r);
 				return -ENOMEM;
@@ -237,7 +239,7 @@ static int recs_add(const struct schema_collection *c, const cJSON *items, struc
 
 static int recs_add_one(struct recs *rs, struct cache_record *r)
 {
-	struct cache_record **v = realloc(rs->v, (rs->n + 1) * sizeof(*v));
+	struct cache_record **v = realloc(rs->v, (rs->n + 1) * sizeof(struct cache_record *));
 	if (!v) {
 		cache_record_unref(r);
 		return -ENOMEM;
@@ -257,16 +259,16 @@ static struct cache_listing *listing_new(const struct schema_collection *c, stru
 		goto fail;
 	l->refs = 1;
 	/* Records and their index in one allocation: freed together. */
-	l->recs = calloc(1, n * (sizeof(*l->recs) + sizeof(struct cache_index)) + 1);
+	l->recs = calloc(1, n * (sizeof(struct cache_record *) + sizeof(struct cache_index)) + 1);
 	if (!l->recs)
 		goto fail;
 	if (n)
-		memcpy(l->recs, rs->v, n * sizeof(*l->recs));
+		memcpy(l->recs, rs->v, n * sizeof(struct cache_record *));
 	l->n = n;
 	free(rs->v);
 	memset(rs, 0, sizeof(*rs));
 	if (l->n > 1)
-		qsort(l->recs, l->n, sizeof(*l->recs), cmp_stem);
+		qsort(l->recs, l->n, sizeof(struct cache_record *), cmp_stem);
 	struct cache_index *ixs = (struct cache_index *)(l->recs + n);
 	for (size_t i = 0; i < l->n; i++) {
 		struct cache_index *dup = NULL;
@@ -293,8 +295,9 @@ static bool listing_same(const struct cache_listing *a, const struct cache_listi
 	if (a->n != b->n)
 		return false;
 	for (size_t i = 0; i < a->n; i++)
-		if (strcmp(a->recs[i]->stem, b->recs[i]->stem) || a->recs[i]->len != b->recs[i]->len ||
-		    memcmp(a->recs[i]->text, b->recs[i]->text, a->recs[i]->len))
+		if (strcmp(a->recs[i]->stem, b->recs[i]->stem) != 0 ||
+		    a->recs[i]->len != b->recs[i]->len ||
+		    memcmp(a->recs[i]->text, b->recs[i]->text, a->recs[i]->len) != 0)
 			return false;
 	return true;
 }
@@ -515,7 +518,7 @@ static int listing_get(struct cache *cache, struct coll_state *st, struct cache_
 			if (!st->stale) {
 				log_msg(LOG_WARNING,
 					"serving the cached listing of %s: refresh failed (%s)",
-					c->name, strerror(-rc));
+					c->name, log_strerror(-rc));
 				st->stale_since = time(NULL);
 			}
 			st->stale = true;
@@ -525,7 +528,7 @@ static int listing_get(struct cache *cache, struct coll_state *st, struct cache_
 			struct api_stats as;
 			api_get_stats(cache->api, &as);
 			snprintf(st->why, sizeof(st->why), "%.199s",
-				 as.health != API_UP ? as.health_reason : strerror(-rc));
+				 as.health != API_UP ? as.health_reason : log_strerror(-rc));
 			st->forced = st->invalidations != inv0;
 			rc = 0;
 			goto hit;
@@ -613,7 +616,7 @@ struct cache_listing *cache_listing_subset(const struct cache_listing *l, const 
 					   size_t n)
 {
 	struct recs rs = {0};
-	rs.v = malloc((n ? n : 1) * sizeof(*rs.v));
+	rs.v = malloc((n ? n : 1) * sizeof(struct cache_record *));
 	if (!rs.v)
 		return NULL;
 	for (size_t i = 0; i < n; i++) {
@@ -901,6 +904,7 @@ void cache_free(struct cache *cache)
 	for (size_t i = 0; i < cache->nslots; i++)
 		cache_listing_unref(cache->colls[i].cur);
 	HASH_ITER(hh, cache->details, d, dt) {
+		assert(!d->hh.prev); /* the head, front to back (for clang: uthash #128) */
 		HASH_DEL(cache->details, d);
 		cache_record_unref(d->rec);
 		free(d->key);

@@ -1,6 +1,7 @@
 /* pdfstore: the invoices' PDFs, fetched once and kept (see pdfstore.h). */
 #include "store/pdfstore.h"
 
+#include <assert.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -78,7 +79,7 @@ static bool pdf_whole(const char *head, size_t headlen, const char *tail, size_t
 
 static off_t pdf_verified(const char *path)
 {
-	char head[5], tail[1024];
+	char head[5];
 	struct stat st;
 	off_t size = -1;
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -86,6 +87,7 @@ static off_t pdf_verified(const char *path)
 		return -1;
 	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size >= 16 &&
 	    pread(fd, head, sizeof(head), 0) == (ssize_t)sizeof(head)) {
+		char tail[1024];
 		size_t n = st.st_size < (off_t)sizeof(tail) ? (size_t)st.st_size : sizeof(tail);
 		if (pread(fd, tail, n, st.st_size - (off_t)n) == (ssize_t)n &&
 		    pdf_whole(head, sizeof(head), tail, n))
@@ -151,7 +153,7 @@ static void pdf_evict(struct pdfstore *ps, const char *keep)
 	while ((de = readdir(d))) {
 		struct stat st;
 		size_t len = strlen(de->d_name);
-		if (len < 5 || strcmp(de->d_name + len - 4, ".pdf") ||
+		if (len < 5 || strcmp(de->d_name + len - 4, ".pdf") != 0 ||
 		    fstatat(dirfd(d), de->d_name, &st, 0) < 0 || !S_ISREG(st.st_mode))
 			continue;
 		if (n == cap) {
@@ -455,6 +457,7 @@ void pdfstore_free(struct pdfstore *ps)
 	if (!ps)
 		return;
 	HASH_ITER(hh, ps->pdfs, p, pt) {
+		assert(!p->hh.prev); /* the head, front to back (for clang: uthash #128) */
 		HASH_DEL(ps->pdfs, p);
 		free(p->nr);
 		free(p->data);

@@ -3,6 +3,9 @@ account: zero unexpected errors, every write landed once, daemon memory flat aft
 warm-up.
 
 FACTUURFS_LOAD_SECONDS shortens (or lengthens) the run; FACTUURFS_LOAD_SEED repeats one.
+scripts/test.sh runs it for 60 s on the normal build and for 30 s under ThreadSanitizer
+(FACTUURFS_SANITIZED=1), where everything but the memory bound is asserted: TSan's shadow
+memory and access history grow with the run, and are not the daemon's.
 Each worker is a real OS process (forked) that loops over a random mix until the
 deadline:
 
@@ -43,7 +46,7 @@ import urllib.request
 
 import pytest
 
-from harness import DEADLINE, Fake
+from harness import DEADLINE, SANITIZED, Fake
 
 LOAD_SECONDS = float(os.environ.get("FACTUURFS_LOAD_SECONDS", "60"))
 WORKERS = 8
@@ -543,7 +546,7 @@ def test_eight_processes_of_mixed_load(loadfake, mounts, tmp_path):
         mem = (min(rss), max(rss), at_warm, peak_late, rss[-1], limit)
         with open(tmp_path / "rss.txt", "w") as f:
             f.writelines(f"{t:.2f} {b}\n" for t, b in samples)
-        if peak_late is not None and peak_late > limit:
+        if peak_late is not None and peak_late > limit and not SANITIZED:
             problems.append(
                 f"RSS not flat after warm-up: peak {peak_late / 2**20:.1f} MiB in the last "
                 f"half > {limit / 2**20:.1f} MiB (at warm-up {at_warm / 2**20:.1f} MiB "

@@ -659,7 +659,7 @@ static void answer_put(struct fake_service *s, const struct fake_req *r, struct 
 
 	if (at < 0) {
 		answer_text(s, a, 404, "Not found");
-	} else if (!cJSON_IsObject(body)) {
+	} else if (!body || !cJSON_IsObject(body)) {
 		answer_text(s, a, 400, "Invalid request body");
 	} else {
 		cJSON *rec = cJSON_GetArrayItem(cl->recs, at);

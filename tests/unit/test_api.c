@@ -120,8 +120,11 @@ int main(int argc, char **argv)
 	/* The api keeps its own copy: wipe ours to prove it. */
 	key = strdup(argv[3]);
 	methods = strdup(argv[4]);
-	if (!key || !methods)
+	if (!key || !methods) {
+		free(key);
+		free(methods);
 		return 3;
+	}
 	cfg.url = argv[1];
 	cfg.username = argv[2];
 	cfg.apikey = key;
