@@ -155,5 +155,6 @@ int main(void)
 	char cmd[300];
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	CHECK(system(cmd) == 0);
+	free(p);
 	return unit_report();
 }
