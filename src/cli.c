@@ -140,7 +140,9 @@ static void cli_print_status(const char *mnt, const cJSON *st)
 	printf("  account      %s at %s, mounted %s\n", cli_str(st, "username"), cli_str(st, "url"),
 	       cli_str(st, "mounted_at"));
 	printf("  service      %s", svc ? cli_str(svc, "state") : "?");
-	if (svc && strcmp(cli_str(svc, "state"), "up") != 0)
+	if (svc && !strcmp(cli_str(svc, "reason"), "-o offline"))
+		printf(" (-o offline: no call is made)");
+	else if (svc && strcmp(cli_str(svc, "state"), "up") != 0)
 		printf(": next try in %.0f s (%s)", cli_num(svc, "next_try_seconds"),
 		       cli_str(svc, "reason"));
 	printf("\n");

@@ -67,6 +67,10 @@ struct coll_state {
 	struct flight fl;
 	bool forced;          /* refresh asked for */
 	unsigned long invalidations; /* so a fetch can tell one came while it ran */
+	/* Changes of ours under way (cache_change_begin), and begun in all: a
+	 * listing fetched meanwhile may miss one, so it is not kept fresh. */
+	unsigned changing;
+	unsigned long changes;
 	/* The last refresh failed: cur is served stale until retry_at. */
 	bool stale;
 	double retry_at;
@@ -640,7 +644,8 @@ static int listing_get(struct cache *cache, struct coll_state *st, struct cache_
 	}
 	flight_begin(&st->fl);
 	cache->listing_fetches++;
-	unsigned long inv0 = st->invalidations;
+	unsigned long inv0 = st->invalidations, chg0 = st->changes;
+	bool quiet0 = st->changing == 0;
 	pthread_mutex_unlock(&cache->lock);
 
 	rc = fetch_listing(cache, c, st->filter, &fresh);
@@ -704,7 +709,7 @@ static int listing_get(struct cache *cache, struct coll_state *st, struct cache_
 	/* An invalidation during the fetch (a PUT or POST that landed while
 	 * its pages were read) may not be in it: the next access lists again. */
 	st->forced = st->invalidations != inv0;
-	bool keep_fresh = !st->forced;
+	bool keep_fresh = !st->forced && quiet0 && st->changing == 0 && st->changes == chg0;
 	atomic_fetch_add_explicit((_Atomic int *)&fresh->refs, 1, memory_order_relaxed);
 	*out = fresh;
 	pthread_mutex_unlock(&cache->lock);
@@ -843,6 +848,30 @@ void cache_invalidate(struct cache *cache, const struct schema_collection *c)
 	}
 	pthread_mutex_unlock(&cache->lock);
 	unkeep(cache, c);
+}
+
+void cache_change_begin(struct cache *cache, const struct schema_collection *c)
+{
+	pthread_mutex_lock(&cache->lock);
+	for (size_t i = 0; i < cache->nslots; i++) {
+		if (cache->colls[i].c != c)
+			continue;
+		cache->colls[i].changing++;
+		cache->colls[i].changes++;
+	}
+	pthread_mutex_unlock(&cache->lock);
+	/* Whatever its outcome (an answer lost, the daemon killed meanwhile),
+	 * a remount does not trust what was kept before it. */
+	unkeep(cache, c);
+}
+
+void cache_change_end(struct cache *cache, const struct schema_collection *c)
+{
+	pthread_mutex_lock(&cache->lock);
+	for (size_t i = 0; i < cache->nslots; i++)
+		if (cache->colls[i].c == c && cache->colls[i].changing > 0)
+			cache->colls[i].changing--;
+	pthread_mutex_unlock(&cache->lock);
 }
 
 void cache_refresh_all(struct cache *cache)

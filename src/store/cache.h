@@ -156,6 +156,13 @@ struct cache_listing *cache_listing_held(struct cache *cache, const struct schem
 /* Makes the next access to @c list it again (after a change we made). */
 void cache_invalidate(struct cache *cache, const struct schema_collection *c);
 
+/* A change of @c is about to be sent (a PUT, POST or DELETE): before this
+ * returns, its listings kept on disk stop being fresh, whatever the change's
+ * outcome, and a listing of @c fetched until cache_change_end is kept as not
+ * fresh.  Every begin is ended once the call returned. */
+void cache_change_begin(struct cache *cache, const struct schema_collection *c);
+void cache_change_end(struct cache *cache, const struct schema_collection *c);
+
 /* Drops every listing so the next access lists again (SIGHUP, .factuurfs/refresh). */
 void cache_refresh_all(struct cache *cache);
 

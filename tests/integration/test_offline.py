@@ -332,6 +332,8 @@ def test_option_offline_makes_no_call_at_all(workdir, mounts):
         for rel, data in seen.items():
             assert read(m2.path(*rel.split("/"))) == data, rel
         assert save(m2.path("clients", "new.json"), "{}") == errno.EROFS
+        out = cli("status", m2.mnt).stdout
+        assert "service      offline (-o offline: no call is made)" in out, out
         # well past the first probe's time (1 s): still offline, and not one call
         t0 = time.monotonic()
         wait_for(lambda: time.monotonic() - t0 > 3, "three seconds", interval=0.2)
