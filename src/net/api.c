@@ -406,9 +406,10 @@ static int api_exchange(struct api *api, const char *method, const char *path, c
 	req.len = body_len;
 	/* One deadline for the whole call: the wait for a connection and every
 	 * attempt and backoff share the configured total timeout. */
-	req.deadline = api_now(api) + (probe && api->timeout_ms > API_PROBE_TIMEOUT * 1000
-					       ? API_PROBE_TIMEOUT
-					       : (double)api->timeout_ms / 1000.0);
+	double total = (double)api->timeout_ms / 1000.0;
+	if (probe && total > API_PROBE_TIMEOUT)
+		total = API_PROBE_TIMEOUT;
+	req.deadline = api_now(api) + total;
 	transport_result_init(&res);
 	for (int attempt = 0;; attempt++) {
 		double t0 = api_now(api);

@@ -425,16 +425,21 @@ int cache_listing_load(const struct schema_collection *c, const char *filter, co
 	char name[96];
 	*out = NULL;
 	slot_name(c, filter, name, sizeof(name));
+	struct cache_listing *l = NULL;
 	int rc = persist_read(path, name, &meta, load_record, &ld);
 	/* A single-object collection is one record, named after it. */
 	if (rc == 0 && c->single && (ld.rs.n != 1 || strcmp(ld.rs.v[0]->id, c->name) != 0))
 		rc = -EBADMSG;
-	if (rc == 0 && !(*out = listing_new(c, &ld.rs)))
-		rc = -ENOMEM;
+	if (rc == 0) {
+		l = listing_new(c, &ld.rs);
+		if (!l)
+			rc = -ENOMEM;
+	}
 	recs_clear(&ld.rs);
-	if (rc < 0)
-		return rc;
-	(*out)->fetched_wall = meta.fetched;
+	if (!l)
+		return rc < 0 ? rc : -ENOMEM;
+	l->fetched_wall = meta.fetched;
+	*out = l;
 	*fetched = meta.fetched;
 	*fresh = meta.fresh;
 	return 0;
