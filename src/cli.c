@@ -101,6 +101,20 @@ static const char *cli_bytes(double b, char *buf, size_t len)
 	return buf;
 }
 
+/* An age for a person: "40 s", "12 min", "3 h", "2 d". */
+static const char *cli_age(double s, char *buf, size_t len)
+{
+	if (s < 120)
+		snprintf(buf, len, "%.0f s", s);
+	else if (s < 7200)
+		snprintf(buf, len, "%.0f min", s / 60);
+	else if (s < 172800)
+		snprintf(buf, len, "%.0f h", s / 3600);
+	else
+		snprintf(buf, len, "%.0f d", s / 86400);
+	return buf;
+}
+
 /* "95% (120 of 126)", or "-" when nothing was asked yet. */
 static const char *cli_rate(double hits, double total, char *buf, size_t len)
 {
@@ -126,7 +140,9 @@ static void cli_print_status(const char *mnt, const cJSON *st)
 	printf("  account      %s at %s, mounted %s\n", cli_str(st, "username"), cli_str(st, "url"),
 	       cli_str(st, "mounted_at"));
 	printf("  service      %s", svc ? cli_str(svc, "state") : "?");
-	if (svc && strcmp(cli_str(svc, "state"), "up") != 0)
+	if (svc && !strcmp(cli_str(svc, "reason"), "-o offline"))
+		printf(" (-o offline: no call is made)");
+	else if (svc && strcmp(cli_str(svc, "state"), "up") != 0)
 		printf(": next try in %.0f s (%s)", cli_num(svc, "next_try_seconds"),
 		       cli_str(svc, "reason"));
 	printf("\n");
@@ -179,8 +195,11 @@ static void cli_print_status(const char *mnt, const cJSON *st)
 		{
 			if (strcmp(cli_str(c, "state"), "stale") != 0)
 				continue;
-			printf("%s (since %s: %s)%s", c->string, cli_str(c, "stale_since"),
-			       cli_str(c, "stale_because"), --stale ? ", " : "\n");
+			char age[32];
+			printf("%s (since %s: %s; %s old)%s", c->string, cli_str(c, "stale_since"),
+			       cli_str(c, "stale_because"),
+			       cli_age(cli_num(c, "age_seconds"), age, sizeof(age)),
+			       --stale ? ", " : "\n");
 		}
 	}
 	printf("  errors       %.0f since mounting\n", cli_num(st, "errors_total"));

@@ -25,6 +25,7 @@
 #include "base/events.h"
 #include "feat/status.h"
 #include "store/pdfstore.h"
+#include "store/persist.h"
 #include "base/who.h"
 
 #define DEFAULT_URL "https://www.factuursturen.nl/api/v1/"
@@ -47,6 +48,7 @@ struct options {
 	int insecure;
 	int readonly;
 	int nonotify;          /* no desktop notification of refusals */
+	int offline;           /* no call at all: the state on disk, read-only */
 };
 
 enum { KEY_RO = 1 };
@@ -68,6 +70,7 @@ static const struct fuse_opt option_spec[] = {
 	OPT("cache_max=%s", cache_max),
 	OPT("nodiskcache", nodiskcache),
 	OPT("nonotify", nonotify),
+	OPT("offline", offline),
 	OPT("apikey=%s", apikey_on_cmdline),
 	FUSE_OPT_KEY("ro", KEY_RO),
 	FUSE_OPT_END,
@@ -114,10 +117,14 @@ static void usage(const char *prog)
 	       "    -o cache_dir=DIR       PDF cache (default $XDG_CACHE_HOME/factuurfs)\n"
 	       "    -o cache_max=SIZE      PDFs kept, least recently used dropped first\n"
 	       "                           (default 1G; K, M, G suffixes)\n"
-	       "    -o nodiskcache         keep PDFs in memory only (within cache_max)\n"
+	       "    -o nodiskcache         keep PDFs and listings in memory only (PDFs\n"
+	       "                           within cache_max)\n"
 	       "    -o nonotify            no desktop notification when a save or rm is\n"
 	       "                           refused (close(2) still fails, the log and the\n"
 	       "                           status file still say why)\n"
+	       "    -o offline             no API call at all: serve what is kept on disk,\n"
+	       "                           read-only; a mount that cannot reach the service\n"
+	       "                           starts so too, and goes online when it answers\n"
 	       "    -o cafile=FILE         trust the CA certificates in FILE (PEM) instead of\n"
 	       "                           the system's, e.g. for a private CA\n"
 	       "    -o insecure            do not verify the server's TLS certificate (never\n"
@@ -476,6 +483,7 @@ struct daemon {
 	struct api *api;
 	struct cache *cache;
 	struct pdfstore *pdfs;
+	struct persist *persist;
 	struct events *events;
 	struct mount *fs;
 	struct who_mount *who;
@@ -483,6 +491,21 @@ struct daemon {
 	pthread_t sighup_thread;
 	bool sighup_started, mounted;
 };
+
+/* Whether a mount whose check call failed with @rc starts offline: when the
+ * service could not be reached (no answer: refused, DNS, timeout, a dropped
+ * connection; or a 5xx after the retries) and there are listings on disk to
+ * serve.  Refused credentials (401/403) and a spent budget still refuse the
+ * mount; so does an unreachable service with nothing kept (a first mount, a
+ * mistyped URL, -o nodiskcache), which would show only errors. */
+static bool may_start_offline(struct daemon *d, int rc)
+{
+	struct api_stats as;
+	api_get_stats(d->api, &as);
+	if (rc == -EACCES || rc == -EAGAIN || (as.last_status > 0 && as.last_status < 500))
+		return false;
+	return cache_listings_loaded(d->cache) > 0;
+}
 
 /* Options and arguments: 0 to go on, 1 when done (--help, --version), -1 on
  * an error already said. */
@@ -607,6 +630,15 @@ static int open_account(struct daemon *d)
 		    api_background_persist(d->api, bg) < 0)
 			log_msg(LOG_WARNING, "%s: the thumbnail reserve counts per mount", bg);
 		free(bg);
+		/* Listings kept across mounts (store/persist.h). */
+		char *state = NULL;
+		if (asprintf(&state, "%s/state/listings", d->pdf_dir) < 0)
+			state = NULL;
+		rc = state ? persist_new(&d->persist, state) : -ENOMEM;
+		if (rc < 0)
+			log_msg(LOG_WARNING, "%s: %s; listings are kept in memory only",
+				state ? state : d->pdf_dir, log_strerror(-rc));
+		free(state);
 	}
 	struct cache_config ccfg = {
 		.ttl = o->ttl,
@@ -615,6 +647,7 @@ static int open_account(struct daemon *d)
 		.started = fs_started(d->fs),
 		.changed = fs_listing_changed,
 		.ud = d->fs,
+		.persist = d->persist,
 	};
 	struct pdfstore_config pcfg = {
 		.dir = d->pdf_dir, .max = d->pdf_max, .api = d->api, .events = d->events,
@@ -627,11 +660,30 @@ static int open_account(struct daemon *d)
 	};
 	if (fs_set_stores(d->fs, d->cache, d->pdfs, d->api, d->events, &ssrc) < 0)
 		goto fail;
+	if (o->offline) {
+		/* -o offline: the state on disk, and not one call (no probe). */
+		log_msg(LOG_INFO, "offline (-o offline): %zu listings kept on disk, read-only",
+			cache_listings_loaded(d->cache));
+		return api_set_offline(d->api, "-o offline", NULL) < 0 ? -1 : 0;
+	}
 	/* The one call at mount: it checks the credentials, and its answer is
-	 * balance.json's content, so it is not wasted. */
+	 * balance.json's content, so it is not wasted.  Asked even when a fresh
+	 * balance was kept on disk: credentials are checked at every mount. */
+	const struct schema_collection *balance = schema_find("balance");
 	struct cache_listing *l = NULL;
-	rc = cache_listing_get(d->cache, schema_find("balance"), &l);
+	rc = cache_listing_check(d->cache, balance, &l);
 	cache_listing_unref(l);
+	if (rc < 0 && may_start_offline(d, rc)) {
+		last_error = events_last_error(d->events);
+		fprintf(stderr, "factuurfs: %s: %s (%s); mounting offline, read-only, from the "
+				"%zu listings kept on disk, until the service answers\n",
+			o->url, check_failure(rc), last_error ? last_error : log_strerror(-rc),
+			cache_listings_loaded(d->cache));
+		free(last_error);
+		/* The probe asks for the check's own path: its 2xx says the
+		 * service and the credentials are back. */
+		return api_set_offline(d->api, "cannot reach the service", "balance") < 0 ? -1 : 0;
+	}
 	if (rc < 0) {
 		last_error = events_last_error(d->events);
 		fprintf(stderr, "factuurfs: %s: %s (%s)\n", o->url, check_failure(rc),
@@ -711,6 +763,7 @@ static void daemon_free(struct daemon *d)
 	free(d->real_mnt);
 	pdfstore_free(d->pdfs);
 	cache_free(d->cache);
+	persist_free(d->persist); /* writes what is still queued */
 	events_free(d->events);
 	api_free(d->api);
 	free(d->pdf_dir);

@@ -83,7 +83,8 @@ char *status_render(const struct status_sources *src, size_t *len)
 		/* The service as the mount sees it: while not "up", reads come
 		 * from the cache (listings marked stale) and the rest fail fast. */
 		static const char *const health[] = {
-		    [API_UP] = "up", [API_DOWN] = "down", [API_RATELIMITED] = "ratelimited"};
+		    [API_UP] = "up", [API_DOWN] = "down", [API_RATELIMITED] = "ratelimited",
+		    [API_OFFLINE] = "offline"};
 		cJSON *svc = cJSON_AddObjectToObject(root, "service");
 		cJSON_AddStringToObject(svc, "state", health[stats.health]);
 		if (stats.health != API_UP) {

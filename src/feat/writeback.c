@@ -43,14 +43,19 @@ static int fail(int err, char *msg, size_t msglen, const char *fmt, ...)
 
 /* Sends @method with @wire as its JSON body: 0 on 2xx, else -errno with the
  * reason in @msg (net/api.h's api_call decides both).  @ans tells a request
- * that provably never left from one that may have reached the service. */
-static int request(const struct wb *wb, const char *method, const char *path, const cJSON *wire,
+ * that provably never left from one that may have reached the service.
+ * @touches is the collection whose listing the change moves: what is kept of
+ * it on disk stops being fresh before the request leaves (cache_change_begin). */
+static int request(const struct wb *wb, const struct schema_collection *touches,
+		   const char *method, const char *path, const cJSON *wire,
 		   struct api_answer *ans, char *msg, size_t msglen)
 {
 	char *body = wire ? cJSON_PrintUnformatted(wire) : NULL;
 	if (wire && !body)
 		return fail(-ENOMEM, msg, msglen, "out of memory");
+	cache_change_begin(wb->cache, touches);
 	int rc = api_call(wb->api, method, path, body, body ? strlen(body) : 0, ans);
+	cache_change_end(wb->cache, touches);
 	free(body);
 	return rc < 0 ? fail(rc, msg, msglen, "%s %s: %s", method, path, ans->message) : 0;
 }
@@ -92,9 +97,11 @@ static int check_template(const struct schema_collection *c, const cJSON *user, 
 		    "this is templates/%s.json unchanged: edit its example values first", c->name);
 }
 
-/* PUTs pythonic @user as @id of @c, converted to the wire form first. */
-static int put(const struct wb *wb, const struct schema_collection *c, const char *id,
-	       const cJSON *user, char *msg, size_t msglen)
+/* PUTs pythonic @user as @id of @c, converted to the wire form first; the
+ * listing of @touches is the one it changes. */
+static int put(const struct wb *wb, const struct schema_collection *c,
+	       const struct schema_collection *touches, const char *id, const cJSON *user,
+	       char *msg, size_t msglen)
 {
 	struct api_answer resp = {0};
 	char err[256], *path = NULL;
@@ -103,7 +110,7 @@ static int put(const struct wb *wb, const struct schema_collection *c, const cha
 	if (!wire)
 		return fail(-EINVAL, msg, msglen, "%s", err);
 	path = record_path(c, id);
-	rc = path ? request(wb, "PUT", path, wire, &resp, msg, msglen) : -ENOMEM;
+	rc = path ? request(wb, touches, "PUT", path, wire, &resp, msg, msglen) : -ENOMEM;
 	api_answer_clear(&resp);
 	cJSON_Delete(wire);
 	free(path);
@@ -156,7 +163,7 @@ int wb_edit(const struct wb *wb, const struct schema_collection *c, const char *
 	if (rc == 0)
 		rc = check_template(c, user, false, msg, msglen);
 	if (rc == 0)
-		rc = put(wb, c, id, user, msg, msglen);
+		rc = put(wb, c, c, id, user, msg, msglen);
 	if (rc == 0) {
 		*sent = true;
 		cache_invalidate(wb->cache, c);
@@ -316,7 +323,7 @@ int wb_create(const struct wb *wb, const struct schema_collection *c, const char
 		goto out;
 	}
 	struct cache_listing *before = cache_listing_peek(wb->cache, *in);
-	rc = request(wb, "POST", c->name, wire, &resp, msg, msglen);
+	rc = request(wb, *in, "POST", c->name, wire, &resp, msg, msglen);
 	/* Unanswered, but maybe acted on: remember it, unless it provably
 	 * never left (not sent at all, or the connection was refused). */
 	if (rc < 0 && !resp.answered && !resp.not_sent) {
@@ -357,7 +364,7 @@ int wb_payment(const struct wb *wb, const char *nr, const char *text, size_t len
 	cJSON *user = parse_text(text, len, msg, msglen);
 	int rc = user ? check_template(c, user, true, msg, msglen) : -EINVAL;
 	if (rc == 0)
-		rc = put(wb, c, nr, user, msg, msglen);
+		rc = put(wb, c, schema_find("invoices"), nr, user, msg, msglen);
 	if (rc == 0)
 		cache_invalidate(wb->cache, schema_find("invoices"));
 	cJSON_Delete(user);
@@ -375,7 +382,7 @@ int wb_delete(const struct wb *wb, const struct schema_collection *c, const char
 	path = record_path(c, id);
 	if (!path)
 		return -ENOMEM;
-	rc = request(wb, "DELETE", path, NULL, &resp, msg, msglen);
+	rc = request(wb, c, "DELETE", path, NULL, &resp, msg, msglen);
 	if (rc == 0 || rc == -ENOENT)
 		cache_invalidate(wb->cache, c);
 	api_answer_clear(&resp);

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "base/who.h"
+#include "net/api.h"
 #include "feat/export.h"
 #include "feat/views.h"
 #include "fuse/mount.h"
@@ -88,6 +89,11 @@ struct mount *fs_new(double ttl, bool readonly)
 		return NULL;
 	}
 	return m;
+}
+
+bool mount_offline(struct mount *m)
+{
+	return api_offline(m->api);
 }
 
 time_t fs_started(const struct mount *m)

@@ -56,6 +56,8 @@ enum api_health {
 	API_UP,          /* answering (or not asked yet) */
 	API_DOWN,        /* unreachable or failing: requests fail fast until the next try */
 	API_RATELIMITED, /* the hourly budget is spent: requests fail fast with EAGAIN */
+	API_OFFLINE,     /* mounted offline (api_set_offline): nothing is sent but the
+			    probe; requests fail at once with EHOSTUNREACH */
 };
 
 struct api_stats {
@@ -72,6 +74,8 @@ struct api_stats {
 	enum api_health health;
 	double next_try;          /* seconds until requests are sent again (DOWN, RATELIMITED) */
 	char health_reason[256];  /* why DOWN or RATELIMITED: the last failure's words */
+	long last_status;         /* HTTP status of the last answer, 0 when the last
+				     call got none (at mount: unreachable or not) */
 };
 
 /* Returns 0 and a new handle in *@out, or -errno (-EINVAL: a field missing,
@@ -152,6 +156,18 @@ int api_status_errno(long status);
 bool api_response_is_ratelimited(const struct api_response *resp);
 
 void api_get_stats(struct api *api, struct api_stats *out);
+
+/* Offline: from now on no request is sent (each fails at once with
+ * -EHOSTUNREACH, resp->not_sent, "not sent: offline (@reason)") and the health
+ * is API_OFFLINE.  With @probe_path, a thread of the api GETs it at growing
+ * intervals (1 s doubling to 30 s), and the first 2xx answer ends offline
+ * (API_UP: everything is sent again); without it (-o offline) nothing ever
+ * is.  0 or -errno (the thread could not start: offline for good). */
+int api_set_offline(struct api *api, const char *reason, const char *probe_path);
+
+/* True while offline (api_set_offline, until a probe is answered); false for
+ * a NULL @api. */
+bool api_offline(struct api *api);
 
 /* The budget reserve.  Programs nobody asked to read an account (file
  * managers' thumbnailers, desktop indexers: who.h decides) may cause at most
