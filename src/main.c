@@ -19,6 +19,7 @@
 #include "store/cache.h"
 #include "cli.h"
 #include "feat/desktop.h"
+#include "feat/prefetch.h"
 #include "fuse/fs.h"
 #include "base/log.h"
 #include "model/schema.h"
@@ -26,6 +27,7 @@
 #include "feat/status.h"
 #include "store/pdfstore.h"
 #include "base/who.h"
+#include "base/clock.h"
 
 #define DEFAULT_URL "https://www.factuursturen.nl/api/v1/"
 #define RC_NAME ".factuursturen_rc"
@@ -47,6 +49,7 @@ struct options {
 	int insecure;
 	int readonly;
 	int nonotify;          /* no desktop notification of refusals */
+	long prefetch;         /* PDFs fetched in the background, calls an hour; 0: off */
 };
 
 enum { KEY_RO = 1 };
@@ -68,6 +71,7 @@ static const struct fuse_opt option_spec[] = {
 	OPT("cache_max=%s", cache_max),
 	OPT("nodiskcache", nodiskcache),
 	OPT("nonotify", nonotify),
+	OPT("prefetch=%ld", prefetch),
 	OPT("apikey=%s", apikey_on_cmdline),
 	FUSE_OPT_KEY("ro", KEY_RO),
 	FUSE_OPT_END,
@@ -115,6 +119,9 @@ static void usage(const char *prog)
 	       "    -o cache_max=SIZE      PDFs kept, least recently used dropped first\n"
 	       "                           (default 1G; K, M, G suffixes)\n"
 	       "    -o nodiskcache         keep PDFs in memory only (within cache_max)\n"
+	       "    -o prefetch=N          fetch the PDFs not on disk yet in the background,\n"
+	       "                           newest first, at most N calls an hour, while you\n"
+	       "                           are idle and the budget allows (default: off)\n"
 	       "    -o nonotify            no desktop notification when a save or rm is\n"
 	       "                           refused (close(2) still fails, the log and the\n"
 	       "                           status file still say why)\n"
@@ -480,6 +487,7 @@ struct daemon {
 	struct mount *fs;
 	struct who_mount *who;
 	struct desktop *desktop;
+	struct prefetch *prefetch;
 	pthread_t sighup_thread;
 	bool sighup_started, mounted;
 };
@@ -533,6 +541,10 @@ static int parse_args(struct daemon *d, int argc, char **argv)
 	}
 	if (!(o->ttl >= 0) || !(o->timeout > 0) || o->page_size < 1) {
 		fprintf(stderr, "factuurfs: ttl must be >= 0, timeout > 0 and page_size >= 1\n");
+		return -1;
+	}
+	if (o->prefetch < 0) {
+		fprintf(stderr, "factuurfs: prefetch must be >= 0 (calls an hour; 0: off)\n");
 		return -1;
 	}
 	d->pdf_max = o->cache_max ? parse_size(o->cache_max) : (off_t)1 << 30;
@@ -621,9 +633,19 @@ static int open_account(struct daemon *d)
 	};
 	if (cache_new(&d->cache, d->api, &ccfg) < 0 || pdfstore_new(&d->pdfs, &pcfg) < 0)
 		goto fail;
+	if (o->prefetch > 0 && !d->pdf_dir) {
+		log_msg(LOG_WARNING, "prefetch: off, the PDFs would not be kept (no disk cache)");
+	} else if (o->prefetch > 0) {
+		struct prefetch_config fcfg = {
+			.per_hour = o->prefetch, .thumbnail_share = o->background_calls,
+			.hour = clock_hour(), .api = d->api, .cache = d->cache, .pdfs = d->pdfs,
+		};
+		if (prefetch_new(&d->prefetch, &fcfg) < 0)
+			goto fail;
+	}
 	struct status_sources ssrc = {
 		.url = o->url, .username = d->username, .mounted = time(NULL), .api = d->api,
-		.cache = d->cache, .pdfs = d->pdfs, .events = d->events,
+		.cache = d->cache, .pdfs = d->pdfs, .events = d->events, .prefetch = d->prefetch,
 	};
 	if (fs_set_stores(d->fs, d->cache, d->pdfs, d->api, d->events, &ssrc) < 0)
 		goto fail;
@@ -669,6 +691,8 @@ static int serve(struct daemon *d)
 	if (!d->o.nonotify && (rc = desktop_start(&d->desktop)) < 0)
 		log_msg(LOG_WARNING, "no desktop notifications: %s", log_strerror(-rc));
 	events_on_refusal(d->events, desktop_notify, d->desktop);
+	if (d->prefetch && (rc = prefetch_start(d->prefetch)) < 0)
+		log_msg(LOG_WARNING, "no prefetch: %s", log_strerror(-rc));
 	if (pthread_create(&d->sighup_thread, NULL, sighup_main, d->fs) == 0)
 		d->sighup_started = true;
 	log_msg(LOG_INFO, "mounted %s for %s on %s", d->o.url, d->username, f->mountpoint);
@@ -692,6 +716,8 @@ static int serve(struct daemon *d)
 
 static void daemon_free(struct daemon *d)
 {
+	/* Its calls go through the cache and the pdfstore: it ends first. */
+	prefetch_stop(d->prefetch);
 	if (d->sighup_started) {
 		pthread_cancel(d->sighup_thread);
 		pthread_join(d->sighup_thread, NULL);
@@ -707,6 +733,7 @@ static void daemon_free(struct daemon *d)
 	if (d->se)
 		fuse_session_destroy(d->se);
 	fs_free(d->fs);
+	prefetch_free(d->prefetch);
 	who_mount_free(d->who);
 	free(d->real_mnt);
 	pdfstore_free(d->pdfs);
