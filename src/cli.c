@@ -142,7 +142,7 @@ static const char *cli_duration(double s, char *buf, size_t len)
 /* The prefetch line: "412 of 1,200 PDFs local; about 3 h left at 150/h"; none when off. */
 static void cli_print_prefetch(const cJSON *pf)
 {
-	char a[32], b[32], c[48];
+	char a[32], b[32];
 	const char *state = cli_str(pf, "state");
 	if (!pf || !*state || !strcmp(state, "off"))
 		return;
@@ -153,10 +153,11 @@ static void cli_print_prefetch(const cJSON *pf)
 	}
 	printf("%s of %s PDFs local; ", cli_count(cli_num(pf, "local"), a, sizeof(a)),
 	       cli_count(cli_num(pf, "total"), b, sizeof(b)));
-	if (cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(pf, "eta_seconds")))
+	if (cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(pf, "eta_seconds"))) {
+		char c[48];
 		printf("%s left at %.0f/h", cli_duration(cli_num(pf, "eta_seconds"), c, sizeof(c)),
 		       cli_num(pf, "per_hour"));
-	else
+	} else
 		printf("%s", state);
 	if (strcmp(state, "running") != 0 && strcmp(state, "done") != 0 &&
 	    cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(pf, "eta_seconds")))
