@@ -125,6 +125,60 @@ static const char *cli_rate(double hits, double total, char *buf, size_t len)
 	return buf;
 }
 
+/* "1,200" */
+static const char *cli_count(double n, char *buf, size_t len)
+{
+	char digits[32];
+	size_t nd, o = 0;
+	snprintf(digits, sizeof(digits), "%.0f", n < 0 ? 0 : n);
+	nd = strlen(digits);
+	for (size_t i = 0; i < nd && o + 2 < len; i++) {
+		if (i > 0 && (nd - i) % 3 == 0)
+			buf[o++] = ',';
+		buf[o++] = digits[i];
+	}
+	buf[o] = '\0';
+	return buf;
+}
+
+/* "about 3 h", "about 25 min", "about 40 s" */
+static const char *cli_duration(double s, char *buf, size_t len)
+{
+	if (s >= 5400)
+		snprintf(buf, len, "about %.0f h", s / 3600);
+	else if (s >= 90)
+		snprintf(buf, len, "about %.0f min", s / 60);
+	else
+		snprintf(buf, len, "about %.0f s", s);
+	return buf;
+}
+
+/* The prefetch line: "412 of 1,200 PDFs local; about 3 h left at 150/h"; none when off. */
+static void cli_print_prefetch(const cJSON *pf)
+{
+	char a[32], b[32];
+	const char *state = cli_str(pf, "state");
+	if (!pf || !*state || !strcmp(state, "off"))
+		return;
+	printf("  prefetch     ");
+	if (!cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(pf, "total"))) {
+		printf("%s at %.0f/h\n", state, cli_num(pf, "per_hour"));
+		return;
+	}
+	printf("%s of %s PDFs local; ", cli_count(cli_num(pf, "local"), a, sizeof(a)),
+	       cli_count(cli_num(pf, "total"), b, sizeof(b)));
+	if (cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(pf, "eta_seconds"))) {
+		char c[48];
+		printf("%s left at %.0f/h", cli_duration(cli_num(pf, "eta_seconds"), c, sizeof(c)),
+		       cli_num(pf, "per_hour"));
+	} else
+		printf("%s", state);
+	if (strcmp(state, "running") != 0 && strcmp(state, "done") != 0 &&
+	    cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(pf, "eta_seconds")))
+		printf(" (%s)", state);
+	printf("\n");
+}
+
 /* The human form of the status JSON @st of the mount at @mnt. */
 static void cli_print_status(const char *mnt, const cJSON *st)
 {
@@ -189,6 +243,7 @@ static void cli_print_status(const char *mnt, const cJSON *st)
 				cli_num(cache, "pdf_disk_cache_hits") + cli_num(cache, "pdfs_fetched"),
 				b2, sizeof(b2)));
 	}
+	cli_print_prefetch(cJSON_GetObjectItemCaseSensitive(st, "prefetch"));
 	if (stale) {
 		printf("  stale        ");
 		cJSON_ArrayForEach(c, colls)

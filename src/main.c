@@ -19,6 +19,7 @@
 #include "store/cache.h"
 #include "cli.h"
 #include "feat/desktop.h"
+#include "feat/prefetch.h"
 #include "fuse/fs.h"
 #include "base/log.h"
 #include "model/schema.h"
@@ -27,6 +28,7 @@
 #include "store/pdfstore.h"
 #include "store/persist.h"
 #include "base/who.h"
+#include "base/clock.h"
 
 #define DEFAULT_URL "https://www.factuursturen.nl/api/v1/"
 #define RC_NAME ".factuursturen_rc"
@@ -49,6 +51,7 @@ struct options {
 	int readonly;
 	int nonotify;          /* no desktop notification of refusals */
 	int offline;           /* no call at all: the state on disk, read-only */
+	long prefetch;         /* PDFs fetched in the background, calls an hour; 0: off */
 };
 
 enum { KEY_RO = 1 };
@@ -71,6 +74,7 @@ static const struct fuse_opt option_spec[] = {
 	OPT("nodiskcache", nodiskcache),
 	OPT("nonotify", nonotify),
 	OPT("offline", offline),
+	OPT("prefetch=%ld", prefetch),
 	OPT("apikey=%s", apikey_on_cmdline),
 	FUSE_OPT_KEY("ro", KEY_RO),
 	FUSE_OPT_END,
@@ -119,6 +123,8 @@ static void usage(const char *prog)
 	       "                           (default 1G; K, M, G suffixes)\n"
 	       "    -o nodiskcache         keep PDFs and listings in memory only (PDFs\n"
 	       "                           within cache_max)\n"
+	       "    -o prefetch=N          fetch the PDFs not on disk yet in the background,\n"
+	       "                           newest first, at most N calls an hour (default: off)\n"
 	       "    -o nonotify            no desktop notification when a save or rm is\n"
 	       "                           refused (close(2) still fails, the log and the\n"
 	       "                           status file still say why)\n"
@@ -488,6 +494,7 @@ struct daemon {
 	struct mount *fs;
 	struct who_mount *who;
 	struct desktop *desktop;
+	struct prefetch *prefetch;
 	pthread_t sighup_thread;
 	bool sighup_started, mounted;
 };
@@ -556,6 +563,10 @@ static int parse_args(struct daemon *d, int argc, char **argv)
 	}
 	if (!(o->ttl >= 0) || !(o->timeout > 0) || o->page_size < 1) {
 		fprintf(stderr, "factuurfs: ttl must be >= 0, timeout > 0 and page_size >= 1\n");
+		return -1;
+	}
+	if (o->prefetch < 0) {
+		fprintf(stderr, "factuurfs: prefetch must be >= 0 (calls an hour; 0: off)\n");
 		return -1;
 	}
 	d->pdf_max = o->cache_max ? parse_size(o->cache_max) : (off_t)1 << 30;
@@ -654,9 +665,19 @@ static int open_account(struct daemon *d)
 	};
 	if (cache_new(&d->cache, d->api, &ccfg) < 0 || pdfstore_new(&d->pdfs, &pcfg) < 0)
 		goto fail;
+	if (o->prefetch > 0 && !d->pdf_dir) {
+		log_msg(LOG_WARNING, "prefetch: off, the PDFs would not be kept (no disk cache)");
+	} else if (o->prefetch > 0) {
+		struct prefetch_config fcfg = {
+			.per_hour = o->prefetch, .thumbnail_share = o->background_calls,
+			.hour = clock_hour(), .api = d->api, .cache = d->cache, .pdfs = d->pdfs,
+		};
+		if (prefetch_new(&d->prefetch, &fcfg) < 0)
+			goto fail;
+	}
 	struct status_sources ssrc = {
 		.url = o->url, .username = d->username, .mounted = time(NULL), .api = d->api,
-		.cache = d->cache, .pdfs = d->pdfs, .events = d->events,
+		.cache = d->cache, .pdfs = d->pdfs, .events = d->events, .prefetch = d->prefetch,
 	};
 	if (fs_set_stores(d->fs, d->cache, d->pdfs, d->api, d->events, &ssrc) < 0)
 		goto fail;
@@ -721,6 +742,8 @@ static int serve(struct daemon *d)
 	if (!d->o.nonotify && (rc = desktop_start(&d->desktop)) < 0)
 		log_msg(LOG_WARNING, "no desktop notifications: %s", log_strerror(-rc));
 	events_on_refusal(d->events, desktop_notify, d->desktop);
+	if (d->prefetch && (rc = prefetch_start(d->prefetch)) < 0)
+		log_msg(LOG_WARNING, "no prefetch: %s", log_strerror(-rc));
 	if (pthread_create(&d->sighup_thread, NULL, sighup_main, d->fs) == 0)
 		d->sighup_started = true;
 	log_msg(LOG_INFO, "mounted %s for %s on %s", d->o.url, d->username, f->mountpoint);
@@ -744,6 +767,8 @@ static int serve(struct daemon *d)
 
 static void daemon_free(struct daemon *d)
 {
+	/* Its calls go through the cache and the pdfstore: it ends first. */
+	prefetch_stop(d->prefetch);
 	if (d->sighup_started) {
 		pthread_cancel(d->sighup_thread);
 		pthread_join(d->sighup_thread, NULL);
@@ -759,6 +784,7 @@ static void daemon_free(struct daemon *d)
 	if (d->se)
 		fuse_session_destroy(d->se);
 	fs_free(d->fs);
+	prefetch_free(d->prefetch);
 	who_mount_free(d->who);
 	free(d->real_mnt);
 	pdfstore_free(d->pdfs);

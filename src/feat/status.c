@@ -13,6 +13,7 @@
 #include "net/api.h"
 #include "store/cache.h"
 #include "store/pdfstore.h"
+#include "feat/prefetch.h"
 
 static void add_time(cJSON *o, const char *key, time_t t)
 {
@@ -101,6 +102,7 @@ char *status_render(const struct status_sources *src, size_t *len)
 		if (a)
 			cJSON_AddBoolToObject(c, "ratelimited", stats.health == API_RATELIMITED);
 	}
+	prefetch_describe(src->prefetch, cJSON_AddObjectToObject(root, "prefetch"));
 	cJSON_AddNumberToObject(root, "errors_total", (double)total);
 	cJSON_AddItemToObject(root, "last_errors", errs);
 	cJSON_AddItemToObject(root, "last_changes", changes);

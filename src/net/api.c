@@ -101,7 +101,15 @@ struct api {
 	bool prober_started, stopping;
 	char *probe_path;
 	double probe_at, probe_wait;
+	/* Calls of threads other than the prefetch's (api_foreground_quiet),
+	 * protected by lock: in flight now, and when the last one began or
+	 * ended (api_now; 0: none yet). */
+	int fg_inflight;
+	double fg_last;
 };
+
+/* Set in the prefetch's thread (api_thread_is_prefetch). */
+static _Thread_local bool api_prefetch_thread;
 
 static double api_now(const struct api *api)
 {
@@ -353,6 +361,19 @@ static void api_count(struct api *api, const struct transport_result *res)
 		api->stats.failures++;
 	if (res->ratelimit_remaining >= 0)
 		api->stats.ratelimit_remaining = res->ratelimit_remaining;
+	if (api_prefetch_thread)
+		api->stats.prefetch_requests++;
+	pthread_mutex_unlock(&api->lock);
+}
+
+/* A call of the user's (any thread but the prefetch's) begins (+1) or ends (-1). */
+static void api_foreground(struct api *api, int delta)
+{
+	if (api_prefetch_thread)
+		return;
+	pthread_mutex_lock(&api->lock);
+	api->fg_inflight += delta;
+	api->fg_last = api_now(api);
 	pthread_mutex_unlock(&api->lock);
 }
 
@@ -411,6 +432,8 @@ static int api_exchange(struct api *api, const char *method, const char *path, c
 		total = API_PROBE_TIMEOUT;
 	req.deadline = api_now(api) + total;
 	transport_result_init(&res);
+	if (!probe)
+		api_foreground(api, +1);
 	for (int attempt = 0;; attempt++) {
 		double t0 = api_now(api);
 		long left_ms, wait_ms;
@@ -459,6 +482,8 @@ static int api_exchange(struct api *api, const char *method, const char *path, c
 		api_note_probe(api, resp, rc);
 	else
 		api_note_health(api, resp, rc, fail, res.retry_after);
+	if (!probe)
+		api_foreground(api, -1);
 	return rc;
 }
 
@@ -636,6 +661,26 @@ bool api_offline(struct api *api)
 	bool off = api->stats.health == API_OFFLINE;
 	pthread_mutex_unlock(&api->lock);
 	return off;
+}
+
+void api_thread_is_prefetch(void)
+{
+	api_prefetch_thread = true;
+}
+
+double api_foreground_quiet(struct api *api)
+{
+	double quiet;
+
+	pthread_mutex_lock(&api->lock);
+	if (api->fg_inflight > 0)
+		quiet = 0;
+	else if (api->fg_last <= 0)
+		quiet = 1e9;
+	else
+		quiet = api_now(api) - api->fg_last;
+	pthread_mutex_unlock(&api->lock);
+	return quiet;
 }
 
 void api_get_stats(struct api *api, struct api_stats *out)

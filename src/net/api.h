@@ -71,6 +71,7 @@ struct api_stats {
 	unsigned long background_refused;   /* background reads refused (no call) */
 	long background_per_hour; /* the limit, < 0: none */
 	long ratelimit_remaining; /* last value seen, -1 before any */
+	unsigned long prefetch_requests; /* attempts sent by the prefetch's thread */
 	enum api_health health;
 	double next_try;          /* seconds until requests are sent again (DOWN, RATELIMITED) */
 	char health_reason[256];  /* why DOWN or RATELIMITED: the last failure's words */
@@ -181,5 +182,17 @@ bool api_background_take(struct api *api);
  * line, and each new one is appended.  0, or -errno (the count then stays
  * per mount).  Call once, before the mount serves. */
 int api_background_persist(struct api *api, const char *path);
+
+/* Prefetch (feat/prefetch.h): marks the calling thread as the prefetch's.
+ * Its calls are counted apart (api_stats.prefetch_requests) and are not the
+ * user's activity (api_foreground_quiet).  Thread-local: call once, at the
+ * start of that thread. */
+void api_thread_is_prefetch(void);
+
+/* Seconds since a call of any other thread than the prefetch's (the user's
+ * reads, a listing for `ls`, a thumbnailer's read) last ended: 0 while one
+ * is in flight, a large number when none was made yet.  Calls that failed
+ * fast (nothing sent) do not count. */
+double api_foreground_quiet(struct api *api);
 
 #endif

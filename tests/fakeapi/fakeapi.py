@@ -81,6 +81,7 @@ A fault acts on the next `count` API requests whose path (query included, e.g.
 acts on.  One fault per kind is pending (a new one replaces it); kinds are independent, so
 several may be pending at once (see FAULT_KINDS for the order they act in).  Every request
 is logged (--log) whatever its fault, with the status sent; drop and cut log status 0.
+Each log line also holds the X-RateLimit-Remaining sent ("remaining", after this call).
     "spike":     {"ms": 1000}  that many ms of latency on top of latency_ms
     "ratelimit": {"status": 403, "retry_after": S, "headers": {}}  answered like a spent
                  hourly budget (status default WIRE["ratelimit_status"]; 429 allowed):
@@ -139,6 +140,10 @@ WIRE = {
     # Calls per hour (option --rate-limit).  Real limit unknown.  The window is a fixed
     # hour that starts with the first request; every API request (401/404 included) spends one.
     "rate_limit": 500,
+    # The length of that hour in seconds (option --hour-seconds, for tests only: a pace of
+    # N calls per hour is tested in seconds, with factuurfs run under the same
+    # FACTUURFS_HOUR_SECONDS).  No X-RateLimit-Reset header: no source names one.
+    "hour_seconds": 3600.0,
     # Success status of POST clients|products|invoices.  Alternative: 200 (every client
     # accepts any 2xx).
     "created_status": 201,
@@ -1496,7 +1501,7 @@ class FakeAPI:
             now = time.monotonic()
             if self.window_start is None:
                 self.window_start = now
-            elif now - self.window_start >= 3600:
+            elif now - self.window_start >= WIRE["hour_seconds"]:
                 self.window_start = now
                 self.remaining = WIRE["rate_limit"]
             if self.remaining <= 0:
@@ -1722,7 +1727,7 @@ class Handler(BaseHTTPRequestHandler):
             # Log before answering: a client that got its answer must find the
             # request in the log (tests count requests right after a call).
             app.write_log({"t": t0, "method": method, "path": self.path, "status": status,
-                           "bytes": nbytes, "req_bytes": len(body)})
+                           "bytes": nbytes, "req_bytes": len(body), "remaining": remaining})
             logged = True
             if resp.drop:
                 self.hangup()
@@ -1884,6 +1889,8 @@ def main(argv=None):
     ap.add_argument("--apikey", default="demo-apikey-0123456789", help="API key (basic-auth password)")
     ap.add_argument("--latency-ms", type=float, default=0, help="sleep before each API answer")
     ap.add_argument("--rate-limit", type=int, default=WIRE["rate_limit"], help="API calls per hour")
+    ap.add_argument("--hour-seconds", type=float, default=WIRE["hour_seconds"],
+                    help="length of the rate limit's hour in seconds (tests only; default 3600)")
     ap.add_argument("--page-size", type=int, default=WIRE["page_size"], help="records per list without count")
     ap.add_argument("--max-count", type=int, default=WIRE["max_count"], help="largest honoured count")
     ap.add_argument("--ignore-count", action="store_true", help="ignore count; always page at --page-size")
@@ -1898,6 +1905,7 @@ def main(argv=None):
         ap.error("--tls-key needs --tls-cert")
 
     WIRE["rate_limit"] = a.rate_limit
+    WIRE["hour_seconds"] = max(0.001, a.hour_seconds)
     WIRE["page_size"] = max(1, a.page_size)
     WIRE["max_count"] = max(1, a.max_count)
     WIRE["ignore_count"] = a.ignore_count
