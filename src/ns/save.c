@@ -846,8 +846,15 @@ int save_commit(struct save *s, struct node *n, bool fsync, struct save_effects 
 	bool again = fsync && (t && (t->state == SAVE_REFUSED || t->state == SAVE_UNANSWERED));
 	if (!t || n->kind == N_SCRATCH || !(t->state == SAVE_EDITED || again) ||
 	    blank(t->data, t->len)) {
+		/* Nothing to send; but a kept text whose entry could not be
+		 * written is tried again here, and close() says if it still
+		 * cannot be. */
+		bool behind = t && s->journal && n->kind != N_SCRATCH &&
+			      (t->state == SAVE_REFUSED || t->state == SAVE_UNANSWERED ||
+			       t->state == SAVE_WAITING) &&
+			      !(t->jfile && t->jsteps == t->steps && t->jgen == t->gen);
 		pthread_mutex_unlock(&s->lock);
-		return 0;
+		return behind ? keep(s, n) : 0;
 	}
 	copy = malloc(t->len ? t->len : 1);
 	if (!copy) {
@@ -1191,9 +1198,13 @@ static void keep_refused_copy(struct save *s, struct node *dir, struct node *src
 	bool kept = copy && src->text && text_keep_refused(s, copy, src->text) == 0;
 	if (kept) {
 		/* The refusal is the new name's: the source is a scratch file
-		 * again, as it was before the rename. */
+		 * again, as it was before the rename.  The entry its commit
+		 * wrote under the new name is the copy's now (keep(copy)
+		 * rewrites it): the source must not drop it. */
 		step(src->text, EV_WRITE);
 		set_error(src->text, NULL);
+		free(src->text->jfile);
+		src->text->jfile = NULL;
 	}
 	pthread_mutex_unlock(&s->lock);
 	if (kept && inode_local_add(s->inodes, dir->ino, to, copy, 0, 0) == 0) {
