@@ -398,14 +398,19 @@ int save_truncate(struct save *s, struct node *n, off_t size)
 /* ---- the journal ------------------------------------------------------------------ */
 
 /* With s->lock held: the name @n's text is journaled under (malloc'd), or
- * NULL when it has none: a record's own name when @n is the record's node, a
- * new file's local name; nothing for scratch files, whose texts never reach
+ * NULL when it has none: a record's own name when @n is the record's node
+ * (or one that speaks for it), a new file's local name; nothing for scratch files, whose texts never reach
  * the service. */
 static char *journal_name(struct save *s, const struct node *n)
 {
 	char *name = NULL, *stem;
-	if (n->kind == N_JSON && n->id && n->c &&
-	    inode_find_record(s->inodes, n->c, N_JSON, n->id) == n) {
+	const struct node *canon = n->kind == N_JSON && n->id && n->c
+					   ? inode_find_record(s->inodes, n->c, N_JSON, n->id)
+					   : NULL;
+	/* A second node of a record (a created file adopted by a record the
+	 * kernel had seen) speaks for it unless the record's own node has a
+	 * text of its own. */
+	if (n->kind == N_JSON && n->id && n->c && (!canon || canon == n || !canon->text)) {
 		if ((stem = names_encode(n->id)) && asprintf(&name, "%s.json", stem) < 0)
 			name = NULL;
 		free(stem);
@@ -501,7 +506,9 @@ static int keep(struct save *s, struct node *n)
 	if (act == PUT) {
 		rc = journal_write(s->journal, file, data, len);
 		if (rc < 0) {
-			events_error(s->events, name, "could not be journaled: a kill or reboot "
+			char what[600];
+			snprintf(what, sizeof(what), "%s/%s", n->c->name, name);
+			events_error(s->events, what, "could not be journaled: a kill or reboot "
 				     "now would lose this unsaved text");
 			log_msg(LOG_ERR, "journal: %s: %s", file, log_strerror(-rc));
 			/* Written again at the next keep(). */
