@@ -311,19 +311,15 @@ static bool ends_with(const char *s, const char *suffix)
 	return n >= k && !strcmp(s + n - k, suffix);
 }
 
-/* diskfile's temporary name of an entry: "<file>.entry.tmp<digits>". */
+/* diskfile's temporary name of an entry: "<file>.entry.tmp<digits>", at the
+ * end (a name may hold ".entry.tmp" in its middle: "x.entry.tmpy.json"). */
 static bool is_temp(const char *name)
 {
-	const char *t = strstr(name, SUFFIX ".tmp");
-	if (!t)
-		return false;
-	t += strlen(SUFFIX ".tmp");
-	if (!*t)
-		return false;
-	for (; *t; t++)
-		if (*t < '0' || *t > '9')
-			return false;
-	return true;
+	size_t n = strlen(name), d = 0;
+	while (d < n && name[n - 1 - d] >= '0' && name[n - 1 - d] <= '9')
+		d++;
+	size_t k = strlen(SUFFIX ".tmp");
+	return d > 0 && n - d >= k && !strncmp(name + n - d - k, SUFFIX ".tmp", k);
 }
 
 static int cmp_str(const void *a, const void *b)

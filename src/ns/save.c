@@ -494,7 +494,11 @@ static int keep(struct save *s, struct node *n)
 		}
 	}
 	if (act == DROP && t) {
-		free(t->jfile);
+		/* (One under another name, too: it was renamed, then taken.) */
+		if (t->jfile && strcmp(t->jfile, file))
+			old = t->jfile;
+		else
+			free(t->jfile);
 		t->jfile = NULL;
 	}
 	orphans = s->orphans;

@@ -295,6 +295,8 @@ static void test_load_sets_aside(void)
 			     len) == 0);
 	/* A temporary whose rename never came; a file of someone else's. */
 	put_raw("clients=2.json.entry.tmp4242", "factuurfs journal 1", 19);
+	/* (Found by fuzz_journal: ".entry.tmp" inside a name is not the suffix.) */
+	put_raw("clients=x.entry.tmpy.json.entry.tmp9", "x", 1);
 	put_raw("notes.txt", "mine", 4);
 	CHECK(journal_load(j, collect, &s) == 1 && s.n == 1);
 	CHECK_STR(s.file[0], "clients=2.json.entry");
@@ -304,6 +306,7 @@ static void test_load_sets_aside(void)
 	CHECK(!exists("clients=4.json.entry") && exists("clients=4.json.entry.bad"));
 	CHECK(!exists("clients=5.json.entry") && exists("clients=5.json.entry.bad"));
 	CHECK(!exists("clients=2.json.entry.tmp4242") && exists("notes.txt"));
+	CHECK(!exists("clients=x.entry.tmpy.json.entry.tmp9"));
 	/* Set aside once: the next load reads the good one only, sets nothing aside. */
 	CHECK(journal_load(j, collect, &s) == 1 && nfiles() == 5);
 	seen_clear(&s);
