@@ -96,8 +96,15 @@ static void check(void *ud, struct journal_entry *e, const char *file)
 	FUZZ_CHECK(back.len == e->len && !memcmp(back.text, e->text, e->len));
 	FUZZ_CHECK(!back.pending == !e->pending);
 	if (e->pending) {
+		/* Compared as printed: cJSON_Compare looks a key up by name, so an
+		 * object with a key twice is never equal to itself.  (Found by
+		 * fuzz_journal: crash-fe37885c..., a check of the check.) */
 		cJSON *a = wb_pending_to_json(e->pending), *b = wb_pending_to_json(back.pending);
-		FUZZ_CHECK(a && b && cJSON_Compare(a, b, true));
+		char *pa = a ? cJSON_PrintUnformatted(a) : NULL;
+		char *pb = b ? cJSON_PrintUnformatted(b) : NULL;
+		FUZZ_CHECK(pa && pb && !strcmp(pa, pb));
+		free(pa);
+		free(pb);
 		cJSON_Delete(a);
 		cJSON_Delete(b);
 	}
