@@ -527,8 +527,8 @@ static int keep(struct save *s, struct node *n)
 	int drc = 0;
 	if (act == DROP)
 		drc = journal_drop(s->journal, file);
-	if (old && rc == 0 && (drc = journal_drop(s->journal, old)) == 0)
-		old = NULL;
+	if (old && rc == 0)
+		drc = journal_drop(s->journal, old);
 	for (size_t i = 0; i < norphans; i++) {
 		if (!file || strcmp(orphans[i], file) != 0 || act != PUT)
 			if (journal_drop(s->journal, orphans[i]) < 0)
