@@ -93,7 +93,6 @@ int diskfile_write(const char *path, const char *kind, unsigned version, const v
 		rc = -errno;
 	if (close(fd) < 0 && rc == 0)
 		rc = -errno;
-	fd = -1;
 	if (rc == 0 && rename(tmp, path) < 0)
 		rc = -errno;
 out:
