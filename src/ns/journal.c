@@ -122,7 +122,7 @@ int journal_encode(const struct journal_entry *e, char **out, size_t *len)
 	char *buf = malloc(n + 1 + e->len);
 	if (!buf)
 		goto out;
-	memcpy(buf, line, n);
+	memcpy(buf, line, n); /* NOLINT(bugprone-not-null-terminated-result): the newline ends it */
 	buf[n] = '\n';
 	if (e->len)
 		memcpy(buf + n + 1, e->text, e->len);
@@ -355,7 +355,7 @@ static int load_one(struct journal *j, const char *name, struct journal_entry *e
 		rc = journal_decode(data, len, e);
 	/* Under its own name only: a file copied or renamed by hand would
 	 * show a text twice, or under a name it does not know. */
-	if (rc == 0 && (!(want = journal_file(e->collection, e->name)) || strcmp(want, name))) {
+	if (rc == 0 && (!(want = journal_file(e->collection, e->name)) || strcmp(want, name) != 0)) {
 		journal_entry_clear(e);
 		rc = -EBADMSG;
 	}

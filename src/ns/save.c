@@ -399,11 +399,11 @@ int save_truncate(struct save *s, struct node *n, off_t size)
 
 /* With s->lock held: the name @n's text is journaled under (malloc'd), or
  * NULL when it has none: a record's own name when @n is the record's node
- * (or one that speaks for it), a new file's local name; nothing for scratch files, whose texts never reach
- * the service. */
+ * (or one that speaks for it), a new file's local name; nothing for scratch
+ * files, whose texts never reach the service. */
 static char *journal_name(struct save *s, const struct node *n)
 {
-	char *name = NULL, *stem;
+	char *name = NULL;
 	const struct node *canon = n->kind == N_JSON && n->id && n->c
 					   ? inode_find_record(s->inodes, n->c, N_JSON, n->id)
 					   : NULL;
@@ -411,7 +411,8 @@ static char *journal_name(struct save *s, const struct node *n)
 	 * kernel had seen) speaks for it unless the record's own node has a
 	 * text of its own. */
 	if (n->kind == N_JSON && n->id && n->c && (!canon || canon == n || !canon->text)) {
-		if ((stem = names_encode(n->id)) && asprintf(&name, "%s.json", stem) < 0)
+		char *stem = names_encode(n->id);
+		if (stem && asprintf(&name, "%s.json", stem) < 0)
 			name = NULL;
 		free(stem);
 	} else if (n->kind == N_NEW && n->c) {
@@ -484,7 +485,7 @@ static int keep(struct save *s, struct node *n)
 		rc = journal_encode(&e, &data, &len);
 		if (rc == 0) {
 			act = PUT;
-			if (t->jfile && strcmp(t->jfile, file))
+			if (t->jfile && strcmp(t->jfile, file) != 0)
 				old = t->jfile;
 			else
 				free(t->jfile);
@@ -495,7 +496,7 @@ static int keep(struct save *s, struct node *n)
 	}
 	if (act == DROP && t) {
 		/* (One under another name, too: it was renamed, then taken.) */
-		if (t->jfile && strcmp(t->jfile, file))
+		if (t->jfile && strcmp(t->jfile, file) != 0)
 			old = t->jfile;
 		else
 			free(t->jfile);
@@ -593,7 +594,7 @@ static int posting(void *ud, const struct wb_pending *p)
 		if (n->text) {
 			/* What it now holds is not the text's settled state: the
 			 * keep() after the outcome writes (or drops) it. */
-			if (n->text->jfile && strcmp(n->text->jfile, file)) {
+			if (n->text->jfile && strcmp(n->text->jfile, file) != 0) {
 				char **more = realloc(s->orphans,
 						      (s->norphans + 1) * sizeof(*s->orphans));
 				if (more) {

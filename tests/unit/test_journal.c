@@ -119,7 +119,7 @@ static void test_names(void)
 	CHECK_STR(f, g);
 	lng[0] = 'y';
 	char *h = journal_file("products", lng);
-	CHECK(h && strcmp(f, h) != 0);
+	CHECK(f && h && strcmp(f, h) != 0);
 	free(f);
 	free(g);
 	free(h);
