@@ -243,3 +243,26 @@ def test_nodiskcache_journals_nothing(acct, workdir, tmp_path):
         assert "user.factuurfs.error" not in os.listxattr(m.path("clients", "1.json"))
     finally:
         d.close()
+
+
+def test_a_record_changed_on_the_service_meanwhile_keeps_the_users_text(acct, daemon):
+    """The text is the user's: it comes back over the record's new version, and saving
+    it sends it whole (one PUT), replacing what was changed meanwhile."""
+    m = daemon.mount()
+    path = m.path("clients", "1.json")
+    good = read(path)
+    assert save(path, bad_text(good)) == errno.EINVAL
+    mnt = daemon.end("kill")
+    [rec] = [r for r in acct.state("clients") if str(r["clientnr"]) == "1"]
+    acct.put_state("clients", "1", dict(rec, city="Elders"))
+    mark = acct.mark()
+
+    m = daemon.mount(mnt)
+    path = m.path("clients", "1.json")
+    assert read(path) == bad_text(good)
+    fixed = json.loads(good)
+    fixed["notes"] = "hersteld"
+    assert save(path, json.dumps(fixed, indent=2) + "\n") == 0
+    assert writes(acct, mark) == [("PUT", "clients/1")]
+    [rec] = [r for r in acct.state("clients") if str(r["clientnr"]) == "1"]
+    assert rec["notes"] == "hersteld" and rec["city"] == fixed["city"] != "Elders"
