@@ -712,6 +712,14 @@ static int open_account(struct daemon *d)
 		free(last_error);
 		goto fail;
 	}
+	/* Unsaved texts of earlier mounts (refused, unanswered, waiting) show
+	 * again: journaled beside the PDFs, none with -o nodiskcache. */
+	char *journal = NULL;
+	if (d->pdf_dir && asprintf(&journal, "%s/state/journal", d->pdf_dir) >= 0 &&
+	    (rc = fs_journal_open(d->fs, journal)) < 0)
+		log_msg(LOG_WARNING, "journal %s: %s; unsaved texts are kept in memory only",
+			journal, log_strerror(-rc));
+	free(journal);
 	return 0;
 fail:
 	wipe_free(apikey);

@@ -17,6 +17,11 @@
 
 struct wb_pending {
 	struct cache_listing *before; /* the listing before the POST, or NULL */
+	/* Or, read back from the journal (wb_pending_from_json), the identifiers
+	 * that listing had, sorted (strcmp); NULL with @before or when none was
+	 * known. */
+	char **ids;
+	size_t nids;
 	cJSON *record;                /* what was posted, pythonic */
 };
 
@@ -25,8 +30,77 @@ void wb_pending_free(struct wb_pending *p)
 	if (!p)
 		return;
 	cache_listing_unref(p->before);
+	for (size_t i = 0; i < p->nids; i++)
+		free(p->ids[i]);
+	free(p->ids);
 	cJSON_Delete(p->record);
 	free(p);
+}
+
+static int cmp_id(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* True when record @id was listed before the POST of @p. */
+static bool listed_before(const struct wb_pending *p, const char *id)
+{
+	if (p->before)
+		return cache_listing_find(p->before, id) >= 0;
+	return p->ids && bsearch(&id, p->ids, p->nids, sizeof(*p->ids), cmp_id) != NULL;
+}
+
+cJSON *wb_pending_to_json(const struct wb_pending *p)
+{
+	cJSON *j = cJSON_CreateObject(), *before = NULL;
+	bool ok = j && cJSON_AddItemToObject(j, "record", cJSON_Duplicate(p->record, true));
+	if (ok && (p->before || p->ids)) {
+		before = cJSON_AddArrayToObject(j, "before");
+		size_t n = p->before ? p->before->n : p->nids;
+		for (size_t i = 0; before && i < n; i++) {
+			const char *id = p->before ? p->before->recs[i]->id : p->ids[i];
+			if (!cJSON_AddItemToArray(before, cJSON_CreateString(id)))
+				before = NULL;
+		}
+		ok = before != NULL;
+	} else if (ok) {
+		ok = cJSON_AddNullToObject(j, "before") != NULL;
+	}
+	/* (cJSON_AddItemToObject fails on a NULL item: no half objects.) */
+	if (!ok) {
+		cJSON_Delete(j);
+		return NULL;
+	}
+	return j;
+}
+
+struct wb_pending *wb_pending_from_json(const cJSON *j)
+{
+	const cJSON *rec = cJSON_GetObjectItemCaseSensitive(j, "record");
+	const cJSON *before = cJSON_GetObjectItemCaseSensitive(j, "before"), *id;
+	if (!cJSON_IsObject(j) || !cJSON_IsObject(rec) ||
+	    !(cJSON_IsNull(before) || cJSON_IsArray(before)))
+		return NULL;
+	struct wb_pending *p = calloc(1, sizeof(*p));
+	if (!p || !(p->record = cJSON_Duplicate(rec, true)))
+		goto fail;
+	if (cJSON_IsArray(before)) {
+		size_t n = (size_t)cJSON_GetArraySize(before);
+		/* An empty listing is a listing: ids set, even with none in it. */
+		if (!(p->ids = calloc(n ? n : 1, sizeof(*p->ids))))
+			goto fail;
+		cJSON_ArrayForEach(id, before) {
+			if (!cJSON_IsString(id) || !*id->valuestring ||
+			    !(p->ids[p->nids] = strdup(id->valuestring)))
+				goto fail;
+			p->nids++;
+		}
+		qsort(p->ids, p->nids, sizeof(*p->ids), cmp_id);
+	}
+	return p;
+fail:
+	wb_pending_free(p);
+	return NULL;
 }
 
 static int fail(int err, char *msg, size_t msglen, const char *fmt, ...)
@@ -208,7 +282,7 @@ static char *find_lost_post(const struct wb *wb, const struct schema_collection 
 		return NULL;
 	for (size_t i = now->n; i-- > 0 && !id;) {
 		const struct cache_record *r = now->recs[i];
-		if (p->before && cache_listing_find(p->before, r->id) >= 0)
+		if (listed_before(p, r->id))
 			continue;
 		if (matches(c, p->record, r))
 			id = strdup(r->id);
@@ -275,7 +349,8 @@ static const struct schema_collection *created_in(const struct schema_collection
 
 int wb_create(const struct wb *wb, const struct schema_collection *c, const char *text,
 	      size_t len, struct wb_pending **pending, char **new_id,
-	      const struct schema_collection **in, char *msg, size_t msglen)
+	      const struct schema_collection **in, char *msg, size_t msglen,
+	      const struct wb_post_hook *hook)
 {
 	struct api_answer resp = {0};
 	cJSON *user = NULL, *wire = NULL;
@@ -323,6 +398,18 @@ int wb_create(const struct wb *wb, const struct schema_collection *c, const char
 		goto out;
 	}
 	struct cache_listing *before = cache_listing_peek(wb->cache, *in);
+	if (hook && hook->fn) {
+		/* What a lost answer would leave, kept (journaled) before the POST
+		 * leaves: a daemon killed while it is out never posts it again. */
+		struct wb_pending p = {.before = before, .record = user};
+		rc = hook->fn(hook->ud, &p);
+		if (rc < 0) {
+			fail(rc, msg, msglen, "POST %s: not sent: it could not be journaled "
+			     "first: %s", c->name, log_strerror(-rc));
+			cache_listing_unref(before);
+			goto out;
+		}
+	}
 	rc = request(wb, *in, "POST", c->name, wire, &resp, msg, msglen);
 	/* Unanswered, but maybe acted on: remember it, unless it provably
 	 * never left (not sent at all, or the connection was refused). */

@@ -122,6 +122,11 @@ int fs_set_stores(struct mount *m, struct cache *cache, struct pdfstore *pdfs, s
 	return rc;
 }
 
+int fs_journal_open(struct mount *m, const char *dir)
+{
+	return save_journal_open(m->save, dir);
+}
+
 int fs_set_session(struct mount *m, struct fuse_session *se, struct who_mount *who)
 {
 	m->se = se;
