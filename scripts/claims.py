@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
-"""Every test the docs cite exists: README.md and docs/SEMANTICS.md (and the desktop
-README) name the test behind each statement; a test renamed or removed must not leave
+"""Every test the docs cite exists: README.md, docs/SEMANTICS.md, docs/ARCHITECTURE.md
+(and the desktop README) name the test behind each statement; a test renamed or removed must not leave
 a statement pointing at nothing.  Run by scripts/test.sh before anything is built.
 
-  scripts/claims.py [DOC...]     check the docs (default: the three above); exit 1 on
+  scripts/claims.py [DOC...]     check the docs (default: the four above); exit 1 on
                                  a citation of a file or test that does not exist
   scripts/claims.py --self-test  check the parser on every citation form
 
@@ -23,7 +23,8 @@ import re
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DOCS = ("README.md", os.path.join("docs", "SEMANTICS.md"), os.path.join("tests", "desktop", "README.md"))
+DOCS = ("README.md", os.path.join("docs", "SEMANTICS.md"), os.path.join("docs", "ARCHITECTURE.md"),
+        os.path.join("tests", "desktop", "README.md"))
 
 SPAN = re.compile(r"`([^`]+)`")
 CITE = re.compile(r"""^(?P<file>(?:tests/[\w./-]*|test_\w+\.(?:py|c)))?
