@@ -405,6 +405,119 @@ static void listing_keep(struct cache *cache, const struct coll_state *st, struc
 		     listing_release);
 }
 
+/* ---- records fetched one by one, kept on disk ------------------------------------------ */
+
+/* A record the listings carry only in part (schema's whole_marker: an invoice
+ * listed without its lines) is fetched with a GET of its own: that copy is
+ * kept in a state file of its own, "<collection>=<file stem>" beside the
+ * listings (the same format: a listing of one record), so that a later mount
+ * that cannot reach the service still reads it.  It is read back lazily, at
+ * the record's first read in a mount (no directory scan), and only when it is
+ * no older than the listing it would complete. */
+
+/* The state file's name for record @id of @c (malloc'd), or NULL (ENOMEM, or
+ * a name too long for a file). */
+static char *record_name(const struct schema_collection *c, const char *id)
+{
+	char *stem = names_encode(id), *name = NULL;
+	if (stem && strlen(c->name) + strlen(stem) < 200 &&
+	    asprintf(&name, "%s=%s", c->name, stem) < 0)
+		name = NULL;
+	free(stem);
+	return name;
+}
+
+struct kept_record {
+	char *name;
+	struct cache_record *r; /* a reference */
+};
+
+static int record_render(void *snap, time_t fetched, bool fresh, struct strbuf *out)
+{
+	const struct kept_record *k = snap;
+	persist_put_header(out, k->name, fetched, fresh, 1);
+	persist_put_record(out, k->r->id, true, k->r->text, k->r->len);
+	return 0;
+}
+
+static void record_release(void *snap)
+{
+	struct kept_record *k = snap;
+	cache_record_unref(k->r);
+	free(k->name);
+	free(k);
+}
+
+/* Hands record @r of @c, just fetched with a GET of its own, to persist's
+ * writer (queued: no reply waits for it). */
+static void record_keep(struct cache *cache, const struct schema_collection *c,
+			struct cache_record *r)
+{
+	struct kept_record *k;
+	if (!cache->cfg.persist || !(k = calloc(1, sizeof(*k))))
+		return;
+	k->name = record_name(c, r->id);
+	if (!k->name) {
+		free(k);
+		return;
+	}
+	cache_record_ref(r);
+	k->r = r;
+	persist_save(cache->cfg.persist, k->name, k, time(NULL), true, record_render,
+		     record_release);
+}
+
+struct load_one {
+	const struct schema_collection *c;
+	const char *id;
+	struct cache_record *r;
+};
+
+static int load_one_record(void *ud, const char *id, bool whole, const char *text, size_t len)
+{
+	struct load_one *lo = ud;
+	/* One whole record, the one the name says: anything else is not ours. */
+	if (lo->r || !whole || strcmp(id, lo->id) != 0)
+		return -EBADMSG;
+	lo->r = record_from_text(lo->c, id, true, text, len);
+	return lo->r ? 0 : -EBADMSG;
+}
+
+/* Record @id of @c as record_keep kept it, when its fetch was no earlier than
+ * listing @l's (an older copy may predate a change the listing shows), with
+ * its age in seconds in *@age; else NULL.  A file that is not whole is
+ * removed.  Reads a file: never with cache->lock held. */
+static struct cache_record *record_load(struct cache *cache, const struct schema_collection *c,
+					const char *id, const struct cache_listing *l,
+					double *age)
+{
+	struct load_one lo = {.c = c, .id = id};
+	struct persist_meta meta;
+	char *name = cache->cfg.persist ? record_name(c, id) : NULL;
+	char *path = name ? persist_path(cache->cfg.persist, name) : NULL;
+	int rc = path ? persist_read(path, name, &meta, load_one_record, &lo) : -ENOENT;
+	if (rc == 0 && (!lo.r || meta.count != 1))
+		rc = -EBADMSG;
+	if (rc == -EBADMSG) {
+		log_msg(LOG_WARNING, "%s kept on disk is not whole or not of this version: removed",
+			name);
+		persist_remove(cache->cfg.persist, name);
+	}
+	if (rc == 0 && meta.fetched < l->fetched_wall)
+		rc = -ESTALE;
+	if (rc == 0) {
+		*age = difftime(time(NULL), meta.fetched);
+		if (*age < 0) /* the clock was set back: its age is not known */
+			*age = cache->cfg.ttl;
+	} else {
+		cache_record_unref(lo.r);
+		lo.r = NULL;
+	}
+	free(path);
+	free(name);
+	return lo.r;
+}
+
 struct load {
 	const struct schema_collection *c;
 	struct recs rs;
@@ -958,6 +1071,36 @@ int cache_record_get(struct cache *cache, const struct schema_collection *c, con
 		goto out;
 	}
 	pthread_mutex_lock(&cache->lock);
+	HASH_FIND_STR(cache->details, key, d);
+	if (!d && cache->cfg.persist) {
+		/* First read of it in this mount: a copy an earlier one kept
+		 * (record_load) stands in as a fetched one of its age (read
+		 * without the lock: a file). */
+		double age = 0;
+		pthread_mutex_unlock(&cache->lock);
+		struct cache_record *kept = record_load(cache, c, id, l, &age);
+		pthread_mutex_lock(&cache->lock);
+		HASH_FIND_STR(cache->details, key, d);
+		if (kept && !d) {
+			/* (else another reader got there first: its entry stands) */
+			d = calloc(1, sizeof(*d));
+			if (d && (d->key = strdup(key))) {
+				d->rec = kept;
+				kept = NULL;
+				/* No earlier than the listing it completes (the
+				 * file's times are whole seconds; record_load saw
+				 * that it is no older). */
+				d->fetched = cache->cfg.now() - age;
+				if (d->fetched < l->fetched)
+					d->fetched = l->fetched;
+				HASH_ADD_KEYPTR(hh, cache->details, d->key, strlen(d->key), d);
+			} else {
+				free(d);
+				d = NULL;
+			}
+		}
+		cache_record_unref(kept);
+	}
 	for (;;) {
 		HASH_FIND_STR(cache->details, key, d);
 		if (!d)
@@ -1029,6 +1172,8 @@ int cache_record_get(struct cache *cache, const struct schema_collection *c, con
 	}
 	end_flight(cache, &d->fl, rc);
 	pthread_mutex_unlock(&cache->lock);
+	if (rc == 0 && r)
+		record_keep(cache, c, r);
 out:
 	free(key);
 	cache_listing_unref(l);

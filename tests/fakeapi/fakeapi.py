@@ -158,6 +158,10 @@ WIRE = {
     "max_count": 10000,
     # Option --ignore-count: the server ignores `count` and always pages at page_size.
     "ignore_count": False,
+    # A listing of invoices carries each invoice whole, its `lines` included (what the
+    # public clients' code reads from it; likeliest).  Option --list-without-lines:
+    # listed invoices lack `lines`, which only GET invoices/<nr> gives.
+    "list_lines": True,
     # `offset` skips records; `start` is an alias (offset wins when both are given).
     # Paging applies to every list, after filters.  List order: ascending id/clientnr
     # (invoices: ascending internal id = creation order).  Alternative: newest first.
@@ -1576,7 +1580,10 @@ class FakeAPI:
                     _, rec = acct.find(coll, ident)
                     return jresp({SINGULAR[coll]: rec})
                 recs = acct.list_invoices(q) if coll == "invoices" else acct.records(coll)
-                return jresp(page(recs, q))
+                recs = page(recs, q)
+                if coll == "invoices" and not WIRE["list_lines"]:
+                    recs = [{k: v for k, v in r.items() if k != "lines"} for r in recs]
+                return jresp(recs)
             if method == "DELETE":
                 key, _ = acct.find(coll, ident)
                 del acct.table(coll)[key]
@@ -1894,6 +1901,8 @@ def main(argv=None):
     ap.add_argument("--page-size", type=int, default=WIRE["page_size"], help="records per list without count")
     ap.add_argument("--max-count", type=int, default=WIRE["max_count"], help="largest honoured count")
     ap.add_argument("--ignore-count", action="store_true", help="ignore count; always page at --page-size")
+    ap.add_argument("--list-without-lines", action="store_true",
+                    help="invoice listings without lines (GET invoices/<nr> has them)")
     ap.add_argument("--strict-fields", action="store_true", help="reject unknown fields with 400")
     ap.add_argument("--today", help="fix today's date (YYYY-MM-DD) for new invoices and filters")
     ap.add_argument("--log", help="append one JSON line per API request to this file")
@@ -1909,6 +1918,7 @@ def main(argv=None):
     WIRE["page_size"] = max(1, a.page_size)
     WIRE["max_count"] = max(1, a.max_count)
     WIRE["ignore_count"] = a.ignore_count
+    WIRE["list_lines"] = not a.list_without_lines
     if a.strict_fields:
         WIRE["unknown_fields"] = "reject"
     today = datetime.date.fromisoformat(a.today) if a.today else None

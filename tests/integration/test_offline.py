@@ -181,6 +181,47 @@ def test_remount_within_the_ttl_makes_no_listing_call(workdir, mounts):
         fake.stop()
 
 
+def test_invoices_listed_without_lines_are_kept_one_by_one(workdir, mounts):
+    """A service whose invoice listing lacks `lines` (the fake's --list-without-lines):
+    each invoice read is fetched with a GET of its own and kept on disk beside the
+    listings, so a later mount reads it: within the TTL with no call, offline as it was;
+    an invoice never read fails at once offline."""
+    fake = Fake(workdir, "--generate", "clients=3,invoices=6,products=2", "--list-without-lines")
+    try:
+        m = mounts(fake)
+        inv = sorted(n for n in os.listdir(m.path("invoices")) if n.endswith(".json"))
+        mark = fake.mark()
+        seen = {n: read(m.path("invoices", n)) for n in inv[:3]}
+        gets = [r for r in fake.since(mark) if re.search(r"/invoices/[^?]+$", r["path"])]
+        assert len(gets) == 3, [r["path"] for r in fake.since(mark)]
+        assert all("lines" in json.loads(data) for data in seen.values())
+        cache = m.cache
+        assert m.unmount() == 0
+        sd = state_dir(cache)
+        kept = sorted(n for n in os.listdir(sd) if n.startswith("invoices="))
+        assert len(kept) == 3, os.listdir(sd)
+        for n in kept:
+            assert stat.S_IMODE(os.stat(os.path.join(sd, n)).st_mode) == 0o600
+        # a remount within the TTL: read with no call at all
+        mark = fake.mark()
+        m2 = mounts(fake, env={"XDG_CACHE_HOME": cache})
+        for n, data in seen.items():
+            assert read(m2.path("invoices", n)) == data
+        assert calls_but_the_check(fake.since(mark)) == []
+        assert m2.unmount() == 0
+        # offline: as they were; one never read fails at once
+        fake.stop(keep_state=True)
+        m3 = mounts(fake, env={"XDG_CACHE_HOME": cache})
+        assert m3.status()["service"]["state"] == "offline"
+        for n, data in seen.items():
+            assert read(m3.path("invoices", n)) == data
+        t0 = time.monotonic()
+        assert errno_of(lambda: read(m3.path("invoices", inv[3]))) == errno.EHOSTUNREACH
+        assert time.monotonic() - t0 < 1
+    finally:
+        fake.stop()
+
+
 def test_a_listing_kept_past_its_ttl_is_listed_again(workdir, mounts):
     fake = Fake(workdir, "--generate", "clients=4,invoices=3,products=2")
     try:
