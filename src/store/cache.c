@@ -1046,6 +1046,46 @@ static bool detail_fresh(const struct cache *cache, const struct detail *d,
 	return d->rec && d->fetched >= l->fetched && cache->cfg.now() - d->fetched < cache->cfg.ttl;
 }
 
+/* With cache->lock held: the detail entry of @key (record @id of @c, which
+ * listing @l carries only in part), made from the copy an earlier mount kept
+ * (record_load) at this mount's first read of it, which then stands in as a
+ * fetched one of its age.  NULL when there is none.  Drops the lock while
+ * the file is read. */
+static struct detail *detail_from_disk(struct cache *cache, const struct schema_collection *c,
+				       const char *id, const char *key,
+				       const struct cache_listing *l)
+{
+	struct detail *d = NULL;
+	HASH_FIND_STR(cache->details, key, d);
+	if (d || !cache->cfg.persist)
+		return d;
+	double age = 0;
+	pthread_mutex_unlock(&cache->lock);
+	struct cache_record *kept = record_load(cache, c, id, l, &age);
+	pthread_mutex_lock(&cache->lock);
+	HASH_FIND_STR(cache->details, key, d);
+	if (kept && !d) {
+		/* (else another reader got there first: its entry stands) */
+		d = calloc(1, sizeof(*d));
+		if (d && (d->key = strdup(key))) {
+			d->rec = kept;
+			kept = NULL;
+			/* No earlier than the listing it completes (the file's
+			 * times are whole seconds; record_load saw that it is
+			 * no older). */
+			d->fetched = cache->cfg.now() - age;
+			if (d->fetched < l->fetched)
+				d->fetched = l->fetched;
+			HASH_ADD_KEYPTR(hh, cache->details, d->key, strlen(d->key), d);
+		} else {
+			free(d);
+			d = NULL;
+		}
+	}
+	cache_record_unref(kept);
+	return d;
+}
+
 int cache_record_get(struct cache *cache, const struct schema_collection *c, const char *id,
 		     struct cache_record **out)
 {
@@ -1071,36 +1111,7 @@ int cache_record_get(struct cache *cache, const struct schema_collection *c, con
 		goto out;
 	}
 	pthread_mutex_lock(&cache->lock);
-	HASH_FIND_STR(cache->details, key, d);
-	if (!d && cache->cfg.persist) {
-		/* First read of it in this mount: a copy an earlier one kept
-		 * (record_load) stands in as a fetched one of its age (read
-		 * without the lock: a file). */
-		double age = 0;
-		pthread_mutex_unlock(&cache->lock);
-		struct cache_record *kept = record_load(cache, c, id, l, &age);
-		pthread_mutex_lock(&cache->lock);
-		HASH_FIND_STR(cache->details, key, d);
-		if (kept && !d) {
-			/* (else another reader got there first: its entry stands) */
-			d = calloc(1, sizeof(*d));
-			if (d && (d->key = strdup(key))) {
-				d->rec = kept;
-				kept = NULL;
-				/* No earlier than the listing it completes (the
-				 * file's times are whole seconds; record_load saw
-				 * that it is no older). */
-				d->fetched = cache->cfg.now() - age;
-				if (d->fetched < l->fetched)
-					d->fetched = l->fetched;
-				HASH_ADD_KEYPTR(hh, cache->details, d->key, strlen(d->key), d);
-			} else {
-				free(d);
-				d = NULL;
-			}
-		}
-		cache_record_unref(kept);
-	}
+	(void)detail_from_disk(cache, c, id, key, l); /* the loop below finds it */
 	for (;;) {
 		HASH_FIND_STR(cache->details, key, d);
 		if (!d)
