@@ -122,7 +122,7 @@ static void usage(const char *prog)
 	       "    -o cache_max=SIZE      PDFs kept, least recently used dropped first\n"
 	       "                           (default 1G; K, M, G suffixes)\n"
 	       "    -o nodiskcache         keep PDFs and listings in memory only (PDFs\n"
-	       "                           within cache_max)\n"
+	       "                           within cache_max), and journal no unsaved text\n"
 	       "    -o prefetch=N          fetch the PDFs not on disk yet in the background,\n"
 	       "                           newest first, at most N calls an hour (default: off)\n"
 	       "    -o nonotify            no desktop notification when a save or rm is\n"
