@@ -601,37 +601,16 @@ static void harden(void)
 #endif
 }
 
-/* The account: credentials, the modules of the mount, and the one call that
- * checks them.  0, or -1 with the reason said. */
-static int open_account(struct daemon *d)
+/* The modules of the mount over the account's API client @api_cfg (its key
+ * is wiped by the caller): the disk state beside the PDFs, the caches, the
+ * prefetch and the filesystem's view of them.  0, or -1. */
+static int open_modules(struct daemon *d, const struct api_config *acfg)
 {
 	struct options *o = &d->o;
-	char *apikey = NULL, *last_error = NULL;
-	int rc;
-	if (credentials(o, &d->username, &apikey) < 0)
-		return -1;
-	if (events_new(&d->events) < 0 || !(d->fs = fs_new(o->ttl, o->readonly)))
-		goto fail;
-	/* Creating the session first rejects unknown options before any call. */
-	d->se = fuse_session_new(&d->args, &fs_ops, sizeof(fs_ops), d->fs);
-	if (!d->se)
-		goto fail;
-	struct api_config acfg = {
-		.url = o->url,
-		.username = d->username,
-		.apikey = apikey,
-		.connect_timeout_ms = (long)(o->timeout < 10 ? o->timeout * 1000 : 10000),
-		.timeout_ms = (long)(o->timeout * 1000),
-		.insecure = o->insecure,
-		.cainfo = o->cainfo,
-		.background_per_hour = o->background_calls,
-	};
-	rc = api_new(&d->api, &acfg);
-	wipe_free(apikey);
-	apikey = NULL;
+	int rc = api_new(&d->api, acfg);
 	if (rc < 0) {
 		fprintf(stderr, "factuurfs: bad url '%s': %s\n", o->url, log_strerror(-rc));
-		goto fail;
+		return -1;
 	}
 	d->pdf_dir = o->nodiskcache ? NULL : pdf_cache_dir(o, d->username);
 	if (d->pdf_dir) {
@@ -664,7 +643,7 @@ static int open_account(struct daemon *d)
 		.dir = d->pdf_dir, .max = d->pdf_max, .api = d->api, .events = d->events,
 	};
 	if (cache_new(&d->cache, d->api, &ccfg) < 0 || pdfstore_new(&d->pdfs, &pcfg) < 0)
-		goto fail;
+		return -1;
 	if (o->prefetch > 0 && !d->pdf_dir) {
 		log_msg(LOG_WARNING, "prefetch: off, the PDFs would not be kept (no disk cache)");
 	} else if (o->prefetch > 0) {
@@ -673,57 +652,100 @@ static int open_account(struct daemon *d)
 			.hour = clock_hour(), .api = d->api, .cache = d->cache, .pdfs = d->pdfs,
 		};
 		if (prefetch_new(&d->prefetch, &fcfg) < 0)
-			goto fail;
+			return -1;
 	}
 	struct status_sources ssrc = {
 		.url = o->url, .username = d->username, .mounted = time(NULL), .api = d->api,
 		.cache = d->cache, .pdfs = d->pdfs, .events = d->events, .prefetch = d->prefetch,
 	};
-	if (fs_set_stores(d->fs, d->cache, d->pdfs, d->api, d->events, &ssrc) < 0)
-		goto fail;
+	return fs_set_stores(d->fs, d->cache, d->pdfs, d->api, d->events, &ssrc) < 0 ? -1 : 0;
+}
+
+/* The one call at mount, or none (-o offline): 0 online, 1 offline (the
+ * state on disk, read-only, until the service answers), -1 with the reason
+ * said. */
+static int check_account(struct daemon *d)
+{
+	struct options *o = &d->o;
 	if (o->offline) {
 		/* -o offline: the state on disk, and not one call (no probe). */
 		log_msg(LOG_INFO, "offline (-o offline): %zu listings kept on disk, read-only",
 			cache_listings_loaded(d->cache));
-		return api_set_offline(d->api, "-o offline", NULL) < 0 ? -1 : 0;
+		return api_set_offline(d->api, "-o offline", NULL) < 0 ? -1 : 1;
 	}
-	/* The one call at mount: it checks the credentials, and its answer is
-	 * balance.json's content, so it is not wasted.  Asked even when a fresh
-	 * balance was kept on disk: credentials are checked at every mount. */
+	/* It checks the credentials, and its answer is balance.json's content,
+	 * so it is not wasted.  Asked even when a fresh balance was kept on
+	 * disk: credentials are checked at every mount. */
 	const struct schema_collection *balance = schema_find("balance");
 	struct cache_listing *l = NULL;
-	rc = cache_listing_check(d->cache, balance, &l);
+	int rc = cache_listing_check(d->cache, balance, &l);
 	cache_listing_unref(l);
-	if (rc < 0 && may_start_offline(d, rc)) {
-		last_error = events_last_error(d->events);
+	if (rc == 0)
+		return 0;
+	bool offline = may_start_offline(d, rc);
+	char *last_error = events_last_error(d->events);
+	if (offline)
 		fprintf(stderr, "factuurfs: %s: %s (%s); mounting offline, read-only, from the "
 				"%zu listings kept on disk, until the service answers\n",
 			o->url, check_failure(rc), last_error ? last_error : log_strerror(-rc),
 			cache_listings_loaded(d->cache));
-		free(last_error);
-		/* The probe asks for the check's own path: its 2xx says the
-		 * service and the credentials are back. */
-		return api_set_offline(d->api, "cannot reach the service", "balance") < 0 ? -1 : 0;
-	}
-	if (rc < 0) {
-		last_error = events_last_error(d->events);
+	else
 		fprintf(stderr, "factuurfs: %s: %s (%s)\n", o->url, check_failure(rc),
 			last_error ? last_error : log_strerror(-rc));
-		free(last_error);
-		goto fail;
+	free(last_error);
+	if (!offline)
+		return -1;
+	/* The probe asks for the check's own path: its 2xx says the service
+	 * and the credentials are back. */
+	return api_set_offline(d->api, "cannot reach the service", "balance") < 0 ? -1 : 1;
+}
+
+/* The account: credentials, the modules of the mount, the check, and the
+ * unsaved texts of earlier mounts.  0, or -1 with the reason said. */
+static int open_account(struct daemon *d)
+{
+	struct options *o = &d->o;
+	char *apikey = NULL;
+	int rc = -1;
+	if (credentials(o, &d->username, &apikey) < 0)
+		return -1;
+	if (events_new(&d->events) < 0 || !(d->fs = fs_new(o->ttl, o->readonly)))
+		goto out;
+	/* Creating the session first rejects unknown options before any call. */
+	d->se = fuse_session_new(&d->args, &fs_ops, sizeof(fs_ops), d->fs);
+	if (!d->se)
+		goto out;
+	struct api_config acfg = {
+		.url = o->url,
+		.username = d->username,
+		.apikey = apikey,
+		.connect_timeout_ms = (long)(o->timeout < 10 ? o->timeout * 1000 : 10000),
+		.timeout_ms = (long)(o->timeout * 1000),
+		.insecure = o->insecure,
+		.cainfo = o->cainfo,
+		.background_per_hour = o->background_calls,
+	};
+	rc = open_modules(d, &acfg);
+	/* The API client keeps its own copy: this one goes at once. */
+	wipe_free(apikey);
+	apikey = NULL;
+	if (rc < 0 || check_account(d) < 0) {
+		rc = -1;
+		goto out;
 	}
 	/* Unsaved texts of earlier mounts (refused, unanswered, waiting) show
-	 * again: journaled beside the PDFs, none with -o nodiskcache. */
+	 * again, offline too (read-only then): journaled beside the PDFs, none
+	 * with -o nodiskcache. */
 	char *journal = NULL;
 	if (d->pdf_dir && asprintf(&journal, "%s/state/journal", d->pdf_dir) >= 0 &&
 	    (rc = fs_journal_open(d->fs, journal)) < 0)
 		log_msg(LOG_WARNING, "journal %s: %s; unsaved texts are kept in memory only",
 			journal, log_strerror(-rc));
 	free(journal);
-	return 0;
-fail:
+	rc = 0;
+out:
 	wipe_free(apikey);
-	return -1;
+	return rc;
 }
 
 /* Mounts, goes to the background (unless -f) and serves until unmounted.

@@ -131,6 +131,38 @@ def test_a_refused_save_comes_back_after_the_daemon_ends(acct, daemon, way, how)
     assert writes(acct, mark) == [("PUT", "clients/1")]
 
 
+def test_a_refused_save_shows_on_an_offline_mount_and_saves_once_back_online(acct, daemon):
+    """Reboot on a train: the next mount is offline.  The text is there, read-only, with
+    its error; back online, fixing it sends one PUT."""
+    m = daemon.mount()
+    path = m.path("clients", "1.json")
+    good = read(path)
+    bad = bad_text(good)
+    mark = acct.mark()
+    plain_write(path, bad)
+    daemon.end("kill")
+
+    daemon.opts = ["offline"]
+    m = daemon.mount()
+    path = m.path("clients", "1.json")
+    assert m.status()["service"]["state"] == "offline"
+    assert read(path) == bad
+    assert b"invalid JSON" in os.getxattr(path, "user.factuurfs.error")
+    assert save(path, good) == errno.EROFS
+    assert read(path) == bad and entries(daemon.cache) == ["clients=1.json.entry"]
+    assert acct.since(mark) == []
+
+    daemon.opts = []
+    m = daemon.mount(daemon.end("unmount"))
+    path = m.path("clients", "1.json")
+    assert read(path) == bad
+    rec = json.loads(good)
+    rec["notes"] = "hersteld"
+    assert save(path, json.dumps(rec, indent=2) + "\n") == 0
+    assert writes(acct, mark) == [("PUT", "clients/1")]
+    assert entries(daemon.cache) == []
+
+
 def test_a_refused_new_file_comes_back_and_rm_drops_it_for_good(acct, daemon):
     m = daemon.mount()
     path = m.path("products", "nieuw.json")
