@@ -682,14 +682,20 @@ static void test_new_file(void)
 	env_fini(&e);
 }
 
+/* products.json's template as a user copies it (malloc'd), NULL if none. */
+static char *products_template(size_t *len)
+{
+	int ti = templates_find("products.json");
+	return ti >= 0 ? templates_text((size_t)ti, len) : NULL;
+}
+
 /* A template copied as it is waits for its edit. */
 static void test_template(void)
 {
 	struct env e;
 	struct node *n;
 	size_t len = 0;
-	int ti = templates_find("products.json");
-	char *tpl = ti >= 0 ? templates_text((size_t)ti, &len) : NULL;
+	char *tpl = products_template(&len);
 
 	env_init(&e);
 	CHECK(tpl != NULL);
@@ -1309,8 +1315,7 @@ static void test_journal_transitions(void)
 	char *err = NULL, *t;
 	struct stat st;
 	size_t len = 0;
-	int ti = templates_find("products.json");
-	char *tpl = ti >= 0 ? templates_text((size_t)ti, &len) : NULL;
+	char *tpl = products_template(&len);
 
 	env_init(&e);
 	env_journal(&e);
@@ -1433,8 +1438,7 @@ static void test_journal_failure(void)
 	struct env e;
 	struct node *n;
 	size_t len = 0;
-	int ti = templates_find("products.json");
-	char *tpl = ti >= 0 ? templates_text((size_t)ti, &len) : NULL;
+	char *tpl = products_template(&len);
 
 	env_init(&e);
 	env_journal(&e);
@@ -1473,8 +1477,7 @@ static void test_journal_restore(void)
 	struct node *n, *r;
 	int flags = 0;
 	size_t len = 0, nnames = 0;
-	int ti = templates_find("products.json");
-	char *tpl = ti >= 0 ? templates_text((size_t)ti, &len) : NULL;
+	char *tpl = products_template(&len);
 	char *err, *t;
 
 	env_init(&e);
