@@ -81,6 +81,30 @@ static void mark_stale(const char *path)
 			log_strerror(errno));
 }
 
+/* After collection listing @name (fetched at @fetched) is written: the files of
+ * records kept one by one ("<name>=<stem>", store/cache.c) written before that
+ * fetch are removed.  cache.c's record_load never uses a record fetched before
+ * the listing it would complete, so they could only be refetched: without
+ * this they would stay for good (a deleted invoice's, a record changed since). */
+static void prune_records(const struct persist *p, const char *name, time_t fetched)
+{
+	size_t n = strlen(name);
+	DIR *d = opendir(p->dir);
+	struct dirent *e;
+	if (!d)
+		return;
+	while ((e = readdir(d))) {
+		struct stat st;
+		if (strncmp(e->d_name, name, n) != 0 || e->d_name[n] != '=' ||
+		    strstr(e->d_name, ".tmp") ||
+		    fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    !S_ISREG(st.st_mode) || st.st_mtime >= fetched)
+			continue;
+		(void)unlinkat(dirfd(d), e->d_name, 0); /* gone already is as good */
+	}
+	closedir(d);
+}
+
 static void write_one(struct persist *p, struct pending *w)
 {
 	struct strbuf b = {0};
@@ -103,6 +127,10 @@ static void write_one(struct persist *p, struct pending *w)
 	pthread_mutex_unlock(&p->lock);
 	if (again && rc == 0 && path)
 		mark_stale(path);
+	/* A whole collection's listing: not a filtered one ("invoices.open"),
+	 * nor a record kept one by one. */
+	if (rc == 0 && !strpbrk(w->name, ".="))
+		prune_records(p, w->name, w->fetched);
 	free(path);
 }
 

@@ -2,7 +2,9 @@
  * the service cannot be reached) starts from what the last mount saw.
  *
  * One file per listing, <account dir>/state/listings/<name> ("invoices", and
- * "invoices.open" for a filtered listing), written whole or not at all by
+ * "invoices.open" for a filtered listing; "invoices=<stem>" for a record kept
+ * one by one, removed once a listing of its collection fetched after it is
+ * written), written whole or not at all by
  * base/diskfile (kind "listing", version PERSIST_VERSION).  Its payload is
  * JSON lines: a header, then one line per record:
  *

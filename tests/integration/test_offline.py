@@ -213,6 +213,29 @@ def test_invoices_listed_without_lines_are_kept_one_by_one(fakes, mounts):
     assert time.monotonic() - t0 < 1
 
 
+def test_a_record_kept_one_by_one_goes_when_its_listing_is_fetched_again(fakes, mounts):
+    """Such a record is used only while no newer listing exists: when the listing is
+    fetched again, the files of the records kept before it are removed (no file stays
+    for good, a deleted invoice's included); one read again is kept again."""
+    fake = fakes("--generate", "clients=3,invoices=6,products=2", "--list-without-lines")
+    m = mounts(fake, opts=["ttl=1"])
+    inv = sorted(n for n in os.listdir(m.path("invoices")) if n.endswith(".json"))
+    for n in inv[:3]:
+        read(m.path("invoices", n))
+    sd = state_dir(m.cache)
+
+    def kept():
+        return sorted(n for n in os.listdir(sd) if n.startswith("invoices="))
+    wait_for(lambda: len(kept()) == 3, "three records kept on disk")
+    mark = fake.mark()
+    wait_for(lambda: (os.listdir(m.path("invoices")) and
+                      listing_calls(fake.since(mark), "invoices")),
+             "the invoices listed again past the TTL", interval=0.2)
+    wait_for(lambda: kept() == [], "the records kept before it removed")
+    read(m.path("invoices", inv[0]))
+    wait_for(lambda: len(kept()) == 1, "the one read again kept again")
+
+
 def test_a_listing_kept_past_its_ttl_is_listed_again(fakes, mounts):
     fake = fakes("--generate", "clients=4,invoices=3,products=2")
     m = mounts(fake, opts=["ttl=1"])
