@@ -244,6 +244,15 @@ static void cli_print_status(const char *mnt, const cJSON *st)
 				b2, sizeof(b2)));
 	}
 	cli_print_prefetch(cJSON_GetObjectItemCaseSensitive(st, "prefetch"));
+	const cJSON *uns = cJSON_GetObjectItemCaseSensitive(st, "unsaved");
+	if (uns && (cli_num(uns, "texts") > 0 || cli_num(uns, "unreadable") > 0)) {
+		printf("  unsaved      %.0f text%s the service does not have, kept in %s",
+		       cli_num(uns, "texts"), cli_num(uns, "texts") == 1 ? "" : "s",
+		       cli_str(uns, "directory"));
+		if (cli_num(uns, "unreadable") > 0)
+			printf(" (and %.0f unreadable, set aside as *.bad)", cli_num(uns, "unreadable"));
+		printf("\n");
+	}
 	if (stale) {
 		printf("  stale        ");
 		cJSON_ArrayForEach(c, colls)

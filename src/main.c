@@ -484,7 +484,7 @@ struct daemon {
 	struct fuse_cmdline_opts fopts;
 	struct options o;
 	off_t pdf_max;
-	char *username, *pdf_dir, *real_mnt;
+	char *username, *pdf_dir, *journal_dir, *real_mnt;
 	struct fuse_session *se;
 	struct api *api;
 	struct cache *cache;
@@ -629,6 +629,9 @@ static int open_modules(struct daemon *d, const struct api_config *acfg)
 			log_msg(LOG_WARNING, "%s: %s; listings are kept in memory only",
 				state ? state : d->pdf_dir, log_strerror(-rc));
 		free(state);
+		/* Unsaved texts (ns/journal.h): opened after the check. */
+		if (asprintf(&d->journal_dir, "%s/state/journal", d->pdf_dir) < 0)
+			d->journal_dir = NULL;
 	}
 	struct cache_config ccfg = {
 		.ttl = o->ttl,
@@ -657,6 +660,7 @@ static int open_modules(struct daemon *d, const struct api_config *acfg)
 	struct status_sources ssrc = {
 		.url = o->url, .username = d->username, .mounted = time(NULL), .api = d->api,
 		.cache = d->cache, .pdfs = d->pdfs, .events = d->events, .prefetch = d->prefetch,
+		.journal_dir = d->journal_dir,
 	};
 	return fs_set_stores(d->fs, d->cache, d->pdfs, d->api, d->events, &ssrc) < 0 ? -1 : 0;
 }
@@ -736,12 +740,9 @@ static int open_account(struct daemon *d)
 	/* Unsaved texts of earlier mounts (refused, unanswered, waiting) show
 	 * again, offline too (read-only then): journaled beside the PDFs, none
 	 * with -o nodiskcache. */
-	char *journal = NULL;
-	if (d->pdf_dir && asprintf(&journal, "%s/state/journal", d->pdf_dir) >= 0 &&
-	    (rc = fs_journal_open(d->fs, journal)) < 0)
+	if (d->journal_dir && (rc = fs_journal_open(d->fs, d->journal_dir)) < 0)
 		log_msg(LOG_WARNING, "journal %s: %s; unsaved texts are kept in memory only",
-			journal, log_strerror(-rc));
-	free(journal);
+			d->journal_dir, log_strerror(-rc));
 	rc = 0;
 out:
 	wipe_free(apikey);
@@ -823,6 +824,7 @@ static void daemon_free(struct daemon *d)
 	events_free(d->events);
 	api_free(d->api);
 	free(d->pdf_dir);
+	free(d->journal_dir);
 	free(d->username);
 	free(d->fopts.mountpoint);
 	free(d->o.url);

@@ -25,6 +25,7 @@ struct status_sources {
 	struct pdfstore *pdfs;
 	struct events *events;
 	struct prefetch *prefetch; /* NULL: -o prefetch not given */
+	const char *journal_dir;   /* unsaved texts kept on disk (ns/journal.h); NULL: none */
 };
 
 /* The status file: a malloc'd JSON text with a trailing newline (length in

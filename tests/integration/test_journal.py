@@ -16,7 +16,7 @@ import threading
 
 import pytest
 
-from harness import Mount, is_mounted, save, wait_for
+from harness import FACTUURFS, Mount, is_mounted, save, wait_for
 
 
 def read(path):
@@ -151,6 +151,13 @@ def test_a_refused_save_shows_on_an_offline_mount_and_saves_once_back_online(acc
     assert save(path, good) == errno.EROFS
     assert read(path) == bad and entries(daemon.cache) == ["clients=1.json.entry"]
     assert acct.since(mark) == []
+    # the status file and `factuurfs status` say where it is
+    unsaved = m.status()["unsaved"]
+    assert (unsaved["texts"], unsaved["directory"]) == (1, journal_dir(daemon.cache))
+    out = subprocess.run([FACTUURFS, "status", m.mnt], capture_output=True, text=True,
+                         timeout=60).stdout
+    assert f"unsaved      1 text the service does not have, kept in {unsaved['directory']}" \
+        in out, out
 
     daemon.opts = []
     m = daemon.mount(daemon.end("unmount"))
@@ -161,6 +168,7 @@ def test_a_refused_save_shows_on_an_offline_mount_and_saves_once_back_online(acc
     assert save(path, json.dumps(rec, indent=2) + "\n") == 0
     assert writes(acct, mark) == [("PUT", "clients/1")]
     assert entries(daemon.cache) == []
+    assert m.status()["unsaved"]["texts"] == 0
 
 
 def test_a_refused_new_file_comes_back_and_rm_drops_it_for_good(acct, daemon):
