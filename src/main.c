@@ -27,6 +27,7 @@
 #include "feat/status.h"
 #include "store/pdfstore.h"
 #include "store/persist.h"
+#include "base/diskfile.h"
 #include "base/who.h"
 #include "base/clock.h"
 
@@ -485,6 +486,7 @@ struct daemon {
 	struct options o;
 	off_t pdf_max;
 	char *username, *pdf_dir, *journal_dir, *real_mnt;
+	int state_lock; /* the account's state/lock, held for the mount's life; -1: none */
 	struct fuse_session *se;
 	struct api *api;
 	struct cache *cache;
@@ -601,6 +603,52 @@ static void harden(void)
 #endif
 }
 
+/* The account's state/ (listings, unsaved texts) is one mount's at a time: a
+ * second mount of the account would restore the first one's unsaved texts
+ * and race its writes.  0 when this mount holds it; else it keeps both in
+ * memory, as with -o nodiskcache (the PDFs are still shared: each is written
+ * whole under its own name). */
+static int lock_state(struct daemon *d)
+{
+	char *state = NULL, *lock = NULL;
+	int rc = -ENOMEM;
+	if (asprintf(&state, "%s/state", d->pdf_dir) < 0)
+		state = NULL;
+	if (state && asprintf(&lock, "%s/lock", state) < 0)
+		lock = NULL;
+	if (lock && (rc = diskfile_mkdirs(state)) == 0)
+		rc = diskfile_lock(lock);
+	if (rc >= 0) {
+		d->state_lock = rc;
+		rc = 0;
+	} else if (rc == -EWOULDBLOCK) {
+		log_msg(LOG_WARNING, "%s: another mount of this account holds it; this one keeps "
+			"its listings and unsaved texts in memory only", state);
+	} else {
+		log_msg(LOG_WARNING, "%s: %s; listings and unsaved texts are kept in memory only",
+			state ? state : d->pdf_dir, log_strerror(-rc));
+	}
+	free(lock);
+	free(state);
+	return rc;
+}
+
+/* The state kept on disk, under the lock: the listings (store/persist.h) and
+ * the journal's directory (ns/journal.h: opened after the check). */
+static void open_state(struct daemon *d)
+{
+	char *listings = NULL;
+	if (asprintf(&listings, "%s/state/listings", d->pdf_dir) < 0)
+		listings = NULL;
+	int rc = listings ? persist_new(&d->persist, listings) : -ENOMEM;
+	if (rc < 0)
+		log_msg(LOG_WARNING, "%s: %s; listings are kept in memory only",
+			listings ? listings : d->pdf_dir, log_strerror(-rc));
+	free(listings);
+	if (asprintf(&d->journal_dir, "%s/state/journal", d->pdf_dir) < 0)
+		d->journal_dir = NULL;
+}
+
 /* The modules of the mount over the account's API client @api_cfg (its key
  * is wiped by the caller): the disk state beside the PDFs, the caches, the
  * prefetch and the filesystem's view of them.  0, or -1. */
@@ -620,18 +668,8 @@ static int open_modules(struct daemon *d, const struct api_config *acfg)
 		    api_background_persist(d->api, bg) < 0)
 			log_msg(LOG_WARNING, "%s: the thumbnail reserve counts per mount", bg);
 		free(bg);
-		/* Listings kept across mounts (store/persist.h). */
-		char *state = NULL;
-		if (asprintf(&state, "%s/state/listings", d->pdf_dir) < 0)
-			state = NULL;
-		rc = state ? persist_new(&d->persist, state) : -ENOMEM;
-		if (rc < 0)
-			log_msg(LOG_WARNING, "%s: %s; listings are kept in memory only",
-				state ? state : d->pdf_dir, log_strerror(-rc));
-		free(state);
-		/* Unsaved texts (ns/journal.h): opened after the check. */
-		if (asprintf(&d->journal_dir, "%s/state/journal", d->pdf_dir) < 0)
-			d->journal_dir = NULL;
+		if (lock_state(d) == 0)
+			open_state(d);
 	}
 	struct cache_config ccfg = {
 		.ttl = o->ttl,
@@ -825,6 +863,8 @@ static void daemon_free(struct daemon *d)
 	api_free(d->api);
 	free(d->pdf_dir);
 	free(d->journal_dir);
+	if (d->state_lock >= 0)
+		close(d->state_lock);
 	free(d->username);
 	free(d->fopts.mountpoint);
 	free(d->o.url);
@@ -840,7 +880,8 @@ static void daemon_free(struct daemon *d)
 int main(int argc, char *argv[])
 {
 	struct daemon d = {.o = {.ttl = 60, .timeout = 30, .page_size = 10000,
-				 .background_calls = 50}};
+				 .background_calls = 50},
+			   .state_lock = -1};
 	sigset_t hup;
 	int ret = 1;
 

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -170,4 +171,19 @@ out:
 	(void)fclose(f); /* only read: its close has nothing to lose */
 	free(buf);
 	return rc;
+}
+
+int diskfile_lock(const char *path)
+{
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return -errno;
+	/* flock, not fcntl: it belongs to the open file, so the daemon keeps it
+	 * when it forks into the background and the parent exits. */
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		int err = errno;
+		close(fd);
+		return -(err == EAGAIN ? EWOULDBLOCK : err);
+	}
+	return fd;
 }

@@ -39,4 +39,9 @@ int diskfile_read(const char *path, const char *kind, unsigned version, char **d
 /* mkdir -p of @dir with mode 0700 for what it makes.  Returns 0 or -errno. */
 int diskfile_mkdirs(const char *dir);
 
+/* Takes the lock file @path (made 0600 if missing) for this process, without
+ * waiting: its descriptor (close it to let go; kept across fork), or -EWOULDBLOCK
+ * when another process holds it, or another -errno. */
+int diskfile_lock(const char *path);
+
 #endif

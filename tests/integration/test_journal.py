@@ -171,6 +171,34 @@ def test_a_refused_save_shows_on_an_offline_mount_and_saves_once_back_online(acc
     assert m.status()["unsaved"]["texts"] == 0
 
 
+def test_a_second_mount_of_the_account_keeps_its_state_in_memory(acct, workdir, tmp_path):
+    """state/ is one mount's at a time (a lock): a second mount of the same account
+    neither restores the first one's texts nor journals its own, and says so."""
+    env = {"XDG_CACHE_HOME": str(tmp_path / "cache")}
+    first = Mount(acct, workdir, env=env)
+    second = None
+    try:
+        second = Mount(acct, workdir, env=env)
+        p1, p2 = first.path("clients", "1.json"), second.path("clients", "2.json")
+        good1 = read(p1)
+        plain_write(p1, bad_text(good1))
+        plain_write(p2, bad_text(read(p2)))
+        assert entries(env["XDG_CACHE_HOME"]) == ["clients=1.json.entry"]
+        assert read(second.path("clients", "1.json")) == good1
+        assert "another mount of this account holds it" in second.stderr()
+        assert "unsaved" not in second.status() and first.status()["unsaved"]["texts"] == 1
+    finally:
+        for m in (second, first):
+            if m:
+                assert m.unmount() == 0, m.stderr()
+    # the lock went with the first mount: the next one restores its text
+    third = Mount(acct, workdir, env=env)
+    try:
+        assert read(third.path("clients", "1.json")) == bad_text(good1)
+    finally:
+        assert third.unmount() == 0
+
+
 def test_a_refused_new_file_comes_back_and_rm_drops_it_for_good(acct, daemon):
     m = daemon.mount()
     path = m.path("products", "nieuw.json")
