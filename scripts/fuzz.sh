@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs the libFuzzer targets of tests/fuzz/ (names, parse, schema, jsontext) for a while each.
+# Runs the libFuzzer targets of tests/fuzz/ (names, parse, schema, jsontext, listing, journal)
+# for a while each.
 #   scripts/fuzz.sh [--seconds N] [TARGET...]     N: per target, default $FUZZ_SECONDS or 60
 # Installs what is missing (clang, its libFuzzer runtime, the build's packages), builds
 # build-fuzz/ with clang, ASan, UBSan and -Dfuzz=true, and runs each target on a scratch
@@ -15,18 +16,21 @@ while [ $# -gt 0 ]; do
 	case $1 in
 	--seconds) seconds=${2:?--seconds needs a number}; shift 2 ;;
 	--seconds=*) seconds=${1#*=}; shift ;;
-	-h | --help) sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-	names | parse | schema | jsontext) targets+=("$1"); shift ;;
-	*) echo "fuzz.sh: unknown argument '$1' (targets: names parse schema jsontext)" >&2; exit 2 ;;
+	-h | --help) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	names | parse | schema | jsontext | listing | journal) targets+=("$1"); shift ;;
+	*) echo "fuzz.sh: unknown argument '$1' (targets: names parse schema jsontext listing journal)" >&2; exit 2 ;;
 	esac
 done
-[ ${#targets[@]} -gt 0 ] || targets=(names parse schema jsontext)
+[ ${#targets[@]} -gt 0 ] || targets=(names parse schema jsontext listing journal)
 case $seconds in '' | *[!0-9]*) echo "fuzz.sh: --seconds wants a whole number" >&2; exit 2 ;; esac
 
-# Longest input per target: records and texts fit in a few KiB, names in a few hundred bytes.
-declare -A max_len=([names]=256 [parse]=4096 [schema]=4096 [jsontext]=4096)
+# Longest input per target: records and texts fit in a few KiB, names in a few hundred bytes,
+# a listing file of a few records in 8 KiB.
+declare -A max_len=([names]=256 [parse]=4096 [schema]=4096 [jsontext]=4096 [listing]=8192
+	[journal]=4096)
 declare -A dict=([names]=tests/fuzz/names.dict [parse]=tests/fuzz/json.dict
-	[schema]=tests/fuzz/json.dict [jsontext]=tests/fuzz/json.dict)
+	[schema]=tests/fuzz/json.dict [jsontext]=tests/fuzz/json.dict [listing]=tests/fuzz/json.dict
+	[journal]=tests/fuzz/journal.dict)
 
 # What the build needs, then clang and its libFuzzer runtime (scripts/deps.sh decides).
 bash scripts/deps.sh --fuzz

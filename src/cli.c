@@ -101,6 +101,20 @@ static const char *cli_bytes(double b, char *buf, size_t len)
 	return buf;
 }
 
+/* An age for a person: "40 s", "12 min", "3 h", "2 d". */
+static const char *cli_age(double s, char *buf, size_t len)
+{
+	if (s < 120)
+		snprintf(buf, len, "%.0f s", s);
+	else if (s < 7200)
+		snprintf(buf, len, "%.0f min", s / 60);
+	else if (s < 172800)
+		snprintf(buf, len, "%.0f h", s / 3600);
+	else
+		snprintf(buf, len, "%.0f d", s / 86400);
+	return buf;
+}
+
 /* "95% (120 of 126)", or "-" when nothing was asked yet. */
 static const char *cli_rate(double hits, double total, char *buf, size_t len)
 {
@@ -109,6 +123,60 @@ static const char *cli_rate(double hits, double total, char *buf, size_t len)
 	else
 		snprintf(buf, len, "%.0f%% (%.0f of %.0f)", 100.0 * hits / total, hits, total);
 	return buf;
+}
+
+/* "1,200" */
+static const char *cli_count(double n, char *buf, size_t len)
+{
+	char digits[32];
+	size_t nd, o = 0;
+	snprintf(digits, sizeof(digits), "%.0f", n < 0 ? 0 : n);
+	nd = strlen(digits);
+	for (size_t i = 0; i < nd && o + 2 < len; i++) {
+		if (i > 0 && (nd - i) % 3 == 0)
+			buf[o++] = ',';
+		buf[o++] = digits[i];
+	}
+	buf[o] = '\0';
+	return buf;
+}
+
+/* "about 3 h", "about 25 min", "about 40 s" */
+static const char *cli_duration(double s, char *buf, size_t len)
+{
+	if (s >= 5400)
+		snprintf(buf, len, "about %.0f h", s / 3600);
+	else if (s >= 90)
+		snprintf(buf, len, "about %.0f min", s / 60);
+	else
+		snprintf(buf, len, "about %.0f s", s);
+	return buf;
+}
+
+/* The prefetch line: "412 of 1,200 PDFs local; about 3 h left at 150/h"; none when off. */
+static void cli_print_prefetch(const cJSON *pf)
+{
+	char a[32], b[32];
+	const char *state = cli_str(pf, "state");
+	if (!pf || !*state || !strcmp(state, "off"))
+		return;
+	printf("  prefetch     ");
+	if (!cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(pf, "total"))) {
+		printf("%s at %.0f/h\n", state, cli_num(pf, "per_hour"));
+		return;
+	}
+	printf("%s of %s PDFs local; ", cli_count(cli_num(pf, "local"), a, sizeof(a)),
+	       cli_count(cli_num(pf, "total"), b, sizeof(b)));
+	if (cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(pf, "eta_seconds"))) {
+		char c[48];
+		printf("%s left at %.0f/h", cli_duration(cli_num(pf, "eta_seconds"), c, sizeof(c)),
+		       cli_num(pf, "per_hour"));
+	} else
+		printf("%s", state);
+	if (strcmp(state, "running") != 0 && strcmp(state, "done") != 0 &&
+	    cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(pf, "eta_seconds")))
+		printf(" (%s)", state);
+	printf("\n");
 }
 
 /* The human form of the status JSON @st of the mount at @mnt. */
@@ -126,7 +194,9 @@ static void cli_print_status(const char *mnt, const cJSON *st)
 	printf("  account      %s at %s, mounted %s\n", cli_str(st, "username"), cli_str(st, "url"),
 	       cli_str(st, "mounted_at"));
 	printf("  service      %s", svc ? cli_str(svc, "state") : "?");
-	if (svc && strcmp(cli_str(svc, "state"), "up") != 0)
+	if (svc && !strcmp(cli_str(svc, "reason"), "-o offline"))
+		printf(" (-o offline: no call is made)");
+	else if (svc && strcmp(cli_str(svc, "state"), "up") != 0)
 		printf(": next try in %.0f s (%s)", cli_num(svc, "next_try_seconds"),
 		       cli_str(svc, "reason"));
 	printf("\n");
@@ -173,14 +243,27 @@ static void cli_print_status(const char *mnt, const cJSON *st)
 				cli_num(cache, "pdf_disk_cache_hits") + cli_num(cache, "pdfs_fetched"),
 				b2, sizeof(b2)));
 	}
+	cli_print_prefetch(cJSON_GetObjectItemCaseSensitive(st, "prefetch"));
+	const cJSON *uns = cJSON_GetObjectItemCaseSensitive(st, "unsaved");
+	if (uns && (cli_num(uns, "texts") > 0 || cli_num(uns, "unreadable") > 0)) {
+		printf("  unsaved      %.0f text%s the service does not have, kept in %s",
+		       cli_num(uns, "texts"), cli_num(uns, "texts") == 1 ? "" : "s",
+		       cli_str(uns, "directory"));
+		if (cli_num(uns, "unreadable") > 0)
+			printf(" (and %.0f unreadable, set aside as *.bad)", cli_num(uns, "unreadable"));
+		printf("\n");
+	}
 	if (stale) {
 		printf("  stale        ");
 		cJSON_ArrayForEach(c, colls)
 		{
 			if (strcmp(cli_str(c, "state"), "stale") != 0)
 				continue;
-			printf("%s (since %s: %s)%s", c->string, cli_str(c, "stale_since"),
-			       cli_str(c, "stale_because"), --stale ? ", " : "\n");
+			char age[32];
+			printf("%s (since %s: %s; %s old)%s", c->string, cli_str(c, "stale_since"),
+			       cli_str(c, "stale_because"),
+			       cli_age(cli_num(c, "age_seconds"), age, sizeof(age)),
+			       --stale ? ", " : "\n");
 		}
 	}
 	printf("  errors       %.0f since mounting\n", cli_num(st, "errors_total"));

@@ -19,13 +19,17 @@
 #include "store/cache.h"
 #include "cli.h"
 #include "feat/desktop.h"
+#include "feat/prefetch.h"
 #include "fuse/fs.h"
 #include "base/log.h"
 #include "model/schema.h"
 #include "base/events.h"
 #include "feat/status.h"
 #include "store/pdfstore.h"
+#include "store/persist.h"
+#include "base/diskfile.h"
 #include "base/who.h"
+#include "base/clock.h"
 
 #define DEFAULT_URL "https://www.factuursturen.nl/api/v1/"
 #define RC_NAME ".factuursturen_rc"
@@ -47,6 +51,8 @@ struct options {
 	int insecure;
 	int readonly;
 	int nonotify;          /* no desktop notification of refusals */
+	int offline;           /* no call at all: the state on disk, read-only */
+	long prefetch;         /* PDFs fetched in the background, calls an hour; 0: off */
 };
 
 enum { KEY_RO = 1 };
@@ -68,6 +74,8 @@ static const struct fuse_opt option_spec[] = {
 	OPT("cache_max=%s", cache_max),
 	OPT("nodiskcache", nodiskcache),
 	OPT("nonotify", nonotify),
+	OPT("offline", offline),
+	OPT("prefetch=%ld", prefetch),
 	OPT("apikey=%s", apikey_on_cmdline),
 	FUSE_OPT_KEY("ro", KEY_RO),
 	FUSE_OPT_END,
@@ -114,10 +122,16 @@ static void usage(const char *prog)
 	       "    -o cache_dir=DIR       PDF cache (default $XDG_CACHE_HOME/factuurfs)\n"
 	       "    -o cache_max=SIZE      PDFs kept, least recently used dropped first\n"
 	       "                           (default 1G; K, M, G suffixes)\n"
-	       "    -o nodiskcache         keep PDFs in memory only (within cache_max)\n"
+	       "    -o nodiskcache         keep PDFs and listings in memory only (PDFs\n"
+	       "                           within cache_max), and journal no unsaved text\n"
+	       "    -o prefetch=N          fetch the PDFs not on disk yet in the background,\n"
+	       "                           newest first, at most N calls an hour (default: off)\n"
 	       "    -o nonotify            no desktop notification when a save or rm is\n"
 	       "                           refused (close(2) still fails, the log and the\n"
 	       "                           status file still say why)\n"
+	       "    -o offline             no API call at all: serve what is kept on disk,\n"
+	       "                           read-only; a mount that cannot reach the service\n"
+	       "                           starts so too, and goes online when it answers\n"
 	       "    -o cafile=FILE         trust the CA certificates in FILE (PEM) instead of\n"
 	       "                           the system's, e.g. for a private CA\n"
 	       "    -o insecure            do not verify the server's TLS certificate (never\n"
@@ -471,18 +485,36 @@ struct daemon {
 	struct fuse_cmdline_opts fopts;
 	struct options o;
 	off_t pdf_max;
-	char *username, *pdf_dir, *real_mnt;
+	char *username, *pdf_dir, *journal_dir, *real_mnt;
+	int state_lock; /* the account's state/lock, held for the mount's life; -1: none */
 	struct fuse_session *se;
 	struct api *api;
 	struct cache *cache;
 	struct pdfstore *pdfs;
+	struct persist *persist;
 	struct events *events;
 	struct mount *fs;
 	struct who_mount *who;
 	struct desktop *desktop;
+	struct prefetch *prefetch;
 	pthread_t sighup_thread;
 	bool sighup_started, mounted;
 };
+
+/* Whether a mount whose check call failed with @rc starts offline: when the
+ * service could not be reached (no answer: refused, DNS, timeout, a dropped
+ * connection; or a 5xx after the retries) and there are listings on disk to
+ * serve.  Refused credentials (401/403) and a spent budget still refuse the
+ * mount; so does an unreachable service with nothing kept (a first mount, a
+ * mistyped URL, -o nodiskcache), which would show only errors. */
+static bool may_start_offline(struct daemon *d, int rc)
+{
+	struct api_stats as;
+	api_get_stats(d->api, &as);
+	if (rc == -EACCES || rc == -EAGAIN || (as.last_status > 0 && as.last_status < 500))
+		return false;
+	return cache_listings_loaded(d->cache) > 0;
+}
 
 /* Options and arguments: 0 to go on, 1 when done (--help, --version), -1 on
  * an error already said. */
@@ -535,6 +567,10 @@ static int parse_args(struct daemon *d, int argc, char **argv)
 		fprintf(stderr, "factuurfs: ttl must be >= 0, timeout > 0 and page_size >= 1\n");
 		return -1;
 	}
+	if (o->prefetch < 0) {
+		fprintf(stderr, "factuurfs: prefetch must be >= 0 (calls an hour; 0: off)\n");
+		return -1;
+	}
 	d->pdf_max = o->cache_max ? parse_size(o->cache_max) : (off_t)1 << 30;
 	if (d->pdf_max < 0) {
 		fprintf(stderr, "factuurfs: cache_max=%s is not a size (like 512M or 2G)\n",
@@ -567,21 +603,160 @@ static void harden(void)
 #endif
 }
 
-/* The account: credentials, the modules of the mount, and the one call that
- * checks them.  0, or -1 with the reason said. */
+/* The account's state/ (listings, unsaved texts) is one mount's at a time: a
+ * second mount of the account would restore the first one's unsaved texts
+ * and race its writes.  0 when this mount holds it; else it keeps both in
+ * memory, as with -o nodiskcache (the PDFs are still shared: each is written
+ * whole under its own name). */
+static int lock_state(struct daemon *d)
+{
+	char *state = NULL, *lock = NULL;
+	int rc = -ENOMEM;
+	if (asprintf(&state, "%s/state", d->pdf_dir) < 0)
+		state = NULL;
+	if (state && asprintf(&lock, "%s/lock", state) < 0)
+		lock = NULL;
+	if (lock && (rc = diskfile_mkdirs(state)) == 0)
+		rc = diskfile_lock(lock);
+	if (rc >= 0) {
+		d->state_lock = rc;
+		rc = 0;
+	} else if (rc == -EWOULDBLOCK) {
+		log_msg(LOG_WARNING, "%s: another mount of this account holds it; this one keeps "
+			"its listings and unsaved texts in memory only", state);
+	} else {
+		log_msg(LOG_WARNING, "%s: %s; listings and unsaved texts are kept in memory only",
+			state ? state : d->pdf_dir, log_strerror(-rc));
+	}
+	free(lock);
+	free(state);
+	return rc;
+}
+
+/* The state kept on disk, under the lock: the listings (store/persist.h) and
+ * the journal's directory (ns/journal.h: opened after the check). */
+static void open_state(struct daemon *d)
+{
+	char *listings = NULL;
+	if (asprintf(&listings, "%s/state/listings", d->pdf_dir) < 0)
+		listings = NULL;
+	int rc = listings ? persist_new(&d->persist, listings) : -ENOMEM;
+	if (rc < 0)
+		log_msg(LOG_WARNING, "%s: %s; listings are kept in memory only",
+			listings ? listings : d->pdf_dir, log_strerror(-rc));
+	free(listings);
+	if (asprintf(&d->journal_dir, "%s/state/journal", d->pdf_dir) < 0)
+		d->journal_dir = NULL;
+}
+
+/* The modules of the mount over the account's API client @api_cfg (its key
+ * is wiped by the caller): the disk state beside the PDFs, the caches, the
+ * prefetch and the filesystem's view of them.  0, or -1. */
+static int open_modules(struct daemon *d, const struct api_config *acfg)
+{
+	struct options *o = &d->o;
+	int rc = api_new(&d->api, acfg);
+	if (rc < 0) {
+		fprintf(stderr, "factuurfs: bad url '%s': %s\n", o->url, log_strerror(-rc));
+		return -1;
+	}
+	d->pdf_dir = o->nodiskcache ? NULL : pdf_cache_dir(o, d->username);
+	if (d->pdf_dir) {
+		/* The reserve's count lives beside the account's PDFs. */
+		char *bg = NULL;
+		if (asprintf(&bg, "%s/background-calls", d->pdf_dir) >= 0 &&
+		    api_background_persist(d->api, bg) < 0)
+			log_msg(LOG_WARNING, "%s: the thumbnail reserve counts per mount", bg);
+		free(bg);
+		if (lock_state(d) == 0)
+			open_state(d);
+	}
+	struct cache_config ccfg = {
+		.ttl = o->ttl,
+		.page_size = o->page_size,
+		.events = d->events,
+		.started = fs_started(d->fs),
+		.changed = fs_listing_changed,
+		.ud = d->fs,
+		.persist = d->persist,
+	};
+	struct pdfstore_config pcfg = {
+		.dir = d->pdf_dir, .max = d->pdf_max, .api = d->api, .events = d->events,
+	};
+	if (cache_new(&d->cache, d->api, &ccfg) < 0 || pdfstore_new(&d->pdfs, &pcfg) < 0)
+		return -1;
+	if (o->prefetch > 0 && !d->pdf_dir) {
+		log_msg(LOG_WARNING, "prefetch: off, the PDFs would not be kept (no disk cache)");
+	} else if (o->prefetch > 0) {
+		struct prefetch_config fcfg = {
+			.per_hour = o->prefetch, .thumbnail_share = o->background_calls,
+			.hour = clock_hour(), .api = d->api, .cache = d->cache, .pdfs = d->pdfs,
+		};
+		if (prefetch_new(&d->prefetch, &fcfg) < 0)
+			return -1;
+	}
+	struct status_sources ssrc = {
+		.url = o->url, .username = d->username, .mounted = time(NULL), .api = d->api,
+		.cache = d->cache, .pdfs = d->pdfs, .events = d->events, .prefetch = d->prefetch,
+		.journal_dir = d->journal_dir,
+	};
+	return fs_set_stores(d->fs, d->cache, d->pdfs, d->api, d->events, &ssrc) < 0 ? -1 : 0;
+}
+
+/* The one call at mount, or none (-o offline): 0 online, 1 offline (the
+ * state on disk, read-only, until the service answers), -1 with the reason
+ * said. */
+static int check_account(struct daemon *d)
+{
+	struct options *o = &d->o;
+	if (o->offline) {
+		/* -o offline: the state on disk, and not one call (no probe). */
+		log_msg(LOG_INFO, "offline (-o offline): %zu listings kept on disk, read-only",
+			cache_listings_loaded(d->cache));
+		return api_set_offline(d->api, "-o offline", NULL) < 0 ? -1 : 1;
+	}
+	/* It checks the credentials, and its answer is balance.json's content,
+	 * so it is not wasted.  Asked even when a fresh balance was kept on
+	 * disk: credentials are checked at every mount. */
+	const struct schema_collection *balance = schema_find("balance");
+	struct cache_listing *l = NULL;
+	int rc = cache_listing_check(d->cache, balance, &l);
+	cache_listing_unref(l);
+	if (rc == 0)
+		return 0;
+	bool offline = may_start_offline(d, rc);
+	char *last_error = events_last_error(d->events);
+	if (offline)
+		fprintf(stderr, "factuurfs: %s: %s (%s); mounting offline, read-only, from the "
+				"%zu listings kept on disk, until the service answers\n",
+			o->url, check_failure(rc), last_error ? last_error : log_strerror(-rc),
+			cache_listings_loaded(d->cache));
+	else
+		fprintf(stderr, "factuurfs: %s: %s (%s)\n", o->url, check_failure(rc),
+			last_error ? last_error : log_strerror(-rc));
+	free(last_error);
+	if (!offline)
+		return -1;
+	/* The probe asks for the check's own path: its 2xx says the service
+	 * and the credentials are back. */
+	return api_set_offline(d->api, "cannot reach the service", "balance") < 0 ? -1 : 1;
+}
+
+/* The account: credentials, the modules of the mount, the check, and the
+ * unsaved texts of earlier mounts.  0, or -1 with the reason said. */
 static int open_account(struct daemon *d)
 {
 	struct options *o = &d->o;
-	char *apikey = NULL, *last_error = NULL;
-	int rc;
+	char *apikey = NULL;
+	int rc = -1;
 	if (credentials(o, &d->username, &apikey) < 0)
 		return -1;
 	if (events_new(&d->events) < 0 || !(d->fs = fs_new(o->ttl, o->readonly)))
-		goto fail;
+		goto out;
 	/* Creating the session first rejects unknown options before any call. */
 	d->se = fuse_session_new(&d->args, &fs_ops, sizeof(fs_ops), d->fs);
 	if (!d->se)
-		goto fail;
+		goto out;
 	struct api_config acfg = {
 		.url = o->url,
 		.username = d->username,
@@ -592,57 +767,24 @@ static int open_account(struct daemon *d)
 		.cainfo = o->cainfo,
 		.background_per_hour = o->background_calls,
 	};
-	rc = api_new(&d->api, &acfg);
+	rc = open_modules(d, &acfg);
+	/* The API client keeps its own copy: this one goes at once. */
 	wipe_free(apikey);
 	apikey = NULL;
-	if (rc < 0) {
-		fprintf(stderr, "factuurfs: bad url '%s': %s\n", o->url, log_strerror(-rc));
-		goto fail;
+	if (rc < 0 || check_account(d) < 0) {
+		rc = -1;
+		goto out;
 	}
-	d->pdf_dir = o->nodiskcache ? NULL : pdf_cache_dir(o, d->username);
-	if (d->pdf_dir) {
-		/* The reserve's count lives beside the account's PDFs. */
-		char *bg = NULL;
-		if (asprintf(&bg, "%s/background-calls", d->pdf_dir) >= 0 &&
-		    api_background_persist(d->api, bg) < 0)
-			log_msg(LOG_WARNING, "%s: the thumbnail reserve counts per mount", bg);
-		free(bg);
-	}
-	struct cache_config ccfg = {
-		.ttl = o->ttl,
-		.page_size = o->page_size,
-		.events = d->events,
-		.started = fs_started(d->fs),
-		.changed = fs_listing_changed,
-		.ud = d->fs,
-	};
-	struct pdfstore_config pcfg = {
-		.dir = d->pdf_dir, .max = d->pdf_max, .api = d->api, .events = d->events,
-	};
-	if (cache_new(&d->cache, d->api, &ccfg) < 0 || pdfstore_new(&d->pdfs, &pcfg) < 0)
-		goto fail;
-	struct status_sources ssrc = {
-		.url = o->url, .username = d->username, .mounted = time(NULL), .api = d->api,
-		.cache = d->cache, .pdfs = d->pdfs, .events = d->events,
-	};
-	if (fs_set_stores(d->fs, d->cache, d->pdfs, d->api, d->events, &ssrc) < 0)
-		goto fail;
-	/* The one call at mount: it checks the credentials, and its answer is
-	 * balance.json's content, so it is not wasted. */
-	struct cache_listing *l = NULL;
-	rc = cache_listing_get(d->cache, schema_find("balance"), &l);
-	cache_listing_unref(l);
-	if (rc < 0) {
-		last_error = events_last_error(d->events);
-		fprintf(stderr, "factuurfs: %s: %s (%s)\n", o->url, check_failure(rc),
-			last_error ? last_error : log_strerror(-rc));
-		free(last_error);
-		goto fail;
-	}
-	return 0;
-fail:
+	/* Unsaved texts of earlier mounts (refused, unanswered, waiting) show
+	 * again, offline too (read-only then): journaled beside the PDFs, none
+	 * with -o nodiskcache. */
+	if (d->journal_dir && (rc = fs_journal_open(d->fs, d->journal_dir)) < 0)
+		log_msg(LOG_WARNING, "journal %s: %s; unsaved texts are kept in memory only",
+			d->journal_dir, log_strerror(-rc));
+	rc = 0;
+out:
 	wipe_free(apikey);
-	return -1;
+	return rc;
 }
 
 /* Mounts, goes to the background (unless -f) and serves until unmounted.
@@ -669,6 +811,8 @@ static int serve(struct daemon *d)
 	if (!d->o.nonotify && (rc = desktop_start(&d->desktop)) < 0)
 		log_msg(LOG_WARNING, "no desktop notifications: %s", log_strerror(-rc));
 	events_on_refusal(d->events, desktop_notify, d->desktop);
+	if (d->prefetch && (rc = prefetch_start(d->prefetch)) < 0)
+		log_msg(LOG_WARNING, "no prefetch: %s", log_strerror(-rc));
 	if (pthread_create(&d->sighup_thread, NULL, sighup_main, d->fs) == 0)
 		d->sighup_started = true;
 	log_msg(LOG_INFO, "mounted %s for %s on %s", d->o.url, d->username, f->mountpoint);
@@ -692,6 +836,8 @@ static int serve(struct daemon *d)
 
 static void daemon_free(struct daemon *d)
 {
+	/* Its calls go through the cache and the pdfstore: it ends first. */
+	prefetch_stop(d->prefetch);
 	if (d->sighup_started) {
 		pthread_cancel(d->sighup_thread);
 		pthread_join(d->sighup_thread, NULL);
@@ -707,13 +853,18 @@ static void daemon_free(struct daemon *d)
 	if (d->se)
 		fuse_session_destroy(d->se);
 	fs_free(d->fs);
+	prefetch_free(d->prefetch);
 	who_mount_free(d->who);
 	free(d->real_mnt);
 	pdfstore_free(d->pdfs);
 	cache_free(d->cache);
+	persist_free(d->persist); /* writes what is still queued */
 	events_free(d->events);
 	api_free(d->api);
 	free(d->pdf_dir);
+	free(d->journal_dir);
+	if (d->state_lock >= 0)
+		close(d->state_lock);
 	free(d->username);
 	free(d->fopts.mountpoint);
 	free(d->o.url);
@@ -729,7 +880,8 @@ static void daemon_free(struct daemon *d)
 int main(int argc, char *argv[])
 {
 	struct daemon d = {.o = {.ttl = 60, .timeout = 30, .page_size = 10000,
-				 .background_calls = 50}};
+				 .background_calls = 50},
+			   .state_lock = -1};
 	sigset_t hup;
 	int ret = 1;
 

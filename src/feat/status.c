@@ -1,9 +1,11 @@
 /* status: the text of .factuurfs/status (see status.h). */
 #include "feat/status.h"
 
+#include <dirent.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <cjson/cJSON.h>
 
@@ -13,6 +15,33 @@
 #include "net/api.h"
 #include "store/cache.h"
 #include "store/pdfstore.h"
+#include "feat/prefetch.h"
+
+static bool ends_with(const char *s, const char *tail)
+{
+	size_t n = strlen(s), t = strlen(tail);
+	return n > t && !strcmp(s + n - t, tail);
+}
+
+/* "unsaved": the texts the service does not have, kept in journal directory
+ * @dir: a user who sees a count here knows where their text is (counted from
+ * the directory, the journal's own state: the status file is read rarely).
+ * "unreadable": entries the journal set aside as <file>.bad. */
+static void add_unsaved(cJSON *o, const char *dir)
+{
+	size_t texts = 0, bad = 0;
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	while (d && (e = readdir(d))) {
+		texts += ends_with(e->d_name, ".entry");
+		bad += ends_with(e->d_name, ".bad");
+	}
+	if (d)
+		closedir(d);
+	cJSON_AddNumberToObject(o, "texts", (double)texts);
+	cJSON_AddNumberToObject(o, "unreadable", (double)bad);
+	cJSON_AddStringToObject(o, "directory", dir);
+}
 
 static void add_time(cJSON *o, const char *key, time_t t)
 {
@@ -83,7 +112,8 @@ char *status_render(const struct status_sources *src, size_t *len)
 		/* The service as the mount sees it: while not "up", reads come
 		 * from the cache (listings marked stale) and the rest fail fast. */
 		static const char *const health[] = {
-		    [API_UP] = "up", [API_DOWN] = "down", [API_RATELIMITED] = "ratelimited"};
+		    [API_UP] = "up", [API_DOWN] = "down", [API_RATELIMITED] = "ratelimited",
+		    [API_OFFLINE] = "offline"};
 		cJSON *svc = cJSON_AddObjectToObject(root, "service");
 		cJSON_AddStringToObject(svc, "state", health[stats.health]);
 		if (stats.health != API_UP) {
@@ -100,6 +130,9 @@ char *status_render(const struct status_sources *src, size_t *len)
 		if (a)
 			cJSON_AddBoolToObject(c, "ratelimited", stats.health == API_RATELIMITED);
 	}
+	prefetch_describe(src->prefetch, cJSON_AddObjectToObject(root, "prefetch"));
+	if (src->journal_dir)
+		add_unsaved(cJSON_AddObjectToObject(root, "unsaved"), src->journal_dir);
 	cJSON_AddNumberToObject(root, "errors_total", (double)total);
 	cJSON_AddItemToObject(root, "last_errors", errs);
 	cJSON_AddItemToObject(root, "last_changes", changes);

@@ -14,6 +14,7 @@ struct api;
 struct cache;
 struct events;
 struct pdfstore;
+struct prefetch;
 
 /* What the status file reports; every pointer borrowed, may be NULL. */
 struct status_sources {
@@ -23,6 +24,8 @@ struct status_sources {
 	struct cache *cache;
 	struct pdfstore *pdfs;
 	struct events *events;
+	struct prefetch *prefetch; /* NULL: -o prefetch not given */
+	const char *journal_dir;   /* unsaved texts kept on disk (ns/journal.h); NULL: none */
 };
 
 /* The status file: a malloc'd JSON text with a trailing newline (length in

@@ -17,6 +17,11 @@
 
 struct wb_pending {
 	struct cache_listing *before; /* the listing before the POST, or NULL */
+	/* Or, read back from the journal (wb_pending_from_json), the identifiers
+	 * that listing had, sorted (strcmp); NULL with @before or when none was
+	 * known. */
+	char **ids;
+	size_t nids;
 	cJSON *record;                /* what was posted, pythonic */
 };
 
@@ -25,8 +30,77 @@ void wb_pending_free(struct wb_pending *p)
 	if (!p)
 		return;
 	cache_listing_unref(p->before);
+	for (size_t i = 0; i < p->nids; i++)
+		free(p->ids[i]);
+	free(p->ids);
 	cJSON_Delete(p->record);
 	free(p);
+}
+
+static int cmp_id(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* True when record @id was listed before the POST of @p. */
+static bool listed_before(const struct wb_pending *p, const char *id)
+{
+	if (p->before)
+		return cache_listing_find(p->before, id) >= 0;
+	return p->ids && bsearch(&id, p->ids, p->nids, sizeof(*p->ids), cmp_id) != NULL;
+}
+
+cJSON *wb_pending_to_json(const struct wb_pending *p)
+{
+	cJSON *j = cJSON_CreateObject(), *before = NULL;
+	bool ok = j && cJSON_AddItemToObject(j, "record", cJSON_Duplicate(p->record, true));
+	if (ok && (p->before || p->ids)) {
+		before = cJSON_AddArrayToObject(j, "before");
+		size_t n = p->before ? p->before->n : p->nids;
+		for (size_t i = 0; before && i < n; i++) {
+			const char *id = p->before ? p->before->recs[i]->id : p->ids[i];
+			if (!cJSON_AddItemToArray(before, cJSON_CreateString(id)))
+				before = NULL;
+		}
+		ok = before != NULL;
+	} else if (ok) {
+		ok = cJSON_AddNullToObject(j, "before") != NULL;
+	}
+	/* (cJSON_AddItemToObject fails on a NULL item: no half objects.) */
+	if (!ok) {
+		cJSON_Delete(j);
+		return NULL;
+	}
+	return j;
+}
+
+struct wb_pending *wb_pending_from_json(const cJSON *j)
+{
+	const cJSON *rec = cJSON_GetObjectItemCaseSensitive(j, "record");
+	const cJSON *before = cJSON_GetObjectItemCaseSensitive(j, "before"), *id;
+	if (!cJSON_IsObject(j) || !cJSON_IsObject(rec) ||
+	    !(cJSON_IsNull(before) || cJSON_IsArray(before)))
+		return NULL;
+	struct wb_pending *p = calloc(1, sizeof(*p));
+	if (!p || !(p->record = cJSON_Duplicate(rec, true)))
+		goto fail;
+	if (cJSON_IsArray(before)) {
+		size_t n = (size_t)cJSON_GetArraySize(before);
+		/* An empty listing is a listing: ids set, even with none in it. */
+		if (!(p->ids = calloc(n ? n : 1, sizeof(*p->ids))))
+			goto fail;
+		cJSON_ArrayForEach(id, before) {
+			if (!cJSON_IsString(id) || !*id->valuestring ||
+			    !(p->ids[p->nids] = strdup(id->valuestring)))
+				goto fail;
+			p->nids++;
+		}
+		qsort(p->ids, p->nids, sizeof(*p->ids), cmp_id);
+	}
+	return p;
+fail:
+	wb_pending_free(p);
+	return NULL;
 }
 
 static int fail(int err, char *msg, size_t msglen, const char *fmt, ...)
@@ -43,14 +117,19 @@ static int fail(int err, char *msg, size_t msglen, const char *fmt, ...)
 
 /* Sends @method with @wire as its JSON body: 0 on 2xx, else -errno with the
  * reason in @msg (net/api.h's api_call decides both).  @ans tells a request
- * that provably never left from one that may have reached the service. */
-static int request(const struct wb *wb, const char *method, const char *path, const cJSON *wire,
+ * that provably never left from one that may have reached the service.
+ * @touches is the collection whose listing the change moves: what is kept of
+ * it on disk stops being fresh before the request leaves (cache_change_begin). */
+static int request(const struct wb *wb, const struct schema_collection *touches,
+		   const char *method, const char *path, const cJSON *wire,
 		   struct api_answer *ans, char *msg, size_t msglen)
 {
 	char *body = wire ? cJSON_PrintUnformatted(wire) : NULL;
 	if (wire && !body)
 		return fail(-ENOMEM, msg, msglen, "out of memory");
+	cache_change_begin(wb->cache, touches);
 	int rc = api_call(wb->api, method, path, body, body ? strlen(body) : 0, ans);
+	cache_change_end(wb->cache, touches);
 	free(body);
 	return rc < 0 ? fail(rc, msg, msglen, "%s %s: %s", method, path, ans->message) : 0;
 }
@@ -92,9 +171,11 @@ static int check_template(const struct schema_collection *c, const cJSON *user, 
 		    "this is templates/%s.json unchanged: edit its example values first", c->name);
 }
 
-/* PUTs pythonic @user as @id of @c, converted to the wire form first. */
-static int put(const struct wb *wb, const struct schema_collection *c, const char *id,
-	       const cJSON *user, char *msg, size_t msglen)
+/* PUTs pythonic @user as @id of @c, converted to the wire form first; the
+ * listing of @touches is the one it changes. */
+static int put(const struct wb *wb, const struct schema_collection *c,
+	       const struct schema_collection *touches, const char *id, const cJSON *user,
+	       char *msg, size_t msglen)
 {
 	struct api_answer resp = {0};
 	char err[256], *path = NULL;
@@ -103,7 +184,7 @@ static int put(const struct wb *wb, const struct schema_collection *c, const cha
 	if (!wire)
 		return fail(-EINVAL, msg, msglen, "%s", err);
 	path = record_path(c, id);
-	rc = path ? request(wb, "PUT", path, wire, &resp, msg, msglen) : -ENOMEM;
+	rc = path ? request(wb, touches, "PUT", path, wire, &resp, msg, msglen) : -ENOMEM;
 	api_answer_clear(&resp);
 	cJSON_Delete(wire);
 	free(path);
@@ -156,7 +237,7 @@ int wb_edit(const struct wb *wb, const struct schema_collection *c, const char *
 	if (rc == 0)
 		rc = check_template(c, user, false, msg, msglen);
 	if (rc == 0)
-		rc = put(wb, c, id, user, msg, msglen);
+		rc = put(wb, c, c, id, user, msg, msglen);
 	if (rc == 0) {
 		*sent = true;
 		cache_invalidate(wb->cache, c);
@@ -201,7 +282,7 @@ static char *find_lost_post(const struct wb *wb, const struct schema_collection 
 		return NULL;
 	for (size_t i = now->n; i-- > 0 && !id;) {
 		const struct cache_record *r = now->recs[i];
-		if (p->before && cache_listing_find(p->before, r->id) >= 0)
+		if (listed_before(p, r->id))
 			continue;
 		if (matches(c, p->record, r))
 			id = strdup(r->id);
@@ -268,7 +349,8 @@ static const struct schema_collection *created_in(const struct schema_collection
 
 int wb_create(const struct wb *wb, const struct schema_collection *c, const char *text,
 	      size_t len, struct wb_pending **pending, char **new_id,
-	      const struct schema_collection **in, char *msg, size_t msglen)
+	      const struct schema_collection **in, char *msg, size_t msglen,
+	      const struct wb_post_hook *hook)
 {
 	struct api_answer resp = {0};
 	cJSON *user = NULL, *wire = NULL;
@@ -316,7 +398,19 @@ int wb_create(const struct wb *wb, const struct schema_collection *c, const char
 		goto out;
 	}
 	struct cache_listing *before = cache_listing_peek(wb->cache, *in);
-	rc = request(wb, "POST", c->name, wire, &resp, msg, msglen);
+	if (hook && hook->fn) {
+		/* What a lost answer would leave, kept (journaled) before the POST
+		 * leaves: a daemon killed while it is out never posts it again. */
+		struct wb_pending p = {.before = before, .record = user};
+		rc = hook->fn(hook->ud, &p);
+		if (rc < 0) {
+			fail(rc, msg, msglen, "POST %s: not sent: it could not be journaled "
+			     "first: %s", c->name, log_strerror(-rc));
+			cache_listing_unref(before);
+			goto out;
+		}
+	}
+	rc = request(wb, *in, "POST", c->name, wire, &resp, msg, msglen);
 	/* Unanswered, but maybe acted on: remember it, unless it provably
 	 * never left (not sent at all, or the connection was refused). */
 	if (rc < 0 && !resp.answered && !resp.not_sent) {
@@ -357,7 +451,7 @@ int wb_payment(const struct wb *wb, const char *nr, const char *text, size_t len
 	cJSON *user = parse_text(text, len, msg, msglen);
 	int rc = user ? check_template(c, user, true, msg, msglen) : -EINVAL;
 	if (rc == 0)
-		rc = put(wb, c, nr, user, msg, msglen);
+		rc = put(wb, c, schema_find("invoices"), nr, user, msg, msglen);
 	if (rc == 0)
 		cache_invalidate(wb->cache, schema_find("invoices"));
 	cJSON_Delete(user);
@@ -375,7 +469,7 @@ int wb_delete(const struct wb *wb, const struct schema_collection *c, const char
 	path = record_path(c, id);
 	if (!path)
 		return -ENOMEM;
-	rc = request(wb, "DELETE", path, NULL, &resp, msg, msglen);
+	rc = request(wb, c, "DELETE", path, NULL, &resp, msg, msglen);
 	if (rc == 0 || rc == -ENOENT)
 		cache_invalidate(wb->cache, c);
 	api_answer_clear(&resp);

@@ -21,6 +21,23 @@ struct cache;
  * for the record it may have created instead of posting blindly again. */
 struct wb_pending;
 void wb_pending_free(struct wb_pending *p);
+/* @p as the journal keeps it (ns/journal.h): {"record": {what was posted},
+ * "before": [the identifiers listed before the POST] or null}; NULL on ENOMEM.
+ * The caller owns the result. */
+cJSON *wb_pending_to_json(const struct wb_pending *p);
+/* The reverse: a new pending (the caller's), or NULL when @j is not such an
+ * object (a record that is no object, an identifier that is no non-empty
+ * string) or on ENOMEM. */
+struct wb_pending *wb_pending_from_json(const cJSON *j);
+
+/* Called by wb_create just before a POST leaves, with what its lost answer
+ * would leave behind: ns/save.c journals it there, so that a daemon killed
+ * while the POST is out never sends it again.  A -errno return stops the
+ * POST: the save fails with it. */
+struct wb_post_hook {
+	int (*fn)(void *ud, const struct wb_pending *p);
+	void *ud;
+};
 
 struct wb {
 	struct api *api;
@@ -42,10 +59,12 @@ int wb_edit(const struct wb *wb, const struct schema_collection *c, const char *
  * *@pending carries a POST that got no answer into the next attempt: when it
  * did make the record, that record is adopted (*@new_id) and a text changed
  * since is sent as an edit of it (wb_edit); if that edit is refused, the
- * return is its -errno and *@new_id is still set (the record exists). */
+ * return is its -errno and *@new_id is still set (the record exists).  @hook
+ * (may be NULL) runs before the POST leaves. */
 int wb_create(const struct wb *wb, const struct schema_collection *c, const char *text,
 	      size_t len, struct wb_pending **pending, char **new_id,
-	      const struct schema_collection **in, char *msg, size_t msglen);
+	      const struct schema_collection **in, char *msg, size_t msglen,
+	      const struct wb_post_hook *hook);
 
 /* Registers a payment of invoice @nr from @text ({"amount": .., "date": ..}). */
 int wb_payment(const struct wb *wb, const char *nr, const char *text, size_t len, char *msg,

@@ -203,7 +203,10 @@ void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 		fuse_reply_err(req, EPERM);
 		return;
 	}
-	if (is_dir_kind(n->kind)) {
+	if (n->kind != N_REFRESH && mount_offline(m)) {
+		/* Offline (mount.h): truncation, modes and times alike. */
+		rc = -EROFS;
+	} else if (is_dir_kind(n->kind)) {
 		if (to_set & (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_SIZE))
 			rc = -EPERM;
 	} else if ((to_set & FUSE_SET_ATTR_SIZE) && n->kind != N_REFRESH) {

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "base/who.h"
+#include "net/api.h"
 #include "feat/export.h"
 #include "feat/views.h"
 #include "fuse/mount.h"
@@ -90,6 +91,11 @@ struct mount *fs_new(double ttl, bool readonly)
 	return m;
 }
 
+bool mount_offline(struct mount *m)
+{
+	return api_offline(m->api);
+}
+
 time_t fs_started(const struct mount *m)
 {
 	return m->started;
@@ -114,6 +120,11 @@ int fs_set_stores(struct mount *m, struct cache *cache, struct pdfstore *pdfs, s
 	if (rc == 0)
 		rc = exports_new(&m->exports, cache);
 	return rc;
+}
+
+int fs_journal_open(struct mount *m, const char *dir)
+{
+	return save_journal_open(m->save, dir);
 }
 
 int fs_set_session(struct mount *m, struct fuse_session *se, struct who_mount *who)

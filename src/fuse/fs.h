@@ -48,6 +48,9 @@ time_t fs_started(const struct mount *m);
  * 0 or -errno. */
 int fs_set_stores(struct mount *m, struct cache *cache, struct pdfstore *pdfs, struct api *api,
 		  struct events *events, const struct status_sources *status);
+/* After fs_set_stores: the journal of unsaved texts in @dir, and the texts it
+ * holds back (ns/save.h: save_journal_open).  Entries read, or -errno. */
+int fs_journal_open(struct mount *m, const char *dir);
 /* The session, once mounted and daemonized (the notifier is a thread);
  * @who: the mount, for telling fstat() from stat() (base/who.h); taken over,
  * may be NULL.  0 or -errno. */

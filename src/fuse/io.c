@@ -44,7 +44,7 @@ void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_
 		fuse_reply_write(req, size);
 		return;
 	}
-	int rc = save_write(m->save, n, buf, size, off);
+	int rc = mount_offline(m) ? -EROFS : save_write(m->save, n, buf, size, off);
 	if (rc < 0)
 		fuse_reply_err(req, -rc);
 	else

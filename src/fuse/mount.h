@@ -84,6 +84,13 @@ static inline struct mount *mount_of(fuse_req_t req)
 	return fuse_req_userdata(req);
 }
 
+/* Offline (net/api.h, api_set_offline): the mount serves what is kept on disk
+ * and refuses every change with EROFS, until the service answers again.
+ * Refused here rather than by mounting read-only: the kernel's ro flag is
+ * lifted only by a remount, and the mount is to take changes again by
+ * itself (fs.c). */
+bool mount_offline(struct mount *m);
+
 /* ---- node kinds (kinds.c) ---------------------------------------------------- */
 
 /* A directory's entries for one READDIR: a snapshot the kind fills and

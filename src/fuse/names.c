@@ -18,6 +18,10 @@ void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 		fuse_reply_err(req, p ? EPERM : ENOENT);
 		return;
 	}
+	if (mount_offline(m)) {
+		fuse_reply_err(req, EROFS);
+		return;
+	}
 	int rc = save_create(m->save, p, name, mode, fi->flags, &n);
 	if (rc == 0)
 		rc = entry_of(m, n, &e);
@@ -39,6 +43,10 @@ void fs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 		fuse_reply_err(req, p ? EPERM : ENOENT);
 		return;
 	}
+	if (mount_offline(m)) {
+		fuse_reply_err(req, EROFS);
+		return;
+	}
 	memset(&fx, 0, sizeof(fx));
 	int rc = save_unlink(m->save, p, name, fuse_req_ctx(req)->pid, &fx);
 	kernel_apply(m, &fx);
@@ -57,6 +65,10 @@ void fs_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t n
 		fuse_reply_err(req, (flags & RENAME_EXCHANGE) ? EINVAL : EPERM);
 		return;
 	}
+	if (mount_offline(m)) {
+		fuse_reply_err(req, EROFS);
+		return;
+	}
 	memset(&fx, 0, sizeof(fx));
 	int rc = save_rename(m->save, p, name, newname, flags, &fx);
 	kernel_apply(m, &fx);
@@ -70,6 +82,10 @@ void fs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t parent, const char *name
 	struct fuse_entry_param e;
 	if (!src || !p) {
 		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	if (mount_offline(m)) {
+		fuse_reply_err(req, EROFS);
 		return;
 	}
 	int rc = save_link(m->save, src, p, name, &n);

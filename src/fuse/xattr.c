@@ -3,8 +3,10 @@
  * On a file whose last save was refused: why (user.factuurfs.error, until a
  * save is taken or rm drops the text).  On an invoice's .json and .pdf: what
  * its listing says (status, total, due date, client, when listed), from the
- * facts rendered with the record (model/facts.h).  Never a call, but for the
- * listing a change of ours dropped (cache_listing_held).  None elsewhere.
+ * facts rendered with the record (model/facts.h).  On a collection's
+ * directory and every other record: when its listing was fetched.  Never a
+ * call, but for the listing a change of ours dropped (cache_listing_held).
+ * None elsewhere.
  */
 #include "fuse/mount.h"
 
@@ -24,6 +26,16 @@ struct xattr {
 	char value[512];
 };
 
+/* user.factuurfs.fetched: when listing @l was fetched (offline: how old what
+ * is shown is). */
+static void put_fetched(struct xattr *x, const struct cache_listing *l)
+{
+	struct tm ft;
+	x->name = XATTR_PREFIX "fetched";
+	gmtime_r(&l->fetched_wall, &ft);
+	strftime(x->value, sizeof(x->value), "%Y-%m-%dT%H:%M:%SZ", &ft);
+}
+
 static size_t node_xattrs(struct mount *m, struct node *n, struct xattr *x)
 {
 	size_t nx = 0;
@@ -33,7 +45,17 @@ static size_t node_xattrs(struct mount *m, struct node *n, struct xattr *x)
 		snprintf(x[nx++].value, sizeof(x->value), "%s", error);
 		free(error);
 	}
-	if ((n->kind != N_JSON && n->kind != N_PDF) || !n->c->pdf_path || !n->id)
+	enum node_kind kind = n->kind;
+	/* A collection's directory and the records of collections without
+	 * PDFs (balance.json too): when their listing was fetched. */
+	if (kind == N_COLL || kind == N_SINGLE || (kind == N_JSON && !n->c->pdf_path && n->id)) {
+		struct cache_listing *l = cache_listing_held(m->cache, n->c);
+		if (l && (kind != N_JSON || cache_listing_find(l, n->id) >= 0))
+			put_fetched(&x[nx++], l);
+		cache_listing_unref(l);
+		return nx;
+	}
+	if ((kind != N_JSON && kind != N_PDF) || !n->c->pdf_path || !n->id)
 		return nx;
 	struct cache_listing *l = cache_listing_held(m->cache, n->c);
 	ssize_t pos = l ? cache_listing_find(l, n->id) : -1;
@@ -63,10 +85,7 @@ static size_t node_xattrs(struct mount *m, struct node *n, struct xattr *x)
 			else
 				snprintf(x[nx++].value, sizeof(x->value), "%s", f->clientnr);
 		}
-		struct tm ft;
-		x[nx].name = XATTR_PREFIX "fetched";
-		gmtime_r(&l->fetched_wall, &ft);
-		strftime(x[nx++].value, sizeof(x->value), "%Y-%m-%dT%H:%M:%SZ", &ft);
+		put_fetched(&x[nx++], l);
 	}
 	cache_listing_unref(l);
 	return nx;

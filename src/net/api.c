@@ -44,6 +44,15 @@
 /* A spent budget without Retry-After: the reference gives no reset time. */
 #define API_RATELIMIT_WAIT 60.0
 
+/* Offline (api_set_offline): a probe after API_PROBE_FIRST s, the wait
+ * doubling up to API_PROBE_MAX s while the service stays away: at most 120
+ * probes an hour, and one that fails to connect costs the service nothing.
+ * A probe is one attempt within API_PROBE_TIMEOUT s, so an unmount waits for
+ * no longer than that. */
+#define API_PROBE_FIRST 1.0
+#define API_PROBE_MAX 30.0
+#define API_PROBE_TIMEOUT 10.0
+
 enum api_failure {
 	API_FAIL_NONE,	    /* an answer, or a failure that is not the service's doing */
 	API_FAIL_UNSENT,    /* connect/DNS/TLS handshake failed: nothing left this machine */
@@ -84,7 +93,23 @@ struct api {
 	int bad_in_a_row; /* calls in a row that failed for the service's sake */
 	int down_errno;	  /* what a fast failure returns while DOWN */
 	unsigned seed;	  /* the backoff's jitter (rand_r); protected by lock */
+	/* Offline (api_set_offline), protected by lock: the probe's thread,
+	 * what it asks for, when it asks next (CLOCK_MONOTONIC) and the wait
+	 * after that. */
+	pthread_cond_t probe_wake; /* on CLOCK_MONOTONIC: api_free stops the prober */
+	pthread_t prober;
+	bool prober_started, stopping;
+	char *probe_path;
+	double probe_at, probe_wait;
+	/* Calls of threads other than the prefetch's (api_foreground_quiet),
+	 * protected by lock: in flight now, and when the last one began or
+	 * ended (api_now; 0: none yet). */
+	int fg_inflight;
+	double fg_last;
 };
+
+/* Set in the prefetch's thread (api_thread_is_prefetch). */
+static _Thread_local bool api_prefetch_thread;
 
 static double api_now(const struct api *api)
 {
@@ -255,7 +280,10 @@ static void api_note_health(struct api *api, const struct api_response *resp, in
 			    enum api_failure f, long retry_after)
 {
 	pthread_mutex_lock(&api->lock);
-	if (rc == 0 && api_response_is_ratelimited(resp)) {
+	api->stats.last_status = resp->status;
+	if (api->stats.health == API_OFFLINE) {
+		/* Only a probe brings an offline mount back (api_note_probe). */
+	} else if (rc == 0 && api_response_is_ratelimited(resp)) {
 		double wait = retry_after > 0 ? (double)retry_after : API_RATELIMIT_WAIT;
 
 		api->stats.health = API_RATELIMITED;
@@ -297,7 +325,14 @@ static int api_fail_fast(struct api *api, struct api_response *resp)
 
 	pthread_mutex_lock(&api->lock);
 	left = api->retry_at - api_now(api);
-	if (api->stats.health != API_UP && left > 0) {
+	if (api->stats.health == API_OFFLINE) {
+		/* Nothing is sent, and nothing waits: the probe alone asks. */
+		rc = -EHOSTUNREACH;
+		snprintf(resp->error, sizeof(resp->error), "not sent: offline (%.200s)",
+			 api->stats.health_reason);
+		resp->not_sent = true;
+		api->stats.failed_fast++;
+	} else if (api->stats.health != API_UP && left > 0) {
 		rc = api->stats.health == API_RATELIMITED ? -EAGAIN : api->down_errno;
 		snprintf(resp->error, sizeof(resp->error),
 			 "not sent: %s; next try in %.0f s (%.150s)",
@@ -326,6 +361,19 @@ static void api_count(struct api *api, const struct transport_result *res)
 		api->stats.failures++;
 	if (res->ratelimit_remaining >= 0)
 		api->stats.ratelimit_remaining = res->ratelimit_remaining;
+	if (api_prefetch_thread)
+		api->stats.prefetch_requests++;
+	pthread_mutex_unlock(&api->lock);
+}
+
+/* A call of the user's (any thread but the prefetch's) begins (+1) or ends (-1). */
+static void api_foreground(struct api *api, int delta)
+{
+	if (api_prefetch_thread)
+		return;
+	pthread_mutex_lock(&api->lock);
+	api->fg_inflight += delta;
+	api->fg_last = api_now(api);
 	pthread_mutex_unlock(&api->lock);
 }
 
@@ -334,10 +382,14 @@ static long api_ms_since(const struct api *api, double t0)
 	return (long)((api_now(api) - t0) * 1000);
 }
 
+static void api_note_probe(struct api *api, const struct api_response *resp, int rc);
+
 /* api_request, and whether a failure (rc < 0) provably never left this
- * machine (*@unsent). */
+ * machine (*@unsent).  A @probe (offline: api_probe_main) is sent while
+ * everything else fails fast, tried once within API_PROBE_TIMEOUT, and its
+ * outcome decides whether the mount is online again. */
 static int api_exchange(struct api *api, const char *method, const char *path, const char *body,
-			size_t body_len, struct api_response *resp, bool *unsent)
+			size_t body_len, struct api_response *resp, bool *unsent, bool probe)
 {
 	struct transport_request req = {0};
 	struct transport_result res;
@@ -363,7 +415,7 @@ static int api_exchange(struct api *api, const char *method, const char *path, c
 			return -EINVAL;
 		}
 	}
-	rc = api_fail_fast(api, resp);
+	rc = probe ? 0 : api_fail_fast(api, resp);
 	if (rc < 0) {
 		log_msg(LOG_DEBUG, "%s %s -> %s", method, path, resp->error);
 		return rc;
@@ -375,8 +427,13 @@ static int api_exchange(struct api *api, const char *method, const char *path, c
 	req.len = body_len;
 	/* One deadline for the whole call: the wait for a connection and every
 	 * attempt and backoff share the configured total timeout. */
-	req.deadline = api_now(api) + (double)api->timeout_ms / 1000.0;
+	double total = (double)api->timeout_ms / 1000.0;
+	if (probe && total > API_PROBE_TIMEOUT)
+		total = API_PROBE_TIMEOUT;
+	req.deadline = api_now(api) + total;
 	transport_result_init(&res);
+	if (!probe)
+		api_foreground(api, +1);
 	for (int attempt = 0;; attempt++) {
 		double t0 = api_now(api);
 		long left_ms, wait_ms;
@@ -392,7 +449,7 @@ static int api_exchange(struct api *api, const char *method, const char *path, c
 			log_msg(LOG_DEBUG, "%s %s -> %ld, %zu bytes (%ld ms)", method, path,
 				res.status, res.len, api_ms_since(api, t0));
 
-		if (fail == API_FAIL_NONE || attempt + 1 >= API_ATTEMPTS ||
+		if (fail == API_FAIL_NONE || attempt + 1 >= API_ATTEMPTS || probe ||
 		    !api_may_retry(method, fail))
 			break;
 		wait_ms = api_backoff_ms(api, attempt, res.retry_after);
@@ -421,7 +478,12 @@ static int api_exchange(struct api *api, const char *method, const char *path, c
 		res.body = NULL;
 	}
 	transport_result_clear(&res);
-	api_note_health(api, resp, rc, fail, res.retry_after);
+	if (probe)
+		api_note_probe(api, resp, rc);
+	else
+		api_note_health(api, resp, rc, fail, res.retry_after);
+	if (!probe)
+		api_foreground(api, -1);
 	return rc;
 }
 
@@ -430,7 +492,7 @@ int api_request(struct api *api, const char *method, const char *path, const cha
 {
 	bool unsent;
 
-	return api_exchange(api, method, path, body, body_len, resp, &unsent);
+	return api_exchange(api, method, path, body, body_len, resp, &unsent, false);
 }
 
 int api_call(struct api *api, const char *method, const char *path, const char *body, size_t len,
@@ -444,7 +506,7 @@ int api_call(struct api *api, const char *method, const char *path, const char *
 		return -EINVAL;
 	memset(out, 0, sizeof(*out));
 	out->ratelimit_remaining = -1;
-	rc = api_exchange(api, method, path, body, len, &resp, &unsent);
+	rc = api_exchange(api, method, path, body, len, &resp, &unsent, false);
 	out->answered = rc == 0;
 	out->failed_fast = resp.not_sent;
 	out->not_sent = rc < 0 && (resp.not_sent || unsent);
@@ -519,6 +581,108 @@ int api_background_persist(struct api *api, const char *path)
 	return reserve_persist(api->reserve, path);
 }
 
+/* ---- offline ------------------------------------------------------------ */
+
+/* How a probe ended: a 2xx is the service back (online: API_UP); anything else
+ * keeps the mount offline, with the probe's words as the reason. */
+static void api_note_probe(struct api *api, const struct api_response *resp, int rc)
+{
+	bool back = rc == 0 && resp->status >= 200 && resp->status <= 299;
+	pthread_mutex_lock(&api->lock);
+	api->stats.last_status = resp->status;
+	if (back) {
+		api->stats.health = API_UP;
+		api->bad_in_a_row = 0;
+		api->down_wait = API_DOWN_FIRST;
+		api->stats.health_reason[0] = '\0';
+	} else if (resp->status) {
+		api_status_line(resp, api->stats.health_reason, sizeof(api->stats.health_reason));
+	} else {
+		snprintf(api->stats.health_reason, sizeof(api->stats.health_reason), "%s",
+			 resp->error);
+	}
+	pthread_mutex_unlock(&api->lock);
+	if (back)
+		log_msg(LOG_NOTICE, "the service answers again: online");
+}
+
+static void *api_probe_main(void *arg)
+{
+	struct api *api = arg;
+	pthread_mutex_lock(&api->lock);
+	while (!api->stopping && api->stats.health == API_OFFLINE) {
+		double wait = api->probe_at - clock_mono();
+		if (wait > 0) {
+			struct timespec ts;
+			clock_gettime(CLOCK_MONOTONIC, &ts);
+			double at = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9 + wait;
+			ts.tv_sec = (time_t)at;
+			ts.tv_nsec = (long)((at - (double)ts.tv_sec) * 1e9);
+			pthread_cond_timedwait(&api->probe_wake, &api->lock, &ts);
+			continue;
+		}
+		pthread_mutex_unlock(&api->lock);
+		struct api_response resp;
+		bool unsent;
+		(void)api_exchange(api, "GET", api->probe_path, NULL, 0, &resp, &unsent, true);
+		api_response_clear(&resp);
+		pthread_mutex_lock(&api->lock);
+		api->probe_at = clock_mono() + api->probe_wait;
+		api->probe_wait = api->probe_wait * 2 < API_PROBE_MAX ? api->probe_wait * 2
+								      : API_PROBE_MAX;
+	}
+	pthread_mutex_unlock(&api->lock);
+	return NULL;
+}
+
+int api_set_offline(struct api *api, const char *reason, const char *probe_path)
+{
+	int rc = 0;
+	pthread_mutex_lock(&api->lock);
+	api->stats.health = API_OFFLINE;
+	snprintf(api->stats.health_reason, sizeof(api->stats.health_reason), "%s", reason);
+	if (probe_path && !api->prober_started) {
+		api->probe_path = strdup(probe_path);
+		api->probe_wait = API_PROBE_FIRST;
+		api->probe_at = clock_mono() + API_PROBE_FIRST;
+		rc = !api->probe_path ? -ENOMEM
+				      : -pthread_create(&api->prober, NULL, api_probe_main, api);
+		api->prober_started = rc == 0;
+	}
+	pthread_mutex_unlock(&api->lock);
+	return rc;
+}
+
+bool api_offline(struct api *api)
+{
+	if (!api)
+		return false;
+	pthread_mutex_lock(&api->lock);
+	bool off = api->stats.health == API_OFFLINE;
+	pthread_mutex_unlock(&api->lock);
+	return off;
+}
+
+void api_thread_is_prefetch(void)
+{
+	api_prefetch_thread = true;
+}
+
+double api_foreground_quiet(struct api *api)
+{
+	double quiet;
+
+	pthread_mutex_lock(&api->lock);
+	if (api->fg_inflight > 0)
+		quiet = 0;
+	else if (api->fg_last <= 0)
+		quiet = 1e9;
+	else
+		quiet = api_now(api) - api->fg_last;
+	pthread_mutex_unlock(&api->lock);
+	return quiet;
+}
+
 void api_get_stats(struct api *api, struct api_stats *out)
 {
 	struct reserve_stats rs;
@@ -527,7 +691,11 @@ void api_get_stats(struct api *api, struct api_stats *out)
 	pthread_mutex_lock(&api->lock);
 	*out = api->stats;
 	out->next_try = 0;
-	if (out->health != API_UP) {
+	if (out->health == API_OFFLINE) {
+		double left = api->prober_started ? api->probe_at - clock_mono() : 0;
+
+		out->next_try = left > 0 ? left : 0;
+	} else if (out->health != API_UP) {
 		double left = api->retry_at - api_now(api);
 
 		out->next_try = left > 0 ? left : 0;
@@ -560,6 +728,11 @@ int api_new_with(struct api **out, const struct api_config *cfg, struct transpor
 	if (rc < 0)
 		goto out;
 	pthread_mutex_init(&api->lock, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&api->probe_wake, &ca);
+	pthread_condattr_destroy(&ca);
 	api->t = t;
 	t = NULL;
 	api->now = cfg->now;
@@ -605,8 +778,17 @@ void api_free(struct api *api)
 {
 	if (!api)
 		return;
+	if (api->prober_started) {
+		pthread_mutex_lock(&api->lock);
+		api->stopping = true;
+		pthread_cond_signal(&api->probe_wake);
+		pthread_mutex_unlock(&api->lock);
+		pthread_join(api->prober, NULL);
+	}
+	free(api->probe_path);
 	transport_free(api->t);
 	reserve_free(api->reserve);
+	pthread_cond_destroy(&api->probe_wake);
 	pthread_mutex_destroy(&api->lock);
 	free(api);
 }

@@ -56,6 +56,8 @@ enum api_health {
 	API_UP,          /* answering (or not asked yet) */
 	API_DOWN,        /* unreachable or failing: requests fail fast until the next try */
 	API_RATELIMITED, /* the hourly budget is spent: requests fail fast with EAGAIN */
+	API_OFFLINE,     /* mounted offline (api_set_offline): nothing is sent but the
+			    probe; requests fail at once with EHOSTUNREACH */
 };
 
 struct api_stats {
@@ -69,9 +71,12 @@ struct api_stats {
 	unsigned long background_refused;   /* background reads refused (no call) */
 	long background_per_hour; /* the limit, < 0: none */
 	long ratelimit_remaining; /* last value seen, -1 before any */
+	unsigned long prefetch_requests; /* attempts sent by the prefetch's thread */
 	enum api_health health;
 	double next_try;          /* seconds until requests are sent again (DOWN, RATELIMITED) */
 	char health_reason[256];  /* why DOWN or RATELIMITED: the last failure's words */
+	long last_status;         /* HTTP status of the last answer, 0 when the last
+				     call got none (at mount: unreachable or not) */
 };
 
 /* Returns 0 and a new handle in *@out, or -errno (-EINVAL: a field missing,
@@ -153,6 +158,18 @@ bool api_response_is_ratelimited(const struct api_response *resp);
 
 void api_get_stats(struct api *api, struct api_stats *out);
 
+/* Offline: from now on no request is sent (each fails at once with
+ * -EHOSTUNREACH, resp->not_sent, "not sent: offline (@reason)") and the health
+ * is API_OFFLINE.  With @probe_path, a thread of the api GETs it at growing
+ * intervals (1 s doubling to 30 s), and the first 2xx answer ends offline
+ * (API_UP: everything is sent again); without it (-o offline) nothing ever
+ * is.  0 or -errno (the thread could not start: offline for good). */
+int api_set_offline(struct api *api, const char *reason, const char *probe_path);
+
+/* True while offline (api_set_offline, until a probe is answered); false for
+ * a NULL @api. */
+bool api_offline(struct api *api);
+
 /* The budget reserve.  Programs nobody asked to read an account (file
  * managers' thumbnailers, desktop indexers: who.h decides) may cause at most
  * background_per_hour calls in any hour; the rest of the hourly budget stays
@@ -165,5 +182,17 @@ bool api_background_take(struct api *api);
  * line, and each new one is appended.  0, or -errno (the count then stays
  * per mount).  Call once, before the mount serves. */
 int api_background_persist(struct api *api, const char *path);
+
+/* Prefetch (feat/prefetch.h): marks the calling thread as the prefetch's.
+ * Its calls are counted apart (api_stats.prefetch_requests) and are not the
+ * user's activity (api_foreground_quiet).  Thread-local: call once, at the
+ * start of that thread. */
+void api_thread_is_prefetch(void);
+
+/* Seconds since a call of any other thread than the prefetch's (the user's
+ * reads, a listing for `ls`, a thumbnailer's read) last ended: 0 while one
+ * is in flight, a large number when none was made yet.  Calls that failed
+ * fast (nothing sent) do not count. */
+double api_foreground_quiet(struct api *api);
 
 #endif

@@ -16,6 +16,7 @@
 #include "base/who.h"
 #include "feat/writeback.h"
 #include "ns/dir.h"
+#include "ns/journal.h"
 #include "store/cache.h"
 
 /* What a user wrote into a node, and where its save stands. */
@@ -29,6 +30,10 @@ struct text {
 	char *error;                /* REFUSED, UNANSWERED: why (user.factuurfs.error) */
 	struct wb_pending *pending; /* UNANSWERED: the POST that got no answer */
 	_Atomic size_t *total;      /* its mount's bytes reserved by every text (struct save) */
+	unsigned long steps;        /* bumped by every change of state */
+	char *jfile;                /* the journal file its entry went to, or NULL */
+	unsigned long jsteps;       /* the steps and gen of what that entry holds */
+	unsigned long jgen;
 };
 
 /* Events of a text's life (the columns of the transition table). */
@@ -59,7 +64,7 @@ static const enum save_state transitions[SAVE_NSTATES][SAVE_NEVENTS] = {
 	[SAVE_WAITING]    = {SAVE_EDITED, X,            X,          X,            X,               X,            X},
 };
 
-static const char *const state_names[SAVE_NSTATES] = {
+static const char *const save_state_names[SAVE_NSTATES] = {
 	"clean", "edited", "sending", "refused", "unanswered", "waiting",
 };
 
@@ -69,8 +74,17 @@ struct save {
 	struct wb *wb;
 	struct events *events;
 	double (*now)(void);
-	pthread_mutex_t lock; /* protects every node's text (node->text) */
+	pthread_mutex_t lock; /* protects every node's text (node->text), orphans */
 	pthread_cond_t done;  /* broadcast when a send ends */
+	/* The journal (NULL: none, -o nodiskcache).  jlock orders its writes:
+	 * taken before s->lock, never while holding it, and held across the
+	 * disk write so that an older state never lands after a newer one. */
+	struct journal *journal;
+	pthread_mutex_t jlock;
+	/* Journal files of texts dropped since (text_drop): removed by the next
+	 * keep(). */
+	char **orphans;
+	size_t norphans;
 	/* Bytes reserved by every text: atomic, since a text is freed with the
 	 * inode table's lock held (save_text_free), where ours may not be taken. */
 	_Atomic size_t texts_total;
@@ -86,11 +100,12 @@ static void step(struct text *t, enum save_event ev)
 {
 	enum save_state next = transitions[t->state][ev];
 	if (next == X) {
-		log_msg(LOG_ERR, "save: no transition from %s on event %d", state_names[t->state],
+		log_msg(LOG_ERR, "save: no transition from %s on event %d", save_state_names[t->state],
 			(int)ev);
 		return;
 	}
 	t->state = next;
+	t->steps++;
 }
 
 static void set_error(struct text *t, const char *reason)
@@ -109,6 +124,8 @@ void save_text_free(struct text *t)
 	wb_pending_free(t->pending);
 	free(t->error);
 	free(t->data);
+	/* (Its journal entry stays: at unmount that is the point.) */
+	free(t->jfile);
 	free(t);
 }
 
@@ -123,6 +140,7 @@ int save_new(struct save **out, const struct save_config *cfg)
 	s->events = cfg->events;
 	s->now = cfg->now ? cfg->now : default_now;
 	pthread_mutex_init(&s->lock, NULL);
+	pthread_mutex_init(&s->jlock, NULL);
 	pthread_cond_init(&s->done, NULL);
 	*out = s;
 	return 0;
@@ -133,7 +151,12 @@ void save_free(struct save *s)
 	if (!s)
 		return;
 	pthread_mutex_destroy(&s->lock);
+	pthread_mutex_destroy(&s->jlock);
 	pthread_cond_destroy(&s->done);
+	for (size_t i = 0; i < s->norphans; i++)
+		free(s->orphans[i]);
+	free(s->orphans);
+	journal_free(s->journal);
 	free(s);
 }
 
@@ -147,10 +170,22 @@ static struct text *text_of(struct save *s, struct node *n)
 	return n->text;
 }
 
-/* With s->lock held: drops @n's text (the record's own shows again). */
-static void text_drop(struct node *n)
+/* With s->lock held: drops @n's text (the record's own shows again); its
+ * journal entry goes at the next keep(). */
+static void text_drop(struct save *s, struct node *n)
 {
-	save_text_free(n->text);
+	struct text *t = n->text;
+	if (t && t->jfile) {
+		char **more = realloc(s->orphans, (s->norphans + 1) * sizeof(*s->orphans));
+		if (more) {
+			s->orphans = more;
+			s->orphans[s->norphans++] = t->jfile;
+			t->jfile = NULL;
+		} else {
+			log_msg(LOG_ERR, "journal: %s stays (out of memory)", t->jfile);
+		}
+	}
+	save_text_free(t);
 	n->text = NULL;
 }
 
@@ -245,6 +280,7 @@ static int text_keep_refused(struct save *s, struct node *n, struct text *from)
 		rc = text_write(s, n, from->data, from->len, 0);
 	if (rc == 0) {
 		n->text->state = from->pending ? SAVE_UNANSWERED : SAVE_REFUSED;
+		n->text->steps++;
 		n->text->pending = from->pending;
 		from->pending = NULL;
 		n->text->sent_gen = n->text->gen;
@@ -359,6 +395,314 @@ int save_truncate(struct save *s, struct node *n, off_t size)
 	return rc;
 }
 
+/* ---- the journal ------------------------------------------------------------------ */
+
+/* With s->lock held: the name @n's text is journaled under (malloc'd), or
+ * NULL when it has none: a record's own name when @n is the record's node
+ * (or one that speaks for it), a new file's local name; nothing for scratch
+ * files, whose texts never reach the service. */
+static char *journal_name(struct save *s, const struct node *n)
+{
+	char *name = NULL;
+	const struct node *canon = n->kind == N_JSON && n->id && n->c
+					   ? inode_find_record(s->inodes, n->c, N_JSON, n->id)
+					   : NULL;
+	/* A second node of a record (a created file adopted by a record the
+	 * kernel had seen) speaks for it unless the record's own node has a
+	 * text of its own. */
+	if (n->kind == N_JSON && n->id && n->c && (!canon || canon == n || !canon->text)) {
+		char *stem = names_encode(n->id);
+		if (stem && asprintf(&name, "%s.json", stem) < 0)
+			name = NULL;
+		free(stem);
+	} else if (n->kind == N_NEW && n->c) {
+		name = inode_local_name(s->inodes, n);
+	}
+	return name;
+}
+
+static enum journal_state journal_state_of(const struct text *t)
+{
+	return t->state == SAVE_WAITING ? JOURNAL_WAITING
+	       : t->state == SAVE_UNANSWERED ? JOURNAL_UNANSWERED
+					     : JOURNAL_REFUSED;
+}
+
+/* Makes the journal agree with @n's text now (docs/SEMANTICS.md, "Unsaved
+ * text survives").  A refused, unanswered or waiting text is written under
+ * its name; a text that ended (taken, dropped, reverted, or @n no longer
+ * holding a name of its own) has its entry removed; a text in flux (edited,
+ * being sent) is left as its entry last had it, for the commit that settles
+ * it.  Returns 0, or the -errno of a failed write (a failed removal is only
+ * logged: the text it held was taken or dropped).  Takes s->jlock, then
+ * s->lock; call it with neither held, while @n lives. */
+static int keep(struct save *s, struct node *n)
+{
+	char *name = NULL, *file = NULL, *old = NULL, *data = NULL, **orphans = NULL;
+	size_t len = 0, norphans = 0;
+	enum { SKIP, PUT, DROP } act = SKIP;
+	int rc = 0;
+	if (!s->journal)
+		return 0;
+	pthread_mutex_lock(&s->jlock);
+	pthread_mutex_lock(&s->lock);
+	struct text *t = n->text;
+	name = journal_name(s, n);
+	file = name ? journal_file(n->c->name, name) : NULL;
+	bool settled = !t || t->state == SAVE_CLEAN || t->state == SAVE_REFUSED ||
+		       t->state == SAVE_UNANSWERED || t->state == SAVE_WAITING;
+	if (!file && t && t->jfile) {
+		/* No name of its own any more (rm, a record detached into a
+		 * scratch file): its entry goes. */
+		old = t->jfile;
+		t->jfile = NULL;
+	} else if (file && settled && (!t || t->state == SAVE_CLEAN)) {
+		act = DROP;
+	} else if (file && settled && !(t->jfile && !strcmp(t->jfile, file) &&
+					 t->jsteps == t->steps && t->jgen == t->gen)) {
+		struct journal_entry e = {
+			.collection = (char *)n->c->name,
+			.name = name,
+			.id = n->kind == N_JSON ? n->id : NULL,
+			.state = journal_state_of(t),
+			.err = t->state == SAVE_WAITING ? 0 : t->sent_rc < 0 ? -t->sent_rc : EINVAL,
+			.error = t->state == SAVE_WAITING ? NULL : t->error,
+			.pending = n->kind == N_JSON ? NULL : t->pending,
+			.text = t->data,
+			.len = t->len,
+		};
+		/* (A record is never left unanswered: its save is a PUT.) */
+		if (n->kind == N_JSON)
+			e.state = JOURNAL_REFUSED;
+		if (e.state == JOURNAL_UNANSWERED && !e.pending)
+			e.state = JOURNAL_REFUSED;
+		mode_t mode = 0600;
+		struct timespec mt = {0};
+		inode_times(s->inodes, n, &mode, &mt);
+		e.mode = mode & 07777;
+		e.mtime = mt.tv_sec;
+		e.mtime_ns = mt.tv_nsec;
+		rc = journal_encode(&e, &data, &len);
+		if (rc == 0) {
+			act = PUT;
+			if (t->jfile && strcmp(t->jfile, file) != 0)
+				old = t->jfile;
+			else
+				free(t->jfile);
+			t->jfile = strdup(file);
+			t->jsteps = t->steps;
+			t->jgen = t->gen;
+		}
+	}
+	if (act == DROP && t) {
+		/* (One under another name, too: it was renamed, then taken.) */
+		if (t->jfile && strcmp(t->jfile, file) != 0)
+			old = t->jfile;
+		else
+			free(t->jfile);
+		t->jfile = NULL;
+	}
+	orphans = s->orphans;
+	norphans = s->norphans;
+	s->orphans = NULL;
+	s->norphans = 0;
+	pthread_mutex_unlock(&s->lock);
+
+	if (act == PUT) {
+		rc = journal_write(s->journal, file, data, len);
+		if (rc < 0) {
+			char what[600];
+			snprintf(what, sizeof(what), "%s/%s", n->c->name, name);
+			events_error(s->events, what, "could not be journaled: a kill or reboot "
+				     "now would lose this unsaved text");
+			log_msg(LOG_ERR, "journal: %s: %s", file, log_strerror(-rc));
+			/* Written again at the next keep(). */
+			pthread_mutex_lock(&s->lock);
+			if (n->text == t)
+				t->jsteps--;
+			pthread_mutex_unlock(&s->lock);
+		}
+	}
+	/* The entry under an old name (renamed, made a record) goes once the
+	 * new one is written: a failed write keeps the text at the old name. */
+	int drc = 0;
+	if (act == DROP)
+		drc = journal_drop(s->journal, file);
+	if (old && rc == 0)
+		drc = journal_drop(s->journal, old);
+	for (size_t i = 0; i < norphans; i++) {
+		if (!file || strcmp(orphans[i], file) != 0 || act != PUT)
+			if (journal_drop(s->journal, orphans[i]) < 0)
+				drc = -EIO;
+		free(orphans[i]);
+	}
+	free(orphans);
+	if (drc < 0)
+		log_msg(LOG_ERR, "journal: an entry of a text that was taken or dropped could "
+			"not be removed (%s): it would show again at the next mount",
+			log_strerror(-drc));
+	pthread_mutex_unlock(&s->jlock);
+	free(old);
+	free(data);
+	free(file);
+	free(name);
+	return rc;
+}
+
+/* What a POST about to leave needs to journal itself (wb_post_hook). */
+struct posting {
+	struct save *s;
+	struct node *n;
+	const char *lname;
+	const char *text;
+	size_t len;
+};
+
+/* wb_post_hook: the new file's entry, in state "posting", with what the
+ * lost-POST search needs, on disk before the POST leaves: a daemon killed
+ * while it is out restores the file as unanswered, and its next save looks
+ * for the record before it posts again. */
+static int posting(void *ud, const struct wb_pending *p)
+{
+	struct posting *po = ud;
+	struct save *s = po->s;
+	struct node *n = po->n;
+	char *file = journal_file(n->c->name, po->lname), *data = NULL;
+	size_t len = 0;
+	mode_t mode = 0600;
+	struct timespec mt = {0};
+	if (!file)
+		return 0; /* no name to keep it under: nothing can save it again */
+	inode_times(s->inodes, n, &mode, &mt);
+	struct journal_entry e = {
+		.collection = (char *)n->c->name,
+		.name = (char *)po->lname,
+		.state = JOURNAL_POSTING,
+		.mode = mode & 07777,
+		.mtime = mt.tv_sec,
+		.mtime_ns = mt.tv_nsec,
+		.pending = (struct wb_pending *)p,
+		.text = (char *)po->text,
+		.len = po->len,
+	};
+	pthread_mutex_lock(&s->jlock);
+	int rc = journal_encode(&e, &data, &len);
+	if (rc == 0)
+		rc = journal_write(s->journal, file, data, len);
+	if (rc == 0) {
+		pthread_mutex_lock(&s->lock);
+		if (n->text) {
+			/* What it now holds is not the text's settled state: the
+			 * keep() after the outcome writes (or drops) it. */
+			if (n->text->jfile && strcmp(n->text->jfile, file) != 0) {
+				char **more = realloc(s->orphans,
+						      (s->norphans + 1) * sizeof(*s->orphans));
+				if (more) {
+					s->orphans = more;
+					s->orphans[s->norphans++] = n->text->jfile;
+					n->text->jfile = NULL;
+				}
+			}
+			free(n->text->jfile);
+			n->text->jfile = strdup(file);
+			n->text->jsteps = n->text->steps - 1;
+		}
+		pthread_mutex_unlock(&s->lock);
+	} else {
+		log_msg(LOG_ERR, "journal: %s: %s", file, log_strerror(-rc));
+	}
+	pthread_mutex_unlock(&s->jlock);
+	free(data);
+	free(file);
+	return rc;
+}
+
+/* What the journal said in an entry that got no answer (it was restored). */
+#define POSTING_ERROR "the daemon stopped while this file's POST was out, so the service may " \
+		      "have made the record: saving again checks for it first"
+
+/* journal_load's callback: entry @e (file @file) back as the text it was. */
+static void restore(void *ud, struct journal_entry *e, const char *file)
+{
+	struct save *s = ud;
+	const struct schema_collection *c = schema_find(e->collection);
+	struct node *n = NULL;
+	char what[1100];
+	int rc = -EINVAL;
+	snprintf(what, sizeof(what), "%s/%s", e->collection, e->name);
+	if (!c || c->single)
+		goto out;
+	if (e->id) {
+		/* A record's refused text: the record's node holds it, whatever
+		 * the service holds now (docs/SEMANTICS.md says what a save then
+		 * does). */
+		n = e->state == JOURNAL_REFUSED ? inode_record(s->inodes, c, N_JSON, e->id) : NULL;
+	} else if (dir_new_kind(c, e->name) == N_NEW &&
+		   !inode_local(s->inodes, inode_coll_ino(c), e->name, NULL, NULL)) {
+		n = inode_local_new(s->inodes, N_NEW, c, (e->mode & 0700) | 0600);
+		char *pay = n && !(c->methods & SCHEMA_M_POST) ? names_record_id(e->name, ".json")
+							       : NULL;
+		if (pay)
+			inode_set_id(s->inodes, n, pay);
+		free(pay);
+		if (n && inode_local_add(s->inodes, inode_coll_ino(c), e->name, n, 0, 0) < 0)
+			n = NULL;
+	}
+	if (!n)
+		goto out;
+	pthread_mutex_lock(&s->lock);
+	rc = n->text ? -EEXIST : text_write(s, n, e->text, e->len, 0);
+	struct text *t = n->text;
+	if (rc == 0) {
+		t->state = e->state == JOURNAL_WAITING ? SAVE_WAITING
+			   : e->state == JOURNAL_REFUSED ? SAVE_REFUSED
+							 : SAVE_UNANSWERED;
+		t->steps++;
+		t->sent_gen = t->gen;
+		t->sent_rc = t->state == SAVE_WAITING ? 0 : -(e->err ? e->err : EINVAL);
+		set_error(t, e->state == JOURNAL_POSTING ? POSTING_ERROR : e->error);
+		t->pending = e->pending;
+		e->pending = NULL;
+		/* On disk as it is (a "posting" entry is rewritten as unanswered
+		 * at its next change). */
+		t->jfile = strdup(file);
+		t->jsteps = t->steps;
+		t->jgen = t->gen;
+	}
+	pthread_mutex_unlock(&s->lock);
+	if (rc == 0) {
+		struct timespec mt = {.tv_sec = (time_t)e->mtime, .tv_nsec = e->mtime_ns};
+		mode_t mode = (e->mode & 0700) | 0600;
+		inode_set_times(s->inodes, n, e->id ? NULL : &mode, &mt);
+		log_msg(LOG_INFO, "%s: unsaved text restored from the journal (%s)", what,
+			save_state_names[t->state]);
+		if (t->state != SAVE_WAITING)
+			events_refused(s->events, what, "saved",
+				       t->error ? t->error : "refused (restored from the journal)");
+	}
+out:
+	if (rc < 0)
+		log_msg(LOG_ERR, "journal: %s (%s) not restored: %s; the entry stays", what, file,
+			rc == -EINVAL ? "no such file can be made here" : log_strerror(-rc));
+}
+
+int save_journal_open(struct save *s, const char *dir)
+{
+	struct journal *j = NULL;
+	int rc = journal_open(&j, dir);
+	if (rc < 0)
+		return rc;
+	pthread_mutex_lock(&s->jlock);
+	s->journal = j;
+	rc = journal_load(j, restore, s);
+	if (rc < 0) {
+		s->journal = NULL;
+		journal_free(j);
+	}
+	pthread_mutex_unlock(&s->jlock);
+	return rc;
+}
+
 /* ---- commits ----------------------------------------------------------------------- */
 
 static void effect_now(struct save_effects *fx, fuse_ino_t ino)
@@ -415,14 +759,17 @@ static void sent_clear(struct sent *x)
 }
 
 /* Sends @text of @n (the lock dropped meanwhile): 0, -errno, or WB_UNSENT. */
-static int send_text(struct save *s, const char *text, size_t len, struct sent *x, char *msg,
-		     size_t msglen)
+static int send_text(struct save *s, struct node *n, const char *text, size_t len,
+		     struct sent *x, char *msg, size_t msglen)
 {
 	if (x->kind == N_JSON)
 		return wb_edit(s->wb, x->c, x->id, text, len, &x->changed, msg, msglen);
 	if (!(x->c->methods & SCHEMA_M_POST))
 		return wb_payment(s->wb, x->id, text, len, msg, msglen);
-	return wb_create(s->wb, x->c, text, len, &x->pending, &x->new_id, &x->in, msg, msglen);
+	struct posting po = {.s = s, .n = n, .lname = x->lname, .text = text, .len = len};
+	struct wb_post_hook hook = {.fn = posting, .ud = &po};
+	return wb_create(s->wb, x->c, text, len, &x->pending, &x->new_id, &x->in, msg, msglen,
+			 s->journal && x->lname ? &hook : NULL);
 }
 
 /* With s->lock held: new file @n is the record a POST made (or, without its
@@ -477,7 +824,7 @@ static void taken(struct save *s, struct node *n, struct sent *x, bool same,
 	}
 	struct text *t = n->text;
 	if (same && n->kind == N_JSON) {
-		text_drop(n); /* the record's text takes over */
+		text_drop(s, n); /* the record's text takes over */
 	} else if (t) {
 		set_error(t, NULL); /* this save went through */
 	}
@@ -511,8 +858,15 @@ int save_commit(struct save *s, struct node *n, bool fsync, struct save_effects 
 	bool again = fsync && (t && (t->state == SAVE_REFUSED || t->state == SAVE_UNANSWERED));
 	if (!t || n->kind == N_SCRATCH || !(t->state == SAVE_EDITED || again) ||
 	    blank(t->data, t->len)) {
+		/* Nothing to send; but a kept text whose entry could not be
+		 * written is tried again here, and close() says if it still
+		 * cannot be. */
+		bool behind = t && s->journal && n->kind != N_SCRATCH &&
+			      (t->state == SAVE_REFUSED || t->state == SAVE_UNANSWERED ||
+			       t->state == SAVE_WAITING) &&
+			      !(t->jfile && t->jsteps == t->steps && t->jgen == t->gen);
 		pthread_mutex_unlock(&s->lock);
-		return 0;
+		return behind ? keep(s, n) : 0;
 	}
 	copy = malloc(t->len ? t->len : 1);
 	if (!copy) {
@@ -539,7 +893,7 @@ int save_commit(struct save *s, struct node *n, bool fsync, struct save_effects 
 	}
 	pthread_mutex_unlock(&s->lock);
 
-	rc = send_text(s, copy, len, &x, msg, sizeof(msg));
+	rc = send_text(s, n, copy, len, &x, msg, sizeof(msg));
 
 	pthread_mutex_lock(&s->lock);
 	t = text_of(s, n);
@@ -576,6 +930,12 @@ out:
 	pthread_mutex_unlock(&s->lock);
 	if (rc < 0)
 		events_refused(s->events, x.what, "saved", msg);
+	/* Before close() returns: what the service does not have is on disk
+	 * (or close() says it is not: a text kept only in memory must not
+	 * pass for safe). */
+	int jrc = keep(s, n);
+	if (rc == 0 && jrc < 0)
+		rc = jrc;
 	inode_set_busy(s->inodes, n, false); /* last touch: @n may go now */
 	sent_clear(&x);
 	free(copy);
@@ -647,12 +1007,39 @@ int save_create(struct save *s, struct node *dir, const char *name, mode_t mode,
 	return rc;
 }
 
+/* rm of new file @n, named @name in @c: its journal entry goes for good. */
+static void unkeep(struct save *s, const struct schema_collection *c, const char *name,
+		   struct node *n)
+{
+	char *file = s->journal ? journal_file(c->name, name) : NULL;
+	if (!file)
+		return;
+	pthread_mutex_lock(&s->jlock);
+	pthread_mutex_lock(&s->lock);
+	if (n->text && n->text->jfile && !strcmp(n->text->jfile, file)) {
+		free(n->text->jfile);
+		n->text->jfile = NULL;
+	}
+	pthread_mutex_unlock(&s->lock);
+	int rc = journal_drop(s->journal, file);
+	if (rc < 0)
+		log_msg(LOG_ERR, "journal: %s could not be removed (%s): %s/%s shows again at "
+			"the next mount", file, log_strerror(-rc), c->name, name);
+	pthread_mutex_unlock(&s->jlock);
+	free(file);
+}
+
 int save_unlink(struct save *s, struct node *dir, const char *name, pid_t pid,
 		struct save_effects *fx)
 {
 	enum node_kind kind;
 	char msg[512], what[1100];
 	int err, rc;
+	struct node *ln = inode_local(s->inodes, dir->ino, name, NULL, NULL);
+	/* (A record's name held for an mv, or a created record's name, is not
+	 * the new file's: the record's entry stays.) */
+	if (ln && ln->kind == N_NEW)
+		unkeep(s, dir->c, name, ln);
 	if (inode_local_del(s->inodes, dir->ino, name))
 		return 0; /* a local file: nothing reaches the API */
 	char *id = dir_listed_record(s->cache, dir->c, name, &kind, &err, NULL);
@@ -686,9 +1073,10 @@ int save_unlink(struct save *s, struct node *dir, const char *name, pid_t pid,
 	bool dropped = t && (t->state == SAVE_EDITED || t->state == SAVE_REFUSED ||
 			     t->state == SAVE_UNANSWERED || t->state == SAVE_WAITING);
 	if (dropped)
-		text_drop(n);
+		text_drop(s, n);
 	pthread_mutex_unlock(&s->lock);
 	if (dropped) {
+		keep(s, n);
 		events_change(s->events, "dropped the unsaved text of %s", what);
 		effect_now(fx, n->ino);
 		return 0;
@@ -796,7 +1184,7 @@ static int rename_onto_record(struct save *s, struct node *dir, struct node *src
 	if (!src->id || !strcmp(src->id, rec->id)) {
 		inode_make_record(s->inodes, src, rec->c, rec->id);
 		pthread_mutex_lock(&s->lock);
-		text_drop(src); /* the record's text takes over */
+		text_drop(s, src); /* the record's text takes over */
 		pthread_mutex_unlock(&s->lock);
 	}
 	inode_local_del(s->inodes, dir->ino, from);
@@ -822,9 +1210,13 @@ static void keep_refused_copy(struct save *s, struct node *dir, struct node *src
 	bool kept = copy && src->text && text_keep_refused(s, copy, src->text) == 0;
 	if (kept) {
 		/* The refusal is the new name's: the source is a scratch file
-		 * again, as it was before the rename. */
+		 * again, as it was before the rename.  The entry its commit
+		 * wrote under the new name is the copy's now (keep(copy)
+		 * rewrites it): the source must not drop it. */
 		step(src->text, EV_WRITE);
 		set_error(src->text, NULL);
+		free(src->text->jfile);
+		src->text->jfile = NULL;
 	}
 	pthread_mutex_unlock(&s->lock);
 	if (kept && inode_local_add(s->inodes, dir->ino, to, copy, 0, 0) == 0) {
@@ -833,6 +1225,9 @@ static void keep_refused_copy(struct save *s, struct node *dir, struct node *src
 		 * directory's lock). */
 		effect_entry(fx, dir->ino, to);
 		effect_now(fx, copy->ino);
+		/* The refused text is the new name's now, on disk too (the
+		 * source's entry went with the commit's keep()). */
+		keep(s, copy);
 	} else {
 		inode_local_del(s->inodes, dir->ino, to);
 	}
@@ -930,8 +1325,13 @@ int save_rename(struct save *s, struct node *dir, const char *from, const char *
 	enum node_kind kind;
 	int lflags = 0, err;
 	struct node *src = inode_local(s->inodes, dir->ino, from, &lflags, NULL);
-	if (src && !(lflags & (LE_HIDDEN | LE_REPLACING)))
-		return rename_local(s, dir, src, from, to, flags, fx);
+	if (src && !(lflags & (LE_HIDDEN | LE_REPLACING))) {
+		int rc = rename_local(s, dir, src, from, to, flags, fx);
+		/* Its entry follows the name (or goes, when it became a scratch
+		 * file or the record's). */
+		keep(s, src);
+		return rc;
+	}
 	src = NULL;
 	if (!(lflags & (LE_HIDDEN | LE_REPLACING))) {
 		char *id = dir_listed_record(s->cache, dir->c, from, &kind, &err, NULL);
@@ -947,5 +1347,9 @@ int save_rename(struct save *s, struct node *dir, const char *from, const char *
 		return -EPERM;
 	if ((flags & RENAME_NOREPLACE) && inode_local(s->inodes, dir->ino, to, NULL, NULL))
 		return -EEXIST;
-	return detach_record(s, dir, src, to);
+	int rc = detach_record(s, dir, src, to);
+	/* A refused text moves with the node into the backup, a scratch file:
+	 * the record's name shows the record again, and its entry goes. */
+	keep(s, src);
+	return rc;
 }

@@ -75,6 +75,12 @@ struct save_config {
 struct save;
 
 int save_new(struct save **out, const struct save_config *cfg);
+/* Keeps what the service does not have in the journal in @dir (ns/journal.h;
+ * made 0700 when missing), and brings back every text it holds: each shows
+ * again under its name, in its state, with its error.  Before the mount
+ * serves; without it (-o nodiskcache) nothing is journaled.  The number of
+ * whole entries read, or -errno (then nothing is journaled). */
+int save_journal_open(struct save *s, const char *dir);
 /* After inodes_free: the nodes' texts count their bytes in @s. */
 void save_free(struct save *s);
 /* Frees a node's text: inodes_new's hook. */

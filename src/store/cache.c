@@ -24,6 +24,7 @@
 #include "base/flight.h"
 #include "model/jsontext.h"
 #include "store/get.h"
+#include "store/persist.h"
 
 /* A listing is read page by page until a page holds fewer records than were
  * asked for.  The reference leaves open whether the service honours `count`
@@ -66,6 +67,10 @@ struct coll_state {
 	struct flight fl;
 	bool forced;          /* refresh asked for */
 	unsigned long invalidations; /* so a fetch can tell one came while it ran */
+	/* Changes of ours under way (cache_change_begin), and begun in all: a
+	 * listing fetched meanwhile may miss one, so it is not kept fresh. */
+	unsigned changing;
+	unsigned long changes;
 	/* The last refresh failed: cur is served stale until retry_at. */
 	bool stale;
 	double retry_at;
@@ -82,6 +87,7 @@ struct cache {
 	size_t nslots;
 	struct detail *details;
 	unsigned long listing_hits, listing_fetches; /* for the status file's hit rate */
+	size_t loaded; /* listings read from disk at start */
 };
 
 static double now_mono(void)
@@ -166,6 +172,48 @@ static struct cache_record *record_new(const struct schema_collection *c, const 
 fail:
 	cJSON_Delete(py);
 	r->refs = 1;
+	cache_record_unref(r);
+	return NULL;
+}
+
+/* Builds a record from the text a state file kept (store/persist.h): @id,
+ * @whole and the text as it was shown.  NULL when the text is not one JSON
+ * object or not exactly the text this version renders for it (a file of
+ * ours holds nothing else: whatever differs was not written by us). */
+static struct cache_record *record_from_text(const struct schema_collection *c, const char *id,
+					     bool whole, const char *text, size_t len)
+{
+	struct cache_record *r = calloc(1, sizeof(*r));
+	const char *end = NULL;
+	char *again = NULL;
+	size_t alen = 0;
+	cJSON *py = NULL;
+	if (!r)
+		return NULL;
+	r->refs = 1;
+	py = cJSON_ParseWithOpts(text, &end, true);
+	if (!py || !cJSON_IsObject(py) || end != text + len)
+		goto fail;
+	again = jt_format(py, &alen);
+	if (!again || alen != len || memcmp(again, text, len) != 0)
+		goto fail;
+	r->id = strdup(id);
+	r->stem = names_encode(id);
+	if (!r->id || !r->stem)
+		goto fail;
+	r->text = again;
+	again = NULL;
+	r->len = len;
+	/* As record_new: the same date, mtime and facts as when it was fetched. */
+	r->date = schema_record_date(c, py);
+	r->mtime = r->date + (time_t)(fnv1a(r->text, r->len) % 3600);
+	r->whole = whole;
+	r->facts = facts_of(c, py);
+	cJSON_Delete(py);
+	return r;
+fail:
+	free(again);
+	cJSON_Delete(py);
 	cache_record_unref(r);
 	return NULL;
 }
@@ -300,6 +348,214 @@ static bool listing_same(const struct cache_listing *a, const struct cache_listi
 		    memcmp(a->recs[i]->text, b->recs[i]->text, a->recs[i]->len) != 0)
 			return false;
 	return true;
+}
+
+/* ---- kept on disk (store/persist.h) --------------------------------------- */
+
+/* The name a listing slot's file has: "invoices", "invoices.open". */
+static void slot_name(const struct schema_collection *c, const char *filter, char *buf,
+		      size_t len)
+{
+	if (filter)
+		snprintf(buf, len, "%s.%s", c->name, filter);
+	else
+		snprintf(buf, len, "%s", c->name);
+}
+
+/* A listing on its way to disk: what persist_save holds. */
+struct kept {
+	char name[96];
+	struct cache_listing *l; /* a reference */
+};
+
+/* persist_render_fn of a struct kept (on persist's thread: the listing is
+ * immutable, and the reference keeps it). */
+static int listing_render(void *snap, time_t fetched, bool fresh, struct strbuf *out)
+{
+	const struct kept *k = snap;
+	const struct cache_listing *l = k->l;
+	persist_put_header(out, k->name, fetched, fresh, l->n);
+	for (size_t i = 0; i < l->n && !out->oom; i++)
+		persist_put_record(out, l->recs[i]->id, l->recs[i]->whole, l->recs[i]->text,
+				   l->recs[i]->len);
+	return 0;
+}
+
+static void listing_release(void *snap)
+{
+	struct kept *k = snap;
+	cache_listing_unref(k->l);
+	free(k);
+}
+
+/* Hands a reference of @l, fetched at @st's slot, to persist's writer.  Every
+ * fetch is written (at most one per TTL per listing, and a newer one replaces
+ * one still queued): the file's fetch time then stays the listing's, which is
+ * what a remount's freshness and the offline ages are read from. */
+static void listing_keep(struct cache *cache, const struct coll_state *st, struct cache_listing *l,
+			 bool fresh)
+{
+	struct kept *k;
+	if (!cache->cfg.persist || !(k = calloc(1, sizeof(*k))))
+		return;
+	slot_name(st->c, st->filter, k->name, sizeof(k->name));
+	cache_listing_ref(l);
+	k->l = l;
+	persist_save(cache->cfg.persist, k->name, k, l->fetched_wall, fresh, listing_render,
+		     listing_release);
+}
+
+/* ---- records fetched one by one, kept on disk ------------------------------------------ */
+
+/* A record the listings carry only in part (schema's whole_marker: an invoice
+ * listed without its lines) is fetched with a GET of its own: that copy is
+ * kept in a state file of its own, "<collection>=<file stem>" beside the
+ * listings (the same format: a listing of one record), so that a later mount
+ * that cannot reach the service still reads it.  It is read back lazily, at
+ * the record's first read in a mount (no directory scan), and only when it is
+ * no older than the listing it would complete. */
+
+/* The state file's name for record @id of @c (malloc'd), or NULL (ENOMEM, or
+ * a name too long for a file). */
+static char *record_name(const struct schema_collection *c, const char *id)
+{
+	char *stem = names_encode(id), *name = NULL;
+	if (stem && strlen(c->name) + strlen(stem) < 200 &&
+	    asprintf(&name, "%s=%s", c->name, stem) < 0)
+		name = NULL;
+	free(stem);
+	return name;
+}
+
+struct kept_record {
+	char *name;
+	struct cache_record *r; /* a reference */
+};
+
+static int record_render(void *snap, time_t fetched, bool fresh, struct strbuf *out)
+{
+	const struct kept_record *k = snap;
+	persist_put_header(out, k->name, fetched, fresh, 1);
+	persist_put_record(out, k->r->id, true, k->r->text, k->r->len);
+	return 0;
+}
+
+static void record_release(void *snap)
+{
+	struct kept_record *k = snap;
+	cache_record_unref(k->r);
+	free(k->name);
+	free(k);
+}
+
+/* Hands record @r of @c, just fetched with a GET of its own, to persist's
+ * writer (queued: no reply waits for it). */
+static void record_keep(struct cache *cache, const struct schema_collection *c,
+			struct cache_record *r)
+{
+	struct kept_record *k;
+	if (!cache->cfg.persist || !(k = calloc(1, sizeof(*k))))
+		return;
+	k->name = record_name(c, r->id);
+	if (!k->name) {
+		free(k);
+		return;
+	}
+	cache_record_ref(r);
+	k->r = r;
+	persist_save(cache->cfg.persist, k->name, k, time(NULL), true, record_render,
+		     record_release);
+}
+
+struct load_one {
+	const struct schema_collection *c;
+	const char *id;
+	struct cache_record *r;
+};
+
+static int load_one_record(void *ud, const char *id, bool whole, const char *text, size_t len)
+{
+	struct load_one *lo = ud;
+	/* One whole record, the one the name says: anything else is not ours. */
+	if (lo->r || !whole || strcmp(id, lo->id) != 0)
+		return -EBADMSG;
+	lo->r = record_from_text(lo->c, id, true, text, len);
+	return lo->r ? 0 : -EBADMSG;
+}
+
+/* Record @id of @c as record_keep kept it, when its fetch was no earlier than
+ * listing @l's (an older copy may predate a change the listing shows), with
+ * its age in seconds in *@age; else NULL.  A file that is not whole is
+ * removed.  Reads a file: never with cache->lock held. */
+static struct cache_record *record_load(struct cache *cache, const struct schema_collection *c,
+					const char *id, const struct cache_listing *l,
+					double *age)
+{
+	struct load_one lo = {.c = c, .id = id};
+	struct persist_meta meta;
+	char *name = cache->cfg.persist ? record_name(c, id) : NULL;
+	char *path = name ? persist_path(cache->cfg.persist, name) : NULL;
+	int rc = path ? persist_read(path, name, &meta, load_one_record, &lo) : -ENOENT;
+	if (rc == 0 && (!lo.r || meta.count != 1))
+		rc = -EBADMSG;
+	if (rc == -EBADMSG) {
+		log_msg(LOG_WARNING, "%s kept on disk is not whole or not of this version: removed",
+			name);
+		persist_remove(cache->cfg.persist, name);
+	}
+	if (rc == 0 && meta.fetched < l->fetched_wall)
+		rc = -ESTALE;
+	if (rc == 0) {
+		*age = difftime(time(NULL), meta.fetched);
+		if (*age < 0) /* the clock was set back: its age is not known */
+			*age = cache->cfg.ttl;
+	} else {
+		cache_record_unref(lo.r);
+		lo.r = NULL;
+	}
+	free(path);
+	free(name);
+	return lo.r;
+}
+
+struct load {
+	const struct schema_collection *c;
+	struct recs rs;
+};
+
+static int load_record(void *ud, const char *id, bool whole, const char *text, size_t len)
+{
+	struct load *ld = ud;
+	struct cache_record *r = record_from_text(ld->c, id, whole, text, len);
+	return r ? recs_add_one(&ld->rs, r) : -EBADMSG;
+}
+
+int cache_listing_load(const struct schema_collection *c, const char *filter, const char *path,
+		       struct cache_listing **out, time_t *fetched, bool *fresh)
+{
+	struct load ld = {.c = c};
+	struct persist_meta meta;
+	char name[96];
+	*out = NULL;
+	slot_name(c, filter, name, sizeof(name));
+	struct cache_listing *l = NULL;
+	int rc = persist_read(path, name, &meta, load_record, &ld);
+	/* A single-object collection is one record, named after it. */
+	if (rc == 0 && c->single && (ld.rs.n != 1 || strcmp(ld.rs.v[0]->id, c->name) != 0))
+		rc = -EBADMSG;
+	if (rc == 0) {
+		l = listing_new(c, &ld.rs);
+		if (!l)
+			rc = -ENOMEM;
+	}
+	recs_clear(&ld.rs);
+	if (!l)
+		return rc < 0 ? rc : -ENOMEM;
+	l->fetched_wall = meta.fetched;
+	*out = l;
+	*fetched = meta.fetched;
+	*fresh = meta.fresh;
+	return 0;
 }
 
 /* ---- fetching ----------------------------------------------------------- */
@@ -471,7 +727,10 @@ static struct coll_state *slot_of(struct cache *cache, const struct schema_colle
 	return NULL;
 }
 
-static int listing_get(struct cache *cache, struct coll_state *st, struct cache_listing **out)
+/* @strict (cache_listing_check): a failed fetch is the caller's error, not
+ * the stale copy's success. */
+static int listing_get(struct cache *cache, struct coll_state *st, struct cache_listing **out,
+		       bool strict)
 {
 	const struct schema_collection *c = st->c;
 	struct cache_listing *fresh = NULL, *old = NULL;
@@ -503,7 +762,8 @@ static int listing_get(struct cache *cache, struct coll_state *st, struct cache_
 	}
 	flight_begin(&st->fl);
 	cache->listing_fetches++;
-	unsigned long inv0 = st->invalidations;
+	unsigned long inv0 = st->invalidations, chg0 = st->changes;
+	bool quiet0 = st->changing == 0;
 	pthread_mutex_unlock(&cache->lock);
 
 	rc = fetch_listing(cache, c, st->filter, &fresh);
@@ -530,6 +790,10 @@ static int listing_get(struct cache *cache, struct coll_state *st, struct cache_
 			snprintf(st->why, sizeof(st->why), "%.199s",
 				 as.health != API_UP ? as.health_reason : log_strerror(-rc));
 			st->forced = st->invalidations != inv0;
+			if (strict) {
+				pthread_mutex_unlock(&cache->lock);
+				return rc;
+			}
 			rc = 0;
 			goto hit;
 		}
@@ -563,9 +827,11 @@ static int listing_get(struct cache *cache, struct coll_state *st, struct cache_
 	/* An invalidation during the fetch (a PUT or POST that landed while
 	 * its pages were read) may not be in it: the next access lists again. */
 	st->forced = st->invalidations != inv0;
+	bool keep_fresh = !st->forced && quiet0 && st->changing == 0 && st->changes == chg0;
 	atomic_fetch_add_explicit((_Atomic int *)&fresh->refs, 1, memory_order_relaxed);
 	*out = fresh;
 	pthread_mutex_unlock(&cache->lock);
+	listing_keep(cache, st, fresh, keep_fresh);
 	if (cache->cfg.changed && !st->filter &&
 	    (!old || cache_time_after(fresh->changed, old->changed)))
 		cache->cfg.changed(cache->cfg.ud, c, old, fresh);
@@ -582,14 +848,24 @@ hit:
 int cache_listing_get(struct cache *cache, const struct schema_collection *c,
 		      struct cache_listing **out)
 {
-	return listing_get(cache, slot_of(cache, c, NULL), out);
+	return listing_get(cache, slot_of(cache, c, NULL), out, false);
+}
+
+int cache_listing_check(struct cache *cache, const struct schema_collection *c,
+			struct cache_listing **out)
+{
+	struct coll_state *st = slot_of(cache, c, NULL);
+	pthread_mutex_lock(&cache->lock);
+	st->forced = true;
+	pthread_mutex_unlock(&cache->lock);
+	return listing_get(cache, st, out, true);
 }
 
 int cache_listing_get_filtered(struct cache *cache, const struct schema_collection *c,
 			       const char *filter, struct cache_listing **out)
 {
 	struct coll_state *st = slot_of(cache, c, filter);
-	return st ? listing_get(cache, st, out) : -ENOENT;
+	return st ? listing_get(cache, st, out, false) : -ENOENT;
 }
 
 bool cache_has_filtered(struct cache *cache, const struct schema_collection *c,
@@ -661,6 +937,22 @@ struct cache_listing *cache_listing_held(struct cache *cache, const struct schem
 	return cache_listing_peek(cache, c);
 }
 
+/* The files kept of the slots of @c (every slot when NULL) are no longer
+ * fresh: a remount lists them again.  Without cache->lock (a syscall each);
+ * the slots never change. */
+static void unkeep(struct cache *cache, const struct schema_collection *c)
+{
+	char name[96];
+	if (!cache->cfg.persist)
+		return;
+	for (size_t i = 0; i < cache->nslots; i++) {
+		if (c && cache->colls[i].c != c)
+			continue;
+		slot_name(cache->colls[i].c, cache->colls[i].filter, name, sizeof(name));
+		persist_invalidate(cache->cfg.persist, name);
+	}
+}
+
 void cache_invalidate(struct cache *cache, const struct schema_collection *c)
 {
 	pthread_mutex_lock(&cache->lock);
@@ -672,6 +964,31 @@ void cache_invalidate(struct cache *cache, const struct schema_collection *c)
 		cache->colls[i].forced = true;
 		cache->colls[i].invalidations++;
 	}
+	pthread_mutex_unlock(&cache->lock);
+	unkeep(cache, c);
+}
+
+void cache_change_begin(struct cache *cache, const struct schema_collection *c)
+{
+	pthread_mutex_lock(&cache->lock);
+	for (size_t i = 0; i < cache->nslots; i++) {
+		if (cache->colls[i].c != c)
+			continue;
+		cache->colls[i].changing++;
+		cache->colls[i].changes++;
+	}
+	pthread_mutex_unlock(&cache->lock);
+	/* Whatever its outcome (an answer lost, the daemon killed meanwhile),
+	 * a remount does not trust what was kept before it. */
+	unkeep(cache, c);
+}
+
+void cache_change_end(struct cache *cache, const struct schema_collection *c)
+{
+	pthread_mutex_lock(&cache->lock);
+	for (size_t i = 0; i < cache->nslots; i++)
+		if (cache->colls[i].c == c && cache->colls[i].changing > 0)
+			cache->colls[i].changing--;
 	pthread_mutex_unlock(&cache->lock);
 }
 
@@ -688,6 +1005,7 @@ void cache_refresh_all(struct cache *cache)
 			d->fetched = -INFINITY;
 	}
 	pthread_mutex_unlock(&cache->lock);
+	unkeep(cache, NULL);
 }
 
 /* ---- single records ----------------------------------------------------- */
@@ -728,6 +1046,46 @@ static bool detail_fresh(const struct cache *cache, const struct detail *d,
 	return d->rec && d->fetched >= l->fetched && cache->cfg.now() - d->fetched < cache->cfg.ttl;
 }
 
+/* With cache->lock held: the detail entry of @key (record @id of @c, which
+ * listing @l carries only in part), made from the copy an earlier mount kept
+ * (record_load) at this mount's first read of it, which then stands in as a
+ * fetched one of its age.  NULL when there is none.  Drops the lock while
+ * the file is read. */
+static struct detail *detail_from_disk(struct cache *cache, const struct schema_collection *c,
+				       const char *id, const char *key,
+				       const struct cache_listing *l)
+{
+	struct detail *d = NULL;
+	HASH_FIND_STR(cache->details, key, d);
+	if (d || !cache->cfg.persist)
+		return d;
+	double age = 0;
+	pthread_mutex_unlock(&cache->lock);
+	struct cache_record *kept = record_load(cache, c, id, l, &age);
+	pthread_mutex_lock(&cache->lock);
+	HASH_FIND_STR(cache->details, key, d);
+	if (kept && !d) {
+		/* (else another reader got there first: its entry stands) */
+		d = calloc(1, sizeof(*d));
+		if (d && (d->key = strdup(key))) {
+			d->rec = kept;
+			kept = NULL;
+			/* No earlier than the listing it completes (the file's
+			 * times are whole seconds; record_load saw that it is
+			 * no older). */
+			d->fetched = cache->cfg.now() - age;
+			if (d->fetched < l->fetched)
+				d->fetched = l->fetched;
+			HASH_ADD_KEYPTR(hh, cache->details, d->key, strlen(d->key), d);
+		} else {
+			free(d);
+			d = NULL;
+		}
+	}
+	cache_record_unref(kept);
+	return d;
+}
+
 int cache_record_get(struct cache *cache, const struct schema_collection *c, const char *id,
 		     struct cache_record **out)
 {
@@ -753,6 +1111,7 @@ int cache_record_get(struct cache *cache, const struct schema_collection *c, con
 		goto out;
 	}
 	pthread_mutex_lock(&cache->lock);
+	(void)detail_from_disk(cache, c, id, key, l); /* the loop below finds it */
 	for (;;) {
 		HASH_FIND_STR(cache->details, key, d);
 		if (!d)
@@ -824,6 +1183,8 @@ int cache_record_get(struct cache *cache, const struct schema_collection *c, con
 	}
 	end_flight(cache, &d->fl, rc);
 	pthread_mutex_unlock(&cache->lock);
+	if (rc == 0 && r)
+		record_keep(cache, c, r);
 out:
 	free(key);
 	cache_listing_unref(l);
@@ -867,6 +1228,43 @@ out:
 
 /* ---- life cycle and status ---------------------------------------------- */
 
+/* Starts slot @st from the listing kept on disk, if there is a whole one: fresh
+ * for what is left of the TTL since its fetch (wall clock), else expired, to
+ * be listed again on first use and served stale while that fails, as any
+ * listing is.  A refused file is removed: it is listed again, never trusted. */
+static void load_slot(struct cache *cache, struct coll_state *st)
+{
+	struct cache_listing *l = NULL;
+	time_t fetched = 0;
+	bool fresh = false;
+	char name[96];
+	if (!cache->cfg.persist)
+		return;
+	slot_name(st->c, st->filter, name, sizeof(name));
+	char *path = persist_path(cache->cfg.persist, name);
+	int rc = path ? cache_listing_load(st->c, st->filter, path, &l, &fetched, &fresh) : -ENOMEM;
+	free(path);
+	if (rc == -EBADMSG) {
+		log_msg(LOG_WARNING, "the listing of %s kept on disk is not whole or not of this "
+			"version: removed, to be listed again", name);
+		persist_remove(cache->cfg.persist, name);
+	}
+	if (rc < 0)
+		return;
+	double age = difftime(time(NULL), fetched);
+	/* A fetch time ahead of the clock (it was set back): its age is not
+	 * known, so it is not fresh. */
+	if (age < 0)
+		age = cache->cfg.ttl;
+	l->fetched = cache->cfg.now() - age;
+	/* The directory's time until its content changes, as for a first listing. */
+	l->changed = (struct timespec){.tv_sec = cache->cfg.started};
+	st->cur = l;
+	/* A change of ours that it may miss: listed again at first use. */
+	st->forced = !fresh;
+	cache->loaded++;
+}
+
 int cache_new(struct cache **out, struct api *api, const struct cache_config *cfg)
 {
 	struct cache *cache = calloc(1, sizeof(*cache));
@@ -892,6 +1290,10 @@ int cache_new(struct cache **out, struct api *api, const struct cache_config *cf
 	}
 	pthread_mutex_init(&cache->lock, NULL);
 	pthread_cond_init(&cache->done, NULL);
+	for (size_t i = 0; i < cache->nslots; i++)
+		load_slot(cache, &cache->colls[i]);
+	if (cache->loaded)
+		log_msg(LOG_INFO, "%zu listings read from disk", cache->loaded);
 	*out = cache;
 	return 0;
 }
@@ -916,10 +1318,20 @@ void cache_free(struct cache *cache)
 	free(cache);
 }
 
+size_t cache_listings_loaded(struct cache *cache)
+{
+	return cache->loaded; /* set in cache_new, never after */
+}
+
 void cache_describe(struct cache *cache, cJSON *out)
 {
 	cJSON *colls = cJSON_AddObjectToObject(out, "collections");
 	double now = cache->cfg.now();
+	/* Offline, every listing is stale, whatever its age: nothing is fetched
+	 * until the service answers again. */
+	struct api_stats as;
+	api_get_stats(cache->api, &as);
+	bool offline = as.health == API_OFFLINE;
 	pthread_mutex_lock(&cache->lock);
 	cJSON_AddNumberToObject(out, "ttl_seconds", cache->cfg.ttl);
 	for (size_t i = 0; i < cache->nslots; i++) {
@@ -944,18 +1356,23 @@ void cache_describe(struct cache *cache, cJSON *out)
 		/* A listing a refresh (or a change of ours) dropped is kept for
 		 * stale-on-failure, but the next access lists it again: it is
 		 * no longer fresh, whatever its age. */
-		cJSON_AddStringToObject(o, "state", st->stale ? "stale"
+		cJSON_AddStringToObject(o, "state", st->stale || offline ? "stale"
 						    : age < cache->cfg.ttl && !st->forced ? "fresh"
 						    : "expired");
 		cJSON_AddNumberToObject(o, "records", (double)l->n);
 		cJSON_AddNumberToObject(o, "age_seconds", floor(age * 10) / 10);
-		if (st->stale) {
-			char when[32];
-			struct tm tm;
-			gmtime_r(&st->stale_since, &tm);
+		char when[32];
+		struct tm tm;
+		gmtime_r(&l->fetched_wall, &tm);
+		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+		cJSON_AddStringToObject(o, "fetched_at", when);
+		if (st->stale || offline) {
+			/* Offline: stale since it was fetched, for want of the service. */
+			gmtime_r(st->stale ? &st->stale_since : &l->fetched_wall, &tm);
 			strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
 			cJSON_AddStringToObject(o, "stale_since", when);
-			cJSON_AddStringToObject(o, "stale_because", st->why);
+			cJSON_AddStringToObject(o, "stale_because",
+						offline ? "offline" : st->why);
 		}
 	}
 	cJSON_AddNumberToObject(out, "records_fetched_one_by_one", (double)HASH_COUNT(cache->details));

@@ -24,6 +24,7 @@
 struct api;
 struct cache;
 struct events;
+struct persist;
 
 /* One record as its file shows it.  Immutable once published; shared by
  * reference count (cache_record_unref). */
@@ -65,16 +66,39 @@ struct cache_config {
 	void (*changed)(void *ud, const struct schema_collection *c,
 			const struct cache_listing *old, const struct cache_listing *cur);
 	void *ud;
+	/* Borrowed, may be NULL (-o nodiskcache): where listings are kept
+	 * across mounts (store/persist.h).  cache_new starts from what it
+	 * holds; every fetch is written to it; every invalidation marks it. */
+	struct persist *persist;
 };
 
 int cache_new(struct cache **out, struct api *api, const struct cache_config *cfg);
 void cache_free(struct cache *cache);
+
+/* How many listings cache_new read from disk (fresh or not). */
+size_t cache_listings_loaded(struct cache *cache);
+
+/* Reads listing @c (narrowed by @filter, NULL for none) from the state file
+ * at @path: cache_new's load path, without a cache (the fuzz target drives
+ * it).  0 with *@out (a new listing; its `fetched` and `changed` are the
+ * caller's to set), *@fetched its fetch time (wall clock) and *@fresh false
+ * when a change of ours may be missing from it; -ENOENT without a file;
+ * -EBADMSG for a file that is not a whole listing of @c written by this
+ * version (torn, corrupted, another version or kind, a record that does not
+ * parse): remove it and list again. */
+int cache_listing_load(const struct schema_collection *c, const char *filter, const char *path,
+		       struct cache_listing **out, time_t *fetched, bool *fresh);
 
 /* A fresh (or, when refreshing fails, the last good) listing of @c with a
  * reference taken; -errno when there is none. */
 int cache_listing_get(struct cache *cache, const struct schema_collection *c,
 		      struct cache_listing **out);
 void cache_listing_unref(struct cache_listing *l);
+
+/* Lists @c now (one call, even when a fresh listing is held), and returns that
+ * call's error rather than serving the listing held: the mount's check. */
+int cache_listing_check(struct cache *cache, const struct schema_collection *c,
+			struct cache_listing **out);
 
 /* True when @c was listed before (the listing may be stale); no call. */
 bool cache_has_listing(struct cache *cache, const struct schema_collection *c);
@@ -131,6 +155,13 @@ struct cache_listing *cache_listing_held(struct cache *cache, const struct schem
 
 /* Makes the next access to @c list it again (after a change we made). */
 void cache_invalidate(struct cache *cache, const struct schema_collection *c);
+
+/* A change of @c is about to be sent (a PUT, POST or DELETE): before this
+ * returns, its listings kept on disk stop being fresh, whatever the change's
+ * outcome, and a listing of @c fetched until cache_change_end is kept as not
+ * fresh.  Every begin is ended once the call returned. */
+void cache_change_begin(struct cache *cache, const struct schema_collection *c);
+void cache_change_end(struct cache *cache, const struct schema_collection *c);
 
 /* Drops every listing so the next access lists again (SIGHUP, .factuurfs/refresh). */
 void cache_refresh_all(struct cache *cache);

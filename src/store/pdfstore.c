@@ -50,6 +50,7 @@ struct pdfstore {
 	off_t disk_used;       /* bytes of PDFs in dir, -1 until first counted */
 	off_t mem_used;        /* bytes of PDFs held in memory */
 	unsigned long fetches, disk_hits;
+	unsigned long prefetched; /* fetched by pdfstore_prefetch, not in fetches */
 };
 
 static double default_now(void)
@@ -264,7 +265,9 @@ out:
 	return ok;
 }
 
-static int pdf_fetch(struct pdfstore *ps, const char *nr, struct pdf *p)
+/* Fetches the PDF of @nr; @prefetch: for the prefetch, not for a read (the
+ * first read of it is then a disk hit). */
+static int pdf_fetch(struct pdfstore *ps, const char *nr, struct pdf *p, bool prefetch)
 {
 	char what[96], *esc = names_url_escape(nr), *path = NULL;
 	struct api_answer resp;
@@ -294,8 +297,12 @@ static int pdf_fetch(struct pdfstore *ps, const char *nr, struct pdf *p)
 	}
 	bool on_disk = ps->dir && pdf_store(ps, nr, resp.body, resp.len);
 	pthread_mutex_lock(&ps->lock);
-	ps->fetches++;
-	p->seen = true;
+	if (prefetch) {
+		ps->prefetched++;
+	} else {
+		ps->fetches++;
+		p->seen = true;
+	}
 	p->size = (off_t)resp.len; /* under the lock: pdfstore_size reads it without a flight */
 	if (!on_disk) {
 		/* No disk cache (off, or unusable): keep the bytes in memory. */
@@ -316,7 +323,7 @@ out:
  * shared call) when they are not.  1 when this call fetched them, 0 when
  * they were known (or another caller's fetch just brought them), -errno;
  * the lock is held again on return. */
-static int pdf_ensure(struct pdfstore *ps, const char *nr, struct pdf *p)
+static int pdf_ensure(struct pdfstore *ps, const char *nr, struct pdf *p, bool prefetch)
 {
 	bool waited = flight_wait(&p->fl, &ps->lock, &ps->done);
 	if ((waited || flight_failed_within(&p->fl, ps->now(), PDFSTORE_FAIL_HOLD)) &&
@@ -325,7 +332,7 @@ static int pdf_ensure(struct pdfstore *ps, const char *nr, struct pdf *p)
 	if (p->size < 0) {
 		flight_begin(&p->fl);
 		pthread_mutex_unlock(&ps->lock);
-		int err = pdf_fetch(ps, nr, p);
+		int err = pdf_fetch(ps, nr, p, prefetch);
 		pthread_mutex_lock(&ps->lock);
 		flight_end(&p->fl, &ps->done, err, ps->now());
 		return err < 0 ? err : 1;
@@ -337,7 +344,7 @@ off_t pdfstore_fetch(struct pdfstore *ps, const char *nr)
 {
 	pthread_mutex_lock(&ps->lock);
 	struct pdf *p = pdf_entry(ps, nr);
-	int rc = p ? pdf_ensure(ps, nr, p) : -ENOMEM;
+	int rc = p ? pdf_ensure(ps, nr, p, false) : -ENOMEM;
 	off_t size = rc < 0 ? rc : p->size;
 	pthread_mutex_unlock(&ps->lock);
 	return size;
@@ -353,7 +360,7 @@ ssize_t pdfstore_read(struct pdfstore *ps, const char *nr, char *buf, size_t siz
 		pthread_mutex_unlock(&ps->lock);
 		return -ENOMEM;
 	}
-	rc = pdf_ensure(ps, nr, p);
+	rc = pdf_ensure(ps, nr, p, false);
 	if (rc < 0) {
 		pthread_mutex_unlock(&ps->lock);
 		return rc;
@@ -395,6 +402,46 @@ ssize_t pdfstore_read(struct pdfstore *ps, const char *nr, char *buf, size_t siz
 	return rc;
 }
 
+bool pdfstore_is_local(struct pdfstore *ps, const char *nr)
+{
+	struct pdf *p = NULL;
+	struct stat st;
+	bool local;
+	pthread_mutex_lock(&ps->lock);
+	HASH_FIND_STR(ps->pdfs, nr, p);
+	local = p && p->size >= 0;
+	pthread_mutex_unlock(&ps->lock);
+	if (local || !ps->dir)
+		return local;
+	/* A stat, not pdf_verified: that opens the file and makes it the most
+	 * recently used, and the prefetch asks this of every invoice. */
+	char *path = pdf_path(ps, nr);
+	local = path && stat(path, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0;
+	free(path);
+	return local;
+}
+
+int pdfstore_prefetch(struct pdfstore *ps, const char *nr)
+{
+	pthread_mutex_lock(&ps->lock);
+	struct pdf *p = pdf_entry(ps, nr);
+	int rc = p ? pdf_ensure(ps, nr, p, true) : -ENOMEM;
+	pthread_mutex_unlock(&ps->lock);
+	return rc;
+}
+
+off_t pdfstore_room(struct pdfstore *ps)
+{
+	off_t room = -1;
+	pthread_mutex_lock(&ps->lock);
+	if (ps->dir) {
+		if (ps->disk_used < 0)
+			pdf_evict(ps, NULL); /* counts it */
+		room = ps->max > ps->disk_used ? ps->max - ps->disk_used : 0;
+	}
+	pthread_mutex_unlock(&ps->lock);
+	return room;
+}
 
 /* Removes the temporary files of PDFs whose writer died (kill -9, a crash)
  * before renaming them into place.  Only old ones: another mount of the same
@@ -474,6 +521,7 @@ void pdfstore_describe(struct pdfstore *ps, cJSON *out)
 	pthread_mutex_lock(&ps->lock);
 	cJSON_AddNumberToObject(out, "pdfs_fetched", (double)ps->fetches);
 	cJSON_AddNumberToObject(out, "pdf_disk_cache_hits", (double)ps->disk_hits);
+	cJSON_AddNumberToObject(out, "pdfs_prefetched", (double)ps->prefetched);
 	cJSON_AddNumberToObject(out, "pdf_disk_bytes", (double)(ps->disk_used > 0 ? ps->disk_used : 0));
 	cJSON_AddNumberToObject(out, "pdf_memory_bytes", (double)ps->mem_used);
 	pthread_mutex_unlock(&ps->lock);

@@ -49,6 +49,21 @@ off_t pdfstore_fetch(struct pdfstore *ps, const char *nr);
  * -EAGAIN when its disk copy vanished (read again: it is fetched anew). */
 ssize_t pdfstore_read(struct pdfstore *ps, const char *nr, char *buf, size_t size, off_t off);
 
+/* For the prefetch (feat/prefetch.h).  True when the PDF of invoice @nr is
+ * here without a call: its bytes known this mount, or a file for it in the
+ * disk cache (not checked whole: a read does that).  No call, no entry. */
+bool pdfstore_is_local(struct pdfstore *ps, const char *nr);
+
+/* Fetches the PDF of invoice @nr as a read would (the same shared call: a
+ * read meanwhile waits for it, nothing is fetched twice) unless it is known:
+ * 1 when this call fetched it, 0 when it was known, -errno.  Counted as
+ * prefetched, not as fetched for a read: the first read of it is a disk hit. */
+int pdfstore_prefetch(struct pdfstore *ps, const char *nr);
+
+/* Bytes the disk cache may still take before it evicts (cache_max minus
+ * what it holds, at least 0); -1 without a disk cache. */
+off_t pdfstore_room(struct pdfstore *ps);
+
 /* Adds the PDF figures of the status file's "cache" object to @out. */
 void pdfstore_describe(struct pdfstore *ps, cJSON *out);
 

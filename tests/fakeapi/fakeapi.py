@@ -81,6 +81,7 @@ A fault acts on the next `count` API requests whose path (query included, e.g.
 acts on.  One fault per kind is pending (a new one replaces it); kinds are independent, so
 several may be pending at once (see FAULT_KINDS for the order they act in).  Every request
 is logged (--log) whatever its fault, with the status sent; drop and cut log status 0.
+Each log line also holds the X-RateLimit-Remaining sent ("remaining", after this call).
     "spike":     {"ms": 1000}  that many ms of latency on top of latency_ms
     "ratelimit": {"status": 403, "retry_after": S, "headers": {}}  answered like a spent
                  hourly budget (status default WIRE["ratelimit_status"]; 429 allowed):
@@ -139,6 +140,10 @@ WIRE = {
     # Calls per hour (option --rate-limit).  Real limit unknown.  The window is a fixed
     # hour that starts with the first request; every API request (401/404 included) spends one.
     "rate_limit": 500,
+    # The length of that hour in seconds (option --hour-seconds, for tests only: a pace of
+    # N calls per hour is tested in seconds, with factuurfs run under the same
+    # FACTUURFS_HOUR_SECONDS).  No X-RateLimit-Reset header: no source names one.
+    "hour_seconds": 3600.0,
     # Success status of POST clients|products|invoices.  Alternative: 200 (every client
     # accepts any 2xx).
     "created_status": 201,
@@ -153,6 +158,10 @@ WIRE = {
     "max_count": 10000,
     # Option --ignore-count: the server ignores `count` and always pages at page_size.
     "ignore_count": False,
+    # A listing of invoices carries each invoice whole, its `lines` included (what the
+    # public clients' code reads from it; likeliest).  Option --list-without-lines:
+    # listed invoices lack `lines`, which only GET invoices/<nr> gives.
+    "list_lines": True,
     # `offset` skips records; `start` is an alias (offset wins when both are given).
     # Paging applies to every list, after filters.  List order: ascending id/clientnr
     # (invoices: ascending internal id = creation order).  Alternative: newest first.
@@ -1496,7 +1505,7 @@ class FakeAPI:
             now = time.monotonic()
             if self.window_start is None:
                 self.window_start = now
-            elif now - self.window_start >= 3600:
+            elif now - self.window_start >= WIRE["hour_seconds"]:
                 self.window_start = now
                 self.remaining = WIRE["rate_limit"]
             if self.remaining <= 0:
@@ -1571,7 +1580,10 @@ class FakeAPI:
                     _, rec = acct.find(coll, ident)
                     return jresp({SINGULAR[coll]: rec})
                 recs = acct.list_invoices(q) if coll == "invoices" else acct.records(coll)
-                return jresp(page(recs, q))
+                recs = page(recs, q)
+                if coll == "invoices" and not WIRE["list_lines"]:
+                    recs = [{k: v for k, v in r.items() if k != "lines"} for r in recs]
+                return jresp(recs)
             if method == "DELETE":
                 key, _ = acct.find(coll, ident)
                 del acct.table(coll)[key]
@@ -1722,7 +1734,7 @@ class Handler(BaseHTTPRequestHandler):
             # Log before answering: a client that got its answer must find the
             # request in the log (tests count requests right after a call).
             app.write_log({"t": t0, "method": method, "path": self.path, "status": status,
-                           "bytes": nbytes, "req_bytes": len(body)})
+                           "bytes": nbytes, "req_bytes": len(body), "remaining": remaining})
             logged = True
             if resp.drop:
                 self.hangup()
@@ -1884,9 +1896,13 @@ def main(argv=None):
     ap.add_argument("--apikey", default="demo-apikey-0123456789", help="API key (basic-auth password)")
     ap.add_argument("--latency-ms", type=float, default=0, help="sleep before each API answer")
     ap.add_argument("--rate-limit", type=int, default=WIRE["rate_limit"], help="API calls per hour")
+    ap.add_argument("--hour-seconds", type=float, default=WIRE["hour_seconds"],
+                    help="length of the rate limit's hour in seconds (tests only; default 3600)")
     ap.add_argument("--page-size", type=int, default=WIRE["page_size"], help="records per list without count")
     ap.add_argument("--max-count", type=int, default=WIRE["max_count"], help="largest honoured count")
     ap.add_argument("--ignore-count", action="store_true", help="ignore count; always page at --page-size")
+    ap.add_argument("--list-without-lines", action="store_true",
+                    help="invoice listings without lines (GET invoices/<nr> has them)")
     ap.add_argument("--strict-fields", action="store_true", help="reject unknown fields with 400")
     ap.add_argument("--today", help="fix today's date (YYYY-MM-DD) for new invoices and filters")
     ap.add_argument("--log", help="append one JSON line per API request to this file")
@@ -1898,9 +1914,11 @@ def main(argv=None):
         ap.error("--tls-key needs --tls-cert")
 
     WIRE["rate_limit"] = a.rate_limit
+    WIRE["hour_seconds"] = max(0.001, a.hour_seconds)
     WIRE["page_size"] = max(1, a.page_size)
     WIRE["max_count"] = max(1, a.max_count)
     WIRE["ignore_count"] = a.ignore_count
+    WIRE["list_lines"] = not a.list_without_lines
     if a.strict_fields:
         WIRE["unknown_fields"] = "reject"
     today = datetime.date.fromisoformat(a.today) if a.today else None

@@ -42,6 +42,22 @@ def lone(workdir):
 
 
 @pytest.fixture
+def fakes(workdir):
+    """Factory: fakes(*fake_args) -> Fake of the test's own; every one is stopped after
+    (after the mounts when the test names `fakes` before `mounts`)."""
+    made = []
+
+    def make(*args):
+        f = Fake(workdir, *args)
+        made.append(f)
+        return f
+
+    yield make
+    for f in made:
+        f.stop()
+
+
+@pytest.fixture
 def mounts(workdir):
     """Factory: mounts(fake, opts=..., ...) -> Mount; every mount is unmounted after."""
     made = []

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -874,6 +875,67 @@ static void test_threads(void)
 	api_free(api);
 }
 
+/* ---- the prefetch's calls (api_thread_is_prefetch, api_foreground_quiet) -------- */
+
+struct quiet_probe {
+	struct api *api;
+	double seen; /* api_foreground_quiet while the call was in flight */
+};
+
+static bool quiet_fn(void *arg, const struct transport_request *req, unsigned n,
+		     struct fake_answer *out)
+{
+	struct quiet_probe *q = arg;
+	(void)req;
+	(void)n;
+	q->seen = api_foreground_quiet(q->api);
+	*out = (struct fake_answer){.status = 200, .body = "[]", .headers = "X-RateLimit-Remaining: 7"};
+	return true;
+}
+
+/* The call's result goes back through the join: the check counters are the
+ * main thread's (a CHECK here raced the main thread's CHECK of pthread_create). */
+static void *prefetch_thread(void *arg)
+{
+	struct env *e = arg;
+	struct api_answer a;
+	api_thread_is_prefetch();
+	return (void *)(intptr_t)call(e, "GET", "invoices_pdf/1", NULL, &a);
+}
+
+static void test_prefetch_calls(void)
+{
+	struct env e;
+	struct api_answer a;
+	struct quiet_probe q = {0};
+	pthread_t t;
+
+	env_init(&e, 0);
+	q.api = e.api;
+	q.seen = -1;
+	fake_transport_set_fn(e.f, quiet_fn, &q);
+	/* No call yet: the user has been quiet for ever. */
+	CHECK(api_foreground_quiet(e.api) >= 1e8);
+	/* A call of the user's: 0 while it is in flight, then the time since it ended. */
+	CHECK(call(&e, "GET", "clients", NULL, &a) == 0);
+	CHECK(q.seen == 0);
+	CHECK(near(api_foreground_quiet(e.api), 0));
+	e.clock.now += 3;
+	CHECK(near(api_foreground_quiet(e.api), 3));
+	/* The prefetch's calls are counted apart and are not the user's activity. */
+	void *trc = (void *)(intptr_t)-1;
+	CHECK(pthread_create(&t, NULL, prefetch_thread, &e) == 0 && pthread_join(t, &trc) == 0);
+	CHECK((intptr_t)trc == 0);
+	CHECK(near(q.seen, 3));
+	CHECK(near(api_foreground_quiet(e.api), 3));
+	struct api_stats st = stats_of(&e);
+	CHECK(st.requests == 2 && st.prefetch_requests == 1 && st.ratelimit_remaining == 7);
+	/* This thread is still the user's. */
+	CHECK(call(&e, "GET", "clients", NULL, &a) == 0);
+	CHECK(stats_of(&e).prefetch_requests == 1 && near(api_foreground_quiet(e.api), 0));
+	env_fini(&e);
+}
+
 int main(void)
 {
 	test_success();
@@ -891,5 +953,6 @@ int main(void)
 	test_reserve_persist();
 	test_api_background();
 	test_threads();
+	test_prefetch_calls();
 	return unit_report();
 }

@@ -24,21 +24,31 @@
  * again without fsync, a blank new file) sends nothing.  Names: create,
  * unlink, rename (with the rollback of a refused rename onto a new name),
  * link; the limits; the effects each operation returns for the kernel.
+ *
+ * The journal (ns/journal.h): an entry written at each transition that
+ * leaves a text the service does not have (REFUSED, UNANSWERED, WAITING, and
+ * "posting" while a POST is out), removed at each that ends it (taken,
+ * dropped by rm, reverted, renamed away), a failed write failing the close;
+ * and the texts restored into a fresh save machine and inode table under the
+ * same names, in the same states, with the same errors: test_journal_*.
  */
 #include "fake_service.h"
 #include "fake_transport.h"
 #include "unit.h"
 #include "unit_thread.h"
 
+#include "base/diskfile.h"
 #include "base/events.h"
 #include "feat/writeback.h"
 #include "model/templates.h"
 #include "net/api.h"
 #include "ns/dir.h"
 #include "ns/inode.h"
+#include "ns/journal.h"
 #include "ns/save.h"
 #include "store/cache.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -46,6 +56,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #define T0 1000.0
 
@@ -68,7 +80,10 @@ struct env {
 	struct inodes *inodes;
 	struct save *save;
 	struct save_effects fx;
+	char jdir[64];            /* the journal's directory, "" without one */
 };
+
+static void env_ns(struct env *e);
 
 static void env_init(struct env *e)
 {
@@ -79,8 +94,6 @@ static void env_init(struct env *e)
 	    .clock_arg = &clk,
 	};
 	struct cache_config ccfg = {.ttl = 60, .page_size = 100, .now = clock_now};
-	struct inode_fixed fixed[64];
-	size_t nfixed = 0;
 
 	memset(e, 0, sizeof(*e));
 	clk = (struct fake_clock){.now = T0};
@@ -98,6 +111,15 @@ static void env_init(struct env *e)
 		exit(1);
 	}
 	e->wb = (struct wb){.api = e->api, .cache = e->cache};
+	env_ns(e);
+}
+
+/* The inode table and the save machine (a mount's namespace). */
+static void env_ns(struct env *e)
+{
+	struct inode_fixed fixed[64];
+	size_t nfixed = 0;
+
 	/* The fixed nodes the save machine works in: the collection
 	 * directories, numbered as the mount numbers them (fuse/kinds.c). */
 	for (size_t i = 0; i < schema_ncollections(); i++) {
@@ -117,8 +139,42 @@ static void env_init(struct env *e)
 	}
 }
 
+/* A journal in a directory of its own. */
+static void env_journal(struct env *e)
+{
+	snprintf(e->jdir, sizeof(e->jdir), "/tmp/test_save.XXXXXX");
+	if (!mkdtemp(e->jdir) || save_journal_open(e->save, e->jdir) != 0) {
+		printf("setup failed: journal\n");
+		exit(1);
+	}
+}
+
+/* The next mount on the same account and disk: a fresh cache, inode table
+ * and save machine, the journal read back.  Returns the entries read. */
+static int env_remount(struct env *e)
+{
+	struct cache_config ccfg = {.ttl = 60, .page_size = 100, .now = clock_now, .events = e->ev};
+
+	inodes_free(e->inodes);
+	save_free(e->save);
+	cache_free(e->cache);
+	if (cache_new(&e->cache, e->api, &ccfg) != 0) {
+		printf("setup failed\n");
+		exit(1);
+	}
+	e->wb.cache = e->cache;
+	env_ns(e);
+	return save_journal_open(e->save, e->jdir);
+}
+
 static void env_fini(struct env *e)
 {
+	if (e->jdir[0]) {
+		char cmd[128];
+		snprintf(cmd, sizeof(cmd), "rm -rf %s", e->jdir);
+		if (system(cmd) != 0)
+			printf("could not remove %s\n", e->jdir);
+	}
 	inodes_free(e->inodes); /* first: the texts it frees count in e->save */
 	save_free(e->save);
 	cache_free(e->cache);
@@ -626,14 +682,20 @@ static void test_new_file(void)
 	env_fini(&e);
 }
 
+/* products.json's template as a user copies it (malloc'd), NULL if none. */
+static char *products_template(size_t *len)
+{
+	int ti = templates_find("products.json");
+	return ti >= 0 ? templates_text((size_t)ti, len) : NULL;
+}
+
 /* A template copied as it is waits for its edit. */
 static void test_template(void)
 {
 	struct env e;
 	struct node *n;
 	size_t len = 0;
-	int ti = templates_find("products.json");
-	char *tpl = ti >= 0 ? templates_text((size_t)ti, &len) : NULL;
+	char *tpl = products_template(&len);
 
 	env_init(&e);
 	CHECK(tpl != NULL);
@@ -1175,6 +1237,342 @@ static void test_limits(void)
 	env_fini(&e);
 }
 
+/* ---- the journal ------------------------------------------------------------------------ */
+
+/* The entries in @e's journal, sorted, as "file state" lines (static). */
+static const char *journal(struct env *e)
+{
+	static char buf[2048];
+	char *names[32];
+	size_t n = 0, used = 0;
+	DIR *d = opendir(e->jdir);
+	const struct dirent *de;
+
+	while (d && (de = readdir(d)) && n < 32)
+		if (de->d_name[0] != '.')
+			names[n++] = strdup(de->d_name);
+	if (d)
+		closedir(d);
+	for (size_t i = 0; i < n; i++)
+		for (size_t k = i + 1; k < n; k++)
+			if (strcmp(names[k], names[i]) < 0) {
+				char *x = names[i];
+				names[i] = names[k];
+				names[k] = x;
+			}
+	buf[0] = '\0';
+	for (size_t i = 0; i < n; i++) {
+		char path[512], *data = NULL;
+		size_t len = 0;
+		struct journal_entry je;
+		const char *st = "?";
+		snprintf(path, sizeof(path), "%s/%s", e->jdir, names[i]);
+		if (diskfile_read(path, JOURNAL_KIND, JOURNAL_VERSION, &data, &len) == 0 &&
+		    journal_decode(data, len, &je) == 0) {
+			static const char *const states[] = {"refused", "unanswered", "waiting",
+							     "posting"};
+			st = states[je.state];
+			journal_entry_clear(&je);
+		}
+		free(data);
+		used += (size_t)snprintf(buf + used, sizeof(buf) - used, "%s%s %s", used ? "\n" : "",
+					 names[i], st);
+		free(names[i]);
+		if (used >= sizeof(buf))
+			break;
+	}
+	return buf;
+}
+
+/* The text of entry @file (static), or NULL. */
+static const char *journal_text(struct env *e, const char *file, char **error)
+{
+	static char buf[4096];
+	char path[512], *data = NULL;
+	size_t len = 0;
+	struct journal_entry je;
+
+	snprintf(path, sizeof(path), "%s/%s", e->jdir, file);
+	if (diskfile_read(path, JOURNAL_KIND, JOURNAL_VERSION, &data, &len) < 0 ||
+	    journal_decode(data, len, &je) < 0) {
+		free(data);
+		return NULL;
+	}
+	snprintf(buf, sizeof(buf), "%.*s", (int)je.len, je.text);
+	if (error)
+		*error = je.error ? strdup(je.error) : NULL;
+	journal_entry_clear(&je);
+	free(data);
+	return buf;
+}
+
+/* Written at each transition that leaves unsent text, removed at each that
+ * ends it. */
+static void test_journal_transitions(void)
+{
+	struct env e;
+	struct node *n, *d;
+	char *err = NULL, *t;
+	struct stat st;
+	size_t len = 0;
+	char *tpl = products_template(&len);
+
+	env_init(&e);
+	env_journal(&e);
+	CHECK(stat(e.jdir, &st) == 0 && (st.st_mode & 0777) == 0700);
+	/* A record: SENDING --refused--> REFUSED writes it, with its reason. */
+	n = record(&e, clients, "2");
+	CHECK(set_text(&e, n, "{\"company\": \"Bos\",\n") == 0);
+	CHECK(commit(&e, n, false) == -EINVAL);
+	CHECK_STR(journal(&e), "clients=2.json.entry refused");
+	CHECK_STR(journal_text(&e, "clients=2.json.entry", &err), "{\"company\": \"Bos\",\n");
+	CHECK_STR(err, "line 1, column 19: invalid JSON");
+	free(err);
+	char path[512];
+	snprintf(path, sizeof(path), "%s/clients=2.json.entry", e.jdir);
+	CHECK(stat(path, &st) == 0 && (st.st_mode & 0777) == 0600);
+	/* REFUSED --write--> EDITED: the entry keeps the refused text until the
+	 * commit settles the new one. */
+	CHECK(set_text(&e, n, "{\"company\": \"Bos\"") == 0);
+	CHECK_STR(journal_text(&e, "clients=2.json.entry", NULL), "{\"company\": \"Bos\",\n");
+	CHECK(commit(&e, n, false) == -EINVAL);
+	CHECK_STR(journal_text(&e, "clients=2.json.entry", NULL), "{\"company\": \"Bos\"");
+	/* Fixed: SENDING --taken--> CLEAN removes it. */
+	t = edited(&e, clients, "2", "\"company\": \"\"", "\"company\": \"Bos\"");
+	CHECK(set_text(&e, n, t) == 0 && commit(&e, n, false) == 0);
+	CHECK(calls(&e, "PUT", "clients/2") == 1);
+	CHECK_STR(journal(&e), "");
+	free(t);
+	/* Reverted to the record's own text: nothing sent, and it goes. */
+	CHECK(set_text(&e, n, "nee") == 0 && commit(&e, n, false) == -EINVAL);
+	CHECK_STR(journal(&e), "clients=2.json.entry refused");
+	t = edited(&e, clients, "2", "{", "{");
+	CHECK(set_text(&e, n, t) == 0 && commit(&e, n, false) == 0);
+	CHECK(calls(&e, "PUT", NULL) == 1);
+	CHECK_STR(journal(&e), "");
+	free(t);
+	/* Dropped by rm: it goes. */
+	CHECK(set_text(&e, n, "nee") == 0 && commit(&e, n, false) == -EINVAL);
+	CHECK(save_unlink(e.save, dir_of(&e, clients), "2.json", 0, &e.fx) == 0);
+	CHECK(save_state_of(e.save, n) == SAVE_CLEAN);
+	CHECK_STR(journal(&e), "");
+
+	/* A new file refused, renamed, removed. */
+	d = dir_of(&e, clients);
+	fake_service_fail(
+	    e.svc, "POST", "clients",
+	    &(struct fake_answer){.status = 400, .body = "Field 'company' is required"}, false, 1);
+	n = create(&e, clients, "nieuw.json");
+	CHECK(set_text(&e, n, "{\"contact\": \"Piet\"}") == 0);
+	CHECK(commit(&e, n, false) == -EINVAL);
+	CHECK_STR(journal(&e), "clients=nieuw.json.entry refused");
+	CHECK(save_rename(e.save, d, "nieuw.json", "piet.json", 0, &e.fx) == 0);
+	CHECK_STR(journal(&e), "clients=piet.json.entry refused");
+	/* Renamed to a scratch name: no entry (scratch files are never kept). */
+	CHECK(save_rename(e.save, d, "piet.json", "piet.json~", 0, &e.fx) == 0);
+	CHECK_STR(journal(&e), "");
+	/* Renamed back: a commit (POST), refused, which leaves a refused copy
+	 * at the new name (and the scratch file as it was): the copy's entry. */
+	fake_service_fail(
+	    e.svc, "POST", "clients",
+	    &(struct fake_answer){.status = 400, .body = "Field 'company' is required"}, false, 1);
+	CHECK(save_rename(e.save, d, "piet.json~", "piet.json", 0, &e.fx) == -EINVAL);
+	CHECK_STR(journal(&e), "clients=piet.json.entry refused");
+	CHECK(save_unlink(e.save, d, "piet.json", 0, &e.fx) == 0);
+	CHECK_STR(journal(&e), "");
+	CHECK(calls(&e, "POST", "clients") == 2);
+
+	/* SENDING --unsent--> WAITING: a template as it is. */
+	CHECK(tpl != NULL);
+	n = create(&e, products, "sjabloon.json");
+	CHECK(save_write(e.save, n, tpl, len, 0) == 0 && commit(&e, n, false) == 0);
+	CHECK_STR(journal(&e), "products=sjabloon.json.entry waiting");
+	/* WAITING --write--> EDITED --send--> SENDING --taken--> CLEAN: made; the
+	 * entry goes, and none is left under the record's name. */
+	CHECK(set_text(&e, n, koek) == 0 && commit(&e, n, false) == 0 && n->kind == N_JSON);
+	CHECK_STR(journal(&e), "");
+
+	/* SENDING --lost--> UNANSWERED: written with what to look for;
+	 * UNANSWERED --send--> adopted: gone. */
+	struct cache_listing *l = NULL;
+	CHECK(cache_listing_get(e.cache, products, &l) == 0);
+	cache_listing_unref(l);
+	n = create(&e, products, "peper.json");
+	CHECK(set_text(&e, n, "{\"code\": \"PE\", \"name\": \"Peper\", \"price\": 2}") == 0);
+	fake_service_fail(e.svc, "POST", "products",
+			  &(struct fake_answer){.err = -ECONNRESET, .error = "Recv failure"}, true,
+			  1);
+	CHECK(commit(&e, n, false) == -ECONNRESET);
+	CHECK_STR(journal(&e), "products=peper.json.entry unanswered");
+	CHECK(commit(&e, n, true) == 0 && n->kind == N_JSON);
+	CHECK(calls(&e, "POST", "products") == 2);
+	CHECK_STR(journal(&e), "");
+	free(tpl);
+	env_fini(&e);
+}
+
+/* The entry of a new file is on disk before its POST leaves. */
+static void test_journal_posting(void)
+{
+	struct env e;
+	struct node *n;
+	struct bg b;
+
+	env_init(&e);
+	env_journal(&e);
+	n = create(&e, products, "koek.json");
+	CHECK(set_text(&e, n, koek) == 0);
+	fake_service_hold(e.svc, "POST", "products");
+	bg_start(&b, &e, n, false);
+	CHECK(fake_service_wait_held(e.svc, 1));
+	CHECK_STR(journal(&e), "products=koek.json.entry posting");
+	fake_service_release(e.svc);
+	CHECK(bg_join(&b) == 0 && n->kind == N_JSON);
+	CHECK_STR(journal(&e), "");
+	env_fini(&e);
+}
+
+/* A journal that cannot be written: never passed off as safe. */
+static void test_journal_failure(void)
+{
+	struct env e;
+	struct node *n;
+	size_t len = 0;
+	char *tpl = products_template(&len);
+
+	env_init(&e);
+	env_journal(&e);
+	/* The directory replaced by a file: every write fails (ENOTDIR). */
+	CHECK(rmdir(e.jdir) == 0);
+	FILE *f = fopen(e.jdir, "w");
+	CHECK(f != NULL);
+	if (f)
+		fclose(f);
+	/* A POST is not sent when its entry cannot be written first. */
+	n = create(&e, products, "koek.json");
+	CHECK(set_text(&e, n, koek) == 0);
+	CHECK(commit(&e, n, false) == -ENOTDIR);
+	CHECK(calls(&e, "POST", NULL) == 0 && save_state_of(e.save, n) == SAVE_REFUSED);
+	char *err = save_error(e.save, n);
+	CHECK(has(err, "not sent: it could not be journaled first"));
+	free(err);
+	/* A template kept, not sent: close() fails rather than pass it off as safe. */
+	n = create(&e, products, "sjabloon.json");
+	CHECK(tpl && save_write(e.save, n, tpl, len, 0) == 0);
+	CHECK(commit(&e, n, false) == -ENOTDIR && save_state_of(e.save, n) == SAVE_WAITING);
+	CHECK(has(last_error(&e), "could not be journaled"));
+	/* Once it can be written again, the next commit writes it. */
+	CHECK(unlink(e.jdir) == 0 && mkdir(e.jdir, 0700) == 0);
+	CHECK(commit(&e, n, true) == 0);
+	CHECK_STR(journal(&e), "products=sjabloon.json.entry waiting");
+	free(tpl);
+	env_fini(&e);
+}
+
+/* A fresh save machine and inode table read the texts back: the same names,
+ * states and errors; saving them sends what one mount would have sent. */
+static void test_journal_restore(void)
+{
+	struct env e;
+	struct node *n, *r;
+	int flags = 0;
+	size_t len = 0, nnames = 0;
+	char *tpl = products_template(&len);
+	char *err, *t;
+
+	env_init(&e);
+	env_journal(&e);
+	/* A refused record, a refused new file, a lost POST, a template. */
+	r = record(&e, clients, "1");
+	CHECK(set_text(&e, r, "{ oops") == 0 && commit(&e, r, false) == -EINVAL);
+	fake_service_fail(
+	    e.svc, "POST", "clients",
+	    &(struct fake_answer){.status = 400, .body = "Field 'company' is required"}, false, 1);
+	n = create(&e, clients, "nieuw.json");
+	CHECK(set_text(&e, n, "{\"contact\": \"Piet\"}") == 0 && commit(&e, n, false) == -EINVAL);
+	struct cache_listing *l = NULL;
+	CHECK(cache_listing_get(e.cache, products, &l) == 0);
+	cache_listing_unref(l);
+	n = create(&e, products, "peper.json");
+	CHECK(set_text(&e, n, "{\"code\": \"PE\", \"name\": \"Peper\", \"price\": 2}") == 0);
+	fake_service_fail(e.svc, "POST", "products",
+			  &(struct fake_answer){.err = -ECONNRESET, .error = "Recv failure"}, true,
+			  1);
+	CHECK(commit(&e, n, false) == -ECONNRESET);
+	CHECK(fake_service_count(e.svc, "products") == 3);
+	n = create(&e, products, "sjabloon.json");
+	CHECK(tpl && save_write(e.save, n, tpl, len, 0) == 0 && commit(&e, n, false) == 0);
+	/* A payment refused: named after its invoice. */
+	fake_service_fail(e.svc, "PUT", "invoices_payment/2026-0001",
+			  &(struct fake_answer){.status = 400, .body = "Amount too high"}, false, 1);
+	n = create(&e, payments, "2026-0001.json");
+	CHECK(set_text(&e, n, "{\"amount\": 1000000, \"date\": \"2026-01-02\"}") == 0);
+	CHECK(commit(&e, n, false) == -EINVAL);
+	/* And a scratch file: never kept. */
+	n = create(&e, clients, "notes.txt");
+	CHECK(set_text(&e, n, "mine") == 0 && commit(&e, n, false) == 0);
+	CHECK_STR(journal(&e), "clients=1.json.entry refused\n"
+			       "clients=nieuw.json.entry refused\n"
+			       "invoices_payment=2026-0001.json.entry refused\n"
+			       "products=peper.json.entry unanswered\n"
+			       "products=sjabloon.json.entry waiting");
+	unsigned posts = calls(&e, "POST", NULL), puts = calls(&e, "PUT", NULL);
+
+	CHECK(env_remount(&e) == 5);
+	/* The record: its node holds the text, refused, with the reason. */
+	r = record(&e, clients, "1");
+	CHECK_STR(text(&e, r), "{ oops");
+	CHECK(save_state_of(e.save, r) == SAVE_REFUSED);
+	err = save_error(e.save, r);
+	CHECK(has(err, "invalid JSON"));
+	free(err);
+	CHECK(has(last_error(&e), ": "));
+	/* Closed again without fsync: nothing sent (as before the remount). */
+	CHECK(commit(&e, r, false) == 0 && calls(&e, "PUT", NULL) == puts);
+	/* New files under their names, listed. */
+	char **names = inode_local_names(e.inodes, dir_of(&e, clients)->ino, &nnames);
+	CHECK(nnames == 1 && !strcmp(names[0], "nieuw.json"));
+	for (size_t i = 0; i < nnames; i++)
+		free(names[i]);
+	free(names);
+	n = inode_local(e.inodes, dir_of(&e, clients)->ino, "nieuw.json", &flags, NULL);
+	CHECK(n && n->kind == N_NEW && flags == 0 && save_state_of(e.save, n) == SAVE_REFUSED);
+	err = n ? save_error(e.save, n) : NULL;
+	CHECK_STR(err, "POST clients: HTTP 400: Field 'company' is required");
+	free(err);
+	CHECK_STR(n ? text(&e, n) : NULL, "{\"contact\": \"Piet\"}");
+	n = inode_local(e.inodes, dir_of(&e, products)->ino, "sjabloon.json", NULL, NULL);
+	CHECK(n && save_state_of(e.save, n) == SAVE_WAITING && save_error(e.save, n) == NULL);
+	n = inode_local(e.inodes, dir_of(&e, payments)->ino, "2026-0001.json", NULL, NULL);
+	CHECK(n && n->kind == N_NEW && save_state_of(e.save, n) == SAVE_REFUSED);
+	CHECK_STR(n ? n->id : NULL, "2026-0001");
+	/* The lost POST: looked for first, adopted, never posted again. */
+	n = inode_local(e.inodes, dir_of(&e, products)->ino, "peper.json", NULL, NULL);
+	CHECK(n && save_state_of(e.save, n) == SAVE_UNANSWERED);
+	err = n ? save_error(e.save, n) : NULL;
+	CHECK(has(err, "may have made the record"));
+	free(err);
+	CHECK(n && commit(&e, n, true) == 0 && n->kind == N_JSON);
+	CHECK_STR(n ? n->id : NULL, "3");
+	CHECK(calls(&e, "POST", NULL) == posts && fake_service_count(e.svc, "products") == 3);
+	/* The record fixed: exactly one PUT. */
+	t = edited(&e, clients, "1", "{", "{");
+	char *fixed = t ? edited(&e, clients, "1", "Bakkerij De Korst", "De Korst") : NULL;
+	CHECK(fixed && set_text(&e, r, fixed) == 0 && commit(&e, r, false) == 0);
+	CHECK(calls(&e, "PUT", NULL) == puts + 1 && calls(&e, "PUT", "clients/1") == 1);
+	free(fixed);
+	free(t);
+	/* rm of the new file drops it for good: not there after the next mount. */
+	CHECK(save_unlink(e.save, dir_of(&e, clients), "nieuw.json", 0, &e.fx) == 0);
+	CHECK_STR(journal(&e), "invoices_payment=2026-0001.json.entry refused\n"
+			       "products=sjabloon.json.entry waiting");
+	CHECK(env_remount(&e) == 2);
+	CHECK(inode_local(e.inodes, dir_of(&e, clients)->ino, "nieuw.json", NULL, NULL) == NULL);
+	CHECK(save_state_of(e.save, record(&e, clients, "1")) == SAVE_CLEAN);
+	free(tpl);
+	env_fini(&e);
+}
+
 int main(void)
 {
 	clients = schema_find("clients");
@@ -1197,5 +1595,9 @@ int main(void)
 	test_rename();
 	test_link();
 	test_limits();
+	test_journal_transitions();
+	test_journal_posting();
+	test_journal_failure();
+	test_journal_restore();
 	return unit_report();
 }

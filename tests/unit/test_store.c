@@ -1123,6 +1123,44 @@ static void test_pdf_shared(void)
 	pdf_fini(&p);
 }
 
+/* pdfstore_prefetch: the read's path (one call, shared), counted apart; a
+ * prefetched PDF is local, and its first read a disk hit; room shrinks. */
+static void test_pdf_prefetch(void)
+{
+	struct pdfenv p;
+	struct pdfstore *ps2;
+	char buf[256];
+	off_t room;
+
+	pdf_init(&p, true, 1 << 20);
+	room = pdfstore_room(p.ps);
+	CHECK(room == 1 << 20);
+	CHECK(!pdfstore_is_local(p.ps, "2026-0001") && pdf_gets(&p, "2026-0001") == 0);
+	CHECK(pdfstore_prefetch(p.ps, "2026-0001") == 1);
+	CHECK(pdfstore_prefetch(p.ps, "2026-0001") == 0);
+	CHECK(pdf_gets(&p, "2026-0001") == 1);
+	CHECK(pdfstore_is_local(p.ps, "2026-0001"));
+	CHECK(pdfstore_room(p.ps) == room - (off_t)strlen(pdf_a));
+	CHECK(pdf_figure(p.ps, "pdfs_prefetched") == 1 && pdf_figure(p.ps, "pdfs_fetched") == 0);
+	CHECK(read_pdf(p.ps, "2026-0001", buf, sizeof(buf)) == (ssize_t)strlen(pdf_a));
+	CHECK_STR(buf, pdf_a);
+	CHECK(pdf_gets(&p, "2026-0001") == 1 && pdf_figure(p.ps, "pdf_disk_cache_hits") == 1);
+	/* A read first: the prefetch finds it known, no call. */
+	CHECK(read_pdf(p.ps, "2026-0002", buf, sizeof(buf)) == (ssize_t)strlen(pdf_b));
+	CHECK(pdfstore_prefetch(p.ps, "2026-0002") == 0 && pdf_gets(&p, "2026-0002") == 1);
+	/* What the service refuses is an error, and nothing local. */
+	CHECK(pdfstore_prefetch(p.ps, "2026-0098") < 0 && !pdfstore_is_local(p.ps, "2026-0098"));
+	/* A remount: what is on disk is local, without a call or an entry. */
+	ps2 = pdf_remount(&p, 1 << 20);
+	CHECK(ps2 && pdfstore_is_local(ps2, "2026-0001") && !pdfstore_is_local(ps2, "2026-0003"));
+	pdfstore_free(ps2);
+	pdf_fini(&p);
+	/* Without a disk cache: no room to speak of. */
+	pdf_init(&p, false, 1 << 20);
+	CHECK(pdfstore_room(p.ps) == -1);
+	pdf_fini(&p);
+}
+
 /* pdfstore_size(wait): while a fetch runs, the size is unknown without
  * waiting, and known at its end with. */
 struct sizer {
@@ -1395,6 +1433,7 @@ int main(void)
 	test_changed();
 	test_facts();
 	test_pdf_shared();
+	test_pdf_prefetch();
 	test_pdf_size_waits();
 	test_pdf_disk();
 	test_pdf_failures();

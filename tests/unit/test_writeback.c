@@ -239,8 +239,8 @@ static void test_refusals(void)
 	const struct schema_collection *in = NULL;
 	char *id = NULL;
 	const char *p = "{\"code\": \"BR-1\", \"name\": \"Brood\", \"price\": 2.5}";
-	CHECK(wb_create(&e.wb, products, p, strlen(p), &pending, &id, &in, e.msg, sizeof(e.msg)) ==
-	      -EINVAL);
+	CHECK(wb_create(&e.wb, products, p, strlen(p), &pending, &id, &in, e.msg, sizeof(e.msg),
+			NULL) == -EINVAL);
 	CHECK_STR(e.msg, "POST products: HTTP 400: Field 'code' already exists");
 	CHECK(!pending && !id);
 
@@ -284,7 +284,7 @@ static struct created create(struct env *e, const struct schema_collection *c, c
 	struct wb_pending *none = NULL;
 
 	r.rc = wb_create(&e->wb, c, text, strlen(text), pending ? pending : &none, &r.id, &r.in,
-			 e->msg, sizeof(e->msg));
+			 e->msg, sizeof(e->msg), NULL);
 	wb_pending_free(none);
 	return r;
 }

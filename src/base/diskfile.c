@@ -1,0 +1,189 @@
+/* diskfile: whole-or-nothing state files (see diskfile.h). */
+#include "base/diskfile.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+/* "factuurfs " + kind + 3 numbers: a header longer than this is not ours. */
+#define HEADER_MAX 128
+
+static unsigned long checksum(const void *data, size_t len)
+{
+	/* zlib's crc32 takes uInt lengths: feed it in pieces. */
+	unsigned long crc = crc32(0L, Z_NULL, 0);
+	const unsigned char *p = data;
+	while (len > 0) {
+		uInt n = len > (1u << 30) ? (1u << 30) : (uInt)len;
+		crc = crc32(crc, p, n);
+		p += n;
+		len -= n;
+	}
+	return crc;
+}
+
+static int write_all(int fd, const void *data, size_t len)
+{
+	const char *p = data;
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int diskfile_mkdirs(const char *dir)
+{
+	char *p = strdup(dir);
+	int rc = 0;
+	if (!p)
+		return -ENOMEM;
+	for (char *s = p + 1;; s++) {
+		if (*s != '/' && *s != '\0')
+			continue;
+		char c = *s;
+		*s = '\0';
+		if (mkdir(p, 0700) < 0 && errno != EEXIST) {
+			rc = -errno;
+			goto out;
+		}
+		*s = c;
+		if (c == '\0')
+			break;
+	}
+out:
+	free(p);
+	return rc;
+}
+
+int diskfile_write(const char *path, const char *kind, unsigned version, const void *data,
+		   size_t len)
+{
+	char header[HEADER_MAX], *tmp = NULL;
+	int fd = -1, rc;
+	int hlen = snprintf(header, sizeof(header), "factuurfs %s %u %zu %08lx\n", kind, version,
+			    len, checksum(data, len));
+	if (hlen < 0 || (size_t)hlen >= sizeof(header) || strchr(kind, ' '))
+		return -EINVAL;
+	if (asprintf(&tmp, "%s.tmp%ld", path, (long)gettid()) < 0)
+		return -ENOMEM;
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0) {
+		rc = -errno;
+		goto out;
+	}
+	rc = write_all(fd, header, (size_t)hlen);
+	if (rc == 0)
+		rc = write_all(fd, data, len);
+	/* Durable before the rename: after a crash the name holds either the
+	 * old file or this whole one. */
+	if (rc == 0 && fsync(fd) < 0)
+		rc = -errno;
+	if (close(fd) < 0 && rc == 0)
+		rc = -errno;
+	if (rc == 0 && rename(tmp, path) < 0)
+		rc = -errno;
+out:
+	if (rc < 0 && tmp)
+		unlink(tmp);
+	free(tmp);
+	return rc;
+}
+
+/* Parses @header (NUL-terminated, without its newline) against @kind and
+ * @version; *@len and *@crc get its numbers.  Returns 0 or -EBADMSG. */
+static int parse_header(const char *header, const char *kind, unsigned version, size_t *len,
+			unsigned long *crc)
+{
+	char want[HEADER_MAX];
+	int n = snprintf(want, sizeof(want), "factuurfs %s %u ", kind, version);
+	if (n < 0 || (size_t)n >= sizeof(want) || strncmp(header, want, (size_t)n) != 0)
+		return -EBADMSG;
+	const char *p = header + n;
+	char *end;
+	errno = 0;
+	uintmax_t l = strtoumax(p, &end, 10);
+	if (errno || end == p || *end != ' ' || l > DISKFILE_MAX)
+		return -EBADMSG;
+	p = end + 1;
+	uintmax_t c = strtoumax(p, &end, 16);
+	if (errno || end - p != 8 || *end != '\0')
+		return -EBADMSG;
+	*len = (size_t)l;
+	*crc = (unsigned long)c;
+	return 0;
+}
+
+int diskfile_read(const char *path, const char *kind, unsigned version, char **data,
+		  size_t *len)
+{
+	char header[HEADER_MAX + 1];
+	char *buf = NULL;
+	size_t want = 0;
+	unsigned long crc = 0;
+	int rc = 0;
+	*data = NULL;
+	*len = 0;
+	FILE *f = fopen(path, "rbe");
+	if (!f)
+		return -errno;
+	if (!fgets(header, sizeof(header), f) || !strchr(header, '\n')) {
+		rc = ferror(f) ? -EIO : -EBADMSG;
+		goto out;
+	}
+	header[strcspn(header, "\n")] = '\0';
+	rc = parse_header(header, kind, version, &want, &crc);
+	if (rc < 0)
+		goto out;
+	buf = malloc(want + 1);
+	if (!buf) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	/* Exactly @want bytes, then the end: shorter is torn, longer is not
+	 * what was written. */
+	if (fread(buf, 1, want, f) != want || fgetc(f) != EOF) {
+		rc = ferror(f) ? -EIO : -EBADMSG;
+		goto out;
+	}
+	if (checksum(buf, want) != crc) {
+		rc = -EBADMSG;
+		goto out;
+	}
+	buf[want] = '\0';
+	*data = buf;
+	*len = want;
+	buf = NULL;
+out:
+	(void)fclose(f); /* only read: its close has nothing to lose */
+	free(buf);
+	return rc;
+}
+
+int diskfile_lock(const char *path)
+{
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return -errno;
+	/* flock, not fcntl: it belongs to the open file, so the daemon keeps it
+	 * when it forks into the background and the parent exits. */
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		int err = errno;
+		close(fd);
+		return -(err == EAGAIN ? EWOULDBLOCK : err);
+	}
+	return fd;
+}

@@ -1,0 +1,418 @@
+/* journal: the unsaved texts of a mount, on disk (see journal.h). */
+#include "ns/journal.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "base/diskfile.h"
+#include "base/log.h"
+#include "base/names.h"
+#include "feat/writeback.h"
+
+#define SUFFIX ".entry"
+#define SET_ASIDE ".bad"
+/* A file name within NAME_MAX with diskfile's ".tmp<tid>" after it. */
+#define FILE_MAX 230
+
+static const char *const state_names[JOURNAL_NSTATES] = {
+	"refused", "unanswered", "waiting", "posting",
+};
+
+struct journal {
+	char *dir;
+};
+
+void journal_entry_clear(struct journal_entry *e)
+{
+	free(e->collection);
+	free(e->name);
+	free(e->id);
+	free(e->error);
+	wb_pending_free(e->pending);
+	free(e->text);
+	memset(e, 0, sizeof(*e));
+}
+
+/* A collection's name as the dictionary spells them: [a-z0-9_], short. */
+static bool collection_ok(const char *c)
+{
+	size_t n = strlen(c);
+	if (n == 0 || n > 64)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!((c[i] >= 'a' && c[i] <= 'z') || (c[i] >= '0' && c[i] <= '9') || c[i] == '_'))
+			return false;
+	return true;
+}
+
+/* A name a directory can hold. */
+static bool name_ok(const char *name)
+{
+	size_t n = strlen(name);
+	return n > 0 && n <= 255 && !strchr(name, '/') && strcmp(name, ".") != 0 &&
+	       strcmp(name, "..") != 0;
+}
+
+/* FNV-1a, 64 bits: a name too long to spell out gets its hash. */
+static uint64_t fnv1a(const char *a, const char *b)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+	for (const char *s = a; *s; s++)
+		h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
+	h = (h ^ '/') * 0x100000001b3ULL;
+	for (const char *s = b; *s; s++)
+		h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
+	return h;
+}
+
+char *journal_file(const char *collection, const char *name)
+{
+	char *enc, *file = NULL;
+	if (!collection_ok(collection) || !name_ok(name) || !(enc = names_encode(name)))
+		return NULL;
+	/* "clients=1.json.entry": the directory reads as what it holds.  A
+	 * name too long for that (with the encoding's %XX) gets a hash; the
+	 * entry inside says its real name either way. */
+	int rc = strlen(collection) + 1 + strlen(enc) + strlen(SUFFIX) <= FILE_MAX
+			 ? asprintf(&file, "%s=%s%s", collection, enc, SUFFIX)
+			 : asprintf(&file, "%s=#%016llx%s", collection,
+				    (unsigned long long)fnv1a(collection, name), SUFFIX);
+	free(enc);
+	return rc < 0 ? NULL : file;
+}
+
+/* ---- the payload --------------------------------------------------------------------- */
+
+int journal_encode(const struct journal_entry *e, char **out, size_t *len)
+{
+	cJSON *j = cJSON_CreateObject(), *pending = NULL, *mtime;
+	char *line = NULL;
+	int rc = -ENOMEM;
+	*out = NULL;
+	*len = 0;
+	if (!j || e->state >= JOURNAL_NSTATES)
+		goto out;
+	bool ok = cJSON_AddStringToObject(j, "collection", e->collection) &&
+		  cJSON_AddStringToObject(j, "name", e->name) &&
+		  (!e->id || cJSON_AddStringToObject(j, "id", e->id)) &&
+		  cJSON_AddStringToObject(j, "state", state_names[e->state]) &&
+		  cJSON_AddNumberToObject(j, "errno", e->err) &&
+		  (!e->error || cJSON_AddStringToObject(j, "error", e->error)) &&
+		  cJSON_AddNumberToObject(j, "mode", e->mode & 07777) &&
+		  (mtime = cJSON_AddArrayToObject(j, "mtime")) &&
+		  cJSON_AddItemToArray(mtime, cJSON_CreateNumber((double)e->mtime)) &&
+		  cJSON_AddItemToArray(mtime, cJSON_CreateNumber((double)e->mtime_ns)) &&
+		  cJSON_AddNumberToObject(j, "length", (double)e->len);
+	if (ok && e->pending) {
+		pending = wb_pending_to_json(e->pending);
+		ok = pending && cJSON_AddItemToObject(j, "pending", pending);
+		if (!ok)
+			cJSON_Delete(pending);
+	}
+	if (!ok || !(line = cJSON_PrintUnformatted(j)))
+		goto out;
+	/* One line (cJSON escapes every newline in a string), then the text. */
+	size_t n = strlen(line);
+	char *buf = malloc(n + 1 + e->len);
+	if (!buf)
+		goto out;
+	memcpy(buf, line, n); /* NOLINT(bugprone-not-null-terminated-result): the newline ends it */
+	buf[n] = '\n';
+	if (e->len)
+		memcpy(buf + n + 1, e->text, e->len);
+	*out = buf;
+	*len = n + 1 + e->len;
+	rc = 0;
+out:
+	free(line);
+	cJSON_Delete(j);
+	return rc;
+}
+
+/* A member that must be a string (NULL when it is not). */
+static const char *str_of(const cJSON *j, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, key);
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+/* A member that must be a whole number in [@lo, @hi]. */
+static bool int_of(const cJSON *v, double lo, double hi, double *out)
+{
+	if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble) || v->valuedouble < lo ||
+	    v->valuedouble > hi || floor(v->valuedouble) != v->valuedouble)
+		return false;
+	*out = v->valuedouble;
+	return true;
+}
+
+static int dup_to(char **to, const char *s)
+{
+	return s && !(*to = strdup(s)) ? -ENOMEM : 0;
+}
+
+int journal_decode(const char *data, size_t len, struct journal_entry *e)
+{
+	const char *nl = memchr(data, '\n', len), *end = NULL;
+	const char *coll, *name, *id, *state, *error;
+	cJSON *j = NULL;
+	const cJSON *v, *pending;
+	double num, sec, nsec;
+	int rc = -EBADMSG;
+	memset(e, 0, sizeof(*e));
+	if (!nl)
+		return -EBADMSG;
+	size_t head = (size_t)(nl - data);
+	j = cJSON_ParseWithLengthOpts(data, head, &end, false);
+	/* The line is one object and nothing else. */
+	if (!cJSON_IsObject(j) || end != nl)
+		goto out;
+	coll = str_of(j, "collection");
+	name = str_of(j, "name");
+	state = str_of(j, "state");
+	v = cJSON_GetObjectItemCaseSensitive(j, "id");
+	id = str_of(j, "id");
+	if (!coll || !name || !state || !collection_ok(coll) || !name_ok(name) || (v && !id))
+		goto out;
+	for (e->state = 0; e->state < JOURNAL_NSTATES; e->state++)
+		if (!strcmp(state, state_names[e->state]))
+			break;
+	if (e->state == JOURNAL_NSTATES)
+		goto out;
+	if (id) {
+		/* A record: its name is its identifier's file name, nothing else. */
+		char *want = names_encode(id);
+		bool same = want && strlen(name) == strlen(want) + 5 &&
+			    !strncmp(name, want, strlen(want)) && !strcmp(name + strlen(want), ".json");
+		free(want);
+		if (!same)
+			goto out;
+	}
+	v = cJSON_GetObjectItemCaseSensitive(j, "error");
+	error = str_of(j, "error");
+	if (v && !error)
+		goto out;
+	if (!int_of(cJSON_GetObjectItemCaseSensitive(j, "errno"), 0, 4095, &num))
+		goto out;
+	e->err = (int)num;
+	if (!int_of(cJSON_GetObjectItemCaseSensitive(j, "mode"), 0, 07777, &num))
+		goto out;
+	e->mode = (unsigned)num;
+	v = cJSON_GetObjectItemCaseSensitive(j, "mtime");
+	if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) != 2 ||
+	    !int_of(cJSON_GetArrayItem(v, 0), -1e15, 1e15, &sec) ||
+	    !int_of(cJSON_GetArrayItem(v, 1), 0, 999999999, &nsec))
+		goto out;
+	e->mtime = (int64_t)sec;
+	e->mtime_ns = (long)nsec;
+	/* The text is the rest, exactly as long as the line says. */
+	if (!int_of(cJSON_GetObjectItemCaseSensitive(j, "length"), 0, (double)DISKFILE_MAX, &num) ||
+	    (size_t)num != len - head - 1)
+		goto out;
+	/* A lost POST is only ever kept with what to look for: without it, the
+	 * next save would post blindly again. */
+	pending = cJSON_GetObjectItemCaseSensitive(j, "pending");
+	bool needs = e->state == JOURNAL_UNANSWERED || e->state == JOURNAL_POSTING;
+	bool may = needs || e->state == JOURNAL_WAITING;
+	if ((needs && !pending) || (pending && !may) || (id && needs))
+		goto out;
+	if (pending && !(e->pending = wb_pending_from_json(pending)))
+		goto out;
+	rc = -ENOMEM;
+	e->len = len - head - 1;
+	if (!(e->text = malloc(e->len + 1)))
+		goto out;
+	if (e->len)
+		memcpy(e->text, nl + 1, e->len);
+	e->text[e->len] = '\0';
+	if (dup_to(&e->collection, coll) || dup_to(&e->name, name) || dup_to(&e->id, id) ||
+	    dup_to(&e->error, error))
+		goto out;
+	rc = 0;
+out:
+	cJSON_Delete(j);
+	if (rc < 0)
+		journal_entry_clear(e);
+	return rc;
+}
+
+/* ---- the directory ------------------------------------------------------------------- */
+
+int journal_open(struct journal **out, const char *dir)
+{
+	struct journal *j = calloc(1, sizeof(*j));
+	int rc = j && (j->dir = strdup(dir)) ? diskfile_mkdirs(dir) : -ENOMEM;
+	if (rc < 0) {
+		journal_free(j);
+		return rc;
+	}
+	*out = j;
+	return 0;
+}
+
+void journal_free(struct journal *j)
+{
+	if (!j)
+		return;
+	free(j->dir);
+	free(j);
+}
+
+const char *journal_dir(const struct journal *j)
+{
+	return j->dir;
+}
+
+int journal_write(struct journal *j, const char *file, const void *data, size_t len)
+{
+	char *path = NULL;
+	if (asprintf(&path, "%s/%s", j->dir, file) < 0)
+		return -ENOMEM;
+	int rc = diskfile_write(path, JOURNAL_KIND, JOURNAL_VERSION, data, len);
+	/* The directory was removed under us (a cache cleaned by hand): made
+	 * again, once. */
+	if (rc == -ENOENT && diskfile_mkdirs(j->dir) == 0)
+		rc = diskfile_write(path, JOURNAL_KIND, JOURNAL_VERSION, data, len);
+	free(path);
+	return rc;
+}
+
+int journal_put(struct journal *j, const struct journal_entry *e)
+{
+	char *file = journal_file(e->collection, e->name), *data = NULL;
+	size_t len = 0;
+	int rc = file ? journal_encode(e, &data, &len) : -EINVAL;
+	if (rc == 0)
+		rc = journal_write(j, file, data, len);
+	free(data);
+	free(file);
+	return rc;
+}
+
+int journal_drop(struct journal *j, const char *file)
+{
+	char *path = NULL;
+	if (asprintf(&path, "%s/%s", j->dir, file) < 0)
+		return -ENOMEM;
+	int rc = unlink(path) < 0 && errno != ENOENT ? -errno : 0;
+	free(path);
+	return rc;
+}
+
+static bool ends_with(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), k = strlen(suffix);
+	return n >= k && !strcmp(s + n - k, suffix);
+}
+
+/* diskfile's temporary name of an entry: "<file>.entry.tmp<digits>", at the
+ * end (a name may hold ".entry.tmp" in its middle: "x.entry.tmpy.json"). */
+static bool is_temp(const char *name)
+{
+	size_t n = strlen(name), d = 0;
+	while (d < n && name[n - 1 - d] >= '0' && name[n - 1 - d] <= '9')
+		d++;
+	size_t k = strlen(SUFFIX ".tmp");
+	return d > 0 && n - d >= k && !strncmp(name + n - d - k, SUFFIX ".tmp", k);
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Renames @path to "<path>.bad": never read again, kept for the user. */
+static void set_aside(const char *path, const char *why)
+{
+	char *bad = NULL;
+	if (asprintf(&bad, "%s%s", path, SET_ASIDE) < 0)
+		return;
+	if (rename(path, bad) == 0)
+		log_msg(LOG_WARNING, "journal: %s is %s: set aside as %s, not used", path, why,
+			bad);
+	else
+		log_msg(LOG_ERR, "journal: %s is %s and cannot be set aside: %s", path, why,
+			log_strerror(errno));
+	free(bad);
+}
+
+/* Reads entry file @name of @j into @e: 0, or -errno (-EBADMSG: set it aside). */
+static int load_one(struct journal *j, const char *name, struct journal_entry *e)
+{
+	char *path = NULL, *data = NULL, *want = NULL;
+	size_t len = 0;
+	int rc;
+	if (asprintf(&path, "%s/%s", j->dir, name) < 0)
+		return -ENOMEM;
+	rc = diskfile_read(path, JOURNAL_KIND, JOURNAL_VERSION, &data, &len);
+	if (rc == 0)
+		rc = journal_decode(data, len, e);
+	/* Under its own name only: a file copied or renamed by hand would
+	 * show a text twice, or under a name it does not know. */
+	if (rc == 0 && (!(want = journal_file(e->collection, e->name)) || strcmp(want, name) != 0)) {
+		journal_entry_clear(e);
+		rc = -EBADMSG;
+	}
+	if (rc == -EBADMSG)
+		set_aside(path, "not a whole journal entry of this version");
+	else if (rc < 0)
+		log_msg(LOG_ERR, "journal: %s: %s", path, log_strerror(-rc));
+	free(want);
+	free(data);
+	free(path);
+	return rc;
+}
+
+int journal_load(struct journal *j,
+		 void (*fn)(void *ud, struct journal_entry *e, const char *file), void *ud)
+{
+	DIR *d = opendir(j->dir);
+	char **names = NULL;
+	size_t n = 0, cap = 0;
+	int count = 0;
+	const struct dirent *de;
+	if (!d)
+		return -errno;
+	while ((de = readdir(d))) {
+		if (is_temp(de->d_name)) {
+			/* A write that never reached its rename: the entry is
+			 * what the name holds (or nothing). */
+			char *path = NULL;
+			if (asprintf(&path, "%s/%s", j->dir, de->d_name) >= 0)
+				(void)unlink(path);
+			free(path);
+			continue;
+		}
+		if (!ends_with(de->d_name, SUFFIX))
+			continue;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 16;
+			char **more = realloc(names, cap * sizeof(*names));
+			if (!more)
+				break;
+			names = more;
+		}
+		if ((names[n] = strdup(de->d_name)))
+			n++;
+	}
+	closedir(d);
+	if (n > 1)
+		qsort(names, n, sizeof(*names), cmp_str);
+	for (size_t i = 0; i < n; i++) {
+		struct journal_entry e;
+		if (load_one(j, names[i], &e) == 0) {
+			fn(ud, &e, names[i]);
+			journal_entry_clear(&e);
+			count++;
+		}
+		free(names[i]);
+	}
+	free(names);
+	return count;
+}

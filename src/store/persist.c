@@ -1,0 +1,434 @@
+/* persist: listings kept on disk, written by a thread of their own (see persist.h). */
+#include "store/persist.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cjson/cJSON.h>
+
+#include "base/diskfile.h"
+#include "base/log.h"
+#include "model/jsontext.h"
+
+/* The kind and the payload format's version of every listing file, here and
+ * nowhere else: this file alone writes and reads them, so a change of the
+ * format (persist.h) bumps this one number, and every file of another
+ * version is then refused by diskfile_read and listed again rather than
+ * misread. */
+#define PERSIST_KIND "listing"
+#define PERSIST_VERSION 1u
+
+/* A temporary file (diskfile's "<name>.tmp<tid>") older than this is left
+ * by a writer that died; a younger one may be another mount's, still
+ * writing. */
+#define PERSIST_TMP_AGE 60
+
+/* One listing waiting to be written. */
+struct pending {
+	char *name;
+	void *snap;
+	time_t fetched;
+	bool fresh;
+	persist_render_fn render;
+	persist_release_fn release;
+	struct pending *next;
+};
+
+struct persist {
+	char *dir;
+	pthread_t thread;
+	pthread_mutex_t lock;   /* protects every field below */
+	pthread_cond_t wake;    /* queued work or stop */
+	struct pending *queue;  /* oldest first; at most one per name */
+	bool stop;
+	/* The write in progress (its name, NULL when none), and whether an
+	 * invalidation of that name came while it ran. */
+	const char *writing;
+	bool writing_invalidated;
+};
+
+char *persist_path(const struct persist *p, const char *name)
+{
+	char *path = NULL;
+	if (!p || asprintf(&path, "%s/%s", p->dir, name) < 0)
+		return NULL;
+	return path;
+}
+
+static void pending_free(struct pending *w)
+{
+	if (!w)
+		return;
+	w->release(w->snap);
+	free(w->name);
+	free(w);
+}
+
+/* Sets @path's mtime back to the epoch: not fresh any more (persist.h). */
+static void mark_stale(const char *path)
+{
+	struct timespec times[2] = {{.tv_nsec = UTIME_OMIT}, {.tv_sec = 0}};
+	if (utimensat(AT_FDCWD, path, times, 0) < 0 && errno != ENOENT)
+		log_msg(LOG_WARNING, "%s: %s: a remount may show it without our change", path,
+			log_strerror(errno));
+}
+
+/* After collection listing @name (fetched at @fetched) is written: the files of
+ * records kept one by one ("<name>=<stem>", store/cache.c) written before that
+ * fetch are removed.  cache.c's record_load never uses a record fetched before
+ * the listing it would complete, so they could only be refetched: without
+ * this they would stay for good (a deleted invoice's, a record changed since). */
+static void prune_records(const struct persist *p, const char *name, time_t fetched)
+{
+	size_t n = strlen(name);
+	DIR *d = opendir(p->dir);
+	struct dirent *e;
+	if (!d)
+		return;
+	while ((e = readdir(d))) {
+		struct stat st;
+		if (strncmp(e->d_name, name, n) != 0 || e->d_name[n] != '=' ||
+		    strstr(e->d_name, ".tmp") ||
+		    fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    !S_ISREG(st.st_mode) || st.st_mtime >= fetched)
+			continue;
+		(void)unlinkat(dirfd(d), e->d_name, 0); /* gone already is as good */
+	}
+	closedir(d);
+}
+
+static void write_one(struct persist *p, struct pending *w)
+{
+	struct strbuf b = {0};
+	char *path = persist_path(p, w->name);
+	int rc = path ? w->render(w->snap, w->fetched, w->fresh, &b) : -ENOMEM;
+	if (rc == 0 && b.oom)
+		rc = -ENOMEM;
+	if (rc == 0)
+		rc = diskfile_write(path, PERSIST_KIND, PERSIST_VERSION, b.p ? b.p : "", b.len);
+	if (rc < 0)
+		log_msg(LOG_WARNING, "%s/%s: not kept on disk: %s", p->dir, w->name,
+			log_strerror(-rc));
+	free(b.p);
+	pthread_mutex_lock(&p->lock);
+	/* An invalidation while it was written hit the old file: the new one
+	 * (which may miss that change) takes the mark now. */
+	bool again = p->writing_invalidated;
+	p->writing = NULL;
+	p->writing_invalidated = false;
+	pthread_mutex_unlock(&p->lock);
+	if (again && rc == 0 && path)
+		mark_stale(path);
+	/* A whole collection's listing: not a filtered one ("invoices.open"),
+	 * nor a record kept one by one. */
+	if (rc == 0 && !strpbrk(w->name, ".="))
+		prune_records(p, w->name, w->fetched);
+	free(path);
+}
+
+static void *writer_main(void *arg)
+{
+	struct persist *p = arg;
+	pthread_mutex_lock(&p->lock);
+	for (;;) {
+		while (!p->queue && !p->stop)
+			pthread_cond_wait(&p->wake, &p->lock);
+		struct pending *w = p->queue;
+		if (!w)
+			break; /* stopped with nothing left */
+		p->queue = w->next;
+		p->writing = w->name;
+		p->writing_invalidated = false;
+		pthread_mutex_unlock(&p->lock);
+		write_one(p, w);
+		pending_free(w);
+		pthread_mutex_lock(&p->lock);
+	}
+	pthread_mutex_unlock(&p->lock);
+	return NULL;
+}
+
+/* Removes the temporary files of writers that died (persist.h). */
+static void remove_old_temporaries(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	time_t now = time(NULL);
+	if (!d)
+		return;
+	while ((e = readdir(d))) {
+		struct stat st;
+		if (!strstr(e->d_name, ".tmp") ||
+		    fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    !S_ISREG(st.st_mode) || now - st.st_mtime < PERSIST_TMP_AGE)
+			continue;
+		(void)unlinkat(dirfd(d), e->d_name, 0); /* gone already is as good */
+	}
+	closedir(d);
+}
+
+int persist_new(struct persist **out, const char *dir)
+{
+	struct persist *p = NULL;
+	int rc;
+	*out = NULL;
+	if (!dir)
+		return 0;
+	rc = diskfile_mkdirs(dir);
+	if (rc < 0)
+		return rc;
+	remove_old_temporaries(dir);
+	p = calloc(1, sizeof(*p));
+	if (!p || !(p->dir = strdup(dir))) {
+		free(p);
+		return -ENOMEM;
+	}
+	pthread_mutex_init(&p->lock, NULL);
+	pthread_cond_init(&p->wake, NULL);
+	rc = -pthread_create(&p->thread, NULL, writer_main, p);
+	if (rc < 0) {
+		pthread_mutex_destroy(&p->lock);
+		pthread_cond_destroy(&p->wake);
+		free(p->dir);
+		free(p);
+		return rc;
+	}
+	*out = p;
+	return 0;
+}
+
+void persist_free(struct persist *p)
+{
+	if (!p)
+		return;
+	/* What is queued is written first: the thread ends on an empty queue. */
+	pthread_mutex_lock(&p->lock);
+	p->stop = true;
+	pthread_cond_signal(&p->wake);
+	pthread_mutex_unlock(&p->lock);
+	pthread_join(p->thread, NULL);
+	pthread_mutex_destroy(&p->lock);
+	pthread_cond_destroy(&p->wake);
+	free(p->dir);
+	free(p);
+}
+
+void persist_save(struct persist *p, const char *name, void *snap, time_t fetched, bool fresh,
+		  persist_render_fn render, persist_release_fn release)
+{
+	struct pending *w = NULL, *old = NULL;
+	if (!p || !(w = calloc(1, sizeof(*w))) || !(w->name = strdup(name))) {
+		free(w);
+		release(snap);
+		return;
+	}
+	w->snap = snap;
+	w->fetched = fetched;
+	w->fresh = fresh;
+	w->render = render;
+	w->release = release;
+	pthread_mutex_lock(&p->lock);
+	/* A newer listing of the same name replaces the queued one, in its
+	 * place: a busy mount writes each listing at most once per write. */
+	struct pending **at = &p->queue;
+	while (*at && strcmp((*at)->name, name) != 0)
+		at = &(*at)->next;
+	if (*at) {
+		old = *at;
+		w->next = old->next;
+	}
+	*at = w;
+	pthread_cond_signal(&p->wake);
+	pthread_mutex_unlock(&p->lock);
+	pending_free(old); /* outside the lock: it may free a whole listing */
+}
+
+void persist_invalidate(struct persist *p, const char *name)
+{
+	if (!p)
+		return;
+	pthread_mutex_lock(&p->lock);
+	for (struct pending *w = p->queue; w; w = w->next)
+		if (!strcmp(w->name, name))
+			w->fresh = false;
+	if (p->writing && !strcmp(p->writing, name))
+		p->writing_invalidated = true;
+	pthread_mutex_unlock(&p->lock);
+	char *path = persist_path(p, name);
+	if (path)
+		mark_stale(path);
+	free(path);
+}
+
+void persist_remove(const struct persist *p, const char *name)
+{
+	char *path = persist_path(p, name);
+	if (path && unlink(path) < 0 && errno != ENOENT)
+		log_msg(LOG_WARNING, "%s: %s", path, log_strerror(errno));
+	free(path);
+}
+
+/* ---- the format ------------------------------------------------------------- */
+
+static void put_json(struct strbuf *out, cJSON *o)
+{
+	char *s = o ? cJSON_PrintUnformatted(o) : NULL;
+	if (!s) {
+		out->oom = true;
+	} else {
+		strbuf_puts(out, s);
+		strbuf_put(out, "\n", 1);
+	}
+	free(s);
+	cJSON_Delete(o);
+}
+
+void persist_put_header(struct strbuf *out, const char *name, time_t fetched, bool fresh,
+			size_t count)
+{
+	cJSON *o = cJSON_CreateObject();
+	if (o && (!cJSON_AddStringToObject(o, "listing", name) ||
+		  !cJSON_AddNumberToObject(o, "fetched", (double)fetched) ||
+		  !cJSON_AddBoolToObject(o, "fresh", fresh) ||
+		  !cJSON_AddNumberToObject(o, "count", (double)count))) {
+		cJSON_Delete(o);
+		o = NULL;
+	}
+	put_json(out, o);
+}
+
+void persist_put_record(struct strbuf *out, const char *id, bool whole, const char *text,
+			size_t len)
+{
+	cJSON *o = cJSON_CreateObject();
+	/* Texts are NUL-free (jsontext renders them); @len is the check. */
+	if (o && (strlen(text) != len || !cJSON_AddStringToObject(o, "id", id) ||
+		  !cJSON_AddBoolToObject(o, "whole", whole) ||
+		  !cJSON_AddStringToObject(o, "text", text))) {
+		cJSON_Delete(o);
+		o = NULL;
+	}
+	put_json(out, o);
+}
+
+static bool utf8_valid(const char *s, size_t n)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	while (n > 0) {
+		size_t l = jt_utf8_len(p, n);
+		if (l == 0)
+			return false;
+		p += l;
+		n -= l;
+	}
+	return true;
+}
+
+/* The object on the line starting at *@pos in [@pos, @end): the line (up to
+ * its '\n', which is replaced by NUL) must be exactly one JSON object with
+ * exactly @members members.  *@pos moves past the line.  NULL when not. */
+static cJSON *parse_line(char **pos, char *end, int members)
+{
+	char *line = *pos, *nl = memchr(line, '\n', (size_t)(end - line));
+	const char *stop = NULL;
+	if (!nl)
+		return NULL; /* the last line ends with '\n' too */
+	*nl = '\0';
+	*pos = nl + 1;
+	cJSON *o = cJSON_ParseWithOpts(line, &stop, true);
+	/* A NUL inside the line would end it early: the whole line or nothing. */
+	if (o && (stop != nl || !cJSON_IsObject(o) || cJSON_GetArraySize(o) != members)) {
+		cJSON_Delete(o);
+		o = NULL;
+	}
+	return o;
+}
+
+/* A whole number in [0, @max], else -1. */
+static double whole_number(const cJSON *v, double max)
+{
+	if (!cJSON_IsNumber(v))
+		return -1;
+	double d = v->valuedouble;
+	return d >= 0 && d <= max && floor(d) == d ? d : -1;
+}
+
+static const char *str_of(const cJSON *o, const char *key, size_t *len)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+	if (!cJSON_IsString(v) || !v->valuestring)
+		return NULL;
+	*len = strlen(v->valuestring);
+	return utf8_valid(v->valuestring, *len) ? v->valuestring : NULL;
+}
+
+static int bool_of(const cJSON *o, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+	return cJSON_IsBool(v) ? cJSON_IsTrue(v) : -1;
+}
+
+int persist_read(const char *path, const char *name, struct persist_meta *meta,
+		 persist_record_fn each, void *ud)
+{
+	char *data = NULL;
+	size_t len = 0, n;
+	struct stat st;
+	cJSON *o = NULL;
+	int rc = diskfile_read(path, PERSIST_KIND, PERSIST_VERSION, &data, &len);
+	memset(meta, 0, sizeof(*meta));
+	if (rc < 0)
+		return rc;
+	char *pos = data, *end = data + len;
+	rc = -EBADMSG;
+	/* The header: this listing's, with its numbers in range (2^53: what a
+	 * double holds exactly; a count cannot pass the payload's length). */
+	o = parse_line(&pos, end, 4);
+	const char *got = o ? str_of(o, "listing", &n) : NULL;
+	double fetched =
+	    o ? whole_number(cJSON_GetObjectItemCaseSensitive(o, "fetched"), 9007199254740992.0)
+	      : -1;
+	double count =
+	    o ? whole_number(cJSON_GetObjectItemCaseSensitive(o, "count"), (double)len) : -1;
+	int fresh = o ? bool_of(o, "fresh") : -1;
+	if (!got || strcmp(got, name) != 0 || fetched < 0 || count < 0 || fresh < 0)
+		goto out;
+	meta->fetched = (time_t)fetched;
+	meta->count = (size_t)count;
+	/* The mark of persist_invalidate: an mtime set back before the fetch. */
+	meta->fresh = fresh && stat(path, &st) == 0 && st.st_mtime > 0 &&
+		      st.st_mtime >= meta->fetched;
+	cJSON_Delete(o);
+	o = NULL;
+	for (size_t i = 0; i < meta->count; i++) {
+		size_t idlen, tlen;
+		o = parse_line(&pos, end, 3);
+		const char *id = o ? str_of(o, "id", &idlen) : NULL;
+		const char *text = o ? str_of(o, "text", &tlen) : NULL;
+		int whole = o ? bool_of(o, "whole") : -1;
+		if (!id || !*id || !text || whole < 0)
+			goto out;
+		int r = each(ud, id, whole, text, tlen);
+		if (r < 0) {
+			rc = r == -ENOMEM ? r : -EBADMSG;
+			goto out;
+		}
+		cJSON_Delete(o);
+		o = NULL;
+	}
+	/* Exactly @count records, and nothing after them. */
+	if (pos == end)
+		rc = 0;
+out:
+	cJSON_Delete(o);
+	free(data);
+	return rc;
+}
