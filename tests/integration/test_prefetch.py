@@ -112,6 +112,20 @@ def test_prefetch_paces_newest_first_serves_the_user_first_and_ends_local(workdi
         assert fake.since(mark) == []
         for nr in order:
             assert (dest / (file_stem(nr) + ".pdf")).read_bytes() == fake.pdf(nr), nr
+
+        # and offline: the same rsync from the disk alone
+        pdfs = {nr: fake.pdf(nr) for nr in order}
+        cache = m.cache
+        assert m.unmount() == 0
+        fake.stop()
+        m2 = mounts(fake, opts=["offline"], env={**scaled(hour), "XDG_CACHE_HOME": cache})
+        dest2 = tmp_path / "offline"
+        r = subprocess.run(["rsync", "-a", m2.path("invoices") + "/", str(dest2) + "/"],
+                           capture_output=True, text=True, timeout=DEADLINE * 4)
+        assert r.returncode == 0, r.stderr
+        for nr in order:
+            assert (dest2 / (file_stem(nr) + ".pdf")).read_bytes() == pdfs[nr], nr
+        assert sorted(os.listdir(dest2)) == sorted(os.listdir(dest))
     finally:
         fake.stop()
 
