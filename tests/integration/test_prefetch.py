@@ -102,6 +102,8 @@ def test_prefetch_paces_newest_first_serves_the_user_first_and_ends_local(workdi
         # and on the whole no faster than N an hour
         span = ahead[-1]["t"] - ahead[0]["t"]
         assert (len(ahead) - 1) / span <= per_hour / hour * 1.05
+        print(f"prefetch: median gap {med:.4f} s for {interval:.3f} s asked; "
+              f"{(len(ahead) - 1) / span * hour:.0f}/h over the run for {per_hour}/h")
 
         # all local: rsync of invoices/ makes no call, and copies the fake's bytes
         mark = fake.mark()
