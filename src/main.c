@@ -611,12 +611,12 @@ static void harden(void)
 static int lock_state(struct daemon *d)
 {
 	char *state = NULL, *lock = NULL;
-	int rc = -ENOMEM;
 	if (asprintf(&state, "%s/state", d->pdf_dir) < 0)
 		state = NULL;
 	if (state && asprintf(&lock, "%s/lock", state) < 0)
 		lock = NULL;
-	if (lock && (rc = diskfile_mkdirs(state)) == 0)
+	int rc = lock ? diskfile_mkdirs(state) : -ENOMEM;
+	if (rc == 0)
 		rc = diskfile_lock(lock);
 	if (rc >= 0) {
 		d->state_lock = rc;
