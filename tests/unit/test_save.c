@@ -34,6 +34,7 @@
  */
 #include "fake_service.h"
 #include "fake_transport.h"
+#include "unit_stack.h"
 #include "unit.h"
 #include "unit_thread.h"
 
@@ -71,11 +72,7 @@ static double clock_now(void)
 static const struct schema_collection *clients, *products, *invoices, *saved, *payments;
 
 struct env {
-	struct fake_transport *f; /* owned by the api */
-	struct fake_service *svc;
-	struct api *api;
-	struct events *ev;
-	struct cache *cache;
+	struct unit_stack st;
 	struct wb wb;
 	struct inodes *inodes;
 	struct save *save;
@@ -87,30 +84,12 @@ static void env_ns(struct env *e);
 
 static void env_init(struct env *e)
 {
-	struct api_config acfg = {
-	    .background_per_hour = -1,
-	    .now = fake_clock_now,
-	    .sleep = fake_clock_sleep,
-	    .clock_arg = &clk,
-	};
 	struct cache_config ccfg = {.ttl = 60, .page_size = 100, .now = clock_now};
 
 	memset(e, 0, sizeof(*e));
-	clk = (struct fake_clock){.now = T0};
-	e->f = fake_transport_new(&clk);
-	e->svc = fake_service_new(e->f);
-	fake_service_seed(e->svc);
-	if (api_new_with(&e->api, &acfg, fake_transport_base(e->f)) != 0 ||
-	    events_new(&e->ev) != 0) {
-		printf("setup failed\n");
-		exit(1);
-	}
-	ccfg.events = e->ev;
-	if (cache_new(&e->cache, e->api, &ccfg) != 0) {
-		printf("setup failed\n");
-		exit(1);
-	}
-	e->wb = (struct wb){.api = e->api, .cache = e->cache};
+	unit_stack_init(&e->st, &clk, T0, &ccfg);
+	fake_service_seed(e->st.svc);
+	e->wb = (struct wb){.api = e->st.api, .cache = e->st.cache};
 	env_ns(e);
 }
 
@@ -131,7 +110,7 @@ static void env_ns(struct env *e)
 		nfixed++;
 	}
 	struct save_config scfg = {
-	    .cache = e->cache, .wb = &e->wb, .events = e->ev, .now = clock_now};
+	    .cache = e->st.cache, .wb = &e->wb, .events = e->st.ev, .now = clock_now};
 	if (inodes_new(&e->inodes, fixed, nfixed, save_text_free) != 0 ||
 	    (scfg.inodes = e->inodes, save_new(&e->save, &scfg)) != 0) {
 		printf("setup failed\n");
@@ -153,16 +132,12 @@ static void env_journal(struct env *e)
  * and save machine, the journal read back.  Returns the entries read. */
 static int env_remount(struct env *e)
 {
-	struct cache_config ccfg = {.ttl = 60, .page_size = 100, .now = clock_now, .events = e->ev};
+	struct cache_config ccfg = {.ttl = 60, .page_size = 100, .now = clock_now};
 
 	inodes_free(e->inodes);
 	save_free(e->save);
-	cache_free(e->cache);
-	if (cache_new(&e->cache, e->api, &ccfg) != 0) {
-		printf("setup failed\n");
-		exit(1);
-	}
-	e->wb.cache = e->cache;
+	unit_stack_new_cache(&e->st, &ccfg);
+	e->wb.cache = e->st.cache;
 	env_ns(e);
 	return save_journal_open(e->save, e->jdir);
 }
@@ -177,10 +152,7 @@ static void env_fini(struct env *e)
 	}
 	inodes_free(e->inodes); /* first: the texts it frees count in e->save */
 	save_free(e->save);
-	cache_free(e->cache);
-	api_free(e->api);
-	fake_service_free(e->svc);
-	events_free(e->ev);
+	unit_stack_fini(&e->st);
 }
 
 /* ---- helpers --------------------------------------------------------------------------- */
@@ -197,7 +169,7 @@ static struct node *record(struct env *e, const struct schema_collection *c, con
 
 static unsigned calls(struct env *e, const char *method, const char *path)
 {
-	return fake_service_calls(e->svc, method, path);
+	return fake_service_calls(e->st.svc, method, path);
 }
 
 /* Replaces @n's text by @text, as `cat > file` does: truncate, write. */
@@ -249,7 +221,7 @@ static const char *last_error(struct env *e)
 	struct events_entry ent;
 
 	buf[0] = '\0';
-	if (events_list(e->ev, EVENTS_ERRORS, &ent, 1, NULL) == 1)
+	if (events_list(e->st.ev, EVENTS_ERRORS, &ent, 1, NULL) == 1)
 		snprintf(buf, sizeof(buf), "%s: %s", ent.what, ent.message);
 	return buf;
 }
@@ -260,7 +232,7 @@ static const char *last_change(struct env *e)
 	struct events_entry ent;
 
 	buf[0] = '\0';
-	if (events_list(e->ev, EVENTS_CHANGES, &ent, 1, NULL) == 1)
+	if (events_list(e->st.ev, EVENTS_CHANGES, &ent, 1, NULL) == 1)
 		snprintf(buf, sizeof(buf), "%s", ent.message);
 	return buf;
 }
@@ -277,7 +249,7 @@ static char *edited(struct env *e, const struct schema_collection *c, const char
 	struct cache_record *r = NULL;
 	char *out = NULL, *at;
 
-	if (cache_record_get(e->cache, c, id, &r) < 0)
+	if (cache_record_get(e->st.cache, c, id, &r) < 0)
 		return NULL;
 	at = strstr(r->text, from);
 	if (at &&
@@ -289,7 +261,7 @@ static char *edited(struct env *e, const struct schema_collection *c, const char
 
 static char *service_record(struct env *e, const char *coll, const char *id)
 {
-	return fake_service_get(e->svc, coll, id);
+	return fake_service_get(e->st.svc, coll, id);
 }
 
 static const char koek[] = "{\"code\": \"KO-1\", \"name\": \"Koek\", \"price\": 3.5}\n";
@@ -480,7 +452,7 @@ static void test_refused_there(void)
 	env_init(&e);
 	n = record(&e, clients, "1");
 	t = edited(&e, clients, "1", "\"city\": \"Utrecht\"", "\"email\": \"nee\"");
-	fake_service_fail(e.svc, "PUT", "clients/1",
+	fake_service_fail(e.st.svc, "PUT", "clients/1",
 			  &(struct fake_answer){.status = 400, .body = "Field 'email' is invalid"},
 			  false, -1);
 	CHECK(set_text(&e, n, t) == 0);
@@ -497,7 +469,7 @@ static void test_refused_there(void)
 	CHECK(commit(&e, n, true) == -EINVAL && calls(&e, "PUT", NULL) == 2);
 	CHECK(save_state_of(e.save, n) == SAVE_REFUSED);
 	/* The service takes it now. */
-	fake_service_clear_faults(e.svc);
+	fake_service_clear_faults(e.st.svc);
 	CHECK(commit(&e, n, true) == 0 && calls(&e, "PUT", NULL) == 3);
 	CHECK(save_state_of(e.save, n) == SAVE_CLEAN && save_error(e.save, n) == NULL);
 	free(t);
@@ -518,14 +490,14 @@ static void test_write_during_send(void)
 	t1 = edited(&e, clients, "1", "Utrecht", "Amersfoort");
 	t2 = edited(&e, clients, "1", "Utrecht", "Zwolle");
 	CHECK(set_text(&e, n, t1) == 0);
-	fake_service_hold(e.svc, "PUT", "clients/1");
+	fake_service_hold(e.st.svc, "PUT", "clients/1");
 	bg_start(&b, &e, n, false);
-	CHECK(fake_service_wait_held(e.svc, 1));
+	CHECK(fake_service_wait_held(e.st.svc, 1));
 	CHECK(save_state_of(e.save, n) == SAVE_SENDING);
 	/* SENDING --write--> SENDING */
 	CHECK(set_text(&e, n, t2) == 0);
 	CHECK(save_state_of(e.save, n) == SAVE_SENDING);
-	fake_service_release(e.svc);
+	fake_service_release(e.st.svc);
 	/* SENDING --newer--> EDITED: the first text was taken, the second waits. */
 	CHECK(bg_join(&b) == 0);
 	CHECK(save_state_of(e.save, n) == SAVE_EDITED);
@@ -545,13 +517,13 @@ static void test_write_during_send(void)
 	free(t2);
 	t2 = edited(&e, clients, "1", "Zwolle", "Kampen");
 	CHECK(set_text(&e, n, t1) == 0);
-	fake_service_fail(e.svc, "PUT", "clients/1",
+	fake_service_fail(e.st.svc, "PUT", "clients/1",
 			  &(struct fake_answer){.status = 422, .body = "nee"}, false, 1);
-	fake_service_hold(e.svc, "PUT", "clients/1");
+	fake_service_hold(e.st.svc, "PUT", "clients/1");
 	bg_start(&b, &e, n, false);
-	CHECK(fake_service_wait_held(e.svc, 1));
+	CHECK(fake_service_wait_held(e.st.svc, 1));
 	CHECK(set_text(&e, n, t2) == 0);
-	fake_service_release(e.svc);
+	fake_service_release(e.st.svc);
 	CHECK(bg_join(&b) == -EINVAL);
 	CHECK(save_state_of(e.save, n) == SAVE_EDITED && save_error(e.save, n) == NULL);
 	CHECK(commit(&e, n, false) == 0 && save_state_of(e.save, n) == SAVE_CLEAN);
@@ -577,12 +549,12 @@ static void test_commit_waits(void)
 	n = record(&e, clients, "1");
 	t = edited(&e, clients, "1", "Utrecht", "Delft");
 	CHECK(set_text(&e, n, t) == 0);
-	fake_service_hold(e.svc, "PUT", "clients/1");
+	fake_service_hold(e.st.svc, "PUT", "clients/1");
 	bg_start(&a, &e, n, false);
-	CHECK(fake_service_wait_held(e.svc, 1));
+	CHECK(fake_service_wait_held(e.st.svc, 1));
 	bg_start(&b, &e, n, false);
 	CHECK(unit_wait_asleep(&b.tid, 1));
-	fake_service_release(e.svc);
+	fake_service_release(e.st.svc);
 	CHECK(bg_join(&a) == 0 && bg_join(&b) == 0);
 	CHECK(calls(&e, "PUT", NULL) == 1 && save_state_of(e.save, n) == SAVE_CLEAN);
 
@@ -590,23 +562,23 @@ static void test_commit_waits(void)
 	free(t);
 	t = edited(&e, clients, "1", "Delft", "Leiden");
 	CHECK(set_text(&e, n, t) == 0);
-	fake_service_fail(e.svc, "PUT", "clients/1",
+	fake_service_fail(e.st.svc, "PUT", "clients/1",
 			  &(struct fake_answer){.status = 400, .body = "nee"}, false, -1);
-	fake_service_hold(e.svc, "PUT", "clients/1");
+	fake_service_hold(e.st.svc, "PUT", "clients/1");
 	bg_start(&a, &e, n, false);
-	CHECK(fake_service_wait_held(e.svc, 1));
+	CHECK(fake_service_wait_held(e.st.svc, 1));
 	bg_start(&b, &e, n, false);
 	CHECK(unit_wait_asleep(&b.tid, 1));
-	fake_service_release(e.svc);
+	fake_service_release(e.st.svc);
 	CHECK(bg_join(&a) == -EINVAL && bg_join(&b) == -EINVAL);
 	CHECK(calls(&e, "PUT", NULL) == 2);
 
-	fake_service_hold(e.svc, "PUT", "clients/1");
+	fake_service_hold(e.st.svc, "PUT", "clients/1");
 	bg_start(&a, &e, n, true);
-	CHECK(fake_service_wait_held(e.svc, 1));
+	CHECK(fake_service_wait_held(e.st.svc, 1));
 	bg_start(&b, &e, n, true);
 	CHECK(unit_wait_asleep(&b.tid, 1));
-	fake_service_release(e.svc);
+	fake_service_release(e.st.svc);
 	CHECK(bg_join(&a) == -EINVAL && bg_join(&b) == -EINVAL);
 	CHECK(calls(&e, "PUT", NULL) == 4);
 	CHECK(save_state_of(e.save, n) == SAVE_REFUSED);
@@ -665,7 +637,7 @@ static void test_new_file(void)
 
 	/* Refused: a new file still, listed, with the reason. */
 	fake_service_fail(
-	    e.svc, "POST", "clients",
+	    e.st.svc, "POST", "clients",
 	    &(struct fake_answer){.status = 400, .body = "Field 'company' is required"}, false, 1);
 	n = create(&e, clients, "nieuw.json");
 	CHECK(n && set_text(&e, n, "{\"contact\": \"Piet\"}") == 0);
@@ -717,15 +689,15 @@ static void test_template(void)
 	 * and still carrying the lost POST, which the edit after looks for. */
 	n = create(&e, products, "zout.json");
 	CHECK(n && set_text(&e, n, "{\"code\": \"ZO\", \"name\": \"Zout\", \"price\": 1}") == 0);
-	fake_service_fail(e.svc, "POST", "products",
+	fake_service_fail(e.st.svc, "POST", "products",
 			  &(struct fake_answer){.err = -ECONNRESET, .error = "Recv failure"}, true,
 			  1);
-	CHECK(commit(&e, n, false) == -ECONNRESET && fake_service_count(e.svc, "products") == 4);
+	CHECK(commit(&e, n, false) == -ECONNRESET && fake_service_count(e.st.svc, "products") == 4);
 	CHECK(save_truncate(e.save, n, 0) == 0 && save_write(e.save, n, tpl, len, 0) == 0);
 	CHECK(commit(&e, n, false) == 0 && save_state_of(e.save, n) == SAVE_WAITING);
 	CHECK(set_text(&e, n, "{\"code\": \"ZO\", \"name\": \"Zeezout\", \"price\": 1}") == 0);
 	CHECK(commit(&e, n, false) == 0 && n->kind == N_JSON);
-	CHECK(calls(&e, "POST", "products") == 2 && fake_service_count(e.svc, "products") == 4);
+	CHECK(calls(&e, "POST", "products") == 2 && fake_service_count(e.st.svc, "products") == 4);
 	CHECK_STR(n->id, "4");
 	free(tpl);
 	env_fini(&e);
@@ -742,11 +714,11 @@ static void test_lost_post(void)
 	env_init(&e);
 	/* The directory was listed (ls): the POST knows what was there before. */
 	struct cache_listing *l = NULL;
-	CHECK(cache_listing_get(e.cache, products, &l) == 0);
+	CHECK(cache_listing_get(e.st.cache, products, &l) == 0);
 	cache_listing_unref(l);
 	n = create(&e, products, "koek.json");
 	CHECK(n && set_text(&e, n, koek) == 0);
-	fake_service_fail(e.svc, "POST", "products",
+	fake_service_fail(e.st.svc, "POST", "products",
 			  &(struct fake_answer){.err = -ECONNRESET, .error = "Recv failure"}, true,
 			  1);
 	/* SENDING --lost--> UNANSWERED */
@@ -755,7 +727,7 @@ static void test_lost_post(void)
 	err = save_error(e.save, n);
 	CHECK(has(err, "no answer: Recv failure (the service may have made the record"));
 	free(err);
-	CHECK(calls(&e, "POST", NULL) == 1 && fake_service_count(e.svc, "products") == 3);
+	CHECK(calls(&e, "POST", NULL) == 1 && fake_service_count(e.st.svc, "products") == 3);
 	/* A close without fsync sends nothing. */
 	CHECK(commit(&e, n, false) == 0 && calls(&e, NULL, NULL) == 2);
 	/* UNANSWERED --send--> SENDING --taken--> CLEAN: fsync lists, finds the
@@ -772,7 +744,7 @@ static void test_lost_post(void)
 	 * the commit looks first, finds nothing, and posts. */
 	n = create(&e, products, "zout.json");
 	CHECK(n && set_text(&e, n, "{\"code\": \"ZO\", \"name\": \"Zout\", \"price\": 1}") == 0);
-	fake_service_fail(e.svc, "POST", "products",
+	fake_service_fail(e.st.svc, "POST", "products",
 			  &(struct fake_answer){.err = -ETIMEDOUT, .error = "Timeout was reached"},
 			  false, 1);
 	CHECK(commit(&e, n, false) == -ETIMEDOUT && save_state_of(e.save, n) == SAVE_UNANSWERED);
@@ -781,7 +753,7 @@ static void test_lost_post(void)
 	unsigned lists = calls(&e, "GET", "products");
 	CHECK(commit(&e, n, false) == 0);
 	CHECK(calls(&e, "GET", "products") == lists + 1 && calls(&e, "POST", NULL) == 3);
-	CHECK(fake_service_count(e.svc, "products") == 4 && n->kind == N_JSON);
+	CHECK(fake_service_count(e.st.svc, "products") == 4 && n->kind == N_JSON);
 	CHECK_STR(n->id, "4");
 
 	/* Lost after it arrived, then edited: the commit finds the record the
@@ -789,34 +761,34 @@ static void test_lost_post(void)
 	 * nowhere and dropped: close() said 0). */
 	n = create(&e, products, "peper.json");
 	CHECK(n && set_text(&e, n, "{\"code\": \"PE\", \"name\": \"Peper\", \"price\": 2}") == 0);
-	fake_service_fail(e.svc, "POST", "products",
+	fake_service_fail(e.st.svc, "POST", "products",
 			  &(struct fake_answer){.err = -ECONNRESET, .error = "Recv failure"}, true,
 			  1);
 	CHECK(commit(&e, n, false) == -ECONNRESET && save_state_of(e.save, n) == SAVE_UNANSWERED);
-	CHECK(fake_service_count(e.svc, "products") == 5);
+	CHECK(fake_service_count(e.st.svc, "products") == 5);
 	CHECK(set_text(&e, n, "{\"code\": \"PE\", \"name\": \"Zwarte peper\", \"price\": 2}") == 0);
 	CHECK(commit(&e, n, false) == 0);
 	CHECK(calls(&e, "POST", NULL) == 4 && calls(&e, "PUT", "products/5") == 1);
-	CHECK(fake_service_count(e.svc, "products") == 5 && n->kind == N_JSON);
+	CHECK(fake_service_count(e.st.svc, "products") == 5 && n->kind == N_JSON);
 	CHECK_STR(n->id, "5");
-	char *rec = fake_service_get(e.svc, "products", "5");
+	char *rec = fake_service_get(e.st.svc, "products", "5");
 	CHECK(has(rec, "Zwarte peper"));
 	free(rec);
 
 	/* The same for an invoice, which the API cannot change once made: the
 	 * edit is refused with why, the file is that invoice now (its text the
 	 * refused edit), and saving again never posts a second one. */
-	CHECK(cache_listing_get(e.cache, invoices, &l) == 0);
+	CHECK(cache_listing_get(e.st.cache, invoices, &l) == 0);
 	cache_listing_unref(l);
 	const char *inv =
 	    "{\"clientnr\": 1, \"lines\": [{\"amount\": 1, \"description\": \"Koek\", "
 	    "\"tax_rate\": 9, \"price\": 3.5}]}";
 	n = create(&e, invoices, "nieuw.json");
 	CHECK(n && set_text(&e, n, inv) == 0);
-	fake_service_fail(e.svc, "POST", "invoices",
+	fake_service_fail(e.st.svc, "POST", "invoices",
 			  &(struct fake_answer){.err = -ECONNRESET, .error = "Recv failure"}, true,
 			  1);
-	CHECK(commit(&e, n, false) == -ECONNRESET && fake_service_count(e.svc, "invoices") == 2);
+	CHECK(commit(&e, n, false) == -ECONNRESET && fake_service_count(e.st.svc, "invoices") == 2);
 	CHECK(set_text(&e, n,
 		       "{\"clientnr\": 1, \"lines\": [{\"amount\": 2, \"description\": "
 		       "\"Koek\", \"tax_rate\": 9, \"price\": 3.5}]}") == 0);
@@ -827,7 +799,7 @@ static void test_lost_post(void)
 	      has(err, "cannot change invoices once made"));
 	free(err);
 	CHECK(commit(&e, n, true) == -EPERM);
-	CHECK(calls(&e, "POST", "invoices") == 1 && fake_service_count(e.svc, "invoices") == 2);
+	CHECK(calls(&e, "POST", "invoices") == 1 && fake_service_count(e.st.svc, "invoices") == 2);
 	env_fini(&e);
 }
 
@@ -948,11 +920,11 @@ static void test_unlink(void)
 	/* The record itself: one DELETE. */
 	memset(&e.fx, 0, sizeof(e.fx));
 	CHECK(save_unlink(e.save, d, "1.json", 0, &e.fx) == 0);
-	CHECK(calls(&e, "DELETE", "clients/1") == 1 && fake_service_count(e.svc, "clients") == 1);
+	CHECK(calls(&e, "DELETE", "clients/1") == 1 && fake_service_count(e.st.svc, "clients") == 1);
 	CHECK(fx_has(&e.fx, d->ino) && e.fx.views);
 	CHECK_STR(last_change(&e), "deleted clients/1.json");
 	/* The service refusing: the reason recorded. */
-	fake_service_fail(e.svc, "DELETE", "clients/2",
+	fake_service_fail(e.st.svc, "DELETE", "clients/2",
 			  &(struct fake_answer){.status = 400, .body = "Client has invoices"},
 			  false, 1);
 	CHECK(save_unlink(e.save, d, "2.json", 0, &e.fx) == -EINVAL);
@@ -961,7 +933,7 @@ static void test_unlink(void)
 	/* No such name; a PDF; a collection the API cannot delete from. */
 	CHECK(save_unlink(e.save, d, "9.json", 0, &e.fx) == -ENOENT);
 	CHECK(save_unlink(e.save, dir_of(&e, invoices), "2026-0001.pdf", 0, &e.fx) == -EPERM);
-	fake_service_put(e.svc, "profiles", "{'id':'1','name':'Standaard'}");
+	fake_service_put(e.st.svc, "profiles", "{'id':'1','name':'Standaard'}");
 	CHECK(save_unlink(e.save, dir_of(&e, schema_find("profiles")), "1.json", 0, &e.fx) ==
 	      -EPERM);
 	CHECK(calls(&e, "DELETE", NULL) == 2);
@@ -990,7 +962,7 @@ static void test_unlink_by_mv(void)
 	CHECK(inode_local(e.inodes, d->ino, "1.json", &flags, NULL) == r &&
 	      flags == (LE_HIDDEN | LE_REPLACING));
 	/* "No such file" meanwhile (not cached: the create follows). */
-	CHECK(dir_lookup(e.inodes, e.cache, d, "1.json", clk.now, &found, &neg) == 0 && !found &&
+	CHECK(dir_lookup(e.inodes, e.st.cache, d, "1.json", clk.now, &found, &neg) == 0 && !found &&
 	      neg == 0);
 	/* mv's create (O_EXCL) is the record, emptied for its new text. */
 	CHECK(save_create(e.save, d, "1.json", 0644, O_CREAT | O_EXCL | O_WRONLY, &n) == 0);
@@ -1005,7 +977,7 @@ static void test_unlink_by_mv(void)
 	CHECK(save_unlink(e.save, d, "1.json", getpid(), &e.fx) == 0);
 	prctl(PR_SET_NAME, was);
 	clk.now += SAVE_REPLACE_HOLD + 0.1;
-	CHECK(dir_lookup(e.inodes, e.cache, d, "1.json", clk.now, &found, &neg) == 0 && found == r);
+	CHECK(dir_lookup(e.inodes, e.st.cache, d, "1.json", clk.now, &found, &neg) == 0 && found == r);
 	CHECK(inode_local(e.inodes, d->ino, "1.json", NULL, NULL) == NULL);
 	CHECK(calls(&e, "DELETE", NULL) == 0);
 	env_fini(&e);
@@ -1040,7 +1012,7 @@ static void test_rename(void)
 
 	/* Refused: the record's node holds the refused text (as after a refused
 	 * save in place), and the scratch file stays for the program to remove. */
-	fake_service_fail(e.svc, "PUT", "clients/1",
+	fake_service_fail(e.st.svc, "PUT", "clients/1",
 			  &(struct fake_answer){.status = 400, .body = "Field 'email' is invalid"},
 			  false, 1);
 	t = edited(&e, clients, "1", "Gouda", "Gouda\", \"email\": \"nee");
@@ -1075,7 +1047,7 @@ static void test_rename(void)
 	 * was (a scratch file with its text); the new name holds a copy of the
 	 * refused text, a new file with the reason, and the kernel is told
 	 * about that name. */
-	fake_service_fail(e.svc, "POST", "products",
+	fake_service_fail(e.st.svc, "POST", "products",
 			  &(struct fake_answer){.status = 400, .body = "Field 'price' is invalid"},
 			  false, 1);
 	const char *bad = "{\"code\": \"X\", \"name\": \"X\", \"price\": -1}";
@@ -1105,32 +1077,32 @@ static void test_rename(void)
 	/* A rename whose POST got no answer: the new name holds the text as a
 	 * save in place would (UNANSWERED), so that saving it again looks for
 	 * the record the lost POST made instead of posting twice. */
-	fake_service_fail(e.svc, "POST", "products",
+	fake_service_fail(e.st.svc, "POST", "products",
 			  &(struct fake_answer){.err = -ECONNRESET, .error = "Recv failure"}, true,
 			  1);
 	zsrc = create(&e, products, "tmp.z");
 	CHECK(zsrc && set_text(&e, zsrc, "{\"code\": \"Z\", \"name\": \"Z\", \"price\": 5}") == 0);
 	CHECK(save_rename(e.save, dir_of(&e, products), "tmp.z", "z.json", 0, &e.fx) ==
 	      -ECONNRESET);
-	CHECK(calls(&e, "POST", "products") == 4 && fake_service_count(e.svc, "products") == 5);
+	CHECK(calls(&e, "POST", "products") == 4 && fake_service_count(e.st.svc, "products") == 5);
 	copy = inode_local(e.inodes, dir_of(&e, products)->ino, "z.json", NULL, NULL);
 	CHECK(copy && save_state_of(e.save, copy) == SAVE_UNANSWERED);
 	CHECK(copy && commit(&e, copy, true) == 0 && copy->kind == N_JSON);
-	CHECK(calls(&e, "POST", "products") == 4 && fake_service_count(e.svc, "products") == 5);
+	CHECK(calls(&e, "POST", "products") == 4 && fake_service_count(e.st.svc, "products") == 5);
 	CHECK(inode_local(e.inodes, dir_of(&e, products)->ino, "tmp.z", NULL, NULL) == zsrc);
 	/* The same saved again the way it was first (gio save: a new temporary
 	 * file renamed over the name): that text looks first too. */
-	fake_service_fail(e.svc, "POST", "products",
+	fake_service_fail(e.st.svc, "POST", "products",
 			  &(struct fake_answer){.err = -ECONNRESET, .error = "Recv failure"}, true,
 			  1);
 	CHECK(set_text(&e, zsrc, "{\"code\": \"V\", \"name\": \"V\", \"price\": 5}") == 0);
 	CHECK(save_rename(e.save, dir_of(&e, products), "tmp.z", "v.json", 0, &e.fx) ==
 	      -ECONNRESET);
-	CHECK(calls(&e, "POST", "products") == 5 && fake_service_count(e.svc, "products") == 6);
+	CHECK(calls(&e, "POST", "products") == 5 && fake_service_count(e.st.svc, "products") == 6);
 	zsrc = create(&e, products, "tmp.v2");
 	CHECK(zsrc && set_text(&e, zsrc, "{\"code\": \"V\", \"name\": \"V\", \"price\": 5}") == 0);
 	CHECK(save_rename(e.save, dir_of(&e, products), "tmp.v2", "v.json", 0, &e.fx) == 0);
-	CHECK(calls(&e, "POST", "products") == 5 && fake_service_count(e.svc, "products") == 6);
+	CHECK(calls(&e, "POST", "products") == 5 && fake_service_count(e.st.svc, "products") == 6);
 	CHECK(zsrc && zsrc->kind == N_JSON);
 	CHECK_STR(zsrc ? zsrc->id : NULL, "6");
 
@@ -1360,7 +1332,7 @@ static void test_journal_transitions(void)
 	/* A new file refused, renamed, removed. */
 	d = dir_of(&e, clients);
 	fake_service_fail(
-	    e.svc, "POST", "clients",
+	    e.st.svc, "POST", "clients",
 	    &(struct fake_answer){.status = 400, .body = "Field 'company' is required"}, false, 1);
 	n = create(&e, clients, "nieuw.json");
 	CHECK(set_text(&e, n, "{\"contact\": \"Piet\"}") == 0);
@@ -1374,7 +1346,7 @@ static void test_journal_transitions(void)
 	/* Renamed back: a commit (POST), refused, which leaves a refused copy
 	 * at the new name (and the scratch file as it was): the copy's entry. */
 	fake_service_fail(
-	    e.svc, "POST", "clients",
+	    e.st.svc, "POST", "clients",
 	    &(struct fake_answer){.status = 400, .body = "Field 'company' is required"}, false, 1);
 	CHECK(save_rename(e.save, d, "piet.json~", "piet.json", 0, &e.fx) == -EINVAL);
 	CHECK_STR(journal(&e), "clients=piet.json.entry refused");
@@ -1395,11 +1367,11 @@ static void test_journal_transitions(void)
 	/* SENDING --lost--> UNANSWERED: written with what to look for;
 	 * UNANSWERED --send--> adopted: gone. */
 	struct cache_listing *l = NULL;
-	CHECK(cache_listing_get(e.cache, products, &l) == 0);
+	CHECK(cache_listing_get(e.st.cache, products, &l) == 0);
 	cache_listing_unref(l);
 	n = create(&e, products, "peper.json");
 	CHECK(set_text(&e, n, "{\"code\": \"PE\", \"name\": \"Peper\", \"price\": 2}") == 0);
-	fake_service_fail(e.svc, "POST", "products",
+	fake_service_fail(e.st.svc, "POST", "products",
 			  &(struct fake_answer){.err = -ECONNRESET, .error = "Recv failure"}, true,
 			  1);
 	CHECK(commit(&e, n, false) == -ECONNRESET);
@@ -1422,11 +1394,11 @@ static void test_journal_posting(void)
 	env_journal(&e);
 	n = create(&e, products, "koek.json");
 	CHECK(set_text(&e, n, koek) == 0);
-	fake_service_hold(e.svc, "POST", "products");
+	fake_service_hold(e.st.svc, "POST", "products");
 	bg_start(&b, &e, n, false);
-	CHECK(fake_service_wait_held(e.svc, 1));
+	CHECK(fake_service_wait_held(e.st.svc, 1));
 	CHECK_STR(journal(&e), "products=koek.json.entry posting");
-	fake_service_release(e.svc);
+	fake_service_release(e.st.svc);
 	CHECK(bg_join(&b) == 0 && n->kind == N_JSON);
 	CHECK_STR(journal(&e), "");
 	env_fini(&e);
@@ -1486,24 +1458,24 @@ static void test_journal_restore(void)
 	r = record(&e, clients, "1");
 	CHECK(set_text(&e, r, "{ oops") == 0 && commit(&e, r, false) == -EINVAL);
 	fake_service_fail(
-	    e.svc, "POST", "clients",
+	    e.st.svc, "POST", "clients",
 	    &(struct fake_answer){.status = 400, .body = "Field 'company' is required"}, false, 1);
 	n = create(&e, clients, "nieuw.json");
 	CHECK(set_text(&e, n, "{\"contact\": \"Piet\"}") == 0 && commit(&e, n, false) == -EINVAL);
 	struct cache_listing *l = NULL;
-	CHECK(cache_listing_get(e.cache, products, &l) == 0);
+	CHECK(cache_listing_get(e.st.cache, products, &l) == 0);
 	cache_listing_unref(l);
 	n = create(&e, products, "peper.json");
 	CHECK(set_text(&e, n, "{\"code\": \"PE\", \"name\": \"Peper\", \"price\": 2}") == 0);
-	fake_service_fail(e.svc, "POST", "products",
+	fake_service_fail(e.st.svc, "POST", "products",
 			  &(struct fake_answer){.err = -ECONNRESET, .error = "Recv failure"}, true,
 			  1);
 	CHECK(commit(&e, n, false) == -ECONNRESET);
-	CHECK(fake_service_count(e.svc, "products") == 3);
+	CHECK(fake_service_count(e.st.svc, "products") == 3);
 	n = create(&e, products, "sjabloon.json");
 	CHECK(tpl && save_write(e.save, n, tpl, len, 0) == 0 && commit(&e, n, false) == 0);
 	/* A payment refused: named after its invoice. */
-	fake_service_fail(e.svc, "PUT", "invoices_payment/2026-0001",
+	fake_service_fail(e.st.svc, "PUT", "invoices_payment/2026-0001",
 			  &(struct fake_answer){.status = 400, .body = "Amount too high"}, false, 1);
 	n = create(&e, payments, "2026-0001.json");
 	CHECK(set_text(&e, n, "{\"amount\": 1000000, \"date\": \"2026-01-02\"}") == 0);
@@ -1554,7 +1526,7 @@ static void test_journal_restore(void)
 	free(err);
 	CHECK(n && commit(&e, n, true) == 0 && n->kind == N_JSON);
 	CHECK_STR(n ? n->id : NULL, "3");
-	CHECK(calls(&e, "POST", NULL) == posts && fake_service_count(e.svc, "products") == 3);
+	CHECK(calls(&e, "POST", NULL) == posts && fake_service_count(e.st.svc, "products") == 3);
 	/* The record fixed: exactly one PUT. */
 	t = edited(&e, clients, "1", "{", "{");
 	char *fixed = t ? edited(&e, clients, "1", "Bakkerij De Korst", "De Korst") : NULL;

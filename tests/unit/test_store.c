@@ -10,6 +10,7 @@
  */
 #include "fake_service.h"
 #include "fake_transport.h"
+#include "unit_stack.h"
 #include "unit.h"
 #include "unit_thread.h"
 
@@ -92,11 +93,7 @@ static const char pdf_b[] = "%PDF-1.4\n1 0 obj << /Title (B) >> endobj\ntrailer\
 static const char pdf_c[] = "%PDF-1.4\n1 0 obj << /Title (C) >> endobj\ntrailer\n%%EOF\n";
 
 struct env {
-	struct fake_transport *f; /* owned by the api */
-	struct fake_service *svc;
-	struct api *api;
-	struct events *ev;
-	struct cache *cache;
+	struct unit_stack st;
 	/* What the changed callback saw. */
 	unsigned changed;
 	const struct schema_collection *changed_c;
@@ -118,49 +115,28 @@ static void on_changed(void *ud, const struct schema_collection *c, const struct
 
 static void env_init(struct env *e, double ttl, long page_size)
 {
-	struct api_config acfg = {
-	    .background_per_hour = -1,
-	    .now = fake_clock_now,
-	    .sleep = fake_clock_sleep,
-	    .clock_arg = &clk,
-	};
 	struct cache_config ccfg = {
 	    .ttl = ttl,
 	    .page_size = page_size,
 	    .now = clock_now,
 	    .started = STARTED,
 	    .changed = on_changed,
+	    .ud = e,
 	};
 
 	memset(e, 0, sizeof(*e));
-	clk = (struct fake_clock){.now = T0};
-	e->f = fake_transport_new(&clk);
-	e->svc = fake_service_new(e->f);
+	unit_stack_init(&e->st, &clk, T0, &ccfg);
 	for (size_t i = 0; i < N(client_wire); i++)
-		fake_service_put(e->svc, "clients", client_wire[i]);
+		fake_service_put(e->st.svc, "clients", client_wire[i]);
 	for (size_t i = 0; i < N(product_wire); i++)
-		fake_service_put(e->svc, "products", product_wire[i]);
+		fake_service_put(e->st.svc, "products", product_wire[i]);
 	for (size_t i = 0; i < N(invoice_wire); i++)
-		fake_service_put(e->svc, "invoices", invoice_wire[i]);
-	ccfg.ud = e;
-	if (api_new_with(&e->api, &acfg, fake_transport_base(e->f)) != 0 ||
-	    events_new(&e->ev) != 0) {
-		printf("setup failed\n");
-		exit(1);
-	}
-	ccfg.events = e->ev;
-	if (cache_new(&e->cache, e->api, &ccfg) != 0) {
-		printf("setup failed\n");
-		exit(1);
-	}
+		fake_service_put(e->st.svc, "invoices", invoice_wire[i]);
 }
 
 static void env_fini(struct env *e)
 {
-	cache_free(e->cache);
-	api_free(e->api);
-	fake_service_free(e->svc);
-	events_free(e->ev);
+	unit_stack_fini(&e->st);
 }
 
 /* The newest error as "what: message" (a static buffer), or "". */
@@ -177,7 +153,7 @@ static const char *last_error(struct events *ev)
 
 static unsigned gets(struct env *e, const char *path)
 {
-	return fake_service_calls(e->svc, "GET", path);
+	return fake_service_calls(e->st.svc, "GET", path);
 }
 
 /* The cache's status object, and one string of it. */
@@ -185,7 +161,7 @@ static cJSON *describe(struct env *e)
 {
 	cJSON *o = cJSON_CreateObject();
 
-	cache_describe(e->cache, o);
+	cache_describe(e->st.cache, o);
 	return o;
 }
 
@@ -214,12 +190,12 @@ static void test_ttl(void)
 	cJSON *d;
 
 	env_init(&e, 60, 100);
-	CHECK(!cache_has_listing(e.cache, clients));
-	CHECK(cache_listing_get(e.cache, clients, &l1) == 0);
+	CHECK(!cache_has_listing(e.st.cache, clients));
+	CHECK(cache_listing_get(e.st.cache, clients, &l1) == 0);
 	CHECK(gets(&e, "clients") == 1);
-	CHECK_STR(fake_service_path(e.svc, 0), "clients?count=100&offset=0");
+	CHECK_STR(fake_service_path(e.st.svc, 0), "clients?count=100&offset=0");
 	CHECK(l1 && l1->n == 3);
-	CHECK(cache_has_listing(e.cache, clients));
+	CHECK(cache_has_listing(e.st.cache, clients));
 	/* Sorted by stem, indexed by id. */
 	CHECK_STR(l1->recs[0]->id, "1");
 	CHECK_STR(l1->recs[2]->stem, "3");
@@ -235,10 +211,10 @@ static void test_ttl(void)
 
 	/* Within the TTL: the same listing, no call. */
 	clk.now += 59.9;
-	CHECK(cache_listing_get(e.cache, clients, &l2) == 0);
+	CHECK(cache_listing_get(e.st.cache, clients, &l2) == 0);
 	CHECK(l2 == l1 && gets(&e, "clients") == 1);
-	CHECK(cache_listing_ttl_left(e.cache, l2) > 0.09 &&
-	      cache_listing_ttl_left(e.cache, l2) < 0.11);
+	CHECK(cache_listing_ttl_left(e.st.cache, l2) > 0.09 &&
+	      cache_listing_ttl_left(e.st.cache, l2) < 0.11);
 	d = describe(&e);
 	CHECK_STR(coll_state(d, "clients", "state"), "fresh");
 	CHECK_STR(coll_state(d, "products", "state"), "not listed");
@@ -247,11 +223,11 @@ static void test_ttl(void)
 
 	/* Past it: listed again. */
 	clk.now += 0.2;
-	CHECK(cache_listing_ttl_left(e.cache, l2) == 0);
+	CHECK(cache_listing_ttl_left(e.st.cache, l2) == 0);
 	d = describe(&e);
 	CHECK_STR(coll_state(d, "clients", "state"), "expired");
 	cJSON_Delete(d);
-	CHECK(cache_listing_get(e.cache, clients, &l3) == 0);
+	CHECK(cache_listing_get(e.st.cache, clients, &l3) == 0);
 	CHECK(gets(&e, "clients") == 2);
 	CHECK(l3 != l1 && l3->n == 3 && l3->fetched == clk.now);
 	/* The old snapshot stays valid while referenced. */
@@ -264,7 +240,7 @@ static void test_ttl(void)
 	env_fini(&e);
 	env_init(&e, 0, 100);
 	for (int i = 0; i < 3; i++) {
-		CHECK(cache_listing_get(e.cache, products, &l1) == 0);
+		CHECK(cache_listing_get(e.st.cache, products, &l1) == 0);
 		cache_listing_unref(l1);
 	}
 	CHECK(gets(&e, "products") == 3);
@@ -278,37 +254,37 @@ static void test_invalidate(void)
 	cJSON *d;
 
 	env_init(&e, 60, 100);
-	CHECK(cache_listing_get(e.cache, clients, &l) == 0);
+	CHECK(cache_listing_get(e.st.cache, clients, &l) == 0);
 	cache_listing_unref(l);
-	CHECK(cache_listing_get(e.cache, products, &l) == 0);
+	CHECK(cache_listing_get(e.st.cache, products, &l) == 0);
 	cache_listing_unref(l);
 
 	/* A change of ours: the next access lists again, within the TTL. */
-	cache_invalidate(e.cache, clients);
+	cache_invalidate(e.st.cache, clients);
 	d = describe(&e);
 	CHECK_STR(coll_state(d, "clients", "state"), "expired");
 	CHECK_STR(coll_state(d, "products", "state"), "fresh");
 	cJSON_Delete(d);
 	/* The held listing is still there to peek at, without a call. */
-	l = cache_listing_peek(e.cache, clients);
+	l = cache_listing_peek(e.st.cache, clients);
 	CHECK(l && l->n == 3 && gets(&e, "clients") == 1);
 	cache_listing_unref(l);
-	CHECK(cache_listing_get(e.cache, clients, &l) == 0);
+	CHECK(cache_listing_get(e.st.cache, clients, &l) == 0);
 	cache_listing_unref(l);
 	CHECK(gets(&e, "clients") == 2);
 	/* Once: fresh again. */
-	CHECK(cache_listing_get(e.cache, clients, &l) == 0);
+	CHECK(cache_listing_get(e.st.cache, clients, &l) == 0);
 	cache_listing_unref(l);
 	CHECK(gets(&e, "clients") == 2);
-	CHECK(cache_listing_get(e.cache, products, &l) == 0);
+	CHECK(cache_listing_get(e.st.cache, products, &l) == 0);
 	cache_listing_unref(l);
 	CHECK(gets(&e, "products") == 1);
 
 	/* cache_refresh_all drops every listing. */
-	cache_refresh_all(e.cache);
-	CHECK(cache_listing_get(e.cache, clients, &l) == 0);
+	cache_refresh_all(e.st.cache);
+	CHECK(cache_listing_get(e.st.cache, clients, &l) == 0);
 	cache_listing_unref(l);
-	CHECK(cache_listing_get(e.cache, products, &l) == 0);
+	CHECK(cache_listing_get(e.st.cache, products, &l) == 0);
 	cache_listing_unref(l);
 	CHECK(gets(&e, "clients") == 3 && gets(&e, "products") == 2);
 	env_fini(&e);
@@ -363,7 +339,7 @@ static bool race_run(struct race *r, const char *method, const char *path)
 
 	pthread_mutex_init(&r->lock, NULL);
 	pthread_cond_init(&r->cond, NULL);
-	fake_service_hold(r->e->svc, method, path);
+	fake_service_hold(r->e->st.svc, method, path);
 	for (int i = 0; i < RACERS; i++) {
 		who[i] = (struct racer){r, i};
 		pthread_create(&th[i], NULL, racer_main, &who[i]);
@@ -375,8 +351,8 @@ static bool race_run(struct race *r, const char *method, const char *path)
 	/* One of them is in the held request; every other one waits for it
 	 * inside the store (or, were single-flight broken, in a request of
 	 * its own: the count below would show it). */
-	met = fake_service_wait_held(r->e->svc, 1) && unit_wait_asleep(r->tids, RACERS);
-	fake_service_release(r->e->svc);
+	met = fake_service_wait_held(r->e->st.svc, 1) && unit_wait_asleep(r->tids, RACERS);
+	fake_service_release(r->e->st.svc);
 	for (int i = 0; i < RACERS; i++)
 		pthread_join(th[i], NULL);
 	pthread_mutex_destroy(&r->lock);
@@ -387,7 +363,7 @@ static bool race_run(struct race *r, const char *method, const char *path)
 static int race_listing(struct race *r, int i)
 {
 	struct cache_listing *l = NULL;
-	int rc = cache_listing_get(r->e->cache, clients, &l);
+	int rc = cache_listing_get(r->e->st.cache, clients, &l);
 
 	r->got[i] = l;
 	return rc;
@@ -396,7 +372,7 @@ static int race_listing(struct race *r, int i)
 static int race_record(struct race *r, int i)
 {
 	struct cache_record *rec = NULL;
-	int rc = cache_record_get(r->e->cache, invoices, r->what, &rec);
+	int rc = cache_record_get(r->e->st.cache, invoices, r->what, &rec);
 
 	r->got[i] = rec;
 	return rc;
@@ -432,8 +408,8 @@ static void test_single_flight(void)
 	memset(&r, 0, sizeof(r));
 	r.e = &e;
 	r.fn = race_listing;
-	fake_service_fail(e.svc, "GET", "clients", &(struct fake_answer){.status = 404}, false, -1);
-	cache_invalidate(e.cache, clients);
+	fake_service_fail(e.st.svc, "GET", "clients", &(struct fake_answer){.status = 404}, false, -1);
+	cache_invalidate(e.st.cache, clients);
 	clk.now += 61; /* and expired: no stale copy is served within the TTL */
 	CHECK(race_run(&r, "GET", "clients"));
 	CHECK(gets(&e, "clients") == 2);
@@ -446,13 +422,13 @@ static void test_single_flight(void)
 
 	/* A record completed with GET one. */
 	env_init(&e, 60, 100);
-	fake_service_partial(e.svc, "invoices", "lines");
+	fake_service_partial(e.st.svc, "invoices", "lines");
 	memset(&r, 0, sizeof(r));
 	r.e = &e;
 	r.fn = race_record;
 	r.what = "2026-0001";
 	struct cache_listing *l = NULL;
-	CHECK(cache_listing_get(e.cache, invoices, &l) == 0);
+	CHECK(cache_listing_get(e.st.cache, invoices, &l) == 0);
 	cache_listing_unref(l);
 	CHECK(race_run(&r, "GET", "invoices/2026-0001"));
 	CHECK(gets(&e, "invoices/2026-0001") == 1);
@@ -471,39 +447,39 @@ static void test_fail_hold(void)
 	struct cache_listing *l = NULL;
 
 	env_init(&e, 60, 100);
-	fake_service_fail(e.svc, "GET", "products",
+	fake_service_fail(e.st.svc, "GET", "products",
 			  &(struct fake_answer){.status = 400, .body = "Field 'count' is invalid"},
 			  false, -1);
-	CHECK(cache_listing_get(e.cache, products, &l) == -EINVAL && !l);
+	CHECK(cache_listing_get(e.st.cache, products, &l) == -EINVAL && !l);
 	CHECK(gets(&e, "products") == 1);
-	CHECK_STR(last_error(e.ev), "list products: HTTP 400: Field 'count' is invalid");
+	CHECK_STR(last_error(e.st.ev), "list products: HTTP 400: Field 'count' is invalid");
 	/* Within the hold: the same outcome, no call. */
 	clk.now += 0.9;
-	CHECK(cache_listing_get(e.cache, products, &l) == -EINVAL);
+	CHECK(cache_listing_get(e.st.cache, products, &l) == -EINVAL);
 	CHECK(gets(&e, "products") == 1);
 	/* After it: asked again. */
 	clk.now += 0.2;
-	CHECK(cache_listing_get(e.cache, products, &l) == -EINVAL);
+	CHECK(cache_listing_get(e.st.cache, products, &l) == -EINVAL);
 	CHECK(gets(&e, "products") == 2);
 	/* An invalidation (a change of ours) asks at once. */
-	fake_service_clear_faults(e.svc);
-	cache_invalidate(e.cache, products);
-	CHECK(cache_listing_get(e.cache, products, &l) == 0 && l && l->n == 2);
+	fake_service_clear_faults(e.st.svc);
+	cache_invalidate(e.st.cache, products);
+	CHECK(cache_listing_get(e.st.cache, products, &l) == 0 && l && l->n == 2);
 	CHECK(gets(&e, "products") == 3);
 	cache_listing_unref(l);
 
 	/* A body that is not JSON: EIO, said in the errors. */
-	fake_service_fail(e.svc, "GET", "clients",
+	fake_service_fail(e.st.svc, "GET", "clients",
 			  &(struct fake_answer){.status = 200, .body = "<html>maintenance</html>"},
 			  false, 1);
-	CHECK(cache_listing_get(e.cache, clients, &l) == -EIO);
-	CHECK_STR(last_error(e.ev), "list clients: the service sent a body that is not JSON");
+	CHECK(cache_listing_get(e.st.cache, clients, &l) == -EIO);
+	CHECK_STR(last_error(e.st.ev), "list clients: the service sent a body that is not JSON");
 	/* Nor a list: EIO. */
 	clk.now += 1.1;
-	fake_service_fail(e.svc, "GET", "clients",
+	fake_service_fail(e.st.svc, "GET", "clients",
 			  &(struct fake_answer){.status = 200, .body = "42"}, false, 1);
-	CHECK(cache_listing_get(e.cache, clients, &l) == -EIO);
-	CHECK_STR(last_error(e.ev), "list clients: the service sent something that is not a list");
+	CHECK(cache_listing_get(e.st.cache, clients, &l) == -EIO);
+	CHECK_STR(last_error(e.st.ev), "list clients: the service sent something that is not a list");
 	env_fini(&e);
 }
 
@@ -515,14 +491,14 @@ static void test_stale(void)
 	double t;
 
 	env_init(&e, 60, 100);
-	CHECK(cache_listing_get(e.cache, clients, &l1) == 0);
+	CHECK(cache_listing_get(e.st.cache, clients, &l1) == 0);
 	clk.now += 61;
 	/* The refresh fails (a 500 is retried: 4 calls): the held listing is
 	 * served, marked stale. */
-	fake_service_fail(e.svc, "GET", "clients",
+	fake_service_fail(e.st.svc, "GET", "clients",
 			  &(struct fake_answer){.status = 500, .body = "one bad record"}, false,
 			  -1);
-	CHECK(cache_listing_get(e.cache, clients, &l) == 0 && l == l1);
+	CHECK(cache_listing_get(e.st.cache, clients, &l) == 0 && l == l1);
 	cache_listing_unref(l);
 	CHECK(gets(&e, "clients") == 1 + 4);
 	t = clk.now; /* the retries moved the clock */
@@ -534,20 +510,20 @@ static void test_stale(void)
 
 	/* Not tried again before the stale retry time (5 s, the TTL being longer). */
 	clk.now = t + 4.9;
-	CHECK(cache_listing_get(e.cache, clients, &l) == 0 && l == l1);
+	CHECK(cache_listing_get(e.st.cache, clients, &l) == 0 && l == l1);
 	cache_listing_unref(l);
 	CHECK(gets(&e, "clients") == 5);
 	/* Then tried, and still stale while it fails. */
 	clk.now = t + 5.1;
-	CHECK(cache_listing_get(e.cache, clients, &l) == 0 && l == l1);
+	CHECK(cache_listing_get(e.st.cache, clients, &l) == 0 && l == l1);
 	cache_listing_unref(l);
 	CHECK(gets(&e, "clients") == 9);
 	t = clk.now;
 
 	/* The service back: fresh again, the stale marks gone. */
-	fake_service_clear_faults(e.svc);
+	fake_service_clear_faults(e.st.svc);
 	clk.now = t + 5.1;
-	CHECK(cache_listing_get(e.cache, clients, &l) == 0 && l != l1 && l->n == 3);
+	CHECK(cache_listing_get(e.st.cache, clients, &l) == 0 && l != l1 && l->n == 3);
 	cache_listing_unref(l);
 	CHECK(gets(&e, "clients") == 10);
 	d = describe(&e);
@@ -558,15 +534,15 @@ static void test_stale(void)
 
 	/* The service down: its own words say why (the api's health). */
 	clk.now += 61;
-	fake_service_fail(e.svc, "GET", NULL,
+	fake_service_fail(e.st.svc, "GET", NULL,
 			  &(struct fake_answer){.status = 503, .body = "down for maintenance"},
 			  false, -1);
-	CHECK(cache_listing_get(e.cache, clients, &l) == 0); /* 4 calls: not down yet */
+	CHECK(cache_listing_get(e.st.cache, clients, &l) == 0); /* 4 calls: not down yet */
 	cache_listing_unref(l);
-	CHECK(cache_listing_get(e.cache, products, &l) == -EIO); /* none held; now down */
+	CHECK(cache_listing_get(e.st.cache, products, &l) == -EIO); /* none held; now down */
 	CHECK(gets(&e, NULL) == 10 + 4 + 4);
 	clk.now += 5.1;
-	CHECK(cache_listing_get(e.cache, clients, &l) == 0);
+	CHECK(cache_listing_get(e.st.cache, clients, &l) == 0);
 	cache_listing_unref(l);
 	d = describe(&e);
 	CHECK_STR(coll_state(d, "clients", "state"), "stale");
@@ -576,18 +552,18 @@ static void test_stale(void)
 
 	/* A short TTL retries sooner (at the TTL, but not under 0.5 s). */
 	env_init(&e, 2, 100);
-	CHECK(cache_listing_get(e.cache, clients, &l1) == 0);
+	CHECK(cache_listing_get(e.st.cache, clients, &l1) == 0);
 	clk.now += 2.1;
-	fake_service_fail(e.svc, "GET", "clients", &(struct fake_answer){.status = 404}, false, -1);
-	CHECK(cache_listing_get(e.cache, clients, &l) == 0 && l == l1);
+	fake_service_fail(e.st.svc, "GET", "clients", &(struct fake_answer){.status = 404}, false, -1);
+	CHECK(cache_listing_get(e.st.cache, clients, &l) == 0 && l == l1);
 	cache_listing_unref(l);
 	CHECK(gets(&e, "clients") == 2);
 	clk.now += 1.9;
-	CHECK(cache_listing_get(e.cache, clients, &l) == 0);
+	CHECK(cache_listing_get(e.st.cache, clients, &l) == 0);
 	cache_listing_unref(l);
 	CHECK(gets(&e, "clients") == 2);
 	clk.now += 0.2;
-	CHECK(cache_listing_get(e.cache, clients, &l) == 0);
+	CHECK(cache_listing_get(e.st.cache, clients, &l) == 0);
 	cache_listing_unref(l);
 	CHECK(gets(&e, "clients") == 3);
 	cache_listing_unref(l1);
@@ -602,7 +578,7 @@ static void put_clients(struct env *e, int from, int to)
 
 	for (int i = from; i <= to; i++) {
 		snprintf(wire, sizeof(wire), "{'clientnr':'%d','company':'Klant %d'}", i, i);
-		fake_service_put(e->svc, "clients", wire);
+		fake_service_put(e->st.svc, "clients", wire);
 	}
 }
 
@@ -614,28 +590,28 @@ static void test_paging(void)
 	/* Full pages, then a short one: offsets 0, 2, 4. */
 	env_init(&e, 60, 2);
 	put_clients(&e, 4, 5);
-	CHECK(cache_listing_get(e.cache, clients, &l) == 0 && l->n == 5);
+	CHECK(cache_listing_get(e.st.cache, clients, &l) == 0 && l->n == 5);
 	CHECK(gets(&e, "clients") == 3);
-	CHECK_STR(fake_service_path(e.svc, 0), "clients?count=2&offset=0");
-	CHECK_STR(fake_service_path(e.svc, 1), "clients?count=2&offset=2");
-	CHECK_STR(fake_service_path(e.svc, 2), "clients?count=2&offset=4");
+	CHECK_STR(fake_service_path(e.st.svc, 0), "clients?count=2&offset=0");
+	CHECK_STR(fake_service_path(e.st.svc, 1), "clients?count=2&offset=2");
+	CHECK_STR(fake_service_path(e.st.svc, 2), "clients?count=2&offset=4");
 	CHECK_STR(l->recs[4]->id, "5");
 	cache_listing_unref(l);
 	env_fini(&e);
 
 	/* Full pages only: the empty page after them ends it. */
 	env_init(&e, 60, 3);
-	CHECK(cache_listing_get(e.cache, clients, &l) == 0 && l->n == 3);
+	CHECK(cache_listing_get(e.st.cache, clients, &l) == 0 && l->n == 3);
 	CHECK(gets(&e, "clients") == 2);
-	CHECK_STR(fake_service_path(e.svc, 1), "clients?count=3&offset=3");
+	CHECK_STR(fake_service_path(e.st.svc, 1), "clients?count=3&offset=3");
 	cache_listing_unref(l);
 	env_fini(&e);
 
 	/* A server that ignores `offset` sends the first page again: it stops
 	 * there, without the records twice. */
 	env_init(&e, 60, 2);
-	fake_service_paging(e.svc, true, 0);
-	CHECK(cache_listing_get(e.cache, clients, &l) == 0 && l->n == 2);
+	fake_service_paging(e.st.svc, true, 0);
+	CHECK(cache_listing_get(e.st.cache, clients, &l) == 0 && l->n == 2);
 	CHECK(gets(&e, "clients") == 2);
 	cache_listing_unref(l);
 	env_fini(&e);
@@ -644,10 +620,10 @@ static void test_paging(void)
 	 * shorter than its first ends it. */
 	env_init(&e, 60, 2);
 	put_clients(&e, 4, 5);
-	fake_service_paging(e.svc, false, 3);
-	CHECK(cache_listing_get(e.cache, clients, &l) == 0 && l->n == 5);
+	fake_service_paging(e.st.svc, false, 3);
+	CHECK(cache_listing_get(e.st.cache, clients, &l) == 0 && l->n == 5);
 	CHECK(gets(&e, "clients") == 2);
-	CHECK_STR(fake_service_path(e.svc, 1), "clients?count=2&offset=3");
+	CHECK_STR(fake_service_path(e.st.svc, 1), "clients?count=2&offset=3");
 	cache_listing_unref(l);
 	env_fini(&e);
 }
@@ -660,38 +636,38 @@ static void test_shapes(void)
 
 	for (size_t i = 0; i < N(shapes); i++) {
 		env_init(&e, 60, 2);
-		fake_service_shape(e.svc, shapes[i]);
-		CHECK(cache_listing_get(e.cache, clients, &l) == 0);
+		fake_service_shape(e.st.svc, shapes[i]);
+		CHECK(cache_listing_get(e.st.cache, clients, &l) == 0);
 		unit_check(l && l->n == 3 && !strcmp(l->recs[2]->id, "3"), __FILE__, __LINE__,
 			   "every shape, paged");
 		CHECK(gets(&e, "clients") == 2);
 		cache_listing_unref(l);
 		/* None: [] and {} (and {"countrylist": []}). */
-		CHECK(cache_listing_get(e.cache, schema_find("countrylist"), &l) == 0 && l->n == 0);
+		CHECK(cache_listing_get(e.st.cache, schema_find("countrylist"), &l) == 0 && l->n == 0);
 		cache_listing_unref(l);
 		env_fini(&e);
 	}
 
 	/* [] and {} as such, whatever the service's shape. */
 	env_init(&e, 60, 100);
-	fake_service_fail(e.svc, "GET", "products",
+	fake_service_fail(e.st.svc, "GET", "products",
 			  &(struct fake_answer){.status = 200, .body = "[]"}, false, 1);
-	CHECK(cache_listing_get(e.cache, products, &l) == 0 && l->n == 0);
+	CHECK(cache_listing_get(e.st.cache, products, &l) == 0 && l->n == 0);
 	cache_listing_unref(l);
-	cache_invalidate(e.cache, products);
-	fake_service_fail(e.svc, "GET", "products",
+	cache_invalidate(e.st.cache, products);
+	fake_service_fail(e.st.svc, "GET", "products",
 			  &(struct fake_answer){.status = 200, .body = " {} "}, false, 1);
-	CHECK(cache_listing_get(e.cache, products, &l) == 0 && l->n == 0);
+	CHECK(cache_listing_get(e.st.cache, products, &l) == 0 && l->n == 0);
 	cache_listing_unref(l);
 	CHECK(gets(&e, "products") == 2);
 	/* A record without its id is left out, the rest shown. */
-	cache_invalidate(e.cache, products);
+	cache_invalidate(e.st.cache, products);
 	fake_service_fail(
-	    e.svc, "GET", "products",
+	    e.st.svc, "GET", "products",
 	    &(struct fake_answer){.status = 200,
 				  .body = "[{\"code\":\"X\"},{\"id\":\"7\",\"code\":\"Y\"}]"},
 	    false, 1);
-	CHECK(cache_listing_get(e.cache, products, &l) == 0 && l->n == 1);
+	CHECK(cache_listing_get(e.st.cache, products, &l) == 0 && l->n == 1);
 	CHECK_STR(l->n ? l->recs[0]->id : NULL, "7");
 	cache_listing_unref(l);
 	env_fini(&e);
@@ -707,26 +683,26 @@ static void test_partial(void)
 	cJSON *d;
 
 	env_init(&e, 60, 100);
-	fake_service_partial(e.svc, "invoices", "lines");
-	CHECK(cache_listing_get(e.cache, invoices, &l) == 0 && l->n == 3);
+	fake_service_partial(e.st.svc, "invoices", "lines");
+	CHECK(cache_listing_get(e.st.cache, invoices, &l) == 0 && l->n == 3);
 	CHECK(!l->recs[0]->whole && strstr(l->recs[0]->text, "lines") == NULL);
 	cache_listing_unref(l);
 	/* Not held whole: peek says so without a call. */
-	CHECK(cache_record_peek(e.cache, invoices, "2026-0001", &r) == -ENOENT);
-	CHECK(cache_record_get(e.cache, invoices, "2026-0001", &r) == 0);
+	CHECK(cache_record_peek(e.st.cache, invoices, "2026-0001", &r) == -ENOENT);
+	CHECK(cache_record_get(e.st.cache, invoices, "2026-0001", &r) == 0);
 	CHECK(gets(&e, "invoices/2026-0001") == 1);
 	CHECK(r && r->whole && strstr(r->text, "\"description\": \"Taarten\"") != NULL);
 	/* Kept: no second call, and peek has it. */
 	r2 = NULL;
-	CHECK(cache_record_get(e.cache, invoices, "2026-0001", &r2) == 0 && r2 == r);
+	CHECK(cache_record_get(e.st.cache, invoices, "2026-0001", &r2) == 0 && r2 == r);
 	cache_record_unref(r2);
 	r2 = NULL;
-	CHECK(cache_record_peek(e.cache, invoices, "2026-0001", &r2) == 0 && r2 == r);
+	CHECK(cache_record_peek(e.st.cache, invoices, "2026-0001", &r2) == 0 && r2 == r);
 	cache_record_unref(r2);
 	CHECK(gets(&e, "invoices/2026-0001") == 1);
 	/* Each record one GET. */
 	r2 = NULL;
-	CHECK(cache_record_get(e.cache, invoices, "2026-0002", &r2) == 0);
+	CHECK(cache_record_get(e.st.cache, invoices, "2026-0002", &r2) == 0);
 	cache_record_unref(r2);
 	CHECK(gets(&e, "invoices/2026-0002") == 1);
 	d = describe(&e);
@@ -735,59 +711,59 @@ static void test_partial(void)
 	/* A GET one that failed is not repeated within the hold (1 s), as a
 	 * listing's is not: the kernel queues a file's readers one behind the
 	 * other. */
-	fake_service_fail(e.svc, "GET", "invoices/2026-0003",
+	fake_service_fail(e.st.svc, "GET", "invoices/2026-0003",
 			  &(struct fake_answer){.status = 400, .body = "nee"}, false, 1);
-	CHECK(cache_record_get(e.cache, invoices, "2026-0003", &r2) == -EINVAL);
+	CHECK(cache_record_get(e.st.cache, invoices, "2026-0003", &r2) == -EINVAL);
 	CHECK(gets(&e, "invoices/2026-0003") == 1);
 	clk.now += 0.9;
-	CHECK(cache_record_get(e.cache, invoices, "2026-0003", &r2) == -EINVAL);
+	CHECK(cache_record_get(e.st.cache, invoices, "2026-0003", &r2) == -EINVAL);
 	CHECK(gets(&e, "invoices/2026-0003") == 1);
 	clk.now += 0.2;
 	r2 = NULL;
-	CHECK(cache_record_get(e.cache, invoices, "2026-0003", &r2) == 0 && r2 && r2->whole);
+	CHECK(cache_record_get(e.st.cache, invoices, "2026-0003", &r2) == 0 && r2 && r2->whole);
 	CHECK(gets(&e, "invoices/2026-0003") == 2);
 	cache_record_unref(r2);
 	/* A record the listing lacks: ENOENT, no call. */
-	CHECK(cache_record_get(e.cache, invoices, "2026-0099", &r2) == -ENOENT);
+	CHECK(cache_record_get(e.st.cache, invoices, "2026-0099", &r2) == -ENOENT);
 	CHECK(gets(&e, "invoices/2026-0099") == 0);
 	/* A newer listing makes the record older than it: fetched again. */
 	clk.now += 61;
 	r2 = NULL;
-	CHECK(cache_record_get(e.cache, invoices, "2026-0001", &r2) == 0);
+	CHECK(cache_record_get(e.st.cache, invoices, "2026-0001", &r2) == 0);
 	CHECK(gets(&e, "invoices") == 2 && gets(&e, "invoices/2026-0001") == 2);
 	cache_record_unref(r2);
 	/* Refetching fails: the copy held beats the error. */
 	clk.now += 61;
-	fake_service_fail(e.svc, "GET", "invoices/2026-0001", &(struct fake_answer){.status = 500},
+	fake_service_fail(e.st.svc, "GET", "invoices/2026-0001", &(struct fake_answer){.status = 500},
 			  false, -1);
 	r2 = NULL;
-	CHECK(cache_record_get(e.cache, invoices, "2026-0001", &r2) == 0 && r2 && r2->whole);
+	CHECK(cache_record_get(e.st.cache, invoices, "2026-0001", &r2) == 0 && r2 && r2->whole);
 	cache_record_unref(r2);
 	/* Gone from the service: ENOENT. */
 	clk.now += 61;
-	fake_service_fail(e.svc, "GET", "invoices/2026-0001", &(struct fake_answer){.status = 404},
+	fake_service_fail(e.st.svc, "GET", "invoices/2026-0001", &(struct fake_answer){.status = 404},
 			  false, -1);
-	CHECK(cache_record_get(e.cache, invoices, "2026-0001", &r2) == -ENOENT);
+	CHECK(cache_record_get(e.st.cache, invoices, "2026-0001", &r2) == -ENOENT);
 	cache_record_unref(r);
 
 	/* A failure is held only against the listing it was found with: one
 	 * listed since (a change of ours) asks at once. */
-	fake_service_put(e.svc, "invoices",
+	fake_service_put(e.st.svc, "invoices",
 			 "{'invoicenr':'2026-0004','totalintax':'1.00','lines':[]}");
-	cache_invalidate(e.cache, invoices);
-	fake_service_fail(e.svc, "GET", "invoices/2026-0004",
+	cache_invalidate(e.st.cache, invoices);
+	fake_service_fail(e.st.svc, "GET", "invoices/2026-0004",
 			  &(struct fake_answer){.status = 400, .body = "nee"}, false, 1);
-	CHECK(cache_record_get(e.cache, invoices, "2026-0004", &r2) == -EINVAL);
+	CHECK(cache_record_get(e.st.cache, invoices, "2026-0004", &r2) == -EINVAL);
 	clk.now += 0.1;
-	cache_invalidate(e.cache, invoices);
+	cache_invalidate(e.st.cache, invoices);
 	r2 = NULL;
-	CHECK(cache_record_get(e.cache, invoices, "2026-0004", &r2) == 0);
+	CHECK(cache_record_get(e.st.cache, invoices, "2026-0004", &r2) == 0);
 	CHECK(gets(&e, "invoices/2026-0004") == 2);
 	cache_record_unref(r2);
 
 	/* Listings that carry records whole need no GET one. */
 	r = NULL;
-	CHECK(cache_record_get(e.cache, clients, "1", &r) == 0 && r && r->whole);
+	CHECK(cache_record_get(e.st.cache, clients, "1", &r) == 0 && r && r->whole);
 	cache_record_unref(r);
 	CHECK(gets(&e, "clients/1") == 0);
 	env_fini(&e);
@@ -802,24 +778,24 @@ static void test_filtered(void)
 	cJSON *d;
 
 	env_init(&e, 60, 100);
-	CHECK(!cache_has_filtered(e.cache, invoices, "open"));
-	CHECK(cache_listing_get_filtered(e.cache, invoices, "open", &l) == 0);
-	CHECK_STR(fake_service_path(e.svc, 0), "invoices?filter=open&count=100&offset=0");
+	CHECK(!cache_has_filtered(e.st.cache, invoices, "open"));
+	CHECK(cache_listing_get_filtered(e.st.cache, invoices, "open", &l) == 0);
+	CHECK_STR(fake_service_path(e.st.svc, 0), "invoices?filter=open&count=100&offset=0");
 	/* open: something left to pay, not uncollectible. */
 	CHECK(l->n == 1 && !strcmp(l->recs[0]->id, "2026-0001"));
-	CHECK(cache_has_filtered(e.cache, invoices, "open"));
-	CHECK(!cache_has_listing(e.cache, invoices));
+	CHECK(cache_has_filtered(e.st.cache, invoices, "open"));
+	CHECK(!cache_has_listing(e.st.cache, invoices));
 	/* Kept like any listing. */
-	CHECK(cache_listing_get_filtered(e.cache, invoices, "open", &l2) == 0 && l2 == l);
+	CHECK(cache_listing_get_filtered(e.st.cache, invoices, "open", &l2) == 0 && l2 == l);
 	cache_listing_unref(l2);
 	CHECK(gets(&e, "invoices") == 1);
 	/* Another filter is another listing. */
-	CHECK(cache_listing_get_filtered(e.cache, invoices, "paid", &l2) == 0 && l2->n == 1);
+	CHECK(cache_listing_get_filtered(e.st.cache, invoices, "paid", &l2) == 0 && l2->n == 1);
 	CHECK_STR(l2->recs[0]->id, "2026-0002");
 	cache_listing_unref(l2);
 	CHECK(gets(&e, "invoices") == 2);
 	/* A filter the table does not have: ENOENT, no call. */
-	CHECK(cache_listing_get_filtered(e.cache, invoices, "bogus", &l2) == -ENOENT);
+	CHECK(cache_listing_get_filtered(e.st.cache, invoices, "bogus", &l2) == -ENOENT);
 	CHECK(gets(&e, "invoices") == 2);
 	d = describe(&e);
 	CHECK_STR(coll_state(d, "invoices?filter=open", "state"), "fresh");
@@ -827,10 +803,10 @@ static void test_filtered(void)
 	cJSON_Delete(d);
 	/* A payment moves an invoice between filters: the invalidation of the
 	 * collection drops them too. */
-	cache_invalidate(e.cache, invoices);
-	fake_service_put(e.svc, "invoices",
+	cache_invalidate(e.st.cache, invoices);
+	fake_service_put(e.st.svc, "invoices",
 			 "{'invoicenr':'2026-0001','totalintax':'121.00','open':'0.00'}");
-	CHECK(cache_listing_get_filtered(e.cache, invoices, "open", &l2) == 0 && l2->n == 0);
+	CHECK(cache_listing_get_filtered(e.st.cache, invoices, "open", &l2) == 0 && l2->n == 0);
 	cache_listing_unref(l2);
 	CHECK(gets(&e, "invoices") == 3);
 	/* Filtered listings do not tell the kernel (views do that from theirs). */
@@ -847,24 +823,24 @@ static void test_held(void)
 	struct cache_listing *l = NULL, *h;
 
 	env_init(&e, 60, 100);
-	CHECK(cache_listing_held(e.cache, clients) == NULL);
-	CHECK(cache_listing_peek(e.cache, clients) == NULL);
+	CHECK(cache_listing_held(e.st.cache, clients) == NULL);
+	CHECK(cache_listing_peek(e.st.cache, clients) == NULL);
 	CHECK(gets(&e, NULL) == 0);
-	CHECK(cache_listing_get(e.cache, clients, &l) == 0);
+	CHECK(cache_listing_get(e.st.cache, clients, &l) == 0);
 	/* Expired: still what is held, no call. */
 	clk.now += 120;
-	h = cache_listing_held(e.cache, clients);
+	h = cache_listing_held(e.st.cache, clients);
 	CHECK(h == l && gets(&e, "clients") == 1);
 	cache_listing_unref(h);
 	/* Dropped by a change of ours: listed again, the change shown. */
-	fake_service_put(e.svc, "clients", "{'clientnr':'2','company':'Bos & Zn'}");
-	cache_invalidate(e.cache, clients);
-	h = cache_listing_held(e.cache, clients);
+	fake_service_put(e.st.svc, "clients", "{'clientnr':'2','company':'Bos & Zn'}");
+	cache_invalidate(e.st.cache, clients);
+	h = cache_listing_held(e.st.cache, clients);
 	CHECK(h && h != l && gets(&e, "clients") == 2);
 	CHECK(h && strstr(h->recs[1]->text, "Bos & Zn") != NULL);
 	cache_listing_unref(h);
 	/* Once. */
-	h = cache_listing_held(e.cache, clients);
+	h = cache_listing_held(e.st.cache, clients);
 	CHECK(gets(&e, "clients") == 2);
 	cache_listing_unref(h);
 	cache_listing_unref(l);
@@ -880,7 +856,7 @@ static void test_changed(void)
 	struct timespec first;
 
 	env_init(&e, 10, 100);
-	CHECK(cache_listing_get(e.cache, clients, &l) == 0);
+	CHECK(cache_listing_get(e.st.cache, clients, &l) == 0);
 	/* First listing: the mount's start is its time. */
 	CHECK(e.changed == 1 && e.changed_c == clients && !e.changed_had_old);
 	CHECK(l->changed.tv_sec == STARTED && l->changed.tv_nsec == 0);
@@ -889,15 +865,15 @@ static void test_changed(void)
 
 	/* Listed again, the same content: no call back, the same time. */
 	clk.now += 11;
-	CHECK(cache_listing_get(e.cache, clients, &l) == 0);
+	CHECK(cache_listing_get(e.st.cache, clients, &l) == 0);
 	CHECK(gets(&e, "clients") == 2 && e.changed == 1);
 	CHECK(l->changed.tv_sec == first.tv_sec && l->changed.tv_nsec == first.tv_nsec);
 	cache_listing_unref(l);
 
 	/* Other content: called back, the time strictly later. */
-	fake_service_put(e.svc, "clients", "{'clientnr':'4','company':'Nieuw'}");
+	fake_service_put(e.st.svc, "clients", "{'clientnr':'4','company':'Nieuw'}");
 	clk.now += 11;
-	CHECK(cache_listing_get(e.cache, clients, &l) == 0 && l->n == 4);
+	CHECK(cache_listing_get(e.st.cache, clients, &l) == 0 && l->n == 4);
 	CHECK(e.changed == 2 && e.changed_had_old);
 	CHECK(cache_time_after(e.changed_cur, e.changed_old));
 	CHECK(cache_time_after(l->changed, first));
@@ -908,18 +884,18 @@ static void test_changed(void)
 		char wire[64];
 
 		snprintf(wire, sizeof(wire), "{'clientnr':'4','company':'Nieuw %d'}", i);
-		fake_service_put(e.svc, "clients", wire);
-		cache_invalidate(e.cache, clients);
-		CHECK(cache_listing_get(e.cache, clients, &l) == 0);
+		fake_service_put(e.st.svc, "clients", wire);
+		cache_invalidate(e.st.cache, clients);
+		CHECK(cache_listing_get(e.st.cache, clients, &l) == 0);
 		CHECK(cache_time_after(l->changed, first));
 		first = l->changed;
 		cache_listing_unref(l);
 	}
 	CHECK(e.changed == 5);
 	/* A change in a record's text alone counts (same ids, same sizes). */
-	fake_service_put(e.svc, "clients", "{'clientnr':'4','company':'Nieuw 7'}");
-	cache_invalidate(e.cache, clients);
-	CHECK(cache_listing_get(e.cache, clients, &l) == 0);
+	fake_service_put(e.st.svc, "clients", "{'clientnr':'4','company':'Nieuw 7'}");
+	cache_invalidate(e.st.cache, clients);
+	CHECK(cache_listing_get(e.st.cache, clients, &l) == 0);
 	CHECK(e.changed == 6);
 	cache_listing_unref(l);
 	env_fini(&e);
@@ -934,7 +910,7 @@ static void test_facts(void)
 	const struct facts *f;
 
 	env_init(&e, 60, 100);
-	CHECK(cache_listing_get(e.cache, invoices, &l) == 0 && l->n == 3);
+	CHECK(cache_listing_get(e.st.cache, invoices, &l) == 0 && l->n == 3);
 	f = l->recs[0]->facts;
 	CHECK(f != NULL);
 	if (f) {
@@ -953,7 +929,7 @@ static void test_facts(void)
 	CHECK(l->recs[1]->date == 1770120000); /* 2026-02-03 12:00 UTC */
 	cache_listing_unref(l);
 
-	CHECK(cache_listing_get(e.cache, clients, &l) == 0);
+	CHECK(cache_listing_get(e.st.cache, clients, &l) == 0);
 	f = l->recs[0]->facts;
 	CHECK(f && !strcmp(f->clientnr, "1") && !strcmp(f->name, "Bakkerij De Korst"));
 	/* No company: the contact names the client. */
@@ -961,7 +937,7 @@ static void test_facts(void)
 	CHECK(f && !strcmp(f->name, "Els Bos"));
 	cache_listing_unref(l);
 
-	CHECK(cache_listing_get(e.cache, products, &l) == 0);
+	CHECK(cache_listing_get(e.st.cache, products, &l) == 0);
 	CHECK(l->n == 2 && l->recs[0]->facts == NULL);
 	cache_listing_unref(l);
 	env_fini(&e);
@@ -978,11 +954,11 @@ struct pdfenv {
 static void pdf_init(struct pdfenv *p, bool disk, off_t max)
 {
 	env_init(&p->e, 60, 100);
-	fake_service_pdf(p->e.svc, "2026-0001", pdf_a, strlen(pdf_a));
-	fake_service_pdf(p->e.svc, "2026-0002", pdf_b, strlen(pdf_b));
-	fake_service_pdf(p->e.svc, "2026-0003", pdf_c, strlen(pdf_c));
-	fake_service_pdf(p->e.svc, "2026-0098", "<html>not a pdf</html>", 22);
-	fake_service_pdf(p->e.svc, "2026-0099", "%PDF-1.4\n1 0 obj cut short", 26);
+	fake_service_pdf(p->e.st.svc, "2026-0001", pdf_a, strlen(pdf_a));
+	fake_service_pdf(p->e.st.svc, "2026-0002", pdf_b, strlen(pdf_b));
+	fake_service_pdf(p->e.st.svc, "2026-0003", pdf_c, strlen(pdf_c));
+	fake_service_pdf(p->e.st.svc, "2026-0098", "<html>not a pdf</html>", 22);
+	fake_service_pdf(p->e.st.svc, "2026-0099", "%PDF-1.4\n1 0 obj cut short", 26);
 	p->dir[0] = '\0';
 	if (disk) {
 		snprintf(p->dir, sizeof(p->dir), "/tmp/test_store.XXXXXX");
@@ -994,8 +970,8 @@ static void pdf_init(struct pdfenv *p, bool disk, off_t max)
 	struct pdfstore_config cfg = {
 	    .dir = disk ? p->dir : NULL,
 	    .max = max,
-	    .api = p->e.api,
-	    .events = p->e.ev,
+	    .api = p->e.st.api,
+	    .events = p->e.st.ev,
 	    .now = clock_now,
 	};
 	if (pdfstore_new(&p->ps, &cfg) != 0) {
@@ -1009,7 +985,7 @@ static struct pdfstore *pdf_remount(struct pdfenv *p, off_t max)
 {
 	struct pdfstore *ps = NULL;
 	struct pdfstore_config cfg = {
-	    .dir = p->dir, .max = max, .api = p->e.api, .events = p->e.ev, .now = clock_now};
+	    .dir = p->dir, .max = max, .api = p->e.st.api, .events = p->e.st.ev, .now = clock_now};
 
 	return pdfstore_new(&ps, &cfg) == 0 ? ps : NULL;
 }
@@ -1203,9 +1179,9 @@ static void test_pdf_size_waits(void)
 	f.ps = w.ps = p.ps;
 	pthread_mutex_init(&w.lock, NULL);
 	pthread_cond_init(&w.cond, NULL);
-	fake_service_hold(p.e.svc, "GET", "invoices_pdf/2026-0002");
+	fake_service_hold(p.e.st.svc, "GET", "invoices_pdf/2026-0002");
 	pthread_create(&tf, NULL, fetch_main, &f);
-	CHECK(fake_service_wait_held(p.e.svc, 1));
+	CHECK(fake_service_wait_held(p.e.st.svc, 1));
 	CHECK(pdfstore_size(p.ps, "2026-0002", false) == -1);
 	pthread_create(&tw, NULL, size_main, &w);
 	pthread_mutex_lock(&w.lock);
@@ -1213,7 +1189,7 @@ static void test_pdf_size_waits(void)
 		pthread_cond_wait(&w.cond, &w.lock);
 	pthread_mutex_unlock(&w.lock);
 	CHECK(unit_wait_asleep(&w.tid, 1));
-	fake_service_release(p.e.svc);
+	fake_service_release(p.e.st.svc);
 	pthread_join(tf, NULL);
 	pthread_join(tw, NULL);
 	CHECK(f.size == (off_t)strlen(pdf_b) && w.size == (off_t)strlen(pdf_b));
@@ -1280,7 +1256,7 @@ static void test_pdf_failures(void)
 	pdf_init(&p, true, 1 << 20);
 	/* Not a PDF: EIO, nothing kept. */
 	CHECK(pdfstore_fetch(p.ps, "2026-0098") == -EIO);
-	CHECK_STR(last_error(p.e.ev),
+	CHECK_STR(last_error(p.e.st.ev),
 		  "get the PDF of 2026-0098: the service sent something that is not a PDF");
 	/* A PDF without its end: EIO, not kept. */
 	CHECK(pdfstore_fetch(p.ps, "2026-0099") == -EIO);

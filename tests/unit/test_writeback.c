@@ -6,6 +6,7 @@
  */
 #include "fake_service.h"
 #include "fake_transport.h"
+#include "unit_stack.h"
 #include "unit.h"
 
 #include "base/events.h"
@@ -31,54 +32,29 @@ static double clock_now(void)
 static const struct schema_collection *clients, *products, *invoices, *saved;
 
 struct env {
-	struct fake_transport *f; /* owned by the api */
-	struct fake_service *svc;
-	struct api *api;
-	struct events *ev;
-	struct cache *cache;
+	struct unit_stack st;
 	struct wb wb;
 	char msg[512];
 };
 
 static void env_init(struct env *e)
 {
-	struct api_config acfg = {
-	    .background_per_hour = -1,
-	    .now = fake_clock_now,
-	    .sleep = fake_clock_sleep,
-	    .clock_arg = &clk,
-	};
 	struct cache_config ccfg = {.ttl = 60, .page_size = 100, .now = clock_now};
 
 	memset(e, 0, sizeof(*e));
-	clk = (struct fake_clock){.now = T0};
-	e->f = fake_transport_new(&clk);
-	e->svc = fake_service_new(e->f);
-	fake_service_seed(e->svc);
-	if (api_new_with(&e->api, &acfg, fake_transport_base(e->f)) != 0 ||
-	    events_new(&e->ev) != 0) {
-		printf("setup failed\n");
-		exit(1);
-	}
-	ccfg.events = e->ev;
-	if (cache_new(&e->cache, e->api, &ccfg) != 0) {
-		printf("setup failed\n");
-		exit(1);
-	}
-	e->wb = (struct wb){.api = e->api, .cache = e->cache};
+	unit_stack_init(&e->st, &clk, T0, &ccfg);
+	fake_service_seed(e->st.svc);
+	e->wb = (struct wb){.api = e->st.api, .cache = e->st.cache};
 }
 
 static void env_fini(struct env *e)
 {
-	cache_free(e->cache);
-	api_free(e->api);
-	fake_service_free(e->svc);
-	events_free(e->ev);
+	unit_stack_fini(&e->st);
 }
 
 static unsigned calls(struct env *e, const char *method, const char *path)
 {
-	return fake_service_calls(e->svc, method, path);
+	return fake_service_calls(e->st.svc, method, path);
 }
 
 /* The text of record @id of @c as its file shows it, with @field set to
@@ -90,7 +66,7 @@ static char *text_of(struct env *e, const struct schema_collection *c, const cha
 	cJSON *j;
 	char *out;
 
-	if (cache_record_get(e->cache, c, id, &r) < 0)
+	if (cache_record_get(e->st.cache, c, id, &r) < 0)
 		return NULL;
 	j = cJSON_ParseWithLength(r->text, r->len);
 	cache_record_unref(r);
@@ -113,7 +89,7 @@ static const char *sent_field(struct env *e, const char *method, const char *pat
 			      const char *field)
 {
 	static char buf[256];
-	char *body = fake_service_last_body(e->svc, method, path);
+	char *body = fake_service_last_body(e->st.svc, method, path);
 	cJSON *j = body ? cJSON_Parse(body) : NULL;
 	const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, field);
 	char *p = v ? cJSON_PrintUnformatted(v) : NULL;
@@ -153,7 +129,7 @@ static void test_edit(void)
 	CHECK_STR(sent_field(&e, "PUT", "clients/1", "timestamp"), "(absent)");
 	free(t);
 	/* The listing is asked again: the edit shows. */
-	CHECK(cache_listing_get(e.cache, clients, &l) == 0 && calls(&e, "GET", "clients") == 2);
+	CHECK(cache_listing_get(e.st.cache, clients, &l) == 0 && calls(&e, "GET", "clients") == 2);
 	CHECK(has(l->recs[0]->text, "Bakkerij De Korst BV"));
 	cache_listing_unref(l);
 
@@ -219,13 +195,13 @@ static void test_refusals(void)
 	env_init(&e);
 	t = text_of(&e, clients, "1", "email", "\"niet-een-adres\"");
 	fake_service_fail(
-	    e.svc, "PUT", "clients/1",
+	    e.st.svc, "PUT", "clients/1",
 	    &(struct fake_answer){.status = 400, .body = "Field 'email' is invalid\n"}, false, 1);
 	CHECK(wb_edit(&e.wb, clients, "1", t, strlen(t), &sent, e.msg, sizeof(e.msg)) == -EINVAL);
 	CHECK_STR(e.msg, "PUT clients/1: HTTP 400: Field 'email' is invalid");
 	CHECK(!sent);
 	fake_service_fail(
-	    e.svc, "PUT", "clients/1",
+	    e.st.svc, "PUT", "clients/1",
 	    &(struct fake_answer){.status = 422,
 				  .body = "{\"code\": 5, \"message\": \"Klant niet gevonden\"}",
 				  .content_type = "application/json"},
@@ -233,7 +209,7 @@ static void test_refusals(void)
 	CHECK(wb_edit(&e.wb, clients, "1", t, strlen(t), &sent, e.msg, sizeof(e.msg)) == -EINVAL);
 	CHECK_STR(e.msg, "PUT clients/1: HTTP 422: Klant niet gevonden");
 	fake_service_fail(
-	    e.svc, "POST", "products",
+	    e.st.svc, "POST", "products",
 	    &(struct fake_answer){.status = 400, .body = "Field 'code' already exists"}, false, 1);
 	struct wb_pending *pending = NULL;
 	const struct schema_collection *in = NULL;
@@ -246,7 +222,7 @@ static void test_refusals(void)
 
 	/* The hourly budget spent (403 with X-RateLimit-Remaining: 0): EAGAIN,
 	 * and until the next try nothing more is sent. */
-	fake_service_fail(e.svc, "PUT", "clients/1",
+	fake_service_fail(e.st.svc, "PUT", "clients/1",
 			  &(struct fake_answer){.status = 403,
 						.body = "Rate limit exceeded",
 						.headers = "X-RateLimit-Remaining: 0"},
@@ -260,7 +236,7 @@ static void test_refusals(void)
 	CHECK(calls(&e, "DELETE", NULL) == 0);
 	/* A 429 is the same. */
 	clk.now += 61;
-	fake_service_fail(e.svc, "DELETE", "clients/2",
+	fake_service_fail(e.st.svc, "DELETE", "clients/2",
 			  &(struct fake_answer){.status = 429, .body = "Too Many Requests"}, false,
 			  1);
 	CHECK(wb_delete(&e.wb, clients, "2", e.msg, sizeof(e.msg)) == -EAGAIN);
@@ -307,46 +283,46 @@ static void test_create(void)
 	CHECK(calls(&e, "POST", "products") == 1);
 	CHECK_STR(sent_field(&e, "POST", "products", "name"), "\"Koek\"");
 	CHECK_STR(sent_field(&e, "POST", "products", "id"), "(absent)");
-	rec = fake_service_get(e.svc, "products", "3");
+	rec = fake_service_get(e.st.svc, "products", "3");
 	CHECK(has(rec, "\"code\":\"KO-1\""));
 	free(rec);
 	/* The id as a JSON string, and a record wrapped as GET one answers it. */
-	fake_service_post_answer(e.svc, FAKE_POST_STRING);
+	fake_service_post_answer(e.st.svc, FAKE_POST_STRING);
 	r = create(&e, products, koek, NULL);
 	CHECK(r.rc == 0);
 	CHECK_STR(r.id, "4");
 	free(r.id);
-	fake_service_post_answer(e.svc, FAKE_POST_WRAPPED);
+	fake_service_post_answer(e.st.svc, FAKE_POST_WRAPPED);
 	r = create(&e, products, koek, NULL);
 	CHECK(r.rc == 0);
 	CHECK_STR(r.id, "5");
 	free(r.id);
 	/* No id in the answer: the record the listing did not have before. */
-	fake_service_post_answer(e.svc, FAKE_POST_EMPTY);
-	CHECK(cache_listing_get(e.cache, products, &l) == 0);
+	fake_service_post_answer(e.st.svc, FAKE_POST_EMPTY);
+	CHECK(cache_listing_get(e.st.cache, products, &l) == 0);
 	cache_listing_unref(l);
 	r = create(&e, products, "{\"code\": \"ZZ\", \"name\": \"Zout\", \"price\": 1}", NULL);
 	CHECK(r.rc == 0);
 	CHECK_STR(r.id, "6");
 	free(r.id);
 	/* ...and without a listing held to compare with: unknown (NULL), still made. */
-	cache_refresh_all(e.cache);
+	cache_refresh_all(e.st.cache);
 	env_fini(&e);
 	env_init(&e);
-	fake_service_post_answer(e.svc, FAKE_POST_EMPTY);
+	fake_service_post_answer(e.st.svc, FAKE_POST_EMPTY);
 	r = create(&e, clients, "{\"company\": \"Nieuw BV\"}", NULL);
 	CHECK(r.rc == 0 && r.id == NULL && r.in == clients);
-	CHECK(fake_service_count(e.svc, "clients") == 3);
-	fake_service_post_answer(e.svc, FAKE_POST_NATURAL);
+	CHECK(fake_service_count(e.st.svc, "clients") == 3);
+	fake_service_post_answer(e.st.svc, FAKE_POST_NATURAL);
 
 	/* A client: a number too; the listing held is dropped. */
-	CHECK(cache_listing_get(e.cache, clients, &l) == 0);
+	CHECK(cache_listing_get(e.st.cache, clients, &l) == 0);
 	cache_listing_unref(l);
 	r = create(&e, clients, "{\"company\": \"Nog een BV\", \"country\": 146}", NULL);
 	CHECK(r.rc == 0);
 	CHECK_STR(r.id, "4");
 	free(r.id);
-	CHECK(cache_listing_get(e.cache, clients, &l) == 0 && l->n == 4);
+	CHECK(cache_listing_get(e.st.cache, clients, &l) == 0 && l->n == 4);
 	cache_listing_unref(l);
 
 	/* An invoice: its number as plain text. */
@@ -370,7 +346,7 @@ static void test_create(void)
 	CHECK(r.rc == 0 && r.in == saved);
 	CHECK_STR(r.id, "1");
 	free(r.id);
-	CHECK(fake_service_count(e.svc, "invoices_saved") == 1);
+	CHECK(fake_service_count(e.st.svc, "invoices_saved") == 1);
 
 	/* Refused before sending: a template as it is (not sent, kept: WB_UNSENT),
 	 * a required field missing, not JSON, a collection the API cannot add to. */
@@ -404,28 +380,28 @@ static void test_lost_post(void)
 	struct wb_pending *pending = NULL;
 
 	env_init(&e);
-	CHECK(cache_listing_get(e.cache, products, &l) == 0);
+	CHECK(cache_listing_get(e.st.cache, products, &l) == 0);
 	cache_listing_unref(l);
 	/* The service makes the record; its answer is lost on the way. */
-	fake_service_fail(e.svc, "POST", "products",
+	fake_service_fail(e.st.svc, "POST", "products",
 			  &(struct fake_answer){.err = -ECONNRESET, .error = "Recv failure"}, true,
 			  1);
 	r = create(&e, products, koek, &pending);
 	CHECK(r.rc == -ECONNRESET && r.id == NULL && pending != NULL);
 	CHECK_STR(e.msg, "POST products: no answer: Recv failure (the service may have made the "
 			 "record: saving again checks for it first)");
-	CHECK(calls(&e, "POST", "products") == 1 && fake_service_count(e.svc, "products") == 3);
+	CHECK(calls(&e, "POST", "products") == 1 && fake_service_count(e.st.svc, "products") == 3);
 	/* Saved again: the listing shows the record it made; adopted, not posted. */
 	r = create(&e, products, koek, &pending);
 	CHECK(r.rc == 0 && r.in == products && pending == NULL);
 	CHECK_STR(r.id, "3");
 	free(r.id);
-	CHECK(calls(&e, "POST", "products") == 1 && fake_service_count(e.svc, "products") == 3);
+	CHECK(calls(&e, "POST", "products") == 1 && fake_service_count(e.st.svc, "products") == 3);
 	CHECK(calls(&e, "GET", "products") == 2);
 
 	/* Lost before it arrived (nothing made): the next attempt looks, finds
 	 * nothing new, and posts. */
-	fake_service_fail(e.svc, "POST", "products",
+	fake_service_fail(e.st.svc, "POST", "products",
 			  &(struct fake_answer){.err = -ETIMEDOUT, .error = "Timeout was reached"},
 			  false, 1);
 	const char *zout = "{\"code\": \"ZO-1\", \"name\": \"Zout\", \"price\": 1}";
@@ -435,15 +411,15 @@ static void test_lost_post(void)
 	CHECK(r.rc == 0 && pending == NULL);
 	CHECK_STR(r.id, "4");
 	free(r.id);
-	CHECK(calls(&e, "POST", "products") == 3 && fake_service_count(e.svc, "products") == 4);
+	CHECK(calls(&e, "POST", "products") == 3 && fake_service_count(e.st.svc, "products") == 4);
 	/* A record that differs from what was posted is not adopted. */
-	fake_service_fail(e.svc, "POST", "products",
+	fake_service_fail(e.st.svc, "POST", "products",
 			  &(struct fake_answer){.err = -ECONNRESET, .error = "Recv failure"}, false,
 			  1);
 	r = create(&e, products, "{\"code\": \"PE-1\", \"name\": \"Peper\", \"price\": 2}",
 		   &pending);
 	CHECK(r.rc == -ECONNRESET && pending != NULL);
-	fake_service_put(e.svc, "products",
+	fake_service_put(e.st.svc, "products",
 			 "{'id':'9','code':'PE-1','name':'Peper','price':'3.00'}");
 	r = create(&e, products, "{\"code\": \"PE-1\", \"name\": \"Peper\", \"price\": 2}",
 		   &pending);
@@ -455,7 +431,7 @@ static void test_lost_post(void)
 
 	/* Provably never sent (the connection refused): nothing to look for. */
 	env_init(&e);
-	fake_service_fail(e.svc, "POST", "products",
+	fake_service_fail(e.st.svc, "POST", "products",
 			  &(struct fake_answer){.err = -EHOSTUNREACH,
 						.unsent = true,
 						.error = "Couldn't connect to server"},
@@ -476,17 +452,17 @@ static void test_payment(void)
 	const char *pay = "{\"amount\": 21, \"date\": \"2026-03-01\"}";
 
 	env_init(&e);
-	CHECK(cache_listing_get(e.cache, invoices, &l) == 0);
+	CHECK(cache_listing_get(e.st.cache, invoices, &l) == 0);
 	cache_listing_unref(l);
 	CHECK(wb_payment(&e.wb, "2026-0001", pay, strlen(pay), e.msg, sizeof(e.msg)) == 0);
 	CHECK(calls(&e, "PUT", "invoices_payment/2026-0001") == 1);
 	CHECK_STR(sent_field(&e, "PUT", "invoices_payment/2026-0001", "amount"), "21");
 	CHECK_STR(sent_field(&e, "PUT", "invoices_payment/2026-0001", "date"), "\"2026-03-01\"");
-	rec = fake_service_get(e.svc, "invoices", "2026-0001");
+	rec = fake_service_get(e.st.svc, "invoices", "2026-0001");
 	CHECK(has(rec, "\"open\":\"100.00\""));
 	free(rec);
 	/* The invoices are listed again: their open amounts moved. */
-	CHECK(cache_listing_get(e.cache, invoices, &l) == 0 && calls(&e, "GET", "invoices") == 2);
+	CHECK(cache_listing_get(e.st.cache, invoices, &l) == 0 && calls(&e, "GET", "invoices") == 2);
 	CHECK(has(l->recs[0]->text, "\"open\": 100"));
 	cache_listing_unref(l);
 	/* The template as it is: kept, not sent. */
@@ -514,19 +490,19 @@ static void test_delete(void)
 	struct cache_listing *l = NULL;
 
 	env_init(&e);
-	CHECK(cache_listing_get(e.cache, clients, &l) == 0);
+	CHECK(cache_listing_get(e.st.cache, clients, &l) == 0);
 	cache_listing_unref(l);
 	CHECK(wb_delete(&e.wb, clients, "2", e.msg, sizeof(e.msg)) == 0);
-	CHECK(calls(&e, "DELETE", "clients/2") == 1 && fake_service_count(e.svc, "clients") == 1);
-	CHECK(cache_listing_get(e.cache, clients, &l) == 0 && l->n == 1);
+	CHECK(calls(&e, "DELETE", "clients/2") == 1 && fake_service_count(e.st.svc, "clients") == 1);
+	CHECK(cache_listing_get(e.st.cache, clients, &l) == 0 && l->n == 1);
 	cache_listing_unref(l);
 	/* Gone already: ENOENT, and the listing asked again all the same. */
 	CHECK(wb_delete(&e.wb, clients, "2", e.msg, sizeof(e.msg)) == -ENOENT);
 	CHECK_STR(e.msg, "DELETE clients/2: HTTP 404: Not found");
-	CHECK(cache_listing_get(e.cache, clients, &l) == 0 && calls(&e, "GET", "clients") == 3);
+	CHECK(cache_listing_get(e.st.cache, clients, &l) == 0 && calls(&e, "GET", "clients") == 3);
 	cache_listing_unref(l);
 	/* An identifier with a '/' is one path segment. */
-	fake_service_put(e.svc, "invoices", "{'invoicenr':'2026/0042','totalintax':'1.00'}");
+	fake_service_put(e.st.svc, "invoices", "{'invoicenr':'2026/0042','totalintax':'1.00'}");
 	CHECK(wb_delete(&e.wb, invoices, "2026/0042", e.msg, sizeof(e.msg)) == 0);
 	CHECK(calls(&e, "DELETE", "invoices/2026%2F0042") == 1);
 	/* What the API cannot delete: nothing sent. */
