@@ -804,6 +804,10 @@ static int serve(struct daemon *d)
 	if (fuse_set_signal_handlers(d->se) != 0 || fuse_daemonize(f->foreground) != 0)
 		return 1;
 	/* Threads only after daemonizing: fork keeps just the calling thread. */
+	if ((rc = persist_start(d->persist)) < 0 || (rc = api_start(d->api)) < 0) {
+		log_msg(LOG_ERR, "cannot start a thread: %s", log_strerror(-rc));
+		return 1;
+	}
 	rc = fs_set_session(d->fs, d->se, d->who);
 	d->who = NULL;
 	if (rc < 0)

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cjson/cJSON.h>
 
@@ -81,6 +82,8 @@ char *status_render(const struct status_sources *src, size_t *len)
 	if (!root)
 		return NULL;
 	cJSON_AddStringToObject(root, "version", FACTUURFS_VERSION);
+	/* The daemon's: for kill, and to wait for its end after an unmount. */
+	cJSON_AddNumberToObject(root, "pid", (double)getpid());
 
 	cJSON_AddStringToObject(root, "url", src->url ? src->url : "");
 	cJSON_AddStringToObject(root, "username", src->username ? src->username : "");

@@ -99,6 +99,7 @@ struct api {
 	pthread_cond_t probe_wake; /* on CLOCK_MONOTONIC: api_free stops the prober */
 	pthread_t prober;
 	bool prober_started, stopping;
+	bool may_start; /* api_start came: threads may run (the daemon has forked) */
 	char *probe_path;
 	double probe_at, probe_wait;
 	/* Calls of threads other than the prefetch's (api_foreground_quiet),
@@ -635,20 +636,41 @@ static void *api_probe_main(void *arg)
 	return NULL;
 }
 
+/* Starts the probe's thread when one is asked for and threads may run (with
+ * api->lock held).  0 or -errno. */
+static int api_start_prober(struct api *api)
+{
+	int rc = 0;
+	if (api->may_start && api->probe_path && !api->prober_started) {
+		rc = -pthread_create(&api->prober, NULL, api_probe_main, api);
+		api->prober_started = rc == 0;
+	}
+	return rc;
+}
+
 int api_set_offline(struct api *api, const char *reason, const char *probe_path)
 {
 	int rc = 0;
 	pthread_mutex_lock(&api->lock);
 	api->stats.health = API_OFFLINE;
 	snprintf(api->stats.health_reason, sizeof(api->stats.health_reason), "%s", reason);
-	if (probe_path && !api->prober_started) {
+	if (probe_path && !api->probe_path) {
 		api->probe_path = strdup(probe_path);
 		api->probe_wait = API_PROBE_FIRST;
 		api->probe_at = clock_mono() + API_PROBE_FIRST;
-		rc = !api->probe_path ? -ENOMEM
-				      : -pthread_create(&api->prober, NULL, api_probe_main, api);
-		api->prober_started = rc == 0;
+		rc = !api->probe_path ? -ENOMEM : 0;
 	}
+	if (rc == 0)
+		rc = api_start_prober(api);
+	pthread_mutex_unlock(&api->lock);
+	return rc;
+}
+
+int api_start(struct api *api)
+{
+	pthread_mutex_lock(&api->lock);
+	api->may_start = true;
+	int rc = api_start_prober(api);
 	pthread_mutex_unlock(&api->lock);
 	return rc;
 }

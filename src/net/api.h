@@ -163,8 +163,14 @@ void api_get_stats(struct api *api, struct api_stats *out);
  * is API_OFFLINE.  With @probe_path, a thread of the api GETs it at growing
  * intervals (1 s doubling to 30 s), and the first 2xx answer ends offline
  * (API_UP: everything is sent again); without it (-o offline) nothing ever
- * is.  0 or -errno (the thread could not start: offline for good). */
+ * is.  The thread starts at api_start, or at once after it.  0 or -errno
+ * (the thread could not start: offline for good). */
 int api_set_offline(struct api *api, const char *reason, const char *probe_path);
+
+/* From here on the api may run threads of its own: the daemon has forked
+ * (fork keeps only the calling thread).  A probe asked for before starts
+ * now.  0 or -errno (the probe's thread could not start). */
+int api_start(struct api *api);
 
 /* True while offline (api_set_offline, until a probe is answered); false for
  * a NULL @api. */

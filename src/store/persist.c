@@ -49,6 +49,7 @@ struct persist {
 	pthread_cond_t wake;    /* queued work or stop */
 	struct pending *queue;  /* oldest first; at most one per name */
 	bool stop;
+	bool started;           /* the thread runs (persist_start); set before it does */
 	/* The write in progress (its name, NULL when none), and whether an
 	 * invalidation of that name came while it ran. */
 	const char *writing;
@@ -193,16 +194,17 @@ int persist_new(struct persist **out, const char *dir)
 	}
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_cond_init(&p->wake, NULL);
-	rc = -pthread_create(&p->thread, NULL, writer_main, p);
-	if (rc < 0) {
-		pthread_mutex_destroy(&p->lock);
-		pthread_cond_destroy(&p->wake);
-		free(p->dir);
-		free(p);
-		return rc;
-	}
 	*out = p;
 	return 0;
+}
+
+int persist_start(struct persist *p)
+{
+	if (!p || p->started)
+		return 0;
+	int rc = -pthread_create(&p->thread, NULL, writer_main, p);
+	p->started = rc == 0;
+	return rc;
 }
 
 void persist_free(struct persist *p)
@@ -214,7 +216,11 @@ void persist_free(struct persist *p)
 	p->stop = true;
 	pthread_cond_signal(&p->wake);
 	pthread_mutex_unlock(&p->lock);
-	pthread_join(p->thread, NULL);
+	/* Never started (the mount failed before it could): the caller writes. */
+	if (p->started)
+		pthread_join(p->thread, NULL);
+	else
+		writer_main(p);
 	pthread_mutex_destroy(&p->lock);
 	pthread_cond_destroy(&p->wake);
 	free(p->dir);

@@ -17,8 +17,8 @@
  * header says "fresh": false or the file's mtime was set back before its
  * fetch time (persist_invalidate): a change of ours that the listing misses.
  *
- * Writes are queued and done by a thread of this module, so no FUSE reply
- * waits for one: persist_save takes a snapshot (any object, with the callbacks
+ * Writes are queued and done by a thread of this module (started by
+ * persist_start, after the daemon forks), so no FUSE reply waits for one: persist_save takes a snapshot (any object, with the callbacks
  * that render and release it) and returns at once; a newer snapshot of the
  * same name replaces one still queued.  Every other function is cheap: one
  * mutex, at most one utimensat.  With a NULL struct persist (-o nodiskcache)
@@ -53,11 +53,17 @@ typedef void (*persist_release_fn)(void *snap);
 typedef int (*persist_record_fn)(void *ud, const char *id, bool whole, const char *text,
 				 size_t len);
 
-/* A writer for directory @dir (made 0700 if missing; @dir is copied), with its
- * thread.  With @dir NULL, *@out is NULL and 0 is returned: nothing is kept.
- * -errno when the directory cannot be made or the thread started. */
+/* A writer for directory @dir (made 0700 if missing; @dir is copied), its
+ * thread not started yet.  With @dir NULL, *@out is NULL and 0 is returned:
+ * nothing is kept.  -errno when the directory cannot be made. */
 int persist_new(struct persist **out, const char *dir);
-/* Writes what is still queued, stops the thread and frees.  @p may be NULL. */
+/* Starts the writer thread: after daemonizing, since fork keeps only the
+ * calling thread (a thread started before it is gone in the daemon: nothing
+ * queued was ever written, and persist_free waited for it for good).  What
+ * was queued before is written then.  0 (also for NULL) or -errno. */
+int persist_start(struct persist *p);
+/* Writes what is still queued (on the thread, or here when it never
+ * started), stops the thread and frees.  @p may be NULL. */
 void persist_free(struct persist *p);
 
 /* The path of listing @name's file (malloc'd), or NULL (no persist, ENOMEM). */

@@ -140,6 +140,10 @@ def test_a_refused_save_shows_on_an_offline_mount_and_saves_once_back_online(acc
     bad = bad_text(good)
     mark = acct.mark()
     plain_write(path, bad)
+    # the clients listing is written to disk by a thread of its own: on disk before the
+    # kill, so that the offline mount has the record's name to show the text under
+    listings = os.path.join(os.path.dirname(journal_dir(daemon.cache)), "listings")
+    wait_for(lambda: os.path.exists(os.path.join(listings, "clients")), "the listing kept")
     daemon.end("kill")
 
     daemon.opts = ["offline"]

@@ -341,6 +341,53 @@ def start(fake, tmp_path, cache, key=APIKEY, opts=()):
     return r, mounted
 
 
+def daemon_gone(pid):
+    """True once process @pid has ended (gone, or a zombie nobody reaped yet)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
+
+
+def test_in_the_background_state_is_kept_and_the_daemon_ends_at_unmount(fakes, tmp_path):
+    """As mount(8) runs it (no -f: it forks into the background, keeping only the thread
+    that forks): the daemon writes the listings, ends at the unmount, and an offline
+    mount goes online by itself when the service is back."""
+    fake = fakes("--generate", "clients=4,invoices=3,products=2")
+    cache = str(tmp_path / "cache")
+    mnt = str(tmp_path / "mnt")
+    os.mkdir(mnt)
+    e = {k: v for k, v in os.environ.items() if not k.startswith("FACTUURSTUREN_")}
+    e.update(XDG_CACHE_HOME=cache, FACTUURSTUREN_USERNAME=USER, FACTUURSTUREN_APIKEY=APIKEY)
+
+    def mount():
+        r = subprocess.run([FACTUURFS, "-o", "url=" + fake.url, mnt], capture_output=True,
+                           text=True, env=e, timeout=60)
+        assert r.returncode == 0 and is_mounted(mnt), r.stderr
+        with open(os.path.join(mnt, ".factuurfs", "status")) as f:
+            return json.load(f)["pid"]
+
+    def unmount(pid):
+        subprocess.run(["fusermount3", "-u", mnt], check=True)
+        wait_for(lambda: daemon_gone(pid), "the daemon to end after the unmount")
+
+    pid = mount()
+    records = {n: read(os.path.join(mnt, "clients", n)) for n in os.listdir(mnt + "/clients")}
+    unmount(pid)
+    assert "clients" in os.listdir(state_dir(cache))
+
+    fake.stop(keep_state=True)
+    pid = mount()
+    status = os.path.join(mnt, ".factuurfs", "status")
+    assert json.loads(read(status))["service"]["state"] == "offline"
+    assert {n: read(os.path.join(mnt, "clients", n)) for n in records} == records
+    fake.start()
+    wait_for(lambda: json.loads(read(status))["service"]["state"] == "up",
+             "the probe to find the service back", timeout=30)
+    unmount(pid)
+
+
 def test_bad_credentials_still_refuse_the_mount(fakes, mounts, tmp_path):
     fake = fakes("--generate", "clients=4,invoices=3,products=2")
     m = mounts(fake)
