@@ -1,6 +1,7 @@
 /* export: CSV and .xlsx files of the listings and of the VAT quarter (see export.h). */
 #include "feat/export.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -78,7 +79,7 @@ static bool quarter_of_name(const char *name, char *q, size_t len)
 {
 	size_t p = strlen(quarter_prefix);
 	int f = format_of(name);
-	if (f < 0 || strncmp(name, quarter_prefix, p) ||
+	if (f < 0 || strncmp(name, quarter_prefix, p) != 0 ||
 	    strlen(name) != p + 7 + strlen(extensions[f]))
 		return false;
 	snprintf(q, len, "%.7s", name + p);
@@ -156,11 +157,11 @@ static int table_of_quarter(struct table *t, const char *q, const struct cache_l
 	for (size_t i = 0; i < inv->n && rc == 0; i++) {
 		const struct facts *f = inv->recs[i]->facts;
 		char fq[16];
-		if (!f || !vat_quarter_of(f->date, fq, sizeof(fq)) || strcmp(fq, q))
+		if (!f || !vat_quarter_of(f->date, fq, sizeof(fq)) || strcmp(fq, q) != 0)
 			continue;
 		int shifted = f->shifted;
 		const char *country = f->country;
-		ssize_t pos = f->clientnr[0] ? cache_listing_find(cli, f->clientnr) : -1;
+		ssize_t pos = cli && f->clientnr[0] ? cache_listing_find(cli, f->clientnr) : -1;
 		const struct facts *cf = pos >= 0 ? cli->recs[pos]->facts : NULL;
 		if (cf && shifted < 0)
 			shifted = cf->shifted;
@@ -289,6 +290,8 @@ int export_get(struct exports *x, const char *name, struct export_text **out)
 				HASH_ADD_KEYPTR(hh, x->texts, e->name, strlen(e->name), e);
 			}
 		}
+		if (rc == 0 && !e)
+			rc = -ENOMEM; /* (made above: for the analyzer) */
 		if (rc < 0) {
 			pthread_mutex_unlock(&x->lock);
 			if (t)
@@ -396,6 +399,7 @@ void exports_free(struct exports *x)
 	if (!x)
 		return;
 	HASH_ITER(hh, x->texts, e, tmp) {
+		assert(!e->hh.prev); /* the head, front to back (for clang: uthash #128) */
 		HASH_DEL(x->texts, e);
 		export_text_unref(e->t);
 		free(e->name);

@@ -31,10 +31,13 @@ static bool number_of(const char *s, double *d)
 /* "YYYY-MM-DD" as a date. */
 static bool date_of(const char *s, lxw_datetime *dt)
 {
-	int y, m, d;
-	char tail;
-	if (strlen(s) != 10 || sscanf(s, "%4d-%2d-%2d%c", &y, &m, &d, &tail) != 3)
+	if (strlen(s) != 10 || s[4] != '-' || s[7] != '-')
 		return false;
+	for (int i = 0; i < 10; i++)
+		if (i != 4 && i != 7 && (s[i] < '0' || s[i] > '9'))
+			return false;
+	int y = (int)strtol(s, NULL, 10), m = (int)strtol(s + 5, NULL, 10),
+	    d = (int)strtol(s + 8, NULL, 10);
 	if (y < 1900 || m < 1 || m > 12 || d < 1 || d > 31)
 		return false;
 	*dt = (lxw_datetime){.year = y, .month = m, .day = d};

@@ -136,14 +136,14 @@ static void country_text(const cJSON *v, char *buf, size_t len)
 }
 
 /* tax_shifted: 1, 0, or -1 when not given (any form the service sends). */
-static signed char shifted_of(const cJSON *v)
+static int shifted_of(const cJSON *v)
 {
 	if (cJSON_IsBool(v))
-		return cJSON_IsTrue(v);
+		return cJSON_IsTrue(v) ? 1 : 0;
 	if (cJSON_IsNumber(v))
-		return v->valuedouble != 0;
+		return v->valuedouble != 0 ? 1 : 0;
 	if (cJSON_IsString(v) && v->valuestring[0])
-		return !strcmp(v->valuestring, "1") || !strcmp(v->valuestring, "true");
+		return strcmp(v->valuestring, "1") == 0 || strcmp(v->valuestring, "true") == 0 ? 1 : 0;
 	return -1;
 }
 

@@ -31,7 +31,7 @@ struct facts {
 	bool uncollectible;   /* invoices: marked uncollectible */
 	char country[12];     /* invoices: their copy of the client's country id; clients:
 				 their own; "" when none */
-	signed char shifted;  /* tax_shifted (reverse charge): 1, 0, or -1 when not given */
+	int shifted;          /* tax_shifted (reverse charge): 1, 0, or -1 when not given */
 	size_t nvat;          /* invoices: their VAT parts, by rate (model/vat.h) */
 	const struct vat_part *vat; /* inside this block */
 	size_t ncells;        /* the export's columns (0: no export) */
