@@ -174,7 +174,8 @@ fuse_ino_t *inode_view_dirs(struct inodes *t, size_t *n)
 	fuse_ino_t *v = NULL;
 	pthread_mutex_lock(&t->lock);
 	HASH_ITER(hh_ino, t->by_ino, x, xt) {
-		if (x->kind != N_VGROUP && x->kind != N_VDIR && x->kind != N_EXPORT)
+		if (x->kind != N_VGROUP && x->kind != N_VDIR && x->kind != N_EXPORT &&
+		    x->kind != N_EXPORTS)
 			continue;
 		if (k == cap) {
 			cap = cap ? cap * 2 : 32;

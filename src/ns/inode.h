@@ -30,8 +30,8 @@
 enum {
 	INO_ROOT = 1, INO_CTL, INO_STATUS, INO_REFRESH,
 	INO_VIEWS,              /* views/ */
-	INO_VGROUP0,            /* views/status, views/year, views/client (views.h order) */
-	INO_EXPORTS = INO_VGROUP0 + 3,
+	INO_VGROUP0,            /* views/status, year, client, quarter (views.h order) */
+	INO_EXPORTS = INO_VGROUP0 + 4,
 	INO_EXPORT0,            /* exports/<file>, export.h order */
 	INO_COLL0 = 16,         /* the collections, in the dictionary's order */
 	INO_TEMPLATES = INO_COLL0 + 64, /* templates/ */

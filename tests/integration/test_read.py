@@ -75,9 +75,12 @@ def test_find_sees_every_file(fake, mnt):
     out = run("find", mnt.mnt, "-type", "f").stdout.split("\n")
     files = [l for l in out if l]
     total = sum(len(fake.state(c)) for c in COLLECTIONS) + len(fake.state("invoices"))
-    # balance.json, .factuurfs/status, .factuurfs/refresh, exports/*.csv, templates/*.json
-    # (views hold symlinks)
-    assert len(files) == total + 1 + 2 + 2 + 4
+    # balance.json, .factuurfs/status, .factuurfs/refresh, exports/ (invoices and clients,
+    # and btw-YYYY-Qn for each quarter an invoice is dated in, as .csv and .xlsx),
+    # templates/*.json (views hold symlinks)
+    quarters = {i["date"][:5] + "Q%d" % ((int(i["date"][5:7]) + 2) // 3)
+                for i in fake.state("invoices") if i["date"]}
+    assert len(files) == total + 1 + 2 + 2 * (2 + len(quarters)) + 4
 
 
 def test_pdfs_copy_out_exactly(fake, mnt, tmp_path):

@@ -71,9 +71,11 @@ def filters(fake):
 def test_root_has_views_and_exports(vmnt):
     names = os.listdir(vmnt.mnt)
     assert "views" in names and "exports" in names
-    assert sorted(os.listdir(vmnt.path("views"))) == ["client", "status", "year"]
-    assert sorted(os.listdir(vmnt.path("exports"))) == ["clients.csv", "invoices.csv"]
-    for d in ("views", "views/status", "views/year", "views/client", "exports"):
+    assert sorted(os.listdir(vmnt.path("views"))) == ["client", "quarter", "status", "year"]
+    # the quarters' exports are test_quarter.py's
+    assert sorted(n for n in os.listdir(vmnt.path("exports")) if not n.startswith("btw-")) == \
+        ["clients.csv", "clients.xlsx", "invoices.csv", "invoices.xlsx"]
+    for d in ("views", "views/status", "views/year", "views/client", "views/quarter", "exports"):
         assert os.stat(vmnt.path(d)).st_mode & 0o7777 == 0o700
 
 
@@ -364,7 +366,8 @@ def test_names_that_are_not_entries_cost_no_call(fake, mounts):
     mark = fake.mark()
     for p in (("views", "nothing"), ("views", "status", "bogus"), ("views", "year", "20x4"),
               ("views", "year", "12345"), ("views", "client", "Acme"),
-              ("views", "client", "17-Acme"), ("exports", "x.csv"),
+              ("views", "client", "17-Acme"), ("exports", "x.csv"), ("exports", "x.xlsx"),
+              ("views", "quarter", "2024-Q0"), ("exports", "btw-2024-Q9.csv"),
               ("views", "status", "open", "x.txt"), ("views", "status", "open", ".hidden.json"),
               ("views", "status", "open", "desktop.ini")):
         assert not os.path.lexists(m.path(*p)), p
@@ -375,14 +378,15 @@ def test_names_that_are_not_entries_cost_no_call(fake, mounts):
 
 
 def test_cold_browse_of_every_view_and_export_is_counted(workdir, mounts):
-    """The whole of views/ and exports/: one call per status filter, one for the
-    invoices listing and one for the clients listing, plus the mount's check."""
+    """The whole of views/ and exports/ (every .csv and .xlsx, the quarters' too): one
+    call per status filter, one for the invoices listing and one for the clients
+    listing, plus the mount's check."""
     f = Fake(workdir, "--generate", "clients=40,invoices=300,products=5")
     try:
         mark = f.mark()
         m = mounts(f)
         dirs = [m.path("views", "status", s) for s in FILTERS]
-        for g in ("year", "client"):
+        for g in ("year", "client", "quarter"):
             dirs += [m.path("views", g, d) for d in sorted(os.listdir(m.path("views", g)))]
         r = run("ls", "-l", *dirs)
         assert r.returncode == 0, r.stderr
@@ -391,8 +395,8 @@ def test_cold_browse_of_every_view_and_export_is_counted(workdir, mounts):
             for n in os.listdir(d):
                 assert os.readlink(os.path.join(d, n)).startswith("../../../invoices/")
                 nlinks += 1
-        for n in ("invoices.csv", "clients.csv"):
-            read_csv(m.path("exports", n))
+        for n in os.listdir(m.path("exports")):
+            open(m.path("exports", n), "rb").read()
         reqs = f.since(mark)
         paths = sorted(r["path"] for r in reqs)
         assert len(reqs) == 1 + len(FILTERS) + 2 == 10, paths
