@@ -2,6 +2,7 @@
 #include "feat/export.h"
 #include "base/strbuf.h"
 
+#include <cjson/cJSON.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -67,8 +68,68 @@ static void put_field(struct strbuf *b, const char *s, bool text)
 	strbuf_put(b, "\"", 1);
 }
 
-char *export_render(const struct schema_collection *c, const struct cache_listing *l, size_t *len)
+/* A category's ledger (general-ledger account) for the ledger column. */
+struct ledger {
+	char *id, *name, *ledger;
+};
+
+/* The categories of @cats as (id, name, ledger), *@n of them; NULL with 0 when
+ * none (or on ENOMEM: the column is then empty, the export still made). */
+static struct ledger *ledgers_of(const struct cache_listing *cats, size_t *n)
 {
+	struct ledger *v = cats && cats->n ? calloc(cats->n, sizeof(*v)) : NULL;
+	*n = 0;
+	for (size_t i = 0; v && i < cats->n; i++) {
+		cJSON *rec = cJSON_ParseWithLength(cats->recs[i]->text, cats->recs[i]->len);
+		const cJSON *name = cJSON_GetObjectItemCaseSensitive(rec, "name");
+		const cJSON *ledger = cJSON_GetObjectItemCaseSensitive(rec, "ledger");
+		char num[32] = "";
+		if (cJSON_IsNumber(ledger)) /* a ledger given as a number: as it reads */
+			snprintf(num, sizeof(num), "%.17g", ledger->valuedouble);
+		struct ledger *g = &v[*n];
+		g->id = strdup(cats->recs[i]->id);
+		g->name = strdup(cJSON_IsString(name) ? name->valuestring : "");
+		g->ledger = strdup(cJSON_IsString(ledger) ? ledger->valuestring : num);
+		cJSON_Delete(rec);
+		if (g->id && g->name && g->ledger) {
+			(*n)++;
+		} else {
+			free(g->id);
+			free(g->name);
+			free(g->ledger);
+		}
+	}
+	return v;
+}
+
+/* The ledger of category @category: by id (our reading: an invoice's category
+ * is the category's id), else by name (the other); "" when none. */
+static const char *ledger_find(const struct ledger *v, size_t n, const char *category)
+{
+	for (size_t i = 0; *category && i < n; i++)
+		if (!strcmp(v[i].id, category))
+			return v[i].ledger;
+	for (size_t i = 0; *category && i < n; i++)
+		if (!strcmp(v[i].name, category))
+			return v[i].ledger;
+	return "";
+}
+
+static void ledgers_free(struct ledger *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(v[i].id);
+		free(v[i].name);
+		free(v[i].ledger);
+	}
+	free(v);
+}
+
+char *export_render(const struct schema_collection *c, const struct cache_listing *l,
+		    const struct cache_listing *cats, size_t *len)
+{
+	size_t nledgers;
+	struct ledger *ledgers = ledgers_of(cats, &nledgers);
 	struct strbuf b = {0};
 	size_t ncol;
 	const struct facts_column *cols = facts_columns(c, &ncol);
@@ -93,6 +154,8 @@ char *export_render(const struct schema_collection *c, const struct cache_listin
 			if (cols[k].fmt == FACTS_CSV_STATUS) {
 				facts_status(f, today, status, sizeof(status));
 				cell = status;
+			} else if (cols[k].fmt == FACTS_CSV_LEDGER) {
+				cell = ledger_find(ledgers, nledgers, cell);
 			}
 			if (k)
 				strbuf_put(&b, ",", 1);
@@ -100,6 +163,7 @@ char *export_render(const struct schema_collection *c, const struct cache_listin
 		}
 		strbuf_put(&b, "\r\n", 2);
 	}
+	ledgers_free(ledgers, nledgers);
 	if (b.oom) {
 		free(b.p);
 		return NULL;
@@ -113,8 +177,27 @@ void export_text_unref(struct export_text *t)
 	if (!t || atomic_fetch_sub_explicit((_Atomic int *)&t->refs, 1, memory_order_acq_rel) != 1)
 		return;
 	cache_listing_unref(t->l);
+	cache_listing_unref(t->cats);
 	free(t->data);
 	free(t);
+}
+
+/* True when a record of @l has a ledger column with something in it: only then
+ * are the categories listed (no call for an account without categories). */
+static bool needs_categories(const struct schema_collection *c, const struct cache_listing *l)
+{
+	size_t ncol;
+	const struct facts_column *cols = facts_columns(c, &ncol);
+	for (size_t k = 0; k < ncol; k++) {
+		if (cols[k].fmt != FACTS_CSV_LEDGER)
+			continue;
+		for (size_t i = 0; i < l->n; i++) {
+			const struct facts *f = l->recs[i]->facts;
+			if (f && f->ncells == ncol && *facts_cell(f, k))
+				return true;
+		}
+	}
+	return false;
 }
 
 int export_get(struct exports *x, size_t i, struct export_text **out)
@@ -125,27 +208,38 @@ int export_get(struct exports *x, size_t i, struct export_text **out)
 	struct export_text *t;
 	if (!c)
 		return -ENOENT;
+	struct cache_listing *cats = NULL;
 	int rc = cache_listing_get(cache, c, &l);
 	if (rc < 0)
 		return rc;
+	if (needs_categories(c, l)) {
+		/* Without them the ledger column is empty: the rest of the export
+		 * still holds (the failure is in the status file). */
+		const struct schema_collection *cc = schema_find("categories");
+		if (cc && cache_listing_get(cache, cc, &cats) < 0)
+			cats = NULL;
+	}
 	pthread_mutex_lock(&x->lock);
 	t = x->current[i];
-	if (!t || t->l != l) {
+	if (!t || t->l != l || t->cats != cats) {
 		/* A new snapshot: render once, under the lock, so concurrent
 		 * readers share one text. */
 		t = calloc(1, sizeof(*t));
-		if (t && !(t->data = export_render(c, l, &t->len))) {
+		if (t && !(t->data = export_render(c, l, cats, &t->len))) {
 			free(t);
 			t = NULL;
 		}
 		if (!t) {
 			pthread_mutex_unlock(&x->lock);
 			cache_listing_unref(l);
+			cache_listing_unref(cats);
 			return -ENOMEM;
 		}
 		t->refs = 1;
 		t->l = l;
+		t->cats = cats;
 		l = NULL;
+		cats = NULL;
 		export_text_unref(x->current[i]);
 		x->current[i] = t;
 	}
@@ -153,6 +247,7 @@ int export_get(struct exports *x, size_t i, struct export_text **out)
 	*out = t;
 	pthread_mutex_unlock(&x->lock);
 	cache_listing_unref(l);
+	cache_listing_unref(cats);
 	return 0;
 }
 

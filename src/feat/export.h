@@ -6,7 +6,8 @@
  * doubled.  UTF-8 with a byte-order mark, which LibreOffice and Excel take as
  * "this is UTF-8".  A text cell starting with = + - @ is prefixed with ' so
  * a spreadsheet never runs it as a formula.  The text is rendered once per
- * listing snapshot and needs no call beyond the listing.
+ * listing snapshot and needs no call beyond the listing, and for invoices.csv's
+ * ledger column the categories' listing (only when an invoice has a category).
  */
 #ifndef FACTUURFS_FEAT_EXPORT_H
 #define FACTUURFS_FEAT_EXPORT_H
@@ -22,6 +23,7 @@ struct export_text {
 	char *data;
 	size_t len;
 	struct cache_listing *l;  /* the listing it was rendered from (a reference) */
+	struct cache_listing *cats; /* and the categories' (a reference), or NULL */
 };
 
 /* The exports of a mount: the texts rendered last, over @cache (borrowed).
@@ -41,7 +43,9 @@ int export_find(const char *name);
 int export_get(struct exports *x, size_t i, struct export_text **out);
 void export_text_unref(struct export_text *t);
 
-/* Renders @l of @c as CSV (exposed for tests of the format); malloc'd. */
-char *export_render(const struct schema_collection *c, const struct cache_listing *l, size_t *len);
+/* Renders @l of @c as CSV (exposed for tests of the format); malloc'd.  @cats is
+ * the categories listing the ledger column reads (NULL: that column is empty). */
+char *export_render(const struct schema_collection *c, const struct cache_listing *l,
+		    const struct cache_listing *cats, size_t *len);
 
 #endif
