@@ -12,12 +12,13 @@ from expected import expected, file_stem, load, record_id, same
 from harness import run
 
 COLLECTIONS = ["clients", "products", "invoices", "invoices_saved", "invoices_repeated",
-               "profiles", "taxes", "countrylist"]
+               "profiles", "taxes", "countrylist", "quotations", "categories"]
 
 
 def test_root_lists_every_collection(mnt):
     assert sorted(os.listdir(mnt.mnt)) == sorted(
-        [".factuurfs", "balance.json", "invoices_payment", "views", "exports", "templates"]
+        [".factuurfs", "balance.json", "invoices_payment", "invoices_reminder", "views", "exports",
+         "templates"]
         + COLLECTIONS)
     for c in COLLECTIONS:
         assert os.path.isdir(mnt.path(c))
@@ -32,7 +33,7 @@ def test_collection_matches_fake(fake, mnt, collection):
     names = set(os.listdir(mnt.path(collection)))
     jsons = {n for n in names if n.endswith(".json")}
     assert jsons == set(want)
-    if collection == "invoices":
+    if collection in ("invoices", "quotations"):
         assert names - jsons == {n[:-5] + ".pdf" for n in want}
     else:
         assert names == jsons
