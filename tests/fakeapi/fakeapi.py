@@ -1306,6 +1306,7 @@ class Account:
             inv["tax_type"] = "extax"
             inv["language"] = rec["language"]
             inv["tax_shifted"] = client.get("tax_shifted", "0")
+            inv["category"] = rec["category"]
             inv = {n: inv[n] for n, _ in INVOICE_FIELDS}
             self.invoices[nr] = inv
             client["lastinvoice"] = today.isoformat()

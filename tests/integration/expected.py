@@ -100,7 +100,7 @@ def convert(types, wire):
 
 
 # Fields the fake keeps for itself and never serves (its English country names).
-FAKE_ONLY = {"countrylist": {"name_en"}}
+FAKE_ONLY = {"countrylist": {"name_en", "name_de", "name_fr", "name_es"}}
 
 
 def expected(collection, wire):

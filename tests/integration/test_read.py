@@ -75,10 +75,11 @@ def test_pythonic_types(fake, mnt):
 def test_find_sees_every_file(fake, mnt):
     out = run("find", mnt.mnt, "-type", "f").stdout.split("\n")
     files = [l for l in out if l]
-    total = sum(len(fake.state(c)) for c in COLLECTIONS) + len(fake.state("invoices"))
+    total = sum(len(fake.state(c)) for c in COLLECTIONS) + len(fake.state("invoices")) \
+        + len(fake.state("quotations"))  # their PDFs
     # balance.json, .factuurfs/status, .factuurfs/refresh, exports/*.csv, templates/*.json
     # (views hold symlinks)
-    assert len(files) == total + 1 + 2 + 2 + 4
+    assert len(files) == total + 1 + 2 + 2 + 6
 
 
 def test_pdfs_copy_out_exactly(fake, mnt, tmp_path):
