@@ -212,7 +212,14 @@ int export_get(struct exports *x, size_t i, struct export_text **out)
 	int rc = cache_listing_get(cache, c, &l);
 	if (rc < 0)
 		return rc;
-	if (needs_categories(c, l)) {
+	/* Scanned once per listing snapshot, not on every read of the file. */
+	pthread_mutex_lock(&x->lock);
+	t = x->current[i];
+	bool known = t && t->l == l, wants = known && t->wants_cats;
+	pthread_mutex_unlock(&x->lock);
+	if (!known)
+		wants = needs_categories(c, l);
+	if (wants) {
 		/* Without them the ledger column is empty: the rest of the export
 		 * still holds (the failure is in the status file). */
 		const struct schema_collection *cc = schema_find("categories");
@@ -238,6 +245,7 @@ int export_get(struct exports *x, size_t i, struct export_text **out)
 		t->refs = 1;
 		t->l = l;
 		t->cats = cats;
+		t->wants_cats = wants;
 		l = NULL;
 		cats = NULL;
 		export_text_unref(x->current[i]);

@@ -12,6 +12,7 @@
 #ifndef FACTUURFS_FEAT_EXPORT_H
 #define FACTUURFS_FEAT_EXPORT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <time.h>
 
@@ -24,6 +25,7 @@ struct export_text {
 	size_t len;
 	struct cache_listing *l;  /* the listing it was rendered from (a reference) */
 	struct cache_listing *cats; /* and the categories' (a reference), or NULL */
+	bool wants_cats;          /* a record of l has a category (needs_categories) */
 };
 
 /* The exports of a mount: the texts rendered last, over @cache (borrowed).

@@ -65,8 +65,11 @@ struct schema_collection {
 	unsigned methods;
 	const char *pdf_path;       /* "invoices_pdf": records also have <id>.pdf */
 	/* Other paths the PDF may be at, tried in order when pdf_path answers 404 or
-	 * 405: "%s" is the escaped id ("quotations/%s/pdf"); NULL-ended, may be empty. */
+	 * 405: "%s" is the escaped id ("quotations/%s/pdf"); unused entries NULL. */
 	const char *pdf_also[3];
+	const char *whole_marker;   /* a field only whole records carry; NULL: listings are whole */
+	const char *mtime_fields[3];/* date fields tried in order for a file's mtime */
+	bool single;                /* one object, shown as <name>.json in the root (balance) */
 	bool lang_path;             /* listed as <name>/<lang> when -o lang is set (countrylist) */
 	/* A write-only collection whose file must hold its own name in id_field and
 	 * nothing but the fields of the table (a reminder: an accidental copy of another
@@ -75,9 +78,6 @@ struct schema_collection {
 	/* A write-only collection's other reading: POST <name> with the id in the body,
 	 * tried once when the PUT to <name>/<id> answers 404 or 405. */
 	bool post_also;
-	const char *whole_marker;   /* a field only whole records carry; NULL: listings are whole */
-	const char *mtime_fields[3];/* date fields tried in order for a file's mtime */
-	bool single;                /* one object, shown as <name>.json in the root (balance) */
 	const struct schema_field *fields;
 	size_t nfields;
 };

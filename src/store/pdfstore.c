@@ -344,7 +344,7 @@ static int pdf_get(struct pdfstore *ps, const struct schema_collection *c, const
 			log_msg(LOG_INFO, "%s: GET %s: %s; trying %s", what, path,
 				rc < 0 ? resp->message : "not a PDF", next);
 			api_answer_clear(resp);
-		} else if (next && rc < 0) {
+		} else if (next && rc < 0 && !resp->failed_fast) {
 			events_error(ps->events, what, resp->message); /* as store_get would */
 		}
 		if (rc == 0 && found < 0 && is_pdf(resp, false)) {
