@@ -492,7 +492,6 @@ int wb_reminder(const struct wb *wb, const char *nr, const char *text, size_t le
 	const struct schema_collection *inv = schema_find("invoices");
 	struct api_answer resp = {0};
 	cJSON *wire = NULL;
-	char err[256];
 	cJSON *user = parse_text(text, len, msg, msglen);
 	int rc = user ? check_template(c, user, true, msg, msglen) : -EINVAL;
 	if (rc == 0)
@@ -503,6 +502,7 @@ int wb_reminder(const struct wb *wb, const char *nr, const char *text, size_t le
 	 * is POST invoices_reminder with the number inside.  A service that knows
 	 * only that one answers 404 or 405 to the PUT: nothing was sent then. */
 	if ((rc == -ENOENT || rc == -EPERM) && c->post_also) {
+		char err[256];
 		wire = schema_to_wire(c, user, true, err, sizeof(err));
 		rc = wire ? request(wb, inv, "POST", c->name, wire, &resp, msg, msglen)
 			  : fail(-EINVAL, msg, msglen, "%s", err);
