@@ -53,6 +53,7 @@ struct options {
 	int nonotify;          /* no desktop notification of refusals */
 	int offline;           /* no call at all: the state on disk, read-only */
 	long prefetch;         /* PDFs fetched in the background, calls an hour; 0: off */
+	char *lang;            /* countrylist's language: nl, en, de, fr, es; else $LANG's */
 };
 
 enum { KEY_RO = 1 };
@@ -76,6 +77,7 @@ static const struct fuse_opt option_spec[] = {
 	OPT("nonotify", nonotify),
 	OPT("offline", offline),
 	OPT("prefetch=%ld", prefetch),
+	OPT("lang=%s", lang),
 	OPT("apikey=%s", apikey_on_cmdline),
 	FUSE_OPT_KEY("ro", KEY_RO),
 	FUSE_OPT_END,
@@ -126,6 +128,8 @@ static void usage(const char *prog)
 	       "                           within cache_max), and journal no unsaved text\n"
 	       "    -o prefetch=N          fetch the PDFs not on disk yet in the background,\n"
 	       "                           newest first, at most N calls an hour (default: off)\n"
+	       "    -o lang=LANG           the language of countrylist/: nl, en, de, fr or es\n"
+	       "                           (default: from $LANG, else the service's own)\n"
 	       "    -o nonotify            no desktop notification when a save or rm is\n"
 	       "                           refused (close(2) still fails, the log and the\n"
 	       "                           status file still say why)\n"
@@ -516,6 +520,28 @@ static bool may_start_offline(struct daemon *d, int rc)
 	return cache_listings_loaded(d->cache) > 0;
 }
 
+/* The languages countrylist/<lang> is known in (two public clients use these). */
+static bool lang_known(const char *s, size_t len)
+{
+	static const char *const langs[] = {"nl", "en", "de", "fr", "es"};
+	for (size_t i = 0; i < sizeof(langs) / sizeof(langs[0]); i++)
+		if (len == strlen(langs[i]) && !strncmp(s, langs[i], len))
+			return true;
+	return false;
+}
+
+/* countrylist's language into @buf: -o lang, else the language of $LANG
+ * ("de_DE.UTF-8": de) when the service knows it, else "" (its own). */
+static void lang_of(const struct options *o, char *buf, size_t len)
+{
+	const char *env = getenv("LANG"); /* NOLINT(concurrency-mt-unsafe): no thread yet */
+	const char *s = o->lang ? o->lang : env ? env : "";
+	size_t n = strcspn(s, "_.@");
+	buf[0] = '\0';
+	if (lang_known(s, n) && n < len)
+		snprintf(buf, len, "%.*s", (int)n, s);
+}
+
 /* Options and arguments: 0 to go on, 1 when done (--help, --version), -1 on
  * an error already said. */
 static int parse_args(struct daemon *d, int argc, char **argv)
@@ -569,6 +595,11 @@ static int parse_args(struct daemon *d, int argc, char **argv)
 	}
 	if (o->prefetch < 0) {
 		fprintf(stderr, "factuurfs: prefetch must be >= 0 (calls an hour; 0: off)\n");
+		return -1;
+	}
+	if (o->lang && !lang_known(o->lang, strlen(o->lang))) {
+		fprintf(stderr, "factuurfs: lang=%s: the service knows nl, en, de, fr and es\n",
+			o->lang);
 		return -1;
 	}
 	d->pdf_max = o->cache_max ? parse_size(o->cache_max) : (off_t)1 << 30;
@@ -680,6 +711,7 @@ static int open_modules(struct daemon *d, const struct api_config *acfg)
 		.ud = d->fs,
 		.persist = d->persist,
 	};
+	lang_of(o, ccfg.lang, sizeof(ccfg.lang));
 	struct pdfstore_config pcfg = {
 		.dir = d->pdf_dir, .max = d->pdf_max, .api = d->api, .events = d->events,
 	};
@@ -878,6 +910,7 @@ static void daemon_free(struct daemon *d)
 	free(d->o.cache_dir);
 	free(d->o.cainfo);
 	free(d->o.cache_max);
+	free(d->o.lang);
 	fuse_opt_free_args(&d->args);
 }
 

@@ -2,6 +2,7 @@
 #include "feat/export.h"
 
 #include <assert.h>
+#include <cjson/cJSON.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -98,16 +99,95 @@ void export_text_unref(struct export_text *t)
 		return;
 	cache_listing_unref(t->l);
 	cache_listing_unref(t->l2);
+	cache_listing_unref(t->cats);
 	free(t->data);
 	free(t);
 }
 
 /* ---- the tables ---------------------------------------------------------------------- */
 
-/* The table of collection @c from its listing @l. */
-static int table_of_listing(struct table *t, const struct schema_collection *c,
-			    const struct cache_listing *l)
+/* A category's ledger (general-ledger account) for the ledger column. */
+struct ledger {
+	char *id, *name, *ledger;
+};
+
+/* The categories of @cats as (id, name, ledger), *@n of them; NULL with 0 when
+ * none (or on ENOMEM: the column is then empty, the export still made). */
+static struct ledger *ledgers_of(const struct cache_listing *cats, size_t *n)
 {
+	struct ledger *v = cats && cats->n ? calloc(cats->n, sizeof(*v)) : NULL;
+	*n = 0;
+	for (size_t i = 0; v && i < cats->n; i++) {
+		cJSON *rec = cJSON_ParseWithLength(cats->recs[i]->text, cats->recs[i]->len);
+		const cJSON *name = cJSON_GetObjectItemCaseSensitive(rec, "name");
+		const cJSON *ledger = cJSON_GetObjectItemCaseSensitive(rec, "ledger");
+		char num[32] = "";
+		if (cJSON_IsNumber(ledger)) /* a ledger given as a number: as it reads */
+			snprintf(num, sizeof(num), "%.17g", ledger->valuedouble);
+		struct ledger *g = &v[*n];
+		g->id = strdup(cats->recs[i]->id);
+		g->name = strdup(cJSON_IsString(name) ? name->valuestring : "");
+		g->ledger = strdup(cJSON_IsString(ledger) ? ledger->valuestring : num);
+		cJSON_Delete(rec);
+		if (g->id && g->name && g->ledger) {
+			(*n)++;
+		} else {
+			free(g->id);
+			free(g->name);
+			free(g->ledger);
+		}
+	}
+	return v;
+}
+
+/* The ledger of category @category: by id (our reading: an invoice's category
+ * is the category's id), else by name (the other); "" when none. */
+static const char *ledger_find(const struct ledger *v, size_t n, const char *category)
+{
+	for (size_t i = 0; *category && i < n; i++)
+		if (!strcmp(v[i].id, category))
+			return v[i].ledger;
+	for (size_t i = 0; *category && i < n; i++)
+		if (!strcmp(v[i].name, category))
+			return v[i].ledger;
+	return "";
+}
+
+static void ledgers_free(struct ledger *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(v[i].id);
+		free(v[i].name);
+		free(v[i].ledger);
+	}
+	free(v);
+}
+
+/* True when a record of @l has a ledger column with something in it: only then
+ * are the categories listed (no call for an account without categories). */
+static bool needs_categories(const struct schema_collection *c, const struct cache_listing *l)
+{
+	size_t ncol;
+	const struct facts_column *cols = facts_columns(c, &ncol);
+	for (size_t k = 0; k < ncol; k++) {
+		if (cols[k].fmt != FACTS_CSV_LEDGER)
+			continue;
+		for (size_t i = 0; i < l->n; i++) {
+			const struct facts *f = l->recs[i]->facts;
+			if (f && f->ncells == ncol && *facts_cell(f, k))
+				return true;
+		}
+	}
+	return false;
+}
+
+/* The table of collection @c from its listing @l (@cats: the categories the
+ * ledger column reads; NULL: that column is empty). */
+static int table_of_listing(struct table *t, const struct schema_collection *c,
+			    const struct cache_listing *l, const struct cache_listing *cats)
+{
+	size_t nledgers;
+	struct ledger *ledgers = ledgers_of(cats, &nledgers);
 	size_t ncol;
 	const struct facts_column *cols = facts_columns(c, &ncol);
 	char today[16], status[128];
@@ -126,12 +206,15 @@ static int table_of_listing(struct table *t, const struct schema_collection *c,
 			if (cols[k].fmt == FACTS_CSV_STATUS) {
 				facts_status(f, today, status, sizeof(status));
 				cell = status;
+			} else if (cols[k].fmt == FACTS_CSV_LEDGER) {
+				cell = ledger_find(ledgers, nledgers, cell);
 			}
 			rc = table_put(t, cell);
 		}
 		if (rc == 0)
 			rc = table_end_row(t);
 	}
+	ledgers_free(ledgers, nledgers);
 	return rc;
 }
 
@@ -239,7 +322,7 @@ int export_get(struct exports *x, const char *name, struct export_text **out)
 {
 	const struct schema_collection *inv_c = schema_find("invoices");
 	const struct schema_collection *cli_c = schema_find("clients");
-	struct cache_listing *l = NULL, *l2 = NULL;
+	struct cache_listing *l = NULL, *l2 = NULL, *cats = NULL;
 	struct rendered *e = NULL;
 	struct table tbl = {0};
 	char q[16], sheet[32];
@@ -267,9 +350,21 @@ int export_get(struct exports *x, const char *name, struct export_text **out)
 			goto out;
 		}
 	}
+	/* The ledger column: the categories, when an invoice has one (scanned
+	 * once per listing snapshot, not on every read).  Without them the
+	 * column is empty; the rest of the export still holds (the failure is
+	 * in the status file). */
 	pthread_mutex_lock(&x->lock);
 	HASH_FIND_STR(x->texts, name, e);
-	if (!e || e->t->l != l || e->t->l2 != l2) {
+	bool known = e && e->t->l == l, wants = known && e->t->wants_cats;
+	pthread_mutex_unlock(&x->lock);
+	if (!quarter && !known)
+		wants = needs_categories(c, l);
+	if (wants && cache_listing_get(x->cache, schema_find("categories"), &cats) != 0)
+		cats = NULL;
+	pthread_mutex_lock(&x->lock);
+	HASH_FIND_STR(x->texts, name, e);
+	if (!e || e->t->l != l || e->t->l2 != l2 || e->t->cats != cats) {
 		/* A new snapshot: render once, under the lock, so concurrent
 		 * readers share one text. */
 		struct export_text *t = calloc(1, sizeof(*t));
@@ -279,7 +374,7 @@ int export_get(struct exports *x, const char *name, struct export_text **out)
 		snprintf(sheet, sizeof(sheet), "btw %s", q);
 		rc = !t ? -ENOMEM
 		     : quarter ? table_of_quarter(&tbl, q, l, l2, sheet)
-			       : table_of_listing(&tbl, c, l);
+			       : table_of_listing(&tbl, c, l, cats);
 		if (rc == 0)
 			rc = render(&tbl, (enum format)f, created, &t->data, &t->len);
 		if (rc == 0 && !e) {
@@ -304,7 +399,9 @@ int export_get(struct exports *x, const char *name, struct export_text **out)
 		t->refs = 1;
 		t->l = l;
 		t->l2 = l2;
-		l = l2 = NULL;
+		t->cats = cats;
+		t->wants_cats = wants;
+		l = l2 = cats = NULL;
 		export_text_unref(e->t); // NOLINT(clang-analyzer-core.NullDereference): made above
 		e->t = t;
 		prune(x, c == cli_c ? NULL : t->l, c == cli_c ? t->l : t->l2, e);
@@ -321,6 +418,7 @@ out:
 	table_free(&tbl);
 	cache_listing_unref(l);
 	cache_listing_unref(l2);
+	cache_listing_unref(cats);
 	return rc;
 }
 

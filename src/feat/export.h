@@ -13,7 +13,9 @@
  * both files are rendered from that one table (the CSV: RFC 4180, UTF-8 with
  * a byte-order mark; the .xlsx: feat/xlsx.h), so they hold the same cells
  * and their `stat` size is exact.  No call beyond the listings: the
- * collection's, and for a quarter the invoices and the clients listings.
+ * collection's; for a quarter the invoices and the clients listings; for
+ * invoices' ledger column the categories listing, only when an invoice has a
+ * category.
  */
 #ifndef FACTUURFS_FEAT_EXPORT_H
 #define FACTUURFS_FEAT_EXPORT_H
@@ -31,6 +33,8 @@ struct export_text {
 	size_t len;
 	struct cache_listing *l;  /* the listing it was rendered from (a reference) */
 	struct cache_listing *l2; /* a quarter's: the clients listing too, or NULL */
+	struct cache_listing *cats; /* the categories the ledger column read, or NULL */
+	bool wants_cats;          /* a record of l has a category (needs_categories) */
 };
 
 /* The exports of a mount: the texts rendered last, over @cache (borrowed).

@@ -80,7 +80,9 @@ char *table_csv(const struct table *t, size_t *len)
 		for (size_t k = 0; k < t->ncol; k++) {
 			if (k)
 				strbuf_put(&b, ",", 1);
-			put_field(&b, table_cell(t, i, k), t->cols[k].fmt == FACTS_CSV_TEXT);
+			put_field(&b, table_cell(t, i, k),
+				  t->cols[k].fmt == FACTS_CSV_TEXT ||
+					  t->cols[k].fmt == FACTS_CSV_LEDGER);
 		}
 		strbuf_put(&b, "\r\n", 2);
 	}

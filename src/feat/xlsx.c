@@ -86,6 +86,7 @@ static size_t put_cell(lxw_worksheet *ws, const struct table *t, size_t i, size_
 		break;
 	case FACTS_CSV_TEXT:
 	case FACTS_CSV_STATUS:
+	case FACTS_CSV_LEDGER: /* an account code: kept as text ("0800") */
 		break;
 	}
 	/* A string cell is never a formula: no ' as in the CSV.  Excel holds at

@@ -119,7 +119,7 @@ static bool size_unknown(struct mount *m, struct node *n)
 	struct cache_record *r = NULL;
 	off_t size;
 	if (n->kind == N_PDF)
-		return pdfstore_size(m->pdfs, n->id, false) < 0;
+		return pdfstore_size(m->pdfs, n->c, n->id, false) < 0;
 	if (n->kind != N_JSON || save_size(m->save, n, &size))
 		return false;
 	if (cache_record_peek(m->cache, n->c, n->id, &r) == 0) {

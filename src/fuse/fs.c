@@ -182,7 +182,9 @@ void fs_listing_changed(void *arg, const struct schema_collection *c,
 	struct mount *m = arg;
 	fuse_ino_t dir = inode_coll_ino(c);
 	kernel_inval(m->kernel, dir, false); /* drops cached directory content (or balance.json's) */
-	if (!strcmp(c->name, "invoices") || !strcmp(c->name, "clients"))
+	/* (categories: the ledger column of exports/invoices.csv) */
+	if (!strcmp(c->name, "invoices") || !strcmp(c->name, "clients") ||
+	    !strcmp(c->name, "categories"))
 		kernel_inval_views(m, false);
 	if (c->single || !old)
 		return;

@@ -46,6 +46,7 @@ static const struct facts_column invoice_columns[] = {
 	{"paiddate", "paiddate", FACTS_CSV_DATE},
 	{"sent", "sent", FACTS_CSV_DATE},
 	{"status", NULL, FACTS_CSV_STATUS},
+	{"ledger", "category", FACTS_CSV_LEDGER},
 };
 
 static const struct facts_column client_columns[] = {
@@ -174,6 +175,7 @@ static const char *cell(const struct facts_column *col, const cJSON *rec, char *
 		return buf;
 	case FACTS_CSV_DATE:
 	case FACTS_CSV_TEXT:
+	case FACTS_CSV_LEDGER:
 		if (cJSON_IsString(v))
 			return v->valuestring;
 		if (cJSON_IsNumber(v))

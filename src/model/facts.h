@@ -71,6 +71,8 @@ enum facts_csv {
 	FACTS_CSV_DATE,   /* YYYY-MM-DD, empty for none */
 	FACTS_CSV_STATUS, /* facts_status() */
 	FACTS_CSV_NUMBER, /* 21, 5.5: a number as it reads */
+	FACTS_CSV_LEDGER, /* the record's category (its cell, as text) shown as that
+			     category's ledger from categories/: resolved by the export */
 };
 struct facts_column {
 	const char *header;

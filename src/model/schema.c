@@ -151,6 +151,8 @@ static const struct schema_field invoice_fields[] = {
 	F("paymentcondition", STR, 0),
 	FX("paymentperiod", INT, 0, .example = "14", .note = "payment term in days"),
 	F("collection", BOOL, 0),
+	FX("category", STR, 0, .note = "a category id from categories/ (its ledger goes to "
+				      "exports/invoices.csv)"),
 	F("tax", FLOAT, RO),
 	F("totalintax", FLOAT, RO),
 	FL("taxes", RO, "tax", invoice_tax_fields),
@@ -236,6 +238,62 @@ static const struct schema_field country_fields[] = {
 	F("name", STR, 0),
 };
 
+/* Quotations (php Models/Quotation.php, the official quotation page): an invoice's
+ * fields where a quotation has them, and its own (quotationperiod, showtotals, ...). */
+static const char *const quotation_actions[] = {"send", "save", NULL};
+
+static const struct schema_field quotation_fields[] = {
+	F("id", INT, RO),
+	FX("profile", INT, 0, .example = "1", .note = "a profile id from profiles/"),
+	/* 0 is no client: a template left so is refused by the service, never misdirected. */
+	FX("clientnr", INT, REQ, .example = "0", .note = "the number of an existing client"),
+	FO("reference", 0, reference_fields),
+	F("quotationreference", STR, 0),
+	FX("category", STR, 0, .note = "a category id from categories/"),
+	/* Copies of the client's fields, made by the API. */
+	F("company", STR, RO),
+	F("contact", STR, RO),
+	F("date", DATE, 0),
+	FL("lines", REQ, "line", line_fields),
+	FX("discounttype", STR, 0, .example = "\"amount\""),
+	F("discount", FLOAT, 0),
+	F("paymentcondition", STR, 0),
+	FX("quotationperiod", INT, 0, .example = "30", .note = "days the quotation holds"),
+	F("showtotals", BOOL, 0),
+	F("notes", STR, 0),
+	F("customstatus", STR, 0),
+	F("approved", BOOL, 0),
+	F("tax", FLOAT, RO),
+	F("totalintax", FLOAT, RO),
+	FL("taxes", RO, "tax", invoice_tax_fields),
+	/* A template saves: a draft is the one action that reaches no client. */
+	FX("action", STR, CRE, .example = "\"save\"", .values = quotation_actions,
+	   .note = "send: e-mailed to the client; save: kept as a draft"),
+	FX("sendmethod", STR, CRE, .example = "\"email\"", .values = invoice_sendmethods,
+	   .note = "required when action is send"),
+	FX("savename", STR, CRE, .example = "\"Example quotation\""),
+	F("overwrite_if_exist", BOOL, CRE),
+	F("convert_prices_to_euro", BOOL, CRE),
+};
+
+/* Categories (deinte CategoriesData.php): ledger is a general-ledger account code,
+ * text (it may start with 0). */
+static const struct schema_field category_fields[] = {
+	F("id", INT, 0),
+	F("name", STR, 0),
+	F("ledger", STR, 0),
+};
+
+/* A reminder: PUT invoices_reminder/<invoicenr> (php: POST invoices_reminder with
+ * invoicenr inside).  It e-mails the client, so the file must name its invoice: the
+ * invoicenr inside must be the file's name (see .deliberate). */
+static const struct schema_field reminder_fields[] = {
+	FX("invoicenr", STR, REQ, .example = "\"\"",
+	   .note = "the invoice number again, as in the file name: "
+		   "invoices_reminder/<invoicenr>.json"),
+	FX("attach_invoice", BOOL, 0, .example = "true", .note = "attach the invoice's PDF"),
+};
+
 /* A payment: PUT invoices_payment/<invoicenr> (the spec's one write on invoices). */
 static const struct schema_field payment_fields[] = {
 	/* In the path, not the body. */
@@ -268,12 +326,25 @@ static const struct schema_collection collections[] = {
 	{.name = "taxes", .id_field = "percentage", .id_field2 = "type", .id_type = STR,
 	 .methods = SCHEMA_M_LIST, .fields = tax_fields, .nfields = N(tax_fields)},
 	{.name = "countrylist", .id_field = "id", .id_type = INT, .methods = SCHEMA_M_LIST,
-	 .fields = country_fields, .nfields = N(country_fields)},
+	 .lang_path = true, .fields = country_fields, .nfields = N(country_fields)},
 	/* Write-only: a payment file names its invoice; nothing to list. */
 	{.name = "invoices_payment", .id_field = "invoicenr", .id_type = STR,
 	 .methods = SCHEMA_M_PUT, .fields = payment_fields, .nfields = N(payment_fields)},
 	/* No known fields: everything is shown as it comes. */
 	{.name = "balance", .methods = SCHEMA_M_LIST, .single = true},
+	/* The quotation PDF's path is in no source: quotations_pdf/<id> by analogy with
+	 * invoices_pdf is our reading; the others are tried when it answers 404/405
+	 * (README, "Where the API reference is uncertain"). */
+	{.name = "quotations", .one_key = "quotation", .id_field = "id", .id_type = INT,
+	 .methods = M_ALL, .pdf_path = "quotations_pdf",
+	 .pdf_also = {"quotations/%s/pdf", "quotation_pdf/%s"}, .whole_marker = "lines",
+	 .mtime_fields = {"date"}, .fields = quotation_fields, .nfields = N(quotation_fields)},
+	{.name = "categories", .id_field = "id", .id_type = INT, .methods = SCHEMA_M_LIST,
+	 .fields = category_fields, .nfields = N(category_fields)},
+	/* Write-only, and deliberate: a reminder e-mails the client. */
+	{.name = "invoices_reminder", .id_field = "invoicenr", .id_type = STR,
+	 .methods = SCHEMA_M_PUT, .deliberate = true, .post_also = true,
+	 .fields = reminder_fields, .nfields = N(reminder_fields)},
 };
 
 /* clang-format on */

@@ -64,9 +64,20 @@ struct schema_collection {
 	enum schema_type id_type;   /* SCHEMA_INT: an identifier is all digits */
 	unsigned methods;
 	const char *pdf_path;       /* "invoices_pdf": records also have <id>.pdf */
+	/* Other paths the PDF may be at, tried in order when pdf_path answers 404 or
+	 * 405: "%s" is the escaped id ("quotations/%s/pdf"); unused entries NULL. */
+	const char *pdf_also[3];
 	const char *whole_marker;   /* a field only whole records carry; NULL: listings are whole */
 	const char *mtime_fields[3];/* date fields tried in order for a file's mtime */
 	bool single;                /* one object, shown as <name>.json in the root (balance) */
+	bool lang_path;             /* listed as <name>/<lang> when -o lang is set (countrylist) */
+	/* A write-only collection whose file must hold its own name in id_field and
+	 * nothing but the fields of the table (a reminder: an accidental copy of another
+	 * record is refused, never sent). */
+	bool deliberate;
+	/* A write-only collection's other reading: POST <name> with the id in the body,
+	 * tried once when the PUT to <name>/<id> answers 404 or 405. */
+	bool post_also;
 	const struct schema_field *fields;
 	size_t nfields;
 };

@@ -764,6 +764,8 @@ static int send_text(struct save *s, struct node *n, const char *text, size_t le
 {
 	if (x->kind == N_JSON)
 		return wb_edit(s->wb, x->c, x->id, text, len, &x->changed, msg, msglen);
+	if (!(x->c->methods & SCHEMA_M_POST) && x->c->deliberate)
+		return wb_reminder(s->wb, x->id, text, len, msg, msglen);
 	if (!(x->c->methods & SCHEMA_M_POST))
 		return wb_payment(s->wb, x->id, text, len, msg, msglen);
 	struct posting po = {.s = s, .n = n, .lname = x->lname, .text = text, .len = len};
@@ -807,7 +809,12 @@ static void taken(struct save *s, struct node *n, struct sent *x, bool same,
 		if (x->changed)
 			events_change(s->events, "updated %s", x->what);
 	} else if (!(x->c->methods & SCHEMA_M_POST)) {
-		events_change(s->events, "registered a payment on invoice %s (%s)", x->id, x->what);
+		if (x->c->deliberate)
+			events_change(s->events, "sent a reminder of invoice %s (%s)", x->id,
+				      x->what);
+		else
+			events_change(s->events, "registered a payment on invoice %s (%s)", x->id,
+				      x->what);
 		inode_set_kind(s->inodes, n, N_SCRATCH);
 		if (x->lname)
 			inode_local_del(s->inodes, dir, x->lname);

@@ -88,6 +88,10 @@ struct cache {
 	struct detail *details;
 	unsigned long listing_hits, listing_fetches; /* for the status file's hit rate */
 	size_t loaded; /* listings read from disk at start */
+	/* The service refused <name>/<lang>: list in its own language.  Written
+	 * and read only by the fetch of a lang_path listing (one at a time: its
+	 * slot's flight). */
+	bool lang_refused;
 };
 
 static double now_mono(void)
@@ -640,13 +644,34 @@ static int fetch_listing(struct cache *cache, const struct schema_collection *c,
 		cJSON *body = NULL, *items = NULL;
 		size_t before = rs.n;
 		long n;
+		/* countrylist/<lang>: the names in the user's language (two public
+		 * clients' reading); the service's own language when it has none. */
+		bool lang = c->lang_path && cache->cfg.lang[0] && !cache->lang_refused;
+		char base[64];
+		snprintf(base, sizeof(base), "%s%s%s", c->name, lang ? "/" : "",
+			 lang ? cache->cfg.lang : "");
 		if (c->single)
 			snprintf(path, sizeof(path), "%s", c->name);
 		else
-			snprintf(path, sizeof(path), "%s?%s%s%scount=%ld&offset=%ld", c->name,
+			snprintf(path, sizeof(path), "%s?%s%s%scount=%ld&offset=%ld", base,
 				 filter ? "filter=" : "", filter ? filter : "", filter ? "&" : "",
 				 asked, offset);
-		rc = store_get(cache->api, cache->cfg.events, what, path, &resp);
+		if (lang && page == 0) {
+			rc = api_call(cache->api, "GET", path, NULL, 0, &resp);
+			if (rc == -ENOENT || rc == -EPERM || rc == -EINVAL) {
+				log_msg(LOG_INFO, "%s: GET %s: %s; listing it in the service's "
+					"own language", what, base, resp.message);
+				api_answer_clear(&resp);
+				cache->lang_refused = true;
+				/* The same page, without the language. */
+				snprintf(path, sizeof(path), "%s?count=%ld&offset=%ld", c->name,
+					 asked, offset);
+				rc = store_get(cache->api, cache->cfg.events, what, path, &resp);
+			} else if (rc < 0 && !resp.failed_fast)
+				events_error(cache->cfg.events, what, resp.message);
+		} else {
+			rc = store_get(cache->api, cache->cfg.events, what, path, &resp);
+		}
 		if (rc == 0 && !c->single)
 			n = recs_add_array(c, resp.body, resp.len, &rs);
 		else

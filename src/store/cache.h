@@ -70,6 +70,10 @@ struct cache_config {
 	 * across mounts (store/persist.h).  cache_new starts from what it
 	 * holds; every fetch is written to it; every invalidation marks it. */
 	struct persist *persist;
+	/* The user's language ("de"; "" for none): a collection with lang_path
+	 * (countrylist) is listed as <name>/<lang>, and as <name> when the service
+	 * answers that with 404, 405 or 400 (then for the rest of the mount). */
+	char lang[8];
 };
 
 int cache_new(struct cache **out, struct api *api, const struct cache_config *cfg);

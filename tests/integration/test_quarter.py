@@ -107,7 +107,7 @@ QUARTER_INVOICES = {"2025-Q2": {"Q-006"}, "2025-Q3": {"Q-001", "Q-002", "Q-003",
 # Column types of each export, as docs/SEMANTICS.md ("Exports") gives them.
 MONEY, DATE, INT, NUMBER, TEXT = "money", "date", "int", "number", "text"
 TYPES = {
-    "invoices": [TEXT, DATE, DATE, INT, TEXT, TEXT, MONEY, MONEY, DATE, DATE, TEXT],
+    "invoices": [TEXT, DATE, DATE, INT, TEXT, TEXT, MONEY, MONEY, DATE, DATE, TEXT, TEXT],
     "clients": [INT] + [TEXT] * 5 + [INT] + [TEXT] * 4 + [DATE],
     "btw": [TEXT, NUMBER, TEXT, MONEY, MONEY, INT],
 }
@@ -238,6 +238,7 @@ def test_every_xlsx_holds_the_listing(fake, mounts):
     assert len(xlsx) > 4, "the generated account spans several quarters"
     invoices = {i["invoicenr"]: i for i in fake.state("invoices")}
     clients = {int(c["clientnr"]): c for c in fake.state("clients")}
+    ledgers = {str(c["id"]): c["ledger"] for c in fake.state("categories")}
     for n in xlsx:
         base = n[:-5]
         rows = read_csv(m.path("exports", base + ".csv"))
@@ -245,6 +246,7 @@ def test_every_xlsx_holds_the_listing(fake, mounts):
         got = check_xlsx_against_csv(m.path("exports", n), rows, TYPES[kind])
         if kind == "invoices":
             assert len(got) - 1 == len(invoices)
+            assert any(r[11] for r in got[1:]), "some invoice has a category with a ledger"
             for r in got[1:]:
                 i = invoices[r[0]]
                 assert r[1].date().isoformat() == i["date"]
@@ -255,6 +257,8 @@ def test_every_xlsx_holds_the_listing(fake, mounts):
                 assert round(r[7] * 100) == round(float(i["open"]) * 100)
                 assert (r[8].date().isoformat() if r[8] else "") == i["paiddate"]
                 assert (r[9].date().isoformat() if r[9] else "") == i["sent"]
+                # the ledger of the invoice's category, as text
+                assert (r[11] or "") == ledgers.get(str(i.get("category") or ""), "")
         elif kind == "clients":
             assert len(got) - 1 == len(clients)
             for r in got[1:]:

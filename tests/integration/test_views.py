@@ -153,7 +153,8 @@ def test_filters_by_hand_on_a_fixed_account(workdir, tmp_path, mounts):
             got = os.getxattr(m.path("invoices", f"F-{nr}.json"), "user.factuurfs.status")
             assert got.decode() == want, nr
         rows = read_csv(m.path("exports", "invoices.csv"))
-        status = {r[0]: r[-1] for r in rows[1:]}
+        col = rows[0].index("status")
+        status = {r[0]: r[col] for r in rows[1:]}
         assert status == {"F-" + nr: want for nr, want in FIXED_STATUS.items()}
     finally:
         f.stop()
@@ -248,14 +249,17 @@ def money(v):
 def test_invoices_csv_has_one_row_per_invoice(fake, vmnt, filters):
     rows = read_csv(vmnt.path("exports", "invoices.csv"))
     assert rows[0] == ["invoicenr", "date", "duedate", "clientnr", "company", "contact",
-                       "totalintax", "open", "paiddate", "sent", "status"]
+                       "totalintax", "open", "paiddate", "sent", "status", "ledger"]
     got = {r[0]: r for r in rows[1:]}
     invoices = fake.state("invoices")
+    # ledger: the general-ledger account of the invoice's category (categories/)
+    ledger = {c["id"]: c["ledger"] for c in fake.state("categories")}
     assert len(rows) - 1 == len(invoices) == len(got)
     for i in invoices:
         want = [cell(i["invoicenr"], True), i["date"], i["duedate"], str(int(i["clientnr"])),
                 cell(i["company"], True), cell(i["contact"], True), money(i["totalintax"]),
-                money(i["open"]), i["paiddate"], i["sent"], status_in(filters, i["invoicenr"])]
+                money(i["open"]), i["paiddate"], i["sent"], status_in(filters, i["invoicenr"]),
+                ledger.get(i["category"], "")]
         assert got[i["invoicenr"]] == want, i["invoicenr"]
 
 
@@ -379,8 +383,9 @@ def test_names_that_are_not_entries_cost_no_call(fake, mounts):
 
 def test_cold_browse_of_every_view_and_export_is_counted(workdir, mounts):
     """The whole of views/ and exports/ (every .csv and .xlsx, the quarters' too): one
-    call per status filter, one for the invoices listing and one for the clients
-    listing, plus the mount's check."""
+    call per status filter, one for the invoices listing, one for the clients listing
+    and one for the categories (the ledger column of invoices.csv), plus the mount's
+    check."""
     f = Fake(workdir, "--generate", "clients=40,invoices=300,products=5")
     try:
         mark = f.mark()
@@ -399,9 +404,11 @@ def test_cold_browse_of_every_view_and_export_is_counted(workdir, mounts):
             open(m.path("exports", n), "rb").read()
         reqs = f.since(mark)
         paths = sorted(r["path"] for r in reqs)
-        assert len(reqs) == 1 + len(FILTERS) + 2 == 10, paths
+        # (+ categories: the ledger column of invoices.csv)
+        assert len(reqs) == 1 + len(FILTERS) + 3 == 11, paths
         assert len(listing_calls(reqs, "invoices")) == 1 + len(FILTERS)
         assert len(listing_calls(reqs, "clients")) == 1
+        assert len(listing_calls(reqs, "categories")) == 1
         assert sum("filter=" in p for p in paths) == len(FILTERS)
         assert nlinks > 2 * 300
         # and again within the TTL: nothing

@@ -101,7 +101,8 @@ static void test_tables(void)
 	static const char *const names[] = {"clients",	   "products", "invoices",
 					    "invoices_saved", "invoices_repeated", "profiles",
 					    "taxes",	   "countrylist", "invoices_payment",
-					    "balance"};
+					    "balance", "quotations", "categories",
+					    "invoices_reminder"};
 	const struct schema_field *f;
 	size_t i, j;
 
