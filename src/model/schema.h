@@ -131,4 +131,15 @@ time_t schema_record_date(const struct schema_collection *c, const cJSON *rec);
 cJSON *schema_to_wire(const struct schema_collection *c, const cJSON *rec, bool create,
 		      char *err, size_t errlen);
 
+/* As schema_to_wire, shaped as @sent: the wire record the service sent for this record
+ * (NULL: as schema_to_wire).  Every field goes back under the name @sent used for it
+ * (the .NET spelling or php's underscore alias: "mandate_id"), a value equal to what
+ * @sent read as goes back exactly as sent, and a changed one in @sent's form for that
+ * field (the form table in schema.c: "0"/"1" or "true"/"false", "42" or 42, ...);
+ * inside a keyed list each element follows @sent's element at its position, a new one
+ * the first, and a list sent as a JSON array goes back as one.  A field @sent lacks
+ * takes the default form.  Caller deletes. */
+cJSON *schema_to_wire_as(const struct schema_collection *c, const cJSON *rec, const cJSON *sent,
+			 bool create, char *err, size_t errlen);
+
 #endif
