@@ -82,6 +82,8 @@ acts on.  One fault per kind is pending (a new one replaces it); kinds are indep
 several may be pending at once (see FAULT_KINDS for the order they act in).  Every request
 is logged (--log) whatever its fault, with the status sent; drop and cut log status 0.
 Each log line also holds the X-RateLimit-Remaining sent ("remaining", after this call).
+POST and PUT lines also hold the request body as text ("body"; bodies up to 64 KiB).
+--wire-forms serves records in the other forms the live service has used (WIRE_FORMS).
     "spike":     {"ms": 1000}  that many ms of latency on top of latency_ms
     "ratelimit": {"status": 403, "retry_after": S, "headers": {}}  answered like a spent
                  hourly budget (status default WIRE["ratelimit_status"]; 429 allowed):
@@ -204,7 +206,29 @@ WIRE = {
     # Saved and repeated invoices share one id sequence (both answer under key
     # "invoices_saved").
     # The 403 for a spent budget is checked before authentication and before faults.
+    # The forms records are served in (option --wire-forms, a comma list of WIRE_FORMS
+    # or WIRE_PRESETS names; empty: the forms above, .NET spelling).  Stored records
+    # stay in the forms above; each answer is dressed on its way out, and input takes
+    # every form (aliases, "true"/"false", numbers) as before.
+    "wire_forms": (),
 }
+
+# The forms the live service has been seen to send (the API reference's correction of
+# 2026-11-30), each a switch of --wire-forms.  The fields each one touches are data:
+#   underscore   the five client fields php spells with underscores (CLIENT_ALIASES)
+#   truefalse    client booleans as "true"/"false"; default_email and invoice
+#                `collection` stay "0"/"1" (as the 2015 copies have them)
+#   native       every int/float/money scalar as a JSON number, every bool as JSON
+#                true/false (json_encode of typed values)
+#   zerodates    empty dates as "0000-00-00" (MySQL's zero date)
+#   linestrings  invoice line values as strings ("4", "21"), the other reading
+WIRE_FORMS = ("underscore", "truefalse", "native", "zerodates", "linestrings")
+WIRE_PRESETS = {
+    # What a third public client keeps as copied from the live service (2015):
+    # underscores, "true"/"false" beside "0"/"1", "" for no date, JSON numbers in lines.
+    "live2015": ("underscore", "truefalse"),
+}
+TRUEFALSE_FIELDS = {"clients": ("showcontact", "tax_shifted", "notes_on_invoice", "active")}
 
 SENDMETHODS = ("mail", "email", "printcenter")
 REALM = "factuursturen"
@@ -282,6 +306,55 @@ REPEATED_FIELDS = SAVED_FIELDS + REPEATED_EXTRA
 SAVED_DEFAULTS = dict(INVOICE_DEFAULTS, totaldiscount="0.00")
 LINE_FIELDS = ["amount", "amount_desc", "description", "tax_rate", "price", "discount_pct",
                "linetotal"]
+
+FIELD_KINDS = {"clients": dict(CLIENT_FIELDS), "products": dict(PRODUCT_FIELDS),
+               "invoices": dict(INVOICE_FIELDS), "invoices_saved": dict(SAVED_FIELDS),
+               "invoices_repeated": dict(REPEATED_FIELDS)}
+
+
+def parse_wire_forms(spec):
+    """--wire-forms "live2015,native" -> a tuple of WIRE_FORMS names (ValueError if unknown)."""
+    out = []
+    for name in (s.strip() for s in (spec or "").split(",")):
+        if not name:
+            continue
+        if name in WIRE_PRESETS:
+            out.extend(WIRE_PRESETS[name])
+        elif name in WIRE_FORMS:
+            out.append(name)
+        else:
+            raise ValueError("unknown wire form %r (known: %s)" % (
+                name, ", ".join(WIRE_FORMS + tuple(WIRE_PRESETS))))
+    return tuple(dict.fromkeys(out))
+
+
+def dress(coll, rec, forms):
+    """Stored wire record -> the record as served under --wire-forms (a new dict)."""
+    if not forms or not isinstance(rec, dict) or coll not in FIELD_KINDS:
+        return rec
+    kinds = FIELD_KINDS[coll]
+    rename = {v: k for k, v in CLIENT_ALIASES.items()} if coll == "clients" and "underscore" in forms else {}
+    out = {}
+    for k, v in rec.items():
+        kind = kinds.get(k)
+        if "truefalse" in forms and k in TRUEFALSE_FIELDS.get(coll, ()) and v in ("0", "1"):
+            v = "true" if v == "1" else "false"
+        elif "native" in forms and isinstance(v, str) and kind in ("int", "float", "money") and v != "":
+            try:
+                v = int(v) if kind == "int" else float(v)
+            except ValueError:
+                pass
+        elif "native" in forms and kind == "bool" and v in ("0", "1"):
+            v = v == "1"
+        if "zerodates" in forms and kind == "date" and v == "":
+            v = "0000-00-00"
+        if "linestrings" in forms and kind == "lines" and isinstance(v, dict):
+            v = {lk: {fk: (compact(fv) if isinstance(fv, (int, float)) and not isinstance(fv, bool) else fv)
+                      for fk, fv in ln.items()} if isinstance(ln, dict) else ln
+                 for lk, ln in v.items()}
+        out[rename.get(k, k)] = v
+    return out
+
 
 # collection -> (allowed (method, has_id) pairs)
 ROUTES = {
@@ -1576,14 +1649,15 @@ class FakeAPI:
                     return jresp(page(acct.records(coll, lang=ident[0] if ident else None), q))
                 if coll == "balance":
                     return jresp(acct.balance)
+                forms = WIRE["wire_forms"]
                 if has_id:
                     _, rec = acct.find(coll, ident)
-                    return jresp({SINGULAR[coll]: rec})
+                    return jresp({SINGULAR[coll]: dress(coll, rec, forms)})
                 recs = acct.list_invoices(q) if coll == "invoices" else acct.records(coll)
                 recs = page(recs, q)
                 if coll == "invoices" and not WIRE["list_lines"]:
                     recs = [{k: v for k, v in r.items() if k != "lines"} for r in recs]
-                return jresp(recs)
+                return jresp([dress(coll, r, forms) for r in recs] if forms else recs)
             if method == "DELETE":
                 key, _ = acct.find(coll, ident)
                 del acct.table(coll)[key]
@@ -1733,8 +1807,12 @@ class Handler(BaseHTTPRequestHandler):
                 status, nbytes = resp.status, len(resp.body)
             # Log before answering: a client that got its answer must find the
             # request in the log (tests count requests right after a call).
-            app.write_log({"t": t0, "method": method, "path": self.path, "status": status,
-                           "bytes": nbytes, "req_bytes": len(body), "remaining": remaining})
+            entry = {"t": t0, "method": method, "path": self.path, "status": status,
+                     "bytes": nbytes, "req_bytes": len(body), "remaining": remaining}
+            # What a write sent, as text: tests read the names and forms of a PUT.
+            if method in ("POST", "PUT") and body and len(body) <= 65536:
+                entry["body"] = body.decode("utf-8", "replace")
+            app.write_log(entry)
             logged = True
             if resp.drop:
                 self.hangup()
@@ -1904,6 +1982,9 @@ def main(argv=None):
     ap.add_argument("--list-without-lines", action="store_true",
                     help="invoice listings without lines (GET invoices/<nr> has them)")
     ap.add_argument("--strict-fields", action="store_true", help="reject unknown fields with 400")
+    ap.add_argument("--wire-forms", default="",
+                    help="serve records in these forms, a comma list of %s or a preset (%s)"
+                    % (", ".join(WIRE_FORMS), ", ".join(WIRE_PRESETS)))
     ap.add_argument("--today", help="fix today's date (YYYY-MM-DD) for new invoices and filters")
     ap.add_argument("--log", help="append one JSON line per API request to this file")
     ap.add_argument("--dump", metavar="FILE", help="write the account as a data file ('-' = stdout) and exit")
@@ -1919,6 +2000,10 @@ def main(argv=None):
     WIRE["max_count"] = max(1, a.max_count)
     WIRE["ignore_count"] = a.ignore_count
     WIRE["list_lines"] = not a.list_without_lines
+    try:
+        WIRE["wire_forms"] = parse_wire_forms(a.wire_forms)
+    except ValueError as e:
+        ap.error(str(e))
     if a.strict_fields:
         WIRE["unknown_fields"] = "reject"
     today = datetime.date.fromisoformat(a.today) if a.today else None
