@@ -255,14 +255,17 @@ static const struct schema_collection collections[] = {
 	 .methods = M_ALL, .fields = product_fields, .nfields = N(product_fields)},
 	{.name = "invoices", .one_key = "invoice", .id_field = "invoicenr", .id_type = STR,
 	 .methods = M_RD | SCHEMA_M_POST, .pdf_path = "invoices_pdf", .whole_marker = "lines",
-	 .mtime_fields = {"date", "sent"}, .fields = invoice_fields, .nfields = N(invoice_fields)},
+	 .mtime_fields = {"date", "sent"}, .fields = invoice_fields, .nfields = N(invoice_fields),
+	 /* Dutch invoice numbers run on without gaps: a sent one is corrected with a credit
+	  * invoice, not deleted. */
+	 .delete_guard = "sent", .restore_action = "save"},
 	{.name = "invoices_saved", .one_key = "invoices_saved", .id_field = "id", .id_type = INT,
 	 .methods = M_RD, .mtime_fields = {"datesaved", "date"},
-	 .fields = saved_fields, .nfields = N(saved_fields)},
+	 .fields = saved_fields, .nfields = N(saved_fields), .restore_action = "save"},
 	/* The API wraps a repeated invoice in the saved one's key. */
 	{.name = "invoices_repeated", .one_key = "invoices_saved", .id_field = "id", .id_type = INT,
 	 .methods = M_RD, .mtime_fields = {"datesaved", "initialdate"},
-	 .fields = saved_fields, .nfields = N(saved_fields)},
+	 .fields = saved_fields, .nfields = N(saved_fields), .restore_action = "save"},
 	{.name = "profiles", .id_field = "id", .id_type = INT, .methods = SCHEMA_M_LIST,
 	 .fields = profile_fields, .nfields = N(profile_fields)},
 	{.name = "taxes", .id_field = "percentage", .id_field2 = "type", .id_type = STR,

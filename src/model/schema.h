@@ -67,6 +67,13 @@ struct schema_collection {
 	const char *whole_marker;   /* a field only whole records carry; NULL: listings are whole */
 	const char *mtime_fields[3];/* date fields tried in order for a file's mtime */
 	bool single;                /* one object, shown as <name>.json in the root (balance) */
+	/* A record whose field of this name holds a value (a sent invoice: "sent") is not
+	 * deleted unless the mount allows it (-o allow_invoice_delete); NULL: no guard. */
+	const char *delete_guard;
+	/* The copy kept of a deleted record (.factuurfs/deleted/) gets "action" set to this,
+	 * and a "savename" when it has none, so that copying it into invoices/ restores it
+	 * as a draft; NULL: kept as it was. */
+	const char *restore_action;
 	const struct schema_field *fields;
 	size_t nfields;
 };
