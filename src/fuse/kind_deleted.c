@@ -16,10 +16,15 @@ static bool shown(const struct schema_collection *c)
 	return c && !c->single && (c->methods & SCHEMA_M_DELETE);
 }
 
-/* Entries change whenever a record is deleted: the kernel asks again each time. */
+/* Entries change whenever a record is deleted: the kernel asks again each time,
+ * and a collection's directory has the mtime of its directory on disk (the kernel
+ * keeps a directory's cached entries while its mtime stays the same). */
 static int deldir_attr(struct mount *m, struct node *n, struct stat *st, double *timeout)
 {
+	struct timespec when;
 	attr_dir(m, st, n->ino, m->started);
+	if (n->kind == N_DELCOLL && deleted_changed(m->deleted, n->c->name, &when) == 0)
+		st->st_mtim = st->st_ctim = when;
 	*timeout = 0;
 	return 0;
 }

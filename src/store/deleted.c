@@ -218,6 +218,19 @@ int deleted_stat(struct deleted *d, const char *coll, const char *name, struct s
 	return rc;
 }
 
+int deleted_changed(struct deleted *d, const char *coll, struct timespec *when)
+{
+	char *sub = d ? path_of(d, coll, NULL) : NULL;
+	struct stat st;
+	int rc = sub ? 0 : -ENOENT;
+	if (rc == 0 && stat(sub, &st) < 0)
+		rc = -errno;
+	if (rc == 0)
+		*when = st.st_mtim;
+	free(sub);
+	return rc;
+}
+
 int deleted_read(struct deleted *d, const char *coll, const char *name, char **text,
 		 size_t *len)
 {

@@ -42,6 +42,10 @@ int deleted_stat(struct deleted *d, const char *coll, const char *name, struct s
 int deleted_read(struct deleted *d, const char *coll, const char *name, char **text,
 		 size_t *len);
 
+/* When @coll's directory last changed (a record kept or removed); -ENOENT
+ * when none was ever kept. */
+int deleted_changed(struct deleted *d, const char *coll, struct timespec *when);
+
 /* Removes what is older than DELETED_KEEP_DAYS at wall time @now; the number
  * of files removed. */
 size_t deleted_expire(struct deleted *d, time_t now);
