@@ -123,3 +123,19 @@ def test_kept_records_expire_after_30_days(acct, mounts):
     os.unlink(m.path("products", "2.json"))
     assert not os.path.exists(disk)
     assert os.listdir(m.path(".factuurfs", "deleted", "products")) == ["2.json"]
+
+
+def test_the_refusal_is_a_desktop_notification(acct, mounts, workdir):
+    from sessionbus import SessionBus
+    bus = SessionBus(workdir)
+    try:
+        m = mounts(acct, env=bus.env())
+        nr = sent_invoice(acct)
+        with pytest.raises(OSError) as e:
+            os.unlink(m.path("invoices", f"{nr}.json"))
+        assert e.value.errno == errno.EPERM
+        bus.wait_for_summary(f"invoices/{nr}.json was not deleted")
+        wait_for(lambda: any("allow_invoice_delete" in n["body"] for n in bus.notifications()),
+                 "the notification naming -o allow_invoice_delete")
+    finally:
+        bus.close()
