@@ -62,7 +62,8 @@ void fs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 /* The inode ".." names. */
 static fuse_ino_t parent_of(const struct node *d)
 {
-	switch (d->kind) {
+	int kind = d->kind; /* an _Atomic int: one load */
+	switch (kind) {
 	case N_VDIR:
 		return d->parent;
 	case N_VGROUP:

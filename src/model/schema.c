@@ -1147,6 +1147,8 @@ static const cJSON *sent_element(const struct schema_field *f, const cJSON *sent
 	char key[64];
 	const cJSON *e;
 
+	if (!sent)
+		return NULL;
 	if (cJSON_IsArray(sent)) {
 		e = cJSON_GetArrayItem(sent, (int)i);
 		return e ? e : sent->child;
@@ -1203,7 +1205,7 @@ static cJSON *to_wire_value(const struct schema_field *f, const cJSON *v, const 
 		return NULL;
 	}
 	/* A list the service sent as a JSON array goes back as one. */
-	as_array = cJSON_IsArray(v) && cJSON_IsArray(sent) && sent->child;
+	as_array = cJSON_IsArray(v) && sent && cJSON_IsArray(sent) && sent->child;
 	out = as_array ? cJSON_CreateArray() : cJSON_CreateObject();
 	if (!out)
 		return oom(err, errlen);
