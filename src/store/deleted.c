@@ -79,12 +79,13 @@ static size_t expire_locked(struct deleted *d, time_t now)
 {
 	size_t gone = 0;
 	DIR *top = opendir(d->dir);
-	struct dirent *c, *e;
+	struct dirent *c;
 	if (!top)
 		return 0;
 	while ((c = readdir(top))) {
 		char *sub = path_of(d, c->d_name, NULL);
 		DIR *in = sub ? opendir(sub) : NULL;
+		struct dirent *e;
 		while (in && (e = readdir(in))) {
 			struct stat st;
 			if (e->d_name[0] == '.' || fstatat(dirfd(in), e->d_name, &st, 0) < 0)
@@ -236,7 +237,7 @@ int deleted_read(struct deleted *d, const char *coll, const char *name, char **t
 {
 	char *path = d ? path_of(d, coll, name) : NULL;
 	struct stat st;
-	int rc = -ENOENT, fd = path ? open(path, O_RDONLY | O_CLOEXEC) : -1;
+	int rc, fd = path ? open(path, O_RDONLY | O_CLOEXEC) : -1;
 	*text = NULL;
 	*len = 0;
 	if (fd < 0) {
