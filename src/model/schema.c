@@ -982,7 +982,6 @@ static cJSON *to_wire_object(const struct schema_field *fields, size_t n, const 
  * wins; none: the default stays.  A dress returns NULL to leave @w as it is.
  */
 struct wire_form {
-	const char *what;                           /* for people: docs/SEMANTICS.md */
 	unsigned types;                             /* 1u << enum schema_type */
 	bool (*sent_is)(const cJSON *s);
 	cJSON *(*dress)(const cJSON *w, const cJSON *s);
@@ -1105,13 +1104,20 @@ static cJSON *as_null(const cJSON *w, const cJSON *s)
 
 /* clang-format off */
 static const struct wire_form wire_forms[] = {
-	{"a number as text (\"42\", \"10.90\": as many decimals)", T(INT) | T(FLOAT), is_num_text,    as_num_text},
-	{"a boolean as \"0\"/\"1\"",                              T(BOOL),           is_bool_digit,  as_bool_digit},
-	{"a boolean as \"true\"/\"false\"",                       T(BOOL),           is_bool_word,   as_bool_word},
-	{"a boolean as the number 0/1",                          T(BOOL),           is_bool_number, as_bool_number},
-	{"text as a JSON number (1234)",                         T(STR),            is_json_number, as_json_number},
-	{"no date as \"0000-00-00\"",                             T(DATE),           is_zero_date,   as_zero_date},
-	{"no value as null",                                     T_SCALAR,          is_null,        as_null},
+	/* a number as text ("42", "10.90": as many decimals) */
+	{T(INT) | T(FLOAT), is_num_text,    as_num_text},
+	/* a boolean as "0"/"1" */
+	{T(BOOL),           is_bool_digit,  as_bool_digit},
+	/* a boolean as "true"/"false" */
+	{T(BOOL),           is_bool_word,   as_bool_word},
+	/* a boolean as the number 0/1 */
+	{T(BOOL),           is_bool_number, as_bool_number},
+	/* text as a JSON number (1234) */
+	{T(STR),            is_json_number, as_json_number},
+	/* no date as "0000-00-00" */
+	{T(DATE),           is_zero_date,   as_zero_date},
+	/* no value as null */
+	{T_SCALAR,          is_null,        as_null},
 };
 /* clang-format on */
 
