@@ -30,6 +30,7 @@
 #include "base/diskfile.h"
 #include "base/who.h"
 #include "base/clock.h"
+#include "store/deleted.h"
 
 #define DEFAULT_URL "https://www.factuursturen.nl/api/v1/"
 #define RC_NAME ".factuursturen_rc"
@@ -54,6 +55,7 @@ struct options {
 	int offline;           /* no call at all: the state on disk, read-only */
 	long prefetch;         /* PDFs fetched in the background, calls an hour; 0: off */
 	char *lang;            /* countrylist's language: nl, en, de, fr, es; else $LANG's */
+	int allow_invoice_delete; /* rm of a sent invoice reaches the service */
 };
 
 enum { KEY_RO = 1 };
@@ -78,6 +80,7 @@ static const struct fuse_opt option_spec[] = {
 	OPT("offline", offline),
 	OPT("prefetch=%ld", prefetch),
 	OPT("lang=%s", lang),
+	OPT("allow_invoice_delete", allow_invoice_delete),
 	OPT("apikey=%s", apikey_on_cmdline),
 	FUSE_OPT_KEY("ro", KEY_RO),
 	FUSE_OPT_END,
@@ -133,6 +136,9 @@ static void usage(const char *prog)
 	       "    -o nonotify            no desktop notification when a save or rm is\n"
 	       "                           refused (close(2) still fails, the log and the\n"
 	       "                           status file still say why)\n"
+	       "    -o allow_invoice_delete  let rm delete an invoice that was sent (refused\n"
+	       "                           otherwise: a sent invoice is corrected with a\n"
+	       "                           credit invoice)\n"
 	       "    -o offline             no API call at all: serve what is kept on disk,\n"
 	       "                           read-only; a mount that cannot reach the service\n"
 	       "                           starts so too, and goes online when it answers\n"
@@ -496,6 +502,7 @@ struct daemon {
 	struct cache *cache;
 	struct pdfstore *pdfs;
 	struct persist *persist;
+	struct deleted *deleted;
 	struct events *events;
 	struct mount *fs;
 	struct who_mount *who;
@@ -813,6 +820,16 @@ static int open_account(struct daemon *d)
 	if (d->journal_dir && (rc = fs_journal_open(d->fs, d->journal_dir)) < 0)
 		log_msg(LOG_WARNING, "journal %s: %s; unsaved texts are kept in memory only",
 			d->journal_dir, log_strerror(-rc));
+	/* Records deleted through the mount, kept 30 days beside the state (none
+	 * with -o nodiskcache). */
+	char *deleted = NULL;
+	if (d->pdf_dir && asprintf(&deleted, "%s/state/deleted", d->pdf_dir) < 0)
+		deleted = NULL;
+	if (deleted && (rc = deleted_open(&d->deleted, deleted)) < 0)
+		log_msg(LOG_WARNING, "%s: %s; deleted records are not kept", deleted,
+			log_strerror(-rc));
+	free(deleted);
+	fs_set_deletes(d->fs, d->deleted, o->allow_invoice_delete);
 	rc = 0;
 out:
 	wipe_free(apikey);
@@ -895,6 +912,7 @@ static void daemon_free(struct daemon *d)
 	pdfstore_free(d->pdfs);
 	cache_free(d->cache);
 	persist_free(d->persist); /* writes what is still queued */
+	deleted_free(d->deleted);
 	events_free(d->events);
 	api_free(d->api);
 	free(d->pdf_dir);

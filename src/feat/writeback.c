@@ -171,16 +171,17 @@ static int check_template(const struct schema_collection *c, const cJSON *user, 
 		    "this is templates/%s.json unchanged: edit its example values first", c->name);
 }
 
-/* PUTs pythonic @user as @id of @c, converted to the wire form first; the
- * listing of @touches is the one it changes. */
+/* PUTs pythonic @user as @id of @c, converted to the wire form first: under
+ * the names and in the forms of @sent, the record as the service sent it (NULL:
+ * the default forms); the listing of @touches is the one it changes. */
 static int put(const struct wb *wb, const struct schema_collection *c,
 	       const struct schema_collection *touches, const char *id, const cJSON *user,
-	       char *msg, size_t msglen)
+	       const cJSON *sent, char *msg, size_t msglen)
 {
 	struct api_answer resp = {0};
 	char err[256], *path = NULL;
 	int rc;
-	cJSON *wire = schema_to_wire(c, user, false, err, sizeof(err));
+	cJSON *wire = schema_to_wire_as(c, user, sent, false, err, sizeof(err));
 	if (!wire)
 		return fail(-EINVAL, msg, msglen, "%s", err);
 	path = record_path(c, id);
@@ -214,7 +215,7 @@ int wb_edit(const struct wb *wb, const struct schema_collection *c, const char *
 	    const char *text, size_t len, bool *sent, char *msg, size_t msglen)
 {
 	struct cache_record *rec = NULL;
-	cJSON *user, *cur = NULL;
+	cJSON *user, *cur = NULL, *wire = NULL;
 	int rc = -EINVAL;
 	*sent = false;
 	user = parse_text(text, len, msg, msglen);
@@ -236,8 +237,11 @@ int wb_edit(const struct wb *wb, const struct schema_collection *c, const char *
 	rc = check_readonly(c, user, cur, msg, msglen);
 	if (rc == 0)
 		rc = check_template(c, user, false, msg, msglen);
+	/* What the service sent for this record: the PUT follows its names and
+	 * forms (unparsable or unknown: the default forms). */
+	wire = rec->wire ? cJSON_Parse(rec->wire) : NULL;
 	if (rc == 0)
-		rc = put(wb, c, c, id, user, msg, msglen);
+		rc = put(wb, c, c, id, user, wire, msg, msglen);
 	if (rc == 0) {
 		*sent = true;
 		cache_invalidate(wb->cache, c);
@@ -246,6 +250,7 @@ out:
 	cache_record_unref(rec);
 	cJSON_Delete(user);
 	cJSON_Delete(cur);
+	cJSON_Delete(wire);
 	return rc;
 }
 
@@ -451,7 +456,7 @@ int wb_payment(const struct wb *wb, const char *nr, const char *text, size_t len
 	cJSON *user = parse_text(text, len, msg, msglen);
 	int rc = user ? check_template(c, user, true, msg, msglen) : -EINVAL;
 	if (rc == 0)
-		rc = put(wb, c, schema_find("invoices"), nr, user, msg, msglen);
+		rc = put(wb, c, schema_find("invoices"), nr, user, NULL, msg, msglen);
 	if (rc == 0)
 		cache_invalidate(wb->cache, schema_find("invoices"));
 	cJSON_Delete(user);

@@ -181,7 +181,8 @@ void fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 static bool is_dir_kind(enum node_kind k)
 {
 	return k == N_ROOT || k == N_CTL || k == N_COLL || k == N_VIEWS || k == N_VGROUP ||
-	       k == N_VDIR || k == N_EXPORTS || k == N_TEMPLATES;
+	       k == N_VDIR || k == N_EXPORTS || k == N_TEMPLATES || k == N_DELDIR ||
+	       k == N_DELCOLL;
 }
 
 void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,

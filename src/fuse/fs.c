@@ -127,6 +127,12 @@ int fs_journal_open(struct mount *m, const char *dir)
 	return save_journal_open(m->save, dir);
 }
 
+void fs_set_deletes(struct mount *m, struct deleted *d, bool allow_invoice_delete)
+{
+	m->deleted = d;
+	save_set_deletes(m->save, d, allow_invoice_delete);
+}
+
 int fs_set_session(struct mount *m, struct fuse_session *se, struct who_mount *who)
 {
 	m->se = se;

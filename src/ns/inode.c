@@ -121,7 +121,10 @@ static struct node *find_record(struct inodes *t, const struct schema_collection
 {
 	char *key = NULL;
 	struct node *n = NULL;
-	if (asprintf(&key, "%s/%s/%s", c->name, kind == N_PDF ? "pdf" : "json", id) < 0)
+	if (asprintf(&key, "%s/%s/%s", c->name, kind == N_PDF	     ? "pdf"
+						   : kind == N_DELFILE ? "deleted"
+								       : "json",
+		     id) < 0)
 		return NULL;
 	pthread_mutex_lock(&t->lock);
 	HASH_FIND(hh_key, t->by_key, key, strlen(key), n);

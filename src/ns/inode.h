@@ -36,6 +36,8 @@ enum {
 	INO_COLL0 = 16,         /* the collections, in the dictionary's order */
 	INO_TEMPLATES = INO_COLL0 + 64, /* templates/ */
 	INO_TEMPLATE0,          /* templates/<collection>.json, templates.h order */
+	INO_DELETED = INO_TEMPLATES + 64, /* .factuurfs/deleted/ */
+	INO_DELCOLL0,           /* .factuurfs/deleted/<collection>/, the dictionary's order */
 	INO_DYNAMIC = 4096      /* records, local files and view entries from here */
 };
 
@@ -61,6 +63,9 @@ enum node_kind {
 	N_EXPORT,   /* exports/<file>: sub is the export's index */
 	N_TEMPLATES,/* templates/ */
 	N_TEMPLATE, /* templates/<collection>.json: sub is the template's index */
+	N_DELDIR,   /* .factuurfs/deleted/ */
+	N_DELCOLL,  /* .factuurfs/deleted/<collection>/ */
+	N_DELFILE,  /* a record kept there (store/deleted.h): id its file name */
 	N_KINDS
 };
 

@@ -131,6 +131,7 @@ void cache_record_unref(struct cache_record *r)
 	free(r->id);
 	free(r->stem);
 	free(r->text);
+	free(r->wire);
 	free(r->facts);
 	free(r);
 }
@@ -169,6 +170,11 @@ static struct cache_record *record_new(const struct schema_collection *c, const 
 	r->date = schema_record_date(c, py);
 	r->mtime = r->date + (time_t)(fnv1a(r->text, r->len) % 3600);
 	r->whole = schema_record_is_whole(c, wire);
+	/* An edit goes back under the names and in the forms the service used for
+	 * this record (the API reference's correction of 2026-11-30): only records
+	 * that can be edited keep them. */
+	if ((c->methods & SCHEMA_M_PUT) && !(r->wire = cJSON_PrintUnformatted(wire)))
+		goto fail;
 	/* Rendered once: nothing parses the text again. */
 	r->facts = facts_of(c, py);
 	cJSON_Delete(py);
@@ -185,7 +191,8 @@ fail:
  * object or not exactly the text this version renders for it (a file of
  * ours holds nothing else: whatever differs was not written by us). */
 static struct cache_record *record_from_text(const struct schema_collection *c, const char *id,
-					     bool whole, const char *text, size_t len)
+					     bool whole, const char *text, size_t len,
+					     const char *wire)
 {
 	struct cache_record *r = calloc(1, sizeof(*r));
 	const char *end = NULL;
@@ -212,6 +219,8 @@ static struct cache_record *record_from_text(const struct schema_collection *c, 
 	r->date = schema_record_date(c, py);
 	r->mtime = r->date + (time_t)(fnv1a(r->text, r->len) % 3600);
 	r->whole = whole;
+	if (wire && (c->methods & SCHEMA_M_PUT) && !(r->wire = strdup(wire)))
+		goto fail;
 	r->facts = facts_of(c, py);
 	cJSON_Delete(py);
 	return r;
@@ -381,7 +390,7 @@ static int listing_render(void *snap, time_t fetched, bool fresh, struct strbuf 
 	persist_put_header(out, k->name, fetched, fresh, l->n);
 	for (size_t i = 0; i < l->n && !out->oom; i++)
 		persist_put_record(out, l->recs[i]->id, l->recs[i]->whole, l->recs[i]->text,
-				   l->recs[i]->len);
+				   l->recs[i]->len, l->recs[i]->wire);
 	return 0;
 }
 
@@ -440,7 +449,7 @@ static int record_render(void *snap, time_t fetched, bool fresh, struct strbuf *
 {
 	const struct kept_record *k = snap;
 	persist_put_header(out, k->name, fetched, fresh, 1);
-	persist_put_record(out, k->r->id, true, k->r->text, k->r->len);
+	persist_put_record(out, k->r->id, true, k->r->text, k->r->len, k->r->wire);
 	return 0;
 }
 
@@ -477,13 +486,14 @@ struct load_one {
 	struct cache_record *r;
 };
 
-static int load_one_record(void *ud, const char *id, bool whole, const char *text, size_t len)
+static int load_one_record(void *ud, const char *id, bool whole, const char *text, size_t len,
+			   const char *wire)
 {
 	struct load_one *lo = ud;
 	/* One whole record, the one the name says: anything else is not ours. */
 	if (lo->r || !whole || strcmp(id, lo->id) != 0)
 		return -EBADMSG;
-	lo->r = record_from_text(lo->c, id, true, text, len);
+	lo->r = record_from_text(lo->c, id, true, text, len, wire);
 	return lo->r ? 0 : -EBADMSG;
 }
 
@@ -527,10 +537,11 @@ struct load {
 	struct recs rs;
 };
 
-static int load_record(void *ud, const char *id, bool whole, const char *text, size_t len)
+static int load_record(void *ud, const char *id, bool whole, const char *text, size_t len,
+		       const char *wire)
 {
 	struct load *ld = ud;
-	struct cache_record *r = record_from_text(ld->c, id, whole, text, len);
+	struct cache_record *r = record_from_text(ld->c, id, whole, text, len, wire);
 	return r ? recs_add_one(&ld->rs, r) : -EBADMSG;
 }
 

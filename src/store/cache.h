@@ -37,6 +37,9 @@ struct cache_record {
 	time_t date;       /* the record's own date (12:00 UTC), 0 when it has none */
 	time_t mtime;      /* date + a content-derived offset (see cache.c) */
 	bool whole;        /* false: the listing carried only part of it */
+	char *wire;        /* the record as the service sent it (compact JSON), kept for
+			      collections that can be edited (schema_to_wire_as follows
+			      its names and forms); NULL for the others or when unknown */
 	struct facts *facts; /* what views, xattrs and exports read (model/facts.h); NULL
 				for collections without, or when it could not be made */
 };

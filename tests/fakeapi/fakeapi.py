@@ -86,6 +86,8 @@ acts on.  One fault per kind is pending (a new one replaces it); kinds are indep
 several may be pending at once (see FAULT_KINDS for the order they act in).  Every request
 is logged (--log) whatever its fault, with the status sent; drop and cut log status 0.
 Each log line also holds the X-RateLimit-Remaining sent ("remaining", after this call).
+POST and PUT lines also hold the request body as text ("body"; bodies up to 64 KiB).
+--wire-forms serves records in the other forms the live service has used (WIRE_FORMS).
     "spike":     {"ms": 1000}  that many ms of latency on top of latency_ms
     "ratelimit": {"status": 403, "retry_after": S, "headers": {}}  answered like a spent
                  hourly budget (status default WIRE["ratelimit_status"]; 429 allowed):
@@ -225,7 +227,29 @@ WIRE = {
     "list_wrapped": False,
     # countrylist/<lang> (option --no-countrylist-lang: only countrylist, 404 for /<lang>).
     "countrylist_lang": True,
+    # The forms records are served in (option --wire-forms, a comma list of WIRE_FORMS
+    # or WIRE_PRESETS names; empty: the forms above, .NET spelling).  Stored records
+    # stay in the forms above; each answer is dressed on its way out, and input takes
+    # every form (aliases, "true"/"false", numbers) as before.
+    "wire_forms": (),
 }
+
+# The forms the live service has been seen to send (the API reference's correction of
+# 2026-11-30), each a switch of --wire-forms.  The fields each one touches are data:
+#   underscore   the five client fields php spells with underscores (CLIENT_ALIASES)
+#   truefalse    client booleans as "true"/"false"; default_email and invoice
+#                `collection` stay "0"/"1" (as the 2015 copies have them)
+#   native       every int/float/money scalar as a JSON number, every bool as JSON
+#                true/false (json_encode of typed values)
+#   zerodates    empty dates as "0000-00-00" (MySQL's zero date)
+#   linestrings  invoice line values as strings ("4", "21"), the other reading
+WIRE_FORMS = ("underscore", "truefalse", "native", "zerodates", "linestrings")
+WIRE_PRESETS = {
+    # What a third public client keeps as copied from the live service (2015):
+    # underscores, "true"/"false" beside "0"/"1", "" for no date, JSON numbers in lines.
+    "live2015": ("underscore", "truefalse"),
+}
+TRUEFALSE_FIELDS = {"clients": ("showcontact", "tax_shifted", "notes_on_invoice", "active")}
 
 SENDMETHODS = ("mail", "email", "printcenter")
 REALM = "factuursturen"
@@ -326,6 +350,56 @@ DEFAULT_CATEGORIES = [{"id": "1", "name": "Omzet diensten", "ledger": "8000"},
                       {"id": "4", "name": "Overige opbrengsten", "ledger": "0840"}]
 # Where a quotation's PDF may be: WIRE["quotation_pdf_path"] is served, the others 404.
 QUOTATION_PDF_PATHS = ("quotations_pdf/{id}", "quotations/{id}/pdf", "quotation_pdf/{id}")
+
+
+FIELD_KINDS = {"clients": dict(CLIENT_FIELDS), "products": dict(PRODUCT_FIELDS),
+               "invoices": dict(INVOICE_FIELDS), "invoices_saved": dict(SAVED_FIELDS),
+               "invoices_repeated": dict(REPEATED_FIELDS)}
+
+
+def parse_wire_forms(spec):
+    """--wire-forms "live2015,native" -> a tuple of WIRE_FORMS names (ValueError if unknown)."""
+    out = []
+    for name in (s.strip() for s in (spec or "").split(",")):
+        if not name:
+            continue
+        if name in WIRE_PRESETS:
+            out.extend(WIRE_PRESETS[name])
+        elif name in WIRE_FORMS:
+            out.append(name)
+        else:
+            raise ValueError("unknown wire form %r (known: %s)" % (
+                name, ", ".join(WIRE_FORMS + tuple(WIRE_PRESETS))))
+    return tuple(dict.fromkeys(out))
+
+
+def dress(coll, rec, forms):
+    """Stored wire record -> the record as served under --wire-forms (a new dict)."""
+    if not forms or not isinstance(rec, dict) or coll not in FIELD_KINDS:
+        return rec
+    kinds = FIELD_KINDS[coll]
+    rename = {v: k for k, v in CLIENT_ALIASES.items()} if coll == "clients" and "underscore" in forms else {}
+    out = {}
+    for k, v in rec.items():
+        kind = kinds.get(k)
+        if "truefalse" in forms and k in TRUEFALSE_FIELDS.get(coll, ()) and v in ("0", "1"):
+            v = "true" if v == "1" else "false"
+        elif "native" in forms and isinstance(v, str) and kind in ("int", "float", "money") and v != "":
+            try:
+                v = int(v) if kind == "int" else float(v)
+            except ValueError:
+                pass
+        elif "native" in forms and kind == "bool" and v in ("0", "1"):
+            v = v == "1"
+        if "zerodates" in forms and kind == "date" and v == "":
+            v = "0000-00-00"
+        if "linestrings" in forms and kind == "lines" and isinstance(v, dict):
+            v = {lk: {fk: (compact(fv) if isinstance(fv, (int, float)) and not isinstance(fv, bool) else fv)
+                      for fk, fv in ln.items()} if isinstance(ln, dict) else ln
+                 for lk, ln in v.items()}
+        out[rename.get(k, k)] = v
+    return out
+
 
 # collection -> (allowed (method, has_id) pairs)
 ROUTES = {
@@ -1788,14 +1862,16 @@ class FakeAPI:
                     return list_resp(coll, page(acct.records(coll, lang=ident[0] if ident else None), q))
                 if coll == "balance":
                     return jresp(acct.balance)
+                forms = WIRE["wire_forms"]
                 if has_id:
                     _, rec = acct.find(coll, ident)
-                    return jresp({SINGULAR[coll]: rec} if WIRE["one_wrapped"] else rec)
+                    dressed = dress(coll, rec, forms)
+                    return jresp({SINGULAR[coll]: dressed} if WIRE["one_wrapped"] else dressed)
                 recs = acct.list_invoices(q) if coll == "invoices" else acct.records(coll)
                 recs = page(recs, q)
                 if coll in ("invoices", "quotations") and not WIRE["list_lines"]:
                     recs = [{k: v for k, v in r.items() if k != "lines"} for r in recs]
-                return list_resp(coll, recs)
+                return list_resp(coll, [dress(coll, r, forms) for r in recs] if forms else recs)
             if method == "DELETE":
                 key, _ = acct.find(coll, ident)
                 del acct.table(coll)[key]
@@ -1957,8 +2033,12 @@ class Handler(BaseHTTPRequestHandler):
                 status, nbytes = resp.status, len(resp.body)
             # Log before answering: a client that got its answer must find the
             # request in the log (tests count requests right after a call).
-            app.write_log({"t": t0, "method": method, "path": self.path, "status": status,
-                           "bytes": nbytes, "req_bytes": len(body), "remaining": remaining})
+            entry = {"t": t0, "method": method, "path": self.path, "status": status,
+                     "bytes": nbytes, "req_bytes": len(body), "remaining": remaining}
+            # What a write sent, as text: tests read the names and forms of a PUT.
+            if method in ("POST", "PUT") and body and len(body) <= 65536:
+                entry["body"] = body.decode("utf-8", "replace")
+            app.write_log(entry)
             logged = True
             if resp.drop:
                 self.hangup()
@@ -2137,6 +2217,9 @@ def main(argv=None):
     ap.add_argument("--bare-one", action="store_true", help="GET one answers the bare record, unwrapped")
     ap.add_argument("--wrapped-lists", action="store_true", help='GET list answers {"<collection>": [...]}')
     ap.add_argument("--no-countrylist-lang", action="store_true", help="countrylist/<lang> answers 404")
+    ap.add_argument("--wire-forms", default="",
+                    help="serve records in these forms, a comma list of %s or a preset (%s)"
+                    % (", ".join(WIRE_FORMS), ", ".join(WIRE_PRESETS)))
     ap.add_argument("--today", help="fix today's date (YYYY-MM-DD) for new invoices and filters")
     ap.add_argument("--log", help="append one JSON line per API request to this file")
     ap.add_argument("--dump", metavar="FILE", help="write the account as a data file ('-' = stdout) and exit")
@@ -2152,6 +2235,10 @@ def main(argv=None):
     WIRE["max_count"] = max(1, a.max_count)
     WIRE["ignore_count"] = a.ignore_count
     WIRE["list_lines"] = not a.list_without_lines
+    try:
+        WIRE["wire_forms"] = parse_wire_forms(a.wire_forms)
+    except ValueError as e:
+        ap.error(str(e))
     if a.strict_fields:
         WIRE["unknown_fields"] = "reject"
     WIRE["quotation_pdf_path"] = a.quotation_pdf_path
