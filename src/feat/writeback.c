@@ -502,7 +502,7 @@ int wb_reminder(const struct wb *wb, const char *nr, const char *text, size_t le
 	if (rc == 0)
 		rc = check_deliberate(c, user, nr, msg, msglen);
 	if (rc == 0)
-		rc = put(wb, c, inv, nr, user, msg, msglen);
+		rc = put(wb, c, inv, nr, user, NULL, msg, msglen);
 	/* Our reading is PUT invoices_reminder/<nr> (as payments); the php client's
 	 * is POST invoices_reminder with the number inside.  A service that knows
 	 * only that one answers 404 or 405 to the PUT: nothing was sent then. */

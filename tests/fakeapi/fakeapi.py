@@ -692,8 +692,8 @@ CITIES = ["Amsterdam", "Rotterdam", "Utrecht", "Den Haag", "Eindhoven", "Groning
           "Tilburg", "Almere", "Breda", "Nijmegen", "Haarlem", "Arnhem", "Zwolle",
           "Leeuwarden", "Maastricht", "'s-Hertogenbosch", "Delft", "Leiden", "Gouda",
           "Enschede", "Sneek", "Hoorn", "Deventer", "Middelburg"]
-FOREIGN = [("21", "Brussel", "1000"), ("21", "Antwerpen", "2000"), ("57", "Köln", "50667"),
-           ("57", "Düsseldorf", "40213"), ("74", "Liège", "4000")]
+FOREIGN = [("18", "Brussel", "1000"), ("18", "Antwerpen", "2000"), ("50", "Köln", "50667"),
+           ("50", "Düsseldorf", "40213"), ("18", "Liège", "4000")]
 BANKS = [("ABNA", "ABNANL2A"), ("INGB", "INGBNL2A"), ("RABO", "RABONL2U"),
          ("TRIO", "TRIONL2U"), ("SNSB", "SNSBNL2A"), ("KNAB", "KNABNL2H"), ("BUNQ", "BUNQNL2A")]
 PRODUCTS = [("Consultancy per uur", 95.0, 21, "uur"), ("Website onderhoud (maand)", 49.5, 21, "maand"),
@@ -709,18 +709,20 @@ FREE_LINES = [("Meerwerk volgens afspraak", 21), ("Voorrijkosten", 21), ("Materi
               ("Korting i.v.m. vertraging", 21), ("Catering lunch", 9), ("Reiskosten", 0)]
 HISTORY = ["Factuur aangemaakt", "Factuur verstuurd per e-mail naar %s", "Factuur bekeken door klant",
            "Herinnering verstuurd", "Betaling ontvangen: %s", "Aanmaning verstuurd"]
-COUNTRIES = [("1", "Afghanistan", "Afghanistan"), ("21", "België", "Belgium"),
-             ("33", "Bulgarije", "Bulgaria"), ("45", "Denemarken", "Denmark"),
-             ("57", "Duitsland", "Germany"), ("66", "Estland", "Estonia"),
-             ("71", "Finland", "Finland"), ("74", "Frankrijk", "France"),
-             ("86", "Griekenland", "Greece"), ("99", "Hongarije", "Hungary"),
-             ("101", "Ierland", "Ireland"), ("108", "Italië", "Italy"),
-             ("125", "Luxemburg", "Luxembourg"), ("146", "Nederland", "Netherlands"),
-             ("153", "Noorwegen", "Norway"), ("157", "Oostenrijk", "Austria"),
-             ("163", "Polen", "Poland"), ("164", "Portugal", "Portugal"),
-             ("181", "Spanje", "Spain"), ("200", "Turkije", "Turkey"),
-             ("211", "Verenigd Koninkrijk", "United Kingdom"), ("215", "Zweden", "Sweden"),
-             ("216", "Zwitserland", "Switzerland")]
+# The service's own ids (kt's captured countrylist_response.json: 18 België, 50 Duitsland,
+# 146 Nederland): src/model/vat.c's EU table reads the same ids.
+COUNTRIES = [("1", "Afghanistan", "Afghanistan"), ("18", "België", "Belgium"),
+             ("30", "Bulgarije", "Bulgaria"), ("46", "Denemarken", "Denmark"),
+             ("50", "Duitsland", "Germany"), ("56", "Estland", "Estonia"),
+             ("62", "Finland", "Finland"), ("63", "Frankrijk", "France"),
+             ("73", "Griekenland", "Greece"), ("84", "Hongarije", "Hungary"),
+             ("86", "Ierland", "Ireland"), ("93", "Italië", "Italy"),
+             ("119", "Luxemburg", "Luxembourg"), ("146", "Nederland", "Netherlands"),
+             ("157", "Noorwegen", "Norway"), ("163", "Oostenrijk", "Austria"),
+             ("171", "Polen", "Poland"), ("172", "Portugal", "Portugal"),
+             ("192", "Spanje", "Spain"), ("215", "Turkije", "Turkey"),
+             ("224", "Verenigd Koninkrijk", "United Kingdom"), ("236", "Zweden", "Sweden"),
+             ("237", "Zwitserland", "Switzerland")]
 DEFAULT_PROFILES = [{"id": "1", "name": "Standaard", "default": "1"},
                     {"id": "2", "name": "Engelstalige factuur", "default": "0"},
                     {"id": "3", "name": "Stichting Café Zoë", "default": "0"}]
@@ -789,7 +791,7 @@ def generate(clients=12, invoices=25, products=10, seed=1, quotations=None):
             country, city = "146", rnd.choice(CITIES)
             zipcode = "%04d %s" % (rnd.randint(1000, 9999), "".join(rnd.choice("ABCDEGHJKLMNPRSTVWXZ") for _ in range(2)))
         bank, bic = rnd.choice(BANKS)
-        domain = slug(base or last) + (".be" if country == "21" else ".de" if country == "57" else ".nl")
+        domain = slug(base or last) + (".be" if country == "18" else ".de" if country == "50" else ".nl")
         email = ("info@" + domain) if company else "%s.%s@%s" % (slug(first), slug(last), rnd.choice(["gmail.com", "ziggo.nl", "kpnmail.nl", "hotmail.com"]))
         tax_shifted = "1" if foreign and company else "0"
         refs = []
@@ -1004,12 +1006,12 @@ def generate(clients=12, invoices=25, products=10, seed=1, quotations=None):
 
 
 # Some countries in German, French and Spanish (countrylist/de, /fr, /es).
-COUNTRY_NAMES = {"de": {"21": "Belgien", "57": "Deutschland", "74": "Frankreich",
-                        "146": "Niederlande", "181": "Spanien"},
-                 "fr": {"21": "Belgique", "57": "Allemagne", "74": "France",
-                        "146": "Pays-Bas", "181": "Espagne"},
-                 "es": {"21": "Bélgica", "57": "Alemania", "74": "Francia",
-                        "146": "Países Bajos", "181": "España"}}
+COUNTRY_NAMES = {"de": {"18": "Belgien", "50": "Deutschland", "63": "Frankreich",
+                        "146": "Niederlande", "192": "Spanien"},
+                 "fr": {"18": "Belgique", "50": "Allemagne", "63": "France",
+                        "146": "Pays-Bas", "192": "Espagne"},
+                 "es": {"18": "Bélgica", "50": "Alemania", "63": "Francia",
+                        "146": "Países Bajos", "192": "España"}}
 
 
 def default_countries():

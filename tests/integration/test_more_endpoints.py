@@ -279,7 +279,7 @@ def country_name(m, cid):
 def test_countrylist_in_the_users_language(fake, mounts):
     m = mounts(fake, opts=["lang=de"])
     mark = fake.mark()
-    assert country_name(m, "57") == "Deutschland"
+    assert country_name(m, "50") == "Deutschland"
     assert country_name(m, "1") == "Afghanistan", "a name the language lacks: the service's"
     assert [api_path(r) for r in fake.since(mark)] == ["countrylist/de"]
     # the default comes from $LANG
@@ -303,7 +303,7 @@ def test_countrylist_falls_back_to_the_services_language(workdir, mounts):
     try:
         m = mounts(f, opts=["lang=de"])
         mark = f.mark()
-        assert country_name(m, "57") == "Duitsland"
+        assert country_name(m, "50") == "Duitsland"
         assert [(api_path(r), r["status"]) for r in f.since(mark)] == \
             [("countrylist/de", 404), ("countrylist", 200)]
         assert last_error(m) == ""
@@ -311,7 +311,7 @@ def test_countrylist_falls_back_to_the_services_language(workdir, mounts):
         mark = f.mark()
         with open(m.path(".factuurfs", "refresh"), "w") as fh:
             fh.write("\n")
-        assert country_name(m, "57") == "Duitsland"
+        assert country_name(m, "50") == "Duitsland"
         assert [api_path(r) for r in f.since(mark)] == ["countrylist"]
     finally:
         f.stop()
