@@ -387,13 +387,12 @@ int export_get(struct exports *x, const char *name, struct export_text **out)
 				HASH_ADD_KEYPTR(hh, x->texts, e->name, strlen(e->name), e);
 			}
 		}
-		if (rc == 0 && !e)
-			rc = -ENOMEM; /* (made above: for the analyzer) */
-		if (rc < 0) {
+		if (rc < 0 || !e) {
 			pthread_mutex_unlock(&x->lock);
 			if (t)
 				free(t->data);
 			free(t);
+			rc = rc < 0 ? rc : -ENOMEM;
 			goto out;
 		}
 		t->refs = 1;
@@ -402,7 +401,7 @@ int export_get(struct exports *x, const char *name, struct export_text **out)
 		t->cats = cats;
 		t->wants_cats = wants;
 		l = l2 = cats = NULL;
-		export_text_unref(e->t); // NOLINT(clang-analyzer-core.NullDereference): made above
+		export_text_unref(e->t);
 		e->t = t;
 		prune(x, c == cli_c ? NULL : t->l, c == cli_c ? t->l : t->l2, e);
 	}

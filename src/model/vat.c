@@ -17,17 +17,16 @@ static const char home_country[] = "146";
  * (its countrylist as captured in the public kt client's test resources,
  * countrylist_response.json).  Overseas parts outside the VAT area
  * (Guadeloupe, Martinique, Réunion, ...) and the United Kingdom (since 2021)
- * are not in it: outside the EU for VAT. */
-static const struct {
-	const char *id, *name;
-} eu_countries[] = {
-	{"18", "België"},     {"30", "Bulgarije"},  {"45", "Cyprus"},     {"46", "Denemarken"},
-	{"50", "Duitsland"},  {"56", "Estland"},    {"62", "Finland"},    {"63", "Frankrijk"},
-	{"73", "Griekenland"}, {"84", "Hongarije"}, {"86", "Ierland"},    {"93", "Italië"},
-	{"110", "Kroatië"},   {"113", "Letland"},   {"118", "Litouwen"},  {"119", "Luxemburg"},
-	{"129", "Malta"},     {"163", "Oostenrijk"}, {"171", "Polen"},    {"172", "Portugal"},
-	{"176", "Roemenië"},  {"188", "Slovenië"},  {"189", "Slowakije"}, {"192", "Spanje"},
-	{"213", "Tsjechië"},  {"236", "Zweden"},
+ * are not in it: outside the EU for VAT.  The names are for the reader. */
+static const char *const eu_countries[] = {
+	"18" /* België */, "30" /* Bulgarije */, "45" /* Cyprus */, "46" /* Denemarken */,
+	"50" /* Duitsland */, "56" /* Estland */, "62" /* Finland */, "63" /* Frankrijk */,
+	"73" /* Griekenland */, "84" /* Hongarije */, "86" /* Ierland */,
+	"93" /* Italië */, "110" /* Kroatië */, "113" /* Letland */, "118" /* Litouwen */,
+	"119" /* Luxemburg */, "129" /* Malta */, "163" /* Oostenrijk */,
+	"171" /* Polen */, "172" /* Portugal */, "176" /* Roemenië */,
+	"188" /* Slovenië */, "189" /* Slowakije */, "192" /* Spanje */,
+	"213" /* Tsjechië */, "236" /* Zweden */,
 };
 
 /* The rates of the Dutch return and the box each goes in: 1a high, 1b low
@@ -201,7 +200,7 @@ enum vat_where vat_where_of(const char *country)
 	if (!country || !*country || !strcmp(country, home_country))
 		return VAT_NL;
 	for (size_t i = 0; i < N(eu_countries); i++)
-		if (!strcmp(country, eu_countries[i].id))
+		if (!strcmp(country, eu_countries[i]))
 			return VAT_EU;
 	return VAT_NON_EU;
 }
