@@ -30,6 +30,7 @@
 #include "base/diskfile.h"
 #include "base/who.h"
 #include "base/clock.h"
+#include "store/deleted.h"
 
 #define DEFAULT_URL "https://www.factuursturen.nl/api/v1/"
 #define RC_NAME ".factuursturen_rc"
@@ -53,6 +54,8 @@ struct options {
 	int nonotify;          /* no desktop notification of refusals */
 	int offline;           /* no call at all: the state on disk, read-only */
 	long prefetch;         /* PDFs fetched in the background, calls an hour; 0: off */
+	char *lang;            /* countrylist's language: nl, en, de, fr, es; else $LANG's */
+	int allow_invoice_delete; /* rm of a sent invoice reaches the service */
 };
 
 enum { KEY_RO = 1 };
@@ -76,6 +79,8 @@ static const struct fuse_opt option_spec[] = {
 	OPT("nonotify", nonotify),
 	OPT("offline", offline),
 	OPT("prefetch=%ld", prefetch),
+	OPT("lang=%s", lang),
+	OPT("allow_invoice_delete", allow_invoice_delete),
 	OPT("apikey=%s", apikey_on_cmdline),
 	FUSE_OPT_KEY("ro", KEY_RO),
 	FUSE_OPT_END,
@@ -126,9 +131,14 @@ static void usage(const char *prog)
 	       "                           within cache_max), and journal no unsaved text\n"
 	       "    -o prefetch=N          fetch the PDFs not on disk yet in the background,\n"
 	       "                           newest first, at most N calls an hour (default: off)\n"
+	       "    -o lang=LANG           the language of countrylist/: nl, en, de, fr or es\n"
+	       "                           (default: from $LANG, else the service's own)\n"
 	       "    -o nonotify            no desktop notification when a save or rm is\n"
 	       "                           refused (close(2) still fails, the log and the\n"
 	       "                           status file still say why)\n"
+	       "    -o allow_invoice_delete  let rm delete an invoice that was sent (refused\n"
+	       "                           otherwise: a sent invoice is corrected with a\n"
+	       "                           credit invoice)\n"
 	       "    -o offline             no API call at all: serve what is kept on disk,\n"
 	       "                           read-only; a mount that cannot reach the service\n"
 	       "                           starts so too, and goes online when it answers\n"
@@ -492,6 +502,7 @@ struct daemon {
 	struct cache *cache;
 	struct pdfstore *pdfs;
 	struct persist *persist;
+	struct deleted *deleted;
 	struct events *events;
 	struct mount *fs;
 	struct who_mount *who;
@@ -514,6 +525,28 @@ static bool may_start_offline(struct daemon *d, int rc)
 	if (rc == -EACCES || rc == -EAGAIN || (as.last_status > 0 && as.last_status < 500))
 		return false;
 	return cache_listings_loaded(d->cache) > 0;
+}
+
+/* The languages countrylist/<lang> is known in (two public clients use these). */
+static bool lang_known(const char *s, size_t len)
+{
+	static const char *const langs[] = {"nl", "en", "de", "fr", "es"};
+	for (size_t i = 0; i < sizeof(langs) / sizeof(langs[0]); i++)
+		if (len == strlen(langs[i]) && !strncmp(s, langs[i], len))
+			return true;
+	return false;
+}
+
+/* countrylist's language into @buf: -o lang, else the language of $LANG
+ * ("de_DE.UTF-8": de) when the service knows it, else "" (its own). */
+static void lang_of(const struct options *o, char *buf, size_t len)
+{
+	const char *env = getenv("LANG"); /* NOLINT(concurrency-mt-unsafe): no thread yet */
+	const char *s = o->lang ? o->lang : env ? env : "";
+	size_t n = strcspn(s, "_.@");
+	buf[0] = '\0';
+	if (lang_known(s, n) && n < len)
+		snprintf(buf, len, "%.*s", (int)n, s);
 }
 
 /* Options and arguments: 0 to go on, 1 when done (--help, --version), -1 on
@@ -569,6 +602,11 @@ static int parse_args(struct daemon *d, int argc, char **argv)
 	}
 	if (o->prefetch < 0) {
 		fprintf(stderr, "factuurfs: prefetch must be >= 0 (calls an hour; 0: off)\n");
+		return -1;
+	}
+	if (o->lang && !lang_known(o->lang, strlen(o->lang))) {
+		fprintf(stderr, "factuurfs: lang=%s: the service knows nl, en, de, fr and es\n",
+			o->lang);
 		return -1;
 	}
 	d->pdf_max = o->cache_max ? parse_size(o->cache_max) : (off_t)1 << 30;
@@ -680,6 +718,7 @@ static int open_modules(struct daemon *d, const struct api_config *acfg)
 		.ud = d->fs,
 		.persist = d->persist,
 	};
+	lang_of(o, ccfg.lang, sizeof(ccfg.lang));
 	struct pdfstore_config pcfg = {
 		.dir = d->pdf_dir, .max = d->pdf_max, .api = d->api, .events = d->events,
 	};
@@ -781,6 +820,16 @@ static int open_account(struct daemon *d)
 	if (d->journal_dir && (rc = fs_journal_open(d->fs, d->journal_dir)) < 0)
 		log_msg(LOG_WARNING, "journal %s: %s; unsaved texts are kept in memory only",
 			d->journal_dir, log_strerror(-rc));
+	/* Records deleted through the mount, kept 30 days beside the state (none
+	 * with -o nodiskcache). */
+	char *deleted = NULL;
+	if (d->pdf_dir && asprintf(&deleted, "%s/state/deleted", d->pdf_dir) < 0)
+		deleted = NULL;
+	if (deleted && (rc = deleted_open(&d->deleted, deleted)) < 0)
+		log_msg(LOG_WARNING, "%s: %s; deleted records are not kept", deleted,
+			log_strerror(-rc));
+	free(deleted);
+	fs_set_deletes(d->fs, d->deleted, o->allow_invoice_delete);
 	rc = 0;
 out:
 	wipe_free(apikey);
@@ -863,6 +912,7 @@ static void daemon_free(struct daemon *d)
 	pdfstore_free(d->pdfs);
 	cache_free(d->cache);
 	persist_free(d->persist); /* writes what is still queued */
+	deleted_free(d->deleted);
 	events_free(d->events);
 	api_free(d->api);
 	free(d->pdf_dir);
@@ -878,6 +928,7 @@ static void daemon_free(struct daemon *d)
 	free(d->o.cache_dir);
 	free(d->o.cainfo);
 	free(d->o.cache_max);
+	free(d->o.lang);
 	fuse_opt_free_args(&d->args);
 }
 

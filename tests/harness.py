@@ -276,6 +276,9 @@ class Mount:
         self.tsan_log = self.stderr_path + ".tsan"
         e["TSAN_OPTIONS"] = (f"halt_on_error=1:exitcode=68:second_deadlock_stack=1:"
                              f"log_path={self.tsan_log}:suppressions={TSAN_SUPP}")
+        # countrylist's language follows $LANG (-o lang): the Dutch the fake's state holds
+        # unless a test asks for another.
+        e["LANG"] = "C.UTF-8"
         if user is not None:
             e["FACTUURSTUREN_USERNAME"] = user
         if apikey is not None:

@@ -230,10 +230,14 @@ static void put_operations(FILE *o, enum fmt fmt, const struct schema_collection
 		put_call(o, fmt, call);
 		fputs(end, o);
 	} else if (templates_creatable(c)) {
-		fprintf(o, "%sregister: write a new file ", li);
+		fprintf(o, "%s%s: write a new file ", li, c->deliberate ? "send" : "register");
 		put_path(o, fmt, c);
 		snprintf(call, sizeof(call), "PUT %s/<%s>", c->name, c->id_field);
 		put_call(o, fmt, call);
+		if (c->deliberate)
+			/* schema.h: a deliberate file names itself and holds nothing else. */
+			fprintf(o, " holding its own %s and nothing but the fields below: "
+				"anything else (a copy of another record) is refused, unsent", c->id_field);
 		fprintf(o, "; nothing is listed%s", end);
 	}
 	if (editable(c)) {

@@ -1,111 +1,96 @@
-/* export: CSV files of the invoices and clients listings (see export.h). */
+/* export: CSV and .xlsx files of the listings and of the VAT quarter (see export.h). */
 #include "feat/export.h"
-#include "base/strbuf.h"
 
+#include <assert.h>
+#include <cjson/cJSON.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <uthash.h>
 
+#include "feat/table.h"
+#include "feat/xlsx.h"
 #include "model/facts.h"
 #include "model/schema.h"
+#include "model/vat.h"
 
-/* The exports: file name and the collection it lists. */
-static const struct {
-	const char *file;
-	const char *collection;
-} exports[] = {
-	{"invoices.csv", "invoices"},
-	{"clients.csv", "clients"},
+/* The formats every export comes in: the file's extension. */
+enum format { FMT_CSV, FMT_XLSX, NFORMATS };
+static const char *const extensions[NFORMATS] = {".csv", ".xlsx"};
+
+/* The fixed exports: a collection's listing, in each format (inode order). */
+static const char *const collections[] = {"invoices", "clients"};
+#define NCOLLECTIONS (sizeof(collections) / sizeof(collections[0]))
+#define NFIXED (NCOLLECTIONS * NFORMATS)
+static const char *const fixed_names[NFIXED] = {
+	"invoices.csv", "invoices.xlsx", "clients.csv", "clients.xlsx",
 };
-#define NEXPORTS (sizeof(exports) / sizeof(exports[0]))
+
+/* A quarter's export: "btw-" YYYY-Qn extension. */
+static const char quarter_prefix[] = "btw-";
+
+/* One rendered export, by file name. */
+struct rendered {
+	char *name;
+	struct export_text *t;
+	UT_hash_handle hh;
+};
 
 struct exports {
 	struct cache *cache;
-	pthread_mutex_t lock;                 /* protects current */
-	struct export_text *current[NEXPORTS]; /* the last rendered, by export */
+	pthread_mutex_t lock;     /* protects texts */
+	struct rendered *texts;   /* the last rendered, by name */
 };
 
 size_t export_count(void)
 {
-	return NEXPORTS;
+	return NFIXED;
 }
 
 const char *export_name(size_t i)
 {
-	return i < NEXPORTS ? exports[i].file : NULL;
+	return i < NFIXED ? fixed_names[i] : NULL;
 }
 
 int export_find(const char *name)
 {
-	for (size_t i = 0; i < NEXPORTS; i++)
-		if (!strcmp(name, exports[i].file))
+	for (size_t i = 0; i < NFIXED; i++)
+		if (!strcmp(name, fixed_names[i]))
 			return (int)i;
 	return -1;
 }
 
-/* One field, quoted when RFC 4180 wants it; @text cells that a spreadsheet
- * would read as a formula get a leading '. */
-static void put_field(struct strbuf *b, const char *s, bool text)
+/* The format of file name @name, or -1. */
+static int format_of(const char *name)
 {
-	bool formula = text && (*s == '=' || *s == '+' || *s == '-' || *s == '@');
-	if (!strpbrk(s, ",\"\r\n") && !formula) {
-		strbuf_put(b, s, strlen(s));
-		return;
+	size_t n = strlen(name);
+	for (int f = 0; f < NFORMATS; f++) {
+		size_t e = strlen(extensions[f]);
+		if (n > e && !strcmp(name + n - e, extensions[f]))
+			return f;
 	}
-	strbuf_put(b, "\"", 1);
-	if (formula)
-		strbuf_put(b, "'", 1);
-	for (const char *q = s; *q; q++) {
-		if (*q == '"')
-			strbuf_put(b, "\"\"", 2);
-		else
-			strbuf_put(b, q, 1);
-	}
-	strbuf_put(b, "\"", 1);
+	return -1;
 }
 
-char *export_render(const struct schema_collection *c, const struct cache_listing *l, size_t *len)
+/* The quarter ("2025-Q3") of quarter export @name into @q (8 bytes). */
+static bool quarter_of_name(const char *name, char *q, size_t len)
 {
-	struct strbuf b = {0};
-	size_t ncol;
-	const struct facts_column *cols = facts_columns(c, &ncol);
-	char today[16], status[128];
-	time_t now = time(NULL);
-	struct tm tm;
-	localtime_r(&now, &tm);
-	strftime(today, sizeof(today), "%Y-%m-%d", &tm);
-	strbuf_put(&b, "\xEF\xBB\xBF", 3); /* UTF-8 byte-order mark */
-	for (size_t k = 0; k < ncol; k++) {
-		if (k)
-			strbuf_put(&b, ",", 1);
-		put_field(&b, cols[k].header, false);
-	}
-	strbuf_put(&b, "\r\n", 2);
-	for (size_t i = 0; i < l->n; i++) {
-		const struct facts *f = l->recs[i]->facts;
-		if (!f || f->ncells != ncol)
-			continue;
-		for (size_t k = 0; k < ncol; k++) {
-			const char *cell = facts_cell(f, k);
-			if (cols[k].fmt == FACTS_CSV_STATUS) {
-				facts_status(f, today, status, sizeof(status));
-				cell = status;
-			}
-			if (k)
-				strbuf_put(&b, ",", 1);
-			put_field(&b, cell, cols[k].fmt == FACTS_CSV_TEXT);
-		}
-		strbuf_put(&b, "\r\n", 2);
-	}
-	if (b.oom) {
-		free(b.p);
-		return NULL;
-	}
-	*len = b.len;
-	return b.p;
+	size_t p = strlen(quarter_prefix);
+	int f = format_of(name);
+	if (f < 0 || strncmp(name, quarter_prefix, p) != 0 ||
+	    strlen(name) != p + 7 + strlen(extensions[f]))
+		return false;
+	snprintf(q, len, "%.7s", name + p);
+	return vat_quarter_valid(q);
+}
+
+bool export_quarter_plausible(const char *name)
+{
+	char q[16];
+	return quarter_of_name(name, q, sizeof(q));
 }
 
 void export_text_unref(struct export_text *t)
@@ -113,47 +98,392 @@ void export_text_unref(struct export_text *t)
 	if (!t || atomic_fetch_sub_explicit((_Atomic int *)&t->refs, 1, memory_order_acq_rel) != 1)
 		return;
 	cache_listing_unref(t->l);
+	cache_listing_unref(t->l2);
+	cache_listing_unref(t->cats);
 	free(t->data);
 	free(t);
 }
 
-int export_get(struct exports *x, size_t i, struct export_text **out)
+/* ---- the tables ---------------------------------------------------------------------- */
+
+/* A category's ledger (general-ledger account) for the ledger column. */
+struct ledger {
+	char *id, *name, *ledger;
+};
+
+/* The categories of @cats as (id, name, ledger), *@n of them; NULL with 0 when
+ * none (or on ENOMEM: the column is then empty, the export still made). */
+static struct ledger *ledgers_of(const struct cache_listing *cats, size_t *n)
 {
-	struct cache *cache = x->cache;
-	const struct schema_collection *c = i < NEXPORTS ? schema_find(exports[i].collection) : NULL;
-	struct cache_listing *l = NULL;
-	struct export_text *t;
-	if (!c)
+	struct ledger *v = cats && cats->n ? calloc(cats->n, sizeof(*v)) : NULL;
+	*n = 0;
+	for (size_t i = 0; v && i < cats->n; i++) {
+		cJSON *rec = cJSON_ParseWithLength(cats->recs[i]->text, cats->recs[i]->len);
+		const cJSON *name = cJSON_GetObjectItemCaseSensitive(rec, "name");
+		const cJSON *ledger = cJSON_GetObjectItemCaseSensitive(rec, "ledger");
+		char num[32] = "";
+		if (cJSON_IsNumber(ledger)) /* a ledger given as a number: as it reads */
+			snprintf(num, sizeof(num), "%.17g", ledger->valuedouble);
+		struct ledger *g = &v[*n];
+		g->id = strdup(cats->recs[i]->id);
+		g->name = strdup(cJSON_IsString(name) ? name->valuestring : "");
+		g->ledger = strdup(cJSON_IsString(ledger) ? ledger->valuestring : num);
+		cJSON_Delete(rec);
+		if (g->id && g->name && g->ledger) {
+			(*n)++;
+		} else {
+			free(g->id);
+			free(g->name);
+			free(g->ledger);
+		}
+	}
+	return v;
+}
+
+/* The ledger of category @category: by id (our reading: an invoice's category
+ * is the category's id), else by name (the other); "" when none. */
+static const char *ledger_find(const struct ledger *v, size_t n, const char *category)
+{
+	for (size_t i = 0; *category && i < n; i++)
+		if (!strcmp(v[i].id, category))
+			return v[i].ledger;
+	for (size_t i = 0; *category && i < n; i++)
+		if (!strcmp(v[i].name, category))
+			return v[i].ledger;
+	return "";
+}
+
+static void ledgers_free(struct ledger *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(v[i].id);
+		free(v[i].name);
+		free(v[i].ledger);
+	}
+	free(v);
+}
+
+/* True when a record of @l has a ledger column with something in it: only then
+ * are the categories listed (no call for an account without categories). */
+static bool needs_categories(const struct schema_collection *c, const struct cache_listing *l)
+{
+	size_t ncol;
+	const struct facts_column *cols = facts_columns(c, &ncol);
+	for (size_t k = 0; k < ncol; k++) {
+		if (cols[k].fmt != FACTS_CSV_LEDGER)
+			continue;
+		for (size_t i = 0; i < l->n; i++) {
+			const struct facts *f = l->recs[i]->facts;
+			if (f && f->ncells == ncol && *facts_cell(f, k))
+				return true;
+		}
+	}
+	return false;
+}
+
+/* The table of collection @c from its listing @l (@cats: the categories the
+ * ledger column reads; NULL: that column is empty). */
+static int table_of_listing(struct table *t, const struct schema_collection *c,
+			    const struct cache_listing *l, const struct cache_listing *cats)
+{
+	size_t nledgers;
+	struct ledger *ledgers = ledgers_of(cats, &nledgers);
+	size_t ncol;
+	const struct facts_column *cols = facts_columns(c, &ncol);
+	char today[16], status[128];
+	time_t now = time(NULL);
+	struct tm tm;
+	int rc = 0;
+	localtime_r(&now, &tm);
+	strftime(today, sizeof(today), "%Y-%m-%d", &tm);
+	table_init(t, c->name, cols, ncol);
+	for (size_t i = 0; i < l->n && rc == 0; i++) {
+		const struct facts *f = l->recs[i]->facts;
+		if (!f || f->ncells != ncol)
+			continue;
+		for (size_t k = 0; k < ncol && rc == 0; k++) {
+			const char *cell = facts_cell(f, k);
+			if (cols[k].fmt == FACTS_CSV_STATUS) {
+				facts_status(f, today, status, sizeof(status));
+				cell = status;
+			} else if (cols[k].fmt == FACTS_CSV_LEDGER) {
+				cell = ledger_find(ledgers, nledgers, cell);
+			}
+			rc = table_put(t, cell);
+		}
+		if (rc == 0)
+			rc = table_end_row(t);
+	}
+	ledgers_free(ledgers, nledgers);
+	return rc;
+}
+
+/* Cents as an amount: "-12.05". */
+static void amount_text(long long cents, char *buf, size_t len)
+{
+	unsigned long long a = cents < 0 ? 0ULL - (unsigned long long)cents : (unsigned long long)cents;
+	snprintf(buf, len, "%s%llu.%02llu", cents < 0 ? "-" : "", a / 100, a % 100);
+}
+
+/* The VAT return of quarter @q ("2025-Q3") from the invoices listing @inv:
+ * the invoices dated in it.  Whether an invoice is reverse-charged and where
+ * its client is come from the invoice's own copy (what it stated when it was
+ * made), else from its client in @cli. */
+static int table_of_quarter(struct table *t, const char *q, const struct cache_listing *inv,
+			    const struct cache_listing *cli, char *sheet)
+{
+	struct vat_return r;
+	size_t ncol;
+	int rc = vat_return_init(&r);
+	const struct facts_column *cols = facts_vat_columns(&ncol);
+	table_init(t, sheet, cols, ncol);
+	for (size_t i = 0; i < inv->n && rc == 0; i++) {
+		const struct facts *f = inv->recs[i]->facts;
+		char fq[16];
+		if (!f || !vat_quarter_of(f->date, fq, sizeof(fq)) || strcmp(fq, q) != 0)
+			continue;
+		int shifted = f->shifted;
+		const char *country = f->country;
+		ssize_t pos = cli && f->clientnr[0] ? cache_listing_find(cli, f->clientnr) : -1;
+		const struct facts *cf = pos >= 0 ? cli->recs[pos]->facts : NULL;
+		if (cf && shifted < 0)
+			shifted = cf->shifted;
+		if (cf && !country[0])
+			country = cf->country;
+		rc = vat_return_add(&r, f->vat, f->nvat, shifted > 0, vat_where_of(country));
+	}
+	if (rc == 0)
+		vat_return_finish(&r);
+	for (size_t i = 0; i < r.n && rc == 0 && !r.oom; i++) {
+		const struct vat_row *row = &r.rows[i];
+		char cat[64], rate[32] = "", turnover[32], vat[32], count[32];
+		vat_row_category(row, cat, sizeof(cat));
+		if (row->kind == VAT_ROW_RATE)
+			snprintf(rate, sizeof(rate), "%g", row->rate);
+		amount_text(row->turnover, turnover, sizeof(turnover));
+		amount_text(row->vat, vat, sizeof(vat));
+		snprintf(count, sizeof(count), "%zu", row->invoices);
+		const char *cells[] = {cat, rate, vat_row_box(row), turnover, vat, count};
+		for (size_t k = 0; k < ncol && rc == 0; k++)
+			rc = table_put(t, k < sizeof(cells) / sizeof(cells[0]) ? cells[k] : "");
+		if (rc == 0)
+			rc = table_end_row(t);
+	}
+	if (rc == 0 && r.oom)
+		rc = -ENOMEM;
+	vat_return_free(&r);
+	return rc;
+}
+
+/* The bytes of @tbl in format @f; *@data malloc'd. */
+static int render(const struct table *tbl, enum format f, time_t created, char **data,
+		  size_t *len)
+{
+	if (f == FMT_XLSX)
+		return xlsx_render(tbl, created, data, len);
+	*data = table_csv(tbl, len);
+	return *data ? 0 : -ENOMEM;
+}
+
+/* ---- the rendered texts ------------------------------------------------------------ */
+
+/* The invoices and clients listings rendered text @e was made from (NULL:
+ * none), by its name. */
+static void listings_of(const struct rendered *e, const struct cache_listing **inv,
+			const struct cache_listing **cli)
+{
+	bool clients = !strncmp(e->name, "clients.", 8);
+	*inv = clients ? NULL : e->t->l;
+	*cli = clients ? e->t->l : e->t->l2;
+}
+
+/* Drops every rendered text but @keep made from an invoices listing that is
+ * not @inv or a clients listing that is not @cli (NULL: not known now): it
+ * is out of date, and it holds its snapshot's memory. */
+static void prune(struct exports *x, const struct cache_listing *inv,
+		  const struct cache_listing *cli, const struct rendered *keep)
+{
+	struct rendered *e, *tmp;
+	HASH_ITER(hh, x->texts, e, tmp) {
+		const struct cache_listing *ei, *ec;
+		listings_of(e, &ei, &ec);
+		if (e == keep || !((inv && ei && ei != inv) || (cli && ec && ec != cli)))
+			continue;
+		/* The analyzer loses uthash's links (uthash #128): e is unlinked
+		 * before it is freed, and tmp was read before. */
+		HASH_DEL(x->texts, e); // NOLINT(clang-analyzer-unix.Malloc)
+		export_text_unref(e->t);
+		free(e->name);
+		free(e);
+	}
+}
+
+int export_get(struct exports *x, const char *name, struct export_text **out)
+{
+	const struct schema_collection *inv_c = schema_find("invoices");
+	const struct schema_collection *cli_c = schema_find("clients");
+	struct cache_listing *l = NULL, *l2 = NULL, *cats = NULL;
+	struct rendered *e = NULL;
+	struct table tbl = {0};
+	char q[16], sheet[32];
+	int fixed = export_find(name), f = format_of(name), rc;
+	bool quarter = fixed < 0 && quarter_of_name(name, q, sizeof(q));
+	const struct schema_collection *c =
+		fixed >= 0 ? schema_find(collections[(size_t)fixed / NFORMATS]) : inv_c;
+	if ((fixed < 0 && !quarter) || !c || f < 0)
 		return -ENOENT;
-	int rc = cache_listing_get(cache, c, &l);
-	if (rc < 0)
-		return rc;
+	rc = cache_listing_get(x->cache, c, &l);
+	if (rc == 0 && quarter)
+		rc = cache_listing_get(x->cache, cli_c, &l2);
+	if (rc != 0)
+		goto out;
+	if (quarter) {
+		/* A quarter is there while an invoice is dated in it. */
+		bool any = false;
+		for (size_t i = 0; i < l->n && !any; i++) {
+			char fq[16];
+			const struct facts *fa = l->recs[i]->facts;
+			any = fa && vat_quarter_of(fa->date, fq, sizeof(fq)) && !strcmp(fq, q);
+		}
+		if (!any) {
+			rc = -ENOENT;
+			goto out;
+		}
+	}
+	/* The ledger column: the categories, when an invoice has one (scanned
+	 * once per listing snapshot, not on every read).  Without them the
+	 * column is empty; the rest of the export still holds (the failure is
+	 * in the status file). */
 	pthread_mutex_lock(&x->lock);
-	t = x->current[i];
-	if (!t || t->l != l) {
+	HASH_FIND_STR(x->texts, name, e);
+	bool known = e && e->t->l == l, wants = known && e->t->wants_cats;
+	pthread_mutex_unlock(&x->lock);
+	if (!quarter && !known)
+		wants = needs_categories(c, l);
+	if (wants && cache_listing_get(x->cache, schema_find("categories"), &cats) != 0)
+		cats = NULL;
+	pthread_mutex_lock(&x->lock);
+	HASH_FIND_STR(x->texts, name, e);
+	if (!e || e->t->l != l || e->t->l2 != l2 || e->t->cats != cats) {
 		/* A new snapshot: render once, under the lock, so concurrent
 		 * readers share one text. */
-		t = calloc(1, sizeof(*t));
-		if (t && !(t->data = export_render(c, l, &t->len))) {
-			free(t);
-			t = NULL;
+		struct export_text *t = calloc(1, sizeof(*t));
+		time_t created = l->changed.tv_sec;
+		if (l2 && l2->changed.tv_sec > created)
+			created = l2->changed.tv_sec;
+		snprintf(sheet, sizeof(sheet), "btw %s", q);
+		rc = !t ? -ENOMEM
+		     : quarter ? table_of_quarter(&tbl, q, l, l2, sheet)
+			       : table_of_listing(&tbl, c, l, cats);
+		if (rc == 0)
+			rc = render(&tbl, (enum format)f, created, &t->data, &t->len);
+		if (rc == 0 && !e) {
+			e = calloc(1, sizeof(*e));
+			if (!e || !(e->name = strdup(name))) {
+				free(e);
+				e = NULL;
+				rc = -ENOMEM;
+			} else {
+				HASH_ADD_KEYPTR(hh, x->texts, e->name, strlen(e->name), e);
+			}
 		}
-		if (!t) {
+		if (rc < 0 || !e) {
 			pthread_mutex_unlock(&x->lock);
-			cache_listing_unref(l);
-			return -ENOMEM;
+			if (t)
+				free(t->data);
+			free(t);
+			rc = rc < 0 ? rc : -ENOMEM;
+			goto out;
 		}
 		t->refs = 1;
 		t->l = l;
-		l = NULL;
-		export_text_unref(x->current[i]);
-		x->current[i] = t;
+		t->l2 = l2;
+		t->cats = cats;
+		t->wants_cats = wants;
+		l = l2 = cats = NULL;
+		export_text_unref(e->t);
+		e->t = t;
+		prune(x, c == cli_c ? NULL : t->l, c == cli_c ? t->l : t->l2, e);
 	}
-	atomic_fetch_add_explicit((_Atomic int *)&t->refs, 1, memory_order_relaxed);
-	*out = t;
+	if (!e) { /* not so: for the analyzer, which loses e on the way */
+		pthread_mutex_unlock(&x->lock);
+		rc = -ENOMEM;
+		goto out;
+	}
+	atomic_fetch_add_explicit((_Atomic int *)&e->t->refs, 1, memory_order_relaxed);
+	*out = e->t;
 	pthread_mutex_unlock(&x->lock);
+out:
+	table_free(&tbl);
 	cache_listing_unref(l);
-	return 0;
+	cache_listing_unref(l2);
+	cache_listing_unref(cats);
+	return rc;
+}
+
+void export_text_times(struct exports *x, const struct export_text *t, struct timespec *changed,
+		       double *ttl_left)
+{
+	*changed = t->l->changed;
+	*ttl_left = cache_listing_ttl_left(x->cache, t->l);
+	if (t->l2) {
+		double left = cache_listing_ttl_left(x->cache, t->l2);
+		if (cache_time_after(t->l2->changed, *changed))
+			*changed = t->l2->changed;
+		if (left < *ttl_left)
+			*ttl_left = left;
+	}
+}
+
+static int cmp_quarter(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
+
+int export_names(struct exports *x, char ***names, size_t *n)
+{
+	struct cache_listing *l = NULL;
+	char **v = NULL;
+	char (*qs)[8] = NULL;
+	size_t k = 0, nq = 0;
+	int rc = cache_listing_get(x->cache, schema_find("invoices"), &l);
+	*names = NULL;
+	*n = 0;
+	if (rc < 0)
+		return rc;
+	/* The quarters the invoices are dated in, each once. */
+	qs = calloc(l->n + 1, sizeof(*qs));
+	for (size_t i = 0; qs && i < l->n; i++) {
+		const struct facts *f = l->recs[i]->facts;
+		if (f && vat_quarter_of(f->date, qs[nq], sizeof(qs[nq])))
+			nq++;
+	}
+	if (qs)
+		qsort(qs, nq, sizeof(*qs), cmp_quarter);
+	v = qs ? calloc(NFIXED + 2 * nq + 1, sizeof(*v)) : NULL;
+	if (!v) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < NFIXED; i++)
+		if ((v[k] = strdup(fixed_names[i])))
+			k++;
+	for (size_t i = 0; i < nq; i++) {
+		if (i && !strcmp(qs[i], qs[i - 1]))
+			continue;
+		for (int f = 0; f < NFORMATS; f++) {
+			char name[64];
+			snprintf(name, sizeof(name), "%s%s%s", quarter_prefix, qs[i], extensions[f]);
+			if ((v[k] = strdup(name)))
+				k++;
+		}
+	}
+	*names = v;
+	*n = k;
+out:
+	free(qs);
+	cache_listing_unref(l);
+	return rc;
 }
 
 int exports_new(struct exports **out, struct cache *cache)
@@ -169,10 +499,16 @@ int exports_new(struct exports **out, struct cache *cache)
 
 void exports_free(struct exports *x)
 {
+	struct rendered *e, *tmp;
 	if (!x)
 		return;
-	for (size_t i = 0; i < NEXPORTS; i++)
-		export_text_unref(x->current[i]);
+	HASH_ITER(hh, x->texts, e, tmp) {
+		assert(!e->hh.prev); /* the head, front to back (for clang: uthash #128) */
+		HASH_DEL(x->texts, e);
+		export_text_unref(e->t);
+		free(e->name);
+		free(e);
+	}
 	pthread_mutex_destroy(&x->lock);
 	free(x);
 }

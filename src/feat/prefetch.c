@@ -236,7 +236,7 @@ static enum prefetch_state prefetch_pass(struct prefetch *p, const struct cache_
 	if (!todo)
 		return PF_ERRORS;
 	for (size_t i = 0; i < l->n; i++)
-		if (!pdfstore_is_local(p->pdfs, l->recs[i]->id))
+		if (!pdfstore_is_local(p->pdfs, p->invoices, l->recs[i]->id))
 			todo[n++] = (struct prefetch_item){l->recs[i]->id, l->recs[i]->date};
 	qsort(todo, n, sizeof(*todo), prefetch_cmp);
 	pthread_mutex_lock(&p->lock);
@@ -254,18 +254,18 @@ static enum prefetch_state prefetch_pass(struct prefetch *p, const struct cache_
 		if (!prefetch_gate(p))
 			break;
 		/* A read of the user's may have brought it meanwhile. */
-		if (pdfstore_is_local(p->pdfs, todo[i].id)) {
+		if (pdfstore_is_local(p->pdfs, p->invoices, todo[i].id)) {
 			pthread_mutex_lock(&p->lock);
 			p->local++;
 			pthread_mutex_unlock(&p->lock);
 			continue;
 		}
 		double t0 = clock_mono();
-		int rc = pdfstore_prefetch(p->pdfs, todo[i].id);
+		int rc = pdfstore_prefetch(p->pdfs, p->invoices, todo[i].id);
 		if (rc != 0)
 			prefetch_spent(p, t0);
 		if (rc > 0) {
-			off_t size = pdfstore_size(p->pdfs, todo[i].id, false);
+			off_t size = pdfstore_size(p->pdfs, p->invoices, todo[i].id, false);
 			if (size > p->largest)
 				p->largest = size;
 		}

@@ -13,8 +13,9 @@
 #include "base/names.h"
 #include "model/facts.h"
 #include "model/schema.h"
+#include "model/vat.h"
 
-static const char *const group_names[VIEWS_NGROUPS] = {"status", "year", "client"};
+static const char *const group_names[VIEWS_NGROUPS] = {"status", "year", "client", "quarter"};
 
 /* One derived directory: its name and its invoices. */
 struct vdir {
@@ -71,6 +72,8 @@ bool views_name_plausible(enum views_group g, const char *name)
 		return strlen(name) == 4 && digits(name, 4);
 	case VIEWS_CLIENT:
 		return k > 0 && (name[k] == '\0' || !strncmp(name + k, " - ", 3));
+	case VIEWS_QUARTER:
+		return vat_quarter_valid(name);
 	default:
 		return false;
 	}
@@ -163,7 +166,7 @@ static int cmp_name(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Builds the directories of @g (YEAR or CLIENT) from @inv (and @cli). */
+/* Builds the directories of @g (YEAR, QUARTER or CLIENT) from @inv (and @cli). */
 static struct vindex *vindex_build(enum views_group g, struct cache_listing *inv,
 				   struct cache_listing *cli)
 {
@@ -192,6 +195,12 @@ static struct vindex *vindex_build(enum views_group g, struct cache_listing *inv
 			if (strlen(f->date) >= 4 && digits(f->date, 4)) {
 				char key[32];
 				snprintf(key, sizeof(key), "%.4s", f->date);
+				d = builder_dir(&b, key, key);
+				rc = d ? 0 : -ENOMEM;
+			}
+		} else if (g == VIEWS_QUARTER) {
+			char key[16];
+			if (vat_quarter_of(f->date, key, sizeof(key))) {
 				d = builder_dir(&b, key, key);
 				rc = d ? 0 : -ENOMEM;
 			}
@@ -362,6 +371,7 @@ bool views_held(struct views *v, enum views_group g, const char *name)
 	case VIEWS_STATUS:
 		return name ? cache_has_filtered(cache, inv, name) : false;
 	case VIEWS_YEAR:
+	case VIEWS_QUARTER:
 		return cache_has_listing(cache, inv);
 	case VIEWS_CLIENT:
 		return cache_has_listing(cache, inv) &&

@@ -6,6 +6,8 @@
  *                                 invoices listing (no call of its own)
  *   views/client/<nr> - <name>/   every client's invoices, from the clients and
  *                                 invoices listings (no call of their own)
+ *   views/quarter/<YYYY-Qn>/      the invoices dated in that quarter (the VAT
+ *                                 return's period), from the invoices listing
  *
  * Each view directory's content is a cache_listing of invoices (fs.c shows
  * <stem>.json and <stem>.pdf in it as symlinks to invoices/), so the TTL, the
@@ -22,7 +24,7 @@
 
 #include "store/cache.h"
 
-enum views_group { VIEWS_STATUS, VIEWS_YEAR, VIEWS_CLIENT, VIEWS_NGROUPS };
+enum views_group { VIEWS_STATUS, VIEWS_YEAR, VIEWS_CLIENT, VIEWS_QUARTER, VIEWS_NGROUPS };
 
 /* The views of a mount: the derived directories built last, over @cache
  * (borrowed).  Its lock is private. */
@@ -30,12 +32,14 @@ struct views;
 int views_new(struct views **out, struct cache *cache);
 void views_free(struct views *v);
 
-/* "status", "year", "client"; views_group_find gives -1 for anything else. */
+/* "status", "year", "client", "quarter"; views_group_find gives -1 for
+ * anything else. */
 const char *views_group_name(enum views_group g);
 int views_group_find(const char *name);
 
 /* True when @name could name a directory of @g: a filter of the table, four
- * digits, "<clientnr>" or "<clientnr> - ...".  No call: other names are not. */
+ * digits, "<clientnr>" or "<clientnr> - ...", "YYYY-Qn".  No call: other names
+ * are not. */
 bool views_name_plausible(enum views_group g, const char *name);
 
 /* The directory names of @g, sorted, as a malloc'd array of malloc'd strings

@@ -171,16 +171,17 @@ static int check_template(const struct schema_collection *c, const cJSON *user, 
 		    "this is templates/%s.json unchanged: edit its example values first", c->name);
 }
 
-/* PUTs pythonic @user as @id of @c, converted to the wire form first; the
- * listing of @touches is the one it changes. */
+/* PUTs pythonic @user as @id of @c, converted to the wire form first: under
+ * the names and in the forms of @sent, the record as the service sent it (NULL:
+ * the default forms); the listing of @touches is the one it changes. */
 static int put(const struct wb *wb, const struct schema_collection *c,
 	       const struct schema_collection *touches, const char *id, const cJSON *user,
-	       char *msg, size_t msglen)
+	       const cJSON *sent, char *msg, size_t msglen)
 {
 	struct api_answer resp = {0};
 	char err[256], *path = NULL;
 	int rc;
-	cJSON *wire = schema_to_wire(c, user, false, err, sizeof(err));
+	cJSON *wire = schema_to_wire_as(c, user, sent, false, err, sizeof(err));
 	if (!wire)
 		return fail(-EINVAL, msg, msglen, "%s", err);
 	path = record_path(c, id);
@@ -214,7 +215,7 @@ int wb_edit(const struct wb *wb, const struct schema_collection *c, const char *
 	    const char *text, size_t len, bool *sent, char *msg, size_t msglen)
 {
 	struct cache_record *rec = NULL;
-	cJSON *user, *cur = NULL;
+	cJSON *user, *cur = NULL, *wire = NULL;
 	int rc = -EINVAL;
 	*sent = false;
 	user = parse_text(text, len, msg, msglen);
@@ -236,8 +237,11 @@ int wb_edit(const struct wb *wb, const struct schema_collection *c, const char *
 	rc = check_readonly(c, user, cur, msg, msglen);
 	if (rc == 0)
 		rc = check_template(c, user, false, msg, msglen);
+	/* What the service sent for this record: the PUT follows its names and
+	 * forms (unparsable or unknown: the default forms). */
+	wire = rec->wire ? cJSON_Parse(rec->wire) : NULL;
 	if (rc == 0)
-		rc = put(wb, c, c, id, user, msg, msglen);
+		rc = put(wb, c, c, id, user, wire, msg, msglen);
 	if (rc == 0) {
 		*sent = true;
 		cache_invalidate(wb->cache, c);
@@ -246,6 +250,7 @@ out:
 	cache_record_unref(rec);
 	cJSON_Delete(user);
 	cJSON_Delete(cur);
+	cJSON_Delete(wire);
 	return rc;
 }
 
@@ -451,9 +456,66 @@ int wb_payment(const struct wb *wb, const char *nr, const char *text, size_t len
 	cJSON *user = parse_text(text, len, msg, msglen);
 	int rc = user ? check_template(c, user, true, msg, msglen) : -EINVAL;
 	if (rc == 0)
-		rc = put(wb, c, schema_find("invoices"), nr, user, msg, msglen);
+		rc = put(wb, c, schema_find("invoices"), nr, user, NULL, msg, msglen);
 	if (rc == 0)
 		cache_invalidate(wb->cache, schema_find("invoices"));
+	cJSON_Delete(user);
+	return rc;
+}
+
+/* A reminder e-mails the client, so only a deliberate file is sent: one that holds
+ * nothing but a reminder's fields and names its invoice inside, as its file name
+ * does.  An invoice copied here by accident (cp invoices/X.json invoices_reminder/)
+ * names it too, but holds its other fields: refused before any call. */
+static int check_deliberate(const struct schema_collection *c, const cJSON *user,
+			    const char *nr, char *msg, size_t msglen)
+{
+	const cJSON *m;
+	cJSON_ArrayForEach(m, user) {
+		if (!schema_field_find(c, m->string))
+			return fail(-EINVAL, msg, msglen,
+				    "not sent: a %s file holds only {\"%s\": \"%s\", "
+				    "\"attach_invoice\": true}, and this one has '%s' too: "
+				    "a copy of another record is never taken for a reminder",
+				    c->name, c->id_field, nr, m->string);
+	}
+	char *named = schema_record_id(c, user);
+	bool same = named && !strcmp(named, nr);
+	free(named);
+	if (!same)
+		return fail(-EINVAL, msg, msglen,
+			    "not sent: a reminder e-mails the client, so the file must name its "
+			    "invoice inside: {\"%s\": \"%s\", \"attach_invoice\": true}",
+			    c->id_field, nr);
+	return 0;
+}
+
+int wb_reminder(const struct wb *wb, const char *nr, const char *text, size_t len, char *msg,
+		size_t msglen)
+{
+	const struct schema_collection *c = schema_find("invoices_reminder");
+	const struct schema_collection *inv = schema_find("invoices");
+	struct api_answer resp = {0};
+	cJSON *wire = NULL;
+	cJSON *user = parse_text(text, len, msg, msglen);
+	int rc = user ? check_template(c, user, true, msg, msglen) : -EINVAL;
+	if (rc == 0)
+		rc = check_deliberate(c, user, nr, msg, msglen);
+	if (rc == 0)
+		rc = put(wb, c, inv, nr, user, NULL, msg, msglen);
+	/* Our reading is PUT invoices_reminder/<nr> (as payments); the php client's
+	 * is POST invoices_reminder with the number inside.  A service that knows
+	 * only that one answers 404 or 405 to the PUT: nothing was sent then. */
+	if ((rc == -ENOENT || rc == -EPERM) && c->post_also) {
+		char err[256];
+		wire = schema_to_wire(c, user, true, err, sizeof(err));
+		rc = wire ? request(wb, inv, "POST", c->name, wire, &resp, msg, msglen)
+			  : fail(-EINVAL, msg, msglen, "%s", err);
+	}
+	if (rc == 0)
+		cache_invalidate(wb->cache, inv); /* its lastreminder, its history */
+	api_answer_clear(&resp);
+	cJSON_Delete(wire);
 	cJSON_Delete(user);
 	return rc;
 }

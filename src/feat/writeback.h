@@ -49,7 +49,7 @@ struct wb {
 int wb_edit(const struct wb *wb, const struct schema_collection *c, const char *id,
 	    const char *text, size_t len, bool *sent, char *msg, size_t msglen);
 
-/* What wb_create and wb_payment return for a template saved as it is: nothing
+/* What wb_create, wb_payment and wb_reminder return for a template saved as it is: nothing
  * sent, nothing refused; the text stays a new file (@msg says so). */
 #define WB_UNSENT 1
 
@@ -69,6 +69,13 @@ int wb_create(const struct wb *wb, const struct schema_collection *c, const char
 /* Registers a payment of invoice @nr from @text ({"amount": .., "date": ..}). */
 int wb_payment(const struct wb *wb, const char *nr, const char *text, size_t len, char *msg,
 	       size_t msglen);
+
+/* Sends a reminder of invoice @nr from @text ({"invoicenr": @nr, "attach_invoice":
+ * true}): refused with -EINVAL and no call unless the text holds nothing else and
+ * names @nr (a reminder e-mails the client); PUT invoices_reminder/<nr>, and once
+ * POST invoices_reminder when that answers 404 or 405. */
+int wb_reminder(const struct wb *wb, const char *nr, const char *text, size_t len, char *msg,
+		size_t msglen);
 
 /* Deletes record @id of @c. */
 int wb_delete(const struct wb *wb, const struct schema_collection *c, const char *id, char *msg,

@@ -119,7 +119,7 @@ static bool size_unknown(struct mount *m, struct node *n)
 	struct cache_record *r = NULL;
 	off_t size;
 	if (n->kind == N_PDF)
-		return pdfstore_size(m->pdfs, n->id, false) < 0;
+		return pdfstore_size(m->pdfs, n->c, n->id, false) < 0;
 	if (n->kind != N_JSON || save_size(m->save, n, &size))
 		return false;
 	if (cache_record_peek(m->cache, n->c, n->id, &r) == 0) {
@@ -181,7 +181,8 @@ void fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 static bool is_dir_kind(enum node_kind k)
 {
 	return k == N_ROOT || k == N_CTL || k == N_COLL || k == N_VIEWS || k == N_VGROUP ||
-	       k == N_VDIR || k == N_EXPORTS || k == N_TEMPLATES;
+	       k == N_VDIR || k == N_EXPORTS || k == N_TEMPLATES || k == N_DELDIR ||
+	       k == N_DELCOLL;
 }
 
 void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,

@@ -62,7 +62,19 @@ void fs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 /* The inode ".." names. */
 static fuse_ino_t parent_of(const struct node *d)
 {
-	return d->kind == N_VDIR ? d->parent : d->kind == N_VGROUP ? INO_VIEWS : INO_ROOT;
+	int kind = d->kind; /* an _Atomic int: one load */
+	switch (kind) {
+	case N_VDIR:
+		return d->parent;
+	case N_VGROUP:
+		return INO_VIEWS;
+	case N_DELDIR:
+		return INO_CTL;
+	case N_DELCOLL:
+		return INO_DELETED;
+	default:
+		return INO_ROOT;
+	}
 }
 
 /* Appends one entry; returns false when the buffer is full.  @n may be NULL

@@ -127,6 +127,12 @@ int fs_journal_open(struct mount *m, const char *dir)
 	return save_journal_open(m->save, dir);
 }
 
+void fs_set_deletes(struct mount *m, struct deleted *d, bool allow_invoice_delete)
+{
+	m->deleted = d;
+	save_set_deletes(m->save, d, allow_invoice_delete);
+}
+
 int fs_set_session(struct mount *m, struct fuse_session *se, struct who_mount *who)
 {
 	m->se = se;
@@ -182,7 +188,9 @@ void fs_listing_changed(void *arg, const struct schema_collection *c,
 	struct mount *m = arg;
 	fuse_ino_t dir = inode_coll_ino(c);
 	kernel_inval(m->kernel, dir, false); /* drops cached directory content (or balance.json's) */
-	if (!strcmp(c->name, "invoices") || !strcmp(c->name, "clients"))
+	/* (categories: the ledger column of exports/invoices.csv) */
+	if (!strcmp(c->name, "invoices") || !strcmp(c->name, "clients") ||
+	    !strcmp(c->name, "categories"))
 		kernel_inval_views(m, false);
 	if (c->single || !old)
 		return;

@@ -51,6 +51,10 @@ int fs_set_stores(struct mount *m, struct cache *cache, struct pdfstore *pdfs, s
 /* After fs_set_stores: the journal of unsaved texts in @dir, and the texts it
  * holds back (ns/save.h: save_journal_open).  Entries read, or -errno. */
 int fs_journal_open(struct mount *m, const char *dir);
+/* After fs_set_stores: deleted records kept in @d (borrowed; may be NULL), shown
+ * under .factuurfs/deleted/; a sent invoice deleted only with @allow_invoice_delete. */
+struct deleted;
+void fs_set_deletes(struct mount *m, struct deleted *d, bool allow_invoice_delete);
 /* The session, once mounted and daemonized (the notifier is a thread);
  * @who: the mount, for telling fstat() from stat() (base/who.h); taken over,
  * may be NULL.  0 or -errno. */

@@ -167,7 +167,7 @@ static int record_attr(struct mount *m, struct node *n, struct stat *st, double 
 	if (pdf) {
 		/* A fetch running now ends with the true size: wait for it
 		 * rather than send the placeholder in the middle of it. */
-		size = pdfstore_size(m->pdfs, n->id, true);
+		size = pdfstore_size(m->pdfs, n->c, n->id, true);
 	} else if (cache_record_peek(m->cache, n->c, n->id, &whole) == 0) {
 		size = (off_t)whole->len;
 		mtime = whole->mtime;
@@ -213,11 +213,11 @@ const struct kind_ops kind_record = {
 
 int pdf_fetch_for(struct mount *m, pid_t pid, struct node *n)
 {
-	if (pdfstore_size(m->pdfs, n->id, false) >= 0)
+	if (pdfstore_size(m->pdfs, n->c, n->id, false) >= 0)
 		return 0;
 	if (who_is_background(pid) && !api_background_take(m->api))
 		return -EAGAIN;
-	off_t size = pdfstore_fetch(m->pdfs, n->id);
+	off_t size = pdfstore_fetch(m->pdfs, n->c, n->id);
 	return size < 0 ? (int)size : 0;
 }
 
@@ -232,9 +232,9 @@ static int pdf_read(struct mount *m, fuse_req_t req, struct node *n, size_t size
 	pthread_mutex_lock(&m->read_lock);
 	n->reads++;
 	pthread_mutex_unlock(&m->read_lock);
-	ssize_t got = pdfstore_read(m->pdfs, n->id, buf, size, off);
+	ssize_t got = pdfstore_read(m->pdfs, n->c, n->id, buf, size, off);
 	if (got == -EAGAIN) /* the disk copy vanished: fetch once more */
-		got = pdfstore_read(m->pdfs, n->id, buf, size, off);
+		got = pdfstore_read(m->pdfs, n->c, n->id, buf, size, off);
 	pthread_mutex_lock(&m->read_lock);
 	if (got == 0 && off > 0) {
 		/* A read past the true end while the kernel still believes

@@ -265,51 +265,100 @@ const struct kind_ops kind_vlink = {
 
 /* ---- exports/ --------------------------------------------------------------------------- */
 
+/* Its names follow the invoices listing (the quarters): its mtime and
+ * timeouts are that listing's once it is held. */
+static int exports_attr(struct mount *m, struct node *n, struct stat *st, double *timeout)
+{
+	struct cache_listing *l = NULL;
+	attr_dir(m, st, n->ino, m->started);
+	if (!cache_has_listing(m->cache, schema_find("invoices")))
+		return 0;
+	int rc = cache_listing_get(m->cache, schema_find("invoices"), &l);
+	if (rc < 0)
+		return rc;
+	st->st_mtim = st->st_atim = l->changed;
+	*timeout = cache_listing_ttl_left(m->cache, l);
+	cache_listing_unref(l);
+	return 0;
+}
+
+/* The node of export @name: fixed for the collections' files, made on first
+ * sight for a quarter's. */
+static struct node *export_node(struct mount *m, const char *name)
+{
+	int i = export_find(name);
+	if (i >= 0)
+		return inode_get(m->inodes, INO_EXPORT0 + i);
+	return inode_view(m->inodes, N_EXPORT, INO_EXPORTS, -1, NULL, name);
+}
+
+/* Names that cannot be exports never cost a call. */
 static int exports_lookup(struct mount *m, struct node *d, const char *name, struct node **out,
 			  double *neg)
 {
 	(void)d;
-	(void)neg;
-	int i = export_find(name);
-	*out = i >= 0 ? inode_get(m->inodes, INO_EXPORT0 + i) : NULL;
-	return 0;
+	struct export_text *t = NULL;
+	*out = NULL;
+	if (export_find(name) < 0) {
+		if (!export_quarter_plausible(name))
+			return 0;
+		/* A quarter is there while an invoice is dated in it. */
+		int rc = export_get(m->exports, name, &t);
+		if (rc == -ENOENT) {
+			*neg = 1.0;
+			return 0;
+		}
+		if (rc < 0)
+			return rc;
+		export_text_unref(t);
+	}
+	*out = export_node(m, name);
+	return *out ? 0 : -ENOMEM;
 }
 
 static int exports_snap(struct mount *m, struct node *d, struct dirsnap *s)
 {
-	(void)m;
 	(void)d;
-	s->count = export_count();
-	return 0;
+	int rc = export_names(m->exports, &s->names, &s->nnames);
+	s->count = s->nnames;
+	return rc;
 }
 
 static bool exports_entry(struct mount *m, struct node *d, const struct dirsnap *s, size_t i,
 			  char *name, size_t len, struct node **n)
 {
 	(void)d;
-	if (i >= s->count)
+	if (i >= s->nnames)
 		return false;
-	snprintf(name, len, "%s", export_name(i));
-	*n = inode_get(m->inodes, INO_EXPORT0 + i);
+	snprintf(name, len, "%s", s->names[i]);
+	*n = export_node(m, s->names[i]);
 	return true;
 }
 
 const struct kind_ops kind_exports = {
-	.attr = fixed_dir_attr,
+	.attr = exports_attr,
 	.lookup = exports_lookup,
 	.snap = exports_snap,
 	.entry = exports_entry,
 };
 
+/* The file name of export node @n. */
+static const char *export_node_name(const struct node *n)
+{
+	const char *id = n->id;
+	return id ? id : export_name((size_t)n->sub);
+}
+
 static int export_attr(struct mount *m, struct node *n, struct stat *st, double *timeout)
 {
 	struct export_text *t = NULL;
-	int rc = export_get(m->exports, (size_t)n->sub, &t);
+	struct timespec changed;
+	int rc = export_get(m->exports, export_node_name(n), &t);
 	if (rc < 0)
 		return rc;
 	attr_file(m, st, n->ino, FS_RO_MODE, (off_t)t->len, 0);
-	st->st_mtim = st->st_ctim = st->st_atim = t->l->changed;
-	*timeout = cache_listing_ttl_left(m->cache, t->l);
+	export_text_times(m->exports, t, &changed, timeout);
+	st->st_mtim = st->st_ctim = st->st_atim = changed;
 	export_text_unref(t);
 	return 0;
 }
@@ -317,7 +366,7 @@ static int export_attr(struct mount *m, struct node *n, struct stat *st, double 
 static int export_read(struct mount *m, fuse_req_t req, struct node *n, size_t size, off_t off)
 {
 	struct export_text *t = NULL;
-	int rc = export_get(m->exports, (size_t)n->sub, &t);
+	int rc = export_get(m->exports, export_node_name(n), &t);
 	if (rc < 0)
 		return rc;
 	reply_slice(req, t->data, t->len, size, off);

@@ -36,6 +36,9 @@ static const struct kind_ops *const table[N_KINDS] = {
 	[N_EXPORT] = &kind_export,
 	[N_TEMPLATES] = &kind_templates,
 	[N_TEMPLATE] = &kind_template,
+	[N_DELDIR] = &kind_deldir,
+	[N_DELCOLL] = &kind_delcoll,
+	[N_DELFILE] = &kind_delfile,
 };
 
 const struct kind_ops *kinds_of(enum node_kind kind)
@@ -55,7 +58,7 @@ void kinds_snap_free(struct dirsnap *s)
 
 struct inode_fixed *kinds_fixed(size_t *n)
 {
-	size_t cap = 8 + VIEWS_NGROUPS + export_count() + schema_ncollections() +
+	size_t cap = 8 + VIEWS_NGROUPS + export_count() + 2 * schema_ncollections() +
 		     templates_count(), k = 0;
 	struct inode_fixed *f = calloc(cap, sizeof(*f));
 	if (!f)
@@ -70,6 +73,7 @@ struct inode_fixed *kinds_fixed(size_t *n)
 	FIXED(INO_CTL, N_CTL, NULL, 0, "/.factuurfs");
 	FIXED(INO_STATUS, N_STATUS, NULL, 0, "/.factuurfs/status");
 	FIXED(INO_REFRESH, N_REFRESH, NULL, 0, "/.factuurfs/refresh");
+	FIXED(INO_DELETED, N_DELDIR, NULL, 0, "/.factuurfs/deleted");
 	FIXED(INO_VIEWS, N_VIEWS, NULL, 0, "/views");
 	FIXED(INO_EXPORTS, N_EXPORTS, NULL, 0, "/exports");
 	FIXED(INO_TEMPLATES, N_TEMPLATES, NULL, 0, "/templates");
@@ -80,6 +84,8 @@ struct inode_fixed *kinds_fixed(size_t *n)
 	for (size_t i = 0; i < schema_ncollections() && INO_COLL0 + i < INO_TEMPLATES; i++) {
 		const struct schema_collection *c = schema_collection_at(i);
 		FIXED(INO_COLL0 + i, c->single ? N_SINGLE : N_COLL, c, 0, "/%s", c->name);
+		if (INO_DELCOLL0 + i < INO_DYNAMIC)
+			FIXED(INO_DELCOLL0 + i, N_DELCOLL, c, 0, "/.factuurfs/deleted/%s", c->name);
 	}
 	for (size_t i = 0; i < templates_count(); i++) {
 		char name[64];
@@ -188,15 +194,21 @@ static int ctl_lookup(struct mount *m, struct node *d, const char *name, struct 
 	(void)neg;
 	*out = !strcmp(name, "status")    ? inode_get(m->inodes, INO_STATUS)
 	       : !strcmp(name, "refresh") ? inode_get(m->inodes, INO_REFRESH)
+	       : !strcmp(name, "deleted") ? inode_get(m->inodes, INO_DELETED)
 					  : NULL;
 	return 0;
 }
+
+static const struct {
+	const char *name;
+	fuse_ino_t ino;
+} ctl_files[] = {{"status", INO_STATUS}, {"refresh", INO_REFRESH}, {"deleted", INO_DELETED}};
 
 static int ctl_snap(struct mount *m, struct node *d, struct dirsnap *s)
 {
 	(void)m;
 	(void)d;
-	s->count = 2;
+	s->count = sizeof(ctl_files) / sizeof(ctl_files[0]);
 	return 0;
 }
 
@@ -205,10 +217,10 @@ static bool ctl_entry(struct mount *m, struct node *d, const struct dirsnap *s, 
 {
 	(void)d;
 	(void)s;
-	if (i > 1)
+	if (i >= sizeof(ctl_files) / sizeof(ctl_files[0]))
 		return false;
-	snprintf(name, len, "%s", i == 0 ? "status" : "refresh");
-	*n = inode_get(m->inodes, i == 0 ? INO_STATUS : INO_REFRESH);
+	snprintf(name, len, "%s", ctl_files[i].name);
+	*n = inode_get(m->inodes, ctl_files[i].ino);
 	return true;
 }
 

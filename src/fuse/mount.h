@@ -65,6 +65,7 @@ struct mount {
 	struct views *views;    /* owned */
 	struct exports *exports;/* owned */
 	struct kernel *kernel;  /* owned: the kernel notifier */
+	struct deleted *deleted;/* records deleted through the mount (store/deleted.h), or NULL */
 	struct wb wb;
 	struct status_sources status;
 	struct status_file status_file;
@@ -132,6 +133,7 @@ extern const struct kind_ops kind_root, kind_ctl, kind_status, kind_refresh;
 extern const struct kind_ops kind_coll, kind_single, kind_record, kind_pdf, kind_local;
 extern const struct kind_ops kind_views, kind_vgroup, kind_vdir, kind_vlink;
 extern const struct kind_ops kind_exports, kind_export, kind_templates, kind_template;
+extern const struct kind_ops kind_deldir, kind_delcoll, kind_delfile;
 
 /* ---- attributes (attr.c) ---------------------------------------------------------- */
 

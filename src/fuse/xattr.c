@@ -86,6 +86,8 @@ static size_t node_xattrs(struct mount *m, struct node *n, struct xattr *x)
 				snprintf(x[nx++].value, sizeof(x->value), "%s", f->clientnr);
 		}
 		put_fetched(&x[nx++], l);
+	} else if (pos >= 0) {
+		put_fetched(&x[nx++], l); /* a quotation: a PDF, but no invoice facts */
 	}
 	cache_listing_unref(l);
 	return nx;

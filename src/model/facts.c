@@ -12,7 +12,8 @@
 
 /* Fields of an invoice (pythonic form) the facts come from. */
 static const struct {
-	const char *date, *duedate, *clientnr, *company, *total, *open, *sent, *uncollectible;
+	const char *date, *duedate, *clientnr, *company, *total, *open, *sent, *uncollectible,
+		*country, *shifted;
 } invoice_keys = {
 	.date = "date",
 	.duedate = "duedate",
@@ -22,7 +23,12 @@ static const struct {
 	.open = "open",
 	.sent = "sent",
 	.uncollectible = "uncollectible",
+	.country = "country",
+	.shifted = "tax_shifted",
 };
+
+/* The VAT rates of one invoice kept (model/vat.h); an invoice has two or three. */
+#define FACTS_MAX_RATES 8
 
 /* Fields naming a client in views/client/<clientnr> - <name>/: the first
  * non-empty of these. */
@@ -40,6 +46,7 @@ static const struct facts_column invoice_columns[] = {
 	{"paiddate", "paiddate", FACTS_CSV_DATE},
 	{"sent", "sent", FACTS_CSV_DATE},
 	{"status", NULL, FACTS_CSV_STATUS},
+	{"ledger", "category", FACTS_CSV_LEDGER},
 };
 
 static const struct facts_column client_columns[] = {
@@ -56,6 +63,21 @@ static const struct facts_column client_columns[] = {
 	{"taxnumber", "taxnumber", FACTS_CSV_TEXT},
 	{"lastinvoice", "lastinvoice", FACTS_CSV_DATE},
 };
+
+static const struct facts_column vat_columns[] = {
+	{"category", NULL, FACTS_CSV_TEXT},   /* "21%", "reverse charge", "EU", "non-EU", "total" */
+	{"rate", NULL, FACTS_CSV_NUMBER},     /* the rate rows' percentage */
+	{"box", NULL, FACTS_CSV_TEXT},        /* of the Dutch return (rubriek): "1a" */
+	{"turnover", NULL, FACTS_CSV_MONEY},  /* excluding VAT */
+	{"vat", NULL, FACTS_CSV_MONEY},
+	{"invoices", NULL, FACTS_CSV_INT},    /* how many have a part in the row */
+};
+
+const struct facts_column *facts_vat_columns(size_t *n)
+{
+	*n = N(vat_columns);
+	return vat_columns;
+}
 
 const struct facts_column *facts_columns(const struct schema_collection *c, size_t *n)
 {
@@ -104,6 +126,28 @@ static void clientnr_text(const cJSON *v, char *buf, size_t len)
 		snprintf(buf, len, "%s", v->valuestring);
 }
 
+/* A country id as text ("146") into @buf, or "" when @v is none. */
+static void country_text(const cJSON *v, char *buf, size_t len)
+{
+	buf[0] = '\0';
+	if (cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble < 1e9)
+		snprintf(buf, len, "%lld", (long long)v->valuedouble);
+	else if (cJSON_IsString(v) && strlen(v->valuestring) < len)
+		snprintf(buf, len, "%s", v->valuestring);
+}
+
+/* tax_shifted: 1, 0, or -1 when not given (any form the service sends). */
+static int shifted_of(const cJSON *v)
+{
+	if (cJSON_IsBool(v))
+		return cJSON_IsTrue(v) ? 1 : 0;
+	if (cJSON_IsNumber(v))
+		return v->valuedouble != 0 ? 1 : 0;
+	if (cJSON_IsString(v) && v->valuestring[0])
+		return strcmp(v->valuestring, "1") == 0 || strcmp(v->valuestring, "true") == 0 ? 1 : 0;
+	return -1;
+}
+
 /* Column @col of @rec as its cell text: into @buf, or *@out pointing into @rec. */
 static const char *cell(const struct facts_column *col, const cJSON *rec, char *buf, size_t len)
 {
@@ -121,6 +165,7 @@ static const char *cell(const struct facts_column *col, const cJSON *rec, char *
 			return v->valuestring; /* as it came: it did not convert */
 		return buf;
 	case FACTS_CSV_INT:
+	case FACTS_CSV_NUMBER:
 		if (cJSON_IsNumber(v) && v->valuedouble == (double)(long long)v->valuedouble)
 			snprintf(buf, len, "%lld", (long long)v->valuedouble);
 		else if (cJSON_IsNumber(v))
@@ -130,6 +175,7 @@ static const char *cell(const struct facts_column *col, const cJSON *rec, char *
 		return buf;
 	case FACTS_CSV_DATE:
 	case FACTS_CSV_TEXT:
+	case FACTS_CSV_LEDGER:
 		if (cJSON_IsString(v))
 			return v->valuestring;
 		if (cJSON_IsNumber(v))
@@ -156,17 +202,28 @@ struct facts *facts_of(const struct schema_collection *c, const cJSON *rec)
 	if (!name)
 		name = "";
 
-	/* One block: the struct, the cells, the name. */
+	/* One block: the struct, the cells, the name, the VAT parts. */
 	char bufs[N(invoice_columns) > N(client_columns) ? N(invoice_columns) : N(client_columns)][64];
 	const char *texts[N(bufs)];
+	struct vat_part parts[FACTS_MAX_RATES];
+	size_t nparts = 0, lost = 0;
+	if (invoice)
+		nparts = vat_parts(rec, parts, FACTS_MAX_RATES, &lost);
 	size_t size = sizeof(struct facts) + strlen(name) + 1;
 	for (size_t k = 0; k < ncol; k++) {
 		texts[k] = cell(&cols[k], rec, bufs[k], sizeof(bufs[k]));
 		size += strlen(texts[k]) + 1;
 	}
+	const size_t align = _Alignof(struct vat_part);
+	size_t vat_at = (size + align - 1) / align * align;
+	size = vat_at + nparts * sizeof(struct vat_part);
 	struct facts *f = calloc(1, size);
 	if (!f)
 		return NULL;
+	if (nparts)
+		memcpy((char *)f + vat_at, parts, nparts * sizeof(*parts));
+	f->vat = (const struct vat_part *)(const void *)((char *)f + vat_at);
+	f->nvat = nparts;
 	char *p = f->cells;
 	for (size_t k = 0; k < ncol; k++) {
 		size_t l = strlen(texts[k]) + 1;
@@ -192,6 +249,10 @@ struct facts *facts_of(const struct schema_collection *c, const cJSON *rec)
 		clientnr_text(cJSON_GetObjectItemCaseSensitive(rec, "clientnr"), f->clientnr,
 			      sizeof(f->clientnr));
 	}
+	/* Clients and invoices spell these alike. */
+	country_text(cJSON_GetObjectItemCaseSensitive(rec, invoice_keys.country), f->country,
+		     sizeof(f->country));
+	f->shifted = shifted_of(cJSON_GetObjectItemCaseSensitive(rec, invoice_keys.shifted));
 	return f;
 }
 

@@ -15,6 +15,7 @@
 #include <cjson/cJSON.h>
 
 #include "model/schema.h"
+#include "model/vat.h"
 
 /* The facts of one record of a collection that views or exports read
  * (invoices, clients); one allocation, freed with free(). */
@@ -28,6 +29,11 @@ struct facts {
 	bool has_total;       /* total came as a number */
 	bool sent;            /* invoices: a sent date is set */
 	bool uncollectible;   /* invoices: marked uncollectible */
+	char country[12];     /* invoices: their copy of the client's country id; clients:
+				 their own; "" when none */
+	int shifted;          /* tax_shifted (reverse charge): 1, 0, or -1 when not given */
+	size_t nvat;          /* invoices: their VAT parts, by rate (model/vat.h) */
+	const struct vat_part *vat; /* inside this block */
 	size_t ncells;        /* the export's columns (0: no export) */
 	char cells[];         /* their texts as the export shows them, NUL-separated;
 				 the status column is "" (it depends on today) */
@@ -64,6 +70,9 @@ enum facts_csv {
 	FACTS_CSV_MONEY,  /* 121.00: two decimals, '.' */
 	FACTS_CSV_DATE,   /* YYYY-MM-DD, empty for none */
 	FACTS_CSV_STATUS, /* facts_status() */
+	FACTS_CSV_NUMBER, /* 21, 5.5: a number as it reads */
+	FACTS_CSV_LEDGER, /* the record's category (its cell, as text) shown as that
+			     category's ledger from categories/: resolved by the export */
 };
 struct facts_column {
 	const char *header;
@@ -72,5 +81,8 @@ struct facts_column {
 };
 /* The export columns of @c (NULL, *@n = 0: no export). */
 const struct facts_column *facts_columns(const struct schema_collection *c, size_t *n);
+/* The columns of the VAT quarter's export (exports/btw-YYYY-Qn.csv): one row
+ * per row of the return (model/vat.h). */
+const struct facts_column *facts_vat_columns(size_t *n);
 
 #endif

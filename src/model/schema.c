@@ -151,6 +151,8 @@ static const struct schema_field invoice_fields[] = {
 	F("paymentcondition", STR, 0),
 	FX("paymentperiod", INT, 0, .example = "14", .note = "payment term in days"),
 	F("collection", BOOL, 0),
+	FX("category", STR, 0, .note = "a category id from categories/ (its ledger goes to "
+				      "exports/invoices.csv)"),
 	F("tax", FLOAT, RO),
 	F("totalintax", FLOAT, RO),
 	FL("taxes", RO, "tax", invoice_tax_fields),
@@ -236,6 +238,62 @@ static const struct schema_field country_fields[] = {
 	F("name", STR, 0),
 };
 
+/* Quotations (php Models/Quotation.php, the official quotation page): an invoice's
+ * fields where a quotation has them, and its own (quotationperiod, showtotals, ...). */
+static const char *const quotation_actions[] = {"send", "save", NULL};
+
+static const struct schema_field quotation_fields[] = {
+	F("id", INT, RO),
+	FX("profile", INT, 0, .example = "1", .note = "a profile id from profiles/"),
+	/* 0 is no client: a template left so is refused by the service, never misdirected. */
+	FX("clientnr", INT, REQ, .example = "0", .note = "the number of an existing client"),
+	FO("reference", 0, reference_fields),
+	F("quotationreference", STR, 0),
+	FX("category", STR, 0, .note = "a category id from categories/"),
+	/* Copies of the client's fields, made by the API. */
+	F("company", STR, RO),
+	F("contact", STR, RO),
+	F("date", DATE, 0),
+	FL("lines", REQ, "line", line_fields),
+	FX("discounttype", STR, 0, .example = "\"amount\""),
+	F("discount", FLOAT, 0),
+	F("paymentcondition", STR, 0),
+	FX("quotationperiod", INT, 0, .example = "30", .note = "days the quotation holds"),
+	F("showtotals", BOOL, 0),
+	F("notes", STR, 0),
+	F("customstatus", STR, 0),
+	F("approved", BOOL, 0),
+	F("tax", FLOAT, RO),
+	F("totalintax", FLOAT, RO),
+	FL("taxes", RO, "tax", invoice_tax_fields),
+	/* A template saves: a draft is the one action that reaches no client. */
+	FX("action", STR, CRE, .example = "\"save\"", .values = quotation_actions,
+	   .note = "send: e-mailed to the client; save: kept as a draft"),
+	FX("sendmethod", STR, CRE, .example = "\"email\"", .values = invoice_sendmethods,
+	   .note = "required when action is send"),
+	FX("savename", STR, CRE, .example = "\"Example quotation\""),
+	F("overwrite_if_exist", BOOL, CRE),
+	F("convert_prices_to_euro", BOOL, CRE),
+};
+
+/* Categories (deinte CategoriesData.php): ledger is a general-ledger account code,
+ * text (it may start with 0). */
+static const struct schema_field category_fields[] = {
+	F("id", INT, 0),
+	F("name", STR, 0),
+	F("ledger", STR, 0),
+};
+
+/* A reminder: PUT invoices_reminder/<invoicenr> (php: POST invoices_reminder with
+ * invoicenr inside).  It e-mails the client, so the file must name its invoice: the
+ * invoicenr inside must be the file's name (see .deliberate). */
+static const struct schema_field reminder_fields[] = {
+	FX("invoicenr", STR, REQ, .example = "\"\"",
+	   .note = "the invoice number again, as in the file name: "
+		   "invoices_reminder/<invoicenr>.json"),
+	FX("attach_invoice", BOOL, 0, .example = "true", .note = "attach the invoice's PDF"),
+};
+
 /* A payment: PUT invoices_payment/<invoicenr> (the spec's one write on invoices). */
 static const struct schema_field payment_fields[] = {
 	/* In the path, not the body. */
@@ -255,25 +313,41 @@ static const struct schema_collection collections[] = {
 	 .methods = M_ALL, .fields = product_fields, .nfields = N(product_fields)},
 	{.name = "invoices", .one_key = "invoice", .id_field = "invoicenr", .id_type = STR,
 	 .methods = M_RD | SCHEMA_M_POST, .pdf_path = "invoices_pdf", .whole_marker = "lines",
-	 .mtime_fields = {"date", "sent"}, .fields = invoice_fields, .nfields = N(invoice_fields)},
+	 .mtime_fields = {"date", "sent"}, .fields = invoice_fields, .nfields = N(invoice_fields),
+	 /* Dutch invoice numbers run on without gaps: a sent one is corrected with a credit
+	  * invoice, not deleted. */
+	 .delete_guard = "sent", .restore_action = "save"},
 	{.name = "invoices_saved", .one_key = "invoices_saved", .id_field = "id", .id_type = INT,
 	 .methods = M_RD, .mtime_fields = {"datesaved", "date"},
-	 .fields = saved_fields, .nfields = N(saved_fields)},
+	 .fields = saved_fields, .nfields = N(saved_fields), .restore_action = "save"},
 	/* The API wraps a repeated invoice in the saved one's key. */
 	{.name = "invoices_repeated", .one_key = "invoices_saved", .id_field = "id", .id_type = INT,
 	 .methods = M_RD, .mtime_fields = {"datesaved", "initialdate"},
-	 .fields = saved_fields, .nfields = N(saved_fields)},
+	 .fields = saved_fields, .nfields = N(saved_fields), .restore_action = "save"},
 	{.name = "profiles", .id_field = "id", .id_type = INT, .methods = SCHEMA_M_LIST,
 	 .fields = profile_fields, .nfields = N(profile_fields)},
 	{.name = "taxes", .id_field = "percentage", .id_field2 = "type", .id_type = STR,
 	 .methods = SCHEMA_M_LIST, .fields = tax_fields, .nfields = N(tax_fields)},
 	{.name = "countrylist", .id_field = "id", .id_type = INT, .methods = SCHEMA_M_LIST,
-	 .fields = country_fields, .nfields = N(country_fields)},
+	 .lang_path = true, .fields = country_fields, .nfields = N(country_fields)},
 	/* Write-only: a payment file names its invoice; nothing to list. */
 	{.name = "invoices_payment", .id_field = "invoicenr", .id_type = STR,
 	 .methods = SCHEMA_M_PUT, .fields = payment_fields, .nfields = N(payment_fields)},
 	/* No known fields: everything is shown as it comes. */
 	{.name = "balance", .methods = SCHEMA_M_LIST, .single = true},
+	/* The quotation PDF's path is in no source: quotations_pdf/<id> by analogy with
+	 * invoices_pdf is our reading; the others are tried when it answers 404/405
+	 * (README, "Where the API reference is uncertain"). */
+	{.name = "quotations", .one_key = "quotation", .id_field = "id", .id_type = INT,
+	 .methods = M_ALL, .pdf_path = "quotations_pdf",
+	 .pdf_also = {"quotations/%s/pdf", "quotation_pdf/%s"}, .whole_marker = "lines",
+	 .mtime_fields = {"date"}, .fields = quotation_fields, .nfields = N(quotation_fields)},
+	{.name = "categories", .id_field = "id", .id_type = INT, .methods = SCHEMA_M_LIST,
+	 .fields = category_fields, .nfields = N(category_fields)},
+	/* Write-only, and deliberate: a reminder e-mails the client. */
+	{.name = "invoices_reminder", .id_field = "invoicenr", .id_type = STR,
+	 .methods = SCHEMA_M_PUT, .deliberate = true, .post_also = true,
+	 .fields = reminder_fields, .nfields = N(reminder_fields)},
 };
 
 /* clang-format on */
@@ -966,7 +1040,176 @@ static cJSON *to_wire_scalar(const struct schema_field *f, const cJSON *v, const
 }
 
 static cJSON *to_wire_object(const struct schema_field *fields, size_t n, const cJSON *obj,
-			     const char *prefix, bool create, char *err, size_t errlen);
+			     const cJSON *sent, const char *prefix, bool create, char *err,
+			     size_t errlen);
+
+/*
+ * The forms the service has been seen to send a value in, beside the default of the
+ * table above: a field that changed goes back in the form the service used for it in
+ * that record (the API reference's correction of 2026-11-30: one record has "0"/"1",
+ * another "true"/"false").  One row per form: the types it applies to, how to
+ * recognise it in what was sent, how to dress the default wire value (@w, made by
+ * to_wire_scalar) in it.  The first row that applies and recognises the sent value
+ * wins; none: the default stays.  A dress returns NULL to leave @w as it is.
+ */
+struct wire_form {
+	unsigned types;                             /* 1u << enum schema_type */
+	bool (*sent_is)(const cJSON *s);
+	cJSON *(*dress)(const cJSON *w, const cJSON *s);
+};
+
+static bool is_num_text(const cJSON *s)
+{
+	double d;
+	return cJSON_IsString(s) && parse_number(s->valuestring, &d);
+}
+
+static bool is_bool_digit(const cJSON *s)
+{
+	return cJSON_IsString(s) && (!strcmp(s->valuestring, "0") || !strcmp(s->valuestring, "1"));
+}
+
+static bool is_bool_word(const cJSON *s)
+{
+	return cJSON_IsString(s) && (!strcasecmp(s->valuestring, "true") ||
+				     !strcasecmp(s->valuestring, "false"));
+}
+
+static bool is_bool_number(const cJSON *s)
+{
+	return cJSON_IsNumber(s) && (s->valuedouble == 0 || s->valuedouble == 1);
+}
+
+static bool is_json_number(const cJSON *s)
+{
+	return cJSON_IsNumber(s) && isfinite(s->valuedouble);
+}
+
+static bool is_zero_date(const cJSON *s)
+{
+	return cJSON_IsString(s) && (!strcmp(s->valuestring, "0000-00-00") ||
+				     !strcmp(s->valuestring, "0000-00-00 00:00:00"));
+}
+
+static bool is_null(const cJSON *s)
+{
+	return cJSON_IsNull(s);
+}
+
+/* Decimals after the point (or the Dutch comma) in a number as text: "10.90" 2. */
+static int decimals(const char *s)
+{
+	const char *p = strpbrk(s, ".,");
+	return p && !strpbrk(p, "eE") ? (int)strspn(p + 1, "0123456789") : 0;
+}
+
+/* 12.5 as "12.50" when the service wrote "10.90": as many decimals as it used, when
+ * they hold the value exactly; else the shortest text that reads back the same. */
+static cJSON *as_num_text(const cJSON *w, const cJSON *s)
+{
+	char num[64];
+	int k = decimals(s->valuestring);
+
+	if (!cJSON_IsNumber(w))
+		return NULL;
+	if (k > 0 && k < 10) {
+		snprintf(num, sizeof(num), "%.*f", k, w->valuedouble);
+		if (strtod(num, NULL) == w->valuedouble)
+			return cJSON_CreateString(num);
+	}
+	jt_number(w->valuedouble, num);
+	return cJSON_CreateString(num);
+}
+
+static cJSON *as_bool_digit(const cJSON *w, const cJSON *s)
+{
+	(void)s;
+	return cJSON_IsBool(w) ? cJSON_CreateString(cJSON_IsTrue(w) ? "1" : "0") : NULL;
+}
+
+/* "true"/"false", capitalised as the service wrote it ("True"). */
+static cJSON *as_bool_word(const cJSON *w, const cJSON *s)
+{
+	bool cap = s->valuestring[0] == 'T' || s->valuestring[0] == 'F';
+
+	if (!cJSON_IsBool(w))
+		return NULL;
+	if (cJSON_IsTrue(w))
+		return cJSON_CreateString(cap ? "True" : "true");
+	return cJSON_CreateString(cap ? "False" : "false");
+}
+
+static cJSON *as_bool_number(const cJSON *w, const cJSON *s)
+{
+	(void)s;
+	return cJSON_IsBool(w) ? cJSON_CreateNumber(cJSON_IsTrue(w) ? 1 : 0) : NULL;
+}
+
+/* A text field the service sent as a JSON number (a zipcode 1234) goes back as one
+ * while it is a number. */
+static cJSON *as_json_number(const cJSON *w, const cJSON *s)
+{
+	double d;
+	(void)s;
+	return cJSON_IsString(w) && parse_number(w->valuestring, &d) &&
+			       !strpbrk(w->valuestring, ",") && w->valuestring[0] != '+'
+		       ? cJSON_CreateNumber(d)
+		       : NULL;
+}
+
+/* An emptied date as the service writes none: "0000-00-00" where it did. */
+static cJSON *as_zero_date(const cJSON *w, const cJSON *s)
+{
+	return cJSON_IsString(w) && !*w->valuestring ? cJSON_CreateString(s->valuestring) : NULL;
+}
+
+/* A value emptied (null in the file) as JSON null where the service sent null. */
+static cJSON *as_null(const cJSON *w, const cJSON *s)
+{
+	(void)s;
+	return cJSON_IsString(w) && !*w->valuestring ? cJSON_CreateNull() : NULL;
+}
+
+#define T(t) (1u << (t))
+#define T_SCALAR (T(STR) | T(INT) | T(FLOAT) | T(BOOL) | T(DATE))
+
+/* clang-format off */
+static const struct wire_form wire_forms[] = {
+	/* a number as text ("42", "10.90": as many decimals) */
+	{T(INT) | T(FLOAT), is_num_text,    as_num_text},
+	/* a boolean as "0"/"1" */
+	{T(BOOL),           is_bool_digit,  as_bool_digit},
+	/* a boolean as "true"/"false" */
+	{T(BOOL),           is_bool_word,   as_bool_word},
+	/* a boolean as the number 0/1 */
+	{T(BOOL),           is_bool_number, as_bool_number},
+	/* text as a JSON number (1234) */
+	{T(STR),            is_json_number, as_json_number},
+	/* no date as "0000-00-00" */
+	{T(DATE),           is_zero_date,   as_zero_date},
+	/* no value as null */
+	{T_SCALAR,          is_null,        as_null},
+};
+/* clang-format on */
+
+/* @w (taken) dressed in the form of @sent, the value the service sent for field @f. */
+static cJSON *wire_dress(const struct schema_field *f, cJSON *w, const cJSON *sent)
+{
+	for (size_t i = 0; i < N(wire_forms); i++) {
+		const struct wire_form *form = &wire_forms[i];
+		cJSON *d;
+
+		if (!(form->types & T(f->type)) || !form->sent_is(sent))
+			continue;
+		d = form->dress(w, sent);
+		if (d) {
+			cJSON_Delete(w);
+			return d;
+		}
+		break;
+	}
+	return w;
+}
 
 static cJSON *oom(char *err, size_t errlen)
 {
@@ -974,16 +1217,54 @@ static cJSON *oom(char *err, size_t errlen)
 	return NULL;
 }
 
-static cJSON *to_wire_value(const struct schema_field *f, const cJSON *v, const char *path,
-			    bool create, char *err, size_t errlen)
+/* Element @i (0-based) of a keyed list as the service sent it ({"line1":..} or [..]),
+ * else its first: a form to follow for a line the user added.  NULL when none. */
+static const cJSON *sent_element(const struct schema_field *f, const cJSON *sent, size_t i)
+{
+	char key[64];
+	const cJSON *e;
+
+	if (!sent)
+		return NULL;
+	if (cJSON_IsArray(sent)) {
+		e = cJSON_GetArrayItem(sent, (int)i);
+		return e ? e : sent->child;
+	}
+	if (!cJSON_IsObject(sent))
+		return NULL;
+	set_err(key, sizeof(key), "%s%zu", f->key_prefix ? f->key_prefix : "", i + 1);
+	e = cJSON_GetObjectItemCaseSensitive(sent, key);
+	return e ? e : sent->child;
+}
+
+/* True when pythonic @v is what @sent reads as: the value is unchanged, so it goes
+ * back exactly as the service sent it ("10.90" stays "10.90", not "10.9"). */
+static bool unchanged(const struct schema_field *f, const cJSON *v, const cJSON *sent)
+{
+	cJSON *py = sent ? wire_value(f, sent) : NULL;
+	bool same = py && cJSON_Compare(py, v, true);
+
+	cJSON_Delete(py);
+	return same;
+}
+
+static cJSON *to_wire_value(const struct schema_field *f, const cJSON *v, const cJSON *sent,
+			    const char *path, bool create, char *err, size_t errlen)
 {
 	char epath[256], key[64];
 	const cJSON *e;
 	cJSON *out, *w;
 	size_t i = 0;
+	bool as_array;
 
-	if (f->type != SCHEMA_OBJECT && f->type != SCHEMA_KEYED_LIST)
-		return to_wire_scalar(f, v, path, err, errlen);
+	if (sent && unchanged(f, v, sent)) {
+		out = cJSON_Duplicate(sent, true);
+		return out ? out : oom(err, errlen);
+	}
+	if (f->type != SCHEMA_OBJECT && f->type != SCHEMA_KEYED_LIST) {
+		w = to_wire_scalar(f, v, path, err, errlen);
+		return w && sent ? wire_dress(f, w, sent) : w;
+	}
 	if (cJSON_IsNull(v) || (cJSON_IsArray(v) && !v->child)) {
 		out = cJSON_CreateObject();
 		return out ? out : oom(err, errlen);
@@ -993,34 +1274,42 @@ static cJSON *to_wire_value(const struct schema_field *f, const cJSON *v, const 
 			set_err(err, errlen, "field '%s': expected an object", path);
 			return NULL;
 		}
-		return to_wire_object(f->sub, f->nsub, v, path, create, err, errlen);
+		return to_wire_object(f->sub, f->nsub, v, cJSON_IsObject(sent) ? sent : NULL, path,
+				      create, err, errlen);
 	}
 	if (!cJSON_IsArray(v) && !cJSON_IsObject(v)) {
 		set_err(err, errlen, "field '%s': expected a list", path);
 		return NULL;
 	}
-	out = cJSON_CreateObject();
+	/* A list the service sent as a JSON array goes back as one. */
+	as_array = cJSON_IsArray(v) && sent && cJSON_IsArray(sent) && sent->child;
+	out = as_array ? cJSON_CreateArray() : cJSON_CreateObject();
 	if (!out)
 		return oom(err, errlen);
 	/* An array becomes prefix1..N; an object already keyed keeps its keys. */
 	cJSON_ArrayForEach(e, v)
 	{
+		const cJSON *se = cJSON_IsArray(v) ? sent_element(f, sent, i) : NULL;
+
 		if (cJSON_IsArray(v)) {
 			set_err(epath, sizeof(epath), "%s[%zu]", path, i);
 			set_err(key, sizeof(key), "%s%zu", f->key_prefix ? f->key_prefix : "",
 				i + 1);
 		} else {
 			set_err(epath, sizeof(epath), "%s.%s", path, e->string);
+			se = cJSON_IsObject(sent) ? cJSON_GetObjectItemCaseSensitive(sent, e->string)
+						  : NULL;
 		}
 		i++;
 		if (!cJSON_IsObject(e)) {
 			set_err(err, errlen, "field '%s': expected an object", epath);
 			goto fail;
 		}
-		w = to_wire_object(f->sub, f->nsub, e, epath, create, err, errlen);
+		w = to_wire_object(f->sub, f->nsub, e, cJSON_IsObject(se) ? se : NULL, epath,
+				   create, err, errlen);
 		if (!w)
 			goto fail;
-		if (!add(out, cJSON_IsArray(v) ? key : e->string, w)) {
+		if (as_array ? !append(out, w) : !add(out, cJSON_IsArray(v) ? key : e->string, w)) {
 			oom(err, errlen);
 			goto fail;
 		}
@@ -1058,8 +1347,11 @@ static bool check_required(const struct schema_field *fields, size_t n, const cJ
 	return true;
 }
 
+/* @obj's fields in wire form.  @sent (may be NULL): the same object as the service
+ * sent it, whose names and forms the fields follow (see schema_to_wire_as). */
 static cJSON *to_wire_object(const struct schema_field *fields, size_t n, const cJSON *obj,
-			     const char *prefix, bool create, char *err, size_t errlen)
+			     const cJSON *sent, const char *prefix, bool create, char *err,
+			     size_t errlen)
 {
 	char path[256];
 	const cJSON *m;
@@ -1087,10 +1379,12 @@ static cJSON *to_wire_object(const struct schema_field *fields, size_t n, const 
 			continue;
 		set_err(path, sizeof(path), "%s%s%s", prefix ? prefix : "", prefix ? "." : "",
 			f->name);
-		w = to_wire_value(f, m, path, create, err, errlen);
+		/* Under the name the service used for it: the .NET name or php's alias. */
+		const cJSON *sv = sent ? field_value(sent, f) : NULL;
+		w = to_wire_value(f, m, sv, path, create, err, errlen);
 		if (!w)
 			goto fail;
-		if (!add(out, f->name, w))
+		if (!add(out, sv ? sv->string : f->name, w))
 			goto nomem;
 	}
 	return out;
@@ -1101,12 +1395,19 @@ fail:
 	return NULL;
 }
 
-cJSON *schema_to_wire(const struct schema_collection *c, const cJSON *rec, bool create,
-		      char *err, size_t errlen)
+cJSON *schema_to_wire_as(const struct schema_collection *c, const cJSON *rec, const cJSON *sent,
+			 bool create, char *err, size_t errlen)
 {
 	if (!c || !cJSON_IsObject(rec)) {
 		set_err(err, errlen, "expected a JSON object");
 		return NULL;
 	}
-	return to_wire_object(c->fields, c->nfields, rec, NULL, create, err, errlen);
+	return to_wire_object(c->fields, c->nfields, rec, cJSON_IsObject(sent) ? sent : NULL, NULL,
+			      create, err, errlen);
+}
+
+cJSON *schema_to_wire(const struct schema_collection *c, const cJSON *rec, bool create,
+		      char *err, size_t errlen)
+{
+	return schema_to_wire_as(c, rec, NULL, create, err, errlen);
 }

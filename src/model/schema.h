@@ -64,9 +64,27 @@ struct schema_collection {
 	enum schema_type id_type;   /* SCHEMA_INT: an identifier is all digits */
 	unsigned methods;
 	const char *pdf_path;       /* "invoices_pdf": records also have <id>.pdf */
+	/* Other paths the PDF may be at, tried in order when pdf_path answers 404 or
+	 * 405: "%s" is the escaped id ("quotations/%s/pdf"); unused entries NULL. */
+	const char *pdf_also[3];
 	const char *whole_marker;   /* a field only whole records carry; NULL: listings are whole */
 	const char *mtime_fields[3];/* date fields tried in order for a file's mtime */
 	bool single;                /* one object, shown as <name>.json in the root (balance) */
+	bool lang_path;             /* listed as <name>/<lang> when -o lang is set (countrylist) */
+	/* A write-only collection whose file must hold its own name in id_field and
+	 * nothing but the fields of the table (a reminder: an accidental copy of another
+	 * record is refused, never sent). */
+	bool deliberate;
+	/* A write-only collection's other reading: POST <name> with the id in the body,
+	 * tried once when the PUT to <name>/<id> answers 404 or 405. */
+	bool post_also;
+	/* A record whose field of this name holds a value (a sent invoice: "sent") is not
+	 * deleted unless the mount allows it (-o allow_invoice_delete); NULL: no guard. */
+	const char *delete_guard;
+	/* The copy kept of a deleted record (.factuurfs/deleted/) gets "action" set to this,
+	 * and a "savename" when it has none, so that copying it into invoices/ restores it
+	 * as a draft; NULL: kept as it was. */
+	const char *restore_action;
 	const struct schema_field *fields;
 	size_t nfields;
 };
@@ -130,5 +148,16 @@ time_t schema_record_date(const struct schema_collection *c, const cJSON *rec);
  * required fields are checked for PUT too.  Caller deletes. */
 cJSON *schema_to_wire(const struct schema_collection *c, const cJSON *rec, bool create,
 		      char *err, size_t errlen);
+
+/* As schema_to_wire, shaped as @sent: the wire record the service sent for this record
+ * (NULL: as schema_to_wire).  Every field goes back under the name @sent used for it
+ * (the .NET spelling or php's underscore alias: "mandate_id"), a value equal to what
+ * @sent read as goes back exactly as sent, and a changed one in @sent's form for that
+ * field (the form table in schema.c: "0"/"1" or "true"/"false", "42" or 42, ...);
+ * inside a keyed list each element follows @sent's element at its position, a new one
+ * the first, and a list sent as a JSON array goes back as one.  A field @sent lacks
+ * takes the default form.  Caller deletes. */
+cJSON *schema_to_wire_as(const struct schema_collection *c, const cJSON *rec, const cJSON *sent,
+			 bool create, char *err, size_t errlen);
 
 #endif

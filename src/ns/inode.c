@@ -121,7 +121,10 @@ static struct node *find_record(struct inodes *t, const struct schema_collection
 {
 	char *key = NULL;
 	struct node *n = NULL;
-	if (asprintf(&key, "%s/%s/%s", c->name, kind == N_PDF ? "pdf" : "json", id) < 0)
+	if (asprintf(&key, "%s/%s/%s", c->name, kind == N_PDF	     ? "pdf"
+						   : kind == N_DELFILE ? "deleted"
+								       : "json",
+		     id) < 0)
 		return NULL;
 	pthread_mutex_lock(&t->lock);
 	HASH_FIND(hh_key, t->by_key, key, strlen(key), n);
@@ -174,7 +177,8 @@ fuse_ino_t *inode_view_dirs(struct inodes *t, size_t *n)
 	fuse_ino_t *v = NULL;
 	pthread_mutex_lock(&t->lock);
 	HASH_ITER(hh_ino, t->by_ino, x, xt) {
-		if (x->kind != N_VGROUP && x->kind != N_VDIR && x->kind != N_EXPORT)
+		if (x->kind != N_VGROUP && x->kind != N_VDIR && x->kind != N_EXPORT &&
+		    x->kind != N_EXPORTS)
 			continue;
 		if (k == cap) {
 			cap = cap ? cap * 2 : 32;

@@ -30,12 +30,14 @@
 enum {
 	INO_ROOT = 1, INO_CTL, INO_STATUS, INO_REFRESH,
 	INO_VIEWS,              /* views/ */
-	INO_VGROUP0,            /* views/status, views/year, views/client (views.h order) */
-	INO_EXPORTS = INO_VGROUP0 + 3,
+	INO_VGROUP0,            /* views/status, year, client, quarter (views.h order) */
+	INO_EXPORTS = INO_VGROUP0 + 4,
 	INO_EXPORT0,            /* exports/<file>, export.h order */
 	INO_COLL0 = 16,         /* the collections, in the dictionary's order */
 	INO_TEMPLATES = INO_COLL0 + 64, /* templates/ */
 	INO_TEMPLATE0,          /* templates/<collection>.json, templates.h order */
+	INO_DELETED = INO_TEMPLATES + 64, /* .factuurfs/deleted/ */
+	INO_DELCOLL0,           /* .factuurfs/deleted/<collection>/, the dictionary's order */
 	INO_DYNAMIC = 4096      /* records, local files and view entries from here */
 };
 
@@ -61,6 +63,9 @@ enum node_kind {
 	N_EXPORT,   /* exports/<file>: sub is the export's index */
 	N_TEMPLATES,/* templates/ */
 	N_TEMPLATE, /* templates/<collection>.json: sub is the template's index */
+	N_DELDIR,   /* .factuurfs/deleted/ */
+	N_DELCOLL,  /* .factuurfs/deleted/<collection>/ */
+	N_DELFILE,  /* a record kept there (store/deleted.h): id its file name */
 	N_KINDS
 };
 

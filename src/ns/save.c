@@ -17,7 +17,9 @@
 #include "feat/writeback.h"
 #include "ns/dir.h"
 #include "ns/journal.h"
+#include "model/jsontext.h"
 #include "store/cache.h"
+#include "store/deleted.h"
 
 /* What a user wrote into a node, and where its save stands. */
 struct text {
@@ -81,6 +83,10 @@ struct save {
 	 * disk write so that an older state never lands after a newer one. */
 	struct journal *journal;
 	pthread_mutex_t jlock;
+	/* Deletes (save_set_deletes): where deleted records are kept (NULL: nowhere),
+	 * and whether a collection's delete_guard may be passed. */
+	struct deleted *deleted;
+	bool allow_guarded;
 	/* Journal files of texts dropped since (text_drop): removed by the next
 	 * keep(). */
 	char **orphans;
@@ -764,6 +770,8 @@ static int send_text(struct save *s, struct node *n, const char *text, size_t le
 {
 	if (x->kind == N_JSON)
 		return wb_edit(s->wb, x->c, x->id, text, len, &x->changed, msg, msglen);
+	if (!(x->c->methods & SCHEMA_M_POST) && x->c->deliberate)
+		return wb_reminder(s->wb, x->id, text, len, msg, msglen);
 	if (!(x->c->methods & SCHEMA_M_POST))
 		return wb_payment(s->wb, x->id, text, len, msg, msglen);
 	struct posting po = {.s = s, .n = n, .lname = x->lname, .text = text, .len = len};
@@ -807,7 +815,12 @@ static void taken(struct save *s, struct node *n, struct sent *x, bool same,
 		if (x->changed)
 			events_change(s->events, "updated %s", x->what);
 	} else if (!(x->c->methods & SCHEMA_M_POST)) {
-		events_change(s->events, "registered a payment on invoice %s (%s)", x->id, x->what);
+		if (x->c->deliberate)
+			events_change(s->events, "sent a reminder of invoice %s (%s)", x->id,
+				      x->what);
+		else
+			events_change(s->events, "registered a payment on invoice %s (%s)", x->id,
+				      x->what);
 		inode_set_kind(s->inodes, n, N_SCRATCH);
 		if (x->lname)
 			inode_local_del(s->inodes, dir, x->lname);
@@ -1029,6 +1042,78 @@ static void unkeep(struct save *s, const struct schema_collection *c, const char
 	free(file);
 }
 
+void save_set_deletes(struct save *s, struct deleted *d, bool allow_guarded)
+{
+	s->deleted = d;
+	s->allow_guarded = allow_guarded;
+}
+
+/* True when pythonic value @v holds something: a date, a true, a number. */
+static bool holds_value(const cJSON *v)
+{
+	return v && !cJSON_IsNull(v) && !cJSON_IsFalse(v) &&
+	       !(cJSON_IsString(v) && !*v->valuestring);
+}
+
+/* Refuses the delete of record @r of @c when its collection guards it (a sent
+ * invoice) and the mount does not allow it: -EPERM with the reason in @msg. */
+static int delete_guarded(const struct save *s, const struct schema_collection *c,
+			  const struct cache_record *r, char *msg, size_t msglen)
+{
+	if (!c->delete_guard || s->allow_guarded || !r)
+		return 0;
+	cJSON *rec = cJSON_ParseWithLength(r->text, r->len);
+	bool guarded = holds_value(cJSON_GetObjectItemCaseSensitive(rec, c->delete_guard));
+	cJSON_Delete(rec);
+	if (!guarded)
+		return 0;
+	snprintf(msg, msglen, "not deleted: this invoice was sent (\"%s\" is set), and Dutch "
+		 "invoice numbers must run on without gaps: correct it with a credit invoice, "
+		 "or mount with -o allow_invoice_delete to delete it anyway", c->delete_guard);
+	return -EPERM;
+}
+
+/* The text kept of deleted record @r: as the file showed it, with "action" (and a
+ * "savename" when it has none) where its collection says how a copy restores. */
+static char *kept_text(const struct schema_collection *c, const struct cache_record *r,
+		       size_t *len)
+{
+	cJSON *rec = NULL;
+	char *text = NULL;
+	if (!c->restore_action) {
+		*len = r->len;
+		return strndup(r->text, r->len);
+	}
+	rec = cJSON_ParseWithLength(r->text, r->len);
+	if (!rec)
+		return NULL;
+	cJSON_DeleteItemFromObjectCaseSensitive(rec, "action");
+	bool ok = cJSON_AddStringToObject(rec, "action", c->restore_action) != NULL;
+	if (ok && !holds_value(cJSON_GetObjectItemCaseSensitive(rec, "savename"))) {
+		char savename[300];
+		snprintf(savename, sizeof(savename), "%s (deleted)", r->id);
+		cJSON_DeleteItemFromObjectCaseSensitive(rec, "savename");
+		ok = cJSON_AddStringToObject(rec, "savename", savename) != NULL;
+	}
+	if (ok)
+		text = jt_format(rec, len);
+	cJSON_Delete(rec);
+	return text;
+}
+
+/* Keeps deleted record @r of @c under .factuurfs/deleted/<c>/@name. */
+static void keep_deleted(struct save *s, const struct schema_collection *c, const char *name,
+			 const struct cache_record *r)
+{
+	size_t len = 0;
+	char *text = s->deleted ? kept_text(c, r, &len) : NULL;
+	int rc = text ? deleted_keep(s->deleted, c->name, name, text, len) : -ENOMEM;
+	if (s->deleted && rc < 0)
+		log_msg(LOG_ERR, "deleted %s/%s could not be kept in .factuurfs/deleted: %s",
+			c->name, name, log_strerror(-rc));
+	free(text);
+}
+
 int save_unlink(struct save *s, struct node *dir, const char *name, pid_t pid,
 		struct save_effects *fx)
 {
@@ -1081,11 +1166,22 @@ int save_unlink(struct save *s, struct node *dir, const char *name, pid_t pid,
 		effect_now(fx, n->ino);
 		return 0;
 	}
-	rc = wb_delete(s->wb, dir->c, n->id, msg, sizeof(msg));
+	/* The record as it is now: what the guard reads, and what is kept once it
+	 * is gone (none when it cannot be read: the delete goes on). */
+	struct cache_record *r = NULL;
+	if (cache_record_get(s->cache, dir->c, n->id, &r) < 0)
+		r = NULL;
+	rc = delete_guarded(s, dir->c, r, msg, sizeof(msg));
+	if (rc == 0)
+		rc = wb_delete(s->wb, dir->c, n->id, msg, sizeof(msg));
 	if (rc < 0) {
 		events_refused(s->events, what, "deleted", msg);
+		cache_record_unref(r);
 		return rc;
 	}
+	if (r)
+		keep_deleted(s, dir->c, name, r);
+	cache_record_unref(r);
 	events_change(s->events, "deleted %s", what);
 	effect_now(fx, dir->ino);
 	fx->views = true;

@@ -118,6 +118,12 @@ int save_commit(struct save *s, struct node *n, bool fsync, struct save_effects 
  * with O_TRUNC.  *@out is the node (no reference taken). */
 int save_create(struct save *s, struct node *dir, const char *name, mode_t mode, int flags,
 		struct node **out);
+/* Deletes of records: kept in @d once the service deleted them (may be NULL:
+ * not kept), and a collection's delete_guard (a sent invoice) passed only with
+ * @allow_guarded (-o allow_invoice_delete).  Before the mount serves. */
+struct deleted;
+void save_set_deletes(struct save *s, struct deleted *d, bool allow_guarded);
+
 /* unlink(2) of @name by process @pid: a local name goes; a record's refused
  * text is dropped (the record shows again); a record unlinked by a program
  * that writes it anew is held for the save that follows; else DELETE. */

@@ -88,6 +88,10 @@ struct cache {
 	struct detail *details;
 	unsigned long listing_hits, listing_fetches; /* for the status file's hit rate */
 	size_t loaded; /* listings read from disk at start */
+	/* The service refused <name>/<lang>: list in its own language.  Written
+	 * and read only by the fetch of a lang_path listing (one at a time: its
+	 * slot's flight). */
+	bool lang_refused;
 };
 
 static double now_mono(void)
@@ -127,6 +131,7 @@ void cache_record_unref(struct cache_record *r)
 	free(r->id);
 	free(r->stem);
 	free(r->text);
+	free(r->wire);
 	free(r->facts);
 	free(r);
 }
@@ -165,6 +170,11 @@ static struct cache_record *record_new(const struct schema_collection *c, const 
 	r->date = schema_record_date(c, py);
 	r->mtime = r->date + (time_t)(fnv1a(r->text, r->len) % 3600);
 	r->whole = schema_record_is_whole(c, wire);
+	/* An edit goes back under the names and in the forms the service used for
+	 * this record (the API reference's correction of 2026-11-30): only records
+	 * that can be edited keep them. */
+	if ((c->methods & SCHEMA_M_PUT) && !(r->wire = cJSON_PrintUnformatted(wire)))
+		goto fail;
 	/* Rendered once: nothing parses the text again. */
 	r->facts = facts_of(c, py);
 	cJSON_Delete(py);
@@ -181,7 +191,8 @@ fail:
  * object or not exactly the text this version renders for it (a file of
  * ours holds nothing else: whatever differs was not written by us). */
 static struct cache_record *record_from_text(const struct schema_collection *c, const char *id,
-					     bool whole, const char *text, size_t len)
+					     bool whole, const char *text, size_t len,
+					     const char *wire)
 {
 	struct cache_record *r = calloc(1, sizeof(*r));
 	const char *end = NULL;
@@ -208,6 +219,8 @@ static struct cache_record *record_from_text(const struct schema_collection *c, 
 	r->date = schema_record_date(c, py);
 	r->mtime = r->date + (time_t)(fnv1a(r->text, r->len) % 3600);
 	r->whole = whole;
+	if (wire && (c->methods & SCHEMA_M_PUT) && !(r->wire = strdup(wire)))
+		goto fail;
 	r->facts = facts_of(c, py);
 	cJSON_Delete(py);
 	return r;
@@ -377,7 +390,7 @@ static int listing_render(void *snap, time_t fetched, bool fresh, struct strbuf 
 	persist_put_header(out, k->name, fetched, fresh, l->n);
 	for (size_t i = 0; i < l->n && !out->oom; i++)
 		persist_put_record(out, l->recs[i]->id, l->recs[i]->whole, l->recs[i]->text,
-				   l->recs[i]->len);
+				   l->recs[i]->len, l->recs[i]->wire);
 	return 0;
 }
 
@@ -436,7 +449,7 @@ static int record_render(void *snap, time_t fetched, bool fresh, struct strbuf *
 {
 	const struct kept_record *k = snap;
 	persist_put_header(out, k->name, fetched, fresh, 1);
-	persist_put_record(out, k->r->id, true, k->r->text, k->r->len);
+	persist_put_record(out, k->r->id, true, k->r->text, k->r->len, k->r->wire);
 	return 0;
 }
 
@@ -473,13 +486,14 @@ struct load_one {
 	struct cache_record *r;
 };
 
-static int load_one_record(void *ud, const char *id, bool whole, const char *text, size_t len)
+static int load_one_record(void *ud, const char *id, bool whole, const char *text, size_t len,
+			   const char *wire)
 {
 	struct load_one *lo = ud;
 	/* One whole record, the one the name says: anything else is not ours. */
 	if (lo->r || !whole || strcmp(id, lo->id) != 0)
 		return -EBADMSG;
-	lo->r = record_from_text(lo->c, id, true, text, len);
+	lo->r = record_from_text(lo->c, id, true, text, len, wire);
 	return lo->r ? 0 : -EBADMSG;
 }
 
@@ -523,10 +537,11 @@ struct load {
 	struct recs rs;
 };
 
-static int load_record(void *ud, const char *id, bool whole, const char *text, size_t len)
+static int load_record(void *ud, const char *id, bool whole, const char *text, size_t len,
+		       const char *wire)
 {
 	struct load *ld = ud;
-	struct cache_record *r = record_from_text(ld->c, id, whole, text, len);
+	struct cache_record *r = record_from_text(ld->c, id, whole, text, len, wire);
 	return r ? recs_add_one(&ld->rs, r) : -EBADMSG;
 }
 
@@ -640,13 +655,34 @@ static int fetch_listing(struct cache *cache, const struct schema_collection *c,
 		cJSON *body = NULL, *items = NULL;
 		size_t before = rs.n;
 		long n;
+		/* countrylist/<lang>: the names in the user's language (two public
+		 * clients' reading); the service's own language when it has none. */
+		bool lang = c->lang_path && cache->cfg.lang[0] && !cache->lang_refused;
+		char base[64];
+		snprintf(base, sizeof(base), "%s%s%s", c->name, lang ? "/" : "",
+			 lang ? cache->cfg.lang : "");
 		if (c->single)
 			snprintf(path, sizeof(path), "%s", c->name);
 		else
-			snprintf(path, sizeof(path), "%s?%s%s%scount=%ld&offset=%ld", c->name,
+			snprintf(path, sizeof(path), "%s?%s%s%scount=%ld&offset=%ld", base,
 				 filter ? "filter=" : "", filter ? filter : "", filter ? "&" : "",
 				 asked, offset);
-		rc = store_get(cache->api, cache->cfg.events, what, path, &resp);
+		if (lang && page == 0) {
+			rc = api_call(cache->api, "GET", path, NULL, 0, &resp);
+			if (rc == -ENOENT || rc == -EPERM || rc == -EINVAL) {
+				log_msg(LOG_INFO, "%s: GET %s: %s; listing it in the service's "
+					"own language", what, base, resp.message);
+				api_answer_clear(&resp);
+				cache->lang_refused = true;
+				/* The same page, without the language. */
+				snprintf(path, sizeof(path), "%s?count=%ld&offset=%ld", c->name,
+					 asked, offset);
+				rc = store_get(cache->api, cache->cfg.events, what, path, &resp);
+			} else if (rc < 0 && !resp.failed_fast)
+				events_error(cache->cfg.events, what, resp.message);
+		} else {
+			rc = store_get(cache->api, cache->cfg.events, what, path, &resp);
+		}
 		if (rc == 0 && !c->single)
 			n = recs_add_array(c, resp.body, resp.len, &rs);
 		else

@@ -37,6 +37,9 @@ struct cache_record {
 	time_t date;       /* the record's own date (12:00 UTC), 0 when it has none */
 	time_t mtime;      /* date + a content-derived offset (see cache.c) */
 	bool whole;        /* false: the listing carried only part of it */
+	char *wire;        /* the record as the service sent it (compact JSON), kept for
+			      collections that can be edited (schema_to_wire_as follows
+			      its names and forms); NULL for the others or when unknown */
 	struct facts *facts; /* what views, xattrs and exports read (model/facts.h); NULL
 				for collections without, or when it could not be made */
 };
@@ -70,6 +73,10 @@ struct cache_config {
 	 * across mounts (store/persist.h).  cache_new starts from what it
 	 * holds; every fetch is written to it; every invalidation marks it. */
 	struct persist *persist;
+	/* The user's language ("de"; "" for none): a collection with lang_path
+	 * (countrylist) is listed as <name>/<lang>, and as <name> when the service
+	 * answers that with 404, 405 or 400 (then for the rest of the mount). */
+	char lang[8];
 };
 
 int cache_new(struct cache **out, struct api *api, const struct cache_config *cfg);

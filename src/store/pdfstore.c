@@ -1,4 +1,4 @@
-/* pdfstore: the invoices' PDFs, fetched once and kept (see pdfstore.h). */
+/* pdfstore: the invoices' (and quotations') PDFs, fetched once and kept (see pdfstore.h). */
 #include "store/pdfstore.h"
 
 #include <assert.h>
@@ -19,6 +19,7 @@
 #include "base/flight.h"
 #include "base/log.h"
 #include "base/names.h"
+#include "model/schema.h"
 #include "store/get.h"
 
 /* A fetch that just failed is not repeated for this long (base/flight.h). */
@@ -29,7 +30,9 @@
 
 /* A PDF known to this mount. */
 struct pdf {
-	char *nr;
+	char *key;        /* "<collection>/<id>": collection names hold no '/' */
+	const struct schema_collection *c;
+	char *nr;         /* the record's id, inside key */
 	off_t size;       /* -1 until known */
 	char *data;       /* in memory only when the disk cache is unusable or off */
 	double used;      /* last read: LRU for memory copies */
@@ -51,6 +54,9 @@ struct pdfstore {
 	off_t mem_used;        /* bytes of PDFs held in memory */
 	unsigned long fetches, disk_hits;
 	unsigned long prefetched; /* fetched by pdfstore_prefetch, not in fetches */
+	/* By collection (schema_collection_index): which of its PDF paths answered
+	 * with a PDF (0: pdf_path, k: pdf_also[k - 1]), -1 until one did. */
+	int *path_found;
 };
 
 static double default_now(void)
@@ -58,10 +64,16 @@ static double default_now(void)
 	return clock_mono();
 }
 
-static char *pdf_path(struct pdfstore *ps, const char *nr)
+/* The cache file of the PDF of record @nr of @c: an invoice's is <stem>.pdf (as
+ * before quotations had PDFs), any other's .<collection>=<stem>.pdf, a name no
+ * invoice's can be (a stem never starts with '.': names_encode writes %2E). */
+static char *pdf_path(struct pdfstore *ps, const struct schema_collection *c, const char *nr)
 {
 	char *stem = names_encode(nr), *path = NULL;
-	if (stem && ps->dir && asprintf(&path, "%s/%s.pdf", ps->dir, stem) < 0)
+	bool invoice = !strcmp(c->name, "invoices");
+	if (stem && ps->dir &&
+	    asprintf(&path, "%s/%s%s%s%s.pdf", ps->dir, invoice ? "" : ".", invoice ? "" : c->name,
+		     invoice ? "" : "=", stem) < 0)
 		path = NULL;
 	free(stem);
 	return path;
@@ -105,22 +117,31 @@ static off_t pdf_verified(const char *path)
 	return size;
 }
 
-/* Finds or adds the entry of @nr; called with ps->lock held. */
-static struct pdf *pdf_entry(struct pdfstore *ps, const char *nr)
+/* Finds or adds the entry of record @nr of @c; called with ps->lock held. */
+static struct pdf *pdf_entry(struct pdfstore *ps, const struct schema_collection *c,
+			     const char *nr)
 {
 	struct pdf *p = NULL;
-	HASH_FIND_STR(ps->pdfs, nr, p);
-	if (p)
+	char *key = NULL;
+	if (asprintf(&key, "%s/%s", c->name, nr) < 0)
+		return NULL;
+	HASH_FIND_STR(ps->pdfs, key, p);
+	if (p) {
+		free(key);
 		return p;
+	}
 	p = calloc(1, sizeof(*p));
-	if (!p || !(p->nr = strdup(nr))) {
-		free(p);
+	if (!p) {
+		free(key);
 		return NULL;
 	}
-	char *path = pdf_path(ps, nr);
+	p->key = key;
+	p->c = c;
+	p->nr = key + strlen(c->name) + 1;
+	char *path = pdf_path(ps, c, nr);
 	p->size = path ? pdf_verified(path) : -1;
 	free(path);
-	HASH_ADD_KEYPTR(hh, ps->pdfs, p->nr, strlen(p->nr), p);
+	HASH_ADD_KEYPTR(hh, ps->pdfs, p->key, strlen(p->key), p);
 	return p;
 }
 
@@ -208,10 +229,11 @@ static void pdf_trim_memory(struct pdfstore *ps, const struct pdf *keep)
 	}
 }
 
-off_t pdfstore_size(struct pdfstore *ps, const char *nr, bool wait)
+off_t pdfstore_size(struct pdfstore *ps, const struct schema_collection *c, const char *nr,
+		     bool wait)
 {
 	pthread_mutex_lock(&ps->lock);
-	struct pdf *p = pdf_entry(ps, nr);
+	struct pdf *p = pdf_entry(ps, c, nr);
 	if (wait && p)
 		flight_wait(&p->fl, &ps->lock, &ps->done);
 	off_t size = p ? p->size : -1;
@@ -220,9 +242,10 @@ off_t pdfstore_size(struct pdfstore *ps, const char *nr, bool wait)
 }
 
 /* Writes @data to the disk cache atomically; false when it could not. */
-static bool pdf_store(struct pdfstore *ps, const char *nr, const char *data, size_t len)
+static bool pdf_store(struct pdfstore *ps, const struct schema_collection *c, const char *nr,
+		      const char *data, size_t len)
 {
-	char *path = pdf_path(ps, nr), *tmp = NULL;
+	char *path = pdf_path(ps, c, nr), *tmp = NULL;
 	bool ok = false;
 	int fd = -1;
 	if (!path || asprintf(&tmp, "%s.tmp%ld", path, (long)gettid()) < 0) {
@@ -265,37 +288,107 @@ out:
 	return ok;
 }
 
+/* Path @k of @c's PDF of @nr (0: pdf_path/<id>, k: pdf_also[k - 1] with the id
+ * for its %s), malloc'd; NULL past the last. */
+static char *pdf_url(const struct schema_collection *c, size_t k, const char *esc)
+{
+	size_t nalso = sizeof(c->pdf_also) / sizeof(c->pdf_also[0]);
+	const char *fmt = k == 0 ? NULL : k <= nalso ? c->pdf_also[k - 1] : NULL;
+	const char *at = fmt ? strstr(fmt, "%s") : NULL;
+	char *path = NULL;
+	int n;
+	if (k == 0)
+		n = asprintf(&path, "%s/%s", c->pdf_path, esc);
+	else if (at) /* the table's text around its one %s, the id in its place */
+		n = asprintf(&path, "%.*s%s%s", (int)(at - fmt), fmt, esc, at + 2);
+	else
+		return NULL;
+	return n < 0 ? NULL : path;
+}
+
+/* True when @resp holds a PDF: its header; with @whole also its %%EOF trailer. */
+static bool is_pdf(const struct api_answer *resp, bool whole)
+{
+	if (resp->len < 5 || memcmp(resp->body, "%PDF-", 5) != 0)
+		return false;
+	size_t n = resp->len < 1024 ? resp->len : 1024;
+	return !whole || pdf_whole(resp->body, resp->len, resp->body + resp->len - n, n);
+}
+
+/* GETs the PDF of @nr of @c into @resp.  Where the service keeps a collection's
+ * PDFs may be unknown (quotations: schema.c's pdf_also): until one path has
+ * answered with a PDF, a 404, a 405 or an answer that is no PDF moves on to the
+ * next, and only the last one's failure is recorded. */
+static int pdf_get(struct pdfstore *ps, const struct schema_collection *c, const char *nr,
+		   const char *what, struct api_answer *resp)
+{
+	size_t ci = schema_collection_index(c);
+	char *esc = names_url_escape(nr);
+	int rc = -ENOMEM;
+	if (!esc)
+		return rc;
+	pthread_mutex_lock(&ps->lock);
+	int found = ps->path_found[ci];
+	pthread_mutex_unlock(&ps->lock);
+	for (size_t k = found < 0 ? 0 : (size_t)found;; k++) {
+		char *path = pdf_url(c, k, esc), *next = found < 0 ? pdf_url(c, k + 1, esc) : NULL;
+		if (!path) {
+			free(next);
+			rc = -ENOMEM;
+			break;
+		}
+		rc = next ? api_call(ps->api, "GET", path, NULL, 0, resp)
+			  : store_get(ps->api, ps->events, what, path, resp);
+		bool moved = rc == -ENOENT || rc == -EPERM || (rc == 0 && !is_pdf(resp, false));
+		if (next && moved) {
+			log_msg(LOG_INFO, "%s: GET %s: %s; trying %s", what, path,
+				rc < 0 ? resp->message : "not a PDF", next);
+			api_answer_clear(resp);
+		} else if (next && rc < 0 && !resp->failed_fast) {
+			events_error(ps->events, what, resp->message); /* as store_get would */
+		}
+		if (rc == 0 && found < 0 && is_pdf(resp, false)) {
+			pthread_mutex_lock(&ps->lock);
+			ps->path_found[ci] = (int)k;
+			pthread_mutex_unlock(&ps->lock);
+			if (k > 0)
+				log_msg(LOG_NOTICE, "%s PDFs are at %s, not %s/<id>", c->name, path,
+					c->pdf_path);
+		}
+		free(path);
+		free(next);
+		if (!next || !moved)
+			break;
+	}
+	free(esc);
+	return rc;
+}
+
 /* Fetches the PDF of @nr; @prefetch: for the prefetch, not for a read (the
  * first read of it is then a disk hit). */
 static int pdf_fetch(struct pdfstore *ps, const char *nr, struct pdf *p, bool prefetch)
 {
-	char what[96], *esc = names_url_escape(nr), *path = NULL;
+	char what[96];
 	struct api_answer resp;
 	int rc;
-	if (!esc || asprintf(&path, "%s/%s", "invoices_pdf", esc) < 0) {
-		free(esc);
-		return -ENOMEM;
-	}
-	snprintf(what, sizeof(what), "get the PDF of %s", nr);
-	rc = store_get(ps->api, ps->events, what, path, &resp);
+	snprintf(what, sizeof(what), "get the PDF of %s%s", !strcmp(p->c->name, "invoices") ? ""
+			   : "quotation ", nr);
+	rc = pdf_get(ps, p->c, nr, what, &resp);
 	if (rc < 0)
 		goto out;
-	if (resp.len < 5 || memcmp(resp.body, "%PDF-", 5) != 0) {
+	if (!is_pdf(&resp, false)) {
 		events_error(ps->events, what, "the service sent something that is not a PDF");
 		rc = -EIO;
 		goto out;
 	}
-	{
-		size_t n = resp.len < 1024 ? resp.len : 1024;
-		if (!pdf_whole(resp.body, resp.len, resp.body + resp.len - n, n)) {
-			/* Cut short (with a Content-Length to match): never kept. */
-			events_error(ps->events, what, "the service sent a PDF without its end (%%EOF): "
-					   "not kept, the next read asks again");
-			rc = -EIO;
-			goto out;
-		}
+	if (!is_pdf(&resp, true)) {
+		/* Cut short (with a Content-Length to match): never kept. */
+		events_error(ps->events, what, "the service sent a PDF without its end (%%EOF): "
+				   "not kept, the next read asks again");
+		rc = -EIO;
+		goto out;
 	}
-	bool on_disk = ps->dir && pdf_store(ps, nr, resp.body, resp.len);
+	bool on_disk = ps->dir && pdf_store(ps, p->c, nr, resp.body, resp.len);
 	pthread_mutex_lock(&ps->lock);
 	if (prefetch) {
 		ps->prefetched++;
@@ -314,8 +407,6 @@ static int pdf_fetch(struct pdfstore *ps, const char *nr, struct pdf *p, bool pr
 	pthread_mutex_unlock(&ps->lock);
 out:
 	api_answer_clear(&resp);
-	free(esc);
-	free(path);
 	return rc;
 }
 
@@ -340,22 +431,23 @@ static int pdf_ensure(struct pdfstore *ps, const char *nr, struct pdf *p, bool p
 	return 0;
 }
 
-off_t pdfstore_fetch(struct pdfstore *ps, const char *nr)
+off_t pdfstore_fetch(struct pdfstore *ps, const struct schema_collection *c, const char *nr)
 {
 	pthread_mutex_lock(&ps->lock);
-	struct pdf *p = pdf_entry(ps, nr);
+	struct pdf *p = pdf_entry(ps, c, nr);
 	int rc = p ? pdf_ensure(ps, nr, p, false) : -ENOMEM;
 	off_t size = rc < 0 ? rc : p->size;
 	pthread_mutex_unlock(&ps->lock);
 	return size;
 }
 
-ssize_t pdfstore_read(struct pdfstore *ps, const char *nr, char *buf, size_t size, off_t off)
+ssize_t pdfstore_read(struct pdfstore *ps, const struct schema_collection *c, const char *nr,
+		      char *buf, size_t size, off_t off)
 {
 	struct pdf *p;
 	ssize_t rc = 0;
 	pthread_mutex_lock(&ps->lock);
-	p = pdf_entry(ps, nr);
+	p = pdf_entry(ps, c, nr);
 	if (!p) {
 		pthread_mutex_unlock(&ps->lock);
 		return -ENOMEM;
@@ -385,7 +477,7 @@ ssize_t pdfstore_read(struct pdfstore *ps, const char *nr, char *buf, size_t siz
 	}
 	pthread_mutex_unlock(&ps->lock);
 
-	char *path = pdf_path(ps, nr);
+	char *path = pdf_path(ps, c, nr);
 	int fd = path ? open(path, O_RDONLY | O_CLOEXEC) : -1;
 	free(path);
 	if (fd < 0) {
@@ -402,29 +494,33 @@ ssize_t pdfstore_read(struct pdfstore *ps, const char *nr, char *buf, size_t siz
 	return rc;
 }
 
-bool pdfstore_is_local(struct pdfstore *ps, const char *nr)
+bool pdfstore_is_local(struct pdfstore *ps, const struct schema_collection *c, const char *nr)
 {
 	struct pdf *p = NULL;
 	struct stat st;
 	bool local;
+	char *key = NULL;
+	if (asprintf(&key, "%s/%s", c->name, nr) < 0)
+		return false;
 	pthread_mutex_lock(&ps->lock);
-	HASH_FIND_STR(ps->pdfs, nr, p);
+	HASH_FIND_STR(ps->pdfs, key, p);
 	local = p && p->size >= 0;
+	free(key);
 	pthread_mutex_unlock(&ps->lock);
 	if (local || !ps->dir)
 		return local;
 	/* A stat, not pdf_verified: that opens the file and makes it the most
 	 * recently used, and the prefetch asks this of every invoice. */
-	char *path = pdf_path(ps, nr);
+	char *path = pdf_path(ps, c, nr);
 	local = path && stat(path, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0;
 	free(path);
 	return local;
 }
 
-int pdfstore_prefetch(struct pdfstore *ps, const char *nr)
+int pdfstore_prefetch(struct pdfstore *ps, const struct schema_collection *c, const char *nr)
 {
 	pthread_mutex_lock(&ps->lock);
-	struct pdf *p = pdf_entry(ps, nr);
+	struct pdf *p = pdf_entry(ps, c, nr);
 	int rc = p ? pdf_ensure(ps, nr, p, true) : -ENOMEM;
 	pthread_mutex_unlock(&ps->lock);
 	return rc;
@@ -484,9 +580,17 @@ int pdfstore_new(struct pdfstore **out, const struct pdfstore_config *cfg)
 	ps->events = cfg->events;
 	ps->now = cfg->now ? cfg->now : default_now;
 	ps->disk_used = -1;
+	ps->path_found = malloc(schema_ncollections() * sizeof(*ps->path_found));
+	if (!ps->path_found) {
+		free(ps);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < schema_ncollections(); i++)
+		ps->path_found[i] = -1;
 	if (cfg->dir) {
 		ps->dir = strdup(cfg->dir);
 		if (!ps->dir) {
+			free(ps->path_found);
 			free(ps);
 			return -ENOMEM;
 		}
@@ -506,13 +610,14 @@ void pdfstore_free(struct pdfstore *ps)
 	HASH_ITER(hh, ps->pdfs, p, pt) {
 		assert(!p->hh.prev); /* the head, front to back (for clang: uthash #128) */
 		HASH_DEL(ps->pdfs, p);
-		free(p->nr);
+		free(p->key);
 		free(p->data);
 		free(p);
 	}
 	pthread_mutex_destroy(&ps->lock);
 	pthread_cond_destroy(&ps->done);
 	free(ps->dir);
+	free(ps->path_found);
 	free(ps);
 }
 

@@ -1,4 +1,8 @@
-/* pdfstore: the invoices' PDFs, fetched once and kept.
+/* pdfstore: the PDFs of records (invoices, quotations), fetched once and kept.
+ *
+ * Each function takes the record's collection @c (one with a pdf_path, schema.h)
+ * and its id @nr; the PDF is fetched from c->pdf_path/<id>, or from the first of
+ * c->pdf_also that answers with a PDF while none has yet.
  *
  * A PDF is fetched (one call, shared by every reader that asks meanwhile)
  * the first time a program opens it, and kept on disk in the account's cache
@@ -23,6 +27,7 @@
 struct api;
 struct events;
 struct pdfstore;
+struct schema_collection;
 
 struct pdfstore_config {
 	const char *dir;        /* disk cache directory (copied), NULL: memory only */
@@ -38,27 +43,29 @@ void pdfstore_free(struct pdfstore *ps);
 /* Size of the PDF of invoice @nr when known without a call (fetched before,
  * or in the disk cache), else -1.  While a fetch of it runs, @wait waits for
  * its end (bounded by the call's timeout); no call either way. */
-off_t pdfstore_size(struct pdfstore *ps, const char *nr, bool wait);
+off_t pdfstore_size(struct pdfstore *ps, const struct schema_collection *c, const char *nr,
+		     bool wait);
 
 /* Makes the PDF of invoice @nr known, fetching it (one shared call) when it
  * is not; its size, or -errno. */
-off_t pdfstore_fetch(struct pdfstore *ps, const char *nr);
+off_t pdfstore_fetch(struct pdfstore *ps, const struct schema_collection *c, const char *nr);
 
 /* Reads up to @size bytes at @off of the PDF of invoice @nr into @buf,
  * fetching it first when needed.  Bytes read (0 at the end) or -errno;
  * -EAGAIN when its disk copy vanished (read again: it is fetched anew). */
-ssize_t pdfstore_read(struct pdfstore *ps, const char *nr, char *buf, size_t size, off_t off);
+ssize_t pdfstore_read(struct pdfstore *ps, const struct schema_collection *c, const char *nr,
+		      char *buf, size_t size, off_t off);
 
 /* For the prefetch (feat/prefetch.h).  True when the PDF of invoice @nr is
  * here without a call: its bytes known this mount, or a file for it in the
  * disk cache (not checked whole: a read does that).  No call, no entry. */
-bool pdfstore_is_local(struct pdfstore *ps, const char *nr);
+bool pdfstore_is_local(struct pdfstore *ps, const struct schema_collection *c, const char *nr);
 
 /* Fetches the PDF of invoice @nr as a read would (the same shared call: a
  * read meanwhile waits for it, nothing is fetched twice) unless it is known:
  * 1 when this call fetched it, 0 when it was known, -errno.  Counted as
  * prefetched, not as fetched for a read: the first read of it is a disk hit. */
-int pdfstore_prefetch(struct pdfstore *ps, const char *nr);
+int pdfstore_prefetch(struct pdfstore *ps, const struct schema_collection *c, const char *nr);
 
 /* Bytes the disk cache may still take before it evicts (cache_max minus
  * what it holds, at least 0); -1 without a disk cache. */

@@ -311,14 +311,21 @@ void persist_put_header(struct strbuf *out, const char *name, time_t fetched, bo
 	put_json(out, o);
 }
 
+static bool utf8_valid(const char *s, size_t n);
+
 void persist_put_record(struct strbuf *out, const char *id, bool whole, const char *text,
-			size_t len)
+			size_t len, const char *wire)
 {
 	cJSON *o = cJSON_CreateObject();
+	/* A service that sent Latin-1 left bytes the reader would refuse the file for:
+	 * without its wire, the record is still kept. */
+	if (wire && !utf8_valid(wire, strlen(wire)))
+		wire = NULL;
 	/* Texts are NUL-free (jsontext renders them); @len is the check. */
 	if (o && (strlen(text) != len || !cJSON_AddStringToObject(o, "id", id) ||
 		  !cJSON_AddBoolToObject(o, "whole", whole) ||
-		  !cJSON_AddStringToObject(o, "text", text))) {
+		  !cJSON_AddStringToObject(o, "text", text) ||
+		  (wire && !cJSON_AddStringToObject(o, "wire", wire)))) {
 		cJSON_Delete(o);
 		o = NULL;
 	}
@@ -341,7 +348,8 @@ static bool utf8_valid(const char *s, size_t n)
 /* The object on the line starting at *@pos in [@pos, @end): the line (up to
  * its '\n', which is replaced by NUL) must be exactly one JSON object with
  * exactly @members members.  *@pos moves past the line.  NULL when not. */
-static cJSON *parse_line(char **pos, char *end, int members)
+/* One line: a JSON object of @members members (or @members + 1 with @more). */
+static cJSON *parse_line(char **pos, char *end, int members, bool more)
 {
 	char *line = *pos, *nl = memchr(line, '\n', (size_t)(end - line));
 	const char *stop = NULL;
@@ -351,7 +359,8 @@ static cJSON *parse_line(char **pos, char *end, int members)
 	*pos = nl + 1;
 	cJSON *o = cJSON_ParseWithOpts(line, &stop, true);
 	/* A NUL inside the line would end it early: the whole line or nothing. */
-	if (o && (stop != nl || !cJSON_IsObject(o) || cJSON_GetArraySize(o) != members)) {
+	if (o && (stop != nl || !cJSON_IsObject(o) || (cJSON_GetArraySize(o) != members &&
+			 !(more && cJSON_GetArraySize(o) == members + 1)))) {
 		cJSON_Delete(o);
 		o = NULL;
 	}
@@ -397,7 +406,7 @@ int persist_read(const char *path, const char *name, struct persist_meta *meta,
 	rc = -EBADMSG;
 	/* The header: this listing's, with its numbers in range (2^53: what a
 	 * double holds exactly; a count cannot pass the payload's length). */
-	o = parse_line(&pos, end, 4);
+	o = parse_line(&pos, end, 4, false);
 	const char *got = o ? str_of(o, "listing", &n) : NULL;
 	double fetched =
 	    o ? whole_number(cJSON_GetObjectItemCaseSensitive(o, "fetched"), 9007199254740992.0)
@@ -416,13 +425,16 @@ int persist_read(const char *path, const char *name, struct persist_meta *meta,
 	o = NULL;
 	for (size_t i = 0; i < meta->count; i++) {
 		size_t idlen, tlen;
-		o = parse_line(&pos, end, 3);
+		o = parse_line(&pos, end, 3, true);
 		const char *id = o ? str_of(o, "id", &idlen) : NULL;
 		const char *text = o ? str_of(o, "text", &tlen) : NULL;
 		int whole = o ? bool_of(o, "whole") : -1;
-		if (!id || !*id || !text || whole < 0)
+		/* The fourth member, when there is one, is the wire text. */
+		size_t wlen;
+		const char *wire = o && cJSON_GetArraySize(o) == 4 ? str_of(o, "wire", &wlen) : NULL;
+		if (!id || !*id || !text || whole < 0 || (cJSON_GetArraySize(o) == 4 && !wire))
 			goto out;
-		int r = each(ud, id, whole, text, tlen);
+		int r = each(ud, id, whole, text, tlen, wire);
 		if (r < 0) {
 			rc = r == -ENOMEM ? r : -EBADMSG;
 			goto out;

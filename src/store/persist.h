@@ -10,10 +10,11 @@
  *
  *   {"listing":"invoices","fetched":1712345678,"fresh":true,"count":2}
  *   {"id":"2024/0001","whole":true,"text":"{\n  \"invoicenr\": ...}\n"}
- *   {"id":"2024/0002","whole":true,"text":"..."}
+ *   {"id":"2024/0002","whole":true,"text":"...","wire":"{\"clientnr\":\"7\",...}"}
  *
  * "fetched" is the wall-clock second the listing was fetched; "text" the
- * record's file text as shown.  A listing is no longer fresh on disk when its
+ * record's file text as shown; "wire", on records of collections that can be
+ * edited, the record as the service sent it (compact JSON text).  A listing is no longer fresh on disk when its
  * header says "fresh": false or the file's mtime was set back before its
  * fetch time (persist_invalidate): a change of ours that the listing misses.
  *
@@ -49,9 +50,11 @@ typedef int (*persist_render_fn)(void *snap, time_t fetched, bool fresh, struct 
 /* Releases @snap once written (or dropped). */
 typedef void (*persist_release_fn)(void *snap);
 /* One record of a file being read: @id and @text are NUL-terminated and valid
- * during the call only.  0, or -EBADMSG (or another -errno) to refuse the file. */
+ * during the call only, as is @wire: the record as the service sent it (compact
+ * JSON), or NULL when the line has none.  0, or -EBADMSG (or another -errno) to
+ * refuse the file. */
 typedef int (*persist_record_fn)(void *ud, const char *id, bool whole, const char *text,
-				 size_t len);
+				 size_t len, const char *wire);
 
 /* A writer for directory @dir (made 0700 if missing; @dir is copied), its
  * thread not started yet.  With @dir NULL, *@out is NULL and 0 is returned:
@@ -97,7 +100,10 @@ int persist_read(const char *path, const char *name, struct persist_meta *meta,
 /* The renderer's two steps: the header line, then each record's line. */
 void persist_put_header(struct strbuf *out, const char *name, time_t fetched, bool fresh,
 			size_t count);
+/* @wire (may be NULL) is the record as the service sent it, kept so that an edit
+ * in a later mount goes back under the service's names and forms; it is left out
+ * when it is not valid UTF-8. */
 void persist_put_record(struct strbuf *out, const char *id, bool whole, const char *text,
-			size_t len);
+			size_t len, const char *wire);
 
 #endif

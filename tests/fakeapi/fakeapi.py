@@ -27,15 +27,18 @@ One JSON object (UTF-8).  Every key is optional:
       "profiles":          [ {"id": "1", "name": "Standaard", "default": "1"}, ... ],
       "taxes":             [ {"percentage": "21", "type": "H", "default": "1", "country": "146"}, ... ],
       "countrylist":       [ {"id": "146", "name": "Nederland", "name_en": "Netherlands"}, ... ],
-      "balance":           { "balance": "125.40", ... }
+      "balance":           { "balance": "125.40", ... },
+      "quotations":        [ <quotation wire record>, ... ],
+      "categories":        [ {"id": "1", "name": "Omzet diensten", "ledger": "8000"}, ... ]
     }
 
 Records are in the API's wire form (see "Wire form" below), but loading is lenient:
 missing fields get their defaults, scalars given as JSON numbers/booleans are converted
 to wire strings ("12", "0"/"1"), invoice `lines` may be a list.  Missing lookup
 collections (profiles, taxes, countrylist, balance) get the built-in defaults.
-`countrylist` entries may carry `name_en`, served by `countrylist/en` (stripped from
-every response).  Identity is `clientnr` (clients), `invoicenr` (invoices), `id` (the rest).
+`countrylist` entries may carry `name_en` (and `name_de`, `name_fr`, `name_es`), served by
+`countrylist/en` (/de, /fr, /es; stripped from every response); a language an entry lacks
+gives its `name`.  `categories` missing gets the built-in ones; `[]` is none.  Identity is `clientnr` (clients), `invoicenr` (invoices), `id` (the rest).
 
 Wire form
 ---------
@@ -60,6 +63,7 @@ Control endpoints (no auth, no rate limit, not logged) live under /_fake/:
                                             ids with '/' or '%' in the %-escaped path)
     DELETE /_fake/state/<collection>/<id>   remove a record behind the client's back
     GET  /_fake/pdf/<escaped invoicenr>     the PDF bytes the API would serve
+    GET  /_fake/quotation_pdf/<id>          the PDF bytes of a quotation
     PUT  /_fake/pdfsize/<escaped invoicenr> {"bytes": N}: from now on that invoice's PDF is
                                             padded to N bytes (exactly, give or take the odd
                                             digit), still valid (pdfinfo); 0 = unpadded.
@@ -82,6 +86,8 @@ acts on.  One fault per kind is pending (a new one replaces it); kinds are indep
 several may be pending at once (see FAULT_KINDS for the order they act in).  Every request
 is logged (--log) whatever its fault, with the status sent; drop and cut log status 0.
 Each log line also holds the X-RateLimit-Remaining sent ("remaining", after this call).
+POST and PUT lines also hold the request body as text ("body"; bodies up to 64 KiB).
+--wire-forms serves records in the other forms the live service has used (WIRE_FORMS).
     "spike":     {"ms": 1000}  that many ms of latency on top of latency_ms
     "ratelimit": {"status": 403, "retry_after": S, "headers": {}}  answered like a spent
                  hourly budget (status default WIRE["ratelimit_status"]; 429 allowed):
@@ -204,7 +210,46 @@ WIRE = {
     # Saved and repeated invoices share one id sequence (both answer under key
     # "invoices_saved").
     # The 403 for a spent budget is checked before authentication and before faults.
+    # Quotations: POST answers the new id as a bare number (as clients and products);
+    # action send|save (send needs sendmethod); PUT merges as for clients.
+    # The quotation PDF's path is in no source (option --quotation-pdf-path): our guess
+    # "quotations_pdf/{id}" by analogy with invoices_pdf; alternatives
+    # "quotations/{id}/pdf" and "quotation_pdf/{id}".  The paths not chosen answer 404.
+    "quotation_pdf_path": "quotations_pdf/{id}",
+    # A reminder (option --reminder-method put|post|both): PUT invoices_reminder/<nr>
+    # (as payments) or POST invoices_reminder with invoicenr in the body; both accepted by
+    # default; the one refused answers 405.  Sets the invoice's lastreminder to today.
+    "reminder_methods": ("PUT", "POST"),
+    # GET one wraps the record in its singular name (option --bare-one: the bare record,
+    # net's reading for clients/products).
+    "one_wrapped": True,
+    # GET list answers a top-level array (option --wrapped-lists: {"<collection>": [...]}).
+    "list_wrapped": False,
+    # countrylist/<lang> (option --no-countrylist-lang: only countrylist, 404 for /<lang>).
+    "countrylist_lang": True,
+    # The forms records are served in (option --wire-forms, a comma list of WIRE_FORMS
+    # or WIRE_PRESETS names; empty: the forms above, .NET spelling).  Stored records
+    # stay in the forms above; each answer is dressed on its way out, and input takes
+    # every form (aliases, "true"/"false", numbers) as before.
+    "wire_forms": (),
 }
+
+# The forms the live service has been seen to send (the API reference's correction of
+# 2026-11-30), each a switch of --wire-forms.  The fields each one touches are data:
+#   underscore   the five client fields php spells with underscores (CLIENT_ALIASES)
+#   truefalse    client booleans as "true"/"false"; default_email and invoice
+#                `collection` stay "0"/"1" (as the 2015 copies have them)
+#   native       every int/float/money scalar as a JSON number, every bool as JSON
+#                true/false (json_encode of typed values)
+#   zerodates    empty dates as "0000-00-00" (MySQL's zero date)
+#   linestrings  invoice line values as strings ("4", "21"), the other reading
+WIRE_FORMS = ("underscore", "truefalse", "native", "zerodates", "linestrings")
+WIRE_PRESETS = {
+    # What a third public client keeps as copied from the live service (2015):
+    # underscores, "true"/"false" beside "0"/"1", "" for no date, JSON numbers in lines.
+    "live2015": ("underscore", "truefalse"),
+}
+TRUEFALSE_FIELDS = {"clients": ("showcontact", "tax_shifted", "notes_on_invoice", "active")}
 
 SENDMETHODS = ("mail", "email", "printcenter")
 REALM = "factuursturen"
@@ -248,19 +293,19 @@ INVOICE_FIELDS = [
     ("sent", "date"), ("uncollectible", "date"), ("lastreminder", "date"), ("open", "money"),
     ("paiddate", "date"), ("duedate", "date"), ("lines", "lines"), ("taxes", "taxes"),
     ("payment_url", "str"), ("history", "history"), ("tax_type", "str"),
-    ("language", "str"), ("tax_shifted", "bool"),
+    ("language", "str"), ("tax_shifted", "bool"), ("category", "str"),
 ]
 INVOICE_DEFAULTS = {"profile": "1", "discounttype": "amount", "discount": "0",
                     "paymentperiod": "14", "collection": "0", "country": "146",
                     "tax_type": "extax", "language": "nl", "tax_shifted": "0",
-                    "tax": "0.00", "totalintax": "0.00", "open": "0.00"}
+                    "tax": "0.00", "totalintax": "0.00", "open": "0.00", "category": ""}
 CLIENT_COPY = ["company", "contact", "address", "zipcode", "city", "country", "phone",
                "mobile", "email", "taxnumber"]
 # Fields a POST invoices body may set (besides clientnr, lines and the action fields).
 INVOICE_POST_FIELDS = [("reference", "ref"), ("profile", "int"), ("discounttype", "str"),
                        ("discount", "float"), ("paymentcondition", "str"),
                        ("paymentperiod", "int"), ("collection", "bool"),
-                       ("invoicenote", "str"), ("language", "str")]
+                       ("invoicenote", "str"), ("language", "str"), ("category", "str")]
 INVOICE_POST_ACTION = [("clientnr", "int"), ("lines", "lines"), ("action", "str"),
                        ("sendmethod", "str"), ("savename", "str"),
                        ("overwrite_if_exist", "bool"), ("convert_prices_to_euro", "bool"),
@@ -283,6 +328,79 @@ SAVED_DEFAULTS = dict(INVOICE_DEFAULTS, totaldiscount="0.00")
 LINE_FIELDS = ["amount", "amount_desc", "description", "tax_rate", "price", "discount_pct",
                "linetotal"]
 
+# Quotations (php Models/Quotation.php; the official quotation page).
+QUOTATION_FIELDS = [
+    ("id", "int"), ("clientnr", "int"), ("reference", "ref"), ("quotationreference", "str"),
+    ("profile", "int"), ("category", "str"), ("discounttype", "str"), ("discount", "float"),
+    ("paymentcondition", "str"), ("quotationperiod", "int"), ("showtotals", "bool"),
+    ("date", "date"), ("notes", "str"), ("customstatus", "str"), ("approved", "bool"),
+    ("company", "str"), ("contact", "str"), ("lines", "lines"), ("taxes", "taxes"),
+    ("tax", "money"), ("totalintax", "money"),
+]
+QUOTATION_READONLY = {"id", "company", "contact", "taxes", "tax", "totalintax"}
+QUOTATION_DEFAULTS = {"profile": "1", "discounttype": "amount", "discount": "0",
+                      "quotationperiod": "30", "showtotals": "1", "approved": "0",
+                      "tax": "0.00", "totalintax": "0.00"}
+QUOTATION_ACTION = [("action", "str"), ("sendmethod", "str"), ("savename", "str"),
+                    ("overwrite_if_exist", "bool"), ("convert_prices_to_euro", "bool")]
+# Categories: ledger is a general-ledger account code (text: "0840" keeps its 0).
+DEFAULT_CATEGORIES = [{"id": "1", "name": "Omzet diensten", "ledger": "8000"},
+                      {"id": "2", "name": "Omzet producten", "ledger": "8010"},
+                      {"id": "3", "name": "Omzet buitenland", "ledger": "8100"},
+                      {"id": "4", "name": "Overige opbrengsten", "ledger": "0840"}]
+# Where a quotation's PDF may be: WIRE["quotation_pdf_path"] is served, the others 404.
+QUOTATION_PDF_PATHS = ("quotations_pdf/{id}", "quotations/{id}/pdf", "quotation_pdf/{id}")
+
+
+FIELD_KINDS = {"clients": dict(CLIENT_FIELDS), "products": dict(PRODUCT_FIELDS),
+               "invoices": dict(INVOICE_FIELDS), "invoices_saved": dict(SAVED_FIELDS),
+               "invoices_repeated": dict(REPEATED_FIELDS)}
+
+
+def parse_wire_forms(spec):
+    """--wire-forms "live2015,native" -> a tuple of WIRE_FORMS names (ValueError if unknown)."""
+    out = []
+    for name in (s.strip() for s in (spec or "").split(",")):
+        if not name:
+            continue
+        if name in WIRE_PRESETS:
+            out.extend(WIRE_PRESETS[name])
+        elif name in WIRE_FORMS:
+            out.append(name)
+        else:
+            raise ValueError("unknown wire form %r (known: %s)" % (
+                name, ", ".join(WIRE_FORMS + tuple(WIRE_PRESETS))))
+    return tuple(dict.fromkeys(out))
+
+
+def dress(coll, rec, forms):
+    """Stored wire record -> the record as served under --wire-forms (a new dict)."""
+    if not forms or not isinstance(rec, dict) or coll not in FIELD_KINDS:
+        return rec
+    kinds = FIELD_KINDS[coll]
+    rename = {v: k for k, v in CLIENT_ALIASES.items()} if coll == "clients" and "underscore" in forms else {}
+    out = {}
+    for k, v in rec.items():
+        kind = kinds.get(k)
+        if "truefalse" in forms and k in TRUEFALSE_FIELDS.get(coll, ()) and v in ("0", "1"):
+            v = "true" if v == "1" else "false"
+        elif "native" in forms and isinstance(v, str) and kind in ("int", "float", "money") and v != "":
+            try:
+                v = int(v) if kind == "int" else float(v)
+            except ValueError:
+                pass
+        elif "native" in forms and kind == "bool" and v in ("0", "1"):
+            v = v == "1"
+        if "zerodates" in forms and kind == "date" and v == "":
+            v = "0000-00-00"
+        if "linestrings" in forms and kind == "lines" and isinstance(v, dict):
+            v = {lk: {fk: (compact(fv) if isinstance(fv, (int, float)) and not isinstance(fv, bool) else fv)
+                      for fk, fv in ln.items()} if isinstance(ln, dict) else ln
+                 for lk, ln in v.items()}
+        out[rename.get(k, k)] = v
+    return out
+
+
 # collection -> (allowed (method, has_id) pairs)
 ROUTES = {
     "clients": {("GET", False), ("GET", True), ("POST", False), ("PUT", True), ("DELETE", True)},
@@ -296,14 +414,18 @@ ROUTES = {
     "taxes": {("GET", False)},
     "countrylist": {("GET", False), ("GET", True)},
     "balance": {("GET", False)},
+    "quotations": {("GET", False), ("GET", True), ("POST", False), ("PUT", True), ("DELETE", True)},
+    "categories": {("GET", False)},
+    "invoices_reminder": {("PUT", True), ("POST", False)},
 }
 SINGULAR = {"clients": "client", "products": "product", "invoices": "invoice",
-            "invoices_saved": "invoices_saved", "invoices_repeated": "invoices_saved"}
+            "invoices_saved": "invoices_saved", "invoices_repeated": "invoices_saved",
+            "quotations": "quotation"}
 KEYFIELD = {"clients": "clientnr", "products": "id", "invoices": "invoicenr",
             "invoices_saved": "id", "invoices_repeated": "id", "profiles": "id",
-            "taxes": "type", "countrylist": "id"}
+            "taxes": "type", "countrylist": "id", "quotations": "id", "categories": "id"}
 COLLECTIONS = ["clients", "products", "invoices", "invoices_saved", "invoices_repeated",
-               "profiles", "taxes", "countrylist", "balance"]
+               "profiles", "taxes", "countrylist", "balance", "quotations", "categories"]
 
 
 class BadInput(Exception):
@@ -570,8 +692,8 @@ CITIES = ["Amsterdam", "Rotterdam", "Utrecht", "Den Haag", "Eindhoven", "Groning
           "Tilburg", "Almere", "Breda", "Nijmegen", "Haarlem", "Arnhem", "Zwolle",
           "Leeuwarden", "Maastricht", "'s-Hertogenbosch", "Delft", "Leiden", "Gouda",
           "Enschede", "Sneek", "Hoorn", "Deventer", "Middelburg"]
-FOREIGN = [("21", "Brussel", "1000"), ("21", "Antwerpen", "2000"), ("57", "Köln", "50667"),
-           ("57", "Düsseldorf", "40213"), ("74", "Liège", "4000")]
+FOREIGN = [("18", "Brussel", "1000"), ("18", "Antwerpen", "2000"), ("50", "Köln", "50667"),
+           ("50", "Düsseldorf", "40213"), ("18", "Liège", "4000")]
 BANKS = [("ABNA", "ABNANL2A"), ("INGB", "INGBNL2A"), ("RABO", "RABONL2U"),
          ("TRIO", "TRIONL2U"), ("SNSB", "SNSBNL2A"), ("KNAB", "KNABNL2H"), ("BUNQ", "BUNQNL2A")]
 PRODUCTS = [("Consultancy per uur", 95.0, 21, "uur"), ("Website onderhoud (maand)", 49.5, 21, "maand"),
@@ -587,18 +709,20 @@ FREE_LINES = [("Meerwerk volgens afspraak", 21), ("Voorrijkosten", 21), ("Materi
               ("Korting i.v.m. vertraging", 21), ("Catering lunch", 9), ("Reiskosten", 0)]
 HISTORY = ["Factuur aangemaakt", "Factuur verstuurd per e-mail naar %s", "Factuur bekeken door klant",
            "Herinnering verstuurd", "Betaling ontvangen: %s", "Aanmaning verstuurd"]
-COUNTRIES = [("1", "Afghanistan", "Afghanistan"), ("21", "België", "Belgium"),
-             ("33", "Bulgarije", "Bulgaria"), ("45", "Denemarken", "Denmark"),
-             ("57", "Duitsland", "Germany"), ("66", "Estland", "Estonia"),
-             ("71", "Finland", "Finland"), ("74", "Frankrijk", "France"),
-             ("86", "Griekenland", "Greece"), ("99", "Hongarije", "Hungary"),
-             ("101", "Ierland", "Ireland"), ("108", "Italië", "Italy"),
-             ("125", "Luxemburg", "Luxembourg"), ("146", "Nederland", "Netherlands"),
-             ("153", "Noorwegen", "Norway"), ("157", "Oostenrijk", "Austria"),
-             ("163", "Polen", "Poland"), ("164", "Portugal", "Portugal"),
-             ("181", "Spanje", "Spain"), ("200", "Turkije", "Turkey"),
-             ("211", "Verenigd Koninkrijk", "United Kingdom"), ("215", "Zweden", "Sweden"),
-             ("216", "Zwitserland", "Switzerland")]
+# The service's own ids (kt's captured countrylist_response.json: 18 België, 50 Duitsland,
+# 146 Nederland): src/model/vat.c's EU table reads the same ids.
+COUNTRIES = [("1", "Afghanistan", "Afghanistan"), ("18", "België", "Belgium"),
+             ("30", "Bulgarije", "Bulgaria"), ("46", "Denemarken", "Denmark"),
+             ("50", "Duitsland", "Germany"), ("56", "Estland", "Estonia"),
+             ("62", "Finland", "Finland"), ("63", "Frankrijk", "France"),
+             ("73", "Griekenland", "Greece"), ("84", "Hongarije", "Hungary"),
+             ("86", "Ierland", "Ireland"), ("93", "Italië", "Italy"),
+             ("119", "Luxemburg", "Luxembourg"), ("146", "Nederland", "Netherlands"),
+             ("157", "Noorwegen", "Norway"), ("163", "Oostenrijk", "Austria"),
+             ("171", "Polen", "Poland"), ("172", "Portugal", "Portugal"),
+             ("192", "Spanje", "Spain"), ("215", "Turkije", "Turkey"),
+             ("224", "Verenigd Koninkrijk", "United Kingdom"), ("236", "Zweden", "Sweden"),
+             ("237", "Zwitserland", "Switzerland")]
 DEFAULT_PROFILES = [{"id": "1", "name": "Standaard", "default": "1"},
                     {"id": "2", "name": "Engelstalige factuur", "default": "0"},
                     {"id": "3", "name": "Stichting Café Zoë", "default": "0"}]
@@ -622,20 +746,22 @@ def slug(s):
 def parse_generate(spec):
     counts = {"clients": 12, "invoices": 25, "products": 10}
     if spec:
+        # quotations=N (default: 2 + invoices // 10)
         for part in spec.split(","):
             part = part.strip()
             if not part:
                 continue
             k, _, v = part.partition("=")
             k = k.strip()
-            if k not in counts or not v.strip().isdigit():
-                raise SystemExit("fakeapi: bad --generate part %r (want clients=N,invoices=M,products=K)" % part)
+            if (k not in counts and k != "quotations") or not v.strip().isdigit():
+                raise SystemExit("fakeapi: bad --generate part %r (want clients=N,invoices=M,products=K[,quotations=Q])" % part)
             counts[k] = int(v)
     return counts
 
 
-def generate(clients=12, invoices=25, products=10, seed=1):
-    """A deterministic synthetic account (wire form)."""
+def generate(clients=12, invoices=25, products=10, seed=1, quotations=None):
+    """A deterministic synthetic account (wire form).  Quotations and categories come
+    from a random generator of their own, so the rest is what it was before them."""
     rnd = random.Random(seed)
     d0 = datetime.date(2023, 1, 1).toordinal()
     d1 = datetime.date(2025, 12, 31).toordinal()
@@ -665,7 +791,7 @@ def generate(clients=12, invoices=25, products=10, seed=1):
             country, city = "146", rnd.choice(CITIES)
             zipcode = "%04d %s" % (rnd.randint(1000, 9999), "".join(rnd.choice("ABCDEGHJKLMNPRSTVWXZ") for _ in range(2)))
         bank, bic = rnd.choice(BANKS)
-        domain = slug(base or last) + (".be" if country == "21" else ".de" if country == "57" else ".nl")
+        domain = slug(base or last) + (".be" if country == "18" else ".de" if country == "50" else ".nl")
         email = ("info@" + domain) if company else "%s.%s@%s" % (slug(first), slug(last), rnd.choice(["gmail.com", "ziggo.nl", "kpnmail.nl", "hotmail.com"]))
         tax_shifted = "1" if foreign and company else "0"
         refs = []
@@ -813,6 +939,8 @@ def generate(clients=12, invoices=25, products=10, seed=1):
         rec["tax_type"] = "extax"
         rec["language"] = c["defaultdoclang"]
         rec["tax_shifted"] = c["tax_shifted"]
+        # A category (its id) on four invoices of five: the ledger column of exports.
+        rec["category"] = ["1", "2", "1", "", "3"][i % 5] if not shifted else "3"
         if rec["date"] > c["lastinvoice"]:
             c["lastinvoice"] = rec["date"]
         # In the data dictionary's order, as loading would put it (so it can skip that).
@@ -869,9 +997,65 @@ def generate(clients=12, invoices=25, products=10, seed=1):
         "invoices_repeated": repeated,
         "profiles": [dict(p) for p in DEFAULT_PROFILES],
         "taxes": [dict(t) for t in DEFAULT_TAXES],
-        "countrylist": [{"id": i, "name": nl, "name_en": en} for i, nl, en in COUNTRIES],
+        "countrylist": default_countries(),
         "balance": dict(DEFAULT_BALANCE),
+        "quotations": generate_quotations(cl, pr, 2 + invoices // 10 if quotations is None
+                                          else quotations, seed),
+        "categories": [dict(c) for c in DEFAULT_CATEGORIES],
     }
+
+
+# Some countries in German, French and Spanish (countrylist/de, /fr, /es).
+COUNTRY_NAMES = {"de": {"18": "Belgien", "50": "Deutschland", "63": "Frankreich",
+                        "146": "Niederlande", "192": "Spanien"},
+                 "fr": {"18": "Belgique", "50": "Allemagne", "63": "France",
+                        "146": "Pays-Bas", "192": "Espagne"},
+                 "es": {"18": "Bélgica", "50": "Alemania", "63": "Francia",
+                        "146": "Países Bajos", "192": "España"}}
+
+
+def default_countries():
+    out = []
+    for i, nl, en in COUNTRIES:
+        c = {"id": i, "name": nl, "name_en": en}
+        for lang, names in COUNTRY_NAMES.items():
+            if i in names:
+                c["name_" + lang] = names[i]
+        out.append(c)
+    return out
+
+
+def generate_quotations(cl, pr, n, seed):
+    """@n quotations (wire form) for clients @cl, lines from products @pr."""
+    rnd = random.Random(seed * 7919 + 14)
+    out = []
+    for k in range(n if cl else 0):
+        c = cl[rnd.randrange(len(cl))]
+        lines = {}
+        for j in range(rnd.randint(1, 4)):
+            if pr:
+                p = pr[rnd.randrange(len(pr))]
+                desc, price, rate = p["name"], float(p["price"]), int(p["taxes"])
+            else:
+                desc, price, rate = "Dienstverlening", 100.0, 21
+            amount = rnd.choice([1, 1, 2, 5, 10])
+            lines["line%d" % (j + 1)] = {"amount": amount, "amount_desc": "", "description": desc,
+                                         "tax_rate": rate, "price": jnum(price), "discount_pct": 0,
+                                         "linetotal": jnum(round(amount * price, 2))}
+        d = datetime.date(2025, 1, 1) + datetime.timedelta(days=rnd.randint(0, 364))
+        q = {"id": str(k + 1), "clientnr": c["clientnr"], "reference": [],
+             "quotationreference": "OFF-%d-%03d" % (d.year, k + 1), "profile": "1",
+             "category": rnd.choice(["1", "2", ""]), "discounttype": "amount", "discount": "0",
+             "paymentcondition": "Geldig tot 30 dagen na dagtekening", "quotationperiod": "30",
+             "showtotals": "1", "date": d.isoformat(),
+             "notes": rnd.choice(["", "Prijzen exclusief reiskosten"]),
+             "customstatus": rnd.choice(["", "", "Wacht op akkoord"]),
+             "approved": rnd.choice(["0", "0", "1"]),
+             "company": c["company"], "contact": c["contact"], "lines": lines, "taxes": [],
+             "tax": "0.00", "totalintax": "0.00"}
+        compute_totals(q)
+        out.append(q)
+    return out
 
 
 # ---------------------------------------------------------------------------------------
@@ -894,6 +1078,22 @@ def text(status, msg, headers=None):
 
 def jresp(obj, status=200):
     return Response(status, php_json(obj), "application/json")
+
+
+def list_resp(coll, recs):
+    """A GET list's answer: the array, or wrapped in the collection's name (--wrapped-lists)."""
+    return jresp({coll: recs} if WIRE["list_wrapped"] else recs)
+
+
+def quotation_pdf_route(rest):
+    """(pattern, raw id) when API path @rest is one of QUOTATION_PDF_PATHS, else None."""
+    for pattern in QUOTATION_PDF_PATHS:
+        head, _, tail = pattern.partition("{id}")
+        if rest.startswith(head) and rest.endswith(tail) and len(rest) > len(head) + len(tail):
+            raw = rest[len(head):len(rest) - len(tail)]
+            if "/" not in urllib.parse.unquote(raw) or not tail:
+                return pattern, raw
+    return None
 
 
 def ratelimited(status=None, retry_after=None):
@@ -938,9 +1138,11 @@ class Account:
         self.repeated = keyed(norm(data.get("invoices_repeated", []), REPEATED_FIELDS, SAVED_DEFAULTS), "id")
         self.profiles = [dict(p) for p in data.get("profiles") or DEFAULT_PROFILES]
         self.taxes = [dict(t) for t in data.get("taxes") or DEFAULT_TAXES]
-        self.countries = [dict(c) for c in data.get("countrylist") or
-                          [{"id": i, "name": nl, "name_en": en} for i, nl, en in COUNTRIES]]
+        self.countries = [dict(c) for c in data.get("countrylist") or default_countries()]
         self.balance = dict(data.get("balance") or DEFAULT_BALANCE)
+        self.quotations = keyed(norm(data.get("quotations", []), QUOTATION_FIELDS, QUOTATION_DEFAULTS), "id")
+        # [] is an account without categories; no key at all, the built-in ones.
+        self.categories = [dict(c) for c in data.get("categories", DEFAULT_CATEGORIES)]
         self._sort()
 
         def maxint(values):
@@ -955,6 +1157,7 @@ class Account:
         self.next_product = maxint(self.products) + 1
         self.next_invoice_id = maxint(r["id"] for r in self.invoices.values()) + 1
         self.next_saved = maxint(list(self.saved) + list(self.repeated)) + 1
+        self.next_quotation = maxint(self.quotations) + 1
 
     def _sort(self):
         def numkey(k):
@@ -967,14 +1170,19 @@ class Account:
         self.invoices = dict(sorted(self.invoices.items(), key=lambda kv: numkey(kv[1].get("id", "0"))))
         self.saved = dict(sorted(self.saved.items(), key=lambda kv: numkey(kv[0])))
         self.repeated = dict(sorted(self.repeated.items(), key=lambda kv: numkey(kv[0])))
+        self.quotations = dict(sorted(self.quotations.items(), key=lambda kv: numkey(kv[0])))
 
     def table(self, coll):
         return {"clients": self.clients, "products": self.products, "invoices": self.invoices,
-                "invoices_saved": self.saved, "invoices_repeated": self.repeated}.get(coll)
+                "invoices_saved": self.saved, "invoices_repeated": self.repeated,
+                "quotations": self.quotations}.get(coll)
 
     def records(self, coll, lang=None):
-        if coll in ("clients", "products", "invoices", "invoices_saved", "invoices_repeated"):
+        if coll in ("clients", "products", "invoices", "invoices_saved", "invoices_repeated",
+                    "quotations"):
             return list(self.table(coll).values())
+        if coll == "categories":
+            return list(self.categories)
         if coll == "profiles":
             return list(self.profiles)
         if coll == "taxes":
@@ -982,7 +1190,7 @@ class Account:
         if coll == "countrylist":
             out = []
             for c in self.countries:
-                name = c.get("name_en") if (lang or "").lower() == "en" and c.get("name_en") else c.get("name", "")
+                name = c.get("name_" + (lang or "").lower()) or c.get("name", "")
                 out.append({"id": c.get("id", ""), "name": name})
             return out
         if coll == "balance":
@@ -996,7 +1204,9 @@ class Account:
                     "invoices_saved": list(self.saved.values()),
                     "invoices_repeated": list(self.repeated.values()),
                     "profiles": self.profiles, "taxes": self.taxes,
-                    "countrylist": self.countries, "balance": self.balance}
+                    "countrylist": self.countries, "balance": self.balance,
+                    "quotations": list(self.quotations.values()),
+                    "categories": self.categories}
 
     # -- helpers -----------------------------------------------------------------------
     def find(self, coll, ident):
@@ -1172,6 +1382,7 @@ class Account:
             inv["tax_type"] = "extax"
             inv["language"] = rec["language"]
             inv["tax_shifted"] = client.get("tax_shifted", "0")
+            inv["category"] = rec["category"]
             inv = {n: inv[n] for n, _ in INVOICE_FIELDS}
             self.invoices[nr] = inv
             client["lastinvoice"] = today.isoformat()
@@ -1241,6 +1452,69 @@ class Account:
         inv["history"] = hist
         if openamt <= 0.004:
             inv["payment_url"] = ""
+
+    # -- quotations ----------------------------------------------------------------------
+    def quotation_input(self, body, base):
+        self.check_fields(body, QUOTATION_FIELDS + QUOTATION_ACTION)
+        rec = dict(base)
+        for name, kind in QUOTATION_FIELDS:
+            if name in QUOTATION_READONLY or name not in body:
+                if name not in rec:
+                    rec[name] = default_for(kind, name, QUOTATION_DEFAULTS)
+                continue
+            v = body[name]
+            if kind == "lines":
+                rec[name] = normalize_lines(v)
+            else:
+                rec[name] = default_for(kind, name, QUOTATION_DEFAULTS) if v is None else wire_value(name, kind, v)
+        if rec.get("clientnr") in (None, "", "0"):
+            raise BadInput("Field 'clientnr' is required")
+        client = self.clients.get(rec["clientnr"])
+        if client is None:
+            raise BadInput("Field 'clientnr': client %s does not exist" % rec["clientnr"])
+        if not rec.get("lines"):
+            raise BadInput("Field 'lines' must contain at least one line")
+        rec["company"], rec["contact"] = client.get("company", ""), client.get("contact", "")
+        compute_totals(rec)
+        return rec
+
+    def post_quotation(self, body):
+        action = str(body.get("action") or "")
+        if action not in ("send", "save"):
+            raise BadInput("Field 'action' must be one of send, save")
+        if action == "send" and body.get("sendmethod") not in SENDMETHODS:
+            raise BadInput("Field 'sendmethod' must be one of mail, email, printcenter")
+        rec = self.quotation_input(body, {})
+        qid = str(self.next_quotation)
+        self.next_quotation += 1
+        rec["id"] = qid
+        if not rec.get("date"):
+            rec["date"] = self.today().isoformat()
+        self.quotations[qid] = {n: rec[n] for n, _ in QUOTATION_FIELDS}
+        return int(qid)
+
+    def put_quotation(self, ident, body):
+        key, old = self.find("quotations", ident)
+        base = dict(old) if WIRE["put_missing"] == "keep" else {"id": key}
+        rec = self.quotation_input(body, base)
+        rec["id"] = key
+        self.quotations[key] = rec
+
+    # -- reminders ------------------------------------------------------------------------
+    def reminder(self, ident, body):
+        """PUT invoices_reminder/<nr> or POST invoices_reminder {invoicenr}: the invoice's
+        client gets a reminder (here: lastreminder and history)."""
+        key, inv = self.find("invoices", ident)
+        attach = wire_value("attach_invoice", "bool", body.get("attach_invoice", False))
+        today = self.today().isoformat()
+        inv["lastreminder"] = today
+        hist = inv.get("history")
+        if not isinstance(hist, dict):
+            hist = {}
+        hist["item%d" % (len(hist) + 1)] = {
+            "date": today, "time": time.strftime("%H:%M"),
+            "description": "Herinnering verstuurd%s" % (" met factuur" if attach == "1" else "")}
+        inv["history"] = hist
 
     # -- listing -------------------------------------------------------------------------
     def list_invoices(self, q):
@@ -1530,6 +1804,14 @@ class FakeAPI:
         self.pdf_cache[key] = (fingerprint, data)
         return data
 
+    def quotation_pdf(self, ident):
+        """A quotation's PDF: rendered as an invoice titled with the quotation's number."""
+        with self.account.lock:
+            _, q = self.account.find("quotations", ident)
+            q = copy.deepcopy(q)
+        nr = "Offerte %s" % q.get("id", "")
+        return pdfgen.invoice_pdf(dict(q, invoicenr=nr, invoicenr_full=nr))
+
     def write_log(self, entry):
         if not self.log:
             return
@@ -1554,6 +1836,12 @@ class FakeAPI:
         if not path.startswith("/api/v1/"):
             return text(404, "Not found")
         rest = path[len("/api/v1/"):]
+        qpdf = quotation_pdf_route(rest)
+        if qpdf:
+            pattern, raw = qpdf
+            if pattern != WIRE["quotation_pdf_path"] or method != "GET":
+                return text(404, "Not found")
+            return Response(200, self.quotation_pdf(id_candidates(raw)), "application/pdf")
         coll, sep, raw_id = rest.partition("/")
         has_id = raw_id != ""
         if coll not in ROUTES:
@@ -1573,17 +1861,19 @@ class FakeAPI:
         with acct.lock:
             if method == "GET":
                 if coll == "countrylist":
-                    return jresp(page(acct.records(coll, lang=ident[0] if ident else None), q))
+                    return list_resp(coll, page(acct.records(coll, lang=ident[0] if ident else None), q))
                 if coll == "balance":
                     return jresp(acct.balance)
+                forms = WIRE["wire_forms"]
                 if has_id:
                     _, rec = acct.find(coll, ident)
-                    return jresp({SINGULAR[coll]: rec})
+                    dressed = dress(coll, rec, forms)
+                    return jresp({SINGULAR[coll]: dressed} if WIRE["one_wrapped"] else dressed)
                 recs = acct.list_invoices(q) if coll == "invoices" else acct.records(coll)
                 recs = page(recs, q)
-                if coll == "invoices" and not WIRE["list_lines"]:
+                if coll in ("invoices", "quotations") and not WIRE["list_lines"]:
                     recs = [{k: v for k, v in r.items() if k != "lines"} for r in recs]
-                return jresp(recs)
+                return list_resp(coll, [dress(coll, r, forms) for r in recs] if forms else recs)
             if method == "DELETE":
                 key, _ = acct.find(coll, ident)
                 del acct.table(coll)[key]
@@ -1596,6 +1886,14 @@ class FakeAPI:
                     return Response(WIRE["created_status"], php_json(acct.post_product(body)), "application/json")
                 if coll == "invoices":
                     return text(WIRE["created_status"], acct.post_invoice(body))
+                if coll == "quotations":
+                    return Response(WIRE["created_status"], php_json(acct.post_quotation(body)), "application/json")
+                if coll == "invoices_reminder":
+                    nr = body.get("invoicenr")
+                    if nr in (None, ""):
+                        raise BadInput("Field 'invoicenr' is required")
+                    acct.reminder([str(nr)], body)
+                    return text(WIRE["ok_status"], "")
                 if coll == "invoices_payment":
                     nr = body.get("invoicenr")
                     if nr in (None, ""):
@@ -1609,6 +1907,10 @@ class FakeAPI:
                     acct.put_product(ident, body)
                 elif coll == "invoices_payment":
                     acct.payment(ident, body)
+                elif coll == "quotations":
+                    acct.put_quotation(ident, body)
+                elif coll == "invoices_reminder":
+                    acct.reminder(ident, body)
                 return text(WIRE["ok_status"], "")
         return text(405, "Method not allowed")
 
@@ -1733,8 +2035,12 @@ class Handler(BaseHTTPRequestHandler):
                 status, nbytes = resp.status, len(resp.body)
             # Log before answering: a client that got its answer must find the
             # request in the log (tests count requests right after a call).
-            app.write_log({"t": t0, "method": method, "path": self.path, "status": status,
-                           "bytes": nbytes, "req_bytes": len(body), "remaining": remaining})
+            entry = {"t": t0, "method": method, "path": self.path, "status": status,
+                     "bytes": nbytes, "req_bytes": len(body), "remaining": remaining}
+            # What a write sent, as text: tests read the names and forms of a PUT.
+            if method in ("POST", "PUT") and body and len(body) <= 65536:
+                entry["body"] = body.decode("utf-8", "replace")
+            app.write_log(entry)
             logged = True
             if resp.drop:
                 self.hangup()
@@ -1825,6 +2131,8 @@ class Handler(BaseHTTPRequestHandler):
             return text(405, "Method not allowed")
         if what == "pdf" and method == "GET":
             return Response(200, app.invoice_pdf(id_candidates(arg)), "application/pdf")
+        if what == "quotation_pdf" and method == "GET":
+            return Response(200, app.quotation_pdf(id_candidates(arg)), "application/pdf")
         if what == "pdfsize" and method == "PUT":
             try:
                 spec = json.loads(body.decode("utf-8") or "{}")
@@ -1904,6 +2212,16 @@ def main(argv=None):
     ap.add_argument("--list-without-lines", action="store_true",
                     help="invoice listings without lines (GET invoices/<nr> has them)")
     ap.add_argument("--strict-fields", action="store_true", help="reject unknown fields with 400")
+    ap.add_argument("--quotation-pdf-path", choices=QUOTATION_PDF_PATHS, default=WIRE["quotation_pdf_path"],
+                    help="where quotation PDFs are served (the others answer 404)")
+    ap.add_argument("--reminder-method", choices=("put", "post", "both"), default="both",
+                    help="how a reminder is sent: PUT invoices_reminder/<nr>, POST invoices_reminder, both")
+    ap.add_argument("--bare-one", action="store_true", help="GET one answers the bare record, unwrapped")
+    ap.add_argument("--wrapped-lists", action="store_true", help='GET list answers {"<collection>": [...]}')
+    ap.add_argument("--no-countrylist-lang", action="store_true", help="countrylist/<lang> answers 404")
+    ap.add_argument("--wire-forms", default="",
+                    help="serve records in these forms, a comma list of %s or a preset (%s)"
+                    % (", ".join(WIRE_FORMS), ", ".join(WIRE_PRESETS)))
     ap.add_argument("--today", help="fix today's date (YYYY-MM-DD) for new invoices and filters")
     ap.add_argument("--log", help="append one JSON line per API request to this file")
     ap.add_argument("--dump", metavar="FILE", help="write the account as a data file ('-' = stdout) and exit")
@@ -1919,8 +2237,20 @@ def main(argv=None):
     WIRE["max_count"] = max(1, a.max_count)
     WIRE["ignore_count"] = a.ignore_count
     WIRE["list_lines"] = not a.list_without_lines
+    try:
+        WIRE["wire_forms"] = parse_wire_forms(a.wire_forms)
+    except ValueError as e:
+        ap.error(str(e))
     if a.strict_fields:
         WIRE["unknown_fields"] = "reject"
+    WIRE["quotation_pdf_path"] = a.quotation_pdf_path
+    WIRE["reminder_methods"] = {"put": ("PUT",), "post": ("POST",), "both": ("PUT", "POST")}[a.reminder_method]
+    ROUTES["invoices_reminder"] = {(m, m == "PUT") for m in WIRE["reminder_methods"]}
+    WIRE["one_wrapped"] = not a.bare_one
+    WIRE["list_wrapped"] = a.wrapped_lists
+    WIRE["countrylist_lang"] = not a.no_countrylist_lang
+    if not WIRE["countrylist_lang"]:
+        ROUTES["countrylist"] = {("GET", False)}
     today = datetime.date.fromisoformat(a.today) if a.today else None
 
     if a.data:

@@ -26,6 +26,10 @@ INVOICE = {"id": INT, "clientnr": INT, "reference": (OBJ, REF), "lines": (KEYED,
 SAVED = {**INVOICE, "id": INT, "profile": INT, "discount": FLOAT, "paymentperiod": INT,
          "totaldiscount": FLOAT, "totalintax": FLOAT, "clientnr": INT, "lines": (KEYED, LINE),
          "datesaved": DATE, "initialdate": DATE, "nextsenddate": DATE, "finalsenddate": DATE}
+QUOTATION = {"id": INT, "clientnr": INT, "reference": (OBJ, REF), "profile": INT,
+             "discount": FLOAT, "quotationperiod": INT, "showtotals": BOOL, "date": DATE,
+             "approved": BOOL, "lines": (KEYED, LINE), "taxes": (KEYED, TAX), "tax": FLOAT,
+             "totalintax": FLOAT}
 TYPES = {
     "clients": CLIENT, "products": PRODUCT, "invoices": INVOICE,
     "invoices_saved": SAVED, "invoices_repeated": SAVED,
@@ -33,10 +37,12 @@ TYPES = {
     "taxes": {"percentage": INT, "default": BOOL},
     "countrylist": {"id": INT},
     "balance": {},
+    "quotations": QUOTATION,
+    "categories": {"id": INT},
 }
 ID = {"clients": "clientnr", "products": "id", "invoices": "invoicenr",
       "invoices_saved": "id", "invoices_repeated": "id", "profiles": "id",
-      "countrylist": "id"}
+      "countrylist": "id", "quotations": "id", "categories": "id"}
 
 
 def record_id(collection, wire):
@@ -94,7 +100,7 @@ def convert(types, wire):
 
 
 # Fields the fake keeps for itself and never serves (its English country names).
-FAKE_ONLY = {"countrylist": {"name_en"}}
+FAKE_ONLY = {"countrylist": {"name_en", "name_de", "name_fr", "name_es"}}
 
 
 def expected(collection, wire):

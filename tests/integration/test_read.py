@@ -12,12 +12,13 @@ from expected import expected, file_stem, load, record_id, same
 from harness import run
 
 COLLECTIONS = ["clients", "products", "invoices", "invoices_saved", "invoices_repeated",
-               "profiles", "taxes", "countrylist"]
+               "profiles", "taxes", "countrylist", "quotations", "categories"]
 
 
 def test_root_lists_every_collection(mnt):
     assert sorted(os.listdir(mnt.mnt)) == sorted(
-        [".factuurfs", "balance.json", "invoices_payment", "views", "exports", "templates"]
+        [".factuurfs", "balance.json", "invoices_payment", "invoices_reminder", "views", "exports",
+         "templates"]
         + COLLECTIONS)
     for c in COLLECTIONS:
         assert os.path.isdir(mnt.path(c))
@@ -32,7 +33,7 @@ def test_collection_matches_fake(fake, mnt, collection):
     names = set(os.listdir(mnt.path(collection)))
     jsons = {n for n in names if n.endswith(".json")}
     assert jsons == set(want)
-    if collection == "invoices":
+    if collection in ("invoices", "quotations"):
         assert names - jsons == {n[:-5] + ".pdf" for n in want}
     else:
         assert names == jsons
@@ -74,10 +75,14 @@ def test_pythonic_types(fake, mnt):
 def test_find_sees_every_file(fake, mnt):
     out = run("find", mnt.mnt, "-type", "f").stdout.split("\n")
     files = [l for l in out if l]
-    total = sum(len(fake.state(c)) for c in COLLECTIONS) + len(fake.state("invoices"))
-    # balance.json, .factuurfs/status, .factuurfs/refresh, exports/*.csv, templates/*.json
-    # (views hold symlinks)
-    assert len(files) == total + 1 + 2 + 2 + 4
+    total = sum(len(fake.state(c)) for c in COLLECTIONS) + len(fake.state("invoices")) \
+        + len(fake.state("quotations"))  # their PDFs
+    # balance.json, .factuurfs/status, .factuurfs/refresh, exports/ (invoices and clients,
+    # and btw-YYYY-Qn for each quarter an invoice is dated in, as .csv and .xlsx),
+    # templates/*.json (views hold symlinks)
+    quarters = {i["date"][:5] + "Q%d" % ((int(i["date"][5:7]) + 2) // 3)
+                for i in fake.state("invoices") if i["date"]}
+    assert len(files) == total + 1 + 2 + 2 * (2 + len(quarters)) + 6
 
 
 def test_pdfs_copy_out_exactly(fake, mnt, tmp_path):

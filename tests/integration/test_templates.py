@@ -14,7 +14,8 @@ import pytest
 
 from harness import FACTUURFS, ROOT, run, save
 
-TEMPLATES = ["clients.json", "invoices.json", "invoices_payment.json", "products.json"]
+TEMPLATES = ["clients.json", "invoices.json", "invoices_payment.json", "invoices_reminder.json",
+             "products.json", "quotations.json"]
 
 # What a user may send when creating, in the order of the files (read-only fields,
 # such as clientnr, id, priceintax, totals and the client copies on invoices, never).
@@ -28,10 +29,19 @@ CREATE_FIELDS = {
     "products": ["code", "name", "price", "taxes"],
     "invoices": ["profile", "clientnr", "reference", "invoicenote", "date", "lines",
                  "discounttype", "discount", "paymentcondition", "paymentperiod",
-                 "collection", "action", "sendmethod", "savename", "overwrite_if_exist",
+                 "collection", "category", "action", "sendmethod", "savename",
+                 "overwrite_if_exist",
                  "convert_prices_to_euro", "initialdate", "finalsenddate", "frequency",
                  "repeattype"],
     "invoices_payment": ["amount", "date"],
+    # quotations: php Models/Quotation.php and the official quotation page
+    "quotations": ["profile", "clientnr", "reference", "quotationreference", "category",
+                   "date", "lines", "discounttype", "discount", "paymentcondition",
+                   "quotationperiod", "showtotals", "notes", "customstatus", "approved",
+                   "action", "sendmethod", "savename", "overwrite_if_exist",
+                   "convert_prices_to_euro"],
+    # a reminder names its invoice inside (php Models/invoicesReminder.php)
+    "invoices_reminder": ["invoicenr", "attach_invoice"],
 }
 REFERENCE = ["line1", "line2", "line3"]
 LINE = ["amount", "amount_desc", "description", "tax_rate", "price", "discount_pct"]
@@ -43,12 +53,14 @@ TYPES = {
             "paymentmethod", "mailintro", "notes", "defaultdoclang", "defaultcategory",
             "currency", "mandateid", "collecttype", "code", "name", "invoicenote",
             "discounttype", "paymentcondition", "action", "savename", "frequency",
-            "repeattype", "amount_desc", "description", "line1", "line2", "line3"},
+            "repeattype", "amount_desc", "description", "line1", "line2", "line3",
+            "category", "quotationreference", "customstatus", "invoicenr"},
     "int": {"country", "default_email", "top", "taxes", "profile", "clientnr",
-            "paymentperiod"},
+            "paymentperiod", "quotationperiod"},
     "float": {"stddiscount", "price", "discount", "amount", "tax_rate", "discount_pct"},
     "bool": {"showcontact", "tax_shifted", "notes_on_invoice", "active", "collection",
-             "overwrite_if_exist", "convert_prices_to_euro"},
+             "overwrite_if_exist", "convert_prices_to_euro", "showtotals", "approved",
+             "attach_invoice"},
     "date": {"mandatedate", "date", "initialdate", "finalsenddate"},
     "dict": {"reference"},
     "list": {"lines"},

@@ -71,9 +71,11 @@ def filters(fake):
 def test_root_has_views_and_exports(vmnt):
     names = os.listdir(vmnt.mnt)
     assert "views" in names and "exports" in names
-    assert sorted(os.listdir(vmnt.path("views"))) == ["client", "status", "year"]
-    assert sorted(os.listdir(vmnt.path("exports"))) == ["clients.csv", "invoices.csv"]
-    for d in ("views", "views/status", "views/year", "views/client", "exports"):
+    assert sorted(os.listdir(vmnt.path("views"))) == ["client", "quarter", "status", "year"]
+    # the quarters' exports are test_quarter.py's
+    assert sorted(n for n in os.listdir(vmnt.path("exports")) if not n.startswith("btw-")) == \
+        ["clients.csv", "clients.xlsx", "invoices.csv", "invoices.xlsx"]
+    for d in ("views", "views/status", "views/year", "views/client", "views/quarter", "exports"):
         assert os.stat(vmnt.path(d)).st_mode & 0o7777 == 0o700
 
 
@@ -151,7 +153,8 @@ def test_filters_by_hand_on_a_fixed_account(workdir, tmp_path, mounts):
             got = os.getxattr(m.path("invoices", f"F-{nr}.json"), "user.factuurfs.status")
             assert got.decode() == want, nr
         rows = read_csv(m.path("exports", "invoices.csv"))
-        status = {r[0]: r[-1] for r in rows[1:]}
+        col = rows[0].index("status")
+        status = {r[0]: r[col] for r in rows[1:]}
         assert status == {"F-" + nr: want for nr, want in FIXED_STATUS.items()}
     finally:
         f.stop()
@@ -246,14 +249,17 @@ def money(v):
 def test_invoices_csv_has_one_row_per_invoice(fake, vmnt, filters):
     rows = read_csv(vmnt.path("exports", "invoices.csv"))
     assert rows[0] == ["invoicenr", "date", "duedate", "clientnr", "company", "contact",
-                       "totalintax", "open", "paiddate", "sent", "status"]
+                       "totalintax", "open", "paiddate", "sent", "status", "ledger"]
     got = {r[0]: r for r in rows[1:]}
     invoices = fake.state("invoices")
+    # ledger: the general-ledger account of the invoice's category (categories/)
+    ledger = {c["id"]: c["ledger"] for c in fake.state("categories")}
     assert len(rows) - 1 == len(invoices) == len(got)
     for i in invoices:
         want = [cell(i["invoicenr"], True), i["date"], i["duedate"], str(int(i["clientnr"])),
                 cell(i["company"], True), cell(i["contact"], True), money(i["totalintax"]),
-                money(i["open"]), i["paiddate"], i["sent"], status_in(filters, i["invoicenr"])]
+                money(i["open"]), i["paiddate"], i["sent"], status_in(filters, i["invoicenr"]),
+                ledger.get(i["category"], "")]
         assert got[i["invoicenr"]] == want, i["invoicenr"]
 
 
@@ -364,7 +370,8 @@ def test_names_that_are_not_entries_cost_no_call(fake, mounts):
     mark = fake.mark()
     for p in (("views", "nothing"), ("views", "status", "bogus"), ("views", "year", "20x4"),
               ("views", "year", "12345"), ("views", "client", "Acme"),
-              ("views", "client", "17-Acme"), ("exports", "x.csv"),
+              ("views", "client", "17-Acme"), ("exports", "x.csv"), ("exports", "x.xlsx"),
+              ("views", "quarter", "2024-Q0"), ("exports", "btw-2024-Q9.csv"),
               ("views", "status", "open", "x.txt"), ("views", "status", "open", ".hidden.json"),
               ("views", "status", "open", "desktop.ini")):
         assert not os.path.lexists(m.path(*p)), p
@@ -375,14 +382,16 @@ def test_names_that_are_not_entries_cost_no_call(fake, mounts):
 
 
 def test_cold_browse_of_every_view_and_export_is_counted(workdir, mounts):
-    """The whole of views/ and exports/: one call per status filter, one for the
-    invoices listing and one for the clients listing, plus the mount's check."""
+    """The whole of views/ and exports/ (every .csv and .xlsx, the quarters' too): one
+    call per status filter, one for the invoices listing, one for the clients listing
+    and one for the categories (the ledger column of invoices.csv), plus the mount's
+    check."""
     f = Fake(workdir, "--generate", "clients=40,invoices=300,products=5")
     try:
         mark = f.mark()
         m = mounts(f)
         dirs = [m.path("views", "status", s) for s in FILTERS]
-        for g in ("year", "client"):
+        for g in ("year", "client", "quarter"):
             dirs += [m.path("views", g, d) for d in sorted(os.listdir(m.path("views", g)))]
         r = run("ls", "-l", *dirs)
         assert r.returncode == 0, r.stderr
@@ -391,13 +400,15 @@ def test_cold_browse_of_every_view_and_export_is_counted(workdir, mounts):
             for n in os.listdir(d):
                 assert os.readlink(os.path.join(d, n)).startswith("../../../invoices/")
                 nlinks += 1
-        for n in ("invoices.csv", "clients.csv"):
-            read_csv(m.path("exports", n))
+        for n in os.listdir(m.path("exports")):
+            open(m.path("exports", n), "rb").read()
         reqs = f.since(mark)
         paths = sorted(r["path"] for r in reqs)
-        assert len(reqs) == 1 + len(FILTERS) + 2 == 10, paths
+        # (+ categories: the ledger column of invoices.csv)
+        assert len(reqs) == 1 + len(FILTERS) + 3 == 11, paths
         assert len(listing_calls(reqs, "invoices")) == 1 + len(FILTERS)
         assert len(listing_calls(reqs, "clients")) == 1
+        assert len(listing_calls(reqs, "categories")) == 1
         assert sum("filter=" in p for p in paths) == len(FILTERS)
         assert nlinks > 2 * 300
         # and again within the TTL: nothing

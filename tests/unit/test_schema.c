@@ -101,7 +101,8 @@ static void test_tables(void)
 	static const char *const names[] = {"clients",	   "products", "invoices",
 					    "invoices_saved", "invoices_repeated", "profiles",
 					    "taxes",	   "countrylist", "invoices_payment",
-					    "balance"};
+					    "balance", "quotations", "categories",
+					    "invoices_reminder"};
 	const struct schema_field *f;
 	size_t i, j;
 
@@ -1125,6 +1126,113 @@ static void test_round_trips(void)
 	}
 }
 
+/* schema_to_wire_as: read @sent, set @field to @value (JSON) in the pythonic record, and
+ * the body is @want: every field under @sent's name, unchanged ones as sent. */
+static void check_wire_as_at(const struct schema_collection *c, const char *sent,
+			     const char *field, const char *value, const char *want, int line)
+{
+	cJSON *s = js(sent), *py = schema_from_wire(c, s), *w;
+	char err[256] = "";
+
+	if (field && cJSON_GetObjectItemCaseSensitive(py, field))
+		cJSON_ReplaceItemInObjectCaseSensitive(py, field, js(value));
+	else if (field)
+		cJSON_AddItemToObject(py, field, js(value));
+	w = schema_to_wire_as(c, py, s, false, err, sizeof(err));
+	if (!w)
+		printf("%s:%d: %s\n", __FILE__, line, err);
+	check_json_at(w, want, line);
+	cJSON_Delete(w);
+	cJSON_Delete(py);
+	cJSON_Delete(s);
+}
+
+#define CHECK_WIRE_AS(c, sent, field, value, want)                                                 \
+	check_wire_as_at((c), (sent), (field), (value), (want), __LINE__)
+
+static void test_to_wire_as(void)
+{
+	/* A client as the 2015 copies keep it: underscores, "true"/"false", "0"/"1", "". */
+	static const char live[] =
+		"{'clientnr':'7','company':'A','showcontact':'true','tax_shifted':'false',"
+		"'default_email':'0','mandate_id':'M1','mandate_date':'','tax_type':'extax',"
+		"'default_doclang':'nl','default_category':'','active':'true','top':'14',"
+		"'stddiscount':'2.50','lastinvoice':'','reference':[]}";
+	CHECK_WIRE_AS(clients, live, NULL, NULL,
+		      "{'showcontact':'true','company':'A','default_email':'0',"
+		      "'tax_shifted':'false','tax_type':'extax','top':'14','stddiscount':'2.50',"
+		      "'reference':[],'active':'true','default_doclang':'nl',"
+		      "'default_category':'','mandate_id':'M1','mandate_date':''}");
+	CHECK_WIRE_AS(clients, live, "active", "false",
+		      "{'showcontact':'true','company':'A','default_email':'0',"
+		      "'tax_shifted':'false','tax_type':'extax','top':'14','stddiscount':'2.50',"
+		      "'reference':[],'active':'false','default_doclang':'nl',"
+		      "'default_category':'','mandate_id':'M1','mandate_date':''}");
+	CHECK_WIRE_AS(clients, live, "mandateid", "'M2'",
+		      "{'showcontact':'true','company':'A','default_email':'0',"
+		      "'tax_shifted':'false','tax_type':'extax','top':'14','stddiscount':'2.50',"
+		      "'reference':[],'active':'true','default_doclang':'nl',"
+		      "'default_category':'','mandate_id':'M2','mandate_date':''}");
+	/* A number as text keeps its decimals; a date set and cleared. */
+	CHECK_WIRE_AS(clients, "{'clientnr':'7','company':'A','stddiscount':'2.50','top':'14'}",
+		      "stddiscount", "5", "{'company':'A','top':'14','stddiscount':'5.00'}");
+	CHECK_WIRE_AS(clients, "{'clientnr':'7','company':'A','top':'14'}", "top", "30",
+		      "{'company':'A','top':'30'}");
+	CHECK_WIRE_AS(clients, "{'clientnr':'7','company':'A','mandatedate':'0000-00-00'}",
+		      "mandatedate", "'2024-05-01'",
+		      "{'company':'A','mandatedate':'2024-05-01'}");
+	CHECK_WIRE_AS(clients, "{'clientnr':'7','company':'A','mandate_date':'2024-05-01'}",
+		      "mandatedate", "null", "{'company':'A','mandate_date':''}");
+	CHECK_WIRE_AS(clients, "{'clientnr':'7','company':'A','mandatedate':null}", "company",
+		      "'B'", "{'company':'B','mandatedate':null}");
+	/* Booleans in each form the service used. */
+	CHECK_WIRE_AS(clients, "{'company':'A','active':'1'}", "active", "false",
+		      "{'company':'A','active':'0'}");
+	CHECK_WIRE_AS(clients, "{'company':'A','active':'True'}", "active", "false",
+		      "{'company':'A','active':'False'}");
+	CHECK_WIRE_AS(clients, "{'company':'A','active':1}", "active", "false",
+		      "{'company':'A','active':0}");
+	CHECK_WIRE_AS(clients, "{'company':'A','active':true}", "active", "false",
+		      "{'company':'A','active':false}");
+	/* Numbers sent as JSON numbers stay numbers, text sent as a number too. */
+	CHECK_WIRE_AS(clients, "{'company':'A','top':14,'zipcode':1234}", "top", "30",
+		      "{'company':'A','zipcode':1234,'top':30}");
+	CHECK_WIRE_AS(clients, "{'company':'A','zipcode':1234}", "zipcode", "'1235'",
+		      "{'company':'A','zipcode':1235}");
+	CHECK_WIRE_AS(clients, "{'company':'A','zipcode':1234}", "zipcode", "'1234 AB'",
+		      "{'company':'A','zipcode':'1234 AB'}");
+	/* A field the service did not send: the default form. */
+	CHECK_WIRE_AS(clients, "{'company':'A','active':'true'}", "showcontact", "true",
+		      "{'company':'A','active':'true','showcontact':true}");
+	/* Lines: JSON numbers inside, strings outside; an edited line and a new one follow
+	 * the service's lines. */
+	static const char inv[] =
+		"{'savename':'S','clientnr':'3','lines':{'line1':{'amount':4,'description':'x',"
+		"'tax_rate':21,'price':10.5},'line2':{'amount':'1','description':'y',"
+		"'tax_rate':'9','price':'2.00'}}}";
+	CHECK_WIRE_AS(saved, inv, "lines",
+		      "[{'amount':5,'description':'x','tax_rate':21,'price':10.5},"
+		      "{'amount':1,'description':'y','tax_rate':9,'price':3},"
+		      "{'amount':2,'description':'z','tax_rate':21,'price':1}]",
+		      "{'savename':'S','clientnr':'3','lines':{'line1':{'amount':5,"
+		      "'description':'x','tax_rate':21,'price':10.5},'line2':{'amount':'1',"
+		      "'description':'y','tax_rate':'9','price':'3.00'},'line3':{'amount':2,"
+		      "'description':'z','tax_rate':21,'price':1}}}");
+	/* Lines sent as a JSON array go back as one. */
+	CHECK_WIRE_AS(saved, "{'savename':'S','lines':[{'amount':'1','price':'2'}]}", "lines",
+		      "[{'amount':1,'price':3}]",
+		      "{'savename':'S','lines':[{'amount':'1','price':'3'}]}");
+	/* Without what was sent: as schema_to_wire. */
+	{
+		cJSON *py = js("{'company':'A','active':true,'mandateid':'M'}");
+		char err[256];
+		cJSON *w = schema_to_wire_as(clients, py, NULL, false, err, sizeof(err));
+		CHECK_JSON(w, "{'company':'A','active':true,'mandateid':'M'}");
+		cJSON_Delete(w);
+		cJSON_Delete(py);
+	}
+}
+
 int main(void)
 {
 	clients = schema_find("clients");
@@ -1161,5 +1269,6 @@ int main(void)
 	test_to_wire_required();
 	test_to_wire_lists();
 	test_round_trips();
+	test_to_wire_as();
 	return unit_report();
 }

@@ -31,6 +31,8 @@
 
 #define T0 1000.0
 #define STARTED ((time_t)1767225600) /* the mount's start: 2026-01-01 */
+/* The collection of the PDFs tested here. */
+#define INV schema_find("invoices")
 
 static struct fake_clock clk;
 
@@ -380,7 +382,7 @@ static int race_record(struct race *r, int i)
 
 static int race_pdf(struct race *r, int i)
 {
-	r->sizes[i] = pdfstore_fetch(r->ps, r->what);
+	r->sizes[i] = pdfstore_fetch(r->ps, INV, r->what);
 	return r->sizes[i] < 0 ? (int)r->sizes[i] : 0;
 }
 
@@ -1033,7 +1035,7 @@ static double pdf_figure(struct pdfstore *ps, const char *key)
 /* Reads all of PDF @nr into @buf (NUL-terminated). */
 static ssize_t read_pdf(struct pdfstore *ps, const char *nr, char *buf, size_t size)
 {
-	ssize_t n = pdfstore_read(ps, nr, buf, size - 1, 0);
+	ssize_t n = pdfstore_read(ps, INV, nr, buf, size - 1, 0);
 
 	buf[n > 0 ? n : 0] = '\0';
 	return n;
@@ -1084,17 +1086,17 @@ static void test_pdf_shared(void)
 	for (int i = 0; i < RACERS; i++)
 		CHECK(r.rcs[i] == 0 && r.sizes[i] == (off_t)strlen(pdf_a));
 	/* Known now: its size, its bytes, no call. */
-	CHECK(pdfstore_size(p.ps, "2026-0001", false) == (off_t)strlen(pdf_a));
+	CHECK(pdfstore_size(p.ps, INV, "2026-0001", false) == (off_t)strlen(pdf_a));
 	CHECK(read_pdf(p.ps, "2026-0001", buf, sizeof(buf)) == (ssize_t)strlen(pdf_a));
 	CHECK_STR(buf, pdf_a);
-	CHECK(pdfstore_read(p.ps, "2026-0001", buf, 10, 9) == 10 && !memcmp(buf, pdf_a + 9, 10));
-	CHECK(pdfstore_read(p.ps, "2026-0001", buf, 10, (off_t)strlen(pdf_a)) == 0);
+	CHECK(pdfstore_read(p.ps, INV, "2026-0001", buf, 10, 9) == 10 && !memcmp(buf, pdf_a + 9, 10));
+	CHECK(pdfstore_read(p.ps, INV, "2026-0001", buf, 10, (off_t)strlen(pdf_a)) == 0);
 	CHECK(pdf_gets(&p, "2026-0001") == 1);
 	CHECK(pdf_figure(p.ps, "pdfs_fetched") == 1 &&
 	      pdf_figure(p.ps, "pdf_disk_cache_hits") == 0);
 	/* Not asked yet: unknown, and no call to say so. */
-	CHECK(pdfstore_size(p.ps, "2026-0002", false) == -1);
-	CHECK(pdfstore_size(p.ps, "2026-0002", true) == -1);
+	CHECK(pdfstore_size(p.ps, INV, "2026-0002", false) == -1);
+	CHECK(pdfstore_size(p.ps, INV, "2026-0002", true) == -1);
 	CHECK(pdf_gets(&p, "2026-0002") == 0);
 	pdf_fini(&p);
 }
@@ -1111,11 +1113,11 @@ static void test_pdf_prefetch(void)
 	pdf_init(&p, true, 1 << 20);
 	room = pdfstore_room(p.ps);
 	CHECK(room == 1 << 20);
-	CHECK(!pdfstore_is_local(p.ps, "2026-0001") && pdf_gets(&p, "2026-0001") == 0);
-	CHECK(pdfstore_prefetch(p.ps, "2026-0001") == 1);
-	CHECK(pdfstore_prefetch(p.ps, "2026-0001") == 0);
+	CHECK(!pdfstore_is_local(p.ps, INV, "2026-0001") && pdf_gets(&p, "2026-0001") == 0);
+	CHECK(pdfstore_prefetch(p.ps, INV, "2026-0001") == 1);
+	CHECK(pdfstore_prefetch(p.ps, INV, "2026-0001") == 0);
 	CHECK(pdf_gets(&p, "2026-0001") == 1);
-	CHECK(pdfstore_is_local(p.ps, "2026-0001"));
+	CHECK(pdfstore_is_local(p.ps, INV, "2026-0001"));
 	CHECK(pdfstore_room(p.ps) == room - (off_t)strlen(pdf_a));
 	CHECK(pdf_figure(p.ps, "pdfs_prefetched") == 1 && pdf_figure(p.ps, "pdfs_fetched") == 0);
 	CHECK(read_pdf(p.ps, "2026-0001", buf, sizeof(buf)) == (ssize_t)strlen(pdf_a));
@@ -1123,12 +1125,12 @@ static void test_pdf_prefetch(void)
 	CHECK(pdf_gets(&p, "2026-0001") == 1 && pdf_figure(p.ps, "pdf_disk_cache_hits") == 1);
 	/* A read first: the prefetch finds it known, no call. */
 	CHECK(read_pdf(p.ps, "2026-0002", buf, sizeof(buf)) == (ssize_t)strlen(pdf_b));
-	CHECK(pdfstore_prefetch(p.ps, "2026-0002") == 0 && pdf_gets(&p, "2026-0002") == 1);
+	CHECK(pdfstore_prefetch(p.ps, INV, "2026-0002") == 0 && pdf_gets(&p, "2026-0002") == 1);
 	/* What the service refuses is an error, and nothing local. */
-	CHECK(pdfstore_prefetch(p.ps, "2026-0098") < 0 && !pdfstore_is_local(p.ps, "2026-0098"));
+	CHECK(pdfstore_prefetch(p.ps, INV, "2026-0098") < 0 && !pdfstore_is_local(p.ps, INV, "2026-0098"));
 	/* A remount: what is on disk is local, without a call or an entry. */
 	ps2 = pdf_remount(&p, 1 << 20);
-	CHECK(ps2 && pdfstore_is_local(ps2, "2026-0001") && !pdfstore_is_local(ps2, "2026-0003"));
+	CHECK(ps2 && pdfstore_is_local(ps2, INV, "2026-0001") && !pdfstore_is_local(ps2, INV, "2026-0003"));
 	pdfstore_free(ps2);
 	pdf_fini(&p);
 	/* Without a disk cache: no room to speak of. */
@@ -1152,7 +1154,7 @@ static void *fetch_main(void *arg)
 {
 	struct sizer *z = arg;
 
-	z->size = pdfstore_fetch(z->ps, "2026-0002");
+	z->size = pdfstore_fetch(z->ps, INV, "2026-0002");
 	return NULL;
 }
 
@@ -1165,7 +1167,7 @@ static void *size_main(void *arg)
 	z->started = true;
 	pthread_cond_broadcast(&z->cond);
 	pthread_mutex_unlock(&z->lock);
-	z->size = pdfstore_size(z->ps, "2026-0002", true);
+	z->size = pdfstore_size(z->ps, INV, "2026-0002", true);
 	return NULL;
 }
 
@@ -1182,7 +1184,7 @@ static void test_pdf_size_waits(void)
 	fake_service_hold(p.e.st.svc, "GET", "invoices_pdf/2026-0002");
 	pthread_create(&tf, NULL, fetch_main, &f);
 	CHECK(fake_service_wait_held(p.e.st.svc, 1));
-	CHECK(pdfstore_size(p.ps, "2026-0002", false) == -1);
+	CHECK(pdfstore_size(p.ps, INV, "2026-0002", false) == -1);
 	pthread_create(&tw, NULL, size_main, &w);
 	pthread_mutex_lock(&w.lock);
 	while (!w.started)
@@ -1207,7 +1209,7 @@ static void test_pdf_disk(void)
 	int fd;
 
 	pdf_init(&p, true, 1 << 20);
-	CHECK(pdfstore_fetch(p.ps, "2026-0001") == (off_t)strlen(pdf_a));
+	CHECK(pdfstore_fetch(p.ps, INV, "2026-0001") == (off_t)strlen(pdf_a));
 	/* On disk, private, whole, and no temporary file left. */
 	snprintf(path, sizeof(path), "%s/2026-0001.pdf", p.dir);
 	CHECK(file_is(path, pdf_a, 0600));
@@ -1218,7 +1220,7 @@ static void test_pdf_disk(void)
 	/* A remount finds it: its size without a call, its bytes from disk
 	 * (a disk hit, once per PDF). */
 	ps2 = pdf_remount(&p, 1 << 20);
-	CHECK(ps2 && pdfstore_size(ps2, "2026-0001", false) == (off_t)strlen(pdf_a));
+	CHECK(ps2 && pdfstore_size(ps2, INV, "2026-0001", false) == (off_t)strlen(pdf_a));
 	CHECK(read_pdf(ps2, "2026-0001", buf, sizeof(buf)) == (ssize_t)strlen(pdf_a));
 	CHECK_STR(buf, pdf_a);
 	CHECK(read_pdf(ps2, "2026-0001", buf, sizeof(buf)) == (ssize_t)strlen(pdf_a));
@@ -1231,7 +1233,7 @@ static void test_pdf_disk(void)
 	CHECK(fd >= 0 && write(fd, pdf_a, 30) == 30);
 	close(fd);
 	ps2 = pdf_remount(&p, 1 << 20);
-	CHECK(ps2 && pdfstore_size(ps2, "2026-0001", false) == -1);
+	CHECK(ps2 && pdfstore_size(ps2, INV, "2026-0001", false) == -1);
 	CHECK(access(path, F_OK) != 0);
 	CHECK(read_pdf(ps2, "2026-0001", buf, sizeof(buf)) == (ssize_t)strlen(pdf_a));
 	CHECK_STR(buf, pdf_a);
@@ -1241,7 +1243,7 @@ static void test_pdf_disk(void)
 
 	/* Its disk copy removed behind the store's back: EAGAIN, then fetched anew. */
 	unlink(path);
-	CHECK(pdfstore_read(ps2, "2026-0001", buf, sizeof(buf), 0) == -EAGAIN);
+	CHECK(pdfstore_read(ps2, INV, "2026-0001", buf, sizeof(buf), 0) == -EAGAIN);
 	CHECK(read_pdf(ps2, "2026-0001", buf, sizeof(buf)) == (ssize_t)strlen(pdf_a));
 	CHECK(pdf_gets(&p, "2026-0001") == 3);
 	pdfstore_free(ps2);
@@ -1255,21 +1257,21 @@ static void test_pdf_failures(void)
 
 	pdf_init(&p, true, 1 << 20);
 	/* Not a PDF: EIO, nothing kept. */
-	CHECK(pdfstore_fetch(p.ps, "2026-0098") == -EIO);
+	CHECK(pdfstore_fetch(p.ps, INV, "2026-0098") == -EIO);
 	CHECK_STR(last_error(p.e.st.ev),
 		  "get the PDF of 2026-0098: the service sent something that is not a PDF");
 	/* A PDF without its end: EIO, not kept. */
-	CHECK(pdfstore_fetch(p.ps, "2026-0099") == -EIO);
+	CHECK(pdfstore_fetch(p.ps, INV, "2026-0099") == -EIO);
 	CHECK(count_files(p.dir, "2026-0099") == 0);
 	/* Not asked again within the hold, then asked. */
 	clk.now += 0.5;
-	CHECK(pdfstore_read(p.ps, "2026-0099", buf, sizeof(buf), 0) == -EIO);
+	CHECK(pdfstore_read(p.ps, INV, "2026-0099", buf, sizeof(buf), 0) == -EIO);
 	CHECK(pdf_gets(&p, "2026-0099") == 1);
 	clk.now += 0.6;
-	CHECK(pdfstore_fetch(p.ps, "2026-0099") == -EIO);
+	CHECK(pdfstore_fetch(p.ps, INV, "2026-0099") == -EIO);
 	CHECK(pdf_gets(&p, "2026-0099") == 2);
 	/* No such invoice: ENOENT. */
-	CHECK(pdfstore_fetch(p.ps, "2026-0404") == -ENOENT);
+	CHECK(pdfstore_fetch(p.ps, INV, "2026-0404") == -ENOENT);
 	CHECK(pdf_figure(p.ps, "pdfs_fetched") == 0);
 	pdf_fini(&p);
 }
@@ -1283,9 +1285,9 @@ static void test_pdf_memory(void)
 	/* No directory: the bytes in memory, at most two and a half PDFs. */
 	CHECK(strlen(pdf_b) == strlen(pdf_a) && strlen(pdf_c) == strlen(pdf_a));
 	pdf_init(&p, false, size * 5 / 2);
-	CHECK(pdfstore_fetch(p.ps, "2026-0001") == size);
+	CHECK(pdfstore_fetch(p.ps, INV, "2026-0001") == size);
 	clk.now += 1;
-	CHECK(pdfstore_fetch(p.ps, "2026-0002") == size);
+	CHECK(pdfstore_fetch(p.ps, INV, "2026-0002") == size);
 	CHECK(pdf_figure(p.ps, "pdf_memory_bytes") == 2 * size);
 	CHECK(pdf_figure(p.ps, "pdf_disk_bytes") == 0);
 	/* Read: 0001 is now the most recently used. */
@@ -1296,11 +1298,11 @@ static void test_pdf_memory(void)
 	CHECK_STR(buf, pdf_a);
 	/* A third: the least recently read goes. */
 	clk.now += 1;
-	CHECK(pdfstore_fetch(p.ps, "2026-0003") == size);
+	CHECK(pdfstore_fetch(p.ps, INV, "2026-0003") == size);
 	CHECK(pdf_figure(p.ps, "pdf_memory_bytes") == 2 * size);
-	CHECK(pdfstore_size(p.ps, "2026-0002", false) == -1);
-	CHECK(pdfstore_size(p.ps, "2026-0001", false) == size);
-	CHECK(pdfstore_size(p.ps, "2026-0003", false) == size);
+	CHECK(pdfstore_size(p.ps, INV, "2026-0002", false) == -1);
+	CHECK(pdfstore_size(p.ps, INV, "2026-0001", false) == size);
+	CHECK(pdfstore_size(p.ps, INV, "2026-0003", false) == size);
 	CHECK(gets(&p.e, NULL) == 3);
 	/* Read again: fetched again. */
 	CHECK(read_pdf(p.ps, "2026-0002", buf, sizeof(buf)) == size);
@@ -1327,13 +1329,13 @@ static void test_pdf_disk_lru(void)
 	char path[128];
 
 	pdf_init(&p, true, size * 5 / 2);
-	CHECK(pdfstore_fetch(p.ps, "2026-0001") == size);
-	CHECK(pdfstore_fetch(p.ps, "2026-0002") == size);
+	CHECK(pdfstore_fetch(p.ps, INV, "2026-0001") == size);
+	CHECK(pdfstore_fetch(p.ps, INV, "2026-0002") == size);
 	/* Their last use, set apart: 0002 is the older (the file times may
 	 * share a clock tick otherwise). */
 	set_mtime(p.dir, "2026-0001.pdf", 1800000000);
 	set_mtime(p.dir, "2026-0002.pdf", 1700000000);
-	CHECK(pdfstore_fetch(p.ps, "2026-0003") == size);
+	CHECK(pdfstore_fetch(p.ps, INV, "2026-0003") == size);
 	snprintf(path, sizeof(path), "%s/2026-0002.pdf", p.dir);
 	CHECK(access(path, F_OK) != 0);
 	snprintf(path, sizeof(path), "%s/2026-0001.pdf", p.dir);
@@ -1345,10 +1347,10 @@ static void test_pdf_disk_lru(void)
 	/* A PDF bigger than the bound is still kept while it is the one just written. */
 	pdf_fini(&p);
 	pdf_init(&p, true, size / 2);
-	CHECK(pdfstore_fetch(p.ps, "2026-0001") == size);
+	CHECK(pdfstore_fetch(p.ps, INV, "2026-0001") == size);
 	snprintf(path, sizeof(path), "%s/2026-0001.pdf", p.dir);
 	CHECK(access(path, F_OK) == 0);
-	CHECK(pdfstore_fetch(p.ps, "2026-0002") == size);
+	CHECK(pdfstore_fetch(p.ps, INV, "2026-0002") == size);
 	CHECK(access(path, F_OK) != 0);
 	CHECK(count_files(p.dir, ".pdf") == 1);
 	pdf_fini(&p);

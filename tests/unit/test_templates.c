@@ -67,10 +67,11 @@ static void test_examples(void)
 
 static void test_which(void)
 {
-	static const char *const want[] = {"clients", "products", "invoices", "invoices_payment"};
+	static const char *const want[] = {"clients",	 "products",   "invoices",
+					   "invoices_payment", "quotations", "invoices_reminder"};
 	char name[64];
-	CHECK(templates_count() == 4);
-	for (size_t i = 0; i < 4; i++) {
+	CHECK(templates_count() == 6);
+	for (size_t i = 0; i < 6; i++) {
 		const struct schema_collection *c = templates_collection(i);
 		CHECK_STR(c ? c->name : NULL, want[i]);
 		CHECK(templates_name(i, name, sizeof(name)));
@@ -78,8 +79,8 @@ static void test_which(void)
 		      !strcmp(name + strlen(want[i]), ".json"));
 		CHECK(templates_find(name) == (int)i);
 	}
-	CHECK(templates_collection(4) == NULL);
-	CHECK(!templates_name(4, name, sizeof(name)));
+	CHECK(templates_collection(6) == NULL);
+	CHECK(!templates_name(6, name, sizeof(name)));
 	CHECK(!templates_name(0, name, 4)); /* does not fit */
 	CHECK(templates_find("products") == -1);
 	CHECK(templates_find("taxes.json") == -1);
@@ -87,9 +88,10 @@ static void test_which(void)
 	CHECK(!templates_creatable(schema_find("taxes")));
 	CHECK(!templates_creatable(schema_find("invoices_saved")));
 	CHECK(!templates_creatable(schema_find("balance")));
+	CHECK(!templates_creatable(schema_find("categories")));
 	CHECK(!templates_creatable(NULL));
 	CHECK(templates_record(schema_find("taxes")) == NULL);
-	CHECK(templates_text(4, &(size_t){0}) == NULL);
+	CHECK(templates_text(6, &(size_t){0}) == NULL);
 }
 
 /* Each template: the fields a create may send, no read-only one, converting as it is. */

@@ -1,0 +1,102 @@
+"""Writing back what the service sent: an edit goes back under the names and in the
+forms the service used for that record (the API reference's correction of
+2026-11-30), for every form the fake can serve (fakeapi --wire-forms)."""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from harness import Fake
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                "fakeapi"))
+import fakeapi  # noqa: E402
+
+# A client as the fake stores it (its own wire form: .NET names, "0"/"1", "" dates);
+# --wire-forms dresses it on the way out.
+CLIENT = {
+    "clientnr": "900", "contact": "Sanne Bakker", "showcontact": "1",
+    "company": "Bakkerij De Korst", "address": "Kerkstraat 1", "zipcode": "1011 AA",
+    "city": "Amsterdam", "country": "146", "phone": "", "mobile": "",
+    "email": "sanne@example.nl", "bankcode": "NL91ABNA0417164300", "biccode": "ABNANL2A",
+    "taxnumber": "", "tax_shifted": "0", "sendmethod": "email", "paymentmethod": "bank",
+    "top": "14", "stddiscount": "2.50", "mailintro": "", "reference": [], "notes": "",
+    "notes_on_invoice": "0", "active": "1", "default_email": "0", "email_reminder": "",
+    "defaultdoclang": "nl", "defaultcategory": "", "currency": "EUR",
+    "mandateid": "MND-00900", "mandatedate": "", "collecttype": "", "taxtype": "extax",
+    "lastinvoice": "", "timestamp": "2025-01-02",
+}
+# What the service computes: never sent back (factuurfs refuses a change to them).
+READONLY = {"clientnr", "lastinvoice", "timestamp"}
+
+# (wire forms, sed expression on the file, the field as the service names it, the value
+# its PUT must carry).  Every other field must go back exactly as the fake sent it.
+VARIANTS = [
+    ("", r's/"active": true/"active": false/', "active", "0"),
+    ("", r's/"top": 14/"top": 30/', "top", "30"),
+    ("live2015", r's/"active": true/"active": false/', "active", "false"),
+    ("live2015", r's/"mandateid": "MND-00900"/"mandateid": "MND-00901"/', "mandate_id",
+     "MND-00901"),
+    ("live2015", r's/"mandatedate": null/"mandatedate": "2026-01-05"/', "mandate_date",
+     "2026-01-05"),
+    ("live2015", r's/"defaultdoclang": "nl"/"defaultdoclang": "en"/', "default_doclang", "en"),
+    ("underscore", r's/"taxtype": "extax"/"taxtype": "incltax"/', "tax_type", "incltax"),
+    ("truefalse", r's/"showcontact": true/"showcontact": false/', "showcontact", "false"),
+    ("truefalse", r's/"default_email": 0/"default_email": 1/', "default_email", "1"),
+    ("native", r's/"active": true/"active": false/', "active", False),
+    ("native", r's/"stddiscount": 2.5/"stddiscount": 5/', "stddiscount", 5),
+    ("zerodates", r's/"mandatedate": null/"mandatedate": "2026-01-05"/', "mandatedate",
+     "2026-01-05"),
+    ("zerodates", r's/"company": "Bakkerij De Korst"/"company": "De Korst"/', "company",
+     "De Korst"),
+]
+
+
+def served(forms):
+    """The client as the fake serves it under @forms."""
+    return fakeapi.dress("clients", dict(CLIENT), fakeapi.parse_wire_forms(forms))
+
+
+@pytest.mark.parametrize("forms,expr,field,want", VARIANTS,
+                         ids=[f"{v[0] or 'default'}-{v[2]}" for v in VARIANTS])
+def test_an_edit_goes_back_under_the_services_names_and_forms(workdir, mounts, forms, expr,
+                                                               field, want):
+    fake = Fake(workdir, "--generate", "clients=2,invoices=2,products=2",
+                *(["--wire-forms", forms] if forms else []))
+    try:
+        fake.put_state("clients", "900", CLIENT)
+        m = mounts(fake)
+        path = m.path("clients", "900.json")
+        before = open(path).read()
+        mark = fake.mark()
+        subprocess.run(["sed", "-i", expr, path], check=True)
+        assert open(path).read() != before, "the sed expression changed nothing"
+        puts = [r for r in fake.since(mark) if r["method"] != "GET"]
+        assert [(r["method"], r["path"].split("?")[0]) for r in puts] == \
+            [("PUT", "/api/v1/clients/900")]
+        body = json.loads(puts[0]["body"])
+        sent = served(forms)
+        # Every field the service sent (bar what it computes) under its own name ...
+        assert set(body) == set(sent) - READONLY
+        # ... the edited one in the service's form, the others exactly as sent.
+        assert body[field] == want and type(body[field]) is type(want)
+        for k in body:
+            if k != field:
+                assert body[k] == sent[k] and type(body[k]) is type(sent[k]), k
+    finally:
+        fake.stop()
+
+
+def test_the_live2015_forms_are_what_the_reference_describes():
+    """The preset serves the five underscore names, "true"/"false" for the four client
+    booleans, "0"/"1" for default_email, "" for no date (not a test of factuurfs: of
+    the fake the tests above rely on)."""
+    s = served("live2015")
+    for php in ("mandate_id", "mandate_date", "tax_type", "default_doclang",
+                "default_category"):
+        assert php in s and php.replace("_", "") not in s
+    assert [s[k] for k in ("showcontact", "tax_shifted", "notes_on_invoice", "active")] == \
+        ["true", "false", "false", "true"]
+    assert s["default_email"] == "0" and s["mandate_date"] == "" and s["lastinvoice"] == ""
