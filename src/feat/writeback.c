@@ -474,7 +474,7 @@ static int check_deliberate(const struct schema_collection *c, const cJSON *user
 	cJSON_ArrayForEach(m, user) {
 		if (!schema_field_find(c, m->string))
 			return fail(-EINVAL, msg, msglen,
-				    "not sent: a %s file holds only {\"%s\": \"%s\", "
+				    "not sent: a file in %s/ holds only {\"%s\": \"%s\", "
 				    "\"attach_invoice\": true}, and this one has '%s' too: "
 				    "a copy of another record is never taken for a reminder",
 				    c->name, c->id_field, nr, m->string);
