@@ -1101,17 +1101,22 @@ static char *kept_text(const struct schema_collection *c, const struct cache_rec
 	return text;
 }
 
-/* Keeps deleted record @r of @c under .factuurfs/deleted/<c>/@name. */
-static void keep_deleted(struct save *s, const struct schema_collection *c, const char *name,
-			 const struct cache_record *r)
+/* Keeps record @r of @c, about to be deleted, under .factuurfs/deleted/<c>/@name.
+ * 0 (also without a store: -o nodiskcache), or -errno with the reason in @msg. */
+static int keep_deleted(struct save *s, const struct schema_collection *c, const char *name,
+			const struct cache_record *r, char *msg, size_t msglen)
 {
 	size_t len = 0;
-	char *text = s->deleted ? kept_text(c, r, &len) : NULL;
+	if (!s->deleted)
+		return 0;
+	char *text = kept_text(c, r, &len);
 	int rc = text ? deleted_keep(s->deleted, c->name, name, text, len) : -ENOMEM;
-	if (s->deleted && rc < 0)
-		log_msg(LOG_ERR, "deleted %s/%s could not be kept in .factuurfs/deleted: %s",
-			c->name, name, log_strerror(-rc));
+	if (rc < 0)
+		snprintf(msg, msglen, "not deleted: its copy could not be kept in "
+			 ".factuurfs/deleted (%s), and a delete is never made without one",
+			 log_strerror(-rc));
 	free(text);
+	return rc;
 }
 
 int save_unlink(struct save *s, struct node *dir, const char *name, pid_t pid,
@@ -1166,22 +1171,28 @@ int save_unlink(struct save *s, struct node *dir, const char *name, pid_t pid,
 		effect_now(fx, n->ino);
 		return 0;
 	}
-	/* The record as it is now: what the guard reads, and what is kept once it
-	 * is gone (none when it cannot be read: the delete goes on). */
+	/* The record as it is now: what the guard reads, and what is kept.  One
+	 * that cannot be read is not deleted: its guard cannot be checked, nor its
+	 * copy kept. */
 	struct cache_record *r = NULL;
-	if (cache_record_get(s->cache, dir->c, n->id, &r) < 0)
-		r = NULL;
-	rc = delete_guarded(s, dir->c, r, msg, sizeof(msg));
+	rc = cache_record_get(s->cache, dir->c, n->id, &r);
+	if (rc < 0)
+		snprintf(msg, sizeof(msg), "not deleted: it could not be read first (%s)",
+			 log_strerror(-rc));
+	if (rc == 0)
+		rc = delete_guarded(s, dir->c, r, msg, sizeof(msg));
+	/* Kept before the DELETE leaves, so that a daemon that dies as it is
+	 * answered has it too; a copy of one whose DELETE failed stays (the
+	 * service may have carried out a DELETE whose answer was lost). */
+	if (rc == 0)
+		rc = keep_deleted(s, dir->c, name, r, msg, sizeof(msg));
 	if (rc == 0)
 		rc = wb_delete(s->wb, dir->c, n->id, msg, sizeof(msg));
+	cache_record_unref(r);
 	if (rc < 0) {
 		events_refused(s->events, what, "deleted", msg);
-		cache_record_unref(r);
 		return rc;
 	}
-	if (r)
-		keep_deleted(s, dir->c, name, r);
-	cache_record_unref(r);
 	events_change(s->events, "deleted %s", what);
 	effect_now(fx, dir->ino);
 	fx->views = true;

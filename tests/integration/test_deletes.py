@@ -139,3 +139,26 @@ def test_the_refusal_is_a_desktop_notification(acct, mounts, workdir):
                  "the notification naming -o allow_invoice_delete")
     finally:
         bus.close()
+
+
+def test_no_delete_without_its_copy(acct, mounts):
+    """The copy is kept before the DELETE is sent: when it cannot be written, nothing is
+    deleted (the errno of the disk, 0 requests, the reason in the status file)."""
+    m = mounts(acct)
+    os.unlink(m.path("clients", "1.json"))      # makes state/deleted/clients/
+    sub = os.path.join(state_dir(m), "deleted", "clients")
+    os.rename(sub, sub + ".away")
+    with open(sub, "w"):                         # a file where the directory was
+        pass
+    mark = acct.mark()
+    with pytest.raises(OSError) as e:
+        os.unlink(m.path("clients", "2.json"))
+    assert e.value.errno == errno.ENOTDIR
+    assert writes(acct, mark) == []
+    assert os.path.exists(m.path("clients", "2.json"))
+    assert any("copy could not be kept" in x["message"] for x in m.status()["last_errors"])
+    os.unlink(sub)
+    os.rename(sub + ".away", sub)
+    os.unlink(m.path("clients", "2.json"))
+    assert writes(acct, mark) == [("DELETE", "clients/2")]
+    assert sorted(os.listdir(m.path(".factuurfs", "deleted", "clients"))) == ["1.json", "2.json"]
