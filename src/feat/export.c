@@ -325,7 +325,7 @@ int export_get(struct exports *x, const char *name, struct export_text **out)
 	struct cache_listing *l = NULL, *l2 = NULL, *cats = NULL;
 	struct rendered *e = NULL;
 	struct table tbl = {0};
-	char q[16], sheet[32];
+	char q[16] = "", sheet[32];
 	int fixed = export_find(name), f = format_of(name), rc;
 	bool quarter = fixed < 0 && quarter_of_name(name, q, sizeof(q));
 	const struct schema_collection *c =
