@@ -678,8 +678,9 @@ static int fetch_listing(struct cache *cache, const struct schema_collection *c,
 				snprintf(path, sizeof(path), "%s?count=%ld&offset=%ld", c->name,
 					 asked, offset);
 				rc = store_get(cache->api, cache->cfg.events, what, path, &resp);
-			} else if (rc < 0 && !resp.failed_fast)
-				events_error(cache->cfg.events, what, resp.message);
+			} else if (rc < 0) {
+				store_failed(cache->cfg.events, what, &resp);
+			}
 		} else {
 			rc = store_get(cache->api, cache->cfg.events, what, path, &resp);
 		}

@@ -16,4 +16,9 @@ struct events;
 int store_get(struct api *api, struct events *ev, const char *what, const char *path,
 	      struct api_answer *out);
 
+/* Records the failed answer @out of a GET of @what as store_get does: for a
+ * caller that sent it with api_call to try another reading first (a path or
+ * a language the service may not know) and ends on it. */
+void store_failed(struct events *ev, const char *what, const struct api_answer *out);
+
 #endif

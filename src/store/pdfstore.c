@@ -344,8 +344,8 @@ static int pdf_get(struct pdfstore *ps, const struct schema_collection *c, const
 			log_msg(LOG_INFO, "%s: GET %s: %s; trying %s", what, path,
 				rc < 0 ? resp->message : "not a PDF", next);
 			api_answer_clear(resp);
-		} else if (next && rc < 0 && !resp->failed_fast) {
-			events_error(ps->events, what, resp->message); /* as store_get would */
+		} else if (next && rc < 0) {
+			store_failed(ps->events, what, resp);
 		}
 		if (rc == 0 && found < 0 && is_pdf(resp, false)) {
 			pthread_mutex_lock(&ps->lock);
