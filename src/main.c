@@ -641,6 +641,15 @@ static void harden(void)
 #endif
 }
 
+/* "<account dir>/@name" (malloc'd), NULL on ENOMEM or without a disk cache. */
+static char *account_path(const struct daemon *d, const char *name)
+{
+	char *path = NULL;
+	if (!d->pdf_dir || asprintf(&path, "%s/%s", d->pdf_dir, name) < 0)
+		return NULL;
+	return path;
+}
+
 /* The account's state/ (listings, unsaved texts) is one mount's at a time: a
  * second mount of the account would restore the first one's unsaved texts
  * and race its writes.  0 when this mount holds it; else it keeps both in
@@ -648,12 +657,8 @@ static void harden(void)
  * whole under its own name). */
 static int lock_state(struct daemon *d)
 {
-	char *state = NULL, *lock = NULL;
-	if (asprintf(&state, "%s/state", d->pdf_dir) < 0)
-		state = NULL;
-	if (state && asprintf(&lock, "%s/lock", state) < 0)
-		lock = NULL;
-	int rc = lock ? diskfile_mkdirs(state) : -ENOMEM;
+	char *state = account_path(d, "state"), *lock = account_path(d, "state/lock");
+	int rc = state && lock ? diskfile_mkdirs(state) : -ENOMEM;
 	if (rc == 0)
 		rc = diskfile_lock(lock);
 	if (rc >= 0) {
@@ -675,16 +680,13 @@ static int lock_state(struct daemon *d)
  * the journal's directory (ns/journal.h: opened after the check). */
 static void open_state(struct daemon *d)
 {
-	char *listings = NULL;
-	if (asprintf(&listings, "%s/state/listings", d->pdf_dir) < 0)
-		listings = NULL;
+	char *listings = account_path(d, "state/listings");
 	int rc = listings ? persist_new(&d->persist, listings) : -ENOMEM;
 	if (rc < 0)
 		log_msg(LOG_WARNING, "%s: %s; listings are kept in memory only",
 			listings ? listings : d->pdf_dir, log_strerror(-rc));
 	free(listings);
-	if (asprintf(&d->journal_dir, "%s/state/journal", d->pdf_dir) < 0)
-		d->journal_dir = NULL;
+	d->journal_dir = account_path(d, "state/journal");
 }
 
 /* The modules of the mount over the account's API client @api_cfg (its key
@@ -701,9 +703,8 @@ static int open_modules(struct daemon *d, const struct api_config *acfg)
 	d->pdf_dir = o->nodiskcache ? NULL : pdf_cache_dir(o, d->username);
 	if (d->pdf_dir) {
 		/* The reserve's count lives beside the account's PDFs. */
-		char *bg = NULL;
-		if (asprintf(&bg, "%s/background-calls", d->pdf_dir) >= 0 &&
-		    api_background_persist(d->api, bg) < 0)
+		char *bg = account_path(d, "background-calls");
+		if (bg && api_background_persist(d->api, bg) < 0)
 			log_msg(LOG_WARNING, "%s: the thumbnail reserve counts per mount", bg);
 		free(bg);
 		if (lock_state(d) == 0)
@@ -822,9 +823,7 @@ static int open_account(struct daemon *d)
 			d->journal_dir, log_strerror(-rc));
 	/* Records deleted through the mount, kept 30 days beside the state (none
 	 * with -o nodiskcache). */
-	char *deleted = NULL;
-	if (d->pdf_dir && asprintf(&deleted, "%s/state/deleted", d->pdf_dir) < 0)
-		deleted = NULL;
+	char *deleted = account_path(d, "state/deleted");
 	if (deleted && (rc = deleted_open(&d->deleted, deleted)) < 0)
 		log_msg(LOG_WARNING, "%s: %s; deleted records are not kept", deleted,
 			log_strerror(-rc));
