@@ -3,6 +3,7 @@
 
 #include <math.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -46,6 +47,28 @@ static size_t jt_utf8_whole(const char *out, size_t n)
 	return n - (lead - 1) >= need ? n : lead - 1;
 }
 
+/* The closing quote of the string whose body starts at @p, or NULL: memchr finds each
+ * quote, and one after an odd run of backslashes is escaped.  A listing page is mostly
+ * string bytes, so this is the loop its walk spends its time in. */
+static const char *jt_string_close(const char *p, const char *end)
+{
+	const char *start = p;
+
+	while (p < end) {
+		const char *q = memchr(p, '"', (size_t)(end - p));
+		size_t bs = 0;
+
+		if (!q)
+			return NULL;
+		while (q - bs > start && q[-1 - (ptrdiff_t)bs] == '\\')
+			bs++;
+		if (!(bs & 1))
+			return q;
+		p = q + 1;
+	}
+	return NULL;
+}
+
 const char *jt_string(const char *p, const char *end, char *out, size_t outsz)
 {
 	size_t o = 0;
@@ -59,16 +82,8 @@ const char *jt_string(const char *p, const char *end, char *out, size_t outsz)
 		/* Skipping is structure only, as cJSON finds a string's end: a
 		 * backslash hides the byte after it.  (cJSON then takes a bad \u
 		 * escape too: a skip must not refuse what cJSON parses.) */
-		for (p++; p < end; p++) {
-			if (*p == '\\') {
-				if (++p >= end)
-					return NULL;
-				continue;
-			}
-			if (*p == '"')
-				return p + 1;
-		}
-		return NULL;
+		p = jt_string_close(p + 1, end);
+		return p ? p + 1 : NULL;
 	}
 	/* Decoding into @out (not NULL from here on). */
 	for (p++; p < end; p++) {
@@ -149,6 +164,12 @@ const char *jt_string(const char *p, const char *end, char *out, size_t outsz)
 	return NULL;
 }
 
+/* The bytes a scalar ends at (jt_skip_value): structure, whitespace and NUL. */
+static const bool jt_scalar_stop[256] = {
+	['\0'] = true, [','] = true, [':'] = true, ['{'] = true, ['}'] = true, ['['] = true,
+	[']'] = true, ['"'] = true, [' '] = true, ['\t'] = true, ['\r'] = true, ['\n'] = true,
+};
+
 const char *jt_skip_value(const char *p, const char *end)
 {
 	int depth = 0;
@@ -158,9 +179,10 @@ const char *jt_skip_value(const char *p, const char *end)
 		if (p >= end)
 			return NULL;
 		if (*p == '"') {
-			p = jt_string(p, end, NULL, 0);
+			p = jt_string_close(p + 1, end);
 			if (!p)
 				return NULL;
+			p++;
 		} else if (*p == '{' || *p == '[') {
 			depth++;
 			p++;
@@ -177,7 +199,7 @@ const char *jt_skip_value(const char *p, const char *end)
 			return NULL;
 		} else {
 			/* number, true, false, null: up to the next structural byte */
-			while (p < end && *p != '\0' && !strchr(",:{}[]\" \t\r\n", *p))
+			while (p < end && !jt_scalar_stop[(unsigned char)*p])
 				p++;
 		}
 	} while (depth > 0);

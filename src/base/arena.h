@@ -1,0 +1,37 @@
+/* arena: many small allocations carved from a few big blocks whose pages are
+ * faulted in at once.
+ *
+ * Why: on the machines factuurfs is measured on (a Firecracker VM), the first
+ * touch of a fresh 4 KiB page costs ~13 us, while mapping it with
+ * MAP_POPULATE costs ~0.5 us (scripts/bench.sh; docs/PERFORMANCE.md).  A
+ * 10,000-invoice listing makes ~35 MB of record texts: malloc would fault
+ * them in one page at a time, about as long as the whole transfer.  A block
+ * is freed when the last allocation carved from it is released (each takes
+ * a reference), so records can outlive the listing that made them.
+ *
+ * An arena is filled by one thread; blocks are shared by any.
+ */
+#ifndef FACTUURFS_BASE_ARENA_H
+#define FACTUURFS_BASE_ARENA_H
+
+#include <stddef.h>
+
+struct arena;
+struct arena_block;
+
+/* A new arena whose first block holds @first bytes and later ones at least
+ * @next; NULL on ENOMEM.  No memory is mapped before the first alloc. */
+struct arena *arena_new(size_t first, size_t next);
+
+/* @n bytes (8-aligned) from @a, and in *@blk the block they are in, with a
+ * reference for the caller (arena_block_put it when the bytes are no longer
+ * used).  NULL on ENOMEM. */
+void *arena_alloc(struct arena *a, size_t n, struct arena_block **blk);
+
+/* Drops a reference; the last one unmaps the block.  @b may be NULL. */
+void arena_block_put(struct arena_block *b);
+
+/* Ends filling: the blocks live on while allocations from them do. */
+void arena_free(struct arena *a);
+
+#endif
