@@ -718,6 +718,7 @@ static int open_modules(struct daemon *d, const struct api_config *acfg)
 		.changed = fs_listing_changed,
 		.ud = d->fs,
 		.persist = d->persist,
+		.refresh_behind = true,
 	};
 	lang_of(o, ccfg.lang, sizeof(ccfg.lang));
 	struct pdfstore_config pcfg = {

@@ -12,6 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <stdint.h>
+#include <sys/mman.h>
+#include <unistd.h>
 #include <time.h>
 
 #ifndef FACTUURFS_VERSION
@@ -151,6 +154,37 @@ static long http_header_number(const char *data, size_t n, const char *name)
 	return digits && i == n ? v : -1;
 }
 
+/* A body announced this big or bigger gets its buffer faulted in at once. */
+#define HTTP_POPULATE_MIN ((size_t)1 << 20)
+
+/* Makes room for a body of @len bytes (Content-Length) before it arrives: one
+ * allocation instead of a doubling per arrival, with its pages faulted in by
+ * one madvise rather than one fault per 4 KiB as the bytes land (~13 us each
+ * on a Firecracker VM: 15 MB of listing would take ~50 ms).  A compressed body
+ * decodes longer and grows past it as any other; failing here costs nothing. */
+static void http_body_reserve(struct http_xfer *x, size_t len)
+{
+	char *nb;
+
+	if (x->buf || len == 0 || len > HTTP_BODY_MAX)
+		return;
+	nb = malloc(len + 1);
+	if (!nb)
+		return;
+	x->buf = nb;
+	x->cap = len + 1;
+	x->buf[0] = '\0';
+#ifdef MADV_POPULATE_WRITE
+	if (len >= HTTP_POPULATE_MIN) {
+		size_t page = (size_t)sysconf(_SC_PAGESIZE);
+		uintptr_t a = ((uintptr_t)nb + page - 1) / page * page;
+		uintptr_t e = ((uintptr_t)nb + len + 1) / page * page;
+		if (e > a)
+			(void)madvise((void *)a, e - a, MADV_POPULATE_WRITE);
+	}
+#endif
+}
+
 static size_t http_header_cb(char *data, size_t size, size_t nmemb, void *userp)
 {
 	struct http_xfer *x = userp;
@@ -163,7 +197,9 @@ static size_t http_header_cb(char *data, size_t size, size_t nmemb, void *userp)
 		x->retry_after = -1;
 		return n;
 	}
-	if ((v = http_header_number(data, n, "x-ratelimit-remaining")) >= 0)
+	if ((v = http_header_number(data, n, "content-length")) >= 0)
+		http_body_reserve(x, (size_t)v);
+	else if ((v = http_header_number(data, n, "x-ratelimit-remaining")) >= 0)
 		x->ratelimit_remaining = v;
 	else if ((v = http_header_number(data, n, "retry-after")) >= 0)
 		x->retry_after = v;

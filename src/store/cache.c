@@ -17,11 +17,13 @@
 #include <uthash.h>
 
 #include "net/api.h"
+#include "base/arena.h"
 #include "base/log.h"
 #include "base/names.h"
 #include "base/clock.h"
 #include "base/events.h"
 #include "base/flight.h"
+#include "model/fastwire.h"
 #include "model/jsontext.h"
 #include "store/get.h"
 #include "store/persist.h"
@@ -41,6 +43,15 @@
  * a directory's readers (and a page's) one behind the other, and each would
  * otherwise wait out its own timeout after the first. */
 #define CACHE_FAIL_HOLD 1.0
+
+/* stale_grace(): at least this long, else the TTL. */
+#define CACHE_STALE_GRACE_MIN 60.0
+
+/* The attribute timeout of an expired listing's files while it is served during
+ * its refresh (cache_listing_ttl_left): long enough that an `ls -l` meanwhile
+ * is answered from the kernel's caches, short enough to follow the refresh,
+ * which tells the kernel of every change anyway. */
+#define CACHE_STALE_ATTR 1.0
 
 
 struct cache_index {
@@ -92,6 +103,9 @@ struct cache {
 	 * and read only by the fetch of a lang_path listing (one at a time: its
 	 * slot's flight). */
 	bool lang_refused;
+	/* Refreshes running behind their readers (refresh_behind); cache_free
+	 * waits for none to be left.  Protected by lock. */
+	unsigned refreshing;
 };
 
 static double now_mono(void)
@@ -119,6 +133,34 @@ static bool failed_just_now(const struct cache *cache, const struct flight *f)
 
 /* ---- records and listings ---------------------------------------------- */
 
+/* facts_memo's value for "made: none" (a collection without facts, or no memory):
+ * NULL means "not made yet". */
+static struct facts facts_none;
+
+/* Stores @f (NULL: none) as @r's facts unless another thread did first; returns
+ * what @r holds then. */
+static struct facts *facts_store(struct cache_record *r, struct facts *f)
+{
+	struct facts *expected = NULL, *want = f ? f : &facts_none;
+	if (!atomic_compare_exchange_strong_explicit(&r->facts_memo, &expected, want,
+						     memory_order_acq_rel, memory_order_acquire)) {
+		free(f);
+		want = expected;
+	}
+	return want;
+}
+
+const struct facts *cache_record_facts(struct cache_record *r)
+{
+	struct facts *f = atomic_load_explicit(&r->facts_memo, memory_order_acquire);
+	if (!f) {
+		cJSON *py = cJSON_ParseWithLength(r->text, r->len);
+		f = facts_store(r, py ? facts_of(r->c, py) : NULL);
+		cJSON_Delete(py);
+	}
+	return f == &facts_none ? NULL : f;
+}
+
 void cache_record_ref(struct cache_record *r)
 {
 	atomic_fetch_add_explicit((_Atomic int *)&r->refs, 1, memory_order_relaxed);
@@ -128,11 +170,18 @@ void cache_record_unref(struct cache_record *r)
 {
 	if (!r || atomic_fetch_sub_explicit((_Atomic int *)&r->refs, 1, memory_order_acq_rel) != 1)
 		return;
+	struct facts *f = atomic_load_explicit(&r->facts_memo, memory_order_acquire);
+	if (f != &facts_none)
+		free(f);
+	if (r->block) {
+		/* The record and its strings are one allocation from the block. */
+		arena_block_put(r->block);
+		return;
+	}
 	free(r->id);
 	free(r->stem);
 	free(r->text);
 	free(r->wire);
-	free(r->facts);
 	free(r);
 }
 
@@ -152,6 +201,7 @@ static struct cache_record *record_new(const struct schema_collection *c, const 
 	if (!r)
 		return NULL;
 	r->refs = 1;
+	r->c = c;
 	/* A single-object collection (balance) is one file named after it. */
 	r->id = c->single ? strdup(c->name) : schema_record_id(c, wire);
 	if (!r->id || !*r->id)
@@ -175,14 +225,93 @@ static struct cache_record *record_new(const struct schema_collection *c, const 
 	 * that can be edited keep them. */
 	if ((c->methods & SCHEMA_M_PUT) && !(r->wire = cJSON_PrintUnformatted(wire)))
 		goto fail;
-	/* Rendered once: nothing parses the text again. */
-	r->facts = facts_of(c, py);
+	/* The tree is at hand: the facts now, rather than a parse at first use. */
+	facts_store(r, facts_of(c, py));
 	cJSON_Delete(py);
 	return r;
 fail:
 	cJSON_Delete(py);
 	r->refs = 1;
 	cache_record_unref(r);
+	return NULL;
+}
+
+/* What a page's conversion reuses from one record to the next. */
+struct convert {
+	struct fastwire_buf buf; /* fastwire's rendering */
+	struct arena *arena;     /* the records' bytes, for a big page; NULL: malloc */
+};
+
+/* Builds a record from the wire text [@p, @p + @len) of one element of a listing
+ * page through model/fastwire (no tree); NULL with *@rc -EAGAIN when the record
+ * takes the reference path (record_new), or -ENOMEM.  With an arena, the record
+ * and its strings are one allocation from it (r->block). */
+static struct cache_record *record_new_fast(const struct schema_collection *c, const char *p,
+					    size_t len, struct convert *cv, int *rc)
+{
+	struct fastwire_record fr;
+	struct cache_record *r = NULL;
+	char *stem = NULL;
+	bool wire = c->methods & SCHEMA_M_PUT;
+	*rc = fastwire_render(c, p, len, &cv->buf, &fr);
+	if (*rc < 0)
+		return NULL;
+	stem = names_encode(fr.id);
+	if (!stem)
+		goto oom;
+	if (cv->arena) {
+		size_t idl = strlen(fr.id) + 1, stl = strlen(stem) + 1;
+		struct arena_block *blk = NULL;
+		char *m = arena_alloc(cv->arena, sizeof(*r) + idl + stl + fr.len + 1 +
+							 (wire ? len + 1 : 0), &blk);
+		if (!m)
+			goto oom;
+		r = (struct cache_record *)m;
+		memset(r, 0, sizeof(*r));
+		r->block = blk;
+		m += sizeof(*r);
+		r->id = memcpy(m, fr.id, idl);
+		m += idl;
+		r->stem = memcpy(m, stem, stl);
+		m += stl;
+		r->text = memcpy(m, fr.text, fr.len + 1);
+		m += fr.len + 1;
+		if (wire) {
+			r->wire = memcpy(m, p, len);
+			r->wire[len] = '\0';
+		}
+		free(fr.id);
+		free(stem);
+	} else {
+		r = calloc(1, sizeof(*r));
+		if (!r)
+			goto oom;
+		r->id = fr.id;
+		r->stem = stem;
+		fr.id = stem = NULL;
+		r->text = malloc(fr.len + 1);
+		/* The wire as the service sent it: the element's own bytes (what
+		 * schema_to_wire_as reads back is the same JSON as record_new's
+		 * compact print of it). */
+		if (!r->text || (wire && !(r->wire = strndup(p, len))))
+			goto oom;
+		memcpy(r->text, fr.text, fr.len + 1);
+	}
+	r->refs = 1;
+	r->c = c;
+	r->len = fr.len;
+	/* As record_new. */
+	r->date = fr.date;
+	r->mtime = r->date + (time_t)(fnv1a(r->text, r->len) % 3600);
+	r->whole = fr.whole;
+	return r;
+oom:
+	free(fr.id);
+	free(stem);
+	if (r)
+		r->refs = 1;
+	cache_record_unref(r);
+	*rc = -ENOMEM;
 	return NULL;
 }
 
@@ -202,6 +331,7 @@ static struct cache_record *record_from_text(const struct schema_collection *c, 
 	if (!r)
 		return NULL;
 	r->refs = 1;
+	r->c = c;
 	py = cJSON_ParseWithOpts(text, &end, true);
 	if (!py || !cJSON_IsObject(py) || end != text + len)
 		goto fail;
@@ -221,7 +351,7 @@ static struct cache_record *record_from_text(const struct schema_collection *c, 
 	r->whole = whole;
 	if (wire && (c->methods & SCHEMA_M_PUT) && !(r->wire = strdup(wire)))
 		goto fail;
-	r->facts = facts_of(c, py);
+	facts_store(r, facts_of(c, py));
 	cJSON_Delete(py);
 	return r;
 fail:
@@ -599,8 +729,8 @@ static int get_json(struct cache *cache, const char *what, const char *path, cJS
  * time, so only the raw body and one record are ever parsed at once (a whole
  * page parsed with cJSON takes ~7x its wire size).  Returns the number of
  * elements, or -EIO when the body is not such an array. */
-static long recs_add_array(const struct schema_collection *c, const char *body, size_t len,
-			   struct recs *rs)
+static long recs_add_elements(const struct schema_collection *c, const char *body, size_t len,
+			      struct recs *rs, struct convert *cv)
 {
 	const char *p = jt_ws(body, body + len), *end = body + len;
 	long n = 0;
@@ -613,6 +743,24 @@ static long recs_add_array(const struct schema_collection *c, const char *body, 
 		const char *e = jt_skip_value(p, end);
 		if (!e)
 			return -EIO;
+		int frc;
+		struct cache_record *fast = record_new_fast(c, p, (size_t)(e - p), cv, &frc);
+		if (fast) {
+			if (rs->n == rs->cap) {
+				size_t cap = rs->cap ? rs->cap * 2 : 64;
+				struct cache_record **v = realloc(rs->v, cap * sizeof(*v));
+				if (!v) {
+					cache_record_unref(fast);
+					return -ENOMEM;
+				}
+				rs->v = v;
+				rs->cap = cap;
+			}
+			rs->v[rs->n++] = fast;
+			goto next;
+		}
+		if (frc == -ENOMEM)
+			return -ENOMEM;
 		cJSON *item = cJSON_ParseWithLength(p, (size_t)(e - p));
 		if (!item)
 			return -EIO;
@@ -626,6 +774,7 @@ static long recs_add_array(const struct schema_collection *c, const char *body, 
 		cJSON_Delete(one);
 		if (rc < 0)
 			return rc;
+next:
 		n++;
 		p = jt_ws(e, end);
 		if (p < end && *p == ',') {
@@ -636,6 +785,28 @@ static long recs_add_array(const struct schema_collection *c, const char *body, 
 			return jt_ws(p + 1, end) == end ? n : -EIO;
 		return -EIO;
 	}
+}
+
+/* A page at least this big puts its records in an arena (base/arena.h): its first
+ * block holds ARENA_FIRST times the page (the texts come out ~1.3 times the wire,
+ * and the wire is kept too), later ones a quarter of it, at least 4 MiB. */
+#define CACHE_ARENA_PAGE ((size_t)256 << 10)
+#define CACHE_ARENA_FIRST 2.6
+
+static long recs_add_array(const struct schema_collection *c, const char *body, size_t len,
+			   struct recs *rs)
+{
+	struct convert cv = {0};
+	if (len >= CACHE_ARENA_PAGE) {
+		size_t next = len / 4 > ((size_t)4 << 20) ? len / 4 : (size_t)4 << 20;
+		cv.arena = arena_new((size_t)((double)len * CACHE_ARENA_FIRST), next);
+		if (!cv.arena)
+			return -ENOMEM;
+	}
+	long n = recs_add_elements(c, body, len, rs, &cv);
+	fastwire_buf_free(&cv.buf);
+	arena_free(cv.arena);
+	return n;
 }
 
 static int fetch_listing(struct cache *cache, const struct schema_collection *c,
@@ -764,46 +935,25 @@ static struct coll_state *slot_of(struct cache *cache, const struct schema_colle
 	return NULL;
 }
 
-/* @strict (cache_listing_check): a failed fetch is the caller's error, not
- * the stale copy's success. */
-static int listing_get(struct cache *cache, struct coll_state *st, struct cache_listing **out,
-		       bool strict)
+/* How long past its TTL a listing is still answered at once while a refresh runs
+ * behind it (listing_get): an expired listing younger than ttl + this is served,
+ * older ones are waited for like a first listing.  The bound of staleness in
+ * docs/SEMANTICS.md ("Freshness"). */
+static double stale_grace(const struct cache *cache)
+{
+	return cache->cfg.ttl > CACHE_STALE_GRACE_MIN ? cache->cfg.ttl : CACHE_STALE_GRACE_MIN;
+}
+
+/* The fetch of slot @st that listing_get began (flight_begin, with @inv0, @chg0 and
+ * @quiet0 read then), and its publication; takes cache->lock and returns with it
+ * released.  0 with a reference in *@out (the new listing, or the stale one when the
+ * fetch failed and @strict is false), else -errno. */
+static int listing_fetch(struct cache *cache, struct coll_state *st, unsigned long inv0,
+			 unsigned long chg0, bool quiet0, bool strict, struct cache_listing **out)
 {
 	const struct schema_collection *c = st->c;
 	struct cache_listing *fresh = NULL, *old = NULL;
-	int rc = 0;
-
-	pthread_mutex_lock(&cache->lock);
-	for (;;) {
-		double now = cache->cfg.now();
-		if (st->cur && !st->forced && now - st->cur->fetched < cache->cfg.ttl)
-			goto hit;
-		if (st->cur && st->stale && !st->forced && now < st->retry_at)
-			goto hit;
-		if (!st->cur && !st->forced && failed_just_now(cache, &st->fl)) {
-			rc = st->fl.rc;
-			pthread_mutex_unlock(&cache->lock);
-			return rc;
-		}
-		if (!wait_flight(cache, &st->fl))
-			break;
-		if (st->fl.rc < 0 && !st->cur) {
-			rc = st->fl.rc;
-			pthread_mutex_unlock(&cache->lock);
-			return rc;
-		}
-		/* Not a result that predates an invalidation (a write of ours):
-		 * it could miss the change, so look again. */
-		if (st->cur && !st->forced)
-			goto hit;
-	}
-	flight_begin(&st->fl);
-	cache->listing_fetches++;
-	unsigned long inv0 = st->invalidations, chg0 = st->changes;
-	bool quiet0 = st->changing == 0;
-	pthread_mutex_unlock(&cache->lock);
-
-	rc = fetch_listing(cache, c, st->filter, &fresh);
+	int rc = fetch_listing(cache, c, st->filter, &fresh);
 
 	pthread_mutex_lock(&cache->lock);
 	end_flight(cache, &st->fl, rc);
@@ -831,8 +981,12 @@ static int listing_get(struct cache *cache, struct coll_state *st, struct cache_
 				pthread_mutex_unlock(&cache->lock);
 				return rc;
 			}
-			rc = 0;
-			goto hit;
+			cache->listing_hits++;
+			atomic_fetch_add_explicit((_Atomic int *)&st->cur->refs, 1,
+						  memory_order_relaxed);
+			*out = st->cur;
+			pthread_mutex_unlock(&cache->lock);
+			return 0;
 		}
 		pthread_mutex_unlock(&cache->lock);
 		return rc;
@@ -874,6 +1028,120 @@ static int listing_get(struct cache *cache, struct coll_state *st, struct cache_
 		cache->cfg.changed(cache->cfg.ud, c, old, fresh);
 	cache_listing_unref(old);
 	return 0;
+}
+
+/* A refresh that no reader waits for (listing_get). */
+struct refresh {
+	struct cache *cache;
+	struct coll_state *st;
+	unsigned long inv0, chg0;
+	bool quiet0;
+};
+
+static void *refresh_main(void *arg)
+{
+	struct refresh *job = arg;
+	struct cache *cache = job->cache;
+	struct cache_listing *l = NULL;
+	if (listing_fetch(cache, job->st, job->inv0, job->chg0, job->quiet0, false, &l) == 0)
+		cache_listing_unref(l);
+	pthread_mutex_lock(&cache->lock);
+	cache->refreshing--;
+	pthread_cond_broadcast(&cache->done);
+	pthread_mutex_unlock(&cache->lock);
+	free(job);
+	return NULL;
+}
+
+/* With cache->lock held and @st's flight begun: runs its fetch on a thread of its
+ * own.  False when no thread could be started (the caller fetches itself). */
+static bool refresh_behind(struct cache *cache, struct coll_state *st, unsigned long inv0,
+			   unsigned long chg0, bool quiet0)
+{
+	struct refresh *job = calloc(1, sizeof(*job));
+	pthread_attr_t attr;
+	pthread_t t;
+	bool ok = false;
+	if (!job)
+		return false;
+	*job = (struct refresh){.cache = cache, .st = st, .inv0 = inv0, .chg0 = chg0,
+				.quiet0 = quiet0};
+	/* Detached: cache_free waits for cache->refreshing to reach 0 instead. */
+	if (pthread_attr_init(&attr) == 0) {
+		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+		cache->refreshing++;
+		ok = pthread_create(&t, &attr, refresh_main, job) == 0;
+		if (!ok)
+			cache->refreshing--;
+		pthread_attr_destroy(&attr);
+	}
+	if (!ok)
+		free(job);
+	return ok;
+}
+
+/* @strict (cache_listing_check): a failed fetch is the caller's error, not
+ * the stale copy's success.
+ *
+ * An expired listing is answered at once while one refresh runs behind it
+ * (no browse waits on a refresh), unless a change of ours dropped it (then
+ * the reader waits: it must see its own write), or it is older than the TTL
+ * plus stale_grace() (then it waits as for a first listing).  The refresh
+ * tells the kernel what changed when it lands (cfg.changed). */
+static int listing_get(struct cache *cache, struct coll_state *st, struct cache_listing **out,
+		       bool strict)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&cache->lock);
+	for (;;) {
+		double now = cache->cfg.now();
+		if (st->cur && !st->forced && now - st->cur->fetched < cache->cfg.ttl)
+			goto hit;
+		if (st->cur && st->stale && !st->forced && now < st->retry_at)
+			goto hit;
+		/* Expired (or its last refresh failed), not dropped by a change of
+		 * ours, and recent enough: the answer now, the refresh behind. */
+		if (st->cur && !st->forced && !strict && cache->cfg.refresh_behind &&
+		    (st->stale || now - st->cur->fetched < cache->cfg.ttl + stale_grace(cache))) {
+			if (!st->fl.loading) {
+				flight_begin(&st->fl);
+				cache->listing_fetches++;
+				if (!refresh_behind(cache, st, st->invalidations, st->changes,
+						    st->changing == 0)) {
+					/* No thread: this reader fetches, as before. */
+					unsigned long inv0 = st->invalidations, chg0 = st->changes;
+					bool quiet0 = st->changing == 0;
+					pthread_mutex_unlock(&cache->lock);
+					return listing_fetch(cache, st, inv0, chg0, quiet0, strict,
+							     out);
+				}
+			}
+			goto hit;
+		}
+		if (!st->cur && !st->forced && failed_just_now(cache, &st->fl)) {
+			rc = st->fl.rc;
+			pthread_mutex_unlock(&cache->lock);
+			return rc;
+		}
+		if (!wait_flight(cache, &st->fl))
+			break;
+		if (st->fl.rc < 0 && !st->cur) {
+			rc = st->fl.rc;
+			pthread_mutex_unlock(&cache->lock);
+			return rc;
+		}
+		/* Not a result that predates an invalidation (a write of ours):
+		 * it could miss the change, so look again. */
+		if (st->cur && !st->forced)
+			goto hit;
+	}
+	flight_begin(&st->fl);
+	cache->listing_fetches++;
+	unsigned long inv0 = st->invalidations, chg0 = st->changes;
+	bool quiet0 = st->changing == 0;
+	pthread_mutex_unlock(&cache->lock);
+	return listing_fetch(cache, st, inv0, chg0, quiet0, strict, out);
 hit:
 	cache->listing_hits++;
 	atomic_fetch_add_explicit((_Atomic int *)&st->cur->refs, 1, memory_order_relaxed);
@@ -948,8 +1216,14 @@ struct cache_listing *cache_listing_subset(const struct cache_listing *l, const 
 
 double cache_listing_ttl_left(const struct cache *cache, const struct cache_listing *l)
 {
-	double left = l->fetched + cache->cfg.ttl - cache->cfg.now();
-	return left > 0 ? left : 0;
+	double now = cache->cfg.now(), left = l->fetched + cache->cfg.ttl - now;
+	if (left > 0)
+		return left;
+	/* Expired but still answered while it refreshes (listing_get): a short
+	 * while, never past the TTL itself. */
+	if (cache->cfg.refresh_behind && now - l->fetched < cache->cfg.ttl + stale_grace(cache))
+		return cache->cfg.ttl < CACHE_STALE_ATTR ? cache->cfg.ttl : CACHE_STALE_ATTR;
+	return 0;
 }
 
 struct cache_listing *cache_listing_peek(struct cache *cache, const struct schema_collection *c)
@@ -1340,6 +1614,11 @@ void cache_free(struct cache *cache)
 	struct detail *d, *dt;
 	if (!cache)
 		return;
+	/* A refresh behind its readers ends within the API's timeout. */
+	pthread_mutex_lock(&cache->lock);
+	while (cache->refreshing > 0)
+		pthread_cond_wait(&cache->done, &cache->lock);
+	pthread_mutex_unlock(&cache->lock);
 	for (size_t i = 0; i < cache->nslots; i++)
 		cache_listing_unref(cache->colls[i].cur);
 	HASH_ITER(hh, cache->details, d, dt) {

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <math.h>
 #include <pthread.h>
+#include <sys/resource.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -138,6 +139,12 @@ static void write_one(struct persist *p, struct pending *w)
 static void *writer_main(void *arg)
 {
 	struct persist *p = arg;
+	/* The writer renders and writes a big listing (tens of MB) right after it
+	 * arrived, while the reader that asked for it is still being answered: on
+	 * Linux a thread's nice value is its own, and at 19 it takes the CPU only
+	 * when nothing in the mount's answers wants it.  No reply waits for it;
+	 * a failure to lower it is harmless. */
+	(void)setpriority(PRIO_PROCESS, (id_t)gettid(), 19);
 	pthread_mutex_lock(&p->lock);
 	for (;;) {
 		while (!p->queue && !p->stop)
