@@ -28,7 +28,16 @@ struct arena *arena_new(size_t first, size_t next);
  * used).  NULL on ENOMEM. */
 void *arena_alloc(struct arena *a, size_t n, struct arena_block **blk);
 
-/* Drops a reference; the last one unmaps the block.  @b may be NULL. */
+/* A block made of @mem (@len bytes, malloc'd), which it frees with its last
+ * reference: a buffer whose bytes records keep pointing into (a listing page's
+ * body, the wire of its records).  The caller holds that one reference.  NULL on
+ * ENOMEM (@mem is then still the caller's). */
+struct arena_block *arena_adopt(void *mem, size_t len);
+
+/* Takes one more reference on @b. */
+void arena_block_get(struct arena_block *b);
+
+/* Drops a reference; the last one unmaps (or frees) the block.  @b may be NULL. */
 void arena_block_put(struct arena_block *b);
 
 /* Ends filling: the blocks live on while allocations from them do. */

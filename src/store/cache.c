@@ -173,6 +173,10 @@ void cache_record_unref(struct cache_record *r)
 	struct facts *f = atomic_load_explicit(&r->facts_memo, memory_order_acquire);
 	if (f != &facts_none)
 		free(f);
+	if (r->wire_block)
+		arena_block_put(r->wire_block);
+	else if (!r->block)
+		free(r->wire);
 	if (r->block) {
 		/* The record and its strings are one allocation from the block. */
 		arena_block_put(r->block);
@@ -181,7 +185,6 @@ void cache_record_unref(struct cache_record *r)
 	free(r->id);
 	free(r->stem);
 	free(r->text);
-	free(r->wire);
 	free(r);
 }
 
@@ -225,6 +228,7 @@ static struct cache_record *record_new(const struct schema_collection *c, const 
 	 * that can be edited keep them. */
 	if ((c->methods & SCHEMA_M_PUT) && !(r->wire = cJSON_PrintUnformatted(wire)))
 		goto fail;
+	r->wire_len = r->wire ? strlen(r->wire) : 0;
 	/* The tree is at hand: the facts now, rather than a parse at first use. */
 	facts_store(r, facts_of(c, py));
 	cJSON_Delete(py);
@@ -239,6 +243,9 @@ fail:
 /* What a page's conversion reuses from one record to the next. */
 struct convert {
 	struct fastwire_buf buf; /* fastwire's rendering */
+	/* The page's body as a block (a big page): the records' wire points into it
+	 * instead of a copy.  NULL: each record copies its wire. */
+	struct arena_block *body;
 	struct arena *arena;     /* the records' bytes, for a big page; NULL: malloc */
 };
 
@@ -262,8 +269,9 @@ static struct cache_record *record_new_fast(const struct schema_collection *c, c
 	if (cv->arena) {
 		size_t idl = strlen(fr.id) + 1, stl = strlen(stem) + 1;
 		struct arena_block *blk = NULL;
+		bool copy = wire && !cv->body;
 		char *m = arena_alloc(cv->arena, sizeof(*r) + idl + stl + fr.len + 1 +
-							 (wire ? len + 1 : 0), &blk);
+							 (copy ? len + 1 : 0), &blk);
 		if (!m)
 			goto oom;
 		r = (struct cache_record *)m;
@@ -276,10 +284,16 @@ static struct cache_record *record_new_fast(const struct schema_collection *c, c
 		m += stl;
 		r->text = memcpy(m, fr.text, fr.len + 1);
 		m += fr.len + 1;
-		if (wire) {
+		if (copy) {
 			r->wire = memcpy(m, p, len);
 			r->wire[len] = '\0';
+		} else if (wire) {
+			/* The wire stays where it came: in the page's body. */
+			r->wire = (char *)p;
+			arena_block_get(cv->body);
+			r->wire_block = cv->body;
 		}
+		r->wire_len = wire ? len : 0;
 		free(fr.id);
 		free(stem);
 	} else {
@@ -295,6 +309,7 @@ static struct cache_record *record_new_fast(const struct schema_collection *c, c
 		 * compact print of it). */
 		if (!r->text || (wire && !(r->wire = strndup(p, len))))
 			goto oom;
+		r->wire_len = wire ? len : 0;
 		memcpy(r->text, fr.text, fr.len + 1);
 	}
 	r->refs = 1;
@@ -351,6 +366,7 @@ static struct cache_record *record_from_text(const struct schema_collection *c, 
 	r->whole = whole;
 	if (wire && (c->methods & SCHEMA_M_PUT) && !(r->wire = strdup(wire)))
 		goto fail;
+	r->wire_len = r->wire ? strlen(r->wire) : 0;
 	facts_store(r, facts_of(c, py));
 	cJSON_Delete(py);
 	return r;
@@ -458,7 +474,11 @@ static struct cache_listing *listing_new(const struct schema_collection *c, stru
 	l->n = n;
 	free(rs->v);
 	memset(rs, 0, sizeof(*rs));
-	if (l->n > 1)
+	/* A service that lists in name order (most do: by number) needs no sort. */
+	bool sorted = true;
+	for (size_t i = 1; i < l->n && sorted; i++)
+		sorted = cmp_stem(&l->recs[i - 1], &l->recs[i]) <= 0;
+	if (!sorted)
 		qsort(l->recs, l->n, sizeof(struct cache_record *), cmp_stem);
 	struct cache_index *ixs = (struct cache_index *)(l->recs + n);
 	for (size_t i = 0; i < l->n; i++) {
@@ -520,7 +540,7 @@ static int listing_render(void *snap, time_t fetched, bool fresh, struct strbuf 
 	persist_put_header(out, k->name, fetched, fresh, l->n);
 	for (size_t i = 0; i < l->n && !out->oom; i++)
 		persist_put_record(out, l->recs[i]->id, l->recs[i]->whole, l->recs[i]->text,
-				   l->recs[i]->len, l->recs[i]->wire);
+				   l->recs[i]->len, l->recs[i]->wire, l->recs[i]->wire_len);
 	return 0;
 }
 
@@ -579,7 +599,8 @@ static int record_render(void *snap, time_t fetched, bool fresh, struct strbuf *
 {
 	const struct kept_record *k = snap;
 	persist_put_header(out, k->name, fetched, fresh, 1);
-	persist_put_record(out, k->r->id, true, k->r->text, k->r->len, k->r->wire);
+	persist_put_record(out, k->r->id, true, k->r->text, k->r->len, k->r->wire,
+			   k->r->wire_len);
 	return 0;
 }
 
@@ -787,16 +808,17 @@ next:
 	}
 }
 
-/* A page at least this big puts its records in an arena (base/arena.h): its first
- * block holds ARENA_FIRST times the page (the texts come out ~1.3 times the wire,
- * and the wire is kept too), later ones a quarter of it, at least 4 MiB. */
+/* A page at least this big puts its records in an arena (base/arena.h), and keeps
+ * its body as their wire (fetch_listing): the arena's first block holds ARENA_FIRST
+ * times the page (the texts come out ~1.3 times the wire, with names and records
+ * beside them), later ones a quarter of it, at least 4 MiB. */
 #define CACHE_ARENA_PAGE ((size_t)256 << 10)
-#define CACHE_ARENA_FIRST 2.6
+#define CACHE_ARENA_FIRST 1.45
 
 static long recs_add_array(const struct schema_collection *c, const char *body, size_t len,
-			   struct recs *rs)
+			   struct arena_block *body_block, struct recs *rs)
 {
-	struct convert cv = {0};
+	struct convert cv = {.body = body_block};
 	if (len >= CACHE_ARENA_PAGE) {
 		size_t next = len / 4 > ((size_t)4 << 20) ? len / 4 : (size_t)4 << 20;
 		cv.arena = arena_new((size_t)((double)len * CACHE_ARENA_FIRST), next);
@@ -855,16 +877,23 @@ static int fetch_listing(struct cache *cache, const struct schema_collection *c,
 		} else {
 			rc = store_get(cache->api, cache->cfg.events, what, path, &resp);
 		}
+		/* A big page's body stays, as its records' wire. */
+		struct arena_block *bb = NULL;
+		const char *raw = resp.body;
+		if (rc == 0 && !c->single && resp.len >= CACHE_ARENA_PAGE &&
+		    (bb = arena_adopt(resp.body, resp.len)))
+			resp.body = NULL; /* the block's now */
 		if (rc == 0 && !c->single)
-			n = recs_add_array(c, resp.body, resp.len, &rs);
+			n = recs_add_array(c, raw, resp.len, bb, &rs);
 		else
 			n = -EIO;
 		if (rc == 0 && n == -EIO) {
 			/* Not a bare array (or balance): the other shapes, parsed whole. */
 			while (rs.n > before) /* what it converted before giving up */
 				cache_record_unref(rs.v[--rs.n]);
-			body = cJSON_ParseWithOpts(resp.body, NULL, true);
+			body = cJSON_ParseWithOpts(raw, NULL, true);
 		}
+		arena_block_put(bb);
 		api_answer_clear(&resp);
 		if (rc < 0)
 			goto out;

@@ -38,9 +38,13 @@ struct cache_record {
 	time_t date;       /* the record's own date (12:00 UTC), 0 when it has none */
 	time_t mtime;      /* date + a content-derived offset (see cache.c) */
 	bool whole;        /* false: the listing carried only part of it */
-	char *wire;        /* the record as the service sent it (compact JSON), kept for
-			      collections that can be edited (schema_to_wire_as follows
+	char *wire;        /* the record as the service sent it (JSON, wire_len bytes, not
+			      NUL-terminated: it may point into the page it came in), kept
+			      for collections that can be edited (schema_to_wire_as follows
 			      its names and forms); NULL for the others or when unknown */
+	size_t wire_len;
+	struct arena_block *wire_block; /* non-NULL: wire points into this block (a page's
+					   body, base/arena.h), held by the record */
 	const struct schema_collection *c; /* its collection (a table row: static) */
 	/* Non-NULL: the record and its strings are one allocation from this block of
 	 * a listing's arena (base/arena.h), released with it; else each is malloc'd. */

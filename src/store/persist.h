@@ -101,9 +101,9 @@ int persist_read(const char *path, const char *name, struct persist_meta *meta,
 void persist_put_header(struct strbuf *out, const char *name, time_t fetched, bool fresh,
 			size_t count);
 /* @wire (may be NULL) is the record as the service sent it, kept so that an edit
- * in a later mount goes back under the service's names and forms; it is left out
- * when it is not valid UTF-8. */
+ * in a later mount goes back under the service's names and forms (@wire_len bytes,
+ * not NUL-terminated); it is left out when it is not valid UTF-8. */
 void persist_put_record(struct strbuf *out, const char *id, bool whole, const char *text,
-			size_t len, const char *wire);
+			size_t len, const char *wire, size_t wire_len);
 
 #endif
