@@ -877,11 +877,12 @@ static int fetch_listing(struct cache *cache, const struct schema_collection *c,
 		} else {
 			rc = store_get(cache->api, cache->cfg.events, what, path, &resp);
 		}
-		/* A big page's body stays, as its records' wire. */
+		/* A big page's body stays, as its records' wire (of a collection that
+		 * keeps the wire: one that can be edited). */
 		struct arena_block *bb = NULL;
 		const char *raw = resp.body;
-		if (rc == 0 && !c->single && resp.len >= CACHE_ARENA_PAGE &&
-		    (bb = arena_adopt(resp.body, resp.len)))
+		if (rc == 0 && !c->single && (c->methods & SCHEMA_M_PUT) &&
+		    resp.len >= CACHE_ARENA_PAGE && (bb = arena_adopt(resp.body, resp.len)))
 			resp.body = NULL; /* the block's now */
 		if (rc == 0 && !c->single)
 			n = recs_add_array(c, raw, resp.len, bb, &rs);
