@@ -895,6 +895,9 @@ static void daemon_free(struct daemon *d)
 		pthread_cancel(d->sighup_thread);
 		pthread_join(d->sighup_thread, NULL);
 	}
+	/* A refresh running behind its readers tells the FUSE layer what changed when it
+	 * lands: it ends before that layer goes. */
+	cache_quiesce(d->cache);
 	/* The workers are done: nothing queues a notification any more. */
 	events_on_refusal(d->events, NULL, NULL);
 	desktop_stop(d->desktop);

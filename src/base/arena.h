@@ -3,7 +3,7 @@
  *
  * Why: on the machines factuurfs is measured on (a Firecracker VM), the first
  * touch of a fresh 4 KiB page costs ~13 us, while mapping it with
- * MAP_POPULATE costs ~0.5 us (scripts/bench.sh; docs/PERFORMANCE.md).  A
+ * MAP_POPULATE costs ~0.5 us (docs/ARCHITECTURE.md, "The cold path").  A
  * 10,000-invoice listing makes ~35 MB of record texts: malloc would fault
  * them in one page at a time, about as long as the whole transfer.  A block
  * is freed when the last allocation carved from it is released (each takes

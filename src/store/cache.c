@@ -106,6 +106,7 @@ struct cache {
 	/* Refreshes running behind their readers (refresh_behind); cache_free
 	 * waits for none to be left.  Protected by lock. */
 	unsigned refreshing;
+	bool quiesced; /* cache_quiesce: no refresh is started behind a reader any more */
 };
 
 static double now_mono(void)
@@ -1088,11 +1089,11 @@ static void *refresh_main(void *arg)
 static bool refresh_behind(struct cache *cache, struct coll_state *st, unsigned long inv0,
 			   unsigned long chg0, bool quiet0)
 {
-	struct refresh *job = calloc(1, sizeof(*job));
+	struct refresh *job = NULL;
 	pthread_attr_t attr;
 	pthread_t t;
 	bool ok = false;
-	if (!job)
+	if (cache->quiesced || !(job = calloc(1, sizeof(*job))))
 		return false;
 	*job = (struct refresh){.cache = cache, .st = st, .inv0 = inv0, .chg0 = chg0,
 				.quiet0 = quiet0};
@@ -1639,16 +1640,24 @@ int cache_new(struct cache **out, struct api *api, const struct cache_config *cf
 	return 0;
 }
 
+void cache_quiesce(struct cache *cache)
+{
+	if (!cache)
+		return;
+	/* A refresh behind its readers ends within the API's timeout. */
+	pthread_mutex_lock(&cache->lock);
+	cache->quiesced = true;
+	while (cache->refreshing > 0)
+		pthread_cond_wait(&cache->done, &cache->lock);
+	pthread_mutex_unlock(&cache->lock);
+}
+
 void cache_free(struct cache *cache)
 {
 	struct detail *d, *dt;
 	if (!cache)
 		return;
-	/* A refresh behind its readers ends within the API's timeout. */
-	pthread_mutex_lock(&cache->lock);
-	while (cache->refreshing > 0)
-		pthread_cond_wait(&cache->done, &cache->lock);
-	pthread_mutex_unlock(&cache->lock);
+	cache_quiesce(cache);
 	for (size_t i = 0; i < cache->nslots; i++)
 		cache_listing_unref(cache->colls[i].cur);
 	HASH_ITER(hh, cache->details, d, dt) {

@@ -103,6 +103,9 @@ struct cache_config {
 
 int cache_new(struct cache **out, struct api *api, const struct cache_config *cfg);
 void cache_free(struct cache *cache);
+/* Waits for the refreshes running behind their readers to end (each within the API's
+ * timeout) and starts none after: before what cfg.changed reaches goes away. */
+void cache_quiesce(struct cache *cache);
 
 /* How many listings cache_new read from disk (fresh or not). */
 size_t cache_listings_loaded(struct cache *cache);
