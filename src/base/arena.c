@@ -32,6 +32,22 @@ struct arena *arena_new(size_t first, size_t next)
 	return a;
 }
 
+void arena_prefault(void *mem, size_t len)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	uintptr_t a = ((uintptr_t)mem + page - 1) / page * page;
+	uintptr_t e = ((uintptr_t)mem + len) / page * page;
+	if (e <= a)
+		return;
+	/* Huge pages where the kernel has them (transparent_hugepage "madvise"), then
+	 * every page made writable now: either may be refused, which costs only the
+	 * faults they would have saved. */
+	(void)madvise((void *)a, e - a, MADV_HUGEPAGE);
+#ifdef MADV_POPULATE_WRITE
+	(void)madvise((void *)a, e - a, MADV_POPULATE_WRITE);
+#endif
+}
+
 static struct arena_block *block_new(size_t want)
 {
 	size_t page = (size_t)sysconf(_SC_PAGESIZE);
@@ -39,13 +55,12 @@ static struct arena_block *block_new(size_t want)
 	struct arena_block *b = calloc(1, sizeof(*b));
 	if (!b)
 		return NULL;
-	/* MAP_POPULATE: every page faulted in by this one call (see arena.h). */
-	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE,
-		       -1, 0);
+	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (p == MAP_FAILED) {
 		free(b);
 		return NULL;
 	}
+	arena_prefault(p, size);
 	atomic_init(&b->refs, 1);
 	b->mem = p;
 	b->size = size;

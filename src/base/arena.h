@@ -2,12 +2,13 @@
  * faulted in at once.
  *
  * Why: on the machines factuurfs is measured on (a Firecracker VM), the first
- * touch of a fresh 4 KiB page costs ~13 us, while mapping it with
- * MAP_POPULATE costs ~0.5 us (docs/ARCHITECTURE.md, "The cold path").  A
- * 10,000-invoice listing makes ~35 MB of record texts: malloc would fault
- * them in one page at a time, about as long as the whole transfer.  A block
- * is freed when the last allocation carved from it is released (each takes
- * a reference), so records can outlive the listing that made them.
+ * write to a fresh 4 KiB page costs ~12 us (the host backs the page then), also
+ * after MAP_POPULATE; memory advised MADV_HUGEPAGE and populated for writing
+ * takes 32 MB in ~10 ms instead of ~100 ms (docs/ARCHITECTURE.md, "The cold
+ * path").  A 10,000-invoice listing makes ~23 MB of record texts: malloc would
+ * fault them in one page at a time, a good part of the whole transfer's time.  A
+ * block is freed when the last allocation carved from it is released (each
+ * takes a reference), so records can outlive the listing that made them.
  *
  * An arena is filled by one thread; blocks are shared by any.
  */
@@ -39,6 +40,11 @@ void arena_block_get(struct arena_block *b);
 
 /* Drops a reference; the last one unmaps (or frees) the block.  @b may be NULL. */
 void arena_block_put(struct arena_block *b);
+
+/* Makes the pages of [@mem, @mem + @len) huge where it can and writable now, as
+ * arena blocks are made: for a big buffer about to be filled (a listing page's
+ * body, net/http.c).  Best effort. */
+void arena_prefault(void *mem, size_t len);
 
 /* Ends filling: the blocks live on while allocations from them do. */
 void arena_free(struct arena *a);
