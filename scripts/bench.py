@@ -523,7 +523,9 @@ def verdict(fig, target, op, unit="×", trouble=()):
         return f"missed by {d:.2f}×"
     if unit == " calls":
         return f"missed by {d:g} call{'s' if d != 1 else ''}"
-    return f"missed by {d:g}{unit}"
+    if unit == " full":
+        return f"missed by {d:g} full handshake{'s' if d != 1 else ''}"
+    return f"missed by {d:.2f}{unit}"
 
 
 def plural(n, word):
