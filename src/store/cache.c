@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <uthash.h>
@@ -52,6 +53,9 @@
  * is answered from the kernel's caches, short enough to follow the refresh,
  * which tells the kernel of every change anyway. */
 #define CACHE_STALE_ATTR 1.0
+
+/* The nice value of a refresh behind its readers (refresh_main). */
+#define CACHE_REFRESH_NICE 10
 
 
 struct cache_index {
@@ -986,6 +990,20 @@ static int listing_fetch(struct cache *cache, struct coll_state *st, unsigned lo
 	struct cache_listing *fresh = NULL, *old = NULL;
 	int rc = fetch_listing(cache, c, st->filter, &fresh);
 
+	/* Compared with the listing held before the lock is taken (a 10,000-invoice
+	 * listing is 20 MB of text): no reader waits for it.  Only this flight
+	 * replaces st->cur, so it is still the one compared below. */
+	bool same = false;
+	if (rc == 0) {
+		struct cache_listing *held = NULL;
+		pthread_mutex_lock(&cache->lock);
+		if ((held = st->cur))
+			cache_listing_ref(held);
+		pthread_mutex_unlock(&cache->lock);
+		same = held && listing_same(held, fresh);
+		cache_listing_unref(held);
+	}
+
 	pthread_mutex_lock(&cache->lock);
 	end_flight(cache, &st->fl, rc);
 	if (rc < 0) {
@@ -1028,7 +1046,7 @@ static int listing_fetch(struct cache *cache, struct coll_state *st, unsigned lo
 	fresh->fetched = cache->cfg.now();
 	fresh->fetched_wall = time(NULL);
 	old = st->cur;
-	if (old && listing_same(old, fresh)) {
+	if (old && same) {
 		fresh->changed = old->changed;
 	} else if (old) {
 		clock_gettime(CLOCK_REALTIME, &fresh->changed);
@@ -1074,6 +1092,10 @@ static void *refresh_main(void *arg)
 	struct refresh *job = arg;
 	struct cache *cache = job->cache;
 	struct cache_listing *l = NULL;
+	/* Nobody waits for it: its parse takes a CPU only when the readers, served
+	 * from the listing held meanwhile, leave one (a thread's nice value is its
+	 * own on Linux; failing to lower it is harmless). */
+	(void)setpriority(PRIO_PROCESS, (id_t)gettid(), CACHE_REFRESH_NICE);
 	if (listing_fetch(cache, job->st, job->inv0, job->chg0, job->quiet0, false, &l) == 0)
 		cache_listing_unref(l);
 	pthread_mutex_lock(&cache->lock);

@@ -175,7 +175,14 @@ static struct pdf *pdf_entry(struct pdfstore *ps, const struct schema_collection
 			     const char *nr)
 {
 	struct pdf *p = NULL;
-	char *key = NULL;
+	char buf[512], *key = NULL;
+	int len = snprintf(buf, sizeof(buf), "%s/%s", c->name, nr);
+	/* Looked up on the stack: a directory listing asks for each of its PDFs. */
+	if (len >= 0 && (size_t)len < sizeof(buf)) {
+		HASH_FIND(hh, ps->pdfs, buf, (size_t)len, p);
+		if (p)
+			return p;
+	}
 	if (asprintf(&key, "%s/%s", c->name, nr) < 0)
 		return NULL;
 	HASH_FIND_STR(ps->pdfs, key, p);
