@@ -35,16 +35,16 @@ struct arena *arena_new(size_t first, size_t next)
 void arena_prefault(void *mem, size_t len)
 {
 	size_t page = (size_t)sysconf(_SC_PAGESIZE);
-	uintptr_t a = ((uintptr_t)mem + page - 1) / page * page;
-	uintptr_t e = ((uintptr_t)mem + len) / page * page;
-	if (e <= a)
+	char *p = mem;
+	size_t head = (page - (size_t)((uintptr_t)p % page)) % page, span;
+	if (len <= head || (span = (len - head) / page * page) == 0)
 		return;
 	/* Huge pages where the kernel has them (transparent_hugepage "madvise"), then
 	 * every page made writable now: either may be refused, which costs only the
 	 * faults they would have saved. */
-	(void)madvise((void *)a, e - a, MADV_HUGEPAGE);
+	(void)madvise(p + head, span, MADV_HUGEPAGE);
 #ifdef MADV_POPULATE_WRITE
-	(void)madvise((void *)a, e - a, MADV_POPULATE_WRITE);
+	(void)madvise(p + head, span, MADV_POPULATE_WRITE);
 #endif
 }
 

@@ -259,7 +259,7 @@ static size_t canon_number(const char *p, const char *e, char *buf, bool *integr
 {
 	const char *ip, *ie, *fp = NULL, *fe = NULL;
 	bool neg = false;
-	size_t n = 0, sig, lead = 0;
+	size_t n = 0;
 
 	if (p < e && *p == '-') {
 		neg = true;
@@ -285,6 +285,8 @@ static size_t canon_number(const char *p, const char *e, char *buf, bool *integr
 		return 0;
 	bool zero_int = ie - ip == 1 && *ip == '0';
 	if (fp && fe > fp) {
+		size_t sig, lead = 0;
+
 		for (const char *q = fp; q < fe && *q == '0'; q++)
 			lead++;
 		if (zero_int && lead >= 4)
@@ -496,7 +498,7 @@ static const char *render_list(struct fastwire_buf *o, const struct schema_field
 static const char *render_value(struct fastwire_buf *o, const struct schema_field *f, const char *p,
 				const char *end, int depth)
 {
-	char num[32], sbuf[64];
+	char num[32];
 	bool integral;
 	size_t n;
 	const char *e, *s;
@@ -505,6 +507,7 @@ static const char *render_value(struct fastwire_buf *o, const struct schema_fiel
 		return NULL;
 	if (*p == '"') {
 		enum schema_type t = f->type;
+		char sbuf[64];
 
 		if (t == SCHEMA_STRING || t == SCHEMA_OBJECT || t == SCHEMA_KEYED_LIST)
 			return copy_string(o, p, end);
@@ -773,8 +776,9 @@ static bool date_from(const struct schema_collection *c, const struct slot *slot
 }
 
 int fastwire_render(const struct schema_collection *c, const char *p, size_t len,
-		    struct fastwire_buf *o, struct fastwire_record *out)
+		    struct fastwire_buf *buf, struct fastwire_record *out)
 {
+	struct fastwire_buf *o = buf;
 	struct slot slots[FW_MAX_FIELDS];
 	const char *end = p + len, *q;
 	long idi, wi;

@@ -774,7 +774,8 @@ static long recs_add_elements(const struct schema_collection *c, const char *bod
 		if (fast) {
 			if (rs->n == rs->cap) {
 				size_t cap = rs->cap ? rs->cap * 2 : 64;
-				struct cache_record **v = realloc(rs->v, cap * sizeof(*v));
+				struct cache_record **v =
+					realloc(rs->v, cap * sizeof(struct cache_record *));
 				if (!v) {
 					cache_record_unref(fast);
 					return -ENOMEM;
