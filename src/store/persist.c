@@ -107,6 +107,12 @@ static void prune_records(const struct persist *p, const char *name, time_t fetc
 	closedir(d);
 }
 
+void persist_prune(struct persist *p, const char *name, time_t fetched)
+{
+	if (p)
+		prune_records(p, name, fetched);
+}
+
 /* Where a renderer's text goes while write_one writes a file: a listing of 10,000
  * invoices renders to ~40 MB, which is never held whole.  write_one renders it
  * twice: first counting (its length and CRC head the file, base/diskfile.h), then

@@ -84,6 +84,10 @@ void persist_save(struct persist *p, const char *name, void *snap, time_t fetche
  * a remount would list @name again. */
 void persist_invalidate(struct persist *p, const char *name);
 
+/* A listing @name fetched at @fetched (wall clock) that is not written again (it did
+ * not change): the records kept one by one before it go, as after its write. */
+void persist_prune(struct persist *p, const char *name, time_t fetched);
+
 /* Removes listing @name's file (one that persist_read refused). */
 void persist_remove(const struct persist *p, const char *name);
 

@@ -88,6 +88,38 @@ def test_an_expired_listing_is_answered_at_once_while_one_refresh_runs_behind(fa
     assert m.status()["cache"]["collections"]["clients"]["records"] == len(names)
 
 
+def test_a_refresh_of_an_unchanged_page_takes_its_records_again(fakes, mounts):
+    """A page that comes back byte for byte as before is not converted again (its
+    records are the ones held: .factuurfs/status counts it), and a page that changed
+    is: the change shows."""
+    fake = fakes("--generate", "clients=4,invoices=3,products=2")
+    m = mounts(fake, opts=["ttl=1"])
+    path = m.path("clients")
+    names = sorted(os.listdir(path))
+    before = {n: open(os.path.join(path, n), "rb").read() for n in names}
+
+    def refreshed(since):
+        os.listdir(path)
+        st = m.status()["cache"]
+        return st["collections"]["clients"]["fetched_at"] != since and st
+    since = m.status()["cache"]["collections"]["clients"]["fetched_at"]
+    st = wait_for(lambda: refreshed(since), "a refresh of the unchanged listing", interval=0.2)
+    assert st["listing_pages_reused"] >= 1
+    assert {n: open(os.path.join(path, n), "rb").read() for n in names} == before
+    rec = next(r for r in fake.state("clients") if r["clientnr"] + ".json" == names[0])
+    fake.put_state("clients", rec["clientnr"], dict(rec, company="Changed on the service"))
+    reused = st["listing_pages_reused"]
+
+    def shows_it():
+        with open(os.path.join(path, names[0]), encoding="utf-8") as f:
+            return json.load(f)["company"] == "Changed on the service"
+    wait_for(shows_it, "the changed page converted", interval=0.2)
+    # The other records read as before.
+    for n in names[1:]:
+        assert open(os.path.join(path, n), "rb").read() == before[n]
+    assert m.status()["cache"]["listing_pages_reused"] >= reused
+
+
 def test_a_write_of_ours_is_read_back_even_from_an_expired_listing(fakes, mounts):
     """Read-your-writes: a change we made is never answered from the listing held."""
     fake = fakes("--generate", "clients=4,invoices=3,products=2")
