@@ -67,24 +67,6 @@ static void indent(struct fastwire_buf *o, int depth)
 	}
 }
 
-static inline const char *ws(const char *p, const char *end)
-{
-	while (p < end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t'))
-		p++;
-	return p;
-}
-
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 static long hex4(const char *p, const char *end)
 {
 	long v = 0;
@@ -92,7 +74,7 @@ static long hex4(const char *p, const char *end)
 	if (end - p < 4)
 		return -1;
 	for (int i = 0; i < 4; i++) {
-		int h = hexval(p[i]);
+		int h = jt_hexval(p[i]);
 
 		if (h < 0)
 			return -1;
@@ -101,37 +83,12 @@ static long hex4(const char *p, const char *end)
 	return v;
 }
 
-/* put_string's escape of a byte below 0x20 (and of '"' and '\\'). */
+/* put_string's escape of a byte below 0x20 (and of '"' and '\\'): jt_escape. */
 static void put_escaped(struct fastwire_buf *o, unsigned c)
 {
-	static const char hex[] = "0123456789abcdef";
-	char u[6] = {'\\', 'u', '0', '0', hex[(c >> 4) & 0xf], hex[c & 0xf]};
+	char e[8];
 
-	switch (c) {
-	case '"':
-		put(o, "\\\"", 2);
-		return;
-	case '\\':
-		put(o, "\\\\", 2);
-		return;
-	case '\n':
-		put(o, "\\n", 2);
-		return;
-	case '\r':
-		put(o, "\\r", 2);
-		return;
-	case '\t':
-		put(o, "\\t", 2);
-		return;
-	case '\b':
-		put(o, "\\b", 2);
-		return;
-	case '\f':
-		put(o, "\\f", 2);
-		return;
-	default:
-		put(o, u, sizeof(u));
-	}
+	put(o, e, jt_escape((unsigned char)c, e));
 }
 
 static void put_utf8(struct fastwire_buf *o, unsigned long cp)
@@ -326,6 +283,17 @@ static inline const char *string_end(const char *p, const char *end)
 	return jt_string(p, end, NULL, 0);
 }
 
+/* The value after the key that ends at @ke (its ':' and whitespace skipped), or NULL. */
+static const char *value_after(const char *ke, const char *end)
+{
+	const char *p = jt_ws(ke, end);
+
+	if (p >= end || *p != ':')
+		return NULL;
+	p = jt_ws(p + 1, end);
+	return p < end ? p : NULL;
+}
+
 /* A string's bytes when they hold no escape: [*@s, *@s + *@n), else false. */
 static bool plain_string(const char *p, const char *e, const char **s, size_t *n)
 {
@@ -344,7 +312,7 @@ static const char *copy_scalar(struct fastwire_buf *o, const char *p, const char
 	if (*p == '"')
 		return copy_string(o, p, end);
 	if (*p == '{' || *p == '[') {
-		const char *q = ws(p + 1, end);
+		const char *q = jt_ws(p + 1, end);
 
 		if (q < end && *q == (*p == '{' ? '}' : ']')) {
 			put(o, *p == '{' ? "{}" : "[]", 2);
@@ -403,68 +371,18 @@ static long keyed_num(const struct schema_field *f, const char *k, size_t n)
 	return v;
 }
 
-/* A keyed list {"line1": .., "line2": ..} as an array in key order.  Keys must come
- * in ascending order already (then keyed_to_array's stable sort keeps them). */
-static const char *render_keyed(struct fastwire_buf *o, const struct schema_field *f, const char *p,
-				const char *end, int depth)
+/* A keyed list as an array: {"line1": .., "line2": ..} (@keyed: its keys must come in
+ * ascending order already, and then keyed_to_array's stable sort keeps them) or a wire
+ * array of the elements, as the array it already is. */
+static const char *render_elements(struct fastwire_buf *o, const struct schema_field *f,
+				   const char *p, const char *end, int depth, bool keyed)
 {
+	const char close = keyed ? '}' : ']';
 	long last = -1;
 	bool first = true;
 
-	p = ws(p + 1, end);
-	if (p < end && *p == '}') {
-		put(o, "[]", 2);
-		return p + 1;
-	}
-	put(o, "[\n", 2);
-	for (;;) {
-		const char *ke, *ks;
-		size_t kn;
-		long num;
-
-		if (p >= end || *p != '"' || !(ke = string_end(p, end)) ||
-		    !plain_string(p, ke, &ks, &kn))
-			return NULL;
-		num = keyed_num(f, ks, kn);
-		if (num < 0 || num <= last)
-			return NULL;
-		last = num;
-		p = ws(ke, end);
-		if (p >= end || *p != ':')
-			return NULL;
-		p = ws(p + 1, end);
-		if (p >= end)
-			return NULL;
-		if (!first)
-			put(o, ",\n", 2);
-		first = false;
-		indent(o, depth + 1);
-		p = render_element(o, f, p, end, depth + 1);
-		if (!p)
-			return NULL;
-		p = ws(p, end);
-		if (p < end && *p == ',') {
-			p = ws(p + 1, end);
-			continue;
-		}
-		if (p < end && *p == '}')
-			break;
-		return NULL;
-	}
-	putc1(o, '\n');
-	indent(o, depth);
-	putc1(o, ']');
-	return p + 1;
-}
-
-/* A wire array of a keyed list's elements, as the array it already is. */
-static const char *render_list(struct fastwire_buf *o, const struct schema_field *f, const char *p,
-			       const char *end, int depth)
-{
-	bool first = true;
-
-	p = ws(p + 1, end);
-	if (p < end && *p == ']') {
+	p = jt_ws(p + 1, end);
+	if (p < end && *p == close) {
 		put(o, "[]", 2);
 		return p + 1;
 	}
@@ -472,6 +390,20 @@ static const char *render_list(struct fastwire_buf *o, const struct schema_field
 	for (;;) {
 		if (p >= end)
 			return NULL;
+		if (keyed) {
+			const char *ke, *ks;
+			size_t kn;
+			long num;
+
+			if (*p != '"' || !(ke = string_end(p, end)) || !plain_string(p, ke, &ks, &kn))
+				return NULL;
+			num = keyed_num(f, ks, kn);
+			if (num < 0 || num <= last)
+				return NULL;
+			last = num;
+			if (!(p = value_after(ke, end)))
+				return NULL;
+		}
 		if (!first)
 			put(o, ",\n", 2);
 		first = false;
@@ -479,12 +411,12 @@ static const char *render_list(struct fastwire_buf *o, const struct schema_field
 		p = render_element(o, f, p, end, depth + 1);
 		if (!p)
 			return NULL;
-		p = ws(p, end);
+		p = jt_ws(p, end);
 		if (p < end && *p == ',') {
-			p = ws(p + 1, end);
+			p = jt_ws(p + 1, end);
 			continue;
 		}
-		if (p < end && *p == ']')
+		if (p < end && *p == close)
 			break;
 		return NULL;
 	}
@@ -563,13 +495,13 @@ static const char *render_value(struct fastwire_buf *o, const struct schema_fiel
 		if (f->type == SCHEMA_OBJECT)
 			return render_object(o, f->sub, f->nsub, p, end, depth, NULL);
 		if (f->type == SCHEMA_KEYED_LIST)
-			return render_keyed(o, f, p, end, depth);
+			return render_elements(o, f, p, end, depth, true);
 		return copy_scalar(o, p, end);
 	}
 	if (*p == '[') {
 		if (f->type == SCHEMA_OBJECT) {
 			/* PHP writes an empty associative array as []. */
-			const char *q = ws(p + 1, end);
+			const char *q = jt_ws(p + 1, end);
 
 			if (q < end && *q == ']') {
 				put(o, "{}", 2);
@@ -578,7 +510,7 @@ static const char *render_value(struct fastwire_buf *o, const struct schema_fiel
 			return NULL;
 		}
 		if (f->type == SCHEMA_KEYED_LIST)
-			return render_list(o, f, p, end, depth);
+			return render_elements(o, f, p, end, depth, false);
 		return copy_scalar(o, p, end);
 	}
 	if (f->type == SCHEMA_BOOL) {
@@ -622,7 +554,7 @@ static const char *render_object(struct fastwire_buf *o, const struct schema_fie
 	if (n > FW_MAX_FIELDS || depth > FW_MAX_DEPTH)
 		return NULL;
 	memset(slots, 0, n * sizeof(*slots));
-	p = ws(p + 1, end);
+	p = jt_ws(p + 1, end);
 	if (p < end && *p == '}') {
 		p++;
 		goto emit;
@@ -637,22 +569,16 @@ static const char *render_object(struct fastwire_buf *o, const struct schema_fie
 			return NULL;
 		i = field_at(fields, n, ks, kn, &hint);
 		/* Unknown, or named twice: the reference path sorts and dedups. */
-		if (i < 0 || slots[i].v)
-			return NULL;
-		p = ws(ke, end);
-		if (p >= end || *p != ':')
-			return NULL;
-		p = ws(p + 1, end);
-		if (p >= end)
+		if (i < 0 || slots[i].v || !(p = value_after(ke, end)))
 			return NULL;
 		slots[i].v = p;
 		any = true;
 		ve = jt_skip_value(p, end);
 		if (!ve)
 			return NULL;
-		p = ws(ve, end);
+		p = jt_ws(ve, end);
 		if (p < end && *p == ',') {
-			p = ws(p + 1, end);
+			p = jt_ws(p + 1, end);
 			continue;
 		}
 		if (p < end && *p == '}') {
@@ -787,7 +713,7 @@ int fastwire_render(const struct schema_collection *c, const char *p, size_t len
 	/* One-object collections and composite names: the reference path. */
 	if (!c || c->single || !c->id_field || c->id_field2 || c->nfields > FW_MAX_FIELDS)
 		return FW_NO;
-	p = ws(p, end);
+	p = jt_ws(p, end);
 	if (p >= end || *p != '{')
 		return FW_NO;
 	o->len = 0;
@@ -795,7 +721,7 @@ int fastwire_render(const struct schema_collection *c, const char *p, size_t len
 	if (o->cap < len + len / 2 + 64 && !grow(o, len + len / 2 + 64))
 		return -ENOMEM;
 	q = render_object(o, c->fields, c->nfields, p, end, 0, slots);
-	if (!q || ws(q, end) != end || o->oom)
+	if (!q || jt_ws(q, end) != end || o->oom)
 		goto no;
 	putc1(o, '\n');
 	if (o->oom)

@@ -11,24 +11,6 @@
 
 #include "base/strbuf.h"
 
-const char *jt_ws(const char *p, const char *end)
-{
-	while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
-		p++;
-	return p;
-}
-
-static int jt_hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* The length of @out[0, @n) without a UTF-8 sequence cut short at its end:
  * raw multibyte text is copied byte by byte, so truncation can split one. */
 static size_t jt_utf8_whole(const char *out, size_t n)
@@ -363,6 +345,46 @@ static void buf_indent(struct strbuf *b, int depth)
 }
 
 /* JSON's mandatory escapes only, spelt as Python's json writes them; UTF-8 and '/' raw. */
+size_t jt_escape(unsigned char c, char out[8])
+{
+	static const char hex[] = "0123456789abcdef";
+	char e = 0;
+
+	switch (c) {
+	case '"':
+	case '\\':
+		e = (char)c;
+		break;
+	case '\n':
+		e = 'n';
+		break;
+	case '\r':
+		e = 'r';
+		break;
+	case '\t':
+		e = 't';
+		break;
+	case '\b':
+		e = 'b';
+		break;
+	case '\f':
+		e = 'f';
+		break;
+	default:
+		if (c >= 0x20)
+			return 0;
+		memcpy(out, "\\u00", 4);
+		out[4] = hex[c >> 4];
+		out[5] = hex[c & 0xf];
+		out[6] = '\0';
+		return 6;
+	}
+	out[0] = '\\';
+	out[1] = e;
+	out[2] = '\0';
+	return 2;
+}
+
 static void put_string(struct strbuf *b, const char *s)
 {
 	const unsigned char *p;
@@ -370,38 +392,10 @@ static void put_string(struct strbuf *b, const char *s)
 
 	strbuf_put(b, "\"", 1);
 	for (p = (const unsigned char *)s; *p; p++) {
-		const char *e = NULL;
+		size_t n = jt_escape(*p, esc);
 
-		switch (*p) {
-		case '"':
-			e = "\\\"";
-			break;
-		case '\\':
-			e = "\\\\";
-			break;
-		case '\n':
-			e = "\\n";
-			break;
-		case '\r':
-			e = "\\r";
-			break;
-		case '\t':
-			e = "\\t";
-			break;
-		case '\b':
-			e = "\\b";
-			break;
-		case '\f':
-			e = "\\f";
-			break;
-		default:
-			if (*p < 0x20) {
-				snprintf(esc, sizeof(esc), "\\u%04x", *p);
-				e = esc;
-			}
-		}
-		if (e)
-			strbuf_puts(b, e);
+		if (n)
+			strbuf_put(b, esc, n);
 		else
 			strbuf_put(b, (const char *)p, 1);
 	}
