@@ -1,10 +1,18 @@
 #!/usr/bin/env bash
-# Measures factuurfs against what FUSE itself allows on this machine, and against the
-# API it stands for, side by side in one run, and prints one table of ratios with the
-# targets beside them (see README "Performance"):
-#   - warm `ls -l` / `cat` on tmpfs, on the two reference FUSE programs of shared/tools
-#     (ideal_fs: high-level API; ideal_ll: low-level, no-open) and on factuurfs'
-#     invoices/ (read-write and -o ro);
+# Measures what a user gets from factuurfs -- its default options against the API over
+# HTTPS (the bundled fake with a self-signed certificate, `-o cafile=`) -- against what
+# FUSE itself allows on this machine and what the API costs, side by side in one run, and
+# prints one table with the targets beside the figures (see README "Performance"):
+#   - warm `cat` of invoices/*.json, read-write (the defaults) and -o ro, against the
+#     floors of shared/tools/ideal_ll.c on as many files: `ideal_ll N flush mt` for
+#     read-write, `ideal_ll N` for -o ro, `ideal_ll N open` beside them (the floor if
+#     factuurfs sees opens: a -d probe mount says whether it does);
+#   - warm `ls -l invoices/` against tmpfs holding the same 20,000 names;
+#   - the first `ls -l invoices/` of a fresh mount against curl fetching the same pages;
+#   - `ls -l` every 0.5 s for 30 s with ttl=2 (listings refreshing): p99 against the warm
+#     median, and the listings made;
+#   - TLS handshakes, full and resumed, of the PDF runs and of a run of writes
+#     (new clients: POSTs on fresh connections; edits: PUTs);
 #   - a cold browse of every collection: API calls against the minimum;
 #   - PDFs with 50 ms API latency: one by one, 8 in parallel, after a remount, and a
 #     plain sequential curl loop over the API;
@@ -13,11 +21,11 @@
 #     docs/bench/scaling.dat and plotted into docs/bench/scaling.png.
 #
 #   scripts/bench.sh [--quick] [NFILES] [RUNS]
-#     NFILES  invoices (and reference files) for the warm rows   (default 10000; --quick 2000)
+#     NFILES  invoices (and floor files) for the warm rows       (default 10000; --quick 2000)
 #     RUNS    runs per median                                    (default 5; --quick 3)
-#   --quick: smaller everything (50 PDFs, scaling 500/2000/5000, one run each); its
-#   scaling data and plot go to build/bench/, not docs/bench/.
-# Takes about 5 minutes on a 2-core machine (--quick: about one).  Needs root (tmpfs).
+#   --quick: smaller everything (50 PDFs, a 10 s refresh run, scaling 500/2000/5000, one
+#   run each); its scaling data and plot go to build/bench/, not docs/bench/.
+# Takes about 7 minutes on a 2-core machine (--quick: about 1½).  Needs root (tmpfs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,20 +34,18 @@ args=()
 for a in "$@"; do
 	case $a in
 	--quick) quick=(--quick) ;;
-	-h | --help) sed -n '2,20p' "$0"; exit 0 ;;
+	-h | --help) sed -n '2,30p' "$0"; exit 0 ;;
 	*) args+=("$a") ;;
 	esac
 done
 
-bash scripts/deps.sh --bench  # the build, plus gnuplot for the plot and curl for the script baseline
+bash scripts/deps.sh --bench  # the build, plus gnuplot for the plot and curl for the baselines
 bash scripts/build.sh
 
 shared=${FACTUURFS_SHARED:-$(cd .. && pwd)/shared}
 [ -f "$shared/tools/ideal_ll.c" ] || { echo "bench: $shared/tools not found (set FACTUURFS_SHARED)" >&2; exit 1; }
 mkdir -p build/bench
-for t in ideal_fs ideal_ll; do
-	cc -O2 -Wall -o "build/bench/$t" "$shared/tools/$t.c" $(pkg-config --cflags --libs fuse3)
-done
+cc -O2 -Wall -o build/bench/ideal_ll "$shared/tools/ideal_ll.c" $(pkg-config --cflags --libs fuse3)
 # Measure a private copy of the binary, so that a rebuild during the run does not
 # change what is measured halfway through.
 cp "${FACTUURFS_BIN:-build/factuurfs}" build/bench/factuurfs

@@ -56,14 +56,15 @@ echo "== integration tests (ASan+UBSan build)"
 FACTUURFS_BIN="$PWD/build-asan/factuurfs" FACTUURFS_SANITIZED=1 \
 	"${PYTEST[@]}" -m "not slow" tests/integration
 
-# The load (30 s here), the faults and the concurrent writers: a race report stops the
-# daemon and fails the test (tests/harness.py sets TSAN_OPTIONS).  -k selects the
-# concurrent tests of test_write.py; the other two modules match by their names.
+# The load (30 s here), the faults, the concurrent writers and the refreshes behind
+# their readers: a race report stops the daemon and fails the test (tests/harness.py
+# sets TSAN_OPTIONS).  -k selects the concurrent tests of test_write.py and the refresh
+# tests of test_economy.py; the other two modules match by their names.
 echo "== concurrency-heavy integration tests (ThreadSanitizer build)"
 FACTUURFS_BIN="$PWD/build-tsan/factuurfs" FACTUURFS_SANITIZED=1 FACTUURFS_LOAD_SECONDS=30 \
-	"${PYTEST[@]}" -k "test_load or test_faults or concurrent" \
+	"${PYTEST[@]}" -k "test_load or test_faults or concurrent or behind or unchanged_page" \
 	tests/integration/test_load.py tests/integration/test_faults.py \
-	tests/integration/test_write.py
+	tests/integration/test_write.py tests/integration/test_economy.py
 
 echo "== valgrind mount/unmount cycle"
 FACTUURFS_BIN="$PWD/build/factuurfs" "${PYTEST[@]}" \

@@ -718,6 +718,7 @@ static int open_modules(struct daemon *d, const struct api_config *acfg)
 		.changed = fs_listing_changed,
 		.ud = d->fs,
 		.persist = d->persist,
+		.refresh_behind = true,
 	};
 	lang_of(o, ccfg.lang, sizeof(ccfg.lang));
 	struct pdfstore_config pcfg = {
@@ -894,6 +895,9 @@ static void daemon_free(struct daemon *d)
 		pthread_cancel(d->sighup_thread);
 		pthread_join(d->sighup_thread, NULL);
 	}
+	/* A refresh running behind its readers tells the FUSE layer what changed when it
+	 * lands: it ends before that layer goes. */
+	cache_quiesce(d->cache);
 	/* The workers are done: nothing queues a notification any more. */
 	events_on_refusal(d->events, NULL, NULL);
 	desktop_stop(d->desktop);

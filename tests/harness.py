@@ -393,5 +393,15 @@ def listing_calls(reqs, collection):
     return out
 
 
+def handshakes(reqs):
+    """(full, resumed): the TLS handshakes of the connections that carried @reqs (log
+    entries of a fake with tls=True), from the "tls" field the fake puts on each
+    connection's first logged request.  Requests of a connection opened before @reqs
+    begin carry no such field and are not counted."""
+    full = sum(r.get("tls") == "full" for r in reqs)
+    resumed = sum(r.get("tls") == "resumed" for r in reqs)
+    return full, resumed
+
+
 if __name__ == "__main__":
     sys.exit("harness.py is a library for the tests")

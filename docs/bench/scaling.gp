@@ -19,7 +19,7 @@ set xrange [0:*]
 stats dat using 1 nooutput
 set xrange [0:STATS_max * 1.05]
 
-set multiplot layout 1,2 title "factuurfs: cold ls -l invoices/ + read every invoice .json (scripts/bench.sh)"
+set multiplot layout 1,2 title "factuurfs, default options, API over HTTPS: cold ls -l invoices/ + read every invoice .json (scripts/bench.sh)"
 
 ta = 0.1; tb = 1e-4
 t(x) = ta + tb * x

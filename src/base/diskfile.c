@@ -17,8 +17,12 @@
 
 static unsigned long checksum(const void *data, size_t len)
 {
+	return diskfile_crc(0, data, len);
+}
+
+unsigned long diskfile_crc(unsigned long crc, const void *data, size_t len)
+{
 	/* zlib's crc32 takes uInt lengths: feed it in pieces. */
-	unsigned long crc = crc32(0L, Z_NULL, 0);
 	const unsigned char *p = data;
 	while (len > 0) {
 		uInt n = len > (1u << 30) ? (1u << 30) : (uInt)len;
@@ -101,6 +105,78 @@ out:
 		unlink(tmp);
 	free(tmp);
 	return rc;
+}
+
+struct diskfile_out {
+	int fd;
+	char *path, *tmp;
+	size_t want, got;
+	unsigned long crc, sum;
+	int err;
+};
+
+int diskfile_open(struct diskfile_out **out, const char *path, const char *kind,
+		  unsigned version, size_t len, unsigned long crc)
+{
+	char header[HEADER_MAX];
+	struct diskfile_out *o;
+	int hlen = snprintf(header, sizeof(header), "factuurfs %s %u %zu %08lx\n", kind, version,
+			    len, crc);
+	*out = NULL;
+	if (hlen < 0 || (size_t)hlen >= sizeof(header) || strchr(kind, ' '))
+		return -EINVAL;
+	o = calloc(1, sizeof(*o));
+	if (!o)
+		return -ENOMEM;
+	o->fd = -1;
+	o->want = len;
+	o->crc = crc;
+	o->path = strdup(path);
+	if (!o->path || asprintf(&o->tmp, "%s.tmp%ld", path, (long)gettid()) < 0) {
+		o->tmp = NULL;
+		diskfile_close(o, true);
+		return -ENOMEM;
+	}
+	o->fd = open(o->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	int rc = o->fd < 0 ? -errno : write_all(o->fd, header, (size_t)hlen);
+	if (rc < 0) {
+		diskfile_close(o, true);
+		return rc;
+	}
+	*out = o;
+	return 0;
+}
+
+int diskfile_put(struct diskfile_out *o, const void *data, size_t len)
+{
+	if (o->err == 0 && len > 0) {
+		o->err = write_all(o->fd, data, len);
+		o->sum = diskfile_crc(o->sum, data, len);
+		o->got += len;
+	}
+	return o->err;
+}
+
+int diskfile_close(struct diskfile_out *o, bool abort)
+{
+	int rc = o->err;
+	if (rc == 0 && !abort && (o->got != o->want || o->sum != o->crc))
+		rc = -EIO; /* not the payload the header announced */
+	if (abort && rc == 0)
+		rc = -ECANCELED;
+	/* Durable before the rename, as diskfile_write. */
+	if (rc == 0 && fsync(o->fd) < 0)
+		rc = -errno;
+	if (o->fd >= 0 && close(o->fd) < 0 && rc == 0)
+		rc = -errno;
+	if (rc == 0 && rename(o->tmp, o->path) < 0)
+		rc = -errno;
+	if (rc < 0 && o->tmp && o->fd >= 0)
+		unlink(o->tmp);
+	free(o->tmp);
+	free(o->path);
+	free(o);
+	return abort ? 0 : rc;
 }
 
 /* Parses @header (NUL-terminated, without its newline) against @kind and

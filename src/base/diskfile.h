@@ -16,6 +16,7 @@
 #ifndef FACTUURFS_DISKFILE_H
 #define FACTUURFS_DISKFILE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 /* The longest payload diskfile_read accepts: a listing of 10,000 invoices is
@@ -27,6 +28,22 @@
  * left as it was). */
 int diskfile_write(const char *path, const char *kind, unsigned version, const void *data,
 		   size_t len);
+
+/* A file written in pieces, for a payload too big to hold at once whose length
+ * and CRC are known first (store/persist.c renders a listing twice: once to
+ * count, once to write).  diskfile_open writes the header to the temporary
+ * file; diskfile_put appends; diskfile_close checks that exactly @len bytes
+ * with that CRC came, fsyncs and renames, or removes the temporary file (on any
+ * error, or with @abort).  Each returns 0 or -errno; close always frees @o. */
+struct diskfile_out;
+int diskfile_open(struct diskfile_out **out, const char *path, const char *kind,
+		  unsigned version, size_t len, unsigned long crc);
+int diskfile_put(struct diskfile_out *o, const void *data, size_t len);
+int diskfile_close(struct diskfile_out *o, bool abort);
+
+/* The zlib CRC-32 of the header, continued over @len bytes of @data: start with
+ * @crc 0. */
+unsigned long diskfile_crc(unsigned long crc, const void *data, size_t len);
 
 /* Reads @path's payload into *@data (malloc'd, NUL-terminated after *@len
  * bytes; caller frees).  Returns 0; -ENOENT when there is no file; -EBADMSG

@@ -1,6 +1,8 @@
 /* who: background readers by process name (see who.h). */
 #include "base/who.h"
 
+#include "base/clock.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -84,11 +86,47 @@ static bool who_comm_matches(long id)
 	return who_comm(id, comm, sizeof(comm)) && who_name_matches(comm);
 }
 
+/* who_only_looks' answers of the last WHO_LOOKS_TTL seconds: `ls -l` of 10,000 PDFs
+ * whose size is unknown asks once per PDF, and reading /proc/PID/comm (an open, a
+ * read, a close) was most of each GETATTR's cost.  A pid is not reused within a
+ * second (the kernel hands them out in order up to pid_max), and a process that
+ * execs another program meanwhile is still answered for up to that second. */
+#define WHO_LOOKS_SLOTS 8
+#define WHO_LOOKS_TTL 1.0
+
+static struct {
+	pid_t pid;
+	bool looks;
+	double at;
+} who_looks_memo[WHO_LOOKS_SLOTS];
+static unsigned who_looks_next;
+static pthread_mutex_t who_looks_lock = PTHREAD_MUTEX_INITIALIZER;
+
 bool who_only_looks(pid_t pid)
 {
 	char comm[32];
-	return pid > 0 && who_comm((long)pid, comm, sizeof(comm)) &&
-	       who_in(who_lookers, sizeof(who_lookers) / sizeof(who_lookers[0]), comm, false);
+	double now = clock_mono();
+	bool looks;
+	if (pid <= 0)
+		return false;
+	pthread_mutex_lock(&who_looks_lock);
+	for (unsigned i = 0; i < WHO_LOOKS_SLOTS; i++) {
+		if (who_looks_memo[i].pid == pid && now - who_looks_memo[i].at < WHO_LOOKS_TTL) {
+			looks = who_looks_memo[i].looks;
+			pthread_mutex_unlock(&who_looks_lock);
+			return looks;
+		}
+	}
+	pthread_mutex_unlock(&who_looks_lock);
+	looks = who_comm((long)pid, comm, sizeof(comm)) &&
+		who_in(who_lookers, sizeof(who_lookers) / sizeof(who_lookers[0]), comm, false);
+	pthread_mutex_lock(&who_looks_lock);
+	unsigned i = who_looks_next++ % WHO_LOOKS_SLOTS;
+	who_looks_memo[i].pid = pid;
+	who_looks_memo[i].looks = looks;
+	who_looks_memo[i].at = now;
+	pthread_mutex_unlock(&who_looks_lock);
+	return looks;
 }
 
 bool who_replaces(pid_t pid)

@@ -173,7 +173,7 @@ static bool needs_categories(const struct schema_collection *c, const struct cac
 		if (cols[k].fmt != FACTS_CSV_LEDGER)
 			continue;
 		for (size_t i = 0; i < l->n; i++) {
-			const struct facts *f = l->recs[i]->facts;
+			const struct facts *f = cache_record_facts(l->recs[i]);
 			if (f && f->ncells == ncol && *facts_cell(f, k))
 				return true;
 		}
@@ -198,7 +198,7 @@ static int table_of_listing(struct table *t, const struct schema_collection *c,
 	strftime(today, sizeof(today), "%Y-%m-%d", &tm);
 	table_init(t, c->name, cols, ncol);
 	for (size_t i = 0; i < l->n && rc == 0; i++) {
-		const struct facts *f = l->recs[i]->facts;
+		const struct facts *f = cache_record_facts(l->recs[i]);
 		if (!f || f->ncells != ncol)
 			continue;
 		for (size_t k = 0; k < ncol && rc == 0; k++) {
@@ -238,14 +238,14 @@ static int table_of_quarter(struct table *t, const char *q, const struct cache_l
 	const struct facts_column *cols = facts_vat_columns(&ncol);
 	table_init(t, sheet, cols, ncol);
 	for (size_t i = 0; i < inv->n && rc == 0; i++) {
-		const struct facts *f = inv->recs[i]->facts;
+		const struct facts *f = cache_record_facts(inv->recs[i]);
 		char fq[16];
 		if (!f || !vat_quarter_of(f->date, fq, sizeof(fq)) || strcmp(fq, q) != 0)
 			continue;
 		int shifted = f->shifted;
 		const char *country = f->country;
 		ssize_t pos = cli && f->clientnr[0] ? cache_listing_find(cli, f->clientnr) : -1;
-		const struct facts *cf = pos >= 0 ? cli->recs[pos]->facts : NULL;
+		const struct facts *cf = pos >= 0 ? cache_record_facts(cli->recs[pos]) : NULL;
 		if (cf && shifted < 0)
 			shifted = cf->shifted;
 		if (cf && !country[0])
@@ -342,7 +342,7 @@ int export_get(struct exports *x, const char *name, struct export_text **out)
 		bool any = false;
 		for (size_t i = 0; i < l->n && !any; i++) {
 			char fq[16];
-			const struct facts *fa = l->recs[i]->facts;
+			const struct facts *fa = cache_record_facts(l->recs[i]);
 			any = fa && vat_quarter_of(fa->date, fq, sizeof(fq)) && !strcmp(fq, q);
 		}
 		if (!any) {
@@ -454,7 +454,7 @@ int export_names(struct exports *x, char ***names, size_t *n)
 	/* The quarters the invoices are dated in, each once. */
 	qs = calloc(l->n + 1, sizeof(*qs));
 	for (size_t i = 0; qs && i < l->n; i++) {
-		const struct facts *f = l->recs[i]->facts;
+		const struct facts *f = cache_record_facts(l->recs[i]);
 		if (f && vat_quarter_of(f->date, qs[nq], sizeof(qs[nq])))
 			nq++;
 	}

@@ -178,7 +178,7 @@ static struct vindex *vindex_build(enum views_group g, struct cache_listing *inv
 	if (g == VIEWS_CLIENT) {
 		/* Every client has a directory, with or without invoices. */
 		for (size_t i = 0; i < cli->n && rc == 0; i++) {
-			const struct facts *f = cli->recs[i]->facts;
+			const struct facts *f = cache_record_facts(cli->recs[i]);
 			char *dn = digits(cli->recs[i]->id, strlen(cli->recs[i]->id))
 					   ? client_dirname(cli->recs[i]->id, f ? f->name : NULL) : NULL;
 			if (dn && !builder_dir(&b, cli->recs[i]->id, dn))
@@ -187,7 +187,7 @@ static struct vindex *vindex_build(enum views_group g, struct cache_listing *inv
 		}
 	}
 	for (size_t i = 0; i < inv->n && rc == 0; i++) {
-		const struct facts *f = inv->recs[i]->facts;
+		const struct facts *f = cache_record_facts(inv->recs[i]);
 		d = NULL;
 		if (!f)
 			continue;

@@ -239,7 +239,7 @@ int wb_edit(const struct wb *wb, const struct schema_collection *c, const char *
 		rc = check_template(c, user, false, msg, msglen);
 	/* What the service sent for this record: the PUT follows its names and
 	 * forms (unparsable or unknown: the default forms). */
-	wire = rec->wire ? cJSON_Parse(rec->wire) : NULL;
+	wire = rec->wire ? cJSON_ParseWithLength(rec->wire, rec->wire_len) : NULL;
 	if (rc == 0)
 		rc = put(wb, c, c, id, user, wire, msg, msglen);
 	if (rc == 0) {

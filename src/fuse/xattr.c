@@ -59,7 +59,7 @@ static size_t node_xattrs(struct mount *m, struct node *n, struct xattr *x)
 		return nx;
 	struct cache_listing *l = cache_listing_held(m->cache, n->c);
 	ssize_t pos = l ? cache_listing_find(l, n->id) : -1;
-	const struct facts *f = pos >= 0 ? l->recs[pos]->facts : NULL;
+	const struct facts *f = pos >= 0 ? cache_record_facts(l->recs[pos]) : NULL;
 	if (f) {
 		char today[16];
 		struct tm tm;

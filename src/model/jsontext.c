@@ -3,30 +3,13 @@
 
 #include <math.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 
 #include <string.h>
 
 #include "base/strbuf.h"
-
-const char *jt_ws(const char *p, const char *end)
-{
-	while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
-		p++;
-	return p;
-}
-
-static int jt_hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 /* The length of @out[0, @n) without a UTF-8 sequence cut short at its end:
  * raw multibyte text is copied byte by byte, so truncation can split one. */
@@ -46,6 +29,28 @@ static size_t jt_utf8_whole(const char *out, size_t n)
 	return n - (lead - 1) >= need ? n : lead - 1;
 }
 
+/* The closing quote of the string whose body starts at @p, or NULL: memchr finds each
+ * quote, and one after an odd run of backslashes is escaped.  A listing page is mostly
+ * string bytes, so this is the loop its walk spends its time in. */
+static const char *jt_string_close(const char *p, const char *end)
+{
+	const char *start = p;
+
+	while (p < end) {
+		const char *q = memchr(p, '"', (size_t)(end - p));
+		size_t bs = 0;
+
+		if (!q)
+			return NULL;
+		while (q - bs > start && q[-1 - (ptrdiff_t)bs] == '\\')
+			bs++;
+		if (!(bs & 1))
+			return q;
+		p = q + 1;
+	}
+	return NULL;
+}
+
 const char *jt_string(const char *p, const char *end, char *out, size_t outsz)
 {
 	size_t o = 0;
@@ -59,16 +64,8 @@ const char *jt_string(const char *p, const char *end, char *out, size_t outsz)
 		/* Skipping is structure only, as cJSON finds a string's end: a
 		 * backslash hides the byte after it.  (cJSON then takes a bad \u
 		 * escape too: a skip must not refuse what cJSON parses.) */
-		for (p++; p < end; p++) {
-			if (*p == '\\') {
-				if (++p >= end)
-					return NULL;
-				continue;
-			}
-			if (*p == '"')
-				return p + 1;
-		}
-		return NULL;
+		p = jt_string_close(p + 1, end);
+		return p ? p + 1 : NULL;
 	}
 	/* Decoding into @out (not NULL from here on). */
 	for (p++; p < end; p++) {
@@ -149,6 +146,12 @@ const char *jt_string(const char *p, const char *end, char *out, size_t outsz)
 	return NULL;
 }
 
+/* The bytes a scalar ends at (jt_skip_value): structure, whitespace and NUL. */
+static const bool jt_scalar_stop[256] = {
+	['\0'] = true, [','] = true, [':'] = true, ['{'] = true, ['}'] = true, ['['] = true,
+	[']'] = true, ['"'] = true, [' '] = true, ['\t'] = true, ['\r'] = true, ['\n'] = true,
+};
+
 const char *jt_skip_value(const char *p, const char *end)
 {
 	int depth = 0;
@@ -158,9 +161,10 @@ const char *jt_skip_value(const char *p, const char *end)
 		if (p >= end)
 			return NULL;
 		if (*p == '"') {
-			p = jt_string(p, end, NULL, 0);
+			p = jt_string_close(p + 1, end);
 			if (!p)
 				return NULL;
+			p++;
 		} else if (*p == '{' || *p == '[') {
 			depth++;
 			p++;
@@ -177,7 +181,7 @@ const char *jt_skip_value(const char *p, const char *end)
 			return NULL;
 		} else {
 			/* number, true, false, null: up to the next structural byte */
-			while (p < end && *p != '\0' && !strchr(",:{}[]\" \t\r\n", *p))
+			while (p < end && !jt_scalar_stop[(unsigned char)*p])
 				p++;
 		}
 	} while (depth > 0);
@@ -341,6 +345,46 @@ static void buf_indent(struct strbuf *b, int depth)
 }
 
 /* JSON's mandatory escapes only, spelt as Python's json writes them; UTF-8 and '/' raw. */
+size_t jt_escape(unsigned char c, char out[8])
+{
+	static const char hex[] = "0123456789abcdef";
+	char e = 0;
+
+	switch (c) {
+	case '"':
+	case '\\':
+		e = (char)c;
+		break;
+	case '\n':
+		e = 'n';
+		break;
+	case '\r':
+		e = 'r';
+		break;
+	case '\t':
+		e = 't';
+		break;
+	case '\b':
+		e = 'b';
+		break;
+	case '\f':
+		e = 'f';
+		break;
+	default:
+		if (c >= 0x20)
+			return 0;
+		memcpy(out, "\\u00", 4);
+		out[4] = hex[c >> 4];
+		out[5] = hex[c & 0xf];
+		out[6] = '\0';
+		return 6;
+	}
+	out[0] = '\\';
+	out[1] = e;
+	out[2] = '\0';
+	return 2;
+}
+
 static void put_string(struct strbuf *b, const char *s)
 {
 	const unsigned char *p;
@@ -348,38 +392,10 @@ static void put_string(struct strbuf *b, const char *s)
 
 	strbuf_put(b, "\"", 1);
 	for (p = (const unsigned char *)s; *p; p++) {
-		const char *e = NULL;
+		size_t n = jt_escape(*p, esc);
 
-		switch (*p) {
-		case '"':
-			e = "\\\"";
-			break;
-		case '\\':
-			e = "\\\\";
-			break;
-		case '\n':
-			e = "\\n";
-			break;
-		case '\r':
-			e = "\\r";
-			break;
-		case '\t':
-			e = "\\t";
-			break;
-		case '\b':
-			e = "\\b";
-			break;
-		case '\f':
-			e = "\\f";
-			break;
-		default:
-			if (*p < 0x20) {
-				snprintf(esc, sizeof(esc), "\\u%04x", *p);
-				e = esc;
-			}
-		}
-		if (e)
-			strbuf_puts(b, e);
+		if (n)
+			strbuf_put(b, esc, n);
 		else
 			strbuf_put(b, (const char *)p, 1);
 	}

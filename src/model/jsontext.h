@@ -12,8 +12,26 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-/* The first byte at or after @p that is not JSON whitespace (@end when none). */
-const char *jt_ws(const char *p, const char *end);
+/* The first byte at or after @p that is not JSON whitespace (@end when none).
+ * Inline: a page's walk (model/fastwire.c) calls it between every two tokens. */
+static inline const char *jt_ws(const char *p, const char *end)
+{
+	while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+		p++;
+	return p;
+}
+
+/* The value of hexadecimal digit @c, or -1. */
+static inline int jt_hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
 
 /* Skips the one JSON value at @p (leading whitespace allowed) and returns the
  * byte just after it, or NULL when the text ends inside it or it does not
@@ -71,6 +89,11 @@ char *jt_utf8_repaired(const char *s);
  * plainly, otherwise the fewest digits that read back as the same double,
  * with an exponent from 1e16 on. */
 void jt_number(double v, char out[32]);
+
+/* How a file's text writes byte @c inside a string: JSON's mandatory escapes only,
+ * spelt as Python's json writes them (\" \\ \n \r \t \b \f, else \u00XX below 0x20).
+ * Fills @out (NUL-terminated) and returns its length; 0 when @c stands as it is. */
+size_t jt_escape(unsigned char c, char out[8]);
 
 /* Text of a file: pretty-printed with two-space indent, keys in the record's
  * order, UTF-8 and '/' unescaped, shortest round-trip numbers, trailing

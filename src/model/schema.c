@@ -936,6 +936,23 @@ bool schema_record_is_whole(const struct schema_collection *c, const cJSON *wire
 	return cJSON_GetObjectItemCaseSensitive(wire, c->whole_marker) != NULL;
 }
 
+time_t schema_date_of(const char *s)
+{
+	char day[11];
+	struct tm tm;
+
+	/* A date, or the date part of "YYYY-MM-DD HH:MM:SS" (kept as it came). */
+	if (strlen(s) < 10 || (s[10] && s[10] != ' ' && s[10] != 'T'))
+		return 0;
+	memcpy(day, s, 10);
+	day[10] = '\0';
+	if (!parse_date(day, &tm))
+		return 0;
+	/* Noon UTC keeps the calendar day in every time zone a user is likely in. */
+	tm.tm_hour = 12;
+	return timegm(&tm);
+}
+
 time_t schema_record_date(const struct schema_collection *c, const cJSON *rec)
 {
 	size_t i;
@@ -944,22 +961,27 @@ time_t schema_record_date(const struct schema_collection *c, const cJSON *rec)
 		return 0;
 	for (i = 0; i < N(c->mtime_fields) && c->mtime_fields[i]; i++) {
 		const cJSON *v = cJSON_GetObjectItemCaseSensitive(rec, c->mtime_fields[i]);
-		const char *s = cJSON_IsString(v) ? v->valuestring : "";
-		char day[11];
-		struct tm tm;
+		time_t t = schema_date_of(cJSON_IsString(v) ? v->valuestring : "");
 
-		/* A date, or the date part of "YYYY-MM-DD HH:MM:SS" (kept as it came). */
-		if (strlen(s) < 10 || (s[10] && s[10] != ' ' && s[10] != 'T'))
-			continue;
-		memcpy(day, s, 10);
-		day[10] = '\0';
-		if (!parse_date(day, &tm))
-			continue;
-		/* Noon UTC keeps the calendar day in every time zone a user is likely in. */
-		tm.tm_hour = 12;
-		return timegm(&tm);
+		if (t)
+			return t;
 	}
 	return 0;
+}
+
+bool schema_parse_number(const char *s, double *out)
+{
+	return parse_number(s, out);
+}
+
+int schema_parse_bool(const char *s)
+{
+	return parse_bool(s);
+}
+
+bool schema_empty_date(const char *s)
+{
+	return is_empty_date(s);
 }
 
 /* ---- pythonic -> wire ------------------------------------------------------------------------ */

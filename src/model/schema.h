@@ -139,6 +139,17 @@ cJSON *schema_from_wire(const struct schema_collection *c, const cJSON *wire);
  * at 12:00 UTC, or 0 when none does.  @rec is pythonic. */
 time_t schema_record_date(const struct schema_collection *c, const cJSON *rec);
 
+/* The rules of the wire -> pythonic conversion for one scalar, for model/fastwire.c
+ * (which renders the common records without a tree and must agree with the tables'
+ * conversion to the byte): a number as the wire or a user spells it in a string ("42",
+ * "10,92", "1e3"; false for anything else); a boolean string (1, 0, -1 for none); an
+ * empty date ("", "0000-00-00"); and the time (noon UTC) a date string stands for, 0
+ * when it is none. */
+bool schema_parse_number(const char *s, double *out);
+int schema_parse_bool(const char *s);
+bool schema_empty_date(const char *s);
+time_t schema_date_of(const char *s);
+
 /* Wire body for a POST (@create) or PUT of pythonic record @rec: read-only
  * fields dropped, create-only fields dropped unless @create, unknown fields
  * passed on, keyed lists rebuilt as {"line1":..}, values in the types the API

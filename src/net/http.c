@@ -1,6 +1,7 @@
 /* http: struct transport over libcurl (see http.h). */
 #include "net/http.h"
 
+#include "base/arena.h"
 #include "base/clock.h"
 #include "base/log.h"
 
@@ -151,6 +152,31 @@ static long http_header_number(const char *data, size_t n, const char *name)
 	return digits && i == n ? v : -1;
 }
 
+/* A body announced this big or bigger gets its buffer faulted in at once. */
+#define HTTP_POPULATE_MIN ((size_t)1 << 20)
+
+/* Makes room for a body of @len bytes (Content-Length) before it arrives: one
+ * allocation instead of a doubling per arrival, its pages made huge and writable
+ * at once rather than faulted in 4 KiB at a time as the bytes land (~12 us each
+ * on a Firecracker VM: 15 MB of listing would take ~45 ms; base/arena.h).  A
+ * compressed body decodes longer and grows past it as any other; failing here
+ * costs nothing. */
+static void http_body_reserve(struct http_xfer *x, size_t len)
+{
+	char *nb;
+
+	if (x->buf || len == 0 || len > HTTP_BODY_MAX)
+		return;
+	nb = malloc(len + 1);
+	if (!nb)
+		return;
+	x->buf = nb;
+	x->cap = len + 1;
+	x->buf[0] = '\0';
+	if (len >= HTTP_POPULATE_MIN)
+		arena_prefault(nb, len + 1);
+}
+
 static size_t http_header_cb(char *data, size_t size, size_t nmemb, void *userp)
 {
 	struct http_xfer *x = userp;
@@ -163,7 +189,9 @@ static size_t http_header_cb(char *data, size_t size, size_t nmemb, void *userp)
 		x->retry_after = -1;
 		return n;
 	}
-	if ((v = http_header_number(data, n, "x-ratelimit-remaining")) >= 0)
+	if ((v = http_header_number(data, n, "content-length")) >= 0)
+		http_body_reserve(x, (size_t)v);
+	else if ((v = http_header_number(data, n, "x-ratelimit-remaining")) >= 0)
 		x->ratelimit_remaining = v;
 	else if ((v = http_header_number(data, n, "retry-after")) >= 0)
 		x->retry_after = v;

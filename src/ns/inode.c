@@ -119,19 +119,21 @@ struct node *inode_get(struct inodes *t, fuse_ino_t ino)
 static struct node *find_record(struct inodes *t, const struct schema_collection *c,
 				enum node_kind kind, const char *id, bool make)
 {
-	char *key = NULL;
+	/* On the stack: a directory of 20,000 names looks each up at every listing. */
+	char buf[512], *key = buf;
+	const char *k = kind == N_PDF ? "pdf" : kind == N_DELFILE ? "deleted" : "json";
 	struct node *n = NULL;
-	if (asprintf(&key, "%s/%s/%s", c->name, kind == N_PDF	     ? "pdf"
-						   : kind == N_DELFILE ? "deleted"
-								       : "json",
-		     id) < 0)
+	int len = snprintf(buf, sizeof(buf), "%s/%s/%s", c->name, k, id);
+	if (len < 0 || ((size_t)len >= sizeof(buf) &&
+			asprintf(&key, "%s/%s/%s", c->name, k, id) < 0))
 		return NULL;
 	pthread_mutex_lock(&t->lock);
-	HASH_FIND(hh_key, t->by_key, key, strlen(key), n);
+	HASH_FIND(hh_key, t->by_key, key, (size_t)len, n);
 	if (!n && make)
 		n = node_add(t, t->next_ino++, kind, c, id, key);
 	pthread_mutex_unlock(&t->lock);
-	free(key);
+	if (key != buf)
+		free(key);
 	return n;
 }
 

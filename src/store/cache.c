@@ -12,16 +12,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <uthash.h>
 
 #include "net/api.h"
+#include "base/arena.h"
 #include "base/log.h"
 #include "base/names.h"
 #include "base/clock.h"
 #include "base/events.h"
 #include "base/flight.h"
+#include "model/fastwire.h"
 #include "model/jsontext.h"
 #include "store/get.h"
 #include "store/persist.h"
@@ -41,6 +44,21 @@
  * a directory's readers (and a page's) one behind the other, and each would
  * otherwise wait out its own timeout after the first. */
 #define CACHE_FAIL_HOLD 1.0
+
+/* stale_grace(): at least this long, else the TTL. */
+#define CACHE_STALE_GRACE_MIN 60.0
+
+/* The attribute timeout of an expired listing's files while it is served during
+ * its refresh (cache_listing_ttl_left): long enough that an `ls -l` meanwhile
+ * is answered from the kernel's caches, short enough to follow the refresh,
+ * which tells the kernel of every change anyway. */
+#define CACHE_STALE_ATTR 1.0
+
+/* An unchanged listing is written to disk again at most this often (seconds). */
+#define CACHE_REKEEP 60.0
+
+/* The nice value of a refresh behind its readers (refresh_main). */
+#define CACHE_REFRESH_NICE 10
 
 
 struct cache_index {
@@ -76,6 +94,25 @@ struct coll_state {
 	double retry_at;
 	time_t stale_since;
 	char why[200];
+	/* The pages of the last fetch, to take their records again when a page comes
+	 * back byte for byte the same (fetch_listing): a refresh of an unchanged
+	 * listing then converts nothing.  Read and written only by the slot's
+	 * flight (one fetch at a time), freed by cache_free. */
+	struct page_memo *pages;
+	size_t npages;
+	struct cache_record **arrival; /* their records in arrival order, with a reference each */
+	size_t narrival;
+	/* When the listing was last handed to persist as fresh (wall clock), and whether
+	 * no change of ours marked it since: an unchanged listing is written again at
+	 * most every CACHE_REKEEP seconds (listing_keep). */
+	time_t kept_at;
+};
+
+struct page_memo {
+	uint64_t hash;
+	size_t len;
+	size_t first, n; /* its records: arrival[first .. first + n) */
+	long elements;   /* the elements the page held (the paging rule reads it) */
 };
 
 struct cache {
@@ -87,11 +124,18 @@ struct cache {
 	size_t nslots;
 	struct detail *details;
 	unsigned long listing_hits, listing_fetches; /* for the status file's hit rate */
+	/* Listing pages that came back the same and took their records again
+	 * (memo_reuse); atomic: the fetch adds to it without the lock. */
+	_Atomic unsigned long pages_reused;
 	size_t loaded; /* listings read from disk at start */
 	/* The service refused <name>/<lang>: list in its own language.  Written
 	 * and read only by the fetch of a lang_path listing (one at a time: its
 	 * slot's flight). */
 	bool lang_refused;
+	/* Refreshes running behind their readers (refresh_behind); cache_free
+	 * waits for none to be left.  Protected by lock. */
+	unsigned refreshing;
+	bool quiesced; /* cache_quiesce: no refresh is started behind a reader any more */
 };
 
 static double now_mono(void)
@@ -119,6 +163,34 @@ static bool failed_just_now(const struct cache *cache, const struct flight *f)
 
 /* ---- records and listings ---------------------------------------------- */
 
+/* facts_memo's value for "made: none" (a collection without facts, or no memory):
+ * NULL means "not made yet". */
+static struct facts facts_none;
+
+/* Stores @f (NULL: none) as @r's facts unless another thread did first; returns
+ * what @r holds then. */
+static struct facts *facts_store(struct cache_record *r, struct facts *f)
+{
+	struct facts *expected = NULL, *want = f ? f : &facts_none;
+	if (!atomic_compare_exchange_strong_explicit(&r->facts_memo, &expected, want,
+						     memory_order_acq_rel, memory_order_acquire)) {
+		free(f);
+		want = expected;
+	}
+	return want;
+}
+
+const struct facts *cache_record_facts(struct cache_record *r)
+{
+	struct facts *f = atomic_load_explicit(&r->facts_memo, memory_order_acquire);
+	if (!f) {
+		cJSON *py = cJSON_ParseWithLength(r->text, r->len);
+		f = facts_store(r, py ? facts_of(r->c, py) : NULL);
+		cJSON_Delete(py);
+	}
+	return f == &facts_none ? NULL : f;
+}
+
 void cache_record_ref(struct cache_record *r)
 {
 	atomic_fetch_add_explicit((_Atomic int *)&r->refs, 1, memory_order_relaxed);
@@ -128,11 +200,21 @@ void cache_record_unref(struct cache_record *r)
 {
 	if (!r || atomic_fetch_sub_explicit((_Atomic int *)&r->refs, 1, memory_order_acq_rel) != 1)
 		return;
+	struct facts *f = atomic_load_explicit(&r->facts_memo, memory_order_acquire);
+	if (f != &facts_none)
+		free(f);
+	if (r->wire_block)
+		arena_block_put(r->wire_block);
+	else if (!r->block)
+		free(r->wire);
+	if (r->block) {
+		/* The record and its strings are one allocation from the block. */
+		arena_block_put(r->block);
+		return;
+	}
 	free(r->id);
 	free(r->stem);
 	free(r->text);
-	free(r->wire);
-	free(r->facts);
 	free(r);
 }
 
@@ -152,6 +234,7 @@ static struct cache_record *record_new(const struct schema_collection *c, const 
 	if (!r)
 		return NULL;
 	r->refs = 1;
+	r->c = c;
 	/* A single-object collection (balance) is one file named after it. */
 	r->id = c->single ? strdup(c->name) : schema_record_id(c, wire);
 	if (!r->id || !*r->id)
@@ -175,14 +258,105 @@ static struct cache_record *record_new(const struct schema_collection *c, const 
 	 * that can be edited keep them. */
 	if ((c->methods & SCHEMA_M_PUT) && !(r->wire = cJSON_PrintUnformatted(wire)))
 		goto fail;
-	/* Rendered once: nothing parses the text again. */
-	r->facts = facts_of(c, py);
+	r->wire_len = r->wire ? strlen(r->wire) : 0;
+	/* The tree is at hand: the facts now, rather than a parse at first use. */
+	facts_store(r, facts_of(c, py));
 	cJSON_Delete(py);
 	return r;
 fail:
 	cJSON_Delete(py);
 	r->refs = 1;
 	cache_record_unref(r);
+	return NULL;
+}
+
+/* What a page's conversion reuses from one record to the next. */
+struct convert {
+	struct fastwire_buf buf; /* fastwire's rendering */
+	/* The page's body as a block (a big page): the records' wire points into it
+	 * instead of a copy.  NULL: each record copies its wire. */
+	struct arena_block *body;
+	struct arena *arena;     /* the records' bytes, for a big page; NULL: malloc */
+};
+
+/* Builds a record from the wire text [@p, @p + @len) of one element of a listing
+ * page through model/fastwire (no tree); NULL with *@rc -EAGAIN when the record
+ * takes the reference path (record_new), or -ENOMEM.  With an arena, the record
+ * and its strings are one allocation from it (r->block). */
+static struct cache_record *record_new_fast(const struct schema_collection *c, const char *p,
+					    size_t len, struct convert *cv, int *rc)
+{
+	struct fastwire_record fr;
+	struct cache_record *r = NULL;
+	char *stem = NULL;
+	bool wire = c->methods & SCHEMA_M_PUT;
+	*rc = fastwire_render(c, p, len, &cv->buf, &fr);
+	if (*rc < 0)
+		return NULL;
+	stem = names_encode(fr.id);
+	if (!stem)
+		goto oom;
+	if (cv->arena) {
+		size_t idl = strlen(fr.id) + 1, stl = strlen(stem) + 1;
+		struct arena_block *blk = NULL;
+		bool copy = wire && !cv->body;
+		char *m = arena_alloc(cv->arena, sizeof(*r) + idl + stl + fr.len + 1 +
+							 (copy ? len + 1 : 0), &blk);
+		if (!m)
+			goto oom;
+		r = (struct cache_record *)m;
+		memset(r, 0, sizeof(*r));
+		r->block = blk;
+		m += sizeof(*r);
+		r->id = memcpy(m, fr.id, idl);
+		m += idl;
+		r->stem = memcpy(m, stem, stl);
+		m += stl;
+		r->text = memcpy(m, fr.text, fr.len + 1);
+		m += fr.len + 1;
+		if (copy) {
+			r->wire = memcpy(m, p, len);
+			r->wire[len] = '\0';
+		} else if (wire) {
+			/* The wire stays where it came: in the page's body. */
+			r->wire = (char *)p;
+			arena_block_get(cv->body);
+			r->wire_block = cv->body;
+		}
+		r->wire_len = wire ? len : 0;
+		free(fr.id);
+		free(stem);
+	} else {
+		r = calloc(1, sizeof(*r));
+		if (!r)
+			goto oom;
+		r->id = fr.id;
+		r->stem = stem;
+		fr.id = stem = NULL;
+		r->text = malloc(fr.len + 1);
+		/* The wire as the service sent it: the element's own bytes (what
+		 * schema_to_wire_as reads back is the same JSON as record_new's
+		 * compact print of it). */
+		if (!r->text || (wire && !(r->wire = strndup(p, len))))
+			goto oom;
+		r->wire_len = wire ? len : 0;
+		memcpy(r->text, fr.text, fr.len + 1);
+	}
+	r->refs = 1;
+	r->c = c;
+	r->len = fr.len;
+	/* As record_new. */
+	r->date = fr.date;
+	r->mtime = r->date + (time_t)(fnv1a(r->text, r->len) % 3600);
+	r->whole = fr.whole;
+	return r;
+oom:
+	free(fr.id);
+	free(stem);
+	if (r)
+		r->refs = 1;
+	cache_record_unref(r);
+	*rc = -ENOMEM;
 	return NULL;
 }
 
@@ -202,6 +376,7 @@ static struct cache_record *record_from_text(const struct schema_collection *c, 
 	if (!r)
 		return NULL;
 	r->refs = 1;
+	r->c = c;
 	py = cJSON_ParseWithOpts(text, &end, true);
 	if (!py || !cJSON_IsObject(py) || end != text + len)
 		goto fail;
@@ -221,7 +396,8 @@ static struct cache_record *record_from_text(const struct schema_collection *c, 
 	r->whole = whole;
 	if (wire && (c->methods & SCHEMA_M_PUT) && !(r->wire = strdup(wire)))
 		goto fail;
-	r->facts = facts_of(c, py);
+	r->wire_len = r->wire ? strlen(r->wire) : 0;
+	facts_store(r, facts_of(c, py));
 	cJSON_Delete(py);
 	return r;
 fail:
@@ -328,7 +504,11 @@ static struct cache_listing *listing_new(const struct schema_collection *c, stru
 	l->n = n;
 	free(rs->v);
 	memset(rs, 0, sizeof(*rs));
-	if (l->n > 1)
+	/* A service that lists in name order (most do: by number) needs no sort. */
+	bool sorted = true;
+	for (size_t i = 1; i < l->n && sorted; i++)
+		sorted = cmp_stem(&l->recs[i - 1], &l->recs[i]) <= 0;
+	if (!sorted)
 		qsort(l->recs, l->n, sizeof(struct cache_record *), cmp_stem);
 	struct cache_index *ixs = (struct cache_index *)(l->recs + n);
 	for (size_t i = 0; i < l->n; i++) {
@@ -356,9 +536,9 @@ static bool listing_same(const struct cache_listing *a, const struct cache_listi
 	if (a->n != b->n)
 		return false;
 	for (size_t i = 0; i < a->n; i++)
-		if (strcmp(a->recs[i]->stem, b->recs[i]->stem) != 0 ||
+		if (a->recs[i] != b->recs[i] && (strcmp(a->recs[i]->stem, b->recs[i]->stem) != 0 ||
 		    a->recs[i]->len != b->recs[i]->len ||
-		    memcmp(a->recs[i]->text, b->recs[i]->text, a->recs[i]->len) != 0)
+		    memcmp(a->recs[i]->text, b->recs[i]->text, a->recs[i]->len) != 0))
 			return false;
 	return true;
 }
@@ -390,7 +570,7 @@ static int listing_render(void *snap, time_t fetched, bool fresh, struct strbuf 
 	persist_put_header(out, k->name, fetched, fresh, l->n);
 	for (size_t i = 0; i < l->n && !out->oom; i++)
 		persist_put_record(out, l->recs[i]->id, l->recs[i]->whole, l->recs[i]->text,
-				   l->recs[i]->len, l->recs[i]->wire);
+				   l->recs[i]->len, l->recs[i]->wire, l->recs[i]->wire_len);
 	return 0;
 }
 
@@ -449,7 +629,8 @@ static int record_render(void *snap, time_t fetched, bool fresh, struct strbuf *
 {
 	const struct kept_record *k = snap;
 	persist_put_header(out, k->name, fetched, fresh, 1);
-	persist_put_record(out, k->r->id, true, k->r->text, k->r->len, k->r->wire);
+	persist_put_record(out, k->r->id, true, k->r->text, k->r->len, k->r->wire,
+			   k->r->wire_len);
 	return 0;
 }
 
@@ -599,8 +780,8 @@ static int get_json(struct cache *cache, const char *what, const char *path, cJS
  * time, so only the raw body and one record are ever parsed at once (a whole
  * page parsed with cJSON takes ~7x its wire size).  Returns the number of
  * elements, or -EIO when the body is not such an array. */
-static long recs_add_array(const struct schema_collection *c, const char *body, size_t len,
-			   struct recs *rs)
+static long recs_add_elements(const struct schema_collection *c, const char *body, size_t len,
+			      struct recs *rs, struct convert *cv)
 {
 	const char *p = jt_ws(body, body + len), *end = body + len;
 	long n = 0;
@@ -613,6 +794,25 @@ static long recs_add_array(const struct schema_collection *c, const char *body, 
 		const char *e = jt_skip_value(p, end);
 		if (!e)
 			return -EIO;
+		int frc;
+		struct cache_record *fast = record_new_fast(c, p, (size_t)(e - p), cv, &frc);
+		if (fast) {
+			if (rs->n == rs->cap) {
+				size_t cap = rs->cap ? rs->cap * 2 : 64;
+				struct cache_record **v =
+					realloc(rs->v, cap * sizeof(struct cache_record *));
+				if (!v) {
+					cache_record_unref(fast);
+					return -ENOMEM;
+				}
+				rs->v = v;
+				rs->cap = cap;
+			}
+			rs->v[rs->n++] = fast;
+			goto next;
+		}
+		if (frc == -ENOMEM)
+			return -ENOMEM;
 		cJSON *item = cJSON_ParseWithLength(p, (size_t)(e - p));
 		if (!item)
 			return -EIO;
@@ -626,6 +826,7 @@ static long recs_add_array(const struct schema_collection *c, const char *body, 
 		cJSON_Delete(one);
 		if (rc < 0)
 			return rc;
+next:
 		n++;
 		p = jt_ws(e, end);
 		if (p < end && *p == ',') {
@@ -638,11 +839,117 @@ static long recs_add_array(const struct schema_collection *c, const char *body, 
 	}
 }
 
-static int fetch_listing(struct cache *cache, const struct schema_collection *c,
-			 const char *filter, struct cache_listing **out)
+/* A page at least this big puts its records in an arena (base/arena.h), and keeps
+ * its body as their wire (fetch_listing): the arena's first block holds ARENA_FIRST
+ * times the page (the texts come out ~1.3 times the wire, with names and records
+ * beside them), later ones a quarter of it, at least 4 MiB. */
+#define CACHE_ARENA_PAGE ((size_t)256 << 10)
+#define CACHE_ARENA_FIRST 1.45
+
+static long recs_add_array(const struct schema_collection *c, const char *body, size_t len,
+			   struct arena_block *body_block, struct recs *rs)
 {
+	struct convert cv = {.body = body_block};
+	if (len >= CACHE_ARENA_PAGE) {
+		size_t next = len / 4 > ((size_t)4 << 20) ? len / 4 : (size_t)4 << 20;
+		cv.arena = arena_new((size_t)((double)len * CACHE_ARENA_FIRST), next);
+		if (!cv.arena)
+			return -ENOMEM;
+	}
+	long n = recs_add_elements(c, body, len, rs, &cv);
+	fastwire_buf_free(&cv.buf);
+	arena_free(cv.arena);
+	return n;
+}
+
+/* A 64-bit digest of a page's body: FNV-1a over 8-byte words, finished with a
+ * multiply-xorshift, and the length beside it in the memo.  Not for an adversary:
+ * for telling whether the service sent the same page again (~3 GB/s here, 5 ms for
+ * 15 MB).  A changed page mistaken for the same one would need two bodies of one
+ * length with one digest: about 2^-64 per page. */
+static uint64_t page_hash(const char *p, size_t len)
+{
+	uint64_t h = 0xcbf29ce484222325ULL ^ len;
+	size_t i = 0;
+	for (; i + 8 <= len; i += 8) {
+		uint64_t w;
+		memcpy(&w, p + i, 8);
+		h = (h ^ w) * 0x100000001b3ULL;
+		h ^= h >> 29;
+	}
+	for (; i < len; i++)
+		h = (h ^ (unsigned char)p[i]) * 0x100000001b3ULL;
+	h ^= h >> 32;
+	h *= 0xd6e8feb86659fd93ULL;
+	h ^= h >> 32;
+	return h;
+}
+
+static void memo_clear(struct coll_state *st)
+{
+	for (size_t i = 0; i < st->narrival; i++)
+		cache_record_unref(st->arrival[i]);
+	free(st->arrival);
+	free(st->pages);
+	st->arrival = NULL;
+	st->pages = NULL;
+	st->narrival = st->npages = 0;
+}
+
+/* With page @page's body hashing to @h (@len bytes): appends the records the last
+ * fetch made of the same page to @rs (a reference each) and returns its element
+ * count, or -1 when it was not the same. */
+static long memo_reuse(const struct coll_state *st, long page, uint64_t h, size_t len,
+		       struct recs *rs)
+{
+	const struct page_memo *m = page < (long)st->npages ? &st->pages[page] : NULL;
+	if (!m || m->hash != h || m->len != len)
+		return -1;
+	if (rs->n + m->n > rs->cap) {
+		size_t cap = rs->n + m->n + 64;
+		struct cache_record **v = realloc(rs->v, cap * sizeof(struct cache_record *));
+		if (!v)
+			return -1;
+		rs->v = v;
+		rs->cap = cap;
+	}
+	for (size_t i = m->first; i < m->first + m->n; i++) {
+		cache_record_ref(st->arrival[i]);
+		rs->v[rs->n++] = st->arrival[i];
+	}
+	return m->elements;
+}
+
+/* Replaces @st's memo by this fetch's pages (@pages, taken) and the records of @rs
+ * in arrival order (a reference each); on ENOMEM the slot just has none. */
+static void memo_keep(struct coll_state *st, struct page_memo *pages, size_t npages,
+		      const struct recs *rs)
+{
+	memo_clear(st);
+	st->arrival = malloc((rs->n ? rs->n : 1) * sizeof(struct cache_record *));
+	if (!st->arrival) {
+		free(pages);
+		return;
+	}
+	for (size_t i = 0; i < rs->n; i++) {
+		cache_record_ref(rs->v[i]);
+		st->arrival[i] = rs->v[i];
+	}
+	st->narrival = rs->n;
+	st->pages = pages;
+	st->npages = npages;
+}
+
+/* Lists slot @st (one call per page).  A page that comes back as the last fetch had it
+ * takes that fetch's records again instead of being converted (memo_reuse). */
+static int fetch_listing(struct cache *cache, struct coll_state *st, struct cache_listing **out)
+{
+	const struct schema_collection *c = st->c;
+	const char *filter = st->filter;
 	char what[96], path[256];
 	struct recs rs = {0};
+	struct page_memo *pages = NULL;
+	size_t npages = 0;
 	int rc = 0;
 	long asked = cache->cfg.page_size, first = -1;
 	if (filter)
@@ -684,16 +991,31 @@ static int fetch_listing(struct cache *cache, const struct schema_collection *c,
 		} else {
 			rc = store_get(cache->api, cache->cfg.events, what, path, &resp);
 		}
-		if (rc == 0 && !c->single)
-			n = recs_add_array(c, resp.body, resp.len, &rs);
-		else
+		/* A big page's body stays, as its records' wire (of a collection that
+		 * keeps the wire: one that can be edited). */
+		struct arena_block *bb = NULL;
+		const char *raw = resp.body;
+		uint64_t h = rc == 0 ? page_hash(resp.body, resp.len) : 0;
+		size_t plen = resp.len;
+		n = rc == 0 && !c->single ? memo_reuse(st, page, h, plen, &rs) : -1;
+		if (n >= 0) {
+			/* The same page as last time: its records again. */
+			atomic_fetch_add_explicit(&cache->pages_reused, 1, memory_order_relaxed);
+		} else if (rc == 0 && !c->single) {
+			if ((c->methods & SCHEMA_M_PUT) && resp.len >= CACHE_ARENA_PAGE &&
+			    (bb = arena_adopt(resp.body, resp.len)))
+				resp.body = NULL; /* the block's now */
+			n = recs_add_array(c, raw, resp.len, bb, &rs);
+		} else {
 			n = -EIO;
+		}
 		if (rc == 0 && n == -EIO) {
 			/* Not a bare array (or balance): the other shapes, parsed whole. */
 			while (rs.n > before) /* what it converted before giving up */
 				cache_record_unref(rs.v[--rs.n]);
-			body = cJSON_ParseWithOpts(resp.body, NULL, true);
+			body = cJSON_ParseWithOpts(raw, NULL, true);
 		}
+		arena_block_put(bb);
 		api_answer_clear(&resp);
 		if (rc < 0)
 			goto out;
@@ -734,11 +1056,25 @@ static int fetch_listing(struct cache *cache, const struct schema_collection *c,
 				cache_record_unref(rs.v[--rs.n]);
 			break;
 		}
+		struct page_memo *more = realloc(pages, (npages + 1) * sizeof(*pages));
+		if (more) {
+			pages = more;
+			pages[npages++] = (struct page_memo){.hash = h, .len = plen, .first = before,
+							     .n = rs.n - before, .elements = n};
+		}
 		if (first < 0)
 			first = n;
 		offset += n;
 		if (n == 0 || (n < asked && first <= asked) || (first > asked && n < first))
 			break;
+	}
+	/* A page the memo could not hold leaves a memo that does not match the
+	 * listing: none then. */
+	if (pages && npages && pages[npages - 1].first + pages[npages - 1].n == rs.n) {
+		memo_keep(st, pages, npages, &rs);
+		pages = NULL;
+	} else {
+		memo_clear(st);
 	}
 	*out = listing_new(c, &rs);
 	if (!*out)
@@ -747,6 +1083,7 @@ static int fetch_listing(struct cache *cache, const struct schema_collection *c,
 	if (*out && (*out)->n > 1000)
 		malloc_trim(0);
 out:
+	free(pages);
 	recs_clear(&rs);
 	return rc;
 }
@@ -764,46 +1101,39 @@ static struct coll_state *slot_of(struct cache *cache, const struct schema_colle
 	return NULL;
 }
 
-/* @strict (cache_listing_check): a failed fetch is the caller's error, not
- * the stale copy's success. */
-static int listing_get(struct cache *cache, struct coll_state *st, struct cache_listing **out,
-		       bool strict)
+/* How long past its TTL a listing is still answered at once while a refresh runs
+ * behind it (listing_get): an expired listing younger than ttl + this is served,
+ * older ones are waited for like a first listing.  The bound of staleness in
+ * docs/SEMANTICS.md ("Freshness"). */
+static double stale_grace(const struct cache *cache)
+{
+	return cache->cfg.ttl > CACHE_STALE_GRACE_MIN ? cache->cfg.ttl : CACHE_STALE_GRACE_MIN;
+}
+
+/* The fetch of slot @st that listing_get began (flight_begin, with @inv0, @chg0 and
+ * @quiet0 read then), and its publication; takes cache->lock and returns with it
+ * released.  0 with a reference in *@out (the new listing, or the stale one when the
+ * fetch failed and @strict is false), else -errno. */
+static int listing_fetch(struct cache *cache, struct coll_state *st, unsigned long inv0,
+			 unsigned long chg0, bool quiet0, bool strict, struct cache_listing **out)
 {
 	const struct schema_collection *c = st->c;
 	struct cache_listing *fresh = NULL, *old = NULL;
-	int rc = 0;
+	int rc = fetch_listing(cache, st, &fresh);
 
-	pthread_mutex_lock(&cache->lock);
-	for (;;) {
-		double now = cache->cfg.now();
-		if (st->cur && !st->forced && now - st->cur->fetched < cache->cfg.ttl)
-			goto hit;
-		if (st->cur && st->stale && !st->forced && now < st->retry_at)
-			goto hit;
-		if (!st->cur && !st->forced && failed_just_now(cache, &st->fl)) {
-			rc = st->fl.rc;
-			pthread_mutex_unlock(&cache->lock);
-			return rc;
-		}
-		if (!wait_flight(cache, &st->fl))
-			break;
-		if (st->fl.rc < 0 && !st->cur) {
-			rc = st->fl.rc;
-			pthread_mutex_unlock(&cache->lock);
-			return rc;
-		}
-		/* Not a result that predates an invalidation (a write of ours):
-		 * it could miss the change, so look again. */
-		if (st->cur && !st->forced)
-			goto hit;
+	/* Compared with the listing held before the lock is taken (a 10,000-invoice
+	 * listing is 20 MB of text): no reader waits for it.  Only this flight
+	 * replaces st->cur, so it is still the one compared below. */
+	bool same = false;
+	if (rc == 0) {
+		struct cache_listing *held = NULL;
+		pthread_mutex_lock(&cache->lock);
+		if ((held = st->cur))
+			cache_listing_ref(held);
+		pthread_mutex_unlock(&cache->lock);
+		same = held && listing_same(held, fresh);
+		cache_listing_unref(held);
 	}
-	flight_begin(&st->fl);
-	cache->listing_fetches++;
-	unsigned long inv0 = st->invalidations, chg0 = st->changes;
-	bool quiet0 = st->changing == 0;
-	pthread_mutex_unlock(&cache->lock);
-
-	rc = fetch_listing(cache, c, st->filter, &fresh);
 
 	pthread_mutex_lock(&cache->lock);
 	end_flight(cache, &st->fl, rc);
@@ -831,8 +1161,12 @@ static int listing_get(struct cache *cache, struct coll_state *st, struct cache_
 				pthread_mutex_unlock(&cache->lock);
 				return rc;
 			}
-			rc = 0;
-			goto hit;
+			cache->listing_hits++;
+			atomic_fetch_add_explicit((_Atomic int *)&st->cur->refs, 1,
+						  memory_order_relaxed);
+			*out = st->cur;
+			pthread_mutex_unlock(&cache->lock);
+			return 0;
 		}
 		pthread_mutex_unlock(&cache->lock);
 		return rc;
@@ -843,7 +1177,7 @@ static int listing_get(struct cache *cache, struct coll_state *st, struct cache_
 	fresh->fetched = cache->cfg.now();
 	fresh->fetched_wall = time(NULL);
 	old = st->cur;
-	if (old && listing_same(old, fresh)) {
+	if (old && same) {
 		fresh->changed = old->changed;
 	} else if (old) {
 		clock_gettime(CLOCK_REALTIME, &fresh->changed);
@@ -865,15 +1199,146 @@ static int listing_get(struct cache *cache, struct coll_state *st, struct cache_
 	 * its pages were read) may not be in it: the next access lists again. */
 	st->forced = st->invalidations != inv0;
 	bool keep_fresh = !st->forced && quiet0 && st->changing == 0 && st->changes == chg0;
+	/* An unchanged listing kept fresh on disk lately is not written again: its
+	 * file's fetch time lags by at most CACHE_REKEEP, which only makes a remount
+	 * list it again sooner (behind its answer). */
+	bool rewrite = !(same && keep_fresh && st->kept_at &&
+			 difftime(fresh->fetched_wall, st->kept_at) < CACHE_REKEEP);
+	if (rewrite)
+		st->kept_at = keep_fresh ? fresh->fetched_wall : 0;
 	atomic_fetch_add_explicit((_Atomic int *)&fresh->refs, 1, memory_order_relaxed);
 	*out = fresh;
 	pthread_mutex_unlock(&cache->lock);
-	listing_keep(cache, st, fresh, keep_fresh);
+	if (rewrite) {
+		listing_keep(cache, st, fresh, keep_fresh);
+	} else if (cache->cfg.persist && !st->filter && c->whole_marker) {
+		/* Not written, but fetched again all the same: what was kept of its
+		 * records one by one is older than this listing (record_keep). */
+		persist_prune(cache->cfg.persist, c->name, fresh->fetched_wall);
+	}
 	if (cache->cfg.changed && !st->filter &&
 	    (!old || cache_time_after(fresh->changed, old->changed)))
 		cache->cfg.changed(cache->cfg.ud, c, old, fresh);
 	cache_listing_unref(old);
 	return 0;
+}
+
+/* A refresh that no reader waits for (listing_get). */
+struct refresh {
+	struct cache *cache;
+	struct coll_state *st;
+	unsigned long inv0, chg0;
+	bool quiet0;
+};
+
+static void *refresh_main(void *arg)
+{
+	struct refresh *job = arg;
+	struct cache *cache = job->cache;
+	struct cache_listing *l = NULL;
+	/* Nobody waits for it: its parse takes a CPU only when the readers, served
+	 * from the listing held meanwhile, leave one (a thread's nice value is its
+	 * own on Linux; failing to lower it is harmless). */
+	(void)setpriority(PRIO_PROCESS, (id_t)gettid(), CACHE_REFRESH_NICE);
+	if (listing_fetch(cache, job->st, job->inv0, job->chg0, job->quiet0, false, &l) == 0)
+		cache_listing_unref(l);
+	pthread_mutex_lock(&cache->lock);
+	cache->refreshing--;
+	pthread_cond_broadcast(&cache->done);
+	pthread_mutex_unlock(&cache->lock);
+	free(job);
+	return NULL;
+}
+
+/* With cache->lock held and @st's flight begun: runs its fetch on a thread of its
+ * own.  False when no thread could be started (the caller fetches itself). */
+static bool refresh_behind(struct cache *cache, struct coll_state *st, unsigned long inv0,
+			   unsigned long chg0, bool quiet0)
+{
+	struct refresh *job = NULL;
+	pthread_attr_t attr;
+	pthread_t t;
+	bool ok = false;
+	if (cache->quiesced || !(job = calloc(1, sizeof(*job))))
+		return false;
+	*job = (struct refresh){.cache = cache, .st = st, .inv0 = inv0, .chg0 = chg0,
+				.quiet0 = quiet0};
+	/* Detached: cache_free waits for cache->refreshing to reach 0 instead. */
+	if (pthread_attr_init(&attr) == 0) {
+		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+		cache->refreshing++;
+		ok = pthread_create(&t, &attr, refresh_main, job) == 0;
+		if (!ok)
+			cache->refreshing--;
+		pthread_attr_destroy(&attr);
+	}
+	if (!ok)
+		free(job);
+	return ok;
+}
+
+/* @strict (cache_listing_check): a failed fetch is the caller's error, not
+ * the stale copy's success.
+ *
+ * An expired listing is answered at once while one refresh runs behind it
+ * (no browse waits on a refresh), unless a change of ours dropped it (then
+ * the reader waits: it must see its own write), or it is older than the TTL
+ * plus stale_grace() (then it waits as for a first listing).  The refresh
+ * tells the kernel what changed when it lands (cfg.changed). */
+static int listing_get(struct cache *cache, struct coll_state *st, struct cache_listing **out,
+		       bool strict)
+{
+	int rc = 0;
+
+	pthread_mutex_lock(&cache->lock);
+	for (;;) {
+		double now = cache->cfg.now();
+		if (st->cur && !st->forced && now - st->cur->fetched < cache->cfg.ttl)
+			goto hit;
+		if (st->cur && st->stale && !st->forced && now < st->retry_at)
+			goto hit;
+		/* Expired (or its last refresh failed), not dropped by a change of
+		 * ours, and recent enough: the answer now, the refresh behind. */
+		if (st->cur && !st->forced && !strict && cache->cfg.refresh_behind &&
+		    (st->stale || now - st->cur->fetched < cache->cfg.ttl + stale_grace(cache))) {
+			if (!st->fl.loading) {
+				flight_begin(&st->fl);
+				cache->listing_fetches++;
+				if (!refresh_behind(cache, st, st->invalidations, st->changes,
+						    st->changing == 0)) {
+					/* No thread: this reader fetches, as before. */
+					unsigned long inv0 = st->invalidations, chg0 = st->changes;
+					bool quiet0 = st->changing == 0;
+					pthread_mutex_unlock(&cache->lock);
+					return listing_fetch(cache, st, inv0, chg0, quiet0, strict,
+							     out);
+				}
+			}
+			goto hit;
+		}
+		if (!st->cur && !st->forced && failed_just_now(cache, &st->fl)) {
+			rc = st->fl.rc;
+			pthread_mutex_unlock(&cache->lock);
+			return rc;
+		}
+		if (!wait_flight(cache, &st->fl))
+			break;
+		if (st->fl.rc < 0 && !st->cur) {
+			rc = st->fl.rc;
+			pthread_mutex_unlock(&cache->lock);
+			return rc;
+		}
+		/* Not a result that predates an invalidation (a write of ours):
+		 * it could miss the change, so look again. */
+		if (st->cur && !st->forced)
+			goto hit;
+	}
+	flight_begin(&st->fl);
+	cache->listing_fetches++;
+	unsigned long inv0 = st->invalidations, chg0 = st->changes;
+	bool quiet0 = st->changing == 0;
+	pthread_mutex_unlock(&cache->lock);
+	return listing_fetch(cache, st, inv0, chg0, quiet0, strict, out);
 hit:
 	cache->listing_hits++;
 	atomic_fetch_add_explicit((_Atomic int *)&st->cur->refs, 1, memory_order_relaxed);
@@ -948,8 +1413,14 @@ struct cache_listing *cache_listing_subset(const struct cache_listing *l, const 
 
 double cache_listing_ttl_left(const struct cache *cache, const struct cache_listing *l)
 {
-	double left = l->fetched + cache->cfg.ttl - cache->cfg.now();
-	return left > 0 ? left : 0;
+	double now = cache->cfg.now(), left = l->fetched + cache->cfg.ttl - now;
+	if (left > 0)
+		return left;
+	/* Expired but still answered while it refreshes (listing_get): a short
+	 * while, never past the TTL itself. */
+	if (cache->cfg.refresh_behind && now - l->fetched < cache->cfg.ttl + stale_grace(cache))
+		return cache->cfg.ttl < CACHE_STALE_ATTR ? cache->cfg.ttl : CACHE_STALE_ATTR;
+	return 0;
 }
 
 struct cache_listing *cache_listing_peek(struct cache *cache, const struct schema_collection *c)
@@ -1000,6 +1471,7 @@ void cache_invalidate(struct cache *cache, const struct schema_collection *c)
 			continue;
 		cache->colls[i].forced = true;
 		cache->colls[i].invalidations++;
+		cache->colls[i].kept_at = 0;
 	}
 	pthread_mutex_unlock(&cache->lock);
 	unkeep(cache, c);
@@ -1013,6 +1485,7 @@ void cache_change_begin(struct cache *cache, const struct schema_collection *c)
 			continue;
 		cache->colls[i].changing++;
 		cache->colls[i].changes++;
+		cache->colls[i].kept_at = 0;
 	}
 	pthread_mutex_unlock(&cache->lock);
 	/* Whatever its outcome (an answer lost, the daemon killed meanwhile),
@@ -1036,6 +1509,7 @@ void cache_refresh_all(struct cache *cache)
 	for (size_t i = 0; i < cache->nslots; i++) {
 		cache->colls[i].forced = true;
 		cache->colls[i].invalidations++;
+		cache->colls[i].kept_at = 0;
 	}
 	HASH_ITER(hh, cache->details, d, tmp) {
 		if (d->rec)
@@ -1335,13 +1809,28 @@ int cache_new(struct cache **out, struct api *api, const struct cache_config *cf
 	return 0;
 }
 
+void cache_quiesce(struct cache *cache)
+{
+	if (!cache)
+		return;
+	/* A refresh behind its readers ends within the API's timeout. */
+	pthread_mutex_lock(&cache->lock);
+	cache->quiesced = true;
+	while (cache->refreshing > 0)
+		pthread_cond_wait(&cache->done, &cache->lock);
+	pthread_mutex_unlock(&cache->lock);
+}
+
 void cache_free(struct cache *cache)
 {
 	struct detail *d, *dt;
 	if (!cache)
 		return;
-	for (size_t i = 0; i < cache->nslots; i++)
+	cache_quiesce(cache);
+	for (size_t i = 0; i < cache->nslots; i++) {
 		cache_listing_unref(cache->colls[i].cur);
+		memo_clear(&cache->colls[i]);
+	}
 	HASH_ITER(hh, cache->details, d, dt) {
 		assert(!d->hh.prev); /* the head, front to back (for clang: uthash #128) */
 		HASH_DEL(cache->details, d);
@@ -1415,5 +1904,8 @@ void cache_describe(struct cache *cache, cJSON *out)
 	cJSON_AddNumberToObject(out, "records_fetched_one_by_one", (double)HASH_COUNT(cache->details));
 	cJSON_AddNumberToObject(out, "listing_hits", (double)cache->listing_hits);
 	cJSON_AddNumberToObject(out, "listing_fetches", (double)cache->listing_fetches);
+	cJSON_AddNumberToObject(out, "listing_pages_reused",
+				(double)atomic_load_explicit(&cache->pages_reused,
+							     memory_order_relaxed));
 	pthread_mutex_unlock(&cache->lock);
 }

@@ -22,6 +22,7 @@
 #include "model/schema.h"
 
 struct api;
+struct arena_block;
 struct cache;
 struct events;
 struct persist;
@@ -37,12 +38,28 @@ struct cache_record {
 	time_t date;       /* the record's own date (12:00 UTC), 0 when it has none */
 	time_t mtime;      /* date + a content-derived offset (see cache.c) */
 	bool whole;        /* false: the listing carried only part of it */
-	char *wire;        /* the record as the service sent it (compact JSON), kept for
-			      collections that can be edited (schema_to_wire_as follows
+	char *wire;        /* the record as the service sent it (JSON, wire_len bytes, not
+			      NUL-terminated: it may point into the page it came in), kept
+			      for collections that can be edited (schema_to_wire_as follows
 			      its names and forms); NULL for the others or when unknown */
-	struct facts *facts; /* what views, xattrs and exports read (model/facts.h); NULL
-				for collections without, or when it could not be made */
+	size_t wire_len;
+	struct arena_block *wire_block; /* non-NULL: wire points into this block (a page's
+					   body, base/arena.h), held by the record */
+	const struct schema_collection *c; /* its collection (a table row: static) */
+	/* Non-NULL: the record and its strings are one allocation from this block of
+	 * a listing's arena (base/arena.h), released with it; else each is malloc'd. */
+	struct arena_block *block;
+	/* What views, xattrs and exports read: cache_record_facts().  Made at the
+	 * first use, not when listed: a listing renders its records without a tree
+	 * (model/fastwire.h), and only views need the facts.  Written once (atomic
+	 * compare-and-swap), the one change an immutable record sees. */
+	struct facts *_Atomic facts_memo;
 };
+
+/* The record's facts (model/facts.h), made from its text at the first call and kept
+ * with it; NULL for a collection without facts, or when they could not be made.
+ * Borrowed: valid while the record is. */
+const struct facts *cache_record_facts(struct cache_record *r);
 
 /* One listing of a collection, sorted by stem.  Immutable; shared. */
 struct cache_listing {
@@ -77,10 +94,18 @@ struct cache_config {
 	 * (countrylist) is listed as <name>/<lang>, and as <name> when the service
 	 * answers that with 404, 405 or 400 (then for the rest of the mount). */
 	char lang[8];
+	/* An expired listing is answered at once while a thread of its own
+	 * refreshes it (the mount: no browse waits on a refresh); false: the
+	 * reader that finds it expired fetches it and waits (unit tests that drive
+	 * the clock from one thread). */
+	bool refresh_behind;
 };
 
 int cache_new(struct cache **out, struct api *api, const struct cache_config *cfg);
 void cache_free(struct cache *cache);
+/* Waits for the refreshes running behind their readers to end (each within the API's
+ * timeout) and starts none after: before what cfg.changed reaches goes away. */
+void cache_quiesce(struct cache *cache);
 
 /* How many listings cache_new read from disk (fresh or not). */
 size_t cache_listings_loaded(struct cache *cache);

@@ -57,6 +57,17 @@ struct pdfstore {
 	/* By collection (schema_collection_index): which of its PDF paths answered
 	 * with a PDF (0: pdf_path, k: pdf_also[k - 1]), -1 until one did. */
 	int *path_found;
+	/* The names in dir when this mount first needed one (one readdir): a PDF
+	 * not among them is not opened to be checked, which an `ls -l` of 10,000
+	 * never fetched PDFs would otherwise pay for each (an open that fails,
+	 * ~5 us).  Those this mount writes get their entry's size directly. */
+	struct present *present;
+	bool present_read, present_tried;
+};
+
+struct present {
+	char *name;
+	UT_hash_handle hh;
 };
 
 static double default_now(void)
@@ -117,12 +128,61 @@ static off_t pdf_verified(const char *path)
 	return size;
 }
 
+/* Reads the names in ps->dir into ps->present, once; called with ps->lock held.
+ * present_read stays false when the directory cannot be read or memory runs out:
+ * every name then counts as present (opened to be checked, as before). */
+static void pdf_read_present(struct pdfstore *ps)
+{
+	DIR *d;
+	struct dirent *de;
+	bool ok = true;
+	if (ps->present_read || ps->present_tried || !ps->dir)
+		return;
+	ps->present_tried = true;
+	if (!(d = opendir(ps->dir))) {
+		/* Not made yet: nothing in it. */
+		ps->present_read = errno == ENOENT;
+		return;
+	}
+	while (ok && (de = readdir(d))) {
+		struct present *x = calloc(1, sizeof(*x));
+		if (!x || !(x->name = strdup(de->d_name))) {
+			free(x);
+			ok = false;
+			break;
+		}
+		HASH_ADD_KEYPTR(hh, ps->present, x->name, strlen(x->name), x);
+	}
+	closedir(d);
+	ps->present_read = ok;
+}
+
+/* False when @path is known not to be in the cache directory (pdf_read_present). */
+static bool pdf_maybe_present(struct pdfstore *ps, const char *path)
+{
+	struct present *x = NULL;
+	const char *base = strrchr(path, '/');
+	pdf_read_present(ps);
+	if (!ps->present_read)
+		return true;
+	base = base ? base + 1 : path;
+	HASH_FIND_STR(ps->present, base, x);
+	return x != NULL;
+}
+
 /* Finds or adds the entry of record @nr of @c; called with ps->lock held. */
 static struct pdf *pdf_entry(struct pdfstore *ps, const struct schema_collection *c,
 			     const char *nr)
 {
 	struct pdf *p = NULL;
-	char *key = NULL;
+	char buf[512], *key = NULL;
+	int len = snprintf(buf, sizeof(buf), "%s/%s", c->name, nr);
+	/* Looked up on the stack: a directory listing asks for each of its PDFs. */
+	if (len >= 0 && (size_t)len < sizeof(buf)) {
+		HASH_FIND(hh, ps->pdfs, buf, (size_t)len, p);
+		if (p)
+			return p;
+	}
 	if (asprintf(&key, "%s/%s", c->name, nr) < 0)
 		return NULL;
 	HASH_FIND_STR(ps->pdfs, key, p);
@@ -139,7 +199,7 @@ static struct pdf *pdf_entry(struct pdfstore *ps, const struct schema_collection
 	p->c = c;
 	p->nr = key + strlen(c->name) + 1;
 	char *path = pdf_path(ps, c, nr);
-	p->size = path ? pdf_verified(path) : -1;
+	p->size = path && pdf_maybe_present(ps, path) ? pdf_verified(path) : -1;
 	free(path);
 	HASH_ADD_KEYPTR(hh, ps->pdfs, p->key, strlen(p->key), p);
 	return p;
@@ -613,6 +673,13 @@ void pdfstore_free(struct pdfstore *ps)
 		free(p->key);
 		free(p->data);
 		free(p);
+	}
+	struct present *x, *xt;
+	HASH_ITER(hh, ps->present, x, xt) {
+		assert(!x->hh.prev);
+		HASH_DEL(ps->present, x);
+		free(x->name);
+		free(x);
 	}
 	pthread_mutex_destroy(&ps->lock);
 	pthread_cond_destroy(&ps->done);

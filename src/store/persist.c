@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <math.h>
 #include <pthread.h>
+#include <sys/resource.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -106,15 +107,76 @@ static void prune_records(const struct persist *p, const char *name, time_t fetc
 	closedir(d);
 }
 
+void persist_prune(struct persist *p, const char *name, time_t fetched)
+{
+	if (p)
+		prune_records(p, name, fetched);
+}
+
+/* Where a renderer's text goes while write_one writes a file: a listing of 10,000
+ * invoices renders to ~40 MB, which is never held whole.  write_one renders it
+ * twice: first counting (its length and CRC head the file, base/diskfile.h), then
+ * writing; persist_put_header and persist_put_record drain the buffer every
+ * PERSIST_CHUNK bytes.  Set on the writer thread only, during a render. */
+#define PERSIST_CHUNK ((size_t)1 << 20)
+
+struct sink {
+	struct strbuf *b;
+	struct diskfile_out *out; /* NULL: counting */
+	unsigned long crc;
+	size_t len;
+	int err;
+};
+
+static _Thread_local struct sink *persist_sink;
+
+static void sink_drain(struct sink *k)
+{
+	if (k->b->oom) {
+		k->err = -ENOMEM;
+	} else if (k->out) {
+		int rc = diskfile_put(k->out, k->b->p, k->b->len);
+		if (rc < 0 && k->err == 0)
+			k->err = rc;
+	} else {
+		k->crc = diskfile_crc(k->crc, k->b->p, k->b->len);
+		k->len += k->b->len;
+	}
+	k->b->len = 0;
+}
+
+/* After each piece a renderer wrote into @out: drained when it is write_one's. */
+static void sink_maybe_drain(const struct strbuf *out)
+{
+	if (persist_sink && persist_sink->b == out && out->len >= PERSIST_CHUNK)
+		sink_drain(persist_sink);
+}
+
+/* Renders @w into @k (counting, or writing to k->out); 0 or -errno. */
+static int render_into(struct pending *w, struct sink *k)
+{
+	persist_sink = k;
+	int rc = w->render(w->snap, w->fetched, w->fresh, k->b);
+	sink_drain(k);
+	persist_sink = NULL;
+	return rc < 0 ? rc : k->err;
+}
+
 static void write_one(struct persist *p, struct pending *w)
 {
 	struct strbuf b = {0};
+	struct sink k = {.b = &b};
 	char *path = persist_path(p, w->name);
-	int rc = path ? w->render(w->snap, w->fetched, w->fresh, &b) : -ENOMEM;
-	if (rc == 0 && b.oom)
-		rc = -ENOMEM;
+	int rc = path ? render_into(w, &k) : -ENOMEM;
 	if (rc == 0)
-		rc = diskfile_write(path, PERSIST_KIND, PERSIST_VERSION, b.p ? b.p : "", b.len);
+		rc = diskfile_open(&k.out, path, PERSIST_KIND, PERSIST_VERSION, k.len, k.crc);
+	if (rc == 0) {
+		/* The snapshot is immutable: the same bytes again, now to the file. */
+		rc = render_into(w, &k);
+		int crc = diskfile_close(k.out, rc < 0);
+		if (rc == 0)
+			rc = crc;
+	}
 	if (rc < 0)
 		log_msg(LOG_WARNING, "%s/%s: not kept on disk: %s", p->dir, w->name,
 			log_strerror(-rc));
@@ -138,6 +200,12 @@ static void write_one(struct persist *p, struct pending *w)
 static void *writer_main(void *arg)
 {
 	struct persist *p = arg;
+	/* The writer renders and writes a big listing (tens of MB) right after it
+	 * arrived, while the reader that asked for it is still being answered: on
+	 * Linux a thread's nice value is its own, and at 19 it takes the CPU only
+	 * when nothing in the mount's answers wants it.  No reply waits for it;
+	 * a failure to lower it is harmless. */
+	(void)setpriority(PRIO_PROCESS, (id_t)gettid(), 19);
 	pthread_mutex_lock(&p->lock);
 	for (;;) {
 		while (!p->queue && !p->stop)
@@ -309,18 +377,23 @@ void persist_put_header(struct strbuf *out, const char *name, time_t fetched, bo
 		o = NULL;
 	}
 	put_json(out, o);
+	sink_maybe_drain(out);
 }
 
 static bool utf8_valid(const char *s, size_t n);
 
 void persist_put_record(struct strbuf *out, const char *id, bool whole, const char *text,
-			size_t len, const char *wire)
+			size_t len, const char *wire_bytes, size_t wire_len)
 {
 	cJSON *o = cJSON_CreateObject();
-	/* A service that sent Latin-1 left bytes the reader would refuse the file for:
-	 * without its wire, the record is still kept. */
-	if (wire && !utf8_valid(wire, strlen(wire)))
+	/* A C string for cJSON: the wire may be a slice of its page. */
+	char *wire = wire_bytes ? strndup(wire_bytes, wire_len) : NULL;
+	/* A service that sent Latin-1 left bytes the reader would refuse the file for
+	 * (and a NUL, which would cut it): without its wire, the record is still kept. */
+	if (wire && (strlen(wire) != wire_len || !utf8_valid(wire, wire_len))) {
+		free(wire);
 		wire = NULL;
+	}
 	/* Texts are NUL-free (jsontext renders them); @len is the check. */
 	if (o && (strlen(text) != len || !cJSON_AddStringToObject(o, "id", id) ||
 		  !cJSON_AddBoolToObject(o, "whole", whole) ||
@@ -329,7 +402,9 @@ void persist_put_record(struct strbuf *out, const char *id, bool whole, const ch
 		cJSON_Delete(o);
 		o = NULL;
 	}
+	free(wire);
 	put_json(out, o);
+	sink_maybe_drain(out);
 }
 
 static bool utf8_valid(const char *s, size_t n)

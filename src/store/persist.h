@@ -84,6 +84,10 @@ void persist_save(struct persist *p, const char *name, void *snap, time_t fetche
  * a remount would list @name again. */
 void persist_invalidate(struct persist *p, const char *name);
 
+/* A listing @name fetched at @fetched (wall clock) that is not written again (it did
+ * not change): the records kept one by one before it go, as after its write. */
+void persist_prune(struct persist *p, const char *name, time_t fetched);
+
 /* Removes listing @name's file (one that persist_read refused). */
 void persist_remove(const struct persist *p, const char *name);
 
@@ -101,9 +105,9 @@ int persist_read(const char *path, const char *name, struct persist_meta *meta,
 void persist_put_header(struct strbuf *out, const char *name, time_t fetched, bool fresh,
 			size_t count);
 /* @wire (may be NULL) is the record as the service sent it, kept so that an edit
- * in a later mount goes back under the service's names and forms; it is left out
- * when it is not valid UTF-8. */
+ * in a later mount goes back under the service's names and forms (@wire_len bytes,
+ * not NUL-terminated); it is left out when it is not valid UTF-8. */
 void persist_put_record(struct strbuf *out, const char *id, bool whole, const char *text,
-			size_t len, const char *wire);
+			size_t len, const char *wire, size_t wire_len);
 
 #endif

@@ -11,6 +11,15 @@ See `--help` for every option.  The spec implemented is shared/api/factuursturen
 HTTPS: `--tls-cert PEM [--tls-key PEM]` serves TLS on the same port (API and control
 endpoints alike) and the line says `https://`.  The handshake runs in the connection's
 own thread.  tests/harness.py makes a self-signed certificate for 127.0.0.1 (Fake(tls=True)).
+Handshakes are counted, as a browser-like client should make few of them: every TLS
+connection gets a serial number (1, 2, ...; from 1 again after a restart), and every
+logged request on it carries `"conn": N`; the first logged request of a connection also
+carries `"tls": "full"` (a full handshake) or `"tls": "resumed"` (the client offered a
+session of an earlier connection and the server took it: OpenSSL's `session_reused`).
+GET /_fake/status counts every handshake that completed, with or without a request
+(control calls included): `"tls": {"full": F, "resumed": R}`.  Resumption works with the
+server context's defaults: TLS 1.3 session tickets (two per full handshake, stateless,
+valid for 2 hours) and, for TLS 1.2 clients, tickets and OpenSSL's server session cache.
 Binding reuses the address (SO_REUSEADDR), so a restarted fake gets its old `--port` at
 once; if the port is taken it says `fakeapi: cannot listen on ...` on stderr, exit 2.
 
@@ -71,7 +80,8 @@ Control endpoints (no auth, no rate limit, not logged) live under /_fake/:
                                             PDF takes ~0.2 s and is cached.  Kept by reset.
     GET  /_fake/dump                        the account as a data file (tests/harness.py
                                             restarts a fake with it)
-    GET  /_fake/status                      {"remaining": n, "requests": n, "faults": [...], ...}
+    GET  /_fake/status                      {"remaining": n, "requests": n, "faults": [...],
+                                            "tls": {"full": F, "resumed": R}, ...}
     POST /_fake/inject                      faults, latency and budget (below)
     POST /_fake/reset                       reset rate-limit budget, injected faults and latency
                                             (a hung request is answered at once)
@@ -1723,6 +1733,10 @@ class FakeAPI:
         self.window_start = None
         self.faults = {}
         self.requests = 0
+        # TLS connections: the last serial number given, and the handshakes completed,
+        # full and resumed (Server.finish_request).  Not reset by /_fake/reset.
+        self.conns = 0
+        self.tls_full = self.tls_resumed = 0
         self.release = threading.Event()
         self.log = open(logfile, "a", encoding="utf-8") if logfile else None
         self.log_lock = threading.Lock()
@@ -1766,6 +1780,16 @@ class FakeAPI:
                         del self.faults[kind]
                     return f
         return None
+
+    def count_handshake(self, resumed):
+        """A completed TLS handshake: returns the connection's serial number."""
+        with self.lock:
+            self.conns += 1
+            if resumed:
+                self.tls_resumed += 1
+            else:
+                self.tls_full += 1
+            return self.conns
 
     def count_request(self):
         """A request that spends no call (the ratelimit fault)."""
@@ -1985,6 +2009,19 @@ class Handler(BaseHTTPRequestHandler):
         except OSError:
             pass
 
+    def conn_fields(self, entry):
+        """@entry with the TLS connection's serial number, and on the connection's first
+        logged request how its handshake went (Server.finish_request).  A handler serves
+        one connection, all its keep-alive requests."""
+        info = getattr(self.connection, "fake_tls", None)
+        if info is None:
+            return entry
+        entry["conn"] = info["conn"]
+        if not getattr(self, "tls_logged", False):
+            entry["tls"] = info["tls"]
+            self.tls_logged = True
+        return entry
+
     def dispatch(self, method):
         app = self.server.app
         t0 = time.time()
@@ -2040,7 +2077,7 @@ class Handler(BaseHTTPRequestHandler):
             # What a write sent, as text: tests read the names and forms of a PUT.
             if method in ("POST", "PUT") and body and len(body) <= 65536:
                 entry["body"] = body.decode("utf-8", "replace")
-            app.write_log(entry)
+            app.write_log(self.conn_fields(entry))
             logged = True
             if resp.drop:
                 self.hangup()
@@ -2051,8 +2088,9 @@ class Handler(BaseHTTPRequestHandler):
                     self.close_connection = True
         finally:
             if not logged:
-                app.write_log({"t": t0, "method": method, "path": self.path, "status": status,
-                               "bytes": nbytes, "req_bytes": len(body)})
+                app.write_log(self.conn_fields({"t": t0, "method": method, "path": self.path,
+                                                "status": status, "bytes": nbytes,
+                                                "req_bytes": len(body)}))
 
     def api(self, method, path, query, body, app):
         hang = app.take_fault(("hang",), self.path)
@@ -2163,6 +2201,7 @@ class Handler(BaseHTTPRequestHandler):
                 st = {"remaining": app.remaining, "requests": app.requests,
                       "latency_ms": app.latency,
                       "faults": [f.describe() for f in app.faults.values()],
+                      "tls": {"full": app.tls_full, "resumed": app.tls_resumed},
                       "wire": {k: v for k, v in WIRE.items() if isinstance(v, (int, str, bool))}}
             return Response(200, json.dumps(st).encode(), "application/json")
         raise NotFound("Unknown control endpoint")
@@ -2187,6 +2226,10 @@ class Server(ThreadingHTTPServer):
             conn.settimeout(None)
         except OSError:  # ssl.SSLError included: a client that gave up or spoke plain HTTP
             return
+        # Read by Handler.conn_fields for the log.
+        resumed = conn.session_reused
+        conn.fake_tls = {"conn": self.app.count_handshake(resumed),
+                         "tls": "resumed" if resumed else "full"}
         try:
             super().finish_request(conn, client_address)
         finally:

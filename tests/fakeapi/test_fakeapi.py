@@ -1227,6 +1227,77 @@ def test_tls(fresh, tmp_path):
         c.request("GET", "/api/v1/taxes")
 
 
+def test_tls_handshakes_counted(fresh, tmp_path):
+    """Every TLS connection has a serial number in the log; its first logged request says
+    whether its handshake was full or resumed a session of an earlier connection, and
+    /_fake/status counts both (control connections included)."""
+    cert, key = harness.make_cert(str(tmp_path))
+    log = tmp_path / "requests.log"
+    f = fresh("--tls-cert", cert, "--tls-key", key, "--log", str(log), cafile=cert)
+    ctx = ssl.create_default_context(cafile=cert)
+
+    def connection(session=None):
+        """Two keep-alive requests on one connection (closed after them): returns whether
+        the client saw its session resumed, and the session for the next one."""
+        sock = ctx.wrap_socket(socket.create_connection(("127.0.0.1", f.port), timeout=10),
+                               server_hostname="127.0.0.1", session=session)
+        c = http.client.HTTPSConnection("127.0.0.1", f.port, timeout=10, context=ctx)
+        c.sock = sock
+        for _ in range(2):
+            assert f.api("GET", "taxes", conn=c)[0] == 200
+        # TLS 1.3: the session (its ticket) arrives after the handshake; read by now.
+        reused, sess = sock.session_reused, sock.session
+        assert sess is not None
+        c.close()
+        return reused, sess
+
+    def logged():
+        with open(log, encoding="utf-8") as fh:
+            return [json.loads(line) for line in fh]
+
+    def status():
+        return json.loads(f.raw("GET", "/_fake/status", auth=False)[2])["tls"]
+
+    before = status()
+    reused, first = connection()
+    assert not reused
+    reused, _ = connection(first)
+    assert reused
+    # a fresh client that offers nothing gets a full handshake again
+    reused, third = connection()
+    assert not reused
+    reqs = logged()
+    assert [(r["conn"], r.get("tls")) for r in reqs] == [
+        (reqs[0]["conn"], "full"), (reqs[0]["conn"], None),
+        (reqs[2]["conn"], "resumed"), (reqs[2]["conn"], None),
+        (reqs[4]["conn"], "full"), (reqs[4]["conn"], None)]
+    assert reqs[0]["conn"] < reqs[2]["conn"] < reqs[4]["conn"]
+    assert harness.handshakes(reqs) == (2, 1)
+    assert harness.handshakes(reqs[1:]) == (1, 1)  # a connection begun earlier: not counted
+    after = status()
+    # two full API handshakes, one resumed, and this status call's own connection
+    assert after == {"full": before["full"] + 3, "resumed": before["resumed"] + 1}
+    # a handshake without a request is counted too, but not logged (the socket stays
+    # open until it is: closed at once, the server's ticket write could fail it)
+    idle = ctx.wrap_socket(socket.create_connection(("127.0.0.1", f.port), timeout=10),
+                           server_hostname="127.0.0.1", session=third)
+    try:
+        assert idle.session_reused
+        harness.wait_for(lambda: status()["resumed"] == after["resumed"] + 1,
+                         "the resumed handshake counted", timeout=10)
+    finally:
+        idle.close()
+    assert len(logged()) == 6
+    # plain HTTP: no connection fields, no handshakes
+    plog = tmp_path / "plain.log"
+    p = fresh("--log", str(plog))
+    assert p.get_json("taxes")
+    assert json.loads(p.raw("GET", "/_fake/status", auth=False)[2])["tls"] == {"full": 0, "resumed": 0}
+    with open(plog, encoding="utf-8") as fh:
+        (entry,) = [json.loads(line) for line in fh]
+    assert "conn" not in entry and "tls" not in entry
+
+
 # ------------------------------------------------------------------------------ large listings
 def test_100000_products(fresh):
     t0 = time.monotonic()

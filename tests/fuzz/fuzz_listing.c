@@ -103,7 +103,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		cJSON *o = cJSON_ParseWithLength(r->text, r->len);
 		FUZZ_CHECK(cJSON_IsObject(o));
 		cJSON_Delete(o);
-		persist_put_record(&b, r->id, r->whole, r->text, r->len, r->wire);
+		persist_put_record(&b, r->id, r->whole, r->text, r->len, r->wire, r->wire_len);
 	}
 	FUZZ_CHECK(!b.oom);
 	put_whole(b.p ? b.p : "", b.len);

@@ -1,6 +1,8 @@
 """API economy, counted from the fake's request log."""
+import json
 import os
 import threading
+import time
 
 import pytest
 
@@ -53,6 +55,86 @@ def test_listing_refreshes_after_the_ttl(big, mounts):
     # no sleeping: list until the log shows the refresh, with a deadline
     wait_for(lambda: run("ls", "-l", m.path("clients")) and
              len(listing_calls(big.since(mark), "clients")) >= 2, "a refresh after the TTL")
+
+
+def test_an_expired_listing_is_answered_at_once_while_one_refresh_runs_behind(fakes, mounts):
+    """No browse waits on a refresh: past the TTL the listing held answers at once (the
+    service hangs: waiting would take 30 s), every reader meanwhile shares the one
+    refresh, and what it brings reaches the files when it lands."""
+    fake = fakes("--generate", "clients=4,invoices=3,products=2")
+    m = mounts(fake, opts=["ttl=2"])
+    names = sorted(os.listdir(m.path("clients")))
+    name = names[0]
+    rec = next(r for r in fake.state("clients") if r["clientnr"] + ".json" == name)
+    fake.put_state("clients", rec["clientnr"], dict(rec, company="Changed behind our back"))
+    wait_for(lambda: m.status()["cache"]["collections"]["clients"]["state"] == "expired",
+             "the TTL to run out", interval=0.1)
+    mark = fake.mark()
+    fake.inject(hang={"seconds": 30, "path_prefix": "/api/v1/clients"})
+    start = time.monotonic()
+    for _ in range(5):
+        assert sorted(os.listdir(m.path("clients"))) == names
+        with open(m.path("clients", name), encoding="utf-8") as f:
+            assert json.load(f)["company"] == rec["company"]
+    assert time.monotonic() - start < 20, "a reader waited for the hung refresh"
+    fake.reset()  # the hung refresh is answered now (the fake logs it then)
+
+    def shows_the_change():
+        with open(m.path("clients", name), encoding="utf-8") as f:
+            return json.load(f)["company"] == "Changed behind our back"
+    wait_for(shows_the_change, "the refresh's change in the file")
+    # One refresh for all those readers (the next is a TTL away).
+    assert len(listing_calls(fake.since(mark), "clients")) == 1
+    assert m.status()["cache"]["collections"]["clients"]["records"] == len(names)
+
+
+def test_a_refresh_of_an_unchanged_page_takes_its_records_again(fakes, mounts):
+    """A page that comes back byte for byte as before is not converted again (its
+    records are the ones held: .factuurfs/status counts it), and a page that changed
+    is: the change shows."""
+    fake = fakes("--generate", "clients=4,invoices=3,products=2")
+    m = mounts(fake, opts=["ttl=1"])
+    path = m.path("clients")
+    names = sorted(os.listdir(path))
+    before = {n: open(os.path.join(path, n), "rb").read() for n in names}
+
+    def refreshed(since):
+        os.listdir(path)
+        st = m.status()["cache"]
+        return st["collections"]["clients"]["fetched_at"] != since and st
+    since = m.status()["cache"]["collections"]["clients"]["fetched_at"]
+    st = wait_for(lambda: refreshed(since), "a refresh of the unchanged listing", interval=0.2)
+    assert st["listing_pages_reused"] >= 1
+    assert {n: open(os.path.join(path, n), "rb").read() for n in names} == before
+    rec = next(r for r in fake.state("clients") if r["clientnr"] + ".json" == names[0])
+    fake.put_state("clients", rec["clientnr"], dict(rec, company="Changed on the service"))
+    reused = st["listing_pages_reused"]
+
+    def shows_it():
+        with open(os.path.join(path, names[0]), encoding="utf-8") as f:
+            return json.load(f)["company"] == "Changed on the service"
+    wait_for(shows_it, "the changed page converted", interval=0.2)
+    # The other records read as before.
+    for n in names[1:]:
+        assert open(os.path.join(path, n), "rb").read() == before[n]
+    assert m.status()["cache"]["listing_pages_reused"] >= reused
+
+
+def test_a_write_of_ours_is_read_back_even_from_an_expired_listing(fakes, mounts):
+    """Read-your-writes: a change we made is never answered from the listing held."""
+    fake = fakes("--generate", "clients=4,invoices=3,products=2")
+    m = mounts(fake, opts=["ttl=1", "nonotify"])
+    name = sorted(os.listdir(m.path("clients")))[0]
+    wait_for(lambda: m.status()["cache"]["collections"]["clients"]["state"] == "expired",
+             "the TTL to run out", interval=0.1)
+    with open(m.path("clients", name), encoding="utf-8") as f:
+        rec = json.load(f)
+    rec["company"] = "Written by us"
+    with open(m.path("clients", name), "w", encoding="utf-8") as f:
+        json.dump(rec, f)
+    with open(m.path("clients", name), encoding="utf-8") as f:
+        assert json.load(f)["company"] == "Written by us"
+    assert any(r["method"] == "PUT" for r in fake.requests())
 
 
 def test_every_page_is_read_when_the_service_pages(workdir, mounts):

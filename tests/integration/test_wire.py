@@ -89,6 +89,47 @@ def test_an_edit_goes_back_under_the_services_names_and_forms(workdir, mounts, f
         fake.stop()
 
 
+def test_an_edit_in_a_big_listing_goes_back_in_the_services_forms(workdir, mounts):
+    """A listing page of 256 KiB or more keeps its body as its records' wire rather
+    than a copy of each (store/cache.c): an edit there goes back under the service's
+    names and forms all the same, as it does from the listing kept on disk."""
+    fake = Fake(workdir, "--generate", "clients=3000,invoices=2,products=2",
+                "--wire-forms", "live2015")
+    try:
+        fake.put_state("clients", "900", CLIENT)
+        m = mounts(fake)
+        assert len(os.listdir(m.path("clients"))) >= 3000
+        page = [r for r in fake.requests() if r["path"].startswith("/api/v1/clients?")]
+        assert page and page[-1]["bytes"] >= 256 << 10
+        cache = m.cache
+        assert m.unmount() == 0
+        # First from the listing kept on disk (within the TTL: no listing call), then
+        # from a page fetched anew.
+        for run, env in enumerate(({"XDG_CACHE_HOME": cache}, None)):
+            mark = fake.mark()
+            m = mounts(fake, env=env)
+            path = m.path("clients", "900.json")
+            value = f"MND-0090{run + 1}"
+            subprocess.run(["sed", "-i", f's/"mandateid": "[^"]*"/"mandateid": "{value}"/',
+                            path], check=True)
+            calls = fake.since(mark)
+            listed = [r for r in calls if r["path"].startswith("/api/v1/clients?")]
+            assert len(listed) == run, [r["path"] for r in calls]
+            puts = [r for r in calls if r["method"] != "GET"]
+            assert [r["method"] for r in puts] == ["PUT"]
+            body = json.loads(puts[0]["body"])
+            sent = served("live2015")
+            assert set(body) == set(sent) - READONLY
+            assert body["mandate_id"] == value
+            for k in body:
+                if k != "mandate_id":
+                    assert body[k] == sent[k], k
+            assert m.unmount() == 0
+            fake.put_state("clients", "900", CLIENT)
+    finally:
+        fake.stop()
+
+
 def test_the_live2015_forms_are_what_the_reference_describes():
     """The preset serves the five underscore names, "true"/"false" for the four client
     booleans, "0"/"1" for default_email, "" for no date (not a test of factuurfs: of

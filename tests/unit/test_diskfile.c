@@ -84,6 +84,44 @@ int main(void)
 	CHECK(read_back(p, &data, &len) == 0 && len == 0 && data && data[0] == '\0');
 	free(data);
 
+	/* Written in pieces (diskfile_open): the same file as diskfile_write's. */
+	{
+		struct diskfile_out *o = NULL;
+		size_t wl;
+		char whole1[4096], *q = strdup(at("a/pieces"));
+		unsigned long crc = diskfile_crc(diskfile_crc(0, payload, 10), payload + 10,
+						 sizeof(payload) - 10);
+		CHECK(diskfile_open(&o, q, "listing", 1, sizeof(payload), crc) == 0 && o);
+		CHECK(diskfile_put(o, payload, 10) == 0);
+		CHECK(diskfile_put(o, payload + 10, sizeof(payload) - 10) == 0);
+		CHECK(diskfile_close(o, false) == 0);
+		CHECK(read_back(q, &data, &len) == 0 && len == sizeof(payload) &&
+		      memcmp(data, payload, len) == 0);
+		free(data);
+		CHECK(diskfile_write(p, "listing", 1, payload, sizeof(payload)) == 0);
+		char *a = get_raw(p, &wl);
+		memcpy(whole1, a, wl);
+		size_t ql;
+		char *b = get_raw(q, &ql);
+		CHECK(ql == wl && memcmp(whole1, b, wl) == 0);
+		/* Other bytes than announced (length or CRC): no file, the old one stays. */
+		CHECK(diskfile_open(&o, q, "listing", 1, sizeof(payload), crc) == 0);
+		CHECK(diskfile_put(o, "x", 1) == 0);
+		CHECK(diskfile_close(o, false) == -EIO);
+		CHECK(read_rc(q) == 0);
+		CHECK(diskfile_open(&o, q, "listing", 1, sizeof(payload), crc ^ 1) == 0);
+		CHECK(diskfile_put(o, payload, sizeof(payload)) == 0);
+		CHECK(diskfile_close(o, false) == -EIO);
+		/* Abandoned: nothing renamed, no temporary left. */
+		CHECK(diskfile_open(&o, at("a/never"), "listing", 1, 3, 0) == 0);
+		CHECK(diskfile_close(o, true) == 0);
+		CHECK(access(at("a/never"), F_OK) < 0);
+		char tmpname[64];
+		snprintf(tmpname, sizeof(tmpname), "a/never.tmp%ld", (long)gettid());
+		CHECK(access(at(tmpname), F_OK) < 0);
+		free(q);
+	}
+
 	/* Missing: ENOENT, and *data NULL. */
 	data = (char *)1;
 	CHECK(read_back(at("none"), &data, &len) == -ENOENT && data == NULL);

@@ -913,7 +913,7 @@ static void test_facts(void)
 
 	env_init(&e, 60, 100);
 	CHECK(cache_listing_get(e.st.cache, invoices, &l) == 0 && l->n == 3);
-	f = l->recs[0]->facts;
+	f = cache_record_facts(l->recs[0]);
 	CHECK(f != NULL);
 	if (f) {
 		CHECK_STR(f->date, "2026-02-01");
@@ -925,22 +925,22 @@ static void test_facts(void)
 		CHECK(f->ncells > 0);
 		CHECK_STR(facts_cell(f, 0), "2026-0001");
 	}
-	f = l->recs[2]->facts;
+	f = cache_record_facts(l->recs[2]);
 	CHECK(f && !f->sent && f->uncollectible && f->open > 12.09 && f->open < 12.11);
 	/* The invoice's date is its file's. */
 	CHECK(l->recs[1]->date == 1770120000); /* 2026-02-03 12:00 UTC */
 	cache_listing_unref(l);
 
 	CHECK(cache_listing_get(e.st.cache, clients, &l) == 0);
-	f = l->recs[0]->facts;
+	f = cache_record_facts(l->recs[0]);
 	CHECK(f && !strcmp(f->clientnr, "1") && !strcmp(f->name, "Bakkerij De Korst"));
 	/* No company: the contact names the client. */
-	f = l->recs[1]->facts;
+	f = cache_record_facts(l->recs[1]);
 	CHECK(f && !strcmp(f->name, "Els Bos"));
 	cache_listing_unref(l);
 
 	CHECK(cache_listing_get(e.st.cache, products, &l) == 0);
-	CHECK(l->n == 2 && l->recs[0]->facts == NULL);
+	CHECK(l->n == 2 && cache_record_facts(l->recs[0]) == NULL);
 	cache_listing_unref(l);
 	env_fini(&e);
 }

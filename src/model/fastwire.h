@@ -1,0 +1,52 @@
+/* fastwire: one wire record's JSON text straight to its file's text, in a
+ * single pass and without building a tree.
+ *
+ * The fast path of a listing (store/cache.c): a 10,000-invoice listing took
+ * ~75 µs per record through cJSON (parse the wire, build the pythonic tree
+ * with schema_from_wire, render it with jt_format, print the wire again),
+ * where the transfer itself costs ~35 µs a record.  This renders the
+ * common shape of a record directly: keys without escapes, each field of the
+ * table at most once, numbers already in their shortest form, keyed lists
+ * in key order.  Anything else (an alias, an unknown or repeated key, an
+ * exponent, bytes that are not UTF-8, a lone surrogate...) answers -EAGAIN,
+ * and the caller takes the reference path, whose text this path must equal
+ * byte for byte: tests/unit/test_fastwire.c checks both on the fake's
+ * accounts and on hand-made oddities, and tests/fuzz/fuzz_fastwire.c on
+ * anything.
+ */
+#ifndef FACTUURFS_MODEL_FASTWIRE_H
+#define FACTUURFS_MODEL_FASTWIRE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+
+#include "model/schema.h"
+
+/* Where the texts are rendered: start with `struct fastwire_buf b = {0}`, reuse it for
+ * every record of a page (its pages are then faulted in once), free it with
+ * fastwire_buf_free. */
+struct fastwire_buf {
+	char *p;
+	size_t len, cap;
+	bool oom;
+};
+
+struct fastwire_record {
+	const char *text; /* the file's text, as jt_format(schema_from_wire()) renders it:
+			     in the buffer given, valid until its next use */
+	size_t len;
+	char *id;    /* as schema_record_id() gives it; malloc'd, the caller's */
+	time_t date; /* as schema_record_date() of the pythonic form */
+	bool whole;  /* as schema_record_is_whole() */
+};
+
+/* Renders the wire record [@p, @p + @len) (one JSON object, surrounding
+ * whitespace allowed) of collection @c into @buf.  0: *@out filled; -EAGAIN: not
+ * a shape this path takes (nothing to free: use the reference path); -ENOMEM. */
+int fastwire_render(const struct schema_collection *c, const char *p, size_t len,
+		    struct fastwire_buf *buf, struct fastwire_record *out);
+
+void fastwire_buf_free(struct fastwire_buf *buf);
+
+#endif
