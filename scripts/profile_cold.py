@@ -6,8 +6,9 @@ top symbols by their own time and the share of the main phases.
 
     scripts/profile_cold.py [FACTUURFS_BINARY] [NINVOICES]
 
-Needs root and perf (scripts/deps.sh --bench installs it).  For issue 15's "profile of
-the cold path before and after": run it with an old and a new binary.
+Needs root and perf (Debian's linux-perf: not among scripts/deps.sh's packages, since
+neither the build, the tests nor the bench need it).  For issue 15's "profile of the
+cold path before and after": run it with an old and a new binary.
 """
 import os
 import subprocess
