@@ -446,6 +446,23 @@ static void recs_clear(struct recs *rs)
 	memset(rs, 0, sizeof(*rs));
 }
 
+/* Appends @r to @rs (taking its reference); on ENOMEM @r is dropped. */
+static int recs_push(struct recs *rs, struct cache_record *r)
+{
+	if (rs->n == rs->cap) {
+		size_t cap = rs->cap ? rs->cap * 2 : 64;
+		struct cache_record **v = realloc(rs->v, cap * sizeof(struct cache_record *));
+		if (!v) {
+			cache_record_unref(r);
+			return -ENOMEM;
+		}
+		rs->v = v;
+		rs->cap = cap;
+	}
+	rs->v[rs->n++] = r;
+	return 0;
+}
+
 /* Converts one page of wire records into @rs right away, so that no more
  * than one page is ever held as parsed JSON (it takes ~7x its wire size). */
 static int recs_add(const struct schema_collection *c, const cJSON *items, struct recs *rs)
@@ -458,34 +475,13 @@ static int recs_add(const struct schema_collection *c, const cJSON *items, struc
 				c->id_field ? c->id_field : "id");
 			continue;
 		}
-		if (rs->n == rs->cap) {
-			size_t cap = rs->cap ? rs->cap * 2 : 64;
-			struct cache_record **v =
-				realloc(rs->v, cap * sizeof(struct cache_record *));
-			if (!v) {
-				cache_record_unref(r);
-				return -ENOMEM;
-			}
-			rs->v = v;
-			rs->cap = cap;
-		}
-		rs->v[rs->n++] = r;
+		int rc = recs_push(rs, r);
+		if (rc < 0)
+			return rc;
 	}
 	return 0;
 }
 
-static int recs_add_one(struct recs *rs, struct cache_record *r)
-{
-	struct cache_record **v = realloc(rs->v, (rs->n + 1) * sizeof(struct cache_record *));
-	if (!v) {
-		cache_record_unref(r);
-		return -ENOMEM;
-	}
-	rs->v = v;
-	rs->v[rs->n++] = r;
-	rs->cap = rs->n;
-	return 0;
-}
 
 /* Takes ownership of the records in @rs (left empty). */
 static struct cache_listing *listing_new(const struct schema_collection *c, struct recs *rs)
@@ -723,7 +719,7 @@ static int load_record(void *ud, const char *id, bool whole, const char *text, s
 {
 	struct load *ld = ud;
 	struct cache_record *r = record_from_text(ld->c, id, whole, text, len, wire);
-	return r ? recs_add_one(&ld->rs, r) : -EBADMSG;
+	return r ? recs_push(&ld->rs, r) : -EBADMSG;
 }
 
 int cache_listing_load(const struct schema_collection *c, const char *filter, const char *path,
@@ -797,18 +793,8 @@ static long recs_add_elements(const struct schema_collection *c, const char *bod
 		int frc;
 		struct cache_record *fast = record_new_fast(c, p, (size_t)(e - p), cv, &frc);
 		if (fast) {
-			if (rs->n == rs->cap) {
-				size_t cap = rs->cap ? rs->cap * 2 : 64;
-				struct cache_record **v =
-					realloc(rs->v, cap * sizeof(struct cache_record *));
-				if (!v) {
-					cache_record_unref(fast);
-					return -ENOMEM;
-				}
-				rs->v = v;
-				rs->cap = cap;
-			}
-			rs->v[rs->n++] = fast;
+			if (recs_push(rs, fast) < 0)
+				return -ENOMEM;
 			goto next;
 		}
 		if (frc == -ENOMEM)
@@ -1029,7 +1015,7 @@ static int fetch_listing(struct cache *cache, struct coll_state *st, struct cach
 				/* balance: one object, shown as one file. */
 				struct cache_record *r = record_new(c, body);
 				cJSON_Delete(body);
-				if (r && (rc = recs_add_one(&rs, r)) < 0)
+				if (r && (rc = recs_push(&rs, r)) < 0)
 					goto out;
 				break;
 			}
