@@ -26,6 +26,10 @@ bash scripts/analyze.sh
 # and the number of skips is printed (tests/skipguard.py).
 PY="/usr/bin/python3"
 PYTEST=("$PY" -m pytest -q -p no:cacheprovider -p skipguard -rsx)
+# The integration tests spend most of their time waiting on mounts and the fake, so three
+# pytest workers (python3-pytest-xdist) share the two cores: the suite takes half the
+# time, and every test also runs beside two others, which is load it must stand.
+PAR=(-n 3)
 export PYTHONDONTWRITEBYTECODE=1 PYTHONPATH="$PWD/tests"
 
 # meson test passes a test that exits 77 as skipped: a skipped C test fails too.
@@ -50,11 +54,11 @@ FACTUURFS_TEST_API_BIN="$PWD/build/test_api" "${PYTEST[@]}" \
 	tests/fakeapi tests/unit/test_api.py
 
 echo "== integration tests (normal build)"
-FACTUURFS_BIN="$PWD/build/factuurfs" "${PYTEST[@]}" tests/integration
+FACTUURFS_BIN="$PWD/build/factuurfs" "${PYTEST[@]}" "${PAR[@]}" tests/integration
 
 echo "== integration tests (ASan+UBSan build)"
 FACTUURFS_BIN="$PWD/build-asan/factuurfs" FACTUURFS_SANITIZED=1 \
-	"${PYTEST[@]}" -m "not slow" tests/integration
+	"${PYTEST[@]}" "${PAR[@]}" -m "not slow" tests/integration
 
 # The load (30 s here), the faults, the concurrent writers and the refreshes behind
 # their readers: a race report stops the daemon and fails the test (tests/harness.py
