@@ -243,6 +243,9 @@ static void cli_print_status(const char *mnt, const cJSON *st)
 				cli_num(cache, "pdf_disk_cache_hits") + cli_num(cache, "pdfs_fetched"),
 				b2, sizeof(b2)));
 	}
+	const cJSON *paging = cJSON_GetObjectItemCaseSensitive(cache, "paging");
+	if (cJSON_IsString(paging))
+		printf("  paging       %s\n", paging->valuestring);
 	cli_print_prefetch(cJSON_GetObjectItemCaseSensitive(st, "prefetch"));
 	const cJSON *uns = cJSON_GetObjectItemCaseSensitive(st, "unsaved");
 	if (uns && (cli_num(uns, "texts") > 0 || cli_num(uns, "unreadable") > 0)) {

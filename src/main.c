@@ -48,6 +48,7 @@ struct options {
 	double ttl;
 	double timeout;
 	long page_size;
+	char *paging;          /* how listings page: both, offset, start, all */
 	long background_calls; /* API calls per hour thumbnailers and indexers may cause */
 	int insecure;
 	int readonly;
@@ -69,6 +70,7 @@ static const struct fuse_opt option_spec[] = {
 	OPT("ttl=%lf", ttl),
 	OPT("timeout=%lf", timeout),
 	OPT("page_size=%ld", page_size),
+	OPT("paging=%s", paging),
 	OPT("background_calls=%ld", background_calls),
 	OPT("cache_dir=%s", cache_dir),
 	OPT("cafile=%s", cainfo),
@@ -121,6 +123,10 @@ static void usage(const char *prog)
 	       "    -o timeout=SECONDS     the longest one API call may take, retries\n"
 	       "                           included (default 30)\n"
 	       "    -o page_size=N         records asked for per listing page (default 10000)\n"
+	       "    -o paging=HOW          where a page starts: both (offset= and start=, the\n"
+	       "                           default), offset, start, or all (count=-1, the\n"
+	       "                           whole list in one answer); factuurfs probe says\n"
+	       "                           which the service honours\n"
 	       "    -o background_calls=N  API calls per hour that thumbnailers and indexers\n"
 	       "                           may cause by reading PDFs; the rest of the budget\n"
 	       "                           is kept for you (default 50, -1: no limit)\n"
@@ -600,6 +606,10 @@ static int parse_args(struct daemon *d, int argc, char **argv)
 		fprintf(stderr, "factuurfs: ttl must be >= 0, timeout > 0 and page_size >= 1\n");
 		return -1;
 	}
+	if (o->paging && cache_paging_parse(o->paging) < 0) {
+		fprintf(stderr, "factuurfs: paging=%s: use both, offset, start or all\n", o->paging);
+		return -1;
+	}
 	if (o->prefetch < 0) {
 		fprintf(stderr, "factuurfs: prefetch must be >= 0 (calls an hour; 0: off)\n");
 		return -1;
@@ -713,6 +723,8 @@ static int open_modules(struct daemon *d, const struct api_config *acfg)
 	struct cache_config ccfg = {
 		.ttl = o->ttl,
 		.page_size = o->page_size,
+		.paging = o->paging ? (enum cache_paging)cache_paging_parse(o->paging)
+				    : CACHE_PAGING_BOTH,
 		.events = d->events,
 		.started = fs_started(d->fs),
 		.changed = fs_listing_changed,
@@ -932,6 +944,7 @@ static void daemon_free(struct daemon *d)
 	free(d->o.cainfo);
 	free(d->o.cache_max);
 	free(d->o.lang);
+	free(d->o.paging);
 	fuse_opt_free_args(&d->args);
 }
 

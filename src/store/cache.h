@@ -75,9 +75,22 @@ struct cache_listing {
 	struct timespec changed;
 };
 
+/* How a listing asks for its pages (cache.c, page_query: the reading and why). */
+enum cache_paging {
+	CACHE_PAGING_BOTH,   /* count=N&offset=K&start=K: the default */
+	CACHE_PAGING_OFFSET, /* count=N&offset=K */
+	CACHE_PAGING_START,  /* count=N&start=K */
+	CACHE_PAGING_ALL,    /* count=-1: the whole list in one answer */
+	CACHE_PAGING_FIRST,  /* learned only: neither is honoured, nor count=-1: one page */
+};
+
+/* "both", "offset", "start", "all" (-o paging=) -> the mode; -1 for another name. */
+int cache_paging_parse(const char *name);
+
 struct cache_config {
 	double ttl;         /* seconds a listing is fresh */
 	long page_size;     /* `count` asked per listing page */
+	enum cache_paging paging; /* -o paging= */
 	struct events *events; /* borrowed: where failed fetches are recorded */
 	double (*now)(void);   /* CLOCK_MONOTONIC seconds; NULL: clock_mono (tests drive it) */
 	time_t started;     /* the mount's start: a listing's `changed` until it changes */
