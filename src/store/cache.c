@@ -78,6 +78,16 @@ struct detail {
 	UT_hash_handle hh;
 };
 
+/* A record a search found (cache_found_put): served without its collection's listing
+ * while it holds. */
+struct found {
+	char *key;                /* "<collection>/<id>" */
+	struct cache_record *rec;
+	double fetched;           /* the answer's fetch (cfg.now) */
+	unsigned long gen;        /* its collection's invalidations then */
+	UT_hash_handle hh;
+};
+
 /* Per listing slot: one per collection, then one per invoice filter
  * (slot_of); every field protected by cache->lock. */
 struct coll_state {
@@ -125,6 +135,7 @@ struct cache {
 	struct coll_state *colls; /* nslots: the collections in schema order, then filters */
 	size_t nslots;
 	struct detail *details;
+	struct found *found;  /* records searches found, by key */
 	unsigned long listing_hits, listing_fetches; /* for the status file's hit rate */
 	/* Listing pages that came back the same and took their records again
 	 * (memo_reuse); atomic: the fetch adds to it without the lock. */
@@ -1714,12 +1725,31 @@ static struct detail *detail_from_disk(struct cache *cache, const struct schema_
 	return d;
 }
 
+/* A whole record a search found for @c/@id (cache_found_peek), with a reference: true
+ * when there is one. */
+static bool found_whole(struct cache *cache, const struct schema_collection *c, const char *id,
+			struct cache_record **out)
+{
+	struct cache_record *f = NULL;
+	if (cache_found_peek(cache, c, id, &f, NULL) < 0)
+		return false;
+	if (f->whole) {
+		*out = f;
+		return true;
+	}
+	cache_record_unref(f);
+	return false;
+}
+
 int cache_record_get(struct cache *cache, const struct schema_collection *c, const char *id,
 		     struct cache_record **out)
 {
 	struct cache_listing *l = NULL;
 	struct detail *d = NULL;
 	char *key = NULL;
+	/* Found by a search (whole): no listing of thousands for the one asked for. */
+	if (found_whole(cache, c, id, out))
+		return 0;
 	int rc = cache_listing_get(cache, c, &l);
 	if (rc < 0)
 		return rc;
@@ -1822,6 +1852,8 @@ out:
 int cache_record_peek(struct cache *cache, const struct schema_collection *c, const char *id,
 		      struct cache_record **out)
 {
+	if (found_whole(cache, c, id, out))
+		return 0;
 	struct cache_listing *l = cache_listing_peek(cache, c);
 	struct detail *d = NULL;
 	char *key = NULL;
@@ -1852,6 +1884,123 @@ out:
 	free(key);
 	cache_listing_unref(l);
 	return rc;
+}
+
+/* ---- records a search found ------------------------------------------------ */
+
+int cache_listing_parse(struct cache *cache, const struct schema_collection *c,
+			const char *body, size_t len, struct cache_listing **out)
+{
+	struct recs rs = {0};
+	long n = recs_from_body(c, body, len, &rs);
+	if (n < 0) {
+		recs_clear(&rs);
+		return (int)n;
+	}
+	*out = listing_new(c, &rs);
+	if (!*out)
+		return -ENOMEM;
+	(*out)->fetched = cache->cfg.now();
+	(*out)->fetched_wall = time(NULL);
+	clock_gettime(CLOCK_REALTIME, &(*out)->changed);
+	return 0;
+}
+
+/* With cache->lock held: drops the found records older than @age seconds (all of
+ * them for INFINITY). */
+static void found_sweep(struct cache *cache, double age)
+{
+	struct found *f, *ft;
+	double now = cache->cfg.now();
+	HASH_ITER(hh, cache->found, f, ft) {
+		if (!(now - f->fetched < age) || age == INFINITY) {
+			HASH_DEL(cache->found, f);
+			cache_record_unref(f->rec);
+			free(f->key);
+			free(f);
+		}
+	}
+}
+
+/* The found records kept at most: past it the ones older than the TTL go first. */
+#define CACHE_FOUND_MAX 20000
+
+void cache_found_put(struct cache *cache, const struct schema_collection *c,
+		     const struct cache_listing *l)
+{
+	pthread_mutex_lock(&cache->lock);
+	if (HASH_COUNT(cache->found) + l->n > CACHE_FOUND_MAX)
+		found_sweep(cache, cache->cfg.ttl);
+	unsigned long gen = cache->colls[schema_collection_index(c)].invalidations;
+	for (size_t i = 0; i < l->n && HASH_COUNT(cache->found) < CACHE_FOUND_MAX; i++) {
+		struct cache_record *r = l->recs[i];
+		struct found *f = NULL;
+		char *key = NULL;
+		if (asprintf(&key, "%s/%s", c->name, r->id) < 0)
+			break;
+		HASH_FIND_STR(cache->found, key, f);
+		if (f) {
+			free(key);
+		} else if ((f = calloc(1, sizeof(*f)))) {
+			f->key = key;
+			HASH_ADD_KEYPTR(hh, cache->found, f->key, strlen(f->key), f);
+		} else {
+			free(key);
+			break;
+		}
+		if (f->rec && f->fetched > l->fetched)
+			continue; /* a later answer's copy stands */
+		cache_record_ref(r);
+		cache_record_unref(f->rec);
+		f->rec = r;
+		f->fetched = l->fetched;
+		f->gen = gen;
+	}
+	pthread_mutex_unlock(&cache->lock);
+}
+
+int cache_found_peek(struct cache *cache, const struct schema_collection *c, const char *id,
+		     struct cache_record **out, double *ttl_left)
+{
+	struct found *f = NULL;
+	char *key = NULL;
+	int rc = -ENOENT;
+	if (asprintf(&key, "%s/%s", c->name, id) < 0)
+		return -ENOMEM;
+	pthread_mutex_lock(&cache->lock);
+	const struct coll_state *st = &cache->colls[schema_collection_index(c)];
+	HASH_FIND_STR(cache->found, key, f);
+	double left = f ? f->fetched + cache->cfg.ttl - cache->cfg.now() : 0;
+	/* A listing fetched since says what there is; a change of ours makes it stale. */
+	if (f && f->rec && left > 0 && f->gen == st->invalidations &&
+	    !(st->cur && st->cur->fetched > f->fetched)) {
+		cache_record_ref(f->rec);
+		*out = f->rec;
+		if (ttl_left)
+			*ttl_left = left;
+		rc = 0;
+	}
+	pthread_mutex_unlock(&cache->lock);
+	free(key);
+	return rc;
+}
+
+unsigned long cache_generation(struct cache *cache, const struct schema_collection *c)
+{
+	pthread_mutex_lock(&cache->lock);
+	unsigned long g = cache->colls[schema_collection_index(c)].invalidations;
+	pthread_mutex_unlock(&cache->lock);
+	return g;
+}
+
+double cache_now(const struct cache *cache)
+{
+	return cache->cfg.now();
+}
+
+double cache_ttl(const struct cache *cache)
+{
+	return cache->cfg.ttl;
 }
 
 /* ---- life cycle and status ---------------------------------------------- */
@@ -1957,6 +2106,7 @@ void cache_free(struct cache *cache)
 		free(d->key);
 		free(d);
 	}
+	found_sweep(cache, INFINITY);
 	pthread_mutex_destroy(&cache->lock);
 	pthread_cond_destroy(&cache->done);
 	free(cache->colls);
