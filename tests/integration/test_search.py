@@ -146,6 +146,7 @@ def test_decimals_go_with_a_dot(fake, mounts):
 ])
 def test_names_that_are_no_query_are_never_sent(fake, mounts, name):
     m = mounts(fake)
+    assert os.path.isdir(m.path("search", "clients"))
     mark = fake.mark()
     for _ in range(2):
         with pytest.raises(FileNotFoundError):
