@@ -439,7 +439,7 @@ static void ask_lang(struct probe *p)
 		const cJSON *x = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(en, 0), "name");
 		const cJSON *y = own ? cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(own, 0),
 									 "name") : NULL;
-		bool differ = cJSON_IsString(x) && cJSON_IsString(y) &&
+		bool differ = x && y && cJSON_IsString(x) && cJSON_IsString(y) &&
 			      strcmp(x->valuestring, y->valuestring) != 0;
 		say(p, "countrylist/<lang>", "answers a list (en%s)",
 		    !y ? "" : differ ? ": names differ from countrylist's" : ": the same names");

@@ -1907,19 +1907,24 @@ int cache_listing_parse(struct cache *cache, const struct schema_collection *c,
 }
 
 /* With cache->lock held: drops the found records older than @age seconds (all of
- * them for INFINITY). */
+ * them for INFINITY).  The table is rebuilt with the others, every entry taken off
+ * at the head: what the static analysers can follow of uthash (#128). */
 static void found_sweep(struct cache *cache, double age)
 {
-	struct found *f, *ft;
+	struct found *f, *ft, *kept = NULL;
 	double now = cache->cfg.now();
 	HASH_ITER(hh, cache->found, f, ft) {
-		if (!(now - f->fetched < age) || age == INFINITY) {
-			HASH_DEL(cache->found, f);
-			cache_record_unref(f->rec);
-			free(f->key);
-			free(f);
+		assert(!f->hh.prev);
+		HASH_DEL(cache->found, f);
+		if (age != INFINITY && now - f->fetched < age) {
+			HASH_ADD_KEYPTR(hh, kept, f->key, strlen(f->key), f);
+			continue;
 		}
+		cache_record_unref(f->rec);
+		free(f->key);
+		free(f);
 	}
+	cache->found = kept;
 }
 
 /* The found records kept at most: past it the ones older than the TTL go first. */

@@ -1,6 +1,7 @@
 /* search: queries of the service's search, one call per TTL (see search.h). */
 #include "store/search.h"
 
+#include <assert.h>
 #include <ctype.h>
 #include <errno.h>
 #include <pthread.h>
@@ -75,6 +76,7 @@ void search_free(struct search *s)
 	if (!s)
 		return;
 	HASH_ITER(hh, s->entries, e, t) {
+		assert(!e->hh.prev); /* the head, front to back (for clang: uthash #128) */
 		HASH_DEL(s->entries, e);
 		entry_free(e);
 	}
@@ -208,20 +210,27 @@ static bool fresh(const struct search *s, const struct entry *e, unsigned long g
 	       cache_now(s->cache) - e->l->fetched < cache_ttl(s->cache);
 }
 
-/* With s->lock held: makes room for one more entry (SEARCH_KEPT). */
+/* With s->lock held: makes room for one more entry (SEARCH_KEPT).  The table is
+ * rebuilt without the oldest, every entry taken off at the head: what the static
+ * analysers can follow of uthash (#128); 256 entries, once per new query past them. */
 static void evict(struct search *s)
 {
-	struct entry *e, *t, *oldest = NULL;
+	struct entry *e, *t, *oldest = NULL, *kept = NULL;
 	if (HASH_COUNT(s->entries) < SEARCH_KEPT)
 		return;
 	HASH_ITER(hh, s->entries, e, t) {
 		if (!e->fl.loading && (!oldest || e->used < oldest->used))
 			oldest = e;
 	}
-	if (oldest) {
-		HASH_DEL(s->entries, oldest);
-		entry_free(oldest);
+	HASH_ITER(hh, s->entries, e, t) {
+		assert(!e->hh.prev);
+		HASH_DEL(s->entries, e);
+		if (e == oldest)
+			entry_free(e);
+		else
+			HASH_ADD_KEYPTR(hh, kept, e->key, strlen(e->key), e);
 	}
+	s->entries = kept;
 }
 
 /* With s->lock held: the entry of (@c, @field, @query), made when there is none;
