@@ -30,6 +30,7 @@ struct probe {
 	/* What the readings below share. */
 	bool offset_ok, start_ok, offset_refused, start_refused, paging_known;
 	bool all_ok;
+	char why[400]; /* failure()'s text */
 };
 
 static void say(struct probe *p, const char *reading, const char *fmt, ...)
@@ -108,9 +109,11 @@ static cJSON *records_of(const cJSON *body)
 	return body ? schema_list_items(body) : NULL;
 }
 
-/* "HTTP 404", "no answer" for a failed call. */
-static const char *failure(const struct api_answer *a, int rc, char *buf, size_t len)
+/* "HTTP 404", "no answer (...)" for a failed call, in p->why (one at a time). */
+static const char *failure(struct probe *p, const struct api_answer *a, int rc)
 {
+	char *buf = p->why;
+	size_t len = sizeof(p->why);
 	if (rc == -EDQUOT)
 		snprintf(buf, len, "not asked (the probe's %d calls were spent)", PROBE_MAX_CALLS);
 	else if (a->status)
@@ -130,7 +133,7 @@ static int cmp_str(const void *x, const void *y)
 static void field_names(const cJSON *items, const struct schema_collection *c,
 			struct strbuf *sb, struct strbuf *unknown)
 {
-	const char *v[256];
+	const char *v[256] = {0};
 	size_t n = 0;
 	const cJSON *rec, *f;
 	cJSON_ArrayForEach(rec, items)
@@ -238,13 +241,12 @@ static bool ask_credentials(struct probe *p)
 {
 	struct api_answer a;
 	cJSON *j;
-	char why[400];
 	int rc = get(p, "balance", &a, &j);
 	if (rc == 0)
 		say(p, "credentials", "accepted (balance answered %ld)", a.status);
 	else
 		say(p, "credentials", "%s: %s", rc == -EACCES ? "refused" : "not checked",
-		    failure(&a, rc, why, sizeof(why)));
+		    failure(p, &a, rc));
 	cJSON_Delete(j);
 	api_answer_clear(&a);
 	return rc == 0;
@@ -255,7 +257,7 @@ static bool ask_credentials(struct probe *p)
 static void ask_page_param(struct probe *p, const struct schema_collection *c, char **ids,
 			   const char *param, bool *ok, bool *refused, struct strbuf *sb)
 {
-	char path[96], why[400];
+	char path[96];
 	struct api_answer a;
 	cJSON *j;
 	snprintf(path, sizeof(path), "%s?count=2&%s=2", c->name, param);
@@ -268,7 +270,7 @@ static void ask_page_param(struct probe *p, const struct schema_collection *c, c
 	*ok = n == 1 && !strcmp(got[0], ids[2]);
 	addf(sb, "%s%s ", sb->len ? "; " : "", param);
 	if (rc < 0)
-		addf(sb, "refused (%s)", failure(&a, rc, why, sizeof(why)));
+		addf(sb, "refused (%s)", failure(p, &a, rc));
 	else if (*ok)
 		addf(sb, "honoured");
 	else if (n == 1 && !strcmp(got[0], ids[0]))
@@ -315,7 +317,7 @@ static void ask_lists(struct probe *p, struct strbuf *bools, struct strbuf *unkn
 		const struct schema_collection *c = schema_find(subjects[s]);
 		struct api_answer a;
 		cJSON *j;
-		char path[64], why[400];
+		char path[64];
 		snprintf(path, sizeof(path), "%s?count=4", c->name);
 		int rc = get(p, path, &a, &j);
 		cJSON *items = rc == 0 ? records_of(j) : NULL;
@@ -330,7 +332,7 @@ static void ask_lists(struct probe *p, struct strbuf *bools, struct strbuf *unkn
 		if (!strcmp(c->name, "invoices")) {
 			if (!items) {
 				say(p, "invoice fields", "not listed: %s",
-				    failure(&a, rc, why, sizeof(why)));
+				    failure(p, &a, rc));
 			} else if (n == 0) {
 				say(p, "invoice fields", "no invoice to look at");
 			} else {
@@ -392,7 +394,6 @@ static void ask_count_all(struct probe *p)
 {
 	struct api_answer a, b;
 	cJSON *ja, *jb, *all, *def;
-	char why[400];
 	int ra = get(p, "countrylist?count=-1", &a, &ja);
 	int rb = get(p, "countrylist", &b, &jb);
 	all = ra == 0 ? records_of(ja) : NULL;
@@ -401,9 +402,9 @@ static void ask_count_all(struct probe *p)
 	if (def)
 		say(p, "default page", "%d records (countrylist without count)", nd);
 	else
-		say(p, "default page", "unknown: countrylist %s", failure(&b, rb, why, sizeof(why)));
+		say(p, "default page", "unknown: countrylist %s", failure(p, &b, rb));
 	if (!all)
-		say(p, "count=-1", "refused (%s)", failure(&a, ra, why, sizeof(why)));
+		say(p, "count=-1", "refused (%s)", failure(p, &a, ra));
 	else if (nd >= 0 && na > nd)
 		say(p, "count=-1", "the whole list in one answer (countrylist: %d records, %d "
 		    "without count)", na, nd);
@@ -426,13 +427,12 @@ static void ask_lang(struct probe *p)
 {
 	struct api_answer a, b;
 	cJSON *ja, *jb;
-	char why[400];
 	int ra = get(p, "countrylist/en?count=2", &a, &ja);
 	int rb = ra == 0 ? get(p, "countrylist?count=2", &b, &jb) : -1;
 	cJSON *en = ra == 0 ? records_of(ja) : NULL, *own = rb == 0 ? records_of(jb) : NULL;
 	if (ra < 0) {
 		say(p, "countrylist/<lang>", "not known (%s): countrylist/ shows the service's "
-		    "own language", failure(&a, ra, why, sizeof(why)));
+		    "own language", failure(p, &a, ra));
 	} else if (!en) {
 		say(p, "countrylist/<lang>", "answers, but not a list");
 	} else {
@@ -459,7 +459,7 @@ static void ask_one(struct probe *p, const struct schema_collection *c, char *fi
 {
 	struct api_answer a;
 	cJSON *j;
-	char path[128], why[400];
+	char path[128];
 	if (first) {
 		char *esc = names_url_escape(first);
 		snprintf(path, sizeof(path), "%s/%s", c->name, esc ? esc : "");
@@ -467,7 +467,7 @@ static void ask_one(struct probe *p, const struct schema_collection *c, char *fi
 		int rc = get(p, path, &a, &j);
 		const cJSON *w = cJSON_GetObjectItemCaseSensitive(j, c->one_key);
 		if (rc < 0)
-			say(p, "get one", "%s", failure(&a, rc, why, sizeof(why)));
+			say(p, "get one", "%s", failure(p, &a, rc));
 		else if (cJSON_IsObject(w))
 			say(p, "get one", "wrapped in \"%s\"", c->one_key);
 		else if (cJSON_IsObject(j) && cJSON_GetObjectItemCaseSensitive(j, c->id_field))
@@ -484,7 +484,7 @@ static void ask_one(struct probe *p, const struct schema_collection *c, char *fi
 	if (rc == -ENOENT)
 		say(p, "get one missing", "404");
 	else if (rc < 0)
-		say(p, "get one missing", "%s", failure(&a, rc, why, sizeof(why)));
+		say(p, "get one missing", "%s", failure(p, &a, rc));
 	else if (cJSON_IsArray(j))
 		say(p, "get one missing", "the whole list (a list, not a 404)");
 	else
@@ -502,13 +502,13 @@ static void ask_drafts(struct probe *p, struct strbuf *bools, struct strbuf *unk
 		const struct schema_collection *c = schema_find(colls[i]);
 		struct api_answer a;
 		cJSON *j;
-		char path[64], why[400];
+		char path[64];
 		snprintf(path, sizeof(path), "%s?count=2", c->name);
 		int rc = get(p, path, &a, &j);
 		cJSON *items = rc == 0 ? records_of(j) : NULL;
 		struct strbuf f = {0}, u = {0};
 		if (!items)
-			say(p, readings[i], "not listed: %s", failure(&a, rc, why, sizeof(why)));
+			say(p, readings[i], "not listed: %s", failure(p, &a, rc));
 		else if (!cJSON_GetArraySize(items))
 			say(p, readings[i], "none to look at");
 		else {
@@ -533,13 +533,12 @@ static void ask_quotation_pdf(struct probe *p)
 	const struct schema_collection *c = schema_find("quotations");
 	struct api_answer a;
 	cJSON *j;
-	char why[400];
 	int rc = get(p, "quotations?count=1", &a, &j);
 	cJSON *items = rc == 0 ? records_of(j) : NULL;
 	char *id[1] = {NULL};
 	size_t n = items ? ids_of(items, c, id, 1) : 0;
 	if (rc < 0)
-		say(p, "quotation pdf", "quotations not listed (%s)", failure(&a, rc, why, sizeof(why)));
+		say(p, "quotation pdf", "quotations not listed (%s)", failure(p, &a, rc));
 	else if (!n)
 		say(p, "quotation pdf", "no quotation to try");
 	cJSON_Delete(items);
@@ -569,7 +568,7 @@ static void ask_quotation_pdf(struct probe *p)
 			found = forms[i];
 		else
 			addf(&tried, "%s%s %s", tried.len ? ", " : "", shown,
-				    rc < 0 ? failure(&a, rc, why, sizeof(why)) : "not a PDF");
+				    rc < 0 ? failure(p, &a, rc) : "not a PDF");
 		if (pdf)
 			say(p, "quotation pdf", "%s%s%s%s", shown, tried.len ? " (" : "",
 			    tried.len ? tried.p : "", tried.len ? ")" : "");
@@ -589,13 +588,13 @@ static void ask_search(struct probe *p, const char *first, const char *listed)
 {
 	struct api_answer a;
 	cJSON *j;
-	char why[400], path[160];
+	char path[160];
 	int rc = get(p, "search/clients/all/" PROBE_NO_MATCH, &a, &j);
 	cJSON *items = rc == 0 ? records_of(j) : NULL;
 	if (rc == -ENOENT)
 		say(p, "search, no match", "404");
 	else if (rc < 0)
-		say(p, "search, no match", "%s", failure(&a, rc, why, sizeof(why)));
+		say(p, "search, no match", "%s", failure(p, &a, rc));
 	else if (items && !cJSON_GetArraySize(items))
 		say(p, "search, no match", "[] (an empty list, %ld)", a.status);
 	else
@@ -614,7 +613,7 @@ static void ask_search(struct probe *p, const char *first, const char *listed)
 	rc = get(p, path, &a, &j);
 	items = rc == 0 ? records_of(j) : NULL;
 	if (rc < 0) {
-		say(p, "search, a match", "%s", failure(&a, rc, why, sizeof(why)));
+		say(p, "search, a match", "%s", failure(p, &a, rc));
 	} else if (!items) {
 		say(p, "search, a match", "not a list");
 	} else {
