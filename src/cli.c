@@ -1,10 +1,15 @@
-/* cli: `factuurfs status` and `factuurfs refresh` (see cli.h). */
+/* cli: `factuurfs status`, `factuurfs refresh` and `factuurfs probe` (see cli.h). */
 #include "cli.h"
+#include "credentials.h"
+#include "feat/probe.h"
 #include "fuse/fs.h"
 #include "base/log.h"
+#include "net/api.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <fuse_opt.h>
+#include <stddef.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,12 +27,20 @@ static void cli_usage(FILE *f)
 {
 	fprintf(f, "usage: factuurfs status MOUNTPOINT [--json]\n"
 		   "       factuurfs refresh MOUNTPOINT [PATH]\n"
+		   "       factuurfs probe [-o url=,username=,apikey_file=,profile=,cafile=,"
+		   "insecure,timeout=] [--json]\n"
 		   "       factuurfs [options] MOUNTPOINT   (see factuurfs --help)\n");
 }
 
 bool cli_is_command(int argc, char **argv)
 {
-	return argc >= 2 && (!strcmp(argv[1], "status") || !strcmp(argv[1], "refresh"));
+	return argc >= 2 && (!strcmp(argv[1], "status") || !strcmp(argv[1], "refresh") ||
+			     !strcmp(argv[1], "probe"));
+}
+
+bool cli_needs_key(char **argv)
+{
+	return !strcmp(argv[1], "probe");
 }
 
 /* Reads all of @path into a malloc'd NUL-terminated buffer, or NULL with
@@ -243,6 +256,9 @@ static void cli_print_status(const char *mnt, const cJSON *st)
 				cli_num(cache, "pdf_disk_cache_hits") + cli_num(cache, "pdfs_fetched"),
 				b2, sizeof(b2)));
 	}
+	const cJSON *paging = cJSON_GetObjectItemCaseSensitive(cache, "paging");
+	if (cJSON_IsString(paging))
+		printf("  paging       %s\n", paging->valuestring);
 	cli_print_prefetch(cJSON_GetObjectItemCaseSensitive(st, "prefetch"));
 	const cJSON *uns = cJSON_GetObjectItemCaseSensitive(st, "unsaved");
 	if (uns && (cli_num(uns, "texts") > 0 || cli_num(uns, "unreadable") > 0)) {
@@ -400,9 +416,121 @@ static int cli_refresh(int argc, char **argv)
 	return 0;
 }
 
+/* ---- probe ------------------------------------------------------------------ */
+
+/* The options of a mount that say which account and how to reach it. */
+struct probe_opts {
+	char *url, *username, *apikey_file, *profile, *cainfo, *apikey_on_cmdline;
+	int insecure, json, bad;
+	double timeout;
+};
+
+enum { PROBE_KEY_JSON = 1 };
+
+#define PROBE_OPT(t, p) {t, offsetof(struct probe_opts, p), 1}
+static const struct fuse_opt probe_spec[] = {
+	PROBE_OPT("url=%s", url),
+	PROBE_OPT("username=%s", username),
+	PROBE_OPT("apikey_file=%s", apikey_file),
+	PROBE_OPT("profile=%s", profile),
+	PROBE_OPT("cafile=%s", cainfo),
+	PROBE_OPT("cainfo=%s", cainfo),
+	PROBE_OPT("insecure", insecure),
+	PROBE_OPT("timeout=%lf", timeout),
+	PROBE_OPT("apikey=%s", apikey_on_cmdline),
+	FUSE_OPT_KEY("--json", PROBE_KEY_JSON),
+	FUSE_OPT_END,
+};
+
+/* --json is noted; anything else (a mount's other options, an operand) is refused. */
+static int probe_opt(void *data, const char *arg, int key, struct fuse_args *outargs)
+{
+	struct probe_opts *o = data;
+	(void)outargs;
+	if (key == PROBE_KEY_JSON) {
+		o->json = 1;
+		return 0;
+	}
+	fprintf(stderr, "factuurfs probe: %s is not an option of probe\n", arg);
+	o->bad = 1;
+	return 0;
+}
+
+static int cli_probe(int argc, char **argv)
+{
+	struct probe_opts o = {.timeout = 30};
+	struct fuse_args args = FUSE_ARGS_INIT(argc - 1, argv + 1);
+	char *username = NULL, *apikey = NULL;
+	struct api *api = NULL;
+	int ret = 1;
+	/* argv[1] ("probe") stands where fuse_opt expects the program's name. */
+	if (fuse_opt_parse(&args, &o, probe_spec, probe_opt) != 0 || o.bad) {
+		cli_usage(stderr);
+		ret = 2;
+		goto out;
+	}
+	if (o.apikey_on_cmdline) {
+		credentials_wipe(o.apikey_on_cmdline);
+		o.apikey_on_cmdline = NULL;
+		fprintf(stderr, "factuurfs: -o apikey= is refused (the command line is visible to "
+				"every user): use $FACTUURSTUREN_APIKEY or -o apikey_file=\n");
+		goto out;
+	}
+	struct credentials_opts co = {
+		.username = o.username, .apikey_file = o.apikey_file, .profile = o.profile,
+	};
+	if (!(o.timeout > 0) || credentials_get(&co, &username, &apikey) < 0)
+		goto out;
+	const char *url = o.url ? o.url : CREDENTIALS_URL;
+	struct api_config acfg = {
+		.url = url,
+		.username = username,
+		.apikey = apikey,
+		.connect_timeout_ms = (long)(o.timeout < 10 ? o.timeout * 1000 : 10000),
+		.timeout_ms = (long)(o.timeout * 1000),
+		.insecure = o.insecure,
+		.cainfo = o.cainfo,
+		.background_per_hour = -1,
+	};
+	int rc = api_new(&api, &acfg);
+	credentials_wipe(apikey);
+	apikey = NULL;
+	if (rc < 0) {
+		fprintf(stderr, "factuurfs: bad url '%s': %s\n", url, log_strerror(-rc));
+		goto out;
+	}
+	cJSON *report = probe_run(api);
+	if (!report)
+		goto out;
+	if (o.json) {
+		char *text = cJSON_PrintUnformatted(report);
+		if (text)
+			printf("%s\n", text);
+		free(text);
+	} else {
+		probe_print(stdout, url, report);
+	}
+	/* The service took the credentials: a report of every reading. */
+	ret = cJSON_GetObjectItemCaseSensitive(report, "booleans") ? 0 : 1;
+	cJSON_Delete(report);
+out:
+	api_free(api);
+	credentials_wipe(apikey);
+	free(username);
+	free(o.url);
+	free(o.username);
+	free(o.apikey_file);
+	free(o.profile);
+	free(o.cainfo);
+	fuse_opt_free_args(&args);
+	return ret;
+}
+
 int cli_main(int argc, char **argv)
 {
 	if (!strcmp(argv[1], "status"))
 		return cli_status(argc, argv);
+	if (!strcmp(argv[1], "probe"))
+		return cli_probe(argc, argv);
 	return cli_refresh(argc, argv);
 }

@@ -1,6 +1,5 @@
 /* main: options, credentials, the one call that checks them, and the mount. */
 #include <errno.h>
-#include <ini.h>
 #include <limits.h>
 #include <malloc.h>
 #include <pthread.h>
@@ -18,6 +17,7 @@
 #include "net/api.h"
 #include "store/cache.h"
 #include "cli.h"
+#include "credentials.h"
 #include "feat/desktop.h"
 #include "feat/prefetch.h"
 #include "fuse/fs.h"
@@ -32,8 +32,8 @@
 #include "base/clock.h"
 #include "store/deleted.h"
 
-#define DEFAULT_URL "https://www.factuursturen.nl/api/v1/"
-#define RC_NAME ".factuursturen_rc"
+#define DEFAULT_URL CREDENTIALS_URL
+#define RC_NAME CREDENTIALS_RC
 
 struct options {
 	char *url;
@@ -48,6 +48,7 @@ struct options {
 	double ttl;
 	double timeout;
 	long page_size;
+	char *paging;          /* how listings page: both, offset, start, all */
 	long background_calls; /* API calls per hour thumbnailers and indexers may cause */
 	int insecure;
 	int readonly;
@@ -69,6 +70,7 @@ static const struct fuse_opt option_spec[] = {
 	OPT("ttl=%lf", ttl),
 	OPT("timeout=%lf", timeout),
 	OPT("page_size=%ld", page_size),
+	OPT("paging=%s", paging),
 	OPT("background_calls=%ld", background_calls),
 	OPT("cache_dir=%s", cache_dir),
 	OPT("cafile=%s", cainfo),
@@ -101,12 +103,17 @@ static void usage(const char *prog)
 {
 	printf("usage: %s [options] [SOURCE] MOUNTPOINT\n"
 	       "       %s status MOUNTPOINT [--json]\n"
-	       "       %s refresh MOUNTPOINT [PATH]\n\n"
+	       "       %s refresh MOUNTPOINT [PATH]\n"
+	       "       %s probe [-o url=,username=,apikey_file=,profile=,...] [--json]\n\n"
 	       "Mounts a factuursturen.nl account as files.\n\n"
 	       "Commands (for a running mount; no credentials, no API call):\n"
 	       "    status     what .factuurfs/status holds, for a person (--json: as JSON)\n"
 	       "    refresh    drop the cached listing of PATH's collection (every\n"
-	       "               listing without PATH), for a change made on the website\n\n"
+	       "               listing without PATH), for a change made on the website\n"
+	       "Command with the credentials a mount takes (the options below):\n"
+	       "    probe      ask the service (GETs only, at most 25) what it does where\n"
+	       "               the API's documentation is uncertain; a report without\n"
+	       "               secrets or records, and the mount options it suggests\n\n"
 	       "SOURCE, as mount(8) passes it from /etc/fstab, names the rc file's profile:\n"
 	       "\"work\" or \"factuurfs#work\" is -o profile=work; \"factuurfs\", \"default\"\n"
 	       "and \"none\" name no profile. An explicit -o profile= wins.\n\n"
@@ -121,6 +128,10 @@ static void usage(const char *prog)
 	       "    -o timeout=SECONDS     the longest one API call may take, retries\n"
 	       "                           included (default 30)\n"
 	       "    -o page_size=N         records asked for per listing page (default 10000)\n"
+	       "    -o paging=HOW          where a page starts: both (offset= and start=, the\n"
+	       "                           default), offset, start, or all (count=-1, the\n"
+	       "                           whole list in one answer); factuurfs probe says\n"
+	       "                           which the service honours\n"
 	       "    -o background_calls=N  API calls per hour that thumbnailers and indexers\n"
 	       "                           may cause by reading PDFs; the rest of the budget\n"
 	       "                           is kept for you (default 50, -1: no limit)\n"
@@ -162,7 +173,7 @@ static void usage(const char *prog)
 	       "    -o auto_unmount        unmount when factuurfs ends\n"
 	       "    -o allow_root          let root in (not other users)\n"
 	       "\n",
-	       prog, prog, prog);
+	       prog, prog, prog, prog);
 }
 
 /* ---- SOURCE, as mount(8) gives it ------------------------------------------- */
@@ -204,192 +215,7 @@ static char *source_profile(const char *source)
 	return strdup(p);
 }
 
-/* ---- credentials ------------------------------------------------------------ */
-
-/* Like ssh with a private key: a file holding the API key that group or
- * others may read is refused, with the fix in the message. */
-static bool private_enough(const char *path, const struct stat *st)
-{
-	if (!(st->st_mode & 077))
-		return true;
-	fprintf(stderr,
-		"factuurfs: %s holds the API key but group or others may access it "
-		"(mode %04o); refusing to use it. Fix: chmod 600 %s\n",
-		path, (unsigned)(st->st_mode & 07777), path);
-	return false;
-}
-
-struct rc_ctx {
-	const char *want;   /* section asked for */
-	bool explicit_want; /* -o profile= was given */
-	char *username, *apikey;
-	bool found;
-};
-
-static int rc_handler(void *user, const char *section, const char *name, const char *value)
-{
-	struct rc_ctx *ctx = user;
-	/* Keys outside any section count as the default profile, as in the
-	 * original client's files written without a header. */
-	bool match = !strcmp(section, ctx->want) || (!*section && !ctx->explicit_want);
-	if (!match)
-		return 1;
-	ctx->found = true;
-	char **slot = !strcmp(name, "username") ? &ctx->username
-		      : !strcmp(name, "apikey") ? &ctx->apikey
-						: NULL;
-	if (slot) {
-		if (*slot) {
-			explicit_bzero(*slot, strlen(*slot));
-			free(*slot);
-		}
-		*slot = strdup(value);
-	}
-	return 1;
-}
-
-/* Reads ./.factuursturen_rc, else ~/.factuursturen_rc.  Returns 0 (nothing
- * found is fine), or -1 after printing why. */
-static int read_rc(const struct options *o, char **username, char **apikey)
-{
-	const char *home = getenv("HOME");
-	char path[PATH_MAX];
-	const char *dirs[] = {".", home};
-	for (size_t i = 0; i < 2; i++) {
-		if (!dirs[i])
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", dirs[i], RC_NAME);
-		if (access(path, F_OK) != 0)
-			continue;
-		struct rc_ctx ctx = {.want = o->profile ? o->profile : "default",
-				     .explicit_want = o->profile != NULL};
-		int rc = ini_parse(path, rc_handler, &ctx);
-		if (rc != 0) {
-			fprintf(stderr, "factuurfs: %s: %s\n", path,
-				rc < 0 ? "cannot be read" : "not an INI file");
-			goto fail;
-		}
-		if (!ctx.found && o->profile) {
-			fprintf(stderr, "factuurfs: %s: no section [%s]\n", path, o->profile);
-			goto fail;
-		}
-		struct stat st;
-		if (ctx.apikey && stat(path, &st) == 0 && !private_enough(path, &st))
-			goto fail;
-		*username = ctx.username;
-		*apikey = ctx.apikey;
-		return 0;
-	fail:
-		free(ctx.username);
-		if (ctx.apikey)
-			explicit_bzero(ctx.apikey, strlen(ctx.apikey));
-		free(ctx.apikey);
-		return -1;
-	}
-	if (o->profile) {
-		fprintf(stderr, "factuurfs: -o profile=%s given but no %s found\n", o->profile,
-			RC_NAME);
-		return -1;
-	}
-	return 0;
-}
-
-static char *read_key_file(const char *path)
-{
-	char buf[512];
-	struct stat st;
-	FILE *f = fopen(path, "re");
-	if (!f) {
-		fprintf(stderr, "factuurfs: apikey_file %s: %s\n", path, log_strerror(errno));
-		return NULL;
-	}
-	/* A stream we only read: its fclose has nothing to lose. */
-	if (fstat(fileno(f), &st) == 0 && !private_enough(path, &st)) {
-		(void)fclose(f);
-		return NULL;
-	}
-	char *line = fgets(buf, sizeof(buf), f);
-	(void)fclose(f);
-	char *key = NULL;
-	if (line) {
-		line[strcspn(line, "\r\n")] = '\0';
-		while (*line == ' ' || *line == '\t')
-			line++;
-		size_t n = strlen(line);
-		while (n && (line[n - 1] == ' ' || line[n - 1] == '\t'))
-			line[--n] = '\0';
-		if (n)
-			key = strdup(line);
-	}
-	explicit_bzero(buf, sizeof(buf));
-	if (!key)
-		fprintf(stderr, "factuurfs: apikey_file %s holds no key\n", path);
-	return key;
-}
-
-static void wipe_free(char *s)
-{
-	if (s) {
-		explicit_bzero(s, strlen(s));
-		free(s);
-	}
-}
-
-/* Fills *@username and *@apikey (malloc'd) from options, environment and rc
- * file, in that order of preference; -1 after printing why not. */
-static int credentials(const struct options *o, char **username, char **apikey)
-{
-	char *rc_user = NULL, *rc_key = NULL;
-	const char *env_user = getenv("FACTUURSTUREN_USERNAME");
-	const char *env_key = getenv("FACTUURSTUREN_APIKEY");
-	*username = *apikey = NULL;
-
-	if ((!o->username && !(env_user && *env_user)) ||
-	    (!(env_key && *env_key) && !o->apikey_file) || o->profile) {
-		if (read_rc(o, &rc_user, &rc_key) < 0)
-			return -1;
-	}
-	if (o->username)
-		*username = strdup(o->username);
-	else if (env_user && *env_user)
-		*username = strdup(env_user);
-	else if (rc_user)
-		*username = strdup(rc_user);
-
-	if (env_key && *env_key)
-		*apikey = strdup(env_key);
-	else if (o->apikey_file)
-		*apikey = read_key_file(o->apikey_file);
-	else if (rc_key)
-		*apikey = strdup(rc_key);
-	/* Nothing we start needs the key, and /proc/PID/environ shows the
-	 * original environment block, which unsetenv leaves as it was: wipe the
-	 * value where it lies. */
-	if (env_key) {
-		explicit_bzero((char *)env_key, strlen(env_key));
-		unsetenv("FACTUURSTUREN_APIKEY"); /* NOLINT(concurrency-mt-unsafe): no thread yet */
-	}
-	free(rc_user);
-	wipe_free(rc_key);
-
-	if (!*username) {
-		fprintf(stderr, "factuurfs: no username: use -o username=, $FACTUURSTUREN_USERNAME "
-				"or ~/" RC_NAME "\n");
-		goto fail;
-	}
-	if (!*apikey) {
-		if (!o->apikey_file)
-			fprintf(stderr, "factuurfs: no API key: use $FACTUURSTUREN_APIKEY, "
-					"-o apikey_file= or ~/" RC_NAME "\n");
-		goto fail;
-	}
-	return 0;
-fail:
-	free(*username);
-	wipe_free(*apikey);
-	*username = *apikey = NULL;
-	return -1;
-}
+/* Credentials (options, environment, rc file) are src/credentials.c's. */
 
 /* ---- cache directory ----------------------------------------------------------- */
 
@@ -586,7 +412,7 @@ static int parse_args(struct daemon *d, int argc, char **argv)
 	}
 	if (o->apikey_on_cmdline) {
 		/* Never echo it back. */
-		wipe_free(o->apikey_on_cmdline);
+		credentials_wipe(o->apikey_on_cmdline);
 		o->apikey_on_cmdline = NULL;
 		fprintf(stderr, "factuurfs: -o apikey= is refused (the command line is visible to "
 				"every user): use $FACTUURSTUREN_APIKEY or -o apikey_file=\n");
@@ -598,6 +424,10 @@ static int parse_args(struct daemon *d, int argc, char **argv)
 	}
 	if (!(o->ttl >= 0) || !(o->timeout > 0) || o->page_size < 1) {
 		fprintf(stderr, "factuurfs: ttl must be >= 0, timeout > 0 and page_size >= 1\n");
+		return -1;
+	}
+	if (o->paging && cache_paging_parse(o->paging) < 0) {
+		fprintf(stderr, "factuurfs: paging=%s: use both, offset, start or all\n", o->paging);
 		return -1;
 	}
 	if (o->prefetch < 0) {
@@ -713,6 +543,8 @@ static int open_modules(struct daemon *d, const struct api_config *acfg)
 	struct cache_config ccfg = {
 		.ttl = o->ttl,
 		.page_size = o->page_size,
+		.paging = o->paging ? (enum cache_paging)cache_paging_parse(o->paging)
+				    : CACHE_PAGING_BOTH,
 		.events = d->events,
 		.started = fs_started(d->fs),
 		.changed = fs_listing_changed,
@@ -790,7 +622,10 @@ static int open_account(struct daemon *d)
 	struct options *o = &d->o;
 	char *apikey = NULL;
 	int rc = -1;
-	if (credentials(o, &d->username, &apikey) < 0)
+	struct credentials_opts co = {
+		.username = o->username, .apikey_file = o->apikey_file, .profile = o->profile,
+	};
+	if (credentials_get(&co, &d->username, &apikey) < 0)
 		return -1;
 	if (events_new(&d->events) < 0 || !(d->fs = fs_new(o->ttl, o->readonly)))
 		goto out;
@@ -810,7 +645,7 @@ static int open_account(struct daemon *d)
 	};
 	rc = open_modules(d, &acfg);
 	/* The API client keeps its own copy: this one goes at once. */
-	wipe_free(apikey);
+	credentials_wipe(apikey);
 	apikey = NULL;
 	if (rc < 0 || check_account(d) < 0) {
 		rc = -1;
@@ -832,7 +667,7 @@ static int open_account(struct daemon *d)
 	fs_set_deletes(d->fs, d->deleted, o->allow_invoice_delete);
 	rc = 0;
 out:
-	wipe_free(apikey);
+	credentials_wipe(apikey);
 	return rc;
 }
 
@@ -932,6 +767,7 @@ static void daemon_free(struct daemon *d)
 	free(d->o.cainfo);
 	free(d->o.cache_max);
 	free(d->o.lang);
+	free(d->o.paging);
 	fuse_opt_free_args(&d->args);
 }
 
@@ -943,9 +779,13 @@ int main(int argc, char *argv[])
 	sigset_t hup;
 	int ret = 1;
 
-	/* `factuurfs status|refresh MOUNTPOINT`: talk to a running mount. */
-	if (cli_is_command(argc, argv))
+	/* `factuurfs status|refresh MOUNTPOINT`: talk to a running mount; `factuurfs
+	 * probe`: ask the service, with the key in memory as a mount has it. */
+	if (cli_is_command(argc, argv)) {
+		if (cli_needs_key(argv))
+			harden();
 		return cli_main(argc, argv);
+	}
 	/* Every thread started from here on leaves SIGHUP to sighup_main. */
 	sigemptyset(&hup);
 	sigaddset(&hup, SIGHUP);

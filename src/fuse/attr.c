@@ -182,7 +182,7 @@ static bool is_dir_kind(enum node_kind k)
 {
 	return k == N_ROOT || k == N_CTL || k == N_COLL || k == N_VIEWS || k == N_VGROUP ||
 	       k == N_VDIR || k == N_EXPORTS || k == N_TEMPLATES || k == N_DELDIR ||
-	       k == N_DELCOLL;
+	       k == N_DELCOLL || k == N_SEARCH || k == N_SAREA || k == N_SDIR;
 }
 
 void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,

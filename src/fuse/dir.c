@@ -65,9 +65,12 @@ static fuse_ino_t parent_of(const struct node *d)
 	int kind = d->kind; /* an _Atomic int: one load */
 	switch (kind) {
 	case N_VDIR:
+	case N_SDIR:
 		return d->parent;
 	case N_VGROUP:
 		return INO_VIEWS;
+	case N_SAREA:
+		return INO_SEARCH;
 	case N_DELDIR:
 		return INO_CTL;
 	case N_DELCOLL:
@@ -191,12 +194,13 @@ void fs_readlink(fuse_req_t req, fuse_ino_t ino)
 	struct node *n = inode_get(m->inodes, ino);
 	struct stat st;
 	double timeout;
-	if (!n || n->kind != N_VLINK) {
+	const struct kind_ops *k = n ? kinds_of(n->kind) : NULL;
+	if (!n || !k->link) {
 		fuse_reply_err(req, n ? EINVAL : ENOENT);
 		return;
 	}
-	int rc = node_attr(m, n, &st, &timeout); /* still in its view? */
-	char *t = rc == 0 ? vlink_target(n) : NULL;
+	int rc = node_attr(m, n, &st, &timeout); /* still in its directory? */
+	char *t = rc == 0 ? k->link(m, n) : NULL;
 	if (rc == 0 && !t)
 		rc = -ENOMEM;
 	if (rc < 0)

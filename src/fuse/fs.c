@@ -16,6 +16,7 @@
 #include "feat/export.h"
 #include "feat/views.h"
 #include "fuse/mount.h"
+#include "store/search.h"
 
 static void fs_init(void *userdata, struct fuse_conn_info *conn)
 {
@@ -119,6 +120,8 @@ int fs_set_stores(struct mount *m, struct cache *cache, struct pdfstore *pdfs, s
 		rc = views_new(&m->views, cache);
 	if (rc == 0)
 		rc = exports_new(&m->exports, cache);
+	if (rc == 0)
+		rc = search_new(&m->search, api, cache, events);
 	return rc;
 }
 
@@ -159,6 +162,7 @@ void fs_free(struct mount *m)
 	save_free(m->save);
 	views_free(m->views);
 	exports_free(m->exports);
+	search_free(m->search);
 	control_free(&m->status_file);
 	pthread_mutex_destroy(&m->read_lock);
 	pthread_cond_destroy(&m->read_done);

@@ -142,26 +142,12 @@ static bool text_attr(struct mount *m, struct node *n, struct stat *st, mode_t m
 	return true;
 }
 
-static int record_attr(struct mount *m, struct node *n, struct stat *st, double *timeout)
+/* Attributes of record file @n from its record @r, which holds *@timeout seconds. */
+static void record_attr_of(struct mount *m, struct node *n, const struct cache_record *r,
+			   mode_t mode, struct stat *st, double *timeout)
 {
-	struct cache_listing *l = NULL;
 	struct cache_record *whole = NULL;
 	bool pdf = n->kind == N_PDF;
-	mode_t mode = !pdf && (n->c->methods & SCHEMA_M_PUT) ? FS_RW_MODE : FS_RO_MODE;
-	if (!pdf && text_attr(m, n, st, mode)) {
-		*timeout = 0;
-		return 0;
-	}
-	int rc = cache_listing_get(m->cache, n->c, &l);
-	if (rc < 0)
-		return rc;
-	ssize_t pos = cache_listing_find(l, n->id);
-	if (pos < 0) {
-		cache_listing_unref(l);
-		return -ENOENT;
-	}
-	const struct cache_record *r = l->recs[pos];
-	*timeout = cache_listing_ttl_left(m->cache, l);
 	off_t size;
 	time_t mtime = pdf ? r->date : r->mtime;
 	if (pdf) {
@@ -181,6 +167,34 @@ static int record_attr(struct mount *m, struct node *n, struct stat *st, double 
 		*timeout = 0;
 	}
 	attr_file(m, st, n->ino, mode, size, mtime);
+}
+
+static int record_attr(struct mount *m, struct node *n, struct stat *st, double *timeout)
+{
+	struct cache_listing *l = NULL;
+	struct cache_record *found = NULL;
+	bool pdf = n->kind == N_PDF;
+	mode_t mode = !pdf && (n->c->methods & SCHEMA_M_PUT) ? FS_RW_MODE : FS_RO_MODE;
+	if (!pdf && text_attr(m, n, st, mode)) {
+		*timeout = 0;
+		return 0;
+	}
+	/* Found by a search: its attributes without listing the collection. */
+	if (cache_found_peek(m->cache, n->c, n->id, &found, timeout) == 0) {
+		record_attr_of(m, n, found, mode, st, timeout);
+		cache_record_unref(found);
+		return 0;
+	}
+	int rc = cache_listing_get(m->cache, n->c, &l);
+	if (rc < 0)
+		return rc;
+	ssize_t pos = cache_listing_find(l, n->id);
+	if (pos < 0) {
+		cache_listing_unref(l);
+		return -ENOENT;
+	}
+	*timeout = cache_listing_ttl_left(m->cache, l);
+	record_attr_of(m, n, l->recs[pos], mode, st, timeout);
 	cache_listing_unref(l);
 	return 0;
 }

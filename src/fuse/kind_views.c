@@ -220,7 +220,7 @@ const struct kind_ops kind_vdir = {
 /* What view link @n points at: "../../../invoices/<stem>.json".  Every view
  * directory is three levels down, so the text is the same in each, and
  * relative: it works wherever the mount is.  malloc'd. */
-char *vlink_target(const struct node *n)
+static char *vlink_target(const struct node *n)
 {
 	char *stem = names_encode(n->id), *t = NULL;
 	if (stem && asprintf(&t, "../../../%s/%s.%s", n->c->name, stem, n->sub ? "pdf" : "json") < 0)
@@ -258,9 +258,16 @@ static int vlink_read(struct mount *m, fuse_req_t req, struct node *n, size_t si
 	return -EINVAL;
 }
 
+static char *vlink_link(struct mount *m, struct node *n)
+{
+	(void)m;
+	return vlink_target(n);
+}
+
 const struct kind_ops kind_vlink = {
 	.attr = vlink_attr,
 	.read = vlink_read,
+	.link = vlink_link,
 };
 
 /* ---- exports/ --------------------------------------------------------------------------- */

@@ -2,8 +2,8 @@
  * switch in every operation; and the fixed nodes of a mount (see mount.h).
  *
  * The root and .factuurfs are here; records, PDFs and local files are
- * kind_coll.c; views, exports and templates kind_views.c; the status and
- * refresh files control.c.
+ * kind_coll.c; views, exports and templates kind_views.c; search/
+ * kind_search.c; the status and refresh files control.c.
  */
 #include "fuse/mount.h"
 
@@ -39,6 +39,10 @@ static const struct kind_ops *const table[N_KINDS] = {
 	[N_DELDIR] = &kind_deldir,
 	[N_DELCOLL] = &kind_delcoll,
 	[N_DELFILE] = &kind_delfile,
+	[N_SEARCH] = &kind_search,
+	[N_SAREA] = &kind_sarea,
+	[N_SDIR] = &kind_sdir,
+	[N_SLINK] = &kind_slink,
 };
 
 const struct kind_ops *kinds_of(enum node_kind kind)
@@ -58,8 +62,8 @@ void kinds_snap_free(struct dirsnap *s)
 
 struct inode_fixed *kinds_fixed(size_t *n)
 {
-	size_t cap = 8 + VIEWS_NGROUPS + export_count() + 2 * schema_ncollections() +
-		     templates_count(), k = 0;
+	size_t cap = 9 + VIEWS_NGROUPS + export_count() + 2 * schema_ncollections() +
+		     templates_count() + schema_nsearch_areas(), k = 0;
 	struct inode_fixed *f = calloc(cap, sizeof(*f));
 	if (!f)
 		return NULL;
@@ -77,6 +81,10 @@ struct inode_fixed *kinds_fixed(size_t *n)
 	FIXED(INO_VIEWS, N_VIEWS, NULL, 0, "/views");
 	FIXED(INO_EXPORTS, N_EXPORTS, NULL, 0, "/exports");
 	FIXED(INO_TEMPLATES, N_TEMPLATES, NULL, 0, "/templates");
+	FIXED(INO_SEARCH, N_SEARCH, NULL, 0, "/search");
+	for (size_t i = 0; i < schema_nsearch_areas() && INO_SAREA0 + i < INO_DYNAMIC; i++)
+		FIXED(INO_SAREA0 + i, N_SAREA, schema_search_area_at(i), (int)i, "/search/%s",
+		      schema_search_area_at(i)->name);
 	for (int g = 0; g < VIEWS_NGROUPS; g++)
 		FIXED(INO_VGROUP0 + g, N_VGROUP, NULL, g, "/views/%s", views_group_name(g));
 	for (size_t i = 0; i < export_count() && INO_EXPORT0 + i < INO_COLL0; i++)
@@ -105,7 +113,10 @@ struct inode_fixed *kinds_fixed(size_t *n)
 static const struct {
 	const char *name;
 	fuse_ino_t ino;
-} root_dirs[] = {{"views", INO_VIEWS}, {"exports", INO_EXPORTS}, {"templates", INO_TEMPLATES}};
+} root_dirs[] = {{"views", INO_VIEWS},
+		 {"exports", INO_EXPORTS},
+		 {"templates", INO_TEMPLATES},
+		 {"search", INO_SEARCH}};
 #define NROOT_DIRS (sizeof(root_dirs) / sizeof(root_dirs[0]))
 
 static int root_attr(struct mount *m, struct node *n, struct stat *st, double *timeout)

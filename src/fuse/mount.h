@@ -26,6 +26,7 @@ struct events;
 struct exports;
 struct kernel;
 struct pdfstore;
+struct search;
 struct views;
 struct who_mount;
 
@@ -64,6 +65,7 @@ struct mount {
 	struct save *save;      /* owned */
 	struct views *views;    /* owned */
 	struct exports *exports;/* owned */
+	struct search *search;  /* owned: search/ (store/search.h) */
 	struct kernel *kernel;  /* owned: the kernel notifier */
 	struct deleted *deleted;/* records deleted through the mount (store/deleted.h), or NULL */
 	struct wb wb;
@@ -117,14 +119,15 @@ struct kind_ops {
 	/* Files: READ of @size bytes at @off; replies itself and returns 0, or
 	 * -errno for the caller to reply. */
 	int (*read)(struct mount *m, fuse_req_t req, struct node *n, size_t size, off_t off);
+	/* Symlinks: what @n points at (malloc'd), NULL on ENOMEM; called after its attr
+	 * said it is still there. */
+	char *(*link)(struct mount *m, struct node *n);
 };
 
 /* The handlers of @kind (every field may be NULL: the operation does not
  * apply to it). */
 const struct kind_ops *kinds_of(enum node_kind kind);
 void kinds_snap_free(struct dirsnap *s);
-/* What view link @n points at: "../../../invoices/<stem>.json" (kind_views.c), malloc'd. */
-char *vlink_target(const struct node *n);
 /* The fixed nodes of every mount (for inodes_new), malloc'd; count in *@n. */
 struct inode_fixed *kinds_fixed(size_t *n);
 
@@ -134,6 +137,7 @@ extern const struct kind_ops kind_coll, kind_single, kind_record, kind_pdf, kind
 extern const struct kind_ops kind_views, kind_vgroup, kind_vdir, kind_vlink;
 extern const struct kind_ops kind_exports, kind_export, kind_templates, kind_template;
 extern const struct kind_ops kind_deldir, kind_delcoll, kind_delfile;
+extern const struct kind_ops kind_search, kind_sarea, kind_sdir, kind_slink;
 
 /* ---- attributes (attr.c) ---------------------------------------------------------- */
 

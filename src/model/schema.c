@@ -1433,3 +1433,18 @@ cJSON *schema_to_wire(const struct schema_collection *c, const cJSON *rec, bool 
 {
 	return schema_to_wire_as(c, rec, NULL, create, err, errlen);
 }
+
+/* The areas of the service's search (search/<area>/<field|all>/<query>): the
+ * collections its search page names, in the order search/ lists them. */
+static const char *const search_areas[] = {"clients", "products", "invoices", "invoices_saved",
+					   "invoices_repeated"};
+
+size_t schema_nsearch_areas(void)
+{
+	return N(search_areas);
+}
+
+const struct schema_collection *schema_search_area_at(size_t i)
+{
+	return i < N(search_areas) ? schema_find(search_areas[i]) : NULL;
+}

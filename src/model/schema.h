@@ -98,6 +98,11 @@ size_t schema_collection_index(const struct schema_collection *c);
  * the dictionary does not know it. */
 const struct schema_field *schema_field_find(const struct schema_collection *c, const char *name);
 
+/* The collections the service's search covers (search/<area>/...), in the order
+ * search/ lists them: clients, products, invoices, invoices_saved, invoices_repeated. */
+size_t schema_nsearch_areas(void);
+const struct schema_collection *schema_search_area_at(size_t i);
+
 /* Items of a GET-list body: a top-level array, an object wrapping one array
  * ({"clients":[...]}), an object of records ({"0":{..},"1":{..}}), or []/{}
  * for none.  Returns a new array of copies (caller cJSON_Delete()s it), or

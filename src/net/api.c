@@ -472,6 +472,7 @@ static int api_exchange(struct api *api, const char *method, const char *path, c
 	memcpy(resp->error, words, sizeof(resp->error));
 	memcpy(resp->content_type, res.content_type, sizeof(resp->content_type));
 	resp->ratelimit_remaining = res.ratelimit_remaining;
+	memcpy(resp->ratelimit_headers, res.ratelimit_headers, sizeof(resp->ratelimit_headers));
 	if (rc == 0) {
 		resp->status = res.status;
 		resp->body = res.body; /* ownership moves to @resp */
@@ -513,6 +514,7 @@ int api_call(struct api *api, const char *method, const char *path, const char *
 	out->not_sent = rc < 0 && (resp.not_sent || unsent);
 	out->status = resp.status;
 	out->ratelimit_remaining = resp.ratelimit_remaining;
+	memcpy(out->ratelimit_headers, resp.ratelimit_headers, sizeof(out->ratelimit_headers));
 	memcpy(out->content_type, resp.content_type, sizeof(out->content_type));
 	rc = api_verdict(rc, &resp, unsent, out->message, sizeof(out->message));
 	if (rc == 0) {

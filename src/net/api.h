@@ -47,6 +47,7 @@ struct api_response {
 	size_t len;
 	char content_type[96];
 	long ratelimit_remaining; /* X-RateLimit-Remaining, -1 when absent */
+	char ratelimit_headers[160]; /* the rate-limit headers' names (transport.h) */
 	char error[256];        /* transport error or the server's message (JSON "message"/
 				 * "error", else the body's first line; <= 200 bytes, key redacted) */
 };
@@ -129,6 +130,7 @@ struct api_answer {
 	size_t len;
 	char content_type[96];
 	long ratelimit_remaining; /* -1 when absent */
+	char ratelimit_headers[160]; /* the rate-limit headers' names (transport.h) */
 	char message[320]; /* on -errno: one line for the log and status file, without
 			    * method and path: "HTTP 400: <the server's words>",
 			    * "no answer: <why>" or "not sent: <why>"; else "" */

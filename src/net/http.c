@@ -62,6 +62,7 @@ struct http_xfer {
 	size_t cap;
 	long ratelimit_remaining;
 	long retry_after;
+	char ratelimit_headers[160]; /* transport.h */
 	bool too_big;
 	bool oom;
 };
@@ -177,6 +178,32 @@ static void http_body_reserve(struct http_xfer *x, size_t len)
 		arena_prefault(nb, len + 1);
 }
 
+/* Notes header line @data's name in x->ratelimit_headers when it is a rate limit's
+ * (X-RateLimit-*, RateLimit-*, Retry-After): `factuurfs probe` reports which the
+ * service sends, names only. */
+static void http_note_ratelimit_header(struct http_xfer *x, const char *data, size_t n)
+{
+	static const char *const prefixes[] = {"x-ratelimit", "ratelimit", "retry-after"};
+	char name[48];
+	size_t len = 0;
+	while (len < n && len + 1 < sizeof(name) && data[len] != ':' && data[len] != ' ') {
+		name[len] = (char)tolower((unsigned char)data[len]);
+		len++;
+	}
+	if (len == n || data[len] != ':')
+		return;
+	name[len] = '\0';
+	bool ours = false;
+	for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++)
+		ours = ours || !strncmp(name, prefixes[i], strlen(prefixes[i]));
+	size_t have = strlen(x->ratelimit_headers);
+	if (!ours || strstr(x->ratelimit_headers, name) ||
+	    have + len + 3 > sizeof(x->ratelimit_headers))
+		return;
+	snprintf(x->ratelimit_headers + have, sizeof(x->ratelimit_headers) - have, "%s%s",
+		 have ? ", " : "", name);
+}
+
 static size_t http_header_cb(char *data, size_t size, size_t nmemb, void *userp)
 {
 	struct http_xfer *x = userp;
@@ -187,8 +214,10 @@ static size_t http_header_cb(char *data, size_t size, size_t nmemb, void *userp)
 	if (n >= 5 && !strncmp(data, "HTTP/", 5)) {
 		x->ratelimit_remaining = -1;
 		x->retry_after = -1;
+		x->ratelimit_headers[0] = '\0';
 		return n;
 	}
+	http_note_ratelimit_header(x, data, n);
 	if ((v = http_header_number(data, n, "content-length")) >= 0)
 		http_body_reserve(x, (size_t)v);
 	else if ((v = http_header_number(data, n, "x-ratelimit-remaining")) >= 0)
@@ -386,6 +415,7 @@ static void http_result(struct http_conn *c, CURLcode cc, struct http_xfer *x,
 {
 	res->ratelimit_remaining = x->ratelimit_remaining;
 	res->retry_after = x->retry_after;
+	memcpy(res->ratelimit_headers, x->ratelimit_headers, sizeof(res->ratelimit_headers));
 	res->received = x->len;
 	if (cc != CURLE_OK) {
 		res->err = http_curl_errno(cc, x);

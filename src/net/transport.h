@@ -39,6 +39,9 @@ struct transport_result {
 	char content_type[96];
 	long ratelimit_remaining; /* X-RateLimit-Remaining, -1 when absent */
 	long retry_after;	  /* Retry-After in seconds, -1 when absent or a date */
+	/* The names of the rate-limit headers the answer carried (X-RateLimit-*,
+	 * RateLimit-*, Retry-After), lower case, ", " between; "" for none. */
+	char ratelimit_headers[160];
 	bool unsent;		  /* err: provably nothing left this machine (connect, DNS or TLS
 				   * handshake failed; no free connection in time) */
 	bool local;		  /* err: this machine's failure, not the service's (memory, the

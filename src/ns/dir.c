@@ -48,6 +48,15 @@ char *dir_listed_record(struct cache *cache, const struct schema_collection *c,
 		*ttl_left = DIR_FOREVER;
 	if (!id)
 		return NULL;
+	/* Found by a search (store/search.h): there, without listing the collection. */
+	struct cache_record *found = NULL;
+	double left = 0;
+	if (cache_found_peek(cache, c, id, &found, &left) == 0) {
+		cache_record_unref(found);
+		if (ttl_left)
+			*ttl_left = left;
+		return id;
+	}
 	*err = cache_listing_get(cache, c, &l);
 	if (*err < 0) {
 		free(id);

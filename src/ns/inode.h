@@ -38,6 +38,8 @@ enum {
 	INO_TEMPLATE0,          /* templates/<collection>.json, templates.h order */
 	INO_DELETED = INO_TEMPLATES + 64, /* .factuurfs/deleted/ */
 	INO_DELCOLL0,           /* .factuurfs/deleted/<collection>/, the dictionary's order */
+	INO_SEARCH = INO_DELETED + 64, /* search/ */
+	INO_SAREA0,             /* search/<area>/, schema_search_area_at order */
 	INO_DYNAMIC = 4096      /* records, local files and view entries from here */
 };
 
@@ -66,6 +68,11 @@ enum node_kind {
 	N_DELDIR,   /* .factuurfs/deleted/ */
 	N_DELCOLL,  /* .factuurfs/deleted/<collection>/ */
 	N_DELFILE,  /* a record kept there (store/deleted.h): id its file name */
+	N_SEARCH,   /* search/ */
+	N_SAREA,    /* search/<area>/: c the area's collection */
+	N_SDIR,     /* search/<area>/<query>/: id the name as looked up, parent the area */
+	N_SLINK,    /* a symlink <stem>.json|.pdf in it: id the record, sub 1 for the PDF,
+		       parent the query's directory */
 	N_KINDS
 };
 

@@ -32,7 +32,9 @@
 /* A listing is read page by page until a page holds fewer records than were
  * asked for.  The reference leaves open whether the service honours `count`
  * (kt always sends it, so we read it as honoured); a page longer than asked
- * means it ignores `count`, and then a page shorter than the first ends it. */
+ * means it ignores `count`, and then a page shorter than the first ends it.
+ * Where a page starts is page_query's reading; a service that ignores it is
+ * paging_ignored's. */
 #define CACHE_MAX_PAGES 100000
 
 /* A listing whose refresh failed is served stale and tried again after
@@ -73,6 +75,16 @@ struct detail {
 	struct cache_record *rec; /* NULL until fetched; kept while refetching */
 	double fetched;
 	struct flight fl;         /* never freed while the cache lives: waiters look at it */
+	UT_hash_handle hh;
+};
+
+/* A record a search found (cache_found_put): served without its collection's listing
+ * while it holds. */
+struct found {
+	char *key;                /* "<collection>/<id>" */
+	struct cache_record *rec;
+	double fetched;           /* the answer's fetch (cfg.now) */
+	unsigned long gen;        /* its collection's invalidations then */
 	UT_hash_handle hh;
 };
 
@@ -123,6 +135,7 @@ struct cache {
 	struct coll_state *colls; /* nslots: the collections in schema order, then filters */
 	size_t nslots;
 	struct detail *details;
+	struct found *found;  /* records searches found, by key */
 	unsigned long listing_hits, listing_fetches; /* for the status file's hit rate */
 	/* Listing pages that came back the same and took their records again
 	 * (memo_reuse); atomic: the fetch adds to it without the lock. */
@@ -136,6 +149,13 @@ struct cache {
 	 * waits for none to be left.  Protected by lock. */
 	unsigned refreshing;
 	bool quiesced; /* cache_quiesce: no refresh is started behind a reader any more */
+	/* How listings page (enum cache_paging): cfg.paging until paging_ignored
+	 * learns the service ignores it, then ALL or FIRST for the rest of the mount.
+	 * paging_seen: that was learned (once: one fetch does it); paging_note: what
+	 * the status file says of it, written once under lock. */
+	_Atomic int paging;
+	atomic_bool paging_seen;
+	char paging_note[320];
 };
 
 static double now_mono(void)
@@ -848,6 +868,29 @@ static long recs_add_array(const struct schema_collection *c, const char *body, 
 	return n;
 }
 
+/* The records of a list body in any shape the service may send (a bare array one
+ * element at a time, else parsed whole: schema_list_items), appended to @rs: the
+ * number of elements, or -EIO (not a list) or -ENOMEM. */
+static long recs_from_body(const struct schema_collection *c, const char *body, size_t len,
+			   struct recs *rs)
+{
+	size_t before = rs->n;
+	long n = recs_add_array(c, body, len, NULL, rs);
+	if (n != -EIO)
+		return n;
+	while (rs->n > before)
+		cache_record_unref(rs->v[--rs->n]);
+	cJSON *parsed = cJSON_ParseWithOpts(body, NULL, true);
+	cJSON *items = parsed ? schema_list_items(parsed) : NULL;
+	cJSON_Delete(parsed);
+	if (!items)
+		return -EIO;
+	n = cJSON_GetArraySize(items);
+	int rc = recs_add(c, items, rs);
+	cJSON_Delete(items);
+	return rc < 0 ? rc : n;
+}
+
 /* A 64-bit digest of a page's body: FNV-1a over 8-byte words, finished with a
  * multiply-xorshift, and the length beside it in the memo.  Not for an adversary:
  * for telling whether the service sent the same page again (~3 GB/s here, 5 ms for
@@ -926,6 +969,95 @@ static void memo_keep(struct coll_state *st, struct page_memo *pages, size_t npa
 	st->npages = npages;
 }
 
+int cache_paging_parse(const char *name)
+{
+	static const char *const names[] = {
+		[CACHE_PAGING_BOTH] = "both", [CACHE_PAGING_OFFSET] = "offset",
+		[CACHE_PAGING_START] = "start", [CACHE_PAGING_ALL] = "all"};
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (!strcmp(name, names[i]))
+			return (int)i;
+	return -1;
+}
+
+/* The query of one listing page, after "<path>?" and the filter: how many records
+ * and where the page starts.  A reading, kept here alone: the official documentation
+ * names `start`, kt sends `offset`, and which one the service honours is not known.
+ * So by default both go, with the same value: the one the service reads pages, and
+ * the other it ignores, as PHP ignores a query parameter it does not read.
+ * -o paging=offset|start sends one only (for a service found to refuse the other:
+ * `factuurfs probe` says), -o paging=all asks count=-1, the whole list in one answer
+ * (one public script's reading).  A service that honours none shows a second page
+ * equal to the first: paging_ignored. */
+static void page_query(enum cache_paging mode, long asked, long offset, char *buf, size_t len)
+{
+	switch (mode) {
+	case CACHE_PAGING_ALL:
+		snprintf(buf, len, "count=-1");
+		break;
+	case CACHE_PAGING_OFFSET:
+		snprintf(buf, len, "count=%ld&offset=%ld", asked, offset);
+		break;
+	case CACHE_PAGING_START:
+		snprintf(buf, len, "count=%ld&start=%ld", asked, offset);
+		break;
+	case CACHE_PAGING_FIRST:
+		snprintf(buf, len, "count=%ld", asked);
+		break;
+	default:
+		snprintf(buf, len, "count=%ld&offset=%ld&start=%ld", asked, offset, offset);
+	}
+}
+
+/* The second page of slot @st came back as its first: the service ignores where we
+ * asked the page to start.  @rs holds the first page's records (the repeat dropped);
+ * @prefix is the path up to and including '?' and the filter.  Once per mount (the
+ * first fetch to see it; later fetches page as it learned): one call with count=-1.
+ * When that brings more records than the first page, without a repeat, they replace
+ * @rs and every later listing asks count=-1 (one call); else every later listing asks
+ * for its first page only.  Said once, in the log and in the status file (cache
+ * "paging"), with what it means for the listings. */
+static void paging_ignored(struct cache *cache, struct coll_state *st, const char *what,
+			   const char *prefix, struct recs *rs)
+{
+	int was = atomic_load(&cache->paging);
+	bool seen = false;
+	if (was == CACHE_PAGING_ALL || was == CACHE_PAGING_FIRST ||
+	    !atomic_compare_exchange_strong(&cache->paging_seen, &seen, true))
+		return;
+	char path[320], note[sizeof(cache->paging_note)];
+	struct recs all = {0};
+	struct api_answer resp;
+	snprintf(path, sizeof(path), "%scount=-1", prefix);
+	int rc = store_get(cache->api, cache->cfg.events, what, path, &resp);
+	long n = rc == 0 ? recs_from_body(st->c, resp.body, resp.len, &all) : -1;
+	api_answer_clear(&resp);
+	const char *ignored = was == CACHE_PAGING_OFFSET ? "offset"
+			      : was == CACHE_PAGING_START ? "start"
+							  : "offset and start";
+	if (n > 0 && all.n > rs->n) {
+		snprintf(note, sizeof(note), "the service ignores %s (the second page of %s was "
+			 "its first again): listings ask count=-1, everything in one answer",
+			 ignored, st->c->name);
+		atomic_store(&cache->paging, CACHE_PAGING_ALL);
+		struct recs tmp = *rs;
+		*rs = all;
+		all = tmp;
+	} else {
+		snprintf(note, sizeof(note), "the service ignores %s (the second page of %s was "
+			 "its first again) and count=-1 brought no more: each listing shows its "
+			 "first page only, %zu records of %s", ignored, st->c->name, rs->n,
+			 st->c->name);
+		atomic_store(&cache->paging, CACHE_PAGING_FIRST);
+	}
+	recs_clear(&all);
+	pthread_mutex_lock(&cache->lock);
+	snprintf(cache->paging_note, sizeof(cache->paging_note), "%s", note);
+	pthread_mutex_unlock(&cache->lock);
+	log_msg(LOG_WARNING, "%s", note);
+	events_touch(cache->cfg.events);
+}
+
 /* Lists slot @st (one call per page).  A page that comes back as the last fetch had it
  * takes that fetch's records again instead of being converted (memo_reuse). */
 static int fetch_listing(struct cache *cache, struct coll_state *st, struct cache_listing **out)
@@ -938,6 +1070,10 @@ static int fetch_listing(struct cache *cache, struct coll_state *st, struct cach
 	size_t npages = 0;
 	int rc = 0;
 	long asked = cache->cfg.page_size, first = -1;
+	/* How this fetch pages, all through: what paging_ignored learns counts
+	 * from the next fetch on. */
+	enum cache_paging mode = (enum cache_paging)atomic_load(&cache->paging);
+	char prefix[160] = "", query[96];
 	if (filter)
 		snprintf(what, sizeof(what), "list %s?filter=%s", c->name, filter);
 	else
@@ -954,12 +1090,13 @@ static int fetch_listing(struct cache *cache, struct coll_state *st, struct cach
 		char base[64];
 		snprintf(base, sizeof(base), "%s%s%s", c->name, lang ? "/" : "",
 			 lang ? cache->cfg.lang : "");
+		snprintf(prefix, sizeof(prefix), "%s?%s%s%s", base, filter ? "filter=" : "",
+			 filter ? filter : "", filter ? "&" : "");
+		page_query(mode, asked, offset, query, sizeof(query));
 		if (c->single)
 			snprintf(path, sizeof(path), "%s", c->name);
 		else
-			snprintf(path, sizeof(path), "%s?%s%s%scount=%ld&offset=%ld", base,
-				 filter ? "filter=" : "", filter ? filter : "", filter ? "&" : "",
-				 asked, offset);
+			snprintf(path, sizeof(path), "%s%s", prefix, query);
 		if (lang && page == 0) {
 			rc = api_call(cache->api, "GET", path, NULL, 0, &resp);
 			if (rc == -ENOENT || rc == -EPERM || rc == -EINVAL) {
@@ -968,8 +1105,8 @@ static int fetch_listing(struct cache *cache, struct coll_state *st, struct cach
 				api_answer_clear(&resp);
 				cache->lang_refused = true;
 				/* The same page, without the language. */
-				snprintf(path, sizeof(path), "%s?count=%ld&offset=%ld", c->name,
-					 asked, offset);
+				snprintf(prefix, sizeof(prefix), "%s?", c->name);
+				snprintf(path, sizeof(path), "%s%s", prefix, query);
 				rc = store_get(cache->api, cache->cfg.events, what, path, &resp);
 			} else if (rc < 0) {
 				store_failed(cache->cfg.events, what, &resp);
@@ -1034,12 +1171,13 @@ static int fetch_listing(struct cache *cache, struct coll_state *st, struct cach
 		}
 		if (rc < 0)
 			goto out;
-		/* A server that ignores `offset` sends the first page again: stop
-		 * rather than loop or show every record twice. */
+		/* A server that ignores where the page starts sends the first page
+		 * again: stop rather than loop or show every record twice. */
 		if (page > 0 && rs.n > before && before > 0 &&
 		    !strcmp(rs.v[before]->id, rs.v[0]->id)) {
 			while (rs.n > before)
 				cache_record_unref(rs.v[--rs.n]);
+			paging_ignored(cache, st, what, prefix, &rs);
 			break;
 		}
 		struct page_memo *more = realloc(pages, (npages + 1) * sizeof(*pages));
@@ -1051,6 +1189,10 @@ static int fetch_listing(struct cache *cache, struct coll_state *st, struct cach
 		if (first < 0)
 			first = n;
 		offset += n;
+		/* count=-1 is the whole list; a mount that learned paging is ignored
+		 * asks for the first page alone. */
+		if (mode == CACHE_PAGING_ALL || mode == CACHE_PAGING_FIRST)
+			break;
 		if (n == 0 || (n < asked && first <= asked) || (first > asked && n < first))
 			break;
 	}
@@ -1583,12 +1725,31 @@ static struct detail *detail_from_disk(struct cache *cache, const struct schema_
 	return d;
 }
 
+/* A whole record a search found for @c/@id (cache_found_peek), with a reference: true
+ * when there is one. */
+static bool found_whole(struct cache *cache, const struct schema_collection *c, const char *id,
+			struct cache_record **out)
+{
+	struct cache_record *f = NULL;
+	if (cache_found_peek(cache, c, id, &f, NULL) < 0)
+		return false;
+	if (f->whole) {
+		*out = f;
+		return true;
+	}
+	cache_record_unref(f);
+	return false;
+}
+
 int cache_record_get(struct cache *cache, const struct schema_collection *c, const char *id,
 		     struct cache_record **out)
 {
 	struct cache_listing *l = NULL;
 	struct detail *d = NULL;
 	char *key = NULL;
+	/* Found by a search (whole): no listing of thousands for the one asked for. */
+	if (found_whole(cache, c, id, out))
+		return 0;
 	int rc = cache_listing_get(cache, c, &l);
 	if (rc < 0)
 		return rc;
@@ -1691,6 +1852,8 @@ out:
 int cache_record_peek(struct cache *cache, const struct schema_collection *c, const char *id,
 		      struct cache_record **out)
 {
+	if (found_whole(cache, c, id, out))
+		return 0;
 	struct cache_listing *l = cache_listing_peek(cache, c);
 	struct detail *d = NULL;
 	char *key = NULL;
@@ -1721,6 +1884,128 @@ out:
 	free(key);
 	cache_listing_unref(l);
 	return rc;
+}
+
+/* ---- records a search found ------------------------------------------------ */
+
+int cache_listing_parse(struct cache *cache, const struct schema_collection *c,
+			const char *body, size_t len, struct cache_listing **out)
+{
+	struct recs rs = {0};
+	long n = recs_from_body(c, body, len, &rs);
+	if (n < 0) {
+		recs_clear(&rs);
+		return (int)n;
+	}
+	*out = listing_new(c, &rs);
+	if (!*out)
+		return -ENOMEM;
+	(*out)->fetched = cache->cfg.now();
+	(*out)->fetched_wall = time(NULL);
+	clock_gettime(CLOCK_REALTIME, &(*out)->changed);
+	return 0;
+}
+
+/* With cache->lock held: drops the found records older than @age seconds (all of
+ * them for INFINITY).  The table is rebuilt with the others, every entry taken off
+ * at the head: what the static analysers can follow of uthash (#128). */
+static void found_sweep(struct cache *cache, double age)
+{
+	struct found *f, *ft, *kept = NULL;
+	double now = cache->cfg.now();
+	HASH_ITER(hh, cache->found, f, ft) {
+		assert(!f->hh.prev);
+		HASH_DEL(cache->found, f);
+		if (age != INFINITY && now - f->fetched < age) {
+			HASH_ADD_KEYPTR(hh, kept, f->key, strlen(f->key), f);
+			continue;
+		}
+		cache_record_unref(f->rec);
+		free(f->key);
+		free(f);
+	}
+	cache->found = kept;
+}
+
+/* The found records kept at most: past it the ones older than the TTL go first. */
+#define CACHE_FOUND_MAX 20000
+
+void cache_found_put(struct cache *cache, const struct schema_collection *c,
+		     const struct cache_listing *l)
+{
+	pthread_mutex_lock(&cache->lock);
+	if (HASH_COUNT(cache->found) + l->n > CACHE_FOUND_MAX)
+		found_sweep(cache, cache->cfg.ttl);
+	unsigned long gen = cache->colls[schema_collection_index(c)].invalidations;
+	for (size_t i = 0; i < l->n && HASH_COUNT(cache->found) < CACHE_FOUND_MAX; i++) {
+		struct cache_record *r = l->recs[i];
+		struct found *f = NULL;
+		char *key = NULL;
+		if (asprintf(&key, "%s/%s", c->name, r->id) < 0)
+			break;
+		HASH_FIND_STR(cache->found, key, f);
+		if (f) {
+			free(key);
+		} else if ((f = calloc(1, sizeof(*f)))) {
+			f->key = key;
+			HASH_ADD_KEYPTR(hh, cache->found, f->key, strlen(f->key), f);
+		} else {
+			free(key);
+			break;
+		}
+		if (f->rec && f->fetched > l->fetched)
+			continue; /* a later answer's copy stands */
+		cache_record_ref(r);
+		cache_record_unref(f->rec);
+		f->rec = r;
+		f->fetched = l->fetched;
+		f->gen = gen;
+	}
+	pthread_mutex_unlock(&cache->lock);
+}
+
+int cache_found_peek(struct cache *cache, const struct schema_collection *c, const char *id,
+		     struct cache_record **out, double *ttl_left)
+{
+	struct found *f = NULL;
+	char *key = NULL;
+	int rc = -ENOENT;
+	if (asprintf(&key, "%s/%s", c->name, id) < 0)
+		return -ENOMEM;
+	pthread_mutex_lock(&cache->lock);
+	const struct coll_state *st = &cache->colls[schema_collection_index(c)];
+	HASH_FIND_STR(cache->found, key, f);
+	double left = f ? f->fetched + cache->cfg.ttl - cache->cfg.now() : 0;
+	/* A listing fetched since says what there is; a change of ours makes it stale. */
+	if (f && f->rec && left > 0 && f->gen == st->invalidations &&
+	    !(st->cur && st->cur->fetched > f->fetched)) {
+		cache_record_ref(f->rec);
+		*out = f->rec;
+		if (ttl_left)
+			*ttl_left = left;
+		rc = 0;
+	}
+	pthread_mutex_unlock(&cache->lock);
+	free(key);
+	return rc;
+}
+
+unsigned long cache_generation(struct cache *cache, const struct schema_collection *c)
+{
+	pthread_mutex_lock(&cache->lock);
+	unsigned long g = cache->colls[schema_collection_index(c)].invalidations;
+	pthread_mutex_unlock(&cache->lock);
+	return g;
+}
+
+double cache_now(const struct cache *cache)
+{
+	return cache->cfg.now();
+}
+
+double cache_ttl(const struct cache *cache)
+{
+	return cache->cfg.ttl;
 }
 
 /* ---- life cycle and status ---------------------------------------------- */
@@ -1769,6 +2054,8 @@ int cache_new(struct cache **out, struct api *api, const struct cache_config *cf
 		return -ENOMEM;
 	cache->api = api;
 	cache->cfg = *cfg;
+	atomic_init(&cache->paging, (int)cfg->paging);
+	atomic_init(&cache->paging_seen, false);
 	if (!cache->cfg.now)
 		cache->cfg.now = now_mono;
 	/* Filtered listings exist for the collection with the API's filters:
@@ -1824,6 +2111,7 @@ void cache_free(struct cache *cache)
 		free(d->key);
 		free(d);
 	}
+	found_sweep(cache, INFINITY);
 	pthread_mutex_destroy(&cache->lock);
 	pthread_cond_destroy(&cache->done);
 	free(cache->colls);
@@ -1887,6 +2175,8 @@ void cache_describe(struct cache *cache, cJSON *out)
 						offline ? "offline" : st->why);
 		}
 	}
+	if (cache->paging_note[0])
+		cJSON_AddStringToObject(out, "paging", cache->paging_note);
 	cJSON_AddNumberToObject(out, "records_fetched_one_by_one", (double)HASH_COUNT(cache->details));
 	cJSON_AddNumberToObject(out, "listing_hits", (double)cache->listing_hits);
 	cJSON_AddNumberToObject(out, "listing_fetches", (double)cache->listing_fetches);

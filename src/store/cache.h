@@ -75,9 +75,22 @@ struct cache_listing {
 	struct timespec changed;
 };
 
+/* How a listing asks for its pages (cache.c, page_query: the reading and why). */
+enum cache_paging {
+	CACHE_PAGING_BOTH,   /* count=N&offset=K&start=K: the default */
+	CACHE_PAGING_OFFSET, /* count=N&offset=K */
+	CACHE_PAGING_START,  /* count=N&start=K */
+	CACHE_PAGING_ALL,    /* count=-1: the whole list in one answer */
+	CACHE_PAGING_FIRST,  /* learned only: neither is honoured, nor count=-1: one page */
+};
+
+/* "both", "offset", "start", "all" (-o paging=) -> the mode; -1 for another name. */
+int cache_paging_parse(const char *name);
+
 struct cache_config {
 	double ttl;         /* seconds a listing is fresh */
 	long page_size;     /* `count` asked per listing page */
+	enum cache_paging paging; /* -o paging= */
 	struct events *events; /* borrowed: where failed fetches are recorded */
 	double (*now)(void);   /* CLOCK_MONOTONIC seconds; NULL: clock_mono (tests drive it) */
 	time_t started;     /* the mount's start: a listing's `changed` until it changes */
@@ -197,6 +210,32 @@ void cache_change_end(struct cache *cache, const struct schema_collection *c);
 
 /* Drops every listing so the next access lists again (SIGHUP, .factuurfs/refresh). */
 void cache_refresh_all(struct cache *cache);
+
+/* ---- records a search found (store/search.h) ------------------------------- */
+
+/* A listing of the records in list body @body (@len bytes; any shape a listing may
+ * come in) of collection @c, converted as a listing's page is, fetched now: a
+ * search's answer.  0, -EIO when the body is no list, -ENOMEM. */
+int cache_listing_parse(struct cache *cache, const struct schema_collection *c,
+			const char *body, size_t len, struct cache_listing **out);
+/* Keeps the records of @l (of @c, fetched at l->fetched) as found: until the TTL
+ * runs out, a change of ours to @c (cache_invalidate) or a listing of @c fetched
+ * after them, cache_found_peek answers them, and cache_record_get and
+ * cache_record_peek serve the whole ones, without listing @c. */
+void cache_found_put(struct cache *cache, const struct schema_collection *c,
+		     const struct cache_listing *l);
+/* Record @id of @c as a search found it (see cache_found_put), with a reference
+ * and *@ttl_left (may be NULL) the seconds it holds; -ENOENT when none is held.
+ * Never calls the API. */
+int cache_found_peek(struct cache *cache, const struct schema_collection *c, const char *id,
+		     struct cache_record **out, double *ttl_left);
+/* How many changes of ours (cache_invalidate, cache_refresh_all) @c has seen:
+ * what derives from an answer about @c is stale once it moved. */
+unsigned long cache_generation(struct cache *cache, const struct schema_collection *c);
+/* The cache's clock (cfg.now): CLOCK_MONOTONIC seconds, or the tests' own. */
+double cache_now(const struct cache *cache);
+/* Seconds the cache's TTL lasts (cfg.ttl). */
+double cache_ttl(const struct cache *cache);
 
 /* Appends a JSON object describing the cache to @out (a cJSON object). */
 void cache_describe(struct cache *cache, cJSON *out);

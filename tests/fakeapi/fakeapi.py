@@ -178,10 +178,32 @@ WIRE = {
     # public clients' code reads from it; likeliest).  Option --list-without-lines:
     # listed invoices lack `lines`, which only GET invoices/<nr> gives.
     "list_lines": True,
-    # `offset` skips records; `start` is an alias (offset wins when both are given).
+    # The paging parameter the service honours (option --paging start|offset|both|none).
+    # "start": the official v1 documentation (its old PDF) names `count` and `start`, and
+    # the service's own pages are likelier than a third-party client: kt sends `offset`,
+    # but its captured answer is one page, no sign that `offset` was honoured.
+    # Alternatives: "offset" (kt), "both" (offset wins when both are given), "none" (the
+    # service ignores both: every page is the first).  A parameter not honoured is
+    # ignored, as PHP ignores any query parameter it does not read.
     # Paging applies to every list, after filters.  List order: ascending id/clientnr
     # (invoices: ascending internal id = creation order).  Alternative: newest first.
-    "offset_params": ("offset", "start"),
+    "offset_params": ("start",),
+    # count=-1 (option --count-minus-one all|ignored): "all", the whole list in one
+    # answer (one public script, written against the live service, asks count=-1 for
+    # everything); "ignored": taken as no count (a page of page_size).  Any other
+    # negative count is a 400.
+    "count_minus_one": "all",
+    # search/{area}/{field|all}/{query} (the search page of the official docs).  Areas:
+    # SEARCH_AREAS.  Readings, none on the page: the query matches a field when it is a
+    # case-insensitive substring of the field's value as the wire has it (decimals with a
+    # dot: "23.95"); `all` matches any top-level scalar field; a field the area's records
+    # do not have is a 400; the query is one %-escaped path segment (a raw '/' in it, as
+    # a client that escapes nothing sends, is kept as part of the query).  The answer is
+    # the matching records as a listing has them (lines as --list-without-lines says,
+    # dressed as --wire-forms says), unpaged.  No match (option --search-empty list|404):
+    # "list", an empty list `[]` (the page says the answer is a list); alternative
+    # "404", a plain-text 404.
+    "search_empty": "list",
     # Unknown fields in POST/PUT bodies: "ignore" (silently dropped, PHP style; likeliest).
     # Alternative "reject": 400 naming them (option --strict-fields).  Read-only fields
     # of the record type (clientnr, timestamp, lastinvoice, priceintax, ...) are always
@@ -427,6 +449,7 @@ ROUTES = {
     "quotations": {("GET", False), ("GET", True), ("POST", False), ("PUT", True), ("DELETE", True)},
     "categories": {("GET", False)},
     "invoices_reminder": {("PUT", True), ("POST", False)},
+    "search": {("GET", True)},
 }
 SINGULAR = {"clients": "client", "products": "product", "invoices": "invoice",
             "invoices_saved": "invoices_saved", "invoices_repeated": "invoices_saved",
@@ -436,6 +459,11 @@ KEYFIELD = {"clients": "clientnr", "products": "id", "invoices": "invoicenr",
             "taxes": "type", "countrylist": "id", "quotations": "id", "categories": "id"}
 COLLECTIONS = ["clients", "products", "invoices", "invoices_saved", "invoices_repeated",
                "profiles", "taxes", "countrylist", "balance", "quotations", "categories"]
+# search/<area>/...: the areas the search page names, with the fields each may be
+# searched on (the area's data dictionary).
+SEARCH_AREAS = {"invoices": INVOICE_FIELDS, "invoices_saved": SAVED_FIELDS,
+                "invoices_repeated": REPEATED_FIELDS, "clients": CLIENT_FIELDS,
+                "products": PRODUCT_FIELDS}
 
 
 class BadInput(Exception):
@@ -1549,6 +1577,34 @@ class Account:
             recs = [r for r in recs if r.get("clientnr") == cf]
         return recs
 
+    def search(self, raw):
+        """GET search/<area>/<field|all>/<query> (WIRE["search_empty"]): the matching
+        records of the area, or NotFound for none under --search-empty 404."""
+        area, _, rest = raw.partition("/")
+        field, _, query = rest.partition("/")
+        area, field = urllib.parse.unquote(area), urllib.parse.unquote(field)
+        if area not in SEARCH_AREAS:
+            raise NotFound("Unknown search area '%s'" % area)
+        query = urllib.parse.unquote(query)
+        if not field or not query:
+            raise BadInput("Search needs a field (or all) and a query")
+        known = {f for f, _ in SEARCH_AREAS[area]}
+        if area == "clients":
+            known |= set(CLIENT_ALIASES)
+        if field != "all" and field not in known:
+            raise BadInput("Unknown field '%s' for %s" % (field, area))
+        field = CLIENT_ALIASES.get(field, field) if area == "clients" else field
+        needle = query.casefold()
+
+        def hit(v):
+            return isinstance(v, (str, int, float)) and not isinstance(v, bool) and \
+                needle in str(v).casefold()
+        recs = [r for r in self.table(area).values()
+                if (any(hit(v) for v in r.values()) if field == "all" else hit(r.get(field)))]
+        if not recs and WIRE["search_empty"] == "404":
+            raise NotFound("No results")
+        return recs
+
 
 def _str(v):
     """A stored string field; anything else (records stored through /_fake/state may hold
@@ -1590,13 +1646,20 @@ def page(recs, q):
         if not _INT_RE.match(v.strip()) or int(v) < 0:
             raise BadInput("Field '%s' must be a non-negative integer" % name)
         return int(v)
-    count = intparam("count")
+    raw_count = q.get("count")
+    if raw_count is not None and raw_count.strip() == "-1":
+        # count=-1 (WIRE["count_minus_one"]): everything from the offset on, or no count.
+        count = None if WIRE["count_minus_one"] == "ignored" else -1
+    else:
+        count = intparam("count")
     offset = None
     for name in WIRE["offset_params"]:
         v = intparam(name)
         if offset is None and v is not None:
             offset = v
     offset = offset or 0
+    if count == -1 and not WIRE["ignore_count"]:
+        return recs[offset:]
     if WIRE["ignore_count"] or count is None:
         count = WIRE["page_size"]
     else:
@@ -1882,6 +1945,14 @@ class FakeAPI:
         acct = self.account
         if method == "GET" and coll == "invoices_pdf":
             return Response(200, self.invoice_pdf(ident), "application/pdf")
+        if method == "GET" and coll == "search":
+            with acct.lock:
+                area = raw_id.partition("/")[0]
+                recs = acct.search(raw_id)
+                if area == "invoices" and not WIRE["list_lines"]:
+                    recs = [{k: v for k, v in r.items() if k != "lines"} for r in recs]
+                forms = WIRE["wire_forms"]
+                return list_resp(area, [dress(area, r, forms) for r in recs] if forms else recs)
         with acct.lock:
             if method == "GET":
                 if coll == "countrylist":
@@ -2252,6 +2323,12 @@ def main(argv=None):
     ap.add_argument("--page-size", type=int, default=WIRE["page_size"], help="records per list without count")
     ap.add_argument("--max-count", type=int, default=WIRE["max_count"], help="largest honoured count")
     ap.add_argument("--ignore-count", action="store_true", help="ignore count; always page at --page-size")
+    ap.add_argument("--paging", choices=("start", "offset", "both", "none"), default="start",
+                    help="the paging parameter honoured (both: offset wins; none: every page is the first)")
+    ap.add_argument("--count-minus-one", choices=("all", "ignored"), default=WIRE["count_minus_one"],
+                    help="count=-1: the whole list in one answer, or taken as no count")
+    ap.add_argument("--search-empty", choices=("list", "404"), default=WIRE["search_empty"],
+                    help="what a search without a match answers: [] or a 404")
     ap.add_argument("--list-without-lines", action="store_true",
                     help="invoice listings without lines (GET invoices/<nr> has them)")
     ap.add_argument("--strict-fields", action="store_true", help="reject unknown fields with 400")
@@ -2279,6 +2356,10 @@ def main(argv=None):
     WIRE["page_size"] = max(1, a.page_size)
     WIRE["max_count"] = max(1, a.max_count)
     WIRE["ignore_count"] = a.ignore_count
+    WIRE["offset_params"] = {"start": ("start",), "offset": ("offset",),
+                             "both": ("offset", "start"), "none": ()}[a.paging]
+    WIRE["count_minus_one"] = a.count_minus_one
+    WIRE["search_empty"] = a.search_empty
     WIRE["list_lines"] = not a.list_without_lines
     try:
         WIRE["wire_forms"] = parse_wire_forms(a.wire_forms)

@@ -18,7 +18,7 @@ COLLECTIONS = ["clients", "products", "invoices", "invoices_saved", "invoices_re
 def test_root_lists_every_collection(mnt):
     assert sorted(os.listdir(mnt.mnt)) == sorted(
         [".factuurfs", "balance.json", "invoices_payment", "invoices_reminder", "views", "exports",
-         "templates"]
+         "templates", "search"]
         + COLLECTIONS)
     for c in COLLECTIONS:
         assert os.path.isdir(mnt.path(c))

@@ -195,7 +195,7 @@ static void test_ttl(void)
 	CHECK(!cache_has_listing(e.st.cache, clients));
 	CHECK(cache_listing_get(e.st.cache, clients, &l1) == 0);
 	CHECK(gets(&e, "clients") == 1);
-	CHECK_STR(fake_service_path(e.st.svc, 0), "clients?count=100&offset=0");
+	CHECK_STR(fake_service_path(e.st.svc, 0), "clients?count=100&offset=0&start=0");
 	CHECK(l1 && l1->n == 3);
 	CHECK(cache_has_listing(e.st.cache, clients));
 	/* Sorted by stem, indexed by id. */
@@ -594,9 +594,9 @@ static void test_paging(void)
 	put_clients(&e, 4, 5);
 	CHECK(cache_listing_get(e.st.cache, clients, &l) == 0 && l->n == 5);
 	CHECK(gets(&e, "clients") == 3);
-	CHECK_STR(fake_service_path(e.st.svc, 0), "clients?count=2&offset=0");
-	CHECK_STR(fake_service_path(e.st.svc, 1), "clients?count=2&offset=2");
-	CHECK_STR(fake_service_path(e.st.svc, 2), "clients?count=2&offset=4");
+	CHECK_STR(fake_service_path(e.st.svc, 0), "clients?count=2&offset=0&start=0");
+	CHECK_STR(fake_service_path(e.st.svc, 1), "clients?count=2&offset=2&start=2");
+	CHECK_STR(fake_service_path(e.st.svc, 2), "clients?count=2&offset=4&start=4");
 	CHECK_STR(l->recs[4]->id, "5");
 	cache_listing_unref(l);
 	env_fini(&e);
@@ -605,17 +605,47 @@ static void test_paging(void)
 	env_init(&e, 60, 3);
 	CHECK(cache_listing_get(e.st.cache, clients, &l) == 0 && l->n == 3);
 	CHECK(gets(&e, "clients") == 2);
-	CHECK_STR(fake_service_path(e.st.svc, 1), "clients?count=3&offset=3");
+	CHECK_STR(fake_service_path(e.st.svc, 1), "clients?count=3&offset=3&start=3");
 	cache_listing_unref(l);
 	env_fini(&e);
 
-	/* A server that ignores `offset` sends the first page again: it stops
-	 * there, without the records twice. */
+	/* A server that ignores where a page starts sends the first page again: it
+	 * stops there, without the records twice, and asks count=-1 once, which
+	 * this one answers with everything: from then on one call per listing. */
 	env_init(&e, 60, 2);
 	fake_service_paging(e.st.svc, true, 0);
-	CHECK(cache_listing_get(e.st.cache, clients, &l) == 0 && l->n == 2);
-	CHECK(gets(&e, "clients") == 2);
+	CHECK(cache_listing_get(e.st.cache, clients, &l) == 0 && l->n == 3);
+	CHECK(gets(&e, "clients") == 3);
+	CHECK_STR(fake_service_path(e.st.svc, 2), "clients?count=-1");
 	cache_listing_unref(l);
+	cJSON *d = describe(&e);
+	const cJSON *note = cJSON_GetObjectItemCaseSensitive(d, "paging");
+	CHECK(cJSON_IsString(note) && strstr(note->valuestring, "ignores offset and start") &&
+	      strstr(note->valuestring, "count=-1, everything in one answer"));
+	cJSON_Delete(d);
+	cache_invalidate(e.st.cache, clients);
+	CHECK(cache_listing_get(e.st.cache, products, &l) == 0 && l->n == 2);
+	cache_listing_unref(l);
+	CHECK(gets(&e, "products") == 1);
+	CHECK_STR(fake_service_path(e.st.svc, 3), "products?count=-1");
+	env_fini(&e);
+
+	/* One that ignores count=-1 too (pages of 2 whatever is asked): the first
+	 * page alone, said once; later listings ask for that page only. */
+	env_init(&e, 60, 2);
+	fake_service_paging(e.st.svc, true, 2);
+	CHECK(cache_listing_get(e.st.cache, clients, &l) == 0 && l->n == 2);
+	CHECK(gets(&e, "clients") == 3);
+	cache_listing_unref(l);
+	d = describe(&e);
+	note = cJSON_GetObjectItemCaseSensitive(d, "paging");
+	CHECK(cJSON_IsString(note) && strstr(note->valuestring, "first page only, 2 records"));
+	cJSON_Delete(d);
+	cache_invalidate(e.st.cache, clients);
+	CHECK(cache_listing_get(e.st.cache, clients, &l) == 0 && l->n == 2);
+	cache_listing_unref(l);
+	CHECK(gets(&e, "clients") == 4);
+	CHECK_STR(fake_service_path(e.st.svc, 3), "clients?count=2");
 	env_fini(&e);
 
 	/* A server that ignores `count` (pages of 3 when 2 were asked): a page
@@ -625,7 +655,7 @@ static void test_paging(void)
 	fake_service_paging(e.st.svc, false, 3);
 	CHECK(cache_listing_get(e.st.cache, clients, &l) == 0 && l->n == 5);
 	CHECK(gets(&e, "clients") == 2);
-	CHECK_STR(fake_service_path(e.st.svc, 1), "clients?count=2&offset=3");
+	CHECK_STR(fake_service_path(e.st.svc, 1), "clients?count=2&offset=3&start=3");
 	cache_listing_unref(l);
 	env_fini(&e);
 }
@@ -782,7 +812,7 @@ static void test_filtered(void)
 	env_init(&e, 60, 100);
 	CHECK(!cache_has_filtered(e.st.cache, invoices, "open"));
 	CHECK(cache_listing_get_filtered(e.st.cache, invoices, "open", &l) == 0);
-	CHECK_STR(fake_service_path(e.st.svc, 0), "invoices?filter=open&count=100&offset=0");
+	CHECK_STR(fake_service_path(e.st.svc, 0), "invoices?filter=open&count=100&offset=0&start=0");
 	/* open: something left to pay, not uncollectible. */
 	CHECK(l->n == 1 && !strcmp(l->recs[0]->id, "2026-0001"));
 	CHECK(cache_has_filtered(e.st.cache, invoices, "open"));
