@@ -376,8 +376,9 @@ static const struct schema_collection collections[] = {
 	/* No known fields: everything is shown as it comes. */
 	{.name = "balance", .methods = SCHEMA_M_LIST, .single = true},
 	/* The quotation PDF's path is in no source: quotations_pdf/<id> by analogy with
-	 * invoices_pdf is our reading; the others are tried when it answers 404/405
-	 * (README, "Where the API reference is uncertain"). */
+	 * invoices_pdf is our reading; the others are tried when it answers 404/405.
+	 * POST is a reading too: the official quotation page has no POST row, though its
+	 * `action` field is required (README, "Where the API reference is uncertain"). */
 	{.name = "quotations", .one_key = "quotation", .id_field = "id", .id_type = INT,
 	 .methods = M_ALL, .pdf_path = "quotations_pdf",
 	 .pdf_also = {"quotations/%s/pdf", "quotation_pdf/%s"}, .whole_marker = "lines",

@@ -93,31 +93,31 @@ struct schema_collection {
 	 * holds the date of its first element that has one (in the element's DATE field).
 	 * The one place an invoice's date is decided: schema_record_day(). */
 	const char *date_fields[4];
-	bool single;                /* one object, shown as <name>.json in the root (balance) */
-	bool lang_path;             /* listed as <name>/<lang> when -o lang is set (countrylist) */
-	/* A write-only collection whose file must hold its own name in id_field and
-	 * nothing but the fields of the table (a reminder, a draft sent: they e-mail the
-	 * client, so an accidental copy of another record is refused, never sent). */
-	bool deliberate;
 	/* A write-only collection (methods SCHEMA_M_PUT, no listing): a new file
 	 * <id>.json is one request about record <id> of @acts_on.  @send holds the
-	 * readings of that request, the likeliest first; the second is tried when the
-	 * first answers 404 or 405 (or 400, with @send_other_on_400: a body naming the
-	 * record under a name the service does not read is refused, not acted on), and
-	 * once it works it is the one used for the rest of the mount (feat/writeback.c). */
+	 * readings of that request, the likeliest first; the next is tried when one answers
+	 * 404 or 405 (or 400, with @send_other_on_400: a body naming the record under a name
+	 * the service does not read is refused, not acted on), and the first that works is
+	 * the one used for the rest of the mount (feat/writeback.c). */
 	const char *acts_on;
 	struct schema_send send[3];
-	bool send_other_on_400;
 	/* Another collection whose listing the request changes (a draft sent becomes an
 	 * invoice), or NULL. */
 	const char *changes_too;
-	/* The identifier must name a record listed in @acts_on (a draft of ours): refused
-	 * with ENOENT before the request otherwise. */
-	bool must_exist;
 	/* What the status file's change log says once the service took it, before the
 	 * identifier ("registered a payment on invoice"), and what a file here is, for
 	 * messages ("a payment"). */
 	const char *done, *what;
+	bool send_other_on_400;
+	/* The identifier must name a record listed in @acts_on (a draft of ours): refused
+	 * with ENOENT before the request otherwise. */
+	bool must_exist;
+	/* A write-only collection whose file must hold its own name in id_field and
+	 * nothing but the fields of the table (a reminder, a draft sent: they e-mail the
+	 * client, so an accidental copy of another record is refused, never sent). */
+	bool deliberate;
+	bool single;                /* one object, shown as <name>.json in the root (balance) */
+	bool lang_path;             /* listed as <name>/<lang> when -o lang is set (countrylist) */
 	/* A record whose field of this name holds a value (a sent invoice: "sent") is not
 	 * deleted unless the mount allows it (-o allow_invoice_delete); NULL: no guard. */
 	const char *delete_guard;

@@ -250,7 +250,8 @@ WIRE = {
     # Saved and repeated invoices share one id sequence (both answer under key
     # "invoices_saved").
     # The 403 for a spent budget is checked before authentication and before faults.
-    # Quotations: POST answers the new id as a bare number (as clients and products);
+    # Quotations: POST (uncertain: the official quotation page has no POST row, though it
+    # marks `action` required) answers the new id as a bare number (as clients and products);
     # action send|save (send needs sendmethod); PUT merges as for clients.
     # The quotation PDF's path is in no source (option --quotation-pdf-path): our guess
     # "quotations_pdf/{id}" by analogy with invoices_pdf; alternatives
