@@ -39,13 +39,14 @@ static bool written(const struct schema_collection *c)
 
 static const char *type_words(const struct schema_field *f)
 {
+	bool or_text = f->flags & SCHEMA_F_OR_TEXT;
 	switch (f->type) {
 	case SCHEMA_STRING:
 		return "text";
 	case SCHEMA_INT:
-		return "integer";
+		return or_text ? "integer or text" : "integer";
 	case SCHEMA_FLOAT:
-		return "number";
+		return or_text ? "number or text" : "number";
 	case SCHEMA_BOOL:
 		return "true/false";
 	case SCHEMA_DATE:
@@ -128,7 +129,7 @@ static bool needs_one(const struct schema_field *f)
 
 static bool has_notes(const struct schema_field *f)
 {
-	return f->values || f->note || f->alias || needs_one(f);
+	return f->values || f->note || f->alias || needs_one(f) || (f->flags & SCHEMA_F_INPUT);
 }
 
 /* The last column (Markdown) or the text after the type (scdoc): values, the
@@ -136,8 +137,12 @@ static bool has_notes(const struct schema_field *f)
 static void put_notes(FILE *o, enum fmt fmt, const struct schema_field *f, const char *sep)
 {
 	const char *s = "";
+	if (f->flags & SCHEMA_F_INPUT) {
+		fputs("input only: never in what the service sends back, not in the template", o);
+		s = sep;
+	}
 	if (f->values) {
-		fputs("one of ", o);
+		fputs(f->flags & SCHEMA_F_OR_TEXT ? "text: " : "one of ", o);
 		put_values(o, fmt, f);
 		s = sep;
 	}
@@ -196,6 +201,22 @@ static void put_field(FILE *o, enum fmt fmt, const struct schema_collection *c,
 		put_field(o, fmt, c, &f->sub[i], name);
 }
 
+/* Reading @r of @c's request as a call: "POST invoices_payment/<invoicenr>",
+ * "POST invoices_saved {\"ids\": [<id>]}". */
+static void send_call(const struct schema_collection *c, const struct schema_send *r, char *buf,
+		      size_t len)
+{
+	const char *at = strstr(r->path, "%s");
+	if (at)
+		snprintf(buf, len, "%s %.*s<%s>%s", r->method, (int)(at - r->path), r->path,
+			 c->id_field, at + 2);
+	else if (r->body_id && !strcmp(r->body_id, "ids"))
+		snprintf(buf, len, "%s %s {\"ids\": [<%s>], ...}", r->method, r->path, c->id_field);
+	else
+		snprintf(buf, len, "%s %s {\"%s\": <%s>, ...}", r->method, r->path,
+			 r->body_id ? r->body_id : c->id_field, c->id_field);
+}
+
 /* " (`PUT clients/<clientnr>`)": the API call an operation makes. */
 static void put_call(FILE *o, enum fmt fmt, const char *call)
 {
@@ -232,13 +253,24 @@ static void put_operations(FILE *o, enum fmt fmt, const struct schema_collection
 	} else if (templates_creatable(c)) {
 		fprintf(o, "%s%s: write a new file ", li, c->deliberate ? "send" : "register");
 		put_path(o, fmt, c);
-		snprintf(call, sizeof(call), "PUT %s/<%s>", c->name, c->id_field);
+		send_call(c, &c->send[0], call, sizeof(call));
 		put_call(o, fmt, call);
 		if (c->deliberate)
 			/* schema.h: a deliberate file names itself and holds nothing else. */
 			fprintf(o, " holding its own %s and nothing but the fields below: "
 				"anything else (a copy of another record) is refused, unsent", c->id_field);
+		if (c->must_exist)
+			fprintf(o, "; only for a record listed in %s/ (else ENOENT, unsent)",
+				c->acts_on);
 		fprintf(o, "; nothing is listed%s", end);
+		/* The other readings, tried when the service refuses the first. */
+		for (size_t k = 1; k < sizeof(c->send) / sizeof(c->send[0]) && c->send[k].method;
+		     k++) {
+			fprintf(o, "%salso: ", li);
+			send_call(c, &c->send[k], call, sizeof(call));
+			put_code(o, fmt, call);
+			fprintf(o, ", when the service refuses the one above%s", end);
+		}
 	}
 	if (editable(c)) {
 		fprintf(o, "%sedit: save the file", li);
@@ -301,7 +333,7 @@ static const char md_head[] =
     "  in an edit is refused with `EINVAL`.\n"
     "- **create only**: sent when the record is made, never in an edit.\n"
     "- **values**: what the API reference allows. The service checks them, factuurfs\n"
-    "  does not.\n";
+    "  does not, but for a number that may also be a word (a payment's `\"full\"`).\n";
 
 static void markdown(FILE *o)
 {

@@ -449,72 +449,171 @@ out:
 	return rc;
 }
 
-int wb_payment(const struct wb *wb, const char *nr, const char *text, size_t len, char *msg,
-	       size_t msglen)
-{
-	const struct schema_collection *c = schema_find("invoices_payment");
-	cJSON *user = parse_text(text, len, msg, msglen);
-	int rc = user ? check_template(c, user, true, msg, msglen) : -EINVAL;
-	if (rc == 0)
-		rc = put(wb, c, schema_find("invoices"), nr, user, NULL, msg, msglen);
-	if (rc == 0)
-		cache_invalidate(wb->cache, schema_find("invoices"));
-	cJSON_Delete(user);
-	return rc;
-}
-
-/* A reminder e-mails the client, so only a deliberate file is sent: one that holds
- * nothing but a reminder's fields and names its invoice inside, as its file name
+/* A file that e-mails the client is sent only when it is deliberate: one that holds
+ * nothing but its collection's fields and names its record inside, as its file name
  * does.  An invoice copied here by accident (cp invoices/X.json invoices_reminder/)
  * names it too, but holds its other fields: refused before any call. */
 static int check_deliberate(const struct schema_collection *c, const cJSON *user,
-			    const char *nr, char *msg, size_t msglen)
+			    const char *id, char *msg, size_t msglen)
 {
 	const cJSON *m;
 	cJSON_ArrayForEach(m, user) {
 		if (!schema_field_find(c, m->string))
 			return fail(-EINVAL, msg, msglen,
-				    "not sent: a file in %s/ holds only {\"%s\": \"%s\", "
-				    "\"attach_invoice\": true}, and this one has '%s' too: "
-				    "a copy of another record is never taken for a reminder",
-				    c->name, c->id_field, nr, m->string);
+				    "not sent: a file in %s/ holds only the fields of "
+				    "templates/%s.json, and this one has '%s' too: a copy of another "
+				    "record is never taken for %s",
+				    c->name, c->name, m->string, c->what);
 	}
 	char *named = schema_record_id(c, user);
-	bool same = named && !strcmp(named, nr);
+	bool same = named && !strcmp(named, id);
 	free(named);
 	if (!same)
 		return fail(-EINVAL, msg, msglen,
-			    "not sent: a reminder e-mails the client, so the file must name its "
-			    "invoice inside: {\"%s\": \"%s\", \"attach_invoice\": true}",
-			    c->id_field, nr);
+			    "not sent: %s e-mails the client, so the file must name its record "
+			    "inside, as its name does: {\"%s\": \"%s\", ...}",
+			    c->what, c->id_field, id);
 	return 0;
 }
 
-int wb_reminder(const struct wb *wb, const char *nr, const char *text, size_t len, char *msg,
-		size_t msglen)
+/* @c->must_exist: @id must be a record of @on that we have (a draft of ours), which
+ * the listing tells (from the cache: a call only when it is not held). */
+static int check_ours(const struct wb *wb, const struct schema_collection *c,
+		      const struct schema_collection *on, const char *id, char *msg,
+		      size_t msglen)
 {
-	const struct schema_collection *c = schema_find("invoices_reminder");
-	const struct schema_collection *inv = schema_find("invoices");
+	struct cache_listing *l = NULL;
+	int rc = cache_listing_get(wb->cache, on, &l);
+	if (rc < 0)
+		return fail(rc, msg, msglen, "not sent: %s/ could not be listed to find %s: %s",
+			    on->name, id, log_strerror(-rc));
+	bool have = cache_listing_find(l, id) >= 0;
+	cache_listing_unref(l);
+	if (!have)
+		return fail(-ENOENT, msg, msglen, "not sent: %s/ has no record %s, so %s/%s.json "
+			    "names nothing to send", on->name, id, c->name, id);
+	return 0;
+}
+
+/* The body of reading @r for @wire: as it is, or with the identifier under the name
+ * the reading gives it ("ids": a one-element list).  NULL on ENOMEM. */
+static cJSON *reading_body(const struct schema_collection *c, const struct schema_send *r,
+			   const cJSON *wire)
+{
+	cJSON *b = cJSON_Duplicate(wire, true);
+	if (!b || !r->body_id || strstr(r->path, "%s"))
+		return b;
+	cJSON *v = cJSON_DetachItemFromObjectCaseSensitive(b, c->id_field);
+	if (!v)
+		return b;
+	if (!strcmp(r->body_id, "ids")) {
+		cJSON *list = cJSON_CreateArray();
+		if (!list || !cJSON_AddItemToArray(list, v)) {
+			cJSON_Delete(list);
+			cJSON_Delete(v);
+			cJSON_Delete(b);
+			return NULL;
+		}
+		v = list;
+	}
+	if (!cJSON_AddItemToObject(b, r->body_id, v)) {
+		cJSON_Delete(v);
+		cJSON_Delete(b);
+		return NULL;
+	}
+	return b;
+}
+
+/* Reading @r of @c's request for record @id, with body @wire: 0 or -errno, the
+ * answer's status in *@status (0: none came). */
+static int send_reading(const struct wb *wb, const struct schema_collection *c,
+			const struct schema_collection *on, const struct schema_send *r,
+			const char *id, const cJSON *wire, long *status, char *msg,
+			size_t msglen)
+{
 	struct api_answer resp = {0};
+	char *esc = names_url_escape(id), *path = NULL;
+	cJSON *body = reading_body(c, r, wire);
+	int rc = -ENOMEM;
+	*status = 0;
+	if (esc && body) {
+		/* The one place a reading's path is made: "%s" is the identifier, if any. */
+		const char *at = strstr(r->path, "%s");
+		if (asprintf(&path, "%.*s%s%s", at ? (int)(at - r->path) : (int)strlen(r->path),
+			     r->path, at ? esc : "", at ? at + 2 : "") < 0)
+			path = NULL;
+	}
+	if (path) {
+		rc = request(wb, on, r->method, path, body, &resp, msg, msglen);
+		*status = resp.answered ? resp.status : 0;
+	} else {
+		fail(rc, msg, msglen, "out of memory");
+	}
+	api_answer_clear(&resp);
+	cJSON_Delete(body);
+	free(path);
+	free(esc);
+	return rc;
+}
+
+/* True when an answer of @status says "not this reading" (nothing was done): the
+ * method or path unknown, or with @c->send_other_on_400 the body refused. */
+static bool other_reading(const struct schema_collection *c, long status)
+{
+	return status == 404 || status == 405 || (status == 400 && c->send_other_on_400);
+}
+
+int wb_act(struct wb *wb, const struct schema_collection *c, const char *id, const char *text,
+	   size_t len, char *msg, size_t msglen)
+{
+	const struct schema_collection *on = c ? schema_find(c->acts_on) : NULL;
+	size_t slot = c ? schema_collection_index(c) : WB_LEARNED, n = 0;
+	char err[256], first[512] = "";
 	cJSON *wire = NULL;
+	if (!on)
+		return fail(-EPERM, msg, msglen, "the API takes no file in %s", c ? c->name : "?");
+	while (n < sizeof(c->send) / sizeof(c->send[0]) && c->send[n].method)
+		n++;
+	/* A name no record of @on can have is refused before its text is even read. */
+	if (on->id_type == SCHEMA_INT && !names_all_digits(id))
+		return fail(-EINVAL, msg, msglen, "not sent: '%s' cannot name a record of %s/",
+			    id, on->name);
 	cJSON *user = parse_text(text, len, msg, msglen);
 	int rc = user ? check_template(c, user, true, msg, msglen) : -EINVAL;
-	if (rc == 0)
-		rc = check_deliberate(c, user, nr, msg, msglen);
-	if (rc == 0)
-		rc = put(wb, c, inv, nr, user, NULL, msg, msglen);
-	/* Our reading is PUT invoices_reminder/<nr> (as payments); the php client's
-	 * is POST invoices_reminder with the number inside.  A service that knows
-	 * only that one answers 404 or 405 to the PUT: nothing was sent then. */
-	if ((rc == -ENOENT || rc == -EPERM) && c->post_also) {
-		char err[256];
-		wire = schema_to_wire(c, user, true, err, sizeof(err));
-		rc = wire ? request(wb, inv, "POST", c->name, wire, &resp, msg, msglen)
-			  : fail(-EINVAL, msg, msglen, "%s", err);
+	if (rc == 0 && c->deliberate)
+		rc = check_deliberate(c, user, id, msg, msglen);
+	if (rc == 0 && !(wire = schema_to_wire(c, user, true, err, sizeof(err))))
+		rc = fail(-EINVAL, msg, msglen, "%s", err);
+	if (rc == 0 && c->must_exist)
+		rc = check_ours(wb, c, on, id, msg, msglen);
+	if (rc != 0)
+		goto out;
+	/* Once a reading worked, it is the service's: that one only.  Until then each
+	 * in turn, while the service says it is not the one. */
+	unsigned learned = slot < WB_LEARNED ? wb->learned[slot] : 0;
+	bool exhausted = true;
+	rc = -EPERM;
+	for (size_t k = learned ? learned - 1 : 0; k < n; k++) {
+		long status;
+		rc = send_reading(wb, c, on, &c->send[k], id, wire, &status, msg, msglen);
+		if (rc == 0 && slot < WB_LEARNED)
+			wb->learned[slot] = (unsigned char)(k + 1);
+		if (rc == 0 || learned || !other_reading(c, status)) {
+			exhausted = false;
+			break;
+		}
+		if (!first[0])
+			snprintf(first, sizeof(first), "%s", msg);
 	}
-	if (rc == 0)
-		cache_invalidate(wb->cache, inv); /* its lastreminder, its history */
-	api_answer_clear(&resp);
+	/* Every reading refused as not the service's: the likeliest one's reason. */
+	if (rc < 0 && exhausted && first[0] && n > 1)
+		snprintf(msg, msglen, "%s (and the other readings of this request too)", first);
+	if (rc == 0) {
+		cache_invalidate(wb->cache, on); /* an invoice's open amount, a draft gone */
+		if (c->changes_too)
+			cache_invalidate(wb->cache, schema_find(c->changes_too));
+	}
+out:
 	cJSON_Delete(wire);
 	cJSON_Delete(user);
 	return rc;

@@ -39,9 +39,16 @@ struct wb_post_hook {
 	void *ud;
 };
 
+/* Collections whose learned reading a struct wb keeps (schema_collection_index). */
+#define WB_LEARNED 32
+
 struct wb {
 	struct api *api;
 	struct cache *cache;
+	/* Per write-only collection (by schema_collection_index), which of its .send
+	 * readings the service took: 0 none yet, else its index + 1.  Written by wb_act,
+	 * read by any thread: atomic. */
+	_Atomic unsigned char learned[WB_LEARNED];
 };
 
 /* Saves @text as record @id of @c: 0 with *@sent false when it equals the
@@ -49,8 +56,8 @@ struct wb {
 int wb_edit(const struct wb *wb, const struct schema_collection *c, const char *id,
 	    const char *text, size_t len, bool *sent, char *msg, size_t msglen);
 
-/* What wb_create, wb_payment and wb_reminder return for a template saved as it is: nothing
- * sent, nothing refused; the text stays a new file (@msg says so). */
+/* What wb_create and wb_act return for a template saved as it is: nothing sent, nothing
+ * refused; the text stays a new file (@msg says so). */
 #define WB_UNSENT 1
 
 /* Creates a record of @c from @text (POST).  On success *@new_id is the new
@@ -66,16 +73,16 @@ int wb_create(const struct wb *wb, const struct schema_collection *c, const char
 	      const struct schema_collection **in, char *msg, size_t msglen,
 	      const struct wb_post_hook *hook);
 
-/* Registers a payment of invoice @nr from @text ({"amount": .., "date": ..}). */
-int wb_payment(const struct wb *wb, const char *nr, const char *text, size_t len, char *msg,
-	       size_t msglen);
-
-/* Sends a reminder of invoice @nr from @text ({"invoicenr": @nr, "attach_invoice":
- * true}): refused with -EINVAL and no call unless the text holds nothing else and
- * names @nr (a reminder e-mails the client); PUT invoices_reminder/<nr>, and once
- * POST invoices_reminder when that answers 404 or 405. */
-int wb_reminder(const struct wb *wb, const char *nr, const char *text, size_t len, char *msg,
-		size_t msglen);
+/* Sends @text, a new file <@id>.json of write-only collection @c (@c->acts_on set): a
+ * payment of invoice @id ({"amount": "full", "date": .., "method": ..}), a reminder, a
+ * draft to send.  Refused with -EINVAL and no call when it does not convert, or, for a
+ * deliberate collection, when it holds anything but @c's fields or does not name @id
+ * inside; with -ENOENT and no call when @c->must_exist and @c->acts_on lists no @id
+ * (its listing read, from the cache).  Then one request in the reading learned for
+ * @c, or, until one is, @c->send in order while they are refused as not this
+ * reading (schema.h); the listings it changes are dropped. */
+int wb_act(struct wb *wb, const struct schema_collection *c, const char *id, const char *text,
+	   size_t len, char *msg, size_t msglen);
 
 /* Deletes record @id of @c. */
 int wb_delete(const struct wb *wb, const struct schema_collection *c, const char *id, char *msg,

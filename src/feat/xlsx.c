@@ -79,6 +79,7 @@ static size_t put_cell(lxw_worksheet *ws, const struct table *t, size_t i, size_
 		}
 		break;
 	case FACTS_CSV_DATE:
+	case FACTS_CSV_DAY:
 		if (date_of(s, &dt)) {
 			worksheet_write_datetime(ws, row, col, &dt, date);
 			return 10;

@@ -20,7 +20,8 @@
 /* The facts of one record of a collection that views or exports read
  * (invoices, clients); one allocation, freed with free(). */
 struct facts {
-	char date[11];        /* invoices: "YYYY-MM-DD" (views/year/), or "" */
+	char date[11];        /* invoices: the day it is dated, "YYYY-MM-DD" (views/year/,
+				 views/quarter/, the VAT return), or "": schema_record_day() */
 	char duedate[11];     /* invoices, or "" */
 	char clientnr[24];    /* invoices: their client's number; clients: their own; or "" */
 	const char *name;     /* invoices: their copy of the client's company; clients:
@@ -69,6 +70,7 @@ enum facts_csv {
 	FACTS_CSV_INT,    /* 42 */
 	FACTS_CSV_MONEY,  /* 121.00: two decimals, '.' */
 	FACTS_CSV_DATE,   /* YYYY-MM-DD, empty for none */
+	FACTS_CSV_DAY,    /* the record's own date (schema_record_day), empty for none */
 	FACTS_CSV_STATUS, /* facts_status() */
 	FACTS_CSV_NUMBER, /* 21, 5.5: a number as it reads */
 	FACTS_CSV_LEDGER, /* the record's category (its cell, as text) shown as that
@@ -76,7 +78,7 @@ enum facts_csv {
 };
 struct facts_column {
 	const char *header;
-	const char *field;  /* NULL for FACTS_CSV_STATUS */
+	const char *field;  /* NULL for FACTS_CSV_STATUS and FACTS_CSV_DAY */
 	enum facts_csv fmt;
 };
 /* The export columns of @c (NULL, *@n = 0: no export). */

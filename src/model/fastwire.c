@@ -668,23 +668,30 @@ static long field_index(const struct schema_collection *c, const char *name)
 	return -1;
 }
 
-/* schema_record_date from the slots: the first mtime field that holds a date, in
- * *@t (0 for none).  False when a candidate holds an escape or a long text (the
- * reference path reads those). */
+/* schema_record_date from the slots: the first date field that holds a date, in
+ * *@t (0 for none).  False when a candidate holds an escape or a long text, or is a
+ * keyed list with elements (an invoice never sent, dated by its history): the
+ * reference path reads those. */
 static bool date_from(const struct schema_collection *c, const struct slot *slots,
 		      const char *end, time_t *t)
 {
 	*t = 0;
-	for (size_t k = 0; k < sizeof(c->mtime_fields) / sizeof(c->mtime_fields[0]) &&
-			   c->mtime_fields[k];
+	for (size_t k = 0; k < sizeof(c->date_fields) / sizeof(c->date_fields[0]) &&
+			   c->date_fields[k];
 	     k++) {
-		long i = field_index(c, c->mtime_fields[k]);
+		long i = field_index(c, c->date_fields[k]);
 		const char *p = i >= 0 ? slots[i].v : NULL, *e, *s;
 		char sbuf[64];
 		size_t n;
 
 		if (i < 0)
 			return false;
+		if (p && c->fields[i].type == SCHEMA_KEYED_LIST) {
+			const char *in = (*p == '[' || *p == '{') ? jt_ws(p + 1, end) : NULL;
+			if (in && in < end && (*in == ']' || *in == '}'))
+				continue; /* empty: no date */
+			return false;
+		}
 		if (!p || *p != '"')
 			continue;
 		e = string_end(p, end);

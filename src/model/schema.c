@@ -35,6 +35,8 @@
 #define RO    SCHEMA_F_READONLY
 #define REQ   SCHEMA_F_REQUIRED
 #define CRE   SCHEMA_F_CREATE
+#define ORTXT SCHEMA_F_OR_TEXT
+#define ASTXT SCHEMA_F_AS_TEXT
 
 /* ---- the data dictionary ---------------------------------------------------------------- */
 
@@ -62,6 +64,9 @@ static const struct schema_field line_fields[] = {
 	FX("price", FLOAT, 0, .example = "10"),
 	F("discount_pct", FLOAT, 0),
 	F("linetotal", FLOAT, RO),
+	/* The quotation page: input only, never sent back. */
+	FX("tax_country", STR, SCHEMA_F_INPUT,
+	   .note = "the country of a foreign VAT rate for this line"),
 };
 
 static const struct schema_field invoice_tax_fields[] = {
@@ -82,14 +87,18 @@ static const struct schema_field client_fields[] = {
 	F("showcontact", BOOL, 0),
 	FX("company", STR, 0, .example = "\"Example company\""),
 	F("address", STR, 0),
+	FX("address_addon", STR, 0, .note = "an extra address line"),
+	FX("addon", STR, 0, .note = "extra information, such as a department"),
 	F("zipcode", STR, 0),
 	F("city", STR, 0),
-	FX("country", INT, 0, .example = "146",
-	   .note = "a country id from countrylist/ (146: Nederland)"),
+	/* The clients page: an id, or a name the service finds the id of. */
+	FX("country", INT, ORTXT, .example = "146",
+	   .note = "a country id from countrylist/ (146: Nederland), or a country's name as "
+		   "text (\"Duitsland\"), sent as written: the service looks the id up"),
 	F("phone", STR, 0),
 	F("mobile", STR, 0),
 	F("email", STR, 0),
-	F("email_reminder", STR, 0),
+	FX("email_reminder", STR, 0, .note = "the address reminders go to"),
 	F("default_email", INT, 0),
 	F("bankcode", STR, 0),
 	F("biccode", STR, 0),
@@ -144,7 +153,10 @@ static const struct schema_field invoice_fields[] = {
 	F("email", STR, RO),
 	F("taxnumber", STR, RO),
 	F("invoicenote", STR, 0),
-	F("date", DATE, 0),
+	/* No invoice the live service sent has one (the captured records are dated by
+	 * `sent` and `history`): read when present, never sent. */
+	FX("date", DATE, RO, .note = "not in the service's records; when one is there, it "
+				      "dates the invoice"),
 	FL("lines", REQ, "line", line_fields),
 	FX("discounttype", STR, 0, .example = "\"amount\""),
 	F("discount", FLOAT, 0),
@@ -188,6 +200,10 @@ static const struct schema_field invoice_fields[] = {
 static const struct schema_field saved_fields[] = {
 	F("id", INT, RO),
 	F("savename", STR, 0),
+	/* The saved-invoices page's read-only fields. */
+	FX("name", STR, RO, .note = "the draft's unique name (savename sets it)"),
+	FX("alreadypaid", FLOAT, RO, .note = "the amount already marked paid"),
+	FX("alreadypaidmethod", STR, RO, .note = "how that was paid"),
 	F("profile", INT, 0),
 	F("clientnr", INT, 0),
 	FO("reference", 0, reference_fields),
@@ -266,6 +282,8 @@ static const struct schema_field quotation_fields[] = {
 	F("tax", FLOAT, RO),
 	F("totalintax", FLOAT, RO),
 	FL("taxes", RO, "tax", invoice_tax_fields),
+	FX("profile_name", STR, RO, .note = "the name of its profile"),
+	FX("category_name", STR, RO, .note = "the name of its category"),
 	/* A template saves: a draft is the one action that reaches no client. */
 	FX("action", STR, CRE, .example = "\"save\"", .values = quotation_actions,
 	   .note = "send: e-mailed to the client; save: kept as a draft"),
@@ -294,12 +312,27 @@ static const struct schema_field reminder_fields[] = {
 	FX("attach_invoice", BOOL, 0, .example = "true", .note = "attach the invoice's PDF"),
 };
 
-/* A payment: PUT invoices_payment/<invoicenr> (the spec's one write on invoices). */
+/* A payment: POST invoices_payment/<invoicenr> (the official payment page: `date`
+ * required, `amount` a string, "full" for what is open, an optional `method`). */
+static const char *const payment_words[] = {"full", NULL};
+
 static const struct schema_field payment_fields[] = {
 	/* In the path, not the body. */
 	FX("invoicenr", STR, RO, .note = "the file name: invoices_payment/<invoicenr>.json"),
-	FX("amount", FLOAT, REQ, .example = "10"),
-	F("date", DATE, 0),
+	FX("amount", FLOAT, REQ | ORTXT | ASTXT, .example = "\"full\"", .values = payment_words,
+	   .note = "the amount paid (12.50), or \"full\": all that is open; sent as text"),
+	FX("date", DATE, REQ, .note = "the day it was paid"),
+	FX("method", STR, 0, .note = "how it was paid (\"bank\", \"cash\", ...)"),
+};
+
+/* Sending a draft: POST invoices_saved (the saved-invoices page: "send saved
+ * invoice(s)").  It e-mails the client, so the file must name its draft inside, as its
+ * file name does (see .deliberate). */
+static const struct schema_field draft_send_fields[] = {
+	FX("id", INT, REQ, .example = "0",
+	   .note = "the draft's id again, as in the file name: invoices_saved_send/<id>.json"),
+	FX("sendmethod", STR, 0, .example = "\"email\"", .values = invoice_sendmethods,
+	   .note = "how the invoice goes to the client"),
 };
 
 #define M_ALL (SCHEMA_M_LIST | SCHEMA_M_GET | SCHEMA_M_POST | SCHEMA_M_PUT | SCHEMA_M_DELETE)
@@ -307,22 +340,25 @@ static const struct schema_field payment_fields[] = {
 
 static const struct schema_collection collections[] = {
 	{.name = "clients", .one_key = "client", .id_field = "clientnr", .id_type = INT,
-	 .methods = M_ALL, .mtime_fields = {"timestamp", "lastinvoice"},
+	 .methods = M_ALL, .date_fields = {"timestamp", "lastinvoice"},
 	 .fields = client_fields, .nfields = N(client_fields)},
 	{.name = "products", .one_key = "product", .id_field = "id", .id_type = INT,
 	 .methods = M_ALL, .fields = product_fields, .nfields = N(product_fields)},
 	{.name = "invoices", .one_key = "invoice", .id_field = "invoicenr", .id_type = STR,
 	 .methods = M_RD | SCHEMA_M_POST, .pdf_path = "invoices_pdf", .whole_marker = "lines",
-	 .mtime_fields = {"date", "sent"}, .fields = invoice_fields, .nfields = N(invoice_fields),
+	 /* Dated by `sent` (or a `date`, where one is sent), else by its first dated event:
+	  * docs/SEMANTICS.md, "Dates". */
+	 .date_fields = {"date", "sent", "history"},
+	 .fields = invoice_fields, .nfields = N(invoice_fields),
 	 /* Dutch invoice numbers run on without gaps: a sent one is corrected with a credit
 	  * invoice, not deleted. */
 	 .delete_guard = "sent", .restore_action = "save"},
 	{.name = "invoices_saved", .one_key = "invoices_saved", .id_field = "id", .id_type = INT,
-	 .methods = M_RD, .mtime_fields = {"datesaved", "date"},
+	 .methods = M_RD, .date_fields = {"datesaved", "date"},
 	 .fields = saved_fields, .nfields = N(saved_fields), .restore_action = "save"},
 	/* The API wraps a repeated invoice in the saved one's key. */
 	{.name = "invoices_repeated", .one_key = "invoices_saved", .id_field = "id", .id_type = INT,
-	 .methods = M_RD, .mtime_fields = {"datesaved", "initialdate"},
+	 .methods = M_RD, .date_fields = {"datesaved", "initialdate", "nextsenddate"},
 	 .fields = saved_fields, .nfields = N(saved_fields), .restore_action = "save"},
 	{.name = "profiles", .id_field = "id", .id_type = INT, .methods = SCHEMA_M_LIST,
 	 .fields = profile_fields, .nfields = N(profile_fields)},
@@ -330,24 +366,45 @@ static const struct schema_collection collections[] = {
 	 .methods = SCHEMA_M_LIST, .fields = tax_fields, .nfields = N(tax_fields)},
 	{.name = "countrylist", .id_field = "id", .id_type = INT, .methods = SCHEMA_M_LIST,
 	 .lang_path = true, .fields = country_fields, .nfields = N(country_fields)},
-	/* Write-only: a payment file names its invoice; nothing to list. */
+	/* Write-only: a payment file names its invoice; nothing to list.  POST is the
+	 * official page's reading, PUT py v0's. */
 	{.name = "invoices_payment", .id_field = "invoicenr", .id_type = STR,
-	 .methods = SCHEMA_M_PUT, .fields = payment_fields, .nfields = N(payment_fields)},
+	 .methods = SCHEMA_M_PUT, .acts_on = "invoices",
+	 .send = {{"POST", "invoices_payment/%s", NULL}, {"PUT", "invoices_payment/%s", NULL}},
+	 .done = "registered a payment on invoice", .what = "a payment",
+	 .fields = payment_fields, .nfields = N(payment_fields)},
 	/* No known fields: everything is shown as it comes. */
 	{.name = "balance", .methods = SCHEMA_M_LIST, .single = true},
 	/* The quotation PDF's path is in no source: quotations_pdf/<id> by analogy with
-	 * invoices_pdf is our reading; the others are tried when it answers 404/405
-	 * (README, "Where the API reference is uncertain"). */
+	 * invoices_pdf is our reading; the others are tried when it answers 404/405.
+	 * POST is a reading too: the official quotation page has no POST row, though its
+	 * `action` field is required (README, "Where the API reference is uncertain"). */
 	{.name = "quotations", .one_key = "quotation", .id_field = "id", .id_type = INT,
 	 .methods = M_ALL, .pdf_path = "quotations_pdf",
 	 .pdf_also = {"quotations/%s/pdf", "quotation_pdf/%s"}, .whole_marker = "lines",
-	 .mtime_fields = {"date"}, .fields = quotation_fields, .nfields = N(quotation_fields)},
+	 .date_fields = {"date"}, .fields = quotation_fields, .nfields = N(quotation_fields)},
 	{.name = "categories", .id_field = "id", .id_type = INT, .methods = SCHEMA_M_LIST,
 	 .fields = category_fields, .nfields = N(category_fields)},
-	/* Write-only, and deliberate: a reminder e-mails the client. */
+	/* Write-only, and deliberate: a reminder e-mails the client.  PUT is our reading
+	 * (as py's payments), POST with the number inside php's. */
 	{.name = "invoices_reminder", .id_field = "invoicenr", .id_type = STR,
-	 .methods = SCHEMA_M_PUT, .deliberate = true, .post_also = true,
+	 .methods = SCHEMA_M_PUT, .deliberate = true, .acts_on = "invoices",
+	 .send = {{"PUT", "invoices_reminder/%s", NULL}, {"POST", "invoices_reminder", NULL}},
+	 .done = "sent a reminder of invoice", .what = "a reminder",
 	 .fields = reminder_fields, .nfields = N(reminder_fields)},
+	/* Write-only, deliberate, and only for a draft of ours: the draft is sent to its
+	 * client and becomes an invoice.  Which body field names the draft is not on the
+	 * readable part of the saved-invoices page: `id`, as every other call names a
+	 * record, is our reading; a list `ids` and `invoicenr` are tried after a refusal
+	 * (README, "Where the API reference is uncertain"). */
+	{.name = "invoices_saved_send", .id_field = "id", .id_type = INT,
+	 .methods = SCHEMA_M_PUT, .deliberate = true, .must_exist = true,
+	 .acts_on = "invoices_saved", .changes_too = "invoices",
+	 .send = {{"POST", "invoices_saved", NULL}, {"POST", "invoices_saved", "ids"},
+		  {"POST", "invoices_saved", "invoicenr"}},
+	 .send_other_on_400 = true, .done = "sent as an invoice: draft",
+	 .what = "sending a draft",
+	 .fields = draft_send_fields, .nfields = N(draft_send_fields)},
 };
 
 /* clang-format on */
@@ -869,11 +926,46 @@ cJSON *schema_list_items(const cJSON *body)
 	return list_items(body, true);
 }
 
+/* True when no member of object @o is named as a field of @c. */
+static bool no_field_names(const struct schema_collection *c, const cJSON *o)
+{
+	const cJSON *m;
+
+	cJSON_ArrayForEach(m, o)
+	{
+		if (schema_field_find(c, m->string))
+			return false;
+	}
+	return true;
+}
+
+bool schema_is_listing(const struct schema_collection *c, const cJSON *body)
+{
+	const cJSON *m;
+
+	if (cJSON_IsArray(body))
+		return true;
+	if (!cJSON_IsObject(body) || !body->child)
+		return false;
+	m = body->child;
+	if (!m->next) {
+		/* {"clients": [...]} or {"clients": {"0": {..}, "1": {..}}}; never the
+		 * record's own wrapper, nor a record of one field. */
+		if ((c && c->one_key && strcmp(m->string, c->one_key) == 0) ||
+		    schema_field_find(c, m->string))
+			return false;
+		return cJSON_IsArray(m) ||
+		       (all_objects(m) && m->child->next && no_field_names(c, m));
+	}
+	/* {"0": {..}, "1": {..}}: records keyed by index or id. */
+	return all_objects(body) && no_field_names(c, body);
+}
+
 const cJSON *schema_unwrap_one(const struct schema_collection *c, const cJSON *body)
 {
 	const cJSON *m;
 
-	if (!cJSON_IsObject(body))
+	if (!cJSON_IsObject(body) || schema_is_listing(c, body))
 		return NULL;
 	m = body->child;
 	/* A record of one field looks like a wrapper: tell them apart by the key. */
@@ -953,20 +1045,56 @@ time_t schema_date_of(const char *s)
 	return timegm(&tm);
 }
 
-time_t schema_record_date(const struct schema_collection *c, const cJSON *rec)
+/* @v's date as "YYYY-MM-DD" into @day when it is a string holding one. */
+static bool day_of(const cJSON *v, char day[11])
+{
+	if (!cJSON_IsString(v) || !schema_date_of(v->valuestring))
+		return false;
+	memcpy(day, v->valuestring, 10);
+	day[10] = '\0';
+	return true;
+}
+
+/* The date of keyed list @v (field @f): that of its first element whose DATE field
+ * holds one. */
+static bool list_day(const struct schema_field *f, const cJSON *v, char day[11])
+{
+	const cJSON *e;
+	size_t k;
+
+	if (!cJSON_IsArray(v))
+		return false;
+	cJSON_ArrayForEach(e, v)
+	{
+		for (k = 0; k < f->nsub; k++)
+			if (f->sub[k].type == SCHEMA_DATE &&
+			    day_of(cJSON_GetObjectItemCaseSensitive(e, f->sub[k].name), day))
+				return true;
+	}
+	return false;
+}
+
+bool schema_record_day(const struct schema_collection *c, const cJSON *rec, char day[11])
 {
 	size_t i;
 
-	if (!c)
-		return 0;
-	for (i = 0; i < N(c->mtime_fields) && c->mtime_fields[i]; i++) {
-		const cJSON *v = cJSON_GetObjectItemCaseSensitive(rec, c->mtime_fields[i]);
-		time_t t = schema_date_of(cJSON_IsString(v) ? v->valuestring : "");
+	day[0] = '\0';
+	for (i = 0; c && i < N(c->date_fields) && c->date_fields[i]; i++) {
+		const struct schema_field *f = schema_field_find(c, c->date_fields[i]);
+		const cJSON *v = cJSON_GetObjectItemCaseSensitive(rec, c->date_fields[i]);
 
-		if (t)
-			return t;
+		if (f && f->type == SCHEMA_KEYED_LIST ? list_day(f, v, day) : day_of(v, day))
+			return true;
 	}
-	return 0;
+	day[0] = '\0';
+	return false;
+}
+
+time_t schema_record_date(const struct schema_collection *c, const cJSON *rec)
+{
+	char day[11];
+
+	return schema_record_day(c, rec, day) ? schema_date_of(day) : 0;
 }
 
 bool schema_parse_number(const char *s, double *out)
@@ -1001,13 +1129,41 @@ static void set_err(char *dst, size_t n, const char *fmt, ...)
  * say what a request body's values must look like; the v1 clients (php json_encode, .NET
  * Json.NET) send JSON bodies with native types, so that is the likeliest reading:
  *   STRING        a string (a number is sent as its text)
- *   INT, FLOAT    a JSON number (numeric strings such as "42" or "10,92" are converted)
+ *   INT, FLOAT    a JSON number (numeric strings such as "42" or "10,92" are converted);
+ *                 as text with SCHEMA_F_AS_TEXT; other text as written with
+ *                 SCHEMA_F_OR_TEXT
  *   BOOL          true / false (0/1 and the wire's string spellings are accepted)
  *   DATE          "YYYY-MM-DD"
  *   null          "" for every scalar type: the wire's own empty value
  *   OBJECT        an object of its sub-fields ({} when empty or null)
  *   KEYED_LIST    {"line1": .., "line2": ..} ({} when empty or null)
  */
+/* Text a SCHEMA_F_OR_TEXT number takes: any (a country's name) or, when the field has
+ * .values, one of them ("full"). */
+static bool text_allowed(const struct schema_field *f, const cJSON *v)
+{
+	if (!*v->valuestring)
+		return false;
+	for (size_t i = 0; f->values && f->values[i]; i++)
+		if (!strcmp(f->values[i], v->valuestring))
+			return true;
+	return !f->values;
+}
+
+/* "expected a number", or what else the field takes. */
+static void number_err(const struct schema_field *f, const char *path, char *err, size_t errlen)
+{
+	if (!(f->flags & SCHEMA_F_OR_TEXT)) {
+		set_err(err, errlen, "field '%s': expected a number", path);
+		return;
+	}
+	if (!f->values) {
+		set_err(err, errlen, "field '%s': expected a number or a name", path);
+		return;
+	}
+	set_err(err, errlen, "field '%s': expected a number or \"%s\"", path, f->values[0]);
+}
+
 static cJSON *to_wire_scalar(const struct schema_field *f, const cJSON *v, const char *path,
 			     char *err, size_t errlen)
 {
@@ -1031,13 +1187,22 @@ static cJSON *to_wire_scalar(const struct schema_field *f, const cJSON *v, const
 	case SCHEMA_FLOAT:
 		if (cJSON_IsNumber(v) && isfinite(v->valuedouble))
 			d = v->valuedouble;
-		else if (!cJSON_IsString(v) || !parse_number(v->valuestring, &d)) {
-			set_err(err, errlen, "field '%s': expected a number", path);
+		else if (cJSON_IsString(v) && parse_number(v->valuestring, &d))
+			;
+		else if ((f->flags & SCHEMA_F_OR_TEXT) && cJSON_IsString(v) && text_allowed(f, v))
+			return cJSON_CreateString(v->valuestring); /* as written: a name, "full" */
+		else {
+			number_err(f, path, err, errlen);
 			return NULL;
 		}
 		if (f->type == SCHEMA_INT && !is_integral(d)) {
 			set_err(err, errlen, "field '%s': expected a whole number", path);
 			return NULL;
+		}
+		if (f->flags & SCHEMA_F_AS_TEXT) {
+			char num[32];
+			jt_number(d, num);
+			return cJSON_CreateString(num);
 		}
 		return cJSON_CreateNumber(d);
 	case SCHEMA_BOOL:

@@ -33,6 +33,15 @@ enum schema_type {
 #define SCHEMA_F_READONLY 0x1u /* computed or owned by the API: never sent back */
 #define SCHEMA_F_REQUIRED 0x2u /* must be present when creating or editing */
 #define SCHEMA_F_CREATE   0x4u /* only meaningful when creating (invoice action...) */
+/* A number that may also be given as text, sent as written: a client's country by its
+ * name (the service looks the id up), a payment's "full".  With .values, the text must
+ * be one of them (checked: refused before any call otherwise). */
+#define SCHEMA_F_OR_TEXT  0x8u
+/* A number the API takes as text: sent as a string ("12.5"), not a JSON number. */
+#define SCHEMA_F_AS_TEXT  0x10u
+/* Input only: sent when a file gives it, never in what the service sends back, and
+ * left out of templates (an empty one would be sent with every record made). */
+#define SCHEMA_F_INPUT    0x20u
 
 struct schema_field {
 	const char *name;
@@ -45,8 +54,19 @@ struct schema_field {
 	/* For people, not for conversion: templates/ and the field reference (docs/FIELDS.md,
 	 * the man page) show these; schema_to_wire() checks none of them. */
 	const char *example;             /* JSON text of a template's value; NULL: by type */
-	const char *const *values;       /* the values the API reference allows, NULL-ended */
+	const char *const *values;       /* the values the API reference allows, NULL-ended
+					    (checked only with SCHEMA_F_OR_TEXT) */
 	const char *note;                /* one line for the field reference, or NULL */
+};
+
+/* One reading of how a write-only collection's file is sent (schema_collection.send):
+ * @method to @path, where "%s" is the file's identifier, %-escaped; without "%s" the
+ * identifier goes in the body, under @body_id ("ids": as a one-element list) or, when
+ * @body_id is NULL, as the file has it. */
+struct schema_send {
+	const char *method;
+	const char *path;
+	const char *body_id;
 };
 
 /* Methods a collection allows. */
@@ -68,16 +88,36 @@ struct schema_collection {
 	 * 405: "%s" is the escaped id ("quotations/%s/pdf"); unused entries NULL. */
 	const char *pdf_also[3];
 	const char *whole_marker;   /* a field only whole records carry; NULL: listings are whole */
-	const char *mtime_fields[3];/* date fields tried in order for a file's mtime */
+	/* The record's date (its file time, its year and quarter in views/ and exports/):
+	 * the first of these fields that holds one.  A keyed list (an invoice's history)
+	 * holds the date of its first element that has one (in the element's DATE field).
+	 * The one place an invoice's date is decided: schema_record_day(). */
+	const char *date_fields[4];
+	/* A write-only collection (methods SCHEMA_M_PUT, no listing): a new file
+	 * <id>.json is one request about record <id> of @acts_on.  @send holds the
+	 * readings of that request, the likeliest first; the next is tried when one answers
+	 * 404 or 405 (or 400, with @send_other_on_400: a body naming the record under a name
+	 * the service does not read is refused, not acted on), and the first that works is
+	 * the one used for the rest of the mount (feat/writeback.c). */
+	const char *acts_on;
+	struct schema_send send[3];
+	/* Another collection whose listing the request changes (a draft sent becomes an
+	 * invoice), or NULL. */
+	const char *changes_too;
+	/* What the status file's change log says once the service took it, before the
+	 * identifier ("registered a payment on invoice"), and what a file here is, for
+	 * messages ("a payment"). */
+	const char *done, *what;
+	bool send_other_on_400;
+	/* The identifier must name a record listed in @acts_on (a draft of ours): refused
+	 * with ENOENT before the request otherwise. */
+	bool must_exist;
+	/* A write-only collection whose file must hold its own name in id_field and
+	 * nothing but the fields of the table (a reminder, a draft sent: they e-mail the
+	 * client, so an accidental copy of another record is refused, never sent). */
+	bool deliberate;
 	bool single;                /* one object, shown as <name>.json in the root (balance) */
 	bool lang_path;             /* listed as <name>/<lang> when -o lang is set (countrylist) */
-	/* A write-only collection whose file must hold its own name in id_field and
-	 * nothing but the fields of the table (a reminder: an accidental copy of another
-	 * record is refused, never sent). */
-	bool deliberate;
-	/* A write-only collection's other reading: POST <name> with the id in the body,
-	 * tried once when the PUT to <name>/<id> answers 404 or 405. */
-	bool post_also;
 	/* A record whose field of this name holds a value (a sent invoice: "sent") is not
 	 * deleted unless the mount allows it (-o allow_invoice_delete); NULL: no guard. */
 	const char *delete_guard;
@@ -112,8 +152,13 @@ cJSON *schema_list_items(const cJSON *body);
 /* The record inside a GET-one body: {"client":{...}} (or any single-key
  * wrapper whose value is an object and whose key is no field of @c, since a
  * bare record may have one field) or the bare record.  Borrowed pointer into
- * @body, NULL when @body is not an object or its one_key wrapper holds none. */
+ * @body, NULL when @body is not an object or its one_key wrapper holds none, and
+ * NULL for a listing (what schema_list_items reads as one: an array, a wrapper
+ * around one, an object whose members are all records): a service may answer the
+ * GET of a record it does not have with its whole list, which is never the record. */
 const cJSON *schema_unwrap_one(const struct schema_collection *c, const cJSON *body);
+/* True when @body is a listing in that sense (an answer of "no such record"). */
+bool schema_is_listing(const struct schema_collection *c, const cJSON *body);
 
 /* Identifier of a record (wire or pythonic form) as a string: "42",
  * "2024/0042", "21-H" for composite names.  An INT part is written without
@@ -139,9 +184,11 @@ bool schema_record_is_whole(const struct schema_collection *c, const cJSON *wire
  * Caller deletes. */
 cJSON *schema_from_wire(const struct schema_collection *c, const cJSON *wire);
 
-/* The record's date for file times: the first mtime_fields entry that holds a
- * valid "YYYY-MM-DD" (or a "YYYY-MM-DD HH:MM:SS" kept as it came: its date),
- * at 12:00 UTC, or 0 when none does.  @rec is pythonic. */
+/* The record's date by @c's date_fields: the first that holds a valid "YYYY-MM-DD"
+ * (or a "YYYY-MM-DD HH:MM:SS" kept as it came: its date), as "YYYY-MM-DD" into @day
+ * (11 bytes); false, @day "", when none does.  @rec is pythonic. */
+bool schema_record_day(const struct schema_collection *c, const cJSON *rec, char day[11]);
+/* The same date at 12:00 UTC (file times), or 0 when there is none. */
 time_t schema_record_date(const struct schema_collection *c, const cJSON *rec);
 
 /* The rules of the wire -> pythonic conversion for one scalar, for model/fastwire.c

@@ -84,12 +84,13 @@ static cJSON *value_of(const struct schema_field *f)
 	return NULL;
 }
 
-/* Every field of @fields a user may send (none read-only), with its template value. */
+/* Every field of @fields a user may send (none read-only, none input-only), with its
+ * template value. */
 static cJSON *object_of(const struct schema_field *fields, size_t n)
 {
 	cJSON *o = cJSON_CreateObject();
 	for (size_t i = 0; o && i < n; i++) {
-		if (fields[i].flags & SCHEMA_F_READONLY)
+		if (fields[i].flags & (SCHEMA_F_READONLY | SCHEMA_F_INPUT))
 			continue;
 		cJSON *v = value_of(&fields[i]);
 		if (!v || !cJSON_AddItemToObject(o, fields[i].name, v)) {

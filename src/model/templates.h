@@ -2,10 +2,12 @@
  *
  * One template per collection a user can make records in: those the API can
  * POST to (clients, products, invoices) and the write-only ones whose new
- * file is a PUT to the name (invoices_payment/<invoicenr>.json).  A template
+ * file is one request about the record it is named after
+ * (invoices_payment/<invoicenr>.json).  A template
  * holds every field a user may send when creating, in dictionary order, each
  * with its .example (or a value of its type: "", 0, false, null), a keyed list
- * with one element, and no read-only field; schema_to_wire() takes it as it is.
+ * with one element, and no read-only field; schema_to_wire() takes it as it is, but
+ * for a required date it leaves null (a payment's day is the user's to say).
  * Nothing here is stored: the text is made again on each call, the same each
  * time, so it costs no state and no API call.
  */

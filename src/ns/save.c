@@ -770,10 +770,8 @@ static int send_text(struct save *s, struct node *n, const char *text, size_t le
 {
 	if (x->kind == N_JSON)
 		return wb_edit(s->wb, x->c, x->id, text, len, &x->changed, msg, msglen);
-	if (!(x->c->methods & SCHEMA_M_POST) && x->c->deliberate)
-		return wb_reminder(s->wb, x->id, text, len, msg, msglen);
 	if (!(x->c->methods & SCHEMA_M_POST))
-		return wb_payment(s->wb, x->id, text, len, msg, msglen);
+		return wb_act(s->wb, x->c, x->id, text, len, msg, msglen);
 	struct posting po = {.s = s, .n = n, .lname = x->lname, .text = text, .len = len};
 	struct wb_post_hook hook = {.fn = posting, .ud = &po};
 	return wb_create(s->wb, x->c, text, len, &x->pending, &x->new_id, &x->in, msg, msglen,
@@ -815,23 +813,22 @@ static void taken(struct save *s, struct node *n, struct sent *x, bool same,
 		if (x->changed)
 			events_change(s->events, "updated %s", x->what);
 	} else if (!(x->c->methods & SCHEMA_M_POST)) {
-		if (x->c->deliberate)
-			events_change(s->events, "sent a reminder of invoice %s (%s)", x->id,
-				      x->what);
-		else
-			events_change(s->events, "registered a payment on invoice %s (%s)", x->id,
-				      x->what);
+		events_change(s->events, "%s %s (%s)", x->c->done, x->id, x->what);
 		inode_set_kind(s->inodes, n, N_SCRATCH);
 		if (x->lname)
 			inode_local_del(s->inodes, dir, x->lname);
-		/* A payment changes its invoice: its open amount, its status. */
-		const struct schema_collection *inv = schema_find("invoices");
+		/* It changes its record (an invoice's open amount and status; a draft
+		 * gone) and what it lists, and maybe another listing (a new invoice). */
+		const struct schema_collection *on = schema_find(x->c->acts_on);
 		struct node *r;
-		if ((r = inode_find_record(s->inodes, inv, N_JSON, x->id)))
+		if (on && (r = inode_find_record(s->inodes, on, N_JSON, x->id)))
 			effect_now(fx, r->ino);
-		if ((r = inode_find_record(s->inodes, inv, N_PDF, x->id)))
+		if (on && (r = inode_find_record(s->inodes, on, N_PDF, x->id)))
 			effect_now(fx, r->ino);
-		effect_now(fx, inode_coll_ino(inv));
+		if (on)
+			effect_now(fx, inode_coll_ino(on));
+		if (x->c->changes_too)
+			effect_now(fx, inode_coll_ino(schema_find(x->c->changes_too)));
 	} else {
 		made(s, n, x, fx);
 	}

@@ -1665,6 +1665,17 @@ static int fetch_one(struct cache *cache, const struct schema_collection *c, con
 	if (rc < 0)
 		goto out;
 	const cJSON *rec = schema_unwrap_one(c, body);
+	char *got = rec ? schema_record_id(c, rec) : NULL;
+	/* A service may answer the GET of a record it does not have with its whole
+	 * list: the record is not there.  So is one that names another record. */
+	if (schema_is_listing(c, body) || (got && strcmp(got, id) != 0)) {
+		events_error(cache->cfg.events, what,
+			     "the service answered with a list or another record: not found");
+		free(got);
+		rc = -ENOENT;
+		goto out;
+	}
+	free(got);
 	*out = rec ? record_new(c, rec) : NULL;
 	if (!*out) {
 		events_error(cache->cfg.events, what, "the service sent a record this client cannot read");

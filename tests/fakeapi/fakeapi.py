@@ -52,7 +52,15 @@ gives its `name`.  `categories` missing gets the built-in ones; `[]` is none.  I
 Wire form
 ---------
 Scalars are strings ("clientnr":"42", "price":"10.92"), booleans "0"/"1", empty dates "",
-empty objects [] (reference, lines, taxes, history).  Invoice lines are an object keyed
+empty objects [] (reference, lines, taxes, history).  By default the fake serves records
+as those captured from the live service show them: invoices without `date` (dated by
+`sent`, "" when never sent, and by `history` events {"date","time","description"}; one
+generated invoice in 23 was never sent), drafts with read-only `name`, `alreadypaid`,
+`alreadypaidmethod` and `datesaved`, quotations with `profile_name` and `category_name`,
+and clients in the 2015 capture's forms (--wire-forms live2015: php's underscore names,
+"true"/"false" beside "0"/"1").  The other readings are switches: --invoice-date,
+--wire-forms net (or any WIRE_FORMS), --payment-method, --draft-send-field,
+--missing-one-lists, --reminder-method, --bare-one, --wrapped-lists, ... (see WIRE).  Invoice lines are an object keyed
 line1.. whose values hold real JSON numbers; taxes keyed tax1.. ({rate,sum,sum_of} as
 numbers); history keyed item1.. ({date,time,description} strings).  Responses are
 encoded like PHP's json_encode defaults: compact, non-ASCII as \\uXXXX, "/" as "\\/".
@@ -160,8 +168,9 @@ WIRE = {
     # N calls per hour is tested in seconds, with factuurfs run under the same
     # FACTUURFS_HOUR_SECONDS).  No X-RateLimit-Reset header: no source names one.
     "hour_seconds": 3600.0,
-    # Success status of POST clients|products|invoices.  Alternative: 200 (every client
-    # accepts any 2xx).
+    # Success status of every POST (clients, products, invoices, quotations, payments,
+    # reminders, drafts sent): 201, as a client written against the live service
+    # checks (rb fs_api base_service.rb).  Alternative: 200 (every client accepts any 2xx).
     "created_status": 201,
     # Success of PUT, DELETE and payments: 200 with an empty body.  Alternative: 204, or
     # a body no client reads.
@@ -233,16 +242,38 @@ WIRE = {
     #   partly: 0 < open < totalintax;  toomuch: open < 0;  paid: open == 0 and not
     #   uncollectible;  uncollectible: uncollectible date set.
     "filters": ("open", "overdue", "sent", "partly", "toomuch", "paid", "uncollectible"),
-    # Payments (PUT invoices_payment/<nr> or POST invoices_payment with invoicenr):
-    # amount must be a number > 0; date optional (default today) but must be YYYY-MM-DD.
-    # Success: ok_status with an empty body.
+    # Payments (option --payment-method post|put|both): POST invoices_payment/<id or
+    # invoicenr> (the official payment page), or with the invoicenr in the body (php);
+    # PUT invoices_payment/<invoicenr> is py v0's older reading.  The method refused
+    # answers 405.  `date` (YYYY-MM-DD) is required, `amount` a number as text ("12.50";
+    # a JSON number is taken too) or "full" (what is open), `method` optional.  Success:
+    # created_status (POST) or ok_status (PUT), with an empty body.
+    "payment_methods": ("POST",),
+    # Invoices carry no `date` (none of the captured live records has one): they are
+    # dated by `sent` ("" when never sent) and their `history` events.  Option
+    # --invoice-date: every invoice made also carries `date` (the older reading).
+    "invoice_date": False,
+    # POST invoices_saved sends drafts (the saved-invoices page).  Which body field names
+    # them is not on the readable page (option --draft-send-field): "id" (likeliest, as
+    # every other call names a record), "invoicenr", or "ids" (a list).  The draft
+    # becomes an invoice with a new invoicenr (as action send) and leaves invoices_saved;
+    # `sendmethod` is optional (default: the client's).  Answers created_status with the
+    # new invoice numbers as plain text, one a line.
+    "draft_send_field": "id",
+    # GET of one record that does not exist (option --missing-one-lists): 404, or the
+    # whole list with 200, as rb fs_api says the live service may answer.
+    "missing_one_lists": False,
+    # The product note field (changelog 1.0.3) has no known name: this fake calls it
+    # "notes" (as clients'), and serves it only on a product that has one.
+    "product_note_field": "notes",
     # New invoices (POST, any action) default paymentperiod to the client's `top` and the
     # discount to the client's `stddiscount` (as a percentage) unless the body sets them.
     # Action send numbers the invoice "<this year>-NNNN" (next free number of the year).
     # Saved and repeated invoices share one id sequence (both answer under key
     # "invoices_saved").
     # The 403 for a spent budget is checked before authentication and before faults.
-    # Quotations: POST answers the new id as a bare number (as clients and products);
+    # Quotations: POST (uncertain: the official quotation page has no POST row, though it
+    # marks `action` required) answers the new id as a bare number (as clients and products);
     # action send|save (send needs sendmethod); PUT merges as for clients.
     # The quotation PDF's path is in no source (option --quotation-pdf-path): our guess
     # "quotations_pdf/{id}" by analogy with invoices_pdf; alternatives
@@ -260,10 +291,11 @@ WIRE = {
     # countrylist/<lang> (option --no-countrylist-lang: only countrylist, 404 for /<lang>).
     "countrylist_lang": True,
     # The forms records are served in (option --wire-forms, a comma list of WIRE_FORMS
-    # or WIRE_PRESETS names; empty: the forms above, .NET spelling).  Stored records
-    # stay in the forms above; each answer is dressed on its way out, and input takes
-    # every form (aliases, "true"/"false", numbers) as before.
-    "wire_forms": (),
+    # or WIRE_PRESETS names; "net": none, the forms above with the .NET spelling).
+    # Default: the 2015 capture's (live2015).  Stored records stay in the forms above;
+    # each answer is dressed on its way out, and input takes every form (aliases,
+    # "true"/"false", numbers) as before.
+    "wire_forms": ("underscore", "truefalse"),
 }
 
 # The forms the live service has been seen to send (the API reference's correction of
@@ -280,6 +312,8 @@ WIRE_PRESETS = {
     # What a third public client keeps as copied from the live service (2015):
     # underscores, "true"/"false" beside "0"/"1", "" for no date, JSON numbers in lines.
     "live2015": ("underscore", "truefalse"),
+    # None of the forms: the .NET client's spelling, "0"/"1" for every boolean.
+    "net": (),
 }
 TRUEFALSE_FIELDS = {"clients": ("showcontact", "tax_shifted", "notes_on_invoice", "active")}
 
@@ -291,7 +325,8 @@ REALM = "factuursturen"
 # ---------------------------------------------------------------------------------------
 CLIENT_FIELDS = [
     ("clientnr", "int"), ("contact", "str"), ("showcontact", "bool"), ("company", "str"),
-    ("address", "str"), ("zipcode", "str"), ("city", "str"), ("country", "str"),
+    ("address", "str"), ("address_addon", "str"), ("addon", "str"), ("zipcode", "str"),
+    ("city", "str"), ("country", "str"),
     ("phone", "str"), ("mobile", "str"), ("email", "str"), ("bankcode", "str"),
     ("biccode", "str"), ("taxnumber", "str"), ("tax_shifted", "bool"), ("sendmethod", "str"),
     ("paymentmethod", "str"), ("top", "int"), ("stddiscount", "float"), ("mailintro", "str"),
@@ -312,6 +347,8 @@ CLIENT_DEFAULTS = {"country": "146", "active": "1", "top": "14", "sendmethod": "
 PRODUCT_FIELDS = [("id", "int"), ("code", "str"), ("name", "str"), ("price", "money"),
                   ("taxes", "int"), ("priceintax", "money")]
 PRODUCT_READONLY = {"id", "priceintax"}
+# Invoice fields a record may lack: `date` (see WIRE["invoice_date"]).
+INVOICE_OPTIONAL = ("date",)
 PRODUCT_DEFAULTS = {"taxes": "21"}
 
 INVOICE_FIELDS = [
@@ -344,21 +381,27 @@ INVOICE_POST_ACTION = [("clientnr", "int"), ("lines", "lines"), ("action", "str"
                        ("initialdate", "date"), ("finalsenddate", "date"),
                        ("frequency", "str"), ("repeattype", "str")]
 
+# The saved-invoices page: read-only `name` (the draft's unique name, set by savename),
+# `alreadypaid` (amount already marked paid) and `alreadypaidmethod`; `datesaved`.
 SAVED_FIELDS = [
-    ("id", "int"), ("savename", "str"), ("profile", "int"), ("clientnr", "int"),
+    ("id", "int"), ("savename", "str"), ("name", "str"), ("profile", "int"), ("clientnr", "int"),
     ("reference", "ref"), ("discounttype", "str"), ("discount", "float"),
     ("totaldiscount", "money"), ("paymentcondition", "str"), ("paymentperiod", "int"),
     ("collection", "bool"), ("tax", "money"), ("totalintax", "money"),
     ("company", "str"), ("contact", "str"), ("address", "str"), ("zipcode", "str"),
     ("city", "str"), ("country", "str"), ("email", "str"), ("invoicenote", "str"),
-    ("lines", "lines"), ("taxes", "taxes"), ("language", "str"),
+    ("lines", "lines"), ("taxes", "taxes"), ("language", "str"), ("alreadypaid", "money"),
+    ("alreadypaidmethod", "str"), ("datesaved", "date"),
 ]
-REPEATED_EXTRA = [("datesaved", "date"), ("initialdate", "date"), ("nextsenddate", "date"),
+REPEATED_EXTRA = [("initialdate", "date"), ("nextsenddate", "date"),
                   ("finalsenddate", "date"), ("frequency", "str"), ("repeattype", "str")]
 REPEATED_FIELDS = SAVED_FIELDS + REPEATED_EXTRA
-SAVED_DEFAULTS = dict(INVOICE_DEFAULTS, totaldiscount="0.00")
+SAVED_DEFAULTS = dict(INVOICE_DEFAULTS, totaldiscount="0.00", alreadypaid="0.00")
 LINE_FIELDS = ["amount", "amount_desc", "description", "tax_rate", "price", "discount_pct",
                "linetotal"]
+# Line fields a request may carry that are never stored nor served: `tax_country`, the
+# country of a foreign VAT rate for that line (the quotation page: input only).
+LINE_INPUT_ONLY = ("tax_country",)
 
 # Quotations (php Models/Quotation.php; the official quotation page).
 QUOTATION_FIELDS = [
@@ -367,9 +410,13 @@ QUOTATION_FIELDS = [
     ("paymentcondition", "str"), ("quotationperiod", "int"), ("showtotals", "bool"),
     ("date", "date"), ("notes", "str"), ("customstatus", "str"), ("approved", "bool"),
     ("company", "str"), ("contact", "str"), ("lines", "lines"), ("taxes", "taxes"),
-    ("tax", "money"), ("totalintax", "money"),
+    ("tax", "money"), ("totalintax", "money"), ("profile_name", "str"),
+    ("category_name", "str"),
 ]
-QUOTATION_READONLY = {"id", "company", "contact", "taxes", "tax", "totalintax"}
+# profile_name and category_name: read-only names of its profile and category (the
+# official quotation page).
+QUOTATION_READONLY = {"id", "company", "contact", "taxes", "tax", "totalintax",
+                      "profile_name", "category_name"}
 QUOTATION_DEFAULTS = {"profile": "1", "discounttype": "amount", "discount": "0",
                       "quotationperiod": "30", "showtotals": "1", "approved": "0",
                       "tax": "0.00", "totalintax": "0.00"}
@@ -439,9 +486,10 @@ ROUTES = {
     "products": {("GET", False), ("GET", True), ("POST", False), ("PUT", True), ("DELETE", True)},
     "invoices": {("GET", False), ("GET", True), ("POST", False), ("DELETE", True)},
     "invoices_pdf": {("GET", True)},
-    "invoices_saved": {("GET", False), ("GET", True), ("DELETE", True)},
+    "invoices_saved": {("GET", False), ("GET", True), ("POST", False), ("DELETE", True)},
     "invoices_repeated": {("GET", False), ("GET", True), ("DELETE", True)},
-    "invoices_payment": {("PUT", True), ("POST", False)},
+    # POST with the id in the path or the body; PUT (py v0): set by --payment-method.
+    "invoices_payment": {("POST", True), ("POST", False)},
     "profiles": {("GET", False)},
     "taxes": {("GET", False)},
     "countrylist": {("GET", False), ("GET", True)},
@@ -631,7 +679,9 @@ def normalize_lines(value, name="lines", compute=True):
         else:
             rec["linetotal"] = jnum(_numeric(fname + "[linetotal]", ln["linetotal"], False))
         for k, v in ln.items():
-            if k not in rec:
+            if k in LINE_INPUT_ONLY:
+                wire_value(fname + "[%s]" % k, "str", v)
+            elif k not in rec:
                 rec[k] = v
         out["line%d" % i] = rec
     return out
@@ -672,11 +722,14 @@ def compute_totals(rec):
     return float(rec["totalintax"])
 
 
-def normalize_record(rec, fields, defaults, strict_types=False):
+def normalize_record(rec, fields, defaults, strict_types=False, optional=()):
     """Fill defaults and coerce a stored (data file) record into wire form, keeping order
-    of the data dictionary and any extra keys at the end."""
+    of the data dictionary and any extra keys at the end; a field in @optional that the
+    record lacks stays out."""
     out = {}
     for name, kind in fields:
+        if name in optional and name not in rec:
+            continue
         v = rec.get(name)
         if kind in ("lines",):
             try:
@@ -745,6 +798,8 @@ PRODUCTS = [("Consultancy per uur", 95.0, 21, "uur"), ("Website onderhoud (maand
             ("Schilderwerk binnen", 42.5, 21, "m²"), ("Snoeiwerk tuin", 55.0, 21, "uur")]
 FREE_LINES = [("Meerwerk volgens afspraak", 21), ("Voorrijkosten", 21), ("Materiaal", 21),
               ("Korting i.v.m. vertraging", 21), ("Catering lunch", 9), ("Reiskosten", 0)]
+PRODUCT_NOTES = ["Levertijd 2 weken", "Alleen op bestelling", "Prijs per stuk, excl. verzending",
+                 "Uit het assortiment per 2026"]
 HISTORY = ["Factuur aangemaakt", "Factuur verstuurd per e-mail naar %s", "Factuur bekeken door klant",
            "Herinnering verstuurd", "Betaling ontvangen: %s", "Aanmaning verstuurd"]
 # The service's own ids (kt's captured countrylist_response.json: 18 België, 50 Duitsland,
@@ -840,6 +895,9 @@ def generate(clients=12, invoices=25, products=10, seed=1, quotations=None):
         c = {
             "clientnr": str(nr), "contact": contact, "showcontact": rnd.choice(["0", "1", "1"]),
             "company": company, "address": "%s %d%s" % (rnd.choice(STREETS), rnd.randint(1, 250), rnd.choice(["", "", "", "a", "-2", " bis"])),
+            # (No draw of the generator for these two: what follows stays as it was.)
+            "address_addon": "2e verdieping" if nr % 9 == 4 else "",
+            "addon": "Afdeling inkoop" if company and nr % 7 == 3 else "",
             "zipcode": zipcode, "city": city, "country": country,
             "phone": "0%d-%07d" % (rnd.randint(10, 79), rnd.randint(0, 9999999)),
             "mobile": ("06-%08d" % rnd.randint(10000000, 99999999)) if rnd.random() < 0.7 else "",
@@ -875,6 +933,9 @@ def generate(clients=12, invoices=25, products=10, seed=1, quotations=None):
         pr.append({"id": str(i + 1), "code": "ART-%04d" % (i + 1), "name": name,
                    "price": money(price), "taxes": str(tax),
                    "priceintax": money(price * (1 + tax / 100.0)), "_unit": unit})
+        # The product note (changelog 1.0.3) on one product of five.
+        if i % 5 == 2:
+            pr[-1][WIRE["product_note_field"]] = PRODUCT_NOTES[i // 5 % len(PRODUCT_NOTES)]
 
     # Invoices --------------------------------------------------------------------------
     dates = sorted(rnd.randint(d0, d1) for _ in range(invoices))
@@ -930,8 +991,12 @@ def generate(clients=12, invoices=25, products=10, seed=1, quotations=None):
         for k in CLIENT_COPY:
             rec[k] = c[k]
         rec["invoicenote"] = rnd.choice(["", "", "", "Bedankt voor uw opdracht!", "Levering: week %d" % rnd.randint(1, 52)])
-        rec["date"] = d.isoformat()
-        rec["sent"] = d.isoformat()
+        if WIRE["invoice_date"]:
+            rec["date"] = d.isoformat()
+        # One invoice of 23 was never sent (printed, handed over): no `sent`, and no
+        # "sent" event in its history.
+        unsent = i % 23 == 7
+        rec["sent"] = "" if unsent else d.isoformat()
         rec["uncollectible"] = ""
         rec["lastreminder"] = ""
         rec["lines"] = lines
@@ -939,7 +1004,7 @@ def generate(clients=12, invoices=25, products=10, seed=1, quotations=None):
         due = d + datetime.timedelta(days=period)
         rec["duedate"] = due.isoformat()
         r = rnd.random()
-        history = [("Factuur aangemaakt", d), (HISTORY[1] % c["email"], d)]
+        history = [("Factuur aangemaakt", d)] + ([] if unsent else [(HISTORY[1] % c["email"], d)])
         paid, paiddate, openamt = 0.0, "", total
         age = today - d.toordinal()
         if r < 0.05 and age > 90:
@@ -979,10 +1044,10 @@ def generate(clients=12, invoices=25, products=10, seed=1, quotations=None):
         rec["tax_shifted"] = c["tax_shifted"]
         # A category (its id) on four invoices of five: the ledger column of exports.
         rec["category"] = ["1", "2", "1", "", "3"][i % 5] if not shifted else "3"
-        if rec["date"] > c["lastinvoice"]:
-            c["lastinvoice"] = rec["date"]
+        if d.isoformat() > c["lastinvoice"]:
+            c["lastinvoice"] = d.isoformat()
         # In the data dictionary's order, as loading would put it (so it can skip that).
-        inv.append({**{n: rec[n] for n, _ in INVOICE_FIELDS}, **rec})
+        inv.append({**{n: rec[n] for n, _ in INVOICE_FIELDS if n in rec}, **rec})
     for p in pr:
         del p["_unit"]
 
@@ -1018,8 +1083,13 @@ def generate(clients=12, invoices=25, products=10, seed=1, quotations=None):
         rec["taxes"] = []
         rec["language"] = c["defaultdoclang"]
         compute_totals(rec)
+        rec["name"] = rec["savename"]
+        rec["alreadypaid"] = "0.00"
+        rec["alreadypaidmethod"] = ""
         if k < nsaved:
-            saved.append(rec)
+            # (No draw of the generator: the records after it stay as they were.)
+            rec["datesaved"] = datetime.date.fromordinal(d1 - 11 * k).isoformat()
+            saved.append({n: rec[n] for n, _ in SAVED_FIELDS})
         else:
             init = rdate(datetime.date(2024, 1, 1).toordinal(), d1)
             rec["datesaved"] = rdate(d0, datetime.date.fromisoformat(init).toordinal())
@@ -1028,7 +1098,7 @@ def generate(clients=12, invoices=25, products=10, seed=1, quotations=None):
             rec["finalsenddate"] = rnd.choice(["", (datetime.date.fromisoformat(init) + datetime.timedelta(days=730)).isoformat()])
             rec["frequency"] = rnd.choice(["monthly", "monthly", "quarterly", "yearly", "weekly"])
             rec["repeattype"] = rnd.choice(["auto", "auto", "manual"])
-            repeated.append(rec)
+            repeated.append({n: rec[n] for n, _ in REPEATED_FIELDS})
 
     return {
         "clients": cl, "products": pr, "invoices": inv, "invoices_saved": saved,
@@ -1167,11 +1237,13 @@ class Account:
         def keyed(items, key):
             return {str(r.get(key, "")): r for r in items}
 
-        def norm(items, fields, defaults):
-            return items if wire else (normalize_record(r, fields, defaults) for r in items)
+        def norm(items, fields, defaults, optional=()):
+            return items if wire else (normalize_record(r, fields, defaults, optional=optional)
+                                       for r in items)
         self.clients = keyed(norm(data.get("clients", []), CLIENT_FIELDS, CLIENT_DEFAULTS), "clientnr")
         self.products = keyed(norm(data.get("products", []), PRODUCT_FIELDS, PRODUCT_DEFAULTS), "id")
-        self.invoices = keyed(norm(data.get("invoices", []), INVOICE_FIELDS, INVOICE_DEFAULTS), "invoicenr")
+        self.invoices = keyed(norm(data.get("invoices", []), INVOICE_FIELDS, INVOICE_DEFAULTS,
+                                   INVOICE_OPTIONAL), "invoicenr")
         self.saved = keyed(norm(data.get("invoices_saved", []), SAVED_FIELDS, SAVED_DEFAULTS), "id")
         self.repeated = keyed(norm(data.get("invoices_repeated", []), REPEATED_FIELDS, SAVED_DEFAULTS), "id")
         self.profiles = [dict(p) for p in data.get("profiles") or DEFAULT_PROFILES]
@@ -1181,6 +1253,8 @@ class Account:
         self.quotations = keyed(norm(data.get("quotations", []), QUOTATION_FIELDS, QUOTATION_DEFAULTS), "id")
         # [] is an account without categories; no key at all, the built-in ones.
         self.categories = [dict(c) for c in data.get("categories", DEFAULT_CATEGORIES)]
+        for q in self.quotations.values():
+            self.quotation_names(q)
         self._sort()
 
         def maxint(values):
@@ -1285,11 +1359,25 @@ class Account:
                 continue
             v = body[name]
             rec[name] = default_for(kind, name, CLIENT_DEFAULTS) if v is None else wire_value(name, kind, v)
+        rec["country"] = self.country_id(rec.get("country", ""))
         if not rec.get("company") and not rec.get("contact"):
             raise BadInput("Field 'company' or 'contact' is required")
         if not body.get("company") and not body.get("contact"):
             raise BadInput("Field 'company' or 'contact' is required")
         return rec
+
+    def country_id(self, value):
+        """A client's country as stored: an id as it is, a name (in any language of the
+        country list, case and accents as written) looked up: the clients page says a
+        name may be sent ("we'll then try to find the id")."""
+        v = (value or "").strip()
+        if v == "" or _INT_RE.match(v):
+            return v
+        for c in self.countries:
+            if any(isinstance(n, str) and n.casefold() == v.casefold()
+                   for k, n in c.items() if k == "name" or k.startswith("name_")):
+                return str(c.get("id", ""))
+        raise BadInput("Field 'country': no country named '%s'" % v)
 
     def post_client(self, body):
         rec = self.client_input(body, {})
@@ -1311,7 +1399,8 @@ class Account:
 
     # -- products ------------------------------------------------------------------------
     def product_input(self, body, base):
-        self.check_fields(body, PRODUCT_FIELDS)
+        note = WIRE["product_note_field"]
+        self.check_fields(body, PRODUCT_FIELDS, extra_known=(note,))
         for req in ("code", "name", "price"):
             if body.get(req) in (None, ""):
                 raise BadInput("Field '%s' is required" % req)
@@ -1324,6 +1413,10 @@ class Account:
             v = body[name]
             rec[name] = default_for(kind, name, PRODUCT_DEFAULTS) if v is None else wire_value(name, kind, v)
         rec["priceintax"] = money(float(rec["price"]) * (1 + int(rec["taxes"]) / 100.0))
+        if note in body:
+            rec[note] = wire_value(note, "str", body[note])
+        if not rec.get(note):
+            rec.pop(note, None)  # served only on a product that has one
         return rec
 
     def post_product(self, body):
@@ -1332,6 +1425,8 @@ class Account:
         self.next_product += 1
         rec["id"] = pid
         self.products[pid] = {n: rec[n] for n, _ in PRODUCT_FIELDS}
+        if rec.get(WIRE["product_note_field"]):
+            self.products[pid][WIRE["product_note_field"]] = rec[WIRE["product_note_field"]]
         return int(pid)
 
     def put_product(self, ident, body):
@@ -1355,6 +1450,85 @@ class Account:
             nr = "%d-%04d" % (year, n)
             if nr not in self.invoices:
                 return nr
+
+    def send_invoice(self, client, rec, lines, sm):
+        """A new invoice for @client from the fields @rec (INVOICE_POST_FIELDS), @lines
+        (wire) and send method @sm, sent today: its number."""
+        today = self.today()
+        clientnr = client["clientnr"]
+        nr = self.next_invoicenr()
+        inv = {"id": str(self.next_invoice_id), "invoicenr": nr, "invoicenr_full": nr,
+               "clientnr": clientnr, "reference": rec["reference"], "profile": rec["profile"],
+               "discounttype": rec["discounttype"], "discount": rec["discount"],
+               "paymentcondition": rec["paymentcondition"], "paymentperiod": rec["paymentperiod"],
+               "collection": rec["collection"], "tax": "0.00", "totalintax": "0.00"}
+        self.next_invoice_id += 1
+        for f in CLIENT_COPY:
+            inv[f] = client.get(f, "")
+        inv["invoicenote"] = rec["invoicenote"]
+        if WIRE["invoice_date"]:
+            inv["date"] = today.isoformat()
+        inv["sent"] = today.isoformat()
+        inv["uncollectible"] = ""
+        inv["lastreminder"] = ""
+        inv["lines"] = lines
+        if client.get("tax_shifted") == "1":
+            for ln in lines.values():
+                ln["tax_rate"] = 0
+        total = compute_totals(inv)
+        inv["open"] = money(total)
+        inv["paiddate"] = ""
+        inv["duedate"] = (today + datetime.timedelta(days=int(rec["paymentperiod"] or 0))).isoformat()
+        inv["payment_url"] = "https://www.factuursturen.nl/betalen/%s" % hashlib.sha1(nr.encode()).hexdigest()[:16]
+        how = {"mail": "per post", "email": "per e-mail naar %s" % client.get("email", ""),
+               "printcenter": "via het printcenter"}[sm]
+        inv["history"] = {"item1": {"date": today.isoformat(), "time": time.strftime("%H:%M"),
+                                    "description": "Factuur aangemaakt en verstuurd %s" % how}}
+        inv["tax_type"] = "extax"
+        inv["language"] = rec["language"]
+        inv["tax_shifted"] = client.get("tax_shifted", "0")
+        inv["category"] = rec["category"]
+        inv = {n: inv[n] for n, _ in INVOICE_FIELDS if n in inv}
+        self.invoices[nr] = inv
+        client["lastinvoice"] = today.isoformat()
+        return nr
+
+    def send_drafts(self, body):
+        """POST invoices_saved: the drafts the body names (WIRE["draft_send_field"])
+        become invoices, sent today, and leave invoices_saved.  Their numbers."""
+        field = WIRE["draft_send_field"]
+        v = body.get(field)
+        if field == "ids":
+            if not isinstance(v, list) or not v:
+                raise BadInput("Field 'ids' must be a list of draft ids")
+            ids = v
+        else:
+            if v in (None, "") or isinstance(v, (dict, list)):
+                raise BadInput("Field '%s' is required" % field)
+            ids = [v]
+        sm = body.get("sendmethod")
+        if sm not in (None, "") and sm not in SENDMETHODS:
+            raise BadInput("Field 'sendmethod' must be one of mail, email, printcenter")
+        drafts = []
+        for i in ids:
+            if isinstance(i, (dict, list, bool)):
+                raise BadInput("Field '%s' must name drafts by their id" % field)
+            key, d = self.find("invoices_saved", id_candidates(str(i)))
+            client = self.clients.get(d.get("clientnr"))
+            if client is None:
+                raise BadInput("Draft %s: client %s does not exist" % (key, d.get("clientnr")))
+            if not d.get("lines"):
+                raise BadInput("Draft %s has no lines" % key)
+            drafts.append((key, d, client))
+        nrs = []
+        for key, d, client in drafts:
+            rec = {name: d.get(name, default_for(kind, name, INVOICE_DEFAULTS))
+                   for name, kind in INVOICE_POST_FIELDS}
+            how = sm or client.get("sendmethod")
+            nrs.append(self.send_invoice(client, rec, copy.deepcopy(d["lines"]),
+                                         how if how in SENDMETHODS else "email"))
+            del self.saved[key]
+        return "\n".join(nrs)
 
     def post_invoice(self, body):
         self.check_fields(body, INVOICE_POST_ACTION + INVOICE_POST_FIELDS, extra_known={f for f, _ in INVOICE_FIELDS} | {f for f, _ in REPEATED_FIELDS})
@@ -1390,41 +1564,7 @@ class Account:
             sm = body.get("sendmethod")
             if sm not in SENDMETHODS:
                 raise BadInput("Field 'sendmethod' must be one of mail, email, printcenter")
-            nr = self.next_invoicenr()
-            inv = {"id": str(self.next_invoice_id), "invoicenr": nr, "invoicenr_full": nr,
-                   "clientnr": clientnr, "reference": rec["reference"], "profile": rec["profile"],
-                   "discounttype": rec["discounttype"], "discount": rec["discount"],
-                   "paymentcondition": rec["paymentcondition"], "paymentperiod": rec["paymentperiod"],
-                   "collection": rec["collection"], "tax": "0.00", "totalintax": "0.00"}
-            self.next_invoice_id += 1
-            for f in CLIENT_COPY:
-                inv[f] = client.get(f, "")
-            inv["invoicenote"] = rec["invoicenote"]
-            inv["date"] = today.isoformat()
-            inv["sent"] = today.isoformat()
-            inv["uncollectible"] = ""
-            inv["lastreminder"] = ""
-            inv["lines"] = lines
-            if client.get("tax_shifted") == "1":
-                for ln in lines.values():
-                    ln["tax_rate"] = 0
-            total = compute_totals(inv)
-            inv["open"] = money(total)
-            inv["paiddate"] = ""
-            inv["duedate"] = (today + datetime.timedelta(days=int(rec["paymentperiod"]))).isoformat()
-            inv["payment_url"] = "https://www.factuursturen.nl/betalen/%s" % hashlib.sha1(nr.encode()).hexdigest()[:16]
-            how = {"mail": "per post", "email": "per e-mail naar %s" % client.get("email", ""),
-                   "printcenter": "via het printcenter"}[sm]
-            inv["history"] = {"item1": {"date": today.isoformat(), "time": time.strftime("%H:%M"),
-                                        "description": "Factuur aangemaakt en verstuurd %s" % how}}
-            inv["tax_type"] = "extax"
-            inv["language"] = rec["language"]
-            inv["tax_shifted"] = client.get("tax_shifted", "0")
-            inv["category"] = rec["category"]
-            inv = {n: inv[n] for n, _ in INVOICE_FIELDS}
-            self.invoices[nr] = inv
-            client["lastinvoice"] = today.isoformat()
-            return nr
+            return self.send_invoice(client, rec, lines, sm)
         savename = body.get("savename")
         if savename in (None, "") or isinstance(savename, (dict, list)):
             raise BadInput("Field 'savename' is required for action %s" % action)
@@ -1441,7 +1581,11 @@ class Account:
         s["taxes"] = []
         s["language"] = rec["language"]
         compute_totals(s)
-        table = self.saved
+        s["name"] = savename
+        s["alreadypaid"] = "0.00"
+        s["alreadypaidmethod"] = ""
+        s["datesaved"] = today.isoformat()
+        table, fields = self.saved, SAVED_FIELDS
         if action == "repeat":
             vals = {}
             for name in ("initialdate", "finalsenddate", "frequency", "repeattype"):
@@ -1456,7 +1600,7 @@ class Account:
             s["finalsenddate"] = vals["finalsenddate"]
             s["frequency"] = vals["frequency"]
             s["repeattype"] = vals["repeattype"]
-            table = self.repeated
+            table, fields = self.repeated, REPEATED_FIELDS
         overwrite = wire_value("overwrite_if_exist", "bool", body.get("overwrite_if_exist", False))
         sid = None
         if overwrite == "1":
@@ -1467,17 +1611,39 @@ class Account:
             sid = str(self.next_saved)
             self.next_saved += 1
         s["id"] = sid
-        table[sid] = s
+        table[sid] = {n: s[n] for n, _ in fields}
         return sid
 
+    def find_invoice(self, ident):
+        """An invoice by its invoicenr, else by its id (the payment page: "{id or
+        invoicenr}"): (key, record)."""
+        try:
+            return self.find("invoices", ident)
+        except NotFound:
+            for key, inv in self.invoices.items():
+                if str(inv.get("id", "")) in ident:
+                    return key, inv
+            raise
+
     def payment(self, ident, body):
-        key, inv = self.find("invoices", ident)
+        """POST invoices_payment/<id or invoicenr> (or PUT, py's older reading): `date`
+        required, `amount` a number (as text, or a JSON number) or "full" (all that is
+        open), `method` optional."""
+        key, inv = self.find_invoice(ident)
+        if body.get("date") in (None, ""):
+            raise BadInput("Field 'date' is required")
+        date = wire_value("date", "date", body.get("date"))
         if body.get("amount") in (None, ""):
             raise BadInput("Field 'amount' is required")
-        amount = _numeric("amount", body["amount"], False)
+        method = wire_value("method", "str", body.get("method"))
+        if isinstance(body["amount"], str) and body["amount"].strip().lower() == "full":
+            amount = round(float(inv.get("open") or 0), 2)
+            if not amount > 0:
+                raise BadInput("Field 'amount': invoice %s has nothing open to pay" % key)
+        else:
+            amount = _numeric("amount", body["amount"], False)
         if not amount > 0:
-            raise BadInput("Field 'amount' must be a number greater than 0")
-        date = wire_value("date", "date", body.get("date")) or self.today().isoformat()
+            raise BadInput("Field 'amount' must be a number greater than 0 or full")
         openamt = round(float(inv.get("open") or 0) - amount, 2)
         inv["open"] = money(openamt)
         if openamt <= 0.004 and not inv.get("paiddate"):
@@ -1486,7 +1652,8 @@ class Account:
         if not isinstance(hist, dict):
             hist = {}
         hist["item%d" % (len(hist) + 1)] = {"date": date, "time": time.strftime("%H:%M"),
-                                            "description": "Betaling ontvangen: %s" % pdfgen._money(amount)}
+                                            "description": "Betaling ontvangen: %s%s" % (
+                                                pdfgen._money(amount), " (%s)" % method if method else "")}
         inv["history"] = hist
         if openamt <= 0.004:
             inv["payment_url"] = ""
@@ -1514,7 +1681,16 @@ class Account:
             raise BadInput("Field 'lines' must contain at least one line")
         rec["company"], rec["contact"] = client.get("company", ""), client.get("contact", "")
         compute_totals(rec)
+        self.quotation_names(rec)
         return rec
+
+    def quotation_names(self, q):
+        """Sets @q's read-only profile_name and category_name from its ids."""
+        def name_of(items, ident):
+            return next((str(i.get("name", "")) for i in items
+                         if str(i.get("id", "")) == str(ident or "") != ""), "")
+        q["profile_name"] = name_of(self.profiles, q.get("profile"))
+        q["category_name"] = name_of(self.categories, q.get("category"))
 
     def post_quotation(self, body):
         action = str(body.get("action") or "")
@@ -1566,11 +1742,11 @@ class Account:
         since = q.get("since")
         if since not in (None, ""):
             since = wire_value("since", "date", since)
-            recs = [r for r in recs if _str(r.get("date")) >= since]
+            recs = [r for r in recs if invoice_day(r) >= since]
         until = q.get("until")
         if until not in (None, ""):
             until = wire_value("until", "date", until)
-            recs = [r for r in recs if _str(r.get("date")) and _str(r.get("date")) <= until]
+            recs = [r for r in recs if invoice_day(r) and invoice_day(r) <= until]
         cf = q.get(WIRE["client_filter_param"])
         if cf not in (None, ""):
             cf = wire_value(WIRE["client_filter_param"], "int", cf)
@@ -1604,6 +1780,21 @@ class Account:
         if not recs and WIRE["search_empty"] == "404":
             raise NotFound("No results")
         return recs
+
+
+def invoice_day(r):
+    """The day an invoice is dated: its `date` when it has one (the older reading),
+    else `sent`, else its first history event that has a date; "" for none."""
+    for v in (r.get("date"), r.get("sent")):
+        if isinstance(v, str) and _DATE_RE.match(v):
+            return v
+    hist = r.get("history")
+    for ev in (_ordered_items(hist, "item") if isinstance(hist, dict)
+               else hist if isinstance(hist, list) else []):
+        v = ev.get("date") if isinstance(ev, dict) else None
+        if isinstance(v, str) and _DATE_RE.match(v):
+            return v
+    return ""
 
 
 def _str(v):
@@ -1880,6 +2071,8 @@ class FakeAPI:
         with self.account.lock:
             key, inv = self.account.find("invoices", ident)
             inv = copy.deepcopy(inv)
+        if not inv.get("date"):
+            inv["date"] = invoice_day(inv)  # the date the PDF shows
         size = self.pdf_sizes.get(key, 0)
         if not size:
             return pdfgen.invoice_pdf(inv)
@@ -1961,7 +2154,14 @@ class FakeAPI:
                     return jresp(acct.balance)
                 forms = WIRE["wire_forms"]
                 if has_id:
-                    _, rec = acct.find(coll, ident)
+                    try:
+                        _, rec = acct.find(coll, ident)
+                    except NotFound:
+                        if not WIRE["missing_one_lists"]:
+                            raise
+                        # As rb fs_api says the live service may: the whole list.
+                        recs = page(acct.records(coll), {})
+                        return list_resp(coll, [dress(coll, r, forms) for r in recs])
                     dressed = dress(coll, rec, forms)
                     return jresp({SINGULAR[coll]: dressed} if WIRE["one_wrapped"] else dressed)
                 recs = acct.list_invoices(q) if coll == "invoices" else acct.records(coll)
@@ -1988,13 +2188,17 @@ class FakeAPI:
                     if nr in (None, ""):
                         raise BadInput("Field 'invoicenr' is required")
                     acct.reminder([str(nr)], body)
-                    return text(WIRE["ok_status"], "")
+                    return text(WIRE["created_status"], "")
                 if coll == "invoices_payment":
-                    nr = body.get("invoicenr")
-                    if nr in (None, ""):
-                        raise BadInput("Field 'invoicenr' is required")
-                    acct.payment([str(nr)], body)
-                    return text(WIRE["ok_status"], "")
+                    if not has_id:
+                        nr = body.get("invoicenr")
+                        if nr in (None, ""):
+                            raise BadInput("Field 'invoicenr' is required")
+                        ident = [str(nr)]
+                    acct.payment(ident, body)
+                    return text(WIRE["created_status"], "")
+                if coll == "invoices_saved":
+                    return text(WIRE["created_status"], acct.send_drafts(body))
             if method == "PUT":
                 if coll == "clients":
                     acct.put_client(ident, body)
@@ -2336,10 +2540,19 @@ def main(argv=None):
                     help="where quotation PDFs are served (the others answer 404)")
     ap.add_argument("--reminder-method", choices=("put", "post", "both"), default="both",
                     help="how a reminder is sent: PUT invoices_reminder/<nr>, POST invoices_reminder, both")
+    ap.add_argument("--payment-method", choices=("post", "put", "both"), default="post",
+                    help="how a payment is made: POST invoices_payment/<id or invoicenr> (or with "
+                    "the invoicenr in the body), PUT invoices_payment/<invoicenr> (py v0), both")
+    ap.add_argument("--invoice-date", action="store_true",
+                    help="invoices also carry `date` (the older reading; default: dated by sent)")
+    ap.add_argument("--draft-send-field", choices=("id", "invoicenr", "ids"), default="id",
+                    help="the POST invoices_saved body field naming the drafts to send")
+    ap.add_argument("--missing-one-lists", action="store_true",
+                    help="GET of one record that does not exist answers the whole list (200)")
     ap.add_argument("--bare-one", action="store_true", help="GET one answers the bare record, unwrapped")
     ap.add_argument("--wrapped-lists", action="store_true", help='GET list answers {"<collection>": [...]}')
     ap.add_argument("--no-countrylist-lang", action="store_true", help="countrylist/<lang> answers 404")
-    ap.add_argument("--wire-forms", default="",
+    ap.add_argument("--wire-forms", default="live2015",
                     help="serve records in these forms, a comma list of %s or a preset (%s)"
                     % (", ".join(WIRE_FORMS), ", ".join(WIRE_PRESETS)))
     ap.add_argument("--today", help="fix today's date (YYYY-MM-DD) for new invoices and filters")
@@ -2370,6 +2583,12 @@ def main(argv=None):
     WIRE["quotation_pdf_path"] = a.quotation_pdf_path
     WIRE["reminder_methods"] = {"put": ("PUT",), "post": ("POST",), "both": ("PUT", "POST")}[a.reminder_method]
     ROUTES["invoices_reminder"] = {(m, m == "PUT") for m in WIRE["reminder_methods"]}
+    WIRE["payment_methods"] = {"put": ("PUT",), "post": ("POST",), "both": ("POST", "PUT")}[a.payment_method]
+    ROUTES["invoices_payment"] = ({("POST", True), ("POST", False)} if "POST" in WIRE["payment_methods"] else set()) | \
+        ({("PUT", True)} if "PUT" in WIRE["payment_methods"] else set())
+    WIRE["invoice_date"] = a.invoice_date
+    WIRE["draft_send_field"] = a.draft_send_field
+    WIRE["missing_one_lists"] = a.missing_one_lists
     WIRE["one_wrapped"] = not a.bare_one
     WIRE["list_wrapped"] = a.wrapped_lists
     WIRE["countrylist_lang"] = not a.no_countrylist_lang

@@ -25,6 +25,7 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.dirname(HERE))
 import harness  # noqa: E402  (tests/harness.py: its Fake is tested at the end)
 import pdf as pdfgen  # noqa: E402
+import fakeapi  # noqa: E402
 FAKEAPI = os.path.join(HERE, "fakeapi.py")
 DEMO = os.path.join(HERE, "..", "data", "demo.json")
 PYTHON = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
@@ -35,7 +36,11 @@ TODAY = "2025-12-31"
 class Fake:
     """A running fakeapi subprocess and a few helpers to talk to it."""
 
-    def __init__(self, *args, user=USER, key=KEY, cafile=None):
+    def __init__(self, *args, user=USER, key=KEY, cafile=None, default_forms=False):
+        # Most tests here read records in the forms the fake stores them (.NET names,
+        # "0"/"1"): "net".  default_forms=True: the fake's own default (live2015).
+        if not default_forms and "--wire-forms" not in args:
+            args = ("--wire-forms", "net") + args
         self.args = args
         self.user, self.key = user, key
         # cafile: the server runs --tls-cert; requests go over HTTPS trusting it.
@@ -281,16 +286,22 @@ def test_invoice_wire_form(demo):
     assert any(i["reference"] == [] for i in invs)
     assert any(i["history"] == [] for i in invs) and any(i["history"] != [] for i in invs)
     assert any(i["taxes"] == [] for i in invs) and any(i["taxes"] != [] for i in invs)
-    years = {i["date"][:4] for i in invs}
+    # As the captured live invoices: no `date`; dated by `sent` ("" when never sent)
+    # and by the dated events of `history`.
+    assert not any("date" in i for i in invs)
+    years = {i["sent"][:4] for i in invs if i["sent"]}
     assert years == {"2023", "2024", "2025"}
+    unsent = [i for i in invs if not i["sent"]]
+    assert unsent and all(i["history"] == [] or "verstuurd" not in json.dumps(i["history"])
+                          for i in unsent)
     for i in invs:
         assert i["id"] != i["invoicenr"]
         for k in ("id", "clientnr", "profile", "paymentperiod", "tax", "totalintax", "open",
-                  "company", "date", "sent", "paiddate", "duedate", "collection", "tax_shifted",
+                  "company", "sent", "paiddate", "duedate", "collection", "tax_shifted",
                   "invoicenr_full", "payment_url", "language", "tax_type", "uncollectible",
                   "lastreminder", "discount", "discounttype", "paymentcondition", "invoicenote"):
             assert isinstance(i[k], str), k
-        for k in ("date", "sent", "paiddate", "duedate", "uncollectible", "lastreminder"):
+        for k in ("sent", "paiddate", "duedate", "uncollectible", "lastreminder"):
             assert DATE.match(i[k])
         assert re.fullmatch(r"-?\d+\.\d\d", i["totalintax"])
         lines = i["lines"]
@@ -438,11 +449,15 @@ def test_invoice_filters(demo):
         assert i["sent"] and i["open"] == i["totalintax"]
     n = lambda k: {i["invoicenr"] for i in got[k]}  # noqa: E731
     assert n("paid") | n("open") | n("uncollectible") | n("toomuch") == {i["invoicenr"] for i in allinv}
+    # since/until: by the day the invoice is dated (sent, else its first dated event)
+    day = fakeapi.invoice_day
     s = demo.get_json("invoices?count=1000&since=2024-01-01&until=2024-12-31")
-    assert s and all("2024-01-01" <= i["date"] <= "2024-12-31" for i in s)
-    assert len(s) == sum(1 for i in allinv if i["date"][:4] == "2024")
+    assert s and all("2024-01-01" <= day(i) <= "2024-12-31" for i in s)
+    assert len(s) == sum(1 for i in allinv if day(i)[:4] == "2024")
+    s = demo.get_json("invoices?count=1000&since=2023-01-01&until=2023-12-31")
+    assert any(not i["sent"] for i in s), "an invoice never sent is dated by its history"
     s = demo.get_json("invoices?count=1000&since=2025-01-01&filter=paid")
-    assert all(i["date"] >= "2025-01-01" and i["open"] == "0.00" for i in s)
+    assert all(day(i) >= "2025-01-01" and i["open"] == "0.00" for i in s)
     nr = allinv[0]["clientnr"]
     s = demo.get_json("invoices?count=1000&clientnr=" + nr)
     assert s and all(i["clientnr"] == nr for i in s)
@@ -608,7 +623,8 @@ def test_post_invoice_send(fresh):
     inv = f.get_json("invoices/" + esc(nr))["invoice"]
     for k in ("company", "contact", "address", "zipcode", "city", "country", "email", "taxnumber"):
         assert inv[k] == client[k]
-    assert inv["clientnr"] == client["clientnr"] and inv["date"] == "2026-03-04"
+    assert inv["clientnr"] == client["clientnr"] and inv["sent"] == "2026-03-04"
+    assert "date" not in inv and inv["history"]["item1"]["date"] == "2026-03-04"
     assert list(inv["lines"]) == ["line1", "line2"]
     assert inv["lines"]["line1"]["linetotal"] == 100 and inv["lines"]["line2"]["tax_rate"] == 9
     assert (inv["tax"], inv["totalintax"], inv["open"]) == ("21.90", "131.90", "131.90")
@@ -687,32 +703,168 @@ def test_post_invoice_save_and_repeat(fresh):
 
 
 def test_payments(fresh):
+    """The official payment page: POST invoices_payment/<id or invoicenr> with `date`
+    (required), `amount` a string or "full", `method`; answered 201."""
     f = fresh("--today", TODAY)
     cands = [i for i in f.state("invoices") if float(i["open"]) > 10 and not i["uncollectible"]]
     inv = sorted(cands, key=lambda i: "/" not in i["invoicenr"])[0]  # prefer one with a '/'
     nr, total = inv["invoicenr"], float(inv["open"])
     nhist = len(inv["history"]) if inv["history"] else 0
-    st, h, b = f.api("PUT", "invoices_payment/" + esc(nr), {"amount": "5.00", "date": "2025-12-01"})
-    assert st == 200 and b == b""
+    st, h, b = f.api("POST", "invoices_payment/" + esc(nr), {"amount": "5.00", "date": "2025-12-01",
+                                                             "method": "cash"})
+    assert st == 201 and b == b""
     got = f.get_json("invoices/" + esc(nr))["invoice"]
     assert got["open"] == "%.2f" % (total - 5) and got["paiddate"] == ""
     assert len(got["history"]) == nhist + 1
-    assert got["history"]["item%d" % (nhist + 1)]["date"] == "2025-12-01"
-    st, _, _ = f.api("POST", "invoices_payment", {"invoicenr": nr, "amount": round(total - 5, 2), "date": "2025-12-02"})
-    assert st == 200
+    ev = got["history"]["item%d" % (nhist + 1)]
+    assert ev["date"] == "2025-12-01" and "(cash)" in ev["description"]
+    # "full" pays what is open; the invoice is named by its id here
+    st, _, _ = f.api("POST", "invoices_payment/" + inv["id"], {"amount": "full", "date": "2025-12-02"})
+    assert st == 201
     got = f.get_json("invoices/" + esc(nr))["invoice"]
     assert got["open"] == "0.00" and got["paiddate"] == "2025-12-02"
     assert nr in {i["invoicenr"] for i in f.get_json("invoices?count=1000&filter=paid")}
+    st, _, b = f.api("POST", "invoices_payment/" + esc(nr), {"amount": "full", "date": "2025-12-03"})
+    assert st == 400 and b"nothing open" in b
     for body, field in (({"amount": "veel", "date": "2025-12-01"}, b"amount"),
                         ({"amount": -3, "date": "2025-12-01"}, b"amount"),
                         ({"date": "2025-12-01"}, b"amount"),
+                        ({"amount": "1"}, b"date"),
                         ({"amount": 1, "date": "01-12-2025"}, b"date"),
                         ({"amount": 1, "date": "2025-02-30"}, b"date")):
-        st, _, b = f.api("PUT", "invoices_payment/" + esc(nr), body)
+        st, _, b = f.api("POST", "invoices_payment/" + esc(nr), body)
         assert st == 400 and field in b, b
-    assert f.api("PUT", "invoices_payment/nope", {"amount": 1, "date": "2025-12-01"})[0] == 404
-    assert f.api("POST", "invoices_payment", {"invoicenr": "nope", "amount": 1})[0] == 404
+    assert f.api("POST", "invoices_payment/nope", {"amount": "1", "date": "2025-12-01"})[0] == 404
+    # php's reading: the invoicenr in the body
+    other = [i for i in cands if i["invoicenr"] != nr][0]
+    st, _, _ = f.api("POST", "invoices_payment", {"invoicenr": other["invoicenr"], "amount": "1.00",
+                                                  "date": "2025-12-02"})
+    assert st == 201
+    assert f.api("POST", "invoices_payment", {"invoicenr": "nope", "amount": 1, "date": "2025-12-02"})[0] == 404
     assert f.api("POST", "invoices_payment", {"amount": 1})[0] == 400
+    # py v0's PUT is not this reading's: 405, nothing paid
+    st, h, _ = f.api("PUT", "invoices_payment/" + esc(other["invoicenr"]), {"amount": "1", "date": "2025-12-02"})
+    assert st == 405 and "POST" in h["allow"]
+
+
+@pytest.mark.parametrize("how,put,post", [("put", 200, 405), ("both", 200, 201), ("post", 405, 201)])
+def test_payment_method_switch(fresh, how, put, post):
+    f = fresh("--today", TODAY, "--payment-method", how)
+    inv = [i for i in f.state("invoices") if float(i["open"]) > 10 and not i["uncollectible"]][0]
+    body = {"amount": "1.00", "date": "2025-12-01"}
+    assert f.api("PUT", "invoices_payment/" + esc(inv["invoicenr"]), body)[0] == put
+    assert f.api("POST", "invoices_payment/" + esc(inv["invoicenr"]), body)[0] == post
+    paid = (put < 300) + (post < 300)
+    got = f.get_json("invoices/" + esc(inv["invoicenr"]))["invoice"]
+    assert got["open"] == "%.2f" % (float(inv["open"]) - paid)
+
+
+@pytest.mark.parametrize("field", ["id", "invoicenr", "ids"])
+def test_sending_a_draft(fresh, field):
+    """POST invoices_saved sends a draft: it becomes an invoice with a new number, sent
+    today, and leaves invoices_saved.  The body field naming it is --draft-send-field."""
+    f = fresh("--today", "2026-03-04", *(["--draft-send-field", field] if field != "id" else []))
+    draft = f.state("invoices_saved")[0]
+    before = {i["invoicenr"] for i in f.state("invoices")}
+    others = {"id", "invoicenr", "ids"} - {field}
+    for wrong in sorted(others):
+        st, _, b = f.api("POST", "invoices_saved", {wrong: draft["id"] if wrong != "ids" else [draft["id"]]})
+        assert st == 400 and field.encode() in b, (wrong, b)
+    assert f.api("POST", "invoices_saved", {field: ["999"] if field == "ids" else "999"})[0] == 404
+    assert f.api("POST", "invoices_saved", {field: [draft["id"]] if field == "ids" else draft["id"],
+                                            "sendmethod": "fax"})[0] == 400
+    assert len(f.state("invoices_saved")) == len(f.get_json("invoices_saved"))
+    st, h, b = f.api("POST", "invoices_saved", {field: [draft["id"]] if field == "ids" else draft["id"],
+                                                "sendmethod": "email"})
+    assert st == 201 and h["content-type"].startswith("text/plain")
+    nr = b.decode()
+    assert nr == "2026-0001" and nr not in before
+    assert draft["id"] not in {d["id"] for d in f.state("invoices_saved")}
+    inv = f.get_json("invoices/" + esc(nr))["invoice"]
+    assert inv["sent"] == "2026-03-04" and inv["clientnr"] == draft["clientnr"]
+    assert inv["totalintax"] == draft["totalintax"] and inv["open"] == draft["totalintax"]
+    assert [ln["description"] for ln in inv["lines"].values()] == \
+        [ln["description"] for ln in draft["lines"].values()]
+    assert f.api("GET", "invoices_saved/" + draft["id"])[0] == 404
+
+
+def test_drafts_read_back_fields(demo):
+    """The saved-invoices page's read-only fields: name, alreadypaid, alreadypaidmethod,
+    and datesaved."""
+    for d in demo.get_json("invoices_saved"):
+        assert d["name"] == d["savename"] and d["alreadypaid"] == "0.00"
+        assert d["alreadypaidmethod"] == "" and DATE.match(d["datesaved"]) and d["datesaved"]
+
+
+def test_invoice_date_switch(fresh):
+    f = fresh("--invoice-date", "--generate", "clients=3,invoices=5,products=2", "--today", "2026-03-04")
+    invs = f.get_json("invoices")
+    assert invs and all(i["date"] == (i["sent"] or i["history"]["item1"]["date"]) for i in invs
+                        if i["history"] or i["sent"])
+    c = f.state("clients")[0]
+    st, _, nr = f.api("POST", "invoices", {"clientnr": c["clientnr"], "action": "send",
+                                           "sendmethod": "email",
+                                           "lines": [{"description": "x", "price": 1}]})
+    assert st == 201
+    assert f.get_json("invoices/" + esc(nr.decode()))["invoice"]["date"] == "2026-03-04"
+
+
+def test_missing_one_answers_the_list(fresh):
+    f = fresh("--missing-one-lists", "--generate", "clients=3,invoices=4,products=2")
+    st, _, b = f.api("GET", "clients/999")
+    assert st == 200 and isinstance(json.loads(b), list) and len(json.loads(b)) == 3
+    assert f.api("GET", "invoices/nope")[0] == 200
+    assert "client" in f.get_json("clients/" + f.state("clients")[0]["clientnr"])
+    g = fresh("--generate", "clients=3,invoices=4,products=2")
+    assert g.api("GET", "clients/999")[0] == 404
+
+
+def test_clients_country_by_name_and_the_new_fields(fresh):
+    """The clients page: `country` an id or a name (the service finds the id),
+    address_addon, addon, email_reminder."""
+    f = fresh()
+    for name, want in (("Belgi\u00eb", "18"), ("belgium", "18"), ("Duitsland", "50"), ("146", "146")):
+        st, _, b = f.api("POST", "clients", {"company": "X " + name, "country": name,
+                                             "address_addon": "2e etage", "addon": "Inkoop",
+                                             "email_reminder": "herinnering@x.nl"})
+        assert st == 201, b
+        c = f.get_json("clients/%d" % json.loads(b))["client"]
+        assert (c["country"], c["address_addon"], c["addon"], c["email_reminder"]) == \
+            (want, "2e etage", "Inkoop", "herinnering@x.nl")
+    st, _, b = f.api("POST", "clients", {"company": "Y", "country": "Atlantis"})
+    assert st == 400 and b"country" in b
+
+
+def test_product_note_and_quotation_names(demo):
+    prods = demo.get_json("products")
+    noted = [p for p in prods if "notes" in p]
+    assert noted and len(noted) < len(prods) and all(p["notes"] for p in noted)
+    profiles = {p["id"]: p["name"] for p in demo.get_json("profiles")}
+    cats = {c["id"]: c["name"] for c in demo.get_json("categories")}
+    for q in demo.get_json("quotations"):
+        assert q["profile_name"] == profiles[q["profile"]]
+        assert q["category_name"] == cats.get(q["category"], "")
+
+
+def test_tax_country_is_input_only(fresh):
+    f = fresh()
+    c = f.state("clients")[0]
+    st, _, b = f.api("POST", "quotations", {"clientnr": c["clientnr"], "action": "save",
+                                            "lines": [{"description": "x", "price": 10,
+                                                       "tax_country": "18"}]})
+    assert st == 201
+    q = f.get_json("quotations/%d" % json.loads(b))["quotation"]
+    assert "tax_country" not in q["lines"]["line1"]
+
+
+def test_the_default_forms_are_the_2015_captures(fresh):
+    """Without --wire-forms the fake serves what the 2015 capture shows: php's
+    underscore names, "true"/"false" beside "0"/"1" in one record."""
+    f = fresh("--generate", "clients=3,invoices=2,products=2", default_forms=True)
+    c = f.get_json("clients")[0]
+    assert "default_doclang" in c and "defaultdoclang" not in c
+    assert c["active"] in ("true", "false") and c["default_email"] in ("0", "1")
+    assert f.get_json("invoices")[0]["collection"] in ("0", "1")
 
 
 def test_deletes(fresh):

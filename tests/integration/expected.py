@@ -25,7 +25,7 @@ INVOICE = {"id": INT, "clientnr": INT, "reference": (OBJ, REF), "lines": (KEYED,
            "tax_shifted": BOOL}
 SAVED = {**INVOICE, "id": INT, "profile": INT, "discount": FLOAT, "paymentperiod": INT,
          "totaldiscount": FLOAT, "totalintax": FLOAT, "clientnr": INT, "lines": (KEYED, LINE),
-         "datesaved": DATE, "initialdate": DATE, "nextsenddate": DATE, "finalsenddate": DATE}
+         "alreadypaid": FLOAT, "datesaved": DATE, "initialdate": DATE, "nextsenddate": DATE, "finalsenddate": DATE}
 QUOTATION = {"id": INT, "clientnr": INT, "reference": (OBJ, REF), "profile": INT,
              "discount": FLOAT, "quotationperiod": INT, "showtotals": BOOL, "date": DATE,
              "approved": BOOL, "lines": (KEYED, LINE), "taxes": (KEYED, TAX), "tax": FLOAT,
@@ -50,6 +50,30 @@ def record_id(collection, wire):
         return f"{wire['percentage']}-{wire['type']}"
     v = wire[ID[collection]]
     return str(int(float(v))) if collection != "invoices" else str(v)
+
+
+DATE_RE = re.compile(r"^\d{4}-\d\d-\d\d$")
+
+
+def invoice_day(wire):
+    """The day an invoice is dated, as docs/SEMANTICS.md ("Dates") says: its `date` if it
+    has one, else `sent`, else its first history event that has a date; "" for none."""
+    for v in (wire.get("date"), wire.get("sent")):
+        if isinstance(v, str) and DATE_RE.match(v) and v != "0000-00-00":
+            return v
+    hist = wire.get("history")
+    if isinstance(hist, dict):
+        hist = [hist[k] for k in sorted(hist, key=lambda s: int(re.sub(r"\D", "", s) or 0))]
+    for ev in hist if isinstance(hist, list) else []:
+        v = ev.get("date") if isinstance(ev, dict) else None
+        if isinstance(v, str) and DATE_RE.match(v) and v != "0000-00-00":
+            return v
+    return ""
+
+
+def quarter_of(day):
+    """"2025-Q3" of "2025-08-15", None for no day."""
+    return "%s-Q%d" % (day[:4], (int(day[5:7]) - 1) // 3 + 1) if day else None
 
 
 def file_stem(ident):

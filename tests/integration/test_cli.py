@@ -33,10 +33,10 @@ def test_status_tells_a_person_what_the_status_file_holds(lone, mounts):
     assert f"  API calls    {sent} in the last hour, {sent} since mounting" in out
     assert f"  budget left  {remaining} calls this hour" in out
     assert "  service      up" in out
-    # every collection of the status file counts, listed or not (13 with quotations,
-    # categories and invoices_reminder)
+    # every collection of the status file counts, listed or not (14 with quotations,
+    # categories, invoices_reminder and invoices_saved_send)
     ncoll = len(m.status()["cache"]["collections"])
-    assert ncoll == 13
+    assert ncoll == 14
     assert re.search(rf"cache +3 of {ncoll} collections listed, 33 records", out), out
     assert re.search(r"PDFs: \d+(\.\d)? KiB on disk", out)
     assert "list products: HTTP 500: database on fire" in out

@@ -11,7 +11,7 @@ import subprocess
 import time
 import urllib.parse
 
-from expected import file_stem
+from expected import file_stem, invoice_day
 from harness import DEADLINE, FACTUURFS, Fake, wait_for
 
 # factuurfs' constants (src/feat/prefetch.h)
@@ -32,10 +32,11 @@ def natural(s):
 
 
 def newest_first(fake):
-    """The invoice numbers, newest first: by date, then number (as factuurfs orders them)."""
+    """The invoice numbers, newest first: by the day each is dated (docs/SEMANTICS.md,
+    "Dates"), then number (as factuurfs orders them)."""
     invs = fake.state("invoices")
     return [i["invoicenr"] for i in
-            sorted(invs, key=lambda i: (i["date"], natural(i["invoicenr"])), reverse=True)]
+            sorted(invs, key=lambda i: (invoice_day(i), natural(i["invoicenr"])), reverse=True)]
 
 
 def scaled(hour):

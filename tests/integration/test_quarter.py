@@ -5,18 +5,22 @@ CSV, read back with openpyxl.
 The VAT figures are held against a small account computed by hand below (rates 21, 9
 and 0 %, one reverse-charge client, one EU client, one non-EU client, one credit line,
 one invoice discount, and invoices on either side of the quarter's edges); the rules
-they follow are written in docs/SEMANTICS.md, not read from src/."""
+they follow are written in docs/SEMANTICS.md, not read from src/.  The account is
+served as the live service sends invoices (no `date`: dated by `sent`, and for one
+never sent by its history), and in the older reading with a `date` that wins."""
+import base64
 import csv
 import datetime
 import io
 import json
 import os
+import urllib.request
 
 import openpyxl
 import pytest
 
-from expected import file_stem
-from harness import Fake, listing_calls
+from expected import file_stem, invoice_day, quarter_of
+from harness import APIKEY, USER, Fake, listing_calls
 
 # -- the hand-computed account ------------------------------------------------------------
 # Country ids are the service's (its countrylist: 146 Nederland, 18 België, 237
@@ -35,10 +39,14 @@ def line(amount, price, rate, desc="werk"):
 
 
 def invoice(n, nr, date, client, lines, taxes, tax, total, **extra):
+    """An invoice dated @date as the live service sends it: `sent` and a history event
+    on that day, no `date` field."""
     c = CLIENTS[client - 1]
-    rec = {"id": str(n), "invoicenr": nr, "clientnr": str(client), "date": date,
+    rec = {"id": str(n), "invoicenr": nr, "clientnr": str(client),
            "sent": date, "duedate": date, "company": c["company"], "country": c["country"],
            "tax_shifted": c["tax_shifted"], "lines": lines,
+           "history": {"item1": {"date": date, "time": "10:56",
+                                 "description": "Factuur verstuurd via e-mail"}},
            "taxes": {"tax%d" % i: {"rate": r, "sum": s, "sum_of": so}
                      for i, (r, s, so) in enumerate(taxes, 1)} or [],
            "tax": tax, "totalintax": total, "open": total}
@@ -68,7 +76,38 @@ INVOICES = [
     # Q4, its first day: 10.00 at 9 %, VAT 0.90
     invoice(7, "Q-007", "2025-10-01", 1, [line(1, 10.0, 9)], [(9, 0.90, 10.00)],
             "0.90", "10.90"),
+    # No date at all (never sent, no history): in no quarter and no year, in the CSV
+    # with an empty date.
+    invoice(8, "Q-008", "", 1, [line(1, 999.0, 21)], [(21, 209.79, 999.00)],
+            "209.79", "1208.79", history=[]),
 ]
+# The readings the account is served in (docs/SEMANTICS.md, "Dates"):
+#   sent     as the live service: `sent` and a history event, no `date`
+#   history  the same, but Q-004 and Q-006 never sent: dated by their first dated event
+#            (an undated one before it)
+#   date     the older reading: a `date` on every invoice, and a `sent` in another
+#            quarter (a month later), which the `date` beats
+READINGS = ("sent", "history", "date")
+
+
+def account(reading):
+    out = []
+    for inv in INVOICES:
+        rec = json.loads(json.dumps(inv))
+        day = inv["sent"]
+        if reading == "history" and rec["invoicenr"] in ("Q-004", "Q-006"):
+            rec["sent"] = ""
+            rec["history"] = {"item1": {"date": "", "time": "", "description": "Concept"},
+                              "item2": {"date": day, "time": "09:00",
+                                        "description": "Factuur aangemaakt"}}
+        if reading == "date" and day:
+            rec["date"] = day
+            later = datetime.date.fromisoformat(day) + datetime.timedelta(days=31 + 30)
+            rec["sent"] = later.isoformat()
+            rec["history"] = {"item1": {"date": rec["sent"], "time": "10:56",
+                                        "description": "Factuur verstuurd via e-mail"}}
+        out.append(rec)
+    return out
 
 HEADER = ["category", "rate", "box", "turnover", "vat", "invoices"]
 # Written out by hand from the rules in docs/SEMANTICS.md ("The VAT quarter").
@@ -173,11 +212,13 @@ def check_xlsx_against_csv(xlsx, rows, types):
     return got
 
 
-@pytest.fixture(scope="module")
-def hand(workdir, tmp_path_factory):
+@pytest.fixture(scope="module", params=READINGS)
+def hand(workdir, tmp_path_factory, request):
     path = tmp_path_factory.mktemp("quarter") / "hand.json"
-    path.write_text(json.dumps({"clients": CLIENTS, "products": [], "invoices": INVOICES}))
+    path.write_text(json.dumps({"clients": CLIENTS, "products": [],
+                                "invoices": account(request.param)}))
     f = Fake(workdir, "--data", str(path))
+    f.reading = request.param
     yield f
     f.stop()
 
@@ -186,9 +227,19 @@ def test_the_hand_computed_quarter(hand, mounts):
     """Every figure of the VAT export, in the CSV and the .xlsx, equals the figures
     written above; the quarter views hold the quarter's invoices; and all of it costs
     no call beyond the invoices and clients listings."""
+    served = api_invoices(hand)
+    assert ("date" in served[0]) == (hand.reading == "date")
     mark = hand.mark()
     m = mounts(hand)
     assert sorted(os.listdir(m.path("views", "quarter"))) == sorted(EXPECTED)
+    # one year, every invoice in it that is dated
+    assert os.listdir(m.path("views", "year")) == ["2025"]
+    assert set(os.listdir(m.path("views", "year", "2025"))) == \
+        {file_stem(i["invoicenr"]) + ext for i in INVOICES if i["sent"] for ext in (".json", ".pdf")}
+    # the invoices CSV: each dated as the rules say, the undated one with an empty date
+    rows = read_csv(m.path("exports", "invoices.csv"))
+    dates = {r[0]: r[1] for r in rows[1:]}
+    assert dates == {i["invoicenr"]: i["sent"] for i in INVOICES}
     for q, nrs in QUARTER_INVOICES.items():
         d = m.path("views", "quarter", q)
         assert set(os.listdir(d)) == {file_stem(nr) + ext for nr in nrs for ext in (".json", ".pdf")}
@@ -228,6 +279,14 @@ def test_the_hand_computed_quarter(hand, mounts):
     assert hand.since(mark) == []
 
 
+def api_invoices(fake):
+    """The invoices as the service serves them (asked over HTTP, as a client does)."""
+    req = urllib.request.Request(fake.url + "invoices?count=1000", headers={
+        "Authorization": "Basic " + base64.b64encode(f"{USER}:{APIKEY}".encode()).decode()})
+    with urllib.request.urlopen(req, timeout=30) as r:
+        return json.loads(r.read())
+
+
 def test_every_xlsx_holds_the_listing(fake, mounts):
     """Each .xlsx read back with openpyxl: every cell equals the service's record
     (invoices, clients) or the CSV beside it (the quarters), typed."""
@@ -249,7 +308,8 @@ def test_every_xlsx_holds_the_listing(fake, mounts):
             assert any(r[11] for r in got[1:]), "some invoice has a category with a ledger"
             for r in got[1:]:
                 i = invoices[r[0]]
-                assert r[1].date().isoformat() == i["date"]
+                # the day it is dated: sent, else its first dated event
+                assert (r[1].date().isoformat() if r[1] else "") == invoice_day(i)
                 assert r[2].date().isoformat() == i["duedate"]
                 assert r[3] == int(i["clientnr"])
                 assert (r[4] or "") == i["company"] and (r[5] or "") == i["contact"]
@@ -273,7 +333,7 @@ def test_every_xlsx_holds_the_listing(fake, mounts):
         else:
             q = base[len("btw-"):]
             total = [r for r in got[1:] if r[0] == "total"]
-            inq = [i for i in invoices.values() if quarter(i["date"]) == q]
+            inq = [i for i in invoices.values() if quarter_of(invoice_day(i)) == q]
             assert total and total[0][5] == len(inq) > 0, q
             # the quarter's turnover and VAT are its invoices' totals
             want_vat = sum(round(float(i["tax"]) * 100) for i in inq)
@@ -281,6 +341,3 @@ def test_every_xlsx_holds_the_listing(fake, mounts):
             assert round(total[0][4] * 100) == want_vat, q
             assert abs(round(total[0][3] * 100) - want_turnover) <= len(inq), q
 
-
-def quarter(date):
-    return "%s-Q%d" % (date[:4], (int(date[5:7]) - 1) // 3 + 1) if date else None

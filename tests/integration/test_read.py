@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from expected import expected, file_stem, load, record_id, same
+from expected import expected, file_stem, invoice_day, load, quarter_of, record_id, same
 from harness import run
 
 COLLECTIONS = ["clients", "products", "invoices", "invoices_saved", "invoices_repeated",
@@ -17,8 +17,8 @@ COLLECTIONS = ["clients", "products", "invoices", "invoices_saved", "invoices_re
 
 def test_root_lists_every_collection(mnt):
     assert sorted(os.listdir(mnt.mnt)) == sorted(
-        [".factuurfs", "balance.json", "invoices_payment", "invoices_reminder", "views", "exports",
-         "templates", "search"]
+        [".factuurfs", "balance.json", "invoices_payment", "invoices_reminder",
+         "invoices_saved_send", "views", "exports", "templates", "search"]
         + COLLECTIONS)
     for c in COLLECTIONS:
         assert os.path.isdir(mnt.path(c))
@@ -80,9 +80,8 @@ def test_find_sees_every_file(fake, mnt):
     # balance.json, .factuurfs/status, .factuurfs/refresh, exports/ (invoices and clients,
     # and btw-YYYY-Qn for each quarter an invoice is dated in, as .csv and .xlsx),
     # templates/*.json (views hold symlinks)
-    quarters = {i["date"][:5] + "Q%d" % ((int(i["date"][5:7]) + 2) // 3)
-                for i in fake.state("invoices") if i["date"]}
-    assert len(files) == total + 1 + 2 + 2 * (2 + len(quarters)) + 6
+    quarters = {quarter_of(invoice_day(i)) for i in fake.state("invoices") if invoice_day(i)}
+    assert len(files) == total + 1 + 2 + 2 * (2 + len(quarters)) + 7
 
 
 def test_pdfs_copy_out_exactly(fake, mnt, tmp_path):
@@ -122,11 +121,19 @@ def test_non_ascii_names_read_back(fake, mnt):
     assert c["company"] in text and "\\u" not in text
 
 
-def test_times_come_from_the_record_and_survive_remount(fake, mnt, mounts):
-    inv = fake.state("invoices")[3]
+@pytest.mark.parametrize("sent", [True, False], ids=["sent", "never-sent"])
+def test_times_come_from_the_record_and_survive_remount(fake, mnt, mounts, sent):
+    """An invoice's file time is the day it is dated (docs/SEMANTICS.md, "Dates"): its
+    `sent`, or for one never sent its first dated history event (the fake sends no
+    `date`, as the live service)."""
+    invs = [i for i in fake.state("invoices") if "date" not in i and bool(i["sent"]) == sent
+            and (sent or i["history"])]
+    inv = invs[min(3, len(invs) - 1)]
     name = file_stem(inv["invoicenr"]) + ".json"
     st1 = os.stat(mnt.path("invoices", name))
-    noon = calendar.timegm(time.strptime(inv["date"], "%Y-%m-%d")) + 12 * 3600
+    day = inv["sent"] if sent else inv["history"]["item1"]["date"]
+    assert day == invoice_day(inv)
+    noon = calendar.timegm(time.strptime(day, "%Y-%m-%d")) + 12 * 3600
     assert noon <= st1.st_mtime < noon + 3600
     other = mounts(fake)
     st2 = os.stat(other.path("invoices", name))

@@ -15,25 +15,29 @@ import pytest
 from harness import FACTUURFS, ROOT, run, save
 
 TEMPLATES = ["clients.json", "invoices.json", "invoices_payment.json", "invoices_reminder.json",
-             "products.json", "quotations.json"]
+             "invoices_saved_send.json", "products.json", "quotations.json"]
 
 # What a user may send when creating, in the order of the files (read-only fields,
 # such as clientnr, id, priceintax, totals and the client copies on invoices, never).
 CREATE_FIELDS = {
-    "clients": ["contact", "showcontact", "company", "address", "zipcode", "city", "country",
+    # address_addon and addon: the official clients page
+    "clients": ["contact", "showcontact", "company", "address", "address_addon", "addon",
+                "zipcode", "city", "country",
                 "phone", "mobile", "email", "email_reminder", "default_email", "bankcode",
                 "biccode", "taxnumber", "tax_shifted", "taxtype", "sendmethod",
                 "paymentmethod", "top", "stddiscount", "mailintro", "reference", "notes",
                 "notes_on_invoice", "active", "defaultdoclang", "defaultcategory",
                 "currency", "mandateid", "mandatedate", "collecttype"],
     "products": ["code", "name", "price", "taxes"],
-    "invoices": ["profile", "clientnr", "reference", "invoicenote", "date", "lines",
+    # no `date`: no invoice of the live service has one (the API reference's last section)
+    "invoices": ["profile", "clientnr", "reference", "invoicenote", "lines",
                  "discounttype", "discount", "paymentcondition", "paymentperiod",
                  "collection", "category", "action", "sendmethod", "savename",
                  "overwrite_if_exist",
                  "convert_prices_to_euro", "initialdate", "finalsenddate", "frequency",
                  "repeattype"],
-    "invoices_payment": ["amount", "date"],
+    # the official payment page: date (required), amount ("full" or a number), method
+    "invoices_payment": ["amount", "date", "method"],
     # quotations: php Models/Quotation.php and the official quotation page
     "quotations": ["profile", "clientnr", "reference", "quotationreference", "category",
                    "date", "lines", "discounttype", "discount", "paymentcondition",
@@ -42,6 +46,8 @@ CREATE_FIELDS = {
                    "convert_prices_to_euro"],
     # a reminder names its invoice inside (php Models/invoicesReminder.php)
     "invoices_reminder": ["invoicenr", "attach_invoice"],
+    # POST invoices_saved sends a draft: the file names it inside (our reading: `id`)
+    "invoices_saved_send": ["id", "sendmethod"],
 }
 REFERENCE = ["line1", "line2", "line3"]
 LINE = ["amount", "amount_desc", "description", "tax_rate", "price", "discount_pct"]
@@ -54,10 +60,13 @@ TYPES = {
             "currency", "mandateid", "collecttype", "code", "name", "invoicenote",
             "discounttype", "paymentcondition", "action", "savename", "frequency",
             "repeattype", "amount_desc", "description", "line1", "line2", "line3",
-            "category", "quotationreference", "customstatus", "invoicenr"},
+            "category", "quotationreference", "customstatus", "invoicenr", "address_addon",
+            "addon", "method"},
     "int": {"country", "default_email", "top", "taxes", "profile", "clientnr",
-            "paymentperiod", "quotationperiod"},
-    "float": {"stddiscount", "price", "discount", "amount", "tax_rate", "discount_pct"},
+            "paymentperiod", "quotationperiod", "id"},
+    # a payment's amount: a number, or the word "full"
+    "float_or_full": {"amount"},
+    "float": {"stddiscount", "price", "discount", "tax_rate", "discount_pct"},
     "bool": {"showcontact", "tax_shifted", "notes_on_invoice", "active", "collection",
              "overwrite_if_exist", "convert_prices_to_euro", "showtotals", "approved",
              "attach_invoice"},
@@ -72,6 +81,7 @@ def of_type(name, v):
     return {"str": isinstance(v, str),
             "int": isinstance(v, int) and not isinstance(v, bool),
             "float": isinstance(v, (int, float)) and not isinstance(v, bool),
+            "float_or_full": v == "full" or (isinstance(v, (int, float)) and not isinstance(v, bool)),
             "bool": isinstance(v, bool),
             "date": v is None or (isinstance(v, str) and re.fullmatch(r"\d{4}-\d\d-\d\d", v)),
             "dict": isinstance(v, dict),
@@ -156,7 +166,9 @@ def test_each_template_holds_exactly_the_fields_a_create_may_send(fake, mounts):
     assert inv["action"] == "save" and inv["savename"] and inv["lines"][0]["description"]
     assert inv["clientnr"] == 0, "no client: a template left so reaches no one"
     pay = json.loads(read(m.path("templates", "invoices_payment.json")))
-    assert pay["amount"] > 0
+    assert pay["amount"] == "full" and pay["date"] is None, "the day is the user's to say"
+    send = json.loads(read(m.path("templates", "invoices_saved_send.json")))
+    assert send == {"id": 0, "sendmethod": "email"}, "names no draft: reaches no one"
 
 
 # ---- writing: EPERM ------------------------------------------------------------------------
@@ -276,17 +288,24 @@ def test_cp_then_edit_makes_one_saved_invoice(acct, mounts):
 
 
 def test_cp_then_edit_registers_one_payment(acct, mounts):
+    """The payment template pays what is open ("full"); the day must be given, a
+    template left without one is refused before any call."""
     m = mounts(acct)
-    inv = acct.state("invoices")[0]  # (overpaying is the service's business)
+    inv = next(i for i in acct.state("invoices") if float(i["open"]) > 0)
     nr = inv["invoicenr"]
     mark = acct.mark()
     new = m.path("invoices_payment", stem(nr) + ".json")
     run("cp", m.path("templates", "invoices_payment.json"), new)
     text = read(new)
-    assert save(new, text.replace('"amount": 10', '"amount": 12.5')) == 0
-    assert writes(acct, mark) == [("PUT", "invoices_payment/" + stem(nr))]
+    assert save(new, text.replace('"method": ""', '"method": "cash"')) == errno.EINVAL
+    assert "missing required field 'date'" in last_error(m)
+    assert writes(acct, mark) == []
+    assert save(new, text.replace('"date": null', '"date": "2025-06-01"')) == 0
+    assert writes(acct, mark) == [("POST", "invoices_payment/" + stem(nr))]
+    body = json.loads([r for r in acct.since(mark) if r["method"] == "POST"][0]["body"])
+    assert body == {"amount": "full", "date": "2025-06-01", "method": ""}
     after = next(i for i in acct.state("invoices") if i["invoicenr"] == nr)
-    assert float(after["open"]) == pytest.approx(float(inv["open"]) - 12.5)
+    assert float(after["open"]) == 0 and after["paiddate"] == "2025-06-01"
 
 
 # ---- the field reference -------------------------------------------------------------------

@@ -34,8 +34,10 @@ READONLY = {"clientnr", "lastinvoice", "timestamp"}
 # (wire forms, sed expression on the file, the field as the service names it, the value
 # its PUT must carry).  Every other field must go back exactly as the fake sent it.
 VARIANTS = [
-    ("", r's/"active": true/"active": false/', "active", "0"),
-    ("", r's/"top": 14/"top": 30/', "top", "30"),
+    ("net", r's/"active": true/"active": false/', "active", "0"),
+    ("net", r's/"top": 14/"top": 30/', "top", "30"),
+    # the fake's default: the 2015 capture's forms
+    ("", r's/"active": true/"active": false/', "active", "false"),
     ("live2015", r's/"active": true/"active": false/', "active", "false"),
     ("live2015", r's/"mandateid": "MND-00900"/"mandateid": "MND-00901"/', "mandate_id",
      "MND-00901"),
@@ -55,8 +57,8 @@ VARIANTS = [
 
 
 def served(forms):
-    """The client as the fake serves it under @forms."""
-    return fakeapi.dress("clients", dict(CLIENT), fakeapi.parse_wire_forms(forms))
+    """The client as the fake serves it under @forms ("": its default)."""
+    return fakeapi.dress("clients", dict(CLIENT), fakeapi.parse_wire_forms(forms or "live2015"))
 
 
 @pytest.mark.parametrize("forms,expr,field,want", VARIANTS,

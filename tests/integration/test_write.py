@@ -264,14 +264,14 @@ def test_payment_file_registers_a_payment(acct, mounts):
     mark = acct.mark()
     path = m.path("invoices_payment", stem + ".json")
     assert write_file(path, '{"amount": 10, "date": "2025-06-01"}\n') == 0
-    assert writes(acct, mark) == [("PUT", "invoices_payment/" + stem)]
+    assert writes(acct, mark) == [("POST", "invoices_payment/" + stem)]
     after = next(i for i in acct.state("invoices") if i["invoicenr"] == nr)
     assert abs(float(after["open"]) - (float(inv["open"]) - 10)) < 0.001
     assert load(m.path("invoices", stem + ".json"))["open"] == pytest.approx(float(after["open"]))
     assert os.listdir(m.path("invoices_payment")) == []
     # a bad payment: the errno and the service's words
-    assert write_file(m.path("invoices_payment", stem + ".json"), '{"amount": -5}') == \
-        errno.EINVAL
+    assert write_file(m.path("invoices_payment", stem + ".json"),
+                      '{"amount": -5, "date": "2025-06-01"}') == errno.EINVAL
     assert "amount" in last_error(m)
 
 

@@ -631,7 +631,11 @@ static void answer_payment(struct fake_service *s, const struct fake_req *r, str
 	int at = find_rec(cl, "invoices", r->id);
 	cJSON *body = r->body ? cJSON_Parse(r->body) : NULL;
 	const cJSON *amount = cJSON_GetObjectItemCaseSensitive(body, "amount");
-	double v = cJSON_IsNumber(amount)   ? amount->valuedouble
+	cJSON *inv = at >= 0 ? cJSON_GetArrayItem(cl->recs, at) : NULL;
+	/* "full": all that is open (the official payment page). */
+	bool full = cJSON_IsString(amount) && !strcmp(amount->valuestring, "full");
+	double v = full			    ? money_of(inv, "open")
+		   : cJSON_IsNumber(amount) ? amount->valuedouble
 		   : cJSON_IsString(amount) ? strtod(amount->valuestring, NULL)
 					    : 0;
 
@@ -640,12 +644,12 @@ static void answer_payment(struct fake_service *s, const struct fake_req *r, str
 	} else if (!(v > 0)) {
 		answer_text(s, a, 400, "Field 'amount' must be a number greater than 0");
 	} else {
-		cJSON *inv = cJSON_GetArrayItem(cl->recs, at);
 		char open[32];
 
 		snprintf(open, sizeof(open), "%.2f", money_of(inv, "open") - v);
 		cJSON_ReplaceItemInObjectCaseSensitive(inv, "open", cJSON_CreateString(open));
-		*a = (struct fake_answer){.status = 200, .body = ""};
+		*a = (struct fake_answer){.status = !strcmp(r->method, "POST") ? 201 : 200,
+					  .body = ""};
 	}
 	cJSON_Delete(body);
 }
@@ -712,10 +716,12 @@ static void perform(struct fake_service *s, const struct fake_req *r, struct fak
 					  .content_type = "application/json",
 					  .body = keep(s, cJSON_PrintUnformatted(o))};
 		cJSON_Delete(o);
+	} else if (!strcmp(r->coll, "invoices_payment") && r->id[0] &&
+		   (!strcmp(r->method, "POST") || !strcmp(r->method, "PUT"))) {
+		/* POST (the official page) or PUT (py v0): both taken here. */
+		answer_payment(s, r, a);
 	} else if (!strcmp(r->method, "POST") && !r->id[0]) {
 		answer_post(s, r, a);
-	} else if (!strcmp(r->method, "PUT") && !strcmp(r->coll, "invoices_payment")) {
-		answer_payment(s, r, a);
 	} else if (!strcmp(r->method, "PUT")) {
 		answer_put(s, r, a);
 	} else if (!strcmp(r->method, "DELETE")) {

@@ -91,6 +91,14 @@ static void test_records(void)
 	SAME(invoices, "{\"invoicenr\":\"F\\u00fcr\"}");
 	LEFT(invoices, "{\"invoicenr\":\"\"}");
 	LEFT(invoices, "{\"date\":\"2024-01-01\"}");
+	/* Dated by sent, or by nothing: the fast path; dated by its history (never sent):
+	 * the reference path, which reads the events. */
+	SAME(invoices, "{\"invoicenr\":\"1\",\"sent\":\"2024-03-09\",\"history\":{\"item1\":"
+		       "{\"date\":\"2024-01-01\"}}}");
+	SAME(invoices, "{\"invoicenr\":\"1\",\"sent\":\"\",\"history\":[]}");
+	SAME(invoices, "{\"invoicenr\":\"1\",\"sent\":\"\",\"history\":{ }}");
+	LEFT(invoices, "{\"invoicenr\":\"1\",\"sent\":\"\",\"history\":{\"item1\":"
+		       "{\"date\":\"2024-01-01\"}}}");
 	/* Whitespace anywhere JSON allows it. */
 	SAME(clients, " {\n  \"clientnr\" : \"7\" ,\n \"company\":\t\"B\"\r\n}\n");
 	/* Empty objects and PHP's [] for one. */

@@ -803,7 +803,7 @@ static void test_lost_post(void)
 	env_fini(&e);
 }
 
-/* A payment file: PUT invoices_payment/<nr>, and its name is free again. */
+/* A payment file: POST invoices_payment/<nr>, and its name is free again. */
 static void test_payment(void)
 {
 	struct env e;
@@ -819,7 +819,7 @@ static void test_payment(void)
 	CHECK_STR(n ? n->id : NULL, "2026-0001");
 	CHECK(set_text(&e, n, "{\"amount\": 21, \"date\": \"2026-03-01\"}") == 0);
 	CHECK(commit(&e, n, false) == 0);
-	CHECK(calls(&e, "PUT", "invoices_payment/2026-0001") == 1);
+	CHECK(calls(&e, "POST", "invoices_payment/2026-0001") == 1);
 	rec = service_record(&e, "invoices", "2026-0001");
 	CHECK(has(rec, "\"open\":\"100.00\""));
 	free(rec);
@@ -832,11 +832,12 @@ static void test_payment(void)
 		  "registered a payment on invoice 2026-0001 (invoices_payment/2026-0001.json)");
 	/* The next payment of the same invoice is a new file of that name. */
 	n = create(&e, payments, "2026-0001.json");
-	CHECK(n && set_text(&e, n, "{\"amount\": 100}") == 0 && commit(&e, n, false) == 0);
-	CHECK(calls(&e, "PUT", "invoices_payment/2026-0001") == 2);
+	CHECK(n && set_text(&e, n, "{\"amount\": 100, \"date\": \"2026-03-02\"}") == 0 &&
+	      commit(&e, n, false) == 0);
+	CHECK(calls(&e, "POST", "invoices_payment/2026-0001") == 2);
 	/* An invoice the service does not have: refused, kept. */
 	n = create(&e, payments, "2026-0404.json");
-	CHECK(n && set_text(&e, n, "{\"amount\": 1}") == 0);
+	CHECK(n && set_text(&e, n, "{\"amount\": 1, \"date\": \"2026-03-02\"}") == 0);
 	CHECK(commit(&e, n, false) == -ENOENT && save_state_of(e.save, n) == SAVE_REFUSED);
 	CHECK(inode_local(e.inodes, pd->ino, "2026-0404.json", NULL, NULL) == n);
 	env_fini(&e);
@@ -1475,7 +1476,7 @@ static void test_journal_restore(void)
 	n = create(&e, products, "sjabloon.json");
 	CHECK(tpl && save_write(e.save, n, tpl, len, 0) == 0 && commit(&e, n, false) == 0);
 	/* A payment refused: named after its invoice. */
-	fake_service_fail(e.st.svc, "PUT", "invoices_payment/2026-0001",
+	fake_service_fail(e.st.svc, "POST", "invoices_payment/2026-0001",
 			  &(struct fake_answer){.status = 400, .body = "Amount too high"}, false, 1);
 	n = create(&e, payments, "2026-0001.json");
 	CHECK(set_text(&e, n, "{\"amount\": 1000000, \"date\": \"2026-01-02\"}") == 0);

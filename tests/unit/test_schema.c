@@ -10,7 +10,7 @@
 #include <stdlib.h>
 
 static const struct schema_collection *clients, *products, *invoices, *saved, *repeated, *taxes,
-	*balance, *profiles;
+	*balance, *profiles, *payments;
 
 /* Parses a single-quoted fixture; a broken fixture is a bug in the test: stop. */
 static cJSON *js(const char *sq)
@@ -102,7 +102,7 @@ static void test_tables(void)
 					    "invoices_saved", "invoices_repeated", "profiles",
 					    "taxes",	   "countrylist", "invoices_payment",
 					    "balance", "quotations", "categories",
-					    "invoices_reminder"};
+					    "invoices_reminder", "invoices_saved_send"};
 	const struct schema_field *f;
 	size_t i, j;
 
@@ -121,10 +121,25 @@ static void test_tables(void)
 			CHECK(schema_field_find(c, c->id_field2) != NULL);
 		if (c->whole_marker)
 			CHECK(schema_field_find(c, c->whole_marker) != NULL);
-		for (j = 0; j < 3 && c->mtime_fields[j]; j++) {
-			f = schema_field_find(c, c->mtime_fields[j]);
-			CHECK(f && f->type == SCHEMA_DATE);
+		/* A date field, or a keyed list whose elements have one (history). */
+		for (j = 0; j < 4 && c->date_fields[j]; j++) {
+			f = schema_field_find(c, c->date_fields[j]);
+			CHECK(f && (f->type == SCHEMA_DATE || f->type == SCHEMA_KEYED_LIST));
+			if (f && f->type == SCHEMA_KEYED_LIST) {
+				bool dated = false;
+				for (size_t k = 0; k < f->nsub; k++)
+					dated |= f->sub[k].type == SCHEMA_DATE;
+				CHECK(dated);
+			}
 		}
+		/* A write-only collection: what it acts on, how it is sent, what it did. */
+		if (c->acts_on) {
+			CHECK(schema_find(c->acts_on) != NULL);
+			CHECK(c->send[0].method && c->send[0].path && c->done);
+			CHECK(!(c->methods & SCHEMA_M_LIST) && (c->methods & SCHEMA_M_PUT));
+		}
+		if (c->changes_too)
+			CHECK(schema_find(c->changes_too) != NULL);
 		for (j = 0; j < c->nfields; j++) {
 			f = &c->fields[j];
 			if (f->type == SCHEMA_KEYED_LIST)
@@ -468,7 +483,7 @@ static const char py_invoice[] =
 /* What a POST of that invoice's file sends: writable fields in native types. */
 static const char post_invoice[] =
 	"{'profile':1,'clientnr':42,'reference':{'line1':'PO 7','line2':'','line3':''},"
-	"'invoicenote':'','date':'2024-03-05',"
+	"'invoicenote':'',"
 	"'lines':{'line1':{'amount':4,'amount_desc':'uur','description':'Werk / advies',"
 	"'tax_rate':21,'price':75,'discount_pct':0},"
 	"'line2':{'amount':1,'amount_desc':'','description':'Hosting','tax_rate':21,"
@@ -559,6 +574,24 @@ static void test_unwrap_one(void)
 	CHECK_UNWRAP(products, "[{'id':'3'}]", NULL);
 	CHECK_UNWRAP(NULL, "{'whatever':{'id':'3'}}", "whatever");
 	CHECK(schema_unwrap_one(clients, NULL) == NULL);
+	/* The whole list, as a service may answer the GET of a record it does not
+	 * have: never the record. */
+	CHECK_UNWRAP(clients, "[{'clientnr':'1'},{'clientnr':'2'}]", NULL);
+	CHECK_UNWRAP(clients, "{'clients':[{'clientnr':'1'}]}", NULL);
+	CHECK_UNWRAP(clients, "{'clients':[]}", NULL);
+	CHECK_UNWRAP(clients, "{'clients':{'0':{'clientnr':'1'},'1':{'clientnr':'2'}}}", NULL);
+	CHECK_UNWRAP(clients, "{'0':{'clientnr':'1'},'1':{'clientnr':'2'}}", NULL);
+	CHECK_UNWRAP(clients, "{'1':{'clientnr':'1'},'2':{'clientnr':'2'},'3':{}}", NULL);
+	/* ... while a record whose fields are objects, or a list field, is one. */
+	CHECK_UNWRAP(invoices, "{'reference':{'line1':'a'},'lines':{'line1':{}}}", "");
+	CHECK_UNWRAP(invoices, "{'lines':[]}", "");
+	CHECK_UNWRAP(invoices, "{'invoice':{'lines':{'line1':{},'line2':{}}}}", "invoice");
+	cJSON *b = js("[]");
+	CHECK(schema_is_listing(clients, b));
+	cJSON_Delete(b);
+	b = js("{'clientnr':'1'}");
+	CHECK(!schema_is_listing(clients, b));
+	cJSON_Delete(b);
 }
 
 static void check_id_at(const struct schema_collection *c, const char *rec, const char *want,
@@ -655,10 +688,21 @@ static void test_record_date(void)
 	CHECK_DATE(clients, "{'timestamp':20240305}", 0);
 	CHECK_DATE(clients, "{'timestamp':''}", 0);
 	CHECK_DATE(clients, "{}", 0);
+	/* An invoice: `date` when it has one, else `sent`, else its first dated event. */
 	CHECK_DATE(invoices, "{'date':'2024-03-05','sent':'2024-01-02'}", 1709640000);
 	CHECK_DATE(invoices, "{'date':null,'sent':'2024-01-02'}", 1704196800);
+	CHECK_DATE(invoices, "{'sent':'2024-01-02','history':[{'date':'2024-03-05'}]}", 1704196800);
+	CHECK_DATE(invoices, "{'sent':null,'history':[{'date':null,'time':'10:56'},"
+			     "{'date':'2024-03-05','description':'x'},{'date':'2024-01-02'}]}",
+		   1709640000);
+	CHECK_DATE(invoices, "{'sent':null,'history':[]}", 0);
+	CHECK_DATE(invoices, "{'sent':null,'history':{'x':1}}", 0);
+	CHECK_DATE(invoices, "{'sent':null,'history':[7,'2024-03-05',{'date':'2024-13-01'}]}", 0);
+	CHECK_DATE(invoices, "{}", 0);
 	CHECK_DATE(saved, "{'datesaved':null,'date':'2024-01-02'}", 1704196800);
 	CHECK_DATE(repeated, "{'datesaved':null,'initialdate':'2024-01-02'}", 1704196800);
+	CHECK_DATE(repeated, "{'datesaved':null,'initialdate':null,'nextsenddate':'2024-01-02'}",
+		   1704196800);
 	CHECK_DATE(products, "{'date':'2024-01-02'}", 0);
 }
 
@@ -1054,11 +1098,31 @@ static void test_to_wire_lists(void)
 			  "field 'lines': expected a list");
 	CHECK_TO_WIRE_ERR(invoices, "{'clientnr':1,'lines':{'line1':{'amount':'x'}}}", true,
 			  "field 'lines.line1.amount': expected a number");
-	CHECK_TO_WIRE_ERR(invoices, "{'clientnr':1,'lines':[{'amount':1}],'date':'2024-1-1'}",
-			  true, "field 'date': expected a date (YYYY-MM-DD) or null");
+	CHECK_TO_WIRE_ERR(invoices,
+			  "{'clientnr':1,'lines':[{'amount':1}],'initialdate':'2024-1-1'}", true,
+			  "field 'initialdate': expected a date (YYYY-MM-DD) or null");
 	CHECK_TO_WIRE_ERR(invoices,
 			  "{'clientnr':1,'lines':[{'amount':1}],'overwrite_if_exist':'?'}", true,
 			  "field 'overwrite_if_exist': expected true or false");
+	/* A client's country: an id, or a name sent as written (the service finds the
+	 * id); a payment's amount as text, or "full", and nothing else. */
+	CHECK_TO_WIRE(clients, "{'company':'X','country':146}", true,
+		      "{'company':'X','country':146}");
+	CHECK_TO_WIRE(clients, "{'company':'X','country':'Duitsland'}", true,
+		      "{'company':'X','country':'Duitsland'}");
+	CHECK_TO_WIRE_ERR(clients, "{'company':'X','country':true}", true,
+			  "field 'country': expected a number or a name");
+	CHECK_TO_WIRE_ERR(clients, "{'company':'X','country':''}", true,
+			  "field 'country': expected a number or a name");
+	CHECK_TO_WIRE(payments, "{'amount':12.5,'date':'2026-01-02'}", true,
+		      "{'amount':'12.5','date':'2026-01-02'}");
+	CHECK_TO_WIRE(payments, "{'amount':'12,50','date':'2026-01-02','method':'cash'}", true,
+		      "{'amount':'12.5','date':'2026-01-02','method':'cash'}");
+	CHECK_TO_WIRE(payments, "{'amount':'full','date':'2026-01-02'}", true,
+		      "{'amount':'full','date':'2026-01-02'}");
+	CHECK_TO_WIRE_ERR(payments, "{'amount':'veel','date':'2026-01-02'}", true,
+			  "field 'amount': expected a number or \"full\"");
+	CHECK_TO_WIRE_ERR(payments, "{'amount':'full'}", true, "missing required field 'date'");
 	/* A wrong read-only value is not checked: it is never sent. */
 	CHECK_TO_WIRE(invoices, "{'clientnr':1,'lines':[{'amount':1}],'tax':'n/a'}", true,
 		      "{'clientnr':1,'lines':{'line1':{'amount':1}}}");
@@ -1243,7 +1307,8 @@ int main(void)
 	taxes = schema_find("taxes");
 	balance = schema_find("balance");
 	profiles = schema_find("profiles");
-	if (!clients || !products || !invoices || !saved || !repeated || !taxes || !balance ||
+	payments = schema_find("invoices_payment");
+	if (!payments || !clients || !products || !invoices || !saved || !repeated || !taxes || !balance ||
 	    !profiles) {
 		printf("missing collections\n0 passed, 1 failed\n");
 		return 1;

@@ -449,15 +449,19 @@ static void test_payment(void)
 	struct env e;
 	struct cache_listing *l = NULL;
 	char *rec;
+	const struct schema_collection *payments = schema_find("invoices_payment");
 	const char *pay = "{\"amount\": 21, \"date\": \"2026-03-01\"}";
 
+	/* Every collection has a slot for the reading learned. */
+	CHECK(schema_ncollections() <= WB_LEARNED);
 	env_init(&e);
 	CHECK(cache_listing_get(e.st.cache, invoices, &l) == 0);
 	cache_listing_unref(l);
-	CHECK(wb_payment(&e.wb, "2026-0001", pay, strlen(pay), e.msg, sizeof(e.msg)) == 0);
-	CHECK(calls(&e, "PUT", "invoices_payment/2026-0001") == 1);
-	CHECK_STR(sent_field(&e, "PUT", "invoices_payment/2026-0001", "amount"), "21");
-	CHECK_STR(sent_field(&e, "PUT", "invoices_payment/2026-0001", "date"), "\"2026-03-01\"");
+	CHECK(wb_act(&e.wb, payments, "2026-0001", pay, strlen(pay), e.msg, sizeof(e.msg)) == 0);
+	/* POST (the official payment page), the amount as text. */
+	CHECK(calls(&e, "POST", "invoices_payment/2026-0001") == 1);
+	CHECK_STR(sent_field(&e, "POST", "invoices_payment/2026-0001", "amount"), "\"21\"");
+	CHECK_STR(sent_field(&e, "POST", "invoices_payment/2026-0001", "date"), "\"2026-03-01\"");
 	rec = fake_service_get(e.st.svc, "invoices", "2026-0001");
 	CHECK(has(rec, "\"open\":\"100.00\""));
 	free(rec);
@@ -471,16 +475,52 @@ static void test_payment(void)
 	char *tpl = ti >= 0 ? templates_text((size_t)ti, &len) : NULL;
 	CHECK(tpl != NULL);
 	if (tpl) {
-		CHECK(wb_payment(&e.wb, "2026-0001", tpl, len, e.msg, sizeof(e.msg)) == WB_UNSENT);
+		CHECK(wb_act(&e.wb, payments, "2026-0001", tpl, len, e.msg, sizeof(e.msg)) == WB_UNSENT);
 		free(tpl);
 	}
-	CHECK(wb_payment(&e.wb, "2026-0001", "{\"date\": \"2026-03-01\"}", 22, e.msg,
+	CHECK(wb_act(&e.wb, payments, "2026-0001", "{\"date\": \"2026-03-01\"}", 22, e.msg,
 			 sizeof(e.msg)) == -EINVAL);
 	CHECK(has(e.msg, "missing required field 'amount'"));
-	CHECK(calls(&e, "PUT", NULL) == 1);
-	/* The service's answer for an invoice it does not have. */
-	CHECK(wb_payment(&e.wb, "2026-0404", pay, strlen(pay), e.msg, sizeof(e.msg)) == -ENOENT);
-	CHECK_STR(e.msg, "PUT invoices_payment/2026-0404: HTTP 404: Invoice not found");
+	const char *veel = "{\"amount\": \"veel\", \"date\": \"2026-03-01\"}";
+	CHECK(wb_act(&e.wb, payments, "2026-0001", veel, strlen(veel), e.msg, sizeof(e.msg)) ==
+	      -EINVAL);
+	CHECK(has(e.msg, "field 'amount': expected a number or \"full\""));
+	CHECK(calls(&e, "POST", NULL) == 1 && calls(&e, "PUT", NULL) == 0);
+	/* "full": the service pays what is open. */
+	const char *full = "{\"amount\": \"full\", \"date\": \"2026-03-02\", \"method\": \"cash\"}";
+	CHECK(wb_act(&e.wb, payments, "2026-0001", full, strlen(full), e.msg, sizeof(e.msg)) == 0);
+	CHECK_STR(sent_field(&e, "POST", "invoices_payment/2026-0001", "amount"), "\"full\"");
+	CHECK_STR(sent_field(&e, "POST", "invoices_payment/2026-0001", "method"), "\"cash\"");
+	rec = fake_service_get(e.st.svc, "invoices", "2026-0001");
+	CHECK(has(rec, "\"open\":\"0.00\""));
+	free(rec);
+	/* The service's answer for an invoice it does not have: the reading it took
+	 * before is the one asked, once. */
+	CHECK(wb_act(&e.wb, payments, "2026-0404", pay, strlen(pay), e.msg, sizeof(e.msg)) == -ENOENT);
+	CHECK_STR(e.msg, "POST invoices_payment/2026-0404: HTTP 404: Invoice not found");
+	CHECK(calls(&e, "PUT", NULL) == 0);
+	env_fini(&e);
+
+	/* A service that takes py's PUT only: the POST answers 405, the PUT follows, and
+	 * from then on the PUT alone is sent. */
+	env_init(&e);
+	fake_service_fail(e.st.svc, "POST", "invoices_payment/2026-0001",
+			  &(struct fake_answer){.status = 405, .body = "Method not allowed"}, false,
+			  -1);
+	CHECK(wb_act(&e.wb, payments, "2026-0001", pay, strlen(pay), e.msg, sizeof(e.msg)) == 0);
+	CHECK(calls(&e, "POST", "invoices_payment/2026-0001") == 1 &&
+	      calls(&e, "PUT", "invoices_payment/2026-0001") == 1);
+	CHECK(wb_act(&e.wb, payments, "2026-0001", pay, strlen(pay), e.msg, sizeof(e.msg)) == 0);
+	CHECK(calls(&e, "POST", "invoices_payment/2026-0001") == 1 &&
+	      calls(&e, "PUT", "invoices_payment/2026-0001") == 2);
+	/* Not learned yet, nothing there: both readings asked (a 404 may be the
+	 * path's), the likeliest one's reason kept. */
+	env_fini(&e);
+	env_init(&e);
+	CHECK(wb_act(&e.wb, payments, "2026-0404", pay, strlen(pay), e.msg, sizeof(e.msg)) == -ENOENT);
+	CHECK_STR(e.msg, "POST invoices_payment/2026-0404: HTTP 404: Invoice not found (and the "
+			 "other readings of this request too)");
+	CHECK(calls(&e, "PUT", "invoices_payment/2026-0404") == 1);
 	env_fini(&e);
 }
 
