@@ -17,15 +17,16 @@ from harness import APIKEY, FACTUURFS, USER, Fake
 COMMON = ["--generate", "clients=8,invoices=10,products=6", "--page-size", "10"]
 READINGS = {
     # The fake's defaults: start pages, count=-1 is the whole list, [] for no match,
-    # quotations_pdf/<id>, "0"/"1", a wrapped GET one; invoices without a date.
+    # quotations_pdf/<id>, clients in the 2015 copies' forms (underscores,
+    # "true"/"false"), a wrapped GET one; invoices without a date.
     "default": ([], False),
     # The other paging parameter, count=-1 ignored, a 404 for no match, another PDF
-    # path, no countrylist/<lang>; invoices with a date.
+    # path, no countrylist/<lang>, the .NET spelling with "0"/"1"; invoices with a date.
     "offset": (["--paging", "offset", "--count-minus-one", "ignored", "--search-empty",
                 "404", "--quotation-pdf-path", "quotations/{id}/pdf",
-                "--no-countrylist-lang"], True),
-    # Neither parameter pages; booleans "true"/"false" and underscores (the 2015
-    # copies), GET one bare; invoices without a date.
+                "--no-countrylist-lang", "--wire-forms", "net"], True),
+    # Neither parameter pages; the 2015 copies' forms, GET one bare; invoices without
+    # a date.
     "none": (["--paging", "none", "--wire-forms", "live2015", "--bare-one"], False),
 }
 
@@ -97,11 +98,13 @@ def test_the_readings_are_told_apart(reports):
     assert "date" not in d["invoice fields"].split()
     assert "date" in o["invoice fields"].split()
     # Booleans per field, and the client fields' spelling.
-    assert 'clients: showcontact "0"/"1"' in d["booleans"]
+    assert 'clients: showcontact "0"/"1"' in o["booleans"]
+    assert 'clients: showcontact "true"/"false"' in d["booleans"]
     assert 'clients: showcontact "true"/"false"' in n["booleans"]
     assert 'default_email' not in n["booleans"]
     assert 'invoices: collection "0"/"1"' in n["booleans"]
-    assert d["client spelling"].startswith(".NET names")
+    assert o["client spelling"].startswith(".NET names")
+    assert d["client spelling"].startswith("underscores")
     assert n["client spelling"].startswith("underscores")
     assert d["get one"] == 'wrapped in "client"'
     assert n["get one"] == "the bare record"
