@@ -103,10 +103,14 @@ def test_an_open_directory_of_ours_is_closed_and_nothing_planted_is_followed(
     cache.mkdir(mode=0o700)
     top = account_dir(str(cache), acct)
     make_dirs(top, 0o777)
+    invs = sorted(r["invoicenr"] for r in acct.state("invoices"))
+    mine, other = invs[0], invs[1]
     targets = {
         "state/deleted/clients/.1.json.tmp": victim(tmp_path, "v-tmp"),
         "state/listings/clients": victim(tmp_path, "v-listing"),
         "background-calls": victim(tmp_path, "v-calls", b"%d\n" % int(time.time())),
+        # another invoice's PDF: served as this one's if the link were followed
+        mine + ".pdf": victim(tmp_path, "v-pdf", acct.pdf(other)),
     }
     before = {k: (v.read_bytes(), os.stat(v).st_mtime_ns) for k, v in targets.items()}
     for name, target in targets.items():
@@ -121,6 +125,7 @@ def test_an_open_directory_of_ours_is_closed_and_nothing_planted_is_followed(
                     in err), err
             assert stat.S_IMODE(os.stat(top + sub).st_mode) == 0o700
         assert len(os.listdir(m.path("clients"))) == 6
+        assert open(m.path("invoices", mine + ".pdf"), "rb").read() == acct.pdf(mine)
         os.unlink(m.path("clients", "1.json"))
         assert [(r["method"], r["path"]) for r in acct.requests() if r["method"] != "GET"] \
             == [("DELETE", "/api/v1/clients/1")]
@@ -144,8 +149,11 @@ def test_fifos_in_the_cache_never_hang_the_mount(acct, workdir, tmp_path):
     cache.mkdir(mode=0o700)
     top = account_dir(str(cache), acct)
     make_dirs(top, 0o700)
+    inv = sorted(r["invoicenr"] for r in acct.state("invoices"))[0]
+    stem = inv.replace("/", "%2F")
     fifos = ["background-calls", "state/listings/clients", "state/listings/invoices",
-             "state/journal/clients=1.json.entry", "state/deleted/clients/1.json"]
+             "state/journal/clients=1.json.entry", "state/deleted/clients/1.json",
+             stem + ".pdf", stem + ".sha256"]
     for f in fifos:
         os.mkfifo(os.path.join(top, f), 0o600)
     m = start(acct, workdir, cache)
@@ -154,6 +162,7 @@ def test_fifos_in_the_cache_never_hang_the_mount(acct, workdir, tmp_path):
                  "the mount (a FIFO opened to read waits for a writer for good)")
         assert is_mounted(m.mnt), m.stderr()
         assert len(os.listdir(m.path("clients"))) == 6
+        assert open(m.path("invoices", stem + ".pdf"), "rb").read() == acct.pdf(inv)
         assert os.listdir(m.path(".factuurfs", "deleted", "clients")) == []
         assert open(m.path("clients", "1.json")).read().startswith("{")
         err = m.stderr()
