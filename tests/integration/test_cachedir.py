@@ -173,6 +173,50 @@ def test_fifos_in_the_cache_never_hang_the_mount(acct, workdir, tmp_path):
         finish(m)
 
 
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 1 MiB tmpfs (root only) as the cache's file system, unmounted after."""
+    if os.geteuid() != 0:
+        pytest.fail("a tmpfs of its own needs root")
+    d = tmp_path / "disk"
+    d.mkdir(mode=0o700)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m,mode=0700", "tmpfs", str(d)],
+                   check=True)
+    yield d
+    subprocess.run(["umount", "-l", str(d)], check=False)
+
+
+def fill(disk):
+    """Writes a file until @disk is full; returns its path."""
+    path = os.path.join(disk, "filler")
+    with open(path, "wb", buffering=0) as f:
+        try:
+            while True:
+                f.write(b"\0" * 4096)
+        except OSError as e:
+            assert e.errno == errno.ENOSPC
+    return path
+
+
+def test_a_refused_save_on_a_full_disk_fails_with_enospc(acct, workdir, small_disk):
+    """A refused text that cannot be journaled is not safe: close() says ENOSPC (the
+    disk's errno), not EINVAL (the refusal's); once there is room, the next close
+    journals it and says EINVAL."""
+    m = Mount(acct, workdir, env={"XDG_CACHE_HOME": str(small_disk)})
+    try:
+        path = m.path("clients", "2.json")
+        good = open(path).read()
+        filler = fill(small_disk)
+        assert save(path, good.replace("{", "{ oops", 1)) == errno.ENOSPC
+        journal = os.path.join(account_dir(str(small_disk), acct), "state", "journal")
+        assert [f for f in os.listdir(journal) if f.endswith(".entry")] == []
+        os.unlink(filler)
+        assert save(path, good.replace("{", "{ oops", 1)) == errno.EINVAL
+        assert os.listdir(journal) == ["clients=2.json.entry"]
+    finally:
+        assert m.unmount() == 0
+
+
 def test_journal_renames_and_removals_are_fsynced_into_their_directory(
         acct, workdir, tmp_path, monkeypatch):
     """A refused save is journaled before close() returns: its entry renamed into
