@@ -438,7 +438,7 @@ static int open_cache_dir(const struct options *o, const char *username, char **
 	if (asprintf(&dir, "%s/%s", base, account) < 0)
 		return 0;
 	const char *failed = base;
-	rc = basefd = safedir_open(AT_FDCWD, NULL, base, SAFEDIR_CREATE);
+	rc = basefd = safedir_open(AT_FDCWD, NULL, base, SAFEDIR_CREATE | SAFEDIR_ROOT);
 	if (rc >= 0) {
 		failed = dir;
 		rc = acct = safedir_open(basefd, base, account, SAFEDIR_CREATE);

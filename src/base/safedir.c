@@ -36,8 +36,9 @@ static const char *shown(char *buf, size_t size, const char *dir, const char *na
 }
 
 /* The checks of a directory just opened as @fd (path @path): ours, and
- * writable by nobody else.  0, or -errno after closing @fd. */
-static int check_dir(int fd, const char *path)
+ * writable by nobody else (SAFEDIR_ROOT: see safedir.h).  @fd, or -errno after
+ * closing it. */
+static int check_dir(int fd, const char *path, unsigned flags)
 {
 	struct stat st;
 	uid_t me = geteuid();
@@ -46,15 +47,23 @@ static int check_dir(int fd, const char *path)
 		close(fd);
 		return -err;
 	}
-	if (st.st_uid != me) {
+	bool ours = st.st_uid == me, open = st.st_mode & (S_IWGRP | S_IWOTH);
+	if ((flags & SAFEDIR_ROOT) && (ours || st.st_uid == 0)) {
+		if (st.st_mode & S_ISVTX)
+			return fd; /* /tmp, say: what we make in it stays ours */
+		if (!ours && !open)
+			return fd; /* root's, and only root's to change */
+	}
+	if (!ours) {
 		/* Someone else's directory may hold anything they like, and
 		 * they may change it at any time: nothing in it is used. */
-		log_msg(LOG_ERR, "%s: owned by uid %u, not by this mount's user (uid %u): not used",
-			path, (unsigned)st.st_uid, (unsigned)me);
+		log_msg(LOG_ERR, "%s: owned by uid %u%s, not by this mount's user (uid %u): not used",
+			path, (unsigned)st.st_uid, open ? " and writable by others" : "",
+			(unsigned)me);
 		close(fd);
 		return -EPERM;
 	}
-	if (st.st_mode & (S_IWGRP | S_IWOTH)) {
+	if (open) {
 		/* Ours, so only we can have opened it up: closed again.  What
 		 * others put in it meanwhile is not followed (O_NOFOLLOW) and,
 		 * not being ours, never read. */
@@ -89,7 +98,7 @@ static int open_one(int at, const char *name, const char *path, unsigned flags)
 				safedir_kind(&st));
 		return -ENOTDIR;
 	}
-	return fd < 0 ? -errno : check_dir(fd, path);
+	return fd < 0 ? -errno : check_dir(fd, path, flags);
 }
 
 /* mkdir -p of the directories leading to the last component of @path. */
@@ -118,6 +127,7 @@ int safedir_open(int at, const char *at_path, const char *name, unsigned flags)
 		int dirfd;
 		if (!last)
 			return open_one(AT_FDCWD, buf, buf, flags);
+		/* (SAFEDIR_ROOT is for the one component checked here.) */
 		if (flags & SAFEDIR_CREATE)
 			make_parents(buf);
 		*last = '\0';
@@ -144,7 +154,7 @@ int safedir_open(int at, const char *at_path, const char *name, unsigned flags)
 		/* The message's path: @at_path and the components so far. */
 		snprintf(msg, sizeof(msg), "%s%s%.*s", at_path ? at_path : "", at_path ? "/" : "",
 			 (int)(comp + strlen(comp) - buf), name);
-		rc = open_one(cur, comp, msg, flags);
+		rc = open_one(cur, comp, msg, flags & ~SAFEDIR_ROOT);
 		if (cur != at)
 			close(cur);
 		if (rc < 0 || !next)

@@ -29,6 +29,11 @@
 #include <sys/stat.h>
 
 #define SAFEDIR_CREATE 1u /* make what is missing (0700) */
+/* The cache's root, a directory the user may have chosen (-o cache_dir=/tmp):
+ * root's is trusted too, and one with the sticky bit may be writable by others
+ * (nobody can rename or remove what is ours in it); one writable by others
+ * without it is made 0700 when ours, else refused.  Never chmods a sticky one. */
+#define SAFEDIR_ROOT 2u
 
 /* Opens directory @name relative to directory descriptor @at (whose path is
  * @at_path), checked as above.  @name may hold several components ("state/journal"):

@@ -150,6 +150,19 @@ static void test_untrusted(void)
 		CHECK(chown(at("u/given"), 65534, 65534) == 0);
 		CHECK(diskfile_readat(d, u, "given", "listing", 1, &data, &len, NULL) == -EBADMSG);
 	}
+	/* The root of the cache may be a sticky directory open to all (/tmp): used as
+	 * it is, never chmodded; as anything else but the root it is made 0700. */
+	CHECK(mkdir(at("u/sticky"), 0700) == 0 && chmod(at("u/sticky"), 01777) == 0);
+	char *sticky = strdup(at("u/sticky"));
+	o = safedir_open(AT_FDCWD, NULL, sticky, SAFEDIR_ROOT);
+	CHECK(o >= 0);
+	close(o);
+	CHECK(stat(sticky, &st) == 0 && (st.st_mode & 07777) == 01777);
+	o = safedir_open(AT_FDCWD, NULL, sticky, 0);
+	CHECK(o >= 0);
+	close(o);
+	CHECK(stat(sticky, &st) == 0 && (st.st_mode & 07777) == 0700);
+	free(sticky);
 	/* A removal made durable. */
 	nsynced = 0;
 	CHECK(safedir_remove(d, "file", true) == 0 && dir_synced(at("u")));
