@@ -419,7 +419,7 @@ static void refuse_cache_dir(const char *path, int rc)
 static int open_cache_dir(const struct options *o, const char *username, char **out)
 {
 	const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
-	char base[PATH_MAX], account[256], *dir = NULL, *sub = NULL;
+	char base[PATH_MAX], account[256], sub[PATH_MAX + 300], *dir = NULL;
 	const char *host = strstr(o->url, "://");
 	int basefd = -1, acct = -1, rc;
 	host = host ? host + 3 : o->url;
@@ -445,12 +445,7 @@ static int open_cache_dir(const struct options *o, const char *username, char **
 	}
 	/* Each opened in the account's own descriptor: checked all the way down. */
 	for (size_t i = 0; rc >= 0 && i < sizeof(state_dirs) / sizeof(state_dirs[0]); i++) {
-		free(sub);
-		if (asprintf(&sub, "%s/%s", dir, state_dirs[i]) < 0) {
-			sub = NULL;
-			rc = -ENOMEM;
-			break;
-		}
+		snprintf(sub, sizeof(sub), "%s/%s", dir, state_dirs[i]);
 		failed = sub;
 		rc = safedir_open(acct, dir, state_dirs[i], SAFEDIR_CREATE);
 		if (rc >= 0)
@@ -469,7 +464,6 @@ static int open_cache_dir(const struct options *o, const char *username, char **
 		close(acct);
 	if (basefd >= 0)
 		close(basefd);
-	free(sub);
 	free(dir);
 	return rc == -EPERM || rc == -ENOTDIR ? -1 : 0;
 }

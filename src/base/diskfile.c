@@ -66,9 +66,11 @@ static int parent_of(const char *path, const char **name)
 		dir = strndup(path, (size_t)(slash - path));
 	if (!dir)
 		return -ENOMEM;
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), err = errno;
 	free(dir);
-	return fd < 0 ? -errno : fd;
+	if (fd < 0)
+		return -err;
+	return fd;
 }
 
 /* "<name>.tmp<tid>" (malloc'd), NULL on ENOMEM. */

@@ -212,7 +212,9 @@ int safedir_create(int dirfd, const char *name, int oflags)
 			return -EEXIST;
 		fd = openat(dirfd, name, how, 0600);
 	}
-	return fd < 0 ? -errno : fd;
+	if (fd < 0)
+		return -errno;
+	return fd;
 }
 
 DIR *safedir_list(int dirfd)

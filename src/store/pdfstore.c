@@ -246,8 +246,9 @@ static off_t pdf_on_disk(struct pdfstore *ps, struct pdf *p, const char *name)
 	bool have = sum && pdf_maybe_present(ps, sum) && sum_read(ps, sum, &size, p->digest);
 	free(sum);
 	if (!have) {
-		/* No digest: not known to be what was fetched for it. */
-		pdf_forget_file(ps, name, LOG_INFO, "has no digest file, or one that is not whole");
+		/* No digest: not known to be what was fetched for it.  (Every PDF a
+		 * version without digests kept: one line each would be noise.) */
+		pdf_forget_file(ps, name, LOG_DEBUG, "has no digest file, or one that is not whole");
 		return -1;
 	}
 	if (fstatat(ps->fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode) ||
