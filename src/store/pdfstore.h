@@ -11,9 +11,9 @@
  * used removed first.  Without a usable directory the bytes stay in memory,
  * within the same bound.
  *
- * Only a whole PDF is kept or served: an answer whose Content-Type names another
- * kind of document, that lacks the header, the %%EOF trailer, or a startxref
- * pointing at its cross-reference section is an error (EIO), never cached.  Each
+ * Only a whole PDF is kept or served: an answer that lacks the header, the %%EOF
+ * trailer, or a startxref pointing at its cross-reference section is an error
+ * (EIO), never cached, whatever its Content-Type.  Each
  * cached PDF has a digest file beside it (SHA-256 of the invoice it belongs to
  * and its bytes, written before the PDF); a cached file without one, of another
  * size, or whose bytes do not give it at their first read in a mount (or after
