@@ -237,7 +237,7 @@ static bool pdf_maybe_present(struct pdfstore *ps, const char *name);
 
 /* The size of cached file @name of @p when its digest file is there and the
  * file is the size it says, else -1 (after removing what cannot be used).  Its
- * bytes are checked against the digest at their first read (pdf_open). */
+ * bytes are checked against the digest at their first read (pdf_checked). */
 static off_t pdf_on_disk(struct pdfstore *ps, struct pdf *p, const char *name)
 {
 	char *sum = sum_name(name);
