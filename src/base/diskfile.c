@@ -195,28 +195,60 @@ int diskfile_put(struct diskfile_out *o, const void *data, size_t len)
 	return o->err;
 }
 
-int diskfile_close(struct diskfile_out *o, bool abort)
+static void out_free(struct diskfile_out *o)
 {
-	int rc = o->err;
-	if (rc == 0 && !abort && (o->got != o->want || o->sum != o->crc))
-		rc = -EIO; /* not the payload the header announced */
-	if (abort && rc == 0)
-		rc = -ECANCELED;
-	/* Durable before the rename, and the rename durable, as diskfile_write. */
-	if (rc == 0 && fsync(o->fd) < 0)
-		rc = -errno;
-	if (o->fd >= 0 && close(o->fd) < 0 && rc == 0)
-		rc = -errno;
-	if (rc == 0)
-		rc = safedir_rename(o->dirfd, o->tmp, o->name, true);
-	if (rc < 0 && o->tmp && o->fd >= 0)
-		(void)unlinkat(o->dirfd, o->tmp, 0);
 	if (o->own_dirfd)
 		close(o->dirfd);
 	free(o->tmp);
 	free(o->name);
 	free(o);
-	return abort ? 0 : rc;
+}
+
+int diskfile_ready(struct diskfile_out *o)
+{
+	int rc = o->err;
+	if (rc == 0 && (o->got != o->want || o->sum != o->crc))
+		rc = -EIO; /* not the payload the header announced */
+	/* Durable before the rename, as diskfile_write. */
+	if (rc == 0 && fsync(o->fd) < 0)
+		rc = -errno;
+	if (rc < 0) {
+		close(o->fd);
+		(void)unlinkat(o->dirfd, o->tmp, 0);
+		out_free(o);
+	}
+	return rc;
+}
+
+int diskfile_commit(struct diskfile_out *o, bool stale, bool durable)
+{
+	/* mtime at the epoch, atime as it is: the mark persist.h reads as "no
+	 * longer fresh", set before the file takes its name. */
+	const struct timespec epoch[2] = {{.tv_nsec = UTIME_OMIT}, {.tv_sec = 0}};
+	int rc = stale && futimens(o->fd, epoch) < 0 ? -errno : 0;
+	if (close(o->fd) < 0 && rc == 0)
+		rc = -errno;
+	if (rc == 0)
+		rc = safedir_rename(o->dirfd, o->tmp, o->name, durable);
+	if (rc < 0)
+		(void)unlinkat(o->dirfd, o->tmp, 0);
+	out_free(o);
+	return rc;
+}
+
+int diskfile_close(struct diskfile_out *o, bool abort)
+{
+	if (abort) {
+		if (o->fd >= 0) {
+			close(o->fd);
+			(void)unlinkat(o->dirfd, o->tmp, 0);
+		}
+		out_free(o);
+		return 0;
+	}
+	int rc = diskfile_ready(o);
+	/* The rename durable too, as diskfile_write's. */
+	return rc < 0 ? rc : diskfile_commit(o, false, true);
 }
 
 /* Parses @header (NUL-terminated, without its newline) against @kind and

@@ -53,6 +53,14 @@ int diskfile_openat(struct diskfile_out **out, int dirfd, const char *name, cons
 int diskfile_put(struct diskfile_out *o, const void *data, size_t len);
 int diskfile_close(struct diskfile_out *o, bool abort);
 
+/* diskfile_close in two steps, for a caller that orders the rename with a lock
+ * of its own: diskfile_ready checks the payload and fsyncs the temporary file
+ * (0; or -errno, and @o is removed and freed); diskfile_commit then renames it
+ * into place, with @stale its mtime set to the epoch first, with @durable the
+ * directory fsynced after, and frees @o.  Each returns 0 or -errno. */
+int diskfile_ready(struct diskfile_out *o);
+int diskfile_commit(struct diskfile_out *o, bool stale, bool durable);
+
 /* The zlib CRC-32 of the header, continued over @len bytes of @data: start with
  * @crc 0. */
 unsigned long diskfile_crc(unsigned long crc, const void *data, size_t len);

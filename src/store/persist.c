@@ -175,26 +175,35 @@ static void write_one(struct persist *p, struct pending *w)
 	if (rc == 0)
 		rc = diskfile_openat(&k.out, p->fd, w->name, PERSIST_KIND, PERSIST_VERSION, k.len,
 				     k.crc);
-	if (rc == 0) {
+	bool opened = rc == 0;
+	if (opened) {
 		/* The snapshot is immutable: the same bytes again, now to the file. */
 		rc = render_into(w, &k);
-		int crc = diskfile_close(k.out, rc < 0);
-		if (rc == 0)
-			rc = crc;
+		if (rc < 0)
+			(void)diskfile_close(k.out, true);
+		else
+			rc = diskfile_ready(k.out);
 	}
-	if (rc < 0)
-		log_msg(LOG_WARNING, "%s/%s: not kept on disk: %s", p->dir, w->name,
-			log_strerror(-rc));
 	free(b.p);
 	pthread_mutex_lock(&p->lock);
 	/* An invalidation while it was written hit the old file: the new one
-	 * (which may miss that change) takes the mark now. */
+	 * (which may miss that change) takes the mark before it takes the name.
+	 * Renamed under the lock persist_invalidate marks under, so a change is
+	 * never between the two: its mark is on the new file, or the old file
+	 * is still there to carry it (a kill -9 right after is safe either way). */
 	bool again = p->writing_invalidated;
+	if (opened && rc == 0)
+		rc = diskfile_commit(k.out, again, false);
 	p->writing = NULL;
 	p->writing_invalidated = false;
 	pthread_mutex_unlock(&p->lock);
-	if (again && rc == 0)
-		mark_stale(p, w->name);
+	/* Its rename durable, outside the lock (a listing can always be fetched
+	 * again: nothing waits for this). */
+	if (opened && rc == 0)
+		(void)safedir_sync(p->fd);
+	if (rc < 0)
+		log_msg(LOG_WARNING, "%s/%s: not kept on disk: %s", p->dir, w->name,
+			log_strerror(-rc));
 	/* A whole collection's listing: not a filtered one ("invoices.open"),
 	 * nor a record kept one by one. */
 	if (rc == 0 && !strpbrk(w->name, ".="))
@@ -342,8 +351,9 @@ void persist_invalidate(struct persist *p, const char *name)
 			w->fresh = false;
 	if (p->writing && !strcmp(p->writing, name))
 		p->writing_invalidated = true;
-	pthread_mutex_unlock(&p->lock);
+	/* Under the lock the writer renames under (write_one). */
 	mark_stale(p, name);
+	pthread_mutex_unlock(&p->lock);
 }
 
 void persist_remove(const struct persist *p, const char *name)

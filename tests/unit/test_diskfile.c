@@ -238,6 +238,12 @@ int main(void)
 		CHECK(diskfile_open(&o, q, "listing", 1, sizeof(payload), crc ^ 1) == 0);
 		CHECK(diskfile_put(o, payload, sizeof(payload)) == 0);
 		CHECK(diskfile_close(o, false) == -EIO);
+		/* In two steps, marked stale (mtime at the epoch) before it takes its name. */
+		CHECK(diskfile_open(&o, q, "listing", 1, sizeof(payload), crc) == 0);
+		CHECK(diskfile_put(o, payload, sizeof(payload)) == 0);
+		CHECK(diskfile_ready(o) == 0);
+		CHECK(diskfile_commit(o, true, false) == 0);
+		CHECK(stat(q, &st) == 0 && st.st_mtime == 0 && read_rc(q) == 0);
 		/* Abandoned: nothing renamed, no temporary left. */
 		CHECK(diskfile_open(&o, at("a/never"), "listing", 1, 3, 0) == 0);
 		CHECK(diskfile_close(o, true) == 0);
