@@ -10,10 +10,11 @@
 set -euo pipefail
 
 build_pkgs=(gcc meson ninja-build pkg-config libfuse3-dev fuse3 libcurl4-openssl-dev
-	libcjson-dev libinih-dev uthash-dev zlib1g-dev libsystemd-dev libxlsxwriter-dev scdoc python3
+	libcjson-dev libinih-dev uthash-dev zlib1g-dev libssl-dev libsystemd-dev libxlsxwriter-dev scdoc
+	python3
 	ca-certificates)
 test_pkgs=(python3-pytest python3-pytest-xdist poppler-utils valgrind vim nano tmux libglib2.0-bin emacs-nox openssl
-	rsync zip unzip cpio psmisc
+	rsync zip unzip cpio psmisc strace
 	mount util-linux systemd man-db attr dbus-daemon python3-dbus python3-gi python3-openpyxl)
 
 want=("${build_pkgs[@]}")

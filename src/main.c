@@ -1,5 +1,6 @@
 /* main: options, credentials, the one call that checks them, and the mount. */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <malloc.h>
 #include <pthread.h>
@@ -28,6 +29,7 @@
 #include "store/pdfstore.h"
 #include "store/persist.h"
 #include "base/diskfile.h"
+#include "base/safedir.h"
 #include "base/who.h"
 #include "base/clock.h"
 #include "store/deleted.h"
@@ -219,28 +221,33 @@ static char *source_profile(const char *source)
 
 /* ---- cache directory ----------------------------------------------------------- */
 
-static int mkdir_p(char *path)
+/* The directories a mount keeps things in under its account's, checked at
+ * every mount (base/safedir.h) before anything in them is read. */
+static const char *const state_dirs[] = {"state", "state/listings", "state/journal",
+					 "state/deleted"};
+
+/* Said when a directory of the cache is refused: the mount fails rather than read
+ * what someone else could have put there, or follow where they point. */
+static void refuse_cache_dir(const char *path, int rc)
 {
-	for (char *p = path + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(path, 0700) < 0 && errno != EEXIST) {
-			*p = '/';
-			return -1;
-		}
-		*p = '/';
-	}
-	return mkdir(path, 0700) < 0 && errno != EEXIST ? -1 : 0;
+	fprintf(stderr, "factuurfs: cache directory %s %s: not used; remove it, or choose "
+			"another directory with -o cache_dir=\n", path,
+		rc == -EPERM ? "is owned by another user" : "is not a directory (a symlink?)");
 }
 
 /* $XDG_CACHE_HOME/factuurfs/<user>@<host>: one directory per account, since
- * invoice numbers are only unique within one. NULL when none can be made. */
-static char *pdf_cache_dir(const struct options *o, const char *username)
+ * invoice numbers are only unique within one; opened and checked with what a
+ * mount keeps in it.  0 with its path in *@out; 0 with *@out NULL when it cannot be
+ * made (the mount keeps everything in memory: said); -1 when a directory of it
+ * is another user's, or a symlink or a file where a directory belongs (said:
+ * the mount fails).  The way to the cache root ($XDG_CACHE_HOME, -o cache_dir's
+ * parents) is the user's choice and is followed as it is. */
+static int open_cache_dir(const struct options *o, const char *username, char **out)
 {
 	const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
-	char base[PATH_MAX], account[256], *dir = NULL;
+	char base[PATH_MAX], account[256], sub[PATH_MAX + 300], *dir = NULL;
 	const char *host = strstr(o->url, "://");
+	int basefd = -1, acct = -1, rc;
 	host = host ? host + 3 : o->url;
 	if (o->cache_dir)
 		snprintf(base, sizeof(base), "%s", o->cache_dir);
@@ -249,20 +256,42 @@ static char *pdf_cache_dir(const struct options *o, const char *username)
 	else if (home)
 		snprintf(base, sizeof(base), "%s/.cache/factuurfs", home);
 	else
-		return NULL;
+		return 0;
 	snprintf(account, sizeof(account), "%s@%s", username, host);
 	for (char *p = account; *p; p++)
 		if (*p == '/' || *p == ':' || *p == ' ')
 			*p = '_';
 	if (asprintf(&dir, "%s/%s", base, account) < 0)
-		return NULL;
-	if (mkdir_p(dir) < 0) {
-		log_msg(LOG_WARNING, "PDF cache %s: %s; keeping PDFs in memory", dir,
-			log_strerror(errno));
-		free(dir);
-		return NULL;
+		return 0;
+	const char *failed = base;
+	rc = basefd = safedir_open(AT_FDCWD, NULL, base, SAFEDIR_CREATE | SAFEDIR_ROOT);
+	if (rc >= 0) {
+		failed = dir;
+		rc = acct = safedir_open(basefd, base, account, SAFEDIR_CREATE);
 	}
-	return dir;
+	/* Each opened in the account's own descriptor: checked all the way down. */
+	for (size_t i = 0; rc >= 0 && i < sizeof(state_dirs) / sizeof(state_dirs[0]); i++) {
+		snprintf(sub, sizeof(sub), "%s/%s", dir, state_dirs[i]);
+		failed = sub;
+		rc = safedir_open(acct, dir, state_dirs[i], SAFEDIR_CREATE);
+		if (rc >= 0)
+			close(rc);
+	}
+	if (rc == -EPERM || rc == -ENOTDIR) {
+		refuse_cache_dir(failed, rc);
+	} else if (rc < 0) {
+		log_msg(LOG_WARNING, "PDF cache %s: %s; keeping PDFs in memory", failed,
+			log_strerror(-rc));
+	} else {
+		*out = dir;
+		dir = NULL;
+	}
+	if (acct >= 0)
+		close(acct);
+	if (basefd >= 0)
+		close(basefd);
+	free(dir);
+	return rc == -EPERM || rc == -ENOTDIR ? -1 : 0;
 }
 
 /* "512M" -> bytes; -1 when it is not a size. */
@@ -487,10 +516,11 @@ static char *account_path(const struct daemon *d, const char *name)
  * whole under its own name). */
 static int lock_state(struct daemon *d)
 {
-	char *state = account_path(d, "state"), *lock = account_path(d, "state/lock");
-	int rc = state && lock ? diskfile_mkdirs(state) : -ENOMEM;
-	if (rc == 0)
-		rc = diskfile_lock(lock);
+	char *state = account_path(d, "state");
+	int dirfd = state ? safedir_open(AT_FDCWD, NULL, state, 0) : -ENOMEM;
+	int rc = dirfd < 0 ? dirfd : diskfile_lock(dirfd, "lock");
+	if (dirfd >= 0)
+		close(dirfd);
 	if (rc >= 0) {
 		d->state_lock = rc;
 		rc = 0;
@@ -498,10 +528,10 @@ static int lock_state(struct daemon *d)
 		log_msg(LOG_WARNING, "%s: another mount of this account holds it; this one keeps "
 			"its listings and unsaved texts in memory only", state);
 	} else {
-		log_msg(LOG_WARNING, "%s: %s; listings and unsaved texts are kept in memory only",
-			state ? state : d->pdf_dir, log_strerror(-rc));
+		log_msg(LOG_WARNING, "%s/lock: %s; listings and unsaved texts are kept in memory "
+			"only", state ? state : d->pdf_dir, rc == -EBADMSG ? "not a file of ours"
+			: log_strerror(-rc));
 	}
-	free(lock);
 	free(state);
 	return rc;
 }
@@ -530,7 +560,8 @@ static int open_modules(struct daemon *d, const struct api_config *acfg)
 		fprintf(stderr, "factuurfs: bad url '%s': %s\n", o->url, log_strerror(-rc));
 		return -1;
 	}
-	d->pdf_dir = o->nodiskcache ? NULL : pdf_cache_dir(o, d->username);
+	if (!o->nodiskcache && open_cache_dir(o, d->username, &d->pdf_dir) < 0)
+		return -1;
 	if (d->pdf_dir) {
 		/* The reserve's count lives beside the account's PDFs. */
 		char *bg = account_path(d, "background-calls");

@@ -12,6 +12,8 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "base/safedir.h"
+
 /* "factuurfs " + kind + 3 numbers: a header longer than this is not ours. */
 #define HEADER_MAX 128
 
@@ -49,32 +51,37 @@ static int write_all(int fd, const void *data, size_t len)
 	return 0;
 }
 
-int diskfile_mkdirs(const char *dir)
+/* The directory of @path, opened (the path forms' @dirfd), and its last
+ * component in *@name (inside @path).  -errno when it cannot be opened. */
+static int parent_of(const char *path, const char **name)
 {
-	char *p = strdup(dir);
-	int rc = 0;
-	if (!p)
+	const char *slash = strrchr(path, '/');
+	char *dir;
+	*name = slash ? slash + 1 : path;
+	if (!slash)
+		dir = strdup(".");
+	else if (slash == path)
+		dir = strdup("/");
+	else
+		dir = strndup(path, (size_t)(slash - path));
+	if (!dir)
 		return -ENOMEM;
-	for (char *s = p + 1;; s++) {
-		if (*s != '/' && *s != '\0')
-			continue;
-		char c = *s;
-		*s = '\0';
-		if (mkdir(p, 0700) < 0 && errno != EEXIST) {
-			rc = -errno;
-			goto out;
-		}
-		*s = c;
-		if (c == '\0')
-			break;
-	}
-out:
-	free(p);
-	return rc;
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), err = errno;
+	free(dir);
+	if (fd < 0)
+		return -err;
+	return fd;
 }
 
-int diskfile_write(const char *path, const char *kind, unsigned version, const void *data,
-		   size_t len)
+/* "<name>.tmp<tid>" (malloc'd), NULL on ENOMEM. */
+static char *temp_name(const char *name)
+{
+	char *tmp = NULL;
+	return asprintf(&tmp, "%s.tmp%ld", name, (long)gettid()) < 0 ? NULL : tmp;
+}
+
+int diskfile_writeat(int dirfd, const char *name, const char *kind, unsigned version,
+		     const void *data, size_t len)
 {
 	char header[HEADER_MAX], *tmp = NULL;
 	int fd = -1, rc;
@@ -82,11 +89,11 @@ int diskfile_write(const char *path, const char *kind, unsigned version, const v
 			    len, checksum(data, len));
 	if (hlen < 0 || (size_t)hlen >= sizeof(header) || strchr(kind, ' '))
 		return -EINVAL;
-	if (asprintf(&tmp, "%s.tmp%ld", path, (long)gettid()) < 0)
+	if (!(tmp = temp_name(name)))
 		return -ENOMEM;
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	fd = safedir_create(dirfd, tmp, 0);
 	if (fd < 0) {
-		rc = -errno;
+		rc = fd;
 		goto out;
 	}
 	rc = write_all(fd, header, (size_t)hlen);
@@ -98,25 +105,40 @@ int diskfile_write(const char *path, const char *kind, unsigned version, const v
 		rc = -errno;
 	if (close(fd) < 0 && rc == 0)
 		rc = -errno;
-	if (rc == 0 && rename(tmp, path) < 0)
-		rc = -errno;
+	/* And the rename itself durable (the directory fsynced) before this
+	 * returns: the caller may have promised the file is kept. */
+	if (rc == 0)
+		rc = safedir_rename(dirfd, tmp, name, true);
 out:
-	if (rc < 0 && tmp)
-		unlink(tmp);
+	if (rc < 0 && fd >= 0)
+		(void)unlinkat(dirfd, tmp, 0);
 	free(tmp);
 	return rc;
 }
 
+int diskfile_write(const char *path, const char *kind, unsigned version, const void *data,
+		   size_t len)
+{
+	const char *name;
+	int dirfd = parent_of(path, &name);
+	if (dirfd < 0)
+		return dirfd;
+	int rc = diskfile_writeat(dirfd, name, kind, version, data, len);
+	close(dirfd);
+	return rc;
+}
+
 struct diskfile_out {
-	int fd;
-	char *path, *tmp;
+	int fd, dirfd;
+	bool own_dirfd; /* opened by diskfile_open (a path): closed with @o */
+	char *name, *tmp;
 	size_t want, got;
 	unsigned long crc, sum;
 	int err;
 };
 
-int diskfile_open(struct diskfile_out **out, const char *path, const char *kind,
-		  unsigned version, size_t len, unsigned long crc)
+int diskfile_openat(struct diskfile_out **out, int dirfd, const char *name, const char *kind,
+		    unsigned version, size_t len, unsigned long crc)
 {
 	char header[HEADER_MAX];
 	struct diskfile_out *o;
@@ -129,22 +151,38 @@ int diskfile_open(struct diskfile_out **out, const char *path, const char *kind,
 	if (!o)
 		return -ENOMEM;
 	o->fd = -1;
+	o->dirfd = dirfd;
 	o->want = len;
 	o->crc = crc;
-	o->path = strdup(path);
-	if (!o->path || asprintf(&o->tmp, "%s.tmp%ld", path, (long)gettid()) < 0) {
-		o->tmp = NULL;
+	o->name = strdup(name);
+	if (!o->name || !(o->tmp = temp_name(name))) {
 		diskfile_close(o, true);
 		return -ENOMEM;
 	}
-	o->fd = open(o->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-	int rc = o->fd < 0 ? -errno : write_all(o->fd, header, (size_t)hlen);
+	o->fd = safedir_create(dirfd, o->tmp, 0);
+	int rc = o->fd < 0 ? o->fd : write_all(o->fd, header, (size_t)hlen);
 	if (rc < 0) {
 		diskfile_close(o, true);
 		return rc;
 	}
 	*out = o;
 	return 0;
+}
+
+int diskfile_open(struct diskfile_out **out, const char *path, const char *kind,
+		  unsigned version, size_t len, unsigned long crc)
+{
+	const char *name;
+	int dirfd = parent_of(path, &name);
+	*out = NULL;
+	if (dirfd < 0)
+		return dirfd;
+	int rc = diskfile_openat(out, dirfd, name, kind, version, len, crc);
+	if (rc < 0)
+		close(dirfd);
+	else
+		(*out)->own_dirfd = true;
+	return rc;
 }
 
 int diskfile_put(struct diskfile_out *o, const void *data, size_t len)
@@ -157,26 +195,60 @@ int diskfile_put(struct diskfile_out *o, const void *data, size_t len)
 	return o->err;
 }
 
-int diskfile_close(struct diskfile_out *o, bool abort)
+static void out_free(struct diskfile_out *o)
+{
+	if (o->own_dirfd)
+		close(o->dirfd);
+	free(o->tmp);
+	free(o->name);
+	free(o);
+}
+
+int diskfile_ready(struct diskfile_out *o)
 {
 	int rc = o->err;
-	if (rc == 0 && !abort && (o->got != o->want || o->sum != o->crc))
+	if (rc == 0 && (o->got != o->want || o->sum != o->crc))
 		rc = -EIO; /* not the payload the header announced */
-	if (abort && rc == 0)
-		rc = -ECANCELED;
 	/* Durable before the rename, as diskfile_write. */
 	if (rc == 0 && fsync(o->fd) < 0)
 		rc = -errno;
-	if (o->fd >= 0 && close(o->fd) < 0 && rc == 0)
+	if (rc < 0) {
+		close(o->fd);
+		(void)unlinkat(o->dirfd, o->tmp, 0);
+		out_free(o);
+	}
+	return rc;
+}
+
+int diskfile_commit(struct diskfile_out *o, bool stale, bool durable)
+{
+	/* mtime at the epoch, atime as it is: the mark persist.h reads as "no
+	 * longer fresh", set before the file takes its name. */
+	const struct timespec epoch[2] = {{.tv_nsec = UTIME_OMIT}, {.tv_sec = 0}};
+	int rc = stale && futimens(o->fd, epoch) < 0 ? -errno : 0;
+	if (close(o->fd) < 0 && rc == 0)
 		rc = -errno;
-	if (rc == 0 && rename(o->tmp, o->path) < 0)
-		rc = -errno;
-	if (rc < 0 && o->tmp && o->fd >= 0)
-		unlink(o->tmp);
-	free(o->tmp);
-	free(o->path);
-	free(o);
-	return abort ? 0 : rc;
+	if (rc == 0)
+		rc = safedir_rename(o->dirfd, o->tmp, o->name, durable);
+	if (rc < 0)
+		(void)unlinkat(o->dirfd, o->tmp, 0);
+	out_free(o);
+	return rc;
+}
+
+int diskfile_close(struct diskfile_out *o, bool abort)
+{
+	if (abort) {
+		if (o->fd >= 0) {
+			close(o->fd);
+			(void)unlinkat(o->dirfd, o->tmp, 0);
+		}
+		out_free(o);
+		return 0;
+	}
+	int rc = diskfile_ready(o);
+	/* The rename durable too, as diskfile_write's. */
+	return rc < 0 ? rc : diskfile_commit(o, false, true);
 }
 
 /* Parses @header (NUL-terminated, without its newline) against @kind and
@@ -203,8 +275,8 @@ static int parse_header(const char *header, const char *kind, unsigned version, 
 	return 0;
 }
 
-int diskfile_read(const char *path, const char *kind, unsigned version, char **data,
-		  size_t *len)
+int diskfile_readat(int dirfd, const char *dir_path, const char *name, const char *kind,
+		    unsigned version, char **data, size_t *len, struct stat *st)
 {
 	char header[HEADER_MAX + 1];
 	char *buf = NULL;
@@ -213,9 +285,15 @@ int diskfile_read(const char *path, const char *kind, unsigned version, char **d
 	int rc = 0;
 	*data = NULL;
 	*len = 0;
-	FILE *f = fopen(path, "rbe");
-	if (!f)
-		return -errno;
+	int fd = safedir_open_read(dirfd, dir_path, name, st);
+	if (fd < 0)
+		return fd;
+	FILE *f = fdopen(fd, "rb");
+	if (!f) {
+		rc = -errno;
+		close(fd);
+		return rc;
+	}
 	if (!fgets(header, sizeof(header), f) || !strchr(header, '\n')) {
 		rc = ferror(f) ? -EIO : -EBADMSG;
 		goto out;
@@ -249,11 +327,22 @@ out:
 	return rc;
 }
 
-int diskfile_lock(const char *path)
+int diskfile_read(const char *path, const char *kind, unsigned version, char **data,
+		  size_t *len)
 {
-	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	return diskfile_readat(AT_FDCWD, NULL, path, kind, version, data, len, NULL);
+}
+
+int diskfile_lock(int dirfd, const char *name)
+{
+	struct stat st;
+	int fd = openat(dirfd, name, O_RDWR | O_CREAT | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
-		return -errno;
+		return errno == ELOOP ? -EBADMSG : -errno;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid()) {
+		close(fd);
+		return -EBADMSG;
+	}
 	/* flock, not fcntl: it belongs to the open file, so the daemon keeps it
 	 * when it forks into the background and the parent exits. */
 	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {

@@ -6,7 +6,10 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
+
+#include "base/safedir.h"
 
 /* Calls per minute over the last hour: slot m % 60 counts minute m (since
  * the epoch) when minute_of says it is that minute, else it is stale. */
@@ -114,26 +117,43 @@ bool reserve_background_take(struct reserve *r)
 
 int reserve_persist(struct reserve *r, const char *path)
 {
-	char *tmp = NULL, line[32];
+	char *dir = NULL, *tmp = NULL, line[32];
+	const char *name;
 	FILE *in = NULL, *out = NULL;
 	time_t now = reserve_now(r);
-	int fd, rc = 0;
+	int dirfd = -1, fd = -1, rc = 0;
 
-	/* Keep what the last hour holds, in a fresh file, and go on from it. */
-	if (asprintf(&tmp, "%s.tmp%ld", path, (long)getpid()) < 0) {
+	/* The account's directory, checked (base/safedir.h), and the file in it. */
+	const char *slash = strrchr(path, '/');
+	name = slash ? slash + 1 : path;
+	dir = slash ? strndup(path, (size_t)(slash - path)) : strdup(".");
+	if (!dir || asprintf(&tmp, "%s.tmp%ld", name, (long)getpid()) < 0) {
 		tmp = NULL;
 		rc = -ENOMEM;
 		goto out;
 	}
-	in = fopen(path, "re");
+	dirfd = safedir_open(AT_FDCWD, NULL, *dir ? dir : "/", 0);
+	if (dirfd < 0) {
+		rc = dirfd;
+		goto out;
+	}
+	/* Keep what the last hour holds, in a fresh file, and go on from it.  What
+	 * is not a file of ours (a FIFO, a symlink) is not read: the count starts
+	 * empty, and the rename replaces it. */
+	int infd = safedir_open_read(dirfd, dir, name, NULL);
+	in = infd >= 0 ? fdopen(infd, "r") : NULL;
+	if (infd >= 0 && !in)
+		close(infd);
 	/* 0600 like the PDFs beside it: when the user's thumbnailers ran is
-	 * nobody else's business. */
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	out = fd >= 0 ? fdopen(fd, "w") : NULL;
+	 * nobody else's business.  Appended to from now on: this descriptor is
+	 * the file once it is renamed. */
+	fd = safedir_create(dirfd, tmp, O_APPEND);
+	int outfd = fd >= 0 ? dup(fd) : -1;
+	out = outfd >= 0 ? fdopen(outfd, "w") : NULL;
 	if (!out) {
-		rc = -errno;
-		if (fd >= 0)
-			close(fd);
+		rc = fd < 0 ? fd : -errno;
+		if (outfd >= 0)
+			close(outfd);
 		goto out;
 	}
 	pthread_mutex_lock(&r->lock);
@@ -155,26 +175,27 @@ int reserve_persist(struct reserve *r, const char *path)
 		rc = fclose(out) != 0 ? -errno : 0;
 	}
 	out = NULL;
-	if (rc == 0 && rename(tmp, path) != 0)
-		rc = -errno;
+	if (rc == 0)
+		rc = safedir_rename(dirfd, tmp, name, false);
 	if (rc < 0) {
-		unlink(tmp);
-		goto out;
-	}
-	fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
-	if (fd < 0) {
-		rc = -errno;
+		(void)unlinkat(dirfd, tmp, 0);
 		goto out;
 	}
 	pthread_mutex_lock(&r->lock);
 	if (r->fd >= 0)
 		close(r->fd);
 	r->fd = fd;
+	fd = -1;
 	pthread_mutex_unlock(&r->lock);
 out:
 	if (in)
 		(void)fclose(in); /* read only */
+	if (fd >= 0)
+		close(fd);
+	if (dirfd >= 0)
+		close(dirfd);
 	free(tmp);
+	free(dir);
 	return rc;
 }
 

@@ -44,8 +44,9 @@ bool reserve_background_take(struct reserve *r);
 /* Keeps the background count across remounts (without it a remount grants
  * the share anew): the calls of the last hour are read from @path, one epoch
  * second a line, the file is rewritten with just those (mode 0600), and each
- * new one is appended.  0, or -errno (the count then stays per mount).  Call
- * once, before the mount serves. */
+ * new one is appended.  Opened through base/safedir.h: a symlink or a FIFO at
+ * @path is not read (the count starts empty) and is replaced.  0, or -errno
+ * (the count then stays per mount).  Call once, before the mount serves. */
 int reserve_persist(struct reserve *r, const char *path);
 
 void reserve_get_stats(struct reserve *r, struct reserve_stats *out);

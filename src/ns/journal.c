@@ -3,6 +3,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -12,6 +13,7 @@
 
 #include "base/diskfile.h"
 #include "base/log.h"
+#include "base/safedir.h"
 #include "base/names.h"
 #include "feat/writeback.h"
 
@@ -26,6 +28,10 @@ static const char *const state_names[JOURNAL_NSTATES] = {
 
 struct journal {
 	char *dir;
+	/* dir, opened and checked (base/safedir.h); every entry is opened in it.
+	 * Swapped for a new one when the directory was removed (journal_write);
+	 * the callers order their calls (ns/save.c's jlock), so no lock. */
+	int fd;
 };
 
 void journal_entry_clear(struct journal_entry *e)
@@ -247,7 +253,10 @@ out:
 int journal_open(struct journal **out, const char *dir)
 {
 	struct journal *j = calloc(1, sizeof(*j));
-	int rc = j && (j->dir = strdup(dir)) ? diskfile_mkdirs(dir) : -ENOMEM;
+	int rc = j && (j->dir = strdup(dir)) ? safedir_open(AT_FDCWD, NULL, dir, SAFEDIR_CREATE)
+					   : -ENOMEM;
+	if (j)
+		j->fd = rc;
 	if (rc < 0) {
 		journal_free(j);
 		return rc;
@@ -260,6 +269,8 @@ void journal_free(struct journal *j)
 {
 	if (!j)
 		return;
+	if (j->fd >= 0)
+		close(j->fd);
 	free(j->dir);
 	free(j);
 }
@@ -271,15 +282,19 @@ const char *journal_dir(const struct journal *j)
 
 int journal_write(struct journal *j, const char *file, const void *data, size_t len)
 {
-	char *path = NULL;
-	if (asprintf(&path, "%s/%s", j->dir, file) < 0)
-		return -ENOMEM;
-	int rc = diskfile_write(path, JOURNAL_KIND, JOURNAL_VERSION, data, len);
+	int rc = diskfile_writeat(j->fd, file, JOURNAL_KIND, JOURNAL_VERSION, data, len);
 	/* The directory was removed under us (a cache cleaned by hand): made
-	 * again, once. */
-	if (rc == -ENOENT && diskfile_mkdirs(j->dir) == 0)
-		rc = diskfile_write(path, JOURNAL_KIND, JOURNAL_VERSION, data, len);
-	free(path);
+	 * again, once, and used from then on. */
+	if (rc == -ENOENT) {
+		int fd = safedir_open(AT_FDCWD, NULL, j->dir, SAFEDIR_CREATE);
+		if (fd >= 0) {
+			close(j->fd);
+			j->fd = fd;
+			rc = diskfile_writeat(j->fd, file, JOURNAL_KIND, JOURNAL_VERSION, data, len);
+		} else {
+			rc = fd; /* why the directory cannot be had */
+		}
+	}
 	return rc;
 }
 
@@ -297,12 +312,9 @@ int journal_put(struct journal *j, const struct journal_entry *e)
 
 int journal_drop(struct journal *j, const char *file)
 {
-	char *path = NULL;
-	if (asprintf(&path, "%s/%s", j->dir, file) < 0)
-		return -ENOMEM;
-	int rc = unlink(path) < 0 && errno != ENOENT ? -errno : 0;
-	free(path);
-	return rc;
+	/* Durable: an entry that came back after a power cut would show a
+	 * text the service already took as unsaved again. */
+	return safedir_remove(j->fd, file, true);
 }
 
 static bool ends_with(const char *s, const char *suffix)
@@ -327,30 +339,28 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Renames @path to "<path>.bad": never read again, kept for the user. */
-static void set_aside(const char *path, const char *why)
+/* Renames entry @name of @j to "<name>.bad": never read again, kept for the user. */
+static void set_aside(struct journal *j, const char *name, const char *why)
 {
 	char *bad = NULL;
-	if (asprintf(&bad, "%s%s", path, SET_ASIDE) < 0)
+	if (asprintf(&bad, "%s%s", name, SET_ASIDE) < 0)
 		return;
-	if (rename(path, bad) == 0)
-		log_msg(LOG_WARNING, "journal: %s is %s: set aside as %s, not used", path, why,
-			bad);
+	int rc = safedir_rename(j->fd, name, bad, false);
+	if (rc == 0)
+		log_msg(LOG_WARNING, "journal: %s/%s is %s: set aside as %s, not used", j->dir,
+			name, why, bad);
 	else
-		log_msg(LOG_ERR, "journal: %s is %s and cannot be set aside: %s", path, why,
-			log_strerror(errno));
+		log_msg(LOG_ERR, "journal: %s/%s is %s and cannot be set aside: %s", j->dir, name,
+			why, log_strerror(-rc));
 	free(bad);
 }
 
 /* Reads entry file @name of @j into @e: 0, or -errno (-EBADMSG: set it aside). */
 static int load_one(struct journal *j, const char *name, struct journal_entry *e)
 {
-	char *path = NULL, *data = NULL, *want = NULL;
+	char *data = NULL, *want = NULL;
 	size_t len = 0;
-	int rc;
-	if (asprintf(&path, "%s/%s", j->dir, name) < 0)
-		return -ENOMEM;
-	rc = diskfile_read(path, JOURNAL_KIND, JOURNAL_VERSION, &data, &len);
+	int rc = diskfile_readat(j->fd, j->dir, name, JOURNAL_KIND, JOURNAL_VERSION, &data, &len, NULL);
 	if (rc == 0)
 		rc = journal_decode(data, len, e);
 	/* Under its own name only: a file copied or renamed by hand would
@@ -360,19 +370,18 @@ static int load_one(struct journal *j, const char *name, struct journal_entry *e
 		rc = -EBADMSG;
 	}
 	if (rc == -EBADMSG)
-		set_aside(path, "not a whole journal entry of this version");
+		set_aside(j, name, "not a whole journal entry of this version");
 	else if (rc < 0)
-		log_msg(LOG_ERR, "journal: %s: %s", path, log_strerror(-rc));
+		log_msg(LOG_ERR, "journal: %s/%s: %s", j->dir, name, log_strerror(-rc));
 	free(want);
 	free(data);
-	free(path);
 	return rc;
 }
 
 int journal_load(struct journal *j,
 		 void (*fn)(void *ud, struct journal_entry *e, const char *file), void *ud)
 {
-	DIR *d = opendir(j->dir);
+	DIR *d = safedir_list(j->fd);
 	char **names = NULL;
 	size_t n = 0, cap = 0;
 	int count = 0;
@@ -383,10 +392,7 @@ int journal_load(struct journal *j,
 		if (is_temp(de->d_name)) {
 			/* A write that never reached its rename: the entry is
 			 * what the name holds (or nothing). */
-			char *path = NULL;
-			if (asprintf(&path, "%s/%s", j->dir, de->d_name) >= 0)
-				(void)unlink(path);
-			free(path);
+			(void)unlinkat(dirfd(d), de->d_name, 0);
 			continue;
 		}
 		if (!ends_with(de->d_name, SUFFIX))

@@ -17,8 +17,12 @@
  * content) is never used: it is renamed "<file>.bad" and left for the user;
  * leftover temporary files of a torn write are removed.
  *
- * Thread-safe (no state but the directory's name); ns/save.c orders the
- * writes of one file.
+ * The directory is opened once and checked, and every entry opened in it,
+ * through base/safedir.h: a symlink or a FIFO under an entry's name is set aside,
+ * never followed or waited on; each write and removal is durable (the directory
+ * fsynced) before it returns.  Calls are not concurrent: ns/save.c makes every
+ * one under its jlock (a directory removed by hand is made again, and its
+ * descriptor replaced, inside journal_write).
  */
 #ifndef FACTUURFS_NS_JOURNAL_H
 #define FACTUURFS_NS_JOURNAL_H
@@ -76,7 +80,8 @@ int journal_decode(const char *data, size_t len, struct journal_entry *e);
 
 struct journal;
 
-/* The journal in directory @dir (made 0700 when missing).  0 or -errno. */
+/* The journal in directory @dir (made 0700 when missing; checked: base/safedir.h).
+ * 0 or -errno. */
 int journal_open(struct journal **out, const char *dir);
 void journal_free(struct journal *j);
 const char *journal_dir(const struct journal *j);

@@ -942,9 +942,10 @@ out:
 		events_refused(s->events, x.what, "saved", msg);
 	/* Before close() returns: what the service does not have is on disk
 	 * (or close() says it is not: a text kept only in memory must not
-	 * pass for safe). */
+	 * pass for safe, and the disk's errno wins over a refusal's: the
+	 * refusal is in the status file, the lost safety only here). */
 	int jrc = keep(s, n);
-	if (rc == 0 && jrc < 0)
+	if (jrc < 0)
 		rc = jrc;
 	inode_set_busy(s->inodes, n, false); /* last touch: @n may go now */
 	sent_clear(&x);

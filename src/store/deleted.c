@@ -8,14 +8,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "base/log.h"
+#include "base/safedir.h"
 
 #define KEEP_SECONDS ((time_t)DELETED_KEEP_DAYS * 24 * 3600)
 
 struct deleted {
 	char *dir;
+	int fd; /* dir, opened and checked (base/safedir.h) */
 	/* Orders keeps and expiry: a file is never expired while written. */
 	pthread_mutex_t lock;
 };
@@ -28,15 +31,13 @@ static bool plain_name(const char *s)
 	       s[0] != '.' && strlen(s) < 256;
 }
 
-static char *path_of(const struct deleted *d, const char *coll, const char *name)
+/* @coll's directory, opened and checked (made with @create): its descriptor,
+ * or -errno (-ENOENT: none kept yet). */
+static int coll_dir(const struct deleted *d, const char *coll, bool create)
 {
-	char *p = NULL;
-	if (!plain_name(coll) || (name && !plain_name(name)))
-		return NULL;
-	if ((name ? asprintf(&p, "%s/%s/%s", d->dir, coll, name)
-		  : asprintf(&p, "%s/%s", d->dir, coll)) < 0)
-		p = NULL;
-	return p;
+	if (!plain_name(coll))
+		return -ENOENT;
+	return safedir_open(d->fd, d->dir, coll, create ? SAFEDIR_CREATE : 0);
 }
 
 static bool expired(const struct stat *st, time_t now)
@@ -44,18 +45,29 @@ static bool expired(const struct stat *st, time_t now)
 	return st->st_mtime + KEEP_SECONDS <= now;
 }
 
+/* A kept file as deleted_names lists it: a regular file of ours, never a
+ * symlink followed. */
+static bool kept_file(int dirfd, const char *name, struct stat *st)
+{
+	return plain_name(name) && fstatat(dirfd, name, st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	       S_ISREG(st->st_mode) && st->st_uid == geteuid();
+}
+
 int deleted_open(struct deleted **out, const char *dir)
 {
 	*out = NULL;
 	if (!dir)
 		return 0;
-	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
-		return -errno;
+	int fd = safedir_open(AT_FDCWD, NULL, dir, SAFEDIR_CREATE);
+	if (fd < 0)
+		return fd;
 	struct deleted *d = calloc(1, sizeof(*d));
 	if (!d || !(d->dir = strdup(dir))) {
+		close(fd);
 		free(d);
 		return -ENOMEM;
 	}
+	d->fd = fd;
 	pthread_mutex_init(&d->lock, NULL);
 	size_t gone = deleted_expire(d, time(NULL));
 	if (gone)
@@ -70,6 +82,7 @@ void deleted_free(struct deleted *d)
 	if (!d)
 		return;
 	pthread_mutex_destroy(&d->lock);
+	close(d->fd);
 	free(d->dir);
 	free(d);
 }
@@ -78,25 +91,26 @@ void deleted_free(struct deleted *d)
 static size_t expire_locked(struct deleted *d, time_t now)
 {
 	size_t gone = 0;
-	DIR *top = opendir(d->dir);
+	DIR *top = safedir_list(d->fd);
 	struct dirent *c;
 	if (!top)
 		return 0;
 	while ((c = readdir(top))) {
-		char *sub = path_of(d, c->d_name, NULL);
-		DIR *in = sub ? opendir(sub) : NULL;
+		/* (Not a directory there: nothing kept, and nothing to say each time.) */
+		bool maybe_dir = c->d_type == DT_DIR || c->d_type == DT_UNKNOWN;
+		int sub = maybe_dir && plain_name(c->d_name) ? coll_dir(d, c->d_name, false) : -ENOENT;
+		DIR *in = sub >= 0 ? fdopendir(sub) : NULL;
 		struct dirent *e;
+		if (sub >= 0 && !in)
+			close(sub);
 		while (in && (e = readdir(in))) {
 			struct stat st;
-			if (e->d_name[0] == '.' || fstatat(dirfd(in), e->d_name, &st, 0) < 0)
-				continue;
-			if (S_ISREG(st.st_mode) && expired(&st, now) &&
+			if (kept_file(dirfd(in), e->d_name, &st) && expired(&st, now) &&
 			    unlinkat(dirfd(in), e->d_name, 0) == 0)
 				gone++;
 		}
 		if (in)
 			closedir(in);
-		free(sub);
 	}
 	closedir(top);
 	return gone;
@@ -115,23 +129,23 @@ size_t deleted_expire(struct deleted *d, time_t now)
 int deleted_keep(struct deleted *d, const char *coll, const char *name, const char *text,
 		 size_t len)
 {
-	char *sub, *path = NULL, *tmp = NULL;
-	int fd = -1, rc = 0;
+	char *tmp = NULL;
+	int fd = -1, sub = -1, rc = 0;
 	if (!d)
 		return 0;
-	sub = path_of(d, coll, NULL);
-	path = path_of(d, coll, name);
-	if (!sub || !path || asprintf(&tmp, "%s/.%s.tmp", sub, name) < 0) {
-		tmp = NULL;
-		rc = -ENOMEM;
-		goto out;
-	}
+	if (!plain_name(coll) || !plain_name(name))
+		return -EINVAL;
+	if (asprintf(&tmp, ".%s.tmp", name) < 0)
+		return -ENOMEM;
 	pthread_mutex_lock(&d->lock);
 	(void)expire_locked(d, time(NULL));
-	if (mkdir(sub, 0700) < 0 && errno != EEXIST)
-		rc = -errno;
-	if (rc == 0 && (fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) < 0)
-		rc = -errno;
+	sub = coll_dir(d, coll, true);
+	if (sub < 0)
+		rc = sub;
+	/* O_EXCL: what held the temporary name (a copy a crash left, anything
+	 * put there) is removed, never written through. */
+	if (rc == 0 && (fd = safedir_create(sub, tmp, 0)) < 0)
+		rc = fd;
 	for (size_t done = 0; rc == 0 && done < len;) {
 		ssize_t w = write(fd, text + done, len - done);
 		if (w < 0 && errno != EINTR)
@@ -143,14 +157,14 @@ int deleted_keep(struct deleted *d, const char *coll, const char *name, const ch
 		rc = -errno;
 	if (fd >= 0 && close(fd) < 0 && rc == 0)
 		rc = -errno;
-	if (rc == 0 && rename(tmp, path) < 0)
-		rc = -errno;
+	/* Durable before the DELETE it allows is sent: the copy is the undo. */
+	if (rc == 0)
+		rc = safedir_rename(sub, tmp, name, true);
 	if (rc < 0 && fd >= 0)
-		(void)unlink(tmp);
+		(void)unlinkat(sub, tmp, 0);
 	pthread_mutex_unlock(&d->lock);
-out:
-	free(sub);
-	free(path);
+	if (sub >= 0)
+		close(sub);
 	free(tmp);
 	return rc;
 }
@@ -162,18 +176,19 @@ static int cmp_name(const void *a, const void *b)
 
 int deleted_names(struct deleted *d, const char *coll, char ***names, size_t *n)
 {
-	char *sub = d ? path_of(d, coll, NULL) : NULL;
-	DIR *in = sub ? opendir(sub) : NULL;
+	int sub = d ? coll_dir(d, coll, false) : -ENOENT;
+	DIR *in = sub >= 0 ? fdopendir(sub) : NULL;
 	struct dirent *e;
 	time_t now = time(NULL);
 	size_t cap = 0;
 	int rc = 0;
 	*names = NULL;
 	*n = 0;
+	if (sub >= 0 && !in)
+		close(sub);
 	while (in && (e = readdir(in))) {
 		struct stat st;
-		if (!plain_name(e->d_name) || fstatat(dirfd(in), e->d_name, &st, 0) < 0 ||
-		    !S_ISREG(st.st_mode) || expired(&st, now))
+		if (!kept_file(dirfd(in), e->d_name, &st) || expired(&st, now))
 			continue;
 		if (*n == cap) {
 			size_t ncap = cap ? 2 * cap : 16;
@@ -193,7 +208,6 @@ int deleted_names(struct deleted *d, const char *coll, char ***names, size_t *n)
 	}
 	if (in)
 		closedir(in);
-	free(sub);
 	if (rc < 0) {
 		for (size_t i = 0; i < *n; i++)
 			free((*names)[i]);
@@ -209,43 +223,45 @@ int deleted_names(struct deleted *d, const char *coll, char ***names, size_t *n)
 
 int deleted_stat(struct deleted *d, const char *coll, const char *name, struct stat *st)
 {
-	char *path = d ? path_of(d, coll, name) : NULL;
-	int rc = path ? 0 : -ENOENT;
-	if (rc == 0 && stat(path, st) < 0)
-		rc = -errno;
-	if (rc == 0 && (!S_ISREG(st->st_mode) || expired(st, time(NULL))))
+	int sub = d ? coll_dir(d, coll, false) : -ENOENT;
+	int rc = sub < 0 ? sub : kept_file(sub, name, st) ? 0 : -ENOENT;
+	if (rc == 0 && expired(st, time(NULL)))
 		rc = -ENOENT;
-	free(path);
+	if (sub >= 0)
+		close(sub);
 	return rc;
 }
 
 int deleted_changed(struct deleted *d, const char *coll, struct timespec *when)
 {
-	char *sub = d ? path_of(d, coll, NULL) : NULL;
+	int sub = d ? coll_dir(d, coll, false) : -ENOENT;
 	struct stat st;
-	int rc = sub ? 0 : -ENOENT;
-	if (rc == 0 && stat(sub, &st) < 0)
-		rc = -errno;
+	int rc = sub < 0 ? sub : fstat(sub, &st) < 0 ? -errno : 0;
 	if (rc == 0)
 		*when = st.st_mtim;
-	free(sub);
+	if (sub >= 0)
+		close(sub);
 	return rc;
 }
 
 int deleted_read(struct deleted *d, const char *coll, const char *name, char **text,
 		 size_t *len)
 {
-	char *path = d ? path_of(d, coll, name) : NULL;
 	struct stat st;
-	int rc, fd = path ? open(path, O_RDONLY | O_CLOEXEC) : -1;
+	char shown[600];
+	int sub = d ? coll_dir(d, coll, false) : -ENOENT;
+	int rc = 0, fd = -1;
 	*text = NULL;
 	*len = 0;
-	if (fd < 0) {
-		rc = path ? -errno : -ENOENT;
+	if (sub < 0 || !plain_name(name)) {
+		rc = sub < 0 ? sub : -ENOENT;
 		goto out;
 	}
-	if (fstat(fd, &st) < 0) {
-		rc = -errno;
+	snprintf(shown, sizeof(shown), "%s/%s", d->dir, coll);
+	fd = safedir_open_read(sub, shown, name, &st);
+	if (fd < 0) {
+		/* Not a file of ours: as good as none. */
+		rc = fd == -EBADMSG ? -ENOENT : fd;
 		goto out;
 	}
 	/* Records are small: one read of the whole file (a 1 MiB text at most). */
@@ -266,6 +282,7 @@ int deleted_read(struct deleted *d, const char *coll, const char *name, char **t
 out:
 	if (fd >= 0)
 		close(fd);
-	free(path);
+	if (sub >= 0)
+		close(sub);
 	return rc;
 }

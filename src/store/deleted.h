@@ -3,8 +3,10 @@
  * collection: a POST).
  *
  * One plain file per record, <dir>/<collection>/<file name> (0600, directories
- * 0700), where <dir> is the account's state directory's deleted/; its mtime is
- * when the record was deleted.  A file older than DELETED_KEEP_DAYS is removed
+ * 0700, each checked when used: base/safedir.h), where <dir> is the account's
+ * state directory's deleted/; its mtime is when the record was deleted.  Only
+ * regular files of ours count: a symlink or a FIFO there is not listed, read or
+ * followed.  A file older than DELETED_KEEP_DAYS is removed
  * when the store opens and whenever a record is kept; listings never show one.
  * The mount shows the files read-only under .factuurfs/deleted/<collection>/.
  * Every function takes a NULL store (-o nodiskcache): nothing is kept.
@@ -27,8 +29,9 @@ int deleted_open(struct deleted **out, const char *dir);
 void deleted_free(struct deleted *d);
 
 /* Keeps @text as <collection @coll>/<@name> (a file name: "2024-001.json"),
- * replacing an older copy.  Written to a temporary and renamed: whole or not
- * at all.  0 or -errno. */
+ * replacing an older copy.  Written to a temporary (O_EXCL) and renamed, the
+ * directory fsynced: whole or not at all, and kept once this returns 0.  0 or
+ * -errno (-EINVAL for a name that is not one file's). */
 int deleted_keep(struct deleted *d, const char *coll, const char *name, const char *text,
 		 size_t len);
 

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+#include <openssl/evp.h>
 #include <uthash.h>
 
 #include "base/clock.h"
@@ -19,6 +20,7 @@
 #include "base/flight.h"
 #include "base/log.h"
 #include "base/names.h"
+#include "base/safedir.h"
 #include "model/schema.h"
 #include "store/get.h"
 
@@ -27,6 +29,15 @@
 
 /* Seconds after which a temporary file in the cache is a dead writer's. */
 #define PDFSTORE_LEFTOVER_AGE 60
+
+/* Each cached "<stem>.pdf" has its digest beside it in "<stem>.sha256": one line,
+ * "factuurfs pdf-sha256 1 <size> <64 hex digits>\n" (1: this format's version),
+ * the SHA-256 of the record it belongs to and the bytes fetched (pdf_digest).  A
+ * PDF without one, or whose bytes do not give it, is never served: it is fetched
+ * again. */
+#define SUM_SUFFIX ".sha256"
+#define SUM_HEAD "factuurfs pdf-sha256 1 "
+#define SUM_LEN 32
 
 /* A PDF known to this mount. */
 struct pdf {
@@ -37,12 +48,20 @@ struct pdf {
 	char *data;       /* in memory only when the disk cache is unusable or off */
 	double used;      /* last read: LRU for memory copies */
 	bool seen;        /* read (or fetched) during this mount: counted in the hit rate */
+	/* On disk: what its digest file says it is, and whether the file as it
+	 * is now (its identity, size and mtime) was checked against it. */
+	unsigned char digest[SUM_LEN];
+	bool verified;
+	dev_t dev;
+	ino_t ino;
+	struct timespec mtim;
 	struct flight fl;
 	UT_hash_handle hh;
 };
 
 struct pdfstore {
-	char *dir;             /* NULL: memory only */
+	char *dir;             /* NULL: memory only (the path, for messages) */
+	int fd;                /* dir, opened and checked (base/safedir.h); -1: none */
 	off_t max;
 	struct api *api;
 	struct events *events;
@@ -75,56 +94,172 @@ static double default_now(void)
 	return clock_mono();
 }
 
-/* The cache file of the PDF of record @nr of @c: an invoice's is <stem>.pdf (as
- * before quotations had PDFs), any other's .<collection>=<stem>.pdf, a name no
- * invoice's can be (a stem never starts with '.': names_encode writes %2E). */
-static char *pdf_path(struct pdfstore *ps, const struct schema_collection *c, const char *nr)
+/* The cache file's name of the PDF of record @nr of @c: an invoice's is
+ * <stem>.pdf (as before quotations had PDFs), any other's .<collection>=<stem>.pdf,
+ * a name no invoice's can be (a stem never starts with '.': names_encode writes
+ * %2E).  Malloc'd; NULL without a disk cache, or on ENOMEM. */
+static char *pdf_name(struct pdfstore *ps, const struct schema_collection *c, const char *nr)
 {
-	char *stem = names_encode(nr), *path = NULL;
+	char *stem = names_encode(nr), *name = NULL;
 	bool invoice = !strcmp(c->name, "invoices");
 	if (stem && ps->dir &&
-	    asprintf(&path, "%s/%s%s%s%s.pdf", ps->dir, invoice ? "" : ".", invoice ? "" : c->name,
+	    asprintf(&name, "%s%s%s%s.pdf", invoice ? "" : ".", invoice ? "" : c->name,
 		     invoice ? "" : "=", stem) < 0)
-		path = NULL;
+		name = NULL;
 	free(stem);
-	return path;
+	return name;
 }
 
-/* True when @head and @tail (the last KiB) look like one whole PDF: its
- * header first and its %%EOF trailer at the end. */
-static bool pdf_whole(const char *head, size_t headlen, const char *tail, size_t taillen)
+/* The name of the digest file of PDF file @name ("x.pdf" -> "x.sha256"),
+ * malloc'd, or NULL. */
+static char *sum_name(const char *name)
 {
-	return headlen >= 5 && !memcmp(head, "%PDF-", 5) && memmem(tail, taillen, "%%EOF", 5);
+	size_t n = strlen(name);
+	char *sum = NULL;
+	if (n < 4 || strcmp(name + n - 4, ".pdf") != 0 ||
+	    asprintf(&sum, "%.*s%s", (int)(n - 4), name, SUM_SUFFIX) < 0)
+		return NULL;
+	return sum;
 }
 
-/* The size of cached file @path when it holds a whole PDF, else -1 after
- * removing it: a file cut short by a full disk or a crash elsewhere is
- * fetched again rather than served. */
-
-static off_t pdf_verified(const char *path)
+/* Starts the digest of the PDF of record @nr of @c: SHA-256 over the record's
+ * collection and id (each with its NUL), then the bytes.  Binding the record
+ * in means a PDF moved to another record's name, its digest file with it or
+ * not, does not match there.  NULL on ENOMEM. */
+static EVP_MD_CTX *pdf_digest_begin(const struct schema_collection *c, const char *nr)
 {
-	char head[5];
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	if (ctx && (!EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) ||
+		    !EVP_DigestUpdate(ctx, "factuurfs-pdf", 14) ||
+		    !EVP_DigestUpdate(ctx, c->name, strlen(c->name) + 1) ||
+		    !EVP_DigestUpdate(ctx, nr, strlen(nr) + 1))) {
+		EVP_MD_CTX_free(ctx);
+		ctx = NULL;
+	}
+	return ctx;
+}
+
+/* Ends @ctx into @out and frees it; false when it failed. */
+static bool pdf_digest_end(EVP_MD_CTX *ctx, unsigned char out[SUM_LEN])
+{
+	unsigned int n = 0;
+	bool ok = EVP_DigestFinal_ex(ctx, out, &n) && n == SUM_LEN;
+	EVP_MD_CTX_free(ctx);
+	return ok;
+}
+
+static bool pdf_digest(const struct schema_collection *c, const char *nr, const char *data,
+		       size_t len, unsigned char out[SUM_LEN])
+{
+	EVP_MD_CTX *ctx = pdf_digest_begin(c, nr);
+	if (!ctx)
+		return false;
+	if (!EVP_DigestUpdate(ctx, data, len)) {
+		EVP_MD_CTX_free(ctx);
+		return false;
+	}
+	return pdf_digest_end(ctx, out);
+}
+
+/* The digest of the bytes of open file @fd (@size of them) as a PDF of @nr of
+ * @c; false when it cannot be read whole. */
+static bool pdf_digest_file(const struct schema_collection *c, const char *nr, int fd,
+			    off_t size, unsigned char out[SUM_LEN])
+{
+	static const size_t chunk = 256 << 10;
+	EVP_MD_CTX *ctx = pdf_digest_begin(c, nr);
+	char *buf = ctx ? malloc(chunk) : NULL;
+	bool ok = buf != NULL;
+	for (off_t at = 0; ok && at < size;) {
+		size_t want = size - at < (off_t)chunk ? (size_t)(size - at) : chunk;
+		ssize_t got = pread(fd, buf, want, at);
+		if (got < 0 && errno == EINTR)
+			continue;
+		ok = got > 0 && EVP_DigestUpdate(ctx, buf, (size_t)got);
+		at += got > 0 ? got : 0;
+	}
+	free(buf);
+	if (!ok) {
+		EVP_MD_CTX_free(ctx);
+		return false;
+	}
+	return pdf_digest_end(ctx, out);
+}
+
+/* Removes the PDF file @name and its digest file; @why said once, at @level. */
+static void pdf_forget_file(struct pdfstore *ps, const char *name, int level, const char *why)
+{
+	char *sum = sum_name(name);
+	log_msg(level, "PDF cache: %s/%s %s: removed, fetched again when read", ps->dir, name,
+		why);
+	(void)unlinkat(ps->fd, name, 0);
+	if (sum)
+		(void)unlinkat(ps->fd, sum, 0);
+	free(sum);
+}
+
+/* A lowercase hex digit's value, else -1. */
+static int hex_value(char ch)
+{
+	return ch >= '0' && ch <= '9' ? ch - '0' : ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : -1;
+}
+
+/* Reads digest file @sum into *@size and @digest: true when it is one whole
+ * line of this format. */
+static bool sum_read(struct pdfstore *ps, const char *sum, off_t *size,
+		     unsigned char digest[SUM_LEN])
+{
+	char line[160], *end;
+	int fd = safedir_open_read(ps->fd, ps->dir, sum, NULL);
+	ssize_t n = fd >= 0 ? pread(fd, line, sizeof(line) - 1, 0) : -1;
+	size_t head = strlen(SUM_HEAD);
+	if (fd >= 0)
+		close(fd);
+	if (n < (ssize_t)head || line[n - 1] != '\n' || memcmp(line, SUM_HEAD, head) != 0)
+		return false;
+	line[n] = '\0';
+	errno = 0;
+	unsigned long long v = strtoull(line + head, &end, 10);
+	if (errno || end == line + head || *end != ' ' || v > (unsigned long long)INT64_MAX ||
+	    strlen(end + 1) != 2 * SUM_LEN + 1)
+		return false;
+	for (size_t i = 0; i < SUM_LEN; i++) {
+		int hi = hex_value(end[1 + 2 * i]), lo = hex_value(end[2 + 2 * i]);
+		if (hi < 0 || lo < 0)
+			return false;
+		digest[i] = (unsigned char)(hi << 4 | lo);
+	}
+	*size = (off_t)v;
+	return true;
+}
+
+static bool pdf_maybe_present(struct pdfstore *ps, const char *name);
+
+/* The size of cached file @name of @p when its digest file is there and the
+ * file is the size it says, else -1 (after removing what cannot be used).  Its
+ * bytes are checked against the digest at their first read (pdf_checked). */
+static off_t pdf_on_disk(struct pdfstore *ps, struct pdf *p, const char *name)
+{
+	char *sum = sum_name(name);
 	struct stat st;
 	off_t size = -1;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	bool have = sum && pdf_maybe_present(ps, sum) && sum_read(ps, sum, &size, p->digest);
+	free(sum);
+	if (!have) {
+		/* No digest: not known to be what was fetched for it.  (Every PDF a
+		 * version without digests kept: one line each would be noise.) */
+		pdf_forget_file(ps, name, LOG_DEBUG, "has no digest file, or one that is not whole");
 		return -1;
-	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size >= 16 &&
-	    pread(fd, head, sizeof(head), 0) == (ssize_t)sizeof(head)) {
-		char tail[1024];
-		size_t n = st.st_size < (off_t)sizeof(tail) ? (size_t)st.st_size : sizeof(tail);
-		if (pread(fd, tail, n, st.st_size - (off_t)n) == (ssize_t)n &&
-		    pdf_whole(head, sizeof(head), tail, n))
-			size = st.st_size;
 	}
-	close(fd);
-	if (size < 0) {
-		log_msg(LOG_WARNING, "removing %s from the PDF cache: not a whole PDF", path);
-		unlink(path);
-	} else {
-		/* Its time is when it was last used: eviction takes the oldest. */
-		utimensat(AT_FDCWD, path, NULL, 0);
+	if (fstatat(ps->fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode) ||
+	    st.st_uid != geteuid() || st.st_size != size) {
+		pdf_forget_file(ps, name, LOG_WARNING, "is not the file that was fetched (its "
+				"type, owner or size is not its digest file's)");
+		return -1;
 	}
+	/* Its time is when it was last used: eviction takes the oldest. */
+	(void)utimensat(ps->fd, name, NULL, AT_SYMLINK_NOFOLLOW);
+	p->verified = false;
 	return size;
 }
 
@@ -139,7 +274,7 @@ static void pdf_read_present(struct pdfstore *ps)
 	if (ps->present_read || ps->present_tried || !ps->dir)
 		return;
 	ps->present_tried = true;
-	if (!(d = opendir(ps->dir))) {
+	if (!(d = safedir_list(ps->fd))) {
 		/* Not made yet: nothing in it. */
 		ps->present_read = errno == ENOENT;
 		return;
@@ -157,16 +292,14 @@ static void pdf_read_present(struct pdfstore *ps)
 	ps->present_read = ok;
 }
 
-/* False when @path is known not to be in the cache directory (pdf_read_present). */
-static bool pdf_maybe_present(struct pdfstore *ps, const char *path)
+/* False when @name is known not to be in the cache directory (pdf_read_present). */
+static bool pdf_maybe_present(struct pdfstore *ps, const char *name)
 {
 	struct present *x = NULL;
-	const char *base = strrchr(path, '/');
 	pdf_read_present(ps);
 	if (!ps->present_read)
 		return true;
-	base = base ? base + 1 : path;
-	HASH_FIND_STR(ps->present, base, x);
+	HASH_FIND_STR(ps->present, name, x);
 	return x != NULL;
 }
 
@@ -198,9 +331,9 @@ static struct pdf *pdf_entry(struct pdfstore *ps, const struct schema_collection
 	p->key = key;
 	p->c = c;
 	p->nr = key + strlen(c->name) + 1;
-	char *path = pdf_path(ps, c, nr);
-	p->size = path && pdf_maybe_present(ps, path) ? pdf_verified(path) : -1;
-	free(path);
+	char *name = pdf_name(ps, c, nr);
+	p->size = name && pdf_maybe_present(ps, name) ? pdf_on_disk(ps, p, name) : -1;
+	free(name);
 	HASH_ADD_KEYPTR(hh, ps->pdfs, p->key, strlen(p->key), p);
 	return p;
 }
@@ -225,7 +358,7 @@ static int cmp_mtime(const void *a, const void *b)
  * local disk I/O. */
 static void pdf_evict(struct pdfstore *ps, const char *keep)
 {
-	DIR *d = opendir(ps->dir);
+	DIR *d = safedir_list(ps->fd);
 	struct cached_file *files = NULL;
 	size_t n = 0, cap = 0;
 	struct dirent *de;
@@ -236,7 +369,8 @@ static void pdf_evict(struct pdfstore *ps, const char *keep)
 		struct stat st;
 		size_t len = strlen(de->d_name);
 		if (len < 5 || strcmp(de->d_name + len - 4, ".pdf") != 0 ||
-		    fstatat(dirfd(d), de->d_name, &st, 0) < 0 || !S_ISREG(st.st_mode))
+		    fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    !S_ISREG(st.st_mode))
 			continue;
 		if (n == cap) {
 			cap = cap ? cap * 2 : 64;
@@ -259,6 +393,10 @@ static void pdf_evict(struct pdfstore *ps, const char *keep)
 		if (keep && !strcmp(files[i].name, keep))
 			continue;
 		if (unlinkat(dirfd(d), files[i].name, 0) == 0) {
+			char *sum = sum_name(files[i].name);
+			if (sum)
+				(void)unlinkat(dirfd(d), sum, 0);
+			free(sum);
 			total -= files[i].size;
 			log_msg(LOG_DEBUG, "PDF cache: evicted %s", files[i].name);
 		}
@@ -301,50 +439,76 @@ off_t pdfstore_size(struct pdfstore *ps, const struct schema_collection *c, cons
 	return size;
 }
 
-/* Writes @data to the disk cache atomically; false when it could not. */
-static bool pdf_store(struct pdfstore *ps, const struct schema_collection *c, const char *nr,
-		      const char *data, size_t len)
+/* Writes @len bytes of @data to a new temporary file @tmp of the cache and
+ * renames it to @name; *@st (may be NULL) gets its fstat.  0 or -errno. */
+static int put_file(struct pdfstore *ps, const char *tmp, const char *name, const char *data,
+		    size_t len, struct stat *st)
 {
-	char *path = pdf_path(ps, c, nr), *tmp = NULL;
-	bool ok = false;
-	int fd = -1;
-	if (!path || asprintf(&tmp, "%s.tmp%ld", path, (long)gettid()) < 0) {
-		tmp = NULL;
-		goto out;
-	}
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	int fd = safedir_create(ps->fd, tmp, 0), rc = 0;
 	if (fd < 0)
-		goto out;
-	for (size_t done = 0; done < len;) {
+		return fd;
+	for (size_t done = 0; rc == 0 && done < len;) {
 		ssize_t w = write(fd, data + done, len - done);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			goto out;
-		}
-		done += (size_t)w;
+		if (w < 0 && errno != EINTR)
+			rc = -errno;
+		else if (w > 0)
+			done += (size_t)w;
 	}
-	if (close(fd) < 0) {
-		fd = -1;
+	if (rc == 0 && st && fstat(fd, st) < 0)
+		rc = -errno;
+	if (close(fd) < 0 && rc == 0)
+		rc = -errno;
+	/* Not fsynced: a file a crash left torn no longer matches its digest,
+	 * and is fetched again. */
+	if (rc == 0)
+		rc = safedir_rename(ps->fd, tmp, name, false);
+	if (rc < 0)
+		(void)unlinkat(ps->fd, tmp, 0);
+	return rc;
+}
+
+/* Writes @data, the PDF of @nr of @c whose digest is @digest, to the disk
+ * cache, its digest file first: a crash between the two leaves an older PDF
+ * that does not match it (fetched again), never a PDF passed as checked.
+ * False when it could not; else @p's file identity is noted as checked. */
+static bool pdf_store(struct pdfstore *ps, struct pdf *p, const char *nr, const char *data,
+		      size_t len, const unsigned char digest[SUM_LEN])
+{
+	char *name = pdf_name(ps, p->c, nr), *sum = name ? sum_name(name) : NULL;
+	char *tmp = NULL, *sumtmp = NULL, line[160];
+	struct stat st;
+	bool ok = false;
+	int n = snprintf(line, sizeof(line), SUM_HEAD "%zu ", len);
+	for (size_t i = 0; i < SUM_LEN && n > 0; i++)
+		n += snprintf(line + n, sizeof(line) - (size_t)n, "%02x", digest[i]);
+	if (n > 0)
+		n += snprintf(line + n, sizeof(line) - (size_t)n, "\n");
+	if (!sum || asprintf(&tmp, "%s.tmp%ld", name, (long)gettid()) < 0 ||
+	    asprintf(&sumtmp, "%s.tmp%ld", sum, (long)gettid()) < 0)
 		goto out;
-	}
-	fd = -1;
-	ok = rename(tmp, path) == 0;
+	if (put_file(ps, sumtmp, sum, line, (size_t)n, NULL) < 0)
+		goto out;
+	ok = put_file(ps, tmp, name, data, len, &st) == 0;
 	if (ok) {
 		pthread_mutex_lock(&ps->lock);
+		memcpy(p->digest, digest, SUM_LEN);
+		p->verified = true;
+		p->dev = st.st_dev;
+		p->ino = st.st_ino;
+		p->mtim = st.st_mtim;
 		if (ps->disk_used >= 0)
 			ps->disk_used += (off_t)len;
 		if (ps->disk_used < 0 || ps->disk_used > ps->max)
-			pdf_evict(ps, strrchr(path, '/') + 1);
+			pdf_evict(ps, name);
 		pthread_mutex_unlock(&ps->lock);
+	} else {
+		(void)unlinkat(ps->fd, sum, 0);
 	}
 out:
-	if (fd >= 0)
-		close(fd);
-	if (!ok && tmp)
-		unlink(tmp);
 	free(tmp);
-	free(path);
+	free(sumtmp);
+	free(sum);
+	free(name);
 	return ok;
 }
 
@@ -366,13 +530,78 @@ static char *pdf_url(const struct schema_collection *c, size_t k, const char *es
 	return n < 0 ? NULL : path;
 }
 
-/* True when @resp holds a PDF: its header; with @whole also its %%EOF trailer. */
-static bool is_pdf(const struct api_answer *resp, bool whole)
+/* True when @resp starts as a PDF does: the header. */
+static bool is_pdf(const struct api_answer *resp)
 {
-	if (resp->len < 5 || memcmp(resp->body, "%PDF-", 5) != 0)
+	return resp->len >= 5 && !memcmp(resp->body, "%PDF-", 5);
+}
+
+static const char *skip_space(const char *p, const char *end)
+{
+	while (p < end && (*p == ' ' || *p == '\n' || *p == '\r' || *p == '\t' || *p == '\f' ||
+			   *p == '\0'))
+		p++;
+	return p;
+}
+
+static const char *skip_digits(const char *p, const char *end)
+{
+	while (p < end && *p >= '0' && *p <= '9')
+		p++;
+	return p;
+}
+
+/* Whether PDF body @b of @len bytes ends as a whole PDF does: the last
+ * "startxref" of its last KiB gives an offset inside it, where its
+ * cross-reference section starts: a table ("xref") or a stream object ("12 0
+ * obj"); and "%%EOF" follows.  Cheap (the last KiB and a few bytes at the
+ * offset), and it refuses what the header and trailer alone let through: a
+ * page cut short, or an error page wrapped in "%PDF-" ... "%%EOF". */
+static bool pdf_ends_whole(const char *b, size_t len)
+{
+	size_t n = len < 1024 ? len : 1024;
+	const char *tail = b + len - n, *end = b + len, *at = NULL;
+	for (const char *p = tail; (p = memmem(p, (size_t)(end - p), "startxref", 9)); p++)
+		at = p;
+	if (!at)
 		return false;
+	const char *num = skip_space(at + 9, end), *after = skip_digits(num, end);
+	if (after == num || after - num > 18 || !memmem(after, (size_t)(end - after), "%%EOF", 5))
+		return false;
+	unsigned long long off = strtoull(num, NULL, 10);
+	if (off >= len)
+		return false;
+	const char *x = skip_space(b + off, end);
+	if ((size_t)(end - x) >= 4 && !memcmp(x, "xref", 4))
+		return true;
+	/* A cross-reference stream: "<object number> <generation> obj". */
+	const char *g = skip_digits(x, end);
+	if (g == x || g == end || *g != ' ')
+		return false;
+	const char *o = skip_digits(g + 1, end);
+	return o > g + 1 && (size_t)(end - skip_space(o, end)) >= 3 &&
+	       !memcmp(skip_space(o, end), "obj", 3);
+}
+
+/* Why answer @resp is not a PDF worth keeping, or NULL when it is: the one
+ * place that decides what is cached and served. */
+static const char *pdf_refusal(const struct api_answer *resp)
+{
+	if (!is_pdf(resp))
+		return "the service sent something that is not a PDF";
 	size_t n = resp->len < 1024 ? resp->len : 1024;
-	return !whole || pdf_whole(resp->body, resp->len, resp->body + resp->len - n, n);
+	if (!memmem(resp->body + resp->len - n, n, "%%EOF", 5))
+		/* Cut short (with a Content-Length to match). */
+		return "the service sent a PDF without its end (%%EOF): not kept, the next "
+		       "read asks again";
+	if (!pdf_ends_whole(resp->body, resp->len))
+		return "the service sent a PDF whose trailer does not point at its "
+		       "cross-reference section (startxref): not kept, the next read asks again";
+	/* The Content-Type is not looked at: the API reference says only that
+	 * invoices_pdf answers with the PDF's bytes, not under which type (the
+	 * fake says application/pdf), so any is taken; a page between a PDF's
+	 * markers fails the checks above whatever it is labelled. */
+	return NULL;
 }
 
 /* GETs the PDF of @nr of @c into @resp.  Where the service keeps a collection's
@@ -399,7 +628,7 @@ static int pdf_get(struct pdfstore *ps, const struct schema_collection *c, const
 		}
 		rc = next ? api_call(ps->api, "GET", path, NULL, 0, resp)
 			  : store_get(ps->api, ps->events, what, path, resp);
-		bool moved = rc == -ENOENT || rc == -EPERM || (rc == 0 && !is_pdf(resp, false));
+		bool moved = rc == -ENOENT || rc == -EPERM || (rc == 0 && !is_pdf(resp));
 		if (next && moved) {
 			log_msg(LOG_INFO, "%s: GET %s: %s; trying %s", what, path,
 				rc < 0 ? resp->message : "not a PDF", next);
@@ -407,7 +636,7 @@ static int pdf_get(struct pdfstore *ps, const struct schema_collection *c, const
 		} else if (next && rc < 0) {
 			store_failed(ps->events, what, resp);
 		}
-		if (rc == 0 && found < 0 && is_pdf(resp, false)) {
+		if (rc == 0 && found < 0 && is_pdf(resp)) {
 			pthread_mutex_lock(&ps->lock);
 			ps->path_found[ci] = (int)k;
 			pthread_mutex_unlock(&ps->lock);
@@ -424,6 +653,40 @@ static int pdf_get(struct pdfstore *ps, const struct schema_collection *c, const
 	return rc;
 }
 
+/* Whether open cache file @fd (its fstat @st), file @name of @p, holds the
+ * bytes its digest says.  Checked once per identity of the file (device,
+ * inode, size, mtime: a file swapped or written since is checked again) and
+ * remembered; one that does not match is removed, said once. */
+static bool pdf_checked(struct pdfstore *ps, struct pdf *p, const char *name, int fd,
+			const struct stat *st)
+{
+	unsigned char want[SUM_LEN], got[SUM_LEN];
+	pthread_mutex_lock(&ps->lock);
+	bool known = p->verified && p->dev == st->st_dev && p->ino == st->st_ino &&
+		     p->size == st->st_size && p->mtim.tv_sec == st->st_mtim.tv_sec &&
+		     p->mtim.tv_nsec == st->st_mtim.tv_nsec;
+	off_t size = p->size;
+	memcpy(want, p->digest, SUM_LEN);
+	pthread_mutex_unlock(&ps->lock);
+	if (known)
+		return true;
+	/* Outside the lock: a 50 MB PDF takes a while. */
+	bool ok = st->st_size == size && pdf_digest_file(p->c, p->nr, fd, size, got) &&
+		  !memcmp(got, want, SUM_LEN);
+	if (!ok) {
+		pdf_forget_file(ps, name, LOG_WARNING, "does not hold the bytes fetched for it "
+				"(its SHA-256 is not the one kept)");
+		return false;
+	}
+	pthread_mutex_lock(&ps->lock);
+	p->verified = true;
+	p->dev = st->st_dev;
+	p->ino = st->st_ino;
+	p->mtim = st->st_mtim;
+	pthread_mutex_unlock(&ps->lock);
+	return true;
+}
+
 /* Fetches the PDF of @nr; @prefetch: for the prefetch, not for a read (the
  * first read of it is then a disk hit). */
 static int pdf_fetch(struct pdfstore *ps, const char *nr, struct pdf *p, bool prefetch)
@@ -436,19 +699,15 @@ static int pdf_fetch(struct pdfstore *ps, const char *nr, struct pdf *p, bool pr
 	rc = pdf_get(ps, p->c, nr, what, &resp);
 	if (rc < 0)
 		goto out;
-	if (!is_pdf(&resp, false)) {
-		events_error(ps->events, what, "the service sent something that is not a PDF");
+	const char *why = pdf_refusal(&resp);
+	if (why) {
+		events_error(ps->events, what, why);
 		rc = -EIO;
 		goto out;
 	}
-	if (!is_pdf(&resp, true)) {
-		/* Cut short (with a Content-Length to match): never kept. */
-		events_error(ps->events, what, "the service sent a PDF without its end (%%EOF): "
-				   "not kept, the next read asks again");
-		rc = -EIO;
-		goto out;
-	}
-	bool on_disk = ps->dir && pdf_store(ps, p->c, nr, resp.body, resp.len);
+	unsigned char digest[SUM_LEN];
+	bool on_disk = ps->fd >= 0 && pdf_digest(p->c, nr, resp.body, resp.len, digest) &&
+		       pdf_store(ps, p, nr, resp.body, resp.len, digest);
 	pthread_mutex_lock(&ps->lock);
 	if (prefetch) {
 		ps->prefetched++;
@@ -518,9 +777,8 @@ ssize_t pdfstore_read(struct pdfstore *ps, const struct schema_collection *c, co
 		return rc;
 	}
 	/* The hit rate counts PDFs, not READs: one read from the disk cache
-	 * per PDF this mount did not fetch. */
-	if (rc == 0 && !p->seen && !p->data)
-		ps->disk_hits++;
+	 * per PDF this mount did not fetch (counted once its bytes are checked). */
+	bool hit = rc == 0 && !p->seen && !p->data;
 	p->seen = true;
 	off_t total = p->size;
 	if (off >= total) {
@@ -537,16 +795,27 @@ ssize_t pdfstore_read(struct pdfstore *ps, const struct schema_collection *c, co
 	}
 	pthread_mutex_unlock(&ps->lock);
 
-	char *path = pdf_path(ps, c, nr);
-	int fd = path ? open(path, O_RDONLY | O_CLOEXEC) : -1;
-	free(path);
-	if (fd < 0) {
-		/* Someone removed the cached file: forget its size and fetch again. */
-		pthread_mutex_lock(&ps->lock);
-		p->size = -1;
-		pthread_mutex_unlock(&ps->lock);
-		return -EAGAIN;
+	struct stat st;
+	char *name = pdf_name(ps, c, nr);
+	int fd = name ? safedir_open_read(ps->fd, ps->dir, name, &st) : -ENOMEM;
+	if (fd >= 0 && !pdf_checked(ps, p, name, fd, &st)) {
+		close(fd);
+		fd = -EBADMSG;
 	}
+	free(name);
+	pthread_mutex_lock(&ps->lock);
+	if (fd < 0) {
+		/* Removed, or not the bytes fetched for it: forget its size and
+		 * fetch again. */
+		p->size = -1;
+		p->verified = false;
+		p->seen = false;
+	} else if (hit) {
+		ps->disk_hits++;
+	}
+	pthread_mutex_unlock(&ps->lock);
+	if (fd < 0)
+		return -EAGAIN;
 	rc = pread(fd, buf, size, off);
 	if (rc < 0)
 		rc = -errno;
@@ -569,11 +838,12 @@ bool pdfstore_is_local(struct pdfstore *ps, const struct schema_collection *c, c
 	pthread_mutex_unlock(&ps->lock);
 	if (local || !ps->dir)
 		return local;
-	/* A stat, not pdf_verified: that opens the file and makes it the most
-	 * recently used, and the prefetch asks this of every invoice. */
-	char *path = pdf_path(ps, c, nr);
-	local = path && stat(path, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0;
-	free(path);
+	/* A stat, not pdf_on_disk: that reads its digest file and makes it the
+	 * most recently used, and the prefetch asks this of every invoice. */
+	char *name = pdf_name(ps, c, nr);
+	local = name && fstatat(ps->fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		S_ISREG(st.st_mode) && st.st_size > 0;
+	free(name);
 	return local;
 }
 
@@ -599,32 +869,43 @@ off_t pdfstore_room(struct pdfstore *ps)
 	return room;
 }
 
-/* Removes the temporary files of PDFs whose writer died (kill -9, a crash)
- * before renaming them into place.  Only old ones: another mount of the same
- * account may be writing one right now.  Returns the bytes of the cached
- * PDFs found, or -1 when the directory cannot be read. */
-static off_t pdf_remove_leftovers(const char *dir)
+/* Whether @name ends with @suffix. */
+static bool ends_with(const char *name, const char *suffix)
+{
+	size_t n = strlen(name), k = strlen(suffix);
+	return n > k && !strcmp(name + n - k, suffix);
+}
+
+/* Removes the temporary files of PDFs (and of their digest files) whose writer
+ * died (kill -9, a crash) before renaming them into place, and digest files
+ * whose PDF is gone.  Only old ones: another mount of the same account may be
+ * writing one right now.  Returns the bytes of the cached PDFs found, or -1
+ * when the directory cannot be read. */
+static off_t pdf_remove_leftovers(struct pdfstore *ps)
 {
 	off_t pdfs = 0;
-	DIR *d = opendir(dir);
+	DIR *d = safedir_list(ps->fd);
 	struct dirent *de;
 	time_t now = time(NULL);
 	if (!d)
 		return -1;
 	while ((de = readdir(d))) {
-		struct stat st;
-		size_t len = strlen(de->d_name);
-		if (len > 4 && !strcmp(de->d_name + len - 4, ".pdf") &&
-		    fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-		    S_ISREG(st.st_mode))
-			pdfs += st.st_size;
-		if (!strstr(de->d_name, ".pdf.tmp") ||
-		    fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
-		    !S_ISREG(st.st_mode) || now - st.st_mtime < PDFSTORE_LEFTOVER_AGE)
+		struct stat st, pst;
+		const char *n = de->d_name;
+		if (fstatat(dirfd(d), n, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
 			continue;
-		if (unlinkat(dirfd(d), de->d_name, 0) == 0)
-			log_msg(LOG_INFO, "PDF cache: removed %s, left by a writer that died",
-				de->d_name);
+		if (ends_with(n, ".pdf"))
+			pdfs += st.st_size;
+		bool temp = strstr(n, ".pdf.tmp") || strstr(n, SUM_SUFFIX ".tmp");
+		char *pdf = NULL;
+		bool orphan = ends_with(n, SUM_SUFFIX) &&
+			      asprintf(&pdf, "%.*s.pdf", (int)(strlen(n) - strlen(SUM_SUFFIX)), n) >= 0 &&
+			      fstatat(dirfd(d), pdf, &pst, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT;
+		free(pdf);
+		if ((!temp && !orphan) || now - st.st_mtime < PDFSTORE_LEFTOVER_AGE)
+			continue;
+		if (unlinkat(dirfd(d), n, 0) == 0)
+			log_msg(LOG_INFO, "PDF cache: removed %s, left by a writer that died", n);
 	}
 	closedir(d);
 	return pdfs;
@@ -635,6 +916,7 @@ int pdfstore_new(struct pdfstore **out, const struct pdfstore_config *cfg)
 	struct pdfstore *ps = calloc(1, sizeof(*ps));
 	if (!ps)
 		return -ENOMEM;
+	ps->fd = -1;
 	ps->max = cfg->max;
 	ps->api = cfg->api;
 	ps->events = cfg->events;
@@ -648,13 +930,18 @@ int pdfstore_new(struct pdfstore **out, const struct pdfstore_config *cfg)
 	for (size_t i = 0; i < schema_ncollections(); i++)
 		ps->path_found[i] = -1;
 	if (cfg->dir) {
-		ps->dir = strdup(cfg->dir);
-		if (!ps->dir) {
+		ps->fd = safedir_open(AT_FDCWD, NULL, cfg->dir, SAFEDIR_CREATE);
+		if (ps->fd >= 0 && !(ps->dir = strdup(cfg->dir))) {
+			close(ps->fd);
 			free(ps->path_found);
 			free(ps);
 			return -ENOMEM;
 		}
-		ps->disk_used = pdf_remove_leftovers(ps->dir);
+		if (ps->fd < 0)
+			log_msg(LOG_WARNING, "PDF cache %s: %s; keeping PDFs in memory", cfg->dir,
+				log_strerror(-ps->fd));
+		else
+			ps->disk_used = pdf_remove_leftovers(ps);
 	}
 	pthread_mutex_init(&ps->lock, NULL);
 	pthread_cond_init(&ps->done, NULL);
@@ -683,6 +970,8 @@ void pdfstore_free(struct pdfstore *ps)
 	}
 	pthread_mutex_destroy(&ps->lock);
 	pthread_cond_destroy(&ps->done);
+	if (ps->fd >= 0)
+		close(ps->fd);
 	free(ps->dir);
 	free(ps->path_found);
 	free(ps);

@@ -9,8 +9,16 @@
  * directory (mode 0600, written to a temporary name and renamed), so a second
  * copy or a remount costs no call; at most `max` bytes, the least recently
  * used removed first.  Without a usable directory the bytes stay in memory,
- * within the same bound.  A cached file that is not a whole PDF (header and
- * %%EOF trailer) is fetched again rather than served.
+ * within the same bound.
+ *
+ * Only a whole PDF is kept or served: an answer that lacks the header, the %%EOF
+ * trailer, or a startxref pointing at its cross-reference section is an error
+ * (EIO), never cached, whatever its Content-Type.  Each
+ * cached PDF has a digest file beside it (SHA-256 of the invoice it belongs to
+ * and its bytes, written before the PDF); a cached file without one, of another
+ * size, or whose bytes do not give it at their first read in a mount (or after
+ * the file changed) is removed and fetched again, said once.  Files are opened
+ * through base/safedir.h: never through a symlink, never blocking.
  *
  * One per mount; safe from every thread; its lock is private and never held
  * across a call or a disk write of a PDF.

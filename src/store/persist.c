@@ -17,6 +17,7 @@
 
 #include "base/diskfile.h"
 #include "base/log.h"
+#include "base/safedir.h"
 #include "model/jsontext.h"
 
 /* The kind and the payload format's version of every listing file, here and
@@ -45,6 +46,7 @@ struct pending {
 
 struct persist {
 	char *dir;
+	int fd;                 /* dir, opened and checked (base/safedir.h) */
 	pthread_t thread;
 	pthread_mutex_t lock;   /* protects every field below */
 	pthread_cond_t wake;    /* queued work or stop */
@@ -74,14 +76,17 @@ static void pending_free(struct pending *w)
 	free(w);
 }
 
-/* Sets @path's mtime back to the epoch: not fresh any more (persist.h). */
-static void mark_stale(const char *path)
+/* Sets listing @name's mtime back to the epoch: not fresh any more (persist.h).
+ * A symlink there is not followed (its own time changes, and it is never read). */
+static void mark_stale(const struct persist *p, const char *name)
 {
 	struct timespec times[2] = {{.tv_nsec = UTIME_OMIT}, {.tv_sec = 0}};
-	if (utimensat(AT_FDCWD, path, times, 0) < 0 && errno != ENOENT)
-		log_msg(LOG_WARNING, "%s: %s: a remount may show it without our change", path,
-			log_strerror(errno));
+	if (utimensat(p->fd, name, times, AT_SYMLINK_NOFOLLOW) < 0 && errno != ENOENT)
+		log_msg(LOG_WARNING, "%s/%s: %s: a remount may show it without our change", p->dir,
+			name, log_strerror(errno));
 }
+
+
 
 /* After collection listing @name (fetched at @fetched) is written: the files of
  * records kept one by one ("<name>=<stem>", store/cache.c) written before that
@@ -91,7 +96,7 @@ static void mark_stale(const char *path)
 static void prune_records(const struct persist *p, const char *name, time_t fetched)
 {
 	size_t n = strlen(name);
-	DIR *d = opendir(p->dir);
+	DIR *d = safedir_list(p->fd);
 	struct dirent *e;
 	if (!d)
 		return;
@@ -166,35 +171,43 @@ static void write_one(struct persist *p, struct pending *w)
 {
 	struct strbuf b = {0};
 	struct sink k = {.b = &b};
-	char *path = persist_path(p, w->name);
-	int rc = path ? render_into(w, &k) : -ENOMEM;
+	int rc = render_into(w, &k);
 	if (rc == 0)
-		rc = diskfile_open(&k.out, path, PERSIST_KIND, PERSIST_VERSION, k.len, k.crc);
-	if (rc == 0) {
+		rc = diskfile_openat(&k.out, p->fd, w->name, PERSIST_KIND, PERSIST_VERSION, k.len,
+				     k.crc);
+	bool opened = rc == 0;
+	if (opened) {
 		/* The snapshot is immutable: the same bytes again, now to the file. */
 		rc = render_into(w, &k);
-		int crc = diskfile_close(k.out, rc < 0);
-		if (rc == 0)
-			rc = crc;
+		if (rc < 0)
+			(void)diskfile_close(k.out, true);
+		else
+			rc = diskfile_ready(k.out);
 	}
-	if (rc < 0)
-		log_msg(LOG_WARNING, "%s/%s: not kept on disk: %s", p->dir, w->name,
-			log_strerror(-rc));
 	free(b.p);
 	pthread_mutex_lock(&p->lock);
 	/* An invalidation while it was written hit the old file: the new one
-	 * (which may miss that change) takes the mark now. */
+	 * (which may miss that change) takes the mark before it takes the name.
+	 * Renamed under the lock persist_invalidate marks under, so a change is
+	 * never between the two: its mark is on the new file, or the old file
+	 * is still there to carry it (a kill -9 right after is safe either way). */
 	bool again = p->writing_invalidated;
+	if (opened && rc == 0)
+		rc = diskfile_commit(k.out, again, false);
 	p->writing = NULL;
 	p->writing_invalidated = false;
 	pthread_mutex_unlock(&p->lock);
-	if (again && rc == 0 && path)
-		mark_stale(path);
+	/* Its rename durable, outside the lock (a listing can always be fetched
+	 * again: nothing waits for this). */
+	if (opened && rc == 0)
+		(void)safedir_sync(p->fd);
+	if (rc < 0)
+		log_msg(LOG_WARNING, "%s/%s: not kept on disk: %s", p->dir, w->name,
+			log_strerror(-rc));
 	/* A whole collection's listing: not a filtered one ("invoices.open"),
 	 * nor a record kept one by one. */
 	if (rc == 0 && !strpbrk(w->name, ".="))
 		prune_records(p, w->name, w->fetched);
-	free(path);
 }
 
 static void *writer_main(void *arg)
@@ -226,9 +239,9 @@ static void *writer_main(void *arg)
 }
 
 /* Removes the temporary files of writers that died (persist.h). */
-static void remove_old_temporaries(const char *dir)
+static void remove_old_temporaries(const struct persist *p)
 {
-	DIR *d = opendir(dir);
+	DIR *d = safedir_list(p->fd);
 	struct dirent *e;
 	time_t now = time(NULL);
 	if (!d)
@@ -251,15 +264,17 @@ int persist_new(struct persist **out, const char *dir)
 	*out = NULL;
 	if (!dir)
 		return 0;
-	rc = diskfile_mkdirs(dir);
+	rc = safedir_open(AT_FDCWD, NULL, dir, SAFEDIR_CREATE);
 	if (rc < 0)
 		return rc;
-	remove_old_temporaries(dir);
 	p = calloc(1, sizeof(*p));
 	if (!p || !(p->dir = strdup(dir))) {
+		close(rc);
 		free(p);
 		return -ENOMEM;
 	}
+	p->fd = rc;
+	remove_old_temporaries(p);
 	pthread_mutex_init(&p->lock, NULL);
 	pthread_cond_init(&p->wake, NULL);
 	*out = p;
@@ -291,6 +306,7 @@ void persist_free(struct persist *p)
 		writer_main(p);
 	pthread_mutex_destroy(&p->lock);
 	pthread_cond_destroy(&p->wake);
+	close(p->fd);
 	free(p->dir);
 	free(p);
 }
@@ -335,19 +351,16 @@ void persist_invalidate(struct persist *p, const char *name)
 			w->fresh = false;
 	if (p->writing && !strcmp(p->writing, name))
 		p->writing_invalidated = true;
+	/* Under the lock the writer renames under (write_one). */
+	mark_stale(p, name);
 	pthread_mutex_unlock(&p->lock);
-	char *path = persist_path(p, name);
-	if (path)
-		mark_stale(path);
-	free(path);
 }
 
 void persist_remove(const struct persist *p, const char *name)
 {
-	char *path = persist_path(p, name);
-	if (path && unlink(path) < 0 && errno != ENOENT)
-		log_msg(LOG_WARNING, "%s: %s", path, log_strerror(errno));
-	free(path);
+	int rc = p ? safedir_remove(p->fd, name, false) : 0;
+	if (rc < 0)
+		log_msg(LOG_WARNING, "%s/%s: %s", p->dir, name, log_strerror(-rc));
 }
 
 /* ---- the format ------------------------------------------------------------- */
@@ -473,7 +486,7 @@ int persist_read(const char *path, const char *name, struct persist_meta *meta,
 	size_t len = 0, n;
 	struct stat st;
 	cJSON *o = NULL;
-	int rc = diskfile_read(path, PERSIST_KIND, PERSIST_VERSION, &data, &len);
+	int rc = diskfile_readat(AT_FDCWD, NULL, path, PERSIST_KIND, PERSIST_VERSION, &data, &len, &st);
 	memset(meta, 0, sizeof(*meta));
 	if (rc < 0)
 		return rc;
@@ -494,8 +507,7 @@ int persist_read(const char *path, const char *name, struct persist_meta *meta,
 	meta->fetched = (time_t)fetched;
 	meta->count = (size_t)count;
 	/* The mark of persist_invalidate: an mtime set back before the fetch. */
-	meta->fresh = fresh && stat(path, &st) == 0 && st.st_mtime > 0 &&
-		      st.st_mtime >= meta->fetched;
+	meta->fresh = fresh && st.st_mtime > 0 && st.st_mtime >= meta->fetched;
 	cJSON_Delete(o);
 	o = NULL;
 	for (size_t i = 0; i < meta->count; i++) {

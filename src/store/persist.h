@@ -56,8 +56,10 @@ typedef void (*persist_release_fn)(void *snap);
 typedef int (*persist_record_fn)(void *ud, const char *id, bool whole, const char *text,
 				 size_t len, const char *wire);
 
-/* A writer for directory @dir (made 0700 if missing; @dir is copied), its
- * thread not started yet.  With @dir NULL, *@out is NULL and 0 is returned:
+/* A writer for directory @dir (made 0700 if missing, opened and checked once:
+ * base/safedir.h; @dir is copied), its thread not started yet.  Every file is
+ * then opened in it, never through a symlink; a written file's rename is
+ * fsynced into it.  With @dir NULL, *@out is NULL and 0 is returned:
  * nothing is kept.  -errno when the directory cannot be made. */
 int persist_new(struct persist **out, const char *dir);
 /* Starts the writer thread: after daemonizing, since fork keeps only the
@@ -96,8 +98,9 @@ void persist_remove(const struct persist *p, const char *name);
  * (base/diskfile), its header parsed into *@meta, then @each called for every
  * record in order.  Returns 0; -ENOENT when there is no file; -EBADMSG when it
  * is not a whole, well-formed listing file of @name in this version (or @each
- * refused a record): remove it and list again; another -errno when it cannot
- * be read. */
+ * refused a record), or not a regular file of ours (a symlink, a FIFO: never
+ * opened to wait): remove it and list again; another -errno when it cannot be
+ * read. */
 int persist_read(const char *path, const char *name, struct persist_meta *meta,
 		 persist_record_fn each, void *ud);
 

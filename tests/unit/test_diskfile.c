@@ -1,15 +1,44 @@
-/* Unit tests of base/diskfile: what is written reads back; nothing torn,
- * corrupted, of another kind or version is ever handed out. */
+/* Unit tests of base/diskfile and base/safedir: what is written reads back;
+ * nothing torn, corrupted, of another kind or version is ever handed out; nothing
+ * planted in the directory (a symlink, a FIFO, another user's directory) is
+ * followed, blocks or is used; a rename is durable (its directory fsynced). */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "base/diskfile.h"
+#include "base/safedir.h"
 #include "unit.h"
+
+/* Every fsync of this process, recorded: this definition takes the place of
+ * libc's for the whole test program (diskfile's and safedir's calls included). */
+static struct stat synced[64];
+static size_t nsynced;
+
+int fsync(int fd)
+{
+	if (nsynced < sizeof(synced) / sizeof(synced[0]) && fstat(fd, &synced[nsynced]) == 0)
+		nsynced++;
+	return fdatasync(fd);
+}
+
+/* Whether directory @path was fsynced since the record was last cleared. */
+static bool dir_synced(const char *path)
+{
+	struct stat st;
+	if (stat(path, &st) < 0)
+		return false;
+	for (size_t i = 0; i < nsynced; i++)
+		if (S_ISDIR(synced[i].st_mode) && synced[i].st_ino == st.st_ino &&
+		    synced[i].st_dev == st.st_dev)
+			return true;
+	return false;
+}
 
 static char dir[] = "/tmp/test_diskfile.XXXXXX";
 
@@ -55,6 +84,94 @@ static int read_rc(const char *path)
 	return rc;
 }
 
+/* The directory as untrusted input: base/safedir.h. */
+static void test_untrusted(void)
+{
+	char *data = NULL;
+	size_t len;
+	struct stat st;
+	int d = safedir_open(AT_FDCWD, NULL, at("u"), SAFEDIR_CREATE);
+	CHECK(d >= 0);
+	char *victim = strdup(at("victim")), *u = strdup(at("u"));
+	put_raw(victim, "secret", 6);
+
+	/* A symlink is never followed: not read, not written through. */
+	CHECK(symlink(victim, at("u/listing")) == 0);
+	CHECK(diskfile_readat(d, u, "listing", "listing", 1, &data, &len, NULL) == -EBADMSG && !data);
+	char tmp[64];
+	snprintf(tmp, sizeof(tmp), "u/file.tmp%ld", (long)gettid());
+	CHECK(symlink(victim, at(tmp)) == 0);
+	CHECK(diskfile_writeat(d, "file", "listing", 1, "new", 3) == 0);
+	CHECK(diskfile_readat(d, u, "file", "listing", 1, &data, &len, &st) == 0 &&
+	      !strcmp(data, "new") && S_ISREG(st.st_mode));
+	free(data);
+	data = get_raw(victim, &len);
+	CHECK(len == 6 && !memcmp(data, "secret", 6));
+	CHECK(lstat(at(tmp), &st) < 0);
+	/* A FIFO: refused at once, never waited on. */
+	CHECK(mkfifo(at("u/fifo"), 0600) == 0);
+	data = NULL;
+	CHECK(diskfile_readat(d, u, "fifo", "listing", 1, &data, &len, NULL) == -EBADMSG && !data);
+	CHECK(safedir_open_read(d, at("u"), "fifo", NULL) == -EBADMSG);
+	CHECK(diskfile_lock(d, "fifo") == -EBADMSG);
+	/* The lock: a file of ours, taken once. */
+	int lk = diskfile_lock(d, "lock");
+	CHECK(lk >= 0);
+	int lk2 = open(at("u/lock"), O_RDWR);
+	CHECK(lk2 >= 0 && flock(lk2, LOCK_EX | LOCK_NB) < 0);
+	close(lk2);
+	close(lk);
+	/* A directory where a file was made: a temporary there fails, nothing else. */
+	CHECK(mkdir(at("u/dir.tmp"), 0700) == 0);
+	CHECK(safedir_create(d, "dir.tmp", 0) == -EEXIST);
+
+	/* Directories: a symlink is refused, even to a directory of ours. */
+	CHECK(symlink(u, at("u/link")) == 0);
+	CHECK(safedir_open(d, at("u"), "link", 0) == -ENOTDIR);
+	CHECK(safedir_open(d, at("u"), "link/x", SAFEDIR_CREATE) == -ENOTDIR);
+	CHECK(safedir_open(d, at("u"), "fifo", 0) == -ENOTDIR);
+	CHECK(safedir_open(d, at("u"), "../u", 0) == -EINVAL);
+	/* Ours but open to others: made 0700. */
+	CHECK(mkdir(at("u/open"), 0700) == 0 && chmod(at("u/open"), 0777) == 0);
+	int o = safedir_open(d, at("u"), "open/in", SAFEDIR_CREATE);
+	CHECK(o >= 0);
+	close(o);
+	CHECK(stat(at("u/open"), &st) == 0 && (st.st_mode & 07777) == 0700);
+	CHECK(stat(at("u/open/in"), &st) == 0 && (st.st_mode & 07777) == 0700);
+	/* Another user's (as root only: nobody else can make one): refused, and a
+	 * file of another user's is never read. */
+	if (geteuid() == 0) {
+		CHECK(mkdir(at("u/theirs"), 0700) == 0 && chmod(at("u/theirs"), 0777) == 0 &&
+		      chown(at("u/theirs"), 65534, 65534) == 0);
+		CHECK(safedir_open(d, at("u"), "theirs", 0) == -EPERM);
+		CHECK(safedir_open(AT_FDCWD, NULL, at("u/theirs"), 0) == -EPERM);
+		CHECK(stat(at("u/theirs"), &st) == 0 && (st.st_mode & 07777) == 0777);
+		CHECK(diskfile_writeat(d, "given", "listing", 1, "x", 1) == 0);
+		CHECK(chown(at("u/given"), 65534, 65534) == 0);
+		CHECK(diskfile_readat(d, u, "given", "listing", 1, &data, &len, NULL) == -EBADMSG);
+	}
+	/* The root of the cache may be a sticky directory open to all (/tmp): used as
+	 * it is, never chmodded; as anything else but the root it is made 0700. */
+	CHECK(mkdir(at("u/sticky"), 0700) == 0 && chmod(at("u/sticky"), 01777) == 0);
+	char *sticky = strdup(at("u/sticky"));
+	o = safedir_open(AT_FDCWD, NULL, sticky, SAFEDIR_ROOT);
+	CHECK(o >= 0);
+	close(o);
+	CHECK(stat(sticky, &st) == 0 && (st.st_mode & 07777) == 01777);
+	o = safedir_open(AT_FDCWD, NULL, sticky, 0);
+	CHECK(o >= 0);
+	close(o);
+	CHECK(stat(sticky, &st) == 0 && (st.st_mode & 07777) == 0700);
+	free(sticky);
+	/* A removal made durable. */
+	nsynced = 0;
+	CHECK(safedir_remove(d, "file", true) == 0 && dir_synced(at("u")));
+	CHECK(safedir_remove(d, "file", true) == 0);
+	close(d);
+	free(victim);
+	free(u);
+}
+
 int main(void)
 {
 	char *data;
@@ -66,14 +183,21 @@ int main(void)
 		return 1;
 	}
 	/* Made 0700 all the way down; an existing directory is fine. */
-	CHECK(diskfile_mkdirs(at("a/b/c")) == 0);
-	CHECK(diskfile_mkdirs(at("a/b/c")) == 0);
+	int fd = safedir_open(AT_FDCWD, NULL, at("a/b/c"), SAFEDIR_CREATE);
+	CHECK(fd >= 0);
+	close(fd);
+	fd = safedir_open(AT_FDCWD, NULL, at("a/b/c"), SAFEDIR_CREATE);
+	CHECK(fd >= 0);
+	close(fd);
 	CHECK(stat(at("a/b"), &st) == 0 && (st.st_mode & 0777) == 0700);
 
-	/* Written, read back byte for byte, mode 0600, no temporary left. */
+	/* Written, read back byte for byte, mode 0600, no temporary left, and the
+	 * directory fsynced after the rename. */
 	const char payload[] = "{\"clients\": [1, 2]}\n\0binary";
 	char *p = strdup(at("a/l"));
+	nsynced = 0;
 	CHECK(diskfile_write(p, "listing", 1, payload, sizeof(payload)) == 0);
+	CHECK(dir_synced(at("a")));
 	CHECK(read_back(p, &data, &len) == 0 && len == sizeof(payload) &&
 	      memcmp(data, payload, len) == 0 && data[len] == '\0');
 	free(data);
@@ -94,7 +218,9 @@ int main(void)
 		CHECK(diskfile_open(&o, q, "listing", 1, sizeof(payload), crc) == 0 && o);
 		CHECK(diskfile_put(o, payload, 10) == 0);
 		CHECK(diskfile_put(o, payload + 10, sizeof(payload) - 10) == 0);
+		nsynced = 0;
 		CHECK(diskfile_close(o, false) == 0);
+		CHECK(dir_synced(at("a")));
 		CHECK(read_back(q, &data, &len) == 0 && len == sizeof(payload) &&
 		      memcmp(data, payload, len) == 0);
 		free(data);
@@ -112,6 +238,12 @@ int main(void)
 		CHECK(diskfile_open(&o, q, "listing", 1, sizeof(payload), crc ^ 1) == 0);
 		CHECK(diskfile_put(o, payload, sizeof(payload)) == 0);
 		CHECK(diskfile_close(o, false) == -EIO);
+		/* In two steps, marked stale (mtime at the epoch) before it takes its name. */
+		CHECK(diskfile_open(&o, q, "listing", 1, sizeof(payload), crc) == 0);
+		CHECK(diskfile_put(o, payload, sizeof(payload)) == 0);
+		CHECK(diskfile_ready(o) == 0);
+		CHECK(diskfile_commit(o, true, false) == 0);
+		CHECK(stat(q, &st) == 0 && st.st_mtime == 0 && read_rc(q) == 0);
 		/* Abandoned: nothing renamed, no temporary left. */
 		CHECK(diskfile_open(&o, at("a/never"), "listing", 1, 3, 0) == 0);
 		CHECK(diskfile_close(o, true) == 0);
@@ -189,6 +321,8 @@ int main(void)
 	CHECK(read_back(p, &data, &len) == 0 &&
 	      (rc == 0 ? !strcmp(data, "new") : !strcmp(data, "old")));
 	free(data);
+
+	test_untrusted();
 
 	char cmd[300];
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);

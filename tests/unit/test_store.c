@@ -90,9 +90,13 @@ static const char *const invoice_wire[] = {
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
 /* A whole PDF: header first, %%EOF at the end. */
-static const char pdf_a[] = "%PDF-1.4\n1 0 obj << /Title (A) >> endobj\ntrailer\n%%EOF\n";
-static const char pdf_b[] = "%PDF-1.4\n1 0 obj << /Title (B) >> endobj\ntrailer\n%%EOF\n";
-static const char pdf_c[] = "%PDF-1.4\n1 0 obj << /Title (C) >> endobj\ntrailer\n%%EOF\n";
+/* Small whole PDFs: their startxref (41) is where their xref starts. */
+#define PDF_OF(t)                                                                       \
+	"%PDF-1.4\n1 0 obj << /Title (" t ") >> endobj\nxref\n0 2\n0000000000 65535 f \n"   \
+	"0000000009 00000 n \ntrailer\n<< /Size 2 /Root 1 0 R >>\nstartxref\n41\n%%EOF\n"
+static const char pdf_a[] = PDF_OF("A");
+static const char pdf_b[] = PDF_OF("B");
+static const char pdf_c[] = PDF_OF("C");
 
 struct env {
 	struct unit_stack st;
@@ -991,6 +995,9 @@ static void pdf_init(struct pdfenv *p, bool disk, off_t max)
 	fake_service_pdf(p->e.st.svc, "2026-0003", pdf_c, strlen(pdf_c));
 	fake_service_pdf(p->e.st.svc, "2026-0098", "<html>not a pdf</html>", 22);
 	fake_service_pdf(p->e.st.svc, "2026-0099", "%PDF-1.4\n1 0 obj cut short", 26);
+	/* Between a PDF's markers, with a startxref pointing at no xref. */
+	static const char page[] = "%PDF-1.4\n<html>down</html>\nstartxref\n9\n%%EOF\n";
+	fake_service_pdf(p->e.st.svc, "2026-0097", page, strlen(page));
 	p->dir[0] = '\0';
 	if (disk) {
 		snprintf(p->dir, sizeof(p->dir), "/tmp/test_store.XXXXXX");
@@ -1069,6 +1076,14 @@ static ssize_t read_pdf(struct pdfstore *ps, const char *nr, char *buf, size_t s
 
 	buf[n > 0 ? n : 0] = '\0';
 	return n;
+}
+
+/* As the FUSE layer reads (fuse/kind_coll.c): once more after -EAGAIN, which
+ * says the disk copy went (or was not the one fetched) and is fetched anew. */
+static ssize_t read_pdf_again(struct pdfstore *ps, const char *nr, char *buf, size_t size)
+{
+	ssize_t n = read_pdf(ps, nr, buf, size);
+	return n == -EAGAIN ? read_pdf(ps, nr, buf, size) : n;
 }
 
 static bool file_is(const char *path, const char *want, mode_t mode)
@@ -1271,11 +1286,42 @@ static void test_pdf_disk(void)
 	CHECK(file_is(path, pdf_a, 0600));
 	CHECK(pdf_figure(ps2, "pdfs_fetched") == 1 && pdf_figure(ps2, "pdf_disk_cache_hits") == 0);
 
+	/* Two swapped on disk (the same size): each is read again from the service,
+	 * with its digest file moved along too (the digest names its invoice). */
+	CHECK(pdfstore_fetch(ps2, INV, "2026-0002") == (off_t)strlen(pdf_b));
+	pdfstore_free(ps2);
+	for (int with_sums = 0; with_sums < 2; with_sums++) {
+		char pa[128], pb[128], tmp[140];
+		snprintf(pa, sizeof(pa), "%s/2026-0001%s", p.dir, with_sums ? ".sha256" : ".pdf");
+		snprintf(pb, sizeof(pb), "%s/2026-0002%s", p.dir, with_sums ? ".sha256" : ".pdf");
+		snprintf(tmp, sizeof(tmp), "%s.swap", pa);
+		CHECK(rename(pa, tmp) == 0 && rename(pb, pa) == 0 && rename(tmp, pb) == 0);
+	}
+	unsigned gets_a = pdf_gets(&p, "2026-0001"), gets_b = pdf_gets(&p, "2026-0002");
+	ps2 = pdf_remount(&p, 1 << 20);
+	CHECK(ps2 && pdfstore_size(ps2, INV, "2026-0001", false) == (off_t)strlen(pdf_a));
+	CHECK(read_pdf_again(ps2, "2026-0001", buf, sizeof(buf)) == (ssize_t)strlen(pdf_a));
+	CHECK_STR(buf, pdf_a);
+	CHECK(read_pdf_again(ps2, "2026-0002", buf, sizeof(buf)) == (ssize_t)strlen(pdf_b));
+	CHECK_STR(buf, pdf_b);
+	CHECK(pdf_gets(&p, "2026-0001") == gets_a + 1 && pdf_gets(&p, "2026-0002") == gets_b + 1);
+	CHECK(pdf_figure(ps2, "pdf_disk_cache_hits") == 0);
+	/* Checked once: read again, from the disk. */
+	CHECK(read_pdf_again(ps2, "2026-0001", buf, sizeof(buf)) == (ssize_t)strlen(pdf_a));
+	CHECK(pdf_gets(&p, "2026-0001") == gets_a + 1);
+	/* Changed in place after its check (another identity): checked again. */
+	fd = open(path, O_WRONLY);
+	CHECK(fd >= 0 && pwrite(fd, "X", 1, 20) == 1);
+	close(fd);
+	CHECK(read_pdf_again(ps2, "2026-0001", buf, sizeof(buf)) == (ssize_t)strlen(pdf_a));
+	CHECK_STR(buf, pdf_a);
+	CHECK(pdf_gets(&p, "2026-0001") == gets_a + 2);
+
 	/* Its disk copy removed behind the store's back: EAGAIN, then fetched anew. */
 	unlink(path);
 	CHECK(pdfstore_read(ps2, INV, "2026-0001", buf, sizeof(buf), 0) == -EAGAIN);
 	CHECK(read_pdf(ps2, "2026-0001", buf, sizeof(buf)) == (ssize_t)strlen(pdf_a));
-	CHECK(pdf_gets(&p, "2026-0001") == 3);
+	CHECK(pdf_gets(&p, "2026-0001") == gets_a + 3);
 	pdfstore_free(ps2);
 	pdf_fini(&p);
 }
@@ -1300,6 +1346,10 @@ static void test_pdf_failures(void)
 	clk.now += 0.6;
 	CHECK(pdfstore_fetch(p.ps, INV, "2026-0099") == -EIO);
 	CHECK(pdf_gets(&p, "2026-0099") == 2);
+	/* Its markers around something else: EIO, not kept. */
+	CHECK(pdfstore_fetch(p.ps, INV, "2026-0097") == -EIO);
+	CHECK(strstr(last_error(p.e.st.ev), "(startxref)") != NULL);
+	CHECK(count_files(p.dir, "2026-0097") == 0);
 	/* No such invoice: ENOENT. */
 	CHECK(pdfstore_fetch(p.ps, INV, "2026-0404") == -ENOENT);
 	CHECK(pdf_figure(p.ps, "pdfs_fetched") == 0);
