@@ -607,8 +607,8 @@ static int parse_args(struct daemon *d, int argc, char **argv)
 	if (d->fopts.show_version) {
 		/* The commit is known in a build from a git checkout (meson's vcs_tag). */
 		printf("factuurfs %s%s%s%s\nlibfuse %s\n", FACTUURFS_VERSION,
-		       *FACTUURFS_COMMIT ? " (git " : "", FACTUURFS_COMMIT,
-		       *FACTUURFS_COMMIT ? ")" : "", fuse_pkgversion());
+		       *version_commit ? " (git " : "", version_commit,
+		       *version_commit ? ")" : "", fuse_pkgversion());
 		/* Ahead of what fusermount3, a child, prints to the same pipe. */
 		fflush(stdout);
 		fuse_lowlevel_version();
