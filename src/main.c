@@ -610,7 +610,7 @@ static int parse_args(struct daemon *d, int argc, char **argv)
 		       *version_commit ? " (git " : "", version_commit,
 		       *version_commit ? ")" : "", fuse_pkgversion());
 		/* Ahead of what fusermount3, a child, prints to the same pipe. */
-		fflush(stdout);
+		(void)fflush(stdout); /* nothing to do if it fails: the lines follow anyway */
 		fuse_lowlevel_version();
 		return 1;
 	}
