@@ -7,12 +7,13 @@
 #   scripts/deps.sh --fuzz   also clang and its libFuzzer runtime (scripts/fuzz.sh)
 #   scripts/deps.sh --analyze also the static analysers (scripts/analyze.sh)
 #   scripts/deps.sh --desktop also Xvfb and three file managers (tests/desktop/)
+#   scripts/deps.sh --deb    also what building the Debian package and scripts/debtest.sh
+#                            need (debhelper, lintian, debootstrap for --chroot)
 set -euo pipefail
 
 build_pkgs=(gcc meson ninja-build pkg-config libfuse3-dev fuse3 libcurl4-openssl-dev
 	libcjson-dev libinih-dev uthash-dev zlib1g-dev libssl-dev libsystemd-dev libxlsxwriter-dev scdoc
-	python3
-	ca-certificates)
+	python3 ca-certificates bash-completion)
 test_pkgs=(python3-pytest python3-pytest-xdist poppler-utils valgrind vim nano tmux libglib2.0-bin emacs-nox openssl
 	rsync zip unzip cpio psmisc strace
 	mount util-linux systemd man-db attr dbus-daemon python3-dbus python3-gi python3-openpyxl)
@@ -33,6 +34,11 @@ desktop_pkgs=(xvfb xauth imagemagick xdotool x11-utils dbus dbus-x11 thunar tumb
 [ "${1:-}" = "--fuzz" ] && want+=("${fuzz_pkgs[@]}")
 [ "${1:-}" = "--analyze" ] && want+=("${analyze_pkgs[@]}")
 [ "${1:-}" = "--desktop" ] && want+=("${desktop_pkgs[@]}")
+# dpkg-buildpackage (dpkg-dev), dh (debhelper), lintian; rsync copies the tree to build
+# in; debootstrap makes the root of `scripts/debtest.sh --chroot`; the checks in the
+# other root (this machine's) use man-db and systemd's systemd-analyze.
+deb_pkgs=(dpkg-dev debhelper lintian rsync debootstrap man-db systemd)
+[ "${1:-}" = "--deb" ] && want+=("${deb_pkgs[@]}")
 
 missing=()
 for p in "${want[@]}"; do

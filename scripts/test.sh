@@ -76,3 +76,9 @@ FACTUURFS_BIN="$PWD/build/factuurfs" "${PYTEST[@]}" \
 
 echo "== file managers under Xvfb (Thunar, PCManFM, Nautilus on 500 invoices)"
 FACTUURFS_BIN="$PWD/build/factuurfs" "${PYTEST[@]}" tests/desktop
+
+# Built with dpkg-buildpackage, checked by lintian, installed, used and purged in an
+# overlay of this machine's root in a mount namespace of its own (about a minute).
+echo "== the Debian package (scripts/debtest.sh)"
+bash scripts/deps.sh --deb
+bash scripts/debtest.sh

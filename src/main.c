@@ -33,6 +33,7 @@
 #include "base/who.h"
 #include "base/clock.h"
 #include "store/deleted.h"
+#include "version.h"
 
 #define DEFAULT_URL CREDENTIALS_URL
 #define RC_NAME CREDENTIALS_RC
@@ -176,6 +177,30 @@ static void usage(const char *prog)
 	       "    -o allow_root          let root in (not other users)\n"
 	       "\n",
 	       prog, prog, prog, prog);
+}
+
+/* `factuurfs --list-options` (not in --help): every option, one a line, for shell
+ * completion: "-o name=" takes a value, "-o name" does not.  Ours come from the
+ * parse table itself, so completion offers what is parsed; libfuse's are the ones
+ * usage() names.  The refused apikey= and second spellings (an earlier entry
+ * fills the same field) are left out. */
+static void list_options(void)
+{
+	static const char *const general[] = {
+		"-h", "--help", "-V", "--version", "-f", "-d", "-s", "-o debug",
+		"-o max_threads=", "-o max_idle_threads=", "-o clone_fd", "-o auto_unmount",
+		"-o allow_root", "-o allow_other"};
+	for (const struct fuse_opt *p = option_spec; p->templ; p++) {
+		bool skip = p->offset == offsetof(struct options, apikey_on_cmdline);
+		for (const struct fuse_opt *q = option_spec; q < p && !skip; q++)
+			skip = q->offset == p->offset && p->offset != -1UL;
+		const char *eq = strchr(p->templ, '=');
+		if (!skip)
+			printf("-o %.*s\n", (int)(eq ? eq + 1 - p->templ : (ptrdiff_t)strlen(p->templ)),
+			       p->templ);
+	}
+	for (size_t i = 0; i < sizeof(general) / sizeof(general[0]); i++)
+		printf("%s\n", general[i]);
 }
 
 /* ---- SOURCE, as mount(8) gives it ------------------------------------------- */
@@ -435,7 +460,12 @@ static int parse_args(struct daemon *d, int argc, char **argv)
 		return 1;
 	}
 	if (d->fopts.show_version) {
-		printf("factuurfs %s\nlibfuse %s\n", FACTUURFS_VERSION, fuse_pkgversion());
+		/* The commit is known in a build from a git checkout (meson's vcs_tag). */
+		printf("factuurfs %s%s%s%s\nlibfuse %s\n", FACTUURFS_VERSION,
+		       *version_commit ? " (git " : "", version_commit,
+		       *version_commit ? ")" : "", fuse_pkgversion());
+		/* Ahead of what fusermount3, a child, prints to the same pipe. */
+		(void)fflush(stdout); /* nothing to do if it fails: the lines follow anyway */
 		fuse_lowlevel_version();
 		return 1;
 	}
@@ -816,6 +846,10 @@ int main(int argc, char *argv[])
 		if (cli_needs_key(argv))
 			harden();
 		return cli_main(argc, argv);
+	}
+	if (argc == 2 && !strcmp(argv[1], "--list-options")) {
+		list_options();
+		return 0;
 	}
 	/* Every thread started from here on leaves SIGHUP to sighup_main. */
 	sigemptyset(&hup);

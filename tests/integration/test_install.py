@@ -13,7 +13,15 @@ finds /sbin/mount.fuse.factuurfs where it looks for helpers, and the unit's
 - `systemd-analyze verify` passes the user unit with no warning;
 - the unit's own ExecStartPre/ExecStart/ExecStop/ExecStopPost lines, with %h and %i
   expanded, mount with READY=1 on $NOTIFY_SOCKET, and stop with STOPPING=1 and a clean
-  unmount.
+  unmount;
+- `--version` names the version and the git commit of this checkout;
+- bash completion is where bash-completion loads it from, and completes the options the
+  binary parses (`--list-options`), their values (profiles from the rc file, languages,
+  files, directories) and, for `status` and `refresh`, the mount points of factuurfs
+  mounts (tests/complete.sh drives it as bash's TAB does).
+
+The Debian package is checked by scripts/debtest.sh (built, installed, used and purged in
+a throwaway root).
 """
 import os
 import re
@@ -26,7 +34,7 @@ import time
 
 import pytest
 
-from harness import APIKEY, DEADLINE, ROOT, USER, Fake, wait_for
+from harness import APIKEY, DEADLINE, ROOT, USER, Fake, Mount, wait_for
 
 PREFIX = "/usr"
 # The source tree to install from (this one; another for a snapshot of it).
@@ -51,7 +59,7 @@ def destdir(tmp_path_factory):
     build, dest = top / "build", top / "dest"
     r = run(["meson", "setup", "--prefix", PREFIX, str(build), SOURCE_TREE])
     assert r.returncode == 0, r.stdout + r.stderr
-    r = run(["ninja", "-C", str(build), "factuurfs", "factuurfs.1"])
+    r = run(["ninja", "-C", str(build), "factuurfs", "factuurfs.1", "mount.factuurfs.8"])
     assert r.returncode == 0, r.stdout + r.stderr
     r = run(["meson", "install", "-C", str(build), "--no-rebuild", "--destdir", str(dest)])
     assert r.returncode == 0, r.stdout + r.stderr
@@ -382,3 +390,169 @@ def test_unit_commands_mount_notify_and_unmount(scratch, destdir, fake, world_tm
             proc.wait()
         if scratch.is_mounted(mnt):
             scratch.run(["umount", "-l", mnt])
+
+
+# ---- --version -------------------------------------------------------------------------
+
+def project_version():
+    with open(os.path.join(SOURCE_TREE, "meson.build")) as f:
+        return re.search(r"version : '([^']+)'", f.read()).group(1)
+
+
+def test_version_names_the_commit_of_the_checkout(destdir):
+    if not os.path.exists(os.path.join(SOURCE_TREE, ".git")):
+        pytest.skip("the source tree is not a git checkout")
+    commit = run(["git", "-C", SOURCE_TREE, "describe", "--always", "--dirty", "--abbrev=12",
+                  "--exclude=*"]).stdout.strip()
+    assert re.fullmatch(r"[0-9a-f]{12}(-dirty)?", commit), commit
+    r = run([installed(destdir, "bin", "factuurfs"), "--version"])
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0] == f"factuurfs {project_version()} (git {commit})"
+    assert lines[1].startswith("libfuse ")
+
+
+# ---- bash completion ---------------------------------------------------------------------
+
+COMPLETE = os.path.join(ROOT, "tests", "complete.sh")
+
+
+def list_options(dest):
+    r = run([installed(dest, "bin", "factuurfs"), "--list-options"])
+    assert r.returncode == 0 and r.stderr == "", r.stderr
+    return r.stdout.splitlines()
+
+
+def test_list_options_is_what_help_documents(destdir):
+    """--list-options (the parse table) and --help name the same options: the completion
+    offers what the help says, and an option missing from either fails here."""
+    h = run([installed(destdir, "bin", "factuurfs"), "--help"])
+    documented = set()
+    for m in re.finditer(r"^ {4}(-[^ ].*?)(?: {2,}|$)", h.stdout, re.M):
+        for opt in m.group(1).split(", "):
+            # "-o url=URL" -> "-o url=", "-o ro" stays.
+            documented.add(re.sub(r"=\S+$", "=", opt))
+    listed = list_options(destdir)
+    assert len(listed) == len(set(listed))
+    assert set(listed) == documented
+    assert "-o apikey=" not in listed and "-o cainfo=" not in listed   # refused, old
+
+
+def complete(dest, line, cwd, env=None):
+    """The lines bash's TAB makes of @line with the installed completion, as loaded by
+    bash-completion from the DESTDIR's share/ (and its factuurfs first in PATH)."""
+    e = {**os.environ, "XDG_DATA_DIRS": installed(dest, "share"),
+         "PATH": installed(dest, "bin") + ":" + os.environ["PATH"], **(env or {})}
+    r = run(["bash", COMPLETE, line], cwd=cwd, env=e, timeout=DEADLINE)
+    assert r.returncode == 0, r.stderr
+    return r.stdout.splitlines()
+
+
+def test_completion_is_installed_where_bash_completion_loads_it(destdir, world_tmp):
+    path = installed(destdir, "share", "bash-completion", "completions", "factuurfs")
+    assert os.path.isfile(path)
+    # complete.sh fails unless the loader found it and it set `complete -F _factuurfs`.
+    assert complete(destdir, "factuurfs -o la", world_tmp) == ["factuurfs -o lang=", "nospace"]
+
+
+def test_completion_of_options_and_their_values(destdir, world_tmp):
+    names = [o[3:] for o in list_options(destdir) if o.startswith("-o ")]
+    got = complete(destdir, "factuurfs -o ", world_tmp)
+    assert got[-1] == "nospace" and got[:-1] == [f"factuurfs -o {n}" for n in names]
+    # After a comma, attached to -o, and a flag with a space after it.
+    assert complete(destdir, "factuurfs -o ro,cache_m", world_tmp) == \
+        ["factuurfs -o ro,cache_max=", "nospace"]
+    assert complete(destdir, "factuurfs -oro,nodisk", world_tmp) == ["factuurfs -oro,nodiskcache"]
+    dashes = complete(destdir, "factuurfs --", world_tmp)
+    assert dashes == ["factuurfs --help", "factuurfs --version"]
+
+    # lang=: the languages the binary accepts (its refusal lists them).
+    r = run([installed(destdir, "bin", "factuurfs"), "-o", "lang=zz", world_tmp])
+    known = re.search(r"the service knows (.*)$", r.stderr, re.M).group(1)
+    langs = re.split(r", | and ", known)
+    assert len(langs) >= 5
+    assert complete(destdir, "factuurfs -o ro,lang=", world_tmp) == \
+        [f"factuurfs -o ro,lang={l}" for l in langs]
+
+    # paging=: the readings the binary accepts (its refusal lists them).
+    r = run([installed(destdir, "bin", "factuurfs"), "-o", "paging=zz", world_tmp])
+    known = re.search(r"paging=zz: use (.*)$", r.stderr, re.M).group(1)
+    readings = re.split(r", | or ", known)
+    assert len(readings) >= 4
+    assert complete(destdir, "factuurfs -o paging=", world_tmp) == \
+        [f"factuurfs -o paging={v}" for v in readings]
+
+    # profile= and the first operand: the sections of ./.factuursturen_rc, else ~/'s.
+    home = os.path.join(world_tmp, "home")
+    os.makedirs(os.path.join(home, "sub"))
+    with open(os.path.join(home, ".factuursturen_rc"), "w") as f:
+        f.write("[default]\nusername = a\n\n[work]\napikey = secret-key\n [shop-2]\n")
+    os.chmod(os.path.join(home, ".factuursturen_rc"), 0o600)
+    env = {"HOME": home}
+    assert complete(destdir, "factuurfs -o profile=", world_tmp, env) == \
+        ["factuurfs -o profile=default", "factuurfs -o profile=work",
+         "factuurfs -o profile=shop-2"]
+    first = complete(destdir, "factuurfs ", home, env)
+    assert first[:5] == ["factuurfs status", "factuurfs refresh", "factuurfs default",
+                         "factuurfs work", "factuurfs shop-2"]
+    assert "factuurfs sub" in first[5:]          # a mount point, too
+    assert not any("secret-key" in l for l in first)
+    with open(os.path.join(world_tmp, ".factuursturen_rc"), "w") as f:
+        f.write("[here]\nusername = b\n")
+    assert complete(destdir, "factuurfs -o profile=", world_tmp, env) == \
+        ["factuurfs -o profile=here"]
+    # Then (SOURCE given) the mount point: directories only.
+    assert complete(destdir, "factuurfs -f work s", home, env) == ["factuurfs -f work sub"]
+
+    # apikey_file= and cafile= a file; cache_dir= a directory.
+    with open(os.path.join(home, "sub", "key.txt"), "w") as f:
+        f.write("x\n")
+    assert complete(destdir, "factuurfs -o apikey_file=sub/k", home, env) == \
+        ["factuurfs -o apikey_file=sub/key.txt"]
+    assert complete(destdir, "factuurfs -o cafile=s", home, env) == \
+        ["factuurfs -o cafile=sub/", "nospace"]
+    assert complete(destdir, "factuurfs -o cache_dir=sub/", home, env) == []
+
+
+def factuurfs_mounts():
+    """Mount points of fuse.factuurfs mounts, from /proc/self/mounts (\\040 unescaped)."""
+    with open("/proc/self/mounts") as f:
+        return {re.sub(r"\\([0-7]{3})", lambda m: chr(int(m[1], 8)), l.split()[1])
+                for l in f if l.split()[2] == "fuse.factuurfs"}
+
+
+def test_completion_of_status_and_refresh_names_factuurfs_mounts(destdir, fake, world_tmp):
+    plain = os.path.join(world_tmp, "plain")
+    spaced = os.path.join(world_tmp, "with space")
+    os.makedirs(plain)
+    os.makedirs(spaced)
+    m = Mount(fake, world_tmp, mnt=plain)
+    # (harness.Mount reads mountinfo's escaped names: this one is mounted by hand.)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FACTUURSTUREN_")}
+    env.update(FACTUURSTUREN_USERNAME=USER, FACTUURSTUREN_APIKEY=APIKEY,
+               XDG_CACHE_HOME=os.path.join(world_tmp, "cache"))
+    proc = subprocess.Popen([installed(destdir, "bin", "factuurfs"), "-f", "-o",
+                             "url=" + fake.url, spaced], env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        wait_for(lambda: spaced in factuurfs_mounts() or proc.poll() is not None, "the mount")
+        assert proc.poll() is None, proc.stderr.read()
+        offered = complete(destdir, "factuurfs status " + world_tmp + "/", world_tmp)
+        assert offered == [f"factuurfs status {plain}", f"factuurfs status {spaced}"]
+        # From /: these among the others of the machine (which come and go), and no
+        # directory that is not a mount.
+        got = [l.split(" ", 2)[2] for l in complete(destdir, "factuurfs status /", world_tmp)]
+        assert plain in got and spaced in got
+        assert not {"/tmp", "/usr", world_tmp} & set(got)
+        assert complete(destdir, f"factuurfs status {plain} --", world_tmp) == \
+            [f"factuurfs status {plain} --json"]
+        # refresh's PATH: the mount's directories, from its root.
+        assert complete(destdir, f"factuurfs refresh {plain} cl", world_tmp) == \
+            [f"factuurfs refresh {plain} clients/", "nospace"]
+        assert complete(destdir, f"factuurfs refresh {plain} views/s", world_tmp) == \
+            [f"factuurfs refresh {plain} views/status/", "nospace"]
+    finally:
+        assert m.unmount() == 0, m.stderr()
+        if proc.poll() is None:
+            run(["fusermount3", "-u", spaced])
+        assert proc.wait(DEADLINE) == 0, proc.stderr.read()
