@@ -395,8 +395,9 @@ def test_keep_alive(demo):
 
 # ------------------------------------------------------------------------------ paging
 def test_paging(fresh):
+    # Both paging parameters honoured (--paging both), to check each of them here.
     f = fresh("--generate", "clients=30,invoices=250,products=5", "--page-size", "100",
-              "--max-count", "150")
+              "--max-count", "150", "--paging", "both")
     all_inv = f.state("invoices")
     assert len(all_inv) == 250
     nrs = [i["invoicenr"] for i in all_inv]
@@ -414,7 +415,8 @@ def test_paging(fresh):
     assert got("?offset=999") == []
     assert len(f.get_json("clients?count=7")) == 7
     assert len(f.get_json("clients")) == 30
-    for bad in ("count=abc", "count=-1", "offset=x"):
+    assert got("?count=-1&start=240") == nrs[240:]  # --count-minus-one all: no page limit
+    for bad in ("count=abc", "count=-2", "offset=x", "start=x"):
         st, _, b = f.api("GET", "invoices?" + bad)
         assert st == 400 and bad.split("=")[0].encode() in b
 
@@ -423,7 +425,7 @@ def test_paging_ignore_count(fresh):
     f = fresh("--generate", "clients=5,invoices=60,products=2", "--page-size", "25", "--ignore-count")
     nrs = [i["invoicenr"] for i in f.state("invoices")]
     assert [i["invoicenr"] for i in f.get_json("invoices?count=5")] == nrs[:25]
-    assert [i["invoicenr"] for i in f.get_json("invoices?count=50&offset=50")] == nrs[50:]
+    assert [i["invoicenr"] for i in f.get_json("invoices?count=50&start=50")] == nrs[50:]
 
 
 def test_invoice_filters(demo):
@@ -1452,17 +1454,14 @@ def test_tls_handshakes_counted(fresh, tmp_path):
 
 # ------------------------------------------------------------------------------ large listings
 def test_100000_products(fresh):
-    t0 = time.monotonic()
+    # How fast the fake makes and serves them is the bench's to measure, not a test's.
     f = fresh("--generate", "clients=10,invoices=10,products=100000")
-    assert time.monotonic() - t0 < 15  # ~1.5 s on an idle machine
     seen = 0
     for off in range(0, 100000, 10000):
-        t0 = time.monotonic()
-        recs = f.get_json("products?count=100000&offset=%d" % off)  # clamped to 10000
-        assert time.monotonic() - t0 < 5  # ~0.05 s
+        recs = f.get_json("products?count=100000&start=%d" % off)  # clamped to 10000
         assert len(recs) == 10000 and recs[0]["id"] == str(off + 1)
         seen += len(recs)
-    assert seen == 100000 and f.get_json("products?count=10&offset=100000") == []
+    assert seen == 100000 and f.get_json("products?count=10&start=100000") == []
 
 
 # ------------------------------------------------------------------------------ tests/harness.py
