@@ -43,6 +43,11 @@
 #define API_DOWN_MAX 16.0
 /* A spent budget without Retry-After: the reference gives no reset time. */
 #define API_RATELIMIT_WAIT 60.0
+/* The longest a Retry-After may keep requests from being sent.  The budget is
+ * calls per hour, so an hour from now it is whole again whatever the answer
+ * said: a longer wait (a year, a clock far off, a proxy's garbage) could only
+ * keep the mount failing for nothing. */
+#define API_RATELIMIT_WAIT_MAX 3600.0
 
 /* Offline (api_set_offline): a probe after API_PROBE_FIRST s, the wait
  * doubling up to API_PROBE_MAX s while the service stays away: at most 120
@@ -286,6 +291,9 @@ static void api_note_health(struct api *api, const struct api_response *resp, in
 		/* Only a probe brings an offline mount back (api_note_probe). */
 	} else if (rc == 0 && api_response_is_ratelimited(resp)) {
 		double wait = retry_after > 0 ? (double)retry_after : API_RATELIMIT_WAIT;
+
+		if (wait > API_RATELIMIT_WAIT_MAX)
+			wait = API_RATELIMIT_WAIT_MAX;
 
 		api->stats.health = API_RATELIMITED;
 		api->retry_at = api_now(api) + wait;
