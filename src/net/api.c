@@ -520,6 +520,10 @@ int api_call(struct api *api, const char *method, const char *path, const char *
 	out->answered = rc == 0;
 	out->failed_fast = resp.not_sent;
 	out->not_sent = rc < 0 && (resp.not_sent || unsent);
+	/* 4xx: the client's error, by HTTP's meaning not carried out (the rate
+	 * limit's 403 and 429 included).  A 3xx may follow an action (303 See
+	 * Other), a 5xx may come after one: neither is a refusal. */
+	out->refused = out->not_sent || (rc == 0 && resp.status >= 400 && resp.status <= 499);
 	out->status = resp.status;
 	out->ratelimit_remaining = resp.ratelimit_remaining;
 	memcpy(out->ratelimit_headers, resp.ratelimit_headers, sizeof(out->ratelimit_headers));
@@ -541,6 +545,26 @@ void api_answer_clear(struct api_answer *a)
 	free(a->body);
 	a->body = NULL;
 	a->len = 0;
+}
+
+void api_answer_describe(struct api *api, const struct api_answer *a, char *out, size_t outsz)
+{
+	char line[API_MESSAGE_MAX + 8];
+	int n;
+
+	line[0] = '\0';
+	if (a->body && a->len)
+		api_clean_line(line, sizeof(line), a->body, a->len);
+	n = snprintf(out, outsz, "HTTP %ld, ", a->status);
+	if (n < 0 || (size_t)n >= outsz)
+		return;
+	if (!line[0])
+		snprintf(out + n, outsz - (size_t)n, "%s", a->len ? "a blank body" : "an empty body");
+	else
+		snprintf(out + n, outsz - (size_t)n, "%s%s\"%s\"",
+			 a->content_type[0] ? a->content_type : "", a->content_type[0] ? ": " : "",
+			 line);
+	transport_redact(api->t, out);
 }
 
 void api_response_clear(struct api_response *resp)
