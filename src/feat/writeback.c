@@ -257,6 +257,33 @@ out:
 	return rc;
 }
 
+/* True when @have holds @want: equal, or for an object every member of @want
+ * held by @have's, for a list as many items each held.  What the service adds
+ * to what it was sent (an invoice line's linetotal, amount_desc) is no
+ * difference. */
+static bool holds(const cJSON *have, const cJSON *want)
+{
+	const cJSON *w, *h;
+	if (cJSON_IsObject(want)) {
+		if (!cJSON_IsObject(have))
+			return false;
+		cJSON_ArrayForEach(w, want) {
+			if (!holds(cJSON_GetObjectItemCaseSensitive(have, w->string), w))
+				return false;
+		}
+		return true;
+	}
+	if (cJSON_IsArray(want)) {
+		if (!cJSON_IsArray(have) || cJSON_GetArraySize(have) != cJSON_GetArraySize(want))
+			return false;
+		for (w = want->child, h = have->child; w && h; w = w->next, h = h->next)
+			if (!holds(h, w))
+				return false;
+		return true;
+	}
+	return have && cJSON_Compare(want, have, true);
+}
+
 /* True when listed record @rec holds every field the user gave (other than
  * those the service computes): the record a lost POST made. */
 static bool matches(const struct schema_collection *c, const cJSON *user,
@@ -271,8 +298,7 @@ static bool matches(const struct schema_collection *c, const cJSON *user,
 			break;
 		if (f && (f->flags & (SCHEMA_F_READONLY | SCHEMA_F_CREATE)))
 			continue;
-		const cJSON *h = cJSON_GetObjectItemCaseSensitive(have, u->string);
-		same = h && cJSON_Compare(u, h, true);
+		same = holds(cJSON_GetObjectItemCaseSensitive(have, u->string), u);
 	}
 	cJSON_Delete(have);
 	return same;
