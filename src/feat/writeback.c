@@ -3,6 +3,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -125,8 +126,10 @@ static int request(const struct wb *wb, const struct schema_collection *touches,
 		   struct api_answer *ans, char *msg, size_t msglen)
 {
 	char *body = wire ? cJSON_PrintUnformatted(wire) : NULL;
-	if (wire && !body)
+	if (wire && !body) {
+		ans->not_sent = ans->refused = true; /* (nothing left) */
 		return fail(-ENOMEM, msg, msglen, "out of memory");
+	}
 	cache_change_begin(wb->cache, touches);
 	int rc = api_call(wb->api, method, path, body, body ? strlen(body) : 0, ans);
 	cache_change_end(wb->cache, touches);
@@ -254,6 +257,33 @@ out:
 	return rc;
 }
 
+/* True when @have holds @want: equal, or for an object every member of @want
+ * held by @have's, for a list as many items each held.  What the service adds
+ * to what it was sent (an invoice line's linetotal, amount_desc) is no
+ * difference. */
+static bool holds(const cJSON *have, const cJSON *want)
+{
+	const cJSON *w, *h;
+	if (cJSON_IsObject(want)) {
+		if (!cJSON_IsObject(have))
+			return false;
+		cJSON_ArrayForEach(w, want) {
+			if (!holds(cJSON_GetObjectItemCaseSensitive(have, w->string), w))
+				return false;
+		}
+		return true;
+	}
+	if (cJSON_IsArray(want)) {
+		if (!cJSON_IsArray(have) || cJSON_GetArraySize(have) != cJSON_GetArraySize(want))
+			return false;
+		for (w = want->child, h = have->child; w && h; w = w->next, h = h->next)
+			if (!holds(h, w))
+				return false;
+		return true;
+	}
+	return have && cJSON_Compare(want, have, true);
+}
+
 /* True when listed record @rec holds every field the user gave (other than
  * those the service computes): the record a lost POST made. */
 static bool matches(const struct schema_collection *c, const cJSON *user,
@@ -268,48 +298,102 @@ static bool matches(const struct schema_collection *c, const cJSON *user,
 			break;
 		if (f && (f->flags & (SCHEMA_F_READONLY | SCHEMA_F_CREATE)))
 			continue;
-		const cJSON *h = cJSON_GetObjectItemCaseSensitive(have, u->string);
-		same = h && cJSON_Compare(u, h, true);
+		same = holds(cJSON_GetObjectItemCaseSensitive(have, u->string), u);
 	}
 	cJSON_Delete(have);
 	return same;
 }
 
 /* After a POST that got no answer: a record the listing did not have before
- * and that holds what was posted is the one it made.  Its id, or NULL. */
-static char *find_lost_post(const struct wb *wb, const struct schema_collection *c,
-			    const struct wb_pending *p)
+ * and that holds what was posted is the one it made.  0 with its id in *@id
+ * (NULL: none such), or -errno when no fresh listing came: a stale one (held
+ * when the refresh fails) cannot show the record, so "not found" would be a
+ * guess, and a guess posts twice. */
+static int find_lost_post(const struct wb *wb, const struct schema_collection *c,
+			  const struct wb_pending *p, char **id)
 {
 	struct cache_listing *now = NULL;
-	char *id = NULL;
-	cache_invalidate(wb->cache, c);
-	if (cache_listing_get(wb->cache, c, &now) < 0)
-		return NULL;
-	for (size_t i = now->n; i-- > 0 && !id;) {
+	*id = NULL;
+	int rc = cache_listing_check(wb->cache, c, &now);
+	if (rc < 0)
+		return rc;
+	for (size_t i = now->n; i-- > 0 && !*id;) {
 		const struct cache_record *r = now->recs[i];
 		if (listed_before(p, r->id))
 			continue;
-		if (matches(c, p->record, r))
-			id = strdup(r->id);
+		if (matches(c, p->record, r) && !(*id = strdup(r->id))) {
+			rc = -ENOMEM;
+			break;
+		}
 	}
 	cache_listing_unref(now);
-	return id;
+	return rc;
 }
 
-/* The new record's identifier from a POST's answer: a bare number (clients,
- * products), plain text (an invoice number), a JSON string, or an object
- * holding the record or its id: every client reads it differently. */
+/* The longest invoice number taken as plain text (see plain_id). */
+#define WB_PLAIN_ID_MAX 64
+
+/* True when @s (@n bytes) can be an identifier the service gave: not empty,
+ * not too long for a file name, no control byte. */
+static bool id_ok(const char *s, size_t n)
+{
+	if (n == 0 || n > 200)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+			return false;
+	return true;
+}
+
+/* A POST's plain-text answer as an invoice number, or NULL.  This is a
+ * reading: the reference says only "the new invoice number as plain text".
+ * Taken: one token of at most WB_PLAIN_ID_MAX bytes holding a digit, without
+ * spaces, control bytes or markup (<>{}[]"'`), the whitespace around it
+ * ignored.  That is what an invoice number looks like (2026-0007, F/2026/7),
+ * and what a maintenance page, a proxy's error or a captive portal's page
+ * never is. */
+static char *plain_id(const char *body, size_t len)
+{
+	const char *s = body, *e = body + len;
+	bool digit = false;
+
+	while (s < e && isspace((unsigned char)*s))
+		s++;
+	while (e > s && isspace((unsigned char)e[-1]))
+		e--;
+	if (e == s || e - s > WB_PLAIN_ID_MAX)
+		return NULL;
+	for (const char *p = s; p < e; p++) {
+		unsigned char ch = (unsigned char)*p;
+		if (ch <= 0x20 || ch == 0x7f || strchr("<>{}[]\"'`", ch))
+			return NULL;
+		digit = digit || isdigit(ch);
+	}
+	return digit ? strndup(s, (size_t)(e - s)) : NULL;
+}
+
+/* The new record's identifier from a POST's 2xx answer, or NULL when its body
+ * is not one the API gives.  The reference: a bare JSON number for clients and
+ * products (123), the invoice number as plain text for invoices (plain_id).
+ * Other clients also read a JSON string, or an object holding the record or
+ * its id: taken too.  Anything else (an empty body, HTML, true, a fraction, a
+ * list) names no record. */
 static char *created_id(const struct schema_collection *c, const struct api_answer *resp)
 {
+	if (!resp->body)
+		return NULL;
 	/* Strict, or the plain-text invoice number 2026-0007 reads as 2026. */
-	cJSON *j = resp->body ? cJSON_ParseWithOpts(resp->body, NULL, true) : NULL;
+	cJSON *j = cJSON_ParseWithOpts(resp->body, NULL, true);
 	char *id = NULL;
 	/* j && ...: cJSON_Is* take NULL, which the analysers cannot see in the library. */
 	if (j && cJSON_IsNumber(j)) {
-		if (asprintf(&id, "%.0f", j->valuedouble) < 0)
+		double v = j->valuedouble;
+		if (isfinite(v) && v >= 0 && v < 1e15 && floor(v) == v &&
+		    asprintf(&id, "%.0f", v) < 0)
 			id = NULL;
 	} else if (j && cJSON_IsString(j)) {
-		id = strdup(j->valuestring);
+		if (id_ok(j->valuestring, strlen(j->valuestring)))
+			id = strdup(j->valuestring);
 	} else if (j && cJSON_IsObject(j)) {
 		const cJSON *rec = schema_unwrap_one(c, j);
 		id = rec ? schema_record_id(c, rec) : NULL;
@@ -320,21 +404,14 @@ static char *created_id(const struct schema_collection *c, const struct api_answ
 			else if (cJSON_IsString(v))
 				id = strdup(v->valuestring);
 		}
-	} else if (resp->body) {
-		const char *s = resp->body, *e;
-		while (isspace((unsigned char)*s))
-			s++;
-		e = s + strcspn(s, "\r\n");
-		while (e > s && isspace((unsigned char)e[-1]))
-			e--;
-		if (e > s)
-			id = strndup(s, (size_t)(e - s));
+		if (id && !id_ok(id, strlen(id))) {
+			free(id);
+			id = NULL;
+		}
+	} else if (!j) {
+		id = plain_id(resp->body, resp->len);
 	}
 	cJSON_Delete(j);
-	if (id && !*id) {
-		free(id);
-		id = NULL;
-	}
 	return id;
 }
 
@@ -372,8 +449,15 @@ int wb_create(const struct wb *wb, const struct schema_collection *c, const char
 		goto out;
 	*in = created_in(c, user);
 	if (*pending) {
-		/* Never post blindly again: did the unanswered POST make it? */
-		*new_id = find_lost_post(wb, *in, *pending);
+		/* Never post blindly again: did the unanswered POST make it?  Not
+		 * known (no listing): nothing is sent, the pending POST stays. */
+		rc = find_lost_post(wb, *in, *pending, new_id);
+		if (rc < 0) {
+			fail(rc, msg, msglen, "POST %s: not sent: the save before got no clear "
+			     "answer, and the record it may have made could not be looked for "
+			     "(%s)", c->name, log_strerror(-rc));
+			goto out;
+		}
 		bool same = *new_id && cJSON_Compare(user, (*pending)->record, true);
 		wb_pending_free(*pending);
 		*pending = NULL;
@@ -382,6 +466,8 @@ int wb_create(const struct wb *wb, const struct schema_collection *c, const char
 			 * record: sent as one, or refused with its reason (and the
 			 * record is still this file's, *new_id set). */
 			bool sent;
+			if (hook && hook->created)
+				hook->created(hook->ud, *in, *new_id);
 			rc = same ? 0 : wb_edit(wb, *in, *new_id, text, len, &sent, msg, msglen);
 			if (rc < 0) {
 				char why[512];
@@ -416,10 +502,29 @@ int wb_create(const struct wb *wb, const struct schema_collection *c, const char
 		}
 	}
 	rc = request(wb, *in, "POST", c->name, wire, &resp, msg, msglen);
-	/* Unanswered, but maybe acted on: remember it, unless it provably
-	 * never left (not sent at all, or the connection was refused). */
-	if (rc < 0 && !resp.answered && !resp.not_sent) {
-		/* The request may have arrived: remember what to look for. */
+	if (rc == 0) {
+		*new_id = created_id(*in, &resp);
+		if (!*new_id && before) {
+			/* No id in the answer: the record the listing did not have. */
+			struct wb_pending p = {.before = before, .record = user};
+			(void)find_lost_post(wb, *in, &p, new_id); /* (not known: not found) */
+		}
+		if (*new_id) {
+			if (hook && hook->created)
+				hook->created(hook->ud, *in, *new_id);
+		} else {
+			/* A 2xx that is not the API's answer (a maintenance page, a
+			 * captive portal, garbage) says nothing of what the service
+			 * did: as good as no answer. */
+			char what[300];
+			api_answer_describe(wb->api, &resp, what, sizeof(what));
+			rc = fail(-EIO, msg, msglen, "POST %s: not the API's answer: %s", c->name,
+				  what);
+		}
+	}
+	/* No clear answer, so maybe acted on: remember what to look for, unless
+	 * it was a clear refusal (a 4xx) or provably never left. */
+	if (rc < 0 && !resp.refused) {
 		struct wb_pending *p = calloc(1, sizeof(*p));
 		if (p) {
 			p->before = before;
@@ -432,15 +537,8 @@ int wb_create(const struct wb *wb, const struct schema_collection *c, const char
 		snprintf(msg + n, msglen - n, " (the service may have made the record: "
 					       "saving again checks for it first)");
 	}
-	if (rc == 0) {
-		*new_id = created_id(*in, &resp);
-		if (!*new_id && before) {
-			/* No id in the answer: the record the listing did not have. */
-			struct wb_pending p = {.before = before, .record = user};
-			*new_id = find_lost_post(wb, *in, &p);
-		}
+	if (rc == 0)
 		cache_invalidate(wb->cache, *in);
-	}
 	cache_listing_unref(before);
 out:
 	api_answer_clear(&resp);

@@ -30,12 +30,18 @@ cJSON *wb_pending_to_json(const struct wb_pending *p);
  * string) or on ENOMEM. */
 struct wb_pending *wb_pending_from_json(const cJSON *j);
 
-/* Called by wb_create just before a POST leaves, with what its lost answer
- * would leave behind: ns/save.c journals it there, so that a daemon killed
- * while the POST is out never sends it again.  A -errno return stops the
- * POST: the save fails with it. */
+/* What wb_create tells its caller while it works, so that ns/save.c can
+ * journal it at once. */
 struct wb_post_hook {
+	/* Just before a POST leaves, with what its lost answer would leave
+	 * behind: a daemon killed while the POST is out never sends it again.
+	 * A -errno return stops the POST: the save fails with it. */
 	int (*fn)(void *ud, const struct wb_pending *p);
+	/* As soon as the text is known to have become record @id of @in (the
+	 * POST's answer named it, or the listing shows the record a lost POST
+	 * made), before anything else: a daemon killed before the save returns
+	 * must not post it again.  May be NULL. */
+	void (*created)(void *ud, const struct schema_collection *in, const char *id);
 	void *ud;
 };
 
@@ -61,13 +67,16 @@ int wb_edit(const struct wb *wb, const struct schema_collection *c, const char *
 #define WB_UNSENT 1
 
 /* Creates a record of @c from @text (POST).  On success *@new_id is the new
- * identifier (malloc'd; NULL when the service did not say) and *@in the
- * collection it landed in (invoices_saved for an invoice with action "save").
- * *@pending carries a POST that got no answer into the next attempt: when it
- * did make the record, that record is adopted (*@new_id) and a text changed
- * since is sent as an edit of it (wb_edit); if that edit is refused, the
- * return is its -errno and *@new_id is still set (the record exists).  @hook
- * (may be NULL) runs before the POST leaves. */
+ * identifier (malloc'd) and *@in the collection it landed in (invoices_saved
+ * for an invoice with action "save").  A POST whose answer is not a clear one
+ * — none after it left, a 3xx, a 5xx, a 2xx whose body is not what the API
+ * answers (a maintenance page, garbage) and whose record the listing does not
+ * show — fails with *@pending set: the service may have made the record.
+ * *@pending carries it into the next attempt: when it did make the record,
+ * that record is adopted (*@new_id) and a text changed since is sent as an
+ * edit of it (wb_edit); if that edit is refused, the return is its -errno and
+ * *@new_id is still set (the record exists).  Only a clear refusal (a 4xx, or
+ * nothing sent) leaves no pending.  @hook (may be NULL): see above. */
 int wb_create(const struct wb *wb, const struct schema_collection *c, const char *text,
 	      size_t len, struct wb_pending **pending, char **new_id,
 	      const struct schema_collection **in, char *msg, size_t msglen,

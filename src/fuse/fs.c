@@ -37,8 +37,17 @@ static void fs_init(void *userdata, struct fuse_conn_info *conn)
 	conn->want &= ~FUSE_CAP_ATOMIC_O_TRUNC;
 }
 
+/* The session ends cleanly (unmount, SIGTERM; never after kill -9): what the
+ * journal keeps only for a crash goes (ns/save.h). */
+static void fs_destroy(void *userdata)
+{
+	struct mount *m = userdata;
+	save_end(m->save);
+}
+
 const struct fuse_lowlevel_ops fs_ops = {
 	.init = fs_init,
+	.destroy = fs_destroy,
 	.lookup = fs_lookup,             /* dir.c */
 	.forget = fs_forget,             /* dir.c */
 	.forget_multi = fs_forget_multi, /* dir.c */

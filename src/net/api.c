@@ -43,6 +43,11 @@
 #define API_DOWN_MAX 16.0
 /* A spent budget without Retry-After: the reference gives no reset time. */
 #define API_RATELIMIT_WAIT 60.0
+/* The longest a Retry-After may keep requests from being sent.  The budget is
+ * calls per hour, so an hour from now it is whole again whatever the answer
+ * said: a longer wait (a year, a clock far off, a proxy's garbage) could only
+ * keep the mount failing for nothing. */
+#define API_RATELIMIT_WAIT_MAX 3600.0
 
 /* Offline (api_set_offline): a probe after API_PROBE_FIRST s, the wait
  * doubling up to API_PROBE_MAX s while the service stays away: at most 120
@@ -287,6 +292,9 @@ static void api_note_health(struct api *api, const struct api_response *resp, in
 	} else if (rc == 0 && api_response_is_ratelimited(resp)) {
 		double wait = retry_after > 0 ? (double)retry_after : API_RATELIMIT_WAIT;
 
+		if (wait > API_RATELIMIT_WAIT_MAX)
+			wait = API_RATELIMIT_WAIT_MAX;
+
 		api->stats.health = API_RATELIMITED;
 		api->retry_at = api_now(api) + wait;
 		api_status_line(resp, api->stats.health_reason, sizeof(api->stats.health_reason));
@@ -512,6 +520,10 @@ int api_call(struct api *api, const char *method, const char *path, const char *
 	out->answered = rc == 0;
 	out->failed_fast = resp.not_sent;
 	out->not_sent = rc < 0 && (resp.not_sent || unsent);
+	/* 4xx: the client's error, by HTTP's meaning not carried out (the rate
+	 * limit's 403 and 429 included).  A 3xx may follow an action (303 See
+	 * Other), a 5xx may come after one: neither is a refusal. */
+	out->refused = out->not_sent || (rc == 0 && resp.status >= 400 && resp.status <= 499);
 	out->status = resp.status;
 	out->ratelimit_remaining = resp.ratelimit_remaining;
 	memcpy(out->ratelimit_headers, resp.ratelimit_headers, sizeof(out->ratelimit_headers));
@@ -533,6 +545,26 @@ void api_answer_clear(struct api_answer *a)
 	free(a->body);
 	a->body = NULL;
 	a->len = 0;
+}
+
+void api_answer_describe(struct api *api, const struct api_answer *a, char *out, size_t outsz)
+{
+	char line[API_MESSAGE_MAX + 8];
+	int n;
+
+	line[0] = '\0';
+	if (a->body && a->len)
+		api_clean_line(line, sizeof(line), a->body, a->len);
+	n = snprintf(out, outsz, "HTTP %ld, ", a->status);
+	if (n < 0 || (size_t)n >= outsz)
+		return;
+	if (!line[0])
+		snprintf(out + n, outsz - (size_t)n, "%s", a->len ? "a blank body" : "an empty body");
+	else
+		snprintf(out + n, outsz - (size_t)n, "%s%s\"%s\"",
+			 a->content_type[0] ? a->content_type : "", a->content_type[0] ? ": " : "",
+			 line);
+	transport_redact(api->t, out);
 }
 
 void api_response_clear(struct api_response *resp)

@@ -125,6 +125,10 @@ struct api_answer {
 	bool failed_fast;  /* of which: not sent because the service is DOWN or
 			    * RATELIMITED (api_get_stats says why; one line per refused
 			    * call would bury the real errors) */
+	bool refused;      /* a clear no: not sent, or a 4xx answer (HTTP's word that
+			    * the request was not carried out).  Anything else that is
+			    * not a 2xx (a 3xx, a 5xx, no answer after it left) leaves
+			    * open whether the service acted on it */
 	char *body;        /* on 0: the body, malloc'd and NUL-terminated ("" when none),
 			    * owned by the answer (api_answer_clear); else NULL */
 	size_t len;
@@ -146,6 +150,11 @@ int api_call(struct api *api, const char *method, const char *path, const char *
 	     size_t len, struct api_answer *out);
 
 void api_answer_clear(struct api_answer *a);
+
+/* What 2xx answer @a looked like, for a message when its body is not what the
+ * API answers: "HTTP 200, text/html: <its first line>" (cleaned and cut as the
+ * server's words are, the key redacted), "HTTP 201, an empty body". */
+void api_answer_describe(struct api *api, const struct api_answer *a, char *out, size_t outsz);
 
 /* The (positive) errno a file operation returns for HTTP status @status:
  * 2xx -> 0, 401 -> EACCES, 403 -> EACCES, 429 -> EAGAIN, 404/410 -> ENOENT,

@@ -60,6 +60,7 @@ struct http_xfer {
 	char *buf;
 	size_t len;
 	size_t cap;
+	size_t announced; /* the Content-Length, 0 when none came (or over the cap) */
 	long ratelimit_remaining;
 	long retry_after;
 	char ratelimit_headers[160]; /* transport.h */
@@ -95,6 +96,14 @@ static void http_share_unlock(CURL *h, curl_lock_data data, void *userp)
 		pthread_mutex_unlock(&http->share_lock[data]);
 }
 
+/* A body announced this big or bigger gets its buffer faulted in at once. */
+#define HTTP_POPULATE_MIN ((size_t)1 << 20)
+/* What a Content-Length may reserve before the body arrives: a server may
+ * announce 60 MiB and send ten bytes, then hang up.  A bigger body's buffer
+ * grows as its bytes come, doubling, so it never holds much more than twice
+ * what arrived. */
+#define HTTP_RESERVE_FIRST ((size_t)4 << 20)
+
 static size_t http_write_cb(char *data, size_t size, size_t nmemb, void *userp)
 {
 	struct http_xfer *x = userp;
@@ -105,16 +114,23 @@ static size_t http_write_cb(char *data, size_t size, size_t nmemb, void *userp)
 		return 0;
 	}
 	if (x->len + n + 1 > x->cap) {
-		size_t cap = x->cap ? x->cap : 4096;
+		size_t need = x->len + n + 1, cap = x->cap ? x->cap : 4096;
 		char *nb;
 
-		while (cap < x->len + n + 1)
+		while (cap < need)
 			cap *= 2;
+		/* No more than the announced body needs, when it fits. */
+		if (x->announced + 1 >= need && cap > x->announced + 1)
+			cap = x->announced + 1;
 		nb = realloc(x->buf, cap);
 		if (!nb) {
 			x->oom = true;
 			return 0;
 		}
+		/* The part a big body grew by is faulted in at once, as
+		 * http_body_reserve does for its first part. */
+		if (cap - x->cap >= HTTP_POPULATE_MIN)
+			arena_prefault(nb + x->cap, cap - x->cap);
 		x->buf = nb;
 		x->cap = cap;
 	}
@@ -124,58 +140,103 @@ static size_t http_write_cb(char *data, size_t size, size_t nmemb, void *userp)
 	return n;
 }
 
-/* The value of header line @data when its name is @name (lower case), as a
- * non-negative number, else -1 (absent, not a number). */
-static long http_header_number(const char *data, size_t n, const char *name)
+/* The value of header line @data (@n bytes) when its name is @name (lower
+ * case): true, with *@v and *@vlen the value without the spaces around it. */
+static bool http_header_value(const char *data, size_t n, const char *name, const char **v,
+			      size_t *vlen)
 {
 	size_t i = 0, namelen, want = strlen(name);
-	long v = 0;
-	bool digits = false;
 
 	while (i < n && data[i] != ':')
 		i++;
 	if (i == n)
-		return -1;
+		return false;
 	namelen = i;
 	while (namelen > 0 && (data[namelen - 1] == ' ' || data[namelen - 1] == '\t'))
 		namelen--;
 	if (namelen != want || strncasecmp(data, name, namelen) != 0)
-		return -1;
+		return false;
 	for (i++; i < n && (data[i] == ' ' || data[i] == '\t'); i++)
 		;
-	for (; i < n && data[i] >= '0' && data[i] <= '9'; i++) {
-		if (v < 1000000000L)
-			v = v * 10 + (data[i] - '0');
-		digits = true;
-	}
-	for (; i < n && isspace((unsigned char)data[i]); i++)
-		;
-	return digits && i == n ? v : -1;
+	while (n > i && isspace((unsigned char)data[n - 1]))
+		n--;
+	*v = data + i;
+	*vlen = n - i;
+	return true;
 }
 
-/* A body announced this big or bigger gets its buffer faulted in at once. */
-#define HTTP_POPULATE_MIN ((size_t)1 << 20)
+/* A header value as a non-negative number (at most about 10^9), else -1. */
+static long http_number(const char *v, size_t n)
+{
+	long out = 0;
+
+	if (n == 0)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		if (v[i] < '0' || v[i] > '9')
+			return -1;
+		if (out < 1000000000L)
+			out = out * 10 + (v[i] - '0');
+	}
+	return out;
+}
+
+/* The value of header line @data when its name is @name (lower case), as a
+ * non-negative number, else -1 (absent, not a number). */
+static long http_header_number(const char *data, size_t n, const char *name)
+{
+	const char *v;
+	size_t vlen;
+
+	return http_header_value(data, n, name, &v, &vlen) ? http_number(v, vlen) : -1;
+}
+
+/* Retry-After (RFC 9110, 10.2.3) in seconds from now: delta-seconds, or an
+ * HTTP-date (0 when it is past); -1 for anything else.  How long is too long
+ * to wait is net/api's to say. */
+static long http_retry_after(const char *v, size_t n)
+{
+	char date[64];
+	long secs = http_number(v, n);
+	time_t at, now;
+
+	if (secs >= 0 || n == 0 || n >= sizeof(date))
+		return secs;
+	memcpy(date, v, n);
+	date[n] = '\0';
+	/* curl_getdate reads the date forms RFC 9110 allows; -1 for none. */
+	at = curl_getdate(date, NULL);
+	if (at == (time_t)-1)
+		return -1;
+	now = time(NULL);
+	if (at <= now)
+		return 0;
+	return at - now > 1000000000L ? 1000000000L : (long)(at - now);
+}
 
 /* Makes room for a body of @len bytes (Content-Length) before it arrives: one
  * allocation instead of a doubling per arrival, its pages made huge and writable
  * at once rather than faulted in 4 KiB at a time as the bytes land (~12 us each
- * on a Firecracker VM: 15 MB of listing would take ~45 ms; base/arena.h).  A
- * compressed body decodes longer and grows past it as any other; failing here
- * costs nothing. */
+ * on a Firecracker VM: 15 MB of listing would take ~45 ms; base/arena.h).  At
+ * most HTTP_RESERVE_FIRST: the length is the server's word, not yet its bytes;
+ * http_write_cb grows a bigger body the same way as it comes.  A compressed body
+ * decodes longer and grows past it as any other; failing here costs nothing. */
 static void http_body_reserve(struct http_xfer *x, size_t len)
 {
+	size_t want = len < HTTP_RESERVE_FIRST ? len : HTTP_RESERVE_FIRST;
 	char *nb;
 
 	if (x->buf || len == 0 || len > HTTP_BODY_MAX)
 		return;
-	nb = malloc(len + 1);
+	x->announced = len;
+	nb = malloc(want + 1);
 	if (!nb)
 		return;
 	x->buf = nb;
-	x->cap = len + 1;
+	x->cap = want + 1;
 	x->buf[0] = '\0';
-	if (len >= HTTP_POPULATE_MIN)
-		arena_prefault(nb, len + 1);
+	if (want >= HTTP_POPULATE_MIN)
+		arena_prefault(nb, want + 1);
 }
 
 /* Notes header line @data's name in x->ratelimit_headers when it is a rate limit's
@@ -207,23 +268,25 @@ static void http_note_ratelimit_header(struct http_xfer *x, const char *data, si
 static size_t http_header_cb(char *data, size_t size, size_t nmemb, void *userp)
 {
 	struct http_xfer *x = userp;
-	size_t n = size * nmemb;
-	long v;
+	size_t n = size * nmemb, vlen;
+	const char *v;
+	long num;
 
 	/* A new status line (after a 1xx) starts a new set of headers. */
 	if (n >= 5 && !strncmp(data, "HTTP/", 5)) {
 		x->ratelimit_remaining = -1;
 		x->retry_after = -1;
 		x->ratelimit_headers[0] = '\0';
+		x->announced = 0;
 		return n;
 	}
 	http_note_ratelimit_header(x, data, n);
-	if ((v = http_header_number(data, n, "content-length")) >= 0)
-		http_body_reserve(x, (size_t)v);
-	else if ((v = http_header_number(data, n, "x-ratelimit-remaining")) >= 0)
-		x->ratelimit_remaining = v;
-	else if ((v = http_header_number(data, n, "retry-after")) >= 0)
-		x->retry_after = v;
+	if ((num = http_header_number(data, n, "content-length")) >= 0)
+		http_body_reserve(x, (size_t)num);
+	else if ((num = http_header_number(data, n, "x-ratelimit-remaining")) >= 0)
+		x->ratelimit_remaining = num;
+	else if (http_header_value(data, n, "retry-after", &v, &vlen))
+		x->retry_after = http_retry_after(v, vlen);
 	return n;
 }
 

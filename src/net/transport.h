@@ -38,7 +38,8 @@ struct transport_result {
 	size_t received; /* body bytes that arrived, also of a failed transfer (stats) */
 	char content_type[96];
 	long ratelimit_remaining; /* X-RateLimit-Remaining, -1 when absent */
-	long retry_after;	  /* Retry-After in seconds, -1 when absent or a date */
+	long retry_after;	  /* Retry-After in seconds from now (a date read as such), -1
+				   * when absent or unreadable; not capped */
 	/* The names of the rate-limit headers the answer carried (X-RateLimit-*,
 	 * RateLimit-*, Retry-After), lower case, ", " between; "" for none. */
 	char ratelimit_headers[160];

@@ -18,12 +18,14 @@
 #include "feat/writeback.h"
 
 #define SUFFIX ".entry"
+/* A name a POST made a record of (journal_made_file): not a text. */
+#define MADE_SUFFIX ".made"
 #define SET_ASIDE ".bad"
 /* A file name within NAME_MAX with diskfile's ".tmp<tid>" after it. */
 #define FILE_MAX 230
 
 static const char *const state_names[JOURNAL_NSTATES] = {
-	"refused", "unanswered", "waiting", "posting",
+	"refused", "unanswered", "waiting", "posting", "created",
 };
 
 struct journal {
@@ -41,6 +43,8 @@ void journal_entry_clear(struct journal_entry *e)
 	free(e->id);
 	free(e->error);
 	wb_pending_free(e->pending);
+	free(e->made_in);
+	free(e->made_id);
 	free(e->text);
 	memset(e, 0, sizeof(*e));
 }
@@ -77,7 +81,7 @@ static uint64_t fnv1a(const char *a, const char *b)
 	return h;
 }
 
-char *journal_file(const char *collection, const char *name)
+static char *file_of(const char *collection, const char *name, const char *suffix)
 {
 	char *enc, *file = NULL;
 	if (!collection_ok(collection) || !name_ok(name) || !(enc = names_encode(name)))
@@ -85,19 +89,29 @@ char *journal_file(const char *collection, const char *name)
 	/* "clients=1.json.entry": the directory reads as what it holds.  A
 	 * name too long for that (with the encoding's %XX) gets a hash; the
 	 * entry inside says its real name either way. */
-	int rc = strlen(collection) + 1 + strlen(enc) + strlen(SUFFIX) <= FILE_MAX
-			 ? asprintf(&file, "%s=%s%s", collection, enc, SUFFIX)
+	int rc = strlen(collection) + 1 + strlen(enc) + strlen(suffix) <= FILE_MAX
+			 ? asprintf(&file, "%s=%s%s", collection, enc, suffix)
 			 : asprintf(&file, "%s=#%016llx%s", collection,
-				    (unsigned long long)fnv1a(collection, name), SUFFIX);
+				    (unsigned long long)fnv1a(collection, name), suffix);
 	free(enc);
 	return rc < 0 ? NULL : file;
+}
+
+char *journal_file(const char *collection, const char *name)
+{
+	return file_of(collection, name, SUFFIX);
+}
+
+char *journal_made_file(const char *collection, const char *name)
+{
+	return file_of(collection, name, MADE_SUFFIX);
 }
 
 /* ---- the payload --------------------------------------------------------------------- */
 
 int journal_encode(const struct journal_entry *e, char **out, size_t *len)
 {
-	cJSON *j = cJSON_CreateObject(), *pending = NULL, *mtime;
+	cJSON *j = cJSON_CreateObject(), *pending = NULL, *mtime, *made;
 	char *line = NULL;
 	int rc = -ENOMEM;
 	*out = NULL;
@@ -115,6 +129,10 @@ int journal_encode(const struct journal_entry *e, char **out, size_t *len)
 		  cJSON_AddItemToArray(mtime, cJSON_CreateNumber((double)e->mtime)) &&
 		  cJSON_AddItemToArray(mtime, cJSON_CreateNumber((double)e->mtime_ns)) &&
 		  cJSON_AddNumberToObject(j, "length", (double)e->len);
+	if (ok && e->made_in && e->made_id)
+		ok = (made = cJSON_AddObjectToObject(j, "made")) &&
+		     cJSON_AddStringToObject(made, "collection", e->made_in) &&
+		     cJSON_AddStringToObject(made, "id", e->made_id);
 	if (ok && e->pending) {
 		pending = wb_pending_to_json(e->pending);
 		ok = pending && cJSON_AddItemToObject(j, "pending", pending);
@@ -166,9 +184,9 @@ static int dup_to(char **to, const char *s)
 int journal_decode(const char *data, size_t len, struct journal_entry *e)
 {
 	const char *nl = memchr(data, '\n', len), *end = NULL;
-	const char *coll, *name, *id, *state, *error;
+	const char *coll, *name, *id, *state, *error, *made_in = NULL, *made_id = NULL;
 	cJSON *j = NULL;
-	const cJSON *v, *pending;
+	const cJSON *v, *pending, *made;
 	double num, sec, nsec;
 	int rc = -EBADMSG;
 	memset(e, 0, sizeof(*e));
@@ -230,6 +248,17 @@ int journal_decode(const char *data, size_t len, struct journal_entry *e)
 		goto out;
 	if (pending && !(e->pending = wb_pending_from_json(pending)))
 		goto out;
+	/* The record a created entry's file became, and only there. */
+	made = cJSON_GetObjectItemCaseSensitive(j, "made");
+	if (made) {
+		made_in = str_of(made, "collection");
+		made_id = str_of(made, "id");
+	}
+	if ((e->state == JOURNAL_CREATED) != (made != NULL) ||
+	    (made && (!cJSON_IsObject(made) || !made_in || !collection_ok(made_in) || !made_id ||
+		      !*made_id)) ||
+	    (e->state == JOURNAL_CREATED && (id || pending)))
+		goto out;
 	rc = -ENOMEM;
 	e->len = len - head - 1;
 	if (!(e->text = malloc(e->len + 1)))
@@ -238,7 +267,8 @@ int journal_decode(const char *data, size_t len, struct journal_entry *e)
 		memcpy(e->text, nl + 1, e->len);
 	e->text[e->len] = '\0';
 	if (dup_to(&e->collection, coll) || dup_to(&e->name, name) || dup_to(&e->id, id) ||
-	    dup_to(&e->error, error))
+	    dup_to(&e->error, error) || dup_to(&e->made_in, made_in) ||
+	    dup_to(&e->made_id, made_id))
 		goto out;
 	rc = 0;
 out:
@@ -300,7 +330,9 @@ int journal_write(struct journal *j, const char *file, const void *data, size_t 
 
 int journal_put(struct journal *j, const struct journal_entry *e)
 {
-	char *file = journal_file(e->collection, e->name), *data = NULL;
+	char *file = e->state == JOURNAL_CREATED ? journal_made_file(e->collection, e->name)
+						 : journal_file(e->collection, e->name);
+	char *data = NULL;
 	size_t len = 0;
 	int rc = file ? journal_encode(e, &data, &len) : -EINVAL;
 	if (rc == 0)
@@ -323,15 +355,21 @@ static bool ends_with(const char *s, const char *suffix)
 	return n >= k && !strcmp(s + n - k, suffix);
 }
 
-/* diskfile's temporary name of an entry: "<file>.entry.tmp<digits>", at the
- * end (a name may hold ".entry.tmp" in its middle: "x.entry.tmpy.json"). */
+/* diskfile's temporary name of an entry: "<file>.entry.tmp<digits>" (or
+ * ".made.tmp<digits>"), at the end (a name may hold ".entry.tmp" in its
+ * middle: "x.entry.tmpy.json"). */
 static bool is_temp(const char *name)
 {
 	size_t n = strlen(name), d = 0;
 	while (d < n && name[n - 1 - d] >= '0' && name[n - 1 - d] <= '9')
 		d++;
-	size_t k = strlen(SUFFIX ".tmp");
-	return d > 0 && n - d >= k && !strncmp(name + n - d - k, SUFFIX ".tmp", k);
+	static const char *const tails[] = {SUFFIX ".tmp", MADE_SUFFIX ".tmp"};
+	for (size_t i = 0; i < sizeof(tails) / sizeof(tails[0]); i++) {
+		size_t k = strlen(tails[i]);
+		if (d > 0 && n - d >= k && !strncmp(name + n - d - k, tails[i], k))
+			return true;
+	}
+	return false;
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -364,10 +402,15 @@ static int load_one(struct journal *j, const char *name, struct journal_entry *e
 	if (rc == 0)
 		rc = journal_decode(data, len, e);
 	/* Under its own name only: a file copied or renamed by hand would
-	 * show a text twice, or under a name it does not know. */
-	if (rc == 0 && (!(want = journal_file(e->collection, e->name)) || strcmp(want, name) != 0)) {
-		journal_entry_clear(e);
-		rc = -EBADMSG;
+	 * show a text twice, or under a name it does not know (a created
+	 * entry's is a .made file, a text's an .entry). */
+	if (rc == 0) {
+		want = e->state == JOURNAL_CREATED ? journal_made_file(e->collection, e->name)
+						   : journal_file(e->collection, e->name);
+		if (!want || strcmp(want, name) != 0) {
+			journal_entry_clear(e);
+			rc = -EBADMSG;
+		}
 	}
 	if (rc == -EBADMSG)
 		set_aside(j, name, "not a whole journal entry of this version");
@@ -395,7 +438,7 @@ int journal_load(struct journal *j,
 			(void)unlinkat(dirfd(d), de->d_name, 0);
 			continue;
 		}
-		if (!ends_with(de->d_name, SUFFIX))
+		if (!ends_with(de->d_name, SUFFIX) && !ends_with(de->d_name, MADE_SUFFIX))
 			continue;
 		if (n == cap) {
 			cap = cap ? cap * 2 : 16;
@@ -410,14 +453,21 @@ int journal_load(struct journal *j,
 	closedir(d);
 	if (n > 1)
 		qsort(names, n, sizeof(*names), cmp_str);
-	for (size_t i = 0; i < n; i++) {
-		struct journal_entry e;
-		if (load_one(j, names[i], &e) == 0) {
-			fn(ud, &e, names[i]);
-			journal_entry_clear(&e);
-			count++;
+	/* The names POSTs made records of first: an entry of the same name
+	 * (the POST's own, whose removal a kill cut short) finds it taken. */
+	for (int pass = 0; pass < 2; pass++) {
+		for (size_t i = 0; i < n; i++) {
+			struct journal_entry e;
+			if (!names[i] || ends_with(names[i], MADE_SUFFIX) != (pass == 0))
+				continue;
+			if (load_one(j, names[i], &e) == 0) {
+				fn(ud, &e, names[i]);
+				journal_entry_clear(&e);
+				count++;
+			}
+			free(names[i]);
+			names[i] = NULL;
 		}
-		free(names[i]);
 	}
 	free(names);
 	return count;

@@ -3,13 +3,16 @@
  * ns/save.c keeps here every text the service does not have and that
  * close(), fsync() or rename() has already answered for: a refused save, a
  * new file not yet accepted (a template waiting for its edit), a POST whose
- * answer was lost, and a POST about to leave (written before it does).  The
+ * answer was lost, and a POST about to leave (written before it does); and,
+ * once a POST's record is known, that the new file's name is that record
+ * now, so that the name is never posted again by a later mount.  The
  * next mount of the same account reads them back (save_journal_open), so
  * they survive kill -9, unmount and reboot (docs/SEMANTICS.md, "Unsaved text
  * survives").
  *
  * One file per text in <account dir>/state/journal/, named after the file it
- * holds ("clients=1.json.entry"), written whole or not at all with
+ * holds ("clients=1.json.entry"; a created name's is "clients=new.json.made",
+ * read before the texts), written whole or not at all with
  * base/diskfile (kind "journal", JOURNAL_VERSION; 0600, the directory 0700).
  * Its payload is one line of JSON (the entry's fields), a newline, then the
  * text's bytes as they are.  A file that is not one whole entry of this
@@ -33,8 +36,9 @@
 struct wb_pending;
 
 #define JOURNAL_KIND "journal"
-/* The payload's format: bumped on any change of it (an older file is then
- * set aside, never misread). */
+/* The payload's format: bumped on any change an older reader could misread
+ * (an older file is then set aside, never misread).  A new state is not one:
+ * an older reader sets an entry of a state it does not know aside. */
 #define JOURNAL_VERSION 1
 
 /* What an entry's text is waiting for. */
@@ -43,6 +47,8 @@ enum journal_state {
 	JOURNAL_UNANSWERED, /* its POST got no answer: pending says what to look for */
 	JOURNAL_WAITING,    /* a template as it is: kept, not sent, until edited */
 	JOURNAL_POSTING,    /* its POST was about to leave (and may have): as UNANSWERED */
+	JOURNAL_CREATED,    /* its POST made record made_id of made_in: the name leads
+			     * there until the mount ends cleanly (text: what was posted) */
 	JOURNAL_NSTATES
 };
 
@@ -62,6 +68,10 @@ struct journal_entry {
 	/* UNANSWERED and POSTING (required), WAITING (may carry one): the POST whose
 	 * answer was lost, as feat/writeback.h reads it back; NULL otherwise. */
 	struct wb_pending *pending;
+	/* CREATED (required, and only there): the record the new file became,
+	 * record made_id of the collection named made_in. */
+	char *made_in;
+	char *made_id;
 	char *text;         /* the user's bytes (NUL-terminated after len when decoded) */
 	size_t len;
 };
@@ -71,6 +81,9 @@ void journal_entry_clear(struct journal_entry *e);
 /* The entry's file name in the journal directory (malloc'd), or NULL when
  * @collection or @name cannot be one (or on ENOMEM). */
 char *journal_file(const char *collection, const char *name);
+/* The same for a CREATED entry, which holds no text of the user's: a file of
+ * its own beside the name's text entry, "clients=new.json.made". */
+char *journal_made_file(const char *collection, const char *name);
 
 /* The payload of @e (malloc'd in *@out, *@len bytes).  0 or -errno. */
 int journal_encode(const struct journal_entry *e, char **out, size_t *len);
@@ -86,7 +99,8 @@ int journal_open(struct journal **out, const char *dir);
 void journal_free(struct journal *j);
 const char *journal_dir(const struct journal *j);
 
-/* Writes @e as its file (journal_file), replacing what it held.  0 or -errno:
+/* Writes @e as its file (journal_file, journal_made_file for a CREATED
+ * one), replacing what it held.  0 or -errno:
  * the old content, if any, stays. */
 int journal_put(struct journal *j, const struct journal_entry *e);
 /* The same for a payload journal_encode made, as file @file. */
@@ -95,9 +109,9 @@ int journal_write(struct journal *j, const char *file, const void *data, size_t 
  * never there), else -errno. */
 int journal_drop(struct journal *j, const char *file);
 
-/* Calls @fn for every whole entry in the directory, with its file name, in
- * the order of the names; sets aside what is not whole and removes torn
- * temporary files (see above).  The number of entries passed, or -errno when
+/* Calls @fn for every whole entry in the directory, with its file name: the
+ * created names first, then the texts, each in the order of the names; sets
+ * aside what is not whole and removes torn temporary files (see above).  The number of entries passed, or -errno when
  * the directory cannot be read. */
 int journal_load(struct journal *j,
 		 void (*fn)(void *ud, struct journal_entry *e, const char *file), void *ud);

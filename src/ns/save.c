@@ -91,6 +91,12 @@ struct save {
 	 * keep(). */
 	char **orphans;
 	size_t norphans;
+	/* The journal's created names (journal_made_file) this mount keeps: the
+	 * names its POSTs (or a mount killed before it) made records of.  They go
+	 * at rm of the name and when the mount ends cleanly (save_end).
+	 * Protected by jlock. */
+	char **made;
+	size_t nmade;
 	/* Bytes reserved by every text: atomic, since a text is freed with the
 	 * inode table's lock held (save_text_free), where ours may not be taken. */
 	_Atomic size_t texts_total;
@@ -162,6 +168,9 @@ void save_free(struct save *s)
 	for (size_t i = 0; i < s->norphans; i++)
 		free(s->orphans[i]);
 	free(s->orphans);
+	for (size_t i = 0; i < s->nmade; i++)
+		free(s->made[i]);
+	free(s->made);
 	journal_free(s->journal);
 	free(s);
 }
@@ -623,6 +632,147 @@ static int posting(void *ud, const struct wb_pending *p)
 	return rc;
 }
 
+/* With s->jlock held: the index of created name @file in s->made, or -1. */
+static ssize_t made_find(struct save *s, const char *file)
+{
+	for (size_t i = 0; i < s->nmade; i++)
+		if (!strcmp(s->made[i], file))
+			return (ssize_t)i;
+	return -1;
+}
+
+/* With s->jlock held: keeps @file (taken) in s->made; freed on ENOMEM. */
+static void made_keep(struct save *s, char *file)
+{
+	char **more;
+	if (made_find(s, file) >= 0 ||
+	    !(more = realloc(s->made, (s->nmade + 1) * sizeof(*s->made)))) {
+		free(file);
+		return;
+	}
+	s->made = more;
+	s->made[s->nmade++] = file;
+}
+
+/* wb_post_hook's created: the moment the service's answer names the record
+ * a new file's POST made (or the listing shows the one a lost POST made), the
+ * journal keeps that the file's name is that record now, before anything
+ * else: a daemon killed before close() returns (or right after) brings the
+ * name back, leading to the record, and the same `cp` again is a save of
+ * that record, never a second POST.  The posting entry goes with the keep()
+ * of the outcome; a kill before it leaves both, and the created name wins
+ * (restore). */
+static void created(void *ud, const struct schema_collection *in, const char *id)
+{
+	struct posting *po = ud;
+	struct save *s = po->s;
+	struct node *n = po->n;
+	char *file = journal_made_file(n->c->name, po->lname), *own = NULL, *stem = NULL;
+	mode_t mode = 0600;
+	struct timespec mt = {0};
+	if (!file)
+		return;
+	/* Named as the record itself is (a new file 7.json that became record
+	 * 7): the record's own name leads there anyway. */
+	if ((stem = names_encode(id)) && asprintf(&own, "%s.json", stem) >= 0 && in == n->c &&
+	    !strcmp(own, po->lname)) {
+		free(file);
+		free(own);
+		free(stem);
+		return;
+	}
+	free(own);
+	free(stem);
+	inode_times(s->inodes, n, &mode, &mt);
+	struct journal_entry e = {
+		.collection = (char *)n->c->name,
+		.name = (char *)po->lname,
+		.state = JOURNAL_CREATED,
+		.mode = mode & 07777,
+		.mtime = mt.tv_sec,
+		.mtime_ns = mt.tv_nsec,
+		.made_in = (char *)in->name,
+		.made_id = (char *)id,
+		.text = (char *)po->text,
+		.len = po->len,
+	};
+	pthread_mutex_lock(&s->jlock);
+	int rc = journal_put(s->journal, &e);
+	if (rc == 0) {
+		made_keep(s, file);
+		file = NULL;
+	}
+	pthread_mutex_unlock(&s->jlock);
+	if (rc < 0) {
+		char what[600];
+		snprintf(what, sizeof(what), "%s/%s", n->c->name, po->lname);
+		log_msg(LOG_ERR, "journal: %s became %s/%s, which could not be journaled (%s): "
+			"after a kill now, saving it again would post it again", what, in->name, id,
+			log_strerror(-rc));
+	}
+	free(file);
+}
+
+/* rm of the name @name of @c: a created name's entry goes (the name is free
+ * for a new file). */
+static void unmade(struct save *s, const struct schema_collection *c, const char *name)
+{
+	char *file = s->journal ? journal_made_file(c->name, name) : NULL;
+	if (!file)
+		return;
+	pthread_mutex_lock(&s->jlock);
+	ssize_t i = made_find(s, file);
+	if (i >= 0) {
+		int rc = journal_drop(s->journal, file);
+		if (rc < 0)
+			log_msg(LOG_ERR, "journal: %s could not be removed (%s): %s/%s leads to its "
+				"record again at the next mount", file, log_strerror(-rc), c->name,
+				name);
+		free(s->made[i]);
+		s->made[i] = s->made[--s->nmade];
+	}
+	pthread_mutex_unlock(&s->jlock);
+	free(file);
+}
+
+void save_end(struct save *s)
+{
+	if (!s || !s->journal)
+		return;
+	pthread_mutex_lock(&s->jlock);
+	for (size_t i = 0; i < s->nmade; i++) {
+		if (journal_drop(s->journal, s->made[i]) < 0)
+			log_msg(LOG_ERR, "journal: %s could not be removed: its name leads to its "
+				"record again at the next mount", s->made[i]);
+		free(s->made[i]);
+	}
+	s->nmade = 0;
+	pthread_mutex_unlock(&s->jlock);
+}
+
+/* restore() of a created name (@e, in file @file): @e->name in its collection
+ * leads to the record its POST made again.  0 or -errno. */
+static int restore_made(struct save *s, const struct schema_collection *c,
+			struct journal_entry *e, const char *file)
+{
+	const struct schema_collection *in = schema_find(e->made_in);
+	fuse_ino_t dir = inode_coll_ino(c);
+	if (!in || in->single || dir_new_kind(c, e->name) != N_NEW)
+		return -EINVAL;
+	if (inode_local(s->inodes, dir, e->name, NULL, NULL))
+		return -EEXIST;
+	struct node *r = inode_record(s->inodes, in, N_JSON, e->made_id);
+	int rc = r ? inode_local_add(s->inodes, dir, e->name, r, LE_HIDDEN, 0) : -ENOMEM;
+	char *copy = rc == 0 ? strdup(file) : NULL;
+	if (copy)
+		made_keep(s, copy); /* (s->jlock is held: save_journal_open) */
+	if (rc == 0)
+		log_msg(LOG_INFO, "%s/%s: its POST made %s/%s before the daemon stopped: the name "
+			"leads to that record, and saving it again saves that record", c->name,
+			e->name, in->name, e->made_id);
+	return rc;
+}
+
 /* What the journal said in an entry that got no answer (it was restored). */
 #define POSTING_ERROR "the daemon stopped while this file's POST was out, so the service may " \
 		      "have made the record: saving again checks for it first"
@@ -638,6 +788,21 @@ static void restore(void *ud, struct journal_entry *e, const char *file)
 	snprintf(what, sizeof(what), "%s/%s", e->collection, e->name);
 	if (!c || c->single)
 		goto out;
+	if (e->state == JOURNAL_CREATED) {
+		rc = restore_made(s, c, e, file);
+		goto out;
+	}
+	char *made_file = e->id ? NULL : journal_made_file(c->name, e->name);
+	bool name_made = made_file && made_find(s, made_file) >= 0;
+	free(made_file);
+	if (name_made && (e->state == JOURNAL_POSTING || e->state == JOURNAL_UNANSWERED)) {
+		/* The POST it waited for made the record the name leads to now
+		 * (restore_made): the daemon stopped before this entry went. */
+		rc = journal_drop(s->journal, file);
+		log_msg(LOG_INFO, "journal: %s: its POST made a record (above): its entry %s", what,
+			rc == 0 ? "goes" : "stays");
+		return;
+	}
 	if (e->id) {
 		/* A record's refused text: the record's node holds it, whatever
 		 * the service holds now (docs/SEMANTICS.md says what a save then
@@ -773,24 +938,18 @@ static int send_text(struct save *s, struct node *n, const char *text, size_t le
 	if (!(x->c->methods & SCHEMA_M_POST))
 		return wb_act(s->wb, x->c, x->id, text, len, msg, msglen);
 	struct posting po = {.s = s, .n = n, .lname = x->lname, .text = text, .len = len};
-	struct wb_post_hook hook = {.fn = posting, .ud = &po};
+	struct wb_post_hook hook = {.fn = posting, .created = created, .ud = &po};
 	return wb_create(s->wb, x->c, text, len, &x->pending, &x->new_id, &x->in, msg, msglen,
 			 s->journal && x->lname ? &hook : NULL);
 }
 
-/* With s->lock held: new file @n is the record a POST made (or, without its
- * id, a scratch file), and the kernel is told. */
+/* With s->lock held: new file @n is the record a POST made (x->new_id: a
+ * POST that names no record is not taken, wb_create), and the kernel is told. */
 static void made(struct save *s, struct node *n, struct sent *x, struct save_effects *fx)
 {
 	fuse_ino_t dir = inode_coll_ino(x->c);
-	if (x->new_id) {
-		events_change(s->events, "created %s/%s from %s", x->in->name, x->new_id, x->what);
-		inode_make_record(s->inodes, n, x->in, x->new_id);
-	} else {
-		events_change(s->events, "created a record in %s from %s (the service did not "
-			      "say its id)", x->in->name, x->what);
-		inode_set_kind(s->inodes, n, N_SCRATCH);
-	}
+	events_change(s->events, "created %s/%s from %s", x->in->name, x->new_id, x->what);
+	inode_make_record(s->inodes, n, x->in, x->new_id);
 	/* The name the user wrote stays usable, but the record is listed under
 	 * its id from now on. */
 	if (x->lname)
@@ -829,7 +988,7 @@ static void taken(struct save *s, struct node *n, struct sent *x, bool same,
 			effect_now(fx, inode_coll_ino(on));
 		if (x->c->changes_too)
 			effect_now(fx, inode_coll_ino(schema_find(x->c->changes_too)));
-	} else {
+	} else if (x->new_id) {
 		made(s, n, x, fx);
 	}
 	struct text *t = n->text;
@@ -1128,6 +1287,8 @@ int save_unlink(struct save *s, struct node *dir, const char *name, pid_t pid,
 	 * the new file's: the record's entry stays.) */
 	if (ln && ln->kind == N_NEW)
 		unkeep(s, dir->c, name, ln);
+	else if (ln)
+		unmade(s, dir->c, name); /* a created record's name: free for a new file */
 	if (inode_local_del(s->inodes, dir->ino, name))
 		return 0; /* a local file: nothing reaches the API */
 	char *id = dir_listed_record(s->cache, dir->c, name, &kind, &err, NULL);

@@ -81,6 +81,10 @@ int save_new(struct save **out, const struct save_config *cfg);
  * serves; without it (-o nodiskcache) nothing is journaled.  The number of
  * whole entries read, or -errno (then nothing is journaled). */
 int save_journal_open(struct save *s, const char *dir);
+/* The mount ends cleanly (FUSE's destroy): the names its new files were
+ * created under stop leading to their records, in the journal too (a kill
+ * keeps them for the next mount: ns/journal.h). */
+void save_end(struct save *s);
 /* After inodes_free: the nodes' texts count their bytes in @s. */
 void save_free(struct save *s);
 /* Frees a node's text: inodes_new's hook. */

@@ -99,8 +99,8 @@ POST /_fake/inject takes one object; every key is optional:
     "ratelimit_remaining": N   set the hourly budget left (the window restarts)
     "<kind>": {"count": 1, "path_prefix": "", ...}
 A fault acts on the next `count` API requests whose path (query included, e.g.
-"/api/v1/invoices_pdf/") starts with `path_prefix`; it is used up only by requests it
-acts on.  One fault per kind is pending (a new one replaces it); kinds are independent, so
+"/api/v1/invoices_pdf/") starts with `path_prefix` (and, with "method": "POST", of that
+method only); it is used up only by requests it acts on.  One fault per kind is pending (a new one replaces it); kinds are independent, so
 several may be pending at once (see FAULT_KINDS for the order they act in).  Every request
 is logged (--log) whatever its fault, with the status sent; drop and cut log status 0.
 Each log line also holds the X-RateLimit-Remaining sent ("remaining", after this call).
@@ -126,7 +126,35 @@ POST and PUT lines also hold the request body as text ("body"; bodies up to 64 K
     "latin1":    the next `count` JSON responses carry U+0080..U+00FF as raw ISO-8859-1
                  bytes instead of \\u00XX (invalid UTF-8, as a server with a Latin-1
                  database connection sends); other characters stay \\u-escaped
-Of drop, cut, fail and malformed, the first pending for a path (in that order) acts.
+Of drop, cut, fail, malformed, redirect, trickle, stall_body and length, the first
+pending for a path (in that order) acts.
+
+A misbehaving upstream (a proxy, a maintenance page, a captive portal, a load balancer
+that gives up) is these faults with "after": whether the request is carried out first.
+"after": false answers (or fails) without touching the account; "after": true carries
+the request out (a POST makes its record) and only then gives the bad answer, so a
+client cannot tell from the answer whether the service acted.  Defaults: false for hang,
+drop, fail and redirect (as above), true for cut, trickle, stall_body and length, whose
+shaped answer is then the real one; with "after": false they shape the fault's own
+answer ("status", "body", "ctype").  Also:
+    "fail":       "ctype" (default "text/plain; charset=utf-8") sets its Content-Type:
+                  {"status": 200, "ctype": "text/html", "body": "<!DOCTYPE html>...",
+                  "after": true} is a maintenance page after the POST made its record
+    "hang":       "after": true: carried out, then no answer until then or a reset,
+                  then the real answer (a hang after acting)
+    "drop":       "after": true: carried out, then closed without an answer (a reset
+                  after sending)
+    "redirect":   {"status": 302, "location": "http://127.0.0.1:9/elsewhere"}  that
+                  redirect (a short HTML body) instead of the answer
+    "trickle":    {"bytes": 1, "ms": 200}  the status line and headers, then the body
+                  `bytes` at a time, each after `ms`: never silent for long, as slow as
+                  asked in total (the rest goes at once on /_fake/reset)
+    "stall_body": {"seconds": 30}  the status line and headers (full Content-Length),
+                  then nothing until then or /_fake/reset, then the body
+    "length":     {"announce": N}  a Content-Length of N (default: the body's length
+                  plus 100, at least 1), the body, then the connection closed: a body
+                  shorter than announced; a huge N is an absurd announced size
+The log says status 0 for an answer cut short (cut, length) as for drop.
 """
 
 import argparse
@@ -1917,8 +1945,8 @@ def id_candidates(raw):
 # Server
 # ---------------------------------------------------------------------------------------
 # Injectable faults: kind -> the stage of an API request where it acts.  A fault acts on
-# the next `count` requests whose path (query included) starts with `path_prefix`, and is
-# used up only where it acts.  One pending fault per kind (a new spec replaces it); kinds
+# the next `count` requests whose path (query included) starts with `path_prefix` (and
+# whose method is `method`, when given), and is used up only where it acts.  One pending fault per kind (a new spec replaces it); kinds
 # are independent, so several may be pending at once.  Stages, in request order:
 #   delay   first (after the global latency_ms)
 #   refuse  instead of spending a call: answered at once, the real budget untouched
@@ -1933,8 +1961,16 @@ FAULT_KINDS = {
     "cut": "answer",         # the real status line and headers, half the body, closed (status 0)
     "fail": "answer",        # {"status", "body", "headers"} instead of the real answer
     "malformed": "answer",   # a 200 with the real body cut in half, Content-Length consistent
+    "redirect": "answer",    # {"status", "location"}: a 3xx elsewhere instead of the answer
+    "trickle": "answer",     # {"bytes", "ms"}: the body a few bytes at a time
+    "stall_body": "answer",  # {"seconds"}: the headers, then nothing until then or a reset
+    "length": "answer",      # {"announce"}: a Content-Length bigger than the body, then closed
     "latin1": "encode",      # non-ASCII as raw ISO-8859-1 bytes, not \u escapes
 }
+
+# Whether a kind carries the request out before its answer when "after" is not given
+# (the top of this file): the bad answers that come with a real one.
+AFTER_BY_DEFAULT = {"cut", "trickle", "stall_body", "length"}
 
 
 ANSWER_FAULTS = tuple(k for k, stage in FAULT_KINDS.items() if stage == "answer")
@@ -1947,10 +1983,22 @@ class Fault:
         self.kind = kind
         self.count = int(spec.get("count", 1))
         self.prefix = str(spec.get("path_prefix", "") or "")
-        self.status = int(spec.get("status", WIRE["ratelimit_status"] if kind == "ratelimit" else 500))
+        self.method = spec.get("method")
+        if self.method is not None:
+            self.method = str(self.method).upper()
+        default_status = {"ratelimit": WIRE["ratelimit_status"], "redirect": 302}.get(kind, 500)
+        self.status = int(spec.get("status", default_status))
         self.body = str(spec.get("body", "Internal Server Error"))
+        self.ctype = str(spec.get("ctype", "text/plain; charset=utf-8"))
         self.seconds = float(spec.get("seconds", 30))
-        self.ms = float(spec.get("ms", 1000))
+        self.ms = float(spec.get("ms", 200 if kind == "trickle" else 1000))
+        self.after = bool(spec.get("after", kind in AFTER_BY_DEFAULT))
+        self.bytes = max(1, int(spec.get("bytes", 1)))
+        self.location = str(spec.get("location", "http://127.0.0.1:9/elsewhere"))
+        announce = spec.get("announce")
+        self.announce = None if announce is None else int(announce)
+        if self.announce is not None and self.announce < 0:
+            raise BadInput("fault '%s': announce must not be negative" % kind)
         ra = spec.get("retry_after")
         if isinstance(ra, (int, float)) and not isinstance(ra, bool) and ra == int(ra):
             ra = int(ra)
@@ -1961,14 +2009,25 @@ class Fault:
         self.headers = {str(k): str(v) for k, v in headers.items()}
         # A CR or LF would end the header block early: not a fault anyone asked for.
         if any(re.search(r"[\r\n:]", k) or re.search(r"[\r\n]", v) for k, v in self.headers.items()) \
-                or re.search(r"[\r\n]", self.retry_after or ""):
+                or re.search(r"[\r\n]", self.retry_after or "") \
+                or re.search(r"[\r\n]", self.ctype) or re.search(r"[\r\n]", self.location):
             raise BadInput("fault '%s': bad header" % kind)
 
     def describe(self):
         d = {"kind": self.kind, "count": self.count, "path_prefix": self.prefix,
              "status": self.status, "seconds": self.seconds}
-        if self.kind == "spike":
+        if self.method:
+            d["method"] = self.method
+        if self.kind in ("spike", "trickle"):
             d["ms"] = self.ms
+        if self.kind in ANSWER_FAULTS or self.kind == "hang":
+            d["after"] = self.after
+        if self.kind == "trickle":
+            d["bytes"] = self.bytes
+        if self.kind == "redirect":
+            d["location"] = self.location
+        if self.kind == "length" and self.announce is not None:
+            d["announce"] = self.announce
         if self.headers:
             d["headers"] = self.headers
         if self.retry_after is not None:
@@ -2024,11 +2083,11 @@ class FakeAPI:
                 self.remaining = max(0, int(spec["ratelimit_remaining"]))
                 self.window_start = time.monotonic()
 
-    def take_fault(self, kinds, path):
+    def take_fault(self, kinds, path, method):
         with self.lock:
             for kind in kinds:
                 f = self.faults.get(kind)
-                if f and f.count > 0 and path.startswith(f.prefix):
+                if f and f.count > 0 and path.startswith(f.prefix) and f.method in (None, method):
                     f.count -= 1
                     if f.count <= 0:
                         del self.faults[kind]
@@ -2261,19 +2320,37 @@ class Handler(BaseHTTPRequestHandler):
         return self.rfile.read(n) if n > 0 else b""
 
     def send(self, method, resp, remaining=None):
+        # How an answer fault shapes the bytes (Handler.api): trickle, stall_body, length.
+        shape, self.shape = getattr(self, "shape", None), None
+        announced = len(resp.body)
+        if shape and shape.kind == "length":
+            announced = shape.announce if shape.announce is not None else len(resp.body) + 100
+            announced = max(announced, 1)
         self.send_response(resp.status)
         self.send_header("Content-Type", resp.ctype)
-        self.send_header("Content-Length", str(len(resp.body)))
+        self.send_header("Content-Length", str(announced))
         # A fault's own X-RateLimit-Remaining replaces the real one.
         if remaining is not None and "x-ratelimit-remaining" not in {k.lower() for k in resp.headers}:
             self.send_header("X-RateLimit-Remaining", str(remaining))
         for k, v in resp.headers.items():
             self.send_header(k, v)
         self.end_headers()
-        if method != "HEAD":
-            self.wfile.write(resp.body[:len(resp.body) // 2] if resp.cut else resp.body)
+        release = self.server.app.release
+        if shape and shape.kind == "stall_body":
+            self.wfile.flush()
+            release.wait(shape.seconds)
+        body = resp.body[:len(resp.body) // 2] if resp.cut else resp.body
+        if method != "HEAD" and shape and shape.kind == "trickle":
+            self.wfile.flush()
+            for i in range(0, len(body), shape.bytes):
+                if not release.is_set():
+                    release.wait(shape.ms / 1000.0)
+                self.wfile.write(body[i:i + shape.bytes])
+                self.wfile.flush()
+        elif method != "HEAD":
+            self.wfile.write(body)
         self.wfile.flush()
-        if resp.cut:
+        if resp.cut or (shape and shape.kind == "length"):
             self.hangup()
 
     def hangup(self):
@@ -2322,16 +2399,17 @@ class Handler(BaseHTTPRequestHandler):
             return
 
         # --- API request ---
+        self.shape = None  # set by api(): how send() shapes the answer
         latency = app.latency
         if latency > 0:
             time.sleep(latency / 1000.0)
-        spike = app.take_fault(("spike",), self.path)
+        spike = app.take_fault(("spike",), self.path, method)
         if spike:
             time.sleep(spike.ms / 1000.0)
         status, nbytes = 0, 0
         logged = False
         try:
-            refused = app.take_fault(("ratelimit",), self.path)
+            refused = app.take_fault(("ratelimit",), self.path, method)
             if refused:
                 app.count_request()
                 resp, remaining = ratelimited(refused.status, refused.retry_after), 0
@@ -2339,10 +2417,12 @@ class Handler(BaseHTTPRequestHandler):
             else:
                 ok, remaining = app.spend()
                 resp = self.api(method, path, query, body, app) if ok else ratelimited()
-            if resp.ctype == "application/json" and not resp.drop and app.take_fault(("latin1",), self.path):
+            if resp.ctype == "application/json" and not resp.drop and app.take_fault(("latin1",), self.path, method):
                 resp.body = latin1_json(resp.body)
             if resp.cut:
                 nbytes = len(resp.body) // 2
+            elif self.shape and self.shape.kind == "length":
+                nbytes = len(resp.body)  # all it sends, short of what it announces
             elif not resp.drop:
                 status, nbytes = resp.status, len(resp.body)
             # Log before answering: a client that got its answer must find the
@@ -2368,16 +2448,32 @@ class Handler(BaseHTTPRequestHandler):
                                                 "req_bytes": len(body)}))
 
     def api(self, method, path, query, body, app):
-        hang = app.take_fault(("hang",), self.path)
-        if hang:
+        hang = app.take_fault(("hang",), self.path, method)
+        if hang and not hang.after:
             app.release.wait(hang.seconds)
-        f = app.take_fault(ANSWER_FAULTS, self.path)
-        if f and f.kind == "drop":
+        f = app.take_fault(ANSWER_FAULTS, self.path, method)
+        # Carried out first: no fault, or one that comes after acting (the top of this
+        # file); malformed answers a GET's real body, anything else not at all.
+        real = None
+        if f is None or f.after or f.kind == "malformed":
+            real = self.answer(method, path, query, body, app,
+                               malformed=bool(f and f.kind == "malformed"))
+        if hang and hang.after:
+            app.release.wait(hang.seconds)
+        if f is None or f.kind == "malformed":
+            return real
+        if f.kind == "drop":
             return Response(0, drop=True)
-        if f and f.kind == "fail":
-            return text(f.status, f.body, headers=dict(f.headers))
-        resp = self.answer(method, path, query, body, app, malformed=bool(f and f.kind == "malformed"))
-        resp.cut = bool(f and f.kind == "cut")
+        if f.kind == "fail":
+            return Response(f.status, f.body, f.ctype, headers=dict(f.headers))
+        if f.kind == "redirect":
+            page = '<html><body><a href="%s">moved</a></body></html>' % f.location
+            return Response(f.status, page, "text/html", headers=dict(f.headers, Location=f.location))
+        resp = real if f.after else Response(f.status, f.body, f.ctype, headers=dict(f.headers))
+        if f.kind == "cut":
+            resp.cut = True
+        else:
+            self.shape = f  # trickle, stall_body, length: send() shapes the bytes
         return resp
 
     def answer(self, method, path, query, body, app, malformed=False):

@@ -1183,6 +1183,123 @@ def test_fault_cut(fresh, tmp_path):
         (200, len(whole)), (0, len(whole) // 2), (0, len(pdf) // 2), (0, 1), (200, len(whole))]
 
 
+def products_named(f, name):
+    return [p for p in f.state("products") if p["name"] == name]
+
+
+@pytest.mark.parametrize("after", [False, True])
+def test_fault_after_acting_or_not(fresh, tmp_path, after):
+    """"after": the request carried out (the POST makes its record) before the bad
+    answer, or not at all; the answer is the same either way."""
+    log = tmp_path / "req.log"
+    f = fresh("--log", str(log))
+    page = "<!DOCTYPE html>\n<html><body>Onderhoud</body></html>"
+    f.control("inject", {"fail": {"status": 200, "ctype": "text/html", "body": page,
+                                  "after": after, "path_prefix": "/api/v1/products"}})
+    st, h, b = f.api("POST", "products", {"code": "H", "name": "Html", "price": 1})
+    assert (st, h["content-type"], b.decode()) == (200, "text/html", page)
+    assert len(products_named(f, "Html")) == (1 if after else 0)
+    f.control("inject", {"fail": {"status": 502, "body": "Bad Gateway", "after": after}})
+    assert f.api("POST", "products", {"code": "G", "name": "Gateway", "price": 1})[:3:2] == \
+        (502, b"Bad Gateway")
+    assert len(products_named(f, "Gateway")) == (1 if after else 0)
+    f.control("inject", {"drop": {"after": after}})
+    with pytest.raises((http.client.RemoteDisconnected, ConnectionResetError, http.client.BadStatusLine)):
+        f.api("POST", "products", {"code": "D", "name": "Dropped", "price": 1})
+    assert len(products_named(f, "Dropped")) == (1 if after else 0)
+    f.control("inject", {"hang": {"seconds": 0.5, "after": after}})
+    assert f.api("POST", "products", {"code": "W", "name": "Waited", "price": 1})[0] == 201
+    assert len(products_named(f, "Waited")) == 1
+    recs = log_lines(log, 4)
+    assert [(r["method"], r["status"]) for r in recs] == [
+        ("POST", 200), ("POST", 502), ("POST", 0), ("POST", 201)]
+
+
+def test_fault_of_one_method(fresh):
+    f = fresh()
+    f.control("inject", {"fail": {"status": 503, "method": "post", "path_prefix": "/api/v1/products"}})
+    assert f.api("GET", "products")[0] == 200  # not a POST: left pending
+    assert f.api("POST", "products", {"code": "M", "name": "Method", "price": 1})[0] == 503
+    assert f.api("POST", "products", {"code": "M", "name": "Method", "price": 1})[0] == 201
+
+
+def test_fault_hang_after_acting_is_carried_out_while_it_hangs(fresh):
+    f = fresh()
+    f.control("inject", {"hang": {"seconds": 20, "after": True, "path_prefix": "/api/v1/products"}})
+    got = {}
+    th = threading.Thread(target=lambda: got.update(
+        st=f.api("POST", "products", {"code": "H", "name": "Hung", "price": 1})[0]))
+    th.start()
+    deadline = time.monotonic() + 5
+    while not products_named(f, "Hung") and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert products_named(f, "Hung") and th.is_alive()  # made, not answered
+    f.control("reset")
+    th.join(5)
+    assert got["st"] == 201
+
+
+def test_fault_redirect(fresh):
+    f = fresh()
+    f.control("inject", {"redirect": {"status": 303, "location": "http://127.0.0.1:9/x",
+                                      "after": True, "path_prefix": "/api/v1/products"}})
+    st, h, b = f.api("POST", "products", {"code": "R", "name": "Redirected", "price": 1})
+    assert (st, h["location"], h["content-type"]) == (303, "http://127.0.0.1:9/x", "text/html")
+    assert b"moved" in b and len(products_named(f, "Redirected")) == 1
+    f.control("inject", {"redirect": {}})  # 302 elsewhere, before acting
+    st, h, _ = f.api("GET", "clients")
+    assert (st, h["location"]) == (302, "http://127.0.0.1:9/elsewhere")
+
+
+def test_fault_trickle_and_stall_body(fresh):
+    f = fresh()
+    whole = f.api("GET", "taxes")[2]
+    f.control("inject", {"trickle": {"bytes": 2, "ms": 30, "path_prefix": "/api/v1/taxes"}})
+    s = socket.create_connection(("127.0.0.1", f.port), timeout=10)
+    s.sendall(("GET /api/v1/taxes HTTP/1.1\r\nHost: x\r\nAuthorization: %s\r\n\r\n"
+               % f.auth()).encode())
+    got, reads, t0 = b"", 0, time.monotonic()
+    while not got.endswith(whole):
+        chunk = s.recv(65536)
+        assert chunk
+        got += chunk
+        reads += 1
+    s.close()
+    head, _, body = got.partition(b"\r\n\r\n")
+    assert body == whole and int(dict(
+        (k.lower(), v.strip()) for k, _, v in (x.partition(":") for x in head.decode().split("\r\n")[1:])
+    )["content-length"]) == len(whole)
+    assert reads > len(whole) // 4  # it came in small pieces
+    assert time.monotonic() - t0 >= (len(whole) // 2 - 1) * 0.03
+    # the headers, then nothing until the reset
+    f.control("inject", {"stall_body": {"seconds": 20}})
+    conn = http.client.HTTPConnection("127.0.0.1", f.port, timeout=0.5)
+    conn.request("GET", "/api/v1/taxes", headers={"Authorization": f.auth()})
+    r = conn.getresponse()
+    assert r.status == 200 and int(r.getheader("Content-Length")) == len(whole)
+    with pytest.raises(TimeoutError):
+        r.read()
+    conn.close()
+    f.control("reset")
+    assert f.api("GET", "taxes")[2] == whole
+
+
+def test_fault_length(fresh, tmp_path):
+    log = tmp_path / "req.log"
+    f = fresh("--log", str(log))
+    f.control("inject", {"length": {"path_prefix": "/api/v1/products"}})
+    line, h, posted = read_cut(f, "POST", "products", {"code": "L", "name": "Lied", "price": 1})
+    assert line.startswith("HTTP/1.1 201") and int(h["content-length"]) == len(posted) + 100
+    assert len(products_named(f, "Lied")) == 1  # carried out
+    f.control("inject", {"length": {"announce": 1 << 40, "status": 200, "body": "[]",
+                                    "after": False}})
+    line, h, body = read_cut(f, "GET", "clients")
+    assert (line, h["content-length"], body) == ("HTTP/1.1 200 OK", str(1 << 40), b"[]")
+    recs = log_lines(log, 2)
+    assert [(r["status"], r["bytes"]) for r in recs] == [(0, len(posted)), (0, 2)]
+    assert f.raw("POST", "/_fake/inject", {"length": {"announce": -1}}, auth=False)[0] == 400
+
+
 def test_fault_spike(fresh):
     f = fresh()
     f.control("inject", {"spike": {"count": 2, "ms": 500, "path_prefix": "/api/v1/invoices"}})

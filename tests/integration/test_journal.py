@@ -291,6 +291,65 @@ def test_a_post_in_flight_when_the_daemon_is_killed_is_never_sent_twice(acct, da
     assert entries(daemon.cache) == []
 
 
+@pytest.mark.parametrize("when", ["held-before-acting", "held-after-acting",
+                                  "headers-then-nothing", "answered"])
+def test_kill_9_at_any_moment_of_a_post_never_posts_it_twice(acct, daemon, when):
+    """kill -9 with the POST's answer held before or after the service acted, after its
+    201's headers, or just after close() returned; then the same `cp` again on the next
+    mount: one record, never a second POST.  Once the answer names the record, the
+    journal keeps that the name is that record (products=<name>.made) before anything
+    else, so the name comes back leading to it; before that, the POST's own entry
+    brings the file back unanswered, and the save looks for the record first."""
+    m = daemon.mount()
+    os.listdir(m.path("products"))
+    path = m.path("products", "taart.json")
+    body = json.dumps({"code": "TAART", "name": "Taart", "price": 9}, indent=2) + "\n"
+    before = len(acct.state("products"))
+    fault = {"held-before-acting": {"hang": {"seconds": 60}},
+             "held-after-acting": {"hang": {"seconds": 60, "after": True}},
+             "headers-then-nothing": {"stall_body": {"seconds": 60}},
+             "answered": {}}[when]
+    for kind, spec in fault.items():
+        acct.inject(**{kind: dict(spec, method="POST", path_prefix="/api/v1/products")})
+    sent = acct.status()["requests"]
+    if when == "answered":
+        assert save(path, body) == 0
+        assert "created products/" in m.stderr()
+    else:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o600)
+        os.write(fd, body.encode())
+        closed = []
+        closer = threading.Thread(target=lambda: closed.append(_errno_of(lambda: os.close(fd))))
+        closer.start()
+        wait_for(lambda: acct.status()["requests"] > sent, "the POST in flight")
+        if when != "held-before-acting":
+            wait_for(lambda: len(acct.state("products")) == before + 1, "the service acted")
+    mnt = daemon.end("kill")
+    if when != "answered":
+        closer.join(60)
+        assert closed and closed[0] != 0
+    acct.reset()  # a held POST is carried out (or answered) now
+    wait_for(lambda: len(acct.state("products")) == before + 1, "the record made")
+    wait_for(lambda: len(posts(acct)) == 1, "the POST logged")
+
+    m = daemon.mount(mnt)
+    path = m.path("products", "taart.json")
+    assert save(path, body) == 0  # `cp` again
+    assert len(posts(acct)) == 1
+    assert codes(acct).count("TAART") == 1
+    [rec] = [r for r in acct.state("products") if r["code"] == "TAART"]
+    assert json.loads(read(path))["id"] == int(rec["id"])  # the name leads to the record
+    assert entries(daemon.cache) == []
+    # killed again and mounted again: still that record's name
+    m = daemon.mount(daemon.end("kill"))
+    assert save(m.path("products", "taart.json"), body) == 0
+    assert len(posts(acct)) == 1 and codes(acct).count("TAART") == 1
+    # a clean unmount forgets it: the next mount has no such name
+    m = daemon.mount(daemon.end("unmount"))
+    assert not os.path.exists(m.path("products", "taart.json"))
+    assert [f for f in os.listdir(journal_dir(daemon.cache)) if f.endswith(".made")] == []
+
+
 def codes(fake):
     recs = fake.state("products")
     return [r["code"] for r in (recs.values() if isinstance(recs, dict) else recs)]

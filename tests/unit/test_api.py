@@ -4,11 +4,14 @@ Runs the already-built test_api binary named by FACTUURFS_TEST_API_BIN (see
 tests/unit/test_api.c for its arguments and output); builds nothing.
 """
 import base64
+import email.utils
 import gzip
 import json
 import os
+import re
 import socket
 import subprocess
+import tempfile
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -107,6 +110,45 @@ class Handler(BaseHTTPRequestHandler):
         elif name == "dropper":
             # Read the request, answer nothing, hang up: it may have been acted on.
             self.close_connection = True
+        elif name.startswith("rate-"):
+            # A spent budget, with a Retry-After of each form (or garbage).
+            when = {"rate-date": email.utils.formatdate(time.time() + 120, usegmt=True),
+                    "rate-past": email.utils.formatdate(time.time() - 3600, usegmt=True),
+                    "rate-year": "31536000", "rate-garbage": "soon, really",
+                    "rate-huge": "99999999999999999999999"}[name]
+            self._reply(429, "Too Many Requests", {"Retry-After": when}, "text/plain")
+        elif name == "liar":
+            # Announce 60 MiB (under the 64 MiB cap), send ten bytes, hang up.
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(60 << 20))
+            self.end_headers()
+            self.wfile.write(b'[{"id": 1}')
+            self.wfile.flush()
+            self.close_connection = True
+        elif name == "trickle":
+            # A byte every 0.2 s of a 200-byte body: never silent for long, slower
+            # than any timeout in total.
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", "200")
+            self.end_headers()
+            try:
+                for _ in range(200):
+                    self.wfile.write(b" ")
+                    self.wfile.flush()
+                    time.sleep(0.2)
+            except OSError:
+                pass
+            self.close_connection = True
+        elif name == "headers-then-nothing":
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.flush()
+            time.sleep(8)
+            self.close_connection = True
         elif name == "huge":
             # Announce more than the 64 MiB cap, send nothing, hang up.
             self.send_response(200)
@@ -138,7 +180,8 @@ def server():
 
 
 def run(url, method, path, body=None, user=USER, key=KEY, timeout_ms=None, repeat=None, debug=False,
-        call=False):
+        call=False, rusage=None):
+    """One run of the test binary; @rusage: a dict that gets its resource usage."""
     env = dict(os.environ)
     if call:
         env["FACTUURFS_TEST_CALL"] = "1"
@@ -148,7 +191,20 @@ def run(url, method, path, body=None, user=USER, key=KEY, timeout_ms=None, repea
     if debug:
         env["FACTUURFS_TEST_DEBUG"] = "1"
     args = [BIN, url, user, key, method, path] + ([body] if body is not None else [])
-    p = subprocess.run(args, env=env, capture_output=True, text=True, timeout=60)
+    if rusage is None:
+        p = subprocess.run(args, env=env, capture_output=True, text=True, timeout=60)
+    else:
+        # os.wait4 reaps it, to read its own peak memory (ru_maxrss, KiB); stderr
+        # goes to a file, so that reading stdout to its end cannot stall it.
+        with tempfile.TemporaryFile("w+") as errf:
+            proc = subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=errf, text=True)
+            out = proc.stdout.read()
+            proc.stdout.close()
+            _, status, ru = os.wait4(proc.pid, 0)
+            proc.returncode = os.waitstatus_to_exitcode(status)
+            errf.seek(0)
+            p = subprocess.CompletedProcess(args, proc.returncode, out, errf.read())
+        rusage["maxrss_kib"] = ru.ru_maxrss
     assert p.returncode == 0, p.stdout + p.stderr
     lines = p.stdout.split("\n")
     results, i = [], 0
@@ -303,6 +359,43 @@ def test_oversized_response_is_refused(server):
     (r,), _, _ = run(server.url, "GET", "huge")
     assert (r["rc"], r["status"], r["len"]) == (-27, 0, 0)  # -EFBIG
     assert r["error"]
+
+
+def test_a_lying_content_length_reserves_no_giant_buffer(server):
+    """60 MiB announced, ten bytes sent: no answer, and no 60 MiB taken for it (on
+    each of the GET's four tries)."""
+    ru = {}
+    (r,), stats, _ = run(server.url, "GET", "liar", rusage=ru)
+    assert r["rc"] < 0 and r["status"] == 0 and r["error"]
+    assert stats["requests"] == 4
+    assert ru["maxrss_kib"] < 40 << 10, ru  # well under the 60 MiB announced
+
+
+@pytest.mark.parametrize("path", ["trickle", "headers-then-nothing"])
+def test_a_slow_or_stalled_body_ends_at_the_deadline(server, path):
+    """A body that trickles (never silent for long, too slow in total) or stops after
+    the headers: the call ends at its deadline, not at curl's 30 s stall guard."""
+    t0 = time.monotonic()
+    (r,), stats, _ = run(server.url, "GET", path, timeout_ms=1500)
+    elapsed = time.monotonic() - t0
+    assert (r["rc"], r["status"]) == (-110, 0)  # -ETIMEDOUT
+    assert elapsed < 1.5 + 1.5
+    assert stats["failures"] >= 1
+
+
+@pytest.mark.parametrize("path,wait", [
+    ("rate-date", (110, 121)),     # an HTTP-date two minutes on
+    ("rate-year", (3600, 3600)),   # a year: an hour at most (api.c, API_RATELIMIT_WAIT_MAX)
+    ("rate-huge", (3600, 3600)),   # more digits than a long holds
+    ("rate-garbage", (60, 60)),    # unreadable: as without one
+    ("rate-past", (60, 60)),       # a date gone by: as without one
+])
+def test_retry_after_forms_and_cap(server, path, wait):
+    (a, b), stats, _ = run(server.url, "GET,GET", path, call=True)
+    assert (a["rc"], a["status"]) == (-11, 429)  # -EAGAIN
+    assert stats["health"] == 2 and len(server.requests) == 1  # API_RATELIMITED
+    m = re.match(r"not sent: the hourly API budget is spent; next try in (\d+) s", b["error"])
+    assert m and wait[0] <= int(m.group(1)) <= wait[1], b["error"]
 
 
 def test_silent_server_times_out():

@@ -504,6 +504,23 @@ static void test_retry_after(void)
 			  "Too Many Requests)"));
 	CHECK(fake_transport_calls(e.f, NULL, NULL) == 1);
 	env_fini(&e);
+
+	/* A year is an hour at most: the budget is whole again by then. */
+	env_init(&e, 0);
+	fake_transport_set(e.f, "GET", "x",
+			   &(struct fake_answer){.status = 429,
+						 .body = "Too Many Requests",
+						 .headers = "Retry-After: 31536000"});
+	CHECK(call(&e, "GET", "x", NULL, &a) == -EAGAIN);
+	st = stats_of(&e);
+	CHECK(st.health == API_RATELIMITED && near(st.next_try, 3600.0));
+	CHECK(call(&e, "GET", "x", NULL, &a) == -EAGAIN);
+	CHECK(starts_with(a.message, "not sent: the hourly API budget is spent; next try in 3600 s"));
+	e.clock.now += 3601;
+	fake_transport_set(e.f, "GET", "x", &(struct fake_answer){.status = 200, .body = "{}"});
+	CHECK(call(&e, "GET", "x", NULL, &a) == 0);
+	CHECK(stats_of(&e).health == API_UP);
+	env_fini(&e);
 }
 
 /* ---- the health breaker ---------------------------------------------------- */

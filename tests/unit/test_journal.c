@@ -272,6 +272,91 @@ static void put_raw(const char *name, const char *bytes, size_t len)
 	fclose(f);
 }
 
+/* A created name: its own kind of file, read before the texts, and only whole. */
+static void test_created(void)
+{
+	struct journal *j = NULL;
+	struct seen s = {0};
+	struct journal_entry made = {
+		.collection = "products", .name = "koek.json", .state = JOURNAL_CREATED,
+		.mode = 0600, .made_in = "products", .made_id = "285",
+		.text = "{\"code\": \"K\"}", .len = 13,
+	};
+	struct journal_entry text = {
+		.collection = "products", .name = "koek.json", .state = JOURNAL_POSTING,
+		.mode = 0600,
+		.pending = pending_of("{\"record\": {\"code\": \"K\"}, \"before\": null}"),
+		.text = "{\"code\": \"K\"}", .len = 13,
+	};
+	char *f = journal_made_file("products", "koek.json"), *data = NULL, *bad;
+	size_t len = 0, blen;
+	struct journal_entry e;
+
+	CHECK_STR(f, "products=koek.json.made");
+	free(f);
+	CHECK(journal_open(&j, at("")) == 0);
+	CHECK(journal_put(j, &text) == 0 && journal_put(j, &made) == 0);
+	CHECK(exists("products=koek.json.made") && exists("products=koek.json.entry"));
+	/* The .made first, though its name sorts after. */
+	CHECK(journal_load(j, collect, &s) == 2 && s.n == 2);
+	CHECK_STR(s.file[0], "products=koek.json.made");
+	CHECK(s.e[0].state == JOURNAL_CREATED && !s.e[0].pending && !s.e[0].id);
+	CHECK_STR(s.e[0].made_in, "products");
+	CHECK_STR(s.e[0].made_id, "285");
+	CHECK_STR(s.file[1], "products=koek.json.entry");
+	CHECK(s.e[1].state == JOURNAL_POSTING && !s.e[1].made_id);
+	seen_clear(&s);
+	/* A created entry under a text's name, a text's under a .made name: set aside. */
+	CHECK(journal_encode(&made, &data, &len) == 0);
+	CHECK(diskfile_write(at("products=x.json.entry"), JOURNAL_KIND, JOURNAL_VERSION, data,
+			     len) == 0);
+	bad = patched(data, len, "\"name\":\"koek.json\"", "\"name\":\"x.json\"", &blen);
+	CHECK(bad && diskfile_write(at("products=x.json.entry"), JOURNAL_KIND, JOURNAL_VERSION,
+				    bad, blen) == 0);
+	free(bad);
+	char *tdata = NULL;
+	size_t tlen = 0;
+	CHECK(journal_encode(&text, &tdata, &tlen) == 0);
+	CHECK(diskfile_write(at("products=koek.json.made"), JOURNAL_KIND, JOURNAL_VERSION, tdata,
+			     tlen) == 0);
+	CHECK(journal_load(j, collect, &s) == 1 && s.n == 1);
+	CHECK_STR(s.file[0], "products=koek.json.entry");
+	seen_clear(&s);
+	CHECK(exists("products=x.json.entry.bad") && exists("products=koek.json.made.bad"));
+	/* Fields that break its rules. */
+	static const char *const breaks[][2] = {
+		{"\"state\":\"created\"", "\"state\":\"refused\""},
+		{",\"made\":{\"collection\":\"products\",\"id\":\"285\"}", ""},
+		{"\"id\":\"285\"", "\"id\":\"\""},
+		{"\"id\":\"285\"", "\"id\":285"},
+		{"\"made\":{\"collection\":\"products\"", "\"made\":{\"collection\":\"../p\""},
+		{"{\"collection\"", "{\"id\":\"koek\",\"collection\""},
+	};
+	for (size_t i = 0; i < sizeof(breaks) / sizeof(breaks[0]); i++) {
+		bad = patched(data, len, breaks[i][0], breaks[i][1], &blen);
+		if (!CHECK(bad != NULL)) {
+			printf("  (no \"%s\" in %.*s)\n", breaks[i][0], (int)len, data);
+			continue;
+		}
+		if (!CHECK(journal_decode(bad, blen, &e) == -EBADMSG))
+			printf("  (taken with %s)\n", breaks[i][1]);
+		journal_entry_clear(&e);
+		free(bad);
+	}
+	/* A temporary of a .made write whose rename never came: removed. */
+	put_raw("products=y.json.made.tmp77", "x", 1);
+	CHECK(journal_load(j, collect, &s) == 1);
+	seen_clear(&s);
+	CHECK(!exists("products=y.json.made.tmp77"));
+	CHECK(journal_drop(j, "products=koek.json.entry") == 0);
+	CHECK(unlink(at("products=x.json.entry.bad")) == 0 &&
+	      unlink(at("products=koek.json.made.bad")) == 0);
+	free(tdata);
+	free(data);
+	wb_pending_free(text.pending);
+	journal_free(j);
+}
+
 static void test_load_sets_aside(void)
 {
 	struct journal *j = NULL;
@@ -323,6 +408,7 @@ int main(void)
 	test_names();
 	test_round_trip();
 	test_decode_refuses();
+	test_created();
 	test_load_sets_aside();
 	char cmd[600];
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);

@@ -1238,13 +1238,16 @@ static const char *journal(struct env *e)
 		char path[512], *data = NULL;
 		size_t len = 0;
 		struct journal_entry je;
-		const char *st = "?";
+		char st[300] = "?";
 		snprintf(path, sizeof(path), "%s/%s", e->jdir, names[i]);
 		if (diskfile_read(path, JOURNAL_KIND, JOURNAL_VERSION, &data, &len) == 0 &&
 		    journal_decode(data, len, &je) == 0) {
 			static const char *const states[] = {"refused", "unanswered", "waiting",
-							     "posting"};
-			st = states[je.state];
+							     "posting", "created"};
+			if (je.state == JOURNAL_CREATED)
+				snprintf(st, sizeof(st), "created %s/%s", je.made_in, je.made_id);
+			else
+				snprintf(st, sizeof(st), "%s", states[je.state]);
 			journal_entry_clear(&je);
 		}
 		free(data);
@@ -1361,9 +1364,10 @@ static void test_journal_transitions(void)
 	CHECK(save_write(e.save, n, tpl, len, 0) == 0 && commit(&e, n, false) == 0);
 	CHECK_STR(journal(&e), "products=sjabloon.json.entry waiting");
 	/* WAITING --write--> EDITED --send--> SENDING --taken--> CLEAN: made; the
-	 * entry goes, and none is left under the record's name. */
+	 * entry goes, none is left under the record's name, and the name it was
+	 * made under is kept as that record's (a created name, not a text). */
 	CHECK(set_text(&e, n, koek) == 0 && commit(&e, n, false) == 0 && n->kind == N_JSON);
-	CHECK_STR(journal(&e), "");
+	CHECK_STR(journal(&e), "products=sjabloon.json.made created products/3");
 
 	/* SENDING --lost--> UNANSWERED: written with what to look for;
 	 * UNANSWERED --send--> adopted: gone. */
@@ -1376,9 +1380,14 @@ static void test_journal_transitions(void)
 			  &(struct fake_answer){.err = -ECONNRESET, .error = "Recv failure"}, true,
 			  1);
 	CHECK(commit(&e, n, false) == -ECONNRESET);
-	CHECK_STR(journal(&e), "products=peper.json.entry unanswered");
+	CHECK_STR(journal(&e), "products=peper.json.entry unanswered\n"
+			       "products=sjabloon.json.made created products/3");
 	CHECK(commit(&e, n, true) == 0 && n->kind == N_JSON);
 	CHECK(calls(&e, "POST", "products") == 2);
+	CHECK_STR(journal(&e), "products=peper.json.made created products/4\n"
+			       "products=sjabloon.json.made created products/3");
+	/* The mount ends cleanly: the created names go. */
+	save_end(e.save);
 	CHECK_STR(journal(&e), "");
 	free(tpl);
 	env_fini(&e);
@@ -1401,7 +1410,94 @@ static void test_journal_posting(void)
 	CHECK_STR(journal(&e), "products=koek.json.entry posting");
 	fake_service_release(e.st.svc);
 	CHECK(bg_join(&b) == 0 && n->kind == N_JSON);
+	CHECK_STR(journal(&e), "products=koek.json.made created products/3");
+	env_fini(&e);
+}
+
+/* Once a POST's record is known, the name it was made under leads there, on
+ * disk too: a daemon killed at any moment after (before close() returned, or
+ * just after) comes back with the name leading to the record, and the same
+ * save again is a save of that record, never a second POST. */
+static void test_journal_created(void)
+{
+	struct env e;
+	struct node *n, *dir;
+	int flags = 0;
+	size_t nnames = 0;
+
+	env_init(&e);
+	env_journal(&e);
+	n = create(&e, products, "koek.json");
+	CHECK(set_text(&e, n, koek) == 0 && commit(&e, n, false) == 0 && n->kind == N_JSON);
+	CHECK(calls(&e, "POST", "products") == 1);
+	CHECK_STR(journal(&e), "products=koek.json.made created products/3");
+	CHECK(journal_text(&e, "products=koek.json.made", NULL) &&
+	      !strcmp(journal_text(&e, "products=koek.json.made", NULL), koek));
+
+	/* Killed: the next mount has the name, leading to the record, unlisted. */
+	CHECK(env_remount(&e) == 1);
+	dir = dir_of(&e, products);
+	n = inode_local(e.inodes, dir->ino, "koek.json", &flags, NULL);
+	CHECK(n && n->kind == N_JSON && flags == LE_HIDDEN && n->c == products);
+	CHECK_STR(n ? n->id : NULL, "3");
+	char **names = inode_local_names(e.inodes, dir->ino, &nnames);
+	CHECK(nnames == 0);
+	free(names);
+	/* `cp` again: O_TRUNC, the same text, close: a save of record 3 (one PUT
+	 * of what the file holds), never a POST; an edit is one more PUT. */
+	n = NULL;
+	CHECK(save_create(e.save, dir, "koek.json", 0644, O_CREAT | O_TRUNC | O_WRONLY, &n) == 0);
+	CHECK(n && n->kind == N_JSON && !strcmp(n->id, "3"));
+	if (n) {
+		inode_ref(e.inodes, n);
+		CHECK(save_write(e.save, n, koek, strlen(koek), 0) == 0 && commit(&e, n, false) == 0);
+		CHECK(calls(&e, "POST", NULL) == 1 && calls(&e, "PUT", "products/3") == 1);
+		CHECK(set_text(&e, n, "{\"code\": \"KO-1\", \"name\": \"Koek\", \"price\": 4, "
+				      "\"taxes\": 9}") == 0);
+		CHECK(commit(&e, n, false) == 0);
+		CHECK(calls(&e, "POST", NULL) == 1 && calls(&e, "PUT", "products/3") == 2);
+		}
+	CHECK(fake_service_count(e.st.svc, "products") == 3);
+	/* Killed again: still there.  rm of the name frees it (the record stays);
+	 * a new file of that name is a new record. */
+	CHECK(env_remount(&e) == 1);
+	dir = dir_of(&e, products);
+	CHECK(save_unlink(e.save, dir, "koek.json", 0, &e.fx) == 0);
 	CHECK_STR(journal(&e), "");
+	CHECK(calls(&e, "DELETE", NULL) == 0 && fake_service_count(e.st.svc, "products") == 3);
+	CHECK(inode_local(e.inodes, dir->ino, "koek.json", NULL, NULL) == NULL);
+
+	/* Killed between the two writes: the created name is on disk and the
+	 * POST's own entry still is.  The created name wins; the entry goes. */
+	n = create(&e, products, "brood.json");
+	CHECK(set_text(&e, n, "{\"code\": \"BR\", \"name\": \"Brood\", \"price\": 2}") == 0);
+	fake_service_hold(e.st.svc, "POST", "products");
+	struct bg b;
+	bg_start(&b, &e, n, false);
+	CHECK(fake_service_wait_held(e.st.svc, 1));
+	CHECK_STR(journal(&e), "products=brood.json.entry posting");
+	char src[600], dst[600];
+	snprintf(src, sizeof(src), "%s/products=brood.json.entry", e.jdir);
+	snprintf(dst, sizeof(dst), "%s/posting.copy", e.jdir);
+	CHECK(link(src, dst) == 0);
+	fake_service_release(e.st.svc);
+	CHECK(bg_join(&b) == 0 && n->kind == N_JSON);
+	CHECK_STR(n->id, "4");
+	CHECK(rename(dst, src) == 0);
+	CHECK_STR(journal(&e), "products=brood.json.entry posting\n"
+			       "products=brood.json.made created products/4");
+	CHECK(env_remount(&e) == 2);
+	CHECK_STR(journal(&e), "products=brood.json.made created products/4");
+	dir = dir_of(&e, products);
+	n = inode_local(e.inodes, dir->ino, "brood.json", &flags, NULL);
+	CHECK(n && n->kind == N_JSON && flags == LE_HIDDEN);
+	CHECK_STR(n ? n->id : NULL, "4");
+	CHECK(calls(&e, "POST", NULL) == 2);
+	/* A clean end: the created names go; the next mount has none. */
+	save_end(e.save);
+	CHECK_STR(journal(&e), "");
+	CHECK(env_remount(&e) == 0);
+	CHECK(inode_local(e.inodes, dir_of(&e, products)->ino, "brood.json", NULL, NULL) == NULL);
 	env_fini(&e);
 }
 
@@ -1538,8 +1634,9 @@ static void test_journal_restore(void)
 	/* rm of the new file drops it for good: not there after the next mount. */
 	CHECK(save_unlink(e.save, dir_of(&e, clients), "nieuw.json", 0, &e.fx) == 0);
 	CHECK_STR(journal(&e), "invoices_payment=2026-0001.json.entry refused\n"
+			       "products=peper.json.made created products/3\n"
 			       "products=sjabloon.json.entry waiting");
-	CHECK(env_remount(&e) == 2);
+	CHECK(env_remount(&e) == 3);
 	CHECK(inode_local(e.inodes, dir_of(&e, clients)->ino, "nieuw.json", NULL, NULL) == NULL);
 	CHECK(save_state_of(e.save, record(&e, clients, "1")) == SAVE_CLEAN);
 	free(tpl);
@@ -1570,6 +1667,7 @@ int main(void)
 	test_limits();
 	test_journal_transitions();
 	test_journal_posting();
+	test_journal_created();
 	test_journal_failure();
 	test_journal_restore();
 	return unit_report();

@@ -305,14 +305,24 @@ static void test_create(void)
 	CHECK(r.rc == 0);
 	CHECK_STR(r.id, "6");
 	free(r.id);
-	/* ...and without a listing held to compare with: unknown (NULL), still made. */
+	/* ...and without a listing held to compare with: no record named, so
+	 * not taken: as a POST without an answer (it may have made one). */
 	cache_refresh_all(e.st.cache);
 	env_fini(&e);
 	env_init(&e);
 	fake_service_post_answer(e.st.svc, FAKE_POST_EMPTY);
-	r = create(&e, clients, "{\"company\": \"Nieuw BV\"}", NULL);
-	CHECK(r.rc == 0 && r.id == NULL && r.in == clients);
+	struct wb_pending *pend = NULL;
+	r = create(&e, clients, "{\"company\": \"Nieuw BV\"}", &pend);
+	CHECK(r.rc == -EIO && r.id == NULL && pend != NULL);
+	CHECK_STR(e.msg, "POST clients: not the API's answer: HTTP 201, an empty body (the service "
+			 "may have made the record: saving again checks for it first)");
 	CHECK(fake_service_count(e.st.svc, "clients") == 3);
+	/* Saved again: the record it made, adopted; no second POST. */
+	r = create(&e, clients, "{\"company\": \"Nieuw BV\"}", &pend);
+	CHECK(r.rc == 0 && pend == NULL);
+	CHECK_STR(r.id, "3");
+	free(r.id);
+	CHECK(calls(&e, "POST", "clients") == 1 && fake_service_count(e.st.svc, "clients") == 3);
 	fake_service_post_answer(e.st.svc, FAKE_POST_NATURAL);
 
 	/* A client: a number too; the listing held is dropped. */
@@ -391,13 +401,26 @@ static void test_lost_post(void)
 	CHECK_STR(e.msg, "POST products: no answer: Recv failure (the service may have made the "
 			 "record: saving again checks for it first)");
 	CHECK(calls(&e, "POST", "products") == 1 && fake_service_count(e.st.svc, "products") == 3);
+	/* Saved again while the listing cannot be had (a 503, the stale listing
+	 * held): not known whether it made the record, so nothing is sent. */
+	fake_service_fail(e.st.svc, "GET", "products",
+			  &(struct fake_answer){.status = 503, .body = "Service Unavailable"}, false,
+			  -1);
+	r = create(&e, products, koek, &pending);
+	CHECK(r.rc == -EIO && r.id == NULL && pending != NULL);
+	CHECK(has(e.msg, "POST products: not sent: the save before got no clear answer, and the "
+			 "record it may have made could not be looked for"));
+	CHECK(calls(&e, "POST", "products") == 1);
+	fake_service_clear_faults(e.st.svc);
+	clk.now += 20; /* past the wait of a service that seemed down */
+	unsigned gets = calls(&e, "GET", "products");
 	/* Saved again: the listing shows the record it made; adopted, not posted. */
 	r = create(&e, products, koek, &pending);
 	CHECK(r.rc == 0 && r.in == products && pending == NULL);
 	CHECK_STR(r.id, "3");
 	free(r.id);
 	CHECK(calls(&e, "POST", "products") == 1 && fake_service_count(e.st.svc, "products") == 3);
-	CHECK(calls(&e, "GET", "products") == 2);
+	CHECK(calls(&e, "GET", "products") == gets + 1);
 
 	/* Lost before it arrived (nothing made): the next attempt looks, finds
 	 * nothing new, and posts. */
@@ -440,6 +463,143 @@ static void test_lost_post(void)
 	CHECK(r.rc == -EHOSTUNREACH && pending == NULL);
 	CHECK_STR(e.msg, "POST products: not sent: Couldn't connect to server");
 	env_fini(&e);
+}
+
+/* Every answer to a POST that is not a clear one — a 5xx, a 3xx, a 2xx whose
+ * body is not what the API answers — may come after the service acted: never
+ * taken, never posted again blindly.  Only a 4xx is a refusal. */
+static void test_unclear_answers(void)
+{
+	static const struct {
+		struct fake_answer a;
+		int rc;
+		const char *msg;
+	} cases[] = {
+	    {{.status = 200, .body = "<!DOCTYPE html>\n<html><body>Onderhoud</body></html>",
+	      .content_type = "text/html"},
+	     -EIO,
+	     "POST products: not the API's answer: HTTP 200, text/html: \"<!DOCTYPE html>\""},
+	    {{.status = 201, .body = "OK", .content_type = "text/plain"},
+	     -EIO,
+	     "POST products: not the API's answer: HTTP 201, text/plain: \"OK\""},
+	    {{.status = 200, .body = "true", .content_type = "application/json"},
+	     -EIO,
+	     "POST products: not the API's answer: HTTP 200, application/json: \"true\""},
+	    {{.status = 200, .body = "3.5"}, -EIO, "POST products: not the API's answer: HTTP 200, "
+						   "\"3.5\""},
+	    {{.status = 500, .body = "Internal Server Error"},
+	     -EIO,
+	     "POST products: HTTP 500: Internal Server Error"},
+	    {{.status = 502, .body = "Bad Gateway"}, -EIO, "POST products: HTTP 502: Bad Gateway"},
+	    {{.status = 303, .body = "", .error = "redirect to https://elders.example/ not followed"},
+	     -EIO,
+	     "POST products: HTTP 303: redirect to https://elders.example/ not followed"},
+	};
+	const char *suffix = " (the service may have made the record: saving again checks for "
+			     "it first)";
+	char want[600], text[128];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		for (int acted = 0; acted < 2; acted++) {
+			struct env e;
+			struct created r;
+			struct cache_listing *l = NULL;
+			struct wb_pending *pending = NULL;
+
+			env_init(&e);
+			CHECK(cache_listing_get(e.st.cache, products, &l) == 0);
+			cache_listing_unref(l);
+			snprintf(text, sizeof(text),
+				 "{\"code\": \"U-%zu-%d\", \"name\": \"Onduidelijk\", \"price\": 1}", i,
+				 acted);
+			fake_service_fail(e.st.svc, "POST", "products", &cases[i].a, acted, 1);
+			r = create(&e, products, text, &pending);
+			snprintf(want, sizeof(want), "%s%s", cases[i].msg, suffix);
+			/* A 2xx acted on is found in the listing at once: taken. */
+			bool found = acted && cases[i].a.status < 300;
+			if (found) {
+				CHECK(r.rc == 0 && pending == NULL);
+				CHECK_STR(r.id, "3");
+			} else {
+				CHECK(r.rc == cases[i].rc && r.id == NULL && pending != NULL);
+				CHECK_STR(e.msg, want);
+				/* Saved again: looked for first; adopted when it was
+				 * made, posted once when it was not. */
+				r = create(&e, products, text, &pending);
+				CHECK(r.rc == 0 && pending == NULL);
+				CHECK_STR(r.id, "3");
+			}
+			free(r.id);
+			CHECK(calls(&e, "POST", "products") == (acted ? 1u : 2u));
+			CHECK(fake_service_count(e.st.svc, "products") == 3);
+			env_fini(&e);
+		}
+	}
+
+	/* A 4xx is the service's no (the rate limit's too): nothing to look for. */
+	static const struct fake_answer no[] = {
+	    {.status = 400, .body = "Field 'code' already exists"},
+	    {.status = 429, .body = "Too Many Requests"},
+	    {.status = 403, .body = "Forbidden"},
+	};
+	for (size_t i = 0; i < sizeof(no) / sizeof(no[0]); i++) {
+		struct env e;
+		struct wb_pending *pending = NULL;
+
+		env_init(&e);
+		fake_service_fail(e.st.svc, "POST", "products", &no[i], false, 1);
+		struct created r = create(&e, products, koek, &pending);
+		CHECK(r.rc < 0 && pending == NULL && !has(e.msg, "may have made"));
+		env_fini(&e);
+	}
+
+	/* The answers the API gives, and the readings other clients have. */
+	static const struct {
+		const struct schema_collection **c;
+		const char *body;
+		const char *id; /* NULL: not an answer */
+	} ids[] = {
+	    {&products, "42", "42"},
+	    {&products, " 42\r\n", "42"},
+	    {&products, "\"42\"", "42"},
+	    {&products, "{\"id\": 42}", "42"},
+	    {&products, "-1", NULL},
+	    {&products, "1e300", NULL},
+	    {&products, "null", NULL},
+	    {&products, "[42]", NULL},
+	    {&products, "\"\"", NULL},
+	    {&products, "Service Unavailable", NULL},
+	    {&invoices, "2026-0007", "2026-0007"},
+	    {&invoices, "F/2026/7\n", "F/2026/7"},
+	    {&invoices, "<html>2026-0007</html>", NULL},
+	    {&invoices, "Factuur 2026-0007", NULL},
+	    {&invoices, "Maintenance", NULL},
+	    {&invoices, "2026-0007\nsecond line", NULL},
+	    {&invoices, "12345678901234567890123456789012345678901234567890123456789012345", NULL},
+	};
+	const char *inv = "{\"clientnr\": 1, \"lines\": [{\"amount\": 1, \"description\": \"Koek\", "
+			  "\"tax_rate\": 9, \"price\": 3.5}], \"action\": \"send\", "
+			  "\"sendmethod\": \"email\"}";
+	for (size_t i = 0; i < sizeof(ids) / sizeof(ids[0]); i++) {
+		struct env e;
+		struct wb_pending *pending = NULL;
+
+		env_init(&e);
+		/* (Answered without acting: a wrong reading cannot find a record.) */
+		fake_service_fail(e.st.svc, "POST", NULL,
+				  &(struct fake_answer){.status = 201, .body = ids[i].body}, false, 1);
+		struct created r = create(&e, *ids[i].c, *ids[i].c == invoices ? inv : koek, &pending);
+		if (ids[i].id) {
+			CHECK(r.rc == 0 && pending == NULL);
+			CHECK_STR(r.id, ids[i].id);
+		} else {
+			CHECK(r.rc == -EIO && r.id == NULL && pending != NULL);
+			CHECK(has(e.msg, "not the API's answer"));
+		}
+		free(r.id);
+		wb_pending_free(pending);
+		env_fini(&e);
+	}
 }
 
 /* ---- payments and deletes --------------------------------------------------------------- */
@@ -562,6 +722,7 @@ int main(void)
 	test_refusals();
 	test_create();
 	test_lost_post();
+	test_unclear_answers();
 	test_payment();
 	test_delete();
 	return unit_report();
