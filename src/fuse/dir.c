@@ -108,7 +108,9 @@ static bool dir_add(fuse_req_t req, struct mount *m, char *buf, size_t size, siz
 	if (n) {
 		e.ino = n->ino;
 		e.attr_timeout = timeout;
-		e.entry_timeout = timeout > 0 ? timeout : m->ttl;
+		/* The status file's name opens its newest rendering (control.c): looked
+		 * up at every open. */
+		e.entry_timeout = timeout > 0 ? timeout : n->kind == N_STATUS ? 0 : m->ttl;
 	}
 	need = fuse_add_direntry_plus(req, buf + *used, size - *used, name, &e, next);
 	if (need > size - *used)

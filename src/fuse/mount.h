@@ -39,14 +39,21 @@ struct who_mount;
 /* Timeout for names and attributes that never change during a mount. */
 #define FS_FOREVER 86400.0
 
-/* The status file's text as last rendered (control.c), protected by its lock. */
-struct status_file {
-	pthread_mutex_t lock;
+/* One rendering of the status file, on an inode of its own (control.c). */
+struct status_version {
+	fuse_ino_t ino;
 	char *text;
 	size_t len;
-	size_t size;            /* the padded size: never shrinks */
-	double at;              /* CLOCK_MONOTONIC of the render */
 	struct timespec mtime;
+	struct status_version *next;
+};
+
+/* The status file's renderings the kernel may still read (control.c), newest first,
+ * protected by its lock. */
+struct status_file {
+	pthread_mutex_t lock;
+	struct status_version *versions;
+	double at;              /* CLOCK_MONOTONIC of the newest's render */
 	unsigned long gen;      /* the events generation it shows */
 };
 
@@ -175,6 +182,9 @@ void kernel_apply(struct mount *m, const struct save_effects *fx);
 
 /* A write to .factuurfs/refresh (or the same by ioctl on .factuurfs/). */
 void control_refresh(struct mount *m, const char *text, size_t len);
+/* The node .factuurfs/status names now: the newest rendering, or a new one on an
+ * inode of its own (see control.c); NULL on ENOMEM. */
+struct node *control_status_node(struct mount *m);
 void control_free(struct status_file *f);
 
 /* ---- the operations, by file (fs.c's table lists them) ----------------------------- */
