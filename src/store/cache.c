@@ -60,6 +60,11 @@
 /* The nice value of a refresh behind its readers (refresh_main). */
 #define CACHE_REFRESH_NICE 10
 
+/* Seconds a listing replaced by other content is kept for the directory reads
+ * that began with it (cache_listing_version): one READDIR follows another at
+ * once, unless the machine is very busy. */
+#define CACHE_PREV_KEEP 10.0
+
 
 struct cache_index {
 	const char *id; /* borrowed from the record */
@@ -82,6 +87,11 @@ struct coll_state {
 	const struct schema_collection *c;
 	const char *filter;   /* the API's ?filter=, NULL for the whole collection */
 	struct cache_listing *cur;
+	/* The listing cur replaced when their contents differ, until prev_until
+	 * (cache_listing_version); and the last content version given. */
+	struct cache_listing *prev;
+	double prev_until;
+	unsigned long versions;
 	struct flight fl;
 	bool forced;          /* refresh asked for */
 	unsigned long invalidations; /* so a fetch can tell one came while it ran */
@@ -1313,8 +1323,10 @@ static int listing_fetch(struct cache *cache, struct coll_state *st, unsigned lo
 	fresh->fetched = cache->cfg.now();
 	fresh->fetched_wall = time(NULL);
 	old = st->cur;
+	struct cache_listing *dropped = NULL;
 	if (old && same) {
 		fresh->changed = old->changed;
+		fresh->version = old->version;
 	} else if (old) {
 		clock_gettime(CLOCK_REALTIME, &fresh->changed);
 		if (!cache_time_after(fresh->changed, old->changed)) {
@@ -1329,6 +1341,15 @@ static int listing_fetch(struct cache *cache, struct coll_state *st, unsigned lo
 		 * before it was listed.  A directory whose time moved when it was
 		 * first read makes a second `rsync -a` set it again. */
 		fresh->changed = (struct timespec){.tv_sec = cache->cfg.started};
+	}
+	if (!old || !same) {
+		fresh->version = ++st->versions;
+		/* Kept a while for a directory read that began with it. */
+		dropped = st->prev;
+		st->prev = old;
+		if (old)
+			cache_listing_ref(old);
+		st->prev_until = fresh->fetched + CACHE_PREV_KEEP;
 	}
 	st->cur = fresh;
 	/* An invalidation during the fetch (a PUT or POST that landed while
@@ -1356,6 +1377,7 @@ static int listing_fetch(struct cache *cache, struct coll_state *st, unsigned lo
 	    (!old || cache_time_after(fresh->changed, old->changed)))
 		cache->cfg.changed(cache->cfg.ud, c, old, fresh);
 	cache_listing_unref(old);
+	cache_listing_unref(dropped);
 	return 0;
 }
 
@@ -1567,6 +1589,36 @@ struct cache_listing *cache_listing_peek(struct cache *cache, const struct schem
 		atomic_fetch_add_explicit((_Atomic int *)&l->refs, 1, memory_order_relaxed);
 	pthread_mutex_unlock(&cache->lock);
 	return l;
+}
+
+struct cache_listing *cache_listing_version(struct cache *cache, const struct schema_collection *c,
+					    unsigned long version)
+{
+	struct coll_state *st = slot_of(cache, c, NULL);
+	struct cache_listing *l = NULL, *expired = NULL;
+	pthread_mutex_lock(&cache->lock);
+	if (st->prev && cache->cfg.now() >= st->prev_until) {
+		expired = st->prev;
+		st->prev = NULL;
+	}
+	if (st->cur && st->cur->version == version)
+		l = st->cur;
+	else if (st->prev && st->prev->version == version)
+		l = st->prev;
+	if (l)
+		cache_listing_ref(l);
+	pthread_mutex_unlock(&cache->lock);
+	cache_listing_unref(expired);
+	return l;
+}
+
+unsigned long cache_listing_version_now(struct cache *cache, const struct schema_collection *c)
+{
+	struct coll_state *st = slot_of(cache, c, NULL);
+	pthread_mutex_lock(&cache->lock);
+	unsigned long v = st->cur ? st->cur->version : 0;
+	pthread_mutex_unlock(&cache->lock);
+	return v;
 }
 
 struct cache_listing *cache_listing_held(struct cache *cache, const struct schema_collection *c)
@@ -1920,6 +1972,7 @@ static void load_slot(struct cache *cache, struct coll_state *st)
 	/* The directory's time until its content changes, as for a first listing. */
 	l->changed = (struct timespec){.tv_sec = cache->cfg.started};
 	st->cur = l;
+	l->version = ++st->versions;
 	/* A change of ours that it may miss: listed again at first use. */
 	st->forced = !fresh;
 	cache->loaded++;
@@ -1978,6 +2031,7 @@ void cache_free(struct cache *cache)
 	cache_quiesce(cache);
 	for (size_t i = 0; i < cache->nslots; i++) {
 		cache_listing_unref(cache->colls[i].cur);
+		cache_listing_unref(cache->colls[i].prev);
 		memo_clear(&cache->colls[i]);
 	}
 	HASH_ITER(hh, cache->details, d, dt) {

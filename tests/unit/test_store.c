@@ -786,6 +786,44 @@ static void test_odd_ids(void)
 	env_fini(&e);
 }
 
+/* Content versions: kept while the content stays, one more at a change; the listing
+ * replaced stays findable by its version for a few seconds (a directory read in
+ * pieces goes on in it). */
+static void test_versions(void)
+{
+	struct env e;
+	struct cache_listing *l = NULL, *v = NULL;
+	unsigned long v1;
+
+	env_init(&e, 60, 100);
+	CHECK(cache_listing_version_now(e.st.cache, products) == 0);
+	CHECK(cache_listing_get(e.st.cache, products, &l) == 0);
+	v1 = l->version;
+	CHECK(v1 > 0 && cache_listing_version_now(e.st.cache, products) == v1);
+	cache_listing_unref(l);
+	/* Listed again, the same content: the same version. */
+	cache_invalidate(e.st.cache, products);
+	CHECK(cache_listing_get(e.st.cache, products, &l) == 0 && l->version == v1);
+	cache_listing_unref(l);
+	/* Changed: one more, and the old one still there by its version. */
+	fake_service_put(e.st.svc, "products", "{'id':'3','code':'KO-1','name':'Koek'}");
+	cache_invalidate(e.st.cache, products);
+	CHECK(cache_listing_get(e.st.cache, products, &l) == 0 && l->version == v1 + 1 &&
+	      l->n == 3);
+	v = cache_listing_version(e.st.cache, products, v1);
+	CHECK(v && v->version == v1 && v->n == 2);
+	cache_listing_unref(v);
+	v = cache_listing_version(e.st.cache, products, v1 + 1);
+	CHECK(v == l);
+	cache_listing_unref(v);
+	CHECK(cache_listing_version(e.st.cache, products, v1 + 7) == NULL);
+	/* ... for a few seconds only. */
+	clk.now += 11;
+	CHECK(cache_listing_version(e.st.cache, products, v1) == NULL);
+	cache_listing_unref(l);
+	env_fini(&e);
+}
+
 /* ---- records one by one ------------------------------------------------------------- */
 
 static void test_partial(void)
@@ -1517,6 +1555,7 @@ int main(void)
 	test_paging();
 	test_shapes();
 	test_odd_ids();
+	test_versions();
 	test_partial();
 	test_filtered();
 	test_held();
