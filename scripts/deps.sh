@@ -13,7 +13,7 @@ build_pkgs=(gcc meson ninja-build pkg-config libfuse3-dev fuse3 libcurl4-openssl
 	libcjson-dev libinih-dev uthash-dev zlib1g-dev libsystemd-dev libxlsxwriter-dev scdoc python3
 	ca-certificates)
 test_pkgs=(python3-pytest poppler-utils valgrind vim nano tmux libglib2.0-bin emacs-nox openssl
-	rsync zip unzip cpio psmisc
+	rsync zip unzip cpio psmisc stress-ng
 	mount util-linux systemd man-db attr dbus-daemon python3-dbus python3-gi python3-openpyxl)
 
 want=("${build_pkgs[@]}")
