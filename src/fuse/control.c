@@ -47,13 +47,21 @@ static struct status_version *version_of(struct status_file *f, fuse_ino_t ino)
 	return v;
 }
 
-/* With f->lock held: drops the renderings whose inode the kernel forgot (its node is
- * gone: inode numbers are never used twice). */
-static void versions_prune(struct mount *m, struct status_file *f)
+/* With f->lock held: the renderings that are no longer the newest and that no lookup
+ * holds let go of their node (freed at the kernel's last forget, or now when it has
+ * none), and those whose node is gone are dropped (inode numbers are never used
+ * twice).  A node is held (pinned) while it can still be handed out: a LOOKUP that
+ * found it replies, taking the kernel's reference, after it is found, and a forget
+ * meanwhile would have freed it under that reply. */
+static void versions_release(struct mount *m, struct status_file *f)
 {
 	for (struct status_version **pv = &f->versions; *pv;) {
 		struct status_version *v = *pv;
-		if (inode_get(m->inodes, v->ino)) {
+		if (v->pinned && v != f->versions && !v->handed) {
+			v->pinned = false;
+			inode_forget(m->inodes, v->ino, 1);
+		}
+		if (v->pinned || inode_get(m->inodes, v->ino)) {
 			pv = &v->next;
 			continue;
 		}
@@ -72,17 +80,21 @@ struct node *control_status_node(struct mount *m)
 	unsigned long gen = events_generation(m->events);
 	pthread_mutex_lock(&f->lock);
 	/* Rendered at most once a second, but at once after an error or a change. */
-	if (f->versions && now - f->at <= STATUS_HOLD && gen == f->gen &&
-	    (n = inode_get(m->inodes, f->versions->ino)))
+	if (f->versions && now - f->at <= STATUS_HOLD && gen == f->gen) {
+		/* Pinned, so still there. */
+		n = inode_get(m->inodes, f->versions->ino);
+		f->versions->handed++;
 		goto out;
-	n = NULL;
-	versions_prune(m, f);
+	}
 	if (!(v = calloc(1, sizeof(*v))) || !(v->text = status_render(&m->status, &v->len)))
 		goto out;
-	/* Made unnamed: freed at the kernel's last forget (ns/inode.h). */
+	/* Made unnamed: freed at the last forget once it lets go (ns/inode.h). */
 	n = inode_local_new(m->inodes, N_STATUS, NULL, FS_RO_MODE);
 	if (!n)
 		goto out;
+	inode_ref(m->inodes, n);
+	v->pinned = true;
+	v->handed = 1;
 	v->ino = n->ino;
 	v->mtime = clock_wall();
 	v->next = f->versions;
@@ -90,12 +102,24 @@ struct node *control_status_node(struct mount *m)
 	v = NULL;
 	f->at = now;
 	f->gen = gen;
+	versions_release(m, f);
 out:
 	if (v)
 		free(v->text);
 	free(v);
 	pthread_mutex_unlock(&f->lock);
 	return n;
+}
+
+void control_status_put(struct mount *m, struct node *n)
+{
+	struct status_file *f = &m->status_file;
+	pthread_mutex_lock(&f->lock);
+	struct status_version *v = version_of(f, n->ino);
+	if (v && v->handed)
+		v->handed--;
+	versions_release(m, f);
+	pthread_mutex_unlock(&f->lock);
 }
 
 static int status_attr(struct mount *m, struct node *n, struct stat *st, double *timeout)

@@ -34,6 +34,8 @@ void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		reply_negative(req, neg);
 	else
 		reply_node(req, m, n);
+	if (n && n->kind == N_STATUS)
+		control_status_put(m, n); /* replied: the kernel's reference holds it now */
 }
 
 void fs_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
@@ -189,8 +191,11 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, b
 		} else if (!n) {
 			continue; /* a local file removed meanwhile */
 		}
-		if (!dir_add(req, m, buf, size, &used, plus, nm, n, &dot,
-			     (off_t)(ver | (unsigned long long)(i + 1))))
+		bool added = dir_add(req, m, buf, size, &used, plus, nm, n, &dot,
+				     (off_t)(ver | (unsigned long long)(i + 1)));
+		if (n && n->kind == N_STATUS)
+			control_status_put(m, n); /* (its reply below is sent after) */
+		if (!added)
 			break;
 	}
 out:

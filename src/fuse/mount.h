@@ -45,6 +45,8 @@ struct status_version {
 	char *text;
 	size_t len;
 	struct timespec mtime;
+	unsigned handed;  /* lookups and readdirs given its node and not yet replied */
+	bool pinned;      /* holds a reference of its node: while the newest, or handed */
 	struct status_version *next;
 };
 
@@ -189,8 +191,11 @@ void kernel_apply(struct mount *m, const struct save_effects *fx);
 /* A write to .factuurfs/refresh (or the same by ioctl on .factuurfs/). */
 void control_refresh(struct mount *m, const char *text, size_t len);
 /* The node .factuurfs/status names now: the newest rendering, or a new one on an
- * inode of its own (see control.c); NULL on ENOMEM. */
+ * inode of its own (see control.c); NULL on ENOMEM.  The node stays until the caller,
+ * having replied with it (the kernel's reference taken), gives it back with
+ * control_status_put. */
 struct node *control_status_node(struct mount *m);
+void control_status_put(struct mount *m, struct node *n);
 void control_free(struct status_file *f);
 
 /* ---- the operations, by file (fs.c's table lists them) ----------------------------- */

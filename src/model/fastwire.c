@@ -833,12 +833,12 @@ static const char *nul_walk(const struct schema_collection *c, const char *p, co
 	if (p < end && *p == (obj ? '}' : ']'))
 		return p + 1;
 	for (;;) {
-		const char *v = p, *nul;
-		char key[64];
+		const char *v = p;
 
 		if (obj) {
 			/* A key decoded as cJSON reads it ("i\u0064" is "id"). */
-			const char *ke = jt_string(p, end, key, sizeof(key));
+			char key[64];
+			const char *ke = jt_string(p, end, key, sizeof(key)), *nul;
 
 			if (!ke || !(v = value_after(ke, end)))
 				return NULL;

@@ -243,7 +243,7 @@ static uint32_t fnv1a(const char *s, size_t len)
 static void id_shown(const char *id, char *out, size_t len)
 {
 	size_t o = 0, i;
-	for (i = 0; id[i] && i < 40 && o + 5 < len; i++) {
+	for (i = 0; i < 40 && id[i] && o + 5 < len; i++) {
 		unsigned char b = (unsigned char)id[i];
 		if (b < 0x20 || b == 0x7f || b == '"' || b == '\\')
 			o += (size_t)snprintf(out + o, len - o, "\\x%02X", b);
