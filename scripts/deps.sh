@@ -15,7 +15,7 @@ build_pkgs=(gcc meson ninja-build pkg-config libfuse3-dev fuse3 libcurl4-openssl
 	libcjson-dev libinih-dev uthash-dev zlib1g-dev libssl-dev libsystemd-dev libxlsxwriter-dev scdoc
 	python3 ca-certificates bash-completion)
 test_pkgs=(python3-pytest python3-pytest-xdist poppler-utils valgrind vim nano tmux libglib2.0-bin emacs-nox openssl
-	rsync zip unzip cpio psmisc strace
+	rsync zip unzip cpio psmisc strace stress-ng
 	mount util-linux systemd man-db attr dbus-daemon python3-dbus python3-gi python3-openpyxl)
 
 want=("${build_pkgs[@]}")

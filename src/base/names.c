@@ -1,6 +1,8 @@
 /* names: reversible mapping between API identifiers and file names (see names.h). */
 #include "base/names.h"
 
+#include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -22,20 +24,22 @@ static bool unusable_id(const char *id)
 	return !*id || strcmp(id, ".") == 0 || strcmp(id, "..") == 0;
 }
 
-char *names_encode(const char *id)
+int names_stem(const char *id, size_t max, char **out)
 {
 	const unsigned char *s;
 	size_t n = 0;
-	char *out, *o;
+	char *o;
 
-	if (!id || unusable_id(id))
-		return NULL;
+	*out = NULL;
+	if (unusable_id(id))
+		return -EINVAL;
 	for (s = (const unsigned char *)id; *s; s++)
 		n += must_escape(*s, s == (const unsigned char *)id) ? 3 : 1;
-	out = malloc(n + 1);
-	if (!out)
-		return NULL;
-	o = out;
+	if (n > max)
+		return -ENAMETOOLONG;
+	*out = o = malloc(n + 1);
+	if (!o)
+		return -ENOMEM;
 	for (s = (const unsigned char *)id; *s; s++) {
 		if (must_escape(*s, s == (const unsigned char *)id)) {
 			*o++ = '%';
@@ -46,7 +50,16 @@ char *names_encode(const char *id)
 		}
 	}
 	*o = '\0';
-	return out;
+	return 0;
+}
+
+char *names_encode(const char *id)
+{
+	char *stem = NULL;
+
+	if (id)
+		(void)names_stem(id, SIZE_MAX, &stem);
+	return stem;
 }
 
 /* Value of an upper-case hex digit, -1 for anything else ("%2f" is not canonical). */

@@ -14,11 +14,23 @@
 #ifndef FACTUURFS_NAMES_H
 #define FACTUURFS_NAMES_H
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
 
-/* Returns a malloc'd file-name stem for @id (caller frees), or NULL on ENOMEM
- * or when @id is NULL, "", "." or "..". */
+/* The longest stem a record's file name may have: NAME_MAX less the longest suffix a
+ * record's file takes (".json"; a PDF's ".pdf" is shorter).  A longer name would be
+ * listed, but no lookup of it reaches a file system (the kernel refuses names over
+ * NAME_MAX once its cache of the entry is gone). */
+#define NAMES_STEM_MAX (NAME_MAX - sizeof(".json") + 1)
+
+/* The file-name stem of @id in *@out (malloc'd, the caller's): 0; -EINVAL when @id
+ * has no file name ("", "." or ".."); -ENAMETOOLONG when the stem would be longer
+ * than @max bytes; -ENOMEM.  *@out is NULL unless 0 is returned. */
+int names_stem(const char *id, size_t max, char **out);
+
+/* names_stem without a bound, for identifiers that have a name (those of a listing):
+ * the stem, or NULL for one that has none, for NULL and on ENOMEM. */
 char *names_encode(const char *id);
 
 /* Returns the malloc'd identifier for file-name stem @stem (caller frees), or

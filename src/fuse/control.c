@@ -12,92 +12,153 @@
 #include "fuse/fs.h"
 #include "store/cache.h"
 
-/* Seconds the status file's text stays put (see status_attr). */
+/* Seconds a rendering of the status file is the one its name opens, unless an error
+ * or a change is recorded meanwhile (control_status_node). */
 #define STATUS_HOLD 1.0
-/* The status file's size grows in steps of this (see status_pad). */
-#define STATUS_PAD_STEP 512
 
 void control_free(struct status_file *f)
 {
-	free(f->text);
+	while (f->versions) {
+		struct status_version *v = f->versions;
+		f->versions = v->next;
+		free(v->text);
+		free(v);
+	}
 	pthread_mutex_destroy(&f->lock);
 }
 
-/* Pads a fresh status text with blanks to a size that only ever grows, in
- * STATUS_PAD_STEP steps.  The kernel caches the file's size from a GETATTR
- * shared by all readers, and a size that changed between one reader's
- * GETATTR and its READ (another reader re-rendered meanwhile) cut or
- * zero-filled what it read.  A stable size keeps every read whole; the text
- * only grows when the status does.  Called with f->lock held. */
-static char *status_pad(struct status_file *f, char *text, size_t *len)
+/* One open, one document.  The kernel never tells us of an open (docs/ARCHITECTURE.md,
+ * "No-open"): a reader's read() calls each arrive as a GETATTR and READs, shared
+ * through the page cache with every other reader, and a text rendered anew between
+ * two of them (another reader's) gave it the start of one version and the end of
+ * another, or one whole version and the tail of a longer one after it.  So each
+ * rendering is a file of its own: an inode that is made with it, never changes, and
+ * goes when the kernel forgets it.  The name .factuurfs/status is answered with the
+ * newest (entry timeout 0: every open looks it up); an open file keeps the inode it
+ * opened, as a file replaced by rename() on a disk does, and everything read through
+ * it (sizes, pages, every read()) is that one text. */
+
+/* With f->lock held: the rendering of inode @ino, or NULL. */
+static struct status_version *version_of(struct status_file *f, fuse_ino_t ino)
 {
-	size_t want = (*len + STATUS_PAD_STEP) / STATUS_PAD_STEP * STATUS_PAD_STEP;
-	if (want < f->size)
-		want = f->size;
-	char *padded = realloc(text, want + 1);
-	if (!padded) {
-		free(text);
-		return NULL;
-	}
-	/* JSON allows blanks after the value; the file still ends in a newline. */
-	memset(padded + *len, ' ', want - *len);
-	padded[want - 1] = '\n';
-	padded[want] = '\0';
-	*len = f->size = want;
-	return padded;
+	struct status_version *v = f->versions;
+	while (v && v->ino != ino)
+		v = v->next;
+	return v;
 }
 
-/* The status text whose size the last GETATTR reported is what a READ
- * serves.  It is kept for STATUS_HOLD seconds unless an error or a change is
- * recorded: a reader's successive read() calls each bring a GETATTR, and a
- * text re-rendered in between (its counters move) would hand it the start
- * of one version and the end of another. */
-static int status_attr(struct mount *m, struct node *n, struct stat *st, double *timeout)
+/* With f->lock held: the renderings that are no longer the newest and that no lookup
+ * holds let go of their node (freed at the kernel's last forget, or now when it has
+ * none), and those whose node is gone are dropped (inode numbers are never used
+ * twice).  A node is held (pinned) while it can still be handed out: a LOOKUP that
+ * found it replies, taking the kernel's reference, after it is found, and a forget
+ * meanwhile would have freed it under that reply. */
+static void versions_release(struct mount *m, struct status_file *f)
+{
+	for (struct status_version **pv = &f->versions; *pv;) {
+		struct status_version *v = *pv;
+		if (v->pinned && v != f->versions && !v->handed) {
+			v->pinned = false;
+			inode_forget(m->inodes, v->ino, 1);
+		}
+		if (v->pinned || inode_get(m->inodes, v->ino)) {
+			pv = &v->next;
+			continue;
+		}
+		*pv = v->next;
+		free(v->text);
+		free(v);
+	}
+}
+
+struct node *control_status_node(struct mount *m)
 {
 	struct status_file *f = &m->status_file;
-	size_t len = 0;
+	struct status_version *v = NULL;
+	struct node *n = NULL;
 	double now = clock_mono();
 	unsigned long gen = events_generation(m->events);
 	pthread_mutex_lock(&f->lock);
-	if (!f->text || now - f->at > STATUS_HOLD || gen != f->gen) {
-		char *text = status_render(&m->status, &len);
-		text = text ? status_pad(f, text, &len) : NULL;
-		if (text) {
-			free(f->text);
-			f->text = text;
-			f->len = len;
-			f->at = now;
-			f->gen = gen;
-			/* A new mtime makes the kernel drop its cached pages
-			 * (auto_inval_data). */
-			f->mtime = clock_wall();
-		}
+	/* Rendered at most once a second, but at once after an error or a change. */
+	if (f->versions && now - f->at <= STATUS_HOLD && gen == f->gen) {
+		/* Pinned, so still there. */
+		n = inode_get(m->inodes, f->versions->ino);
+		f->versions->handed++;
+		goto out;
 	}
-	attr_file(m, st, n->ino, FS_RO_MODE, (off_t)f->len, 0);
-	st->st_mtim = st->st_ctim = st->st_atim = f->mtime;
+	if (!(v = calloc(1, sizeof(*v))) || !(v->text = status_render(&m->status, &v->len)))
+		goto out;
+	/* Made unnamed: freed at the last forget once it lets go (ns/inode.h). */
+	n = inode_local_new(m->inodes, N_STATUS, NULL, FS_RO_MODE);
+	if (!n)
+		goto out;
+	inode_ref(m->inodes, n);
+	v->pinned = true;
+	v->handed = 1;
+	v->ino = n->ino;
+	v->mtime = clock_wall();
+	v->next = f->versions;
+	f->versions = v;
+	v = NULL;
+	f->at = now;
+	f->gen = gen;
+	versions_release(m, f);
+out:
+	if (v)
+		free(v->text);
+	free(v);
 	pthread_mutex_unlock(&f->lock);
+	return n;
+}
+
+void control_status_put(struct mount *m, struct node *n)
+{
+	struct status_file *f = &m->status_file;
+	pthread_mutex_lock(&f->lock);
+	struct status_version *v = version_of(f, n->ino);
+	if (v && v->handed)
+		v->handed--;
+	versions_release(m, f);
+	pthread_mutex_unlock(&f->lock);
+}
+
+static int status_attr(struct mount *m, struct node *n, struct stat *st, double *timeout)
+{
+	struct status_file *f = &m->status_file;
+	pthread_mutex_lock(&f->lock);
+	const struct status_version *v = version_of(f, n->ino);
+	if (v) {
+		attr_file(m, st, n->ino, FS_RO_MODE, (off_t)v->len, 0);
+		st->st_mtim = st->st_ctim = st->st_atim = v->mtime;
+	}
+	pthread_mutex_unlock(&f->lock);
+	/* It never changes, so asking again costs a round trip and nothing else; and its
+	 * name must be looked up at every open (dir.c, attr.c: no entry timeout). */
 	*timeout = 0;
-	return 0;
+	return v ? 0 : -ENOENT;
 }
 
 static int status_read(struct mount *m, fuse_req_t req, struct node *n, size_t size, off_t off)
 {
 	struct status_file *f = &m->status_file;
+	char *slice = NULL;
 	size_t len = 0;
-	char *text = NULL;
-	(void)n;
+	bool found;
 	pthread_mutex_lock(&f->lock);
-	if (f->text && (text = malloc(f->len + 1))) {
-		memcpy(text, f->text, f->len);
-		len = f->len;
+	const struct status_version *v = version_of(f, n->ino);
+	found = v != NULL;
+	if (v && off >= 0 && (size_t)off < v->len) {
+		len = v->len - (size_t)off < size ? v->len - (size_t)off : size;
+		if ((slice = malloc(len)))
+			memcpy(slice, v->text + off, len);
 	}
 	pthread_mutex_unlock(&f->lock);
-	if (!text)
-		text = status_render(&m->status, &len);
-	if (!text)
+	if (!found)
+		return -ENOENT;
+	if (len && !slice)
 		return -ENOMEM;
-	reply_slice(req, text, len, size, off);
-	free(text);
+	fuse_reply_buf(req, slice, len);
+	free(slice);
 	return 0;
 }
 

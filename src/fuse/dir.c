@@ -34,6 +34,8 @@ void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		reply_negative(req, neg);
 	else
 		reply_node(req, m, n);
+	if (n && n->kind == N_STATUS)
+		control_status_put(m, n); /* replied: the kernel's reference holds it now */
 }
 
 void fs_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
@@ -111,7 +113,9 @@ static bool dir_add(fuse_req_t req, struct mount *m, char *buf, size_t size, siz
 	if (n) {
 		e.ino = n->ino;
 		e.attr_timeout = timeout;
-		e.entry_timeout = timeout > 0 ? timeout : m->ttl;
+		/* The status file's name opens its newest rendering (control.c): looked
+		 * up at every open. */
+		e.entry_timeout = timeout > 0 ? timeout : n->kind == N_STATUS ? 0 : m->ttl;
 	}
 	need = fuse_add_direntry_plus(req, buf + *used, size - *used, name, &e, next);
 	if (need > size - *used)
@@ -122,8 +126,30 @@ static bool dir_add(fuse_req_t req, struct mount *m, char *buf, size_t size, siz
 	return true;
 }
 
+/* A READDIR's offset: the index of the next entry, and in the bits above
+ * DIR_INDEX_BITS the content version of the listing it counts in (0 for a
+ * directory without versions, and at the start). */
+#define DIR_INDEX_BITS 32
+#define DIR_INDEX_MASK ((1ULL << DIR_INDEX_BITS) - 1)
+#define DIR_VERSION_MASK 0x7fffffffUL /* the offset stays positive */
+
 /* Entry k: 0 ".", 1 "..", then the directory's own entries in order (its
- * kind's snap and entry); the offset handed back is the index of the next. */
+ * kind's snap and entry); the offset handed back is the index of the next, with
+ * the version of the listing counted in.
+ *
+ * A collection is read with one READDIR after another, each a snapshot of its
+ * own, and its listing may be replaced in between (a refresh lands): counted in
+ * the new one, an index skips a record or gives one twice.  So a read goes on
+ * in the listing it began with (cache_listing_version keeps the replaced one a
+ * few seconds).  And the kernel's cache of the directory (no-opendir caches it
+ * by default) is built from the replies of whichever readers come first, keyed by
+ * the directory's mtime when one of them started: a reply made from the old
+ * listing, taken in after a reader started with the new mtime (one whose own
+ * change made it), would be served to that reader as its directory from then on
+ * (a record it created missing).  Every READDIR after the first is sent after
+ * what the one before it got is in that cache: when the listing it counts in
+ * is no longer the one held, that cache's pages are dropped before the reply,
+ * so the kernel lists the directory again at its next read. */
 static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, bool plus)
 {
 	struct mount *m = mount_of(req);
@@ -146,11 +172,16 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, b
 		fuse_reply_err(req, ENOMEM);
 		return;
 	}
+	snap.want = ((unsigned long long)off >> DIR_INDEX_BITS) & DIR_VERSION_MASK;
 	int rc = k->snap(m, d, &snap);
 	if (rc < 0)
 		goto out;
+	if (snap.stale)
+		kernel_inval_now(m->kernel, d->ino);
+	unsigned long long ver = (unsigned long long)(snap.version & DIR_VERSION_MASK)
+				 << DIR_INDEX_BITS;
 	attr_dir(m, &dot, d->ino, m->started);
-	for (off_t i = off; i >= 0; i++) {
+	for (off_t i = (off_t)((unsigned long long)off & DIR_INDEX_MASK); i >= 0; i++) {
 		struct node *n = NULL;
 		const char *nm = name;
 		if (i == 0) {
@@ -163,7 +194,11 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, b
 		} else if (!n) {
 			continue; /* a local file removed meanwhile */
 		}
-		if (!dir_add(req, m, buf, size, &used, plus, nm, n, &dot, i + 1))
+		bool added = dir_add(req, m, buf, size, &used, plus, nm, n, &dot,
+				     (off_t)(ver | (unsigned long long)(i + 1)));
+		if (n && n->kind == N_STATUS)
+			control_status_put(m, n); /* (its reply below is sent after) */
+		if (!added)
 			break;
 	}
 out:

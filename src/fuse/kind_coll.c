@@ -53,13 +53,18 @@ static int coll_lookup(struct mount *m, struct node *d, const char *name, struct
 	return dir_lookup(m->inodes, m->cache, d, name, clock_mono(), out, neg);
 }
 
-/* Its records (a listing snapshot), then its visible local names. */
+/* Its records (a listing snapshot), then its visible local names.  A read that
+ * began with an older content goes on with it while it is kept (dir.c). */
 static int coll_snap(struct mount *m, struct node *d, struct dirsnap *s)
 {
 	if (d->c->methods & SCHEMA_M_LIST) {
-		int rc = cache_listing_get(m->cache, d->c, &s->l);
+		if (s->want)
+			s->l = cache_listing_version(m->cache, d->c, s->want);
+		int rc = s->l ? 0 : cache_listing_get(m->cache, d->c, &s->l);
 		if (rc < 0)
 			return rc;
+		s->version = s->l->version;
+		s->stale = s->want && cache_listing_version_now(m->cache, d->c) != s->want;
 	}
 	s->names = inode_local_names(m->inodes, d->ino, &s->nnames);
 	size_t per = d->c->pdf_path ? 2 : 1;

@@ -75,7 +75,6 @@ struct inode_fixed *kinds_fixed(size_t *n)
 	} while (0)
 	FIXED(INO_ROOT, N_ROOT, NULL, 0, "/");
 	FIXED(INO_CTL, N_CTL, NULL, 0, "/.factuurfs");
-	FIXED(INO_STATUS, N_STATUS, NULL, 0, "/.factuurfs/status");
 	FIXED(INO_REFRESH, N_REFRESH, NULL, 0, "/.factuurfs/refresh");
 	FIXED(INO_DELETED, N_DELDIR, NULL, 0, "/.factuurfs/deleted");
 	FIXED(INO_VIEWS, N_VIEWS, NULL, 0, "/views");
@@ -203,8 +202,11 @@ static int ctl_lookup(struct mount *m, struct node *d, const char *name, struct 
 {
 	(void)d;
 	(void)neg;
-	*out = !strcmp(name, "status")    ? inode_get(m->inodes, INO_STATUS)
-	       : !strcmp(name, "refresh") ? inode_get(m->inodes, INO_REFRESH)
+	if (!strcmp(name, "status")) {
+		*out = control_status_node(m);
+		return *out ? 0 : -ENOMEM;
+	}
+	*out = !strcmp(name, "refresh")   ? inode_get(m->inodes, INO_REFRESH)
 	       : !strcmp(name, "deleted") ? inode_get(m->inodes, INO_DELETED)
 					  : NULL;
 	return 0;
@@ -231,7 +233,8 @@ static bool ctl_entry(struct mount *m, struct node *d, const struct dirsnap *s, 
 	if (i >= sizeof(ctl_files) / sizeof(ctl_files[0]))
 		return false;
 	snprintf(name, len, "%s", ctl_files[i].name);
-	*n = inode_get(m->inodes, ctl_files[i].ino);
+	*n = ctl_files[i].ino == INO_STATUS ? control_status_node(m)
+					    : inode_get(m->inodes, ctl_files[i].ino);
 	return true;
 }
 

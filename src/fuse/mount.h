@@ -40,14 +40,23 @@ struct who_mount;
 /* Timeout for names and attributes that never change during a mount. */
 #define FS_FOREVER 86400.0
 
-/* The status file's text as last rendered (control.c), protected by its lock. */
-struct status_file {
-	pthread_mutex_t lock;
+/* One rendering of the status file, on an inode of its own (control.c). */
+struct status_version {
+	fuse_ino_t ino;
 	char *text;
 	size_t len;
-	size_t size;            /* the padded size: never shrinks */
-	double at;              /* CLOCK_MONOTONIC of the render */
 	struct timespec mtime;
+	unsigned handed;  /* lookups and readdirs given its node and not yet replied */
+	bool pinned;      /* holds a reference of its node: while the newest, or handed */
+	struct status_version *next;
+};
+
+/* The status file's renderings the kernel may still read (control.c), newest first,
+ * protected by its lock. */
+struct status_file {
+	pthread_mutex_t lock;
+	struct status_version *versions;
+	double at;              /* CLOCK_MONOTONIC of the newest's render */
 	unsigned long gen;      /* the events generation it shows */
 };
 
@@ -103,6 +112,12 @@ struct dirsnap {
 	struct cache_listing *l;     /* a reference, or NULL */
 	char **names;                /* malloc'd copies, or NULL */
 	size_t nnames;
+	/* A collection's listing is read in pieces, one READDIR each (dir.c): @want
+	 * is the content version the read began with (0: it begins now), @version
+	 * the one the kind answers from (0: a directory without versions), @stale
+	 * when that is not the one held now. */
+	unsigned long want, version;
+	bool stale;
 };
 
 struct kind_ops {
@@ -179,6 +194,12 @@ void kernel_apply(struct mount *m, const struct save_effects *fx);
 
 /* A write to .factuurfs/refresh (or the same by ioctl on .factuurfs/). */
 void control_refresh(struct mount *m, const char *text, size_t len);
+/* The node .factuurfs/status names now: the newest rendering, or a new one on an
+ * inode of its own (see control.c); NULL on ENOMEM.  The node stays until the caller,
+ * having replied with it (the kernel's reference taken), gives it back with
+ * control_status_put. */
+struct node *control_status_node(struct mount *m);
+void control_status_put(struct mount *m, struct node *n);
 void control_free(struct status_file *f);
 
 /* ---- the operations, by file (fs.c's table lists them) ----------------------------- */

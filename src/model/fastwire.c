@@ -761,3 +761,124 @@ void fastwire_buf_free(struct fastwire_buf *buf)
 	free(buf->p);
 	memset(buf, 0, sizeof(*buf));
 }
+
+/* ---- identifiers the reference path would cut short ----------------------------- */
+
+/* A record's identifiers live at most this deep in a body: a wrapper, its records. */
+#define FW_ID_DEPTH 4
+
+struct cuts {
+	char **v;
+	long n;
+	bool oom;
+};
+
+/* The first NUL in the string at @p (on its opening quote): a raw NUL byte or a
+ * \u0000 escape, where cJSON's C string of it ends; NULL for none (or no string). */
+static const char *nul_in_string(const char *p, const char *end)
+{
+	end = string_end(p, end);
+	for (const char *q = p + 1; end && q < end - 1; q++) {
+		if (!*q)
+			return q;
+		if (*q != '\\')
+			continue;
+		if (end - q >= 6 && q[1] == 'u' && !memcmp(q + 2, "0000", 4))
+			return q;
+		q++;
+	}
+	return NULL;
+}
+
+/* Adds what a C string of the string at @p holds before its NUL at @nul. */
+static void cut_add(struct cuts *out, const char *p, const char *nul)
+{
+	size_t n = (size_t)(nul - p);
+	char *raw = malloc(n + 2), *dec = malloc(n + 1);
+	char **v = realloc(out->v, (size_t)(out->n + 1) * sizeof(*v));
+
+	if (v)
+		out->v = v;
+	if (!raw || !dec || !v) {
+		free(raw);
+		free(dec);
+		out->oom = true;
+		return;
+	}
+	/* The string up to the NUL, closed there: decoded as cJSON decodes it. */
+	memcpy(raw, p, n);
+	raw[n] = '"';
+	raw[n + 1] = '\0';
+	if (!jt_string(raw, raw + n + 1, dec, n + 1))
+		dec[0] = '\0';
+	free(raw);
+	out->v[out->n++] = dec;
+}
+
+static bool is_id_field(const struct schema_collection *c, const char *key)
+{
+	return (c->id_field && !strcmp(key, c->id_field)) ||
+	       (c->id_field2 && !strcmp(key, c->id_field2));
+}
+
+/* Walks the value at @p: the members of each object down to @depth levels whose
+ * key is an id field and whose value is a string with a NUL go to @out.  Returns the
+ * end of the value, or NULL where the text is not JSON (the parse that follows then
+ * refuses it anyway). */
+static const char *nul_walk(const struct schema_collection *c, const char *p, const char *end,
+			    int depth, struct cuts *out)
+{
+	bool obj;
+
+	p = jt_ws(p, end);
+	if (p >= end)
+		return NULL;
+	if (depth <= 0 || (*p != '{' && *p != '['))
+		return jt_skip_value(p, end);
+	obj = *p == '{';
+	p = jt_ws(p + 1, end);
+	if (p < end && *p == (obj ? '}' : ']'))
+		return p + 1;
+	for (;;) {
+		const char *v = p;
+
+		if (obj) {
+			/* A key decoded as cJSON reads it ("i\u0064" is "id"). */
+			char key[64];
+			const char *ke = jt_string(p, end, key, sizeof(key)), *nul;
+
+			if (!ke || !(v = value_after(ke, end)))
+				return NULL;
+			if (*v == '"' && is_id_field(c, key) && (nul = nul_in_string(v, end)))
+				cut_add(out, v, nul);
+		}
+		p = nul_walk(c, v, end, depth - 1, out);
+		if (!p)
+			return NULL;
+		p = jt_ws(p, end);
+		if (p < end && *p == ',') {
+			p = jt_ws(p + 1, end);
+			continue;
+		}
+		return p < end && *p == (obj ? '}' : ']') ? p + 1 : NULL;
+	}
+}
+
+long fastwire_nul_ids(const struct schema_collection *c, const char *p, size_t len, bool record,
+		      char ***cut)
+{
+	struct cuts out = {0};
+
+	*cut = NULL;
+	if (!c || !c->id_field || (!memchr(p, '\0', len) && !memmem(p, len, "\\u0000", 6)))
+		return 0;
+	(void)nul_walk(c, p, p + len, record ? 1 : FW_ID_DEPTH, &out);
+	if (out.oom) {
+		for (long i = 0; i < out.n; i++)
+			free(out.v[i]);
+		free(out.v);
+		return -ENOMEM;
+	}
+	*cut = out.v;
+	return out.n;
+}

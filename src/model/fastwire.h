@@ -49,4 +49,15 @@ int fastwire_render(const struct schema_collection *c, const char *p, size_t len
 
 void fastwire_buf_free(struct fastwire_buf *buf);
 
+/* The identifiers the reference path would cut short.  cJSON ends a string at its
+ * first NUL (a "\u0000" escape, or a raw NUL byte), so a record whose id is "7\0evil"
+ * would pass for record 7.  In the JSON text [@p, @p + @len), finds every member named
+ * as one of @c's id fields whose value is a string holding a NUL: among @p's own members
+ * when @record (@p is one record), else at any depth a record can be at in a body (a
+ * wrapper, its records).  Returns how many, with what cJSON makes of each (its text
+ * before the NUL) in *@cut: a malloc'd array of malloc'd strings, the caller's, NULL
+ * for none; -ENOMEM.  A text without a NUL costs one memchr and one memmem. */
+long fastwire_nul_ids(const struct schema_collection *c, const char *p, size_t len, bool record,
+		      char ***cut);
+
 #endif

@@ -62,6 +62,11 @@
 /* The nice value of a refresh behind its readers (refresh_main). */
 #define CACHE_REFRESH_NICE 10
 
+/* Seconds a listing replaced by other content is kept for the directory reads
+ * that began with it (cache_listing_version): one READDIR follows another at
+ * once, unless the machine is very busy. */
+#define CACHE_PREV_KEEP 10.0
+
 
 struct cache_index {
 	const char *id; /* borrowed from the record */
@@ -94,6 +99,11 @@ struct coll_state {
 	const struct schema_collection *c;
 	const char *filter;   /* the API's ?filter=, NULL for the whole collection */
 	struct cache_listing *cur;
+	/* The listing cur replaced when their contents differ, until prev_until
+	 * (cache_listing_version); and the last content version given. */
+	struct cache_listing *prev;
+	double prev_until;
+	unsigned long versions;
 	struct flight fl;
 	bool forced;          /* refresh asked for */
 	unsigned long invalidations; /* so a fetch can tell one came while it ran */
@@ -246,22 +256,107 @@ static uint32_t fnv1a(const char *s, size_t len)
 	return h;
 }
 
-/* Builds a record from its wire form; NULL when it has no identifier. */
-static struct cache_record *record_new(const struct schema_collection *c, const cJSON *wire)
+/* ---- identifiers that cannot name a file ---------------------------------------- */
+
+/* What a message shows of identifier @id, which came from the service and may hold
+ * any byte: at most 40 of them, control bytes, quotes and backslashes as \xHH. */
+static void id_shown(const char *id, char *out, size_t len)
+{
+	size_t o = 0, i;
+	for (i = 0; i < 40 && id[i] && o + 5 < len; i++) {
+		unsigned char b = (unsigned char)id[i];
+		if (b < 0x20 || b == 0x7f || b == '"' || b == '\\')
+			o += (size_t)snprintf(out + o, len - o, "\\x%02X", b);
+		else
+			out[o++] = (char)b;
+	}
+	if (id[i] && o + 4 < len) {
+		memcpy(out + o, "\u2026", 3); /* an ellipsis: the id goes on */
+		o += 3;
+	}
+	out[o] = '\0';
+}
+
+/* The file-name stem of record id @id, or NULL with the reason it has none in @why
+ * (left empty on ENOMEM). */
+static char *stem_of(const char *id, char *why, size_t whylen)
+{
+	char *stem = NULL, shown[200];
+	int rc = names_stem(id, NAMES_STEM_MAX, &stem);
+	why[0] = '\0';
+	id_shown(id, shown, sizeof(shown));
+	if (rc == -EINVAL)
+		snprintf(why, whylen, "a record with the id \"%s\" is left out: \"\", \".\" and "
+			 "\"..\" cannot be file names", shown);
+	else if (rc == -ENAMETOOLONG)
+		snprintf(why, whylen, "a record with an id of %zu bytes (\"%s\") is left out: its "
+			 "file name would be longer than %d bytes", strlen(id), shown, NAME_MAX);
+	return stem;
+}
+
+/* @id is one of the @ncut ids a NUL cut short (fastwire_nul_ids): the record may be
+ * one whose id goes on past the NUL, or one the service lists beside such a record.
+ * Either way it is not shown: shown, it would pass for the other. */
+static bool id_was_cut(const char *id, char *const *cut, long ncut, char *why, size_t whylen)
+{
+	char shown[200];
+	for (long i = 0; i < ncut; i++) {
+		if (strcmp(cut[i], id) != 0)
+			continue;
+		id_shown(id, shown, sizeof(shown));
+		snprintf(why, whylen, "a record whose id holds a NUL (\"%s\\x00\u2026\") is left "
+			 "out: no file name can hold one, and cut there it would pass for "
+			 "another record", shown);
+		return true;
+	}
+	return false;
+}
+
+static void cuts_free(char **cut, long ncut)
+{
+	for (long i = 0; i < ncut; i++)
+		free(cut[i]);
+	free(cut);
+}
+
+/* A record of @c left out of its listing for @why: one line in the log and one in
+ * the status file's errors (events_error does both).  The rest of the listing is
+ * shown as usual.  A page that comes back the same takes its records again without
+ * converting them (memo_reuse), so this is said once per change of the page. */
+static void left_out(struct events *ev, const struct schema_collection *c, const char *why)
+{
+	char what[96];
+	snprintf(what, sizeof(what), "list %s", c->name);
+	events_error(ev, what, why);
+}
+
+/* Builds a record from its wire form; NULL when it has no identifier that can name a
+ * file (the reason in @why), also when its id is one of the @ncut a NUL cut short (see
+ * id_was_cut), or on ENOMEM (@why empty). */
+static struct cache_record *record_new(const struct schema_collection *c, const cJSON *wire,
+				       char *const *cut, long ncut, char *why, size_t whylen)
 {
 	struct cache_record *r = calloc(1, sizeof(*r));
 	cJSON *py = NULL;
+	why[0] = '\0';
 	if (!r)
 		return NULL;
 	r->refs = 1;
 	r->c = c;
 	/* A single-object collection (balance) is one file named after it. */
 	r->id = c->single ? strdup(c->name) : schema_record_id(c, wire);
-	if (!r->id || !*r->id)
+	if (!r->id || !*r->id) {
+		snprintf(why, whylen, "a record without a usable '%s' is left out",
+			 c->id_field ? c->id_field : "id");
 		goto fail;
-	r->stem = names_encode(r->id);
+	}
+	if (id_was_cut(r->id, cut, ncut, why, whylen))
+		goto fail;
+	r->stem = stem_of(r->id, why, whylen);
+	if (!r->stem)
+		goto fail;
 	py = schema_from_wire(c, wire);
-	if (!r->stem || !py)
+	if (!py)
 		goto fail;
 	r->text = jt_format(py, &r->len);
 	if (!r->text)
@@ -292,6 +387,7 @@ fail:
 
 /* What a page's conversion reuses from one record to the next. */
 struct convert {
+	struct events *events;   /* where a record left out is said (left_out) */
 	struct fastwire_buf buf; /* fastwire's rendering */
 	/* The page's body as a block (a big page): the records' wire points into it
 	 * instead of a copy.  NULL: each record copies its wire. */
@@ -301,19 +397,26 @@ struct convert {
 
 /* Builds a record from the wire text [@p, @p + @len) of one element of a listing
  * page through model/fastwire (no tree); NULL with *@rc -EAGAIN when the record
- * takes the reference path (record_new), or -ENOMEM.  With an arena, the record
+ * takes the reference path (record_new), -EINVAL when it was left out (its id
+ * cannot name a file: said by left_out), or -ENOMEM.  With an arena, the record
  * and its strings are one allocation from it (r->block). */
 static struct cache_record *record_new_fast(const struct schema_collection *c, const char *p,
 					    size_t len, struct convert *cv, int *rc)
 {
 	struct fastwire_record fr;
 	struct cache_record *r = NULL;
-	char *stem = NULL;
+	char *stem = NULL, why[400];
 	bool wire = c->methods & SCHEMA_M_PUT;
 	*rc = fastwire_render(c, p, len, &cv->buf, &fr);
 	if (*rc < 0)
 		return NULL;
-	stem = names_encode(fr.id);
+	stem = stem_of(fr.id, why, sizeof(why));
+	if (!stem && why[0]) {
+		left_out(cv->events, c, why);
+		free(fr.id);
+		*rc = -EINVAL;
+		return NULL;
+	}
 	if (!stem)
 		goto oom;
 	if (cv->arena) {
@@ -404,8 +507,8 @@ static struct cache_record *record_from_text(const struct schema_collection *c, 
 	if (!again || alen != len || memcmp(again, text, len) != 0)
 		goto fail;
 	r->id = strdup(id);
-	r->stem = names_encode(id);
-	if (!r->id || !r->stem)
+	/* An id the listing would have left out is no file of ours. */
+	if (!r->id || names_stem(id, NAMES_STEM_MAX, &r->stem) < 0)
 		goto fail;
 	r->text = again;
 	again = NULL;
@@ -484,15 +587,20 @@ static int recs_push(struct recs *rs, struct cache_record *r)
 }
 
 /* Converts one page of wire records into @rs right away, so that no more
- * than one page is ever held as parsed JSON (it takes ~7x its wire size). */
-static int recs_add(const struct schema_collection *c, const cJSON *items, struct recs *rs)
+ * than one page is ever held as parsed JSON (it takes ~7x its wire size).  A
+ * record whose id is none of a file (or one of the @ncut a NUL cut short in the
+ * page's text: fastwire_nul_ids) is left out, and said to @ev. */
+static int recs_add(const struct schema_collection *c, const cJSON *items, struct recs *rs,
+		    struct events *ev, char *const *cut, long ncut)
 {
 	const cJSON *w;
+	char why[400];
 	cJSON_ArrayForEach(w, items) {
-		struct cache_record *r = record_new(c, w);
+		struct cache_record *r = record_new(c, w, cut, ncut, why, sizeof(why));
+		if (!r && !why[0])
+			return -ENOMEM;
 		if (!r) {
-			log_msg(LOG_WARNING, "%s: skipping a record without a usable '%s'", c->name,
-				c->id_field ? c->id_field : "id");
+			left_out(ev, c, why);
 			continue;
 		}
 		int rc = recs_push(rs, r);
@@ -503,10 +611,11 @@ static int recs_add(const struct schema_collection *c, const cJSON *items, struc
 }
 
 
-/* Takes ownership of the records in @rs (left empty). */
+/* Takes ownership of the records in @rs (left empty), given in the order the service
+ * listed them. */
 static struct cache_listing *listing_new(const struct schema_collection *c, struct recs *rs)
 {
-	size_t n = rs->n;
+	size_t n = rs->n, kept = 0;
 	struct cache_listing *l = calloc(1, sizeof(*l));
 	if (!l)
 		goto fail;
@@ -515,9 +624,26 @@ static struct cache_listing *listing_new(const struct schema_collection *c, stru
 	l->recs = calloc(1, n * (sizeof(struct cache_record *) + sizeof(struct cache_index)) + 1);
 	if (!l->recs)
 		goto fail;
-	if (n)
-		memcpy(l->recs, rs->v, n * sizeof(struct cache_record *));
-	l->n = n;
+	struct cache_index *ixs = (struct cache_index *)(l->recs + n);
+	/* Two records with one id (the service's error): the first it listed is shown,
+	 * whatever order the sort below leaves them in, and the others dropped. */
+	for (size_t i = 0; i < n; i++) {
+		struct cache_record *r = rs->v[i];
+		struct cache_index *dup = NULL;
+		HASH_FIND_STR(l->by_id, r->id, dup);
+		if (dup) {
+			char shown[200];
+			id_shown(r->id, shown, sizeof(shown));
+			log_msg(LOG_WARNING, "%s: the service lists two records with the id \"%s\": "
+				"showing the first it listed", c ? c->name : "a view", shown);
+			cache_record_unref(r);
+			continue;
+		}
+		ixs[kept].id = r->id;
+		HASH_ADD_KEYPTR(hh, l->by_id, ixs[kept].id, strlen(ixs[kept].id), &ixs[kept]);
+		l->recs[kept++] = r;
+	}
+	l->n = kept;
 	free(rs->v);
 	memset(rs, 0, sizeof(*rs));
 	/* A service that lists in name order (most do: by number) needs no sort. */
@@ -526,19 +652,15 @@ static struct cache_listing *listing_new(const struct schema_collection *c, stru
 		sorted = cmp_stem(&l->recs[i - 1], &l->recs[i]) <= 0;
 	if (!sorted)
 		qsort(l->recs, l->n, sizeof(struct cache_record *), cmp_stem);
-	struct cache_index *ixs = (struct cache_index *)(l->recs + n);
 	for (size_t i = 0; i < l->n; i++) {
-		struct cache_index *dup = NULL;
-		HASH_FIND_STR(l->by_id, l->recs[i]->id, dup);
-		if (dup) {
-			log_msg(LOG_WARNING, "%s: two records named '%s'; showing the first",
-				c ? c->name : "a view",
-				l->recs[i]->id);
+		struct cache_index *ix = NULL;
+		if (sorted) {
+			ixs[i].pos = i;
 			continue;
 		}
-		ixs[i].id = l->recs[i]->id;
-		ixs[i].pos = i;
-		HASH_ADD_KEYPTR(hh, l->by_id, ixs[i].id, strlen(ixs[i].id), &ixs[i]);
+		HASH_FIND_STR(l->by_id, l->recs[i]->id, ix);
+		if (ix)
+			ix->pos = i;
 	}
 	return l;
 fail:
@@ -772,17 +894,25 @@ int cache_listing_load(const struct schema_collection *c, const char *filter, co
 
 /* ---- fetching ----------------------------------------------------------- */
 
-static int get_json(struct cache *cache, const char *what, const char *path, cJSON **out)
+/* GETs @path as JSON in *@out, with the ids of @c a NUL cuts short in its text in
+ * *@cut (fastwire_nul_ids: *@ncut of them). */
+static int get_json(struct cache *cache, const struct schema_collection *c, const char *what,
+		    const char *path, cJSON **out, char ***cut, long *ncut)
 {
 	struct api_answer resp;
 	int rc = store_get(cache->api, cache->cfg.events, what, path, &resp);
 	*out = NULL;
+	*cut = NULL;
+	*ncut = 0;
 	if (rc == 0) {
 		/* Strict: a body with anything after its JSON is not JSON. */
 		*out = cJSON_ParseWithOpts(resp.body, NULL, true);
 		if (!*out) {
 			events_error(cache->cfg.events, what, "the service sent a body that is not JSON");
 			rc = -EIO;
+		} else if ((*ncut = fastwire_nul_ids(c, resp.body, resp.len, false, cut)) < 0) {
+			*ncut = 0;
+			rc = -ENOMEM;
 		}
 	}
 	api_answer_clear(&resp);
@@ -819,6 +949,20 @@ static long recs_add_elements(const struct schema_collection *c, const char *bod
 		}
 		if (frc == -ENOMEM)
 			return -ENOMEM;
+		if (frc == -EINVAL)
+			goto next; /* left out */
+		/* The reference path reads the id through cJSON, which ends it at a NUL. */
+		char **cut = NULL;
+		long ncut = fastwire_nul_ids(c, p, (size_t)(e - p), true, &cut);
+		if (ncut < 0)
+			return -ENOMEM;
+		if (ncut > 0) {
+			char why[400];
+			(void)id_was_cut(cut[0], cut, ncut, why, sizeof(why));
+			cuts_free(cut, ncut);
+			left_out(cv->events, c, why);
+			goto next;
+		}
 		cJSON *item = cJSON_ParseWithLength(p, (size_t)(e - p));
 		if (!item)
 			return -EIO;
@@ -828,7 +972,7 @@ static long recs_add_elements(const struct schema_collection *c, const char *bod
 			return -ENOMEM;
 		}
 		cJSON_AddItemToArray(one, item);
-		int rc = recs_add(c, one, rs);
+		int rc = recs_add(c, one, rs, cv->events, NULL, 0);
 		cJSON_Delete(one);
 		if (rc < 0)
 			return rc;
@@ -853,9 +997,9 @@ next:
 #define CACHE_ARENA_FIRST 1.45
 
 static long recs_add_array(const struct schema_collection *c, const char *body, size_t len,
-			   struct arena_block *body_block, struct recs *rs)
+			   struct arena_block *body_block, struct recs *rs, struct events *ev)
 {
-	struct convert cv = {.body = body_block};
+	struct convert cv = {.events = ev, .body = body_block};
 	if (len >= CACHE_ARENA_PAGE) {
 		size_t next = len / 4 > ((size_t)4 << 20) ? len / 4 : (size_t)4 << 20;
 		cv.arena = arena_new((size_t)((double)len * CACHE_ARENA_FIRST), next);
@@ -872,22 +1016,29 @@ static long recs_add_array(const struct schema_collection *c, const char *body, 
  * element at a time, else parsed whole: schema_list_items), appended to @rs: the
  * number of elements, or -EIO (not a list) or -ENOMEM. */
 static long recs_from_body(const struct schema_collection *c, const char *body, size_t len,
-			   struct recs *rs)
+			   struct recs *rs, struct events *ev)
 {
 	size_t before = rs->n;
-	long n = recs_add_array(c, body, len, NULL, rs);
+	long n = recs_add_array(c, body, len, NULL, rs, ev);
 	if (n != -EIO)
 		return n;
 	while (rs->n > before)
 		cache_record_unref(rs->v[--rs->n]);
+	/* Parsed whole, cJSON would cut an id at a NUL: those ids are found first. */
+	char **cut = NULL;
+	long ncut = fastwire_nul_ids(c, body, len, false, &cut);
+	if (ncut < 0)
+		return -ENOMEM;
 	cJSON *parsed = cJSON_ParseWithOpts(body, NULL, true);
 	cJSON *items = parsed ? schema_list_items(parsed) : NULL;
 	cJSON_Delete(parsed);
-	if (!items)
-		return -EIO;
-	n = cJSON_GetArraySize(items);
-	int rc = recs_add(c, items, rs);
-	cJSON_Delete(items);
+	int rc = -EIO;
+	if (items) {
+		n = cJSON_GetArraySize(items);
+		rc = recs_add(c, items, rs, ev, cut, ncut);
+		cJSON_Delete(items);
+	}
+	cuts_free(cut, ncut);
 	return rc < 0 ? rc : n;
 }
 
@@ -1030,7 +1181,7 @@ static void paging_ignored(struct cache *cache, struct coll_state *st, const cha
 	struct api_answer resp;
 	snprintf(path, sizeof(path), "%scount=-1", prefix);
 	int rc = store_get(cache->api, cache->cfg.events, what, path, &resp);
-	long n = rc == 0 ? recs_from_body(st->c, resp.body, resp.len, &all) : -1;
+	long n = rc == 0 ? recs_from_body(st->c, resp.body, resp.len, &all, cache->cfg.events) : -1;
 	api_answer_clear(&resp);
 	const char *ignored = was == CACHE_PAGING_OFFSET ? "offset"
 			      : was == CACHE_PAGING_START ? "start"
@@ -1074,6 +1225,10 @@ static int fetch_listing(struct cache *cache, struct coll_state *st, struct cach
 	 * from the next fetch on. */
 	enum cache_paging mode = (enum cache_paging)atomic_load(&cache->paging);
 	char prefix[160] = "", query[96];
+	/* The ids a NUL cuts short in a page parsed whole (fastwire_nul_ids). */
+	char **cut = NULL;
+	long ncut = 0;
+	char why[400];
 	if (filter)
 		snprintf(what, sizeof(what), "list %s?filter=%s", c->name, filter);
 	else
@@ -1128,7 +1283,7 @@ static int fetch_listing(struct cache *cache, struct coll_state *st, struct cach
 			if ((c->methods & SCHEMA_M_PUT) && resp.len >= CACHE_ARENA_PAGE &&
 			    (bb = arena_adopt(resp.body, resp.len)))
 				resp.body = NULL; /* the block's now */
-			n = recs_add_array(c, raw, resp.len, bb, &rs);
+			n = recs_add_array(c, raw, resp.len, bb, &rs, cache->cfg.events);
 		} else {
 			n = -EIO;
 		}
@@ -1137,6 +1292,13 @@ static int fetch_listing(struct cache *cache, struct coll_state *st, struct cach
 			while (rs.n > before) /* what it converted before giving up */
 				cache_record_unref(rs.v[--rs.n]);
 			body = cJSON_ParseWithOpts(raw, NULL, true);
+			ncut = body && !c->single ? fastwire_nul_ids(c, raw, plen, false, &cut) : 0;
+			if (ncut < 0) {
+				cJSON_Delete(body);
+				body = NULL;
+				rc = -ENOMEM;
+				ncut = 0;
+			}
 		}
 		arena_block_put(bb);
 		api_answer_clear(&resp);
@@ -1150,7 +1312,8 @@ static int fetch_listing(struct cache *cache, struct coll_state *st, struct cach
 			}
 			if (c->single) {
 				/* balance: one object, shown as one file. */
-				struct cache_record *r = record_new(c, body);
+				struct cache_record *r = record_new(c, body, NULL, 0, why,
+								       sizeof(why));
 				cJSON_Delete(body);
 				if (r && (rc = recs_push(&rs, r)) < 0)
 					goto out;
@@ -1164,8 +1327,11 @@ static int fetch_listing(struct cache *cache, struct coll_state *st, struct cach
 				goto out;
 			}
 			n = cJSON_GetArraySize(items);
-			rc = recs_add(c, items, &rs);
+			rc = recs_add(c, items, &rs, cache->cfg.events, cut, ncut);
 			cJSON_Delete(items);
+			cuts_free(cut, ncut);
+			cut = NULL;
+			ncut = 0;
 		} else if (n < 0) {
 			rc = (int)n;
 		}
@@ -1211,6 +1377,7 @@ static int fetch_listing(struct cache *cache, struct coll_state *st, struct cach
 	if (*out && (*out)->n > 1000)
 		malloc_trim(0);
 out:
+	cuts_free(cut, ncut);
 	free(pages);
 	recs_clear(&rs);
 	return rc;
@@ -1305,8 +1472,10 @@ static int listing_fetch(struct cache *cache, struct coll_state *st, unsigned lo
 	fresh->fetched = cache->cfg.now();
 	fresh->fetched_wall = time(NULL);
 	old = st->cur;
+	struct cache_listing *dropped = NULL;
 	if (old && same) {
 		fresh->changed = old->changed;
+		fresh->version = old->version;
 	} else if (old) {
 		clock_gettime(CLOCK_REALTIME, &fresh->changed);
 		if (!cache_time_after(fresh->changed, old->changed)) {
@@ -1321,6 +1490,15 @@ static int listing_fetch(struct cache *cache, struct coll_state *st, unsigned lo
 		 * before it was listed.  A directory whose time moved when it was
 		 * first read makes a second `rsync -a` set it again. */
 		fresh->changed = (struct timespec){.tv_sec = cache->cfg.started};
+	}
+	if (!old || !same) {
+		fresh->version = ++st->versions;
+		/* Kept a while for a directory read that began with it. */
+		dropped = st->prev;
+		st->prev = old;
+		if (old)
+			cache_listing_ref(old);
+		st->prev_until = fresh->fetched + CACHE_PREV_KEEP;
 	}
 	st->cur = fresh;
 	/* An invalidation during the fetch (a PUT or POST that landed while
@@ -1348,6 +1526,7 @@ static int listing_fetch(struct cache *cache, struct coll_state *st, unsigned lo
 	    (!old || cache_time_after(fresh->changed, old->changed)))
 		cache->cfg.changed(cache->cfg.ud, c, old, fresh);
 	cache_listing_unref(old);
+	cache_listing_unref(dropped);
 	return 0;
 }
 
@@ -1561,6 +1740,36 @@ struct cache_listing *cache_listing_peek(struct cache *cache, const struct schem
 	return l;
 }
 
+struct cache_listing *cache_listing_version(struct cache *cache, const struct schema_collection *c,
+					    unsigned long version)
+{
+	struct coll_state *st = slot_of(cache, c, NULL);
+	struct cache_listing *l = NULL, *expired = NULL;
+	pthread_mutex_lock(&cache->lock);
+	if (st->prev && cache->cfg.now() >= st->prev_until) {
+		expired = st->prev;
+		st->prev = NULL;
+	}
+	if (st->cur && st->cur->version == version)
+		l = st->cur;
+	else if (st->prev && st->prev->version == version)
+		l = st->prev;
+	if (l)
+		cache_listing_ref(l);
+	pthread_mutex_unlock(&cache->lock);
+	cache_listing_unref(expired);
+	return l;
+}
+
+unsigned long cache_listing_version_now(struct cache *cache, const struct schema_collection *c)
+{
+	struct coll_state *st = slot_of(cache, c, NULL);
+	pthread_mutex_lock(&cache->lock);
+	unsigned long v = st->cur ? st->cur->version : 0;
+	pthread_mutex_unlock(&cache->lock);
+	return v;
+}
+
 struct cache_listing *cache_listing_held(struct cache *cache, const struct schema_collection *c)
 {
 	struct coll_state *st = slot_of(cache, c, NULL);
@@ -1652,8 +1861,9 @@ void cache_refresh_all(struct cache *cache)
 static int fetch_one(struct cache *cache, const struct schema_collection *c, const char *id,
 		     struct cache_record **out)
 {
-	char what[96], *esc = names_url_escape(id), *path = NULL;
+	char what[96], why[400], *esc = names_url_escape(id), *path = NULL, **cut = NULL;
 	cJSON *body = NULL;
+	long ncut = 0;
 	int rc;
 	if (!esc || asprintf(&path, "%s/%s", c->name, esc) < 0) {
 		path = NULL;
@@ -1661,27 +1871,36 @@ static int fetch_one(struct cache *cache, const struct schema_collection *c, con
 		goto out;
 	}
 	snprintf(what, sizeof(what), "get %s/%s", c->name, id);
-	rc = get_json(cache, what, path, &body);
+	rc = get_json(cache, c, what, path, &body, &cut, &ncut);
 	if (rc < 0)
 		goto out;
 	const cJSON *rec = schema_unwrap_one(c, body);
-	char *got = rec ? schema_record_id(c, rec) : NULL;
 	/* A service may answer the GET of a record it does not have with its whole
-	 * list: the record is not there.  So is one that names another record. */
-	if (schema_is_listing(c, body) || (got && strcmp(got, id) != 0)) {
+	 * list: the record is not there. */
+	if (schema_is_listing(c, body)) {
 		events_error(cache->cfg.events, what,
-			     "the service answered with a list or another record: not found");
-		free(got);
+			     "the service answered with a list, not the record: not found");
 		rc = -ENOENT;
 		goto out;
 	}
-	free(got);
-	*out = rec ? record_new(c, rec) : NULL;
+	why[0] = '\0';
+	*out = rec ? record_new(c, rec, cut, ncut, why, sizeof(why)) : NULL;
+	if (*out && strcmp((*out)->id, id) != 0) {
+		/* Another record than the one asked for: shown under this name, it
+		 * would pass for it. */
+		char shown[200];
+		id_shown((*out)->id, shown, sizeof(shown));
+		snprintf(why, sizeof(why), "the service answered with the record \"%s\"", shown);
+		cache_record_unref(*out);
+		*out = NULL;
+	}
 	if (!*out) {
-		events_error(cache->cfg.events, what, "the service sent a record this client cannot read");
+		events_error(cache->cfg.events, what, why[0] ? why
+					: "the service sent a record this client cannot read");
 		rc = -EIO;
 	}
 out:
+	cuts_free(cut, ncut);
 	cJSON_Delete(body);
 	free(esc);
 	free(path);
@@ -1903,7 +2122,7 @@ int cache_listing_parse(struct cache *cache, const struct schema_collection *c,
 			const char *body, size_t len, struct cache_listing **out)
 {
 	struct recs rs = {0};
-	long n = recs_from_body(c, body, len, &rs);
+	long n = recs_from_body(c, body, len, &rs, cache->cfg.events);
 	if (n < 0) {
 		recs_clear(&rs);
 		return (int)n;
@@ -2053,6 +2272,7 @@ static void load_slot(struct cache *cache, struct coll_state *st)
 	/* The directory's time until its content changes, as for a first listing. */
 	l->changed = (struct timespec){.tv_sec = cache->cfg.started};
 	st->cur = l;
+	l->version = ++st->versions;
 	/* A change of ours that it may miss: listed again at first use. */
 	st->forced = !fresh;
 	cache->loaded++;
@@ -2113,6 +2333,7 @@ void cache_free(struct cache *cache)
 	cache_quiesce(cache);
 	for (size_t i = 0; i < cache->nslots; i++) {
 		cache_listing_unref(cache->colls[i].cur);
+		cache_listing_unref(cache->colls[i].prev);
 		memo_clear(&cache->colls[i]);
 	}
 	HASH_ITER(hh, cache->details, d, dt) {

@@ -73,6 +73,9 @@ struct cache_listing {
 	 * nanosecond, and never equal for two contents: the kernel keeps a
 	 * directory's cached entries while its mtime stays the same. */
 	struct timespec changed;
+	/* Its content's number in its slot: kept while the content stays the same,
+	 * one more at each change (a READDIR's position carries it: fuse/dir.c). */
+	unsigned long version;
 };
 
 /* How a listing asks for its pages (cache.c, page_query: the reading and why). */
@@ -192,6 +195,14 @@ void cache_record_unref(struct cache_record *r);
 /* The listing of @c held now, fresh or stale, with a reference; NULL when
  * there is none.  Never calls the API. */
 struct cache_listing *cache_listing_peek(struct cache *cache, const struct schema_collection *c);
+
+/* The listing of @c whose content is version @version, with a reference: the one
+ * held now, or the one it replaced, for a few seconds after (a directory read in
+ * pieces goes on from the content it began with); NULL when neither is.  And the
+ * version held now (0: none).  Never call the API. */
+struct cache_listing *cache_listing_version(struct cache *cache, const struct schema_collection *c,
+					    unsigned long version);
+unsigned long cache_listing_version_now(struct cache *cache, const struct schema_collection *c);
 
 /* The listing of @c held now, like cache_listing_peek, but listed again
  * first when a change of ours (cache_invalidate, cache_refresh_all) dropped

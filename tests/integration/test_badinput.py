@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from harness import Fake, save
+from harness import Fake, save, wait_for
 
 
 write_close = save
@@ -203,6 +203,74 @@ def test_odd_ids_and_records_from_the_server(acct, mounts):
         for n in os.listdir(m.path(coll)):
             if n.endswith(".json"):
                 json.load(open(m.path(coll, n)))
+
+
+# Ids no file name can carry, planted under a key of their own (the fake lists a record
+# as stored, whatever its id), and why each is left out, as the status file says it.
+LEFT_OUT = [
+    (".", '"." and ".." cannot be file names'),
+    ("..", '"." and ".." cannot be file names'),
+    ("", "without a usable 'id'"),
+    ("x" * 300, "an id of 300 bytes"),
+    ("/" * 84, "an id of 84 bytes"),            # 84 bytes, but a 252-byte stem (%2F each)
+    ("<real>\x00evil", "holds a NUL"),          # cut at its NUL, it would be record 1
+]
+NAME_MAX = 255
+
+
+@pytest.mark.parametrize("ident,why", LEFT_OUT,
+                         ids=["dot", "dotdot", "empty", "long", "slashes", "nul"])
+def test_records_whose_ids_cannot_be_names_are_left_out(acct, mounts, ident, why):
+    """A record whose id is no file name (".", "..", "", a NUL in it, a name over 255
+    bytes) is left out of its listing, with one line in the log and one in the status
+    file's errors; the rest of the collection lists and reads as usual, and an id cut
+    at its NUL never passes for the record it would shadow."""
+    prods = acct.state("products")
+    real = prods[0]
+    ident = ident.replace("<real>", str(real["id"]))
+    acct.put_state("products", "odd", dict(real, id=ident, name="the odd one"))
+    # the longest ids that still fit: a 250-byte stem, and 83 '/' (a 249-byte stem)
+    longest, slashes = "y" * (NAME_MAX - len(".json")), "/" * 83
+    acct.put_state("products", "fits", dict(real, id=longest, name="longest"))
+    acct.put_state("products", "fits2", dict(real, id=slashes, name="slashes"))
+    m = mounts(acct)
+    names = sorted(os.listdir(m.path("products")))
+    fits = [longest + ".json", "%2F" * 83 + ".json"]
+    assert names == sorted([f"{p['id']}.json" for p in prods] + fits)
+    assert max(len(n.encode()) for n in names) == NAME_MAX
+    for n in names:
+        rec = json.load(open(m.path("products", n)))
+        assert n in [f"{rec['id']}.json"] + fits
+        assert rec["name"] != "the odd one"
+    assert json.load(open(m.path("products", f"{real['id']}.json")))["name"] == real["name"]
+    assert json.load(open(m.path("products", fits[0])))["name"] == "longest"
+    assert json.load(open(m.path("products", fits[1])))["name"] == "slashes"
+    # left out once, with its reason, in the status file and in the log
+    errs = [e for e in m.status()["last_errors"] if e["operation"] == "list products"]
+    assert len(errs) == 1 and why in errs[0]["message"], errs
+    log = [line for line in m.stderr().splitlines() if "left out" in line]
+    assert len(log) == 1 and why in log[0], log
+    # and a lookup never asked the service for it
+    assert not [r for r in acct.requests() if "/products/" in r["path"]]
+
+
+def test_two_records_with_one_id_show_the_first_listed(acct, mounts):
+    """The service lists two records with the same id: the first it listed is the
+    file, on every listing, and the log says so once per listing."""
+    real = acct.state("products")[0]
+    acct.put_state("products", "zz-dup", dict(real, name="the second one"))
+    m = mounts(acct, opts=["ttl=1"])
+    name = f"{real['id']}.json"
+    names = os.listdir(m.path("products"))
+    assert names.count(name) == 1 and len(names) == len(set(names))
+    assert json.load(open(m.path("products", name)))["name"] == real["name"]
+    assert "two records with the id" in m.stderr()
+    # and so again after the listing is fetched anew
+    with open(m.path(".factuurfs", "refresh"), "w") as f:
+        f.write("products")
+    wait_for(lambda: os.listdir(m.path("products")) and
+             m.stderr().count("two records with the id") >= 2, "a second listing")
+    assert json.load(open(m.path("products", name)))["name"] == real["name"]
 
 
 def test_a_50_mb_pdf(acct, mounts, tmp_path):

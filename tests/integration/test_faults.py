@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from harness import is_mounted, listing_calls, save, wait_for
+from harness import DEADLINE, is_mounted, listing_calls, save, wait_for
 
 
 def test_spent_budget_serves_the_cached_listing(lone, mounts):
@@ -23,8 +23,11 @@ def test_spent_budget_serves_the_cached_listing(lone, mounts):
              (os.listdir(m.path("clients")) and False), "a refresh attempt")
     assert sorted(os.listdir(m.path("clients"))) == before
     assert [r["status"] for r in lone.since(mark)] == [403]
-    s = m.status()
-    assert s["cache"]["ratelimited"] is True
+    # the refresh runs behind the listing: its 403 is in once the status says so
+    def taken_in():
+        s = m.status()
+        return s if s["cache"]["ratelimited"] and s["last_errors"] else None
+    s = wait_for(taken_in, "the mount to take the 403 in")
     assert s["api"]["ratelimit_remaining"] == 0
     assert "403" in s["last_errors"][0]["message"]
     # and it does not keep asking while the budget is spent
@@ -256,6 +259,87 @@ def test_the_service_gone_and_back(lone, mounts):
              else False, "clients fresh again")
     assert m.status()["service"]["state"] == "up"
     assert open(m.path("invoices", invs[1]), "rb").read()[:5] == b"%PDF-"
+
+
+def refuse(m, n):
+    """@n saves the mount refuses (not JSON), each an error of its own in the status file
+    (no call: a text that does not parse is never sent)."""
+    for i in range(n):
+        assert save(m.path("products", f"refused-{i}-{time.monotonic_ns()}.json"),
+                    b"{not json") == errno.EINVAL
+
+
+def read_open(fd, chunk):
+    """Everything left in @fd, read @chunk bytes at a time."""
+    out = b""
+    while True:
+        b = os.read(fd, chunk)
+        if not b:
+            return out
+        out += b
+
+
+def test_an_open_status_file_is_one_document(lone, mounts):
+    """What one open of .factuurfs/status reads is one document, whatever is recorded
+    and rendered while it is open: errors added meanwhile (the text grows past a
+    512-byte step) show in the next open, never in the middle of this one."""
+    m = mounts(lone)
+    p = m.path(".factuurfs", "status")
+    fd = os.open(p, os.O_RDONLY)
+    try:
+        head = os.read(fd, 100)
+        size = os.fstat(fd).st_size
+        refuse(m, 6)
+        # the next open shows them: a longer text, rendered since
+        wait_for(lambda: len(open(p, "rb").read()) >= size + 512, "a longer status")
+        text = head + read_open(fd, 100)
+        assert os.fstat(fd).st_size == size == len(text)
+    finally:
+        os.close(fd)
+    before = json.loads(text)
+    assert before["errors_total"] == 0
+    assert m.status()["errors_total"] == 6
+
+
+def test_concurrent_readers_each_read_one_status_document(lone, mounts):
+    """Four readers open, read in small pieces and parse the status file over and over
+    while saves are refused beside them (every refusal renders it anew): every read is
+    one document, of the size its open file has."""
+    m = mounts(lone)
+    p = m.path(".factuurfs", "status")
+    stop = threading.Event()
+    bad, reads = [], []
+
+    def reader(chunk):
+        mine = 0
+        while not stop.is_set() or mine < 3:
+            mine += 1
+            fd = os.open(p, os.O_RDONLY)
+            try:
+                text = read_open(fd, chunk)
+                size = os.fstat(fd).st_size
+            finally:
+                os.close(fd)
+            try:
+                json.loads(text)
+                assert len(text) == size, (len(text), size)
+            except (ValueError, AssertionError) as e:
+                bad.append(f"{e}: {text[:60]!r}...{text[-60:]!r}")
+            reads.append(len(text))
+
+    threads = [threading.Thread(target=reader, args=(c,)) for c in (7, 64, 512, 4096)]
+    for t in threads:
+        t.start()
+    try:
+        for _ in range(8):
+            refuse(m, 3)
+        grown = len(json.dumps(m.status()))
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(DEADLINE)
+    assert not bad, bad[:3]
+    assert len(reads) >= 12 and grown > 2048
 
 
 def test_posts_are_never_repeated(lone, mounts):

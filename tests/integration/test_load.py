@@ -39,6 +39,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+import threading
 import time
 import traceback
 import urllib.parse
@@ -46,7 +47,7 @@ import urllib.request
 
 import pytest
 
-from harness import DEADLINE, SANITIZED, Fake
+from harness import DEADLINE, SANITIZED, Fake, save, wait_for
 
 LOAD_SECONDS = float(os.environ.get("FACTUURFS_LOAD_SECONDS", "60"))
 WORKERS = 8
@@ -577,3 +578,221 @@ def test_eight_processes_of_mixed_load(loadfake, mounts, tmp_path):
         problems.append("daemon log, without its routine 'updated'/'created' lines "
                         "(last 40):\n" + "\n".join(unusual[-40:]))
     assert not problems, "\n\n".join(problems)
+
+
+# -- listings that hold what this mount made, whatever reads beside them ----------------
+
+class GateProxy:
+    """An HTTP proxy in front of the fake whose gates hold the requests that start with
+    a prefix until the test opens them, each gate on its own (the fake's hang has one
+    release for all)."""
+
+    def __init__(self, fake):
+        import http.client
+        import http.server
+        proxy = self
+        self.fake = fake
+        self.gates = {}  # path prefix -> threading.Event
+        self.held = collections.Counter()  # path prefix -> requests waiting at it
+        self.lock = threading.Lock()
+        host, port = fake.base.split("//", 1)[1].rsplit(":", 1)
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def relay(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                with proxy.lock:
+                    gate = next((p for p in proxy.gates if self.path.startswith(p)), None)
+                    if gate:
+                        proxy.held[gate] += 1
+                if gate:
+                    proxy.gates[gate].wait(DEADLINE * 4)
+                    with proxy.lock:
+                        proxy.held[gate] -= 1
+                conn = http.client.HTTPConnection(host, int(port), timeout=DEADLINE * 4)
+                conn.request(self.command, self.path, body=body or None,
+                             headers={k: v for k, v in self.headers.items()
+                                      if k.lower() not in ("connection", "host")})
+                r = conn.getresponse()
+                data = r.read()
+                self.send_response(r.status)
+                for k, v in r.getheaders():
+                    if k.lower() not in ("connection", "content-length",
+                                         "transfer-encoding", "date", "server"):
+                        self.send_header(k, v)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+                conn.close()
+
+            do_GET = do_POST = do_PUT = do_DELETE = relay
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.url = self.base + fake.url[len(fake.base):]
+
+    def gate(self, prefix):
+        with self.lock:
+            self.gates[prefix] = threading.Event()
+        return self.gates[prefix]
+
+    def close(self):
+        for ev in self.gates.values():
+            ev.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def received(m, opcode, tid):
+    """The daemon (run with -d) has received a request @opcode from thread @tid."""
+    return any(f"opcode: {opcode} " in line and line.endswith(f"pid: {tid}")
+               for line in m.stderr().splitlines())
+
+
+def waits_in(t, where):
+    """Thread @t sleeps in kernel function @where (its wchan)."""
+    try:
+        with open(f"/proc/self/task/{t.tid}/wchan") as f:
+            return f.read().strip() == where
+    except OSError:
+        return False
+
+
+def in_thread(fn):
+    """Runs @fn in a thread: the thread (its tid in .tid once it runs), and its result
+    or exception in .out once joined."""
+    t = threading.Thread(target=lambda: _run(t, fn), daemon=True)
+    t.tid, t.out = None, None
+    t.start()
+    wait_for(lambda: t.tid, "the thread to start")
+    return t
+
+
+def _run(t, fn):
+    t.tid = threading.get_native_id()
+    try:
+        t.out = fn()
+    except Exception as e:  # the test looks at it
+        t.out = e
+
+
+def test_a_listing_has_what_this_mount_made_despite_a_slower_reader(acct, mounts):
+    """The kernel caches a directory (no-opendir) from whichever reader's reply it takes
+    first, keyed by the directory's mtime when a reader started on it, and sends one
+    READDIR of a directory at a time.  A reader whose READDIR was answered from the
+    listing before our create, and taken in after we started to list with the new
+    mtime, filled that cache with the old listing: from then on our own listing lacked
+    the record we made (the load test's "listing of products lacks ['129.json']").
+    Here the slower reader's READDIR waits on a PDF fetch the proxy holds, while we
+    save a new invoice and start to list: every listing of ours after that save must
+    hold the new invoice."""
+    proxy = GateProxy(acct)
+
+    class Via:
+        url, base = proxy.url, proxy.base
+    try:
+        m = mounts(Via, opts=["ttl=60"], extra_args=["-d"])
+        inv = m.path("invoices")
+        first = sorted(n for n in os.listdir(inv) if n.endswith(".pdf"))[0]
+        pdf = "/api/v1/invoices_pdf/" + urllib.parse.quote(unstem(first[:-4]), safe="")
+        scenario = False
+        for attempt in range(3):
+            # our new file, made (a create needs the directory to itself) but not sent
+            new = {"clientnr": 1, "action": "send", "sendmethod": "email",
+                   "lines": [{"amount": 1, "description": f"Race {attempt}", "price": 10,
+                              "tax_rate": 21}]}
+            fd = os.open(os.path.join(inv, f"race-{attempt}.json"),
+                         os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            os.write(fd, json.dumps(new).encode())
+            # the slower reader: its READDIR waits on a PDF fetch that is held
+            hold = proxy.gate(pdf)
+            tx = in_thread(lambda: open(os.path.join(inv, first), "rb").read())
+            wait_for(lambda: proxy.held[pdf] == 1, "the PDF fetch held")
+            with open(m.path(".factuurfs", "refresh"), "w") as f:
+                f.write("invoices")  # the kernel lists the directory anew
+            y = in_thread(lambda: sorted(os.listdir(inv)))
+            wait_for(lambda: received(m, "READDIRPLUS", y.tid) and
+                     waits_in(y, "request_wait_answer"), "the slower reader's READDIR")
+            # our save (the POST), then our listing: it starts, and waits for the
+            # slower one's READDIR
+            os.close(fd)
+            made = [c["change"] for c in m.status()["last_changes"]
+                    if c["change"].endswith(f"from invoices/race-{attempt}.json")]
+            nr = made[0].split()[1].split("/", 1)[1]
+            name = stem(nr) + ".json"
+            w = in_thread(lambda: sorted(os.listdir(inv)))
+            wait_for(lambda: waits_in(w, "fuse_lock_inode"), "our listing behind it")
+            hold.set()
+            for t in (y, w, tx):
+                t.join(DEADLINE)
+                assert not isinstance(t.out, Exception), t.out
+            scenario = name not in y.out  # the slower one listed from before the save
+            assert name in w.out
+            # and every listing after: the kernel's cache must not be the slower one's
+            for _ in range(3):
+                assert name in os.listdir(inv), f"{name} missing after its save"
+            if scenario:
+                break
+        print(f"attempts: {attempt + 1}, the slower reader listed before the save: "
+              f"{scenario}")
+    finally:
+        proxy.close()
+
+
+def getdents(fd, size):
+    """One getdents64(2) of at most @size bytes on directory @fd: its names."""
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    buf = ctypes.create_string_buffer(size)
+    n = libc.syscall(217, fd, buf, size)  # SYS_getdents64 on x86-64
+    if n < 0:
+        raise OSError(ctypes.get_errno(), "getdents64")
+    names, off, raw = [], 0, buf.raw[:n]
+    while off < n:
+        reclen = int.from_bytes(raw[off + 16:off + 18], "little")
+        names.append(raw[off + 19:off + reclen].split(b"\0", 1)[0].decode())
+        off += reclen
+    return names
+
+
+def test_a_directory_read_in_pieces_keeps_the_listing_it_began_with(acct, mounts):
+    """A directory is read with one READDIR after another (here two names each), and
+    its listing may be replaced in between.  Counted in the new listing, a position
+    skipped a name (one removed before it) or gave one twice: a record this mount had
+    just created went missing from a listing that began after it was made.  A read goes
+    on in the listing it began with; the next one shows the new."""
+    m = mounts(acct, opts=["ttl=60"])
+    coll = m.path("products")
+    body = {"code": "MINE", "name": "Mine", "price": 1, "taxes": 21}
+    assert save(os.path.join(coll, "mine.json"), json.dumps(body)) == 0
+    mine = [p for p in acct.state("products") if p["code"] == "MINE"][0]["id"]
+    began = sorted(os.listdir(coll))
+    assert f"{mine}.json" == began[-1]
+    fd = os.open(coll, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        got = []
+        while not got or got[-1] != began[-2]:  # up to the name before ours
+            got += getdents(fd, 64)
+        # another record goes on the service, and the listing is fetched anew
+        gone = began[0]
+        acct.delete_state("products", gone[:-len(".json")])
+        with open(m.path(".factuurfs", "refresh"), "w") as f:
+            f.write("products")
+        now = sorted(os.listdir(coll))
+        assert gone not in now and f"{mine}.json" in now
+        while True:
+            more = getdents(fd, 64)
+            if not more:
+                break
+            got += more
+    finally:
+        os.close(fd)
+    got = [n for n in got if n not in (".", "..")]
+    assert got == began, f"read in pieces: {got}, listed when it began: {began}"
+    assert sorted(os.listdir(coll)) == now

@@ -335,7 +335,7 @@ def test_a_missing_record_answered_with_the_whole_list_is_not_found(workdir, mou
             read(m.path("invoices", gone["invoicenr"] + ".json"))
         asked = [(r["method"], api_path(r), r["status"]) for r in f.since(mark)]
         assert ("GET", "invoices/" + gone["invoicenr"], 200) in asked, "answered with the list"
-        assert "a list or another record: not found" in last_error(m)
+        assert "answered with a list, not the record: not found" in last_error(m)
         got = json.loads(read(m.path("invoices", keep["invoicenr"] + ".json")))
         assert got["invoicenr"] == keep["invoicenr"] and got["lines"]
     finally:

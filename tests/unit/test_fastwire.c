@@ -302,6 +302,47 @@ static void test_random(void)
 	printf("random records: %u of 20000 took the fast path\n", fast_taken - taken0);
 }
 
+/* fastwire_nul_ids on @len bytes of @text: the cut ids joined with ',' (a static
+ * buffer), or "-" when it fails. */
+static const char *nul_ids(const struct schema_collection *c, const char *text, size_t len,
+			   bool record)
+{
+	static char out[256];
+	char **cut = NULL;
+	long n = fastwire_nul_ids(c, text, len, record, &cut);
+
+	if (n < 0)
+		return "-";
+	out[0] = '\0';
+	for (long i = 0; i < n; i++) {
+		snprintf(out + strlen(out), sizeof(out) - strlen(out), "%s%s", i ? "," : "", cut[i]);
+		free(cut[i]);
+	}
+	free(cut);
+	return out;
+}
+
+#define NUL_IDS(c, lit, record, want) CHECK_STR(nul_ids((c), (lit), sizeof(lit) - 1, (record)), (want))
+
+/* What cJSON would read of an id with a NUL in it (a C string ends there). */
+static void test_nul_ids(void)
+{
+	NUL_IDS(products, "{\"id\":\"7\"}", true, "");
+	NUL_IDS(products, "{\"id\":\"7\\u0000evil\",\"code\":\"x\"}", true, "7");
+	NUL_IDS(products, "{\"code\":\"x\\u0000\",\"id\":\"7\"}", true, ""); /* not an id */
+	NUL_IDS(products, "{\"i\\u0064\":\"\\u00e9\\u0000\"}", true, "\xc3\xa9"); /* "id", "é\0" */
+	NUL_IDS(products, "{\"id\":\"a\\\\u0000\"}", true, ""); /* an escaped backslash */
+	NUL_IDS(products, "{\"id\":\"7\0x\"}", true, "7");      /* a raw NUL byte */
+	NUL_IDS(invoices, "{\"invoicenr\":\"2026\\u0000\",\"lines\":[{\"id\":\"\\u0000\"}]}",
+		true, "2026"); /* a line's id is not the record's */
+	/* A body: the records in a wrapper, or numbered. */
+	NUL_IDS(products, "{\"products\":[{\"id\":\"1\\u0000\"},{\"id\":\"2\"},{\"id\":\"3\\u0000x\"}]}",
+		false, "1,3");
+	NUL_IDS(products, "{\"0\":{\"id\":\"1\\u0000\"}}", false, "1");
+	NUL_IDS(products, "{\"product\":{\"id\":\"\\u0000\"}}", false, "");
+	NUL_IDS(products, "[{\"id\":\"1\\u0000", false, ""); /* not JSON: the parse refuses it */
+}
+
 int main(void)
 {
 	clients = schema_find("clients");
@@ -315,6 +356,7 @@ int main(void)
 	test_strings();
 	test_numbers();
 	test_random();
+	test_nul_ids();
 	fastwire_buf_free(&buf);
 	return unit_report();
 }

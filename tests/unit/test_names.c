@@ -2,7 +2,10 @@
 #include "base/names.h"
 #include "unit.h"
 
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 static void check_encode(const char *id, const char *want, int line)
 {
@@ -231,6 +234,85 @@ static void test_scratch(void)
 	check_scratch("", false, __LINE__);
 }
 
+/* names_stem: "cannot name a file" and "too long" are not "out of memory". */
+static void test_stem(void)
+{
+	char id[400], *stem = (char *)1;
+
+	CHECK(names_stem("", NAMES_STEM_MAX, &stem) == -EINVAL && !stem);
+	CHECK(names_stem(".", NAMES_STEM_MAX, &stem) == -EINVAL && !stem);
+	CHECK(names_stem("..", NAMES_STEM_MAX, &stem) == -EINVAL && !stem);
+	CHECK(NAMES_STEM_MAX == 250);
+	memset(id, 'x', 250);
+	id[250] = '\0';
+	CHECK(names_stem(id, NAMES_STEM_MAX, &stem) == 0 && stem && strlen(stem) == 250);
+	free(stem);
+	id[250] = 'x';
+	id[251] = '\0';
+	CHECK(names_stem(id, NAMES_STEM_MAX, &stem) == -ENAMETOOLONG && !stem);
+	/* The bound is the stem's, escapes counted: 83 '/' are 249 bytes, 84 are 252. */
+	memset(id, '/', 84);
+	id[84] = '\0';
+	CHECK(names_stem(id, NAMES_STEM_MAX, &stem) == -ENAMETOOLONG && !stem);
+	id[83] = '\0';
+	CHECK(names_stem(id, NAMES_STEM_MAX, &stem) == 0 && stem && strlen(stem) == 249);
+	free(stem);
+	/* names_encode has no bound. */
+	memset(id, 'x', 399);
+	id[399] = '\0';
+	stem = names_encode(id);
+	CHECK(stem && strlen(stem) == 399);
+	free(stem);
+}
+
+/* No two ids have one name: every id of up to 4 bytes from the bytes the codec
+ * treats apart (and the letters of its escapes), and 200,000 random ids of random
+ * bytes, each decoded back to itself from a name no other id of the set has. */
+static void test_injective(void)
+{
+	static const char alphabet[] = {'a', '.', '/', '%', '2', 'E', 'F', '5', '\x01', '\x7f',
+					'\xc3', '~', ' '};
+	enum { A = sizeof(alphabet), MAXLEN = 4 };
+	size_t total = 0, bad = 0;
+	char id[64];
+
+	/* Exhaustive: A + A^2 + A^3 + A^4 ids; two of them with one stem would decode
+	 * to the same id, so decode(encode(x)) == x for all is injectivity. */
+	for (size_t len = 1; len <= MAXLEN; len++) {
+		size_t count = 1;
+		for (size_t k = 0; k < len; k++)
+			count *= A;
+		for (size_t code = 0; code < count; code++) {
+			size_t c = code;
+			for (size_t k = 0; k < len; k++, c /= A)
+				id[k] = alphabet[c % A];
+			id[len] = '\0';
+			char *stem = names_encode(id), *back = stem ? names_decode(stem) : NULL;
+			bool ok = !strcmp(id, ".") || !strcmp(id, "..")
+					  ? !stem
+					  : back && !strcmp(back, id) && !strchr(stem, '/') && stem[0] != '.';
+			bad += !ok;
+			total++;
+			free(stem);
+			free(back);
+		}
+	}
+	unsigned seed = 42;
+	for (int i = 0; i < 200000; i++) {
+		size_t len = 1 + (size_t)(rand_r(&seed) % 40);
+		for (size_t k = 0; k < len; k++)
+			id[k] = (char)(1 + rand_r(&seed) % 255);
+		id[len] = '\0';
+		char *stem = names_encode(id), *back = stem ? names_decode(stem) : NULL;
+		bad += !(!strcmp(id, ".") || !strcmp(id, "..") || (back && !strcmp(back, id)));
+		total++;
+		free(stem);
+		free(back);
+	}
+	CHECK(bad == 0);
+	printf("%zu ids, each its own name\n", total);
+}
+
 int main(void)
 {
 	test_encode();
@@ -239,5 +321,7 @@ int main(void)
 	test_record_id();
 	test_url_escape();
 	test_scratch();
+	test_stem();
+	test_injective();
 	return unit_report();
 }

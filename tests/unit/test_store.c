@@ -709,6 +709,155 @@ static void test_shapes(void)
 	env_fini(&e);
 }
 
+/* ---- identifiers that are no file names ---------------------------------------------- */
+
+static unsigned long errors_total(struct env *e)
+{
+	struct events_entry ent;
+	unsigned long total = 0;
+
+	events_list(e->st.ev, EVENTS_ERRORS, &ent, 1, &total);
+	return total;
+}
+
+/* The listing of products when the service answers @body; its ids in order in @ids. */
+static struct cache_listing *list_products(struct env *e, const char *body, char *ids,
+					   size_t len)
+{
+	struct cache_listing *l = NULL;
+
+	cache_invalidate(e->st.cache, products);
+	fake_service_fail(e->st.svc, "GET", "products",
+			  &(struct fake_answer){.status = 200, .body = body}, false, 1);
+	CHECK(cache_listing_get(e->st.cache, products, &l) == 0);
+	ids[0] = '\0';
+	for (size_t i = 0; l && i < l->n; i++)
+		snprintf(ids + strlen(ids), len - strlen(ids), "%s%s", i ? "," : "", l->recs[i]->id);
+	return l;
+}
+
+static void test_odd_ids(void)
+{
+	struct env e;
+	struct cache_listing *l;
+	struct cache_record *r = NULL;
+	char ids[512], body[2048];
+	unsigned long before;
+
+	env_init(&e, 60, 100);
+	/* ".", "..", "", over 250 bytes as a stem, and a NUL inside: left out, each said
+	 * once; the one cut at its NUL does not pass for record 1, whose text stays its
+	 * own, whatever order they come in. */
+	for (int order = 0; order < 2; order++) {
+		snprintf(body, sizeof(body),
+			 "[%s{\"id\":\".\"},{\"id\":\"..\"},{\"id\":\"\"},{\"id\":\"%0251d\"},"
+			 "{\"id\":\"%s\"},{\"id\":\"2\",\"code\":\"D\"}%s]",
+			 order ? "" : "{\"id\":\"1\\u0000x\",\"code\":\"A\"},",
+			 0, "////////////////////////////////////////////////////////////////"
+			    "////////////////////",
+			 order ? ",{\"id\":\"1\",\"code\":\"B\"},{\"id\":\"1\\u0000x\",\"code\":\"A\"}"
+			       : ",{\"id\":\"1\",\"code\":\"B\"}");
+		before = errors_total(&e);
+		l = list_products(&e, body, ids, sizeof(ids));
+		CHECK_STR(ids, "1,2");
+		CHECK(l && l->n == 2 && strstr(l->recs[0]->text, "\"B\""));
+		CHECK(errors_total(&e) - before == 6);
+		cache_listing_unref(l);
+	}
+	CHECK(strstr(last_error(e.st.ev), "list products: ") != NULL);
+	/* The longest that fits: a 250-byte stem ("/" is 3 bytes of it). */
+	snprintf(body, sizeof(body), "[{\"id\":\"%0250d\"},{\"id\":\"%s\"}]", 0,
+		 "/////////////////////////////////////////////////////////////////////////////////"
+		 "//");
+	l = list_products(&e, body, ids, sizeof(ids));
+	CHECK(l && l->n == 2 && strlen(l->recs[0]->stem) == 249 && strlen(l->recs[1]->stem) == 250);
+	cache_listing_unref(l);
+	/* A page in another shape, parsed whole: the id cut at its NUL and the record
+	 * it would pass for are both left out (which is which cannot be told), the rest
+	 * shown. */
+	before = errors_total(&e);
+	l = list_products(&e, "{\"products\":[{\"id\":\"1\",\"code\":\"B\"},{\"id\":\"1\\u0000\"},"
+			      "{\"id\":\"2\"},{\"id\":\"..\"}]}", ids, sizeof(ids));
+	CHECK_STR(ids, "2");
+	CHECK(errors_total(&e) - before == 3);
+	cache_listing_unref(l);
+	/* Two records with one id: the first listed, on every listing (the sort after
+	 * is not stable). */
+	for (int i = 0; i < 3; i++) {
+		l = list_products(&e, "[{\"id\":\"3\",\"code\":\"first\"},{\"id\":\"2\"},"
+				      "{\"id\":\"3\",\"code\":\"second\"},{\"id\":\"1\"}]",
+				  ids, sizeof(ids));
+		CHECK_STR(ids, "1,2,3");
+		CHECK(l && l->n == 3 && strstr(l->recs[2]->text, "\"first\"") &&
+		      cache_listing_find(l, "3") == 2 && cache_listing_find(l, "1") == 0);
+		cache_listing_unref(l);
+	}
+	/* A record fetched one by one whose id the NUL cut, or that is another
+	 * record: refused (EIO), its reason said. */
+	fake_service_partial(e.st.svc, "invoices", "lines");
+	l = NULL;
+	CHECK(cache_listing_get(e.st.cache, invoices, &l) == 0 && l->n == 3);
+	cache_listing_unref(l);
+	fake_service_fail(e.st.svc, "GET", "invoices/2026-0001",
+			  &(struct fake_answer){.status = 200,
+						.body = "{\"invoice\":{\"invoicenr\":\"2026-0001\\u0000x\","
+							"\"lines\":[]}}"},
+			  false, 1);
+	CHECK(cache_record_get(e.st.cache, invoices, "2026-0001", &r) == -EIO);
+	CHECK(strstr(last_error(e.st.ev), "holds a NUL") != NULL);
+	clk.now += 2; /* past the failure's hold */
+	fake_service_fail(e.st.svc, "GET", "invoices/2026-0001",
+			  &(struct fake_answer){.status = 200,
+						.body = "{\"invoice\":{\"invoicenr\":\"2026-0002\","
+							"\"lines\":[]}}"},
+			  false, 1);
+	CHECK(cache_record_get(e.st.cache, invoices, "2026-0001", &r) == -EIO);
+	CHECK(strstr(last_error(e.st.ev), "answered with the record \"2026-0002\"") != NULL);
+	clk.now += 2;
+	r = NULL;
+	CHECK(cache_record_get(e.st.cache, invoices, "2026-0001", &r) == 0 && r && r->whole);
+	cache_record_unref(r);
+	env_fini(&e);
+}
+
+/* Content versions: kept while the content stays, one more at a change; the listing
+ * replaced stays findable by its version for a few seconds (a directory read in
+ * pieces goes on in it). */
+static void test_versions(void)
+{
+	struct env e;
+	struct cache_listing *l = NULL, *v = NULL;
+	unsigned long v1;
+
+	env_init(&e, 60, 100);
+	CHECK(cache_listing_version_now(e.st.cache, products) == 0);
+	CHECK(cache_listing_get(e.st.cache, products, &l) == 0);
+	v1 = l->version;
+	CHECK(v1 > 0 && cache_listing_version_now(e.st.cache, products) == v1);
+	cache_listing_unref(l);
+	/* Listed again, the same content: the same version. */
+	cache_invalidate(e.st.cache, products);
+	CHECK(cache_listing_get(e.st.cache, products, &l) == 0 && l->version == v1);
+	cache_listing_unref(l);
+	/* Changed: one more, and the old one still there by its version. */
+	fake_service_put(e.st.svc, "products", "{'id':'3','code':'KO-1','name':'Koek'}");
+	cache_invalidate(e.st.cache, products);
+	CHECK(cache_listing_get(e.st.cache, products, &l) == 0 && l->version == v1 + 1 &&
+	      l->n == 3);
+	v = cache_listing_version(e.st.cache, products, v1);
+	CHECK(v && v->version == v1 && v->n == 2);
+	cache_listing_unref(v);
+	v = cache_listing_version(e.st.cache, products, v1 + 1);
+	CHECK(v == l);
+	cache_listing_unref(v);
+	CHECK(cache_listing_version(e.st.cache, products, v1 + 7) == NULL);
+	/* ... for a few seconds only. */
+	clk.now += 11;
+	CHECK(cache_listing_version(e.st.cache, products, v1) == NULL);
+	cache_listing_unref(l);
+	env_fini(&e);
+}
+
 /* ---- records one by one ------------------------------------------------------------- */
 
 static void test_partial(void)
@@ -1485,6 +1634,8 @@ int main(void)
 	test_stale();
 	test_paging();
 	test_shapes();
+	test_odd_ids();
+	test_versions();
 	test_partial();
 	test_filtered();
 	test_held();
