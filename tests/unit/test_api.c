@@ -94,6 +94,26 @@ static long env_long(const char *name, long dflt)
 	return v && *v ? strtol(v, NULL, 10) : dflt;
 }
 
+/*
+ * This process's own peak resident memory (VmHWM, KiB), or -1.  Not ru_maxrss: Linux
+ * carries the peak of the image exec replaced into it, so a child of a large pytest
+ * would report pytest's peak.
+ */
+static long peak_kib(void)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	char line[256];
+	long kib = -1;
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmHWM: %ld kB", &kib) == 1)
+			break;
+	fclose(f);
+	return kib;
+}
+
 int main(int argc, char **argv)
 {
 	struct api_config cfg = {0};
@@ -175,9 +195,9 @@ int main(int argc, char **argv)
 
 	api_get_stats(api, &st);
 	printf("stats requests=%lu failures=%lu bytes_in=%lu remaining=%ld retries=%lu "
-	       "failed_fast=%lu health=%d\n",
+	       "failed_fast=%lu health=%d hwm_kib=%ld\n",
 	       st.requests, st.failures, st.bytes_in, st.ratelimit_remaining, st.retries,
-	       st.failed_fast, (int)st.health);
+	       st.failed_fast, (int)st.health, peak_kib());
 	api_free(api);
 	free(methods);
 	return 0;
