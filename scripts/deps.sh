@@ -2,7 +2,7 @@
 # Installs the Debian packages factuurfs needs and that are missing.
 #   scripts/deps.sh          what building and the demo need
 #   scripts/deps.sh --test   also what the test suite drives (editors, pdfinfo, valgrind,
-#                            a private session bus and a notification listener)
+#                            archivers, a private session bus and a notification listener)
 #   scripts/deps.sh --bench  also what scripts/bench.sh drives (gnuplot, curl)
 #   scripts/deps.sh --fuzz   also clang and its libFuzzer runtime (scripts/fuzz.sh)
 #   scripts/deps.sh --analyze also the static analysers (scripts/analyze.sh)
@@ -16,10 +16,13 @@ build_pkgs=(gcc meson ninja-build pkg-config libfuse3-dev fuse3 libcurl4-openssl
 	python3 ca-certificates bash-completion)
 test_pkgs=(python3-pytest python3-pytest-xdist poppler-utils valgrind vim nano tmux libglib2.0-bin emacs-nox openssl
 	rsync zip unzip cpio psmisc strace stress-ng
+	libarchive-tools pax rdiff-backup rclone
 	mount util-linux systemd man-db attr dbus-daemon python3-dbus python3-gi python3-openpyxl)
 
 want=("${build_pkgs[@]}")
-bench_pkgs=(gnuplot-nox curl)
+# rclone and sshfs (to an sshd of the bench's own on localhost) are the peers it is
+# measured against.
+bench_pkgs=(gnuplot-nox curl rclone sshfs openssh-server openssh-client)
 # libclang-rt-dev pulls in the compiler-rt (libFuzzer) of Debian's default clang.
 fuzz_pkgs=(clang libclang-rt-dev)
 # clang-tidy and cppcheck; scan-build is in clang-tools and runs clang's analyzer.

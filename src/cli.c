@@ -2,6 +2,7 @@
 #include "cli.h"
 #include "credentials.h"
 #include "feat/probe.h"
+#include "cli_fetch.h"
 #include "fuse/fs.h"
 #include "base/log.h"
 #include "net/api.h"
@@ -29,13 +30,14 @@ static void cli_usage(FILE *f)
 		   "       factuurfs refresh MOUNTPOINT [PATH]\n"
 		   "       factuurfs probe [-o url=,username=,apikey_file=,profile=,cafile=,"
 		   "insecure,timeout=] [--json]\n"
+		   "       factuurfs fetch MOUNTPOINT [--quiet]\n"
 		   "       factuurfs [options] MOUNTPOINT   (see factuurfs --help)\n");
 }
 
 bool cli_is_command(int argc, char **argv)
 {
 	return argc >= 2 && (!strcmp(argv[1], "status") || !strcmp(argv[1], "refresh") ||
-			     !strcmp(argv[1], "probe"));
+			     !strcmp(argv[1], "probe") || !strcmp(argv[1], "fetch"));
 }
 
 bool cli_needs_key(char **argv)
@@ -166,30 +168,40 @@ static const char *cli_duration(double s, char *buf, size_t len)
 	return buf;
 }
 
-/* The prefetch line: "412 of 1,200 PDFs local; about 3 h left at 150/h"; none when off. */
+/* The archive's line (feat/prefetch.h): "412 of 1,200 invoices' PDFs on disk (34%);
+ * about 3 h left at 150/h". */
 static void cli_print_prefetch(const cJSON *pf)
 {
 	char a[32], b[32];
 	const char *state = cli_str(pf, "state");
-	if (!pf || !*state || !strcmp(state, "off"))
+	if (!pf || !*state)
 		return;
-	printf("  prefetch     ");
+	printf("  archive      ");
+	if (!strcmp(state, "off")) {
+		printf("off: PDFs are fetched when read, and kept within cache_max only\n");
+		return;
+	}
 	if (!cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(pf, "total"))) {
 		printf("%s at %.0f/h\n", state, cli_num(pf, "per_hour"));
 		return;
 	}
-	printf("%s of %s PDFs local; ", cli_count(cli_num(pf, "local"), a, sizeof(a)),
-	       cli_count(cli_num(pf, "total"), b, sizeof(b)));
+	double local = cli_num(pf, "local"), total = cli_num(pf, "total");
+	printf("%s of %s invoices' PDFs on disk (%.0f%%); ", cli_count(local, a, sizeof(a)),
+	       cli_count(total, b, sizeof(b)), total > 0 ? 100 * local / total : 100);
 	if (cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(pf, "eta_seconds"))) {
 		char c[48];
 		printf("%s left at %.0f/h", cli_duration(cli_num(pf, "eta_seconds"), c, sizeof(c)),
 		       cli_num(pf, "per_hour"));
 	} else
-		printf("%s", state);
+		printf("%s", !strcmp(state, "done") ? "complete" : state);
 	if (strcmp(state, "running") != 0 && strcmp(state, "done") != 0 &&
 	    cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(pf, "eta_seconds")))
 		printf(" (%s)", state);
 	printf("\n");
+	if (cli_num(pf, "others_total") > 0)
+		printf("               and %s of %s quotations' PDFs (kept within cache_max)\n",
+		       cli_count(cli_num(pf, "others_local"), a, sizeof(a)),
+		       cli_count(cli_num(pf, "others_total"), b, sizeof(b)));
 }
 
 /* The human form of the status JSON @st of the mount at @mnt. */
@@ -532,5 +544,7 @@ int cli_main(int argc, char **argv)
 		return cli_status(argc, argv);
 	if (!strcmp(argv[1], "probe"))
 		return cli_probe(argc, argv);
+	if (!strcmp(argv[1], "fetch"))
+		return cli_fetch(argc, argv);
 	return cli_refresh(argc, argv);
 }

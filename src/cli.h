@@ -2,6 +2,7 @@
  *
  *   factuurfs status MOUNTPOINT [--json]   what .factuurfs/status holds, for a person
  *   factuurfs refresh MOUNTPOINT [PATH]    drop cached listings (all, or PATH's)
+ *   factuurfs fetch MOUNTPOINT [--quiet]   complete the archive (cli_fetch.h)
  *
  * They need no credentials and make no API call themselves: everything goes
  * through MOUNTPOINT/.factuurfs/, so they work for any user who can read the

@@ -57,7 +57,8 @@ struct options {
 	int readonly;
 	int nonotify;          /* no desktop notification of refusals */
 	int offline;           /* no call at all: the state on disk, read-only */
-	long prefetch;         /* PDFs fetched in the background, calls an hour; 0: off */
+	long prefetch;         /* the archive's calls an hour; PREFETCH_AUTO; 0: factuurfs fetch only */
+	int noarchive;         /* no archive: no prefetch, invoices' PDFs evicted like the rest */
 	char *lang;            /* countrylist's language: nl, en, de, fr, es; else $LANG's */
 	int allow_invoice_delete; /* rm of a sent invoice reaches the service */
 };
@@ -84,6 +85,7 @@ static const struct fuse_opt option_spec[] = {
 	OPT("nonotify", nonotify),
 	OPT("offline", offline),
 	OPT("prefetch=%ld", prefetch),
+	OPT("noarchive", noarchive),
 	OPT("lang=%s", lang),
 	OPT("allow_invoice_delete", allow_invoice_delete),
 	OPT("apikey=%s", apikey_on_cmdline),
@@ -107,13 +109,16 @@ static void usage(const char *prog)
 	printf("usage: %s [options] [SOURCE] MOUNTPOINT\n"
 	       "       %s status MOUNTPOINT [--json]\n"
 	       "       %s refresh MOUNTPOINT [PATH]\n"
-	       "       %s probe [-o url=,username=,apikey_file=,profile=,...] [--json]\n\n"
+	       "       %s probe [-o url=,username=,apikey_file=,profile=,...] [--json]\n"
+	       "       %s fetch MOUNTPOINT [--quiet]\n\n"
 	       "Mounts a factuursturen.nl account as files.\n\n"
-	       "Commands (for a running mount; no credentials, no API call):\n"
+	       "Commands for a running mount (no credentials):\n"
 	       "    status     what .factuurfs/status holds, for a person (--json: as JSON)\n"
 	       "    refresh    drop the cached listing of PATH's collection (every\n"
 	       "               listing without PATH), for a change made on the website\n"
-	       "Command with the credentials a mount takes (the options below):\n"
+	       "    fetch      complete the archive now: every invoice's PDF on disk, as\n"
+	       "               fast as the budget allows (the mount makes the calls)\n\n"
+	       "A command with the credentials a mount takes (the options below):\n"
 	       "    probe      ask the service (GETs only, at most 25) what it does where\n"
 	       "               the API's documentation is uncertain; a report without\n"
 	       "               secrets or records, and the mount options it suggests\n\n"
@@ -139,12 +144,16 @@ static void usage(const char *prog)
 	       "                           may cause by reading PDFs; the rest of the budget\n"
 	       "                           is kept for you (default 50, -1: no limit)\n"
 	       "    -o cache_dir=DIR       PDF cache (default $XDG_CACHE_HOME/factuurfs)\n"
-	       "    -o cache_max=SIZE      PDFs kept, least recently used dropped first\n"
-	       "                           (default 1G; K, M, G suffixes)\n"
+	       "    -o cache_max=SIZE      PDFs kept but the archive's, least recently used\n"
+	       "                           dropped first (default 1G; K, M, G suffixes)\n"
 	       "    -o nodiskcache         keep PDFs and listings in memory only (PDFs\n"
 	       "                           within cache_max), and journal no unsaved text\n"
-	       "    -o prefetch=N          fetch the PDFs not on disk yet in the background,\n"
-	       "                           newest first, at most N calls an hour (default: off)\n"
+	       "    -o prefetch=N          the archive: fetch every invoice's PDF not on disk\n"
+	       "                           yet in the background, newest first, at most N\n"
+	       "                           calls an hour (default: what the budget spares;\n"
+	       "                           0: only when factuurfs fetch asks)\n"
+	       "    -o noarchive           no archive: no PDF fetched unless read, and\n"
+	       "                           invoices' PDFs dropped beyond cache_max too\n"
 	       "    -o lang=LANG           the language of countrylist/: nl, en, de, fr or es\n"
 	       "                           (default: from $LANG, else the service's own)\n"
 	       "    -o nonotify            no desktop notification when a save or rm is\n"
@@ -176,7 +185,7 @@ static void usage(const char *prog)
 	       "    -o auto_unmount        unmount when factuurfs ends\n"
 	       "    -o allow_root          let root in (not other users)\n"
 	       "\n",
-	       prog, prog, prog, prog);
+	       prog, prog, prog, prog, prog);
 }
 
 /* `factuurfs --list-options` (not in --help): every option, one a line, for shell
@@ -489,8 +498,9 @@ static int parse_args(struct daemon *d, int argc, char **argv)
 		fprintf(stderr, "factuurfs: paging=%s: use both, offset, start or all\n", o->paging);
 		return -1;
 	}
-	if (o->prefetch < 0) {
-		fprintf(stderr, "factuurfs: prefetch must be >= 0 (calls an hour; 0: off)\n");
+	if (o->prefetch < 0 && o->prefetch != PREFETCH_AUTO) {
+		fprintf(stderr, "factuurfs: prefetch must be >= 0 (calls an hour; 0: only when "
+				"factuurfs fetch asks)\n");
 		return -1;
 	}
 	if (o->lang && !lang_known(o->lang, strlen(o->lang))) {
@@ -615,13 +625,18 @@ static int open_modules(struct daemon *d, const struct api_config *acfg)
 	};
 	lang_of(o, ccfg.lang, sizeof(ccfg.lang));
 	struct pdfstore_config pcfg = {
-		.dir = d->pdf_dir, .max = d->pdf_max, .api = d->api, .events = d->events,
+		.dir = d->pdf_dir, .max = d->pdf_max, .archive = !o->noarchive, .api = d->api,
+		.events = d->events,
 	};
 	if (cache_new(&d->cache, d->api, &ccfg) < 0 || pdfstore_new(&d->pdfs, &pcfg) < 0)
 		return -1;
-	if (o->prefetch > 0 && !d->pdf_dir) {
-		log_msg(LOG_WARNING, "prefetch: off, the PDFs would not be kept (no disk cache)");
-	} else if (o->prefetch > 0) {
+	if (o->noarchive) {
+		log_msg(LOG_WARNING, "noarchive: invoices' PDFs are a cache like the rest: "
+			"beyond cache_max the least recently used are removed; keep the "
+			"invoices you must keep (seven years) elsewhere");
+	} else if (!d->pdf_dir) {
+		log_msg(LOG_WARNING, "archive: off, the PDFs would not be kept (no disk cache)");
+	} else {
 		struct prefetch_config fcfg = {
 			.per_hour = o->prefetch, .thumbnail_share = o->background_calls,
 			.hour = clock_hour(), .api = d->api, .cache = d->cache, .pdfs = d->pdfs,
@@ -835,7 +850,7 @@ static void daemon_free(struct daemon *d)
 int main(int argc, char *argv[])
 {
 	struct daemon d = {.o = {.ttl = 60, .timeout = 30, .page_size = 10000,
-				 .background_calls = 50},
+				 .background_calls = 50, .prefetch = PREFETCH_AUTO},
 			   .state_lock = -1};
 	sigset_t hup;
 	int ret = 1;

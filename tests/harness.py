@@ -251,13 +251,20 @@ def is_mounted(mnt):
 class Mount:
     """factuurfs running in the foreground on a fresh mount point.
 
-    env: variables set for it on top of the tests' environment; a value None unsets one."""
+    env: variables set for it on top of the tests' environment; a value None unsets one.
+
+    The archive (-o prefetch, on by default) fetches every PDF in the background, which
+    would add calls to every test that counts them: a mount here keeps no archive
+    (-o noarchive) unless the test asks for it, with archive=True (the defaults as a
+    user has them) or with an option that names it (prefetch=N, noarchive)."""
 
     def __init__(self, fake, tmpdir, opts=(), env=None, user=USER, apikey=APIKEY,
-                 wait=True, cwd=None, extra_args=(), mnt=None, preexec_fn=None):
+                 wait=True, cwd=None, extra_args=(), mnt=None, preexec_fn=None, archive=False):
         """mnt: an existing empty directory to mount on (a remount on the same mount
         point) instead of a fresh one; preexec_fn: run in the child before the exec
         (resource limits)."""
+        if not archive and not any(o.startswith(("prefetch", "noarchive")) for o in opts):
+            opts = ("noarchive", *opts)
         self.mnt = mnt or tempfile.mkdtemp(prefix="mnt-", dir=tmpdir)
         self.cache = tempfile.mkdtemp(prefix="cache-", dir=tmpdir)
         fd, self.stderr_path = tempfile.mkstemp(prefix="factuurfs-", suffix=".err", dir=tmpdir)

@@ -41,13 +41,6 @@ static const char *const who_replacers[] = {
 	"cp", /* only with --remove-destination, or -f after a failed open */
 };
 
-/* Programs that look at files and never open a regular file they stat: their
- * GETATTRs need no look into /proc/PID/fd (who_holds_open), which `ls -l`
- * would otherwise pay for each PDF whose size is unknown (about 35 us). */
-static const char *const who_lookers[] = {
-	"ls", "stat", "du", "find", "tree", "ncdu", "exa", "eza", "lsd",
-};
-
 static bool who_in(const char *const *table, size_t n, const char *name, bool prefix)
 {
 	for (size_t i = 0; i < n; i++)
@@ -86,47 +79,178 @@ static bool who_comm_matches(long id)
 	return who_comm(id, comm, sizeof(comm)) && who_name_matches(comm);
 }
 
-/* who_only_looks' answers of the last WHO_LOOKS_TTL seconds: `ls -l` of 10,000 PDFs
+/* What a program does with the files it stats, by the name the kernel keeps
+ * for it (docs/SEMANTICS.md, "PDF sizes").  Names are matched whole, or by
+ * their first 15 bytes (what /proc/PID/comm keeps).  A program with
+ * subcommands is @sub_kind when it runs one of @subs, else @kind. */
+struct who_prog {
+	const char *name;
+	const char *const *subs;
+	enum who_kind kind, sub_kind;
+};
+
+/* rclone copies with these; with the rest (ls, lsl, size, mount...) it looks
+ * or serves, and is then no copier. */
+static const char *const who_rclone_copies[] = {
+	"copy", "copyto", "sync", "move", "moveto", "bisync", "check", "cryptcheck", "checksum",
+	"md5sum", "sha1sum", "hashsum", NULL,
+};
+/* rdiff-backup backs up with `backup` or with no subcommand (its older form). */
+static const char *const who_rdiff_looks[] = {
+	"list", "info", "help", "remove", "regress", "verify", "restore", "server", NULL,
+};
+
+static const struct who_prog who_progs[] = {
+	/* Look at files and never open a regular file they stat: their
+	 * GETATTRs need no look into /proc/PID/fd (who_holds_open), which
+	 * `ls -l` would otherwise pay for each PDF whose size is unknown. */
+	{"ls", NULL, WHO_LOOKER, 0},
+	{"stat", NULL, WHO_LOOKER, 0},
+	{"du", NULL, WHO_LOOKER, 0},
+	{"find", NULL, WHO_LOOKER, 0},
+	{"tree", NULL, WHO_LOOKER, 0},
+	{"ncdu", NULL, WHO_LOOKER, 0},
+	{"exa", NULL, WHO_LOOKER, 0},
+	{"eza", NULL, WHO_LOOKER, 0},
+	{"lsd", NULL, WHO_LOOKER, 0},
+	/* Take a file's size from a stat by path, before they open it, and
+	 * store that many bytes: a placeholder size makes them pad, cut or
+	 * refuse the file, several without a word. */
+	{"bsdtar", NULL, WHO_COPIER, 0},
+	{"bsdcpio", NULL, WHO_COPIER, 0},
+	{"pax", NULL, WHO_COPIER, 0},
+	{"cpio", NULL, WHO_COPIER, 0},
+	{"afio", NULL, WHO_COPIER, 0},
+	{"star", NULL, WHO_COPIER, 0},
+	{"duplicity", NULL, WHO_COPIER, 0},
+	{"rdiff-backup", who_rdiff_looks, WHO_COPIER, WHO_OTHER},
+	{"rclone", who_rclone_copies, WHO_OTHER, WHO_COPIER},
+	/* Read every file under a directory for a text: in a PDF (compressed
+	 * streams) they find none, and each one not fetched yet would cost an
+	 * API call. */
+	{"grep", NULL, WHO_SEARCHER, 0},
+	{"egrep", NULL, WHO_SEARCHER, 0},
+	{"fgrep", NULL, WHO_SEARCHER, 0},
+	{"rg", NULL, WHO_SEARCHER, 0},
+	{"ag", NULL, WHO_SEARCHER, 0},
+	{"ack", NULL, WHO_SEARCHER, 0},
+	{"ugrep", NULL, WHO_SEARCHER, 0},
+	{"pt", NULL, WHO_SEARCHER, 0},
+	{"sift", NULL, WHO_SEARCHER, 0},
+};
+
+static const struct who_prog *who_prog_named(const char *name)
+{
+	for (size_t i = 0; i < sizeof(who_progs) / sizeof(who_progs[0]); i++) {
+		const char *p = who_progs[i].name;
+		/* comm keeps 15 bytes: a longer name is known by its start. */
+		if (strlen(p) > 15 ? strlen(name) == 15 && !strncmp(name, p, 15) : !strcmp(name, p))
+			return &who_progs[i];
+	}
+	return NULL;
+}
+
+static bool who_listed(const char *const *list, const char *word)
+{
+	for (; list && *list; list++)
+		if (!strcmp(*list, word))
+			return true;
+	return false;
+}
+
+/* The kind of program @p as process @id runs it: its first argument after
+ * the one naming @p (an interpreter runs a script: "python3
+ * /usr/bin/rdiff-backup list ...") that is one of @p's subcommands decides. */
+static enum who_kind who_prog_kind(const struct who_prog *p, long id)
+{
+	char path[64], buf[4096];
+	if (!p)
+		return WHO_OTHER;
+	if (!p->subs)
+		return p->kind;
+	snprintf(path, sizeof(path), "/proc/%ld/cmdline", id);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return p->kind;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return p->kind;
+	buf[n] = '\0';
+	bool after = false;
+	for (char *a = buf; a < buf + n; a += strlen(a) + 1) {
+		const char *base = strrchr(a, '/');
+		base = base ? base + 1 : a;
+		if (!after)
+			after = !strncmp(base, p->name, 15);
+		else if (who_listed(p->subs, a))
+			return p->sub_kind;
+	}
+	return p->kind;
+}
+
+static long who_tgid(pid_t tid);
+
+/* who_kind's answers of the last WHO_KIND_TTL seconds: `ls -l` of 10,000 PDFs
  * whose size is unknown asks once per PDF, and reading /proc/PID/comm (an open, a
  * read, a close) was most of each GETATTR's cost.  A pid is not reused within a
  * second (the kernel hands them out in order up to pid_max), and a process that
  * execs another program meanwhile is still answered for up to that second. */
-#define WHO_LOOKS_SLOTS 8
-#define WHO_LOOKS_TTL 1.0
+#define WHO_KIND_SLOTS 8
+#define WHO_KIND_TTL 1.0
 
 static struct {
 	pid_t pid;
-	bool looks;
+	enum who_kind kind;
 	double at;
-} who_looks_memo[WHO_LOOKS_SLOTS];
-static unsigned who_looks_next;
-static pthread_mutex_t who_looks_lock = PTHREAD_MUTEX_INITIALIZER;
+} who_kind_memo[WHO_KIND_SLOTS];
+static unsigned who_kind_next;
+static pthread_mutex_t who_kind_lock = PTHREAD_MUTEX_INITIALIZER;
 
-bool who_only_looks(pid_t pid)
+/* who_kind without the memo: the thread's name, its process's, then the
+ * program's file name (a tar that is bsdtar under another name). */
+static enum who_kind who_kind_read(pid_t pid)
 {
-	char comm[32];
+	char comm[32], path[64], exe[4096];
+	long tgid = -1;
+	if (who_comm((long)pid, comm, sizeof(comm)) && who_prog_named(comm))
+		return who_prog_kind(who_prog_named(comm), (long)pid);
+	tgid = who_tgid(pid);
+	if (tgid > 0 && tgid != (long)pid && who_comm(tgid, comm, sizeof(comm)) &&
+	    who_prog_named(comm))
+		return who_prog_kind(who_prog_named(comm), tgid);
+	snprintf(path, sizeof(path), "/proc/%ld/exe", tgid > 0 ? tgid : (long)pid);
+	ssize_t n = readlink(path, exe, sizeof(exe) - 1);
+	if (n <= 0)
+		return WHO_OTHER;
+	exe[n] = '\0';
+	const char *base = strrchr(exe, '/');
+	return who_prog_kind(who_prog_named(base ? base + 1 : exe), tgid > 0 ? tgid : (long)pid);
+}
+
+enum who_kind who_kind(pid_t pid)
+{
 	double now = clock_mono();
-	bool looks;
+	enum who_kind kind;
 	if (pid <= 0)
-		return false;
-	pthread_mutex_lock(&who_looks_lock);
-	for (unsigned i = 0; i < WHO_LOOKS_SLOTS; i++) {
-		if (who_looks_memo[i].pid == pid && now - who_looks_memo[i].at < WHO_LOOKS_TTL) {
-			looks = who_looks_memo[i].looks;
-			pthread_mutex_unlock(&who_looks_lock);
-			return looks;
+		return WHO_OTHER;
+	pthread_mutex_lock(&who_kind_lock);
+	for (unsigned i = 0; i < WHO_KIND_SLOTS; i++) {
+		if (who_kind_memo[i].pid == pid && now - who_kind_memo[i].at < WHO_KIND_TTL) {
+			kind = who_kind_memo[i].kind;
+			pthread_mutex_unlock(&who_kind_lock);
+			return kind;
 		}
 	}
-	pthread_mutex_unlock(&who_looks_lock);
-	looks = who_comm((long)pid, comm, sizeof(comm)) &&
-		who_in(who_lookers, sizeof(who_lookers) / sizeof(who_lookers[0]), comm, false);
-	pthread_mutex_lock(&who_looks_lock);
-	unsigned i = who_looks_next++ % WHO_LOOKS_SLOTS;
-	who_looks_memo[i].pid = pid;
-	who_looks_memo[i].looks = looks;
-	who_looks_memo[i].at = now;
-	pthread_mutex_unlock(&who_looks_lock);
-	return looks;
+	pthread_mutex_unlock(&who_kind_lock);
+	kind = who_kind_read(pid);
+	pthread_mutex_lock(&who_kind_lock);
+	unsigned i = who_kind_next++ % WHO_KIND_SLOTS;
+	who_kind_memo[i].pid = pid;
+	who_kind_memo[i].kind = kind;
+	who_kind_memo[i].at = now;
+	pthread_mutex_unlock(&who_kind_lock);
+	return kind;
 }
 
 bool who_replaces(pid_t pid)

@@ -1,10 +1,13 @@
-/* who: tells the programs a user runs from those that read files on their own.
+/* who: what the process behind a request is, read from /proc.
  *
  * A file manager's thumbnailer or a desktop indexer reads every PDF in a
  * folder the moment it is shown; on this filesystem each first read is an
  * API call from an hourly budget.  The reserve policy (api_background_take)
- * needs to know which reads those are: this module decides from the reading
- * process's name, by a table in who.c.
+ * needs to know which reads those are; the PDFs of unknown size need to know
+ * who only looks, who stores the size a stat by path gave, who searches text
+ * (who_kind) and who holds a file open (who_holds_open).  This module
+ * decides from the process's name, by tables in who.c, and from its
+ * descriptors.
  */
 #ifndef FACTUURFS_WHO_H
 #define FACTUURFS_WHO_H
@@ -16,9 +19,21 @@
  * indexer).  Unknown or vanished processes, and pid 0, count as the user's. */
 bool who_is_background(pid_t pid);
 
-/* True when process @pid is a program that only looks at files (ls, stat,
- * du, find): it never opens a regular file it stats.  A table in who.c. */
-bool who_only_looks(pid_t pid);
+/* What a process does with the files it stats (docs/SEMANTICS.md, "PDF
+ * sizes"), by the program it runs: a table in who.c. */
+enum who_kind {
+	WHO_OTHER,    /* anything else */
+	WHO_LOOKER,   /* ls, stat, du, find: never opens a regular file it stats */
+	WHO_COPIER,   /* bsdtar, pax, cpio, rdiff-backup, rclone: takes a file's size
+			 from a stat by path and stores that many bytes */
+	WHO_SEARCHER, /* grep, rg, ag, ack: reads every file of a tree for a text */
+};
+
+/* The kind of process (or thread) @pid: by its name, its process's, or its
+ * program's file name; for some copiers also by their subcommand (`rclone ls`
+ * only looks).  Answers are kept a second.  Unknown or vanished processes, and
+ * pid 0, are WHO_OTHER. */
+enum who_kind who_kind(pid_t pid);
 
 /* True when process @pid is a program that removes a file in order to write
  * it anew (mv across file systems, install, cp --remove-destination): its

@@ -129,13 +129,10 @@ static bool size_unknown(struct mount *m, struct node *n)
 	return true;
 }
 
-/* True when the process behind @req holds @n open: its fstat() after open()
- * reaches us without a file handle, like a stat() by path (no-open). */
-static bool caller_holds(struct mount *m, fuse_req_t req, struct node *n)
+/* True when process @pid holds @n open: its fstat() after open() reaches us
+ * without a file handle, like a stat() by path (no-open). */
+static bool caller_holds(struct mount *m, pid_t pid, struct node *n)
 {
-	pid_t pid = fuse_req_ctx(req)->pid;
-	if (who_only_looks(pid))
-		return false;
 	char *stem = names_encode(n->id), suffix[1200];
 	if (!stem)
 		return false;
@@ -143,6 +140,17 @@ static bool caller_holds(struct mount *m, fuse_req_t req, struct node *n)
 		 n->kind == N_PDF ? "pdf" : "json");
 	free(stem);
 	return who_holds_open(m->who, pid, n->ino, suffix);
+}
+
+/* Makes the size of @n true (fetches it); 0 or -errno. */
+static int fetch_size(struct mount *m, pid_t pid, struct node *n)
+{
+	struct cache_record *r = NULL;
+	if (n->kind == N_PDF)
+		return pdf_fetch_for(m, pid, n);
+	int rc = cache_record_get(m->cache, n->c, n->id, &r);
+	cache_record_unref(r);
+	return rc;
 }
 
 /* cppcheck-suppress constParameter ; libfuse's getattr signature */
@@ -156,18 +164,28 @@ void fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, ENOENT);
 		return;
 	}
-	/* A file whose size is not known until fetched: a program that opened
-	 * it (a GETATTR with a file handle comes from lseek(SEEK_END) and from
-	 * every read; one from a process holding it open is its fstat) gets
-	 * the true size, so tar, rsync, mmap and zip copy it whole; ls -l and
-	 * stat by path see the placeholder and cost nothing.  A failed fetch
-	 * leaves the placeholder: the read that follows gives the errno. */
-	if (size_unknown(m, n) && (fi || caller_holds(m, req, n))) {
-		struct cache_record *r = NULL;
-		if (n->kind == N_PDF)
-			pdf_fetch_for(m, fuse_req_ctx(req)->pid, n);
-		else if (cache_record_get(m->cache, n->c, n->id, &r) == 0)
-			cache_record_unref(r);
+	/* A file whose size is not known until fetched (docs/SEMANTICS.md, "PDF
+	 * sizes").  Fetched first, for the true size, when the caller will read
+	 * it: a GETATTR with a file handle (lseek(SEEK_END), every read), one
+	 * from a process holding it open (its fstat), and one from a program
+	 * that takes the size from a stat by path and stores that many bytes
+	 * (bsdtar, pax, cpio, rdiff-backup, rclone).  So archivers copy it
+	 * whole, while ls -l, stat and du see the placeholder and cost nothing.
+	 * A failed fetch leaves the placeholder: the read that follows gives
+	 * the errno; a copier's stat fails with it at once, since it would
+	 * store the placeholder's length. */
+	pid_t pid = fuse_req_ctx(req)->pid;
+	enum who_kind who = fi || (n->kind != N_PDF && n->kind != N_JSON) ? WHO_OTHER : who_kind(pid);
+	/* (ls -l: a looker's GETATTR goes straight to the attributes, which
+	 * say the placeholder themselves.) */
+	if (who != WHO_LOOKER && size_unknown(m, n)) {
+		if (fi || who == WHO_COPIER || caller_holds(m, pid, n)) {
+			int rc = fetch_size(m, pid, n);
+			if (rc < 0 && who == WHO_COPIER) {
+				fuse_reply_err(req, -rc);
+				return;
+			}
+		}
 	}
 	int rc = node_attr(m, n, &st, &timeout);
 	if (rc < 0)

@@ -8,6 +8,7 @@
 #include "base/clock.h"
 #include "base/events.h"
 #include "base/log.h"
+#include "feat/prefetch.h"
 #include "feat/status.h"
 #include "fuse/fs.h"
 #include "store/cache.h"
@@ -230,14 +231,27 @@ void control_refresh(struct mount *m, const char *text, size_t len)
 
 /* `factuurfs refresh` on a read-only mount, where the kernel refuses the
  * write to .factuurfs/refresh: the same text by ioctl on .factuurfs/
- * (fs.h).  Every other ioctl, anywhere, is not ours. */
+ * (fs.h); and `factuurfs fetch` asking the archive to hurry.  Every other
+ * ioctl, anywhere, is not ours. */
 void fs_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd, void *arg,
 	      struct fuse_file_info *fi, unsigned flags, const void *in_buf, size_t in_bufsz,
 	      size_t out_bufsz)
 {
 	(void)arg;
 	(void)fi;
-	(void)out_bufsz;
+	if (ino == INO_CTL && cmd == FS_IOC_FETCH && !(flags & FUSE_IOCTL_UNRESTRICTED) && in_buf &&
+	    in_bufsz >= sizeof(struct fs_fetch_ioctl) && out_bufsz >= sizeof(struct fs_fetch_ioctl)) {
+		struct fs_fetch_ioctl f;
+		unsigned long session = 0;
+		memcpy(&f, in_buf, sizeof(f));
+		int rc = prefetch_hurry(mount_of(req)->status.prefetch, f.seconds, &session);
+		f.session = (unsigned int)session;
+		if (rc < 0)
+			fuse_reply_err(req, -rc);
+		else
+			fuse_reply_ioctl(req, 0, &f, sizeof(f));
+		return;
+	}
 	if (ino != INO_CTL || cmd != FS_IOC_REFRESH || (flags & FUSE_IOCTL_UNRESTRICTED) ||
 	    !in_buf) {
 		fuse_reply_err(req, ENOTTY);

@@ -200,7 +200,14 @@ void fs_listing_changed(void *arg, const struct schema_collection *c,
 {
 	struct mount *m = arg;
 	fuse_ino_t dir = inode_coll_ino(c);
-	kernel_inval(m->kernel, dir, false); /* drops cached directory content (or balance.json's) */
+	/* Drops cached directory content (or balance.json's).  Not for a first
+	 * listing: nothing of the directory was shown before it (a lookup or a
+	 * readdir lists it first, and its time is the listing's), and a notice
+	 * that lands while the kernel fills its readdir cache from the very
+	 * readdir that listed it drops a page under the fill, which leaves that
+	 * cache never complete: every later `ls` reads the directory again. */
+	if (old)
+		kernel_inval(m->kernel, dir, false);
 	/* (categories: the ledger column of exports/invoices.csv) */
 	if (!strcmp(c->name, "invoices") || !strcmp(c->name, "clients") ||
 	    !strcmp(c->name, "categories"))

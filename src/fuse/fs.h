@@ -31,6 +31,16 @@ struct who_mount;
 #define FS_REFRESH_IOCTL_SIZE 1024
 #define FS_IOC_REFRESH _IOW('F', 0x52, char[FS_REFRESH_IOCTL_SIZE])
 
+/* `factuurfs fetch` asks the archive to hurry for @seconds (feat/prefetch.h,
+ * prefetch_hurry) by this ioctl on the .factuurfs directory, and gets back
+ * the hurry session's number in @session.  ENODEV: this mount keeps no
+ * archive (-o noarchive, no disk cache). */
+struct fs_fetch_ioctl {
+	unsigned int seconds;
+	unsigned int session;
+};
+#define FS_IOC_FETCH _IOWR('F', 0x46, struct fs_fetch_ioctl)
+
 extern const struct fuse_lowlevel_ops fs_ops;
 
 /* A new mount with listings fresh for @ttl seconds; @readonly when mounted

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "base/clock.h"
+#include "base/log.h"
 #include "base/who.h"
 #include "net/api.h"
 #include "ns/dir.h"
@@ -230,10 +231,35 @@ const struct kind_ops kind_record = {
 	.read = record_read,
 };
 
+/* Seconds between two log lines about searchers' refused reads. */
+#define SEARCH_LOG_EVERY 60.0
+
+/* A text searcher (grep -r, rg) read a PDF not fetched yet: it is not fetched
+ * for it (a whole tree's PDFs would be a whole hour's budget, and their
+ * compressed text holds nothing a searcher finds); the read fails with EAGAIN,
+ * which the searcher names, and the log says why, once a minute. */
+static int pdf_refuse_search(struct mount *m, pid_t pid, struct node *n)
+{
+	double now = clock_mono();
+	pthread_mutex_lock(&m->read_lock);
+	unsigned long refused = ++m->searches_refused;
+	bool say = m->searches_logged == 0 || now - m->searches_logged >= SEARCH_LOG_EVERY;
+	if (say)
+		m->searches_logged = now;
+	pthread_mutex_unlock(&m->read_lock);
+	if (say)
+		log_msg(LOG_NOTICE, "%s/%s.pdf: not fetched for a text search (process %ld): "
+			"PDFs not fetched yet are not searched (%lu refused so far; `factuurfs "
+			"fetch` fetches them all)", n->c->name, n->id, (long)pid, refused);
+	return -EAGAIN;
+}
+
 int pdf_fetch_for(struct mount *m, pid_t pid, struct node *n)
 {
 	if (pdfstore_size(m->pdfs, n->c, n->id, false) >= 0)
 		return 0;
+	if (who_kind(pid) == WHO_SEARCHER)
+		return pdf_refuse_search(m, pid, n);
 	if (who_is_background(pid) && !api_background_take(m->api))
 		return -EAGAIN;
 	off_t size = pdfstore_fetch(m->pdfs, n->c, n->id);

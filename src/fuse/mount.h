@@ -86,9 +86,13 @@ struct mount {
 	uid_t uid;
 	gid_t gid;
 	time_t started;
-	/* PDF reads (io.c): every node's `reads`, and woken when one ends. */
+	/* PDF reads (io.c): every node's `reads`, and woken when one ends; also
+	 * the reads of PDFs not fetched yet refused to text searchers
+	 * (kind_coll.c), and when the log last said so. */
 	pthread_mutex_t read_lock;
 	pthread_cond_t read_done;
+	unsigned long searches_refused;
+	double searches_logged;
 };
 
 static inline struct mount *mount_of(fuse_req_t req)

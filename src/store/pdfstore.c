@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 #include <openssl/evp.h>
@@ -63,6 +64,7 @@ struct pdfstore {
 	char *dir;             /* NULL: memory only (the path, for messages) */
 	int fd;                /* dir, opened and checked (base/safedir.h); -1: none */
 	off_t max;
+	bool archive;          /* invoices' PDFs on disk are never evicted (pdf_archived) */
 	struct api *api;
 	struct events *events;
 	double (*now)(void);
@@ -70,6 +72,7 @@ struct pdfstore {
 	pthread_cond_t done;   /* broadcast when a fetch ends */
 	struct pdf *pdfs;
 	off_t disk_used;       /* bytes of PDFs in dir, -1 until first counted */
+	off_t evictable;       /* of which not the archive's: what cache_max bounds */
 	off_t mem_used;        /* bytes of PDFs held in memory */
 	unsigned long fetches, disk_hits;
 	unsigned long prefetched; /* fetched by pdfstore_prefetch, not in fetches */
@@ -353,16 +356,25 @@ static int cmp_mtime(const void *a, const void *b)
 	return (x->tv_nsec > y->tv_nsec) - (x->tv_nsec < y->tv_nsec);
 }
 
+/* True when cache file @name is the archive's: an invoice's PDF (pdf_path:
+ * any other collection's name starts with '.') while the archive is kept.
+ * Invoices are what the law asks a business to keep; a quotation's PDF can
+ * be fetched again as long as the service has it. */
+static bool pdf_archived(const struct pdfstore *ps, const char *name)
+{
+	return ps->archive && name[0] != '.';
+}
+
 /* Counts the disk cache and, past cache_max, removes the PDFs used longest
- * ago (but not @keep, just written).  Called with ps->lock held; only
- * local disk I/O. */
+ * ago (but not @keep, just written, nor the archive's).  Called with
+ * ps->lock held; only local disk I/O. */
 static void pdf_evict(struct pdfstore *ps, const char *keep)
 {
 	DIR *d = safedir_list(ps->fd);
 	struct cached_file *files = NULL;
 	size_t n = 0, cap = 0;
 	struct dirent *de;
-	off_t total = 0;
+	off_t total = 0, evictable = 0;
 	if (!d)
 		return;
 	while ((de = readdir(d))) {
@@ -382,14 +394,19 @@ static void pdf_evict(struct pdfstore *ps, const char *keep)
 		files[n].name = strdup(de->d_name);
 		files[n].mtime = st.st_mtim;
 		files[n].size = st.st_size;
-		if (files[n].name) {
-			total += st.st_size;
-			n++;
+		if (!files[n].name)
+			continue;
+		total += st.st_size;
+		if (pdf_archived(ps, files[n].name)) {
+			free(files[n].name); /* never evicted: counted only */
+			continue;
 		}
+		evictable += st.st_size;
+		n++;
 	}
 	if (n > 1)
 		qsort(files, n, sizeof(*files), cmp_mtime);
-	for (size_t i = 0; i < n && total > ps->max; i++) {
+	for (size_t i = 0; i < n && evictable > ps->max; i++) {
 		if (keep && !strcmp(files[i].name, keep))
 			continue;
 		if (unlinkat(dirfd(d), files[i].name, 0) == 0) {
@@ -398,6 +415,7 @@ static void pdf_evict(struct pdfstore *ps, const char *keep)
 				(void)unlinkat(dirfd(d), sum, 0);
 			free(sum);
 			total -= files[i].size;
+			evictable -= files[i].size;
 			log_msg(LOG_DEBUG, "PDF cache: evicted %s", files[i].name);
 		}
 	}
@@ -406,6 +424,7 @@ static void pdf_evict(struct pdfstore *ps, const char *keep)
 	free(files);
 	closedir(d);
 	ps->disk_used = total;
+	ps->evictable = evictable;
 }
 
 /* Keeps memory copies within cache_max, dropping the least recently read;
@@ -496,9 +515,11 @@ static bool pdf_store(struct pdfstore *ps, struct pdf *p, const char *nr, const 
 		p->dev = st.st_dev;
 		p->ino = st.st_ino;
 		p->mtim = st.st_mtim;
-		if (ps->disk_used >= 0)
+		if (ps->disk_used >= 0) {
 			ps->disk_used += (off_t)len;
-		if (ps->disk_used < 0 || ps->disk_used > ps->max)
+			ps->evictable += pdf_archived(ps, name) ? 0 : (off_t)len;
+		}
+		if (ps->disk_used < 0 || ps->evictable > ps->max)
 			pdf_evict(ps, name);
 		pthread_mutex_unlock(&ps->lock);
 	} else {
@@ -856,14 +877,20 @@ int pdfstore_prefetch(struct pdfstore *ps, const struct schema_collection *c, co
 	return rc;
 }
 
-off_t pdfstore_room(struct pdfstore *ps)
+off_t pdfstore_room(struct pdfstore *ps, const struct schema_collection *c)
 {
 	off_t room = -1;
+	struct statvfs fs;
 	pthread_mutex_lock(&ps->lock);
-	if (ps->dir) {
+	if (ps->dir && ps->archive && !strcmp(c->name, "invoices")) {
+		/* The archive is bounded by the disk alone (its directory may not
+		 * be made yet: nothing written, all of the disk free). */
+		room = ps->fd >= 0 && fstatvfs(ps->fd, &fs) == 0 ? (off_t)fs.f_bavail * (off_t)fs.f_frsize
+						   : (off_t)1 << 62;
+	} else if (ps->dir) {
 		if (ps->disk_used < 0)
 			pdf_evict(ps, NULL); /* counts it */
-		room = ps->max > ps->disk_used ? ps->max - ps->disk_used : 0;
+		room = ps->max > ps->evictable ? ps->max - ps->evictable : 0;
 	}
 	pthread_mutex_unlock(&ps->lock);
 	return room;
@@ -879,8 +906,8 @@ static bool ends_with(const char *name, const char *suffix)
 /* Removes the temporary files of PDFs (and of their digest files) whose writer
  * died (kill -9, a crash) before renaming them into place, and digest files
  * whose PDF is gone.  Only old ones: another mount of the same account may be
- * writing one right now.  Returns the bytes of the cached PDFs found, or -1
- * when the directory cannot be read. */
+ * writing one right now.  Returns the bytes of the cached PDFs found (of which
+ * not the archive's in ps->evictable), or -1 when the directory cannot be read. */
 static off_t pdf_remove_leftovers(struct pdfstore *ps)
 {
 	off_t pdfs = 0;
@@ -894,8 +921,10 @@ static off_t pdf_remove_leftovers(struct pdfstore *ps)
 		const char *n = de->d_name;
 		if (fstatat(dirfd(d), n, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
 			continue;
-		if (ends_with(n, ".pdf"))
+		if (ends_with(n, ".pdf")) {
 			pdfs += st.st_size;
+			ps->evictable += pdf_archived(ps, n) ? 0 : st.st_size;
+		}
 		bool temp = strstr(n, ".pdf.tmp") || strstr(n, SUM_SUFFIX ".tmp");
 		char *pdf = NULL;
 		bool orphan = ends_with(n, SUM_SUFFIX) &&
@@ -918,6 +947,7 @@ int pdfstore_new(struct pdfstore **out, const struct pdfstore_config *cfg)
 		return -ENOMEM;
 	ps->fd = -1;
 	ps->max = cfg->max;
+	ps->archive = cfg->archive && cfg->dir;
 	ps->api = cfg->api;
 	ps->events = cfg->events;
 	ps->now = cfg->now ? cfg->now : default_now;

@@ -8,8 +8,9 @@
  * the first time a program opens it, and kept on disk in the account's cache
  * directory (mode 0600, written to a temporary name and renamed), so a second
  * copy or a remount costs no call; at most `max` bytes, the least recently
- * used removed first.  Without a usable directory the bytes stay in memory,
- * within the same bound.
+ * used removed first, except an archive's (`archive`: invoices' PDFs, kept
+ * for good).  Without a usable directory the bytes stay in memory, within
+ * the same bound.
  *
  * Only a whole PDF is kept or served: an answer that lacks the header, the %%EOF
  * trailer, or a startxref pointing at its cross-reference section is an error
@@ -39,7 +40,9 @@ struct schema_collection;
 
 struct pdfstore_config {
 	const char *dir;        /* disk cache directory (copied), NULL: memory only */
-	off_t max;              /* bytes of PDFs kept */
+	off_t max;              /* bytes of PDFs kept, but for the archive's */
+	bool archive;           /* invoices' PDFs on disk are never removed: the
+				   fiscal archive (feat/prefetch.h fills it) */
 	struct api *api;        /* borrowed */
 	struct events *events;  /* borrowed: where failed fetches are recorded */
 	double (*now)(void);    /* CLOCK_MONOTONIC seconds; NULL: clock_mono */
@@ -75,9 +78,11 @@ bool pdfstore_is_local(struct pdfstore *ps, const struct schema_collection *c, c
  * prefetched, not as fetched for a read: the first read of it is a disk hit. */
 int pdfstore_prefetch(struct pdfstore *ps, const struct schema_collection *c, const char *nr);
 
-/* Bytes the disk cache may still take before it evicts (cache_max minus
- * what it holds, at least 0); -1 without a disk cache. */
-off_t pdfstore_room(struct pdfstore *ps);
+/* Bytes the disk cache may still take for PDFs of @c: for the archive's
+ * (invoices', with `archive`) the disk's free space, as they are never
+ * removed; for the rest before it evicts (cache_max minus what it holds of
+ * them, at least 0); -1 without a disk cache. */
+off_t pdfstore_room(struct pdfstore *ps, const struct schema_collection *c);
 
 /* Adds the PDF figures of the status file's "cache" object to @out. */
 void pdfstore_describe(struct pdfstore *ps, cJSON *out);

@@ -1,5 +1,6 @@
-"""-o prefetch=N: the PDFs not local yet fetched in the background, newest first, at most
-N calls an hour, the user served first, the budget never spent by it.
+"""-o prefetch=N: the archive's PDFs not local yet fetched in the background, newest
+first, at most N calls an hour, the user served first, the budget never spent by it
+(the archive as the default state, and `factuurfs fetch`: test_archive.py).
 
 The hour is scaled for these tests: factuurfs under FACTUURFS_HOUR_SECONDS=H and the fake
 under --hour-seconds H count an hour as H seconds (the pace, and the rate limit's window).
@@ -52,7 +53,7 @@ def test_prefetch_paces_newest_first_serves_the_user_first_and_ends_local(workdi
                                                                           tmp_path):
     hour, per_hour = 60, 600
     interval = hour / per_hour          # 0.1 s between two calls at the most
-    fake = Fake(workdir, "--generate", "invoices=300", "--rate-limit", "100000",
+    fake = Fake(workdir, "--generate", "invoices=300,quotations=0", "--rate-limit", "100000",
                 "--hour-seconds", str(hour))
     try:
         order = newest_first(fake)
@@ -67,8 +68,8 @@ def test_prefetch_paces_newest_first_serves_the_user_first_and_ends_local(workdi
 
         pf = wait_for(lambda: progress(30), "30 PDFs prefetched", timeout=DEADLINE * 2)
         assert pf["total"] == 300 and pf["per_hour"] == per_hour and pf["eta_seconds"] > 0
-        assert re.search(r"\d+ of 300 PDFs local; about \d+ (s|min) left at 600/h",
-                         status_cli(m))
+        assert re.search(r"archive +\d+ of 300 invoices' PDFs on disk \(\d+%\); about \d+ "
+                         r"(s|min) left at 600/h", status_cli(m))
         # the user reads the oldest invoice's PDF, the last the prefetch would fetch
         oldest = order[-1]
         with open(m.path("invoices", file_stem(oldest) + ".pdf"), "rb") as f:
@@ -79,7 +80,7 @@ def test_prefetch_paces_newest_first_serves_the_user_first_and_ends_local(workdi
         assert "eta_seconds" not in pf
         locals_seen = [p["local"] for p in seen if "local" in p]
         assert len(set(locals_seen)) >= 2 and locals_seen == sorted(locals_seen)
-        assert "300 of 300 PDFs local; done" in status_cli(m)
+        assert "300 of 300 invoices' PDFs on disk (100%); complete" in status_cli(m)
 
         reqs = fake.requests()
         calls = pdf_calls(reqs)
@@ -135,7 +136,7 @@ def test_prefetch_paces_newest_first_serves_the_user_first_and_ends_local(workdi
 
 def test_prefetch_never_spends_the_budget_and_resumes_when_the_hour_turns(workdir, mounts):
     hour, limit = 8, 160
-    fake = Fake(workdir, "--generate", "invoices=300", "--rate-limit", str(limit),
+    fake = Fake(workdir, "--generate", "invoices=300,quotations=0", "--rate-limit", str(limit),
                 "--hour-seconds", str(hour))
     try:
         # no thumbnail share: the floor is the user's share alone
@@ -169,7 +170,7 @@ def test_prefetch_never_spends_the_budget_and_resumes_when_the_hour_turns(workdi
 
 def test_a_remount_fetches_only_the_missing(workdir, mounts):
     hour = 60
-    fake = Fake(workdir, "--generate", "invoices=300", "--rate-limit", "100000",
+    fake = Fake(workdir, "--generate", "invoices=300,quotations=0", "--rate-limit", "100000",
                 "--hour-seconds", str(hour))
     try:
         m = mounts(fake, opts=["prefetch=7200"], env=scaled(hour))
@@ -189,18 +190,23 @@ def test_a_remount_fetches_only_the_missing(workdir, mounts):
         fake.stop()
 
 
-def test_off_by_default(workdir, mounts):
-    plain = Fake(workdir, "--generate", "invoices=300")
-    busy = Fake(workdir, "--generate", "invoices=300", "--hour-seconds", "60")
+def test_prefetch_0_fetches_nothing_unasked(workdir, mounts):
+    """-o prefetch=0 keeps the archive (nothing evicted) but fetches only when
+    `factuurfs fetch` asks (test_archive.py); a mount that fetches at its pace beside it
+    shows the time that passed."""
+    idle = Fake(workdir, "--generate", "invoices=300,quotations=0")
+    busy = Fake(workdir, "--generate", "invoices=300,quotations=0", "--hour-seconds", "60")
     try:
-        m = mounts(plain)
+        m = mounts(idle, opts=["prefetch=0"])
         assert len(os.listdir(m.path("invoices"))) == 600
-        assert m.status()["prefetch"] == {"state": "off"}
+        pf = wait_for(lambda: (lambda p: p["state"].startswith("idle") and "total" in p and p)(
+            m.status()["prefetch"]), "the archive idle, its PDFs counted")
+        assert (pf["per_hour"], pf["local"], pf["total"]) == (0, 0, 300)
         # time for a prefetch to have fetched 20 PDFs, shown by a mount that has one
         p = mounts(busy, opts=["prefetch=3600"], env=scaled(60))
         wait_for(lambda: p.status()["prefetch"].get("local", 0) >= 20, "20 PDFs prefetched")
-        assert pdf_calls(plain.requests()) == []
-        assert "prefetch" not in status_cli(m)
+        assert pdf_calls(idle.requests()) == []
+        assert "archive      0 of 300 invoices' PDFs on disk (0%); idle" in status_cli(m)
     finally:
-        plain.stop()
+        idle.stop()
         busy.stop()

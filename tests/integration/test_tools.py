@@ -7,6 +7,7 @@ every copy must hold exactly the service's bytes, and the program must see the t
 import filecmp
 import mmap
 import os
+import shlex
 import shutil
 import stat
 import subprocess
@@ -215,5 +216,35 @@ def test_du_of_unfetched_invoices_is_near_the_truth(workdir, mounts):
               f"JSON {jsons}")
         assert shown <= 10 * true_pdfs and true_pdfs <= 10 * shown
         assert du <= 10 * (true_pdfs + jsons)
+    finally:
+        f.stop()
+
+
+def test_looking_at_1000_unfetched_pdfs_costs_no_call(workdir, mounts):
+    """What only looks -- ls -l, find, du, stat, tree-like listings, a file manager's
+    folder view (gio list with every attribute), shell completion, `rclone lsl` -- costs
+    no call on 1,000 PDFs not fetched yet, on a mount that keeps an archive."""
+    f = Fake(workdir, "--generate", "clients=20,invoices=1000,products=2",
+             "--rate-limit", "100000")
+    try:
+        m = mounts(f, opts=["prefetch=0"], archive=True)
+        inv = m.path("invoices")
+        os.listdir(inv)
+        mark = f.mark()
+        pdfs = sorted(n for n in os.listdir(inv) if n.endswith(".pdf"))
+        assert len(pdfs) == 1000
+        for cmd in (["ls", "-l", inv], ["ls", "-lR", m.mnt], ["find", inv, "-ls"],
+                    ["find", inv, "-size", "+1k"], ["du", "-a", inv],
+                    ["stat", "--", *[os.path.join(inv, n) for n in pdfs]],
+                    ["gio", "list", "-a", "*", inv],
+                    ["bash", "-c", f"compgen -f {shlex.quote(inv)}/ | wc -l"],
+                    ["rclone", "--config", "/dev/null", "lsl", inv],
+                    ["rclone", "--config", "/dev/null", "size", inv]):
+            r = run(*cmd)
+            assert r.returncode == 0, (cmd, r.stderr)
+        reqs = f.since(mark)
+        assert pdf_calls(reqs) == [], len(pdf_calls(reqs))
+        # (ls -lR lists every collection once)
+        assert all(r["method"] == "GET" and "_pdf" not in r["path"] for r in reqs)
     finally:
         f.stop()

@@ -1305,14 +1305,14 @@ static void test_pdf_prefetch(void)
 	off_t room;
 
 	pdf_init(&p, true, 1 << 20);
-	room = pdfstore_room(p.ps);
+	room = pdfstore_room(p.ps, INV);
 	CHECK(room == 1 << 20);
 	CHECK(!pdfstore_is_local(p.ps, INV, "2026-0001") && pdf_gets(&p, "2026-0001") == 0);
 	CHECK(pdfstore_prefetch(p.ps, INV, "2026-0001") == 1);
 	CHECK(pdfstore_prefetch(p.ps, INV, "2026-0001") == 0);
 	CHECK(pdf_gets(&p, "2026-0001") == 1);
 	CHECK(pdfstore_is_local(p.ps, INV, "2026-0001"));
-	CHECK(pdfstore_room(p.ps) == room - (off_t)strlen(pdf_a));
+	CHECK(pdfstore_room(p.ps, INV) == room - (off_t)strlen(pdf_a));
 	CHECK(pdf_figure(p.ps, "pdfs_prefetched") == 1 && pdf_figure(p.ps, "pdfs_fetched") == 0);
 	CHECK(read_pdf(p.ps, "2026-0001", buf, sizeof(buf)) == (ssize_t)strlen(pdf_a));
 	CHECK_STR(buf, pdf_a);
@@ -1329,7 +1329,38 @@ static void test_pdf_prefetch(void)
 	pdf_fini(&p);
 	/* Without a disk cache: no room to speak of. */
 	pdf_init(&p, false, 1 << 20);
-	CHECK(pdfstore_room(p.ps) == -1);
+	CHECK(pdfstore_room(p.ps, INV) == -1);
+	pdf_fini(&p);
+}
+
+/* The archive (pdfstore_config.archive): invoices' PDFs on disk are never
+ * evicted, whatever cache_max, and their room is the disk's; without it the
+ * least recently used go. */
+static void test_pdf_archive(void)
+{
+	struct pdfenv p;
+	struct pdfstore *plain;
+
+	pdf_init(&p, true, 1);
+	pdfstore_free(p.ps);
+	struct pdfstore_config cfg = {.dir = p.dir, .max = 1, .archive = true, .api = p.e.st.api,
+				      .events = p.e.st.ev, .now = clock_now};
+	CHECK(pdfstore_new(&p.ps, &cfg) == 0);
+	CHECK(pdfstore_room(p.ps, INV) > 1 << 20);
+	CHECK(pdfstore_prefetch(p.ps, INV, "2026-0001") == 1);
+	CHECK(pdfstore_prefetch(p.ps, INV, "2026-0002") == 1);
+	CHECK(pdfstore_prefetch(p.ps, INV, "2026-0003") == 1);
+	plain = pdf_remount(&p, 1);
+	CHECK(plain && pdfstore_is_local(plain, INV, "2026-0001") &&
+	      pdfstore_is_local(plain, INV, "2026-0002") && pdfstore_is_local(plain, INV, "2026-0003"));
+	/* Without the archive, past cache_max only the one just written stays. */
+	char path[PATH_MAX];
+	snprintf(path, sizeof(path), "%s/2026-0003.pdf", p.dir);
+	CHECK(unlink(path) == 0);
+	CHECK(pdfstore_fetch(plain, INV, "2026-0003") == (off_t)strlen(pdf_c));
+	CHECK(!pdfstore_is_local(plain, INV, "2026-0001") && !pdfstore_is_local(plain, INV, "2026-0002"));
+	CHECK(pdfstore_is_local(plain, INV, "2026-0003"));
+	pdfstore_free(plain);
 	pdf_fini(&p);
 }
 
@@ -1643,6 +1674,7 @@ int main(void)
 	test_facts();
 	test_pdf_shared();
 	test_pdf_prefetch();
+	test_pdf_archive();
 	test_pdf_size_waits();
 	test_pdf_disk();
 	test_pdf_failures();

@@ -1,0 +1,23 @@
+/* cli_fetch: `factuurfs fetch MOUNTPOINT` — completes a mount's archive in
+ * the foreground.
+ *
+ * It asks the mount to hurry (the FS_IOC_FETCH ioctl on .factuurfs/, renewed
+ * every second while it runs: feat/prefetch.h, prefetch_hurry) and shows from
+ * .factuurfs/status how far the archive is: a progress bar on a terminal, a
+ * line every few seconds otherwise, and the time left at the service's rate.
+ * It ends when every invoice's PDF is on disk (exit 0), or cleanly when the
+ * hourly budget is down to what is kept for the user and the thumbnailers
+ * (exit 3: the mount goes on in the background when the hour turns).  Like
+ * the other commands it needs no credentials and makes no call itself.
+ */
+#ifndef FACTUURFS_CLI_FETCH_H
+#define FACTUURFS_CLI_FETCH_H
+
+/* Exit status when the budget stopped it before the archive was complete. */
+#define CLI_FETCH_AT_BUDGET 3
+
+/* `factuurfs fetch MOUNTPOINT [--quiet]` (argv[1] is "fetch"): the process's
+ * exit status (0 complete, 1 failed, 2 usage, CLI_FETCH_AT_BUDGET). */
+int cli_fetch(int argc, char **argv);
+
+#endif
