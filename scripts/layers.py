@@ -15,12 +15,13 @@ includes.  The calls need a build (meson test runs this after building; see
 meson.build); a source newer than its object fails the check, so a stale build cannot
 pass it.
 
-    scripts/layers.py [--build DIR] [--graph] [--dot] [--stats]
+    scripts/layers.py [--build DIR] [--graph] [--dot] [--stats] | --self-test
 
   --build DIR  the meson build directory whose objects are read (default: build)
   --graph      prints every module's dependencies, the calls with the symbols used
   --dot        the same graph for Graphviz (calls solid, includes only dashed)
   --stats      lines per file, the longest functions, the file-scope mutable variables
+  --self-test  checks the checker on a small tree it compiles (needs cc)
 
 Exit 0 when both rules hold, 1 otherwise (each problem on stderr), 2 when there are no
 objects to read.
@@ -55,13 +56,13 @@ def module_of(rel):
     return os.path.splitext(rel)[0]
 
 
-def sources():
-    for path in sorted(glob.glob(os.path.join(SRC, "**", "*.[ch]"), recursive=True)):
-        yield os.path.relpath(path, SRC)
+def sources(src=SRC):
+    for path in sorted(glob.glob(os.path.join(src, "**", "*.[ch]"), recursive=True)):
+        yield os.path.relpath(path, src)
 
 
-def includes(rel):
-    with open(os.path.join(SRC, rel), encoding="utf-8") as f:
+def includes(src, rel):
+    with open(os.path.join(src, rel), encoding="utf-8") as f:
         return INCLUDE.findall(f.read())
 
 
@@ -83,27 +84,27 @@ class Graph:
         return self.edges.get(a, {})
 
 
-def include_edges(graph, problems):
-    for rel in sources():
+def include_edges(src, graph, problems):
+    for rel in sources(src):
         lay = layer_of(rel)
         if lay not in LAYERS:
             problems.append(f"src/{rel}: not in a layer ({', '.join(LAYERS)})")
             continue
         mod = module_of(rel)
         graph.nodes.add(mod)
-        for inc in includes(rel):
-            if not os.path.exists(os.path.join(SRC, inc)):
+        for inc in includes(src, rel):
+            if not os.path.exists(os.path.join(src, inc)):
                 problems.append(f"src/{rel}: includes \"{inc}\", which is not a path under src/")
                 continue
             if module_of(inc) != mod:
                 graph.add(mod, module_of(inc), include=True)
 
 
-def objects(build, problems):
+def objects(src, build, problems):
     """{module: object file} for every .c of src/, from meson's object names
     ('src/fuse/attr.c' is compiled to '<target>.p/src_fuse_attr.c.o')."""
     want = {}
-    for rel in sources():
+    for rel in sources(src):
         if rel.endswith(".c"):
             want["src_" + rel.replace("/", "_") + ".o"] = rel
     found = {}
@@ -119,9 +120,8 @@ def objects(build, problems):
         o = found.get(module_of(rel))
         if not o:
             problems.append(f"src/{rel}: no object under {build} (not in meson.build?)")
-        elif os.path.getmtime(os.path.join(SRC, rel)) > os.path.getmtime(o):
-            problems.append(f"src/{rel} is newer than {os.path.relpath(o, ROOT)}: "
-                            f"build first (ninja -C {build})")
+        elif os.path.getmtime(os.path.join(src, rel)) > os.path.getmtime(o):
+            problems.append(f"src/{rel} is newer than {o}: build first (ninja -C {build})")
     return found
 
 
@@ -226,13 +226,13 @@ def circles(comp, succ, limit=100000):
     return found
 
 
-def check_circles(graph, problems):
-    for (a, b), why in sorted(ALLOWED.items()):
+def check_circles(graph, problems, allowed):
+    for (a, b), why in sorted(allowed.items()):
         if b not in graph.succ(a):
             problems.append(f"ALLOWED lists {a} -> {b} ({why}), which is gone: remove it")
 
     def succ(a):
-        return [b for b in graph.succ(a) if (a, b) not in ALLOWED]
+        return [b for b in graph.succ(a) if (a, b) not in allowed]
 
     comps = components(graph.nodes, succ)
     found = [c for comp in comps for c in circles(comp, succ)]
@@ -330,27 +330,87 @@ def stats(objs):
         print(f"  {m}")
 
 
+def analyse(src, build, allowed):
+    """(problems, graph, circles, objects), or None when @build holds no objects."""
+    problems = []
+    graph = Graph()
+    include_edges(src, graph, problems)
+    objs = objects(src, build, problems)
+    if not objs:
+        return None
+    call_edges(graph, objs)
+    check_down(graph, problems)
+    return problems, graph, check_circles(graph, problems, allowed), objs
+
+
+SELF_TEST = {
+    # Two files of one layer that include only a header they share, and call each
+    # other: the includes show no circle, the calls do.
+    "fuse/shared.h": "int a_fn(void);\nint b_fn(int);\n",
+    "fuse/a.c": '#include "fuse/shared.h"\nint a_fn(void) { return b_fn(1); }\n',
+    "fuse/b.c": '#include "fuse/shared.h"\nint b_fn(int x) { return x > 1 ? a_fn() : x; }\n',
+    # A lower layer calling up.
+    "base/low.c": "int fuse_up(void);\nint low_fn(void) { return fuse_up(); }\n",
+    "fuse/up.c": "int fuse_up(void) { return 0; }\n",
+}
+
+
+def self_test():
+    """Builds SELF_TEST in a temporary tree with the C compiler and checks that the
+    circle and the call up are found, and that both go when the calls do."""
+    import tempfile
+    cc = os.environ.get("CC", "cc")
+    with tempfile.TemporaryDirectory() as tmp:
+        src, build = os.path.join(tmp, "src"), os.path.join(tmp, "build")
+
+        def make(files):
+            for rel, text in files.items():
+                os.makedirs(os.path.dirname(os.path.join(src, rel)), exist_ok=True)
+                with open(os.path.join(src, rel), "w", encoding="utf-8") as f:
+                    f.write(text)
+            os.makedirs(build, exist_ok=True)
+            for rel in files:
+                if rel.endswith(".c"):
+                    obj = os.path.join(build, "src_" + rel.replace("/", "_") + ".o")
+                    subprocess.run([cc, "-c", "-I", src, "-o", obj, os.path.join(src, rel)],
+                                   check=True)
+            return analyse(src, build, {})
+
+        problems, graph, ncircles, _ = make(SELF_TEST)
+        assert ncircles == 1, (ncircles, problems)
+        assert graph.succ("fuse/a")["fuse/b"]["calls"] == {"b_fn"}, graph.edges
+        assert any("base/low (base) calls fuse_up of fuse/up" in p for p in problems), problems
+        problems, graph, _, _ = analyse(src, build, {("fuse/b", "fuse/a"): "test"})
+        assert not any("circle" in p for p in problems), problems
+        problems, _, _, _ = analyse(src, build, {("fuse/a", "fuse/up"): "test"})
+        assert any("which is gone" in p for p in problems), problems
+        fixed = dict(SELF_TEST)
+        fixed["fuse/b.c"] = '#include "fuse/shared.h"\nint b_fn(int x) { return x; }\n'
+        fixed["base/low.c"] = "int low_fn(void) { return 0; }\n"
+        problems, _, ncircles, _ = make(fixed)
+        assert ncircles == 0 and not problems, problems
+    print("layers: self-test passed (a circle through a shared header and a call up found)")
+    return 0
+
+
 def main():
     ap = argparse.ArgumentParser(description="The layers of src/ and their circles.")
     ap.add_argument("--build", default=os.path.join(ROOT, "build"))
     ap.add_argument("--graph", action="store_true")
     ap.add_argument("--dot", action="store_true")
     ap.add_argument("--stats", action="store_true")
+    ap.add_argument("--self-test", action="store_true")
     args = ap.parse_args()
+    if args.self_test:
+        return self_test()
 
-    problems = []
-    graph = Graph()
-    include_edges(graph, problems)
-    objs = objects(args.build, problems)
-    if not objs:
+    found = analyse(SRC, args.build, ALLOWED)
+    if found is None:
         print(f"layers: no objects of src/ under {args.build}: build first "
               f"(meson setup build && ninja -C build), or name one with --build",
               file=sys.stderr)
         return 2
-    call_edges(graph, objs)
-    check_down(graph, problems)
-    ncircles = check_circles(graph, problems)
-
+    problems, graph, ncircles, objs = found
     if args.graph:
         print_graph(graph)
     if args.dot:
