@@ -120,10 +120,10 @@ struct dirsnap {
 	struct cache_listing *l;     /* a reference, or NULL */
 	char **names;                /* malloc'd copies, or NULL */
 	size_t nnames;
-	/* A collection's listing is read in pieces, one READDIR each (dir.c): @want
-	 * is the content version the read began with (0: it begins now), @version
-	 * the one the kind answers from (0: a directory without versions), @stale
-	 * when that is not the one held now. */
+	/* A collection's listing is read in pieces, one READDIR each (dir.c).  @want
+	 * is the content version the read began with, 0 when it begins now; @version
+	 * is the one the kind answers from, 0 for a directory without versions;
+	 * @stale says that this is not the version held now. */
 	unsigned long want, version;
 	bool stale;
 };
