@@ -142,10 +142,13 @@ def call_edges(graph, objs):
     defined = {}
     for path, sym in nm(["-g", "--defined-only"], files):
         defined.setdefault(sym, module[path])
+    if not defined:
+        return False  # objects nm cannot read (LTO bytecode, say): no calls seen
     for path, sym in nm(["-u"], files):
         a, b = module[path], defined.get(sym)
         if b and b != a:
             graph.add(a, b, symbol=sym)
+    return True
 
 
 def check_down(graph, problems):
@@ -338,7 +341,9 @@ def analyse(src, build, allowed):
     objs = objects(src, build, problems)
     if not objs:
         return None
-    call_edges(graph, objs)
+    if not call_edges(graph, objs):
+        problems.append(f"nm found no symbols in the objects under {build}: the calls "
+                        f"cannot be checked")
     check_down(graph, problems)
     return problems, graph, check_circles(graph, problems, allowed), objs
 
