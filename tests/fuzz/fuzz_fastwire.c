@@ -16,7 +16,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static struct fastwire_buf buf;
+	static struct strbuf buf;
 	struct fastwire_record fr;
 	const struct schema_collection *c;
 	const char *p = (const char *)data + 1;
