@@ -153,6 +153,80 @@ static bool found_whole(struct cache *cache, const struct schema_collection *c, 
 	return false;
 }
 
+/* With cache->lock held: waits on the entry of @key until it holds a record that may
+ * be served with listing @l, or its fetch failed just now.  1 with a reference in
+ * *@out; -errno for that failure; 0 when the caller fetches, into *@dp (NULL: there is
+ * no entry yet). */
+static int detail_wait(struct cache *cache, const char *key, const struct cache_listing *l,
+		       struct detail **dp, struct cache_record **out)
+{
+	struct detail *d = NULL;
+	for (;;) {
+		HASH_FIND_STR(cache->details, key, d);
+		if (!d)
+			break;
+		if (detail_fresh(cache, d, l)) {
+			cache_record_ref(d->rec);
+			*out = d->rec;
+			return 1;
+		}
+		if (!cache_wait_flight(cache, &d->fl)) {
+			/* Failed just now, since this listing: the same outcome
+			 * for the reader queued behind (as for listings). */
+			if (!d->rec && cache_failed_just_now(cache, &d->fl) && d->fl.ended >= l->fetched)
+				return d->fl.rc;
+			break; /* stale or failed before: fetch again below */
+		}
+		if (d->fl.rc < 0 && !d->rec)
+			return d->fl.rc;
+		if (d->rec) {
+			cache_record_ref(d->rec);
+			*out = d->rec;
+			return 1;
+		}
+	}
+	*dp = d;
+	return 0;
+}
+
+/* With cache->lock held and @d's flight begun: fetches record @id of @c into @d and
+ * ends the flight; returns with the lock released.  0 with a reference in *@out (the
+ * record fetched, or the copy @d held when the fetch failed), else -errno. */
+static int detail_fetch(struct cache *cache, const struct schema_collection *c, const char *id,
+			struct detail *d, struct cache_record **out)
+{
+	pthread_mutex_unlock(&cache->lock);
+
+	struct cache_record *r = NULL;
+	int rc = fetch_one(cache, c, id, &r);
+
+	pthread_mutex_lock(&cache->lock);
+	if (rc < 0 && d->rec && rc != -ENOENT) {
+		/* The copy we had beats an error; try again after a short while. */
+		double wait = cache->cfg.ttl < CACHE_STALE_RETRY ? cache->cfg.ttl : CACHE_STALE_RETRY;
+		d->fetched = cache->cfg.now() - cache->cfg.ttl + wait;
+		cache_record_ref(d->rec);
+		*out = d->rec;
+		rc = 0;
+	} else if (rc < 0) {
+		/* Nothing to serve (gone from the service, or never fetched):
+		 * the entry stays, empty, for the waiters to read the outcome. */
+		cache_record_unref(d->rec);
+		d->rec = NULL;
+	} else {
+		cache_record_unref(d->rec);
+		d->rec = r;
+		d->fetched = cache->cfg.now();
+		cache_record_ref(r);
+		*out = r;
+	}
+	cache_end_flight(cache, &d->fl, rc);
+	pthread_mutex_unlock(&cache->lock);
+	if (rc == 0 && r)
+		kept_record_save(cache, c, r);
+	return rc;
+}
+
 int cache_record_get(struct cache *cache, const struct schema_collection *c, const char *id,
 		     struct cache_record **out)
 {
@@ -181,38 +255,12 @@ int cache_record_get(struct cache *cache, const struct schema_collection *c, con
 		goto out;
 	}
 	pthread_mutex_lock(&cache->lock);
-	(void)detail_from_disk(cache, c, id, key, l); /* the loop below finds it */
-	for (;;) {
-		HASH_FIND_STR(cache->details, key, d);
-		if (!d)
-			break;
-		if (detail_fresh(cache, d, l)) {
-			cache_record_ref(d->rec);
-			*out = d->rec;
-			pthread_mutex_unlock(&cache->lock);
-			goto out;
-		}
-		if (!cache_wait_flight(cache, &d->fl)) {
-			/* Failed just now, since this listing: the same outcome
-			 * for the reader queued behind (as for listings). */
-			if (!d->rec && cache_failed_just_now(cache, &d->fl) && d->fl.ended >= l->fetched) {
-				rc = d->fl.rc;
-				pthread_mutex_unlock(&cache->lock);
-				goto out;
-			}
-			break; /* stale or failed before: fetch again below */
-		}
-		if (d->fl.rc < 0 && !d->rec) {
-			rc = d->fl.rc;
-			pthread_mutex_unlock(&cache->lock);
-			goto out;
-		}
-		if (d->rec) {
-			cache_record_ref(d->rec);
-			*out = d->rec;
-			pthread_mutex_unlock(&cache->lock);
-			goto out;
-		}
+	(void)detail_from_disk(cache, c, id, key, l); /* detail_wait finds it */
+	rc = detail_wait(cache, key, l, &d, out);
+	if (rc != 0) {
+		pthread_mutex_unlock(&cache->lock);
+		rc = rc > 0 ? 0 : rc;
+		goto out;
 	}
 	if (!d) {
 		d = calloc(1, sizeof(*d));
@@ -226,35 +274,7 @@ int cache_record_get(struct cache *cache, const struct schema_collection *c, con
 		HASH_ADD_KEYPTR(hh, cache->details, d->key, strlen(d->key), d);
 	}
 	flight_begin(&d->fl);
-	pthread_mutex_unlock(&cache->lock);
-
-	struct cache_record *r = NULL;
-	rc = fetch_one(cache, c, id, &r);
-
-	pthread_mutex_lock(&cache->lock);
-	if (rc < 0 && d->rec && rc != -ENOENT) {
-		/* The copy we had beats an error; try again after a short while. */
-		double wait = cache->cfg.ttl < CACHE_STALE_RETRY ? cache->cfg.ttl : CACHE_STALE_RETRY;
-		d->fetched = cache->cfg.now() - cache->cfg.ttl + wait;
-		cache_record_ref(d->rec);
-		*out = d->rec;
-		rc = 0;
-	} else if (rc < 0) {
-		/* Nothing to serve (gone from the service, or never fetched):
-		 * the entry stays, empty, for the waiters to read the outcome. */
-		cache_record_unref(d->rec);
-		d->rec = NULL;
-	} else {
-		cache_record_unref(d->rec);
-		d->rec = r;
-		d->fetched = cache->cfg.now();
-		cache_record_ref(r);
-		*out = r;
-	}
-	cache_end_flight(cache, &d->fl, rc);
-	pthread_mutex_unlock(&cache->lock);
-	if (rc == 0 && r)
-		kept_record_save(cache, c, r);
+	rc = detail_fetch(cache, c, id, d, out);
 out:
 	free(key);
 	cache_listing_unref(l);

@@ -71,14 +71,8 @@ static long memo_reuse(const struct coll_state *st, long page, uint64_t h, size_
 	const struct page_memo *m = page < (long)st->npages ? &st->pages[page] : NULL;
 	if (!m || m->hash != h || m->len != len)
 		return -1;
-	if (rs->n + m->n > rs->cap) {
-		size_t cap = rs->n + m->n + 64;
-		struct cache_record **v = realloc(rs->v, cap * sizeof(struct cache_record *));
-		if (!v)
-			return -1;
-		rs->v = v;
-		rs->cap = cap;
-	}
+	if (vec_reserve(rs, m->n) < 0)
+		return -1;
 	for (size_t i = m->first; i < m->first + m->n; i++) {
 		cache_record_ref(st->arrival[i]);
 		rs->v[rs->n++] = st->arrival[i];
@@ -195,176 +189,223 @@ static void paging_ignored(struct cache *cache, struct coll_state *st, const cha
 	events_touch(cache->cfg.events);
 }
 
+/* One fetch of a listing, page by page (pages_fetch). */
+struct fetch {
+	struct cache *cache;
+	struct coll_state *st;
+	char what[96];           /* "list invoices?filter=open": what errors name */
+	/* How this fetch pages, all through: what paging_ignored learns counts
+	 * from the next fetch on. */
+	enum cache_paging mode;
+	long asked;              /* the `count` asked per page */
+	long first;              /* the first page's elements; -1 before it came */
+	char prefix[160];        /* the last page's path up to '?' and the filter */
+	struct recs rs;          /* the records so far, in arrival order */
+	VEC(struct page_memo) pages; /* what the memo keeps of each page (memo_keep) */
+};
+
+/* GETs page @page (at @offset) of @f's listing into @resp (api_answer_clear it after),
+ * leaving its path up to the paging query in f->prefix.  countrylist/<lang>: the names
+ * in the user's language (two public clients' reading); the service's own language,
+ * for the rest of the mount, when it refuses that. */
+static int page_get(struct fetch *f, long page, long offset, struct api_answer *resp)
+{
+	struct cache *cache = f->cache;
+	const struct schema_collection *c = f->st->c;
+	const char *filter = f->st->filter;
+	char base[64], query[96], path[256];
+	bool lang = c->lang_path && cache->cfg.lang[0] && !cache->lang_refused;
+	int rc;
+	snprintf(base, sizeof(base), "%s%s%s", c->name, lang ? "/" : "",
+		 lang ? cache->cfg.lang : "");
+	snprintf(f->prefix, sizeof(f->prefix), "%s?%s%s%s", base, filter ? "filter=" : "",
+		 filter ? filter : "", filter ? "&" : "");
+	page_query(f->mode, f->asked, offset, query, sizeof(query));
+	if (c->single)
+		snprintf(path, sizeof(path), "%s", c->name);
+	else
+		snprintf(path, sizeof(path), "%s%s", f->prefix, query);
+	if (!lang || page != 0)
+		return store_get(cache->api, cache->cfg.events, f->what, path, resp);
+	rc = api_call(cache->api, "GET", path, NULL, 0, resp);
+	if (rc == -ENOENT || rc == -EPERM || rc == -EINVAL) {
+		log_msg(LOG_INFO, "%s: GET %s: %s; listing it in the service's own language",
+			f->what, base, resp->message);
+		api_answer_clear(resp);
+		cache->lang_refused = true;
+		/* The same page, without the language. */
+		snprintf(f->prefix, sizeof(f->prefix), "%s?", c->name);
+		snprintf(path, sizeof(path), "%s%s", f->prefix, query);
+		rc = store_get(cache->api, cache->cfg.events, f->what, path, resp);
+	} else if (rc < 0) {
+		store_failed(cache->cfg.events, f->what, resp);
+	}
+	return rc;
+}
+
+/* The records of a page body parsed whole (@body, taken; NULL when it was no JSON),
+ * appended to f->rs: a one-object collection's record (balance), or the list the body
+ * wraps, leaving out the @ncut ids a NUL cut short (@cut, taken).  The number of
+ * elements, or -errno (said in the status file). */
+static long page_tree(struct fetch *f, cJSON *body, char **cut, long ncut)
+{
+	const struct schema_collection *c = f->st->c;
+	struct events *ev = f->cache->cfg.events;
+	cJSON *items = NULL;
+	char why[400];
+	long n = -EIO;
+	if (!body) {
+		events_error(ev, f->what, "the service sent a body that is not JSON");
+		goto out;
+	}
+	if (c->single) {
+		/* balance: one object, shown as one file. */
+		struct cache_record *r = record_new(c, body, NULL, 0, why, sizeof(why));
+		n = r ? recs_push(&f->rs, r) : 0;
+		goto out;
+	}
+	items = schema_list_items(body);
+	if (!items) {
+		events_error(ev, f->what, "the service sent something that is not a list");
+		goto out;
+	}
+	n = cJSON_GetArraySize(items);
+	int rc = recs_add(c, items, &f->rs, ev, cut, ncut);
+	if (rc < 0)
+		n = rc;
+out:
+	cJSON_Delete(items);
+	cJSON_Delete(body);
+	record_cuts_free(cut, ncut);
+	return n;
+}
+
+/* The records of page @page's answer @resp (a 2xx; cleared here), appended to f->rs:
+ * the page's elements, or -errno.  A page that came back as the last fetch had it
+ * takes that fetch's records again (memo_reuse); a bare array is converted one
+ * element at a time; any other shape is parsed whole.  *@h and *@plen: the body's
+ * digest and length, for the memo. */
+static long page_records(struct fetch *f, long page, struct api_answer *resp, uint64_t *h,
+			 size_t *plen)
+{
+	const struct schema_collection *c = f->st->c;
+	/* A big page's body stays, as its records' wire (of a collection that
+	 * keeps the wire: one that can be edited). */
+	struct arena_block *bb = NULL;
+	const char *raw = resp->body;
+	size_t before = f->rs.n;
+	cJSON *body = NULL;
+	char **cut = NULL; /* the ids a NUL cuts short in a page parsed whole */
+	long n, ncut = 0;
+	*h = page_hash(resp->body, resp->len);
+	*plen = resp->len;
+	n = !c->single ? memo_reuse(f->st, page, *h, *plen, &f->rs) : -1;
+	if (n >= 0) {
+		/* The same page as last time: its records again. */
+		atomic_fetch_add_explicit(&f->cache->pages_reused, 1, memory_order_relaxed);
+	} else if (!c->single) {
+		if ((c->methods & SCHEMA_M_PUT) && resp->len >= BODY_ARENA_PAGE &&
+		    (bb = arena_adopt(resp->body, resp->len)))
+			resp->body = NULL; /* the block's now */
+		n = body_add_array(c, raw, resp->len, bb, &f->rs, f->cache->cfg.events);
+	} else {
+		n = -EIO;
+	}
+	if (n == -EIO) {
+		/* Not a bare array (or balance): the other shapes, parsed whole. */
+		while (f->rs.n > before) /* what it converted before giving up */
+			cache_record_unref(f->rs.v[--f->rs.n]);
+		body = cJSON_ParseWithOpts(raw, NULL, true);
+		ncut = body && !c->single ? fastwire_nul_ids(c, raw, *plen, false, &cut) : 0;
+		if (ncut < 0) {
+			cJSON_Delete(body);
+			body = NULL;
+			n = -ENOMEM;
+			ncut = 0;
+		}
+	}
+	/* The raw body goes before the tree is converted: never both with the records. */
+	arena_block_put(bb);
+	api_answer_clear(resp);
+	if (n == -EIO)
+		n = page_tree(f, body, cut, ncut);
+	return n;
+}
+
+/* The paging rule (see CACHE_MAX_PAGES): true when the page of @n elements was the
+ * last.  count=-1 is the whole list; a mount that learned paging is ignored asks for
+ * the first page alone. */
+static bool page_last(const struct fetch *f, long n)
+{
+	if (f->mode == CACHE_PAGING_ALL || f->mode == CACHE_PAGING_FIRST)
+		return true;
+	return n == 0 || (n < f->asked && f->first <= f->asked) ||
+	       (f->first > f->asked && n < f->first);
+}
+
 /* Lists slot @st (one call per page).  A page that comes back as the last fetch had it
  * takes that fetch's records again instead of being converted (memo_reuse). */
 int pages_fetch(struct cache *cache, struct coll_state *st, struct cache_listing **out)
 {
-	const struct schema_collection *c = st->c;
-	const char *filter = st->filter;
-	char what[96], path[256];
-	struct recs rs = {0};
-	struct page_memo *pages = NULL;
-	size_t npages = 0;
+	struct fetch f = {.cache = cache, .st = st, .asked = cache->cfg.page_size, .first = -1,
+			  .mode = (enum cache_paging)atomic_load(&cache->paging)};
 	int rc = 0;
-	long asked = cache->cfg.page_size, first = -1;
-	/* How this fetch pages, all through: what paging_ignored learns counts
-	 * from the next fetch on. */
-	enum cache_paging mode = (enum cache_paging)atomic_load(&cache->paging);
-	char prefix[160] = "", query[96];
-	/* The ids a NUL cuts short in a page parsed whole (fastwire_nul_ids). */
-	char **cut = NULL;
-	long ncut = 0;
-	char why[400];
-	if (filter)
-		snprintf(what, sizeof(what), "list %s?filter=%s", c->name, filter);
+	if (st->filter)
+		snprintf(f.what, sizeof(f.what), "list %s?filter=%s", st->c->name, st->filter);
 	else
-		snprintf(what, sizeof(what), "list %s", c->name);
+		snprintf(f.what, sizeof(f.what), "list %s", st->c->name);
 
 	for (long page = 0, offset = 0; page < CACHE_MAX_PAGES; page++) {
 		struct api_answer resp;
-		cJSON *body = NULL, *items = NULL;
-		size_t before = rs.n;
+		size_t before = f.rs.n, plen = 0;
+		uint64_t h = 0;
 		long n;
-		/* countrylist/<lang>: the names in the user's language (two public
-		 * clients' reading); the service's own language when it has none. */
-		bool lang = c->lang_path && cache->cfg.lang[0] && !cache->lang_refused;
-		char base[64];
-		snprintf(base, sizeof(base), "%s%s%s", c->name, lang ? "/" : "",
-			 lang ? cache->cfg.lang : "");
-		snprintf(prefix, sizeof(prefix), "%s?%s%s%s", base, filter ? "filter=" : "",
-			 filter ? filter : "", filter ? "&" : "");
-		page_query(mode, asked, offset, query, sizeof(query));
-		if (c->single)
-			snprintf(path, sizeof(path), "%s", c->name);
-		else
-			snprintf(path, sizeof(path), "%s%s", prefix, query);
-		if (lang && page == 0) {
-			rc = api_call(cache->api, "GET", path, NULL, 0, &resp);
-			if (rc == -ENOENT || rc == -EPERM || rc == -EINVAL) {
-				log_msg(LOG_INFO, "%s: GET %s: %s; listing it in the service's "
-					"own language", what, base, resp.message);
-				api_answer_clear(&resp);
-				cache->lang_refused = true;
-				/* The same page, without the language. */
-				snprintf(prefix, sizeof(prefix), "%s?", c->name);
-				snprintf(path, sizeof(path), "%s%s", prefix, query);
-				rc = store_get(cache->api, cache->cfg.events, what, path, &resp);
-			} else if (rc < 0) {
-				store_failed(cache->cfg.events, what, &resp);
-			}
-		} else {
-			rc = store_get(cache->api, cache->cfg.events, what, path, &resp);
-		}
-		/* A big page's body stays, as its records' wire (of a collection that
-		 * keeps the wire: one that can be edited). */
-		struct arena_block *bb = NULL;
-		const char *raw = resp.body;
-		uint64_t h = rc == 0 ? page_hash(resp.body, resp.len) : 0;
-		size_t plen = resp.len;
-		n = rc == 0 && !c->single ? memo_reuse(st, page, h, plen, &rs) : -1;
-		if (n >= 0) {
-			/* The same page as last time: its records again. */
-			atomic_fetch_add_explicit(&cache->pages_reused, 1, memory_order_relaxed);
-		} else if (rc == 0 && !c->single) {
-			if ((c->methods & SCHEMA_M_PUT) && resp.len >= BODY_ARENA_PAGE &&
-			    (bb = arena_adopt(resp.body, resp.len)))
-				resp.body = NULL; /* the block's now */
-			n = body_add_array(c, raw, resp.len, bb, &rs, cache->cfg.events);
-		} else {
-			n = -EIO;
-		}
-		if (rc == 0 && n == -EIO) {
-			/* Not a bare array (or balance): the other shapes, parsed whole. */
-			while (rs.n > before) /* what it converted before giving up */
-				cache_record_unref(rs.v[--rs.n]);
-			body = cJSON_ParseWithOpts(raw, NULL, true);
-			ncut = body && !c->single ? fastwire_nul_ids(c, raw, plen, false, &cut) : 0;
-			if (ncut < 0) {
-				cJSON_Delete(body);
-				body = NULL;
-				rc = -ENOMEM;
-				ncut = 0;
-			}
-		}
-		arena_block_put(bb);
-		api_answer_clear(&resp);
-		if (rc < 0)
+		rc = page_get(&f, page, offset, &resp);
+		if (rc < 0) {
+			api_answer_clear(&resp);
 			goto out;
-		if (n == -EIO) {
-			if (!body) {
-				events_error(cache->cfg.events, what, "the service sent a body that is not JSON");
-				rc = -EIO;
-				goto out;
-			}
-			if (c->single) {
-				/* balance: one object, shown as one file. */
-				struct cache_record *r = record_new(c, body, NULL, 0, why,
-								       sizeof(why));
-				cJSON_Delete(body);
-				if (r && (rc = recs_push(&rs, r)) < 0)
-					goto out;
-				break;
-			}
-			items = schema_list_items(body);
-			cJSON_Delete(body);
-			if (!items) {
-				events_error(cache->cfg.events, what, "the service sent something that is not a list");
-				rc = -EIO;
-				goto out;
-			}
-			n = cJSON_GetArraySize(items);
-			rc = recs_add(c, items, &rs, cache->cfg.events, cut, ncut);
-			cJSON_Delete(items);
-			record_cuts_free(cut, ncut);
-			cut = NULL;
-			ncut = 0;
-		} else if (n < 0) {
+		}
+		n = page_records(&f, page, &resp, &h, &plen);
+		if (n < 0) {
 			rc = (int)n;
-		}
-		if (rc < 0)
 			goto out;
+		}
+		if (st->c->single)
+			break;
 		/* A server that ignores where the page starts sends the first page
 		 * again: stop rather than loop or show every record twice. */
-		if (page > 0 && rs.n > before && before > 0 &&
-		    !strcmp(rs.v[before]->id, rs.v[0]->id)) {
-			while (rs.n > before)
-				cache_record_unref(rs.v[--rs.n]);
-			paging_ignored(cache, st, what, prefix, &rs);
+		if (page > 0 && f.rs.n > before && before > 0 &&
+		    !strcmp(f.rs.v[before]->id, f.rs.v[0]->id)) {
+			while (f.rs.n > before)
+				cache_record_unref(f.rs.v[--f.rs.n]);
+			paging_ignored(cache, st, f.what, f.prefix, &f.rs);
 			break;
 		}
-		struct page_memo *more = realloc(pages, (npages + 1) * sizeof(*pages));
-		if (more) {
-			pages = more;
-			pages[npages++] = (struct page_memo){.hash = h, .len = plen, .first = before,
-							     .n = rs.n - before, .elements = n};
-		}
-		if (first < 0)
-			first = n;
+		/* On ENOMEM the memo misses this page, and is not kept (below). */
+		(void)vec_push(&f.pages, ((struct page_memo){.hash = h, .len = plen, .first = before,
+							     .n = f.rs.n - before, .elements = n}));
+		if (f.first < 0)
+			f.first = n;
 		offset += n;
-		/* count=-1 is the whole list; a mount that learned paging is ignored
-		 * asks for the first page alone. */
-		if (mode == CACHE_PAGING_ALL || mode == CACHE_PAGING_FIRST)
-			break;
-		if (n == 0 || (n < asked && first <= asked) || (first > asked && n < first))
+		if (page_last(&f, n))
 			break;
 	}
 	/* A page the memo could not hold leaves a memo that does not match the
 	 * listing: none then. */
-	if (pages && npages && pages[npages - 1].first + pages[npages - 1].n == rs.n) {
-		memo_keep(st, pages, npages, &rs);
-		pages = NULL;
+	if (f.pages.n && f.pages.v[f.pages.n - 1].first + f.pages.v[f.pages.n - 1].n == f.rs.n) {
+		memo_keep(st, f.pages.v, f.pages.n, &f.rs);
+		f.pages.v = NULL;
 	} else {
 		pages_memo_clear(st);
 	}
-	*out = listing_new(c, &rs);
+	*out = listing_new(st->c, &f.rs);
 	if (!*out)
 		rc = -ENOMEM;
 	/* A big listing's parse left freed pages behind: give them back. */
 	if (*out && (*out)->n > 1000)
 		malloc_trim(0);
 out:
-	record_cuts_free(cut, ncut);
-	free(pages);
-	recs_clear(&rs);
+	vec_free(&f.pages);
+	recs_clear(&f.rs);
 	return rc;
 }

@@ -207,6 +207,44 @@ fail:
 	return NULL;
 }
 
+/* The record rendered as @fr, with stem @stem and, when @wire, the wire [@p, @p + @len),
+ * as one allocation from @cv's arena (r->block): every field set but refs, c, len and
+ * the times.  NULL on ENOMEM.  @fr's id and @stem stay the caller's. */
+static struct cache_record *record_in_arena(struct record_convert *cv,
+					    const struct fastwire_record *fr, const char *stem,
+					    const char *p, size_t len, bool wire)
+{
+	size_t idl = strlen(fr->id) + 1, stl = strlen(stem) + 1;
+	struct arena_block *blk = NULL;
+	struct cache_record *r;
+	bool copy = wire && !cv->body;
+	char *m = arena_alloc(cv->arena, sizeof(*r) + idl + stl + fr->len + 1 +
+						 (copy ? len + 1 : 0), &blk);
+	if (!m)
+		return NULL;
+	r = (struct cache_record *)m;
+	memset(r, 0, sizeof(*r));
+	r->block = blk;
+	m += sizeof(*r);
+	r->id = memcpy(m, fr->id, idl);
+	m += idl;
+	r->stem = memcpy(m, stem, stl);
+	m += stl;
+	r->text = memcpy(m, fr->text, fr->len + 1);
+	m += fr->len + 1;
+	if (copy) {
+		r->wire = memcpy(m, p, len);
+		r->wire[len] = '\0';
+	} else if (wire) {
+		/* The wire stays where it came: in the page's body. */
+		r->wire = (char *)p;
+		arena_block_get(cv->body);
+		r->wire_block = cv->body;
+	}
+	r->wire_len = wire ? len : 0;
+	return r;
+}
+
 /* Builds a record from the wire text [@p, @p + @len) of one element of a listing
  * page through model/fastwire (no tree); NULL with *@rc -EAGAIN when the record
  * takes the reference path (record_new), -EINVAL when it was left out (its id
@@ -232,33 +270,9 @@ struct cache_record *record_new_fast(const struct schema_collection *c, const ch
 	if (!stem)
 		goto oom;
 	if (cv->arena) {
-		size_t idl = strlen(fr.id) + 1, stl = strlen(stem) + 1;
-		struct arena_block *blk = NULL;
-		bool copy = wire && !cv->body;
-		char *m = arena_alloc(cv->arena, sizeof(*r) + idl + stl + fr.len + 1 +
-							 (copy ? len + 1 : 0), &blk);
-		if (!m)
+		r = record_in_arena(cv, &fr, stem, p, len, wire);
+		if (!r)
 			goto oom;
-		r = (struct cache_record *)m;
-		memset(r, 0, sizeof(*r));
-		r->block = blk;
-		m += sizeof(*r);
-		r->id = memcpy(m, fr.id, idl);
-		m += idl;
-		r->stem = memcpy(m, stem, stl);
-		m += stl;
-		r->text = memcpy(m, fr.text, fr.len + 1);
-		m += fr.len + 1;
-		if (copy) {
-			r->wire = memcpy(m, p, len);
-			r->wire[len] = '\0';
-		} else if (wire) {
-			/* The wire stays where it came: in the page's body. */
-			r->wire = (char *)p;
-			arena_block_get(cv->body);
-			r->wire_block = cv->body;
-		}
-		r->wire_len = wire ? len : 0;
 		free(fr.id);
 		free(stem);
 	} else {

@@ -25,74 +25,54 @@
  * once, unless the machine is very busy. */
 #define CACHE_PREV_KEEP 10.0
 
-/* The fetch of slot @st that listing_get began (flight_begin, with @inv0, @chg0 and
- * @quiet0 read then), and its publication; takes cache->lock and returns with it
- * released.  0 with a reference in *@out (the new listing, or the stale one when the
- * fetch failed and @strict is false), else -errno. */
-int refresh_fetch(struct cache *cache, struct coll_state *st, unsigned long inv0,
-		  unsigned long chg0, bool quiet0, bool strict, struct cache_listing **out)
+/* With cache->lock held, after the fetch of slot @st failed with @rc: the listing held
+ * is served marked stale (unless @strict, or there is none), and tried again after a
+ * short while.  Returns with the lock released: 0 with a reference in *@out, or @rc. */
+static int fetch_failed(struct cache *cache, struct coll_state *st, int rc, unsigned long inv0,
+			bool strict, struct cache_listing **out)
 {
-	const struct schema_collection *c = st->c;
-	struct cache_listing *fresh = NULL, *old = NULL;
-	int rc = pages_fetch(cache, st, &fresh);
-
-	/* Compared with the listing held before the lock is taken (a 10,000-invoice
-	 * listing is 20 MB of text): no reader waits for it.  Only this flight
-	 * replaces st->cur, so it is still the one compared below. */
-	bool same = false;
-	if (rc == 0) {
-		struct cache_listing *held = NULL;
-		pthread_mutex_lock(&cache->lock);
-		if ((held = st->cur))
-			cache_listing_ref(held);
-		pthread_mutex_unlock(&cache->lock);
-		same = held && listing_same(held, fresh);
-		cache_listing_unref(held);
-	}
-
-	pthread_mutex_lock(&cache->lock);
-	cache_end_flight(cache, &st->fl, rc);
-	if (rc < 0) {
-		if (st->cur) {
-			/* Serve what we have, marked stale, and try again later. */
-			double wait = cache->cfg.ttl < CACHE_STALE_RETRY ? cache->cfg.ttl
-									 : CACHE_STALE_RETRY;
-			if (!st->stale) {
-				log_msg(LOG_WARNING,
-					"serving the cached listing of %s: refresh failed (%s)",
-					c->name, log_strerror(-rc));
-				st->stale_since = time(NULL);
-			}
-			st->stale = true;
-			st->retry_at = cache->cfg.now() + (wait > 0.5 ? wait : 0.5);
-			/* The service's own words when it is down or out of
-			 * budget; the errno's name says too little. */
-			struct api_stats as;
-			api_get_stats(cache->api, &as);
-			snprintf(st->why, sizeof(st->why), "%.199s",
-				 as.health != API_UP ? as.health_reason : log_strerror(-rc));
-			st->forced = st->invalidations != inv0;
-			if (strict) {
-				pthread_mutex_unlock(&cache->lock);
-				return rc;
-			}
-			cache->listing_hits++;
-			atomic_fetch_add_explicit((_Atomic int *)&st->cur->refs, 1,
-						  memory_order_relaxed);
-			*out = st->cur;
-			pthread_mutex_unlock(&cache->lock);
-			return 0;
-		}
+	if (!st->cur) {
 		pthread_mutex_unlock(&cache->lock);
 		return rc;
 	}
-	if (st->stale)
-		log_msg(LOG_INFO, "%s listed again: no longer stale", c->name);
-	st->stale = false;
+	/* Serve what we have, marked stale, and try again later. */
+	double wait = cache->cfg.ttl < CACHE_STALE_RETRY ? cache->cfg.ttl : CACHE_STALE_RETRY;
+	if (!st->stale) {
+		log_msg(LOG_WARNING, "serving the cached listing of %s: refresh failed (%s)",
+			st->c->name, log_strerror(-rc));
+		st->stale_since = time(NULL);
+	}
+	st->stale = true;
+	st->retry_at = cache->cfg.now() + (wait > 0.5 ? wait : 0.5);
+	/* The service's own words when it is down or out of
+	 * budget; the errno's name says too little. */
+	struct api_stats as;
+	api_get_stats(cache->api, &as);
+	snprintf(st->why, sizeof(st->why), "%.199s",
+		 as.health != API_UP ? as.health_reason : log_strerror(-rc));
+	st->forced = st->invalidations != inv0;
+	if (strict) {
+		pthread_mutex_unlock(&cache->lock);
+		return rc;
+	}
+	cache->listing_hits++;
+	atomic_fetch_add_explicit((_Atomic int *)&st->cur->refs, 1, memory_order_relaxed);
+	*out = st->cur;
+	pthread_mutex_unlock(&cache->lock);
+	return 0;
+}
+
+/* With cache->lock held: the times of listing @fresh, fetched now to replace @old
+ * (NULL for a first listing), @same when their contents are: its directory's change
+ * time and content version, and the listing it replaced kept a while.  Returns the
+ * listing that was kept before (to unref after the lock), or NULL. */
+static struct cache_listing *fetch_times(struct cache *cache, struct coll_state *st,
+					 struct cache_listing *fresh, struct cache_listing *old,
+					 bool same)
+{
+	struct cache_listing *dropped = NULL;
 	fresh->fetched = cache->cfg.now();
 	fresh->fetched_wall = time(NULL);
-	old = st->cur;
-	struct cache_listing *dropped = NULL;
 	if (old && same) {
 		fresh->changed = old->changed;
 		fresh->version = old->version;
@@ -120,6 +100,43 @@ int refresh_fetch(struct cache *cache, struct coll_state *st, unsigned long inv0
 			cache_listing_ref(old);
 		st->prev_until = fresh->fetched + CACHE_PREV_KEEP;
 	}
+	return dropped;
+}
+
+/* The fetch of slot @st that listing_get began (flight_begin, with @inv0, @chg0 and
+ * @quiet0 read then), and its publication; takes cache->lock and returns with it
+ * released.  0 with a reference in *@out (the new listing, or the stale one when the
+ * fetch failed and @strict is false), else -errno. */
+int refresh_fetch(struct cache *cache, struct coll_state *st, unsigned long inv0,
+		  unsigned long chg0, bool quiet0, bool strict, struct cache_listing **out)
+{
+	const struct schema_collection *c = st->c;
+	struct cache_listing *fresh = NULL, *old = NULL;
+	int rc = pages_fetch(cache, st, &fresh);
+
+	/* Compared with the listing held before the lock is taken (a 10,000-invoice
+	 * listing is 20 MB of text): no reader waits for it.  Only this flight
+	 * replaces st->cur, so it is still the one compared below. */
+	bool same = false;
+	if (rc == 0) {
+		struct cache_listing *held = NULL;
+		pthread_mutex_lock(&cache->lock);
+		if ((held = st->cur))
+			cache_listing_ref(held);
+		pthread_mutex_unlock(&cache->lock);
+		same = held && listing_same(held, fresh);
+		cache_listing_unref(held);
+	}
+
+	pthread_mutex_lock(&cache->lock);
+	cache_end_flight(cache, &st->fl, rc);
+	if (rc < 0)
+		return fetch_failed(cache, st, rc, inv0, strict, out);
+	if (st->stale)
+		log_msg(LOG_INFO, "%s listed again: no longer stale", c->name);
+	st->stale = false;
+	old = st->cur;
+	struct cache_listing *dropped = fetch_times(cache, st, fresh, old, same);
 	st->cur = fresh;
 	/* An invalidation during the fetch (a PUT or POST that landed while
 	 * its pages were read) may not be in it: the next access lists again. */
