@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/vec.h"
 #include "model/jsontext.h"
 
 #define FW_NO (-EAGAIN)
@@ -748,7 +749,7 @@ no:
 
 struct cuts {
 	char **v;
-	long n;
+	size_t n, cap; /* base/vec.h */
 	bool oom;
 };
 
@@ -774,11 +775,9 @@ static void cut_add(struct cuts *out, const char *p, const char *nul)
 {
 	size_t n = (size_t)(nul - p);
 	char *raw = malloc(n + 2), *dec = malloc(n + 1);
-	char **v = realloc(out->v, (size_t)(out->n + 1) * sizeof(*v));
+	bool room = vec_reserve(out, 1) == 0;
 
-	if (v)
-		out->v = v;
-	if (!raw || !dec || !v) {
+	if (!raw || !dec || !room) {
 		free(raw);
 		free(dec);
 		out->oom = true;
@@ -853,11 +852,11 @@ long fastwire_nul_ids(const struct schema_collection *c, const char *p, size_t l
 		return 0;
 	(void)nul_walk(c, p, p + len, record ? 1 : FW_ID_DEPTH, &out);
 	if (out.oom) {
-		for (long i = 0; i < out.n; i++)
+		for (size_t i = 0; i < out.n; i++)
 			free(out.v[i]);
 		free(out.v);
 		return -ENOMEM;
 	}
 	*cut = out.v;
-	return out.n;
+	return (long)out.n;
 }

@@ -18,7 +18,11 @@
 #include <uthash.h>
 
 #include "base/flight.h"
-#include "store/cache.h"
+#include "store/cache_config.h"
+#include "store/listing.h"
+#include "store/record.h"
+
+struct api;
 
 /* A listing whose refresh failed is served stale and tried again after
  * this long (or the TTL, when shorter).  While the service is down or the
@@ -29,12 +33,6 @@
  * a directory's readers (and a page's) one behind the other, and each would
  * otherwise wait out its own timeout after the first. */
 #define CACHE_FAIL_HOLD 1.0
-
-struct cache_index {
-	const char *id; /* borrowed from the record */
-	size_t pos;
-	UT_hash_handle hh;
-};
 
 /* A record fetched with GET one because its listing carried only part. */
 struct detail {

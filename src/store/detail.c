@@ -10,6 +10,7 @@
 #include "base/names.h"
 #include "model/fastwire.h"
 #include "net/api.h"
+#include "store/cache.h"
 #include "store/cache_i.h"
 #include "store/get.h"
 #include "store/kept.h"

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 
 #include "store/body.h"
+#include "store/cache_i.h"
 #include "store/listing.h"
 #include "store/record.h"
 

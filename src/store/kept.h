@@ -5,14 +5,33 @@
  * Each listing slot has a file ("invoices", "invoices.open"); a record fetched with
  * a GET of its own has one beside them ("<collection>=<file stem>", the same format:
  * a listing of one record), read back at its first read in a mount.
- * cache_listing_load (store/cache.h) reads a listing's file.
+ * The first function is public, through store/cache.h.
  */
 #ifndef FACTUURFS_STORE_KEPT_H
 #define FACTUURFS_STORE_KEPT_H
 
 #include <stdbool.h>
+#include <time.h>
 
-#include "store/cache_i.h"
+struct cache;
+struct cache_listing;
+struct cache_record;
+struct coll_state;
+struct schema_collection;
+
+/* Reads listing @c (narrowed by @filter, NULL for none) from the state file
+ * at @path: cache_new's load path, without a cache (the fuzz target drives
+ * it).  0 with *@out (a new listing; its `fetched` and `changed` are the
+ * caller's to set), *@fetched its fetch time (wall clock) and *@fresh false
+ * when a change of ours may be missing from it; -ENOENT without a file;
+ * -EBADMSG for a file that is not a whole listing of @c written by this
+ * version (torn, corrupted, another version or kind, a record that does not
+ * parse): remove it and list again. */
+int cache_listing_load(const struct schema_collection *c, const char *filter, const char *path,
+		       struct cache_listing **out, time_t *fetched, bool *fresh);
+
+/* ---- the cache's own ---------------------------------------------------------- */
+
 
 /* Hands a reference of @l, fetched at @st's slot, to persist's writer (queued),
  * kept as fresh or not (@fresh). */

@@ -4,11 +4,18 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <uthash.h>
 
 #include "base/log.h"
 #include "base/vec.h"
-#include "store/cache_i.h"
 #include "store/record.h"
+
+/* A listing's index entry: id -> position (listing_new). */
+struct cache_index {
+	const char *id; /* borrowed from the record */
+	size_t pos;
+	UT_hash_handle hh;
+};
 
 static int cmp_stem(const void *a, const void *b)
 {

@@ -7,7 +7,9 @@
 #ifndef FACTUURFS_STORE_PAGES_H
 #define FACTUURFS_STORE_PAGES_H
 
-#include "store/cache_i.h"
+struct cache;
+struct cache_listing;
+struct coll_state;
 
 /* Lists slot @st (one call per page) into a new listing in *@out; its `fetched` and
  * `changed` are the caller's to set.  Called by the slot's flight alone, without

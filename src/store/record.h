@@ -1,5 +1,5 @@
-/* record: one record of a listing (struct cache_record, store/cache.h), made from
- * the service's wire form (through cJSON, or through model/fastwire without a tree)
+/* record: one record of a listing (struct cache_record: public, through
+ * store/cache.h), made from the service's wire form (through cJSON, or through model/fastwire without a tree)
  * or from the text a state file kept; and struct recs, the records converted so far
  * while a listing's pages arrive.
  *
@@ -15,11 +15,50 @@
 #include <cjson/cJSON.h>
 
 #include "base/strbuf.h"
-#include "store/cache.h"
+#include "model/facts.h"
+#include "model/schema.h"
 
 struct arena;
 struct arena_block;
 struct events;
+
+/* One record as its file shows it.  Immutable once published; shared by
+ * reference count (cache_record_unref). */
+struct cache_record {
+	int refs;          /* atomic */
+	char *id;          /* API identifier: "2024/0042" */
+	char *stem;        /* file-name stem: "2024%2F0042" */
+	char *text;        /* pythonic JSON text */
+	size_t len;
+	time_t date;       /* the record's own date (12:00 UTC), 0 when it has none */
+	time_t mtime;      /* date + a content-derived offset (see cache.c) */
+	bool whole;        /* false: the listing carried only part of it */
+	char *wire;        /* the record as the service sent it (JSON, wire_len bytes, not
+			      NUL-terminated: it may point into the page it came in), kept
+			      for collections that can be edited (schema_to_wire_as follows
+			      its names and forms); NULL for the others or when unknown */
+	size_t wire_len;
+	struct arena_block *wire_block; /* non-NULL: wire points into this block (a page's
+					   body, base/arena.h), held by the record */
+	const struct schema_collection *c; /* its collection (a table row: static) */
+	/* Non-NULL: the record and its strings are one allocation from this block of
+	 * a listing's arena (base/arena.h), released with it; else each is malloc'd. */
+	struct arena_block *block;
+	/* What views, xattrs and exports read: cache_record_facts().  Made at the
+	 * first use, not when listed: a listing renders its records without a tree
+	 * (model/fastwire.h), and only views need the facts.  Written once (atomic
+	 * compare-and-swap), the one change an immutable record sees. */
+	struct facts *_Atomic facts_memo;
+};
+
+/* The record's facts (model/facts.h), made from its text at the first call and kept
+ * with it; NULL for a collection without facts, or when they could not be made.
+ * Borrowed: valid while the record is. */
+const struct facts *cache_record_facts(struct cache_record *r);
+void cache_record_ref(struct cache_record *r);
+void cache_record_unref(struct cache_record *r);
+
+/* ---- the cache's own (store/cache_i.h names its files) ---------------------- */
 
 /* What a page's conversion reuses from one record to the next. */
 struct record_convert {

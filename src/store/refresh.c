@@ -9,6 +9,7 @@
 
 #include "base/log.h"
 #include "net/api.h"
+#include "store/cache_i.h"
 #include "store/kept.h"
 #include "store/listing.h"
 #include "store/pages.h"

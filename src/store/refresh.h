@@ -8,7 +8,9 @@
 
 #include <stdbool.h>
 
-#include "store/cache_i.h"
+struct cache;
+struct cache_listing;
+struct coll_state;
 
 /* The fetch of slot @st that the caller began (flight_begin, with @inv0, @chg0 and
  * @quiet0 read then), and its publication; takes cache->lock and returns with it
