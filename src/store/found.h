@@ -1,5 +1,6 @@
-/* found: the records a search found (store/search.h), served without their collection's listing
- * until the TTL runs out, a change of ours, or a listing fetched after them.
+/* found: the records a search found (store/search.h), served without their
+ * collection's listing until the TTL runs out, a change of ours, or a listing
+ * fetched after them.  The first half is public, through store/cache.h.
  */
 #ifndef FACTUURFS_STORE_FOUND_H
 #define FACTUURFS_STORE_FOUND_H
@@ -29,7 +30,6 @@ int cache_found_peek(struct cache *cache, const struct schema_collection *c, con
 		     struct cache_record **out, double *ttl_left);
 
 /* ---- the cache's own ---------------------------------------------------------- */
-
 
 /* With cache->lock held: drops the found records older than @age seconds (all of
  * them for INFINITY). */

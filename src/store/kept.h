@@ -32,7 +32,6 @@ int cache_listing_load(const struct schema_collection *c, const char *filter, co
 
 /* ---- the cache's own ---------------------------------------------------------- */
 
-
 /* Hands a reference of @l, fetched at @st's slot, to persist's writer (queued),
  * kept as fresh or not (@fresh). */
 void kept_listing_save(struct cache *cache, const struct coll_state *st, struct cache_listing *l,
