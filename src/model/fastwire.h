@@ -1,7 +1,7 @@
 /* fastwire: one wire record's JSON text straight to its file's text, in a
  * single pass and without building a tree.
  *
- * The fast path of a listing (store/cache.c): a 10,000-invoice listing took
+ * The fast path of a listing (store/body.c): a 10,000-invoice listing took
  * ~75 µs per record through cJSON (parse the wire, build the pythonic tree
  * with schema_from_wire, render it with jt_format, print the wire again),
  * where the transfer itself costs ~35 µs a record.  This renders the

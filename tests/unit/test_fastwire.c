@@ -1,6 +1,6 @@
 /* Unit tests for src/model/fastwire.c: wherever the fast path answers, its text, id,
  * date and whole flag are the reference path's (cJSON + schema_from_wire + jt_format,
- * as store/cache.c's record_new builds a record); the shapes it leaves alone answer
+ * as store/record.c's record_new builds a record); the shapes it leaves alone answer
  * -EAGAIN.  Hand-made oddities first, then records made at random from the tables. */
 #include "model/fastwire.h"
 #include "model/jsontext.h"
