@@ -1,12 +1,12 @@
 /* vec: a growable array of any element type.
  *
  * A vector is any struct with the members `v` (the elements), `n` (how many are
- * used) and `cap` (how many fit): declare one with VEC(type), or give a named
+ * used) and `cap` (how many fit): declare one with VEC(tag, type), or give a
  * struct those three members.  Start it zeroed; vec_push appends, vec_reserve
  * makes room; the elements are the owner's to free with vec_free.  The macros
  * evaluate their vector argument more than once: pass a plain lvalue.
  *
- *	VEC(char *) names = {0};
+ *	VEC(names, char *) names = {0};
  *	if (vec_push(&names, s) < 0)
  *		goto oom;
  */
@@ -18,8 +18,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define VEC(type)                 \
-	struct {                  \
+/* A vector type of @type elements, `struct @tag` (named: an anonymous struct is a new
+ * type at each use, and cppcheck loses its members). */
+#define VEC(tag, type)            \
+	struct tag {              \
 		type *v;          \
 		size_t n, cap;    \
 	}
@@ -51,11 +53,14 @@ static inline int vec_grow(void *vp, size_t *cap, size_t need, size_t size)
 	return 0;
 }
 
-/* Room for @more elements after the @a->n used: 0, or -ENOMEM (@a unchanged). */
+/* Room for @more elements after the @a->n used: 0, or -ENOMEM (@a unchanged).  The
+ * element's size is taken from its type (__typeof__, which gcc and clang have):
+ * sizeof of an element that is a pointer to a struct reads to clang-tidy as a
+ * mistaken sizeof(struct *). */
 #define vec_reserve(a, more)                                                      \
 	((a)->n + (more) <= (a)->cap ? 0                                          \
 				     : vec_grow(&(a)->v, &(a)->cap, (a)->n + (more), \
-						sizeof(*(a)->v)))
+						sizeof(__typeof__(*(a)->v))))
 
 /* Appends @x: 0, or -ENOMEM (@a unchanged; @x is still the caller's). */
 #define vec_push(a, x) (vec_reserve((a), 1) < 0 ? -ENOMEM : ((a)->v[(a)->n++] = (x), 0))

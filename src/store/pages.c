@@ -189,6 +189,10 @@ static void paging_ignored(struct cache *cache, struct coll_state *st, const cha
 	events_touch(cache->cfg.events);
 }
 
+/* What the memo keeps of each page of a fetch (memo_keep). */
+/* cppcheck-suppress unusedStructMember ; vec_reserve reads cap, through &f.pages */
+VEC(page_memos, struct page_memo);
+
 /* One fetch of a listing, page by page (pages_fetch). */
 struct fetch {
 	struct cache *cache;
@@ -201,7 +205,7 @@ struct fetch {
 	long first;              /* the first page's elements; -1 before it came */
 	char prefix[160];        /* the last page's path up to '?' and the filter */
 	struct recs rs;          /* the records so far, in arrival order */
-	VEC(struct page_memo) pages; /* what the memo keeps of each page (memo_keep) */
+	struct page_memos pages; /* what the memo keeps of each page (memo_keep) */
 };
 
 /* GETs page @page (at @offset) of @f's listing into @resp (api_answer_clear it after),
@@ -382,8 +386,10 @@ int pages_fetch(struct cache *cache, struct coll_state *st, struct cache_listing
 			break;
 		}
 		/* On ENOMEM the memo misses this page, and is not kept (below). */
-		(void)vec_push(&f.pages, ((struct page_memo){.hash = h, .len = plen, .first = before,
-							     .n = f.rs.n - before, .elements = n}));
+		if (vec_reserve(&f.pages, 1) == 0)
+			f.pages.v[f.pages.n++] = (struct page_memo){
+				.hash = h, .len = plen, .first = before, .n = f.rs.n - before,
+				.elements = n};
 		if (f.first < 0)
 			f.first = n;
 		offset += n;
