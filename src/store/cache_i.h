@@ -5,7 +5,9 @@
  * record.c (one record), listing.c (a listing of them), body.c (the records of a
  * list body), pages.c (a listing fetched page by page), refresh.c (a fetch
  * published, by its reader or behind it), kept.c (state files), detail.c (records
- * fetched one by one) and found.c (records a search found).  Only those include this.
+ * fetched one by one) and found.c (records a search found).  The files that work
+ * on the cache's state (cache, pages, refresh, kept, detail, found) include this
+ * header; record, listing and body know nothing of it.
  */
 #ifndef FACTUURFS_CACHE_I_H
 #define FACTUURFS_CACHE_I_H
