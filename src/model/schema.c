@@ -185,9 +185,9 @@ static const struct schema_field invoice_fields[] = {
 	   .note = "send: numbered and sent to the client; save: a draft in invoices_saved/; "
 		   "repeat: a repeating invoice in invoices_repeated/"),
 	FX("sendmethod", STR, CRE, .example = "\"email\"", .values = invoice_sendmethods,
-	   .note = "required when action is send"),
+	   .note = "required when action is send", .required_if = "action=send"),
 	FX("savename", STR, CRE, .example = "\"Example invoice\"",
-	   .note = "required when action is save or repeat"),
+	   .note = "required when action is save or repeat", .required_if = "action=save,repeat"),
 	F("overwrite_if_exist", BOOL, CRE),
 	F("convert_prices_to_euro", BOOL, CRE),
 	FX("initialdate", DATE, CRE, .note = "required when action is repeat"),
@@ -288,7 +288,7 @@ static const struct schema_field quotation_fields[] = {
 	FX("action", STR, CRE, .example = "\"save\"", .values = quotation_actions,
 	   .note = "send: e-mailed to the client; save: kept as a draft"),
 	FX("sendmethod", STR, CRE, .example = "\"email\"", .values = invoice_sendmethods,
-	   .note = "required when action is send"),
+	   .note = "required when action is send", .required_if = "action=send"),
 	FX("savename", STR, CRE, .example = "\"Example quotation\""),
 	F("overwrite_if_exist", BOOL, CRE),
 	F("convert_prices_to_euro", BOOL, CRE),
@@ -1507,8 +1507,38 @@ fail:
 	return NULL;
 }
 
+/* The value of @obj's field that @f's required_if names ("action=send": "action") when
+ * it is one of the values listed there: NULL when the condition does not hold. */
+static const char *required_because(const struct schema_field *fields, size_t n,
+				    const cJSON *obj, const struct schema_field *f)
+{
+	const char *eq = strchr(f->required_if, '='), *vals, *p;
+	char name[64];
+	const struct schema_field *other = NULL;
+	const cJSON *v;
+	size_t len;
+
+	if (!eq || (size_t)(eq - f->required_if) >= sizeof(name))
+		return NULL;
+	memcpy(name, f->required_if, (size_t)(eq - f->required_if));
+	name[eq - f->required_if] = '\0';
+	other = field_in(fields, n, name);
+	v = other ? field_value(obj, other) : NULL;
+	if (!cJSON_IsString(v))
+		return NULL;
+	len = strlen(v->valuestring);
+	for (vals = eq + 1; *vals; vals = *p ? p + 1 : p) {
+		p = strchr(vals, ',');
+		if (!p)
+			p = vals + strlen(vals);
+		if ((size_t)(p - vals) == len && !strncmp(vals, v->valuestring, len))
+			return v->valuestring;
+	}
+	return NULL;
+}
+
 static bool check_required(const struct schema_field *fields, size_t n, const cJSON *obj,
-			   const char *prefix, char *err, size_t errlen)
+			   const char *prefix, bool create, char *err, size_t errlen)
 {
 	char path[256];
 	size_t i;
@@ -1516,11 +1546,22 @@ static bool check_required(const struct schema_field *fields, size_t n, const cJ
 	for (i = 0; i < n; i++) {
 		const struct schema_field *f = &fields[i];
 		const cJSON *v = field_value(obj, f);
+		const char *because;
 
-		if (!(f->flags & SCHEMA_F_REQUIRED))
-			continue;
 		set_err(path, sizeof(path), "%s%s%s", prefix ? prefix : "", prefix ? "." : "",
 			f->name);
+		/* A field the service needs for what the record asks (an invoice sent needs
+		 * its sendmethod): said here rather than by a 400 after a call. */
+		if (create && f->required_if && (!v || cJSON_IsNull(v) ||
+						  (cJSON_IsString(v) && !*v->valuestring)) &&
+		    (because = required_because(fields, n, obj, f))) {
+			set_err(err, errlen, "missing field '%s': required when '%.*s' is \"%s\"",
+				path, (int)(strchr(f->required_if, '=') - f->required_if),
+				f->required_if, because);
+			return false;
+		}
+		if (!(f->flags & SCHEMA_F_REQUIRED))
+			continue;
 		if (!v || cJSON_IsNull(v)) {
 			set_err(err, errlen, "missing required field '%s'", path);
 			return false;
@@ -1544,7 +1585,7 @@ static cJSON *to_wire_object(const struct schema_field *fields, size_t n, const 
 	const cJSON *m;
 	cJSON *out, *w;
 
-	if (!check_required(fields, n, obj, prefix, err, errlen))
+	if (!check_required(fields, n, obj, prefix, create, err, errlen))
 		return NULL;
 	out = cJSON_CreateObject();
 	if (!out)

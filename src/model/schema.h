@@ -57,6 +57,9 @@ struct schema_field {
 	const char *const *values;       /* the values the API reference allows, NULL-ended
 					    (checked only with SCHEMA_F_OR_TEXT) */
 	const char *note;                /* one line for the field reference, or NULL */
+	/* Required on create when another field of the record holds one of some values:
+	 * "action=send" (sendmethod), "action=save,repeat"; checked before any call. */
+	const char *required_if;
 };
 
 /* One reading of how a write-only collection's file is sent (schema_collection.send):

@@ -333,6 +333,35 @@ def test_new_invoice_is_posted_and_listed_with_its_pdf(acct, mounts, tmp_path):
     assert msg in m.stderr()  # the log (stderr under -f) names it too
 
 
+@pytest.mark.parametrize("coll,rec", [
+    ("invoices", {"clientnr": 2, "action": "send",
+                  "lines": [{"amount": 1, "description": "Advies", "price": 95, "tax_rate": 21}]}),
+    ("invoices", {"clientnr": 2, "action": "send", "sendmethod": "",
+                  "lines": [{"amount": 1, "description": "Advies", "price": 95, "tax_rate": 21}]}),
+    ("invoices", {"clientnr": 2, "action": "save",
+                  "lines": [{"amount": 1, "description": "Advies", "price": 95, "tax_rate": 21}]}),
+    ("quotations", {"clientnr": 2, "action": "send",
+                    "lines": [{"amount": 1, "description": "Advies", "price": 95,
+                               "tax_rate": 21}]}),
+])
+def test_a_field_an_action_needs_is_checked_before_any_call(acct, mounts, coll, rec):
+    """docs/FIELDS.md: `sendmethod` is required when action is send (`savename` for a
+    save): a file without it is refused at close() with EINVAL and the field named, and
+    no request is made; the text stays."""
+    m = mounts(acct)
+    os.listdir(m.path(coll))
+    mark = acct.mark()
+    path = m.path(coll, "nieuw.json")
+    text = json.dumps(rec)
+    assert write_file(path, text) == errno.EINVAL
+    assert acct.since(mark) == []
+    need = "sendmethod" if rec["action"] == "send" else "savename"
+    want = f"missing field '{need}': required when 'action' is \"{rec['action']}\""
+    assert want in last_error(m)
+    assert os.getxattr(path, "user.factuurfs.error").decode() == last_error(m)
+    assert open(path).read() == text
+
+
 def test_saved_invoice_lands_in_invoices_saved(acct, mounts):
     m = mounts(acct)
     before = set(os.listdir(m.path("invoices_saved")))
