@@ -36,6 +36,10 @@ struct text {
 	char *jfile;                /* the journal file its entry went to, or NULL */
 	unsigned long jsteps;       /* the steps and gen of what that entry holds */
 	unsigned long jgen;
+	/* Nonzero: a write past SAVE_TEXT_MAX was refused, and this is the end it asked
+	 * for.  The text holds only the start of what was written, which is not the
+	 * user's text: it is never sent nor journaled (cleared by a truncation to 0). */
+	size_t cut;
 };
 
 /* Events of a text's life (the columns of the transition table). */
@@ -248,8 +252,14 @@ static int text_write(struct save *s, struct node *n, const char *data, size_t s
 		return -ENOMEM;
 	if (off < 0 || (size_t)off > SIZE_MAX - size)
 		return -EINVAL;
-	if ((size_t)off + size > SAVE_TEXT_MAX)
+	if ((size_t)off + size > SAVE_TEXT_MAX) {
+		/* The close that follows says why (save_commit), rather than the
+		 * parse of the part that fit. */
+		if ((size_t)off + size > t->cut)
+			t->cut = (size_t)off + size;
+		touched(s, n, t);
 		return -EFBIG;
+	}
 	int rc = reserve(t, (size_t)off + size);
 	if (rc < 0)
 		return rc;
@@ -277,6 +287,8 @@ static int text_truncate(struct save *s, struct node *n, off_t size)
 	int rc = reserve(t, (size_t)size);
 	if (rc < 0)
 		return rc;
+	if (size == 0)
+		t->cut = 0; /* written anew from nothing: whole again */
 	if ((size_t)size > t->len)
 		memset(t->data + t->len, 0, (size_t)size - t->len);
 	t->len = (size_t)size;
@@ -473,6 +485,9 @@ static int keep(struct save *s, struct node *n)
 		t->jfile = NULL;
 	} else if (file && settled && (!t || t->state == SAVE_CLEAN)) {
 		act = DROP;
+	} else if (file && settled && t->cut) {
+		/* Only the start of what was written: not the user's text.  Its entry,
+		 * if any, keeps the last whole text written here. */
 	} else if (file && settled && !(t->jfile && !strcmp(t->jfile, file) &&
 					 t->jsteps == t->steps && t->jgen == t->gen)) {
 		struct journal_entry e = {
@@ -1030,7 +1045,7 @@ int save_commit(struct save *s, struct node *n, bool fsync, struct save_effects 
 		/* Nothing to send; but a kept text whose entry could not be
 		 * written is tried again here, and close() says if it still
 		 * cannot be. */
-		bool behind = t && s->journal && n->kind != N_SCRATCH &&
+		bool behind = t && s->journal && n->kind != N_SCRATCH && !t->cut &&
 			      (t->state == SAVE_REFUSED || t->state == SAVE_UNANSWERED ||
 			       t->state == SAVE_WAITING) &&
 			      !(t->jfile && t->jsteps == t->steps && t->jgen == t->gen);
@@ -1043,7 +1058,7 @@ int save_commit(struct save *s, struct node *n, bool fsync, struct save_effects 
 		return -ENOMEM;
 	}
 	memcpy(copy, t->data, t->len);
-	size_t len = t->len;
+	size_t len = t->len, cut = t->cut;
 	unsigned long gen = t->gen;
 	x.kind = n->kind;
 	x.c = n->c;
@@ -1062,7 +1077,16 @@ int save_commit(struct save *s, struct node *n, bool fsync, struct save_effects 
 	}
 	pthread_mutex_unlock(&s->lock);
 
-	rc = send_text(s, n, copy, len, &x, msg, sizeof(msg));
+	if (cut) {
+		snprintf(msg, sizeof(msg),
+			 "file too large: a file here holds at most %zu bytes (1 MiB), and %zu or "
+			 "more were written; not sent: its first %zu bytes are kept under this name "
+			 "until rm or the unmount, and not journaled (they are not the whole text)",
+			 SAVE_TEXT_MAX, cut, len);
+		rc = -EFBIG;
+	} else {
+		rc = send_text(s, n, copy, len, &x, msg, sizeof(msg));
+	}
 
 	pthread_mutex_lock(&s->lock);
 	t = text_of(s, n);
