@@ -341,7 +341,7 @@ static const struct schema_field draft_send_fields[] = {
 static const struct schema_collection collections[] = {
 	{.name = "clients", .one_key = "client", .id_field = "clientnr", .id_type = INT,
 	 .methods = M_ALL, .date_fields = {"timestamp", "lastinvoice"},
-	 .fields = client_fields, .nfields = N(client_fields)},
+	 .changed_at = {"timestamp"}, .fields = client_fields, .nfields = N(client_fields)},
 	{.name = "products", .one_key = "product", .id_field = "id", .id_type = INT,
 	 .methods = M_ALL, .fields = product_fields, .nfields = N(product_fields)},
 	{.name = "invoices", .one_key = "invoice", .id_field = "invoicenr", .id_type = STR,
@@ -349,6 +349,8 @@ static const struct schema_collection collections[] = {
 	 /* Dated by `sent` (or a `date`, where one is sent), else by its first dated event:
 	  * docs/SEMANTICS.md, "Dates". */
 	 .date_fields = {"date", "sent", "history"},
+	 /* A payment, a reminder, a sending: each is an event of its history. */
+	 .changed_at = {"history", "date", "time"},
 	 .fields = invoice_fields, .nfields = N(invoice_fields),
 	 /* Dutch invoice numbers run on without gaps: a sent one is corrected with a credit
 	  * invoice, not deleted. */
@@ -1095,6 +1097,130 @@ time_t schema_record_date(const struct schema_collection *c, const cJSON *rec)
 	char day[11];
 
 	return schema_record_day(c, rec, day) ? schema_date_of(day) : 0;
+}
+
+/* The end of day "YYYY-MM-DD" @day, or of minute @hhmm ("HH:MM") of it when given, in
+ * nanoseconds since the epoch (UTC); 0 when @day is no date. */
+static long long moment_end(const char *day, const char *hhmm)
+{
+	struct tm tm;
+	char d[11], hm[6];
+	int h, m;
+
+	/* A date kept with its time ("YYYY-MM-DD HH:MM:SS"): both. */
+	if (strlen(day) < 10 || (day[10] && day[10] != ' ' && day[10] != 'T'))
+		return 0;
+	memcpy(d, day, 10);
+	d[10] = '\0';
+	if (!hhmm && day[10] && strlen(day + 11) >= 5) {
+		memcpy(hm, day + 11, 5);
+		hm[5] = '\0';
+		hhmm = hm;
+	}
+	if (!parse_date(d, &tm))
+		return 0;
+	long long t = (long long)timegm(&tm);
+	if (hhmm && strlen(hhmm) == 5 && is_digit(hhmm[0]) && is_digit(hhmm[1]) &&
+	    hhmm[2] == ':' && is_digit(hhmm[3]) && is_digit(hhmm[4]) &&
+	    (h = (hhmm[0] - '0') * 10 + hhmm[1] - '0') < 24 &&
+	    (m = (hhmm[3] - '0') * 10 + hhmm[4] - '0') < 60)
+		t += h * 3600 + m * 60 + 60;
+	else
+		t += 86400;
+	return t * 1000000000LL - 1;
+}
+
+/* Walks the object at @p: for each member, @fn(@ud, name, value start, end). */
+static bool walk_object(const char *p, const char *end,
+			void (*fn)(void *ud, const char *name, const char *v, const char *end),
+			void *ud)
+{
+	char name[64];
+
+	p = jt_ws(p, end);
+	if (p >= end || *p != '{')
+		return false;
+	p = jt_ws(p + 1, end);
+	if (p < end && *p == '}')
+		return true;
+	while (p < end && *p == '"') {
+		p = jt_string(p, end, name, sizeof(name));
+		p = p ? jt_ws(p, end) : NULL;
+		if (!p || p >= end || *p != ':')
+			return false;
+		const char *v = jt_ws(p + 1, end), *e = jt_skip_value(v, end);
+		if (!e)
+			return false;
+		fn(ud, name, v, end);
+		p = jt_ws(e, end);
+		if (p < end && *p == '}')
+			return true;
+		if (p >= end || *p != ',')
+			return false;
+		p = jt_ws(p + 1, end);
+	}
+	return false;
+}
+
+struct changed_scan {
+	const struct schema_collection *c;
+	long long t;          /* the newest so far */
+	char day[16], hhmm[8]; /* an element's */
+};
+
+static void element_member(void *ud, const char *name, const char *v, const char *end)
+{
+	struct changed_scan *k = ud;
+
+	if (*v != '"')
+		return;
+	if (!strcmp(name, k->c->changed_at[1]))
+		jt_string(v, end, k->day, sizeof(k->day));
+	else if (k->c->changed_at[2] && !strcmp(name, k->c->changed_at[2]))
+		jt_string(v, end, k->hhmm, sizeof(k->hhmm));
+}
+
+static void record_member(void *ud, const char *name, const char *v, const char *end)
+{
+	struct changed_scan *k = ud;
+	char day[16];
+	long long t;
+
+	if (strcmp(name, k->c->changed_at[0]) != 0)
+		return;
+	if (*v == '"' && !k->c->changed_at[1]) {
+		if (jt_string(v, end, day, sizeof(day)) && (t = moment_end(day, NULL)) > k->t)
+			k->t = t;
+		return;
+	}
+	if (*v != '[' || !k->c->changed_at[1])
+		return;
+	/* The newest of the list's elements. */
+	const char *p = jt_ws(v + 1, end);
+	while (p < end && *p == '{') {
+		const char *e = jt_skip_value(p, end);
+		k->day[0] = k->hhmm[0] = '\0';
+		if (!e || !walk_object(p, e, element_member, k))
+			return;
+		if ((t = moment_end(k->day, k->hhmm[0] ? k->hhmm : NULL)) > k->t)
+			k->t = t;
+		p = jt_ws(e, end);
+		if (p >= end || *p != ',')
+			return;
+		p = jt_ws(p + 1, end);
+	}
+}
+
+long long schema_record_changed(const struct schema_collection *c, const char *text,
+				size_t len)
+{
+	struct changed_scan k = {.c = c};
+
+	if (!c || !c->changed_at[0] || !text)
+		return 0;
+	/* A text that does not walk keeps what was found before the fault. */
+	walk_object(text, text + len, record_member, &k);
+	return k.t;
 }
 
 bool schema_parse_number(const char *s, double *out)

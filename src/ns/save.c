@@ -20,6 +20,7 @@
 #include "model/jsontext.h"
 #include "store/cache.h"
 #include "store/deleted.h"
+#include "store/times.h"
 
 /* What a user wrote into a node, and where its save stands. */
 struct text {
@@ -91,6 +92,7 @@ struct save {
 	 * and whether a collection's delete_guard may be passed. */
 	struct deleted *deleted;
 	bool allow_guarded;
+	struct times *times; /* save_set_times, or NULL */
 	/* Journal files of texts dropped since (text_drop): removed by the next
 	 * keep(). */
 	char **orphans;
@@ -381,7 +383,8 @@ static int text_load(struct save *s, struct node *n)
 			if (r->len)
 				memcpy(t->data, r->text, r->len);
 			t->len = r->len;
-			struct timespec m = {.tv_sec = r->mtime};
+			/* Written at once (touched() follows): the text's time is now. */
+			struct timespec m = clock_wall();
 			inode_set_times(s->inodes, n, NULL, &m);
 		}
 	}
@@ -975,6 +978,16 @@ static void made(struct save *s, struct node *n, struct sent *x, struct save_eff
 	fx->views = true;
 }
 
+/* The service took a save of ours changing record @id of @c: its file's time is
+ * no earlier than now (store/times.h). */
+static void saved_now(struct save *s, const struct schema_collection *c, const char *id)
+{
+	char *stem = c && id ? names_encode(id) : NULL;
+	if (stem)
+		times_saved(s->times, c, stem, clock_wall());
+	free(stem);
+}
+
 /* With s->lock held: what the service took becomes what @n is — a new file
  * the record (its name kept usable, not listed), a payment's name free for
  * the next one — and the kernel is told. */
@@ -986,7 +999,9 @@ static void taken(struct save *s, struct node *n, struct sent *x, bool same,
 	if (x->kind == N_JSON) {
 		if (x->changed)
 			events_change(s->events, "updated %s", x->what);
+		saved_now(s, x->c, x->id);
 	} else if (!(x->c->methods & SCHEMA_M_POST)) {
+		saved_now(s, schema_find(x->c->acts_on), x->id);
 		events_change(s->events, "%s %s (%s)", x->c->done, x->id, x->what);
 		inode_set_kind(s->inodes, n, N_SCRATCH);
 		if (x->lname)
@@ -1221,6 +1236,11 @@ static void unkeep(struct save *s, const struct schema_collection *c, const char
 			"the next mount", file, log_strerror(-rc), c->name, name);
 	pthread_mutex_unlock(&s->jlock);
 	free(file);
+}
+
+void save_set_times(struct save *s, struct times *t)
+{
+	s->times = t;
 }
 
 void save_set_deletes(struct save *s, struct deleted *d, bool allow_guarded)

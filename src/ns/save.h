@@ -128,6 +128,11 @@ int save_create(struct save *s, struct node *dir, const char *name, mode_t mode,
 struct deleted;
 void save_set_deletes(struct save *s, struct deleted *d, bool allow_guarded);
 
+/* Where a save the service took is told, so the record's time is no earlier
+ * (store/times.h; may be NULL).  Before the mount serves. */
+struct times;
+void save_set_times(struct save *s, struct times *t);
+
 /* unlink(2) of @name by process @pid: a local name goes; a record's refused
  * text is dropped (the record shows again); a record unlinked by a program
  * that writes it anew is held for the save that follows; else DELETE. */
