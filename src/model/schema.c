@@ -357,7 +357,8 @@ static const struct schema_collection collections[] = {
 	 .delete_guard = "sent", .restore_action = "save"},
 	{.name = "invoices_saved", .one_key = "invoices_saved", .id_field = "id", .id_type = INT,
 	 .methods = M_RD, .date_fields = {"datesaved", "date"},
-	 .fields = saved_fields, .nfields = N(saved_fields), .restore_action = "save"},
+	 .fields = saved_fields, .nfields = N(saved_fields), .restore_action = "save",
+	 .created_through = "invoices"},
 	/* The API wraps a repeated invoice in the saved one's key. */
 	{.name = "invoices_repeated", .one_key = "invoices_saved", .id_field = "id", .id_type = INT,
 	 .methods = M_RD, .date_fields = {"datesaved", "initialdate", "nextsenddate"},
@@ -424,6 +425,15 @@ size_t schema_collection_index(const struct schema_collection *c)
 const struct schema_collection *schema_collection_at(size_t i)
 {
 	return i < N(collections) ? &collections[i] : NULL;
+}
+
+const struct schema_collection *schema_creates(const struct schema_collection *c)
+{
+	if (!c)
+		return NULL;
+	if (c->created_through)
+		return schema_find(c->created_through);
+	return (c->methods & SCHEMA_M_POST) ? c : NULL;
 }
 
 const struct schema_collection *schema_find(const char *name)

@@ -133,9 +133,18 @@ struct schema_collection {
 	 * and a "savename" when it has none, so that copying it into invoices/ restores it
 	 * as a draft; NULL: kept as it was. */
 	const char *restore_action;
+	/* A new file here is made by this other collection's POST, with `action` the
+	 * restore_action (a draft: invoices' POST with "save"), so that a kept copy of a
+	 * deleted record restores where it was; NULL: by its own POST, if any. */
+	const char *created_through;
 	const struct schema_field *fields;
 	size_t nfields;
 };
+
+/* The collection whose POST makes a new file of @c a record: @c itself, the one it
+ * is created_through, or NULL (a write-only collection's file is a request about a
+ * record: a payment). */
+const struct schema_collection *schema_creates(const struct schema_collection *c);
 
 size_t schema_ncollections(void);
 const struct schema_collection *schema_collection_at(size_t i);

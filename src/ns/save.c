@@ -829,7 +829,7 @@ static void restore(void *ud, struct journal_entry *e, const char *file)
 	} else if (dir_new_kind(c, e->name) == N_NEW &&
 		   !inode_local(s->inodes, inode_coll_ino(c), e->name, NULL, NULL)) {
 		n = inode_local_new(s->inodes, N_NEW, c, (e->mode & 0700) | 0600);
-		char *pay = n && !(c->methods & SCHEMA_M_POST) ? names_record_id(e->name, ".json")
+		char *pay = n && !schema_creates(c) ? names_record_id(e->name, ".json")
 							       : NULL;
 		if (pay)
 			inode_set_id(s->inodes, n, pay);
@@ -947,17 +947,42 @@ static void sent_clear(struct sent *x)
 	wb_pending_free(x->pending);
 }
 
+/* A new file of @c, which @via's POST makes (a draft: invoices'), asks for @c: its
+ * `action` is @c's restore_action, or it is refused before any call (an invoice
+ * written into invoices_saved/ must never be sent to its client).  A text that is
+ * not JSON is left to wb_create to say so. */
+static int check_through(const struct schema_collection *c, const struct schema_collection *via,
+			 const char *text, size_t len, char *msg, size_t msglen)
+{
+	char err[64];
+	cJSON *rec = jt_parse(text, len, err, sizeof(err));
+	const cJSON *a = cJSON_GetObjectItemCaseSensitive(rec, "action");
+	int rc = 0;
+	if (rec && !(cJSON_IsString(a) && !strcmp(a->valuestring, c->restore_action))) {
+		snprintf(msg, msglen, "a new file in %s/ is made through %s/ (a POST with \"action\": "
+			 "\"%s\"): this one %s; not sent", c->name, via->name, c->restore_action,
+			 cJSON_IsString(a) ? "asks for another action" : "has no \"action\"");
+		rc = -EINVAL;
+	}
+	cJSON_Delete(rec);
+	return rc;
+}
+
 /* Sends @text of @n (the lock dropped meanwhile): 0, -errno, or WB_UNSENT. */
 static int send_text(struct save *s, struct node *n, const char *text, size_t len,
 		     struct sent *x, char *msg, size_t msglen)
 {
 	if (x->kind == N_JSON)
 		return wb_edit(s->wb, x->c, x->id, text, len, &x->changed, msg, msglen);
-	if (!(x->c->methods & SCHEMA_M_POST))
+	const struct schema_collection *via = schema_creates(x->c);
+	if (!via)
 		return wb_act(s->wb, x->c, x->id, text, len, msg, msglen);
+	int rc = via == x->c ? 0 : check_through(x->c, via, text, len, msg, msglen);
+	if (rc < 0)
+		return rc;
 	struct posting po = {.s = s, .n = n, .lname = x->lname, .text = text, .len = len};
 	struct wb_post_hook hook = {.fn = posting, .created = created, .ud = &po};
-	return wb_create(s->wb, x->c, text, len, &x->pending, &x->new_id, &x->in, msg, msglen,
+	return wb_create(s->wb, via, text, len, &x->pending, &x->new_id, &x->in, msg, msglen,
 			 s->journal && x->lname ? &hook : NULL);
 }
 
@@ -1000,7 +1025,7 @@ static void taken(struct save *s, struct node *n, struct sent *x, bool same,
 		if (x->changed)
 			events_change(s->events, "updated %s", x->what);
 		saved_now(s, x->c, x->id);
-	} else if (!(x->c->methods & SCHEMA_M_POST)) {
+	} else if (!schema_creates(x->c)) {
 		saved_now(s, schema_find(x->c->acts_on), x->id);
 		events_change(s->events, "%s %s (%s)", x->c->done, x->id, x->what);
 		inode_set_kind(s->inodes, n, N_SCRATCH);
@@ -1185,10 +1210,20 @@ int save_create(struct save *s, struct node *dir, const char *name, mode_t mode,
 		return rc;
 	}
 	int nk = dir_new_kind(dir->c, name);
+	if (nk == -EPERM && dir->c->restore_action) {
+		/* A kept copy of a deleted record (.factuurfs/deleted/) copied back
+		 * here, where the API makes none: say where it restores. */
+		char what[600], why[300];
+		snprintf(what, sizeof(what), "%s/%s", dir->c->name, name);
+		snprintf(why, sizeof(why), "the API cannot create a record in %s/; a copy with "
+			 "\"action\": \"%s\" written into invoices/ makes it a draft in "
+			 "invoices_saved/", dir->c->name, dir->c->restore_action);
+		events_refused(s->events, what, "created", why);
+	}
 	if (nk < 0)
 		return nk;
 	char *nr = NULL;
-	if (nk == N_NEW && !(dir->c->methods & SCHEMA_M_POST)) {
+	if (nk == N_NEW && !schema_creates(dir->c)) {
 		/* A payment file is named after its invoice. */
 		nr = names_record_id(name, ".json");
 		if (!nr)
@@ -1552,7 +1587,7 @@ static int rename_onto_name(struct save *s, struct node *dir, struct node *src, 
 {
 	/* A payment file is named after its invoice (as in save_create). */
 	char *pay_id = NULL;
-	if (nk == N_NEW && !(dir->c->methods & SCHEMA_M_POST) &&
+	if (nk == N_NEW && !schema_creates(dir->c) &&
 	    !(pay_id = names_record_id(to, ".json")))
 		return -EINVAL;
 	enum node_kind was = src->kind;
