@@ -93,6 +93,14 @@ struct save {
 	struct deleted *deleted;
 	bool allow_guarded;
 	struct times *times; /* save_set_times, or NULL */
+	/* What the last save of a record the service took left unsaid but must be
+	 * told (fields it sets, ignored): the node's user.factuurfs.error until it is
+	 * written again, newest last; protected by lock. */
+	struct {
+		fuse_ino_t ino;
+		char *text;
+	} notices[SAVE_NOTICES];
+	size_t nnotices;
 	/* Journal files of texts dropped since (text_drop): removed by the next
 	 * keep(). */
 	char **orphans;
@@ -107,6 +115,43 @@ struct save {
 	 * inode table's lock held (save_text_free), where ours may not be taken. */
 	_Atomic size_t texts_total;
 };
+
+/* @n's notice (with s->lock held): its slot, or -1. */
+static long notice_at(const struct save *s, const struct node *n)
+{
+	for (size_t i = 0; i < s->nnotices; i++)
+		if (s->notices[i].ino == n->ino)
+			return (long)i;
+	return -1;
+}
+
+/* Drops @n's notice (with s->lock held). */
+static void notice_drop(struct save *s, const struct node *n)
+{
+	long i = notice_at(s, n);
+	if (i < 0)
+		return;
+	free(s->notices[i].text);
+	memmove(&s->notices[i], &s->notices[i + 1],
+		(s->nnotices - (size_t)i - 1) * sizeof(s->notices[0]));
+	s->nnotices--;
+}
+
+/* Keeps @text as @n's notice (with s->lock held), the oldest dropped when full. */
+static void notice_keep(struct save *s, const struct node *n, const char *text)
+{
+	char *copy = strdup(text);
+	notice_drop(s, n);
+	if (!copy)
+		return;
+	if (s->nnotices == SAVE_NOTICES) {
+		free(s->notices[0].text);
+		memmove(&s->notices[0], &s->notices[1], (SAVE_NOTICES - 1) * sizeof(s->notices[0]));
+		s->nnotices--;
+	}
+	s->notices[s->nnotices].ino = n->ino;
+	s->notices[s->nnotices++].text = copy;
+}
 
 static double default_now(void)
 {
@@ -177,6 +222,8 @@ void save_free(struct save *s)
 	for (size_t i = 0; i < s->nmade; i++)
 		free(s->made[i]);
 	free(s->made);
+	for (size_t i = 0; i < s->nnotices; i++)
+		free(s->notices[i].text);
 	journal_free(s->journal);
 	free(s);
 }
@@ -244,6 +291,7 @@ static void touched(struct save *s, struct node *n, struct text *t)
 	struct timespec now = clock_wall();
 	t->gen++;
 	step(t, EV_WRITE);
+	notice_drop(s, n); /* it was about the text saved before */
 	inode_set_times(s->inodes, n, NULL, &now);
 }
 
@@ -347,9 +395,12 @@ char *save_error(struct save *s, struct node *n)
 {
 	char *e = NULL;
 	pthread_mutex_lock(&s->lock);
+	long k;
 	if (n->text && (n->text->state == SAVE_REFUSED || n->text->state == SAVE_UNANSWERED) &&
 	    n->text->error)
 		e = strdup(n->text->error);
+	else if ((k = notice_at(s, n)) >= 0)
+		e = strdup(s->notices[k].text);
 	pthread_mutex_unlock(&s->lock);
 	return e;
 }
@@ -1157,6 +1208,14 @@ int save_commit(struct save *s, struct node *n, bool fsync, struct save_effects 
 	} else {
 		step(t, same ? EV_TAKEN : EV_NEWER);
 		taken(s, n, &x, same, fx);
+		/* Saved, with something to tell (fields the service sets, ignored): a
+		 * notice, in the change log, the log and the file's attribute. */
+		if (msg[0] && x.kind == N_JSON) {
+			char notice[600];
+			snprintf(notice, sizeof(notice), "saved; %s", msg);
+			notice_keep(s, n, notice);
+			events_change(s->events, "%s: %s", x.what, notice);
+		}
 	}
 out:
 	pthread_cond_broadcast(&s->done);

@@ -37,6 +37,9 @@ struct wb;
  * follows; after it the record shows again, untouched. */
 #define SAVE_REPLACE_HOLD 2.0
 
+/* How many records' notices (a save taken with fields ignored) are kept at once. */
+#define SAVE_NOTICES 32
+
 /* The states of a text (save.c has the transition table). */
 enum save_state {
 	SAVE_CLEAN,      /* nothing of the user's unsent: a record's own text, or what the
