@@ -434,8 +434,9 @@ static int text_load(struct save *s, struct node *n)
 			if (r->len)
 				memcpy(t->data, r->text, r->len);
 			t->len = r->len;
-			/* Written at once (touched() follows): the text's time is now. */
+			/* The time the file showed (store/times.h), until it is written. */
 			struct timespec m = clock_wall();
+			times_peek(s->times, n->c, r->stem, &m);
 			inode_set_times(s->inodes, n, NULL, &m);
 		}
 	}
@@ -1073,9 +1074,10 @@ static void taken(struct save *s, struct node *n, struct sent *x, bool same,
 	/* A new file or a payment lies in a collection; a record needs no directory. */
 	fuse_ino_t dir = x->kind == N_JSON ? 0 : inode_coll_ino(x->c);
 	if (x->kind == N_JSON) {
-		if (x->changed)
+		if (x->changed) {
 			events_change(s->events, "updated %s", x->what);
-		saved_now(s, x->c, x->id);
+			saved_now(s, x->c, x->id); /* (nothing sent: no save, no new time) */
+		}
 	} else if (!schema_creates(x->c)) {
 		saved_now(s, schema_find(x->c->acts_on), x->id);
 		events_change(s->events, "%s %s (%s)", x->c->done, x->id, x->what);

@@ -95,7 +95,7 @@ long long times_rule(const struct times_kept *k, long long service, long long se
 static void load(struct times *t, const struct schema_collection *c, struct coll *cl)
 {
 	char *data = NULL, *p, *nl;
-	size_t len = 0, n = 0;
+	size_t len = 0;
 	long long now = ns_of(clock_wall());
 	cl->loaded = true;
 	if (t->fd < 0)
@@ -135,7 +135,6 @@ static void load(struct times *t, const struct schema_collection *c, struct coll
 		}
 		e->k = (struct times_kept){.hash = h, .mtime = mt, .saved = sv};
 		HASH_ADD_KEYPTR(hh, cl->by_stem, e->stem, strlen(e->stem), e);
-		n++;
 	}
 	free(data);
 	return;
@@ -153,7 +152,6 @@ refuse:
 	}
 	safedir_remove(t->fd, c->name, false);
 	cl->dirty = true;
-	(void)n;
 }
 
 int times_open(struct times **out, const char *dir)
@@ -205,13 +203,19 @@ static char *render(struct coll *cl, size_t *len)
 	return b.p ? b.p : strdup("");
 }
 
-/* Writes every collection changed since its last write (@force: now; else at most
- * once per WRITE_EVERY).  Takes wlock then lock; call with neither held. */
+/* Writes every collection changed since its last write (@force: now, waiting for a
+ * write under way; else at most once per WRITE_EVERY, and not while another
+ * writes).  Takes wlock then lock; call with neither held. */
 static void flush(struct times *t, bool force)
 {
 	if (t->fd < 0)
 		return;
-	pthread_mutex_lock(&t->wlock);
+	/* A write under way will be followed by the next one that is due: a reader's
+	 * stat never waits for another's write. */
+	if (force)
+		pthread_mutex_lock(&t->wlock);
+	else if (pthread_mutex_trylock(&t->wlock) != 0)
+		return;
 	for (size_t i = 0; i < schema_ncollections(); i++) {
 		char *data = NULL;
 		size_t len = 0;
@@ -314,6 +318,22 @@ struct timespec times_of(struct times *t, const struct schema_collection *c, con
 	if (due)
 		flush(t, false);
 	return ts_of(mt);
+}
+
+bool times_peek(struct times *t, const struct schema_collection *c, const char *stem,
+		struct timespec *ts)
+{
+	bool found = false;
+	if (!t || !c || !stem)
+		return false;
+	pthread_mutex_lock(&t->lock);
+	struct entry *e = entry_of(t, c, stem, false);
+	if (e && e->k.mtime > 0) {
+		*ts = ts_of(e->k.mtime);
+		found = true;
+	}
+	pthread_mutex_unlock(&t->lock);
+	return found;
 }
 
 void times_saved(struct times *t, const struct schema_collection *c, const char *stem,

@@ -20,6 +20,7 @@
 #ifndef FACTUURFS_STORE_TIMES_H
 #define FACTUURFS_STORE_TIMES_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <time.h>
 
@@ -39,6 +40,12 @@ void times_free(struct times *t);
  * With @t NULL: @seen. */
 struct timespec times_of(struct times *t, const struct schema_collection *c, const char *stem,
 			 const char *text, size_t len, time_t seen);
+
+/* The time last decided for record @stem of @c, whatever its content then, into
+ * *@ts: true; false when none was.  Decides nothing (a text being edited starts
+ * with the time its file showed). */
+bool times_peek(struct times *t, const struct schema_collection *c, const char *stem,
+		struct timespec *ts);
 
 /* The service took a save of ours that changes record @stem of @c, at @when: its
  * time from now on is no earlier (whatever content it shows next). */
