@@ -159,8 +159,9 @@ static void record_attr_of(struct mount *m, struct node *n, const struct cache_r
 	off_t size;
 	/* The record's time by the one rule (store/times.h), from the text its listing
 	 * shows: a whole copy fetched beside it is the same record, not a change. */
-	struct timespec mtime = pdf ? (struct timespec){.tv_sec = r->date}
-				    : times_of(m->times, n->c, r->stem, r->text, r->len, seen);
+	struct timespec mtime = {.tv_sec = r->date};
+	if (!pdf)
+		mtime = times_of(m->times, n->c, r->stem, r->text, r->len, seen);
 	if (pdf) {
 		/* A fetch running now ends with the true size: wait for it
 		 * rather than send the placeholder in the middle of it. */

@@ -1194,12 +1194,12 @@ static void element_member(void *ud, const char *name, const char *v, const char
 static void record_member(void *ud, const char *name, const char *v, const char *end)
 {
 	struct changed_scan *k = ud;
-	char day[16];
 	long long t;
 
 	if (strcmp(name, k->c->changed_at[0]) != 0)
 		return;
 	if (*v == '"' && !k->c->changed_at[1]) {
+		char day[16];
 		if (jt_string(v, end, day, sizeof(day)) && (t = moment_end(day, NULL)) > k->t)
 			k->t = t;
 		return;
@@ -1661,7 +1661,7 @@ static const char *required_because(const struct schema_field *fields, size_t n,
 	name[eq - f->required_if] = '\0';
 	other = field_in(fields, n, name);
 	v = other ? field_value(obj, other) : NULL;
-	if (!cJSON_IsString(v))
+	if (!v || !cJSON_IsString(v) || !v->valuestring)
 		return NULL;
 	len = strlen(v->valuestring);
 	for (vals = eq + 1; *vals; vals = *p ? p + 1 : p) {

@@ -1,9 +1,9 @@
 /* times: record files' modification times (see times.h). */
 #include "store/times.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <inttypes.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -90,6 +90,40 @@ long long times_rule(const struct times_kept *k, long long service, long long se
 	return t < now ? t : now;
 }
 
+/* Empties @cl's table (with t->lock held, or alone). */
+static void clear(struct coll *cl)
+{
+	struct entry *e, *tmp;
+	HASH_ITER(hh, cl->by_stem, e, tmp) {
+		assert(!e->hh.prev); /* the head, front to back (for clang: uthash #128) */
+		HASH_DEL(cl->by_stem, e);
+		free(e->stem);
+		free(e);
+	}
+}
+
+/* One line of a kept file, "<hash>\t<mtime>\t<saved>\t<stem>" (NUL-ended): false
+ * when it is not one of ours.  A stem holds no tab, '/' or newline (the file-name
+ * codec writes control bytes as %01...). */
+static bool parse_line(char *p, struct times_kept *k, const char **stem)
+{
+	char *end;
+	errno = 0;
+	k->hash = strtoull(p, &end, 16);
+	if (end == p || *end != '\t' || errno)
+		return false;
+	p = end + 1;
+	k->mtime = strtoll(p, &end, 10);
+	if (end == p || *end != '\t' || errno || k->mtime <= 0)
+		return false;
+	p = end + 1;
+	k->saved = strtoll(p, &end, 10);
+	if (end == p || *end != '\t' || errno || k->saved < 0)
+		return false;
+	*stem = end + 1;
+	return **stem && !strchr(*stem, '\t') && !strchr(*stem, '/');
+}
+
 /* Reads @c's file into @cl (with t->lock held): a file that is not whole, or
  * holds a line that is not one of ours, is removed and nothing of it is used. */
 static void load(struct times *t, const struct schema_collection *c, struct coll *cl)
@@ -107,33 +141,28 @@ static void load(struct times *t, const struct schema_collection *c, struct coll
 	if (rc < 0)
 		goto refuse;
 	for (p = data; p < data + len; p = nl + 1) {
-		unsigned long long h;
-		long long mt, sv;
-		int used = 0;
+		struct times_kept k;
+		const char *stem;
 		nl = memchr(p, '\n', (size_t)(data + len - p));
 		if (!nl)
 			goto refuse;
 		*nl = '\0';
-		/* "<hash>\t<mtime>\t<saved>\t<stem>": a stem holds no tab or newline (the
-		 * file-name codec writes control bytes as %01...). */
-		if (sscanf(p, "%16llx\t%lld\t%lld\t%n", &h, &mt, &sv, &used) != 3 || !used ||
-		    !p[used] || strchr(p + used, '\t') || strchr(p + used, '/') || mt < 0 ||
-		    sv < 0)
+		if (!parse_line(p, &k, &stem))
 			goto refuse;
 		/* A time in the future (a clock set back, a file not ours) is not used:
 		 * decided again. */
-		if (mt > now || sv > now)
+		if (k.mtime > now || k.saved > now)
 			continue;
 		struct entry *e = NULL;
-		HASH_FIND_STR(cl->by_stem, p + used, e);
+		HASH_FIND_STR(cl->by_stem, stem, e);
 		if (e)
 			continue;
 		e = calloc(1, sizeof(*e));
-		if (!e || !(e->stem = strdup(p + used))) {
+		if (!e || !(e->stem = strdup(stem))) {
 			free(e);
 			break;
 		}
-		e->k = (struct times_kept){.hash = h, .mtime = mt, .saved = sv};
+		e->k = k;
 		HASH_ADD_KEYPTR(hh, cl->by_stem, e->stem, strlen(e->stem), e);
 	}
 	free(data);
@@ -142,14 +171,7 @@ refuse:
 	free(data);
 	log_msg(LOG_WARNING, "%s/%s: %s; the times of its records are decided again", t->dir,
 		c->name, rc == -EBADMSG || rc >= 0 ? "not a whole file of ours" : log_strerror(-rc));
-	{
-		struct entry *e, *tmp;
-		HASH_ITER(hh, cl->by_stem, e, tmp) {
-			HASH_DEL(cl->by_stem, e);
-			free(e->stem);
-			free(e);
-		}
-	}
+	clear(cl);
 	safedir_remove(t->fd, c->name, false);
 	cl->dirty = true;
 }
@@ -250,14 +272,8 @@ void times_free(struct times *t)
 	if (!t)
 		return;
 	flush(t, true);
-	for (size_t i = 0; i < schema_ncollections(); i++) {
-		struct entry *e, *tmp;
-		HASH_ITER(hh, t->colls[i].by_stem, e, tmp) {
-			HASH_DEL(t->colls[i].by_stem, e);
-			free(e->stem);
-			free(e);
-		}
-	}
+	for (size_t i = 0; i < schema_ncollections(); i++)
+		clear(&t->colls[i]);
 	if (t->fd >= 0)
 		close(t->fd);
 	pthread_mutex_destroy(&t->lock);
