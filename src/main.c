@@ -28,6 +28,7 @@
 #include "feat/status.h"
 #include "store/pdfstore.h"
 #include "store/persist.h"
+#include "store/times.h"
 #include "base/diskfile.h"
 #include "base/safedir.h"
 #include "base/who.h"
@@ -258,7 +259,7 @@ static char *source_profile(const char *source)
 /* The directories a mount keeps things in under its account's, checked at
  * every mount (base/safedir.h) before anything in them is read. */
 static const char *const state_dirs[] = {"state", "state/listings", "state/journal",
-					 "state/deleted"};
+					 "state/deleted", "state/times"};
 
 /* Said when a directory of the cache is refused: the mount fails rather than read
  * what someone else could have put there, or follow where they point. */
@@ -392,6 +393,7 @@ struct daemon {
 	struct pdfstore *pdfs;
 	struct persist *persist;
 	struct deleted *deleted;
+	struct times *times;
 	struct events *events;
 	struct mount *fs;
 	struct who_mount *who;
@@ -741,6 +743,13 @@ static int open_account(struct daemon *d)
 			log_strerror(-rc));
 	free(deleted);
 	fs_set_deletes(d->fs, d->deleted, o->allow_invoice_delete);
+	/* Record files' times, kept under the state's lock (in memory without it). */
+	char *times = d->journal_dir ? account_path(d, "state/times") : NULL;
+	if ((rc = times_open(&d->times, times)) < 0)
+		log_msg(LOG_WARNING, "%s: %s; file times are kept in memory only", times,
+			log_strerror(-rc));
+	free(times);
+	fs_set_times(d->fs, d->times);
 	rc = 0;
 out:
 	credentials_wipe(apikey);
@@ -827,6 +836,7 @@ static void daemon_free(struct daemon *d)
 	cache_free(d->cache);
 	persist_free(d->persist); /* writes what is still queued */
 	deleted_free(d->deleted);
+	times_free(d->times); /* writes what was decided */
 	events_free(d->events);
 	api_free(d->api);
 	free(d->pdf_dir);

@@ -195,11 +195,19 @@ static int put(const struct wb *wb, const struct schema_collection *c,
 	return rc;
 }
 
-/* A user may not change what the service computes (an id, a total): it would
- * be dropped from the request without a word, so it is refused instead. */
+/* What the service computes (an id, a total, a timestamp) is never sent.  A text
+ * that changes nothing else is refused: that edit cannot take, and must not pass
+ * for saved.  Beside other changes (a backup copied back, older than the service's
+ * totals and timestamp) those fields are ignored, the service's values kept, and
+ * named in @ignored (a notice; "" when none). */
 static int check_readonly(const struct schema_collection *c, const cJSON *user,
-			  const cJSON *cur, char *msg, size_t msglen)
+			  const cJSON *cur, char *ignored, size_t ignlen, char *msg, size_t msglen)
 {
+	char names[200] = "";
+	const char *first = NULL;
+	size_t n = 0, at = 0;
+	cJSON *rest = cJSON_Duplicate(user, true);
+	ignored[0] = '\0';
 	for (size_t i = 0; i < c->nfields; i++) {
 		const struct schema_field *f = &c->fields[i];
 		if (!(f->flags & SCHEMA_F_READONLY))
@@ -208,9 +216,29 @@ static int check_readonly(const struct schema_collection *c, const cJSON *user,
 		const cJSON *k = cJSON_GetObjectItemCaseSensitive(cur, f->name);
 		if (!u || (!k && cJSON_IsNull(u)) || (k && cJSON_Compare(u, k, true)))
 			continue;
-		return fail(-EINVAL, msg, msglen,
-			    "field '%s' is set by the service and cannot be changed", f->name);
+		if (!first)
+			first = f->name;
+		n++;
+		if (at < sizeof(names))
+			at += (size_t)snprintf(names + at, sizeof(names) - at, "%s'%s'",
+					       at ? ", " : "", f->name);
+		/* The text as it would be with the service's value there. */
+		if (rest && k)
+			cJSON_ReplaceItemInObjectCaseSensitive(rest, f->name, cJSON_Duplicate(k, true));
+		else if (rest)
+			cJSON_DeleteItemFromObjectCaseSensitive(rest, f->name);
 	}
+	bool only = n && rest && cur && cJSON_Compare(rest, cur, true);
+	cJSON_Delete(rest);
+	if (only && n == 1)
+		return fail(-EINVAL, msg, msglen,
+			    "field '%s' is set by the service and cannot be changed", first);
+	if (only)
+		return fail(-EINVAL, msg, msglen,
+			    "fields %s are set by the service and cannot be changed", names);
+	if (n)
+		snprintf(ignored, ignlen, "ignored %s %s, set by the service: its values kept",
+			 n == 1 ? "field" : "fields", names);
 	return 0;
 }
 
@@ -219,6 +247,7 @@ int wb_edit(const struct wb *wb, const struct schema_collection *c, const char *
 {
 	struct cache_record *rec = NULL;
 	cJSON *user, *cur = NULL, *wire = NULL;
+	char ignored[300];
 	int rc = -EINVAL;
 	*sent = false;
 	user = parse_text(text, len, msg, msglen);
@@ -237,7 +266,7 @@ int wb_edit(const struct wb *wb, const struct schema_collection *c, const char *
 		rc = fail(-EPERM, msg, msglen, "the API cannot change %s once made", c->name);
 		goto out;
 	}
-	rc = check_readonly(c, user, cur, msg, msglen);
+	rc = check_readonly(c, user, cur, ignored, sizeof(ignored), msg, msglen);
 	if (rc == 0)
 		rc = check_template(c, user, false, msg, msglen);
 	/* What the service sent for this record: the PUT follows its names and
@@ -248,6 +277,8 @@ int wb_edit(const struct wb *wb, const struct schema_collection *c, const char *
 	if (rc == 0) {
 		*sent = true;
 		cache_invalidate(wb->cache, c);
+		/* Saved: the notice goes where a reason would (wb_edit's @msg). */
+		snprintf(msg, msglen, "%s", ignored);
 	}
 out:
 	cache_record_unref(rec);

@@ -58,7 +58,9 @@ struct wb {
 };
 
 /* Saves @text as record @id of @c: 0 with *@sent false when it equals the
- * record (nothing to send), 0 with *@sent true after a PUT. */
+ * record (nothing to send), 0 with *@sent true after a PUT, and then in @msg a
+ * notice of the fields the service sets that the text held otherwise and that
+ * were ignored ("" when none). */
 int wb_edit(const struct wb *wb, const struct schema_collection *c, const char *id,
 	    const char *text, size_t len, bool *sent, char *msg, size_t msglen);
 

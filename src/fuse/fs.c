@@ -140,6 +140,12 @@ void fs_set_deletes(struct mount *m, struct deleted *d, bool allow_invoice_delet
 	save_set_deletes(m->save, d, allow_invoice_delete);
 }
 
+void fs_set_times(struct mount *m, struct times *t)
+{
+	m->times = t;
+	save_set_times(m->save, t);
+}
+
 int fs_set_session(struct mount *m, struct fuse_session *se, struct who_mount *who)
 {
 	m->se = se;

@@ -48,6 +48,9 @@ int fs_journal_open(struct mount *m, const char *dir);
  * under .factuurfs/deleted/; a sent invoice deleted only with @allow_invoice_delete. */
 struct deleted;
 void fs_set_deletes(struct mount *m, struct deleted *d, bool allow_invoice_delete);
+/* Record files' times (store/times.h; borrowed, may be NULL): before the mount serves. */
+struct times;
+void fs_set_times(struct mount *m, struct times *t);
 /* The session, once mounted and daemonized (the notifier is a thread);
  * @who: the mount, for telling fstat() from stat() (base/who.h); taken over,
  * may be NULL.  0 or -errno. */

@@ -13,6 +13,7 @@
 #include "ns/dir.h"
 #include "store/cache.h"
 #include "store/pdfstore.h"
+#include "store/times.h"
 
 /* What a file whose size is not known until it is fetched shows: a PDF never
  * fetched, a record its listing carries only in part.  Only for looking
@@ -148,21 +149,25 @@ static bool text_attr(struct mount *m, struct node *n, struct stat *st, mode_t m
 	return true;
 }
 
-/* Attributes of record file @n from its record @r, which holds *@timeout seconds. */
+/* Attributes of record file @n from its record @r, fetched at wall time @seen (0:
+ * unknown), which holds *@timeout seconds. */
 static void record_attr_of(struct mount *m, struct node *n, const struct cache_record *r,
-			   mode_t mode, struct stat *st, double *timeout)
+			   time_t seen, mode_t mode, struct stat *st, double *timeout)
 {
 	struct cache_record *whole = NULL;
 	bool pdf = n->kind == N_PDF;
 	off_t size;
-	time_t mtime = pdf ? r->date : r->mtime;
+	/* The record's time by the one rule (store/times.h), from the text its listing
+	 * shows: a whole copy fetched beside it is the same record, not a change. */
+	struct timespec mtime = {.tv_sec = r->date};
+	if (!pdf)
+		mtime = times_of(m->times, n->c, r->stem, r->text, r->len, seen);
 	if (pdf) {
 		/* A fetch running now ends with the true size: wait for it
 		 * rather than send the placeholder in the middle of it. */
 		size = pdfstore_size(m->pdfs, n->c, n->id, true);
 	} else if (cache_record_peek(m->cache, n->c, n->id, &whole) == 0) {
 		size = (off_t)whole->len;
-		mtime = whole->mtime;
 		cache_record_unref(whole);
 	} else {
 		size = -1;
@@ -172,7 +177,8 @@ static void record_attr_of(struct mount *m, struct node *n, const struct cache_r
 		size = pdf ? FS_PDF_PLACEHOLDER : FS_RECORD_PLACEHOLDER;
 		*timeout = 0;
 	}
-	attr_file(m, st, n->ino, mode, size, mtime);
+	attr_file(m, st, n->ino, mode, size, mtime.tv_sec);
+	st->st_mtim = st->st_ctim = st->st_atim = mtime;
 }
 
 static int record_attr(struct mount *m, struct node *n, struct stat *st, double *timeout)
@@ -187,7 +193,7 @@ static int record_attr(struct mount *m, struct node *n, struct stat *st, double 
 	}
 	/* Found by a search: its attributes without listing the collection. */
 	if (cache_found_peek(m->cache, n->c, n->id, &found, timeout) == 0) {
-		record_attr_of(m, n, found, mode, st, timeout);
+		record_attr_of(m, n, found, 0, mode, st, timeout);
 		cache_record_unref(found);
 		return 0;
 	}
@@ -200,7 +206,7 @@ static int record_attr(struct mount *m, struct node *n, struct stat *st, double 
 		return -ENOENT;
 	}
 	*timeout = cache_listing_ttl_left(m->cache, l);
-	record_attr_of(m, n, l->recs[pos], mode, st, timeout);
+	record_attr_of(m, n, l->recs[pos], l->fetched_wall, mode, st, timeout);
 	cache_listing_unref(l);
 	return 0;
 }

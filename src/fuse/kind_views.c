@@ -240,7 +240,7 @@ static int vlink_attr(struct mount *m, struct node *n, struct stat *st, double *
 		rc = -ENOENT;
 	if (rc == 0) {
 		const struct cache_record *r = l->recs[pos];
-		attr_link(m, st, n->ino, strlen(t), n->sub ? r->date : r->mtime);
+		attr_link(m, st, n->ino, strlen(t), r->date);
 		*timeout = cache_listing_ttl_left(m->cache, l);
 	}
 	cache_listing_unref(l);

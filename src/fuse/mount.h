@@ -78,6 +78,7 @@ struct mount {
 	struct search *search;  /* owned: search/ (store/search.h) */
 	struct kernel *kernel;  /* owned: the kernel notifier */
 	struct deleted *deleted;/* records deleted through the mount (store/deleted.h), or NULL */
+	struct times *times;    /* record files' times (store/times.h), or NULL */
 	struct wb wb;
 	struct status_sources status;
 	struct status_file status_file;

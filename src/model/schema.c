@@ -186,9 +186,9 @@ static const struct schema_field invoice_fields[] = {
 	   .note = "send: numbered and sent to the client; save: a draft in invoices_saved/; "
 		   "repeat: a repeating invoice in invoices_repeated/"),
 	FX("sendmethod", STR, CRE, .example = "\"email\"", .values = invoice_sendmethods,
-	   .note = "required when action is send"),
+	   .note = "required when action is send", .required_if = "action=send"),
 	FX("savename", STR, CRE, .example = "\"Example invoice\"",
-	   .note = "required when action is save or repeat"),
+	   .note = "required when action is save or repeat", .required_if = "action=save,repeat"),
 	F("overwrite_if_exist", BOOL, CRE),
 	F("convert_prices_to_euro", BOOL, CRE),
 	FX("initialdate", DATE, CRE, .note = "required when action is repeat"),
@@ -289,7 +289,7 @@ static const struct schema_field quotation_fields[] = {
 	FX("action", STR, CRE, .example = "\"save\"", .values = quotation_actions,
 	   .note = "send: e-mailed to the client; save: kept as a draft"),
 	FX("sendmethod", STR, CRE, .example = "\"email\"", .values = invoice_sendmethods,
-	   .note = "required when action is send"),
+	   .note = "required when action is send", .required_if = "action=send"),
 	FX("savename", STR, CRE, .example = "\"Example quotation\""),
 	F("overwrite_if_exist", BOOL, CRE),
 	F("convert_prices_to_euro", BOOL, CRE),
@@ -342,7 +342,7 @@ static const struct schema_field draft_send_fields[] = {
 static const struct schema_collection collections[] = {
 	{.name = "clients", .one_key = "client", .id_field = "clientnr", .id_type = INT,
 	 .methods = M_ALL, .date_fields = {"timestamp", "lastinvoice"},
-	 .fields = client_fields, .nfields = N(client_fields)},
+	 .changed_at = {"timestamp"}, .fields = client_fields, .nfields = N(client_fields)},
 	{.name = "products", .one_key = "product", .id_field = "id", .id_type = INT,
 	 .methods = M_ALL, .fields = product_fields, .nfields = N(product_fields)},
 	{.name = "invoices", .one_key = "invoice", .id_field = "invoicenr", .id_type = STR,
@@ -350,13 +350,16 @@ static const struct schema_collection collections[] = {
 	 /* Dated by `sent` (or a `date`, where one is sent), else by its first dated event:
 	  * docs/SEMANTICS.md, "Dates". */
 	 .date_fields = {"date", "sent", "history"},
+	 /* A payment, a reminder, a sending: each is an event of its history. */
+	 .changed_at = {"history", "date", "time"},
 	 .fields = invoice_fields, .nfields = N(invoice_fields),
 	 /* Dutch invoice numbers run on without gaps: a sent one is corrected with a credit
 	  * invoice, not deleted. */
 	 .delete_guard = "sent", .restore_action = "save"},
 	{.name = "invoices_saved", .one_key = "invoices_saved", .id_field = "id", .id_type = INT,
 	 .methods = M_RD, .date_fields = {"datesaved", "date"},
-	 .fields = saved_fields, .nfields = N(saved_fields), .restore_action = "save"},
+	 .fields = saved_fields, .nfields = N(saved_fields), .restore_action = "save",
+	 .created_through = "invoices"},
 	/* The API wraps a repeated invoice in the saved one's key. */
 	{.name = "invoices_repeated", .one_key = "invoices_saved", .id_field = "id", .id_type = INT,
 	 .methods = M_RD, .date_fields = {"datesaved", "initialdate", "nextsenddate"},
@@ -423,6 +426,15 @@ size_t schema_collection_index(const struct schema_collection *c)
 const struct schema_collection *schema_collection_at(size_t i)
 {
 	return i < N(collections) ? &collections[i] : NULL;
+}
+
+const struct schema_collection *schema_creates(const struct schema_collection *c)
+{
+	if (!c)
+		return NULL;
+	if (c->created_through)
+		return schema_find(c->created_through);
+	return (c->methods & SCHEMA_M_POST) ? c : NULL;
 }
 
 const struct schema_collection *schema_find(const char *name)
@@ -1098,6 +1110,130 @@ time_t schema_record_date(const struct schema_collection *c, const cJSON *rec)
 	return schema_record_day(c, rec, day) ? schema_date_of(day) : 0;
 }
 
+/* The end of day "YYYY-MM-DD" @day, or of minute @hhmm ("HH:MM") of it when given, in
+ * nanoseconds since the epoch (UTC); 0 when @day is no date. */
+static long long moment_end(const char *day, const char *hhmm)
+{
+	struct tm tm;
+	char d[11], hm[6];
+	int h, m;
+
+	/* A date kept with its time ("YYYY-MM-DD HH:MM:SS"): both. */
+	if (strlen(day) < 10 || (day[10] && day[10] != ' ' && day[10] != 'T'))
+		return 0;
+	memcpy(d, day, 10);
+	d[10] = '\0';
+	if (!hhmm && day[10] && strlen(day + 11) >= 5) {
+		memcpy(hm, day + 11, 5);
+		hm[5] = '\0';
+		hhmm = hm;
+	}
+	if (!parse_date(d, &tm))
+		return 0;
+	long long t = (long long)timegm(&tm);
+	if (hhmm && strlen(hhmm) == 5 && is_digit(hhmm[0]) && is_digit(hhmm[1]) &&
+	    hhmm[2] == ':' && is_digit(hhmm[3]) && is_digit(hhmm[4]) &&
+	    (h = (hhmm[0] - '0') * 10 + hhmm[1] - '0') < 24 &&
+	    (m = (hhmm[3] - '0') * 10 + hhmm[4] - '0') < 60)
+		t += h * 3600 + m * 60 + 60;
+	else
+		t += 86400;
+	return t * 1000000000LL - 1;
+}
+
+/* Walks the object at @p: for each member, @fn(@ud, name, value start, end). */
+static bool walk_object(const char *p, const char *end,
+			void (*fn)(void *ud, const char *name, const char *v, const char *end),
+			void *ud)
+{
+	char name[64];
+
+	p = jt_ws(p, end);
+	if (p >= end || *p != '{')
+		return false;
+	p = jt_ws(p + 1, end);
+	if (p < end && *p == '}')
+		return true;
+	while (p < end && *p == '"') {
+		p = jt_string(p, end, name, sizeof(name));
+		p = p ? jt_ws(p, end) : NULL;
+		if (!p || p >= end || *p != ':')
+			return false;
+		const char *v = jt_ws(p + 1, end), *e = jt_skip_value(v, end);
+		if (!e)
+			return false;
+		fn(ud, name, v, end);
+		p = jt_ws(e, end);
+		if (p < end && *p == '}')
+			return true;
+		if (p >= end || *p != ',')
+			return false;
+		p = jt_ws(p + 1, end);
+	}
+	return false;
+}
+
+struct changed_scan {
+	const struct schema_collection *c;
+	long long t;          /* the newest so far */
+	char day[16], hhmm[8]; /* an element's */
+};
+
+static void element_member(void *ud, const char *name, const char *v, const char *end)
+{
+	struct changed_scan *k = ud;
+
+	if (*v != '"')
+		return;
+	if (!strcmp(name, k->c->changed_at[1]))
+		jt_string(v, end, k->day, sizeof(k->day));
+	else if (k->c->changed_at[2] && !strcmp(name, k->c->changed_at[2]))
+		jt_string(v, end, k->hhmm, sizeof(k->hhmm));
+}
+
+static void record_member(void *ud, const char *name, const char *v, const char *end)
+{
+	struct changed_scan *k = ud;
+	long long t;
+
+	if (strcmp(name, k->c->changed_at[0]) != 0)
+		return;
+	if (*v == '"' && !k->c->changed_at[1]) {
+		char day[16];
+		if (jt_string(v, end, day, sizeof(day)) && (t = moment_end(day, NULL)) > k->t)
+			k->t = t;
+		return;
+	}
+	if (*v != '[' || !k->c->changed_at[1])
+		return;
+	/* The newest of the list's elements. */
+	const char *p = jt_ws(v + 1, end);
+	while (p < end && *p == '{') {
+		const char *e = jt_skip_value(p, end);
+		k->day[0] = k->hhmm[0] = '\0';
+		if (!e || !walk_object(p, e, element_member, k))
+			return;
+		if ((t = moment_end(k->day, k->hhmm[0] ? k->hhmm : NULL)) > k->t)
+			k->t = t;
+		p = jt_ws(e, end);
+		if (p >= end || *p != ',')
+			return;
+		p = jt_ws(p + 1, end);
+	}
+}
+
+long long schema_record_changed(const struct schema_collection *c, const char *text,
+				size_t len)
+{
+	struct changed_scan k = {.c = c};
+
+	if (!c || !c->changed_at[0] || !text)
+		return 0;
+	/* A text that does not walk keeps what was found before the fault. */
+	walk_object(text, text + len, record_member, &k);
+	return k.t;
+}
+
 bool schema_parse_number(const char *s, double *out)
 {
 	return parse_number(s, out);
@@ -1508,8 +1644,38 @@ fail:
 	return NULL;
 }
 
+/* The value of @obj's field that @f's required_if names ("action=send": "action") when
+ * it is one of the values listed there: NULL when the condition does not hold. */
+static const char *required_because(const struct schema_field *fields, size_t n,
+				    const cJSON *obj, const struct schema_field *f)
+{
+	const char *eq = strchr(f->required_if, '='), *vals, *p;
+	char name[64];
+	const struct schema_field *other = NULL;
+	const cJSON *v;
+	size_t len;
+
+	if (!eq || (size_t)(eq - f->required_if) >= sizeof(name))
+		return NULL;
+	memcpy(name, f->required_if, (size_t)(eq - f->required_if));
+	name[eq - f->required_if] = '\0';
+	other = field_in(fields, n, name);
+	v = other ? field_value(obj, other) : NULL;
+	if (!v || !cJSON_IsString(v) || !v->valuestring)
+		return NULL;
+	len = strlen(v->valuestring);
+	for (vals = eq + 1; *vals; vals = *p ? p + 1 : p) {
+		p = strchr(vals, ',');
+		if (!p)
+			p = vals + strlen(vals);
+		if ((size_t)(p - vals) == len && !strncmp(vals, v->valuestring, len))
+			return v->valuestring;
+	}
+	return NULL;
+}
+
 static bool check_required(const struct schema_field *fields, size_t n, const cJSON *obj,
-			   const char *prefix, char *err, size_t errlen)
+			   const char *prefix, bool create, char *err, size_t errlen)
 {
 	char path[256];
 	size_t i;
@@ -1517,11 +1683,22 @@ static bool check_required(const struct schema_field *fields, size_t n, const cJ
 	for (i = 0; i < n; i++) {
 		const struct schema_field *f = &fields[i];
 		const cJSON *v = field_value(obj, f);
+		const char *because;
 
-		if (!(f->flags & SCHEMA_F_REQUIRED))
-			continue;
 		set_err(path, sizeof(path), "%s%s%s", prefix ? prefix : "", prefix ? "." : "",
 			f->name);
+		/* A field the service needs for what the record asks (an invoice sent needs
+		 * its sendmethod): said here rather than by a 400 after a call. */
+		if (create && f->required_if && (!v || cJSON_IsNull(v) ||
+						  (cJSON_IsString(v) && !*v->valuestring)) &&
+		    (because = required_because(fields, n, obj, f))) {
+			set_err(err, errlen, "missing field '%s': required when '%.*s' is \"%s\"",
+				path, (int)(strchr(f->required_if, '=') - f->required_if),
+				f->required_if, because);
+			return false;
+		}
+		if (!(f->flags & SCHEMA_F_REQUIRED))
+			continue;
 		if (!v || cJSON_IsNull(v)) {
 			set_err(err, errlen, "missing required field '%s'", path);
 			return false;
@@ -1545,7 +1722,7 @@ static cJSON *to_wire_object(const struct schema_field *fields, size_t n, const 
 	const cJSON *m;
 	cJSON *out, *w;
 
-	if (!check_required(fields, n, obj, prefix, err, errlen))
+	if (!check_required(fields, n, obj, prefix, create, err, errlen))
 		return NULL;
 	out = cJSON_CreateObject();
 	if (!out)

@@ -57,6 +57,9 @@ struct schema_field {
 	const char *const *values;       /* the values docs/API.md allows, NULL-ended
 					    (checked only with SCHEMA_F_OR_TEXT) */
 	const char *note;                /* one line for the field reference, or NULL */
+	/* Required on create when another field of the record holds one of some values:
+	 * "action=send" (sendmethod), "action=save,repeat"; checked before any call. */
+	const char *required_if;
 };
 
 /* One reading of how a write-only collection's file is sent (schema_collection.send):
@@ -93,6 +96,11 @@ struct schema_collection {
 	 * holds the date of its first element that has one (in the element's DATE field).
 	 * The one place an invoice's date is decided: schema_record_day(). */
 	const char *date_fields[4];
+	/* The service's own time of the record's last change, where it sends one: a DATE
+	 * field (a client's `timestamp`: a day), or {a keyed list, its elements' DATE
+	 * field, their "HH:MM" field} (an invoice's `history`: its newest event).  Read by
+	 * schema_record_changed() only; NULL: the service says none. */
+	const char *changed_at[3];
 	/* A write-only collection (methods SCHEMA_M_PUT, no listing): a new file
 	 * <id>.json is one request about record <id> of @acts_on.  @send holds the
 	 * readings of that request, the likeliest first; the next is tried when one answers
@@ -125,9 +133,18 @@ struct schema_collection {
 	 * and a "savename" when it has none, so that copying it into invoices/ restores it
 	 * as a draft; NULL: kept as it was. */
 	const char *restore_action;
+	/* A new file here is made by this other collection's POST, with `action` the
+	 * restore_action (a draft: invoices' POST with "save"), so that a kept copy of a
+	 * deleted record restores where it was; NULL: by its own POST, if any. */
+	const char *created_through;
 	const struct schema_field *fields;
 	size_t nfields;
 };
+
+/* The collection whose POST makes a new file of @c a record: @c itself, the one it
+ * is created_through, or NULL (a write-only collection's file is a request about a
+ * record: a payment). */
+const struct schema_collection *schema_creates(const struct schema_collection *c);
 
 size_t schema_ncollections(void);
 const struct schema_collection *schema_collection_at(size_t i);
@@ -190,6 +207,14 @@ cJSON *schema_from_wire(const struct schema_collection *c, const cJSON *wire);
 bool schema_record_day(const struct schema_collection *c, const cJSON *rec, char day[11]);
 /* The same date at 12:00 UTC (file times), or 0 when there is none. */
 time_t schema_record_date(const struct schema_collection *c, const cJSON *rec);
+
+/* The latest moment the service's own change time of record @text (pythonic JSON,
+ * @len bytes: a record file's text) allows, by @c's changed_at, in nanoseconds since
+ * the epoch; 0 when the record carries none.  A day allows until its end, an "HH:MM"
+ * until that minute's end.  Read as UTC: the service's times are Dutch (CET/CEST,
+ * ahead of UTC), so as UTC they are never earlier than the change they stand for. */
+long long schema_record_changed(const struct schema_collection *c, const char *text,
+				size_t len);
 
 /* The rules of the wire -> pythonic conversion for one scalar, for model/fastwire.c
  * (which renders the common records without a tree and must agree with the tables'

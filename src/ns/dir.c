@@ -88,7 +88,7 @@ int dir_new_kind(const struct schema_collection *c, const char *name)
 		if (!canonical)
 			return -EINVAL;
 	}
-	if (c->methods & SCHEMA_M_POST)
+	if (schema_creates(c))
 		return N_NEW;
 	if (!(c->methods & SCHEMA_M_LIST) && (c->methods & SCHEMA_M_PUT))
 		return N_NEW; /* invoices_payment/<invoicenr>.json */

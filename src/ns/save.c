@@ -20,6 +20,7 @@
 #include "model/jsontext.h"
 #include "store/cache.h"
 #include "store/deleted.h"
+#include "store/times.h"
 
 /* What a user wrote into a node, and where its save stands. */
 struct text {
@@ -36,6 +37,10 @@ struct text {
 	char *jfile;                /* the journal file its entry went to, or NULL */
 	unsigned long jsteps;       /* the steps and gen of what that entry holds */
 	unsigned long jgen;
+	/* Nonzero: a write past SAVE_TEXT_MAX was refused, and this is the end it asked
+	 * for.  The text holds only the start of what was written, which is not the
+	 * user's text: it is never sent nor journaled (cleared by a truncation to 0). */
+	size_t cut;
 };
 
 /* Events of a text's life (the columns of the transition table). */
@@ -87,6 +92,15 @@ struct save {
 	 * and whether a collection's delete_guard may be passed. */
 	struct deleted *deleted;
 	bool allow_guarded;
+	struct times *times; /* save_set_times, or NULL */
+	/* What the last save of a record the service took left unsaid but must be
+	 * told (fields it sets, ignored): the node's user.factuurfs.error until it is
+	 * written again, newest last; protected by lock. */
+	struct {
+		fuse_ino_t ino;
+		char *text;
+	} notices[SAVE_NOTICES];
+	size_t nnotices;
 	/* Journal files of texts dropped since (text_drop): removed by the next
 	 * keep(). */
 	char **orphans;
@@ -101,6 +115,43 @@ struct save {
 	 * inode table's lock held (save_text_free), where ours may not be taken. */
 	_Atomic size_t texts_total;
 };
+
+/* @n's notice (with s->lock held): its slot, or -1. */
+static long notice_at(const struct save *s, const struct node *n)
+{
+	for (size_t i = 0; i < s->nnotices; i++)
+		if (s->notices[i].ino == n->ino)
+			return (long)i;
+	return -1;
+}
+
+/* Drops @n's notice (with s->lock held). */
+static void notice_drop(struct save *s, const struct node *n)
+{
+	long i = notice_at(s, n);
+	if (i < 0)
+		return;
+	free(s->notices[i].text);
+	memmove(&s->notices[i], &s->notices[i + 1],
+		(s->nnotices - (size_t)i - 1) * sizeof(s->notices[0]));
+	s->nnotices--;
+}
+
+/* Keeps @text as @n's notice (with s->lock held), the oldest dropped when full. */
+static void notice_keep(struct save *s, const struct node *n, const char *text)
+{
+	char *copy = strdup(text);
+	notice_drop(s, n);
+	if (!copy)
+		return;
+	if (s->nnotices == SAVE_NOTICES) {
+		free(s->notices[0].text);
+		memmove(&s->notices[0], &s->notices[1], (SAVE_NOTICES - 1) * sizeof(s->notices[0]));
+		s->nnotices--;
+	}
+	s->notices[s->nnotices].ino = n->ino;
+	s->notices[s->nnotices++].text = copy;
+}
 
 static double default_now(void)
 {
@@ -171,6 +222,8 @@ void save_free(struct save *s)
 	for (size_t i = 0; i < s->nmade; i++)
 		free(s->made[i]);
 	free(s->made);
+	for (size_t i = 0; i < s->nnotices; i++)
+		free(s->notices[i].text);
 	journal_free(s->journal);
 	free(s);
 }
@@ -238,6 +291,7 @@ static void touched(struct save *s, struct node *n, struct text *t)
 	struct timespec now = clock_wall();
 	t->gen++;
 	step(t, EV_WRITE);
+	notice_drop(s, n); /* it was about the text saved before */
 	inode_set_times(s->inodes, n, NULL, &now);
 }
 
@@ -248,8 +302,14 @@ static int text_write(struct save *s, struct node *n, const char *data, size_t s
 		return -ENOMEM;
 	if (off < 0 || (size_t)off > SIZE_MAX - size)
 		return -EINVAL;
-	if ((size_t)off + size > SAVE_TEXT_MAX)
+	if ((size_t)off + size > SAVE_TEXT_MAX) {
+		/* The close that follows says why (save_commit), rather than the
+		 * parse of the part that fit. */
+		if ((size_t)off + size > t->cut)
+			t->cut = (size_t)off + size;
+		touched(s, n, t);
 		return -EFBIG;
+	}
 	int rc = reserve(t, (size_t)off + size);
 	if (rc < 0)
 		return rc;
@@ -277,6 +337,8 @@ static int text_truncate(struct save *s, struct node *n, off_t size)
 	int rc = reserve(t, (size_t)size);
 	if (rc < 0)
 		return rc;
+	if (size == 0)
+		t->cut = 0; /* written anew from nothing: whole again */
 	if ((size_t)size > t->len)
 		memset(t->data + t->len, 0, (size_t)size - t->len);
 	t->len = (size_t)size;
@@ -333,9 +395,12 @@ char *save_error(struct save *s, struct node *n)
 {
 	char *e = NULL;
 	pthread_mutex_lock(&s->lock);
+	long k;
 	if (n->text && (n->text->state == SAVE_REFUSED || n->text->state == SAVE_UNANSWERED) &&
 	    n->text->error)
 		e = strdup(n->text->error);
+	else if ((k = notice_at(s, n)) >= 0)
+		e = strdup(s->notices[k].text);
 	pthread_mutex_unlock(&s->lock);
 	return e;
 }
@@ -369,7 +434,9 @@ static int text_load(struct save *s, struct node *n)
 			if (r->len)
 				memcpy(t->data, r->text, r->len);
 			t->len = r->len;
-			struct timespec m = {.tv_sec = r->mtime};
+			/* The time the file showed (store/times.h), until it is written. */
+			struct timespec m = clock_wall();
+			times_peek(s->times, n->c, r->stem, &m);
 			inode_set_times(s->inodes, n, NULL, &m);
 		}
 	}
@@ -473,6 +540,9 @@ static int keep(struct save *s, struct node *n)
 		t->jfile = NULL;
 	} else if (file && settled && (!t || t->state == SAVE_CLEAN)) {
 		act = DROP;
+	} else if (file && settled && t->cut) {
+		/* Only the start of what was written: not the user's text.  Its entry,
+		 * if any, keeps the last whole text written here. */
 	} else if (file && settled && !(t->jfile && !strcmp(t->jfile, file) &&
 					 t->jsteps == t->steps && t->jgen == t->gen)) {
 		struct journal_entry e = {
@@ -811,7 +881,7 @@ static void restore(void *ud, struct journal_entry *e, const char *file)
 	} else if (dir_new_kind(c, e->name) == N_NEW &&
 		   !inode_local(s->inodes, inode_coll_ino(c), e->name, NULL, NULL)) {
 		n = inode_local_new(s->inodes, N_NEW, c, (e->mode & 0700) | 0600);
-		char *pay = n && !(c->methods & SCHEMA_M_POST) ? names_record_id(e->name, ".json")
+		char *pay = n && !schema_creates(c) ? names_record_id(e->name, ".json")
 							       : NULL;
 		if (pay)
 			inode_set_id(s->inodes, n, pay);
@@ -929,17 +999,42 @@ static void sent_clear(struct sent *x)
 	wb_pending_free(x->pending);
 }
 
+/* A new file of @c, which @via's POST makes (a draft: invoices'), asks for @c: its
+ * `action` is @c's restore_action, or it is refused before any call (an invoice
+ * written into invoices_saved/ must never be sent to its client).  A text that is
+ * not JSON is left to wb_create to say so. */
+static int check_through(const struct schema_collection *c, const struct schema_collection *via,
+			 const char *text, size_t len, char *msg, size_t msglen)
+{
+	char err[64];
+	cJSON *rec = jt_parse(text, len, err, sizeof(err));
+	const cJSON *a = cJSON_GetObjectItemCaseSensitive(rec, "action");
+	int rc = 0;
+	if (rec && !(cJSON_IsString(a) && !strcmp(a->valuestring, c->restore_action))) {
+		snprintf(msg, msglen, "a new file in %s/ is made through %s/ (a POST with \"action\": "
+			 "\"%s\"): this one %s; not sent", c->name, via->name, c->restore_action,
+			 cJSON_IsString(a) ? "asks for another action" : "has no \"action\"");
+		rc = -EINVAL;
+	}
+	cJSON_Delete(rec);
+	return rc;
+}
+
 /* Sends @text of @n (the lock dropped meanwhile): 0, -errno, or WB_UNSENT. */
 static int send_text(struct save *s, struct node *n, const char *text, size_t len,
 		     struct sent *x, char *msg, size_t msglen)
 {
 	if (x->kind == N_JSON)
 		return wb_edit(s->wb, x->c, x->id, text, len, &x->changed, msg, msglen);
-	if (!(x->c->methods & SCHEMA_M_POST))
+	const struct schema_collection *via = schema_creates(x->c);
+	if (!via)
 		return wb_act(s->wb, x->c, x->id, text, len, msg, msglen);
+	int rc = via == x->c ? 0 : check_through(x->c, via, text, len, msg, msglen);
+	if (rc < 0)
+		return rc;
 	struct posting po = {.s = s, .n = n, .lname = x->lname, .text = text, .len = len};
 	struct wb_post_hook hook = {.fn = posting, .created = created, .ud = &po};
-	return wb_create(s->wb, x->c, text, len, &x->pending, &x->new_id, &x->in, msg, msglen,
+	return wb_create(s->wb, via, text, len, &x->pending, &x->new_id, &x->in, msg, msglen,
 			 s->journal && x->lname ? &hook : NULL);
 }
 
@@ -960,6 +1055,16 @@ static void made(struct save *s, struct node *n, struct sent *x, struct save_eff
 	fx->views = true;
 }
 
+/* The service took a save of ours changing record @id of @c: its file's time is
+ * no earlier than now (store/times.h). */
+static void saved_now(struct save *s, const struct schema_collection *c, const char *id)
+{
+	char *stem = c && id ? names_encode(id) : NULL;
+	if (stem)
+		times_saved(s->times, c, stem, clock_wall());
+	free(stem);
+}
+
 /* With s->lock held: what the service took becomes what @n is — a new file
  * the record (its name kept usable, not listed), a payment's name free for
  * the next one — and the kernel is told. */
@@ -969,9 +1074,12 @@ static void taken(struct save *s, struct node *n, struct sent *x, bool same,
 	/* A new file or a payment lies in a collection; a record needs no directory. */
 	fuse_ino_t dir = x->kind == N_JSON ? 0 : inode_coll_ino(x->c);
 	if (x->kind == N_JSON) {
-		if (x->changed)
+		if (x->changed) {
 			events_change(s->events, "updated %s", x->what);
-	} else if (!(x->c->methods & SCHEMA_M_POST)) {
+			saved_now(s, x->c, x->id); /* (nothing sent: no save, no new time) */
+		}
+	} else if (!schema_creates(x->c)) {
+		saved_now(s, schema_find(x->c->acts_on), x->id);
 		events_change(s->events, "%s %s (%s)", x->c->done, x->id, x->what);
 		inode_set_kind(s->inodes, n, N_SCRATCH);
 		if (x->lname)
@@ -1030,7 +1138,7 @@ int save_commit(struct save *s, struct node *n, bool fsync, struct save_effects 
 		/* Nothing to send; but a kept text whose entry could not be
 		 * written is tried again here, and close() says if it still
 		 * cannot be. */
-		bool behind = t && s->journal && n->kind != N_SCRATCH &&
+		bool behind = t && s->journal && n->kind != N_SCRATCH && !t->cut &&
 			      (t->state == SAVE_REFUSED || t->state == SAVE_UNANSWERED ||
 			       t->state == SAVE_WAITING) &&
 			      !(t->jfile && t->jsteps == t->steps && t->jgen == t->gen);
@@ -1043,7 +1151,7 @@ int save_commit(struct save *s, struct node *n, bool fsync, struct save_effects 
 		return -ENOMEM;
 	}
 	memcpy(copy, t->data, t->len);
-	size_t len = t->len;
+	size_t len = t->len, cut = t->cut;
 	unsigned long gen = t->gen;
 	x.kind = n->kind;
 	x.c = n->c;
@@ -1062,7 +1170,16 @@ int save_commit(struct save *s, struct node *n, bool fsync, struct save_effects 
 	}
 	pthread_mutex_unlock(&s->lock);
 
-	rc = send_text(s, n, copy, len, &x, msg, sizeof(msg));
+	if (cut) {
+		snprintf(msg, sizeof(msg),
+			 "file too large: a file here holds at most %zu bytes (1 MiB), and %zu or "
+			 "more were written; not sent: its first %zu bytes are kept under this name "
+			 "until rm or the unmount, and not journaled (they are not the whole text)",
+			 SAVE_TEXT_MAX, cut, len);
+		rc = -EFBIG;
+	} else {
+		rc = send_text(s, n, copy, len, &x, msg, sizeof(msg));
+	}
 
 	pthread_mutex_lock(&s->lock);
 	t = text_of(s, n);
@@ -1093,6 +1210,14 @@ int save_commit(struct save *s, struct node *n, bool fsync, struct save_effects 
 	} else {
 		step(t, same ? EV_TAKEN : EV_NEWER);
 		taken(s, n, &x, same, fx);
+		/* Saved, with something to tell (fields the service sets, ignored): a
+		 * notice, in the change log, the log and the file's attribute. */
+		if (msg[0] && x.kind == N_JSON) {
+			char notice[600];
+			snprintf(notice, sizeof(notice), "saved; %s", msg);
+			notice_keep(s, n, notice);
+			events_change(s->events, "%s: %s", x.what, notice);
+		}
 	}
 out:
 	pthread_cond_broadcast(&s->done);
@@ -1146,10 +1271,20 @@ int save_create(struct save *s, struct node *dir, const char *name, mode_t mode,
 		return rc;
 	}
 	int nk = dir_new_kind(dir->c, name);
+	if (nk == -EPERM && dir->c->restore_action) {
+		/* A kept copy of a deleted record (.factuurfs/deleted/) copied back
+		 * here, where the API makes none: say where it restores. */
+		char what[600], why[300];
+		snprintf(what, sizeof(what), "%s/%s", dir->c->name, name);
+		snprintf(why, sizeof(why), "the API cannot create a record in %s/; a copy with "
+			 "\"action\": \"%s\" written into invoices/ makes it a draft in "
+			 "invoices_saved/", dir->c->name, dir->c->restore_action);
+		events_refused(s->events, what, "created", why);
+	}
 	if (nk < 0)
 		return nk;
 	char *nr = NULL;
-	if (nk == N_NEW && !(dir->c->methods & SCHEMA_M_POST)) {
+	if (nk == N_NEW && !schema_creates(dir->c)) {
 		/* A payment file is named after its invoice. */
 		nr = names_record_id(name, ".json");
 		if (!nr)
@@ -1197,6 +1332,11 @@ static void unkeep(struct save *s, const struct schema_collection *c, const char
 			"the next mount", file, log_strerror(-rc), c->name, name);
 	pthread_mutex_unlock(&s->jlock);
 	free(file);
+}
+
+void save_set_times(struct save *s, struct times *t)
+{
+	s->times = t;
 }
 
 void save_set_deletes(struct save *s, struct deleted *d, bool allow_guarded)
@@ -1508,7 +1648,7 @@ static int rename_onto_name(struct save *s, struct node *dir, struct node *src, 
 {
 	/* A payment file is named after its invoice (as in save_create). */
 	char *pay_id = NULL;
-	if (nk == N_NEW && !(dir->c->methods & SCHEMA_M_POST) &&
+	if (nk == N_NEW && !schema_creates(dir->c) &&
 	    !(pay_id = names_record_id(to, ".json")))
 		return -EINVAL;
 	enum node_kind was = src->kind;

@@ -37,6 +37,9 @@ struct wb;
  * follows; after it the record shows again, untouched. */
 #define SAVE_REPLACE_HOLD 2.0
 
+/* How many records' notices (a save taken with fields ignored) are kept at once. */
+#define SAVE_NOTICES 32
+
 /* The states of a text (save.c has the transition table). */
 enum save_state {
 	SAVE_CLEAN,      /* nothing of the user's unsent: a record's own text, or what the
@@ -127,6 +130,11 @@ int save_create(struct save *s, struct node *dir, const char *name, mode_t mode,
  * @allow_guarded (-o allow_invoice_delete).  Before the mount serves. */
 struct deleted;
 void save_set_deletes(struct save *s, struct deleted *d, bool allow_guarded);
+
+/* Where a save the service took is told, so the record's time is no earlier
+ * (store/times.h; may be NULL).  Before the mount serves. */
+struct times;
+void save_set_times(struct save *s, struct times *t);
 
 /* unlink(2) of @name by process @pid: a local name goes; a record's refused
  * text is dropped (the record shows again); a record unlinked by a program

@@ -70,14 +70,6 @@ void cache_record_unref(struct cache_record *r)
 	free(r);
 }
 
-static uint32_t fnv1a(const char *s, size_t len)
-{
-	uint32_t h = 2166136261u;
-	for (size_t i = 0; i < len; i++)
-		h = (h ^ (unsigned char)s[i]) * 16777619u;
-	return h;
-}
-
 /* ---- identifiers that cannot name a file ---------------------------------------- */
 
 /* What a message shows of identifier @id, which came from the service and may hold
@@ -183,12 +175,7 @@ struct cache_record *record_new(const struct schema_collection *c, const cJSON *
 	r->text = jt_format(py, &r->len);
 	if (!r->text)
 		goto fail;
-	/* The file's time is the record's own date, so it is the same on every
-	 * mount; the content-derived seconds within that day make an edit that
-	 * keeps the size still change the mtime, which rsync and thumbnailers
-	 * rely on. */
 	r->date = schema_record_date(c, py);
-	r->mtime = r->date + (time_t)(fnv1a(r->text, r->len) % 3600);
 	r->whole = schema_record_is_whole(c, wire);
 	/* An edit goes back under the names and in the forms the service used for
 	 * this record (the API reference's correction of 2026-11-30): only records
@@ -296,7 +283,6 @@ struct cache_record *record_new_fast(const struct schema_collection *c, const ch
 	r->len = fr.len;
 	/* As record_new. */
 	r->date = fr.date;
-	r->mtime = r->date + (time_t)(fnv1a(r->text, r->len) % 3600);
 	r->whole = fr.whole;
 	return r;
 oom:
@@ -339,9 +325,8 @@ struct cache_record *record_from_text(const struct schema_collection *c, const c
 	r->text = again;
 	again = NULL;
 	r->len = len;
-	/* As record_new: the same date, mtime and facts as when it was fetched. */
+	/* As record_new: the same date and facts as when it was fetched. */
 	r->date = schema_record_date(c, py);
-	r->mtime = r->date + (time_t)(fnv1a(r->text, r->len) % 3600);
 	r->whole = whole;
 	if (wire && (c->methods & SCHEMA_M_PUT) && !(r->wire = strdup(wire)))
 		goto fail;

@@ -30,8 +30,8 @@ struct cache_record {
 	char *stem;        /* file-name stem: "2024%2F0042" */
 	char *text;        /* pythonic JSON text */
 	size_t len;
-	time_t date;       /* the record's own date (12:00 UTC), 0 when it has none */
-	time_t mtime;      /* date + a content-derived offset (see record.c) */
+	time_t date;       /* the record's own date (12:00 UTC), 0 when it has none; its
+			      file's time is store/times.h's */
 	bool whole;        /* false: the listing carried only part of it */
 	char *wire;        /* the record as the service sent it (JSON, wire_len bytes, not
 			      NUL-terminated: it may point into the page it came in), kept

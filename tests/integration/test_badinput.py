@@ -81,6 +81,40 @@ def test_huge_files_are_refused_with_efbig(acct, mounts):
     assert len(os.listdir(m.path("clients"))) >= 6
 
 
+@pytest.mark.parametrize("name", ["big.json", "1.json"], ids=["new", "record"])
+def test_a_50_mb_copy_is_refused_as_too_large_and_never_journaled(acct, mounts, tmp_path,
+                                                                   name):
+    """cp of a 50 MB file into clients/: cp says "File too large"; the reason kept says
+    too large (not the parse of the first MiB), nothing is sent, and the part that fit
+    is not journaled as the user's text: a remount of the same cache shows the
+    directory as the service has it."""
+    src = tmp_path / "big.json"
+    with open(src, "wb") as f:
+        f.write(b'{"company": "' + b"x" * (50 << 20) + b'"}\n')
+    cache = str(tmp_path / "cache")
+    m = mounts(acct, env={"XDG_CACHE_HOME": cache})
+    before = sorted(os.listdir(m.path("clients")))
+    dst = m.path("clients", name)
+    mark = acct.mark()
+    r = subprocess.run(["cp", str(src), dst], capture_output=True, text=True, timeout=120)
+    assert r.returncode != 0 and "File too large" in r.stderr, r.stderr
+    assert writes(acct.since(mark)) == []
+    err = m.status()["last_errors"][0]
+    assert err["operation"] == "clients/" + name
+    assert err["message"].startswith("file too large: a file here holds at most 1048576 bytes")
+    assert "invalid JSON" not in err["message"] and "not journaled" in err["message"]
+    assert os.getxattr(dst, "user.factuurfs.error").decode() == err["message"]
+    jdir = [os.path.join(dp, d) for dp, ds, _ in os.walk(cache) for d in ds if d == "journal"]
+    assert [os.listdir(d) for d in jdir] == [[]]
+    assert m.status()["unsaved"]["texts"] == 0
+    assert m.unmount() == 0
+    again = mounts(acct, env={"XDG_CACHE_HOME": cache})
+    assert sorted(os.listdir(again.path("clients"))) == before
+    if name == "1.json":
+        assert json.load(open(again.path("clients", name)))["clientnr"] == 1
+    assert again.status()["last_errors"] == []
+
+
 def test_all_unsaved_text_is_kept_within_64_mib(acct, mounts):
     """Unsaved text lives in the daemon's memory: 64 files of 1 MiB fill the 64 MiB
     it keeps for all of it; one byte more is ENOSPC, and removing a file frees room."""

@@ -87,6 +87,50 @@ def test_a_draft_stays_deletable_and_is_kept(acct, mounts):
     assert name in os.listdir(m.path(".factuurfs", "deleted", "invoices_saved"))
 
 
+def test_a_deleted_draft_comes_back_where_it_was(acct, mounts):
+    """cp of a kept draft back into invoices_saved/ restores it there: one POST
+    invoices (action save, as the copy says), a new draft listed in invoices_saved/.
+    A text there that asks for another action (an invoice to send) is refused before
+    any call, with its reason."""
+    m = mounts(acct)
+    name = sorted(os.listdir(m.path("invoices_saved")))[0]
+    before = json.load(open(m.path("invoices_saved", name)))
+    os.unlink(m.path("invoices_saved", name))
+    kept = m.path(".factuurfs", "deleted", "invoices_saved", name)
+    saved_before = {r["id"] for r in acct.state("invoices_saved")}
+    mark = acct.mark()
+    r = subprocess.run(["cp", kept, m.path("invoices_saved")], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert writes(acct, mark) == [("POST", "invoices")]
+    [new] = [r for r in acct.state("invoices_saved") if r["id"] not in saved_before]
+    assert new["savename"] == before["savename"]
+    assert new["clientnr"] == str(before["clientnr"])
+    listed = os.listdir(m.path("invoices_saved"))
+    assert f"{new['id']}.json" in listed and name not in listed
+    # An invoice to send, written there: refused, no call, the reason kept.
+    send = dict(before, action="send", sendmethod="email")
+    path = m.path("invoices_saved", "zend.json")
+    mark = acct.mark()
+    with pytest.raises(OSError) as e:
+        with open(path, "w") as f:
+            f.write(json.dumps(send))
+    assert e.value.errno == errno.EINVAL
+    assert writes(acct, mark) == []
+    why = os.getxattr(path, "user.factuurfs.error").decode()
+    assert why.startswith('a new file in invoices_saved/ is made through invoices/ '
+                          '(a POST with "action": "save")'), why
+    # A repeating invoice cannot be made there: EPERM, and the reason says where.
+    rep = sorted(os.listdir(m.path("invoices_repeated")))[0]
+    os.unlink(m.path("invoices_repeated", rep))
+    kept = m.path(".factuurfs", "deleted", "invoices_repeated", rep)
+    r = subprocess.run(["cp", kept, m.path("invoices_repeated")], capture_output=True,
+                       text=True)
+    assert r.returncode != 0 and "Operation not permitted" in r.stderr
+    err = m.status()["last_errors"][0]
+    assert err["operation"] == "invoices_repeated/" + rep
+    assert "written into invoices/ makes it a draft" in err["message"]
+
+
 def test_a_deleted_client_comes_back_with_cp(acct, mounts):
     m = mounts(acct)
     path = m.path("clients", "1.json")

@@ -123,21 +123,24 @@ def test_non_ascii_names_read_back(fake, mnt):
 
 @pytest.mark.parametrize("sent", [True, False], ids=["sent", "never-sent"])
 def test_times_come_from_the_record_and_survive_remount(fake, mnt, mounts, sent):
-    """An invoice's file time is the day it is dated (docs/SEMANTICS.md, "Dates"): its
-    `sent`, or for one never sent its first dated history event (the fake sends no
-    `date`, as the live service)."""
+    """An invoice file's time is the service's own change time (docs/SEMANTICS.md, "File
+    times"): the end of the minute of its newest history event, read as UTC; the same on
+    a mount of another cache.  Its PDF's time is the day it is dated ("Dates"): its
+    `sent`, or for one never sent its first dated history event, at noon UTC."""
     invs = [i for i in fake.state("invoices") if "date" not in i and bool(i["sent"]) == sent
-            and (sent or i["history"])]
+            and i["history"]]
     inv = invs[min(3, len(invs) - 1)]
     name = file_stem(inv["invoicenr"]) + ".json"
     st1 = os.stat(mnt.path("invoices", name))
+    newest = max(calendar.timegm(time.strptime(e["date"] + " " + e["time"], "%Y-%m-%d %H:%M"))
+                 for e in inv["history"].values() if e.get("date"))
+    assert st1.st_mtime_ns == (newest + 60) * 10**9 - 1
     day = inv["sent"] if sent else inv["history"]["item1"]["date"]
     assert day == invoice_day(inv)
     noon = calendar.timegm(time.strptime(day, "%Y-%m-%d")) + 12 * 3600
-    assert noon <= st1.st_mtime < noon + 3600
     other = mounts(fake)
     st2 = os.stat(other.path("invoices", name))
-    assert (st1.st_mtime, st1.st_size) == (st2.st_mtime, st2.st_size)
+    assert (st1.st_mtime_ns, st1.st_size) == (st2.st_mtime_ns, st2.st_size)
     pdf = os.stat(other.path("invoices", name[:-5] + ".pdf"))
     assert pdf.st_mtime == noon
 

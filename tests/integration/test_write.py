@@ -76,6 +76,55 @@ def test_bad_edit_fails_at_close_and_keeps_the_text(acct, mounts, what, make, er
     assert e.value.errno == err
 
 
+def test_a_week_old_backup_copy_restores_with_the_services_fields_ignored(acct, mounts,
+                                                                          tmp_path):
+    """cp of an older copy of a client taken from the mount: its editable fields are
+    saved (one PUT), the fields the service sets that moved since (`timestamp`,
+    `lastinvoice`) are ignored, the service's values kept, and a notice says which
+    (the change log, user.factuurfs.error); cp succeeds.  A copy that differs only in
+    such a field is still refused: that edit cannot take."""
+    m = mounts(acct)
+    backup = tmp_path / "backup"
+    backup.mkdir()
+    subprocess.run(["cp", client(m, 2), str(backup)], check=True)
+    old = load(str(backup / "2.json"))
+    # A week on the website: the phone changed, an invoice made, the service's stamps.
+    week = next(c for c in acct.state("clients") if str(c["clientnr"]) == "2")
+    week.update(phone="06-99999999", timestamp="2026-12-01", lastinvoice="2026-11-30")
+    acct.put_state("clients", 2, week)
+    with open(m.path(".factuurfs", "refresh"), "w") as f:
+        f.write("\n")
+    assert load(client(m, 2))["phone"] == "06-99999999"
+    mark = acct.mark()
+    r = subprocess.run(["cp", str(backup / "2.json"), m.path("clients")], capture_output=True,
+                       text=True)
+    print("cp:", r.returncode, r.stderr.strip())
+    print("requests:", writes(acct, mark))
+    assert r.returncode == 0, r.stderr
+    assert writes(acct, mark) == [("PUT", "clients/2")]
+    after = next(c for c in acct.state("clients") if str(c["clientnr"]) == "2")
+    print("service after:", {k: after[k] for k in ("phone", "timestamp", "lastinvoice")})
+    assert after["phone"] == old["phone"]
+    assert after["lastinvoice"] == "2026-11-30" and after["timestamp"] != old["timestamp"]
+    notice = ("saved; ignored fields 'lastinvoice', 'timestamp', set by the service: "
+              "its values kept")
+    why = os.getxattr(client(m, 2), "user.factuurfs.error").decode()
+    print("user.factuurfs.error:", why)
+    assert why == notice
+    assert any(c["change"] == "clients/2.json: " + notice for c in m.status()["last_changes"])
+    assert m.status()["last_errors"] == []
+    # The file shows the service's record; a new save drops the notice.
+    got = load(client(m, 2))
+    assert (got["phone"], got["lastinvoice"]) == (old["phone"], "2026-11-30")
+    # Only a field the service sets changed: refused, nothing sent.
+    only = dict(got, lastinvoice="2020-01-01")
+    mark = acct.mark()
+    assert write_file(client(m, 2), json.dumps(only)) == errno.EINVAL
+    assert writes(acct, mark) == []
+    assert "field 'lastinvoice' is set by the service and cannot be changed" in last_error(m)
+    assert os.getxattr(client(m, 2), "user.factuurfs.error").decode() == last_error(m)
+
+
 def test_server_rejection_is_reported_and_fixed_by_saving_again(acct, mounts):
     m = mounts(acct)
     path = client(m, 2)
@@ -331,6 +380,35 @@ def test_new_invoice_is_posted_and_listed_with_its_pdf(acct, mounts, tmp_path):
     msg = f"created invoices/{nr} from invoices/nieuw.json"
     assert any(c["change"] == msg for c in m.status()["last_changes"])
     assert msg in m.stderr()  # the log (stderr under -f) names it too
+
+
+@pytest.mark.parametrize("coll,rec", [
+    ("invoices", {"clientnr": 2, "action": "send",
+                  "lines": [{"amount": 1, "description": "Advies", "price": 95, "tax_rate": 21}]}),
+    ("invoices", {"clientnr": 2, "action": "send", "sendmethod": "",
+                  "lines": [{"amount": 1, "description": "Advies", "price": 95, "tax_rate": 21}]}),
+    ("invoices", {"clientnr": 2, "action": "save",
+                  "lines": [{"amount": 1, "description": "Advies", "price": 95, "tax_rate": 21}]}),
+    ("quotations", {"clientnr": 2, "action": "send",
+                    "lines": [{"amount": 1, "description": "Advies", "price": 95,
+                               "tax_rate": 21}]}),
+])
+def test_a_field_an_action_needs_is_checked_before_any_call(acct, mounts, coll, rec):
+    """docs/FIELDS.md: `sendmethod` is required when action is send (`savename` for a
+    save): a file without it is refused at close() with EINVAL and the field named, and
+    no request is made; the text stays."""
+    m = mounts(acct)
+    os.listdir(m.path(coll))
+    mark = acct.mark()
+    path = m.path(coll, "nieuw.json")
+    text = json.dumps(rec)
+    assert write_file(path, text) == errno.EINVAL
+    assert acct.since(mark) == []
+    need = "sendmethod" if rec["action"] == "send" else "savename"
+    want = f"missing field '{need}': required when 'action' is \"{rec['action']}\""
+    assert want in last_error(m)
+    assert os.getxattr(path, "user.factuurfs.error").decode() == last_error(m)
+    assert open(path).read() == text
 
 
 def test_saved_invoice_lands_in_invoices_saved(acct, mounts):

@@ -882,7 +882,11 @@ static void test_create(void)
 	memset(longname, 'x', sizeof(longname) - 1);
 	longname[sizeof(longname) - 1] = '\0';
 	CHECK(save_create(e.save, d, longname, 0644, O_CREAT, &n) == -ENAMETOOLONG);
-	CHECK(save_create(e.save, dir_of(&e, saved), "x.json", 0644, O_CREAT, &n) == -EPERM);
+	CHECK(save_create(e.save, dir_of(&e, schema_find("invoices_repeated")), "x.json", 0644,
+			  O_CREAT, &n) == -EPERM);
+	/* A draft is made through invoices' POST: a new file. */
+	CHECK(save_create(e.save, dir_of(&e, saved), "x.json", 0644, O_CREAT, &n) == 0);
+	CHECK(n->kind == N_NEW && !n->id);
 	/* A payment file is named after its invoice. */
 	CHECK(save_create(e.save, dir_of(&e, payments), "2026%2F0042.json", 0644, O_CREAT, &n) ==
 	      0);
