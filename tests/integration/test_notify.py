@@ -19,7 +19,7 @@ import time
 
 import pytest
 
-from harness import APIKEY, DEADLINE, FACTUURFS, USER, wait_for
+from harness import APIKEY, DEADLINE, FACTUURFS, USER, mountinfo_unescape, wait_for
 from sessionbus import SessionBus
 
 XATTR = "user.factuurfs.error"
@@ -293,7 +293,7 @@ def test_under_systemd_a_refusal_is_a_journal_entry_naming_the_file(acct, workdi
 
     def mounted():
         with open(f"/proc/{holder.pid}/mountinfo") as f:
-            return any(line.split()[4] == mnt for line in f)
+            return any(mountinfo_unescape(line.split(" ")[4]) == mnt for line in f)
 
     try:
         wait_for(lambda: os.readlink(f"/proc/{holder.pid}/ns/mnt")
