@@ -937,6 +937,9 @@ static long recs_add_elements(const struct schema_collection *c, const char *bod
 	if (p < end && *p == ']')
 		return jt_ws(p + 1, end) == end ? 0 : -EIO;
 	for (;;) {
+		/* Only records: [1,2] is no listing (the whole-body path says so). */
+		if (p == end || *p != '{')
+			return -EIO;
 		const char *e = jt_skip_value(p, end);
 		if (!e)
 			return -EIO;
@@ -1322,7 +1325,7 @@ static int fetch_listing(struct cache *cache, struct coll_state *st, struct cach
 			items = schema_list_items(body);
 			cJSON_Delete(body);
 			if (!items) {
-				events_error(cache->cfg.events, what, "the service sent something that is not a list");
+				events_error(cache->cfg.events, what, "the service sent something that is not a list of records");
 				rc = -EIO;
 				goto out;
 			}

@@ -378,3 +378,38 @@ def test_a_body_that_trickles_or_stalls_ends_at_the_timeout(acct, up, kind):
     mark = acct.mark()
     assert save(path, body) == 0
     assert posts(acct, "products", kind.upper(), mark) == []
+
+
+NOT_RECORDS = ["{}", "[1,2]", '["a"]', "[null]", '[{"clientnr": "1"}, 2]', "[[]]",
+               '{"clients": [1]}', '{"0": 1}', "true", "0"]
+
+
+@pytest.mark.parametrize("body", NOT_RECORDS)
+def test_a_listing_that_is_not_a_list_of_records_is_an_error_not_an_empty_directory(
+        acct, mounts, body):
+    """A 2xx application/json whose body is not a list of records ({} or [1,2]: the
+    service sends an empty listing as []): ls fails with EIO and the status file says
+    why; never an empty (or shorter) directory taken as the truth.  With a listing held,
+    that one is served, stale."""
+    m = mounts(acct, opts=[f"timeout={TIMEOUT}"])
+    acct.inject(fail={"status": 200, "ctype": "application/json", "body": body,
+                      "count": 1, "path_prefix": "/api/v1/clients"})
+    mark = acct.mark()
+    assert errno_of(lambda: os.listdir(m.path("clients"))) == errno.EIO
+    assert [r["status"] for r in acct.since(mark)] == [200]
+    errs = m.status()["last_errors"]
+    assert errs and errs[-1]["operation"] == "list clients", errs
+    assert "not a list of records" in errs[-1]["message"], errs
+    # the next ls asks again (after the failure's hold) and lists the real ones
+    want = sorted(r["clientnr"] + ".json" for r in acct.state("clients"))
+    wait_for(lambda: errno_of(lambda: os.listdir(m.path("clients"))) == 0, "the listing")
+    assert sorted(n for n in os.listdir(m.path("clients")) if n.endswith(".json")) == want
+    # held: served stale, not replaced by nothing
+    subprocess.run([FACTUURFS, "refresh", m.mnt, "clients"], check=True, timeout=60,
+                   capture_output=True)
+    acct.inject(fail={"status": 200, "ctype": "application/json", "body": body,
+                      "count": 1, "path_prefix": "/api/v1/clients"})
+    mark = acct.mark()
+    assert sorted(n for n in os.listdir(m.path("clients")) if n.endswith(".json")) == want
+    assert [r["status"] for r in acct.since(mark)] == [200]
+    assert "not a list of records" in m.status()["last_errors"][-1]["message"]
