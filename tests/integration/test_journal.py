@@ -16,7 +16,7 @@ import threading
 
 import pytest
 
-from harness import FACTUURFS, Mount, is_mounted, save, wait_for
+from harness import DEADLINE, FACTUURFS, Mount, is_mounted, save, wait_for
 
 
 def read(path):
@@ -61,12 +61,19 @@ class Daemon:
                        env={"XDG_CACHE_HOME": self.cache}, mnt=mnt)
         return self.m
 
-    def end(self, how):
-        """Ends the mount: "kill" (kill -9, then fusermount3 -u) or "unmount"."""
+    def end(self, how, holders=()):
+        """Ends the mount: "kill" (kill -9, then fusermount3 -u) or "unmount".
+        holders: threads whose call into the mount (a close() waiting on the daemon)
+        is joined after the kill and before the unmount: the kernel fails their
+        requests once the daemon is gone, but until each call has returned its file
+        keeps the mount busy (fusermount3: EBUSY)."""
         m = self.m
         if how == "kill":
             m.proc.kill()
             m.proc.wait(30)
+            for t in holders:
+                t.join(DEADLINE)
+                assert not t.is_alive(), "a call into the killed mount never returned"
             assert subprocess.run(["fusermount3", "-u", m.mnt]).returncode == 0
             assert not is_mounted(m.mnt)
             m.err.close()
@@ -273,8 +280,7 @@ def test_a_post_in_flight_when_the_daemon_is_killed_is_never_sent_twice(acct, da
     closer.start()
     wait_for(lambda: acct.status()["requests"] > sent, "the POST in flight")
     assert entries(daemon.cache) == ["products=brood.json.entry"]
-    mnt = daemon.end("kill")
-    closer.join(60)
+    mnt = daemon.end("kill", holders=[closer])
     assert closed and closed[0] != 0
     acct.reset()  # the hung POST is carried out now
     wait_for(lambda: len(acct.state("products")) == before + 1, "the POST carried out")
@@ -324,9 +330,8 @@ def test_kill_9_at_any_moment_of_a_post_never_posts_it_twice(acct, daemon, when)
         wait_for(lambda: acct.status()["requests"] > sent, "the POST in flight")
         if when != "held-before-acting":
             wait_for(lambda: len(acct.state("products")) == before + 1, "the service acted")
-    mnt = daemon.end("kill")
+    mnt = daemon.end("kill", holders=[closer] if when != "answered" else [])
     if when != "answered":
-        closer.join(60)
         assert closed and closed[0] != 0
     acct.reset()  # a held POST is carried out (or answered) now
     wait_for(lambda: len(acct.state("products")) == before + 1, "the record made")
