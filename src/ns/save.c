@@ -936,7 +936,7 @@ static int send_text(struct save *s, struct node *n, const char *text, size_t le
 	if (x->kind == N_JSON)
 		return wb_edit(s->wb, x->c, x->id, text, len, &x->changed, msg, msglen);
 	if (!(x->c->methods & SCHEMA_M_POST))
-		return wb_act(s->wb, x->c, x->id, text, len, msg, msglen);
+		return wb_act(s->wb, x->c, x->id, text, len, &x->pending, msg, msglen);
 	struct posting po = {.s = s, .n = n, .lname = x->lname, .text = text, .len = len};
 	struct wb_post_hook hook = {.fn = posting, .created = created, .ud = &po};
 	return wb_create(s->wb, x->c, text, len, &x->pending, &x->new_id, &x->in, msg, msglen,

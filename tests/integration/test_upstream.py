@@ -413,3 +413,107 @@ def test_a_listing_that_is_not_a_list_of_records_is_an_error_not_an_empty_direct
     assert sorted(n for n in os.listdir(m.path("clients")) if n.endswith(".json")) == want
     assert [r["status"] for r in acct.since(mark)] == [200]
     assert "not a list of records" in m.status()["last_errors"][-1]["message"]
+
+
+# -- actions: once only ----------------------------------------------------------------------
+# A payment, a reminder, a draft sent: write-only, not idempotent (a second payment is a
+# second payment; a second reminder a second e-mail), and nothing lists them, so a lost
+# answer cannot be looked for as a new record's can.  Sent once: never repeated by the
+# HTTP layer once it left, and after an answer that is not a clear one the same text is
+# never sent again by itself (EALREADY, no call), not by a second save, an fsync or the
+# next mount; the user is told to check the service.
+
+ACTIONS = {
+    # name: (fake options, directory, the request's method and path prefix)
+    "payment": ((), "invoices_payment", "POST", "/api/v1/invoices_payment"),
+    "payment as PUT": (("--payment-method", "put"), "invoices_payment", "PUT",
+                       "/api/v1/invoices_payment"),
+    "reminder": ((), "invoices_reminder", "PUT", "/api/v1/invoices_reminder"),
+    "draft sent": ((), "invoices_saved_send", "POST", "/api/v1/invoices_saved"),
+}
+UNCLEAR = {
+    "500 after acting": ("fail", {"status": 500, "body": "Internal Server Error", "after": True}),
+    "502 after acting": ("fail", {"status": 502, "body": "Bad Gateway", "after": True}),
+    # (a cut halves the body, and an action's answer may have none: the Content-Length
+    # announcing more than comes is the cut connection for every answer)
+    "cut after acting": ("length", {}),
+    "503 before acting": ("fail", {"status": 503, "body": "Service Unavailable"}),
+}
+
+
+def action_file(fake, action):
+    """(file name, text) of a new file of @action about a record of @fake."""
+    if action == "draft sent":
+        did = fake.state("invoices_saved")[0]["id"]
+        return did + ".json", json.dumps({"id": did, "sendmethod": "email"}) + "\n"
+    nr = next(i["invoicenr"] for i in fake.state("invoices")
+              if float(i["open"]) > 2 and not i["uncollectible"]
+              and all(ch.isalnum() or ch == "-" for ch in i["invoicenr"]))
+    if action == "reminder":
+        return nr + ".json", json.dumps({"invoicenr": nr, "attach_invoice": True}) + "\n"
+    return nr + ".json", json.dumps({"amount": 1, "date": "2025-06-01"}) + "\n"
+
+
+def action_calls(fake, method, prefix, mark):
+    return [r for r in fake.since(mark) if r["method"] == method
+            and r["path"].split("?")[0].startswith(prefix)]
+
+
+def fsync_of(path):
+    fd = os.open(path, os.O_WRONLY)
+    try:
+        os.fsync(fd)
+    except OSError as e:
+        return e.errno
+    finally:
+        os.close(fd)
+    return 0
+
+
+@pytest.mark.parametrize("answer", UNCLEAR, ids=list(UNCLEAR))
+@pytest.mark.parametrize("action", ACTIONS, ids=list(ACTIONS))
+def test_an_action_is_sent_once_whatever_the_answer(fakes, mounts, tmp_path, action, answer):
+    opts, coll, method, prefix = ACTIONS[action]
+    fake = fakes("--generate", "clients=4,invoices=8,products=2", "--rate-limit", "100000",
+                 *opts)
+    cache = str(tmp_path / "cache")
+    m = mounts(fake, opts=[f"timeout={TIMEOUT}"], env={"XDG_CACHE_HOME": cache})
+    os.listdir(m.path("invoices"))
+    os.listdir(m.path("invoices_saved"))
+    name, text = action_file(fake, action)
+    path = m.path(coll, name)
+    kind, spec = UNCLEAR[answer]
+    # count 1: a retry by the HTTP layer would be answered, and close() would succeed
+    fake.inject(**{kind: dict(spec, count=1, method=method, path_prefix=prefix)})
+    mark = fake.mark()
+    rc = save(path, text)
+    assert rc in (errno.EIO, errno.ECONNRESET), (rc, m.stderr()[-2000:])
+    assert len(action_calls(fake, method, prefix, mark)) == 1, "sent once, not retried"
+    err = os.getxattr(path, "user.factuurfs.error").decode()
+    assert "the service may have carried it out" in err, err
+    assert any("may have carried it out" in e["message"] for e in m.status()["last_errors"])
+    assert open(path).read() == text  # the user's text stays
+    # the same text again, as a second `cp`, an editor's fsync: refused without a call
+    mark = fake.mark()
+    again = save(path, text)
+    assert again == errno.EALREADY or (action == "draft sent" and again == errno.ENOENT), again
+    assert fsync_of(path) in (errno.EALREADY, errno.ENOENT)
+    assert action_calls(fake, method, prefix, mark) == []
+    if again == errno.EALREADY:
+        err = os.getxattr(path, "user.factuurfs.error").decode()
+        assert "not sent again" in err and "check " in err, err
+        assert "not sent again" in m.status()["last_errors"][0]["message"]
+    # nor by the next mount: the file comes back with the same text, and stays unsent
+    assert m.unmount() == 0, m.stderr()
+    m = mounts(fake, opts=[f"timeout={TIMEOUT}"], env={"XDG_CACHE_HOME": cache})
+    path = m.path(coll, name)
+    assert open(path).read() == text
+    mark = fake.mark()
+    assert save(path, text) != 0
+    assert action_calls(fake, method, prefix, mark) == []
+    # the user's own decision: the file removed and written again is a new request
+    if action != "draft sent" or answer == "503 before acting":
+        os.unlink(path)
+        mark = fake.mark()
+        assert save(path, text) == 0, m.stderr()[-2000:]
+        assert len(action_calls(fake, method, prefix, mark)) == 1
