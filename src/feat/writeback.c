@@ -674,7 +674,8 @@ static bool other_reading(const struct schema_collection *c, long status)
 }
 
 int wb_act(struct wb *wb, const struct schema_collection *c, const char *id, const char *text,
-	   size_t len, struct wb_pending **pending, char *msg, size_t msglen)
+	   size_t len, struct wb_pending **pending, char *msg, size_t msglen,
+	   const struct wb_post_hook *hook)
 {
 	const struct schema_collection *on = c ? schema_find(c->acts_on) : NULL;
 	size_t slot = c ? schema_collection_index(c) : WB_LEARNED, n = 0;
@@ -709,6 +710,18 @@ int wb_act(struct wb *wb, const struct schema_collection *c, const char *id, con
 			  "this file and write it again to send it anyway)",
 			  c->what ? c->what : c->name, on->name, id, on->name, id);
 		goto out;
+	}
+	if (hook && hook->fn) {
+		/* As a POST's: kept (journaled) before it leaves, so that a daemon
+		 * killed while it is out brings the text back unanswered, and that
+		 * text is not sent again by itself. */
+		struct wb_pending p = {.record = user};
+		rc = hook->fn(hook->ud, &p);
+		if (rc < 0) {
+			fail(rc, msg, msglen, "%s/%s: not sent: it could not be journaled first: %s",
+			     c->name, id, log_strerror(-rc));
+			goto out;
+		}
 	}
 	/* Once a reading worked, it is the service's: that one only.  Until then each
 	 * in turn, while the service says it is not the one. */

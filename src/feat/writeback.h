@@ -95,9 +95,11 @@ int wb_create(const struct wb *wb, const struct schema_collection *c, const char
  * 3xx, a cut, a timeout) sets it to that text, which is then refused with
  * -EALREADY and no call while it is unchanged (the service may have carried it
  * out; only the user can tell); any other outcome clears it.  The caller owns
- * *@pending. */
+ * *@pending.  @hook (may be NULL): its fn as for wb_create, just before the
+ * request leaves (created is not called). */
 int wb_act(struct wb *wb, const struct schema_collection *c, const char *id, const char *text,
-	   size_t len, struct wb_pending **pending, char *msg, size_t msglen);
+	   size_t len, struct wb_pending **pending, char *msg, size_t msglen,
+	   const struct wb_post_hook *hook);
 
 /* Deletes record @id of @c. */
 int wb_delete(const struct wb *wb, const struct schema_collection *c, const char *id, char *msg,

@@ -517,3 +517,52 @@ def test_an_action_is_sent_once_whatever_the_answer(fakes, mounts, tmp_path, act
         mark = fake.mark()
         assert save(path, text) == 0, m.stderr()[-2000:]
         assert len(action_calls(fake, method, prefix, mark)) == 1
+
+
+@pytest.mark.parametrize("action", ["payment", "reminder"])
+def test_an_action_out_when_the_daemon_is_killed_is_not_sent_again(fakes, mounts, workdir,
+                                                                  tmp_path, action):
+    """kill -9 while the answer is held after the service acted: the next mount brings
+    the file back with its text (journaled before the request left), and saving the
+    same text again sends nothing (EALREADY) and says to check the service."""
+    opts, coll, method, prefix = ACTIONS[action]
+    fake = fakes("--generate", "clients=4,invoices=8,products=2", "--rate-limit", "100000",
+                 *opts)
+    cache = str(tmp_path / "cache")
+    m = Mount(fake, workdir, env={"XDG_CACHE_HOME": cache})  # killed: not the fixture's
+    try:
+        os.listdir(m.path("invoices"))
+        name, text = action_file(fake, action)
+        path = m.path(coll, name)
+        fake.inject(hang={"seconds": 3600, "after": True, "method": method,
+                          "path_prefix": prefix})
+        sent = fake.status()["requests"]
+        closed = []
+        saver = threading.Thread(target=lambda: closed.append(save(path, text)))
+        saver.start()
+        wait_for(lambda: fake.status()["requests"] > sent, "the request carried out and held")
+        m.proc.kill()
+        m.proc.wait(30)
+        # its close() fails once the daemon is gone; until it returns it holds the mount
+        saver.join(60)
+        assert not saver.is_alive() and closed and closed[0] != 0
+    finally:
+        if m.proc.poll() is None:
+            m.proc.kill()
+            m.proc.wait(30)
+        subprocess.run(["fusermount3", "-u", m.mnt], check=False)
+        m.err.close()
+    assert not is_mounted(m.mnt)
+    mark = fake.mark()
+    fake.reset()
+    wait_for(lambda: action_calls(fake, method, prefix, mark), "the held request logged")
+    m = mounts(fake, mnt=m.mnt, env={"XDG_CACHE_HOME": cache})
+    path = m.path(coll, name)
+    assert open(path).read() == text
+    err = os.getxattr(path, "user.factuurfs.error").decode()
+    assert "may have carried it out" in err, err
+    mark = fake.mark()
+    assert save(path, text) == errno.EALREADY
+    assert fsync_of(path) == errno.EALREADY
+    assert action_calls(fake, method, prefix, mark) == []
+    assert "not sent again" in m.status()["last_errors"][0]["message"]
