@@ -8,18 +8,48 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# Each stage's wall time, printed at its end and as a table when the run ends (however
+# it ends), so that a CI log shows where the minutes go.  stage "name" starts a stage
+# and ends the one before it.
+STAGE_NAMES=() STAGE_SECS=() STAGE_NAME="" STAGE_T0=0 RUN_T0=$SECONDS
+stage_end() {
+	[ -n "$STAGE_NAME" ] || return 0
+	local secs=$((SECONDS - STAGE_T0))
+	STAGE_NAMES+=("$STAGE_NAME") STAGE_SECS+=("$secs")
+	printf -- '-- %s: %dm%02ds\n' "$STAGE_NAME" $((secs / 60)) $((secs % 60))
+	STAGE_NAME=""
+}
+stage() {
+	stage_end
+	STAGE_NAME=$1 STAGE_T0=$SECONDS
+	echo "== $1"
+}
+stage_summary() {
+	local rc=$? i total=$((SECONDS - RUN_T0))
+	[ "$rc" -eq 0 ] || STAGE_NAME="$STAGE_NAME (failed)"
+	stage_end
+	echo "== wall time by stage"
+	for i in "${!STAGE_NAMES[@]}"; do
+		printf '%6dm%02ds  %s\n' $((STAGE_SECS[i] / 60)) $((STAGE_SECS[i] % 60)) "${STAGE_NAMES[i]}"
+	done
+	printf '%6dm%02ds  %s\n' $((total / 60)) $((total % 60)) "total"
+}
+trap stage_summary EXIT
+
+stage "dependencies (scripts/deps.sh --test)"
 bash scripts/deps.sh --test
-echo "== the tests the docs cite exist (scripts/claims.py)"
+stage "the tests the docs cite exist (scripts/claims.py)"
 /usr/bin/python3 scripts/claims.py --self-test
 /usr/bin/python3 scripts/claims.py
 # Xvfb and three file managers for tests/desktop (about 250 MB, a minute to install)
+stage "desktop dependencies (scripts/deps.sh --desktop)"
 bash scripts/deps.sh --desktop
 [ -e /dev/fuse ] || { echo "test.sh: /dev/fuse is missing: FUSE is needed" >&2; exit 1; }
 
-echo "== build (normal, ASan+UBSan, ThreadSanitizer)"
+stage "build (normal, ASan+UBSan, ThreadSanitizer)"
 bash scripts/build.sh --asan --tsan
 
-echo "== static analysis (clang-tidy, cppcheck, scan-build)"
+stage "static analysis (clang-tidy, cppcheck, scan-build)"
 bash scripts/analyze.sh
 
 # Every pytest run: a skip (or xfail) not listed in tests/allowed-skips.txt fails it,
@@ -44,19 +74,19 @@ meson_test() {
 	fi
 }
 
-echo "== unit tests"
+stage "unit tests"
 meson_test build
 meson_test build-asan
 meson_test build-tsan
 
-echo "== fake API and HTTP client tests"
+stage "fake API and HTTP client tests"
 FACTUURFS_TEST_API_BIN="$PWD/build/test_api" "${PYTEST[@]}" \
 	tests/fakeapi tests/unit/test_api.py
 
-echo "== integration tests (normal build)"
+stage "integration tests (normal build)"
 FACTUURFS_BIN="$PWD/build/factuurfs" "${PYTEST[@]}" "${PAR[@]}" tests/integration
 
-echo "== integration tests (ASan+UBSan build)"
+stage "integration tests (ASan+UBSan build)"
 FACTUURFS_BIN="$PWD/build-asan/factuurfs" FACTUURFS_SANITIZED=1 \
 	"${PYTEST[@]}" "${PAR[@]}" -m "not slow" tests/integration
 
@@ -64,21 +94,21 @@ FACTUURFS_BIN="$PWD/build-asan/factuurfs" FACTUURFS_SANITIZED=1 \
 # their readers: a race report stops the daemon and fails the test (tests/harness.py
 # sets TSAN_OPTIONS).  -k selects the concurrent tests of test_write.py and the refresh
 # tests of test_economy.py; the other two modules match by their names.
-echo "== concurrency-heavy integration tests (ThreadSanitizer build)"
+stage "concurrency-heavy integration tests (ThreadSanitizer build)"
 FACTUURFS_BIN="$PWD/build-tsan/factuurfs" FACTUURFS_SANITIZED=1 FACTUURFS_LOAD_SECONDS=30 \
 	"${PYTEST[@]}" -k "test_load or test_faults or concurrent or behind or unchanged_page" \
 	tests/integration/test_load.py tests/integration/test_faults.py \
 	tests/integration/test_write.py tests/integration/test_economy.py
 
-echo "== valgrind mount/unmount cycle"
+stage "valgrind mount/unmount cycle"
 FACTUURFS_BIN="$PWD/build/factuurfs" "${PYTEST[@]}" \
 	tests/valgrind_cycle.py
 
-echo "== file managers under Xvfb (Thunar, PCManFM, Nautilus on 500 invoices)"
+stage "file managers under Xvfb (Thunar, PCManFM, Nautilus on 500 invoices)"
 FACTUURFS_BIN="$PWD/build/factuurfs" "${PYTEST[@]}" tests/desktop
 
 # Built with dpkg-buildpackage, checked by lintian, installed, used and purged in an
 # overlay of this machine's root in a mount namespace of its own (about a minute).
-echo "== the Debian package (scripts/debtest.sh)"
+stage "the Debian package (scripts/debtest.sh)"
 bash scripts/deps.sh --deb
 bash scripts/debtest.sh

@@ -7,6 +7,7 @@ import contextlib
 import glob
 import json
 import os
+import re
 import ssl
 import subprocess
 import sys
@@ -242,10 +243,16 @@ def _without(args, options):
     return out
 
 
+def mountinfo_unescape(field):
+    """A path as /proc/self/mountinfo writes it, with the kernel's octal escapes of
+    space, tab, newline and backslash (\\040, \\011, \\012, \\134) undone."""
+    return re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), field)
+
+
 def is_mounted(mnt):
     real = os.path.realpath(mnt)
     with open("/proc/self/mountinfo") as f:
-        return any(line.split()[4] == real for line in f)
+        return any(mountinfo_unescape(line.split(" ")[4]) == real for line in f)
 
 
 class Mount:

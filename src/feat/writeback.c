@@ -121,9 +121,9 @@ static int fail(int err, char *msg, size_t msglen, const char *fmt, ...)
  * that provably never left from one that may have reached the service.
  * @touches is the collection whose listing the change moves: what is kept of
  * it on disk stops being fresh before the request leaves (cache_change_begin). */
-static int request(const struct wb *wb, const struct schema_collection *touches,
-		   const char *method, const char *path, const cJSON *wire,
-		   struct api_answer *ans, char *msg, size_t msglen)
+static int request_as(const struct wb *wb, const struct schema_collection *touches,
+		      const char *method, const char *path, const cJSON *wire, bool once,
+		      struct api_answer *ans, char *msg, size_t msglen)
 {
 	char *body = wire ? cJSON_PrintUnformatted(wire) : NULL;
 	if (wire && !body) {
@@ -131,10 +131,19 @@ static int request(const struct wb *wb, const struct schema_collection *touches,
 		return fail(-ENOMEM, msg, msglen, "out of memory");
 	}
 	cache_change_begin(wb->cache, touches);
-	int rc = api_call(wb->api, method, path, body, body ? strlen(body) : 0, ans);
+	size_t blen = body ? strlen(body) : 0;
+	int rc = once ? api_call_once(wb->api, method, path, body, blen, ans)
+		      : api_call(wb->api, method, path, body, blen, ans);
 	cache_change_end(wb->cache, touches);
 	free(body);
 	return rc < 0 ? fail(rc, msg, msglen, "%s %s: %s", method, path, ans->message) : 0;
+}
+
+static int request(const struct wb *wb, const struct schema_collection *touches,
+		   const char *method, const char *path, const cJSON *wire,
+		   struct api_answer *ans, char *msg, size_t msglen)
+{
+	return request_as(wb, touches, method, path, wire, false, ans, msg, msglen);
 }
 
 static char *record_path(const struct schema_collection *c, const char *id)
@@ -654,11 +663,13 @@ static cJSON *reading_body(const struct schema_collection *c, const struct schem
 }
 
 /* Reading @r of @c's request for record @id, with body @wire: 0 or -errno, the
- * answer's status in *@status (0: none came). */
+ * answer's status in *@status (0: none came), and in *@unclear whether a failure
+ * leaves open that the service acted (no clear refusal).  Sent once: an action is
+ * not idempotent, so the HTTP layer repeats it only when it never left. */
 static int send_reading(const struct wb *wb, const struct schema_collection *c,
 			const struct schema_collection *on, const struct schema_send *r,
-			const char *id, const cJSON *wire, long *status, char *msg,
-			size_t msglen)
+			const char *id, const cJSON *wire, long *status, bool *unclear,
+			char *msg, size_t msglen)
 {
 	struct api_answer resp = {0};
 	char *esc = names_url_escape(id), *path = NULL;
@@ -673,8 +684,9 @@ static int send_reading(const struct wb *wb, const struct schema_collection *c,
 			path = NULL;
 	}
 	if (path) {
-		rc = request(wb, on, r->method, path, body, &resp, msg, msglen);
+		rc = request_as(wb, on, r->method, path, body, true, &resp, msg, msglen);
 		*status = resp.answered ? resp.status : 0;
+		*unclear = rc < 0 && !resp.refused;
 	} else {
 		fail(rc, msg, msglen, "out of memory");
 	}
@@ -693,7 +705,8 @@ static bool other_reading(const struct schema_collection *c, long status)
 }
 
 int wb_act(struct wb *wb, const struct schema_collection *c, const char *id, const char *text,
-	   size_t len, char *msg, size_t msglen)
+	   size_t len, struct wb_pending **pending, char *msg, size_t msglen,
+	   const struct wb_post_hook *hook)
 {
 	const struct schema_collection *on = c ? schema_find(c->acts_on) : NULL;
 	size_t slot = c ? schema_collection_index(c) : WB_LEARNED, n = 0;
@@ -717,14 +730,39 @@ int wb_act(struct wb *wb, const struct schema_collection *c, const char *id, con
 		rc = check_ours(wb, c, on, id, msg, msglen);
 	if (rc != 0)
 		goto out;
+	/* The same text as one that got no clear answer: the service may have carried
+	 * it out, and no listing can tell (nothing lists a payment or a reminder), so
+	 * it is never sent again by itself.  A changed text is the user's new request;
+	 * a file removed and written again is too. */
+	if (pending && *pending && cJSON_Compare(user, (*pending)->record, true)) {
+		rc = fail(-EALREADY, msg, msglen,
+			  "not sent again: %s for %s/%s got no clear answer before, and the "
+			  "service may have carried it out; check %s/%s on the service (remove "
+			  "this file and write it again to send it anyway)",
+			  c->what ? c->what : c->name, on->name, id, on->name, id);
+		goto out;
+	}
+	if (hook && hook->fn) {
+		/* As a POST's: kept (journaled) before it leaves, so that a daemon
+		 * killed while it is out brings the text back unanswered, and that
+		 * text is not sent again by itself. */
+		struct wb_pending p = {.record = user};
+		rc = hook->fn(hook->ud, &p);
+		if (rc < 0) {
+			fail(rc, msg, msglen, "%s/%s: not sent: it could not be journaled first: %s",
+			     c->name, id, log_strerror(-rc));
+			goto out;
+		}
+	}
 	/* Once a reading worked, it is the service's: that one only.  Until then each
 	 * in turn, while the service says it is not the one. */
 	unsigned learned = slot < WB_LEARNED ? wb->learned[slot] : 0;
-	bool exhausted = true;
+	bool exhausted = true, unclear = false;
 	rc = -EPERM;
 	for (size_t k = learned ? learned - 1 : 0; k < n; k++) {
 		long status;
-		rc = send_reading(wb, c, on, &c->send[k], id, wire, &status, msg, msglen);
+		rc = send_reading(wb, c, on, &c->send[k], id, wire, &status, &unclear, msg,
+				  msglen);
 		if (rc == 0 && slot < WB_LEARNED)
 			wb->learned[slot] = (unsigned char)(k + 1);
 		if (rc == 0 || learned || !other_reading(c, status)) {
@@ -737,6 +775,22 @@ int wb_act(struct wb *wb, const struct schema_collection *c, const char *id, con
 	/* Every reading refused as not the service's: the likeliest one's reason. */
 	if (rc < 0 && exhausted && first[0] && n > 1)
 		snprintf(msg, msglen, "%s (and the other readings of this request too)", first);
+	if (pending) {
+		/* What a next save of this file must not send again: the text of a
+		 * request that got no clear answer (kept by ns/save.c and its journal
+		 * as a POST's lost answer is); anything else settles it. */
+		wb_pending_free(*pending);
+		*pending = NULL;
+		if (rc < 0 && unclear && (*pending = calloc(1, sizeof(**pending)))) {
+			(*pending)->record = user;
+			user = NULL;
+		}
+	}
+	if (rc < 0 && unclear) {
+		size_t used = strlen(msg);
+		snprintf(msg + used, msglen - used, " (the service may have carried it out: "
+			 "check %s/%s there; this text is not sent again by itself)", on->name, id);
+	}
 	if (rc == 0) {
 		cache_invalidate(wb->cache, on); /* an invoice's open amount, a draft gone */
 		if (c->changes_too)

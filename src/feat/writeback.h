@@ -91,9 +91,17 @@ int wb_create(const struct wb *wb, const struct schema_collection *c, const char
  * inside; with -ENOENT and no call when @c->must_exist and @c->acts_on lists no @id
  * (its listing read, from the cache).  Then one request in the reading learned for
  * @c, or, until one is, @c->send in order while they are refused as not this
- * reading (schema.h); the listings it changes are dropped. */
+ * reading (schema.h); the listings it changes are dropped.  Each request is sent
+ * once (api_call_once: an action is not idempotent).  @pending (may be NULL) is
+ * what the file's last save left: a request that got no clear answer (a 5xx, a
+ * 3xx, a cut, a timeout) sets it to that text, which is then refused with
+ * -EALREADY and no call while it is unchanged (the service may have carried it
+ * out; only the user can tell); any other outcome clears it.  The caller owns
+ * *@pending.  @hook (may be NULL): its fn as for wb_create, just before the
+ * request leaves (created is not called). */
 int wb_act(struct wb *wb, const struct schema_collection *c, const char *id, const char *text,
-	   size_t len, char *msg, size_t msglen);
+	   size_t len, struct wb_pending **pending, char *msg, size_t msglen,
+	   const struct wb_post_hook *hook);
 
 /* Deletes record @id of @c. */
 int wb_delete(const struct wb *wb, const struct schema_collection *c, const char *id, char *msg,

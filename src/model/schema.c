@@ -904,22 +904,41 @@ static bool all_objects(const cJSON *o)
 	return true;
 }
 
+/* True when every element of array @a is an object (a record); true for []. */
+static bool only_objects(const cJSON *a)
+{
+	const cJSON *m;
+
+	cJSON_ArrayForEach(m, a)
+	{
+		if (!cJSON_IsObject(m))
+			return false;
+	}
+	return true;
+}
+
+/* A list of records, or NULL when @body is none: an array of anything but objects
+ * ([1,2]) is no listing, nor is an empty object ({}), which the service never sends
+ * for an empty one (it sends []); taking either for one would show an empty or
+ * shorter directory as the truth. */
 static cJSON *list_items(const cJSON *body, bool may_unwrap)
 {
 	const cJSON *m;
 	cJSON *out;
 
 	if (cJSON_IsArray(body))
-		return cJSON_Duplicate(body, true);
-	if (!cJSON_IsObject(body))
+		return only_objects(body) ? cJSON_Duplicate(body, true) : NULL;
+	if (!cJSON_IsObject(body) || !body->child)
 		return NULL;
 	/* {"clients": [...]} or {"clients": {"0": {..}}}: one wrapper around the listing. */
-	if (may_unwrap && body->child && !body->child->next) {
+	if (may_unwrap && !body->child->next) {
 		m = body->child;
-		if (cJSON_IsArray(m) || (cJSON_IsObject(m) && (!m->child || all_objects(m))))
+		if (cJSON_IsArray(m) || all_objects(m))
 			return list_items(m, false);
+		if (cJSON_IsObject(m) && !m->child)
+			return NULL; /* {"clients": {}} */
 	}
-	if (body->child && !all_objects(body))
+	if (!all_objects(body))
 		return NULL;
 	out = cJSON_CreateArray();
 	if (!out)

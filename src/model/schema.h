@@ -160,10 +160,10 @@ const struct schema_field *schema_field_find(const struct schema_collection *c, 
 size_t schema_nsearch_areas(void);
 const struct schema_collection *schema_search_area_at(size_t i);
 
-/* Items of a GET-list body: a top-level array, an object wrapping one array
- * ({"clients":[...]}), an object of records ({"0":{..},"1":{..}}), or []/{}
+/* Items of a GET-list body: a top-level array of objects, an object wrapping
+ * one ({"clients":[...]}), an object of records ({"0":{..},"1":{..}}), or []
  * for none.  Returns a new array of copies (caller cJSON_Delete()s it), or
- * NULL when @body is none of these. */
+ * NULL when @body is none of these ({} and [1,2] are not lists of records). */
 cJSON *schema_list_items(const cJSON *body);
 
 /* The record inside a GET-one body: {"client":{...}} (or any single-key

@@ -80,6 +80,10 @@ static const struct api_retry_rule {
     {"DELETE", true, false, false},
 };
 
+/* An action (a payment, a reminder, a draft sent: api_call_once), whatever its
+ * method: not idempotent, so repeated only when it never left. */
+static const struct api_retry_rule api_once_rule = {"(once)", true, false, false};
+
 struct api {
 	/* Read-only after api_new_with. */
 	struct transport *t;	 /* owned */
@@ -240,9 +244,9 @@ static const struct api_retry_rule *api_rule(const char *method)
 	return NULL;
 }
 
-static bool api_may_retry(const char *method, enum api_failure f)
+static bool api_may_retry(const char *method, bool once, enum api_failure f)
 {
-	const struct api_retry_rule *r = api_rule(method);
+	const struct api_retry_rule *r = once ? &api_once_rule : api_rule(method);
 
 	if (!r)
 		return false;
@@ -414,11 +418,12 @@ static const char *api_request_path(const struct api *api, const char *method, c
 	return path;
 }
 
-/* Sends @req, and again after a backoff while its failure may be retried and the
- * attempts and the deadline leave room (a probe: once).  The last attempt is the
+/* Sends @req, and again after a backoff while its failure may be retried (for a
+ * @once call: only one that never left) and the attempts and the deadline
+ * leave room (a probe: once).  The last attempt is the
  * answer: its rc, *@res, *@fail and what went wrong in @words (@wlen bytes). */
 static int api_attempts(struct api *api, const struct transport_request *req, bool probe,
-			struct transport_result *res, enum api_failure *fail, char *words,
+			bool once, struct transport_result *res, enum api_failure *fail, char *words,
 			size_t wlen)
 {
 	const char *method = req->method, *path = req->path;
@@ -439,7 +444,7 @@ static int api_attempts(struct api *api, const struct transport_request *req, bo
 				res->status, res->len, api_ms_since(api, t0));
 
 		if (*fail == API_FAIL_NONE || attempt + 1 >= API_ATTEMPTS || probe ||
-		    !api_may_retry(method, *fail))
+		    !api_may_retry(method, once, *fail))
 			break;
 		wait_ms = api_backoff_ms(api, attempt, res->retry_after);
 		left_ms = (long)((req->deadline - api_now(api)) * 1000);
@@ -462,7 +467,8 @@ static int api_attempts(struct api *api, const struct transport_request *req, bo
  * everything else fails fast, tried once within API_PROBE_TIMEOUT, and its
  * outcome decides whether the mount is online again. */
 static int api_exchange(struct api *api, const char *method, const char *path, const char *body,
-			size_t body_len, struct api_response *resp, bool *unsent, bool probe)
+			size_t body_len, struct api_response *resp, bool *unsent, bool probe,
+			bool once)
 {
 	struct transport_request req = {0};
 	struct transport_result res;
@@ -497,7 +503,7 @@ static int api_exchange(struct api *api, const char *method, const char *path, c
 	transport_result_init(&res);
 	if (!probe)
 		api_foreground(api, +1);
-	rc = api_attempts(api, &req, probe, &res, &fail, words, sizeof(words));
+	rc = api_attempts(api, &req, probe, once, &res, &fail, words, sizeof(words));
 
 	/* The last attempt is the answer. */
 	*unsent = rc < 0 && res.unsent;
@@ -526,11 +532,11 @@ int api_request(struct api *api, const char *method, const char *path, const cha
 {
 	bool unsent;
 
-	return api_exchange(api, method, path, body, body_len, resp, &unsent, false);
+	return api_exchange(api, method, path, body, body_len, resp, &unsent, false, false);
 }
 
-int api_call(struct api *api, const char *method, const char *path, const char *body, size_t len,
-	     struct api_answer *out)
+static int api_call_as(struct api *api, const char *method, const char *path, const char *body,
+		       size_t len, bool once, struct api_answer *out)
 {
 	struct api_response resp;
 	bool unsent;
@@ -540,7 +546,7 @@ int api_call(struct api *api, const char *method, const char *path, const char *
 		return -EINVAL;
 	memset(out, 0, sizeof(*out));
 	out->ratelimit_remaining = -1;
-	rc = api_exchange(api, method, path, body, len, &resp, &unsent, false);
+	rc = api_exchange(api, method, path, body, len, &resp, &unsent, false, once);
 	out->answered = rc == 0;
 	out->failed_fast = resp.not_sent;
 	out->not_sent = rc < 0 && (resp.not_sent || unsent);
@@ -560,6 +566,18 @@ int api_call(struct api *api, const char *method, const char *path, const char *
 	}
 	api_response_clear(&resp);
 	return rc;
+}
+
+int api_call(struct api *api, const char *method, const char *path, const char *body, size_t len,
+	     struct api_answer *out)
+{
+	return api_call_as(api, method, path, body, len, false, out);
+}
+
+int api_call_once(struct api *api, const char *method, const char *path, const char *body,
+		  size_t len, struct api_answer *out)
+{
+	return api_call_as(api, method, path, body, len, true, out);
 }
 
 void api_answer_clear(struct api_answer *a)
@@ -683,7 +701,7 @@ static void *api_probe_main(void *arg)
 		pthread_mutex_unlock(&api->lock);
 		struct api_response resp;
 		bool unsent;
-		(void)api_exchange(api, "GET", api->probe_path, NULL, 0, &resp, &unsent, true);
+		(void)api_exchange(api, "GET", api->probe_path, NULL, 0, &resp, &unsent, true, false);
 		api_response_clear(&resp);
 		pthread_mutex_lock(&api->lock);
 		api->probe_at = clock_mono() + api->probe_wait;

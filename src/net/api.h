@@ -148,6 +148,11 @@ struct api_answer {
  * api_answer_clear after. */
 int api_call(struct api *api, const char *method, const char *path, const char *body,
 	     size_t len, struct api_answer *out);
+/* api_call for a request that is not idempotent whatever its method (an action: a
+ * payment, a reminder, a draft sent; PUT or POST): tried again only when it
+ * provably never left, never after a 5xx, a cut or a timeout once sent. */
+int api_call_once(struct api *api, const char *method, const char *path, const char *body,
+		  size_t len, struct api_answer *out);
 
 void api_answer_clear(struct api_answer *a);
 

@@ -846,6 +846,10 @@ static int restore_made(struct save *s, const struct schema_collection *c,
 /* What the journal said in an entry that got no answer (it was restored). */
 #define POSTING_ERROR "the daemon stopped while this file's POST was out, so the service may " \
 		      "have made the record: saving again checks for it first"
+/* The same for a payment, a reminder, a draft sent (wb_act): nothing to look for. */
+#define ACTING_ERROR "the daemon stopped while this file's request was out, so the service " \
+		     "may have carried it out: check the service; this text is not sent " \
+		     "again by itself (remove the file and write it again to send it anyway)"
 
 /* journal_load's callback: entry @e (file @file) back as the text it was. */
 static void restore(void *ud, struct journal_entry *e, const char *file)
@@ -901,7 +905,9 @@ static void restore(void *ud, struct journal_entry *e, const char *file)
 		t->steps++;
 		t->sent_gen = t->gen;
 		t->sent_rc = t->state == SAVE_WAITING ? 0 : -(e->err ? e->err : EINVAL);
-		set_error(t, e->state == JOURNAL_POSTING ? POSTING_ERROR : e->error);
+		set_error(t, e->state != JOURNAL_POSTING      ? e->error
+			     : n->c->methods & SCHEMA_M_POST ? POSTING_ERROR
+							     : ACTING_ERROR);
 		t->pending = e->pending;
 		e->pending = NULL;
 		/* On disk as it is (a "posting" entry is rewritten as unanswered
@@ -1026,14 +1032,15 @@ static int send_text(struct save *s, struct node *n, const char *text, size_t le
 {
 	if (x->kind == N_JSON)
 		return wb_edit(s->wb, x->c, x->id, text, len, &x->changed, msg, msglen);
+	struct posting po = {.s = s, .n = n, .lname = x->lname, .text = text, .len = len};
+	struct wb_post_hook hook = {.fn = posting, .created = created, .ud = &po};
 	const struct schema_collection *via = schema_creates(x->c);
 	if (!via)
-		return wb_act(s->wb, x->c, x->id, text, len, msg, msglen);
+		return wb_act(s->wb, x->c, x->id, text, len, &x->pending, msg, msglen,
+			      s->journal && x->lname ? &hook : NULL);
 	int rc = via == x->c ? 0 : check_through(x->c, via, text, len, msg, msglen);
 	if (rc < 0)
 		return rc;
-	struct posting po = {.s = s, .n = n, .lname = x->lname, .text = text, .len = len};
-	struct wb_post_hook hook = {.fn = posting, .created = created, .ud = &po};
 	return wb_create(s->wb, via, text, len, &x->pending, &x->new_id, &x->in, msg, msglen,
 			 s->journal && x->lname ? &hook : NULL);
 }

@@ -24,6 +24,9 @@ static long recs_add_elements(const struct schema_collection *c, const char *bod
 	if (p < end && *p == ']')
 		return jt_ws(p + 1, end) == end ? 0 : -EIO;
 	for (;;) {
+		/* Only records: [1,2] is no listing (the whole-body path says so). */
+		if (p == end || *p != '{')
+			return -EIO;
 		const char *e = jt_skip_value(p, end);
 		if (!e)
 			return -EIO;

@@ -270,7 +270,7 @@ static long page_tree(struct fetch *f, cJSON *body, char **cut, long ncut)
 	}
 	items = schema_list_items(body);
 	if (!items) {
-		events_error(ev, f->what, "the service sent something that is not a list");
+		events_error(ev, f->what, "the service sent something that is not a list of records");
 		goto out;
 	}
 	n = cJSON_GetArraySize(items);

@@ -188,7 +188,7 @@ static int fetch(struct search *s, const struct entry *e, struct cache_listing *
 	if (rc == 0) {
 		rc = cache_listing_parse(s->cache, e->c, a.body, a.len, out);
 		if (rc == -EIO)
-			events_error(s->events, what, "the service sent something that is not a list");
+			events_error(s->events, what, "the service sent something that is not a list of records");
 	} else if (no_match(rc, &a)) {
 		rc = cache_listing_parse(s->cache, e->c, "[]", 2, out);
 	} else {

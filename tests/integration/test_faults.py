@@ -182,35 +182,42 @@ def test_a_latency_spike_is_waited_out_and_a_long_one_times_out(lone, mounts):
     m = mounts(lone, opts=["timeout=2"])
     lone.inject(spike={"count": 1, "ms": 700, "path_prefix": "/api/v1/clients"})
     assert len(os.listdir(m.path("clients"))) == 12
-    lone.inject(spike={"count": 1, "ms": 5000, "path_prefix": "/api/v1/products"})
-    t0 = time.monotonic()
+    # The whole operation, retries included, is kept to the timeout: the spike holds
+    # the one request far past it, and the reader gets ETIMEDOUT with no call answered
+    # (the spiked one still waits, uncounted; a retry would be answered at once).
+    lone.inject(spike={"count": 1, "ms": 60_000, "path_prefix": "/api/v1/products"})
+    sent = lone.status()["requests"]
     with pytest.raises(OSError) as e:
         os.listdir(m.path("products"))
     assert e.value.errno == errno.ETIMEDOUT
-    # the whole operation, retries included, kept to the timeout
-    assert time.monotonic() - t0 < 2 + 1.5
+    st = lone.status()
+    assert "spike" not in json.dumps(st["faults"]) and st["requests"] == sent
 
 
 def test_a_server_that_never_answers_blocks_no_one_past_the_timeout(lone, mounts):
     m = mounts(lone, opts=["timeout=2"])
-    lone.inject(hang={"count": 100, "seconds": 60, "path_prefix": "/api/v1/invoices"})
+    # An hour's hang, released only by the reset below.
+    lone.inject(hang={"count": 100, "seconds": 3600, "path_prefix": "/api/v1/invoices"})
     # (a hung request is logged only once answered: count what the fake received)
     sent = lone.status()["requests"]
+    mark = lone.mark()
     t0 = time.monotonic()
-    # eight readers at once: each is answered within the timeout, with one call
+    # eight readers at once: each is answered (ETIMEDOUT) while the server still holds
+    # the request, with one call for all of them
     with ThreadPoolExecutor(8) as ex:
         errs = list(ex.map(lambda _: errno_of(lambda: os.listdir(m.path("invoices"))),
                            range(8)))
     assert errs == [errno.ETIMEDOUT] * 8
-    assert time.monotonic() - t0 < 2 + 1.5
+    assert not lone.since(mark), "a reader waited for the hung server's answer"
     assert lone.status()["requests"] - sent == 1, "one call for the eight readers"
-    # the failed fetch is not repeated within a second: a reader right after it gets
-    # the same errno at once, without a call (not a timeout of its own)
+    # The failed fetch is not repeated within a second (CACHE_FAIL_HOLD): a reader then
+    # gets the same errno without a call of its own.  The fetch began after t0 and
+    # failed at the 2 s timeout, so a reader starting before t0 + 3 is inside that
+    # second whatever the machine's load; one starting later may rightly ask again.
     t1 = time.monotonic()
     assert errno_of(lambda: os.listdir(m.path("invoices"))) == errno.ETIMEDOUT
-    assert time.monotonic() - t1 < 0.5
-    assert lone.status()["requests"] - sent == 1, "a failed fetch repeated at once"
-    mark = lone.mark()
+    if t1 < t0 + 2 + 1:
+        assert lone.status()["requests"] - sent == 1, "a failed fetch repeated at once"
     lone.reset()
     wait_for(lambda: lone.since(mark), "the hung request answered and logged")
     # after that second it is: the next reader asks again, once, and is answered
@@ -245,12 +252,11 @@ def test_the_service_gone_and_back(lone, mounts):
         assert status_of(m, "clients")["stale_because"]
         assert json.load(open(m.path("clients", clients[0])))["clientnr"]
         assert open(m.path("invoices", invs[0]), "rb").read() == first_pdf
-        # what was never fetched fails fast, with the errno of an unreachable host
-        t0 = time.monotonic()
+        # what was never fetched fails with the errno of an unreachable host (a
+        # refused connection, not the 5 s timeout's ETIMEDOUT)
         for name in invs[1:4]:
             assert errno_of(lambda: open(m.path("invoices", name), "rb").read()) == \
                 errno.EHOSTUNREACH
-        assert time.monotonic() - t0 < 2
         assert errno_of(lambda: os.listdir(m.path("products"))) == errno.EHOSTUNREACH
     # back: the mount recovers by itself on the next reads
     wait_for(lambda: errno_of(lambda: os.listdir(m.path("products"))) == 0,

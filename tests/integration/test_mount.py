@@ -149,3 +149,17 @@ def test_debug_output_has_no_key(fake, mounts):
     assert m.unmount() == 0
     out = m.stderr()
     assert "GET clients" in out and APIKEY not in out
+
+
+@pytest.mark.parametrize("name", ["with space", "tab\there", "back\\slash"])
+def test_a_mount_point_with_a_space_is_seen_mounted(fake, mounts, tmp_path, name):
+    """/proc/self/mountinfo writes a space, tab or backslash in a mount point as \\040,
+    \\011, \\134: the harness reads those, or it would wait for a mount forever."""
+    d = tmp_path / name
+    d.mkdir()
+    assert not is_mounted(str(d))
+    m = mounts(fake, mnt=str(d))
+    assert is_mounted(str(d))
+    assert os.listdir(m.path("clients"))
+    assert m.unmount() == 0
+    assert not is_mounted(str(d))

@@ -19,7 +19,7 @@ import time
 
 import pytest
 
-from harness import APIKEY, DEADLINE, FACTUURFS, USER, wait_for
+from harness import APIKEY, DEADLINE, FACTUURFS, USER, mountinfo_unescape, wait_for
 from sessionbus import SessionBus
 
 XATTR = "user.factuurfs.error"
@@ -229,22 +229,25 @@ def test_without_a_desktop_saves_fail_as_ever_and_nothing_waits(acct, mounts, wo
         env = b.env()
     try:
         m = mounts(acct, env=env, extra_args=["-d"])
+        # Nothing waits for the server's answer: a save that did would come back only
+        # after the Notify's 5 s call timeout, whose NoReply the daemon logs (-d).
         for i in range(2):
-            start = time.monotonic()
             assert save_in_child(m.path("products", f"x{i}.json"), '{"code": "X"}') == \
                 errno.EINVAL
-            assert time.monotonic() - start < 5
             assert error_xattr(m.path("products", f"x{i}.json")) == last_error(m)[1]
+        if how == "hang":
+            assert "NoReply" not in m.stderr(), "a save waited for the notification's answer"
         assert save_in_child(m.path("products", "ok.json"), product("OK")) == 0
         said = ("no session bus for desktop notifications" if b is None
                 else "no desktop notification: org.freedesktop.DBus.Error.ServiceUnknown"
                 if how == "bus" else None)
         if said:
             wait_for(lambda: said in m.stderr(), said)
-        # unmounting does not wait for an answer (a Notify may wait 5 s for one)
-        start = time.monotonic()
+        # unmounting does not wait for an answer (a Notify may wait 5 s for one, and
+        # the daemon logs its NoReply when it gives up): the daemon is gone first
         assert m.unmount() == 0
-        assert time.monotonic() - start < 4, "the unmount waited for the bus"
+        if how == "hang":
+            assert "NoReply" not in m.stderr(), "the unmount waited for the bus"
     finally:
         if b:
             b.close()
@@ -290,7 +293,7 @@ def test_under_systemd_a_refusal_is_a_journal_entry_naming_the_file(acct, workdi
 
     def mounted():
         with open(f"/proc/{holder.pid}/mountinfo") as f:
-            return any(line.split()[4] == mnt for line in f)
+            return any(mountinfo_unescape(line.split(" ")[4]) == mnt for line in f)
 
     try:
         wait_for(lambda: os.readlink(f"/proc/{holder.pid}/ns/mnt")

@@ -95,12 +95,12 @@ def test_prefetch_paces_newest_first_serves_the_user_first_and_ends_local(workdi
         # (one call may have been on its way already when the user came)
         held = [r for r in ahead if user["t"] < r["t"] < user["t"] + QUIET * 0.9]
         assert len(held) <= 1, held
-        # spaced as asked: the median gap is the interval (never shorter than 0.9 of it;
-        # at most 3 times it on a busy machine), the gap with the user's read left out
+        # spaced as asked: the median gap never shorter than 0.9 of the interval (how
+        # much longer is for scripts/bench.sh), the gap with the user's read left out
         gaps = [b["t"] - a["t"] for a, b in zip(ahead, ahead[1:])
                 if not a["t"] < user["t"] < b["t"]]
         med = statistics.median(gaps)
-        assert 0.9 * interval <= med <= 3 * interval, (med, interval)
+        assert 0.9 * interval <= med, (med, interval)
         # and on the whole no faster than N an hour
         span = ahead[-1]["t"] - ahead[0]["t"]
         assert (len(ahead) - 1) / span <= per_hour / hour * 1.05

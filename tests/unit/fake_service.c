@@ -504,7 +504,8 @@ static void answer_list(struct fake_service *s, const struct fake_req *r, struct
 	if (s->shape == FAKE_WRAPPED) {
 		out = cJSON_CreateObject();
 		cJSON_AddItemToObject(out, r->coll, page);
-	} else if (s->shape == FAKE_NUMBERED) {
+	} else if (s->shape == FAKE_NUMBERED && cJSON_GetArraySize(page) > 0) {
+		/* (empty, the service sends [] whatever its shape: {} is no listing) */
 		int k = 0;
 		char key[16];
 

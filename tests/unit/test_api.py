@@ -104,6 +104,8 @@ class Handler(BaseHTTPRequestHandler):
                 self._reply(200, '{"ok": %d}' % n, limit)
         elif name == "always503":
             self._reply(503, "down for maintenance", limit, "text/plain")
+        elif name == "busy5":
+            self._reply(503, "down for maintenance", dict(limit, **{"Retry-After": "5"}), "text/plain")
         elif name == "oops500":
             self._reply(500, "one bad record", limit, "text/plain")
         elif name == "dropper":
@@ -365,12 +367,12 @@ def test_a_lying_content_length_reserves_no_giant_buffer(server):
 @pytest.mark.parametrize("path", ["trickle", "headers-then-nothing"])
 def test_a_slow_or_stalled_body_ends_at_the_deadline(server, path):
     """A body that trickles (never silent for long, too slow in total) or stops after
-    the headers: the call ends at its deadline, not at curl's 30 s stall guard."""
-    t0 = time.monotonic()
+    the headers: the call ends at its deadline, not at curl's 30 s stall guard (curl
+    says which: "Operation timed out after N milliseconds" for the deadline, "Operation
+    too slow" for the guard)."""
     (r,), stats, _ = run(server.url, "GET", path, timeout_ms=1500)
-    elapsed = time.monotonic() - t0
     assert (r["rc"], r["status"]) == (-110, 0)  # -ETIMEDOUT
-    assert elapsed < 1.5 + 1.5
+    assert re.search(r"Operation timed out after \d+ milliseconds", r["error"]), r["error"]
     assert stats["failures"] >= 1
 
 
@@ -395,12 +397,9 @@ def test_silent_server_times_out():
         s.bind(("127.0.0.1", 0))
         s.listen(8)
         url = "http://127.0.0.1:%d/" % s.getsockname()[1]
-        t0 = time.monotonic()
         (r,), stats, _ = run(url, "GET", "x", timeout_ms=1000)
-        elapsed = time.monotonic() - t0
     assert (r["rc"], r["status"]) == (-110, 0)  # -ETIMEDOUT
-    assert r["error"]
-    assert elapsed < 5
+    assert re.search(r"timed out after \d+ milliseconds", r["error"]), r["error"]
     assert stats["failures"] == 1
 
 
@@ -437,12 +436,15 @@ def test_retry_after_is_honoured(server):
 
 
 def test_retries_end_at_the_deadline(server):
-    t0 = time.monotonic()
     (r,), stats, _ = run(server.url, "GET", "always503", timeout_ms=1500)
-    elapsed = time.monotonic() - t0
     assert (r["rc"], r["status"], r["error"]) == (0, 503, "down for maintenance")
     assert 2 <= len(server.requests) <= 4
-    assert elapsed < 1.5 + 1.0  # the process start is in there too
+    # A retry whose wait (a Retry-After of 5 s) would end past the 1.5 s deadline is
+    # not made: the one answer is the call's.
+    server.requests.clear()
+    (r,), stats, _ = run(server.url, "GET", "busy5", timeout_ms=1500)
+    assert (r["rc"], r["status"], r["error"]) == (0, 503, "down for maintenance")
+    assert len(server.requests) == 1 and stats["retries"] == 0
 
 
 @pytest.mark.parametrize("method,expect", [("POST", 1), ("DELETE", 1), ("PUT", 4), ("GET", 4)])

@@ -279,6 +279,7 @@ struct retry_case {
 	int rc;
 	const char *prefix; /* of the message */
 	bool not_sent;
+	bool once; /* api_call_once: an action, whatever its method */
 };
 
 static void test_retry_table(void)
@@ -290,36 +291,43 @@ static void test_retry_table(void)
 	const struct fake_answer busy = {.status = 503, .body = "busy"};
 	const struct retry_case cases[] = {
 	    /* GET and PUT: 5xx and any transport failure. */
-	    {"GET", busy, 4, -EIO, "HTTP 503: busy", false},
-	    {"PUT", busy, 4, -EIO, "HTTP 503: busy", false},
-	    {"GET", {.status = 502}, 4, -EIO, "HTTP 502", false},
-	    {"GET", {.status = 504}, 4, -EIO, "HTTP 504", false},
+	    {"GET", busy, 4, -EIO, "HTTP 503: busy", false, false},
+	    {"PUT", busy, 4, -EIO, "HTTP 503: busy", false, false},
+	    {"GET", {.status = 502}, 4, -EIO, "HTTP 502", false, false},
+	    {"GET", {.status = 504}, 4, -EIO, "HTTP 504", false, false},
 	    {"GET",
 	     {.status = 500, .body = "one bad record"},
 	     4,
 	     -EIO,
 	     "HTTP 500: one bad record",
-	     false},
-	    {"GET", reset, 4, -ECONNRESET, "no answer: Recv failure", false},
-	    {"PUT", reset, 4, -ECONNRESET, "no answer: Recv failure", false},
-	    {"GET", timeout, 4, -ETIMEDOUT, "no answer: Timeout was reached", false},
-	    {"PUT", refused, 4, -EHOSTUNREACH, "not sent: Couldn't connect to server", true},
+	     false, false},
+	    {"GET", reset, 4, -ECONNRESET, "no answer: Recv failure", false, false},
+	    {"PUT", reset, 4, -ECONNRESET, "no answer: Recv failure", false, false},
+	    {"GET", timeout, 4, -ETIMEDOUT, "no answer: Timeout was reached", false, false},
+	    {"PUT", refused, 4, -EHOSTUNREACH, "not sent: Couldn't connect to server", true, false},
 	    /* POST and DELETE: only what provably never left. */
-	    {"POST", busy, 1, -EIO, "HTTP 503: busy", false},
-	    {"DELETE", busy, 1, -EIO, "HTTP 503: busy", false},
-	    {"POST", reset, 1, -ECONNRESET, "no answer: Recv failure", false},
-	    {"DELETE", reset, 1, -ECONNRESET, "no answer: Recv failure", false},
-	    {"POST", timeout, 1, -ETIMEDOUT, "no answer: Timeout was reached", false},
-	    {"POST", refused, 4, -EHOSTUNREACH, "not sent: Couldn't connect to server", true},
-	    {"DELETE", refused, 4, -EHOSTUNREACH, "not sent: Couldn't connect to server", true},
+	    {"POST", busy, 1, -EIO, "HTTP 503: busy", false, false},
+	    {"DELETE", busy, 1, -EIO, "HTTP 503: busy", false, false},
+	    {"POST", reset, 1, -ECONNRESET, "no answer: Recv failure", false, false},
+	    {"DELETE", reset, 1, -ECONNRESET, "no answer: Recv failure", false, false},
+	    {"POST", timeout, 1, -ETIMEDOUT, "no answer: Timeout was reached", false, false},
+	    {"POST", refused, 4, -EHOSTUNREACH, "not sent: Couldn't connect to server", true, false},
+	    {"DELETE", refused, 4, -EHOSTUNREACH, "not sent: Couldn't connect to server", true, false},
+	    /* An action (a payment, a reminder: PUT or POST): as a POST. */
+	    {"PUT", busy, 1, -EIO, "HTTP 503: busy", false, true},
+	    {"PUT", {.status = 500}, 1, -EIO, "HTTP 500", false, true},
+	    {"PUT", reset, 1, -ECONNRESET, "no answer: Recv failure", false, true},
+	    {"PUT", timeout, 1, -ETIMEDOUT, "no answer: Timeout was reached", false, true},
+	    {"POST", busy, 1, -EIO, "HTTP 503: busy", false, true},
+	    {"PUT", refused, 4, -EHOSTUNREACH, "not sent: Couldn't connect to server", true, true},
 	    /* This machine's own failures: nobody else to ask again. */
 	    {"GET",
 	     {.err = -EFBIG, .local = true, .error = "response larger than 64 MiB refused"},
 	     1,
 	     -EFBIG,
 	     "no answer: response larger than 64 MiB refused",
-	     false},
-	    {"GET", {.err = -ENOMEM, .local = true}, 1, -ENOMEM, "no answer: ", false},
+	     false, false},
+	    {"GET", {.err = -ENOMEM, .local = true}, 1, -ENOMEM, "no answer: ", false, false},
 	    {"POST",
 	     {.err = -ETIMEDOUT,
 	      .unsent = true,
@@ -328,7 +336,7 @@ static void test_retry_table(void)
 	     1,
 	     -ETIMEDOUT,
 	     "not sent: no free connection before the timeout",
-	     true},
+	     true, false},
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -339,11 +347,16 @@ static void test_retry_table(void)
 		char what[96];
 		int rc;
 
-		snprintf(what, sizeof(what), "case %zu: %s, err %d, HTTP %ld", i, c->method,
-			 c->a.err, c->a.status);
+		snprintf(what, sizeof(what), "case %zu: %s%s, err %d, HTTP %ld", i, c->method,
+			 c->once ? " (once)" : "", c->a.err, c->a.status);
 		env_init(&e, 0);
 		fake_transport_set(e.f, c->method, "x", &c->a);
-		rc = call(&e, c->method, "x", c->method[0] == 'P' ? "{}" : NULL, &a);
+		if (c->once) {
+			rc = api_call_once(e.api, c->method, "x", "{}", 2, &a);
+			api_answer_clear(&a);
+		} else {
+			rc = call(&e, c->method, "x", c->method[0] == 'P' ? "{}" : NULL, &a);
+		}
 		unit_check(rc == c->rc, __FILE__, __LINE__, what);
 		unit_check(fake_transport_calls(e.f, c->method, "x") == c->calls, __FILE__,
 			   __LINE__, what);

@@ -524,9 +524,17 @@ static void test_list_items(void)
 	CHECK_ITEMS("{'clients':{'0':{'clientnr':'1'},'1':{'clientnr':'2'}}}",
 		    "[{'clientnr':'1'},{'clientnr':'2'}]");
 	CHECK_ITEMS("[]", "[]");
-	CHECK_ITEMS("{}", "[]");
 	CHECK_ITEMS("{'clients':[]}", "[]");
-	CHECK_ITEMS("{'clients':{}}", "[]");
+	/* Not a list of records: never an empty listing. */
+	CHECK_ITEMS("{}", NULL);
+	CHECK_ITEMS("{'clients':{}}", NULL);
+	CHECK_ITEMS("[1,2]", NULL);
+	CHECK_ITEMS("[{'clientnr':'1'},2]", NULL);
+	CHECK_ITEMS("['a']", NULL);
+	CHECK_ITEMS("[null]", NULL);
+	CHECK_ITEMS("[[]]", NULL);
+	CHECK_ITEMS("{'clients':[1]}", NULL);
+	CHECK_ITEMS("{'0':1}", NULL);
 	CHECK_ITEMS("{'a':1}", NULL);
 	CHECK_ITEMS("{'a':{'x':1},'b':2}", NULL);
 	CHECK_ITEMS("'text'", NULL);

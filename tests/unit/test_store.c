@@ -484,7 +484,7 @@ static void test_fail_hold(void)
 	fake_service_fail(e.st.svc, "GET", "clients",
 			  &(struct fake_answer){.status = 200, .body = "42"}, false, 1);
 	CHECK(cache_listing_get(e.st.cache, clients, &l) == -EIO);
-	CHECK_STR(last_error(e.st.ev), "list clients: the service sent something that is not a list");
+	CHECK_STR(last_error(e.st.ev), "list clients: the service sent something that is not a list of records");
 	env_fini(&e);
 }
 
@@ -677,24 +677,34 @@ static void test_shapes(void)
 			   "every shape, paged");
 		CHECK(gets(&e, "clients") == 2);
 		cache_listing_unref(l);
-		/* None: [] and {} (and {"countrylist": []}). */
+		/* None: [] (and {"countrylist": []}). */
 		CHECK(cache_listing_get(e.st.cache, schema_find("countrylist"), &l) == 0 && l->n == 0);
 		cache_listing_unref(l);
 		env_fini(&e);
 	}
 
-	/* [] and {} as such, whatever the service's shape. */
+	/* [] as such, whatever the service's shape; {} and [1,2] are no list of
+	 * records: EIO, never an empty listing. */
 	env_init(&e, 60, 100);
 	fake_service_fail(e.st.svc, "GET", "products",
 			  &(struct fake_answer){.status = 200, .body = "[]"}, false, 1);
 	CHECK(cache_listing_get(e.st.cache, products, &l) == 0 && l->n == 0);
 	cache_listing_unref(l);
-	cache_invalidate(e.st.cache, products);
-	fake_service_fail(e.st.svc, "GET", "products",
-			  &(struct fake_answer){.status = 200, .body = " {} "}, false, 1);
-	CHECK(cache_listing_get(e.st.cache, products, &l) == 0 && l->n == 0);
-	cache_listing_unref(l);
-	CHECK(gets(&e, "products") == 2);
+	static const char *const not_records[] = {" {} ", "[1,2]", "[{\"id\":\"1\"},2]",
+						  "{\"products\":{}}"};
+	for (size_t i = 0; i < N(not_records); i++) {
+		struct env e2;
+		struct cache_listing *none = NULL;
+		env_init(&e2, 60, 100);
+		fake_service_fail(e2.st.svc, "GET", "products",
+				  &(struct fake_answer){.status = 200, .body = not_records[i]},
+				  false, 1);
+		CHECK(cache_listing_get(e2.st.cache, products, &none) == -EIO && !none);
+		CHECK_STR(last_error(e2.st.ev), "list products: the service sent something that "
+						"is not a list of records");
+		CHECK(gets(&e2, "products") == 1);
+		env_fini(&e2);
+	}
 	/* A record without its id is left out, the rest shown. */
 	cache_invalidate(e.st.cache, products);
 	fake_service_fail(

@@ -617,7 +617,7 @@ static void test_payment(void)
 	env_init(&e);
 	CHECK(cache_listing_get(e.st.cache, invoices, &l) == 0);
 	cache_listing_unref(l);
-	CHECK(wb_act(&e.wb, payments, "2026-0001", pay, strlen(pay), e.msg, sizeof(e.msg)) == 0);
+	CHECK(wb_act(&e.wb, payments, "2026-0001", pay, strlen(pay), NULL, e.msg, sizeof(e.msg), NULL) == 0);
 	/* POST (the official payment page), the amount as text. */
 	CHECK(calls(&e, "POST", "invoices_payment/2026-0001") == 1);
 	CHECK_STR(sent_field(&e, "POST", "invoices_payment/2026-0001", "amount"), "\"21\"");
@@ -635,20 +635,20 @@ static void test_payment(void)
 	char *tpl = ti >= 0 ? templates_text((size_t)ti, &len) : NULL;
 	CHECK(tpl != NULL);
 	if (tpl) {
-		CHECK(wb_act(&e.wb, payments, "2026-0001", tpl, len, e.msg, sizeof(e.msg)) == WB_UNSENT);
+		CHECK(wb_act(&e.wb, payments, "2026-0001", tpl, len, NULL, e.msg, sizeof(e.msg), NULL) == WB_UNSENT);
 		free(tpl);
 	}
-	CHECK(wb_act(&e.wb, payments, "2026-0001", "{\"date\": \"2026-03-01\"}", 22, e.msg,
-			 sizeof(e.msg)) == -EINVAL);
+	CHECK(wb_act(&e.wb, payments, "2026-0001", "{\"date\": \"2026-03-01\"}", 22, NULL, e.msg,
+			 sizeof(e.msg), NULL) == -EINVAL);
 	CHECK(has(e.msg, "missing required field 'amount'"));
 	const char *veel = "{\"amount\": \"veel\", \"date\": \"2026-03-01\"}";
-	CHECK(wb_act(&e.wb, payments, "2026-0001", veel, strlen(veel), e.msg, sizeof(e.msg)) ==
+	CHECK(wb_act(&e.wb, payments, "2026-0001", veel, strlen(veel), NULL, e.msg, sizeof(e.msg), NULL) ==
 	      -EINVAL);
 	CHECK(has(e.msg, "field 'amount': expected a number or \"full\""));
 	CHECK(calls(&e, "POST", NULL) == 1 && calls(&e, "PUT", NULL) == 0);
 	/* "full": the service pays what is open. */
 	const char *full = "{\"amount\": \"full\", \"date\": \"2026-03-02\", \"method\": \"cash\"}";
-	CHECK(wb_act(&e.wb, payments, "2026-0001", full, strlen(full), e.msg, sizeof(e.msg)) == 0);
+	CHECK(wb_act(&e.wb, payments, "2026-0001", full, strlen(full), NULL, e.msg, sizeof(e.msg), NULL) == 0);
 	CHECK_STR(sent_field(&e, "POST", "invoices_payment/2026-0001", "amount"), "\"full\"");
 	CHECK_STR(sent_field(&e, "POST", "invoices_payment/2026-0001", "method"), "\"cash\"");
 	rec = fake_service_get(e.st.svc, "invoices", "2026-0001");
@@ -656,7 +656,7 @@ static void test_payment(void)
 	free(rec);
 	/* The service's answer for an invoice it does not have: the reading it took
 	 * before is the one asked, once. */
-	CHECK(wb_act(&e.wb, payments, "2026-0404", pay, strlen(pay), e.msg, sizeof(e.msg)) == -ENOENT);
+	CHECK(wb_act(&e.wb, payments, "2026-0404", pay, strlen(pay), NULL, e.msg, sizeof(e.msg), NULL) == -ENOENT);
 	CHECK_STR(e.msg, "POST invoices_payment/2026-0404: HTTP 404: Invoice not found");
 	CHECK(calls(&e, "PUT", NULL) == 0);
 	env_fini(&e);
@@ -667,20 +667,56 @@ static void test_payment(void)
 	fake_service_fail(e.st.svc, "POST", "invoices_payment/2026-0001",
 			  &(struct fake_answer){.status = 405, .body = "Method not allowed"}, false,
 			  -1);
-	CHECK(wb_act(&e.wb, payments, "2026-0001", pay, strlen(pay), e.msg, sizeof(e.msg)) == 0);
+	CHECK(wb_act(&e.wb, payments, "2026-0001", pay, strlen(pay), NULL, e.msg, sizeof(e.msg), NULL) == 0);
 	CHECK(calls(&e, "POST", "invoices_payment/2026-0001") == 1 &&
 	      calls(&e, "PUT", "invoices_payment/2026-0001") == 1);
-	CHECK(wb_act(&e.wb, payments, "2026-0001", pay, strlen(pay), e.msg, sizeof(e.msg)) == 0);
+	CHECK(wb_act(&e.wb, payments, "2026-0001", pay, strlen(pay), NULL, e.msg, sizeof(e.msg), NULL) == 0);
 	CHECK(calls(&e, "POST", "invoices_payment/2026-0001") == 1 &&
 	      calls(&e, "PUT", "invoices_payment/2026-0001") == 2);
 	/* Not learned yet, nothing there: both readings asked (a 404 may be the
 	 * path's), the likeliest one's reason kept. */
 	env_fini(&e);
 	env_init(&e);
-	CHECK(wb_act(&e.wb, payments, "2026-0404", pay, strlen(pay), e.msg, sizeof(e.msg)) == -ENOENT);
+	CHECK(wb_act(&e.wb, payments, "2026-0404", pay, strlen(pay), NULL, e.msg, sizeof(e.msg), NULL) == -ENOENT);
 	CHECK_STR(e.msg, "POST invoices_payment/2026-0404: HTTP 404: Invoice not found (and the "
 			 "other readings of this request too)");
 	CHECK(calls(&e, "PUT", "invoices_payment/2026-0404") == 1);
+	env_fini(&e);
+
+	/* Sent once: a 502 after the service acted is not tried again, and the same
+	 * text is then refused with EALREADY and no call (also from the journal's
+	 * copy of what it left); a changed text is the user's new request. */
+	env_init(&e);
+	struct wb_pending *pend = NULL, *back = NULL;
+	fake_service_fail(e.st.svc, "POST", "invoices_payment/2026-0001",
+			  &(struct fake_answer){.status = 502, .body = "Bad Gateway"}, true, 1);
+	CHECK(wb_act(&e.wb, payments, "2026-0001", pay, strlen(pay), &pend, e.msg, sizeof(e.msg), NULL) ==
+	      -EIO);
+	CHECK(calls(&e, "POST", "invoices_payment/2026-0001") == 1 && pend);
+	CHECK(has(e.msg, "the service may have carried it out"));
+	CHECK(wb_act(&e.wb, payments, "2026-0001", pay, strlen(pay), &pend, e.msg, sizeof(e.msg), NULL) ==
+	      -EALREADY);
+	CHECK(calls(&e, "POST", "invoices_payment/2026-0001") == 1 && pend);
+	CHECK(has(e.msg, "not sent again") && has(e.msg, "check invoices/2026-0001"));
+	cJSON *j = pend ? wb_pending_to_json(pend) : NULL;
+	back = j ? wb_pending_from_json(j) : NULL;
+	cJSON_Delete(j);
+	CHECK(back && wb_act(&e.wb, payments, "2026-0001", pay, strlen(pay), &back, e.msg,
+			     sizeof(e.msg), NULL) == -EALREADY);
+	wb_pending_free(back);
+	const char *other = "{\"amount\": 22, \"date\": \"2026-03-01\"}";
+	CHECK(wb_act(&e.wb, payments, "2026-0001", other, strlen(other), &pend, e.msg,
+		     sizeof(e.msg), NULL) == 0);
+	CHECK(calls(&e, "POST", "invoices_payment/2026-0001") == 2 && !pend);
+	/* A PUT reading (a reminder) likewise: a 500 is not retried. */
+	const struct schema_collection *reminders = schema_find("invoices_reminder");
+	const char *remind = "{\"invoicenr\": \"2026-0001\"}";
+	fake_service_fail(e.st.svc, "PUT", "invoices_reminder/2026-0001",
+			  &(struct fake_answer){.status = 500, .body = "oops"}, false, 1);
+	CHECK(wb_act(&e.wb, reminders, "2026-0001", remind, strlen(remind), &pend, e.msg,
+		     sizeof(e.msg), NULL) == -EIO);
+	CHECK(calls(&e, "PUT", "invoices_reminder/2026-0001") == 1 && pend);
+	wb_pending_free(pend);
 	env_fini(&e);
 }
 
