@@ -321,12 +321,13 @@ static void test_status(void)
 	CHECK_STR(again, text);
 	free(again);
 	/* Forgotten by the kernel: its rendering goes with it. */
-	inode_forget(e.v.inodes, n->ino, 1);
+	fuse_ino_t old = n->ino;
+	inode_forget(e.v.inodes, old, 1);
 	events_touch(e.st.ev);
 	struct node *third = lookup(&e, INO_CTL, "status", NULL);
 	if (third)
 		vfs_put(&e.v, third);
-	CHECK(inode_get(e.v.inodes, n->ino) == NULL);
+	CHECK(inode_get(e.v.inodes, old) == NULL);
 	free(text);
 out:
 	env_fini(&e);
