@@ -12,25 +12,22 @@ static struct mount *mount_of_vfs(struct vfs *v)
 	return (struct mount *)((char *)v - offsetof(struct mount, vfs));
 }
 
-/* The handlers of collection kind @kind (an _Atomic int: loaded once by the caller). */
+/* The collections' handlers by kind. */
+static const struct kind_ops *const coll_kinds[N_KINDS] = {
+	[N_COLL] = &kind_coll,
+	[N_SINGLE] = &kind_single,
+	[N_JSON] = &kind_record,
+	[N_PDF] = &kind_pdf,
+	[N_SCRATCH] = &kind_local,
+	[N_NEW] = &kind_local,
+};
+
+/* The handlers of @kind (an _Atomic int: the caller loads it once), every one NULL
+ * for a kind not a collection's. */
 static const struct kind_ops *coll_kind(int kind)
 {
 	static const struct kind_ops none;
-	switch (kind) {
-	case N_COLL:
-		return &kind_coll;
-	case N_SINGLE:
-		return &kind_single;
-	case N_JSON:
-		return &kind_record;
-	case N_PDF:
-		return &kind_pdf;
-	case N_SCRATCH:
-	case N_NEW:
-		return &kind_local;
-	default:
-		return &none;
-	}
+	return kind >= 0 && kind < N_KINDS && coll_kinds[kind] ? coll_kinds[kind] : &none;
 }
 
 static int coll_attr(struct vfs *v, struct node *n, struct stat *st, double *timeout)
