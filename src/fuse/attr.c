@@ -1,4 +1,5 @@
-/* attr: attributes, GETATTR and SETATTR (see mount.h). */
+/* attr: a node's attributes through its kind, the entries replied for it, GETATTR
+ * and SETATTR (see mount.h). */
 #include "fuse/mount.h"
 
 #include <errno.h>
@@ -15,14 +16,6 @@
 int node_attr(struct mount *m, struct node *n, struct stat *st, double *timeout)
 {
 	return vfs_node_attr(&m->vfs, n, st, timeout);
-}
-
-void reply_negative(fuse_req_t req, double timeout)
-{
-	struct fuse_entry_param e;
-	memset(&e, 0, sizeof(e));
-	e.entry_timeout = timeout; /* ino 0: a cached "no such name" */
-	fuse_reply_entry(req, &e);
 }
 
 int entry_of(struct mount *m, struct node *n, struct fuse_entry_param *e)
@@ -49,17 +42,6 @@ void reply_node(fuse_req_t req, struct mount *m, struct node *n)
 		fuse_reply_err(req, -rc);
 	else if (fuse_reply_entry(req, &e) != 0)
 		inode_forget(m->inodes, n->ino, 1);
-}
-
-void reply_slice(fuse_req_t req, const char *text, size_t len, size_t size, off_t off)
-{
-	if (off < 0 || (size_t)off >= len) {
-		fuse_reply_buf(req, NULL, 0);
-		return;
-	}
-	if (size > len - (size_t)off)
-		size = len - (size_t)off;
-	fuse_reply_buf(req, text + off, size);
 }
 
 /* ---- GETATTR ------------------------------------------------------------------------ */

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "feat/prefetch.h"
-#include "fuse/fs.h"
+#include "fuse/ioctl.h"
 
 void control_dropped(struct mount *m, const struct vfs_dropped *d)
 {
@@ -19,7 +19,7 @@ void control_dropped(struct mount *m, const struct vfs_dropped *d)
 	}
 }
 
-void fs_refresh(struct mount *m)
+void control_refresh_all(struct mount *m)
 {
 	vfs_refresh_all(&m->vfs);
 	control_dropped(m, &(struct vfs_dropped){.all = true});
@@ -34,7 +34,7 @@ void control_refresh(struct mount *m, const char *text, size_t len)
 
 /* `factuurfs refresh` on a read-only mount, where the kernel refuses the
  * write to .factuurfs/refresh: the same text by ioctl on .factuurfs/
- * (fs.h); and `factuurfs fetch` asking the archive to hurry.  Every other
+ * (ioctl.h); and `factuurfs fetch` asking the archive to hurry.  Every other
  * ioctl, anywhere, is not ours. */
 void fs_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd, void *arg,
 	      struct fuse_file_info *fi, unsigned flags, const void *in_buf, size_t in_bufsz,

@@ -17,6 +17,7 @@
 
 #include "feat/status.h"
 #include "feat/writeback.h"
+#include "net/api.h"
 #include "ns/inode.h"
 #include "ns/save.h"
 #include "vfs/vfs.h"
@@ -84,8 +85,11 @@ static inline struct mount *mount_of(fuse_req_t req)
  * and refuses every change with EROFS, until the service answers again.
  * Refused here rather than by mounting read-only: the kernel's ro flag is
  * lifted only by a remount, and the mount is to take changes again by
- * itself (fs.c). */
-bool mount_offline(struct mount *m);
+ * itself. */
+static inline bool mount_offline(struct mount *m)
+{
+	return api_offline(m->api);
+}
 
 /* ---- the collections' handlers (kind_coll.c) -------------------------------------- */
 
@@ -110,7 +114,7 @@ extern const struct kind_ops kind_coll, kind_single, kind_record, kind_pdf, kind
  * serves.  Again after any of them changes. */
 void kinds_bind(struct mount *m);
 
-/* ---- attributes (attr.c; the rules of vfs/vfs.c) ------------------------------------ */
+/* ---- what the kinds answer with (reply.c; the attributes are vfs/attr.c's) ----------- */
 
 static inline void attr_dir(struct mount *m, struct stat *st, fuse_ino_t ino, time_t mtime)
 {
@@ -126,15 +130,19 @@ static inline void attr_link(struct mount *m, struct stat *st, fuse_ino_t ino, s
 {
 	vfs_attr_link(&m->vfs, st, ino, len, mtime);
 }
+/* A cached "no such name" for @timeout seconds. */
+void reply_negative(fuse_req_t req, double timeout);
+/* Replies @len bytes of @text from @off, at most @size. */
+void reply_slice(fuse_req_t req, const char *text, size_t len, size_t size, off_t off);
+
+/* ---- attributes by kind (attr.c) --------------------------------------------------- */
+
 /* Attributes of @n (vfs_node_attr). */
 int node_attr(struct mount *m, struct node *n, struct stat *st, double *timeout);
 /* Fills @e for @n and takes the lookup reference the reply hands over. */
 int entry_of(struct mount *m, struct node *n, struct fuse_entry_param *e);
 /* Replies an entry for @n (a negative one for -ENOENT). */
 void reply_node(fuse_req_t req, struct mount *m, struct node *n);
-void reply_negative(fuse_req_t req, double timeout);
-/* Replies @len bytes of @text from @off, at most @size. */
-void reply_slice(fuse_req_t req, const char *text, size_t len, size_t size, off_t off);
 
 /* ---- the kernel notifier (kernel.c) --------------------------------------------- */
 
@@ -160,6 +168,8 @@ void kernel_apply(struct mount *m, const struct save_effects *fx);
 
 /* A write to .factuurfs/refresh (or the same by ioctl on .factuurfs/). */
 void control_refresh(struct mount *m, const char *text, size_t len);
+/* Drops every cached listing and tells the kernel (fs_refresh, fs.h). */
+void control_refresh_all(struct mount *m);
 /* Tells the kernel what a refresh dropped (vfs_refresh_path), before the reply. */
 void control_dropped(struct mount *m, const struct vfs_dropped *d);
 
@@ -207,7 +217,7 @@ void fs_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd, void *arg,
 	      struct fuse_file_info *fi, unsigned flags, const void *in_buf, size_t in_bufsz,
 	      size_t out_bufsz);
 
-/* ---- PDFs (io.c) ------------------------------------------------------------------ */
+/* ---- PDFs (kind_coll.c) ------------------------------------------------------------ */
 
 /* Fetches the PDF of @n for a reader (@pid), unless it is known: a
  * thumbnailer's first read counts against its hourly share (the reserve). */

@@ -222,8 +222,9 @@ static char *slink_link(struct vfs *v, struct node *n)
 	return t;
 }
 
-/* Still in its query's answer: that answer's times (never a call: a link the kernel
- * holds past the TTL is gone until the query is looked up again). */
+/* A result's link has the times of its query's answer while that answer holds it.
+ * No call is made here: a link the kernel keeps past the TTL is gone until the
+ * query is looked up again. */
 static int slink_attr(struct vfs *v, struct node *n, struct stat *st, double *timeout)
 {
 	struct node *d = inode_get(v->inodes, n->parent);

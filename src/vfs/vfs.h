@@ -11,6 +11,9 @@
  * through the table and marshals the answer; nothing here knows a FUSE
  * request, so tests/unit/test_vfs.c drives these operations without a kernel.
  *
+ * attr.c holds the attributes every kind builds on and the slices reads answer
+ * with; table.c the table and the calls through it.
+ *
  * A kind whose operations live elsewhere (the collections' directories,
  * records, PDFs and local files are still in fuse/kind_coll.c) is put in the
  * table with vfs_set_ops.
@@ -183,7 +186,7 @@ extern const struct vfs_ops vfs_exports, vfs_export, vfs_templates, vfs_template
 extern const struct vfs_ops vfs_deldir, vfs_delcoll, vfs_delfile;
 extern const struct vfs_ops vfs_search, vfs_sarea, vfs_sdir, vfs_slink;
 
-/* ---- the mount's table (vfs.c) ------------------------------------------------------ */
+/* ---- the mount's table (table.c) ---------------------------------------------------- */
 
 /* @v zeroed, with the kinds of this layer in its table and its owner and start time;
  * the caller sets the modules.  0 or -errno. */
@@ -201,14 +204,14 @@ struct inode_fixed *vfs_fixed(size_t *n);
 int vfs_node_attr(struct vfs *v, struct node *n, struct stat *st, double *timeout);
 /* A read of @n (-EISDIR for a kind without); vfs_read_done frees what it holds. */
 int vfs_node_read(struct vfs *v, struct node *n, size_t size, off_t off, struct vfs_read *rd);
-void vfs_read_done(struct vfs_read *rd);
 /* The inode ".." of directory @d names. */
 fuse_ino_t vfs_parent(const struct vfs *v, const struct node *d);
 /* Gives back a node a lookup or a listing handed out (vfs_ops.put). */
 void vfs_put(struct vfs *v, struct node *n);
 /* Whether directory @d takes new names (vfs_ops.takes_names). */
 bool vfs_takes_names(const struct vfs *v, const struct node *d);
-void vfs_list_free(struct vfs_list *s);
+
+/* ---- what the kinds answer with (attr.c) ------------------------------------------------ */
 
 /* Attributes of a directory, a regular file and a symlink (of @len bytes), owned by
  * the mount's user, with mtime @mtime. */
@@ -222,6 +225,8 @@ void vfs_attr_link(const struct vfs *v, struct stat *st, fuse_ino_t ino, size_t 
  * or, with vfs_slice_take, taking @text over (malloc'd; freed by vfs_read_done). */
 int vfs_slice_copy(struct vfs_read *rd, const char *text, size_t len, size_t size, off_t off);
 void vfs_slice_take(struct vfs_read *rd, char *text, size_t len, size_t size, off_t off);
+void vfs_read_done(struct vfs_read *rd);
+void vfs_list_free(struct vfs_list *s);
 
 /* ---- extended attributes (xattr.c) --------------------------------------------------- */
 

@@ -18,8 +18,8 @@
 #include "ns/save.h"
 #include "store/cache.h"
 
-/* user.factuurfs.fetched: when listing @l was fetched (offline: how old what
- * is shown is). */
+/* user.factuurfs.fetched: when listing @l was fetched.  On an offline mount it
+ * says how old what is shown is. */
 static void put_fetched(struct vfs_xattr *x, const struct cache_listing *l)
 {
 	struct tm ft;
