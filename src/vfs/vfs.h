@@ -151,7 +151,8 @@ struct vfs_ops {
 	int (*lookup)(struct vfs *v, struct node *d, const char *name, struct node **out,
 		      double *neg);
 	/* Directories: the entries of one listing, and entry @i of it (false past
-	 * the last; *@n NULL for an entry gone meanwhile). */
+	 * the last; *@n NULL for an entry gone meanwhile).  A kind with a list is a
+	 * directory: its mode and size cannot be set. */
 	int (*list)(struct vfs *v, struct node *d, struct vfs_list *s);
 	bool (*entry)(struct vfs *v, struct node *d, const struct vfs_list *s, size_t i,
 		      char *name, size_t len, struct node **n);
@@ -160,7 +161,8 @@ struct vfs_ops {
 	/* Files: up to @size bytes at @off into @rd. */
 	int (*read)(struct vfs *v, struct node *n, size_t size, off_t off, struct vfs_read *rd);
 	/* A write the kind takes itself instead of the save machine (ns/save.h), and
-	 * what it changed. */
+	 * what it changed.  Such a kind has no text to truncate, and takes its writes
+	 * offline too (they change nothing remote). */
 	int (*write)(struct vfs *v, struct node *n, const char *buf, size_t size, off_t off,
 		     struct vfs_dropped *dropped);
 	/* Symlinks: what @n points at (malloc'd), NULL on ENOMEM; called after its
