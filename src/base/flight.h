@@ -34,7 +34,7 @@ void flight_begin(struct flight *f);
 void flight_end(struct flight *f, pthread_cond_t *done, int rc, double now);
 
 /* True when the last fetch failed less than @hold seconds before @now (then f->rc < 0).
- * Inline so that the static analysers see it: cache.c returns f->rc on it as a failure. */
+ * Inline so that the static analysers see it: store/detail.c returns f->rc on it as a failure. */
 static inline bool flight_failed_within(const struct flight *f, double now, double hold)
 {
 	return f->rc < 0 && now - f->ended < hold;

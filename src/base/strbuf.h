@@ -17,6 +17,9 @@ struct strbuf {
 };
 
 void strbuf_put(struct strbuf *b, const char *s, size_t n);
+/* Room for @n more bytes and a NUL after b->len: true, or false with b->oom set.
+ * For a writer that appends by hand (model/fastwire.c) and ends the text itself. */
+bool strbuf_reserve(struct strbuf *b, size_t n);
 void strbuf_puts(struct strbuf *b, const char *s);
 
 #endif

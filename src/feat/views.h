@@ -11,7 +11,7 @@
  *
  * Each view directory's content is a cache_listing of invoices (fs.c shows
  * <stem>.json and <stem>.pdf in it as symlinks to invoices/), so the TTL, the
- * single-flight fetches, stale-on-failure and the budget rules of cache.c
+ * single-flight fetches, stale-on-failure and the budget rules of store/cache
  * apply as they do to any listing.  Derived listings are rebuilt when the
  * listings they come from are replaced.
  */

@@ -1,5 +1,5 @@
 /* facts: what views, extended attributes and exports read of a record, taken
- * out of it once, when the record is rendered (store/cache.c), so that no
+ * out of it once, when the record is rendered (store/record.c), so that no
  * module parses a record's text again.
  *
  * Which fields they are, what each invoice filter means and which columns an

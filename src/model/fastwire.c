@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/vec.h"
 #include "model/jsontext.h"
 
 #define FW_NO (-EAGAIN)
@@ -22,39 +23,24 @@
 #define FW_MAX_DEPTH 8
 
 
-static bool grow(struct fastwire_buf *o, size_t n)
+/* The writers below append without ending the text (fastwire_render ends it once);
+ * strbuf_reserve keeps room for the NUL. */
+static inline void put(struct strbuf *o, const char *s, size_t n)
 {
-	size_t cap = o->cap ? o->cap : 1024;
-	char *np;
-
-	while (cap < o->len + n + 1)
-		cap *= 2;
-	np = realloc(o->p, cap);
-	if (!np) {
-		o->oom = true;
-		return false;
-	}
-	o->p = np;
-	o->cap = cap;
-	return true;
-}
-
-static inline void put(struct fastwire_buf *o, const char *s, size_t n)
-{
-	if (o->len + n + 1 > o->cap && !grow(o, n))
+	if (o->len + n + 1 > o->cap && !strbuf_reserve(o, n))
 		return;
 	memcpy(o->p + o->len, s, n);
 	o->len += n;
 }
 
-static inline void putc1(struct fastwire_buf *o, char c)
+static inline void putc1(struct strbuf *o, char c)
 {
-	if (o->len + 2 > o->cap && !grow(o, 1))
+	if (o->len + 2 > o->cap && !strbuf_reserve(o, 1))
 		return;
 	o->p[o->len++] = c;
 }
 
-static void indent(struct fastwire_buf *o, int depth)
+static void indent(struct strbuf *o, int depth)
 {
 	static const char spaces[] = "                                ";
 	size_t n = 2 * (size_t)depth;
@@ -84,14 +70,14 @@ static long hex4(const char *p, const char *end)
 }
 
 /* put_string's escape of a byte below 0x20 (and of '"' and '\\'): jt_escape. */
-static void put_escaped(struct fastwire_buf *o, unsigned c)
+static void put_escaped(struct strbuf *o, unsigned c)
 {
 	char e[8];
 
 	put(o, e, jt_escape((unsigned char)c, e));
 }
 
-static void put_utf8(struct fastwire_buf *o, unsigned long cp)
+static void put_utf8(struct strbuf *o, unsigned long cp)
 {
 	char b[4];
 	size_t n;
@@ -124,7 +110,7 @@ static void put_utf8(struct fastwire_buf *o, unsigned long cp)
  * byte or bytes that are not UTF-8 (cJSON keeps them; schema.c repairs them), a
  * \u0000 (cJSON cuts the string there), a surrogate that is not half of a pair, an
  * escape cJSON refuses, or no closing quote. */
-static const char *copy_string(struct fastwire_buf *o, const char *p, const char *end)
+static const char *copy_string(struct strbuf *o, const char *p, const char *end)
 {
 	const char *run;
 
@@ -303,7 +289,7 @@ static bool plain_string(const char *p, const char *e, const char **s, size_t *n
 }
 
 /* wire_copy of a value that is not a container, or of an empty container. */
-static const char *copy_scalar(struct fastwire_buf *o, const char *p, const char *end)
+static const char *copy_scalar(struct strbuf *o, const char *p, const char *end)
 {
 	char num[32];
 	bool integral;
@@ -337,12 +323,12 @@ struct slot {
 	const char *v; /* the value's first byte, NULL when absent */
 };
 
-static const char *render_object(struct fastwire_buf *o, const struct schema_field *fields, size_t n,
+static const char *render_object(struct strbuf *o, const struct schema_field *fields, size_t n,
 				 const char *p, const char *end, int depth, struct slot *top);
 
 /* A keyed list's or plain list's element: an object converted by @f's sub-fields,
  * anything else copied (wire_element). */
-static const char *render_element(struct fastwire_buf *o, const struct schema_field *f, const char *p,
+static const char *render_element(struct strbuf *o, const struct schema_field *f, const char *p,
 				  const char *end, int depth)
 {
 	if (*p == '{')
@@ -374,7 +360,7 @@ static long keyed_num(const struct schema_field *f, const char *k, size_t n)
 /* A keyed list as an array: {"line1": .., "line2": ..} (@keyed: its keys must come in
  * ascending order already, and then keyed_to_array's stable sort keeps them) or a wire
  * array of the elements, as the array it already is. */
-static const char *render_elements(struct fastwire_buf *o, const struct schema_field *f,
+static const char *render_elements(struct strbuf *o, const struct schema_field *f,
 				   const char *p, const char *end, int depth, bool keyed)
 {
 	const char close = keyed ? '}' : ']';
@@ -427,7 +413,7 @@ static const char *render_elements(struct fastwire_buf *o, const struct schema_f
 }
 
 /* wire_value of field @f for the value at @p. */
-static const char *render_value(struct fastwire_buf *o, const struct schema_field *f, const char *p,
+static const char *render_value(struct strbuf *o, const struct schema_field *f, const char *p,
 				const char *end, int depth)
 {
 	char num[32];
@@ -543,7 +529,7 @@ static long field_at(const struct schema_field *fields, size_t n, const char *k,
 
 /* wire_object: the fields of @fields in table order.  @top, when given, receives the
  * slots (the caller reads the record's id, date and marker from them). */
-static const char *render_object(struct fastwire_buf *o, const struct schema_field *fields, size_t n,
+static const char *render_object(struct strbuf *o, const struct schema_field *fields, size_t n,
 				 const char *p, const char *end, int depth, struct slot *top)
 {
 	struct slot own[FW_MAX_FIELDS];
@@ -644,7 +630,7 @@ static char *id_from(const struct schema_collection *c, const struct slot *slots
 		/* The decoded value: put_string's text of it is the same bytes when
 		 * it holds nothing put_string escapes. */
 		{
-			struct fastwire_buf t = {0};
+			struct strbuf t = {0};
 			char *id = NULL;
 
 			if (copy_string(&t, p, end) == e && !t.oom &&
@@ -709,9 +695,9 @@ static bool date_from(const struct schema_collection *c, const struct slot *slot
 }
 
 int fastwire_render(const struct schema_collection *c, const char *p, size_t len,
-		    struct fastwire_buf *buf, struct fastwire_record *out)
+		    struct strbuf *buf, struct fastwire_record *out)
 {
-	struct fastwire_buf *o = buf;
+	struct strbuf *o = buf;
 	struct slot slots[FW_MAX_FIELDS];
 	const char *end = p + len, *q;
 	long idi, wi;
@@ -725,7 +711,7 @@ int fastwire_render(const struct schema_collection *c, const char *p, size_t len
 		return FW_NO;
 	o->len = 0;
 	o->oom = false;
-	if (o->cap < len + len / 2 + 64 && !grow(o, len + len / 2 + 64))
+	if (o->cap < len + len / 2 + 64 && !strbuf_reserve(o, len + len / 2 + 64))
 		return -ENOMEM;
 	q = render_object(o, c->fields, c->nfields, p, end, 0, slots);
 	if (!q || jt_ws(q, end) != end || o->oom)
@@ -756,12 +742,6 @@ no:
 	return o->oom ? -ENOMEM : FW_NO;
 }
 
-void fastwire_buf_free(struct fastwire_buf *buf)
-{
-	free(buf->p);
-	memset(buf, 0, sizeof(*buf));
-}
-
 /* ---- identifiers the reference path would cut short ----------------------------- */
 
 /* A record's identifiers live at most this deep in a body: a wrapper, its records. */
@@ -769,7 +749,7 @@ void fastwire_buf_free(struct fastwire_buf *buf)
 
 struct cuts {
 	char **v;
-	long n;
+	size_t n, cap; /* base/vec.h */
 	bool oom;
 };
 
@@ -795,11 +775,9 @@ static void cut_add(struct cuts *out, const char *p, const char *nul)
 {
 	size_t n = (size_t)(nul - p);
 	char *raw = malloc(n + 2), *dec = malloc(n + 1);
-	char **v = realloc(out->v, (size_t)(out->n + 1) * sizeof(*v));
+	bool room = vec_reserve(out, 1) == 0;
 
-	if (v)
-		out->v = v;
-	if (!raw || !dec || !v) {
+	if (!raw || !dec || !room) {
 		free(raw);
 		free(dec);
 		out->oom = true;
@@ -874,11 +852,11 @@ long fastwire_nul_ids(const struct schema_collection *c, const char *p, size_t l
 		return 0;
 	(void)nul_walk(c, p, p + len, record ? 1 : FW_ID_DEPTH, &out);
 	if (out.oom) {
-		for (long i = 0; i < out.n; i++)
+		for (size_t i = 0; i < out.n; i++)
 			free(out.v[i]);
 		free(out.v);
 		return -ENOMEM;
 	}
 	*cut = out.v;
-	return out.n;
+	return (long)out.n;
 }

@@ -1,7 +1,7 @@
 /* fastwire: one wire record's JSON text straight to its file's text, in a
  * single pass and without building a tree.
  *
- * The fast path of a listing (store/cache.c): a 10,000-invoice listing took
+ * The fast path of a listing (store/body.c): a 10,000-invoice listing took
  * ~75 µs per record through cJSON (parse the wire, build the pythonic tree
  * with schema_from_wire, render it with jt_format, print the wire again),
  * where the transfer itself costs ~35 µs a record.  This renders the
@@ -21,16 +21,8 @@
 #include <stddef.h>
 #include <time.h>
 
+#include "base/strbuf.h"
 #include "model/schema.h"
-
-/* Where the texts are rendered: start with `struct fastwire_buf b = {0}`, reuse it for
- * every record of a page (its pages are then faulted in once), free it with
- * fastwire_buf_free. */
-struct fastwire_buf {
-	char *p;
-	size_t len, cap;
-	bool oom;
-};
 
 struct fastwire_record {
 	const char *text; /* the file's text, as jt_format(schema_from_wire()) renders it:
@@ -42,12 +34,12 @@ struct fastwire_record {
 };
 
 /* Renders the wire record [@p, @p + @len) (one JSON object, surrounding
- * whitespace allowed) of collection @c into @buf.  0: *@out filled; -EAGAIN: not
- * a shape this path takes (nothing to free: use the reference path); -ENOMEM. */
+ * whitespace allowed) of collection @c into @buf (base/strbuf.h: start it zeroed,
+ * reuse it for every record of a page, whose pages are then faulted in once, and
+ * free(buf.p) after).  0: *@out filled; -EAGAIN: not a shape this path takes
+ * (nothing to free: use the reference path); -ENOMEM. */
 int fastwire_render(const struct schema_collection *c, const char *p, size_t len,
-		    struct fastwire_buf *buf, struct fastwire_record *out);
-
-void fastwire_buf_free(struct fastwire_buf *buf);
+		    struct strbuf *buf, struct fastwire_record *out);
 
 /* The identifiers the reference path would cut short.  cJSON ends a string at its
  * first NUL (a "\u0000" escape, or a raw NUL byte), so a record whose id is "7\0evil"

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/vec.h"
+
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
 /* The service's country id of the Netherlands: a client without a country
@@ -212,15 +214,9 @@ static struct vat_row *row_for(struct vat_return *r, enum vat_row_kind kind, dou
 	for (size_t i = 0; i < r->n; i++)
 		if (r->rows[i].kind == kind && (kind != VAT_ROW_RATE || same_rate(r->rows[i].rate, rate)))
 			return &r->rows[i];
-	if (r->n == r->cap) {
-		size_t cap = r->cap ? r->cap * 2 : 16;
-		struct vat_row *v = realloc(r->rows, cap * sizeof(*v));
-		if (!v) {
-			r->oom = true;
-			return NULL;
-		}
-		r->rows = v;
-		r->cap = cap;
+	if (r->n == r->cap && vec_grow(&r->rows, &r->cap, r->n + 1, sizeof(*r->rows)) < 0) {
+		r->oom = true;
+		return NULL;
 	}
 	r->rows[r->n] = (struct vat_row){.kind = kind, .rate = rate};
 	return &r->rows[r->n++];

@@ -393,6 +393,70 @@ static long api_ms_since(const struct api *api, double t0)
 
 static void api_note_probe(struct api *api, const struct api_response *resp, int rc);
 
+/* Checks the request's @method and @path: @path without a leading '/', or NULL with
+ * the reason in resp->error when it is not a request to send. */
+static const char *api_request_path(const struct api *api, const char *method, const char *path,
+				    struct api_response *resp)
+{
+	if (!api || !method || !path || !api_method_ok(method)) {
+		snprintf(resp->error, sizeof(resp->error), "invalid request");
+		return NULL;
+	}
+	/* The base URL ends in '/'; a leading '/' in @path would double it. */
+	while (*path == '/')
+		path++;
+	for (const char *p = path; *p; p++) {
+		if ((unsigned char)*p <= 0x20 || *p == 0x7f) {
+			snprintf(resp->error, sizeof(resp->error), "path is not URL-escaped");
+			return NULL;
+		}
+	}
+	return path;
+}
+
+/* Sends @req, and again after a backoff while its failure may be retried and the
+ * attempts and the deadline leave room (a probe: once).  The last attempt is the
+ * answer: its rc, *@res, *@fail and what went wrong in @words (@wlen bytes). */
+static int api_attempts(struct api *api, const struct transport_request *req, bool probe,
+			struct transport_result *res, enum api_failure *fail, char *words,
+			size_t wlen)
+{
+	const char *method = req->method, *path = req->path;
+	int rc;
+	for (int attempt = 0;; attempt++) {
+		double t0 = api_now(api);
+		long left_ms, wait_ms;
+
+		rc = transport_send(api->t, req, res);
+		*fail = api_failure_of(res);
+		api_count(api, res);
+		api_words(api, res, words, wlen);
+		if (rc < 0)
+			log_msg(LOG_DEBUG, "%s %s -> %s (%ld ms)", method, path, words,
+				api_ms_since(api, t0));
+		else
+			log_msg(LOG_DEBUG, "%s %s -> %ld, %zu bytes (%ld ms)", method, path,
+				res->status, res->len, api_ms_since(api, t0));
+
+		if (*fail == API_FAIL_NONE || attempt + 1 >= API_ATTEMPTS || probe ||
+		    !api_may_retry(method, *fail))
+			break;
+		wait_ms = api_backoff_ms(api, attempt, res->retry_after);
+		left_ms = (long)((req->deadline - api_now(api)) * 1000);
+		/* Not worth a try that could not finish before the deadline. */
+		if (wait_ms + 100 > left_ms)
+			break;
+		log_msg(LOG_INFO, "%s %s: %s; retrying in %ld ms", method, path, words, wait_ms);
+		transport_result_clear(res);
+		transport_result_init(res);
+		pthread_mutex_lock(&api->lock);
+		api->stats.retries++;
+		pthread_mutex_unlock(&api->lock);
+		api_sleep(api, (double)wait_ms / 1000.0);
+	}
+	return rc;
+}
+
 /* api_request, and whether a failure (rc < 0) provably never left this
  * machine (*@unsent).  A @probe (offline: api_probe_main) is sent while
  * everything else fails fast, tried once within API_PROBE_TIMEOUT, and its
@@ -411,19 +475,9 @@ static int api_exchange(struct api *api, const char *method, const char *path, c
 		return -EINVAL;
 	memset(resp, 0, sizeof(*resp));
 	resp->ratelimit_remaining = -1;
-	if (!api || !method || !path || !api_method_ok(method)) {
-		snprintf(resp->error, sizeof(resp->error), "invalid request");
+	path = api_request_path(api, method, path, resp);
+	if (!path)
 		return -EINVAL;
-	}
-	/* The base URL ends in '/'; a leading '/' in @path would double it. */
-	while (*path == '/')
-		path++;
-	for (const char *p = path; *p; p++) {
-		if ((unsigned char)*p <= 0x20 || *p == 0x7f) {
-			snprintf(resp->error, sizeof(resp->error), "path is not URL-escaped");
-			return -EINVAL;
-		}
-	}
 	rc = probe ? 0 : api_fail_fast(api, resp);
 	if (rc < 0) {
 		log_msg(LOG_DEBUG, "%s %s -> %s", method, path, resp->error);
@@ -443,37 +497,7 @@ static int api_exchange(struct api *api, const char *method, const char *path, c
 	transport_result_init(&res);
 	if (!probe)
 		api_foreground(api, +1);
-	for (int attempt = 0;; attempt++) {
-		double t0 = api_now(api);
-		long left_ms, wait_ms;
-
-		rc = transport_send(api->t, &req, &res);
-		fail = api_failure_of(&res);
-		api_count(api, &res);
-		api_words(api, &res, words, sizeof(words));
-		if (rc < 0)
-			log_msg(LOG_DEBUG, "%s %s -> %s (%ld ms)", method, path, words,
-				api_ms_since(api, t0));
-		else
-			log_msg(LOG_DEBUG, "%s %s -> %ld, %zu bytes (%ld ms)", method, path,
-				res.status, res.len, api_ms_since(api, t0));
-
-		if (fail == API_FAIL_NONE || attempt + 1 >= API_ATTEMPTS || probe ||
-		    !api_may_retry(method, fail))
-			break;
-		wait_ms = api_backoff_ms(api, attempt, res.retry_after);
-		left_ms = (long)((req.deadline - api_now(api)) * 1000);
-		/* Not worth a try that could not finish before the deadline. */
-		if (wait_ms + 100 > left_ms)
-			break;
-		log_msg(LOG_INFO, "%s %s: %s; retrying in %ld ms", method, path, words, wait_ms);
-		transport_result_clear(&res);
-		transport_result_init(&res);
-		pthread_mutex_lock(&api->lock);
-		api->stats.retries++;
-		pthread_mutex_unlock(&api->lock);
-		api_sleep(api, (double)wait_ms / 1000.0);
-	}
+	rc = api_attempts(api, &req, probe, &res, &fail, words, sizeof(words));
 
 	/* The last attempt is the answer. */
 	*unsent = rc < 0 && res.unsent;

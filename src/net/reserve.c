@@ -115,9 +115,33 @@ bool reserve_background_take(struct reserve *r)
 	return ok;
 }
 
+/* Adds the times of the last hour that @in holds (NULL: none) to the background
+ * window and writes them to @out, which it closes: 0 or -errno. */
+static int reserve_keep_hour(struct reserve *r, FILE *in, FILE *out, time_t now)
+{
+	char line[32];
+	pthread_mutex_lock(&r->lock);
+	while (in && fgets(line, sizeof(line), in)) {
+		long long t = strtoll(line, NULL, 10);
+
+		if (t > now - 3600 && t <= now) {
+			reserve_window_add(&r->background, (time_t)t);
+			fprintf(out, "%lld\n", t);
+		}
+	}
+	pthread_mutex_unlock(&r->lock);
+	/* A write that failed while the buffer was flushed on the way leaves only
+	 * the stream's error flag: fclose may still succeed. */
+	if (ferror(out)) {
+		(void)fclose(out);
+		return -EIO;
+	}
+	return fclose(out) != 0 ? -errno : 0;
+}
+
 int reserve_persist(struct reserve *r, const char *path)
 {
-	char *dir = NULL, *tmp = NULL, line[32];
+	char *dir = NULL, *tmp = NULL;
 	const char *name;
 	FILE *in = NULL, *out = NULL;
 	time_t now = reserve_now(r);
@@ -156,24 +180,7 @@ int reserve_persist(struct reserve *r, const char *path)
 			close(outfd);
 		goto out;
 	}
-	pthread_mutex_lock(&r->lock);
-	while (in && fgets(line, sizeof(line), in)) {
-		long long t = strtoll(line, NULL, 10);
-
-		if (t > now - 3600 && t <= now) {
-			reserve_window_add(&r->background, (time_t)t);
-			fprintf(out, "%lld\n", t);
-		}
-	}
-	pthread_mutex_unlock(&r->lock);
-	/* A write that failed while the buffer was flushed on the way leaves only
-	 * the stream's error flag: fclose may still succeed. */
-	if (ferror(out)) {
-		(void)fclose(out);
-		rc = -EIO;
-	} else {
-		rc = fclose(out) != 0 ? -errno : 0;
-	}
+	rc = reserve_keep_hour(r, in, out, now);
 	out = NULL;
 	if (rc == 0)
 		rc = safedir_rename(dirfd, tmp, name, false);

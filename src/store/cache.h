@@ -9,6 +9,11 @@
  * Records that a listing carries only in part are completed with one GET
  * each.  (PDFs are store/pdfstore.h.)  One per mount; its lock is private
  * and never held across a call.
+ *
+ * This header is the whole interface; it includes the headers of the files that
+ * make the cache up for their public parts: a record (store/record.h), a listing
+ * (store/listing.h), how a cache is made (store/cache_config.h), listings kept on
+ * disk (store/kept.h) and records a search found (store/found.h).
  */
 #ifndef FACTUURFS_CACHE_H
 #define FACTUURFS_CACHE_H
@@ -20,102 +25,14 @@
 
 #include "model/facts.h"
 #include "model/schema.h"
+#include "store/cache_config.h"
+#include "store/found.h"
+#include "store/kept.h"
+#include "store/listing.h"
+#include "store/record.h"
 
 struct api;
-struct arena_block;
 struct cache;
-struct events;
-struct persist;
-
-/* One record as its file shows it.  Immutable once published; shared by
- * reference count (cache_record_unref). */
-struct cache_record {
-	int refs;          /* atomic */
-	char *id;          /* API identifier: "2024/0042" */
-	char *stem;        /* file-name stem: "2024%2F0042" */
-	char *text;        /* pythonic JSON text */
-	size_t len;
-	time_t date;       /* the record's own date (12:00 UTC), 0 when it has none */
-	time_t mtime;      /* date + a content-derived offset (see cache.c) */
-	bool whole;        /* false: the listing carried only part of it */
-	char *wire;        /* the record as the service sent it (JSON, wire_len bytes, not
-			      NUL-terminated: it may point into the page it came in), kept
-			      for collections that can be edited (schema_to_wire_as follows
-			      its names and forms); NULL for the others or when unknown */
-	size_t wire_len;
-	struct arena_block *wire_block; /* non-NULL: wire points into this block (a page's
-					   body, base/arena.h), held by the record */
-	const struct schema_collection *c; /* its collection (a table row: static) */
-	/* Non-NULL: the record and its strings are one allocation from this block of
-	 * a listing's arena (base/arena.h), released with it; else each is malloc'd. */
-	struct arena_block *block;
-	/* What views, xattrs and exports read: cache_record_facts().  Made at the
-	 * first use, not when listed: a listing renders its records without a tree
-	 * (model/fastwire.h), and only views need the facts.  Written once (atomic
-	 * compare-and-swap), the one change an immutable record sees. */
-	struct facts *_Atomic facts_memo;
-};
-
-/* The record's facts (model/facts.h), made from its text at the first call and kept
- * with it; NULL for a collection without facts, or when they could not be made.
- * Borrowed: valid while the record is. */
-const struct facts *cache_record_facts(struct cache_record *r);
-
-/* One listing of a collection, sorted by stem.  Immutable; shared. */
-struct cache_listing {
-	int refs;          /* atomic */
-	size_t n;
-	struct cache_record **recs;
-	struct cache_index *by_id;  /* uthash, id -> position */
-	double fetched;    /* CLOCK_MONOTONIC seconds */
-	time_t fetched_wall; /* wall time of that fetch (the fetched xattr) */
-	/* Wall time its content last changed: the directory's mtime.  To the
-	 * nanosecond, and never equal for two contents: the kernel keeps a
-	 * directory's cached entries while its mtime stays the same. */
-	struct timespec changed;
-	/* Its content's number in its slot: kept while the content stays the same,
-	 * one more at each change (a READDIR's position carries it: fuse/dir.c). */
-	unsigned long version;
-};
-
-/* How a listing asks for its pages (cache.c, page_query: the reading and why). */
-enum cache_paging {
-	CACHE_PAGING_BOTH,   /* count=N&offset=K&start=K: the default */
-	CACHE_PAGING_OFFSET, /* count=N&offset=K */
-	CACHE_PAGING_START,  /* count=N&start=K */
-	CACHE_PAGING_ALL,    /* count=-1: the whole list in one answer */
-	CACHE_PAGING_FIRST,  /* learned only: neither is honoured, nor count=-1: one page */
-};
-
-/* "both", "offset", "start", "all" (-o paging=) -> the mode; -1 for another name. */
-int cache_paging_parse(const char *name);
-
-struct cache_config {
-	double ttl;         /* seconds a listing is fresh */
-	long page_size;     /* `count` asked per listing page */
-	enum cache_paging paging; /* -o paging= */
-	struct events *events; /* borrowed: where failed fetches are recorded */
-	double (*now)(void);   /* CLOCK_MONOTONIC seconds; NULL: clock_mono (tests drive it) */
-	time_t started;     /* the mount's start: a listing's `changed` until it changes */
-	/* Called after a listing was replaced by one with other content, outside
-	 * any lock, so the FUSE layer can tell the kernel.  @old may be NULL. */
-	void (*changed)(void *ud, const struct schema_collection *c,
-			const struct cache_listing *old, const struct cache_listing *cur);
-	void *ud;
-	/* Borrowed, may be NULL (-o nodiskcache): where listings are kept
-	 * across mounts (store/persist.h).  cache_new starts from what it
-	 * holds; every fetch is written to it; every invalidation marks it. */
-	struct persist *persist;
-	/* The user's language ("de"; "" for none): a collection with lang_path
-	 * (countrylist) is listed as <name>/<lang>, and as <name> when the service
-	 * answers that with 404, 405 or 400 (then for the rest of the mount). */
-	char lang[8];
-	/* An expired listing is answered at once while a thread of its own
-	 * refreshes it (the mount: no browse waits on a refresh); false: the
-	 * reader that finds it expired fetches it and waits (unit tests that drive
-	 * the clock from one thread). */
-	bool refresh_behind;
-};
 
 int cache_new(struct cache **out, struct api *api, const struct cache_config *cfg);
 void cache_free(struct cache *cache);
@@ -126,22 +43,10 @@ void cache_quiesce(struct cache *cache);
 /* How many listings cache_new read from disk (fresh or not). */
 size_t cache_listings_loaded(struct cache *cache);
 
-/* Reads listing @c (narrowed by @filter, NULL for none) from the state file
- * at @path: cache_new's load path, without a cache (the fuzz target drives
- * it).  0 with *@out (a new listing; its `fetched` and `changed` are the
- * caller's to set), *@fetched its fetch time (wall clock) and *@fresh false
- * when a change of ours may be missing from it; -ENOENT without a file;
- * -EBADMSG for a file that is not a whole listing of @c written by this
- * version (torn, corrupted, another version or kind, a record that does not
- * parse): remove it and list again. */
-int cache_listing_load(const struct schema_collection *c, const char *filter, const char *path,
-		       struct cache_listing **out, time_t *fetched, bool *fresh);
-
 /* A fresh (or, when refreshing fails, the last good) listing of @c with a
  * reference taken; -errno when there is none. */
 int cache_listing_get(struct cache *cache, const struct schema_collection *c,
 		      struct cache_listing **out);
-void cache_listing_unref(struct cache_listing *l);
 
 /* Lists @c now (one call, even when a fresh listing is held), and returns that
  * call's error rather than serving the listing held: the mount's check. */
@@ -161,21 +66,6 @@ int cache_listing_get_filtered(struct cache *cache, const struct schema_collecti
 bool cache_has_filtered(struct cache *cache, const struct schema_collection *c,
 			const char *filter);
 
-void cache_listing_ref(struct cache_listing *l);
-/* A new listing of the records at positions @pos of @l (sharing them), with
- * @l's times: a view's directory.  NULL on ENOMEM. */
-struct cache_listing *cache_listing_subset(const struct cache_listing *l, const size_t *pos,
-					   size_t n);
-
-/* True when @a is later than @b. */
-static inline bool cache_time_after(struct timespec a, struct timespec b)
-{
-	return a.tv_sec > b.tv_sec || (a.tv_sec == b.tv_sec && a.tv_nsec > b.tv_nsec);
-}
-
-/* Position of @id in @l, or -1. */
-ssize_t cache_listing_find(const struct cache_listing *l, const char *id);
-
 /* Seconds @l stays fresh from now (>= 0). */
 double cache_listing_ttl_left(const struct cache *cache, const struct cache_listing *l);
 
@@ -189,8 +79,6 @@ int cache_record_get(struct cache *cache, const struct schema_collection *c, con
  * calls the API. */
 int cache_record_peek(struct cache *cache, const struct schema_collection *c, const char *id,
 		      struct cache_record **out);
-void cache_record_ref(struct cache_record *r);
-void cache_record_unref(struct cache_record *r);
 
 /* The listing of @c held now, fresh or stale, with a reference; NULL when
  * there is none.  Never calls the API. */
@@ -222,24 +110,6 @@ void cache_change_end(struct cache *cache, const struct schema_collection *c);
 /* Drops every listing so the next access lists again (SIGHUP, .factuurfs/refresh). */
 void cache_refresh_all(struct cache *cache);
 
-/* ---- records a search found (store/search.h) ------------------------------- */
-
-/* A listing of the records in list body @body (@len bytes; any shape a listing may
- * come in) of collection @c, converted as a listing's page is, fetched now: a
- * search's answer.  0, -EIO when the body is no list, -ENOMEM. */
-int cache_listing_parse(struct cache *cache, const struct schema_collection *c,
-			const char *body, size_t len, struct cache_listing **out);
-/* Keeps the records of @l (of @c, fetched at l->fetched) as found: until the TTL
- * runs out, a change of ours to @c (cache_invalidate) or a listing of @c fetched
- * after them, cache_found_peek answers them, and cache_record_get and
- * cache_record_peek serve the whole ones, without listing @c. */
-void cache_found_put(struct cache *cache, const struct schema_collection *c,
-		     const struct cache_listing *l);
-/* Record @id of @c as a search found it (see cache_found_put), with a reference
- * and *@ttl_left (may be NULL) the seconds it holds; -ENOENT when none is held.
- * Never calls the API. */
-int cache_found_peek(struct cache *cache, const struct schema_collection *c, const char *id,
-		     struct cache_record **out, double *ttl_left);
 /* How many changes of ours (cache_invalidate, cache_refresh_all) @c has seen:
  * what derives from an answer about @c is stale once it moved. */
 unsigned long cache_generation(struct cache *cache, const struct schema_collection *c);

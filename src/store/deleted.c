@@ -13,6 +13,7 @@
 
 #include "base/log.h"
 #include "base/safedir.h"
+#include "base/vec.h"
 
 #define KEEP_SECONDS ((time_t)DELETED_KEEP_DAYS * 24 * 3600)
 
@@ -190,15 +191,9 @@ int deleted_names(struct deleted *d, const char *coll, char ***names, size_t *n)
 		struct stat st;
 		if (!kept_file(dirfd(in), e->d_name, &st) || expired(&st, now))
 			continue;
-		if (*n == cap) {
-			size_t ncap = cap ? 2 * cap : 16;
-			char **v = realloc(*names, ncap * sizeof(*v));
-			if (!v) {
-				rc = -ENOMEM;
-				break;
-			}
-			*names = v;
-			cap = ncap;
+		if (*n == cap && vec_grow(names, &cap, *n + 1, sizeof(**names)) < 0) {
+			rc = -ENOMEM;
+			break;
 		}
 		if (!((*names)[*n] = strdup(e->d_name))) {
 			rc = -ENOMEM;

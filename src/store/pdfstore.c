@@ -22,6 +22,7 @@
 #include "base/log.h"
 #include "base/names.h"
 #include "base/safedir.h"
+#include "base/vec.h"
 #include "model/schema.h"
 #include "store/get.h"
 
@@ -384,13 +385,8 @@ static void pdf_evict(struct pdfstore *ps, const char *keep)
 		    fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
 		    !S_ISREG(st.st_mode))
 			continue;
-		if (n == cap) {
-			cap = cap ? cap * 2 : 64;
-			struct cached_file *more = realloc(files, cap * sizeof(*files));
-			if (!more)
-				break;
-			files = more;
-		}
+		if (n == cap && vec_grow(&files, &cap, n + 1, sizeof(*files)) < 0)
+			break;
 		files[n].name = strdup(de->d_name);
 		files[n].mtime = st.st_mtim;
 		files[n].size = st.st_size;

@@ -89,8 +89,8 @@ static void mark_stale(const struct persist *p, const char *name)
 
 
 /* After collection listing @name (fetched at @fetched) is written: the files of
- * records kept one by one ("<name>=<stem>", store/cache.c) written before that
- * fetch are removed.  cache.c's record_load never uses a record fetched before
+ * records kept one by one ("<name>=<stem>", store/kept.c) written before that
+ * fetch are removed.  kept.c's kept_record_load never uses a record fetched before
  * the listing it would complete, so they could only be refetched: without
  * this they would stay for good (a deleted invoice's, a record changed since). */
 static void prune_records(const struct persist *p, const char *name, time_t fetched)

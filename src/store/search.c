@@ -14,6 +14,7 @@
 #include "base/flight.h"
 #include "base/log.h"
 #include "base/names.h"
+#include "base/vec.h"
 #include "net/api.h"
 #include "store/cache.h"
 #include "store/get.h"
@@ -384,14 +385,9 @@ int search_names(struct search *s, const struct schema_collection *c, char ***na
 	HASH_ITER(hh, s->entries, e, t) {
 		if (e->c != c || !fresh(s, e, gen))
 			continue;
-		if (k == cap) {
-			cap = cap ? cap * 2 : 16;
-			char **more = realloc(v, cap * sizeof(*v));
-			if (!more) {
-				rc = -ENOMEM;
-				break;
-			}
-			v = more;
+		if (k == cap && vec_grow(&v, &cap, k + 1, sizeof(*v)) < 0) {
+			rc = -ENOMEM;
+			break;
 		}
 		if (!(v[k] = strdup(e->name))) {
 			rc = -ENOMEM;

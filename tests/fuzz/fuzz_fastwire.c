@@ -4,7 +4,7 @@
  * Checks: fastwire_render answers 0, -EAGAIN or -ENOMEM; when it answers 0, cJSON reads
  * the same bytes, and the text, id, date and whole flag are exactly what
  * schema_from_wire + jt_format, schema_record_id, schema_record_date and
- * schema_record_is_whole make of them (store/cache.c's record_new).
+ * schema_record_is_whole make of them (store/record.c's record_new).
  */
 #include "fuzz.h"
 #include "model/fastwire.h"
@@ -16,7 +16,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static struct fastwire_buf buf;
+	static struct strbuf buf;
 	struct fastwire_record fr;
 	const struct schema_collection *c;
 	const char *p = (const char *)data + 1;

@@ -1,4 +1,4 @@
-/* Fuzz target: schema.c's wire <-> pythonic conversion, as cache.c and writeback.c
+/* Fuzz target: schema.c's wire <-> pythonic conversion, as store/record.c and writeback.c
  * use it.
  *
  * Input: the first byte picks a collection, the rest is a body from the service (a

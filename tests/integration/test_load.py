@@ -61,8 +61,8 @@ WARMUP = 0.25  # of the run
 # PDFs in flight; the products the run creates (a few hundred, well under 1 MiB); and
 # above all glibc's per-thread arenas, which keep freed memory: on this machine RSS
 # creeps from ~27 MiB at the end of the warm-up to ~34 MiB at 60 s, yet the same run
-# with MALLOC_ARENA_MAX=1 stays at 17-18.5 MiB, and a malloc_trim() (cache.c trims after
-# parsing a listing of more than 1000 records) drops it back to ~24 MiB at once: freed,
+# with MALLOC_ARENA_MAX=1 stays at 17-18.5 MiB, and a malloc_trim() (store/pages.c trims
+# after parsing a listing of more than 1000 records) drops it back to ~24 MiB at once: freed,
 # not leaked.  The creates are kept rare so that products stays under those 1000
 # records and every run measures the untrimmed case.  What the bound catches: in the
 # last half (~7,000 operations, ~1,200 listings) a leak of more than ~1 KiB per

@@ -92,7 +92,7 @@ def test_an_edit_goes_back_under_the_services_names_and_forms(workdir, mounts, f
 
 def test_an_edit_in_a_big_listing_goes_back_in_the_services_forms(workdir, mounts):
     """A listing page of 256 KiB or more keeps its body as its records' wire rather
-    than a copy of each (store/cache.c): an edit there goes back under the service's
+    than a copy of each (store/pages.c): an edit there goes back under the service's
     names and forms all the same, as it does from the listing kept on disk."""
     fake = Fake(workdir, "--generate", "clients=3000,invoices=2,products=2",
                 "--wire-forms", "live2015")

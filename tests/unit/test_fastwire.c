@@ -1,6 +1,6 @@
 /* Unit tests for src/model/fastwire.c: wherever the fast path answers, its text, id,
  * date and whole flag are the reference path's (cJSON + schema_from_wire + jt_format,
- * as store/cache.c's record_new builds a record); the shapes it leaves alone answer
+ * as store/record.c's record_new builds a record); the shapes it leaves alone answer
  * -EAGAIN.  Hand-made oddities first, then records made at random from the tables. */
 #include "model/fastwire.h"
 #include "model/jsontext.h"
@@ -13,7 +13,7 @@
 #include <string.h>
 
 static const struct schema_collection *clients, *products, *invoices;
-static struct fastwire_buf buf;
+static struct strbuf buf;
 static unsigned fast_taken, fast_left;
 
 /* The reference path on @wire; false when it refuses the text (not JSON). */
@@ -357,6 +357,6 @@ int main(void)
 	test_numbers();
 	test_random();
 	test_nul_ids();
-	fastwire_buf_free(&buf);
+	free(buf.p);
 	return unit_report();
 }
