@@ -2,7 +2,7 @@
  * modules know: the service as the API layer sees it, the store's listings
  * and PDFs, and the recent errors and changes (base/events.h).
  *
- * Holds no state of its own: fuse/control.c decides when to render again.
+ * Holds no state of its own: vfs/control.c decides when to render again.
  */
 #ifndef FACTUURFS_FEAT_STATUS_H
 #define FACTUURFS_FEAT_STATUS_H

@@ -15,9 +15,7 @@
 
 int node_attr(struct mount *m, struct node *n, struct stat *st, double *timeout)
 {
-	const struct kind_ops *k = kinds_of(n->kind);
-	*timeout = FS_FOREVER;
-	return k->attr ? k->attr(m, n, st, timeout) : -ENOENT;
+	return vfs_node_attr(&m->vfs, n, st, timeout);
 }
 
 int entry_of(struct mount *m, struct node *n, struct fuse_entry_param *e)
@@ -132,13 +130,6 @@ void fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 
 /* ---- SETATTR ------------------------------------------------------------------------ */
 
-static bool is_dir_kind(enum node_kind k)
-{
-	return k == N_ROOT || k == N_CTL || k == N_COLL || k == N_VIEWS || k == N_VGROUP ||
-	       k == N_VDIR || k == N_EXPORTS || k == N_TEMPLATES || k == N_DELDIR ||
-	       k == N_DELCOLL || k == N_SEARCH || k == N_SAREA || k == N_SDIR;
-}
-
 void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 		struct fuse_file_info *fi)
 {
@@ -158,13 +149,16 @@ void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 		fuse_reply_err(req, EPERM);
 		return;
 	}
-	if (n->kind != N_REFRESH && mount_offline(m)) {
+	/* A directory is a kind that lists; a kind that takes its writes itself
+	 * (.factuurfs/refresh) has no text to truncate, and takes them offline too. */
+	const struct vfs_ops *k = vfs_ops_of(&m->vfs, n->kind);
+	if (!k->write && mount_offline(m)) {
 		/* Offline (mount.h): truncation, modes and times alike. */
 		rc = -EROFS;
-	} else if (is_dir_kind(n->kind)) {
+	} else if (k->list) {
 		if (to_set & (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_SIZE))
 			rc = -EPERM;
-	} else if ((to_set & FUSE_SET_ATTR_SIZE) && n->kind != N_REFRESH) {
+	} else if ((to_set & FUSE_SET_ATTR_SIZE) && !k->write) {
 		/* O_TRUNC arrives here (atomic_o_trunc is off: docs/ARCHITECTURE.md, "no-open"). */
 		rc = save_truncate(m->save, n, attr->st_size);
 	}

@@ -22,20 +22,20 @@ void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		fuse_reply_err(req, ENAMETOOLONG);
 		return;
 	}
-	const struct kind_ops *k = kinds_of(p->kind);
+	const struct vfs_ops *k = vfs_ops_of(&m->vfs, p->kind);
 	if (!k->lookup) {
 		fuse_reply_err(req, ENOTDIR);
 		return;
 	}
-	int rc = k->lookup(m, p, name, &n, &neg);
+	int rc = k->lookup(&m->vfs, p, name, &n, &neg);
 	if (rc < 0)
 		fuse_reply_err(req, -rc);
 	else if (!n)
 		reply_negative(req, neg);
 	else
 		reply_node(req, m, n);
-	if (n && n->kind == N_STATUS)
-		control_status_put(m, n); /* replied: the kernel's reference holds it now */
+	if (n)
+		vfs_put(&m->vfs, n); /* replied: the kernel's reference holds it now */
 }
 
 void fs_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
@@ -59,27 +59,6 @@ void fs_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	(void)ino;
 	(void)fi;
 	fuse_reply_err(req, ENOSYS);
-}
-
-/* The inode ".." names. */
-static fuse_ino_t parent_of(const struct node *d)
-{
-	int kind = d->kind; /* an _Atomic int: one load */
-	switch (kind) {
-	case N_VDIR:
-	case N_SDIR:
-		return d->parent;
-	case N_VGROUP:
-		return INO_VIEWS;
-	case N_SAREA:
-		return INO_SEARCH;
-	case N_DELDIR:
-		return INO_CTL;
-	case N_DELCOLL:
-		return INO_DELETED;
-	default:
-		return INO_ROOT;
-	}
 }
 
 /* Appends one entry; returns false when the buffer is full.  @n may be NULL
@@ -113,9 +92,12 @@ static bool dir_add(fuse_req_t req, struct mount *m, char *buf, size_t size, siz
 	if (n) {
 		e.ino = n->ino;
 		e.attr_timeout = timeout;
-		/* The status file's name opens its newest rendering (control.c): looked
-		 * up at every open. */
-		e.entry_timeout = timeout > 0 ? timeout : n->kind == N_STATUS ? 0 : m->ttl;
+		/* The status file's name opens its newest rendering (vfs/control.c):
+		 * looked up at every open. */
+		if (timeout > 0)
+			e.entry_timeout = timeout;
+		else
+			e.entry_timeout = vfs_ops_of(&m->vfs, n->kind)->name_every_open ? 0 : m->ttl;
 	}
 	need = fuse_add_direntry_plus(req, buf + *used, size - *used, name, &e, next);
 	if (need > size - *used)
@@ -134,7 +116,7 @@ static bool dir_add(fuse_req_t req, struct mount *m, char *buf, size_t size, siz
 #define DIR_VERSION_MASK 0x7fffffffUL /* the offset stays positive */
 
 /* Entry k: 0 ".", 1 "..", then the directory's own entries in order (its
- * kind's snap and entry); the offset handed back is the index of the next, with
+ * kind's list and entry); the offset handed back is the index of the next, with
  * the version of the listing counted in.
  *
  * A collection is read with one READDIR after another, each a snapshot of its
@@ -154,7 +136,7 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, b
 {
 	struct mount *m = mount_of(req);
 	struct node *d = inode_get(m->inodes, ino);
-	struct dirsnap snap = {0};
+	struct vfs_list snap = {0};
 	struct stat dot;
 	char name[1024], *buf = NULL;
 	size_t used = 0;
@@ -162,8 +144,8 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, b
 		fuse_reply_err(req, ENOENT);
 		return;
 	}
-	const struct kind_ops *k = kinds_of(d->kind);
-	if (!k->snap || !k->entry) {
+	const struct vfs_ops *k = vfs_ops_of(&m->vfs, d->kind);
+	if (!k->list || !k->entry) {
 		fuse_reply_err(req, ENOTDIR);
 		return;
 	}
@@ -173,7 +155,7 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, b
 		return;
 	}
 	snap.want = ((unsigned long long)off >> DIR_INDEX_BITS) & DIR_VERSION_MASK;
-	int rc = k->snap(m, d, &snap);
+	int rc = k->list(&m->vfs, d, &snap);
 	if (rc < 0)
 		goto out;
 	if (snap.stale)
@@ -188,21 +170,21 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, b
 			nm = ".";
 		} else if (i == 1) {
 			nm = "..";
-			dot.st_ino = parent_of(d);
-		} else if (!k->entry(m, d, &snap, (size_t)i - 2, name, sizeof(name), &n)) {
+			dot.st_ino = vfs_parent(&m->vfs, d);
+		} else if (!k->entry(&m->vfs, d, &snap, (size_t)i - 2, name, sizeof(name), &n)) {
 			break;
 		} else if (!n) {
 			continue; /* a local file removed meanwhile */
 		}
 		bool added = dir_add(req, m, buf, size, &used, plus, nm, n, &dot,
 				     (off_t)(ver | (unsigned long long)(i + 1)));
-		if (n && n->kind == N_STATUS)
-			control_status_put(m, n); /* (its reply below is sent after) */
+		if (n)
+			vfs_put(&m->vfs, n); /* (its reply below is sent after) */
 		if (!added)
 			break;
 	}
 out:
-	kinds_snap_free(&snap);
+	vfs_list_free(&snap);
 	if (rc < 0 && used == 0)
 		fuse_reply_err(req, -rc);
 	else
@@ -229,13 +211,13 @@ void fs_readlink(fuse_req_t req, fuse_ino_t ino)
 	struct node *n = inode_get(m->inodes, ino);
 	struct stat st;
 	double timeout;
-	const struct kind_ops *k = n ? kinds_of(n->kind) : NULL;
+	const struct vfs_ops *k = n ? vfs_ops_of(&m->vfs, n->kind) : NULL;
 	if (!n || !k->link) {
 		fuse_reply_err(req, n ? EINVAL : ENOENT);
 		return;
 	}
 	int rc = node_attr(m, n, &st, &timeout); /* still in its directory? */
-	char *t = rc == 0 ? k->link(m, n) : NULL;
+	char *t = rc == 0 ? k->link(&m->vfs, n) : NULL;
 	if (rc == 0 && !t)
 		rc = -ENOMEM;
 	if (rc < 0)

@@ -90,9 +90,9 @@ struct mount *fs_new(double ttl, bool readonly)
 	m->started = time(NULL);
 	pthread_mutex_init(&m->read_lock, NULL);
 	pthread_cond_init(&m->read_done, NULL);
-	pthread_mutex_init(&m->status_file.lock, NULL);
-	struct inode_fixed *fixed = kinds_fixed(&nfixed);
-	int rc = fixed ? inodes_new(&m->inodes, fixed, nfixed, save_text_free) : -ENOMEM;
+	int rc = vfs_init(&m->vfs, m->uid, m->gid, m->started);
+	struct inode_fixed *fixed = rc == 0 ? vfs_fixed(&nfixed) : NULL;
+	rc = rc < 0 ? rc : fixed ? inodes_new(&m->inodes, fixed, nfixed, save_text_free) : -ENOMEM;
 	free(fixed);
 	if (rc < 0) {
 		fs_free(m);
@@ -126,6 +126,7 @@ int fs_set_stores(struct mount *m, struct cache *cache, struct pdfstore *pdfs, s
 		rc = exports_new(&m->exports, cache);
 	if (rc == 0)
 		rc = search_new(&m->search, api, cache, events);
+	kinds_bind(m);
 	return rc;
 }
 
@@ -138,6 +139,7 @@ void fs_set_deletes(struct mount *m, struct deleted *d, bool allow_invoice_delet
 {
 	m->deleted = d;
 	save_set_deletes(m->save, d, allow_invoice_delete);
+	kinds_bind(m);
 }
 
 void fs_set_times(struct mount *m, struct times *t)
@@ -173,7 +175,7 @@ void fs_free(struct mount *m)
 	views_free(m->views);
 	exports_free(m->exports);
 	search_free(m->search);
-	control_free(&m->status_file);
+	vfs_fini(&m->vfs);
 	pthread_mutex_destroy(&m->read_lock);
 	pthread_cond_destroy(&m->read_done);
 	free(m);

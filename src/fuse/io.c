@@ -23,10 +23,13 @@ void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse
 		fuse_reply_err(req, ENOENT);
 		return;
 	}
-	const struct kind_ops *k = kinds_of(n->kind);
-	int rc = k->read ? k->read(m, req, n, size, off) : -EISDIR;
+	struct vfs_read rd = {.pid = fuse_req_ctx(req)->pid, .req = req};
+	int rc = vfs_node_read(&m->vfs, n, size, off, &rd);
 	if (rc < 0)
 		fuse_reply_err(req, -rc);
+	else if (!rd.replied)
+		fuse_reply_buf(req, rd.data, rd.len);
+	vfs_read_done(&rd);
 }
 
 void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
@@ -39,12 +42,18 @@ void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_
 		fuse_reply_err(req, ENOENT);
 		return;
 	}
-	if (n->kind == N_REFRESH) {
-		control_refresh(m, buf, size);
-		fuse_reply_write(req, size);
-		return;
+	/* A write its kind takes itself (.factuurfs/refresh) changes nothing remote:
+	 * taken offline too.  Every other is the save machine's. */
+	const struct vfs_ops *k = vfs_ops_of(&m->vfs, n->kind);
+	struct vfs_dropped dropped = {0};
+	int rc;
+	if (k->write) {
+		rc = k->write(&m->vfs, n, buf, size, off, &dropped);
+		if (rc == 0)
+			control_dropped(m, &dropped);
+	} else {
+		rc = mount_offline(m) ? -EROFS : save_write(m->save, n, buf, size, off);
 	}
-	int rc = mount_offline(m) ? -EROFS : save_write(m->save, n, buf, size, off);
 	if (rc < 0)
 		fuse_reply_err(req, -rc);
 	else

@@ -57,7 +57,7 @@ static int coll_lookup(struct mount *m, struct node *d, const char *name, struct
 
 /* Its records (a listing snapshot), then its visible local names.  A read that
  * began with an older content goes on with it while it is kept (dir.c). */
-static int coll_snap(struct mount *m, struct node *d, struct dirsnap *s)
+static int coll_snap(struct mount *m, struct node *d, struct vfs_list *s)
 {
 	if (d->c->methods & SCHEMA_M_LIST) {
 		if (s->want)
@@ -74,7 +74,7 @@ static int coll_snap(struct mount *m, struct node *d, struct dirsnap *s)
 	return 0;
 }
 
-static bool coll_entry(struct mount *m, struct node *d, const struct dirsnap *s, size_t i,
+static bool coll_entry(struct mount *m, struct node *d, const struct vfs_list *s, size_t i,
 		       char *name, size_t len, struct node **n)
 {
 	size_t per = d->c->pdf_path ? 2 : 1, nrec = s->l ? s->l->n * per : 0;

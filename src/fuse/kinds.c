@@ -1,246 +1,113 @@
-/* kinds: what each kind of node does, as one table of handlers instead of a
- * switch in every operation; and the fixed nodes of a mount (see mount.h).
- *
- * The root and .factuurfs are here; records, PDFs and local files are
- * kind_coll.c; views, exports and templates kind_views.c; search/
- * kind_search.c; the status and refresh files control.c.
- */
+/* kinds: the mount's node-operations table (vfs/vfs.h), and the collections'
+ * handlers (kind_coll.c) put in it through the small adapter below, which
+ * hands them the mount and the FUSE request they still take (see mount.h). */
 #include "fuse/mount.h"
 
 #include <errno.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
+#include <stddef.h>
 
-#include "feat/export.h"
-#include "feat/views.h"
-#include "model/templates.h"
-#include "store/cache.h"
+/* The mount whose vfs @v is. */
+static struct mount *mount_of_vfs(struct vfs *v)
+{
+	return (struct mount *)((char *)v - offsetof(struct mount, vfs));
+}
 
-static const struct kind_ops *const table[N_KINDS] = {
-	[N_ROOT] = &kind_root,
-	[N_CTL] = &kind_ctl,
-	[N_STATUS] = &kind_status,
-	[N_REFRESH] = &kind_refresh,
+/* The collections' handlers by kind. */
+static const struct kind_ops *const coll_kinds[N_KINDS] = {
 	[N_COLL] = &kind_coll,
 	[N_SINGLE] = &kind_single,
 	[N_JSON] = &kind_record,
 	[N_PDF] = &kind_pdf,
 	[N_SCRATCH] = &kind_local,
 	[N_NEW] = &kind_local,
-	[N_VIEWS] = &kind_views,
-	[N_VGROUP] = &kind_vgroup,
-	[N_VDIR] = &kind_vdir,
-	[N_VLINK] = &kind_vlink,
-	[N_EXPORTS] = &kind_exports,
-	[N_EXPORT] = &kind_export,
-	[N_TEMPLATES] = &kind_templates,
-	[N_TEMPLATE] = &kind_template,
-	[N_DELDIR] = &kind_deldir,
-	[N_DELCOLL] = &kind_delcoll,
-	[N_DELFILE] = &kind_delfile,
-	[N_SEARCH] = &kind_search,
-	[N_SAREA] = &kind_sarea,
-	[N_SDIR] = &kind_sdir,
-	[N_SLINK] = &kind_slink,
 };
 
-const struct kind_ops *kinds_of(enum node_kind kind)
+/* The handlers of @kind (an _Atomic int: the caller loads it once), every one NULL
+ * for a kind not a collection's. */
+static const struct kind_ops *coll_kind(int kind)
 {
 	static const struct kind_ops none;
-	return kind < N_KINDS && table[kind] ? table[kind] : &none;
+	return kind >= 0 && kind < N_KINDS && coll_kinds[kind] ? coll_kinds[kind] : &none;
 }
 
-void kinds_snap_free(struct dirsnap *s)
+static int coll_attr(struct vfs *v, struct node *n, struct stat *st, double *timeout)
 {
-	cache_listing_unref(s->l);
-	for (size_t i = 0; s->names && i < s->nnames; i++)
-		free(s->names[i]);
-	free(s->names);
-	memset(s, 0, sizeof(*s));
+	const struct kind_ops *k = coll_kind(n->kind);
+	return k->attr ? k->attr(mount_of_vfs(v), n, st, timeout) : -ENOENT;
 }
 
-struct inode_fixed *kinds_fixed(size_t *n)
-{
-	size_t cap = 9 + VIEWS_NGROUPS + export_count() + 2 * schema_ncollections() +
-		     templates_count() + schema_nsearch_areas(), k = 0;
-	struct inode_fixed *f = calloc(cap, sizeof(*f));
-	if (!f)
-		return NULL;
-#define FIXED(i, kd, cc, s, ...)                                                            \
-	do {                                                                                \
-		f[k] = (struct inode_fixed){.ino = (i), .kind = (kd), .c = (cc), .sub = (s)}; \
-		snprintf(f[k].key, sizeof(f[k].key), __VA_ARGS__);                          \
-		k++;                                                                        \
-	} while (0)
-	FIXED(INO_ROOT, N_ROOT, NULL, 0, "/");
-	FIXED(INO_CTL, N_CTL, NULL, 0, "/.factuurfs");
-	FIXED(INO_REFRESH, N_REFRESH, NULL, 0, "/.factuurfs/refresh");
-	FIXED(INO_DELETED, N_DELDIR, NULL, 0, "/.factuurfs/deleted");
-	FIXED(INO_VIEWS, N_VIEWS, NULL, 0, "/views");
-	FIXED(INO_EXPORTS, N_EXPORTS, NULL, 0, "/exports");
-	FIXED(INO_TEMPLATES, N_TEMPLATES, NULL, 0, "/templates");
-	FIXED(INO_SEARCH, N_SEARCH, NULL, 0, "/search");
-	for (size_t i = 0; i < schema_nsearch_areas() && INO_SAREA0 + i < INO_DYNAMIC; i++)
-		FIXED(INO_SAREA0 + i, N_SAREA, schema_search_area_at(i), (int)i, "/search/%s",
-		      schema_search_area_at(i)->name);
-	for (int g = 0; g < VIEWS_NGROUPS; g++)
-		FIXED(INO_VGROUP0 + g, N_VGROUP, NULL, g, "/views/%s", views_group_name(g));
-	for (size_t i = 0; i < export_count() && INO_EXPORT0 + i < INO_COLL0; i++)
-		FIXED(INO_EXPORT0 + i, N_EXPORT, NULL, (int)i, "/exports/%s", export_name(i));
-	for (size_t i = 0; i < schema_ncollections() && INO_COLL0 + i < INO_TEMPLATES; i++) {
-		const struct schema_collection *c = schema_collection_at(i);
-		FIXED(INO_COLL0 + i, c->single ? N_SINGLE : N_COLL, c, 0, "/%s", c->name);
-		if (INO_DELCOLL0 + i < INO_DYNAMIC)
-			FIXED(INO_DELCOLL0 + i, N_DELCOLL, c, 0, "/.factuurfs/deleted/%s", c->name);
-	}
-	for (size_t i = 0; i < templates_count(); i++) {
-		char name[64];
-		if (!templates_name(i, name, sizeof(name)))
-			break;
-		FIXED(INO_TEMPLATE0 + i, N_TEMPLATE, templates_collection(i), (int)i,
-		      "/templates/%s", name);
-	}
-#undef FIXED
-	*n = k;
-	return f;
-}
-
-/* ---- the root -------------------------------------------------------------------- */
-
-/* The names of the root after .factuurfs and the collections. */
-static const struct {
-	const char *name;
-	fuse_ino_t ino;
-} root_dirs[] = {{"views", INO_VIEWS},
-		 {"exports", INO_EXPORTS},
-		 {"templates", INO_TEMPLATES},
-		 {"search", INO_SEARCH}};
-#define NROOT_DIRS (sizeof(root_dirs) / sizeof(root_dirs[0]))
-
-static int root_attr(struct mount *m, struct node *n, struct stat *st, double *timeout)
-{
-	(void)timeout;
-	attr_dir(m, st, n->ino, m->started);
-	st->st_nlink = 3 + schema_ncollections() + NROOT_DIRS;
-	return 0;
-}
-
-static int root_lookup(struct mount *m, struct node *d, const char *name, struct node **out,
+static int coll_lookup(struct vfs *v, struct node *d, const char *name, struct node **out,
 		       double *neg)
 {
-	(void)d;
-	(void)neg;
+	const struct kind_ops *k = coll_kind(d->kind);
 	*out = NULL;
-	if (!strcmp(name, ".factuurfs")) {
-		*out = inode_get(m->inodes, INO_CTL);
-		return 0;
-	}
-	for (size_t i = 0; i < schema_ncollections(); i++) {
-		const struct schema_collection *c = schema_collection_at(i);
-		char buf[96];
-		snprintf(buf, sizeof(buf), c->single ? "%s.json" : "%s", c->name);
-		if (!strcmp(name, buf)) {
-			*out = inode_get(m->inodes, INO_COLL0 + i);
-			return 0;
-		}
-	}
-	for (size_t i = 0; i < NROOT_DIRS; i++)
-		if (!strcmp(name, root_dirs[i].name))
-			*out = inode_get(m->inodes, root_dirs[i].ino);
-	return 0;
+	return k->lookup ? k->lookup(mount_of_vfs(v), d, name, out, neg) : -ENOTDIR;
 }
 
-static int root_snap(struct mount *m, struct node *d, struct dirsnap *s)
+static int coll_list(struct vfs *v, struct node *d, struct vfs_list *s)
 {
-	(void)m;
-	(void)d;
-	s->count = 1 + schema_ncollections() + NROOT_DIRS;
-	return 0;
+	const struct kind_ops *k = coll_kind(d->kind);
+	return k->snap ? k->snap(mount_of_vfs(v), d, s) : -ENOTDIR;
 }
 
-static bool root_entry(struct mount *m, struct node *d, const struct dirsnap *s, size_t i,
+static bool coll_entry(struct vfs *v, struct node *d, const struct vfs_list *s, size_t i,
 		       char *name, size_t len, struct node **n)
 {
-	(void)d;
-	(void)s;
-	if (i == 0) {
-		snprintf(name, len, ".factuurfs");
-		*n = inode_get(m->inodes, INO_CTL);
-	} else if (i - 1 < schema_ncollections()) {
-		const struct schema_collection *c = schema_collection_at(i - 1);
-		snprintf(name, len, c->single ? "%s.json" : "%s", c->name);
-		*n = inode_get(m->inodes, INO_COLL0 + i - 1);
-	} else if (i - 1 - schema_ncollections() < NROOT_DIRS) {
-		size_t k = i - 1 - schema_ncollections();
-		snprintf(name, len, "%s", root_dirs[k].name);
-		*n = inode_get(m->inodes, root_dirs[k].ino);
-	} else {
-		return false;
-	}
-	return true;
+	const struct kind_ops *k = coll_kind(d->kind);
+	return k->entry && k->entry(mount_of_vfs(v), d, s, i, name, len, n);
 }
 
-const struct kind_ops kind_root = {
-	.attr = root_attr,
-	.lookup = root_lookup,
-	.snap = root_snap,
-	.entry = root_entry,
+/* Their reads answer the request themselves. */
+static int coll_read(struct vfs *v, struct node *n, size_t size, off_t off, struct vfs_read *rd)
+{
+	const struct kind_ops *k = coll_kind(n->kind);
+	int rc = k->read ? k->read(mount_of_vfs(v), rd->req, n, size, off) : -EISDIR;
+	rd->replied = rc == 0;
+	return rc;
+}
+
+static const struct vfs_ops coll_dir = {
+	.attr = coll_attr,
+	.lookup = coll_lookup,
+	.list = coll_list,
+	.entry = coll_entry,
+	.xattrs = vfs_coll_xattrs,
+	.takes_names = true,
 };
 
-/* ---- .factuurfs/ ---------------------------------------------------------------- */
-
-static int ctl_attr(struct mount *m, struct node *n, struct stat *st, double *timeout)
-{
-	(void)timeout;
-	attr_dir(m, st, n->ino, m->started);
-	return 0;
-}
-
-static int ctl_lookup(struct mount *m, struct node *d, const char *name, struct node **out,
-		      double *neg)
-{
-	(void)d;
-	(void)neg;
-	if (!strcmp(name, "status")) {
-		*out = control_status_node(m);
-		return *out ? 0 : -ENOMEM;
-	}
-	*out = !strcmp(name, "refresh")   ? inode_get(m->inodes, INO_REFRESH)
-	       : !strcmp(name, "deleted") ? inode_get(m->inodes, INO_DELETED)
-					  : NULL;
-	return 0;
-}
-
-static const struct {
-	const char *name;
-	fuse_ino_t ino;
-} ctl_files[] = {{"status", INO_STATUS}, {"refresh", INO_REFRESH}, {"deleted", INO_DELETED}};
-
-static int ctl_snap(struct mount *m, struct node *d, struct dirsnap *s)
-{
-	(void)m;
-	(void)d;
-	s->count = sizeof(ctl_files) / sizeof(ctl_files[0]);
-	return 0;
-}
-
-static bool ctl_entry(struct mount *m, struct node *d, const struct dirsnap *s, size_t i,
-		      char *name, size_t len, struct node **n)
-{
-	(void)d;
-	(void)s;
-	if (i >= sizeof(ctl_files) / sizeof(ctl_files[0]))
-		return false;
-	snprintf(name, len, "%s", ctl_files[i].name);
-	*n = ctl_files[i].ino == INO_STATUS ? control_status_node(m)
-					    : inode_get(m->inodes, ctl_files[i].ino);
-	return true;
-}
-
-const struct kind_ops kind_ctl = {
-	.attr = ctl_attr,
-	.lookup = ctl_lookup,
-	.snap = ctl_snap,
-	.entry = ctl_entry,
+static const struct vfs_ops coll_single = {
+	.attr = coll_attr,
+	.read = coll_read,
+	.xattrs = vfs_coll_xattrs,
 };
+
+static const struct vfs_ops coll_record = {
+	.attr = coll_attr,
+	.read = coll_read,
+	.xattrs = vfs_record_xattrs,
+};
+
+static const struct vfs_ops coll_local = {
+	.attr = coll_attr,
+	.read = coll_read,
+};
+
+void kinds_bind(struct mount *m)
+{
+	struct vfs *v = &m->vfs;
+	v->inodes = m->inodes;
+	v->cache = m->cache;
+	v->events = m->events;
+	v->save = m->save;
+	v->views = m->views;
+	v->exports = m->exports;
+	v->search = m->search;
+	v->deleted = m->deleted;
+	v->status = &m->status;
+	vfs_set_ops(v, N_COLL, &coll_dir);
+	vfs_set_ops(v, N_SINGLE, &coll_single);
+	vfs_set_ops(v, N_JSON, &coll_record);
+	vfs_set_ops(v, N_PDF, &coll_record);
+	vfs_set_ops(v, N_SCRATCH, &coll_local);
+	vfs_set_ops(v, N_NEW, &coll_local);
+}

@@ -1,10 +1,10 @@
 /* mount: what the FUSE layer's files share — the mount reached from every
- * request, the kinds of node and their handlers, the kernel notifier.
+ * request, the collections' handlers, the kernel notifier.
  *
  * Internal to src/fuse/ (fs.h is the layer's interface).  Each operation
- * resolves its node and delegates: to the node kind's handlers (kinds.c and
- * kind_*.c), to the save machine (ns/save.h) for writes and names, and to
- * the stores for reads.  docs/ARCHITECTURE.md draws the trip of a read and
+ * resolves its node and delegates: to its kind's node operations (vfs/vfs.h),
+ * to the save machine (ns/save.h) for writes and names, and marshals the
+ * answer.  docs/ARCHITECTURE.md draws the trip of a read and
  * of a save.
  */
 #ifndef FACTUURFS_FUSE_MOUNT_H
@@ -20,6 +20,7 @@
 #include "net/api.h"
 #include "ns/inode.h"
 #include "ns/save.h"
+#include "vfs/vfs.h"
 
 struct api;
 struct cache;
@@ -31,35 +32,12 @@ struct search;
 struct views;
 struct who_mount;
 
-/* Modes: directories are their owner's; records writable where the API can
- * change them; local files keep what chmod set, within the owner's bits. */
-#define FS_DIR_MODE 0700
-#define FS_RW_MODE 0600
-#define FS_RO_MODE 0400
-#define FS_LOCAL_MODE_MASK 0700
-
-/* Timeout for names and attributes that never change during a mount. */
-#define FS_FOREVER 86400.0
-
-/* One rendering of the status file, on an inode of its own (control.c). */
-struct status_version {
-	fuse_ino_t ino;
-	char *text;
-	size_t len;
-	struct timespec mtime;
-	unsigned handed;  /* lookups and readdirs given its node and not yet replied */
-	bool pinned;      /* holds a reference of its node: while the newest, or handed */
-	struct status_version *next;
-};
-
-/* The status file's renderings the kernel may still read (control.c), newest first,
- * protected by its lock. */
-struct status_file {
-	pthread_mutex_t lock;
-	struct status_version *versions;
-	double at;              /* CLOCK_MONOTONIC of the newest's render */
-	unsigned long gen;      /* the events generation it shows */
-};
+/* The modes and timeouts of vfs/vfs.h, by the names the collections' handlers use. */
+#define FS_DIR_MODE VFS_DIR_MODE
+#define FS_RW_MODE VFS_RW_MODE
+#define FS_RO_MODE VFS_RO_MODE
+#define FS_LOCAL_MODE_MASK VFS_LOCAL_MODE_MASK
+#define FS_FOREVER VFS_FOREVER
 
 /* One mounted account: reached from every request (fuse_req_userdata). */
 struct mount {
@@ -81,7 +59,9 @@ struct mount {
 	struct times *times;    /* record files' times (store/times.h), or NULL */
 	struct wb wb;
 	struct status_sources status;
-	struct status_file status_file;
+	/* The node operations and the modules they read (kinds.c fills it from the
+	 * fields above: kinds_bind). */
+	struct vfs vfs;
 	/* Fixed for the mount's life. */
 	double ttl;
 	bool readonly;          /* -o ro: nothing to commit, ever */
@@ -112,63 +92,45 @@ static inline bool mount_offline(struct mount *m)
 	return api_offline(m->api);
 }
 
-/* ---- node kinds (kinds.c) ---------------------------------------------------- */
+/* ---- the collections' handlers (kind_coll.c) -------------------------------------- */
 
-/* A directory's entries for one READDIR: a snapshot the kind fills and
- * kinds_snap_free releases. */
-struct dirsnap {
-	size_t count;                /* entries after "." and ".." */
-	struct cache_listing *l;     /* a reference, or NULL */
-	char **names;                /* malloc'd copies, or NULL */
-	size_t nnames;
-	/* A collection's listing is read in pieces, one READDIR each (dir.c).  @want
-	 * is the content version the read began with, 0 when it begins now; @version
-	 * is the one the kind answers from, 0 for a directory without versions;
-	 * @stale says that this is not the version held now. */
-	unsigned long want, version;
-	bool stale;
-};
-
+/* Collection directories, balance.json, records, PDFs and local files: their
+ * operations still take the mount and answer a READ themselves.  kinds.c puts
+ * them in the mount's node-operations table (vfs/vfs.h) until they move to vfs/. */
 struct kind_ops {
-	/* Attributes of @n in @st and how long the kernel may keep them. */
 	int (*attr)(struct mount *m, struct node *n, struct stat *st, double *timeout);
-	/* Directories: the child @name, or NULL in *@out with how long "no such
-	 * name" holds in *@neg. */
 	int (*lookup)(struct mount *m, struct node *d, const char *name, struct node **out,
 		      double *neg);
-	/* Directories: the entries of one READDIR (snap), and entry @i of it. */
-	int (*snap)(struct mount *m, struct node *d, struct dirsnap *s);
-	bool (*entry)(struct mount *m, struct node *d, const struct dirsnap *s, size_t i,
+	int (*snap)(struct mount *m, struct node *d, struct vfs_list *s);
+	bool (*entry)(struct mount *m, struct node *d, const struct vfs_list *s, size_t i,
 		      char *name, size_t len, struct node **n);
-	/* Files: READ of @size bytes at @off; replies itself and returns 0, or
-	 * -errno for the caller to reply. */
+	/* Replies itself and returns 0, or -errno for the caller to reply. */
 	int (*read)(struct mount *m, fuse_req_t req, struct node *n, size_t size, off_t off);
-	/* Symlinks: what @n points at (malloc'd), NULL on ENOMEM; called after its attr
-	 * said it is still there. */
-	char *(*link)(struct mount *m, struct node *n);
 };
 
-/* The handlers of @kind (every field may be NULL: the operation does not
- * apply to it). */
-const struct kind_ops *kinds_of(enum node_kind kind);
-void kinds_snap_free(struct dirsnap *s);
-/* The fixed nodes of every mount (for inodes_new), malloc'd; count in *@n. */
-struct inode_fixed *kinds_fixed(size_t *n);
-
-/* The handler tables, one per file. */
-extern const struct kind_ops kind_root, kind_ctl, kind_status, kind_refresh;
 extern const struct kind_ops kind_coll, kind_single, kind_record, kind_pdf, kind_local;
-extern const struct kind_ops kind_views, kind_vgroup, kind_vdir, kind_vlink;
-extern const struct kind_ops kind_exports, kind_export, kind_templates, kind_template;
-extern const struct kind_ops kind_deldir, kind_delcoll, kind_delfile;
-extern const struct kind_ops kind_search, kind_sarea, kind_sdir, kind_slink;
 
-/* ---- what the kinds answer with (reply.c) ------------------------------------------ */
+/* Fills m->vfs from the mount's modules and puts the collections' kinds in its
+ * table: once they are set (fs_set_stores, fs_set_deletes), before the session
+ * serves.  Again after any of them changes. */
+void kinds_bind(struct mount *m);
 
-void attr_dir(struct mount *m, struct stat *st, fuse_ino_t ino, time_t mtime);
-void attr_file(struct mount *m, struct stat *st, fuse_ino_t ino, mode_t mode, off_t size,
-	       time_t mtime);
-void attr_link(struct mount *m, struct stat *st, fuse_ino_t ino, size_t len, time_t mtime);
+/* ---- what the kinds answer with (reply.c; the attributes are vfs/attr.c's) ----------- */
+
+static inline void attr_dir(struct mount *m, struct stat *st, fuse_ino_t ino, time_t mtime)
+{
+	vfs_attr_dir(&m->vfs, st, ino, mtime);
+}
+static inline void attr_file(struct mount *m, struct stat *st, fuse_ino_t ino, mode_t mode,
+			     off_t size, time_t mtime)
+{
+	vfs_attr_file(&m->vfs, st, ino, mode, size, mtime);
+}
+static inline void attr_link(struct mount *m, struct stat *st, fuse_ino_t ino, size_t len,
+			     time_t mtime)
+{
+	vfs_attr_link(&m->vfs, st, ino, len, mtime);
+}
 /* A cached "no such name" for @timeout seconds. */
 void reply_negative(fuse_req_t req, double timeout);
 /* Replies @len bytes of @text from @off, at most @size. */
@@ -176,7 +138,7 @@ void reply_slice(fuse_req_t req, const char *text, size_t len, size_t size, off_
 
 /* ---- attributes by kind (attr.c) --------------------------------------------------- */
 
-/* Attributes of @n (kinds_of(n->kind)->attr). */
+/* Attributes of @n (vfs_node_attr). */
 int node_attr(struct mount *m, struct node *n, struct stat *st, double *timeout);
 /* Fills @e for @n and takes the lookup reference the reply hands over. */
 int entry_of(struct mount *m, struct node *n, struct fuse_entry_param *e);
@@ -209,13 +171,8 @@ void kernel_apply(struct mount *m, const struct save_effects *fx);
 void control_refresh(struct mount *m, const char *text, size_t len);
 /* Drops every cached listing and tells the kernel (fs_refresh, fs.h). */
 void control_refresh_all(struct mount *m);
-/* The node .factuurfs/status names now: the newest rendering, or a new one on an
- * inode of its own (see control.c); NULL on ENOMEM.  The node stays until the caller,
- * having replied with it (the kernel's reference taken), gives it back with
- * control_status_put. */
-struct node *control_status_node(struct mount *m);
-void control_status_put(struct mount *m, struct node *n);
-void control_free(struct status_file *f);
+/* Tells the kernel what a refresh dropped (vfs_refresh_path), before the reply. */
+void control_dropped(struct mount *m, const struct vfs_dropped *d);
 
 /* ---- the operations, by file (fs.c's table lists them) ----------------------------- */
 

@@ -14,7 +14,7 @@ void fs_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
 	struct mount *m = mount_of(req);
 	struct node *p = inode_get(m->inodes, parent), *n = NULL;
 	struct fuse_entry_param e;
-	if (!p || p->kind != N_COLL) {
+	if (!p || !vfs_takes_names(&m->vfs, p)) {
 		fuse_reply_err(req, p ? EPERM : ENOENT);
 		return;
 	}
@@ -39,7 +39,7 @@ void fs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 	struct mount *m = mount_of(req);
 	struct node *p = inode_get(m->inodes, parent);
 	struct save_effects fx;
-	if (!p || p->kind != N_COLL) {
+	if (!p || !vfs_takes_names(&m->vfs, p)) {
 		fuse_reply_err(req, p ? EPERM : ENOENT);
 		return;
 	}
@@ -59,7 +59,7 @@ void fs_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t n
 	struct mount *m = mount_of(req);
 	struct node *p = inode_get(m->inodes, parent);
 	struct save_effects fx;
-	if (!p || p->kind != N_COLL || newparent != parent || (flags & RENAME_EXCHANGE)) {
+	if (!p || !vfs_takes_names(&m->vfs, p) || newparent != parent || (flags & RENAME_EXCHANGE)) {
 		/* Moving between collections would turn into a POST and a DELETE
 		 * (mv copies and removes on EXDEV): refused outright. */
 		fuse_reply_err(req, (flags & RENAME_EXCHANGE) ? EINVAL : EPERM);

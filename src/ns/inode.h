@@ -43,8 +43,8 @@ enum {
 	INO_DYNAMIC = 4096      /* records, local files and view entries from here */
 };
 
-/* What a node is.  The FUSE layer keeps a table of handlers indexed by it
- * (fuse/kinds.c); only local files change kind (ns/save.c). */
+/* What a node is.  Each kind has a table of node operations
+ * (vfs/vfs.h); only local files change kind (ns/save.c). */
 enum node_kind {
 	N_ROOT,
 	N_CTL,      /* .factuurfs/ */

@@ -133,7 +133,12 @@ def test_offline_mount_serves_what_was_read_and_goes_online_by_itself(fakes, mou
     assert errno_of(lambda: os.unlink(cpath)) == errno.EROFS
     assert errno_of(lambda: os.rename(cpath, m2.path("clients", "x.json"))) == errno.EROFS
     assert errno_of(lambda: os.utime(cpath)) == errno.EROFS
+    assert errno_of(lambda: os.chmod(m2.path("views"), 0o755)) == errno.EROFS
     assert read(cpath) == seen[client]
+    # but the refresh file changes nothing remote: its write (and the truncation of
+    # open(..., "w")) is taken offline too
+    with open(m2.path(".factuurfs", "refresh"), "w") as f:
+        f.write("products\n")
 
     # the service back on the same port: online without a remount
     fake.start()

@@ -100,7 +100,7 @@ static void env_ns(struct env *e)
 	size_t nfixed = 0;
 
 	/* The fixed nodes the save machine works in: the collection
-	 * directories, numbered as the mount numbers them (fuse/kinds.c). */
+	 * directories, numbered as the mount numbers them (vfs/root.c). */
 	for (size_t i = 0; i < schema_ncollections(); i++) {
 		const struct schema_collection *c = schema_collection_at(i);
 

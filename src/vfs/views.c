@@ -1,9 +1,9 @@
-/* kind_views: views/, exports/ and templates/ (see mount.h).
+/* views: views/, exports/ and templates/ (see vfs.h).
  *
  * Like a collection directory, a view asks the service only when it was
  * listed before (a TTL refresh): a cold `ls -l views/status` costs nothing.
  */
-#include "fuse/mount.h"
+#include "vfs/vfs.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -16,37 +16,42 @@
 #include "model/templates.h"
 #include "store/cache.h"
 
-/* Fixed directories: views/, exports/, templates/. */
-static int fixed_dir_attr(struct mount *m, struct node *n, struct stat *st, double *timeout)
+/* Fixed directories: views/, templates/. */
+static int fixed_dir_attr(struct vfs *v, struct node *n, struct stat *st, double *timeout)
 {
 	(void)timeout;
-	attr_dir(m, st, n->ino, m->started);
-	if (n->kind == N_VIEWS)
-		st->st_nlink = 2 + VIEWS_NGROUPS;
+	vfs_attr_dir(v, st, n->ino, v->started);
+	return 0;
+}
+
+static int views_attr(struct vfs *v, struct node *n, struct stat *st, double *timeout)
+{
+	fixed_dir_attr(v, n, st, timeout);
+	st->st_nlink = 2 + VIEWS_NGROUPS;
 	return 0;
 }
 
 /* ---- views/ ---------------------------------------------------------------------- */
 
-static int views_lookup(struct mount *m, struct node *d, const char *name, struct node **out,
+static int views_lookup(struct vfs *v, struct node *d, const char *name, struct node **out,
 			double *neg)
 {
 	(void)d;
 	(void)neg;
 	int g = views_group_find(name);
-	*out = g >= 0 ? inode_get(m->inodes, INO_VGROUP0 + g) : NULL;
+	*out = g >= 0 ? inode_get(v->inodes, INO_VGROUP0 + g) : NULL;
 	return 0;
 }
 
-static int views_snap(struct mount *m, struct node *d, struct dirsnap *s)
+static int views_list(struct vfs *v, struct node *d, struct vfs_list *s)
 {
-	(void)m;
+	(void)v;
 	(void)d;
 	s->count = VIEWS_NGROUPS;
 	return 0;
 }
 
-static bool views_entry(struct mount *m, struct node *d, const struct dirsnap *s, size_t i,
+static bool views_entry(struct vfs *v, struct node *d, const struct vfs_list *s, size_t i,
 			char *name, size_t len, struct node **n)
 {
 	(void)d;
@@ -54,31 +59,31 @@ static bool views_entry(struct mount *m, struct node *d, const struct dirsnap *s
 	if (i >= VIEWS_NGROUPS)
 		return false;
 	snprintf(name, len, "%s", views_group_name(i));
-	*n = inode_get(m->inodes, INO_VGROUP0 + i);
+	*n = inode_get(v->inodes, INO_VGROUP0 + i);
 	return true;
 }
 
-const struct kind_ops kind_views = {
-	.attr = fixed_dir_attr,
+const struct vfs_ops vfs_views = {
+	.attr = views_attr,
 	.lookup = views_lookup,
-	.snap = views_snap,
+	.list = views_list,
 	.entry = views_entry,
 };
 
 /* ---- views/<group>/ ---------------------------------------------------------------- */
 
-static int vgroup_attr(struct mount *m, struct node *n, struct stat *st, double *timeout)
+static int vgroup_attr(struct vfs *v, struct node *n, struct stat *st, double *timeout)
 {
 	char **names = NULL;
 	size_t k = 0;
 	struct timespec changed = {0};
 	double left = -1;
-	attr_dir(m, st, n->ino, m->started);
-	if (n->sub == VIEWS_STATUS || !views_held(m->views, n->sub, NULL)) {
-		*timeout = n->sub == VIEWS_STATUS ? FS_FOREVER : 1.0;
+	vfs_attr_dir(v, st, n->ino, v->started);
+	if (n->sub == VIEWS_STATUS || !views_held(v->views, n->sub, NULL)) {
+		*timeout = n->sub == VIEWS_STATUS ? VFS_FOREVER : 1.0;
 		return 0;
 	}
-	int rc = views_names(m->views, n->sub, &names, &k, &changed, &left);
+	int rc = views_names(v->views, n->sub, &names, &k, &changed, &left);
 	views_names_free(names, k);
 	if (rc < 0)
 		return rc;
@@ -88,7 +93,7 @@ static int vgroup_attr(struct mount *m, struct node *n, struct stat *st, double 
 }
 
 /* Names that cannot be entries never cost a call. */
-static int vgroup_lookup(struct mount *m, struct node *d, const char *name, struct node **out,
+static int vgroup_lookup(struct vfs *v, struct node *d, const char *name, struct node **out,
 			 double *neg)
 {
 	struct cache_listing *l = NULL;
@@ -97,7 +102,7 @@ static int vgroup_lookup(struct mount *m, struct node *d, const char *name, stru
 		return 0;
 	if (d->sub != VIEWS_STATUS) {
 		/* Years and clients exist when the listings have them. */
-		int rc = views_dir(m->views, d->sub, name, &l);
+		int rc = views_dir(v->views, d->sub, name, &l);
 		if (rc == -ENOENT) {
 			*neg = 1.0;
 			return 0;
@@ -106,60 +111,67 @@ static int vgroup_lookup(struct mount *m, struct node *d, const char *name, stru
 			return rc;
 		cache_listing_unref(l);
 	}
-	*out = inode_view(m->inodes, N_VDIR, d->ino, d->sub, NULL, name);
+	*out = inode_view(v->inodes, N_VDIR, d->ino, d->sub, NULL, name);
 	return *out ? 0 : -ENOMEM;
 }
 
-static int vgroup_snap(struct mount *m, struct node *d, struct dirsnap *s)
+static int vgroup_list(struct vfs *v, struct node *d, struct vfs_list *s)
 {
 	struct timespec changed;
 	double left;
-	int rc = views_names(m->views, d->sub, &s->names, &s->nnames, &changed, &left);
+	int rc = views_names(v->views, d->sub, &s->names, &s->nnames, &changed, &left);
 	s->count = s->nnames;
 	return rc;
 }
 
-static bool vgroup_entry(struct mount *m, struct node *d, const struct dirsnap *s, size_t i,
+static bool vgroup_entry(struct vfs *v, struct node *d, const struct vfs_list *s, size_t i,
 			 char *name, size_t len, struct node **n)
 {
 	if (i >= s->nnames)
 		return false;
 	snprintf(name, len, "%s", s->names[i]);
-	*n = inode_view(m->inodes, N_VDIR, d->ino, d->sub, NULL, s->names[i]);
+	*n = inode_view(v->inodes, N_VDIR, d->ino, d->sub, NULL, s->names[i]);
 	return true;
 }
 
-const struct kind_ops kind_vgroup = {
+static fuse_ino_t vgroup_parent(const struct node *d)
+{
+	(void)d;
+	return INO_VIEWS;
+}
+
+const struct vfs_ops vfs_vgroup = {
+	.parent = vgroup_parent,
 	.attr = vgroup_attr,
 	.lookup = vgroup_lookup,
-	.snap = vgroup_snap,
+	.list = vgroup_list,
 	.entry = vgroup_entry,
 };
 
 /* ---- views/<group>/<name>/ ------------------------------------------------------------ */
 
-static int vdir_listing(struct mount *m, const struct node *d, struct cache_listing **out)
+static int vdir_listing(struct vfs *v, const struct node *d, struct cache_listing **out)
 {
-	return views_dir(m->views, (enum views_group)d->sub, d->id, out);
+	return views_dir(v->views, (enum views_group)d->sub, d->id, out);
 }
 
-static int vdir_attr(struct mount *m, struct node *n, struct stat *st, double *timeout)
+static int vdir_attr(struct vfs *v, struct node *n, struct stat *st, double *timeout)
 {
 	struct cache_listing *l = NULL;
-	attr_dir(m, st, n->ino, m->started);
+	vfs_attr_dir(v, st, n->ino, v->started);
 	*timeout = 1.0;
-	if (!views_held(m->views, n->sub, n->id))
+	if (!views_held(v->views, n->sub, n->id))
 		return 0;
-	int rc = vdir_listing(m, n, &l);
+	int rc = vdir_listing(v, n, &l);
 	if (rc < 0)
 		return rc;
 	st->st_mtim = st->st_atim = l->changed;
-	*timeout = cache_listing_ttl_left(m->cache, l);
+	*timeout = cache_listing_ttl_left(v->cache, l);
 	cache_listing_unref(l);
 	return 0;
 }
 
-static int vdir_lookup(struct mount *m, struct node *d, const char *name, struct node **out,
+static int vdir_lookup(struct vfs *v, struct node *d, const char *name, struct node **out,
 		       double *neg)
 {
 	struct cache_listing *l = NULL;
@@ -175,14 +187,14 @@ static int vdir_lookup(struct mount *m, struct node *d, const char *name, struct
 	}
 	if (!id)
 		return 0;
-	int rc = vdir_listing(m, d, &l);
+	int rc = vdir_listing(v, d, &l);
 	if (rc < 0) {
 		free(id);
 		return rc;
 	}
-	*neg = cache_listing_ttl_left(m->cache, l);
+	*neg = cache_listing_ttl_left(v->cache, l);
 	if (cache_listing_find(l, id) >= 0) {
-		*out = inode_view(m->inodes, N_VLINK, d->ino, pdf, schema_find("invoices"), id);
+		*out = inode_view(v->inodes, N_VLINK, d->ino, pdf, schema_find("invoices"), id);
 		rc = *out ? 0 : -ENOMEM;
 	}
 	cache_listing_unref(l);
@@ -190,28 +202,34 @@ static int vdir_lookup(struct mount *m, struct node *d, const char *name, struct
 	return rc;
 }
 
-static int vdir_snap(struct mount *m, struct node *d, struct dirsnap *s)
+static int vdir_list(struct vfs *v, struct node *d, struct vfs_list *s)
 {
-	int rc = vdir_listing(m, d, &s->l);
+	int rc = vdir_listing(v, d, &s->l);
 	s->count = rc == 0 ? s->l->n * 2 : 0;
 	return rc;
 }
 
-static bool vdir_entry(struct mount *m, struct node *d, const struct dirsnap *s, size_t i,
+static bool vdir_entry(struct vfs *v, struct node *d, const struct vfs_list *s, size_t i,
 		       char *name, size_t len, struct node **n)
 {
 	if (i >= s->count)
 		return false;
 	const struct cache_record *r = s->l->recs[i / 2];
 	snprintf(name, len, "%s.%s", r->stem, i % 2 ? "pdf" : "json");
-	*n = inode_view(m->inodes, N_VLINK, d->ino, (int)(i % 2), schema_find("invoices"), r->id);
+	*n = inode_view(v->inodes, N_VLINK, d->ino, (int)(i % 2), schema_find("invoices"), r->id);
 	return true;
 }
 
-const struct kind_ops kind_vdir = {
+static fuse_ino_t vdir_parent(const struct node *d)
+{
+	return d->parent; /* its group */
+}
+
+const struct vfs_ops vfs_vdir = {
+	.parent = vdir_parent,
 	.attr = vdir_attr,
 	.lookup = vdir_lookup,
-	.snap = vdir_snap,
+	.list = vdir_list,
 	.entry = vdir_entry,
 };
 
@@ -229,42 +247,43 @@ static char *vlink_target(const struct node *n)
 	return t;
 }
 
-static int vlink_attr(struct mount *m, struct node *n, struct stat *st, double *timeout)
+static int vlink_attr(struct vfs *v, struct node *n, struct stat *st, double *timeout)
 {
 	struct cache_listing *l = NULL;
-	struct node *d = inode_get(m->inodes, n->parent);
+	struct node *d = inode_get(v->inodes, n->parent);
 	char *t = vlink_target(n);
-	int rc = !d ? -ENOENT : !t ? -ENOMEM : vdir_listing(m, d, &l);
+	int rc = !d ? -ENOENT : !t ? -ENOMEM : vdir_listing(v, d, &l);
 	ssize_t pos = rc < 0 ? -1 : cache_listing_find(l, n->id);
 	if (rc == 0 && pos < 0)
 		rc = -ENOENT;
 	if (rc == 0) {
 		const struct cache_record *r = l->recs[pos];
-		attr_link(m, st, n->ino, strlen(t), r->date);
-		*timeout = cache_listing_ttl_left(m->cache, l);
+		vfs_attr_link(v, st, n->ino, strlen(t), r->date);
+		*timeout = cache_listing_ttl_left(v->cache, l);
 	}
 	cache_listing_unref(l);
 	free(t);
 	return rc;
 }
 
-static int vlink_read(struct mount *m, fuse_req_t req, struct node *n, size_t size, off_t off)
+/* A symlink is not read (readlink is). */
+static int vlink_read(struct vfs *v, struct node *n, size_t size, off_t off, struct vfs_read *rd)
 {
-	(void)m;
-	(void)req;
+	(void)v;
 	(void)n;
 	(void)size;
 	(void)off;
+	(void)rd;
 	return -EINVAL;
 }
 
-static char *vlink_link(struct mount *m, struct node *n)
+static char *vlink_link(struct vfs *v, struct node *n)
 {
-	(void)m;
+	(void)v;
 	return vlink_target(n);
 }
 
-const struct kind_ops kind_vlink = {
+const struct vfs_ops vfs_vlink = {
 	.attr = vlink_attr,
 	.read = vlink_read,
 	.link = vlink_link,
@@ -274,33 +293,33 @@ const struct kind_ops kind_vlink = {
 
 /* Its names follow the invoices listing (the quarters): its mtime and
  * timeouts are that listing's once it is held. */
-static int exports_attr(struct mount *m, struct node *n, struct stat *st, double *timeout)
+static int exports_attr(struct vfs *v, struct node *n, struct stat *st, double *timeout)
 {
 	struct cache_listing *l = NULL;
-	attr_dir(m, st, n->ino, m->started);
-	if (!cache_has_listing(m->cache, schema_find("invoices")))
+	vfs_attr_dir(v, st, n->ino, v->started);
+	if (!cache_has_listing(v->cache, schema_find("invoices")))
 		return 0;
-	int rc = cache_listing_get(m->cache, schema_find("invoices"), &l);
+	int rc = cache_listing_get(v->cache, schema_find("invoices"), &l);
 	if (rc < 0)
 		return rc;
 	st->st_mtim = st->st_atim = l->changed;
-	*timeout = cache_listing_ttl_left(m->cache, l);
+	*timeout = cache_listing_ttl_left(v->cache, l);
 	cache_listing_unref(l);
 	return 0;
 }
 
 /* The node of export @name: fixed for the collections' files, made on first
  * sight for a quarter's. */
-static struct node *export_node(struct mount *m, const char *name)
+static struct node *export_node(struct vfs *v, const char *name)
 {
 	int i = export_find(name);
 	if (i >= 0)
-		return inode_get(m->inodes, INO_EXPORT0 + i);
-	return inode_view(m->inodes, N_EXPORT, INO_EXPORTS, -1, NULL, name);
+		return inode_get(v->inodes, INO_EXPORT0 + i);
+	return inode_view(v->inodes, N_EXPORT, INO_EXPORTS, -1, NULL, name);
 }
 
 /* Names that cannot be exports never cost a call. */
-static int exports_lookup(struct mount *m, struct node *d, const char *name, struct node **out,
+static int exports_lookup(struct vfs *v, struct node *d, const char *name, struct node **out,
 			  double *neg)
 {
 	(void)d;
@@ -310,7 +329,7 @@ static int exports_lookup(struct mount *m, struct node *d, const char *name, str
 		if (!export_quarter_plausible(name))
 			return 0;
 		/* A quarter is there while an invoice is dated in it. */
-		int rc = export_get(m->exports, name, &t);
+		int rc = export_get(v->exports, name, &t);
 		if (rc == -ENOENT) {
 			*neg = 1.0;
 			return 0;
@@ -319,33 +338,33 @@ static int exports_lookup(struct mount *m, struct node *d, const char *name, str
 			return rc;
 		export_text_unref(t);
 	}
-	*out = export_node(m, name);
+	*out = export_node(v, name);
 	return *out ? 0 : -ENOMEM;
 }
 
-static int exports_snap(struct mount *m, struct node *d, struct dirsnap *s)
+static int exports_list(struct vfs *v, struct node *d, struct vfs_list *s)
 {
 	(void)d;
-	int rc = export_names(m->exports, &s->names, &s->nnames);
+	int rc = export_names(v->exports, &s->names, &s->nnames);
 	s->count = s->nnames;
 	return rc;
 }
 
-static bool exports_entry(struct mount *m, struct node *d, const struct dirsnap *s, size_t i,
+static bool exports_entry(struct vfs *v, struct node *d, const struct vfs_list *s, size_t i,
 			  char *name, size_t len, struct node **n)
 {
 	(void)d;
 	if (i >= s->nnames)
 		return false;
 	snprintf(name, len, "%s", s->names[i]);
-	*n = export_node(m, s->names[i]);
+	*n = export_node(v, s->names[i]);
 	return true;
 }
 
-const struct kind_ops kind_exports = {
+const struct vfs_ops vfs_exports = {
 	.attr = exports_attr,
 	.lookup = exports_lookup,
-	.snap = exports_snap,
+	.list = exports_list,
 	.entry = exports_entry,
 };
 
@@ -356,74 +375,74 @@ static const char *export_node_name(const struct node *n)
 	return id ? id : export_name((size_t)n->sub);
 }
 
-static int export_attr(struct mount *m, struct node *n, struct stat *st, double *timeout)
+static int export_attr(struct vfs *v, struct node *n, struct stat *st, double *timeout)
 {
 	struct export_text *t = NULL;
 	struct timespec changed;
-	int rc = export_get(m->exports, export_node_name(n), &t);
+	int rc = export_get(v->exports, export_node_name(n), &t);
 	if (rc < 0)
 		return rc;
-	attr_file(m, st, n->ino, FS_RO_MODE, (off_t)t->len, 0);
-	export_text_times(m->exports, t, &changed, timeout);
+	vfs_attr_file(v, st, n->ino, VFS_RO_MODE, (off_t)t->len, 0);
+	export_text_times(v->exports, t, &changed, timeout);
 	st->st_mtim = st->st_ctim = st->st_atim = changed;
 	export_text_unref(t);
 	return 0;
 }
 
-static int export_read(struct mount *m, fuse_req_t req, struct node *n, size_t size, off_t off)
+static int export_read(struct vfs *v, struct node *n, size_t size, off_t off, struct vfs_read *rd)
 {
 	struct export_text *t = NULL;
-	int rc = export_get(m->exports, export_node_name(n), &t);
+	int rc = export_get(v->exports, export_node_name(n), &t);
 	if (rc < 0)
 		return rc;
-	reply_slice(req, t->data, t->len, size, off);
+	rc = vfs_slice_copy(rd, t->data, t->len, size, off);
 	export_text_unref(t);
-	return 0;
+	return rc;
 }
 
-const struct kind_ops kind_export = {
+const struct vfs_ops vfs_export = {
 	.attr = export_attr,
 	.read = export_read,
 };
 
 /* ---- templates/ ------------------------------------------------------------------------- */
 
-static int templates_lookup(struct mount *m, struct node *d, const char *name, struct node **out,
+static int templates_lookup(struct vfs *v, struct node *d, const char *name, struct node **out,
 			    double *neg)
 {
 	(void)d;
 	(void)neg;
 	int i = templates_find(name);
-	*out = i >= 0 ? inode_get(m->inodes, INO_TEMPLATE0 + i) : NULL;
+	*out = i >= 0 ? inode_get(v->inodes, INO_TEMPLATE0 + i) : NULL;
 	return 0;
 }
 
-static int templates_snap(struct mount *m, struct node *d, struct dirsnap *s)
+static int templates_list(struct vfs *v, struct node *d, struct vfs_list *s)
 {
-	(void)m;
+	(void)v;
 	(void)d;
 	s->count = templates_count();
 	return 0;
 }
 
-static bool templates_entry(struct mount *m, struct node *d, const struct dirsnap *s, size_t i,
+static bool templates_entry(struct vfs *v, struct node *d, const struct vfs_list *s, size_t i,
 			    char *name, size_t len, struct node **n)
 {
 	(void)d;
 	if (i >= s->count || !templates_name(i, name, len))
 		return false;
-	*n = inode_get(m->inodes, INO_TEMPLATE0 + i);
+	*n = inode_get(v->inodes, INO_TEMPLATE0 + i);
 	return true;
 }
 
-const struct kind_ops kind_templates = {
+const struct vfs_ops vfs_templates = {
 	.attr = fixed_dir_attr,
 	.lookup = templates_lookup,
-	.snap = templates_snap,
+	.list = templates_list,
 	.entry = templates_entry,
 };
 
-static int template_attr(struct mount *m, struct node *n, struct stat *st, double *timeout)
+static int template_attr(struct vfs *v, struct node *n, struct stat *st, double *timeout)
 {
 	(void)timeout;
 	/* Made again for its size: microseconds, and no state to keep. */
@@ -432,23 +451,23 @@ static int template_attr(struct mount *m, struct node *n, struct stat *st, doubl
 	if (!text)
 		return -ENOMEM;
 	free(text);
-	attr_file(m, st, n->ino, FS_RO_MODE, (off_t)len, m->started);
+	vfs_attr_file(v, st, n->ino, VFS_RO_MODE, (off_t)len, v->started);
 	return 0;
 }
 
-static int template_read(struct mount *m, fuse_req_t req, struct node *n, size_t size, off_t off)
+static int template_read(struct vfs *v, struct node *n, size_t size, off_t off,
+			 struct vfs_read *rd)
 {
-	(void)m;
+	(void)v;
 	size_t len = 0;
 	char *text = templates_text((size_t)n->sub, &len);
 	if (!text)
 		return -ENOMEM;
-	reply_slice(req, text, len, size, off);
-	free(text);
+	vfs_slice_take(rd, text, len, size, off);
 	return 0;
 }
 
-const struct kind_ops kind_template = {
+const struct vfs_ops vfs_template = {
 	.attr = template_attr,
 	.read = template_read,
 };
