@@ -558,6 +558,25 @@ static const struct schema_collection *created_in(const struct schema_collection
 	return c;
 }
 
+/* The wire body of a POST of pythonic @user to @c: in the forms the service sends
+ * @c's records in, as a PUT of one of them would be ("1", "146", [] where the
+ * service writes those), so that one field has one form whatever the request.  The
+ * model is a record of @c's listing as held (its wire, kept for the collections
+ * that can be edited); without one, the default forms (model/schema.c). */
+static cJSON *post_body(const struct wb *wb, const struct schema_collection *c,
+			const cJSON *user, char *err, size_t errlen)
+{
+	struct cache_listing *l = cache_listing_peek(wb->cache, c);
+	cJSON *model = NULL, *wire;
+	for (size_t i = 0; l && i < l->n && !model; i++)
+		if (l->recs[i]->wire)
+			model = cJSON_ParseWithLength(l->recs[i]->wire, l->recs[i]->wire_len);
+	cache_listing_unref(l);
+	wire = schema_to_wire_as(c, user, model, true, err, errlen);
+	cJSON_Delete(model);
+	return wire;
+}
+
 int wb_create(const struct wb *wb, const struct schema_collection *c, const char *text,
 	      size_t len, struct wb_pending **pending, char **new_id,
 	      const struct schema_collection **in, char *msg, size_t msglen,
@@ -612,7 +631,7 @@ int wb_create(const struct wb *wb, const struct schema_collection *c, const char
 		rc = fail(-EPERM, msg, msglen, "the API cannot create %s", c->name);
 		goto out;
 	}
-	wire = schema_to_wire(c, user, true, err, sizeof(err));
+	wire = post_body(wb, c, user, err, sizeof(err));
 	if (!wire) {
 		rc = fail(-EINVAL, msg, msglen, "%s", err);
 		goto out;

@@ -1452,8 +1452,10 @@ static cJSON *to_wire_value(const struct schema_field *f, const cJSON *v, const 
 		w = to_wire_scalar(f, v, path, err, errlen);
 		return w && sent ? wire_dress(f, w, sent) : w;
 	}
-	if (cJSON_IsNull(v) || (cJSON_IsArray(v) && !v->child)) {
-		out = cJSON_CreateObject();
+	if (cJSON_IsNull(v) || ((cJSON_IsArray(v) || cJSON_IsObject(v)) && !v->child)) {
+		/* Nothing, as the service writes nothing where it did: [] (the API
+		 * reference: empty objects come as []). */
+		out = cJSON_IsArray(sent) && !sent->child ? cJSON_CreateArray() : cJSON_CreateObject();
 		return out ? out : oom(err, errlen);
 	}
 	if (f->type == SCHEMA_OBJECT) {
