@@ -263,9 +263,10 @@ static cJSON *pick_base(const cJSON *user, const struct wb_bases *bases, const c
 		cJSON_Delete(own);
 		return NULL;
 	}
-	for (size_t i = 0; i < n; i++)
-		cands[i] = bases->seen[i] ? cJSON_ParseWithLength(bases->seen[i], bases->seen_lens[i])
-					  : NULL;
+	for (size_t i = 0; i < n; i++) {
+		const char *v = bases->seen[i];
+		cands[i] = v ? cJSON_ParseWithLength(v, bases->seen_lens[i]) : NULL;
+	}
 	/* The record held is a version a user may have read too. */
 	cands[n] = own ? held : NULL;
 	long k = merge_pick_base(user, primary, cands, n + 1);

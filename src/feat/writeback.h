@@ -84,13 +84,14 @@ struct wb_bases {
  * Not EAGAIN, which is the spent budget's. */
 #define WB_CONFLICT EBUSY
 
-/* Saves @text as record @id of @c, merged (model/merge.h): its base is chosen
- * from @bases (may be NULL) by merge_pick_base; only the fields @text changed from it are changed, on the record
- * as the service has it now, read just before the PUT (feat/writeback.c,
- * wb_edit, says why).  0 with *@sent false when it changes nothing (no call),
- * or when the service already holds every change (one GET); 0 with *@sent true
- * after the GET and the PUT; -WB_CONFLICT, after the GET only, when a field was
- * changed on both sides to different values, @msg naming it and its values. */
+/* Saves @text as record @id of @c, merged (model/merge.h): its base is chosen from
+ * @bases (may be NULL) by merge_pick_base; only the fields @text changed from it
+ * are changed, on the record as the service has it now, read just before the PUT
+ * (wb_edit in feat/writeback.c says why).  0 with *@sent false when it changes
+ * nothing (no call), or when the service already holds every change (one GET); 0
+ * with *@sent true after the GET and the PUT; -WB_CONFLICT, after the GET only,
+ * when a field was changed on both sides to different values, @msg naming it and
+ * its values. */
 int wb_edit(const struct wb *wb, const struct schema_collection *c, const char *id,
 	    const char *text, size_t len, struct wb_bases *bases, bool *sent, char *msg,
 	    size_t msglen);

@@ -25,13 +25,15 @@ size_t merge_distance(const cJSON *a, const cJSON *b)
 	const cJSON *m;
 	size_t n = 0;
 	if (cJSON_IsObject(a)) {
-		cJSON_ArrayForEach(m, a) {
+		cJSON_ArrayForEach(m, a)
+		{
 			if (!same(m, member(b, m->string)))
 				n++;
 		}
 	}
 	if (cJSON_IsObject(b)) {
-		cJSON_ArrayForEach(m, b) {
+		cJSON_ArrayForEach(m, b)
+		{
 			if (!member(a, m->string))
 				n++;
 		}
@@ -39,8 +41,7 @@ size_t merge_distance(const cJSON *a, const cJSON *b)
 	return n;
 }
 
-long merge_pick_base(const cJSON *mine, const cJSON *primary, const cJSON *const *cands,
-		     size_t n)
+long merge_pick_base(const cJSON *mine, const cJSON *primary, const cJSON *const *cands, size_t n)
 {
 	long best = -1;
 	size_t best_d = merge_distance(mine, primary);
@@ -74,14 +75,21 @@ static bool readonly(const struct schema_collection *c, const char *name)
 	return f && (f->flags & SCHEMA_F_READONLY);
 }
 
-/* @obj's member @name set to a copy of @v, or removed when @v is NULL. */
+/* @obj's member @name set to a copy of @v (in its place, when it has one), or
+ * removed when @v is NULL. */
 static bool set_member(cJSON *obj, const char *name, const cJSON *v)
 {
-	cJSON_DeleteItemFromObjectCaseSensitive(obj, name);
-	if (!v)
+	if (!v) {
+		cJSON_DeleteItemFromObjectCaseSensitive(obj, name);
 		return true;
+	}
 	cJSON *copy = cJSON_Duplicate(v, true);
-	if (!copy || !cJSON_AddItemToObject(obj, name, copy)) {
+	if (!copy)
+		return false;
+	bool ok = cJSON_GetObjectItemCaseSensitive(obj, name)
+			  ? cJSON_ReplaceItemInObjectCaseSensitive(obj, name, copy)
+			  : cJSON_AddItemToObject(obj, name, copy);
+	if (!ok) {
 		cJSON_Delete(copy);
 		return false;
 	}
@@ -134,7 +142,8 @@ int merge_records(const struct schema_collection *c, const cJSON *base, const cJ
 		goto nomem;
 	/* What mine has (changed or added), then what it dropped. */
 	if (cJSON_IsObject(mine)) {
-		cJSON_ArrayForEach(m, mine) {
+		cJSON_ArrayForEach(m, mine)
+		{
 			const cJSON *bv = member(base, m->string);
 			if (readonly(c, m->string) || same(m, bv))
 				continue;
@@ -143,7 +152,8 @@ int merge_records(const struct schema_collection *c, const cJSON *base, const cJ
 		}
 	}
 	if (cJSON_IsObject(base)) {
-		cJSON_ArrayForEach(m, base) {
+		cJSON_ArrayForEach(m, base)
+		{
 			if (readonly(c, m->string) || member(mine, m->string))
 				continue;
 			if (!one_change(m->string, m, NULL, theirs, out))

@@ -28,13 +28,12 @@ size_t merge_distance(const cJSON *a, const cJSON *b);
  * fields of what they read, and an editor may have read a version older than the
  * one the daemon serves when the text begins; but a text equal to an older version
  * is taken as meant (a copy put back), not as that version unchanged. */
-long merge_pick_base(const cJSON *mine, const cJSON *primary, const cJSON *const *cands,
-		     size_t n);
+long merge_pick_base(const cJSON *mine, const cJSON *primary, const cJSON *const *cands, size_t n);
 
 struct merge_result {
-	cJSON *merged;       /* theirs with mine's changes (owned), NULL on a conflict */
-	size_t changed;      /* fields mine changed from base (0: nothing to send) */
-	size_t conflicts;    /* fields changed on both sides to different values */
+	cJSON *merged;	  /* theirs with mine's changes (owned), NULL on a conflict */
+	size_t changed;	  /* fields mine changed from base (0: nothing to send) */
+	size_t conflicts; /* fields changed on both sides to different values */
 	/* The first conflict (owned copies; a NULL value: the field is absent). */
 	char *field;
 	cJSON *base_v, *mine_v, *theirs_v;

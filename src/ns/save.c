@@ -1208,7 +1208,8 @@ int save_commit(struct save *s, struct node *n, bool fsync, struct save_effects 
 	}
 	bool same = t->gen == gen; /* nothing written while it was sent */
 	t->sent_rc = rc == WB_UNSENT ? 0 : rc;
-	if (x.bases.keep && n->kind == N_JSON && n->c == x.c && n->id && !strcmp(n->id, x.id)) {
+	if (x.bases.keep && n->kind == N_JSON && n->c == x.c && n->id && x.id &&
+	    !strcmp(n->id, x.id)) {
 		/* What the text starts from now.  A conflict's (the service's values of
 		 * its fields, so the same text saved again keeps the user's) is also a
 		 * version a user here holds: an editor that writes a new file at each
