@@ -77,7 +77,7 @@ static const char *const save_state_names[SAVE_NSTATES] = {
 };
 
 /* A version of a record a user here may be editing from: a text the mount served
- * to a read, one a save sent, a base a conflict left (see struct save). */
+ * to a read or began a text from, a base a conflict left (see struct save). */
 struct seen {
 	const struct schema_collection *c;
 	char *id;
