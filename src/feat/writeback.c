@@ -256,7 +256,7 @@ static cJSON *pick_base(const cJSON *user, const struct wb_bases *bases, const c
 {
 	size_t n = bases ? bases->nseen : 0;
 	cJSON *own = bases && bases->own ? cJSON_ParseWithLength(bases->own, bases->own_len) : NULL;
-	const cJSON **cands = calloc(n + 1, sizeof(*cands));
+	const cJSON **cands = calloc(n + 1, sizeof(const cJSON *));
 	const cJSON *primary = own ? own : held;
 	cJSON *base = NULL;
 	if (!cands) {

@@ -1455,8 +1455,10 @@ static cJSON *to_wire_value(const struct schema_field *f, const cJSON *v, const 
 	}
 	if (cJSON_IsNull(v) || ((cJSON_IsArray(v) || cJSON_IsObject(v)) && !v->child)) {
 		/* Nothing, as the service writes nothing: [] (the API reference: empty
-		 * objects come as []), or {} where it sent that. */
-		out = cJSON_IsObject(sent) && !sent->child ? cJSON_CreateObject() : cJSON_CreateArray();
+		 * objects come as []), or {} where it sent that.  (sent &&: the
+		 * analysers cannot see that cJSON_IsObject takes NULL.) */
+		bool braces = sent && cJSON_IsObject(sent) && !sent->child;
+		out = braces ? cJSON_CreateObject() : cJSON_CreateArray();
 		return out ? out : oom(err, errlen);
 	}
 	if (f->type == SCHEMA_OBJECT) {

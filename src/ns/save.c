@@ -1034,12 +1034,12 @@ static int by_newest(const void *a, const void *b)
  * ENOMEM. */
 static bool bases_of(struct save *s, const struct node *n, const struct text *t, struct sent *x)
 {
-	const struct seen *v[SAVE_SEEN];
+	const struct seen *v[SAVE_SEEN] = {0};
 	size_t nv = 0;
 	for (size_t i = 0; i < SAVE_SEEN; i++)
 		if (s->seen[i].c == n->c && s->seen[i].id && !strcmp(s->seen[i].id, n->id))
 			v[nv++] = &s->seen[i];
-	qsort(v, nv, sizeof(*v), by_newest);
+	qsort(v, nv, sizeof(const struct seen *), by_newest);
 	/* [0]: its own base (or NULL), then the versions seen. */
 	x->btexts = calloc(nv + 1, sizeof(*x->btexts));
 	x->blens = calloc(nv + 1, sizeof(*x->blens));
