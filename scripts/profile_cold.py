@@ -7,8 +7,8 @@ top symbols by their own time and the share of the main phases.
     scripts/profile_cold.py [FACTUURFS_BINARY] [NINVOICES]
 
 Needs root and perf (Debian's linux-perf: not among scripts/deps.sh's packages, since
-neither the build, the tests nor the bench need it).  For issue 15's "profile of the
-cold path before and after": run it with an old and a new binary.
+neither the build, the tests nor the bench need it).  To see what a change did to the
+cold path, run it with the binary from before the change and the one after.
 """
 import os
 import subprocess

@@ -3,7 +3,7 @@
 #include "credentials.h"
 #include "feat/probe.h"
 #include "cli_fetch.h"
-#include "fuse/fs.h"
+#include "fuse/ioctl.h"
 #include "base/log.h"
 #include "net/api.h"
 

@@ -2,7 +2,7 @@
 #include "cli_fetch.h"
 #include "base/clock.h"
 #include "base/log.h"
-#include "fuse/fs.h"
+#include "fuse/ioctl.h"
 
 #include <errno.h>
 #include <fcntl.h>

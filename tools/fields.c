@@ -332,7 +332,7 @@ static const char md_head[] =
     "- **read-only**: the service's own (an id, a total): shown, never sent; changing one\n"
     "  in an edit is refused with `EINVAL`.\n"
     "- **create only**: sent when the record is made, never in an edit.\n"
-    "- **values**: what the API reference allows. The service checks them, factuurfs\n"
+    "- **values**: what the API allows ([API.md](API.md)). The service checks them, factuurfs\n"
     "  does not, but for a number that may also be a word (a payment's `\"full\"`).\n";
 
 static void markdown(FILE *o)
@@ -387,8 +387,8 @@ static const char scd_head[] =
     "_object_ or an _array of objects_ with the fields listed after it. A _required_\n"
     "field must be there and not *null* (the save fails with EINVAL); a _read-only_ one\n"
     "is the service's own, never sent; a _create only_ one is sent when the record is\n"
-    "made, never in an edit. The values listed are the API reference's: the service\n"
-    "checks them.\n";
+    "made, never in an edit. The values listed are the API's (docs/API.md): the\n"
+    "service checks them.\n";
 
 static void scdoc(FILE *o)
 {

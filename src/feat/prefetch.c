@@ -475,11 +475,12 @@ static size_t prefetch_todo(struct prefetch *p, const struct schema_collection *
 	return *n - from;
 }
 
-/* One pass over the listings @ls (of p->colls; NULL: not had): fetches each
- * PDF not local, the invoices' first, each collection's newest first.  The
- * state to wait in before the next pass: PF_DONE when every PDF is local (but
- * those cache_max has no room for), PF_FULL, PF_ERRORS when every fetch
- * failed, else PF_RUNNING (stopped midway). */
+/* One pass over the listings @ls, one per collection of p->colls (NULL where a
+ * listing could not be had).  It fetches each PDF that is not local, the invoices'
+ * first and each collection's newest first, and returns the state to wait in before
+ * the next pass: PF_DONE when every PDF is local (or cache_max has no room for the
+ * rest), PF_FULL, PF_ERRORS when every fetch failed, and PF_RUNNING when it stopped
+ * midway. */
 static enum prefetch_state prefetch_pass(struct prefetch *p, struct cache_listing *const *ls)
 {
 	size_t all = 0, others = 0, others_todo = 0;

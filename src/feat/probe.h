@@ -1,4 +1,4 @@
-/* probe: what the live service does where the API reference is uncertain.
+/* probe: what the live service does where docs/API.md is uncertain.
  *
  * `factuurfs probe` (cli.c) asks the service a small fixed set of questions,
  * each a GET and never a write, at most PROBE_MAX_CALLS requests (retries

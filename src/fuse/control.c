@@ -10,7 +10,7 @@
 #include "base/log.h"
 #include "feat/prefetch.h"
 #include "feat/status.h"
-#include "fuse/fs.h"
+#include "fuse/ioctl.h"
 #include "store/cache.h"
 
 /* Seconds a rendering of the status file is the one its name opens, unless an error
@@ -192,7 +192,7 @@ const struct kind_ops kind_refresh = {
 
 /* ---- refreshing ------------------------------------------------------------------------ */
 
-void fs_refresh(struct mount *m)
+void control_refresh_all(struct mount *m)
 {
 	log_msg(LOG_INFO, "refresh: dropping every cached listing");
 	cache_refresh_all(m->cache);
@@ -220,7 +220,7 @@ void control_refresh(struct mount *m, const char *text, size_t len)
 		first[n - 5] = '\0';
 	const struct schema_collection *c = schema_find(first);
 	if (!c) {
-		fs_refresh(m);
+		control_refresh_all(m);
 		return;
 	}
 	log_msg(LOG_INFO, "refresh: dropping the listing of %s", c->name);
@@ -231,7 +231,7 @@ void control_refresh(struct mount *m, const char *text, size_t len)
 
 /* `factuurfs refresh` on a read-only mount, where the kernel refuses the
  * write to .factuurfs/refresh: the same text by ioctl on .factuurfs/
- * (fs.h); and `factuurfs fetch` asking the archive to hurry.  Every other
+ * (ioctl.h); and `factuurfs fetch` asking the archive to hurry.  Every other
  * ioctl, anywhere, is not ours. */
 void fs_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd, void *arg,
 	      struct fuse_file_info *fi, unsigned flags, const void *in_buf, size_t in_bufsz,

@@ -101,11 +101,6 @@ struct mount *fs_new(double ttl, bool readonly)
 	return m;
 }
 
-bool mount_offline(struct mount *m)
-{
-	return api_offline(m->api);
-}
-
 time_t fs_started(const struct mount *m)
 {
 	return m->started;
@@ -224,4 +219,9 @@ void fs_listing_changed(void *arg, const struct schema_collection *c,
 		if (gone && c->pdf_path)
 			notify_record(m, dir, c, N_PDF, r, true);
 	}
+}
+
+void fs_refresh(struct mount *m)
+{
+	control_refresh_all(m);
 }

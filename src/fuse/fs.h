@@ -10,12 +10,12 @@
 #define FACTUURFS_FUSE_FS_H
 
 #include <stdbool.h>
-#include <sys/ioctl.h>
 #include <time.h>
 
 #include "ns/inode.h" /* FUSE_USE_VERSION and fuse_lowlevel.h */
 
 #include "feat/status.h"
+#include "fuse/ioctl.h"
 #include "store/cache.h"
 
 struct api;
@@ -23,23 +23,6 @@ struct events;
 struct mount;
 struct pdfstore;
 struct who_mount;
-
-/* On a read-only mount (-o ro) the kernel refuses the write to
- * .factuurfs/refresh; `factuurfs refresh` (cli.c) then sends the same text,
- * NUL-terminated, by this ioctl on the .factuurfs directory, which the
- * daemon takes as that write. */
-#define FS_REFRESH_IOCTL_SIZE 1024
-#define FS_IOC_REFRESH _IOW('F', 0x52, char[FS_REFRESH_IOCTL_SIZE])
-
-/* `factuurfs fetch` asks the archive to hurry for @seconds (feat/prefetch.h,
- * prefetch_hurry) by this ioctl on the .factuurfs directory, and gets back
- * the hurry session's number in @session.  ENODEV: this mount keeps no
- * archive (-o noarchive, no disk cache). */
-struct fs_fetch_ioctl {
-	unsigned int seconds;
-	unsigned int session;
-};
-#define FS_IOC_FETCH _IOWR('F', 0x46, struct fs_fetch_ioctl)
 
 extern const struct fuse_lowlevel_ops fs_ops;
 

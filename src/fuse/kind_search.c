@@ -209,8 +209,9 @@ static char *slink_link(struct mount *m, struct node *n)
 	return t;
 }
 
-/* Still in its query's answer: that answer's times (never a call: a link the kernel
- * holds past the TTL is gone until the query is looked up again). */
+/* A result's link has the times of its query's answer while that answer holds it.
+ * No call is made here: a link the kernel keeps past the TTL is gone until the
+ * query is looked up again. */
 static int slink_attr(struct mount *m, struct node *n, struct stat *st, double *timeout)
 {
 	struct node *d = inode_get(m->inodes, n->parent);

@@ -17,6 +17,7 @@
 
 #include "feat/status.h"
 #include "feat/writeback.h"
+#include "net/api.h"
 #include "ns/inode.h"
 #include "ns/save.h"
 
@@ -104,8 +105,11 @@ static inline struct mount *mount_of(fuse_req_t req)
  * and refuses every change with EROFS, until the service answers again.
  * Refused here rather than by mounting read-only: the kernel's ro flag is
  * lifted only by a remount, and the mount is to take changes again by
- * itself (fs.c). */
-bool mount_offline(struct mount *m);
+ * itself. */
+static inline bool mount_offline(struct mount *m)
+{
+	return api_offline(m->api);
+}
 
 /* ---- node kinds (kinds.c) ---------------------------------------------------- */
 
@@ -116,10 +120,10 @@ struct dirsnap {
 	struct cache_listing *l;     /* a reference, or NULL */
 	char **names;                /* malloc'd copies, or NULL */
 	size_t nnames;
-	/* A collection's listing is read in pieces, one READDIR each (dir.c): @want
-	 * is the content version the read began with (0: it begins now), @version
-	 * the one the kind answers from (0: a directory without versions), @stale
-	 * when that is not the one held now. */
+	/* A collection's listing is read in pieces, one READDIR each (dir.c).  @want
+	 * is the content version the read began with, 0 when it begins now; @version
+	 * is the one the kind answers from, 0 for a directory without versions;
+	 * @stale says that this is not the version held now. */
 	unsigned long want, version;
 	bool stale;
 };
@@ -158,21 +162,25 @@ extern const struct kind_ops kind_exports, kind_export, kind_templates, kind_tem
 extern const struct kind_ops kind_deldir, kind_delcoll, kind_delfile;
 extern const struct kind_ops kind_search, kind_sarea, kind_sdir, kind_slink;
 
-/* ---- attributes (attr.c) ---------------------------------------------------------- */
+/* ---- what the kinds answer with (reply.c) ------------------------------------------ */
 
 void attr_dir(struct mount *m, struct stat *st, fuse_ino_t ino, time_t mtime);
 void attr_file(struct mount *m, struct stat *st, fuse_ino_t ino, mode_t mode, off_t size,
 	       time_t mtime);
 void attr_link(struct mount *m, struct stat *st, fuse_ino_t ino, size_t len, time_t mtime);
+/* A cached "no such name" for @timeout seconds. */
+void reply_negative(fuse_req_t req, double timeout);
+/* Replies @len bytes of @text from @off, at most @size. */
+void reply_slice(fuse_req_t req, const char *text, size_t len, size_t size, off_t off);
+
+/* ---- attributes by kind (attr.c) --------------------------------------------------- */
+
 /* Attributes of @n (kinds_of(n->kind)->attr). */
 int node_attr(struct mount *m, struct node *n, struct stat *st, double *timeout);
 /* Fills @e for @n and takes the lookup reference the reply hands over. */
 int entry_of(struct mount *m, struct node *n, struct fuse_entry_param *e);
 /* Replies an entry for @n (a negative one for -ENOENT). */
 void reply_node(fuse_req_t req, struct mount *m, struct node *n);
-void reply_negative(fuse_req_t req, double timeout);
-/* Replies @len bytes of @text from @off, at most @size. */
-void reply_slice(fuse_req_t req, const char *text, size_t len, size_t size, off_t off);
 
 /* ---- the kernel notifier (kernel.c) --------------------------------------------- */
 
@@ -198,6 +206,8 @@ void kernel_apply(struct mount *m, const struct save_effects *fx);
 
 /* A write to .factuurfs/refresh (or the same by ioctl on .factuurfs/). */
 void control_refresh(struct mount *m, const char *text, size_t len);
+/* Drops every cached listing and tells the kernel (fs_refresh, fs.h). */
+void control_refresh_all(struct mount *m);
 /* The node .factuurfs/status names now: the newest rendering, or a new one on an
  * inode of its own (see control.c); NULL on ENOMEM.  The node stays until the caller,
  * having replied with it (the kernel's reference taken), gives it back with
@@ -250,7 +260,7 @@ void fs_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd, void *arg,
 	      struct fuse_file_info *fi, unsigned flags, const void *in_buf, size_t in_bufsz,
 	      size_t out_bufsz);
 
-/* ---- PDFs (io.c) ------------------------------------------------------------------ */
+/* ---- PDFs (kind_coll.c) ------------------------------------------------------------ */
 
 /* Fetches the PDF of @n for a reader (@pid), unless it is known: a
  * thumbnailer's first read counts against its hourly share (the reserve). */

@@ -26,8 +26,8 @@ struct xattr {
 	char value[512];
 };
 
-/* user.factuurfs.fetched: when listing @l was fetched (offline: how old what
- * is shown is). */
+/* user.factuurfs.fetched: when listing @l was fetched.  On an offline mount it
+ * says how old what is shown is. */
 static void put_fetched(struct xattr *x, const struct cache_listing *l)
 {
 	struct tm ft;

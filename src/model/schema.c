@@ -40,13 +40,14 @@
 
 /* ---- the data dictionary ---------------------------------------------------------------- */
 
-/* Sources: the API reference's "Fields (wire)" (py CONVERTABLEFIELDS, net models).
+/* Sources: docs/API.md, "Fields" (py CONVERTABLEFIELDS, net models).
  * The .example of a field is what templates/ shows (JSON text; by type when absent: "",
  * 0, false, null): the service's own default where the fake has one, an obvious
  * example for what the user must choose.  .values and .note come from the API
- * reference only, and are documentation: the service checks them, not factuurfs. */
+ * reference (docs/API.md) only, and are documentation: the service checks them, not
+ * factuurfs. */
 
-/* "new invoice (POST)" in the API reference (net FactuurSturenClient-Invoices.cs). */
+/* A new invoice (docs/API.md, "Fields": net's validation). */
 static const char *const invoice_actions[] = {"send", "save", "repeat", NULL};
 static const char *const invoice_sendmethods[] = {"mail", "email", "printcenter", NULL};
 
@@ -1125,8 +1126,8 @@ static void set_err(char *dst, size_t n, const char *fmt, ...)
 }
 
 /*
- * The wire form of each type, decided here and nowhere else.  The API reference does not
- * say what a request body's values must look like; the v1 clients (php json_encode, .NET
+ * The wire form of each type, decided here and nowhere else.  No source says what a
+ * request body's values must look like; the v1 clients (php json_encode, .NET
  * Json.NET) send JSON bodies with native types, so that is the likeliest reading:
  *   STRING        a string (a number is sent as its text)
  *   INT, FLOAT    a JSON number (numeric strings such as "42" or "10,92" are converted);
@@ -1234,7 +1235,7 @@ static cJSON *to_wire_object(const struct schema_field *fields, size_t n, const 
 /*
  * The forms the service has been seen to send a value in, beside the default of the
  * table above: a field that changed goes back in the form the service used for it in
- * that record (the API reference's correction of 2026-11-30: one record has "0"/"1",
+ * that record (docs/API.md, "Values on the wire": one captured record has "0"/"1",
  * another "true"/"false").  One row per form: the types it applies to, how to
  * recognise it in what was sent, how to dress the default wire value (@w, made by
  * to_wire_scalar) in it.  The first row that applies and recognises the sent value

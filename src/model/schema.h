@@ -7,7 +7,7 @@
  * "" for no date), nested objects keyed line1/line2/..., "[]" for an empty
  * object.  Pythonic form (what a file holds): real numbers and booleans, null
  * for empty dates, nested keyed objects as arrays in key order.  The reader is
- * tolerant of every variant the API reference lists (numbers as numbers,
+ * tolerant of every variant docs/API.md lists (numbers as numbers,
  * "true"/"false", arrays instead of keyed objects, wrapped or bare records);
  * a value that does not convert is kept as it came, never dropped.
  */
@@ -54,7 +54,7 @@ struct schema_field {
 	/* For people, not for conversion: templates/ and the field reference (docs/FIELDS.md,
 	 * the man page) show these; schema_to_wire() checks none of them. */
 	const char *example;             /* JSON text of a template's value; NULL: by type */
-	const char *const *values;       /* the values the API reference allows, NULL-ended
+	const char *const *values;       /* the values docs/API.md allows, NULL-ended
 					    (checked only with SCHEMA_F_OR_TEXT) */
 	const char *note;                /* one line for the field reference, or NULL */
 };

@@ -618,7 +618,7 @@ static const char *pdf_refusal(const struct api_answer *resp)
 	if (!pdf_ends_whole(resp->body, resp->len))
 		return "the service sent a PDF whose trailer does not point at its "
 		       "cross-reference section (startxref): not kept, the next read asks again";
-	/* The Content-Type is not looked at: the API reference says only that
+	/* The Content-Type is not looked at: the sources say only that
 	 * invoices_pdf answers with the PDF's bytes, not under which type (the
 	 * fake says application/pdf), so any is taken; a page between a PDF's
 	 * markers fails the checks above whatever it is labelled. */

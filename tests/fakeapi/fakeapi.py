@@ -6,7 +6,7 @@ Python 3.11 standard library only.  Run:
     /usr/bin/python3 tests/fakeapi/fakeapi.py --port 0 [--data FILE | --generate clients=N,invoices=M,products=K]
 
 Once listening it prints exactly `fakeapi listening on http://127.0.0.1:PORT/api/v1/`.
-See `--help` for every option.  The spec implemented is shared/api/factuursturen-api.md.
+See `--help` for every option.  The API it implements is docs/API.md's reading.
 
 HTTPS: `--tls-cert PEM [--tls-key PEM]` serves TLS on the same port (API and control
 endpoints alike) and the line says `https://`.  The handshake runs in the connection's
@@ -326,8 +326,8 @@ WIRE = {
     "wire_forms": ("underscore", "truefalse"),
 }
 
-# The forms the live service has been seen to send (the API reference's correction of
-# 2026-11-30), each a switch of --wire-forms.  The fields each one touches are data:
+# The forms the live service has been seen to send (docs/API.md, "Values on the wire"),
+# each a switch of --wire-forms.  The fields each one touches are data:
 #   underscore   the five client fields php spells with underscores (CLIENT_ALIASES)
 #   truefalse    client booleans as "true"/"false"; default_email and invoice
 #                `collection` stay "0"/"1" (as the 2015 copies have them)

@@ -1,5 +1,7 @@
 import os
+import shutil
 import sys
+import tempfile
 
 import pytest
 
@@ -8,8 +10,32 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from harness import Fake, Mount  # noqa: E402
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_configure(config):
     config.addinivalue_line("markers", "slow: long-running (skipped under ASan)")
+    # A directory of this run's own for every test's mounts and fakes.  pytest's default,
+    # /tmp/pytest-of-<user>/pytest-<N>, is shared by every run of the user and each run
+    # removes all but the newest three: a run beside others (CI beside a developer's
+    # runs) could see its live mount points removed under it, and with them records.
+    # xdist's workers are handed a subdirectory of it.
+    if config.option.basetemp is None and not hasattr(config, "workerinput"):
+        config.option.basetemp = tempfile.mkdtemp(prefix="factuurfs-tests-")
+        config._factuurfs_basetemp = config.option.basetemp
+
+
+def pytest_unconfigure(config):
+    """Removes this run's directory, unless something is still mounted in it: removing
+    a live mount's files would delete records (a stale mount of a killed daemon only
+    fails, but nothing here tells the two apart)."""
+    base = getattr(config, "_factuurfs_basetemp", None)
+    if not base:
+        return
+    with open("/proc/self/mountinfo") as f:
+        points = [line.split()[4].replace("\\040", " ") for line in f]
+    if any(p == base or p.startswith(base + "/") for p in points):
+        print(f"\nconftest: {base} still holds a mount: left as it is")
+        return
+    shutil.rmtree(base, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")

@@ -90,7 +90,7 @@ def test_dropped_connections_are_retried_then_reported(lone, mounts):
     assert e.value.errno == errno.ECONNRESET
 
 
-# -- issue 5: every fault through a real mount ------------------------------------
+# -- every fault through a real mount ---------------------------------------------
 
 def status_of(m, coll):
     return m.status()["cache"]["collections"][coll]

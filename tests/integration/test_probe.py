@@ -1,4 +1,4 @@
-"""factuurfs probe: what the service does where the API reference is uncertain.
+"""factuurfs probe: what the service does where docs/API.md is uncertain.
 
 The probe takes the credentials a mount takes, asks with GETs only (at most 25
 requests), and its report names no secret and no record's value.  Against the fake in

@@ -1,8 +1,7 @@
 """templates/: a read-only example record per collection a user can create into, made
 from the data dictionary; and docs/FIELDS.md, the field reference made from it too.
 
-The lists of fields below are written out here from the API reference
-(/work/shared/api/factuursturen-api.md, "Fields (wire)" and "new invoice (POST)"), not
+The lists of fields below are written out here from docs/API.md ("Fields"), not
 read from src/: a template that gains or loses a field fails this test."""
 import errno
 import json
@@ -29,7 +28,7 @@ CREATE_FIELDS = {
                 "notes_on_invoice", "active", "defaultdoclang", "defaultcategory",
                 "currency", "mandateid", "mandatedate", "collecttype"],
     "products": ["code", "name", "price", "taxes"],
-    # no `date`: no invoice of the live service has one (the API reference's last section)
+    # no `date`: no invoice of the live service has one (docs/API.md, "The readings")
     "invoices": ["profile", "clientnr", "reference", "invoicenote", "lines",
                  "discounttype", "discount", "paymentcondition", "paymentperiod",
                  "collection", "category", "action", "sendmethod", "savename",

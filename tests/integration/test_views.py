@@ -20,7 +20,7 @@ import pytest
 from expected import file_stem, invoice_day
 from harness import APIKEY, USER, Fake, Mount, listing_calls, run
 
-# The API's filters (the API reference, net InvoiceFilters), in the order the status
+# The API's filters (net's InvoiceFilters), in the order the status
 # xattr and the CSV list them.
 FILTERS = ("open", "overdue", "sent", "partly", "toomuch", "paid", "uncollectible")
 

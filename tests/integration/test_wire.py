@@ -1,6 +1,5 @@
 """Writing back what the service sent: an edit goes back under the names and in the
-forms the service used for that record (the API reference's correction of
-2026-11-30), for every form the fake can serve (fakeapi --wire-forms)."""
+forms the service used for that record (docs/API.md, "Values on the wire"), for every form the fake can serve (fakeapi --wire-forms)."""
 import json
 import os
 import subprocess
