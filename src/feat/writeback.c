@@ -325,9 +325,9 @@ int wb_edit(const struct wb *wb, const struct schema_collection *c, const char *
 	if (rc < 0)
 		goto out;
 	/*
-	 * The reading of the API this save rests on, made here and nowhere else: the
-	 * reference says a PUT "sends the whole record", and nothing says the service
-	 * keeps the fields a PUT leaves out.  So a save never sends only what changed:
+	 * The reading of the API this save rests on, made here and nowhere else: a PUT
+	 * "sends the whole record" (docs/API.md), and nothing says the service keeps
+	 * the fields a PUT leaves out.  So a save never sends only what changed:
 	 * it reads the record as the service has it now, just before the PUT (one
 	 * GET), changes on it only the fields the user changed from the text's base
 	 * (model/merge.h), and PUTs that whole record.  A field changed elsewhere

@@ -1455,8 +1455,8 @@ static cJSON *to_wire_value(const struct schema_field *f, const cJSON *v, const 
 		return w && sent ? wire_dress(f, w, sent) : w;
 	}
 	if (cJSON_IsNull(v) || ((cJSON_IsArray(v) || cJSON_IsObject(v)) && !v->child)) {
-		/* Nothing, as the service writes nothing: [] (the API reference: empty
-		 * objects come as []), or {} where it sent that.  (sent &&: the
+		/* Nothing, as the service writes nothing: [] (docs/API.md, "Values on
+		 * the wire": an empty object is []), or {} where it sent that.  (sent &&: the
 		 * analysers cannot see that cJSON_IsObject takes NULL.) */
 		bool braces = sent && cJSON_IsObject(sent) && !sent->child;
 		out = braces ? cJSON_CreateObject() : cJSON_CreateArray();
