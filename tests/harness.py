@@ -205,6 +205,23 @@ class Fake:
         """Stores @record as given (any JSON object) under @ident, behind the client's back."""
         self._call("PUT", f"/_fake/state/{collection}/{_esc(ident)}", record)
 
+    def record(self, collection, ident):
+        """The record as the fake stores it (its wire form), not logged."""
+        return json.loads(self._get(f"/_fake/state/{collection}/{_esc(ident)}"))
+
+    def web_edit(self, collection, ident, **fields):
+        """Changes @fields of a record as the service's website does, behind every mount's
+        back (no request is logged): the stored record with those fields set (the fake's
+        wire form: text) and a client's `timestamp` moved to today, as a save on the
+        service moves it.  Returns the record as stored now."""
+        rec = self.record(collection, ident)
+        rec.update({k: v for k, v in fields.items()})
+        if collection == "clients":
+            import datetime
+            rec["timestamp"] = datetime.date.today().isoformat()
+        self.put_state(collection, ident, rec)
+        return rec
+
     def delete_state(self, collection, ident):
         self._call("DELETE", f"/_fake/state/{collection}/{_esc(ident)}")
 

@@ -14,6 +14,7 @@
 #include "base/log.h"
 #include "base/names.h"
 #include "model/jsontext.h"
+#include "model/merge.h"
 #include "model/templates.h"
 
 struct wb_pending {
@@ -251,11 +252,85 @@ static int check_readonly(const struct schema_collection *c, const cJSON *user,
 	return 0;
 }
 
-int wb_edit(const struct wb *wb, const struct schema_collection *c, const char *id,
-	    const char *text, size_t len, bool *sent, char *msg, size_t msglen)
+/* At most this much of each value goes into a conflict's message. */
+#define WB_VALUE_SHOWN 80
+
+/* @v as the message shows it: compact JSON, cut; "nothing" when absent. */
+static void shown(const cJSON *v, char *out, size_t outsz)
 {
-	struct cache_record *rec = NULL;
-	cJSON *user, *cur = NULL, *wire = NULL;
+	char *j = v ? cJSON_PrintUnformatted(v) : NULL;
+	if (!v)
+		snprintf(out, outsz, "nothing");
+	else if (!j)
+		snprintf(out, outsz, "?");
+	else if (strlen(j) > WB_VALUE_SHOWN)
+		snprintf(out, outsz, "%.*s...", WB_VALUE_SHOWN, j);
+	else
+		snprintf(out, outsz, "%s", j);
+	free(j);
+}
+
+/* The reason of a conflict: the field, its value on the service and here, and
+ * what to do. */
+static int conflict(const struct merge_result *mr, char *msg, size_t msglen)
+{
+	char base[WB_VALUE_SHOWN + 8], mine[WB_VALUE_SHOWN + 8], theirs[WB_VALUE_SHOWN + 8];
+	shown(mr->base_v, base, sizeof(base));
+	shown(mr->mine_v, mine, sizeof(mine));
+	shown(mr->theirs_v, theirs, sizeof(theirs));
+	return fail(-WB_CONFLICT, msg, msglen,
+		    "not sent: '%s' was changed on the service meanwhile to %s, and here to %s "
+		    "(both from %s)%s%s%s; save this text again to keep yours, or write the "
+		    "service's value",
+		    mr->field, theirs, mine, base, mr->more ? "; so were '" : "",
+		    mr->more ? mr->more : "", mr->more ? "'" : "");
+}
+
+/* The record a text started from (merge_pick_base): its own base, or else the
+ * record as the mount holds it (@held), unless a version seen is nearer.  A new
+ * object (the caller's) or NULL on ENOMEM. */
+static cJSON *pick_base(const cJSON *user, const struct wb_bases *bases, const cJSON *held)
+{
+	size_t n = bases ? bases->nseen : 0;
+	cJSON *own = bases && bases->own ? cJSON_ParseWithLength(bases->own, bases->own_len) : NULL;
+	const cJSON **cands = calloc(n + 1, sizeof(const cJSON *));
+	const cJSON *primary = own ? own : held;
+	cJSON *base = NULL;
+	if (!cands) {
+		cJSON_Delete(own);
+		return NULL;
+	}
+	for (size_t i = 0; i < n; i++) {
+		const char *v = bases->seen[i];
+		cands[i] = v ? cJSON_ParseWithLength(v, bases->seen_lens[i]) : NULL;
+	}
+	/* The record held is a version a user may have read too. */
+	cands[n] = own ? held : NULL;
+	long k = merge_pick_base(user, primary, cands, n + 1);
+	base = cJSON_Duplicate(k >= 0 ? cands[k] : primary, true);
+	for (size_t i = 0; i < n; i++)
+		cJSON_Delete((cJSON *)cands[i]);
+	free(cands);
+	cJSON_Delete(own);
+	return base;
+}
+
+/* @j as a file's text, into @bases' keep. */
+static void keep_base(struct wb_bases *bases, const cJSON *j)
+{
+	if (!bases || !j)
+		return;
+	free(bases->keep);
+	bases->keep = jt_format(j, &bases->keep_len);
+}
+
+int wb_edit(const struct wb *wb, const struct schema_collection *c, const char *id,
+	    const char *text, size_t len, struct wb_bases *bases, bool *sent, char *msg,
+	    size_t msglen)
+{
+	struct cache_record *rec = NULL, *now = NULL;
+	struct merge_result mr = {0};
+	cJSON *user, *cur = NULL, *base = NULL, *theirs = NULL, *wire = NULL;
 	char ignored[300];
 	int rc = -EINVAL;
 	*sent = false;
@@ -269,30 +344,85 @@ int wb_edit(const struct wb *wb, const struct schema_collection *c, const char *
 		goto out;
 	}
 	cur = cJSON_ParseWithLength(rec->text, rec->len);
-	if (cur && cJSON_Compare(user, cur, true))
-		goto out; /* unchanged: nothing to send */
+	base = pick_base(user, bases, cur);
+	if (!base) {
+		rc = fail(-ENOMEM, msg, msglen, "out of memory");
+		goto out;
+	}
+	if (cJSON_Compare(user, base, true))
+		goto out; /* unchanged from what it started from: nothing to send */
 	if (!(c->methods & SCHEMA_M_PUT)) {
 		rc = fail(-EPERM, msg, msglen, "the API cannot change %s once made", c->name);
 		goto out;
 	}
-	rc = check_readonly(c, user, cur, ignored, sizeof(ignored), msg, msglen);
+	keep_base(bases, base);
+	/* (What the service computes is judged against what the text started from.) */
+	rc = check_readonly(c, user, base, ignored, sizeof(ignored), msg, msglen);
 	if (rc == 0)
 		rc = check_template(c, user, false, msg, msglen);
-	/* What the service sent for this record: the PUT follows its names and
-	 * forms (unparsable or unknown: the default forms). */
-	wire = rec->wire ? cJSON_ParseWithLength(rec->wire, rec->wire_len) : NULL;
-	if (rc == 0)
-		rc = put(wb, c, c, id, user, wire, msg, msglen);
+	if (rc < 0)
+		goto out;
+	/*
+	 * The reading of the API this save rests on, made here and nowhere else: a PUT
+	 * "sends the whole record" (docs/API.md), and nothing says the service keeps
+	 * the fields a PUT leaves out.  So a save never sends only what changed:
+	 * it reads the record as the service has it now, just before the PUT (one
+	 * GET), changes on it only the fields the user changed from the text's base
+	 * (model/merge.h), and PUTs that whole record.  A field changed elsewhere
+	 * meanwhile (the website, another mount) survives, whichever reading of PUT
+	 * the service follows; two calls per save.  The window between the GET and
+	 * the PUT is the one a change elsewhere can still fall into.
+	 */
+	rc = cache_record_fetch(wb->cache, c, id, &now);
+	if (rc == -EOPNOTSUPP) {
+		/* No GET of one record (none in the table today): merged on the record
+		 * as held. */
+		rc = 0;
+		now = rec;
+		cache_record_ref(now);
+	}
+	if (rc < 0) {
+		fail(rc, msg, msglen, "not sent: %s/%s could not be read from the service to save "
+		     "only what changed (%s)", c->name, id,
+		     rc == -ENOENT ? "it is not there any more" : log_strerror(-rc));
+		goto out;
+	}
+	theirs = cJSON_ParseWithLength(now->text, now->len);
+	if (!theirs || merge_records(c, base, user, theirs, &mr) < 0) {
+		rc = fail(-ENOMEM, msg, msglen, "out of memory");
+		goto out;
+	}
+	if (mr.conflicts) {
+		rc = conflict(&mr, msg, msglen);
+		keep_base(bases, mr.resolved);
+		cache_invalidate(wb->cache, c); /* the file shows the service's values after rm */
+		goto out;
+	}
+	if (cJSON_Compare(mr.merged, theirs, true)) {
+		/* The service already holds every change (made elsewhere too). */
+		keep_base(bases, user);
+		cache_invalidate(wb->cache, c);
+		goto out;
+	}
+	/* The PUT follows the names and forms the service sent the record in
+	 * (unparsable or unknown: the default forms). */
+	wire = now->wire ? cJSON_ParseWithLength(now->wire, now->wire_len) : NULL;
+	rc = put(wb, c, c, id, mr.merged, wire, msg, msglen);
 	if (rc == 0) {
 		*sent = true;
+		keep_base(bases, user);
 		cache_invalidate(wb->cache, c);
 		/* Saved: the notice goes where a reason would (wb_edit's @msg). */
 		snprintf(msg, msglen, "%s", ignored);
 	}
 out:
 	cache_record_unref(rec);
+	cache_record_unref(now);
+	merge_result_clear(&mr);
 	cJSON_Delete(user);
 	cJSON_Delete(cur);
+	cJSON_Delete(base);
+	cJSON_Delete(theirs);
 	cJSON_Delete(wire);
 	return rc;
 }
@@ -469,6 +599,25 @@ static const struct schema_collection *created_in(const struct schema_collection
 	return c;
 }
 
+/* The wire body of a POST of pythonic @user to @c: in the forms the service sends
+ * @c's records in, as a PUT of one of them would be ("1", "146", [] where the
+ * service writes those), so that one field has one form whatever the request.  The
+ * model is a record of @c's listing as held (its wire, kept for the collections
+ * that can be edited); without one, the default forms (model/schema.c). */
+static cJSON *post_body(const struct wb *wb, const struct schema_collection *c,
+			const cJSON *user, char *err, size_t errlen)
+{
+	struct cache_listing *l = cache_listing_peek(wb->cache, c);
+	cJSON *model = NULL, *wire;
+	for (size_t i = 0; l && i < l->n && !model; i++)
+		if (l->recs[i]->wire)
+			model = cJSON_ParseWithLength(l->recs[i]->wire, l->recs[i]->wire_len);
+	cache_listing_unref(l);
+	wire = schema_to_wire_as(c, user, model, true, err, errlen);
+	cJSON_Delete(model);
+	return wire;
+}
+
 int wb_create(const struct wb *wb, const struct schema_collection *c, const char *text,
 	      size_t len, struct wb_pending **pending, char **new_id,
 	      const struct schema_collection **in, char *msg, size_t msglen,
@@ -508,7 +657,7 @@ int wb_create(const struct wb *wb, const struct schema_collection *c, const char
 			bool sent;
 			if (hook && hook->created)
 				hook->created(hook->ud, *in, *new_id);
-			rc = same ? 0 : wb_edit(wb, *in, *new_id, text, len, &sent, msg, msglen);
+			rc = same ? 0 : wb_edit(wb, *in, *new_id, text, len, NULL, &sent, msg, msglen);
 			if (rc < 0) {
 				char why[512];
 				snprintf(why, sizeof(why), "%s", msg);
@@ -523,7 +672,7 @@ int wb_create(const struct wb *wb, const struct schema_collection *c, const char
 		rc = fail(-EPERM, msg, msglen, "the API cannot create %s", c->name);
 		goto out;
 	}
-	wire = schema_to_wire(c, user, true, err, sizeof(err));
+	wire = post_body(wb, c, user, err, sizeof(err));
 	if (!wire) {
 		rc = fail(-EINVAL, msg, msglen, "%s", err);
 		goto out;

@@ -57,12 +57,46 @@ struct wb {
 	_Atomic unsigned char learned[WB_LEARNED];
 };
 
-/* Saves @text as record @id of @c: 0 with *@sent false when it equals the
- * record (nothing to send), 0 with *@sent true after a PUT, and then in @msg a
- * notice of the fields the service sets that the text held otherwise and that
- * were ignored ("" when none). */
+/* The versions of a record a user's text may have started from (its bases), and
+ * what a save leaves to keep with the text for the next one (ns/save.c keeps it,
+ * in the journal too). */
+struct wb_bases {
+	/* The version the text began from (pythonic text; NULL: not known, the record
+	 * as the mount holds it stands for it). */
+	const char *own;
+	size_t own_len;
+	/* Other versions of the record a user here may hold (served to a read, left
+	 * by a conflict), the newest first. */
+	const char *const *seen;
+	const size_t *seen_lens;
+	size_t nseen;
+	/* Out (malloc'd, the caller frees it; NULL: nothing new): the base the text
+	 * has from now on.  The one it started from; after a conflict, that one with
+	 * the service's values of the conflicting fields (the user has been told
+	 * them: the same text saved again keeps the user's); once the service took
+	 * the text, the text itself. */
+	char *keep;
+	size_t keep_len;
+};
+
+/* The errno of a save refused because a field it changes was changed on the
+ * service meanwhile, to another value (a conflict): "Device or resource busy".
+ * Not EAGAIN, which is the spent budget's. */
+#define WB_CONFLICT EBUSY
+
+/* Saves @text as record @id of @c, merged (model/merge.h): its base is chosen from
+ * @bases (may be NULL) by merge_pick_base; only the fields @text changed from it
+ * are changed, on the record as the service has it now, read just before the PUT
+ * (wb_edit in feat/writeback.c says why).  0 with *@sent false when it changes
+ * nothing (no call), or when the service already holds every change (one GET); 0
+ * with *@sent true after the GET and the PUT, and then in @msg a notice of the
+ * fields the service sets that the text held otherwise and that were ignored (""
+ * when none); -WB_CONFLICT, after the GET only,
+ * when a field was changed on both sides to different values, @msg naming it and
+ * its values. */
 int wb_edit(const struct wb *wb, const struct schema_collection *c, const char *id,
-	    const char *text, size_t len, bool *sent, char *msg, size_t msglen);
+	    const char *text, size_t len, struct wb_bases *bases, bool *sent, char *msg,
+	    size_t msglen);
 
 /* What wb_create and wb_act return for a template saved as it is: nothing sent, nothing
  * refused; the text stays a new file (@msg says so). */

@@ -227,6 +227,9 @@ static int record_read(struct mount *m, fuse_req_t req, struct node *n, size_t s
 	int rc = cache_record_get(m->cache, n->c, n->id, &r);
 	if (rc < 0)
 		return rc;
+	/* A version a reader now holds: what a save of it may have started from. */
+	if (off == 0)
+		save_served(m->save, n, r->text, r->len);
 	reply_slice(req, r->text, r->len, size, off);
 	cache_record_unref(r);
 	return 0;

@@ -1291,8 +1291,9 @@ static void set_err(char *dst, size_t n, const char *fmt, ...)
  *   BOOL          true / false (0/1 and the wire's string spellings are accepted)
  *   DATE          "YYYY-MM-DD"
  *   null          "" for every scalar type: the wire's own empty value
- *   OBJECT        an object of its sub-fields ({} when empty or null)
- *   KEYED_LIST    {"line1": .., "line2": ..} ({} when empty or null)
+ *   OBJECT        an object of its sub-fields ([] when empty or null, as the service
+ *                 writes an empty object)
+ *   KEYED_LIST    {"line1": .., "line2": ..} ([] when empty or null)
  */
 /* Text a SCHEMA_F_OR_TEXT number takes: any (a country's name) or, when the field has
  * .values, one of them ("full"). */
@@ -1608,8 +1609,12 @@ static cJSON *to_wire_value(const struct schema_field *f, const cJSON *v, const 
 		w = to_wire_scalar(f, v, path, err, errlen);
 		return w && sent ? wire_dress(f, w, sent) : w;
 	}
-	if (cJSON_IsNull(v) || (cJSON_IsArray(v) && !v->child)) {
-		out = cJSON_CreateObject();
+	if (cJSON_IsNull(v) || ((cJSON_IsArray(v) || cJSON_IsObject(v)) && !v->child)) {
+		/* Nothing, as the service writes nothing: [] (docs/API.md, "Values on
+		 * the wire": an empty object is []), or {} where it sent that.  (sent &&: the
+		 * analysers cannot see that cJSON_IsObject takes NULL.) */
+		bool braces = sent && cJSON_IsObject(sent) && !sent->child;
+		out = braces ? cJSON_CreateObject() : cJSON_CreateArray();
 		return out ? out : oom(err, errlen);
 	}
 	if (f->type == SCHEMA_OBJECT) {

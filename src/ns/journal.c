@@ -45,6 +45,7 @@ void journal_entry_clear(struct journal_entry *e)
 	wb_pending_free(e->pending);
 	free(e->made_in);
 	free(e->made_id);
+	free(e->base);
 	free(e->text);
 	memset(e, 0, sizeof(*e));
 }
@@ -129,6 +130,9 @@ int journal_encode(const struct journal_entry *e, char **out, size_t *len)
 		  cJSON_AddItemToArray(mtime, cJSON_CreateNumber((double)e->mtime)) &&
 		  cJSON_AddItemToArray(mtime, cJSON_CreateNumber((double)e->mtime_ns)) &&
 		  cJSON_AddNumberToObject(j, "length", (double)e->len);
+	/* (An optional member: an older reader passes over it.) */
+	if (ok && e->base)
+		ok = cJSON_AddStringToObject(j, "base", e->base) != NULL;
 	if (ok && e->made_in && e->made_id)
 		ok = (made = cJSON_AddObjectToObject(j, "made")) &&
 		     cJSON_AddStringToObject(made, "collection", e->made_in) &&
@@ -266,6 +270,16 @@ int journal_decode(const char *data, size_t len, struct journal_entry *e)
 	if (e->len)
 		memcpy(e->text, nl + 1, e->len);
 	e->text[e->len] = '\0';
+	/* A record's base, when it has one: a string, or the entry is not whole. */
+	v = cJSON_GetObjectItemCaseSensitive(j, "base");
+	const char *base = str_of(j, "base");
+	if (v && (!base || !id)) {
+		rc = -EBADMSG;
+		goto out;
+	}
+	if (dup_to(&e->base, base))
+		goto out;
+	e->base_len = base ? strlen(base) : 0;
 	if (dup_to(&e->collection, coll) || dup_to(&e->name, name) || dup_to(&e->id, id) ||
 	    dup_to(&e->error, error) || dup_to(&e->made_in, made_in) ||
 	    dup_to(&e->made_id, made_id))

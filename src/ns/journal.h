@@ -72,6 +72,10 @@ struct journal_entry {
 	 * record made_id of the collection named made_in. */
 	char *made_in;
 	char *made_id;
+	/* A record's (may be NULL): the version its text started from, as a file shows
+	 * it (pythonic JSON text), which its save merges against. */
+	char *base;
+	size_t base_len;
 	char *text;         /* the user's bytes (NUL-terminated after len when decoded) */
 	size_t len;
 };

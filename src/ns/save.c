@@ -34,6 +34,12 @@ struct text {
 	struct wb_pending *pending; /* UNANSWERED: the POST that got no answer */
 	_Atomic size_t *total;      /* its mount's bytes reserved by every text (struct save) */
 	unsigned long steps;        /* bumped by every change of state */
+	/* A record's text: the version of the record it started from (pythonic text,
+	 * malloc'd; NULL: not known), which its save merges against (wb_edit): the
+	 * record as the mount served it when the text began, then what the last save
+	 * left (struct wb_bases).  Journaled with the text. */
+	char *base;
+	size_t base_len;
 	char *jfile;                /* the journal file its entry went to, or NULL */
 	unsigned long jsteps;       /* the steps and gen of what that entry holds */
 	unsigned long jgen;
@@ -75,6 +81,19 @@ static const char *const save_state_names[SAVE_NSTATES] = {
 	"clean", "edited", "sending", "refused", "unanswered", "waiting",
 };
 
+/* A version of a record a user here may be editing from: a text the mount served
+ * to a read or began a text from, a base a conflict left (see struct save). */
+struct seen {
+	const struct schema_collection *c;
+	char *id;
+	char *text;
+	size_t len;
+	unsigned long serial; /* higher: newer */
+};
+
+/* How many such versions a mount keeps, of all records together (a few KiB each). */
+#define SAVE_SEEN 512
+
 struct save {
 	struct inodes *inodes;
 	struct cache *cache;
@@ -114,6 +133,15 @@ struct save {
 	/* Bytes reserved by every text: atomic, since a text is freed with the
 	 * inode table's lock held (save_text_free), where ours may not be taken. */
 	_Atomic size_t texts_total;
+	/* The versions of records users here may be editing from, the newest
+	 * SAVE_SEEN: the candidates of a save's base (wb_edit takes the one the text
+	 * is nearest to).  Under no-open the daemon never sees which version an
+	 * editor opened, so every version it served counts; an editor that read the
+	 * record before a newer one was shown still merges against its own.
+	 * Protected by lock. */
+	struct seen seen[SAVE_SEEN];
+	size_t seen_next;
+	unsigned long seen_serial;
 };
 
 /* @n's notice (with s->lock held): its slot, or -1. */
@@ -187,6 +215,7 @@ void save_text_free(struct text *t)
 	wb_pending_free(t->pending);
 	free(t->error);
 	free(t->data);
+	free(t->base);
 	/* (Its journal entry stays: at unmount that is the point.) */
 	free(t->jfile);
 	free(t);
@@ -224,6 +253,10 @@ void save_free(struct save *s)
 	free(s->made);
 	for (size_t i = 0; i < s->nnotices; i++)
 		free(s->notices[i].text);
+	for (size_t i = 0; i < SAVE_SEEN; i++) {
+		free(s->seen[i].id);
+		free(s->seen[i].text);
+	}
 	journal_free(s->journal);
 	free(s);
 }
@@ -236,6 +269,44 @@ static struct text *text_of(struct save *s, struct node *n)
 	if (!n->text && (n->text = calloc(1, sizeof(*n->text))))
 		n->text->total = &s->texts_total;
 	return n->text;
+}
+
+/* With s->lock held: keeps @text (@len bytes) as a version of record @id of @c a
+ * user here may be editing from, the newest (the same version again is moved up). */
+static void seen_note(struct save *s, const struct schema_collection *c, const char *id,
+		      const char *text, size_t len)
+{
+	for (size_t i = 0; i < SAVE_SEEN; i++) {
+		struct seen *v = &s->seen[i];
+		if (v->c == c && v->id && v->len == len && !strcmp(v->id, id) &&
+		    (!len || !memcmp(v->text, text, len))) {
+			v->serial = ++s->seen_serial;
+			return;
+		}
+	}
+	struct seen *v = &s->seen[s->seen_next];
+	char *cid = strdup(id), *ctext = malloc(len ? len : 1);
+	if (!cid || !ctext) {
+		free(cid);
+		free(ctext);
+		return; /* (a base less to choose from) */
+	}
+	if (len)
+		memcpy(ctext, text, len);
+	free(v->id);
+	free(v->text);
+	*v = (struct seen){.c = c, .id = cid, .text = ctext, .len = len,
+			   .serial = ++s->seen_serial};
+	s->seen_next = (s->seen_next + 1) % SAVE_SEEN;
+}
+
+void save_served(struct save *s, struct node *n, const char *text, size_t len)
+{
+	if (n->kind != N_JSON || !n->c || !n->id || !(n->c->methods & SCHEMA_M_PUT))
+		return;
+	pthread_mutex_lock(&s->lock);
+	seen_note(s, n->c, n->id, text, len);
+	pthread_mutex_unlock(&s->lock);
 }
 
 /* With s->lock held: drops @n's text (the record's own shows again); its
@@ -434,6 +505,11 @@ static int text_load(struct save *s, struct node *n)
 			if (r->len)
 				memcpy(t->data, r->text, r->len);
 			t->len = r->len;
+			/* What it starts from: the record as the mount serves it now. */
+			free(t->base);
+			t->base = strndup(r->text, r->len);
+			t->base_len = t->base ? r->len : 0;
+			seen_note(s, n->c, n->id, r->text, r->len);
 			/* The time the file showed (store/times.h), until it is written. */
 			struct timespec m = clock_wall();
 			times_peek(s->times, n->c, r->stem, &m);
@@ -553,6 +629,8 @@ static int keep(struct save *s, struct node *n)
 			.err = t->state == SAVE_WAITING ? 0 : t->sent_rc < 0 ? -t->sent_rc : EINVAL,
 			.error = t->state == SAVE_WAITING ? NULL : t->error,
 			.pending = n->kind == N_JSON ? NULL : t->pending,
+			.base = n->kind == N_JSON ? t->base : NULL,
+			.base_len = t->base_len,
 			.text = t->data,
 			.len = t->len,
 		};
@@ -910,6 +988,13 @@ static void restore(void *ud, struct journal_entry *e, const char *file)
 							     : ACTING_ERROR);
 		t->pending = e->pending;
 		e->pending = NULL;
+		/* A record's text merges against the base it had (a remount keeps
+		 * merging right). */
+		if (e->id && e->base) {
+			t->base = e->base;
+			t->base_len = e->base_len;
+			e->base = NULL;
+		}
 		/* On disk as it is (a "posting" entry is rewritten as unanswered
 		 * at its next change). */
 		t->jfile = strdup(file);
@@ -995,6 +1080,10 @@ struct sent {
 	char what[1100];
 	bool changed;    /* a PUT went out (not: the same text again) */
 	struct wb_pending *pending;
+	/* A record's: the bases its save chooses from (copies), and what it leaves. */
+	char **btexts;
+	size_t *blens, nb;
+	struct wb_bases bases;
 };
 
 static void sent_clear(struct sent *x)
@@ -1003,6 +1092,50 @@ static void sent_clear(struct sent *x)
 	free(x->new_id);
 	free(x->lname);
 	wb_pending_free(x->pending);
+	for (size_t i = 0; i < x->nb; i++)
+		free(x->btexts[i]);
+	free(x->btexts);
+	free(x->blens);
+	free(x->bases.keep);
+}
+
+static int by_newest(const void *a, const void *b)
+{
+	const struct seen *x = *(const struct seen *const *)a, *y = *(const struct seen *const *)b;
+	return x->serial < y->serial ? 1 : x->serial > y->serial ? -1 : 0;
+}
+
+/* With s->lock held: the bases record @n's text @t may have started from, copied
+ * into @x: its own, and the versions seen of the record, newest first.  False on
+ * ENOMEM. */
+static bool bases_of(struct save *s, const struct node *n, const struct text *t, struct sent *x)
+{
+	const struct seen *v[SAVE_SEEN] = {0};
+	size_t nv = 0;
+	for (size_t i = 0; i < SAVE_SEEN; i++)
+		if (s->seen[i].c == n->c && s->seen[i].id && !strcmp(s->seen[i].id, n->id))
+			v[nv++] = &s->seen[i];
+	qsort(v, nv, sizeof(const struct seen *), by_newest);
+	/* [0]: its own base (or NULL), then the versions seen. */
+	x->btexts = calloc(nv + 1, sizeof(*x->btexts));
+	x->blens = calloc(nv + 1, sizeof(*x->blens));
+	if (!x->btexts || !x->blens)
+		return false;
+	x->nb = nv + 1;
+	if (t->base && !(x->btexts[0] = strndup(t->base, t->base_len)))
+		return false;
+	x->blens[0] = t->base ? t->base_len : 0;
+	for (size_t i = 0; i < nv; i++) {
+		if (!(x->btexts[i + 1] = malloc(v[i]->len ? v[i]->len : 1)))
+			return false;
+		if (v[i]->len)
+			memcpy(x->btexts[i + 1], v[i]->text, v[i]->len);
+		x->blens[i + 1] = v[i]->len;
+	}
+	x->bases = (struct wb_bases){.own = x->btexts[0], .own_len = x->blens[0],
+				     .seen = (const char *const *)x->btexts + 1,
+				     .seen_lens = x->blens + 1, .nseen = nv};
+	return true;
 }
 
 /* A new file of @c, which @via's POST makes (a draft: invoices'), asks for @c: its
@@ -1031,7 +1164,7 @@ static int send_text(struct save *s, struct node *n, const char *text, size_t le
 		     struct sent *x, char *msg, size_t msglen)
 {
 	if (x->kind == N_JSON)
-		return wb_edit(s->wb, x->c, x->id, text, len, &x->changed, msg, msglen);
+		return wb_edit(s->wb, x->c, x->id, text, len, &x->bases, &x->changed, msg, msglen);
 	struct posting po = {.s = s, .n = n, .lname = x->lname, .text = text, .len = len};
 	struct wb_post_hook hook = {.fn = posting, .created = created, .ud = &po};
 	const struct schema_collection *via = schema_creates(x->c);
@@ -1170,6 +1303,9 @@ int save_commit(struct save *s, struct node *n, bool fsync, struct save_effects 
 	inode_set_busy(s->inodes, n, true);
 	if (x.kind == N_JSON) {
 		record_path(n, x.what, sizeof(x.what));
+		if (!bases_of(s, n, t, &x))
+			log_msg(LOG_WARNING, "%s: out of memory: saved against the record as held",
+				x.what);
 	} else {
 		/* The name the user wrote: hidden or freed once committed. */
 		x.lname = inode_local_name(s->inodes, n);
@@ -1196,6 +1332,19 @@ int save_commit(struct save *s, struct node *n, bool fsync, struct save_effects 
 	}
 	bool same = t->gen == gen; /* nothing written while it was sent */
 	t->sent_rc = rc == WB_UNSENT ? 0 : rc;
+	if (x.bases.keep && n->kind == N_JSON && n->c == x.c && n->id && x.id &&
+	    !strcmp(n->id, x.id)) {
+		/* What the text starts from now.  A conflict's (the service's values of
+		 * its fields, so the same text saved again keeps the user's) is also a
+		 * version a user here holds: an editor that writes a new file at each
+		 * save (vim) finds it there. */
+		if (rc == -WB_CONFLICT)
+			seen_note(s, x.c, x.id, x.bases.keep, x.bases.keep_len);
+		free(t->base);
+		t->base = x.bases.keep;
+		t->base_len = x.bases.keep_len;
+		x.bases.keep = NULL;
+	}
 	if (rc == WB_UNSENT) {
 		/* A template copied as it is: a new file waiting for its edit
 		 * (still carrying a POST that got no answer, if one did). */
@@ -1586,6 +1735,11 @@ static int rename_onto_record(struct save *s, struct node *dir, struct node *src
 	int rc = rec == src ? 0 : text_truncate(s, rec, 0);
 	if (rc == 0 && rec != src)
 		rc = text_write(s, rec, data, len, 0);
+	/* A backup renamed back (vim's, after a failed write) brings the base it
+	 * was detached with. */
+	if (rc == 0 && rec != src && src->text && src->text->base && !rec->text->base &&
+	    (rec->text->base = strndup(src->text->base, src->text->base_len)))
+		rec->text->base_len = src->text->base_len;
 	pthread_mutex_unlock(&s->lock);
 	if (rc == 0)
 		rc = save_commit(s, rec, true, fx);

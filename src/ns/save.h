@@ -102,6 +102,9 @@ bool save_read(struct save *s, struct node *n, char *buf, size_t size, off_t off
 bool save_size(struct save *s, struct node *n, off_t *size);
 /* Why @n's last save was refused, malloc'd, or NULL (user.factuurfs.error). */
 char *save_error(struct save *s, struct node *n);
+/* Record @n's text @text was served to a read: a version a user here may be
+ * editing from, which a save of the record may merge against (wb_edit). */
+void save_served(struct save *s, struct node *n, const char *text, size_t len);
 /* The state of @n's text (SAVE_CLEAN when it has none). */
 enum save_state save_state_of(struct save *s, struct node *n);
 

@@ -74,6 +74,12 @@ double cache_listing_ttl_left(const struct cache *cache, const struct cache_list
  * the collection has no such record. */
 int cache_record_get(struct cache *cache, const struct schema_collection *c, const char *id,
 		     struct cache_record **out);
+/* Record @id of @c as the service has it now: one GET of it, always (a save's
+ * merge reads it just before its PUT), with a reference; kept nowhere.
+ * -EOPNOTSUPP for a collection without GET one, -ENOENT when the service has
+ * no such record (or answers with a list), else as cache_record_get. */
+int cache_record_fetch(struct cache *cache, const struct schema_collection *c, const char *id,
+		       struct cache_record **out);
 /* The whole record @id of @c when it is held now (as cache_record_get would
  * answer it without a call), with a reference; -ENOENT when it is not.  Never
  * calls the API. */

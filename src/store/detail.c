@@ -282,6 +282,15 @@ out:
 	return rc;
 }
 
+int cache_record_fetch(struct cache *cache, const struct schema_collection *c, const char *id,
+		       struct cache_record **out)
+{
+	*out = NULL;
+	if (!c->one_key)
+		return -EOPNOTSUPP;
+	return fetch_one(cache, c, id, out);
+}
+
 int cache_record_peek(struct cache *cache, const struct schema_collection *c, const char *id,
 		      struct cache_record **out)
 {

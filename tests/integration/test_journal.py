@@ -385,7 +385,8 @@ def test_nodiskcache_journals_nothing(acct, workdir, tmp_path):
 
 def test_a_record_changed_on_the_service_meanwhile_keeps_the_users_text(acct, daemon):
     """The text is the user's: it comes back over the record's new version, and saving
-    it sends it whole (one PUT), replacing what was changed meanwhile."""
+    it changes only what the user changed, against the version the text started from
+    (kept in the journal): what was changed meanwhile on the service stays."""
     m = daemon.mount()
     path = m.path("clients", "1.json")
     good = read(path)
@@ -403,4 +404,4 @@ def test_a_record_changed_on_the_service_meanwhile_keeps_the_users_text(acct, da
     assert save(path, json.dumps(fixed, indent=2) + "\n") == 0
     assert writes(acct, mark) == [("PUT", "clients/1")]
     [rec] = [r for r in acct.state("clients") if str(r["clientnr"]) == "1"]
-    assert rec["notes"] == "hersteld" and rec["city"] == fixed["city"] != "Elders"
+    assert rec["notes"] == "hersteld" and rec["city"] == "Elders" != fixed["city"]

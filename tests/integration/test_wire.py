@@ -142,3 +142,60 @@ def test_the_live2015_forms_are_what_the_reference_describes():
     assert [s[k] for k in ("showcontact", "tax_shifted", "notes_on_invoice", "active")] == \
         ["true", "false", "false", "true"]
     assert s["default_email"] == "0" and s["mandate_date"] == "" and s["lastinvoice"] == ""
+
+
+def form(v):
+    """The wire form of a value, as the service writes one: "1" and "true" are two."""
+    if isinstance(v, bool):
+        return "JSON boolean"
+    if isinstance(v, (int, float)):
+        return "JSON number"
+    if isinstance(v, list):
+        return "[]" if not v else "list"
+    if isinstance(v, dict):
+        return "{}" if not v else "object"
+    if v is None:
+        return "null"
+    if v in ("0", "1"):
+        return '"0"/"1"'
+    if v.lower() in ("true", "false"):
+        return '"true"/"false"'
+    try:
+        float(v)
+        return "number as text"
+    except ValueError:
+        return "text"
+
+
+@pytest.mark.parametrize("forms", ["", "net", "native"], ids=["default", "net", "native"])
+def test_a_post_sends_each_field_in_the_form_a_put_of_the_collection_does(workdir, mounts,
+                                                                          forms):
+    """One form per field, the service's, for both: a client made from a copy of a
+    record's file (one POST) and the same record edited (one PUT) send every field in
+    one form, the one the service sends the collection's records in ("146" or 146,
+    "1" or "true" or true, [] for an empty reference), whatever the fake's forms."""
+    fake = Fake(workdir, "--generate", "clients=2,invoices=2,products=2",
+                *(["--wire-forms", forms] if forms else []))
+    try:
+        fake.put_state("clients", "900", CLIENT)
+        m = mounts(fake)
+        path = m.path("clients", "900.json")
+        rec = json.load(open(path))
+        assert rec["reference"] == {} and rec["country"] == 146 and rec["active"] is True
+        copy = dict(rec, company="Bakkerij Het Korstje")
+        mark = fake.mark()
+        with open(m.path("clients", "korstje.json"), "w") as f:
+            f.write(json.dumps(copy, indent=2) + "\n")
+        subprocess.run(["sed", "-i", 's/"company": "Bakkerij De Korst"/"company": "De Korst"/',
+                        path], check=True)
+        sent = [r for r in fake.since(mark) if r["method"] in ("POST", "PUT")]
+        assert [r["method"] for r in sent] == ["POST", "PUT"]
+        post, put = (json.loads(r["body"]) for r in sent)
+        assert set(post) == set(put)
+        differ = {k: (post[k], put[k]) for k in post if form(post[k]) != form(put[k])}
+        assert differ == {}
+        # and they are the service's forms: what it sent for this record
+        have = served(forms)
+        assert {k: form(put[k]) for k in put} == {k: form(have[k]) for k in put}
+    finally:
+        fake.stop()

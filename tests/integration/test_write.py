@@ -129,7 +129,7 @@ def test_server_rejection_is_reported_and_fixed_by_saving_again(acct, mounts):
     m = mounts(acct)
     path = client(m, 2)
     acct.inject(fail={"status": 400, "count": 1, "path_prefix": "/api/v1/clients/2",
-                      "body": "Field 'email' is not a valid address"})
+                      "method": "PUT", "body": "Field 'email' is not a valid address"})
     text = edited(path, city="Leeuwarden")
     assert write_file(path, text) == errno.EINVAL
     assert "not a valid address" in last_error(m)

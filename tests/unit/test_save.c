@@ -1447,19 +1447,20 @@ static void test_journal_created(void)
 	char **names = inode_local_names(e.inodes, dir->ino, &nnames);
 	CHECK(nnames == 0);
 	free(names);
-	/* `cp` again: O_TRUNC, the same text, close: a save of record 3 (one PUT
-	 * of what the file holds), never a POST; an edit is one more PUT. */
+	/* `cp` again: O_TRUNC, the same text, close: a save of record 3, never a
+	 * POST (nothing to change on it: its GET, no PUT); an edit is one PUT. */
 	n = NULL;
 	CHECK(save_create(e.save, dir, "koek.json", 0644, O_CREAT | O_TRUNC | O_WRONLY, &n) == 0);
 	CHECK(n && n->kind == N_JSON && !strcmp(n->id, "3"));
 	if (n) {
 		inode_ref(e.inodes, n);
 		CHECK(save_write(e.save, n, koek, strlen(koek), 0) == 0 && commit(&e, n, false) == 0);
-		CHECK(calls(&e, "POST", NULL) == 1 && calls(&e, "PUT", "products/3") == 1);
+		CHECK(calls(&e, "POST", NULL) == 1 && calls(&e, "PUT", "products/3") == 0);
+		CHECK(calls(&e, "GET", "products/3") == 1);
 		CHECK(set_text(&e, n, "{\"code\": \"KO-1\", \"name\": \"Koek\", \"price\": 4, "
 				      "\"taxes\": 9}") == 0);
 		CHECK(commit(&e, n, false) == 0);
-		CHECK(calls(&e, "POST", NULL) == 1 && calls(&e, "PUT", "products/3") == 2);
+		CHECK(calls(&e, "POST", NULL) == 1 && calls(&e, "PUT", "products/3") == 1);
 		}
 	CHECK(fake_service_count(e.st.svc, "products") == 3);
 	/* Killed again: still there.  rm of the name frees it (the record stays);
@@ -1647,6 +1648,68 @@ static void test_journal_restore(void)
 	env_fini(&e);
 }
 
+/* A save merges: only what the text changed from the version it started from goes,
+ * on the record read just before the PUT; a field changed on both sides is a
+ * conflict (EBUSY, nothing sent, the text kept); the base a conflict leaves is
+ * journaled, so after a remount the same text saved again keeps the user's value
+ * and what the service changed meanwhile. */
+static void test_merge_with_the_service(void)
+{
+	struct env e;
+	struct node *n;
+	char *t, *rec;
+
+	env_init(&e);
+	env_journal(&e);
+	n = record(&e, clients, "1");
+	/* Read (served), then changed on the service behind the mount's back. */
+	t = edited(&e, clients, "1", "\"contact\": \"Jan de Vries\"", "\"contact\": \"Jan Vries\"");
+	CHECK(t != NULL);
+	fake_service_put(e.st.svc, "clients",
+			 "{'clientnr':'1','contact':'Jan de Vries','company':'Bakkerij De Korst',"
+			 "'city':'Amersfoort','country':'146','top':'14','reference':[],"
+			 "'active':'1','timestamp':'2026-03-01 09:00:00','lastinvoice':'2026-02-01'}");
+	CHECK(set_text(&e, n, t) == 0 && commit(&e, n, false) == 0);
+	CHECK(calls(&e, "GET", "clients/1") == 1 && calls(&e, "PUT", "clients/1") == 1);
+	rec = service_record(&e, "clients", "1");
+	CHECK(has(rec, "\"city\":\"Amersfoort\"") && has(rec, "\"contact\":\"Jan Vries\""));
+	free(rec);
+	free(t);
+
+	/* The same field on both sides: EBUSY after the GET alone, the reason names it
+	 * and its three values, the text stays. */
+	t = edited(&e, clients, "1", "\"city\": \"Amersfoort\"", "\"city\": \"Kampen\"");
+	CHECK(t != NULL);
+	fake_service_put(e.st.svc, "clients",
+			 "{'clientnr':'1','contact':'Jan Vries','company':'Bakkerij De Korst',"
+			 "'city':'Zwolle','country':'146','top':'14','reference':[],"
+			 "'active':'1','timestamp':'2026-03-02 09:00:00','lastinvoice':'2026-02-01'}");
+	CHECK(set_text(&e, n, t) == 0 && commit(&e, n, false) == -EBUSY);
+	CHECK(calls(&e, "GET", "clients/1") == 2 && calls(&e, "PUT", "clients/1") == 1);
+	CHECK(save_state_of(e.save, n) == SAVE_REFUSED);
+	CHECK_STR(text(&e, n), t);
+	char *err = save_error(e.save, n);
+	CHECK(has(err, "'city' was changed on the service meanwhile to \"Zwolle\", and here to "
+		       "\"Kampen\" (both from \"Amersfoort\")"));
+	free(err);
+
+	/* Meanwhile the service changes another field; the daemon stops and comes
+	 * back: the text, with its base from the journal. */
+	fake_service_put(e.st.svc, "clients",
+			 "{'clientnr':'1','contact':'Els de Vries','company':'Bakkerij De Korst',"
+			 "'city':'Zwolle','country':'146','top':'14','reference':[],"
+			 "'active':'1','timestamp':'2026-03-03 09:00:00','lastinvoice':'2026-02-01'}");
+	CHECK(env_remount(&e) == 1);
+	n = record(&e, clients, "1");
+	CHECK_STR(text(&e, n), t);
+	CHECK(commit(&e, n, true) == 0 && calls(&e, "PUT", "clients/1") == 2);
+	rec = service_record(&e, "clients", "1");
+	CHECK(has(rec, "\"city\":\"Kampen\"") && has(rec, "\"contact\":\"Els de Vries\""));
+	free(rec);
+	free(t);
+	env_fini(&e);
+}
+
 int main(void)
 {
 	clients = schema_find("clients");
@@ -1674,5 +1737,6 @@ int main(void)
 	test_journal_created();
 	test_journal_failure();
 	test_journal_restore();
+	test_merge_with_the_service();
 	return unit_report();
 }

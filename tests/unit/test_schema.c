@@ -1018,8 +1018,9 @@ static void test_to_wire_types(void)
 	/* Objects. */
 	CHECK_TO_WIRE(clients, "{'reference':{'line1':'a','line2':5,'x':true}}", false,
 		      "{'reference':{'line1':'a','line2':'5','x':true}}");
-	CHECK_TO_WIRE(clients, "{'reference':[]}", false, "{'reference':{}}");
-	CHECK_TO_WIRE(clients, "{'reference':null}", false, "{'reference':{}}");
+	CHECK_TO_WIRE(clients, "{'reference':[]}", false, "{'reference':[]}");
+	CHECK_TO_WIRE(clients, "{'reference':null}", false, "{'reference':[]}");
+	CHECK_TO_WIRE(clients, "{'reference':{}}", false, "{'reference':[]}");
 	CHECK_TO_WIRE_ERR(clients, "{'reference':'PO 7'}", false,
 			  "field 'reference': expected an object");
 	CHECK_TO_WIRE_ERR(clients, "{'reference':{'line1':true}}", false,
