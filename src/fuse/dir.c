@@ -28,14 +28,18 @@ void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		return;
 	}
 	int rc = k->lookup(&m->vfs, p, name, &n, &neg);
+	/* Read before the reply: once it is sent, a FORGET on another thread may free
+	 * a node that nothing but the kernel's reference held (a status rendering is
+	 * held until its put). */
+	const struct vfs_ops *nk = n ? vfs_ops_of(&m->vfs, n->kind) : NULL;
 	if (rc < 0)
 		fuse_reply_err(req, -rc);
 	else if (!n)
 		reply_negative(req, neg);
 	else
 		reply_node(req, m, n);
-	if (n)
-		vfs_put(&m->vfs, n); /* replied: the kernel's reference holds it now */
+	if (nk && nk->put)
+		nk->put(&m->vfs, n); /* replied: the kernel's reference holds it now */
 }
 
 void fs_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
