@@ -31,7 +31,7 @@ struct config_option {
 	/* With a template that takes a value: the value's name in --help ("URL").
 	 * For libfuse's: every spelling, as --help writes them ("-d, -o debug"). */
 	const char *arg;
-	unsigned long offset; /* in struct config; -1UL: @key instead */
+	unsigned long offset; /* in struct config; -1U (as FUSE_OPT_KEY): @key instead */
 	int key;              /* fuse_opt's key, passed to opt_proc */
 	enum row_kind kind;
 	bool general;         /* under "General options" rather than factuurfs's */
@@ -41,7 +41,7 @@ struct config_option {
 #define OPT(t, field, a, h) {t, a, offsetof(struct config, field), 0, ROW_OURS, false, h}
 #define ALIAS(t, field) {t, NULL, offsetof(struct config, field), 0, ROW_ALIAS, false, NULL}
 #define REFUSED(t, field) {t, NULL, offsetof(struct config, field), 0, ROW_REFUSED, false, NULL}
-#define KEY(t, k, h) {t, NULL, -1UL, k, ROW_OURS, false, h}
+#define KEY(t, k, h) {t, NULL, -1U, k, ROW_OURS, false, h}
 #define LIBFUSE(names, h) {NULL, names, 0, 0, ROW_LIBFUSE, false, h}
 #define GENERAL(names, h) {NULL, names, 0, 0, ROW_LIBFUSE, true, h}
 
@@ -132,7 +132,7 @@ static void parse_spec(struct fuse_opt *spec)
 	for (size_t i = 0; i < NOPTIONS; i++) {
 		const struct config_option *o = &options[i];
 		if (o->kind != ROW_LIBFUSE)
-			spec[n++] = (struct fuse_opt){o->templ, o->offset, o->offset == -1UL ? o->key : 1};
+			spec[n++] = (struct fuse_opt){o->templ, o->offset, o->offset == -1U ? o->key : 1};
 	}
 	spec[n] = (struct fuse_opt)FUSE_OPT_END;
 }
