@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -396,6 +397,14 @@ static int check(struct config *c, const char *prog)
 	return fuse_opt_add_arg(&c->args, "-odefault_permissions") != 0 ? -1 : 0;
 }
 
+/* libfuse's messages while the command line is tried: its errors as they are,
+ * not the debug lines the real session writes again (-d). */
+static void quiet_debug(enum fuse_log_level level, const char *fmt, va_list ap)
+{
+	if (level < FUSE_LOG_DEBUG)
+		(void)vfprintf(stderr, fmt, ap);
+}
+
 /* What is left of the command line is libfuse's session's to know (it says which
  * option it does not): a session made from a copy and dropped at once tells, before
  * anything is read or built.  0, or -1 (libfuse said why). */
@@ -406,8 +415,10 @@ static int check_libfuse(const struct config *c)
 	int rc = 0;
 	for (int i = 0; rc == 0 && i < c->args.argc; i++)
 		rc = fuse_opt_add_arg(&copy, c->args.argv[i]);
+	fuse_set_log_func(quiet_debug);
 	struct fuse_session *se = rc == 0 ? fuse_session_new(&copy, &none, sizeof(none), NULL)
 					  : NULL;
+	fuse_set_log_func(NULL); /* libfuse's own again */
 	if (se)
 		fuse_session_destroy(se);
 	fuse_opt_free_args(&copy);
