@@ -455,6 +455,8 @@ void config_lang(const struct config *c, char *buf, size_t len)
 
 void config_free(struct config *c)
 {
+	/* Set when the parse stopped before check() refused it. */
+	credentials_wipe(c->apikey_on_cmdline);
 	free(c->fuse.mountpoint);
 	free(c->url);
 	free(c->username);
