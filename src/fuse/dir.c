@@ -28,13 +28,16 @@ void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		return;
 	}
 	int rc = k->lookup(m, p, name, &n, &neg);
+	/* Read before the reply: once replied, a FORGET may free the node (a status
+	 * rendering stays until control_status_put). */
+	bool status = n && n->kind == N_STATUS;
 	if (rc < 0)
 		fuse_reply_err(req, -rc);
 	else if (!n)
 		reply_negative(req, neg);
 	else
 		reply_node(req, m, n);
-	if (n && n->kind == N_STATUS)
+	if (status)
 		control_status_put(m, n); /* replied: the kernel's reference holds it now */
 }
 
