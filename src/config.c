@@ -36,27 +36,32 @@ struct config_option {
 	int key;              /* fuse_opt's key, passed to opt_proc */
 	enum row_kind kind;
 	bool general;         /* under "General options" rather than factuurfs's */
+	bool probe;           /* also `factuurfs probe`'s: which account, how to reach it */
 	const char *help;     /* --help's words, a '\n' where its line breaks */
 };
 
-#define OPT(t, field, a, h) {t, a, offsetof(struct config, field), 0, ROW_OURS, false, h}
-#define ALIAS(t, field) {t, NULL, offsetof(struct config, field), 0, ROW_ALIAS, false, NULL}
-#define REFUSED(t, field) {t, NULL, offsetof(struct config, field), 0, ROW_REFUSED, false, NULL}
-#define KEY(t, k, h) {t, NULL, -1U, k, ROW_OURS, false, h}
-#define LIBFUSE(names, h) {NULL, names, 0, 0, ROW_LIBFUSE, false, h}
-#define GENERAL(names, h) {NULL, names, 0, 0, ROW_LIBFUSE, true, h}
+#define ROW(t, field, a, kind, probe, h) {t, a, offsetof(struct config, field), 0, kind, false, probe, h}
+#define OPT(t, field, a, h) ROW(t, field, a, ROW_OURS, false, h)
+/* One of `factuurfs probe`'s too. */
+#define PROBE(t, field, a, h) ROW(t, field, a, ROW_OURS, true, h)
+/* (The alias and the refused key are the probe's as well as the mount's.) */
+#define ALIAS(t, field) ROW(t, field, NULL, ROW_ALIAS, true, NULL)
+#define REFUSED(t, field) ROW(t, field, NULL, ROW_REFUSED, true, NULL)
+#define KEY(t, k, h) {t, NULL, -1U, k, ROW_OURS, false, false, h}
+#define LIBFUSE(names, h) {NULL, names, 0, 0, ROW_LIBFUSE, false, false, h}
+#define GENERAL(names, h) {NULL, names, 0, 0, ROW_LIBFUSE, true, false, h}
 
 /* In --help's order. */
 static const struct config_option options[] = {
-	OPT("url=%s", url, "URL", "API base URL (default " DEFAULT_URL ")"),
-	OPT("username=%s", username, "NAME",
+	PROBE("url=%s", url, "URL", "API base URL (default " DEFAULT_URL ")"),
+	PROBE("username=%s", username, "NAME",
 	    "account login (else $FACTUURSTUREN_USERNAME or the rc file)"),
-	OPT("apikey_file=%s", apikey_file, "FILE",
+	PROBE("apikey_file=%s", apikey_file, "FILE",
 	    "read the API key from FILE (else $FACTUURSTUREN_APIKEY\nor the rc file)"),
-	OPT("profile=%s", profile, "SECTION",
+	PROBE("profile=%s", profile, "SECTION",
 	    "section of ./" RC_NAME " or ~/" RC_NAME "\n(default: default)"),
 	OPT("ttl=%lf", ttl, "SECONDS", "how long a listing stays fresh (default 60)"),
-	OPT("timeout=%lf", timeout, "SECONDS",
+	PROBE("timeout=%lf", timeout, "SECONDS",
 	    "the longest one API call may take, retries\nincluded (default 30)"),
 	OPT("page_size=%ld", page_size, "N", "records asked for per listing page (default 10000)"),
 	OPT("paging=%s", paging, "HOW",
@@ -98,11 +103,11 @@ static const struct config_option options[] = {
 	    "no API call at all: serve what is kept on disk,\n"
 	    "read-only; a mount that cannot reach the service\n"
 	    "starts so too, and goes online when it answers"),
-	OPT("cafile=%s", cainfo, "FILE",
+	PROBE("cafile=%s", cainfo, "FILE",
 	    "trust the CA certificates in FILE (PEM) instead of\n"
 	    "the system's, e.g. for a private CA"),
 	ALIAS("cainfo=%s", cainfo), /* the first name it had; kept working */
-	OPT("insecure", insecure, NULL,
+	PROBE("insecure", insecure, NULL,
 	    "do not verify the server's TLS certificate (never\n"
 	    "for the real service)"),
 	LIBFUSE("-o allow_other", "let other users into the mount (off unless given)"),
@@ -126,16 +131,18 @@ static const struct config_option options[] = {
 
 /* ---- what is made of the table ----------------------------------------------------- */
 
-/* fuse_opt's table of the rows parsed here, into @spec (NOPTIONS + 1 entries). */
-static void parse_spec(struct fuse_opt *spec)
+/* fuse_opt's table of the rows parsed here (only the probe's with @probe), into
+ * @spec (NOPTIONS + 2 entries: room for one more before the end); their number. */
+static size_t parse_spec(struct fuse_opt *spec, bool probe)
 {
 	size_t n = 0;
 	for (size_t i = 0; i < NOPTIONS; i++) {
 		const struct config_option *o = &options[i];
-		if (o->kind != ROW_LIBFUSE)
+		if (o->kind != ROW_LIBFUSE && (o->probe || !probe))
 			spec[n++] = (struct fuse_opt){o->templ, o->offset, o->offset == -1U ? o->key : 1};
 	}
 	spec[n] = (struct fuse_opt)FUSE_OPT_END;
+	return n;
 }
 
 /* The length of the name of a templated option: "url=" of "url=%s", all of "ro". */
@@ -279,8 +286,8 @@ static int opt_proc(void *data, const char *arg, int key, struct fuse_args *outa
 /* Ours, then libfuse's command line.  0, or -1 (said). */
 static int parse_argv(struct config *c, int argc, char **argv)
 {
-	struct fuse_opt spec[NOPTIONS + 1];
-	parse_spec(spec);
+	struct fuse_opt spec[NOPTIONS + 2];
+	parse_spec(spec, false);
 	/* mount(8)'s shape: `factuurfs SOURCE MOUNTPOINT` (see take_source). */
 	const char *source = take_source(&argc, argv);
 	c->args = (struct fuse_args)FUSE_ARGS_INIT(argc, argv);
@@ -350,17 +357,24 @@ static off_t parse_size(const char *s)
 	return *end || v > 9e18 ? -1 : (off_t)v;
 }
 
+/* -o apikey= is refused (the command line is visible to every user), and never
+ * echoed back.  0, or -1 (said). */
+static int refuse_apikey(struct config *c)
+{
+	if (!c->apikey_on_cmdline)
+		return 0;
+	credentials_wipe(c->apikey_on_cmdline);
+	c->apikey_on_cmdline = NULL;
+	fprintf(stderr, "factuurfs: -o apikey= is refused (the command line is visible to "
+			"every user): use $FACTUURSTUREN_APIKEY or -o apikey_file=\n");
+	return -1;
+}
+
 /* What was given, checked, and what follows from it.  0, or -1 (said). */
 static int check(struct config *c, const char *prog)
 {
-	if (c->apikey_on_cmdline) {
-		/* Never echo it back. */
-		credentials_wipe(c->apikey_on_cmdline);
-		c->apikey_on_cmdline = NULL;
-		fprintf(stderr, "factuurfs: -o apikey= is refused (the command line is visible to "
-				"every user): use $FACTUURSTUREN_APIKEY or -o apikey_file=\n");
+	if (refuse_apikey(c) < 0)
 		return -1;
-	}
 	if (!c->fuse.mountpoint) {
 		fprintf(stderr, "factuurfs: no mount point given (see %s --help)\n", prog);
 		return -1;
@@ -425,10 +439,15 @@ static int check_libfuse(const struct config *c)
 	return se ? 0 : -1;
 }
 
-int config_parse(struct config *c, int argc, char **argv)
+static void defaults(struct config *c)
 {
 	*c = (struct config){.ttl = 60, .timeout = 30, .page_size = 10000,
 			     .background_calls = 50, .prefetch = PREFETCH_AUTO};
+}
+
+int config_parse(struct config *c, int argc, char **argv)
+{
+	defaults(c);
 	if (argc == 2 && !strcmp(argv[1], "--list-options")) {
 		list_options();
 		return 1;
@@ -441,6 +460,64 @@ int config_parse(struct config *c, int argc, char **argv)
 	if (rc == 0)
 		rc = check_libfuse(c);
 	return rc;
+}
+
+/* ---- `factuurfs probe` ------------------------------------------------------------ */
+
+enum { KEY_JSON = 2 };
+
+/* What fuse_opt_parse fills for the probe: the config first, so that the table's
+ * offsets hold. */
+struct probe_parse {
+	struct config c;
+	bool json, bad;
+};
+
+/* --json is noted; anything else (a mount's other options, an operand) is refused. */
+static int probe_proc(void *data, const char *arg, int key, struct fuse_args *outargs)
+{
+	struct probe_parse *p = data;
+	(void)outargs;
+	if (key == KEY_JSON) {
+		p->json = true;
+		return 0;
+	}
+	fprintf(stderr, "factuurfs probe: %s is not an option of probe\n", arg);
+	p->bad = true;
+	return 0;
+}
+
+int config_parse_probe(struct config *c, int argc, char **argv, bool *json)
+{
+	struct fuse_opt spec[NOPTIONS + 2];
+	size_t n = parse_spec(spec, true);
+	spec[n] = (struct fuse_opt)FUSE_OPT_KEY("--json", KEY_JSON);
+	spec[n + 1] = (struct fuse_opt)FUSE_OPT_END;
+	struct probe_parse p = {.json = false};
+	defaults(&p.c);
+	/* argv[1] ("probe") stands where fuse_opt expects the program's name. */
+	struct fuse_args args = FUSE_ARGS_INIT(argc - 1, argv + 1);
+	int rc = fuse_opt_parse(&args, &p, spec, probe_proc) != 0 || p.bad ? 2 : 0;
+	fuse_opt_free_args(&args);
+	*c = p.c;
+	*json = p.json;
+	if (rc == 0 && refuse_apikey(c) < 0)
+		rc = 1;
+	if (rc == 0 && !c->url && !(c->url = strdup(DEFAULT_URL)))
+		rc = 1;
+	return rc;
+}
+
+void config_probe_options(FILE *f)
+{
+	const char *sep = "";
+	for (size_t i = 0; i < NOPTIONS; i++) {
+		const struct config_option *o = &options[i];
+		if (o->probe && o->kind == ROW_OURS) {
+			fprintf(f, "%s%.*s", sep, templ_name_len(o->templ), o->templ);
+			sep = ",";
+		}
+	}
 }
 
 void config_lang(const struct config *c, char *buf, size_t len)

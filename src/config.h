@@ -1,13 +1,16 @@
 /* config: a mount's command line.  One table of options (config.c) gives the
  * parse (fuse_opt), `--help`, `--list-options` (for shell completion) and the
  * checks of what was given, so that none of them can name an option the others
- * do not.  Nothing is built here: daemon.c builds the mount from a config.
+ * do not; `factuurfs probe` parses the rows of it that say which account and
+ * how to reach it.  Nothing is built here: daemon.c builds the mount from a
+ * config.
  */
 #ifndef FACTUURFS_CONFIG_H
 #define FACTUURFS_CONFIG_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 #include "ns/inode.h" /* FUSE_USE_VERSION and fuse_lowlevel.h */
@@ -53,6 +56,14 @@ struct config {
  * --list-options printed), -1 after saying what is wrong on stderr.  The
  * caller config_free's @c in every case. */
 int config_parse(struct config *c, int argc, char **argv);
+
+/* `factuurfs probe`'s command line (argv[1] is "probe"): the options of the
+ * table that say which account and how to reach it, and --json (*@json).  0;
+ * 2 when an argument is no probe's (said: the caller shows the usage); 1 for
+ * another error (said).  The caller config_free's @c in every case. */
+int config_parse_probe(struct config *c, int argc, char **argv, bool *json);
+/* The probe's options as its usage line names them: "url=,username=,...". */
+void config_probe_options(FILE *f);
 
 /* countrylist's language into @buf: -o lang, else the language of $LANG
  * ("de_DE.UTF-8": de) when the service knows it, else "" (its own). */
