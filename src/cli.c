@@ -1,5 +1,6 @@
 /* cli: `factuurfs status`, `factuurfs refresh` and `factuurfs probe` (see cli.h). */
 #include "cli.h"
+#include "config.h"
 #include "credentials.h"
 #include "feat/probe.h"
 #include "cli_fetch.h"
@@ -9,8 +10,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <fuse_opt.h>
-#include <stddef.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,8 +27,9 @@ static void cli_usage(FILE *f)
 {
 	fprintf(f, "usage: factuurfs status MOUNTPOINT [--json]\n"
 		   "       factuurfs refresh MOUNTPOINT [PATH]\n"
-		   "       factuurfs probe [-o url=,username=,apikey_file=,profile=,cafile=,"
-		   "insecure,timeout=] [--json]\n"
+		   "       factuurfs probe [-o ");
+	config_probe_options(f);
+	fprintf(f, "] [--json]\n"
 		   "       factuurfs fetch MOUNTPOINT [--quiet]\n"
 		   "       factuurfs [options] MOUNTPOINT   (see factuurfs --help)\n");
 }
@@ -204,44 +204,35 @@ static void cli_print_prefetch(const cJSON *pf)
 		       cli_count(cli_num(pf, "others_total"), b, sizeof(b)));
 }
 
-/* The human form of the status JSON @st of the mount at @mnt. */
-static void cli_print_status(const char *mnt, const cJSON *st)
+/* The status file's "api" object: calls, the budget, the thumbnailers' share. */
+static void cli_print_api(const cJSON *api)
 {
-	const cJSON *api = cJSON_GetObjectItemCaseSensitive(st, "api");
-	const cJSON *svc = cJSON_GetObjectItemCaseSensitive(st, "service");
-	const cJSON *cache = cJSON_GetObjectItemCaseSensitive(st, "cache");
-	const cJSON *colls = cJSON_GetObjectItemCaseSensitive(cache, "collections");
-	const cJSON *c, *e;
-	int listed = 0, total = 0, stale = 0;
-	double records = 0;
+	if (!api)
+		return;
+	const cJSON *left = cJSON_GetObjectItemCaseSensitive(api, "ratelimit_remaining");
+	printf("  API calls    %.0f in the last hour, %.0f since mounting (%.0f failed, "
+	       "%.0f retried, %.0f not sent)\n",
+	       cli_num(api, "requests_last_hour"), cli_num(api, "requests"),
+	       cli_num(api, "failures"), cli_num(api, "retries"), cli_num(api, "not_sent"));
+	if (cJSON_IsNumber(left))
+		printf("  budget left  %.0f calls this hour\n", left->valuedouble);
+	else
+		printf("  budget left  not known yet\n");
+	const cJSON *bg = cJSON_GetObjectItemCaseSensitive(api, "background");
+	if (bg && cli_num(bg, "per_hour") >= 0)
+		printf("  thumbnails   %.0f of %.0f calls this hour used by thumbnailers and "
+		       "indexers, %.0f reads refused\n",
+		       cli_num(bg, "calls_last_hour"), cli_num(bg, "per_hour"),
+		       cli_num(bg, "refused"));
+}
 
-	printf("factuurfs %s on %s\n", cli_str(st, "version"), mnt);
-	printf("  account      %s at %s, mounted %s\n", cli_str(st, "username"), cli_str(st, "url"),
-	       cli_str(st, "mounted_at"));
-	printf("  service      %s", svc ? cli_str(svc, "state") : "?");
-	if (svc && !strcmp(cli_str(svc, "reason"), "-o offline"))
-		printf(" (-o offline: no call is made)");
-	else if (svc && strcmp(cli_str(svc, "state"), "up") != 0)
-		printf(": next try in %.0f s (%s)", cli_num(svc, "next_try_seconds"),
-		       cli_str(svc, "reason"));
-	printf("\n");
-	if (api) {
-		const cJSON *left = cJSON_GetObjectItemCaseSensitive(api, "ratelimit_remaining");
-		printf("  API calls    %.0f in the last hour, %.0f since mounting (%.0f failed, "
-		       "%.0f retried, %.0f not sent)\n",
-		       cli_num(api, "requests_last_hour"), cli_num(api, "requests"),
-		       cli_num(api, "failures"), cli_num(api, "retries"), cli_num(api, "not_sent"));
-		if (cJSON_IsNumber(left))
-			printf("  budget left  %.0f calls this hour\n", left->valuedouble);
-		else
-			printf("  budget left  not known yet\n");
-		const cJSON *bg = cJSON_GetObjectItemCaseSensitive(api, "background");
-		if (bg && cli_num(bg, "per_hour") >= 0)
-			printf("  thumbnails   %.0f of %.0f calls this hour used by thumbnailers and "
-			       "indexers, %.0f reads refused\n",
-			       cli_num(bg, "calls_last_hour"), cli_num(bg, "per_hour"),
-			       cli_num(bg, "refused"));
-	}
+/* The "cache" object: what is listed, the PDFs, the hit rates, the paging. */
+static void cli_print_cache(const cJSON *cache)
+{
+	const cJSON *colls = cJSON_GetObjectItemCaseSensitive(cache, "collections");
+	const cJSON *c;
+	int listed = 0, total = 0;
+	double records = 0;
 	cJSON_ArrayForEach(c, colls)
 	{
 		total++;
@@ -249,7 +240,6 @@ static void cli_print_status(const char *mnt, const cJSON *st)
 			listed++;
 			records += cli_num(c, "records");
 		}
-		stale += !strcmp(cli_str(c, "state"), "stale");
 	}
 	if (cache) {
 		char b1[64], b2[64];
@@ -271,7 +261,34 @@ static void cli_print_status(const char *mnt, const cJSON *st)
 	const cJSON *paging = cJSON_GetObjectItemCaseSensitive(cache, "paging");
 	if (cJSON_IsString(paging))
 		printf("  paging       %s\n", paging->valuestring);
-	cli_print_prefetch(cJSON_GetObjectItemCaseSensitive(st, "prefetch"));
+}
+
+/* The collections whose listing is stale, on one line. */
+static void cli_print_stale(const cJSON *colls)
+{
+	const cJSON *c;
+	int stale = 0;
+	cJSON_ArrayForEach(c, colls)
+		stale += !strcmp(cli_str(c, "state"), "stale");
+	if (!stale)
+		return;
+	printf("  stale        ");
+	cJSON_ArrayForEach(c, colls)
+	{
+		if (strcmp(cli_str(c, "state"), "stale") != 0)
+			continue;
+		char age[32];
+		printf("%s (since %s: %s; %s old)%s", c->string, cli_str(c, "stale_since"),
+		       cli_str(c, "stale_because"),
+		       cli_age(cli_num(c, "age_seconds"), age, sizeof(age)),
+		       --stale ? ", " : "\n");
+	}
+}
+
+/* The unsaved texts, the errors and the changes. */
+static void cli_print_events(const cJSON *st)
+{
+	const cJSON *e;
 	const cJSON *uns = cJSON_GetObjectItemCaseSensitive(st, "unsaved");
 	if (uns && (cli_num(uns, "texts") > 0 || cli_num(uns, "unreadable") > 0)) {
 		printf("  unsaved      %.0f text%s the service does not have, kept in %s",
@@ -281,19 +298,8 @@ static void cli_print_status(const char *mnt, const cJSON *st)
 			printf(" (and %.0f unreadable, set aside as *.bad)", cli_num(uns, "unreadable"));
 		printf("\n");
 	}
-	if (stale) {
-		printf("  stale        ");
-		cJSON_ArrayForEach(c, colls)
-		{
-			if (strcmp(cli_str(c, "state"), "stale") != 0)
-				continue;
-			char age[32];
-			printf("%s (since %s: %s; %s old)%s", c->string, cli_str(c, "stale_since"),
-			       cli_str(c, "stale_because"),
-			       cli_age(cli_num(c, "age_seconds"), age, sizeof(age)),
-			       --stale ? ", " : "\n");
-		}
-	}
+	cli_print_stale(cJSON_GetObjectItemCaseSensitive(
+		cJSON_GetObjectItemCaseSensitive(st, "cache"), "collections"));
 	printf("  errors       %.0f since mounting\n", cli_num(st, "errors_total"));
 	cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(st, "last_errors"))
 	{
@@ -309,6 +315,27 @@ static void cli_print_status(const char *mnt, const cJSON *st)
 		cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(st, "last_changes"))
 			printf("    %s  %s\n", cli_str(e, "time"), cli_str(e, "change"));
 	}
+}
+
+/* The human form of the status JSON @st of the mount at @mnt. */
+static void cli_print_status(const char *mnt, const cJSON *st)
+{
+	const cJSON *svc = cJSON_GetObjectItemCaseSensitive(st, "service");
+
+	printf("factuurfs %s on %s\n", cli_str(st, "version"), mnt);
+	printf("  account      %s at %s, mounted %s\n", cli_str(st, "username"), cli_str(st, "url"),
+	       cli_str(st, "mounted_at"));
+	printf("  service      %s", svc ? cli_str(svc, "state") : "?");
+	if (svc && !strcmp(cli_str(svc, "reason"), "-o offline"))
+		printf(" (-o offline: no call is made)");
+	else if (svc && strcmp(cli_str(svc, "state"), "up") != 0)
+		printf(": next try in %.0f s (%s)", cli_num(svc, "next_try_seconds"),
+		       cli_str(svc, "reason"));
+	printf("\n");
+	cli_print_api(cJSON_GetObjectItemCaseSensitive(st, "api"));
+	cli_print_cache(cJSON_GetObjectItemCaseSensitive(st, "cache"));
+	cli_print_prefetch(cJSON_GetObjectItemCaseSensitive(st, "prefetch"));
+	cli_print_events(st);
 }
 
 static int cli_status(int argc, char **argv)
@@ -430,72 +457,27 @@ static int cli_refresh(int argc, char **argv)
 
 /* ---- probe ------------------------------------------------------------------ */
 
-/* The options of a mount that say which account and how to reach it. */
-struct probe_opts {
-	char *url, *username, *apikey_file, *profile, *cainfo, *apikey_on_cmdline;
-	int insecure, json, bad;
-	double timeout;
-};
-
-enum { PROBE_KEY_JSON = 1 };
-
-#define PROBE_OPT(t, p) {t, offsetof(struct probe_opts, p), 1}
-static const struct fuse_opt probe_spec[] = {
-	PROBE_OPT("url=%s", url),
-	PROBE_OPT("username=%s", username),
-	PROBE_OPT("apikey_file=%s", apikey_file),
-	PROBE_OPT("profile=%s", profile),
-	PROBE_OPT("cafile=%s", cainfo),
-	PROBE_OPT("cainfo=%s", cainfo),
-	PROBE_OPT("insecure", insecure),
-	PROBE_OPT("timeout=%lf", timeout),
-	PROBE_OPT("apikey=%s", apikey_on_cmdline),
-	FUSE_OPT_KEY("--json", PROBE_KEY_JSON),
-	FUSE_OPT_END,
-};
-
-/* --json is noted; anything else (a mount's other options, an operand) is refused. */
-static int probe_opt(void *data, const char *arg, int key, struct fuse_args *outargs)
-{
-	struct probe_opts *o = data;
-	(void)outargs;
-	if (key == PROBE_KEY_JSON) {
-		o->json = 1;
-		return 0;
-	}
-	fprintf(stderr, "factuurfs probe: %s is not an option of probe\n", arg);
-	o->bad = 1;
-	return 0;
-}
-
+/* `factuurfs probe`: the options of a mount that say which account and how to
+ * reach it (config.h), the report on stdout. */
 static int cli_probe(int argc, char **argv)
 {
-	struct probe_opts o = {.timeout = 30};
-	struct fuse_args args = FUSE_ARGS_INIT(argc - 1, argv + 1);
+	struct config o;
+	bool json = false;
 	char *username = NULL, *apikey = NULL;
 	struct api *api = NULL;
-	int ret = 1;
-	/* argv[1] ("probe") stands where fuse_opt expects the program's name. */
-	if (fuse_opt_parse(&args, &o, probe_spec, probe_opt) != 0 || o.bad) {
+	int ret = config_parse_probe(&o, argc, argv, &json);
+	if (ret == 2)
 		cli_usage(stderr);
-		ret = 2;
+	if (ret != 0)
 		goto out;
-	}
-	if (o.apikey_on_cmdline) {
-		credentials_wipe(o.apikey_on_cmdline);
-		o.apikey_on_cmdline = NULL;
-		fprintf(stderr, "factuurfs: -o apikey= is refused (the command line is visible to "
-				"every user): use $FACTUURSTUREN_APIKEY or -o apikey_file=\n");
-		goto out;
-	}
+	ret = 1;
 	struct credentials_opts co = {
 		.username = o.username, .apikey_file = o.apikey_file, .profile = o.profile,
 	};
 	if (!(o.timeout > 0) || credentials_get(&co, &username, &apikey) < 0)
 		goto out;
-	const char *url = o.url ? o.url : CREDENTIALS_URL;
 	struct api_config acfg = {
-		.url = url,
+		.url = o.url,
 		.username = username,
 		.apikey = apikey,
 		.connect_timeout_ms = (long)(o.timeout < 10 ? o.timeout * 1000 : 10000),
@@ -508,19 +490,19 @@ static int cli_probe(int argc, char **argv)
 	credentials_wipe(apikey);
 	apikey = NULL;
 	if (rc < 0) {
-		fprintf(stderr, "factuurfs: bad url '%s': %s\n", url, log_strerror(-rc));
+		fprintf(stderr, "factuurfs: bad url '%s': %s\n", o.url, log_strerror(-rc));
 		goto out;
 	}
 	cJSON *report = probe_run(api);
 	if (!report)
 		goto out;
-	if (o.json) {
+	if (json) {
 		char *text = cJSON_PrintUnformatted(report);
 		if (text)
 			printf("%s\n", text);
 		free(text);
 	} else {
-		probe_print(stdout, url, report);
+		probe_print(stdout, o.url, report);
 	}
 	/* The service took the credentials: a report of every reading. */
 	ret = cJSON_GetObjectItemCaseSensitive(report, "booleans") ? 0 : 1;
@@ -529,12 +511,7 @@ out:
 	api_free(api);
 	credentials_wipe(apikey);
 	free(username);
-	free(o.url);
-	free(o.username);
-	free(o.apikey_file);
-	free(o.profile);
-	free(o.cainfo);
-	fuse_opt_free_args(&args);
+	config_free(&o);
 	return ret;
 }
 

@@ -7,7 +7,7 @@
  * The rc file is ./.factuursturen_rc, else ~/.factuursturen_rc (INI; keys
  * outside any section are the default profile), its section -o profile=.  A
  * file holding the key that group or others may read is refused, as ssh
- * refuses such a private key.  Used by the mount (main.c) and by
+ * refuses such a private key.  Used by the mount (daemon.c) and by
  * `factuurfs probe` (cli.c): both take the account the same way.
  */
 #ifndef FACTUURFS_CREDENTIALS_H

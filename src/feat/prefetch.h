@@ -25,7 +25,7 @@
  * same floor.
  *
  * Its threads are started after the mount daemonizes and stopped before the
- * unmount (main.c).  Locks: its own, innermost, never held across a call or
+ * unmount (daemon.c).  Locks: its own, innermost, never held across a call or
  * a wait for one.
  */
 #ifndef FACTUURFS_FEAT_PREFETCH_H

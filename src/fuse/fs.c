@@ -11,12 +11,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/log.h"
 #include "base/who.h"
 #include "net/api.h"
-#include "feat/export.h"
-#include "feat/views.h"
 #include "fuse/mount.h"
-#include "store/search.h"
 
 static void fs_init(void *userdata, struct fuse_conn_info *conn)
 {
@@ -77,85 +75,76 @@ const struct fuse_lowlevel_ops fs_ops = {
 	.ioctl = fs_ioctl,               /* control.c */
 };
 
-struct mount *fs_new(double ttl, bool readonly)
+/* The save machine over the mount's inodes, and what it keeps: the deleted
+ * records, the journal's texts back as they were.  0 or -errno. */
+static int make_save(struct mount *m, const struct mount_parts *p)
+{
+	m->wb.cache = p->cache;
+	m->wb.api = p->api;
+	struct save_config scfg = {
+		.inodes = m->inodes, .cache = p->cache, .wb = &m->wb, .events = p->events,
+	};
+	int rc = save_new(&m->save, &scfg);
+	if (rc < 0)
+		return rc;
+	save_set_deletes(m->save, p->deleted, p->allow_invoice_delete);
+	m->times = p->times;
+	save_set_times(m->save, p->times);
+	/* Unsaved texts of earlier mounts (refused, unanswered, waiting) show
+	 * again, offline too (read-only then). */
+	if (p->journal_dir && (rc = save_journal_open(m->save, p->journal_dir)) < 0)
+		log_msg(LOG_WARNING, "journal %s: %s; unsaved texts are kept in memory only",
+			p->journal_dir, log_strerror(-rc));
+	return 0;
+}
+
+int fs_new(struct mount **out, const struct mount_parts *p)
 {
 	struct mount *m = calloc(1, sizeof(*m));
 	size_t nfixed = 0;
+	*out = NULL;
 	if (!m)
-		return NULL;
-	m->ttl = ttl;
-	m->readonly = readonly;
+		return -ENOMEM;
+	m->ttl = p->ttl;
+	m->readonly = p->readonly;
+	m->started = p->started;
 	m->uid = getuid();
 	m->gid = getgid();
-	m->started = time(NULL);
+	m->api = p->api;
+	m->cache = p->cache;
+	m->pdfs = p->pdfs;
+	m->events = p->events;
+	m->views = p->views;
+	m->exports = p->exports;
+	m->search = p->search;
+	m->deleted = p->deleted;
+	m->status = p->status;
 	pthread_mutex_init(&m->read_lock, NULL);
 	pthread_cond_init(&m->read_done, NULL);
 	int rc = vfs_init(&m->vfs, m->uid, m->gid, m->started);
 	struct inode_fixed *fixed = rc == 0 ? vfs_fixed(&nfixed) : NULL;
 	rc = rc < 0 ? rc : fixed ? inodes_new(&m->inodes, fixed, nfixed, save_text_free) : -ENOMEM;
 	free(fixed);
+	if (rc == 0)
+		rc = make_save(m, p);
 	if (rc < 0) {
 		fs_free(m);
-		return NULL;
+		return rc;
 	}
-	return m;
-}
-
-time_t fs_started(const struct mount *m)
-{
-	return m->started;
-}
-
-int fs_set_stores(struct mount *m, struct cache *cache, struct pdfstore *pdfs, struct api *api,
-		  struct events *events, const struct status_sources *status)
-{
-	m->cache = cache;
-	m->pdfs = pdfs;
-	m->api = api;
-	m->events = events;
-	m->status = *status;
-	m->wb.cache = cache;
-	m->wb.api = api;
-	struct save_config scfg = {
-		.inodes = m->inodes, .cache = cache, .wb = &m->wb, .events = events,
-	};
-	int rc = save_new(&m->save, &scfg);
-	if (rc == 0)
-		rc = views_new(&m->views, cache);
-	if (rc == 0)
-		rc = exports_new(&m->exports, cache);
-	if (rc == 0)
-		rc = search_new(&m->search, api, cache, events);
+	/* Every module is the mount's now: the kinds' table may read them. */
 	kinds_bind(m);
-	return rc;
+	*out = m;
+	return 0;
 }
 
-int fs_journal_open(struct mount *m, const char *dir)
-{
-	return save_journal_open(m->save, dir);
-}
-
-void fs_set_deletes(struct mount *m, struct deleted *d, bool allow_invoice_delete)
-{
-	m->deleted = d;
-	save_set_deletes(m->save, d, allow_invoice_delete);
-	kinds_bind(m);
-}
-
-void fs_set_times(struct mount *m, struct times *t)
-{
-	m->times = t;
-	save_set_times(m->save, t);
-}
-
-int fs_set_session(struct mount *m, struct fuse_session *se, struct who_mount *who)
+int fs_start(struct mount *m, struct fuse_session *se, struct who_mount *who)
 {
 	m->se = se;
 	m->who = who;
 	return m->kernel ? 0 : kernel_new(&m->kernel, se);
 }
 
-void fs_end_session(struct mount *m)
+void fs_stop(struct mount *m)
 {
 	if (!m)
 		return;
@@ -172,9 +161,6 @@ void fs_free(struct mount *m)
 	who_mount_free(m->who);
 	inodes_free(m->inodes);
 	save_free(m->save);
-	views_free(m->views);
-	exports_free(m->exports);
-	search_free(m->search);
 	vfs_fini(&m->vfs);
 	pthread_mutex_destroy(&m->read_lock);
 	pthread_cond_destroy(&m->read_done);
@@ -198,10 +184,9 @@ static void notify_record(struct mount *m, fuse_ino_t dir, const struct schema_c
 	}
 }
 
-void fs_listing_changed(void *arg, const struct schema_collection *c,
+void fs_listing_changed(struct mount *m, const struct schema_collection *c,
 			const struct cache_listing *old, const struct cache_listing *cur)
 {
-	struct mount *m = arg;
 	fuse_ino_t dir = inode_coll_ino(c);
 	/* Drops cached directory content (or balance.json's).  Not for a first
 	 * listing: nothing of the directory was shown before it (a lookup or a

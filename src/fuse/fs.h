@@ -4,7 +4,7 @@
  * readdirplus (docs/ARCHITECTURE.md has why).  Each operation resolves its
  * node and delegates: to its kind's handlers, to the save machine
  * (ns/save.h), to the stores.  This header is the layer's interface for
- * main.c; fuse/mount.h is what its files share.
+ * the daemon (daemon.c); fuse/mount.h is what its files share.
  */
 #ifndef FACTUURFS_FUSE_FS_H
 #define FACTUURFS_FUSE_FS_H
@@ -19,49 +19,59 @@
 #include "store/cache.h"
 
 struct api;
+struct deleted;
 struct events;
+struct exports;
 struct mount;
 struct pdfstore;
+struct search;
+struct times;
+struct views;
 struct who_mount;
 
 extern const struct fuse_lowlevel_ops fs_ops;
 
-/* A new mount with listings fresh for @ttl seconds; @readonly when mounted
- * with -o ro.  NULL on ENOMEM. */
-struct mount *fs_new(double ttl, bool readonly);
-/* Stops the notifier and frees what the mount made.  The session and the
- * stores are the caller's, freed after. */
-void fs_free(struct mount *m);
+/* What a mount is made of: the modules below FUSE, made before it by the
+ * daemon (daemon.c) and freed after it; every pointer is borrowed.  The mount
+ * makes its own: the inode table, the save machine and, once started, the
+ * kernel notifier. */
+struct mount_parts {
+	double ttl;            /* seconds a listing is fresh */
+	bool readonly;         /* -o ro */
+	time_t started;        /* the time of directories until their content changes */
+	struct api *api;
+	struct cache *cache;
+	struct pdfstore *pdfs;
+	struct events *events;
+	struct views *views;
+	struct exports *exports;
+	struct search *search;
+	struct deleted *deleted;   /* records deleted through the mount, or NULL */
+	bool allow_invoice_delete; /* rm of a sent invoice reaches the service */
+	struct times *times;       /* record files' times (store/times.h), or NULL */
+	/* The journal of unsaved texts (ns/save.h: save_journal_open), whose texts
+	 * show again at once; NULL: kept in memory only. */
+	const char *journal_dir;
+	struct status_sources status; /* copied */
+};
 
-/* When the mount started: the time of directories until their content changes. */
-time_t fs_started(const struct mount *m);
-
-/* Wiring, before the session loop starts: fs_ops' userdata is @m.  Every
- * pointer is borrowed (main.c frees them after fs_free); @status is copied.
- * 0 or -errno. */
-int fs_set_stores(struct mount *m, struct cache *cache, struct pdfstore *pdfs, struct api *api,
-		  struct events *events, const struct status_sources *status);
-/* After fs_set_stores: the journal of unsaved texts in @dir, and the texts it
- * holds back (ns/save.h: save_journal_open).  Entries read, or -errno. */
-int fs_journal_open(struct mount *m, const char *dir);
-/* After fs_set_stores: deleted records kept in @d (borrowed; may be NULL), shown
- * under .factuurfs/deleted/; a sent invoice deleted only with @allow_invoice_delete. */
-struct deleted;
-void fs_set_deletes(struct mount *m, struct deleted *d, bool allow_invoice_delete);
-/* Record files' times (store/times.h; borrowed, may be NULL): before the mount serves. */
-struct times;
-void fs_set_times(struct mount *m, struct times *t);
-/* The session, once mounted and daemonized (the notifier is a thread);
- * @who: the mount, for telling fstat() from stat() (base/who.h); taken over,
- * may be NULL.  0 or -errno. */
-int fs_set_session(struct mount *m, struct fuse_session *se, struct who_mount *who);
+/* The mount of @p: 0 with *@out (fs_ops' userdata), or -errno.  A journal that
+ * cannot be read is said in the log, and the texts are kept in memory. */
+int fs_new(struct mount **out, const struct mount_parts *p);
+/* Once mounted and daemonized, before the session loop: the kernel notifier
+ * (a thread) on @se; @who: the mount, for telling fstat() from stat()
+ * (base/who.h), taken over, may be NULL.  0 or -errno. */
+int fs_start(struct mount *m, struct fuse_session *se, struct who_mount *who);
 /* After the session loop, before fuse_session_unmount and _destroy: sends what the
  * notifier holds and stops it, for it writes to the session's /dev/fuse descriptor,
  * which the unmount closes.  Later notices are dropped.  @m may be NULL. */
-void fs_end_session(struct mount *m);
+void fs_stop(struct mount *m);
+/* Frees what the mount made (fs_stop first, if it was not).  @m may be NULL. */
+void fs_free(struct mount *m);
 
-/* cache_config.changed: tells the kernel which names and contents changed. */
-void fs_listing_changed(void *arg, const struct schema_collection *c,
+/* A listing changed (cache_config.changed, passed on by the daemon): tells the
+ * kernel which names and contents did. */
+void fs_listing_changed(struct mount *m, const struct schema_collection *c,
 			const struct cache_listing *old, const struct cache_listing *cur);
 
 /* Drops every cached listing (SIGHUP, a write to .factuurfs/refresh). */

@@ -42,8 +42,8 @@ struct who_mount;
 /* One mounted account: reached from every request (fuse_req_userdata). */
 struct mount {
 	struct fuse_session *se;
-	/* The modules below, each with its own lock; borrowed from main.c
-	 * except those made here (inodes, save, views, exports, kernel). */
+	/* The modules below, each with its own lock; borrowed from the daemon
+	 * (fs.h: struct mount_parts) except those marked owned. */
 	struct api *api;
 	struct cache *cache;
 	struct pdfstore *pdfs;
@@ -51,9 +51,9 @@ struct mount {
 	struct who_mount *who;  /* owned */
 	struct inodes *inodes;  /* owned */
 	struct save *save;      /* owned */
-	struct views *views;    /* owned */
-	struct exports *exports;/* owned */
-	struct search *search;  /* owned: search/ (store/search.h) */
+	struct views *views;
+	struct exports *exports;
+	struct search *search;  /* search/ (store/search.h) */
 	struct kernel *kernel;  /* owned: the kernel notifier */
 	struct deleted *deleted;/* records deleted through the mount (store/deleted.h), or NULL */
 	struct times *times;    /* record files' times (store/times.h), or NULL */
