@@ -51,7 +51,7 @@ factuurfs: the demo account is mounted at $mnt
   ls . invoices                       every collection is a directory
   cat clients/1.json                  a record, as pythonic JSON
   cp invoices/*.pdf /tmp/             the invoices' PDFs (tar, rsync and zip copy them exactly)
-  vim clients/1.json                  :wq sends one PUT to the (fake) service
+  vim clients/1.json                  :wq: one GET and one PUT to the (fake) service
   cp templates/products.json products/new.json
                                       a new record from a template: edit it, save: one POST
   $top/build/factuurfs status .
