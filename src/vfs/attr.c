@@ -5,9 +5,11 @@
 #include "vfs/vfs.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/names.h"
 #include "store/cache.h"
 
 void vfs_attr_dir(const struct vfs *v, struct stat *st, fuse_ino_t ino, time_t mtime)
@@ -55,6 +57,26 @@ void vfs_attr_link(const struct vfs *v, struct stat *st, fuse_ino_t ino, size_t 
 	st->st_gid = v->gid;
 	st->st_size = (off_t)len;
 	st->st_mtime = st->st_ctime = st->st_atime = mtime;
+}
+
+char *vfs_record_link(struct vfs *v, struct node *n)
+{
+	(void)v;
+	char *stem = names_encode(n->id), *t = NULL;
+	if (stem && asprintf(&t, "../../../%s/%s.%s", n->c->name, stem, n->sub ? "pdf" : "json") < 0)
+		t = NULL;
+	free(stem);
+	return t;
+}
+
+int vfs_link_read(struct vfs *v, struct node *n, size_t size, off_t off, struct vfs_read *rd)
+{
+	(void)v;
+	(void)n;
+	(void)size;
+	(void)off;
+	(void)rd;
+	return -EINVAL;
 }
 
 /* ---- slices ------------------------------------------------------------------------- */

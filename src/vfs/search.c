@@ -210,18 +210,6 @@ const struct vfs_ops vfs_sdir = {
 
 /* ---- the links ----------------------------------------------------------------------- */
 
-/* "../../../<area>/<stem>.json": a query's directory is three levels down, so the
- * text is relative and works wherever the mount is.  malloc'd. */
-static char *slink_link(struct vfs *v, struct node *n)
-{
-	(void)v;
-	char *stem = names_encode(n->id), *t = NULL;
-	if (stem && asprintf(&t, "../../../%s/%s.%s", n->c->name, stem, n->sub ? "pdf" : "json") < 0)
-		t = NULL;
-	free(stem);
-	return t;
-}
-
 /* A result's link has the times of its query's answer while that answer holds it.
  * No call is made here: a link the kernel keeps past the TTL is gone until the
  * query is looked up again. */
@@ -230,7 +218,7 @@ static int slink_attr(struct vfs *v, struct node *n, struct stat *st, double *ti
 	struct node *d = inode_get(v->inodes, n->parent);
 	struct cache_listing *l = d ? search_held(v->search, d->c, d->id) : NULL;
 	ssize_t pos = l ? cache_listing_find(l, n->id) : -1;
-	char *t = pos >= 0 ? slink_link(v, n) : NULL;
+	char *t = pos >= 0 ? vfs_record_link(v, n) : NULL;
 	int rc = pos < 0 ? -ENOENT : !t ? -ENOMEM : 0;
 	if (rc == 0) {
 		const struct cache_record *r = l->recs[pos];
@@ -242,19 +230,8 @@ static int slink_attr(struct vfs *v, struct node *n, struct stat *st, double *ti
 	return rc;
 }
 
-/* A symlink is not read (readlink is). */
-static int slink_read(struct vfs *v, struct node *n, size_t size, off_t off, struct vfs_read *rd)
-{
-	(void)v;
-	(void)n;
-	(void)size;
-	(void)off;
-	(void)rd;
-	return -EINVAL;
-}
-
 const struct vfs_ops vfs_slink = {
 	.attr = slink_attr,
-	.read = slink_read,
-	.link = slink_link,
+	.read = vfs_link_read,
+	.link = vfs_record_link,
 };

@@ -222,6 +222,13 @@ void vfs_attr_file(const struct vfs *v, struct stat *st, fuse_ino_t ino, mode_t 
 		   off_t size, time_t mtime);
 void vfs_attr_link(const struct vfs *v, struct stat *st, fuse_ino_t ino, size_t len,
 		   time_t mtime);
+/* The text of link @n to a record of its collection (n->c, n->id; n->sub: to its PDF):
+ * "../../../<collection>/<stem>.json".  A view's and a search result's links are
+ * both three levels down, so the text is relative and works wherever the mount is.
+ * malloc'd; NULL on ENOMEM.  (vfs_ops.link of both kinds.) */
+char *vfs_record_link(struct vfs *v, struct node *n);
+/* A symlink is not read (readlink is): -EINVAL.  (vfs_ops.read of the link kinds.) */
+int vfs_link_read(struct vfs *v, struct node *n, size_t size, off_t off, struct vfs_read *rd);
 
 /* The bytes @off to @off + @size of @len at @text into @rd: copied (0 or -ENOMEM),
  * or, with vfs_slice_take, taking @text over (malloc'd; freed by vfs_read_done). */

@@ -235,23 +235,11 @@ const struct vfs_ops vfs_vdir = {
 
 /* ---- a view's links ---------------------------------------------------------------------- */
 
-/* What view link @n points at: "../../../invoices/<stem>.json".  Every view
- * directory is three levels down, so the text is the same in each, and
- * relative: it works wherever the mount is.  malloc'd. */
-static char *vlink_target(const struct node *n)
-{
-	char *stem = names_encode(n->id), *t = NULL;
-	if (stem && asprintf(&t, "../../../%s/%s.%s", n->c->name, stem, n->sub ? "pdf" : "json") < 0)
-		t = NULL;
-	free(stem);
-	return t;
-}
-
 static int vlink_attr(struct vfs *v, struct node *n, struct stat *st, double *timeout)
 {
 	struct cache_listing *l = NULL;
 	struct node *d = inode_get(v->inodes, n->parent);
-	char *t = vlink_target(n);
+	char *t = vfs_record_link(v, n);
 	int rc = !d ? -ENOENT : !t ? -ENOMEM : vdir_listing(v, d, &l);
 	ssize_t pos = rc < 0 ? -1 : cache_listing_find(l, n->id);
 	if (rc == 0 && pos < 0)
@@ -266,27 +254,10 @@ static int vlink_attr(struct vfs *v, struct node *n, struct stat *st, double *ti
 	return rc;
 }
 
-/* A symlink is not read (readlink is). */
-static int vlink_read(struct vfs *v, struct node *n, size_t size, off_t off, struct vfs_read *rd)
-{
-	(void)v;
-	(void)n;
-	(void)size;
-	(void)off;
-	(void)rd;
-	return -EINVAL;
-}
-
-static char *vlink_link(struct vfs *v, struct node *n)
-{
-	(void)v;
-	return vlink_target(n);
-}
-
 const struct vfs_ops vfs_vlink = {
 	.attr = vlink_attr,
-	.read = vlink_read,
-	.link = vlink_link,
+	.read = vfs_link_read,
+	.link = vfs_record_link,
 };
 
 /* ---- exports/ --------------------------------------------------------------------------- */
