@@ -140,22 +140,6 @@ static const char *cli_rate(double hits, double total, char *buf, size_t len)
 	return buf;
 }
 
-/* "1,200" */
-static const char *cli_count(double n, char *buf, size_t len)
-{
-	char digits[32];
-	size_t nd, o = 0;
-	snprintf(digits, sizeof(digits), "%.0f", n < 0 ? 0 : n);
-	nd = strlen(digits);
-	for (size_t i = 0; i < nd && o + 2 < len; i++) {
-		if (i > 0 && (nd - i) % 3 == 0)
-			buf[o++] = ',';
-		buf[o++] = digits[i];
-	}
-	buf[o] = '\0';
-	return buf;
-}
-
 /* "about 3 h", "about 25 min", "about 40 s" */
 static const char *cli_duration(double s, char *buf, size_t len)
 {
@@ -186,8 +170,8 @@ static void cli_print_prefetch(const cJSON *pf)
 		return;
 	}
 	double local = cli_num(pf, "local"), total = cli_num(pf, "total");
-	printf("%s of %s invoices' PDFs on disk (%.0f%%); ", cli_count(local, a, sizeof(a)),
-	       cli_count(total, b, sizeof(b)), total > 0 ? 100 * local / total : 100);
+	printf("%s of %s invoices' PDFs on disk (%.0f%%); ", cli_fetch_count(local, a, sizeof(a)),
+	       cli_fetch_count(total, b, sizeof(b)), total > 0 ? 100 * local / total : 100);
 	if (cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(pf, "eta_seconds"))) {
 		char c[48];
 		printf("%s left at %.0f/h", cli_duration(cli_num(pf, "eta_seconds"), c, sizeof(c)),
@@ -200,8 +184,8 @@ static void cli_print_prefetch(const cJSON *pf)
 	printf("\n");
 	if (cli_num(pf, "others_total") > 0)
 		printf("               and %s of %s quotations' PDFs (kept within cache_max)\n",
-		       cli_count(cli_num(pf, "others_local"), a, sizeof(a)),
-		       cli_count(cli_num(pf, "others_total"), b, sizeof(b)));
+		       cli_fetch_count(cli_num(pf, "others_local"), a, sizeof(a)),
+		       cli_fetch_count(cli_num(pf, "others_total"), b, sizeof(b)));
 }
 
 /* The status file's "api" object: calls, the budget, the thumbnailers' share. */

@@ -88,8 +88,7 @@ static const char *fetch_str(const cJSON *o, const char *key)
 	return cJSON_IsString(v) ? v->valuestring : "";
 }
 
-/* "1,200" */
-static const char *fetch_count(double n, char *buf, size_t len)
+const char *cli_fetch_count(double n, char *buf, size_t len)
 {
 	char digits[32];
 	size_t nd, o = 0;
@@ -142,7 +141,7 @@ static void fetch_show(const cJSON *pf, bool tty)
 		bar[i] = i < filled ? '#' : '.';
 	bar[FETCH_BAR] = '\0';
 	printf("%sarchive [%s] %s of %s PDFs (%.0f%%)", tty ? "\r" : "", bar,
-	       fetch_count(local, a, sizeof(a)), fetch_count(total, b, sizeof(b)),
+	       cli_fetch_count(local, a, sizeof(a)), cli_fetch_count(total, b, sizeof(b)),
 	       total > 0 ? 100 * local / total : 0);
 	if (rate > 0)
 		printf("  %.1f/s", rate);
@@ -227,11 +226,11 @@ int cli_fetch(int argc, char **argv)
 				double ol = fetch_num(pf, "others_local", 0);
 				double ot = fetch_num(pf, "others_total", 0);
 				printf("archive complete: %s of %s invoices' PDFs on disk",
-				       fetch_count(local, a, sizeof(a)), fetch_count(total, b, sizeof(b)));
+				       cli_fetch_count(local, a, sizeof(a)), cli_fetch_count(total, b, sizeof(b)));
 				if (ot > 0)
-					printf(" (and %s of %s quotations')", fetch_count(ol, c, sizeof(c)),
-					       fetch_count(ot, d, sizeof(d)));
-				printf("; %s fetched in %s\n", fetch_count(got, c, sizeof(c)),
+					printf(" (and %s of %s quotations')", cli_fetch_count(ol, c, sizeof(c)),
+					       cli_fetch_count(ot, d, sizeof(d)));
+				printf("; %s fetched in %s\n", cli_fetch_count(got, c, sizeof(c)),
 				       fetch_duration(now - t0, d, sizeof(d)));
 				ret = 0;
 			} else {
@@ -246,8 +245,8 @@ int cli_fetch(int argc, char **argv)
 				else
 					printf("%s", state);
 				printf("\narchive: %s of %s PDFs on disk; %s left",
-				       fetch_count(local, a, sizeof(a)), fetch_count(total, b, sizeof(b)),
-				       fetch_count(total - local, c, sizeof(c)));
+				       cli_fetch_count(local, a, sizeof(a)), cli_fetch_count(total, b, sizeof(b)),
+				       cli_fetch_count(total - local, c, sizeof(c)));
 				if (cJSON_IsNumber(eta))
 					printf(", about %s at the service's rate (%.0f an hour)",
 					       fetch_duration(eta->valuedouble, d, sizeof(d)),

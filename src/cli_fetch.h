@@ -13,11 +13,17 @@
 #ifndef FACTUURFS_CLI_FETCH_H
 #define FACTUURFS_CLI_FETCH_H
 
+#include <stddef.h>
+
 /* Exit status when the budget stopped it before the archive was complete. */
 #define CLI_FETCH_AT_BUDGET 3
 
 /* `factuurfs fetch MOUNTPOINT [--quiet]` (argv[1] is "fetch"): the process's
  * exit status (0 complete, 1 failed, 2 usage, CLI_FETCH_AT_BUDGET). */
 int cli_fetch(int argc, char **argv);
+
+/* @n as a count people read, "1,200", into @buf (@len bytes); returns @buf.  Also
+ * what `factuurfs status` (cli.c) shows the archive's counts with. */
+const char *cli_fetch_count(double n, char *buf, size_t len);
 
 #endif
