@@ -114,14 +114,15 @@ int fs_new(struct mount **out, const struct mount_parts *p)
 	m->cache = p->cache;
 	m->pdfs = p->pdfs;
 	m->events = p->events;
-	m->views = p->views;
-	m->exports = p->exports;
-	m->search = p->search;
-	m->deleted = p->deleted;
 	m->status = p->status;
 	pthread_mutex_init(&m->read_lock, NULL);
 	pthread_cond_init(&m->read_done, NULL);
 	int rc = vfs_init(&m->vfs, m->uid, m->gid, m->started);
+	/* Only the node operations read these: theirs alone. */
+	m->vfs.views = p->views;
+	m->vfs.exports = p->exports;
+	m->vfs.search = p->search;
+	m->vfs.deleted = p->deleted;
 	struct inode_fixed *fixed = rc == 0 ? vfs_fixed(&nfixed) : NULL;
 	rc = rc < 0 ? rc : fixed ? inodes_new(&m->inodes, fixed, nfixed, save_text_free) : -ENOMEM;
 	free(fixed);

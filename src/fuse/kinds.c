@@ -99,10 +99,6 @@ void kinds_bind(struct mount *m)
 	v->cache = m->cache;
 	v->events = m->events;
 	v->save = m->save;
-	v->views = m->views;
-	v->exports = m->exports;
-	v->search = m->search;
-	v->deleted = m->deleted;
 	v->status = &m->status;
 	vfs_set_ops(v, N_COLL, &coll_dir);
 	vfs_set_ops(v, N_SINGLE, &coll_single);

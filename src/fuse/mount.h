@@ -25,11 +25,8 @@
 struct api;
 struct cache;
 struct events;
-struct exports;
 struct kernel;
 struct pdfstore;
-struct search;
-struct views;
 struct who_mount;
 
 /* The modes and timeouts of vfs/vfs.h, by the names the collections' handlers use. */
@@ -51,16 +48,13 @@ struct mount {
 	struct who_mount *who;  /* owned */
 	struct inodes *inodes;  /* owned */
 	struct save *save;      /* owned */
-	struct views *views;
-	struct exports *exports;
-	struct search *search;  /* search/ (store/search.h) */
 	struct kernel *kernel;  /* owned: the kernel notifier */
-	struct deleted *deleted;/* records deleted through the mount (store/deleted.h), or NULL */
 	struct times *times;    /* record files' times (store/times.h), or NULL */
 	struct wb wb;
 	struct status_sources status;
-	/* The node operations and the modules they read (kinds.c fills it from the
-	 * fields above: kinds_bind). */
+	/* The node operations and the modules they read: views, exports, search
+	 * and deleted, which only they read, set by fs_new from the mount's parts;
+	 * the rest from the fields above (kinds_bind). */
 	struct vfs vfs;
 	/* Fixed for the mount's life. */
 	double ttl;
@@ -110,9 +104,9 @@ struct kind_ops {
 
 extern const struct kind_ops kind_coll, kind_single, kind_record, kind_pdf, kind_local;
 
-/* Fills m->vfs from the mount's modules and puts the collections' kinds in its
- * table: once they are set (fs_set_stores, fs_set_deletes), before the session
- * serves.  Again after any of them changes. */
+/* Fills m->vfs with the mount's modules above and puts the collections' kinds in its
+ * table: once, when every module is the mount's (fs_new), before the session
+ * serves. */
 void kinds_bind(struct mount *m);
 
 /* ---- what the kinds answer with (reply.c; the attributes are vfs/attr.c's) ----------- */
