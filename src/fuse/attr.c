@@ -10,8 +10,6 @@
 #include "base/clock.h"
 #include "base/names.h"
 #include "base/who.h"
-#include "store/cache.h"
-#include "store/pdfstore.h"
 
 int node_attr(struct mount *m, struct node *n, struct stat *st, double *timeout)
 {
@@ -27,7 +25,8 @@ int entry_of(struct mount *m, struct node *n, struct fuse_entry_param *e)
 		return rc;
 	e->ino = n->ino;
 	e->attr_timeout = timeout;
-	e->entry_timeout = timeout > 0 ? timeout : (n->kind == N_PDF ? m->ttl : 0);
+	e->entry_timeout = timeout > 0 ? timeout
+				       : (vfs_ops_of(&m->vfs, n->kind)->name_keeps ? m->ttl : 0);
 	inode_ref(m->inodes, n);
 	return 0;
 }
@@ -46,45 +45,17 @@ void reply_node(fuse_req_t req, struct mount *m, struct node *n)
 
 /* ---- GETATTR ------------------------------------------------------------------------ */
 
-/* True when @n is a file whose size is not known until fetched (see
- * kind_coll.c, FS_PDF_PLACEHOLDER); no call. */
-static bool size_unknown(struct mount *m, struct node *n)
+/* True when process @pid holds record file @n (its kind's name @suffix) open: its
+ * fstat() after open() reaches us without a file handle, like a stat() by path
+ * (no-open). */
+static bool caller_holds(struct mount *m, pid_t pid, struct node *n, const char *suffix)
 {
-	struct cache_record *r = NULL;
-	off_t size;
-	if (n->kind == N_PDF)
-		return pdfstore_size(m->pdfs, n->c, n->id, false) < 0;
-	if (n->kind != N_JSON || save_size(m->save, n, &size))
-		return false;
-	if (cache_record_peek(m->cache, n->c, n->id, &r) == 0) {
-		cache_record_unref(r);
-		return false;
-	}
-	return true;
-}
-
-/* True when process @pid holds @n open: its fstat() after open() reaches us
- * without a file handle, like a stat() by path (no-open). */
-static bool caller_holds(struct mount *m, pid_t pid, struct node *n)
-{
-	char *stem = names_encode(n->id), suffix[1200];
+	char *stem = names_encode(n->id), tail[1200];
 	if (!stem)
 		return false;
-	snprintf(suffix, sizeof(suffix), "/%s/%s.%s", n->c->name, stem,
-		 n->kind == N_PDF ? "pdf" : "json");
+	snprintf(tail, sizeof(tail), "/%s/%s%s", n->c->name, stem, suffix ? suffix : "");
 	free(stem);
-	return who_holds_open(m->who, pid, n->ino, suffix);
-}
-
-/* Makes the size of @n true (fetches it); 0 or -errno. */
-static int fetch_size(struct mount *m, pid_t pid, struct node *n)
-{
-	struct cache_record *r = NULL;
-	if (n->kind == N_PDF)
-		return pdf_fetch_for(m, pid, n);
-	int rc = cache_record_get(m->cache, n->c, n->id, &r);
-	cache_record_unref(r);
-	return rc;
+	return who_holds_open(m->who, pid, n->ino, tail);
 }
 
 /* cppcheck-suppress constParameter ; libfuse's getattr signature */
@@ -109,12 +80,13 @@ void fs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	 * the errno; a copier's stat fails with it at once, since it would
 	 * store the placeholder's length. */
 	pid_t pid = fuse_req_ctx(req)->pid;
-	enum who_kind who = fi || (n->kind != N_PDF && n->kind != N_JSON) ? WHO_OTHER : who_kind(pid);
+	const struct vfs_ops *k = vfs_ops_of(&m->vfs, n->kind);
+	enum who_kind who = fi || !k->size_unknown ? WHO_OTHER : who_kind(pid);
 	/* (ls -l: a looker's GETATTR goes straight to the attributes, which
 	 * say the placeholder themselves.) */
-	if (who != WHO_LOOKER && size_unknown(m, n)) {
-		if (fi || who == WHO_COPIER || caller_holds(m, pid, n)) {
-			int rc = fetch_size(m, pid, n);
+	if (who != WHO_LOOKER && k->size_unknown && k->size_unknown(&m->vfs, n)) {
+		if (fi || who == WHO_COPIER || caller_holds(m, pid, n, k->suffix)) {
+			int rc = k->fetch_size(&m->vfs, n, pid);
 			if (rc < 0 && who == WHO_COPIER) {
 				fuse_reply_err(req, -rc);
 				return;
@@ -162,15 +134,15 @@ void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 		/* O_TRUNC arrives here (atomic_o_trunc is off: docs/ARCHITECTURE.md, "no-open"). */
 		rc = save_truncate(m->save, n, attr->st_size);
 	}
-	if (rc == 0 && (n->kind == N_SCRATCH || n->kind == N_NEW)) {
-		/* Local files keep a mode and times, as on a disk; on records they
-		 * are accepted and ignored (the service has neither). */
-		mode_t mode = attr->st_mode & FS_LOCAL_MODE_MASK;
+	if (rc == 0 && k->set_times) {
+		/* A kind that keeps them (local files); other kinds accept them and
+		 * ignore them (the service has neither). */
+		mode_t mode = attr->st_mode;
 		struct timespec mtime = (to_set & FUSE_SET_ATTR_MTIME_NOW) ? clock_wall()
 										: attr->st_mtim;
-		inode_set_times(m->inodes, n, (to_set & FUSE_SET_ATTR_MODE) ? &mode : NULL,
-				(to_set & (FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_MTIME_NOW)) ? &mtime
-											      : NULL);
+		k->set_times(&m->vfs, n, (to_set & FUSE_SET_ATTR_MODE) ? &mode : NULL,
+			     (to_set & (FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_MTIME_NOW)) ? &mtime
+											   : NULL);
 	}
 	if (rc == 0)
 		rc = node_attr(m, n, &st, &timeout);

@@ -6,13 +6,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "store/pdfstore.h"
 
 void fs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct mount *m = mount_of(req);
 	struct node *p = inode_get(m->inodes, parent), *n = NULL;
-	double neg = FS_FOREVER;
+	double neg = VFS_FOREVER;
 	if (!p) {
 		fuse_reply_err(req, ENOENT);
 		return;
@@ -76,7 +75,7 @@ static bool dir_add(fuse_req_t req, struct mount *m, char *buf, size_t size, siz
 	double timeout = 0;
 	memset(&e, 0, sizeof(e));
 	/* A PDF of unknown size goes with its placeholder and an attribute
-	 * timeout of 0 (kind_coll.c), so `ls -l` costs one GETATTR per such
+	 * timeout of 0 (vfs/coll.c), so `ls -l` costs one GETATTR per such
 	 * PDF rather than a LOOKUP and a GETATTR.  Every read() asks for the
 	 * attributes again until the size is known, so a placeholder that
 	 * reaches the kernel while a reader's fetch runs cannot cut a read
@@ -166,7 +165,7 @@ static void do_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, b
 		kernel_inval_now(m->kernel, d->ino);
 	unsigned long long ver = (unsigned long long)(snap.version & DIR_VERSION_MASK)
 				 << DIR_INDEX_BITS;
-	attr_dir(m, &dot, d->ino, m->started);
+	vfs_attr_dir(&m->vfs, &dot, d->ino, m->started);
 	for (off_t i = (off_t)((unsigned long long)off & DIR_INDEX_MASK); i >= 0; i++) {
 		struct node *n = NULL;
 		const char *nm = name;

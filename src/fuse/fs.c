@@ -88,7 +88,7 @@ static int make_save(struct mount *m, const struct mount_parts *p)
 	if (rc < 0)
 		return rc;
 	save_set_deletes(m->save, p->deleted, p->allow_invoice_delete);
-	m->times = p->times;
+	m->vfs.times = p->times;
 	save_set_times(m->save, p->times);
 	/* Unsaved texts of earlier mounts (refused, unanswered, waiting) show
 	 * again, offline too (read-only then). */
@@ -112,13 +112,11 @@ int fs_new(struct mount **out, const struct mount_parts *p)
 	m->gid = getgid();
 	m->api = p->api;
 	m->cache = p->cache;
-	m->pdfs = p->pdfs;
 	m->events = p->events;
 	m->status = p->status;
-	pthread_mutex_init(&m->read_lock, NULL);
-	pthread_cond_init(&m->read_done, NULL);
 	int rc = vfs_init(&m->vfs, m->uid, m->gid, m->started);
 	/* Only the node operations read these: theirs alone. */
+	m->vfs.pdfs = p->pdfs;
 	m->vfs.views = p->views;
 	m->vfs.exports = p->exports;
 	m->vfs.search = p->search;
@@ -132,8 +130,13 @@ int fs_new(struct mount **out, const struct mount_parts *p)
 		fs_free(m);
 		return rc;
 	}
-	/* Every module is the mount's now: the kinds' table may read them. */
-	kinds_bind(m);
+	/* Every module is the mount's now: the node operations may read them. */
+	m->vfs.inodes = m->inodes;
+	m->vfs.api = m->api;
+	m->vfs.cache = m->cache;
+	m->vfs.events = m->events;
+	m->vfs.save = m->save;
+	m->vfs.status = &m->status;
 	*out = m;
 	return 0;
 }
@@ -163,8 +166,6 @@ void fs_free(struct mount *m)
 	inodes_free(m->inodes);
 	save_free(m->save);
 	vfs_fini(&m->vfs);
-	pthread_mutex_destroy(&m->read_lock);
-	pthread_cond_destroy(&m->read_done);
 	free(m);
 }
 
@@ -178,7 +179,8 @@ static void notify_record(struct mount *m, fuse_ino_t dir, const struct schema_c
 		return; /* the kernel never saw it */
 	if (gone) {
 		char name[1024];
-		snprintf(name, sizeof(name), "%s.%s", r->stem, kind == N_PDF ? "pdf" : "json");
+		const char *suffix = vfs_ops_of(&m->vfs, kind)->suffix;
+		snprintf(name, sizeof(name), "%s%s", r->stem, suffix ? suffix : "");
 		kernel_inval_entry(m->kernel, dir, name);
 	} else {
 		kernel_inval(m->kernel, n->ino, false);
@@ -197,9 +199,7 @@ void fs_listing_changed(struct mount *m, const struct schema_collection *c,
 	 * cache never complete: every later `ls` reads the directory again. */
 	if (old)
 		kernel_inval(m->kernel, dir, false);
-	/* (categories: the ledger column of exports/invoices.csv) */
-	if (!strcmp(c->name, "invoices") || !strcmp(c->name, "clients") ||
-	    !strcmp(c->name, "categories"))
+	if (c->feeds_views)
 		kernel_inval_views(m, false);
 	if (c->single || !old)
 		return;

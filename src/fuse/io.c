@@ -23,13 +23,17 @@ void fs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse
 		fuse_reply_err(req, ENOENT);
 		return;
 	}
-	struct vfs_read rd = {.pid = fuse_req_ctx(req)->pid, .req = req};
+	struct vfs_read rd = {.pid = fuse_req_ctx(req)->pid};
 	int rc = vfs_node_read(&m->vfs, n, size, off, &rd);
 	if (rc < 0)
 		fuse_reply_err(req, -rc);
-	else if (!rd.replied)
+	else
 		fuse_reply_buf(req, rd.data, rd.len);
-	vfs_read_done(&rd);
+	bool stale = rc == 0 && rd.attrs_stale;
+	vfs_read_done(&rd); /* after the reply: a PDF read counted till then (vfs/coll.c) */
+	/* Queued: this is below a READ of the same inode. */
+	if (stale)
+		kernel_inval(m->kernel, n->ino, true);
 }
 
 void fs_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,

@@ -1,5 +1,5 @@
 /* mount: what the FUSE layer's files share — the mount reached from every
- * request, the collections' handlers, the kernel notifier.
+ * request, the replies, the kernel notifier.
  *
  * Internal to src/fuse/ (fs.h is the layer's interface).  Each operation
  * resolves its node and delegates: to its kind's node operations (vfs/vfs.h),
@@ -29,13 +29,6 @@ struct kernel;
 struct pdfstore;
 struct who_mount;
 
-/* The modes and timeouts of vfs/vfs.h, by the names the collections' handlers use. */
-#define FS_DIR_MODE VFS_DIR_MODE
-#define FS_RW_MODE VFS_RW_MODE
-#define FS_RO_MODE VFS_RO_MODE
-#define FS_LOCAL_MODE_MASK VFS_LOCAL_MODE_MASK
-#define FS_FOREVER VFS_FOREVER
-
 /* One mounted account: reached from every request (fuse_req_userdata). */
 struct mount {
 	struct fuse_session *se;
@@ -43,18 +36,16 @@ struct mount {
 	 * (fs.h: struct mount_parts) except those marked owned. */
 	struct api *api;
 	struct cache *cache;
-	struct pdfstore *pdfs;
 	struct events *events;
 	struct who_mount *who;  /* owned */
 	struct inodes *inodes;  /* owned */
 	struct save *save;      /* owned */
 	struct kernel *kernel;  /* owned: the kernel notifier */
-	struct times *times;    /* record files' times (store/times.h), or NULL */
 	struct wb wb;
 	struct status_sources status;
-	/* The node operations and the modules they read: views, exports, search
-	 * and deleted, which only they read, set by fs_new from the mount's parts;
-	 * the rest from the fields above (kinds_bind). */
+	/* The node operations and the modules they read: the PDFs, the record
+	 * files' times, views, exports, search and deleted, which only they read,
+	 * set by fs_new from the mount's parts; the rest from the fields above. */
 	struct vfs vfs;
 	/* Fixed for the mount's life. */
 	double ttl;
@@ -62,13 +53,6 @@ struct mount {
 	uid_t uid;
 	gid_t gid;
 	time_t started;
-	/* PDF reads (io.c): every node's `reads`, and woken when one ends; also
-	 * the reads of PDFs not fetched yet refused to text searchers
-	 * (kind_coll.c), and when the log last said so. */
-	pthread_mutex_t read_lock;
-	pthread_cond_t read_done;
-	unsigned long searches_refused;
-	double searches_logged;
 };
 
 static inline struct mount *mount_of(fuse_req_t req)
@@ -86,49 +70,10 @@ static inline bool mount_offline(struct mount *m)
 	return api_offline(m->api);
 }
 
-/* ---- the collections' handlers (kind_coll.c) -------------------------------------- */
+/* ---- replies (reply.c) ------------------------------------------------------------ */
 
-/* Collection directories, balance.json, records, PDFs and local files: their
- * operations still take the mount and answer a READ themselves.  kinds.c puts
- * them in the mount's node-operations table (vfs/vfs.h) until they move to vfs/. */
-struct kind_ops {
-	int (*attr)(struct mount *m, struct node *n, struct stat *st, double *timeout);
-	int (*lookup)(struct mount *m, struct node *d, const char *name, struct node **out,
-		      double *neg);
-	int (*snap)(struct mount *m, struct node *d, struct vfs_list *s);
-	bool (*entry)(struct mount *m, struct node *d, const struct vfs_list *s, size_t i,
-		      char *name, size_t len, struct node **n);
-	/* Replies itself and returns 0, or -errno for the caller to reply. */
-	int (*read)(struct mount *m, fuse_req_t req, struct node *n, size_t size, off_t off);
-};
-
-extern const struct kind_ops kind_coll, kind_single, kind_record, kind_pdf, kind_local;
-
-/* Fills m->vfs with the mount's modules above and puts the collections' kinds in its
- * table: once, when every module is the mount's (fs_new), before the session
- * serves. */
-void kinds_bind(struct mount *m);
-
-/* ---- what the kinds answer with (reply.c; the attributes are vfs/attr.c's) ----------- */
-
-static inline void attr_dir(struct mount *m, struct stat *st, fuse_ino_t ino, time_t mtime)
-{
-	vfs_attr_dir(&m->vfs, st, ino, mtime);
-}
-static inline void attr_file(struct mount *m, struct stat *st, fuse_ino_t ino, mode_t mode,
-			     off_t size, time_t mtime)
-{
-	vfs_attr_file(&m->vfs, st, ino, mode, size, mtime);
-}
-static inline void attr_link(struct mount *m, struct stat *st, fuse_ino_t ino, size_t len,
-			     time_t mtime)
-{
-	vfs_attr_link(&m->vfs, st, ino, len, mtime);
-}
 /* A cached "no such name" for @timeout seconds. */
 void reply_negative(fuse_req_t req, double timeout);
-/* Replies @len bytes of @text from @off, at most @size. */
-void reply_slice(fuse_req_t req, const char *text, size_t len, size_t size, off_t off);
 
 /* ---- attributes by kind (attr.c) --------------------------------------------------- */
 
@@ -211,11 +156,5 @@ void fs_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name);
 void fs_ioctl(fuse_req_t req, fuse_ino_t ino, unsigned int cmd, void *arg,
 	      struct fuse_file_info *fi, unsigned flags, const void *in_buf, size_t in_bufsz,
 	      size_t out_bufsz);
-
-/* ---- PDFs (kind_coll.c) ------------------------------------------------------------ */
-
-/* Fetches the PDF of @n for a reader (@pid), unless it is known: a
- * thumbnailer's first read counts against its hourly share (the reserve). */
-int pdf_fetch_for(struct mount *m, pid_t pid, struct node *n);
 
 #endif

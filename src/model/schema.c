@@ -342,7 +342,8 @@ static const struct schema_field draft_send_fields[] = {
 static const struct schema_collection collections[] = {
 	{.name = "clients", .one_key = "client", .id_field = "clientnr", .id_type = INT,
 	 .methods = M_ALL, .date_fields = {"timestamp", "lastinvoice"},
-	 .changed_at = {"timestamp"}, .fields = client_fields, .nfields = N(client_fields)},
+	 .changed_at = {"timestamp"}, .fields = client_fields, .nfields = N(client_fields),
+	 .feeds_views = true},
 	{.name = "products", .one_key = "product", .id_field = "id", .id_type = INT,
 	 .methods = M_ALL, .fields = product_fields, .nfields = N(product_fields)},
 	{.name = "invoices", .one_key = "invoice", .id_field = "invoicenr", .id_type = STR,
@@ -355,7 +356,7 @@ static const struct schema_collection collections[] = {
 	 .fields = invoice_fields, .nfields = N(invoice_fields),
 	 /* Dutch invoice numbers run on without gaps: a sent one is corrected with a credit
 	  * invoice, not deleted. */
-	 .delete_guard = "sent", .restore_action = "save"},
+	 .delete_guard = "sent", .restore_action = "save", .feeds_views = true},
 	{.name = "invoices_saved", .one_key = "invoices_saved", .id_field = "id", .id_type = INT,
 	 .methods = M_RD, .date_fields = {"datesaved", "date"},
 	 .fields = saved_fields, .nfields = N(saved_fields), .restore_action = "save",
@@ -388,7 +389,8 @@ static const struct schema_collection collections[] = {
 	 .pdf_also = {"quotations/%s/pdf", "quotation_pdf/%s"}, .whole_marker = "lines",
 	 .date_fields = {"date"}, .fields = quotation_fields, .nfields = N(quotation_fields)},
 	{.name = "categories", .id_field = "id", .id_type = INT, .methods = SCHEMA_M_LIST,
-	 .fields = category_fields, .nfields = N(category_fields)},
+	 /* (feeds_views: the ledger column of exports/invoices.csv) */
+	 .fields = category_fields, .nfields = N(category_fields), .feeds_views = true},
 	/* Write-only, and deliberate: a reminder e-mails the client.  PUT is our reading
 	 * (as py's payments), POST with the number inside php's. */
 	{.name = "invoices_reminder", .id_field = "invoicenr", .id_type = STR,
@@ -1814,4 +1816,9 @@ size_t schema_nsearch_areas(void)
 const struct schema_collection *schema_search_area_at(size_t i)
 {
 	return i < N(search_areas) ? schema_find(search_areas[i]) : NULL;
+}
+
+const struct schema_collection *schema_invoices(void)
+{
+	return schema_find("invoices");
 }

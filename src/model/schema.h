@@ -139,6 +139,9 @@ struct schema_collection {
 	const char *created_through;
 	const struct schema_field *fields;
 	size_t nfields;
+	/* Its listing is read by views/ and exports/ (invoices, their clients, the
+	 * categories of the ledger column): a change of it changes them. */
+	bool feeds_views;
 };
 
 /* The collection whose POST makes a new file of @c a record: @c itself, the one it
@@ -247,5 +250,8 @@ cJSON *schema_to_wire(const struct schema_collection *c, const cJSON *rec, bool 
  * takes the default form.  Caller deletes. */
 cJSON *schema_to_wire_as(const struct schema_collection *c, const cJSON *rec, const cJSON *sent,
 			 bool create, char *err, size_t errlen);
+
+/* The invoices collection: the handle views/ and exports/ are built on. */
+const struct schema_collection *schema_invoices(void);
 
 #endif

@@ -115,8 +115,26 @@ void vfs_slice_take(struct vfs_read *rd, char *text, size_t len, size_t size, of
 	rd->data = text + start;
 }
 
+void vfs_slice_hold(struct vfs_read *rd, struct cache_record *r, size_t size, off_t off)
+{
+	size_t start;
+	rd->len = window(r->len, size, off, &start);
+	rd->held = r;
+	rd->data = r->text + start;
+}
+
 void vfs_read_done(struct vfs_read *rd)
 {
+	if (rd->counted) {
+		struct vfs_pdf_reads *p = &rd->v->pdf_reads;
+		pthread_mutex_lock(&p->lock);
+		rd->counted->reads--;
+		pthread_cond_broadcast(&p->done);
+		pthread_mutex_unlock(&p->lock);
+		rd->counted = NULL;
+	}
+	cache_record_unref(rd->held);
+	rd->held = NULL;
 	free(rd->owned);
 	rd->owned = NULL;
 	rd->data = NULL;

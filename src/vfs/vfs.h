@@ -5,18 +5,16 @@
  * entries of a listing, the bytes of a read, its parent, its link text, its
  * extended attributes, a write it takes itself.  The rules (sizes, timeouts,
  * which names exist, what a file holds) live here, one file per kind: the
- * root and .factuurfs/ (root.c), views, exports and templates (views.c),
+ * root and .factuurfs/ (root.c), the collections' directories, balance.json,
+ * records, PDFs and local files (coll.c), views, exports and templates (views.c),
  * .factuurfs/deleted/ (deleted.c), search/ (search.c), the status and refresh
  * files (control.c).  The FUSE layer (src/fuse/) resolves an inode, calls
  * through the table and marshals the answer; nothing here knows a FUSE
  * request, so tests/unit/test_vfs.c drives these operations without a kernel.
  *
  * attr.c holds the attributes every kind builds on and the slices reads answer
- * with; table.c the table and the calls through it.
- *
- * A kind whose operations live elsewhere (the collections' directories,
- * records, PDFs and local files are still in fuse/kind_coll.c) is put in the
- * table with vfs_set_ops.
+ * with; table.c the table and the calls through it; xattr.c the collections'
+ * extended attributes.
  */
 #ifndef FACTUURFS_VFS_VFS_H
 #define FACTUURFS_VFS_VFS_H
@@ -31,13 +29,17 @@
 #include "feat/status.h"
 #include "ns/inode.h"
 
+struct api;
 struct cache;
 struct cache_listing;
+struct cache_record;
 struct deleted;
 struct events;
 struct exports;
+struct pdfstore;
 struct save;
 struct search;
+struct times;
 struct views;
 
 /* Modes: directories are their owner's; records writable where the API can
@@ -70,6 +72,16 @@ struct vfs_status_file {
 	unsigned long gen;      /* the events generation it shows */
 };
 
+/* The PDF reads being answered (coll.c): every node's `reads`, and woken when
+ * one ends; also the reads of PDFs not fetched yet refused to text searchers,
+ * and when the log last said so. */
+struct vfs_pdf_reads {
+	pthread_mutex_t lock;
+	pthread_cond_t done;
+	unsigned long searches_refused;
+	double searches_logged;
+};
+
 struct vfs_ops;
 
 /* The nodes of one mounted account and what their operations read.  The
@@ -78,7 +90,10 @@ struct vfs_ops;
  * after. */
 struct vfs {
 	struct inodes *inodes;
+	struct api *api;
 	struct cache *cache;
+	struct pdfstore *pdfs;
+	struct times *times;                 /* record files' times, or NULL (store/times.h) */
 	struct events *events;
 	struct save *save;
 	struct views *views;
@@ -92,6 +107,7 @@ struct vfs {
 	time_t started;
 	/* Owned: */
 	struct vfs_status_file status_file;
+	struct vfs_pdf_reads pdf_reads;
 	const struct vfs_ops *ops[N_KINDS];
 };
 
@@ -110,18 +126,22 @@ struct vfs_list {
 	bool stale;
 };
 
-/* One read: who asks, and the bytes the kind answers with. */
+/* One read: who asks, and the bytes the kind answers with, which the caller
+ * replies with before vfs_read_done. */
 struct vfs_read {
 	pid_t pid;          /* in: the reading process */
-	/* In: the caller's request, opaque here.  A kind whose read answers the
-	 * request itself (fuse/kind_coll.c) uses it and sets @replied. */
-	void *req;
-	/* Out: @len bytes at @data; @owned (malloc'd, or NULL) is freed by
-	 * vfs_read_done, and @data may point into it. */
+	/* Out: @len bytes at @data; @owned (malloc'd, or NULL) and @held (a reference)
+	 * are given back by vfs_read_done, and @data may point into either. */
 	const char *data;
 	size_t len;
 	char *owned;
-	bool replied;
+	struct cache_record *held;
+	/* Out: the read went past the file's end while the kernel may believe another
+	 * size: it is to ask for the attributes again (after the reply). */
+	bool attrs_stale;
+	/* A PDF read counted in @counted's `reads` until vfs_read_done (coll.c). */
+	struct vfs *v;
+	struct node *counted;
 };
 
 /* What a write the kind took itself changed, for the kernel's caches: every
@@ -174,8 +194,22 @@ struct vfs_ops {
 	/* A node lookup or list handed out, given back once the reply that carried it
 	 * is sent (the kernel holds its own reference then). */
 	void (*put)(struct vfs *v, struct node *n);
+	/* Files whose size is not known until fetched (a PDF, a record its listing
+	 * carries in part: their attr shows a placeholder): whether @n's is not,
+	 * without a call; and the fetch that makes it true for reader @pid. */
+	bool (*size_unknown)(struct vfs *v, struct node *n);
+	int (*fetch_size)(struct vfs *v, struct node *n, pid_t pid);
+	/* Files that keep a mode and times set on them: @mode (within
+	 * VFS_LOCAL_MODE_MASK) and @mtime, either NULL when not set. */
+	void (*set_times)(struct vfs *v, struct node *n, const mode_t *mode,
+			  const struct timespec *mtime);
+	/* Record files: what their name has after the record's stem (".json"). */
+	const char *suffix;
 	/* Directories that take new names (create, unlink, rename: ns/save.h). */
 	bool takes_names;
+	/* Its name holds a listing's TTL even while its attributes do not (a PDF of
+	 * unknown size, asked again every time: its name is in the listing). */
+	bool name_keeps;
 	/* Its name is looked up again at every open, even when it came in a
 	 * listing: entry timeout 0. */
 	bool name_every_open;
@@ -183,6 +217,7 @@ struct vfs_ops {
 
 /* The tables of the kinds, one per file. */
 extern const struct vfs_ops vfs_root, vfs_ctl, vfs_status, vfs_refresh;
+extern const struct vfs_ops vfs_coll, vfs_single, vfs_record, vfs_pdf, vfs_local;
 extern const struct vfs_ops vfs_views, vfs_vgroup, vfs_vdir, vfs_vlink;
 extern const struct vfs_ops vfs_exports, vfs_export, vfs_templates, vfs_template;
 extern const struct vfs_ops vfs_deldir, vfs_delcoll, vfs_delfile;
@@ -195,7 +230,7 @@ extern const struct vfs_ops vfs_search, vfs_sarea, vfs_sdir, vfs_slink;
 int vfs_init(struct vfs *v, uid_t uid, gid_t gid, time_t started);
 /* Frees what @v owns (the status renderings); the modules are the caller's. */
 void vfs_fini(struct vfs *v);
-/* Puts @ops in the table for @kind (a kind whose operations live elsewhere). */
+/* Puts @ops in the table for @kind in place of this layer's (a test's stand-in). */
 void vfs_set_ops(struct vfs *v, enum node_kind kind, const struct vfs_ops *ops);
 /* The operations of @kind (never NULL: an empty table for a kind without). */
 const struct vfs_ops *vfs_ops_of(const struct vfs *v, enum node_kind kind);
@@ -234,16 +269,18 @@ int vfs_link_read(struct vfs *v, struct node *n, size_t size, off_t off, struct 
  * or, with vfs_slice_take, taking @text over (malloc'd; freed by vfs_read_done). */
 int vfs_slice_copy(struct vfs_read *rd, const char *text, size_t len, size_t size, off_t off);
 void vfs_slice_take(struct vfs_read *rd, char *text, size_t len, size_t size, off_t off);
+/* The same from record @r, whose reference @rd takes over (given back by vfs_read_done). */
+void vfs_slice_hold(struct vfs_read *rd, struct cache_record *r, size_t size, off_t off);
 void vfs_read_done(struct vfs_read *rd);
 void vfs_list_free(struct vfs_list *s);
 
-/* ---- extended attributes (xattr.c) --------------------------------------------------- */
+/* ---- extended attributes (table.c, xattr.c) -------------------------------------------- */
 
 /* The extended attributes of @n into @x (VFS_XATTR_MAX of them): why its last save
- * was refused, then its kind's.  Their count. */
+ * was refused, then its kind's.  Their count (table.c). */
 size_t vfs_xattrs(struct vfs *v, struct node *n, struct vfs_xattr *x);
 /* The xattrs of a collection's directory and balance.json, and of records and PDFs
- * (for the collections' tables, fuse/kinds.c). */
+ * (the collections' tables, coll.c). */
 size_t vfs_coll_xattrs(struct vfs *v, struct node *n, struct vfs_xattr *x);
 size_t vfs_record_xattrs(struct vfs *v, struct node *n, struct vfs_xattr *x);
 

@@ -194,7 +194,7 @@ static int vdir_lookup(struct vfs *v, struct node *d, const char *name, struct n
 	}
 	*neg = cache_listing_ttl_left(v->cache, l);
 	if (cache_listing_find(l, id) >= 0) {
-		*out = inode_view(v->inodes, N_VLINK, d->ino, pdf, schema_find("invoices"), id);
+		*out = inode_view(v->inodes, N_VLINK, d->ino, pdf, schema_invoices(), id);
 		rc = *out ? 0 : -ENOMEM;
 	}
 	cache_listing_unref(l);
@@ -216,7 +216,7 @@ static bool vdir_entry(struct vfs *v, struct node *d, const struct vfs_list *s, 
 		return false;
 	const struct cache_record *r = s->l->recs[i / 2];
 	snprintf(name, len, "%s.%s", r->stem, i % 2 ? "pdf" : "json");
-	*n = inode_view(v->inodes, N_VLINK, d->ino, (int)(i % 2), schema_find("invoices"), r->id);
+	*n = inode_view(v->inodes, N_VLINK, d->ino, (int)(i % 2), schema_invoices(), r->id);
 	return true;
 }
 
@@ -268,9 +268,9 @@ static int exports_attr(struct vfs *v, struct node *n, struct stat *st, double *
 {
 	struct cache_listing *l = NULL;
 	vfs_attr_dir(v, st, n->ino, v->started);
-	if (!cache_has_listing(v->cache, schema_find("invoices")))
+	if (!cache_has_listing(v->cache, schema_invoices()))
 		return 0;
-	int rc = cache_listing_get(v->cache, schema_find("invoices"), &l);
+	int rc = cache_listing_get(v->cache, schema_invoices(), &l);
 	if (rc < 0)
 		return rc;
 	st->st_mtim = st->st_atim = l->changed;

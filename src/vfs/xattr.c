@@ -1,7 +1,7 @@
-/* xattr: the extended attributes of nodes (see vfs.h).
+/* xattr: the extended attributes of the collections' nodes (see vfs.h; a refused
+ * save's reason, user.factuurfs.error, is table.c's: vfs_xattrs).
  *
- * On a file whose last save was refused: why (user.factuurfs.error, until a
- * save is taken or rm drops the text).  On an invoice's .json and .pdf: what
+ * On an invoice's .json and .pdf: what
  * its listing says (status, total, due date, client, when listed), from the
  * facts rendered with the record (model/facts.h).  On a collection's
  * directory and every other record: when its listing was fetched.  Never a
@@ -15,7 +15,6 @@
 #include <string.h>
 
 #include "model/facts.h"
-#include "ns/save.h"
 #include "store/cache.h"
 
 /* user.factuurfs.fetched: when listing @l was fetched.  On an offline mount it
@@ -26,21 +25,6 @@ static void put_fetched(struct vfs_xattr *x, const struct cache_listing *l)
 	x->name = VFS_XATTR_PREFIX "fetched";
 	gmtime_r(&l->fetched_wall, &ft);
 	strftime(x->value, sizeof(x->value), "%Y-%m-%dT%H:%M:%SZ", &ft);
-}
-
-size_t vfs_xattrs(struct vfs *v, struct node *n, struct vfs_xattr *x)
-{
-	size_t nx = 0;
-	char *error = save_error(v->save, n);
-	if (error) {
-		x[nx].name = VFS_XATTR_PREFIX "error";
-		snprintf(x[nx++].value, sizeof(x->value), "%s", error);
-		free(error);
-	}
-	const struct vfs_ops *k = vfs_ops_of(v, n->kind);
-	if (k->xattrs)
-		nx += k->xattrs(v, n, x + nx);
-	return nx;
 }
 
 /* A collection's directory and balance.json: when their listing was fetched. */

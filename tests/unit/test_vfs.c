@@ -1,6 +1,7 @@
 /* Unit tests of the node operations (vfs/vfs.h) over the in-process fake
  * service, without a kernel: the fixed nodes, the root and .factuurfs/, the
- * status and refresh files, views/, exports/, templates/, search/ and
+ * status and refresh files, the collections (their directories, records, PDFs and
+ * balance.json), views/, exports/, templates/, search/ and
  * .factuurfs/deleted/ — their lookups (and the names that cost no call),
  * listings, attributes, reads, parents, link texts and extended attributes, as
  * the FUSE layer gets them through the table.
@@ -20,6 +21,7 @@
 #include "ns/save.h"
 #include "store/cache.h"
 #include "store/deleted.h"
+#include "store/pdfstore.h"
 #include "store/search.h"
 #include "vfs/vfs.h"
 
@@ -28,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #define T0 1000.0
 #define UID 1234
@@ -49,6 +52,7 @@ struct env {
 	struct save *save;
 	struct status_sources status;
 	struct deleted *deleted;
+	struct pdfstore *pdfs;
 	char ddir[64];
 	struct vfs v;
 };
@@ -82,6 +86,10 @@ static void env_init(struct env *e)
 		rc = search_new(&v->search, e->st.api, e->st.cache, e->st.ev);
 	if (rc == 0)
 		rc = mkdtemp(e->ddir) ? deleted_open(&e->deleted, e->ddir) : -errno;
+	struct pdfstore_config pcfg = {.max = 1 << 20, .api = e->st.api, .events = e->st.ev,
+				       .now = clock_now};
+	if (rc == 0)
+		rc = pdfstore_new(&e->pdfs, &pcfg);
 	if (rc < 0) {
 		printf("setup failed: %s\n", strerror(-rc));
 		exit(1);
@@ -89,7 +97,9 @@ static void env_init(struct env *e)
 	e->status = (struct status_sources){.url = "https://fake.example", .username = "bakker",
 					    .mounted = STARTED, .api = e->st.api,
 					    .cache = e->st.cache, .events = e->st.ev};
+	v->api = e->st.api;
 	v->cache = e->st.cache;
+	v->pdfs = e->pdfs;
 	v->events = e->st.ev;
 	v->save = e->save;
 	v->deleted = e->deleted;
@@ -106,6 +116,7 @@ static void env_fini(struct env *e)
 	save_free(e->save);
 	inodes_free(e->v.inodes);
 	deleted_free(e->deleted);
+	pdfstore_free(e->pdfs);
 	unit_stack_fini(&e->st);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", e->ddir);
 	if (system(cmd) != 0)
@@ -169,9 +180,9 @@ static char *read_all(struct env *e, struct node *n, size_t chunk, size_t *len)
 	char *all = NULL;
 	size_t got = 0;
 	for (;;) {
-		struct vfs_read rd = {.pid = 1};
+		struct vfs_read rd = {.pid = getpid()};
 		int rc = vfs_node_read(&e->v, n, chunk, (off_t)got, &rd);
-		if (!CHECK(rc == 0 && !rd.replied)) {
+		if (!CHECK(rc == 0)) {
 			vfs_read_done(&rd);
 			free(all);
 			return NULL;
@@ -268,16 +279,17 @@ static void test_root(void)
 	CHECK(lookup(&e, INO_CTL, "nosuch", NULL) == NULL);
 	CHECK(gets(&e) == 0); /* none of it asked the service */
 
-	/* Only collection directories take new names; a kind this layer has no
-	 * table for (the collections, put in by the mount) has no attributes. */
+	/* Only collection directories take new names; a kind whose table is empty
+	 * has no attributes. */
 	CHECK(!vfs_takes_names(&e.v, root));
 	struct node *coll = inode_get(e.v.inodes, inode_coll_ino(clients));
-	CHECK(attr(&e, coll, &st, NULL) == -ENOENT);
+	CHECK(vfs_takes_names(&e.v, coll));
 	struct vfs_read rd = {0};
 	CHECK(vfs_node_read(&e.v, root, 10, 0, &rd) == -EISDIR);
-	static const struct vfs_ops dir_ops = {.takes_names = true};
+	static const struct vfs_ops dir_ops = {.list = NULL};
 	vfs_set_ops(&e.v, N_COLL, &dir_ops);
-	CHECK(vfs_takes_names(&e.v, coll));
+	CHECK(!vfs_takes_names(&e.v, coll));
+	CHECK(attr(&e, coll, &st, NULL) == -ENOENT);
 	CHECK(vfs_ops_of(&e.v, N_COLL) == &dir_ops);
 	env_fini(&e);
 }
@@ -669,11 +681,126 @@ static void test_xattrs(void)
 	env_fini(&e);
 }
 
+/* ---- the collections -------------------------------------------------------------------- */
+
+static void test_coll(void)
+{
+	struct env e;
+	struct stat st;
+	double timeout, neg = 0;
+	char names[4096];
+	env_init(&e);
+	static const char pdf[] = "%PDF-1.4\n1 0 obj << /Title (A) >> endobj\nxref\n0 2\n"
+				  "0000000000 65535 f \n0000000009 00000 n \ntrailer\n"
+				  "<< /Size 2 /Root 1 0 R >>\nstartxref\n41\n%%EOF\n";
+	fake_service_pdf(e.st.svc, "2026-0001", pdf, strlen(pdf));
+	fuse_ino_t cdir = inode_coll_ino(clients), idir = inode_coll_ino(invoices);
+	struct node *cd = inode_get(e.v.inodes, cdir), *id = inode_get(e.v.inodes, idir);
+
+	/* A directory never listed: its attributes cost no call. */
+	CHECK(attr(&e, cd, &st, &timeout) == 0);
+	CHECK(st.st_mode == (S_IFDIR | 0700) && st.st_mtime == STARTED && timeout == 1.0);
+	CHECK(gets(&e) == 0);
+	CHECK(vfs_parent(&e.v, cd) == INO_ROOT);
+	CHECK(vfs_takes_names(&e.v, cd) && vfs_takes_names(&e.v, id));
+
+	/* Its records, one file each; an invoice has its PDF beside it. */
+	CHECK(listing(&e, cdir, names, sizeof(names)) == 2);
+	CHECK_STR(names, "1.json,2.json");
+	CHECK(listing(&e, idir, names, sizeof(names)) == 2);
+	CHECK_STR(names, "2026-0001.json,2026-0001.pdf");
+	unsigned listed = gets(&e);
+	CHECK(listed == 2);
+
+	/* A record's name, and names that are none: no call, held for the listing's TTL. */
+	struct node *cli = lookup(&e, cdir, "1.json", NULL);
+	CHECK(cli && cli->kind == N_JSON && cli->c == clients && !strcmp(cli->id, "1"));
+	CHECK(lookup(&e, cdir, "nosuch", &neg) == NULL && neg == VFS_FOREVER); /* no record's */
+	CHECK(lookup(&e, cdir, "1.pdf", NULL) == NULL); /* clients have no PDFs */
+	/* A new record's name may be made here: never held as missing. */
+	CHECK(lookup(&e, cdir, "3.json", &neg) == NULL && neg == 0);
+	struct node *inv = lookup(&e, idir, "2026-0001.json", NULL);
+	struct node *pdfn = lookup(&e, idir, "2026-0001.pdf", NULL);
+	CHECK(inv && inv->kind == N_JSON && pdfn && pdfn->kind == N_PDF);
+	/* A record's name not in the listing: missing while the listing holds. */
+	CHECK(lookup(&e, idir, "2026-0099.pdf", &neg) == NULL && neg > 0 && neg <= 60);
+	CHECK(gets(&e) == listed);
+	if (!cli || !inv || !pdfn) {
+		env_fini(&e);
+		return;
+	}
+	/* Records take no names; a collection's directory is the parent of neither. */
+	CHECK(!vfs_takes_names(&e.v, cli));
+
+	/* A client's JSON: its size is its text's, writable (clients take PUT). */
+	size_t len = 0;
+	char *text = read_all(&e, cli, 7, &len);
+	CHECK(text && text[0] == '{' && strstr(text, "\"Bakkerij De Korst\""));
+	CHECK(attr(&e, cli, &st, &timeout) == 0);
+	CHECK(st.st_mode == (S_IFREG | 0600) && st.st_size == (off_t)len && len > 0);
+	CHECK(timeout > 0 && timeout <= 60);
+	CHECK(!vfs_ops_of(&e.v, N_JSON)->size_unknown(&e.v, cli));
+	/* A read into a slice: @size bytes from @off, nothing past the end. */
+	struct vfs_read rd = {.pid = getpid()};
+	CHECK(vfs_node_read(&e.v, cli, 5, 3, &rd) == 0 && rd.len == 5 && text &&
+	      !memcmp(rd.data, text + 3, 5));
+	vfs_read_done(&rd);
+	CHECK(rd.len == 0 && !rd.data);
+	CHECK(vfs_node_read(&e.v, cli, 100, (off_t)len - 2, &rd) == 0 && rd.len == 2);
+	vfs_read_done(&rd);
+	CHECK(vfs_node_read(&e.v, cli, 100, (off_t)len, &rd) == 0 && rd.len == 0);
+	vfs_read_done(&rd);
+	free(text);
+	/* An invoice is read-only (no PUT). */
+	CHECK(attr(&e, inv, &st, NULL) == 0 && st.st_mode == (S_IFREG | 0400));
+
+	/* A PDF never fetched: the placeholder, asked again every time, its name held. */
+	const struct vfs_ops *pk = vfs_ops_of(&e.v, N_PDF);
+	CHECK(pk->name_keeps && !vfs_ops_of(&e.v, N_JSON)->name_keeps);
+	CHECK(pk->size_unknown(&e.v, pdfn));
+	CHECK(attr(&e, pdfn, &st, &timeout) == 0);
+	CHECK(st.st_mode == (S_IFREG | 0400) && st.st_size == 32 * 1024 && timeout == 0);
+	unsigned pdf_gets = fake_service_calls(e.st.svc, "GET", "invoices_pdf/2026-0001");
+	CHECK(pdf_gets == 0);
+	/* Fetched for its size: the true one from then on. */
+	CHECK(pk->fetch_size(&e.v, pdfn, getpid()) == 0);
+	CHECK(fake_service_calls(e.st.svc, "GET", "invoices_pdf/2026-0001") == 1);
+	CHECK(!pk->size_unknown(&e.v, pdfn));
+	CHECK(attr(&e, pdfn, &st, &timeout) == 0);
+	CHECK(st.st_size == (off_t)strlen(pdf) && timeout > 0);
+	char *bytes = read_all(&e, pdfn, 16, &len);
+	CHECK(bytes && len == strlen(pdf) && !memcmp(bytes, pdf, len));
+	free(bytes);
+	CHECK(pdfn->reads == 0); /* every read was given back */
+	CHECK(fake_service_calls(e.st.svc, "GET", "invoices_pdf/2026-0001") == 1);
+	/* A read past its end: the kernel is to ask for the attributes again. */
+	CHECK(vfs_node_read(&e.v, pdfn, 10, (off_t)len + 10, &rd) == 0 && rd.len == 0 &&
+	      rd.attrs_stale && pdfn->reads == 1);
+	vfs_read_done(&rd);
+	CHECK(pdfn->reads == 0);
+	CHECK(vfs_node_read(&e.v, pdfn, 10, 0, &rd) == 0 && rd.len == 10 && !rd.attrs_stale);
+	vfs_read_done(&rd);
+
+	/* The record files' names after their stems. */
+	CHECK_STR(vfs_ops_of(&e.v, N_JSON)->suffix, ".json");
+	CHECK_STR(pk->suffix, ".pdf");
+
+	/* balance.json: read-only, its size its text's (none from the fake service). */
+	struct node *bal = lookup(&e, INO_ROOT, "balance.json", NULL);
+	text = bal ? read_all(&e, bal, 4096, &len) : NULL;
+	CHECK(text != NULL);
+	CHECK(bal && attr(&e, bal, &st, NULL) == 0 && st.st_mode == (S_IFREG | 0400) &&
+	      st.st_size == (off_t)len);
+	free(text);
+	env_fini(&e);
+}
+
 int main(void)
 {
 	clients = schema_find("clients");
 	invoices = schema_find("invoices");
 	test_root();
+	test_coll();
 	test_status();
 	test_refresh();
 	test_views();
