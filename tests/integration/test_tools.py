@@ -16,7 +16,7 @@ import pytest
 
 from harness import DEADLINE, Fake, listing_calls, run
 
-PLACEHOLDER = 32 * 1024  # what an unfetched PDF shows (src/fuse/kind_coll.c, FS_PDF_PLACEHOLDER)
+PLACEHOLDER = 32 * 1024  # what an unfetched PDF shows (src/vfs/coll.c, VFS_PDF_PLACEHOLDER)
 
 
 @pytest.fixture(scope="module")

@@ -1236,7 +1236,7 @@ static ssize_t read_pdf(struct pdfstore *ps, const char *nr, char *buf, size_t s
 	return n;
 }
 
-/* As the FUSE layer reads (fuse/kind_coll.c): once more after -EAGAIN, which
+/* As the FUSE layer reads (vfs/coll.c): once more after -EAGAIN, which
  * says the disk copy went (or was not the one fetched) and is fetched anew. */
 static ssize_t read_pdf_again(struct pdfstore *ps, const char *nr, char *buf, size_t size)
 {
