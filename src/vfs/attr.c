@@ -69,6 +69,20 @@ char *vfs_record_link(struct vfs *v, struct node *n)
 	return t;
 }
 
+int vfs_listed_link_attr(struct vfs *v, struct node *n, const struct cache_listing *l,
+			 struct stat *st, double *timeout)
+{
+	ssize_t pos = l ? cache_listing_find(l, n->id) : -1;
+	char *t = pos >= 0 ? vfs_record_link(v, n) : NULL;
+	int rc = pos < 0 ? -ENOENT : !t ? -ENOMEM : 0;
+	if (rc == 0) {
+		vfs_attr_link(v, st, n->ino, strlen(t), l->recs[pos]->date);
+		*timeout = cache_listing_ttl_left(v->cache, l);
+	}
+	free(t);
+	return rc;
+}
+
 int vfs_link_read(struct vfs *v, struct node *n, size_t size, off_t off, struct vfs_read *rd)
 {
 	(void)v;
@@ -139,6 +153,85 @@ void vfs_read_done(struct vfs_read *rd)
 	rd->owned = NULL;
 	rd->data = NULL;
 	rd->len = 0;
+}
+
+/* ---- directories of names ---------------------------------------------------------- */
+
+int vfs_names_count(struct vfs_list *s, int rc)
+{
+	s->count = s->nnames;
+	return rc;
+}
+
+bool vfs_names_entry(struct vfs *v, struct node *d, const struct vfs_list *s, size_t i,
+		     char *name, size_t len, struct node **n, enum node_kind kind, int sub,
+		     const struct schema_collection *c)
+{
+	if (i >= s->nnames)
+		return false;
+	snprintf(name, len, "%s", s->names[i]);
+	*n = inode_view(v->inodes, kind, d->ino, sub, c, s->names[i]);
+	return true;
+}
+
+/* ---- directories of links to records ------------------------------------------------ */
+
+int vfs_links_lookup(struct vfs *v, struct node *d, const char *name, enum node_kind kind,
+		     const struct schema_collection *c,
+		     int (*listing)(struct vfs *v, const struct node *d, struct cache_listing **l),
+		     struct node **out, double *neg)
+{
+	struct cache_listing *l = NULL;
+	bool pdf = false;
+	char *id = NULL;
+	*out = NULL;
+	if (!names_is_scratch(name)) {
+		id = names_record_id(name, ".json");
+		if (!id && c->pdf_path) {
+			id = names_record_id(name, ".pdf");
+			pdf = id != NULL;
+		}
+	}
+	if (!id)
+		return 0;
+	int rc = listing(v, d, &l);
+	if (rc < 0) {
+		free(id);
+		return rc;
+	}
+	*neg = cache_listing_ttl_left(v->cache, l);
+	if (cache_listing_find(l, id) >= 0) {
+		*out = inode_view(v->inodes, kind, d->ino, pdf, c, id);
+		rc = *out ? 0 : -ENOMEM;
+	}
+	cache_listing_unref(l);
+	free(id);
+	return rc;
+}
+
+int vfs_links_count(struct vfs_list *s, const struct schema_collection *c, int rc)
+{
+	s->count = rc == 0 ? s->l->n * (c->pdf_path ? 2 : 1) : 0;
+	return rc;
+}
+
+bool vfs_links_entry(struct vfs *v, struct node *d, const struct vfs_list *s, size_t i,
+		     char *name, size_t len, struct node **n, enum node_kind kind,
+		     const struct schema_collection *c)
+{
+	size_t per = c->pdf_path ? 2 : 1;
+	if (i >= s->count)
+		return false;
+	const struct cache_record *r = s->l->recs[i / per];
+	bool pdf = i % per == 1;
+	snprintf(name, len, "%s.%s", r->stem, pdf ? "pdf" : "json");
+	*n = inode_view(v->inodes, kind, d->ino, pdf, c, r->id);
+	return true;
+}
+
+fuse_ino_t vfs_node_parent(const struct node *d)
+{
+	return d->parent;
 }
 
 void vfs_list_free(struct vfs_list *s)

@@ -155,13 +155,12 @@ static bool text_attr(struct vfs *v, struct node *n, struct stat *st, mode_t mod
 	return true;
 }
 
-/* Attributes of record file @n from its record @r, fetched at wall time @seen (0:
- * unknown), which holds *@timeout seconds. */
-static void record_attr_of(struct vfs *v, struct node *n, const struct cache_record *r,
+/* Attributes of record file @n (its PDF: @pdf) from its record @r, fetched at wall
+ * time @seen (0: unknown), which holds *@timeout seconds. */
+static void record_attr_of(struct vfs *v, struct node *n, bool pdf, const struct cache_record *r,
 			   time_t seen, mode_t mode, struct stat *st, double *timeout)
 {
 	struct cache_record *whole = NULL;
-	bool pdf = n->kind == N_PDF;
 	off_t size;
 	/* The record's time by the one rule (store/times.h), from the text its listing
 	 * shows: a whole copy fetched beside it is the same record, not a change. */
@@ -187,11 +186,12 @@ static void record_attr_of(struct vfs *v, struct node *n, const struct cache_rec
 	st->st_mtim = st->st_ctim = st->st_atim = mtime;
 }
 
-static int record_attr(struct vfs *v, struct node *n, struct stat *st, double *timeout)
+/* The attributes of a record's .json and of its .pdf (@pdf). */
+static int record_attr_as(struct vfs *v, struct node *n, bool pdf, struct stat *st,
+			  double *timeout)
 {
 	struct cache_listing *l = NULL;
 	struct cache_record *found = NULL;
-	bool pdf = n->kind == N_PDF;
 	mode_t mode = !pdf && (n->c->methods & SCHEMA_M_PUT) ? VFS_RW_MODE : VFS_RO_MODE;
 	if (!pdf && text_attr(v, n, st, mode)) {
 		*timeout = 0;
@@ -199,7 +199,7 @@ static int record_attr(struct vfs *v, struct node *n, struct stat *st, double *t
 	}
 	/* Found by a search: its attributes without listing the collection. */
 	if (cache_found_peek(v->cache, n->c, n->id, &found, timeout) == 0) {
-		record_attr_of(v, n, found, 0, mode, st, timeout);
+		record_attr_of(v, n, pdf, found, 0, mode, st, timeout);
 		cache_record_unref(found);
 		return 0;
 	}
@@ -212,7 +212,7 @@ static int record_attr(struct vfs *v, struct node *n, struct stat *st, double *t
 		return -ENOENT;
 	}
 	*timeout = cache_listing_ttl_left(v->cache, l);
-	record_attr_of(v, n, l->recs[pos], l->fetched_wall, mode, st, timeout);
+	record_attr_of(v, n, pdf, l->recs[pos], l->fetched_wall, mode, st, timeout);
 	cache_listing_unref(l);
 	return 0;
 }
@@ -239,6 +239,16 @@ static bool text_read(struct vfs *v, struct node *n, size_t size, off_t off, str
 }
 
 /* The user's text, else the record's (held, not copied, until vfs_read_done). */
+static int record_attr(struct vfs *v, struct node *n, struct stat *st, double *timeout)
+{
+	return record_attr_as(v, n, false, st, timeout);
+}
+
+static int pdf_attr(struct vfs *v, struct node *n, struct stat *st, double *timeout)
+{
+	return record_attr_as(v, n, true, st, timeout);
+}
+
 static int record_read(struct vfs *v, struct node *n, size_t size, off_t off,
 		       struct vfs_read *rd)
 {
@@ -383,7 +393,7 @@ static int pdf_read(struct vfs *v, struct node *n, size_t size, off_t off, struc
 }
 
 const struct vfs_ops vfs_pdf = {
-	.attr = record_attr,
+	.attr = pdf_attr,
 	.read = pdf_read,
 	.xattrs = vfs_record_xattrs,
 	.size_unknown = pdf_size_unknown,

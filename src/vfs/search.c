@@ -100,19 +100,13 @@ static int sarea_lookup(struct vfs *v, struct node *d, const char *name, struct 
 
 static int sarea_list(struct vfs *v, struct node *d, struct vfs_list *s)
 {
-	int rc = search_names(v->search, d->c, &s->names, &s->nnames);
-	s->count = s->nnames;
-	return rc;
+	return vfs_names_count(s, search_names(v->search, d->c, &s->names, &s->nnames));
 }
 
 static bool sarea_entry(struct vfs *v, struct node *d, const struct vfs_list *s, size_t i,
 			char *name, size_t len, struct node **n)
 {
-	if (i >= s->nnames)
-		return false;
-	snprintf(name, len, "%s", s->names[i]);
-	*n = inode_view(v->inodes, N_SDIR, d->ino, 0, d->c, s->names[i]);
-	return true;
+	return vfs_names_entry(v, d, s, i, name, len, n, N_SDIR, 0, d->c);
 }
 
 static fuse_ino_t sarea_parent(const struct node *d)
@@ -144,64 +138,31 @@ static int sdir_attr(struct vfs *v, struct node *n, struct stat *st, double *tim
 	return 0;
 }
 
+/* The query's answer (search_get). */
+static int sdir_listing(struct vfs *v, const struct node *d, struct cache_listing **l)
+{
+	return search_get(v->search, d->c, d->id, l);
+}
+
 static int sdir_lookup(struct vfs *v, struct node *d, const char *name, struct node **out,
 		       double *neg)
 {
-	struct cache_listing *l = NULL;
-	bool pdf = false;
-	char *id = NULL;
-	*out = NULL;
-	if (!names_is_scratch(name)) {
-		id = names_record_id(name, ".json");
-		if (!id && d->c->pdf_path) {
-			id = names_record_id(name, ".pdf");
-			pdf = id != NULL;
-		}
-	}
-	if (!id)
-		return 0;
-	int rc = search_get(v->search, d->c, d->id, &l);
-	if (rc < 0) {
-		free(id);
-		return rc;
-	}
-	*neg = cache_listing_ttl_left(v->cache, l);
-	if (cache_listing_find(l, id) >= 0) {
-		*out = inode_view(v->inodes, N_SLINK, d->ino, pdf, d->c, id);
-		rc = *out ? 0 : -ENOMEM;
-	}
-	cache_listing_unref(l);
-	free(id);
-	return rc;
+	return vfs_links_lookup(v, d, name, N_SLINK, d->c, sdir_listing, out, neg);
 }
 
 static int sdir_list(struct vfs *v, struct node *d, struct vfs_list *s)
 {
-	int rc = search_get(v->search, d->c, d->id, &s->l);
-	s->count = rc == 0 ? s->l->n * (d->c->pdf_path ? 2 : 1) : 0;
-	return rc;
+	return vfs_links_count(s, d->c, sdir_listing(v, d, &s->l));
 }
 
 static bool sdir_entry(struct vfs *v, struct node *d, const struct vfs_list *s, size_t i,
 		       char *name, size_t len, struct node **n)
 {
-	size_t per = d->c->pdf_path ? 2 : 1;
-	if (i >= s->count)
-		return false;
-	const struct cache_record *r = s->l->recs[i / per];
-	bool pdf = i % per == 1;
-	snprintf(name, len, "%s.%s", r->stem, pdf ? "pdf" : "json");
-	*n = inode_view(v->inodes, N_SLINK, d->ino, pdf, d->c, r->id);
-	return true;
-}
-
-static fuse_ino_t sdir_parent(const struct node *d)
-{
-	return d->parent; /* its area */
+	return vfs_links_entry(v, d, s, i, name, len, n, N_SLINK, d->c);
 }
 
 const struct vfs_ops vfs_sdir = {
-	.parent = sdir_parent,
+	.parent = vfs_node_parent, /* its area */
 	.attr = sdir_attr,
 	.lookup = sdir_lookup,
 	.list = sdir_list,
@@ -217,16 +178,8 @@ static int slink_attr(struct vfs *v, struct node *n, struct stat *st, double *ti
 {
 	struct node *d = inode_get(v->inodes, n->parent);
 	struct cache_listing *l = d ? search_held(v->search, d->c, d->id) : NULL;
-	ssize_t pos = l ? cache_listing_find(l, n->id) : -1;
-	char *t = pos >= 0 ? vfs_record_link(v, n) : NULL;
-	int rc = pos < 0 ? -ENOENT : !t ? -ENOMEM : 0;
-	if (rc == 0) {
-		const struct cache_record *r = l->recs[pos];
-		vfs_attr_link(v, st, n->ino, strlen(t), r->date);
-		*timeout = cache_listing_ttl_left(v->cache, l);
-	}
+	int rc = vfs_listed_link_attr(v, n, l, st, timeout);
 	cache_listing_unref(l);
-	free(t);
 	return rc;
 }
 

@@ -262,6 +262,11 @@ void vfs_attr_link(const struct vfs *v, struct stat *st, fuse_ino_t ino, size_t 
  * both three levels down, so the text is relative and works wherever the mount is.
  * malloc'd; NULL on ENOMEM.  (vfs_ops.link of both kinds.) */
 char *vfs_record_link(struct vfs *v, struct node *n);
+/* The attributes of link @n to a record listed in @l (NULL: none): -ENOENT when @l
+ * does not hold it; its time the record's date, held as long as @l.  (The attr of
+ * views' and search results' links, each with the listing it is in.) */
+int vfs_listed_link_attr(struct vfs *v, struct node *n, const struct cache_listing *l,
+			 struct stat *st, double *timeout);
 /* A symlink is not read (readlink is): -EINVAL.  (vfs_ops.read of the link kinds.) */
 int vfs_link_read(struct vfs *v, struct node *n, size_t size, off_t off, struct vfs_read *rd);
 
@@ -273,6 +278,28 @@ void vfs_slice_take(struct vfs_read *rd, char *text, size_t len, size_t size, of
 void vfs_slice_hold(struct vfs_read *rd, struct cache_record *r, size_t size, off_t off);
 void vfs_read_done(struct vfs_read *rd);
 void vfs_list_free(struct vfs_list *s);
+/* A directory of links to records of @c (views/<group>/<name>/, search/<area>/<query>/):
+ * <stem>.json, and <stem>.pdf where @c has PDFs, for each record of the listing
+ * @listing gives, as nodes inode_view makes of @kind under @d (sub 1: the PDF's).
+ * Its lookup (a name of no record: *@neg untouched; of one not listed: held as long
+ * as the listing), its list's count (from @rc, @listing's answer into s->l), and its
+ * entry @i.  vfs_node_parent: a ".." kept in the node (d->parent). */
+int vfs_links_lookup(struct vfs *v, struct node *d, const char *name, enum node_kind kind,
+		     const struct schema_collection *c,
+		     int (*listing)(struct vfs *v, const struct node *d, struct cache_listing **l),
+		     struct node **out, double *neg);
+int vfs_links_count(struct vfs_list *s, const struct schema_collection *c, int rc);
+bool vfs_links_entry(struct vfs *v, struct node *d, const struct vfs_list *s, size_t i,
+		     char *name, size_t len, struct node **n, enum node_kind kind,
+		     const struct schema_collection *c);
+fuse_ino_t vfs_node_parent(const struct node *d);
+/* A directory whose entries are names (s->names): their count set in @s, @rc passed
+ * back (the list of views/<group>/ and search/<area>/); and its entry @i, the node
+ * inode_view makes of @kind, @sub and @c under @d (their entry). */
+int vfs_names_count(struct vfs_list *s, int rc);
+bool vfs_names_entry(struct vfs *v, struct node *d, const struct vfs_list *s, size_t i,
+		     char *name, size_t len, struct node **n, enum node_kind kind, int sub,
+		     const struct schema_collection *c);
 
 /* ---- extended attributes (table.c, xattr.c) -------------------------------------------- */
 

@@ -119,19 +119,14 @@ static int vgroup_list(struct vfs *v, struct node *d, struct vfs_list *s)
 {
 	struct timespec changed;
 	double left;
-	int rc = views_names(v->views, d->sub, &s->names, &s->nnames, &changed, &left);
-	s->count = s->nnames;
-	return rc;
+	return vfs_names_count(
+	    s, views_names(v->views, d->sub, &s->names, &s->nnames, &changed, &left));
 }
 
 static bool vgroup_entry(struct vfs *v, struct node *d, const struct vfs_list *s, size_t i,
 			 char *name, size_t len, struct node **n)
 {
-	if (i >= s->nnames)
-		return false;
-	snprintf(name, len, "%s", s->names[i]);
-	*n = inode_view(v->inodes, N_VDIR, d->ino, d->sub, NULL, s->names[i]);
-	return true;
+	return vfs_names_entry(v, d, s, i, name, len, n, N_VDIR, d->sub, NULL);
 }
 
 static fuse_ino_t vgroup_parent(const struct node *d)
@@ -174,59 +169,22 @@ static int vdir_attr(struct vfs *v, struct node *n, struct stat *st, double *tim
 static int vdir_lookup(struct vfs *v, struct node *d, const char *name, struct node **out,
 		       double *neg)
 {
-	struct cache_listing *l = NULL;
-	bool pdf = false;
-	char *id = NULL;
-	*out = NULL;
-	if (!names_is_scratch(name)) {
-		id = names_record_id(name, ".json");
-		if (!id) {
-			id = names_record_id(name, ".pdf");
-			pdf = id != NULL;
-		}
-	}
-	if (!id)
-		return 0;
-	int rc = vdir_listing(v, d, &l);
-	if (rc < 0) {
-		free(id);
-		return rc;
-	}
-	*neg = cache_listing_ttl_left(v->cache, l);
-	if (cache_listing_find(l, id) >= 0) {
-		*out = inode_view(v->inodes, N_VLINK, d->ino, pdf, schema_invoices(), id);
-		rc = *out ? 0 : -ENOMEM;
-	}
-	cache_listing_unref(l);
-	free(id);
-	return rc;
+	return vfs_links_lookup(v, d, name, N_VLINK, schema_invoices(), vdir_listing, out, neg);
 }
 
 static int vdir_list(struct vfs *v, struct node *d, struct vfs_list *s)
 {
-	int rc = vdir_listing(v, d, &s->l);
-	s->count = rc == 0 ? s->l->n * 2 : 0;
-	return rc;
+	return vfs_links_count(s, schema_invoices(), vdir_listing(v, d, &s->l));
 }
 
 static bool vdir_entry(struct vfs *v, struct node *d, const struct vfs_list *s, size_t i,
 		       char *name, size_t len, struct node **n)
 {
-	if (i >= s->count)
-		return false;
-	const struct cache_record *r = s->l->recs[i / 2];
-	snprintf(name, len, "%s.%s", r->stem, i % 2 ? "pdf" : "json");
-	*n = inode_view(v->inodes, N_VLINK, d->ino, (int)(i % 2), schema_invoices(), r->id);
-	return true;
-}
-
-static fuse_ino_t vdir_parent(const struct node *d)
-{
-	return d->parent; /* its group */
+	return vfs_links_entry(v, d, s, i, name, len, n, N_VLINK, schema_invoices());
 }
 
 const struct vfs_ops vfs_vdir = {
-	.parent = vdir_parent,
+	.parent = vfs_node_parent, /* its group */
 	.attr = vdir_attr,
 	.lookup = vdir_lookup,
 	.list = vdir_list,
@@ -239,18 +197,10 @@ static int vlink_attr(struct vfs *v, struct node *n, struct stat *st, double *ti
 {
 	struct cache_listing *l = NULL;
 	struct node *d = inode_get(v->inodes, n->parent);
-	char *t = vfs_record_link(v, n);
-	int rc = !d ? -ENOENT : !t ? -ENOMEM : vdir_listing(v, d, &l);
-	ssize_t pos = rc < 0 ? -1 : cache_listing_find(l, n->id);
-	if (rc == 0 && pos < 0)
-		rc = -ENOENT;
-	if (rc == 0) {
-		const struct cache_record *r = l->recs[pos];
-		vfs_attr_link(v, st, n->ino, strlen(t), r->date);
-		*timeout = cache_listing_ttl_left(v->cache, l);
-	}
+	int rc = !d ? -ENOENT : vdir_listing(v, d, &l);
+	if (rc == 0)
+		rc = vfs_listed_link_attr(v, n, l, st, timeout);
 	cache_listing_unref(l);
-	free(t);
 	return rc;
 }
 
