@@ -781,6 +781,13 @@ static void test_coll(void)
 	CHECK(vfs_node_read(&e.v, pdfn, 10, 0, &rd) == 0 && rd.len == 10 && !rd.attrs_stale);
 	vfs_read_done(&rd);
 
+	/* Their extended attributes come through the table: an invoice's facts, and when
+	 * the listing of a collection's directory was fetched. */
+	struct vfs_xattr x[VFS_XATTR_MAX];
+	size_t nx = vfs_xattrs(&e.v, pdfn, x);
+	CHECK(nx >= 2 && xattr_value(x, nx, "user.factuurfs.status") != NULL);
+	CHECK(vfs_xattrs(&e.v, cd, x) == 1 && !strcmp(x[0].name, "user.factuurfs.fetched"));
+
 	/* The record files' names after their stems. */
 	CHECK_STR(vfs_ops_of(&e.v, N_JSON)->suffix, ".json");
 	CHECK_STR(pk->suffix, ".pdf");
