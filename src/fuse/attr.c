@@ -138,11 +138,11 @@ void fs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
 		/* A kind that keeps them (local files); other kinds accept them and
 		 * ignore them (the service has neither). */
 		mode_t mode = attr->st_mode;
-		struct timespec mtime = (to_set & FUSE_SET_ATTR_MTIME_NOW) ? clock_wall()
-										: attr->st_mtim;
+		struct timespec mtime =
+		    (to_set & FUSE_SET_ATTR_MTIME_NOW) ? clock_wall() : attr->st_mtim;
+		bool times = to_set & (FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_MTIME_NOW);
 		k->set_times(&m->vfs, n, (to_set & FUSE_SET_ATTR_MODE) ? &mode : NULL,
-			     (to_set & (FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_MTIME_NOW)) ? &mtime
-											   : NULL);
+			     times ? &mtime : NULL);
 	}
 	if (rc == 0)
 		rc = node_attr(m, n, &st, &timeout);

@@ -24,9 +24,10 @@
  * gets the true size, because every GETATTR that carries a file handle or
  * comes from a process holding the file open fetches it first (fuse/attr.c:
  * fs_getattr, through size_unknown and fetch_size below), and the attributes
- * of such a file are never cached (timeout 0) until its size is known.  So the placeholder need not be an
- * upper bound: it is near a typical invoice PDF (tens of KiB), so that du
- * stays near the truth (docs/SEMANTICS.md, "PDF sizes"). */
+ * of such a file are never cached (timeout 0) until its size is known.  So
+ * the placeholder need not be an upper bound: it is near a typical invoice
+ * PDF (tens of KiB), so that du stays near the truth (docs/SEMANTICS.md, "PDF
+ * sizes"). */
 #define VFS_PDF_PLACEHOLDER (32 * 1024)
 #define VFS_RECORD_PLACEHOLDER 4096
 
@@ -121,8 +122,7 @@ static int single_attr(struct vfs *v, struct node *n, struct stat *st, double *t
 	return 0;
 }
 
-static int single_read(struct vfs *v, struct node *n, size_t size, off_t off,
-		       struct vfs_read *rd)
+static int single_read(struct vfs *v, struct node *n, size_t size, off_t off, struct vfs_read *rd)
 {
 	struct cache_listing *l = NULL;
 	int rc = cache_listing_get(v->cache, n->c, &l);
@@ -187,8 +187,7 @@ static void record_attr_of(struct vfs *v, struct node *n, bool pdf, const struct
 }
 
 /* The attributes of a record's .json and of its .pdf (@pdf). */
-static int record_attr_as(struct vfs *v, struct node *n, bool pdf, struct stat *st,
-			  double *timeout)
+static int record_attr_as(struct vfs *v, struct node *n, bool pdf, struct stat *st, double *timeout)
 {
 	struct cache_listing *l = NULL;
 	struct cache_record *found = NULL;
@@ -249,8 +248,7 @@ static int pdf_attr(struct vfs *v, struct node *n, struct stat *st, double *time
 	return record_attr_as(v, n, true, st, timeout);
 }
 
-static int record_read(struct vfs *v, struct node *n, size_t size, off_t off,
-		       struct vfs_read *rd)
+static int record_read(struct vfs *v, struct node *n, size_t size, off_t off, struct vfs_read *rd)
 {
 	struct cache_record *r = NULL;
 	int rc;
