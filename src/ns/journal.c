@@ -32,7 +32,7 @@ struct journal {
 	char *dir;
 	/* dir, opened and checked (base/safedir.h); every entry is opened in it.
 	 * Swapped for a new one when the directory was removed (journal_write);
-	 * the callers order their calls (ns/save.c's jlock), so no lock. */
+	 * the callers order their calls (the save machine's jlock, ns/save_i.h), so no lock. */
 	int fd;
 };
 

@@ -1,7 +1,7 @@
-/* Unit tests of src/ns/save.c, the save state machine, with the inode table
+/* Unit tests of the save state machine (src/ns/save*.c), with the inode table
  * (ns/inode.h), the store, writeback and the fake service below it: no mount.
  *
- * Every transition of the table in save.c is taken here through the public
+ * Every transition of the table in save_state.c is taken here through the public
  * functions, and checked by the state it leaves and the calls the service
  * saw:
  *
