@@ -24,7 +24,9 @@ static char *journal_name(struct save *s, const struct node *n)
 {
 	char *name = NULL;
 	const struct save_target_rule *rule = save_target_rule_of(n);
-	bool record = rule->record && n->id && n->c;
+	if (!n->c)
+		return NULL; /* (none of a collection: no name there) */
+	bool record = rule->record && n->id;
 	const struct node *canon = record ? inode_find_record(s->inodes, n->c, N_JSON, n->id)
 					  : NULL;
 	/* A second node of a record (a created file adopted by a record the
@@ -35,7 +37,7 @@ static char *journal_name(struct save *s, const struct node *n)
 		if (stem && asprintf(&name, "%s.json", stem) < 0)
 			name = NULL;
 		free(stem);
-	} else if (rule->newfile && n->c) {
+	} else if (rule->newfile) {
 		name = inode_local_name(s->inodes, n);
 	}
 	return name;

@@ -115,7 +115,7 @@ int save_unlink(struct save *s, struct node *dir, const char *name, pid_t pid,
 {
 	enum node_kind kind;
 	char what[1100];
-	int err, rc;
+	int err;
 	struct node *ln = inode_local(s->inodes, dir->ino, name, NULL, NULL);
 	/* (A record's name held for an mv, or a created record's name, is not
 	 * the new file's: the record's entry stays.) */
@@ -141,7 +141,7 @@ int save_unlink(struct save *s, struct node *dir, const char *name, pid_t pid,
 	 * anew: that is a save over the record, so nothing is deleted; the name
 	 * is "no such file" until the create comes (SAVE_REPLACE_HOLD). */
 	if (who_replaces(pid)) {
-		rc = inode_local_add(s->inodes, dir->ino, name, n, LE_HIDDEN | LE_REPLACING,
+		int rc = inode_local_add(s->inodes, dir->ino, name, n, LE_HIDDEN | LE_REPLACING,
 				     s->now() + SAVE_REPLACE_HOLD);
 		if (rc == 0)
 			log_msg(LOG_INFO, "%s: unlinked by a program that writes it anew: "

@@ -46,7 +46,7 @@ size_t save_seen_of(const struct save_seen *s, const struct schema_collection *c
 	for (size_t i = 0; i < SAVE_SEEN; i++)
 		if (s->v[i].c == c && s->v[i].id && !strcmp(s->v[i].id, id))
 			out[n++] = &s->v[i];
-	qsort(out, n, sizeof(*out), by_newest);
+	qsort(out, n, sizeof(const struct save_seen_version *), by_newest);
 	return n;
 }
 
