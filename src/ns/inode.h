@@ -78,7 +78,7 @@ enum node_kind {
 	N_KINDS
 };
 
-struct text; /* ns/save_text.h */
+struct text; /* ns/save_i.h (the save machine's own) */
 
 struct node {
 	fuse_ino_t ino;                      /* fixed */

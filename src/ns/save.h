@@ -2,7 +2,7 @@
  * machine of docs/ARCHITECTURE.md.
  *
  * A file that can be written holds a text of the user's (struct text,
- * ns/save_text.h): a record being edited, a new file (a record, or a
+ * ns/save_text.h; its fields are the machine's own): a record being edited, a new file (a record, or a
  * payment, to be), a scratch file — what a save targets is decided in one
  * place (ns/save_target.h).  Its state is one of enum save_state, and every
  * change of state is one row of the transition table (ns/save_state.h).

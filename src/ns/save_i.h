@@ -8,8 +8,9 @@
  * journal kept in agreement with the texts), save_restore (the journal read
  * back), save_commit (a commit: send, take), save_delete (a record's delete)
  * and save_names (create, unlink, link, rename).  The files that work on the
- * machine's state include this header; save_state, save_target,
- * save_effects, save_seen and save_notice know nothing of it.
+ * machine's state (struct save, and a node's struct text) include this
+ * header; save_state, save_target, save_effects, save_seen and save_notice
+ * know nothing of it.
  */
 #ifndef FACTUURFS_NS_SAVE_I_H
 #define FACTUURFS_NS_SAVE_I_H
@@ -22,6 +23,7 @@
 #include "ns/inode.h"
 #include "ns/save_notice.h"
 #include "ns/save_seen.h"
+#include "ns/save_state.h"
 
 struct cache;
 struct deleted;
@@ -29,6 +31,34 @@ struct events;
 struct journal;
 struct times;
 struct wb;
+struct wb_pending;
+
+/* What a user wrote into a node, and where its save stands. */
+struct text {
+	char *data;
+	size_t len, cap;
+	unsigned long gen;          /* bumped by every change */
+	enum save_state state;
+	unsigned long sent_gen;     /* the gen of the text the last commit sent */
+	int sent_rc;                /* and how it ended: what a waiting FLUSH reports */
+	char *error;                /* REFUSED, UNANSWERED: why (user.factuurfs.error) */
+	struct wb_pending *pending; /* UNANSWERED: the POST that got no answer */
+	_Atomic size_t *total;      /* its mount's bytes reserved by every text (struct save) */
+	unsigned long steps;        /* bumped by every change of state */
+	/* A record's text: the version of the record it started from (pythonic text,
+	 * malloc'd; NULL: not known), which its save merges against (wb_edit): the
+	 * record as the mount served it when the text began, then what the last save
+	 * left (struct wb_bases).  Journaled with the text. */
+	char *base;
+	size_t base_len;
+	char *jfile;                /* the journal file its entry went to, or NULL */
+	unsigned long jsteps;       /* the steps and gen of what that entry holds */
+	unsigned long jgen;
+	/* Nonzero: a write past SAVE_TEXT_MAX was refused, and this is the end it asked
+	 * for.  The text holds only the start of what was written, which is not the
+	 * user's text: it is never sent nor journaled (cleared by a truncation to 0). */
+	size_t cut;
+};
 
 struct save {
 	struct inodes *inodes;

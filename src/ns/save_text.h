@@ -1,14 +1,14 @@
 /* save_text: a text of the user's in a node, and its limits.
  *
- * What a user wrote into a node (node->text), where its save stands (its
- * state, moved along ns/save_state.h's table), and what its journal entry
- * holds.  Every function here but save_text_free is called with the save
- * machine's lock (struct save's, ns/save_i.h) held.
+ * What a user wrote into a node (node->text; struct text is the save
+ * machine's, ns/save_i.h), where its save stands (its state, moved along
+ * ns/save_state.h's table), and what its journal entry holds.  Every function
+ * here but save_text_free is called with the save machine's lock (struct
+ * save's) held.
  */
 #ifndef FACTUURFS_NS_SAVE_TEXT_H
 #define FACTUURFS_NS_SAVE_TEXT_H
 
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
@@ -17,39 +17,12 @@
 #include "ns/save_state.h"
 
 struct save;
-struct wb_pending;
+struct text;
 
 /* Limits of what users write: one file holds at most SAVE_TEXT_MAX bytes
  * (more: -EFBIG), all texts together SAVE_TEXTS_MAX (more: -ENOSPC). */
 #define SAVE_TEXT_MAX ((size_t)1 << 20)
 #define SAVE_TEXTS_MAX ((size_t)64 << 20)
-
-/* What a user wrote into a node, and where its save stands. */
-struct text {
-	char *data;
-	size_t len, cap;
-	unsigned long gen;          /* bumped by every change */
-	enum save_state state;
-	unsigned long sent_gen;     /* the gen of the text the last commit sent */
-	int sent_rc;                /* and how it ended: what a waiting FLUSH reports */
-	char *error;                /* REFUSED, UNANSWERED: why (user.factuurfs.error) */
-	struct wb_pending *pending; /* UNANSWERED: the POST that got no answer */
-	_Atomic size_t *total;      /* its mount's bytes reserved by every text (struct save) */
-	unsigned long steps;        /* bumped by every change of state */
-	/* A record's text: the version of the record it started from (pythonic text,
-	 * malloc'd; NULL: not known), which its save merges against (wb_edit): the
-	 * record as the mount served it when the text began, then what the last save
-	 * left (struct wb_bases).  Journaled with the text. */
-	char *base;
-	size_t base_len;
-	char *jfile;                /* the journal file its entry went to, or NULL */
-	unsigned long jsteps;       /* the steps and gen of what that entry holds */
-	unsigned long jgen;
-	/* Nonzero: a write past SAVE_TEXT_MAX was refused, and this is the end it asked
-	 * for.  The text holds only the start of what was written, which is not the
-	 * user's text: it is never sent nor journaled (cleared by a truncation to 0). */
-	size_t cut;
-};
 
 /* Frees a node's text (may be NULL): inodes_new's hook, called with the inode
  * table's lock held, never the save machine's. */
