@@ -12,7 +12,8 @@
  *
  * One table per mount.  Its lock is private: every function takes it, and it
  * is never held across a call.  What the user wrote into a node (its text)
- * belongs to ns/save.c, which frees it through the hook given here.
+ * belongs to the save machine (ns/save_text.h), which frees it through the
+ * hook given here.
  */
 #ifndef FACTUURFS_NS_INODE_H
 #define FACTUURFS_NS_INODE_H
@@ -44,7 +45,8 @@ enum {
 };
 
 /* What a node is.  Each kind has a table of node operations
- * (vfs/vfs.h); only local files change kind (ns/save.c). */
+ * (vfs/vfs.h); only local files change kind (ns/save_commit.c,
+ * ns/save_names.c). */
 enum node_kind {
 	N_ROOT,
 	N_CTL,      /* .factuurfs/ */
@@ -76,7 +78,7 @@ enum node_kind {
 	N_KINDS
 };
 
-struct text; /* ns/save.c */
+struct text; /* ns/save_i.h (the save machine's own) */
 
 struct node {
 	fuse_ino_t ino;                      /* fixed */
@@ -92,7 +94,7 @@ struct node {
 	bool busy;          /* a commit of it is in flight: kept until it ends */
 	mode_t mode;        /* local files: as chmod set it */
 	struct timespec mtime; /* local files */
-	/* Protected by ns/save.c's lock: */
+	/* Protected by the save machine's lock (ns/save_i.h): */
 	struct text *text;  /* what the user wrote; NULL: the record's own text */
 	/* Protected by the FUSE layer's read lock (fuse/io.c): */
 	unsigned reads;     /* N_PDF: READs being answered */

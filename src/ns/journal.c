@@ -32,7 +32,7 @@ struct journal {
 	char *dir;
 	/* dir, opened and checked (base/safedir.h); every entry is opened in it.
 	 * Swapped for a new one when the directory was removed (journal_write);
-	 * the callers order their calls (ns/save.c's jlock), so no lock. */
+	 * the callers order their calls (the save machine's jlock, ns/save_i.h), so no lock. */
 	int fd;
 };
 
@@ -185,13 +185,95 @@ static int dup_to(char **to, const char *s)
 	return s && !(*to = strdup(s)) ? -ENOMEM : 0;
 }
 
+/* The entry line @j's names: its collection, name, state and identifier
+ * (into @e->state and the out parameters, @j's).  False when one is missing or
+ * not what it must be. */
+static bool decode_names(const cJSON *j, struct journal_entry *e, const char **coll,
+			 const char **name, const char **id, const char **error)
+{
+	const char *state;
+	*coll = str_of(j, "collection");
+	*name = str_of(j, "name");
+	state = str_of(j, "state");
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, "id");
+	*id = str_of(j, "id");
+	if (!*coll || !*name || !state || !collection_ok(*coll) || !name_ok(*name) || (v && !*id))
+		return false;
+	for (e->state = 0; e->state < JOURNAL_NSTATES; e->state++)
+		if (!strcmp(state, state_names[e->state]))
+			break;
+	if (e->state == JOURNAL_NSTATES)
+		return false;
+	if (*id) {
+		/* A record: its name is its identifier's file name, nothing else. */
+		char *want = names_encode(*id);
+		bool same = want && strlen(*name) == strlen(want) + 5 &&
+			    !strncmp(*name, want, strlen(want)) &&
+			    !strcmp(*name + strlen(want), ".json");
+		free(want);
+		if (!same)
+			return false;
+	}
+	v = cJSON_GetObjectItemCaseSensitive(j, "error");
+	*error = str_of(j, "error");
+	return !(v && !*error);
+}
+
+/* The entry line @j's numbers into @e: errno, mode, mtime, and the text's
+ * length, which must be @rest (what follows the line). */
+static bool decode_numbers(const cJSON *j, struct journal_entry *e, size_t rest)
+{
+	double num, sec, nsec;
+	if (!int_of(cJSON_GetObjectItemCaseSensitive(j, "errno"), 0, 4095, &num))
+		return false;
+	e->err = (int)num;
+	if (!int_of(cJSON_GetObjectItemCaseSensitive(j, "mode"), 0, 07777, &num))
+		return false;
+	e->mode = (unsigned)num;
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, "mtime");
+	if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) != 2 ||
+	    !int_of(cJSON_GetArrayItem(v, 0), -1e15, 1e15, &sec) ||
+	    !int_of(cJSON_GetArrayItem(v, 1), 0, 999999999, &nsec))
+		return false;
+	e->mtime = (int64_t)sec;
+	e->mtime_ns = (long)nsec;
+	/* The text is the rest, exactly as long as the line says. */
+	return int_of(cJSON_GetObjectItemCaseSensitive(j, "length"), 0, (double)DISKFILE_MAX,
+		      &num) && (size_t)num == rest;
+}
+
+/* The entry line @j's lost POST (into @e->pending) and the record a created
+ * entry's file became (@made_in, @made_id: @j's), each only in the states that
+ * have one; @id the record's identifier, if the entry is a record's. */
+static bool decode_links(const cJSON *j, struct journal_entry *e, const char *id,
+			 const char **made_in, const char **made_id)
+{
+	/* A lost POST is only ever kept with what to look for: without it, the
+	 * next save would post blindly again. */
+	const cJSON *pending = cJSON_GetObjectItemCaseSensitive(j, "pending");
+	bool needs = e->state == JOURNAL_UNANSWERED || e->state == JOURNAL_POSTING;
+	bool may = needs || e->state == JOURNAL_WAITING;
+	if ((needs && !pending) || (pending && !may) || (id && needs))
+		return false;
+	if (pending && !(e->pending = wb_pending_from_json(pending)))
+		return false;
+	/* The record a created entry's file became, and only there. */
+	const cJSON *made = cJSON_GetObjectItemCaseSensitive(j, "made");
+	if (made) {
+		*made_in = str_of(made, "collection");
+		*made_id = str_of(made, "id");
+	}
+	return !((e->state == JOURNAL_CREATED) != (made != NULL) ||
+		 (made && (!cJSON_IsObject(made) || !*made_in || !collection_ok(*made_in) ||
+			   !*made_id || !**made_id)) ||
+		 (e->state == JOURNAL_CREATED && (id || pending)));
+}
+
 int journal_decode(const char *data, size_t len, struct journal_entry *e)
 {
 	const char *nl = memchr(data, '\n', len), *end = NULL;
-	const char *coll, *name, *id, *state, *error, *made_in = NULL, *made_id = NULL;
+	const char *coll, *name, *id, *error, *made_in = NULL, *made_id = NULL;
 	cJSON *j = NULL;
-	const cJSON *v, *pending, *made;
-	double num, sec, nsec;
 	int rc = -EBADMSG;
 	memset(e, 0, sizeof(*e));
 	if (!nl)
@@ -199,69 +281,8 @@ int journal_decode(const char *data, size_t len, struct journal_entry *e)
 	size_t head = (size_t)(nl - data);
 	j = cJSON_ParseWithLengthOpts(data, head, &end, false);
 	/* The line is one object and nothing else. */
-	if (!cJSON_IsObject(j) || end != nl)
-		goto out;
-	coll = str_of(j, "collection");
-	name = str_of(j, "name");
-	state = str_of(j, "state");
-	v = cJSON_GetObjectItemCaseSensitive(j, "id");
-	id = str_of(j, "id");
-	if (!coll || !name || !state || !collection_ok(coll) || !name_ok(name) || (v && !id))
-		goto out;
-	for (e->state = 0; e->state < JOURNAL_NSTATES; e->state++)
-		if (!strcmp(state, state_names[e->state]))
-			break;
-	if (e->state == JOURNAL_NSTATES)
-		goto out;
-	if (id) {
-		/* A record: its name is its identifier's file name, nothing else. */
-		char *want = names_encode(id);
-		bool same = want && strlen(name) == strlen(want) + 5 &&
-			    !strncmp(name, want, strlen(want)) && !strcmp(name + strlen(want), ".json");
-		free(want);
-		if (!same)
-			goto out;
-	}
-	v = cJSON_GetObjectItemCaseSensitive(j, "error");
-	error = str_of(j, "error");
-	if (v && !error)
-		goto out;
-	if (!int_of(cJSON_GetObjectItemCaseSensitive(j, "errno"), 0, 4095, &num))
-		goto out;
-	e->err = (int)num;
-	if (!int_of(cJSON_GetObjectItemCaseSensitive(j, "mode"), 0, 07777, &num))
-		goto out;
-	e->mode = (unsigned)num;
-	v = cJSON_GetObjectItemCaseSensitive(j, "mtime");
-	if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) != 2 ||
-	    !int_of(cJSON_GetArrayItem(v, 0), -1e15, 1e15, &sec) ||
-	    !int_of(cJSON_GetArrayItem(v, 1), 0, 999999999, &nsec))
-		goto out;
-	e->mtime = (int64_t)sec;
-	e->mtime_ns = (long)nsec;
-	/* The text is the rest, exactly as long as the line says. */
-	if (!int_of(cJSON_GetObjectItemCaseSensitive(j, "length"), 0, (double)DISKFILE_MAX, &num) ||
-	    (size_t)num != len - head - 1)
-		goto out;
-	/* A lost POST is only ever kept with what to look for: without it, the
-	 * next save would post blindly again. */
-	pending = cJSON_GetObjectItemCaseSensitive(j, "pending");
-	bool needs = e->state == JOURNAL_UNANSWERED || e->state == JOURNAL_POSTING;
-	bool may = needs || e->state == JOURNAL_WAITING;
-	if ((needs && !pending) || (pending && !may) || (id && needs))
-		goto out;
-	if (pending && !(e->pending = wb_pending_from_json(pending)))
-		goto out;
-	/* The record a created entry's file became, and only there. */
-	made = cJSON_GetObjectItemCaseSensitive(j, "made");
-	if (made) {
-		made_in = str_of(made, "collection");
-		made_id = str_of(made, "id");
-	}
-	if ((e->state == JOURNAL_CREATED) != (made != NULL) ||
-	    (made && (!cJSON_IsObject(made) || !made_in || !collection_ok(made_in) || !made_id ||
-		      !*made_id)) ||
-	    (e->state == JOURNAL_CREATED && (id || pending)))
+	if (!cJSON_IsObject(j) || end != nl || !decode_names(j, e, &coll, &name, &id, &error) ||
+	    !decode_numbers(j, e, len - head - 1) || !decode_links(j, e, id, &made_in, &made_id))
 		goto out;
 	rc = -ENOMEM;
 	e->len = len - head - 1;
@@ -271,7 +292,7 @@ int journal_decode(const char *data, size_t len, struct journal_entry *e)
 		memcpy(e->text, nl + 1, e->len);
 	e->text[e->len] = '\0';
 	/* A record's base, when it has one: a string, or the entry is not whole. */
-	v = cJSON_GetObjectItemCaseSensitive(j, "base");
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(j, "base");
 	const char *base = str_of(j, "base");
 	if (v && (!base || !id)) {
 		rc = -EBADMSG;

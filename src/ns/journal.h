@@ -1,8 +1,8 @@
 /* journal: the unsaved texts of a mount, on disk.
  *
- * ns/save.c keeps here every text the service does not have and that
- * close(), fsync() or rename() has already answered for: a refused save, a
- * new file not yet accepted (a template waiting for its edit), a POST whose
+ * The save machine (ns/save_keep.c) keeps here every text the service does
+ * not have and that close(), fsync() or rename() has already answered for: a
+ * refused save, a new file not yet accepted (a template waiting for its edit), a POST whose
  * answer was lost, and a POST about to leave (written before it does); and,
  * once a POST's record is known, that the new file's name is that record
  * now, so that the name is never posted again by a later mount.  The
@@ -23,8 +23,8 @@
  * The directory is opened once and checked, and every entry opened in it,
  * through base/safedir.h: a symlink or a FIFO under an entry's name is set aside,
  * never followed or waited on; each write and removal is durable (the directory
- * fsynced) before it returns.  Calls are not concurrent: ns/save.c makes every
- * one under its jlock (a directory removed by hand is made again, and its
+ * fsynced) before it returns.  Calls are not concurrent: the save machine
+ * makes every one under its jlock (a directory removed by hand is made again, and its
  * descriptor replaced, inside journal_write).
  */
 #ifndef FACTUURFS_NS_JOURNAL_H

@@ -1,7 +1,7 @@
-/* Unit tests of src/ns/save.c, the save state machine, with the inode table
+/* Unit tests of the save state machine (src/ns/save*.c), with the inode table
  * (ns/inode.h), the store, writeback and the fake service below it: no mount.
  *
- * Every transition of the table in save.c is taken here through the public
+ * Every transition of the table in save_state.c is taken here through the public
  * functions, and checked by the state it leaves and the calls the service
  * saw:
  *
@@ -23,7 +23,8 @@
  * and a commit with nothing to send (CLEAN, WAITING, a refused text closed
  * again without fsync, a blank new file) sends nothing.  Names: create,
  * unlink, rename (with the rollback of a refused rename onto a new name),
- * link; the limits; the effects each operation returns for the kernel.
+ * link; the limits; the effects each operation returns for the kernel; what a
+ * save targets (ns/save_target.h): test_targets.
  *
  * The journal (ns/journal.h): an entry written at each transition that
  * leaves a text the service does not have (REFUSED, UNANSWERED, WAITING, and
@@ -47,6 +48,7 @@
 #include "ns/inode.h"
 #include "ns/journal.h"
 #include "ns/save.h"
+#include "ns/save_target.h"
 #include "store/cache.h"
 
 #include <dirent.h>
@@ -1710,6 +1712,41 @@ static void test_merge_with_the_service(void)
 	env_fini(&e);
 }
 
+/* What a save targets, decided in one place (ns/save_target.h): each kind of
+ * node in each sort of collection, and the row of the table the steps read. */
+static void test_targets(void)
+{
+	const struct schema_collection *rem = schema_find("invoices_reminder");
+	const struct schema_collection *send = schema_find("invoices_saved_send");
+	const struct schema_collection *profiles = schema_find("profiles");
+	CHECK(save_target_kind(N_JSON, clients) == SAVE_T_RECORD);
+	CHECK(save_target_kind(N_JSON, invoices) == SAVE_T_FIXED); /* the API changes none */
+	CHECK(save_target_kind(N_JSON, profiles) == SAVE_T_FIXED);
+	CHECK(save_target_kind(N_PDF, invoices) == SAVE_T_NONE);
+	CHECK(save_target_kind(N_COLL, clients) == SAVE_T_NONE);
+	CHECK(save_target_kind(-EPERM, clients) == SAVE_T_NONE); /* (dir_new_kind's refusal) */
+	CHECK(save_target_kind(N_SCRATCH, clients) == SAVE_T_SCRATCH);
+	CHECK(save_target_kind(N_NEW, clients) == SAVE_T_NEW);
+	CHECK(save_target_kind(N_NEW, invoices) == SAVE_T_NEW);
+	CHECK(save_target_kind(N_NEW, saved) == SAVE_T_THROUGH); /* a draft, through invoices/ */
+	CHECK(save_target_kind(N_NEW, payments) == SAVE_T_ACT);
+	CHECK(save_target_kind(N_NEW, rem) == SAVE_T_ACT);
+	CHECK(save_target_kind(N_NEW, send) == SAVE_T_ACT);
+
+	const struct save_target_rule *r = save_target_rule(SAVE_T_RECORD);
+	CHECK(r->record && !r->local && !r->newfile && r->send == SAVE_SEND_EDIT);
+	r = save_target_rule(SAVE_T_SCRATCH);
+	CHECK(r->local && !r->newfile && !r->record && r->send == SAVE_SEND_NONE);
+	r = save_target_rule(SAVE_T_NEW);
+	CHECK(r->local && r->newfile && !r->through && r->send == SAVE_SEND_CREATE);
+	r = save_target_rule(SAVE_T_THROUGH);
+	CHECK(r->local && r->newfile && r->through && r->send == SAVE_SEND_CREATE);
+	r = save_target_rule(SAVE_T_ACT);
+	CHECK(r->local && r->newfile && r->named_by_record && r->send == SAVE_SEND_ACT);
+	r = save_target_rule(SAVE_T_NONE);
+	CHECK(!r->local && !r->record && r->send == SAVE_SEND_NONE);
+}
+
 int main(void)
 {
 	clients = schema_find("clients");
@@ -1738,5 +1775,6 @@ int main(void)
 	test_journal_failure();
 	test_journal_restore();
 	test_merge_with_the_service();
+	test_targets();
 	return unit_report();
 }
