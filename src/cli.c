@@ -1,9 +1,9 @@
 /* cli: `factuurfs status`, `factuurfs refresh` and `factuurfs probe` (see cli.h). */
 #include "cli.h"
+#include "cli_fetch.h"
 #include "config.h"
 #include "credentials.h"
 #include "feat/probe.h"
-#include "cli_fetch.h"
 #include "fuse/ioctl.h"
 #include "base/log.h"
 #include "net/api.h"
@@ -21,7 +21,6 @@
 /* The control files, relative to the mount point. */
 #define CLI_STATUS ".factuurfs/status"
 #define CLI_REFRESH ".factuurfs/refresh"
-#define CLI_STATUS_MAX (16 << 20)
 
 static void cli_usage(FILE *f)
 {
@@ -43,64 +42,6 @@ bool cli_is_command(int argc, char **argv)
 bool cli_needs_key(char **argv)
 {
 	return !strcmp(argv[1], "probe");
-}
-
-/* Reads all of @path into a malloc'd NUL-terminated buffer, or NULL with
- * errno set. */
-static char *cli_slurp(const char *path)
-{
-	size_t len = 0, cap = 8192;
-	char *buf = malloc(cap);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0 || !buf) {
-		int e = errno;
-		free(buf);
-		if (fd >= 0)
-			close(fd);
-		errno = e;
-		return NULL;
-	}
-	for (;;) {
-		if (len + 1 == cap) {
-			char *more = cap < CLI_STATUS_MAX ? realloc(buf, cap * 2) : NULL;
-			if (!more) {
-				free(buf);
-				close(fd);
-				errno = EFBIG;
-				return NULL;
-			}
-			buf = more;
-			cap *= 2;
-		}
-		ssize_t n = read(fd, buf + len, cap - 1 - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			int e = errno;
-			free(buf);
-			close(fd);
-			errno = e;
-			return NULL;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	close(fd);
-	buf[len] = '\0';
-	return buf;
-}
-
-static double cli_num(const cJSON *o, const char *key)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-	return cJSON_IsNumber(v) ? v->valuedouble : 0;
-}
-
-static const char *cli_str(const cJSON *o, const char *key)
-{
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-	return cJSON_IsString(v) ? v->valuestring : "";
 }
 
 /* "12.3 MiB" */
@@ -157,7 +98,7 @@ static const char *cli_duration(double s, char *buf, size_t len)
 static void cli_print_prefetch(const cJSON *pf)
 {
 	char a[32], b[32];
-	const char *state = cli_str(pf, "state");
+	const char *state = cli_fetch_str(pf, "state");
 	if (!pf || !*state)
 		return;
 	printf("  archive      ");
@@ -166,26 +107,27 @@ static void cli_print_prefetch(const cJSON *pf)
 		return;
 	}
 	if (!cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(pf, "total"))) {
-		printf("%s at %.0f/h\n", state, cli_num(pf, "per_hour"));
+		printf("%s at %.0f/h\n", state, cli_fetch_num(pf, "per_hour"));
 		return;
 	}
-	double local = cli_num(pf, "local"), total = cli_num(pf, "total");
+	double local = cli_fetch_num(pf, "local"), total = cli_fetch_num(pf, "total");
 	printf("%s of %s invoices' PDFs on disk (%.0f%%); ", cli_fetch_count(local, a, sizeof(a)),
 	       cli_fetch_count(total, b, sizeof(b)), total > 0 ? 100 * local / total : 100);
 	if (cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(pf, "eta_seconds"))) {
 		char c[48];
-		printf("%s left at %.0f/h", cli_duration(cli_num(pf, "eta_seconds"), c, sizeof(c)),
-		       cli_num(pf, "per_hour"));
+		printf("%s left at %.0f/h",
+		       cli_duration(cli_fetch_num(pf, "eta_seconds"), c, sizeof(c)),
+		       cli_fetch_num(pf, "per_hour"));
 	} else
 		printf("%s", !strcmp(state, "done") ? "complete" : state);
 	if (strcmp(state, "running") != 0 && strcmp(state, "done") != 0 &&
 	    cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(pf, "eta_seconds")))
 		printf(" (%s)", state);
 	printf("\n");
-	if (cli_num(pf, "others_total") > 0)
+	if (cli_fetch_num(pf, "others_total") > 0)
 		printf("               and %s of %s quotations' PDFs (kept within cache_max)\n",
-		       cli_fetch_count(cli_num(pf, "others_local"), a, sizeof(a)),
-		       cli_fetch_count(cli_num(pf, "others_total"), b, sizeof(b)));
+		       cli_fetch_count(cli_fetch_num(pf, "others_local"), a, sizeof(a)),
+		       cli_fetch_count(cli_fetch_num(pf, "others_total"), b, sizeof(b)));
 }
 
 /* The status file's "api" object: calls, the budget, the thumbnailers' share. */
@@ -196,18 +138,19 @@ static void cli_print_api(const cJSON *api)
 	const cJSON *left = cJSON_GetObjectItemCaseSensitive(api, "ratelimit_remaining");
 	printf("  API calls    %.0f in the last hour, %.0f since mounting (%.0f failed, "
 	       "%.0f retried, %.0f not sent)\n",
-	       cli_num(api, "requests_last_hour"), cli_num(api, "requests"),
-	       cli_num(api, "failures"), cli_num(api, "retries"), cli_num(api, "not_sent"));
+	       cli_fetch_num(api, "requests_last_hour"), cli_fetch_num(api, "requests"),
+	       cli_fetch_num(api, "failures"), cli_fetch_num(api, "retries"),
+	       cli_fetch_num(api, "not_sent"));
 	if (cJSON_IsNumber(left))
 		printf("  budget left  %.0f calls this hour\n", left->valuedouble);
 	else
 		printf("  budget left  not known yet\n");
 	const cJSON *bg = cJSON_GetObjectItemCaseSensitive(api, "background");
-	if (bg && cli_num(bg, "per_hour") >= 0)
+	if (bg && cli_fetch_num(bg, "per_hour") >= 0)
 		printf("  thumbnails   %.0f of %.0f calls this hour used by thumbnailers and "
 		       "indexers, %.0f reads refused\n",
-		       cli_num(bg, "calls_last_hour"), cli_num(bg, "per_hour"),
-		       cli_num(bg, "refused"));
+		       cli_fetch_num(bg, "calls_last_hour"), cli_fetch_num(bg, "per_hour"),
+		       cli_fetch_num(bg, "refused"));
 }
 
 /* The "cache" object: what is listed, the PDFs, the hit rates, the paging. */
@@ -220,27 +163,29 @@ static void cli_print_cache(const cJSON *cache)
 	cJSON_ArrayForEach(c, colls)
 	{
 		total++;
-		if (strcmp(cli_str(c, "state"), "not listed") != 0) {
+		if (strcmp(cli_fetch_str(c, "state"), "not listed") != 0) {
 			listed++;
-			records += cli_num(c, "records");
+			records += cli_fetch_num(c, "records");
 		}
 	}
 	if (cache) {
 		char b1[64], b2[64];
 
-		printf("  cache        %d of %d collections listed, %.0f records, ttl %.0f s; PDFs: "
-		       "%s on disk, %s in memory\n",
-		       listed, total, records, cli_num(cache, "ttl_seconds"),
-		       cli_bytes(cli_num(cache, "pdf_disk_bytes"), b1, sizeof(b1)),
-		       cli_bytes(cli_num(cache, "pdf_memory_bytes"), b2, sizeof(b2)));
+		printf(
+		    "  cache        %d of %d collections listed, %.0f records, ttl %.0f s; PDFs: "
+		    "%s on disk, %s in memory\n",
+		    listed, total, records, cli_fetch_num(cache, "ttl_seconds"),
+		    cli_bytes(cli_fetch_num(cache, "pdf_disk_bytes"), b1, sizeof(b1)),
+		    cli_bytes(cli_fetch_num(cache, "pdf_memory_bytes"), b2, sizeof(b2)));
 		printf("  hit rate     listings %s",
-		       cli_rate(cli_num(cache, "listing_hits"),
-				cli_num(cache, "listing_hits") + cli_num(cache, "listing_fetches"), b1,
-				sizeof(b1)));
-		printf(", PDFs %s\n",
-		       cli_rate(cli_num(cache, "pdf_disk_cache_hits"),
-				cli_num(cache, "pdf_disk_cache_hits") + cli_num(cache, "pdfs_fetched"),
-				b2, sizeof(b2)));
+		       cli_rate(cli_fetch_num(cache, "listing_hits"),
+				cli_fetch_num(cache, "listing_hits") +
+				    cli_fetch_num(cache, "listing_fetches"),
+				b1, sizeof(b1)));
+		printf(", PDFs %s\n", cli_rate(cli_fetch_num(cache, "pdf_disk_cache_hits"),
+					       cli_fetch_num(cache, "pdf_disk_cache_hits") +
+						   cli_fetch_num(cache, "pdfs_fetched"),
+					       b2, sizeof(b2)));
 	}
 	const cJSON *paging = cJSON_GetObjectItemCaseSensitive(cache, "paging");
 	if (cJSON_IsString(paging))
@@ -252,19 +197,18 @@ static void cli_print_stale(const cJSON *colls)
 {
 	const cJSON *c;
 	int stale = 0;
-	cJSON_ArrayForEach(c, colls)
-		stale += !strcmp(cli_str(c, "state"), "stale");
+	cJSON_ArrayForEach(c, colls) stale += !strcmp(cli_fetch_str(c, "state"), "stale");
 	if (!stale)
 		return;
 	printf("  stale        ");
 	cJSON_ArrayForEach(c, colls)
 	{
-		if (strcmp(cli_str(c, "state"), "stale") != 0)
+		if (strcmp(cli_fetch_str(c, "state"), "stale") != 0)
 			continue;
 		char age[32];
-		printf("%s (since %s: %s; %s old)%s", c->string, cli_str(c, "stale_since"),
-		       cli_str(c, "stale_because"),
-		       cli_age(cli_num(c, "age_seconds"), age, sizeof(age)),
+		printf("%s (since %s: %s; %s old)%s", c->string, cli_fetch_str(c, "stale_since"),
+		       cli_fetch_str(c, "stale_because"),
+		       cli_age(cli_fetch_num(c, "age_seconds"), age, sizeof(age)),
 		       --stale ? ", " : "\n");
 	}
 }
@@ -274,22 +218,23 @@ static void cli_print_events(const cJSON *st)
 {
 	const cJSON *e;
 	const cJSON *uns = cJSON_GetObjectItemCaseSensitive(st, "unsaved");
-	if (uns && (cli_num(uns, "texts") > 0 || cli_num(uns, "unreadable") > 0)) {
+	if (uns && (cli_fetch_num(uns, "texts") > 0 || cli_fetch_num(uns, "unreadable") > 0)) {
 		printf("  unsaved      %.0f text%s the service does not have, kept in %s",
-		       cli_num(uns, "texts"), cli_num(uns, "texts") == 1 ? "" : "s",
-		       cli_str(uns, "directory"));
-		if (cli_num(uns, "unreadable") > 0)
-			printf(" (and %.0f unreadable, set aside as *.bad)", cli_num(uns, "unreadable"));
+		       cli_fetch_num(uns, "texts"), cli_fetch_num(uns, "texts") == 1 ? "" : "s",
+		       cli_fetch_str(uns, "directory"));
+		if (cli_fetch_num(uns, "unreadable") > 0)
+			printf(" (and %.0f unreadable, set aside as *.bad)",
+			       cli_fetch_num(uns, "unreadable"));
 		printf("\n");
 	}
 	cli_print_stale(cJSON_GetObjectItemCaseSensitive(
-		cJSON_GetObjectItemCaseSensitive(st, "cache"), "collections"));
-	printf("  errors       %.0f since mounting\n", cli_num(st, "errors_total"));
+	    cJSON_GetObjectItemCaseSensitive(st, "cache"), "collections"));
+	printf("  errors       %.0f since mounting\n", cli_fetch_num(st, "errors_total"));
 	cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(st, "last_errors"))
 	{
-		double times = cli_num(e, "times");
-		printf("    %s  %s: %s", cli_str(e, "time"), cli_str(e, "operation"),
-		       cli_str(e, "message"));
+		double times = cli_fetch_num(e, "times");
+		printf("    %s  %s: %s", cli_fetch_str(e, "time"), cli_fetch_str(e, "operation"),
+		       cli_fetch_str(e, "message"));
 		if (times > 1)
 			printf(" (%.0f times)", times);
 		printf("\n");
@@ -297,7 +242,7 @@ static void cli_print_events(const cJSON *st)
 	if (cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(st, "last_changes")) > 0) {
 		printf("  changes\n");
 		cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(st, "last_changes"))
-			printf("    %s  %s\n", cli_str(e, "time"), cli_str(e, "change"));
+		    printf("    %s  %s\n", cli_fetch_str(e, "time"), cli_fetch_str(e, "change"));
 	}
 }
 
@@ -306,15 +251,15 @@ static void cli_print_status(const char *mnt, const cJSON *st)
 {
 	const cJSON *svc = cJSON_GetObjectItemCaseSensitive(st, "service");
 
-	printf("factuurfs %s on %s\n", cli_str(st, "version"), mnt);
-	printf("  account      %s at %s, mounted %s\n", cli_str(st, "username"), cli_str(st, "url"),
-	       cli_str(st, "mounted_at"));
-	printf("  service      %s", svc ? cli_str(svc, "state") : "?");
-	if (svc && !strcmp(cli_str(svc, "reason"), "-o offline"))
+	printf("factuurfs %s on %s\n", cli_fetch_str(st, "version"), mnt);
+	printf("  account      %s at %s, mounted %s\n", cli_fetch_str(st, "username"),
+	       cli_fetch_str(st, "url"), cli_fetch_str(st, "mounted_at"));
+	printf("  service      %s", svc ? cli_fetch_str(svc, "state") : "?");
+	if (svc && !strcmp(cli_fetch_str(svc, "reason"), "-o offline"))
 		printf(" (-o offline: no call is made)");
-	else if (svc && strcmp(cli_str(svc, "state"), "up") != 0)
-		printf(": next try in %.0f s (%s)", cli_num(svc, "next_try_seconds"),
-		       cli_str(svc, "reason"));
+	else if (svc && strcmp(cli_fetch_str(svc, "state"), "up") != 0)
+		printf(": next try in %.0f s (%s)", cli_fetch_num(svc, "next_try_seconds"),
+		       cli_fetch_str(svc, "reason"));
 	printf("\n");
 	cli_print_api(cJSON_GetObjectItemCaseSensitive(st, "api"));
 	cli_print_cache(cJSON_GetObjectItemCaseSensitive(st, "cache"));
@@ -342,7 +287,7 @@ static int cli_status(int argc, char **argv)
 		return 2;
 	}
 	snprintf(path, sizeof(path), "%s/%s", mnt, CLI_STATUS);
-	char *text = cli_slurp(path);
+	char *text = cli_fetch_slurp(path);
 	if (!text) {
 		fprintf(stderr, "factuurfs: %s is not a factuurfs mount (%s: %s)\n", mnt, path,
 			log_strerror(errno));
@@ -456,19 +401,21 @@ static int cli_probe(int argc, char **argv)
 		goto out;
 	ret = 1;
 	struct credentials_opts co = {
-		.username = o.username, .apikey_file = o.apikey_file, .profile = o.profile,
+	    .username = o.username,
+	    .apikey_file = o.apikey_file,
+	    .profile = o.profile,
 	};
 	if (!(o.timeout > 0) || credentials_get(&co, &username, &apikey) < 0)
 		goto out;
 	struct api_config acfg = {
-		.url = o.url,
-		.username = username,
-		.apikey = apikey,
-		.connect_timeout_ms = (long)(o.timeout < 10 ? o.timeout * 1000 : 10000),
-		.timeout_ms = (long)(o.timeout * 1000),
-		.insecure = o.insecure,
-		.cainfo = o.cainfo,
-		.background_per_hour = -1,
+	    .url = o.url,
+	    .username = username,
+	    .apikey = apikey,
+	    .connect_timeout_ms = (long)(o.timeout < 10 ? o.timeout * 1000 : 10000),
+	    .timeout_ms = (long)(o.timeout * 1000),
+	    .insecure = o.insecure,
+	    .cainfo = o.cainfo,
+	    .background_per_hour = -1,
 	};
 	int rc = api_new(&api, &acfg);
 	credentials_wipe(apikey);

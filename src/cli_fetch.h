@@ -15,6 +15,8 @@
 
 #include <stddef.h>
 
+#include <cjson/cJSON.h>
+
 /* Exit status when the budget stopped it before the archive was complete. */
 #define CLI_FETCH_AT_BUDGET 3
 
@@ -25,5 +27,16 @@ int cli_fetch(int argc, char **argv);
 /* @n as a count people read, "1,200", into @buf (@len bytes); returns @buf.  Also
  * what `factuurfs status` (cli.c) shows the archive's counts with. */
 const char *cli_fetch_count(double n, char *buf, size_t len);
+
+/* What `factuurfs status` (cli.c) reads the status file with, too. */
+
+/* All of @path in a malloc'd NUL-terminated buffer (the caller's), or NULL with
+ * errno set (EFBIG past 16 MiB). */
+char *cli_fetch_slurp(const char *path);
+
+/* The number at @key of @o, 0 when it is not one; the string, "" when it is not one
+ * (@o's, valid while @o is). */
+double cli_fetch_num(const cJSON *o, const char *key);
+const char *cli_fetch_str(const cJSON *o, const char *key);
 
 #endif

@@ -424,6 +424,22 @@ def listing_calls(reqs, collection):
     return out
 
 
+def pdf_calls(reqs):
+    """The requests of @reqs that fetched an invoice's PDF."""
+    return [r for r in reqs if "/invoices_pdf/" in r["path"]]
+
+
+def nr_of(req):
+    """The invoice number a PDF request (pdf_calls) asked for."""
+    return urllib.parse.unquote(req["path"].rsplit("/invoices_pdf/", 1)[1])
+
+
+def scaled(hour):
+    """The environment under which factuurfs counts an hour as @hour seconds (the
+    archive's pace, and the budget's window: the fake's --hour-seconds to match)."""
+    return {"FACTUURFS_HOUR_SECONDS": str(hour)}
+
+
 def handshakes(reqs):
     """(full, resumed): the TLS handshakes of the connections that carried @reqs (log
     entries of a fake with tls=True), from the "tls" field the fake puts on each

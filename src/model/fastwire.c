@@ -104,12 +104,74 @@ static void put_utf8(struct strbuf *o, unsigned long cp)
 	put(o, b, n);
 }
 
+/* The code point of the \uXXXX escape at @p (on its backslash), with the low half
+ * that must follow a high surrogate, into *@cp; the byte after it, or NULL for FW_NO:
+ * a \u0000 (cJSON cuts the string there) or a surrogate that is not half of a pair. */
+static inline const char *unicode_escape(const char *p, const char *end, long *cp)
+{
+	long hi = hex4(p + 2, end), lo;
+
+	if (hi <= 0)
+		return NULL;
+	p += 6;
+	if (hi >= 0xdc00 && hi <= 0xdfff)
+		return NULL;
+	if (hi >= 0xd800 && hi <= 0xdbff) {
+		if (end - p < 6 || p[0] != '\\' || p[1] != 'u')
+			return NULL;
+		lo = hex4(p + 2, end);
+		if (lo < 0xdc00 || lo > 0xdfff)
+			return NULL;
+		p += 6;
+		hi = 0x10000 + ((hi - 0xd800) << 10) + (lo - 0xdc00);
+	}
+	*cp = hi;
+	return p;
+}
+
+/* The escape at @p (on its backslash) as put_string writes what cJSON decodes from it:
+ * the byte after it, or NULL for FW_NO (an escape cJSON refuses, or see
+ * unicode_escape). */
+static inline const char *copy_escape(struct strbuf *o, const char *p, const char *end)
+{
+	long cp;
+
+	if (end - p < 2)
+		return NULL;
+	switch (p[1]) {
+	case '"':
+	case '\\':
+	case 'n':
+	case 'r':
+	case 't':
+	case 'b':
+	case 'f':
+		/* put_string writes these escapes as they came. */
+		put(o, p, 2);
+		return p + 2;
+	case '/':
+		putc1(o, '/');
+		return p + 2;
+	case 'u':
+		if (!(p = unicode_escape(p, end, &cp)))
+			return NULL;
+		if (cp < 0x20 || cp == '"' || cp == '\\')
+			put_escaped(o, (unsigned)cp);
+		else
+			put_utf8(o, (unsigned long)cp);
+		return p;
+	default:
+		return NULL;
+	}
+}
+
 /* The JSON string at @p (on its opening quote) as put_string writes the value cJSON
  * reads from it: escapes decoded, then JSON's mandatory escapes only, UTF-8 and '/'
  * raw.  Returns the byte after the closing quote, or NULL for FW_NO: a raw control
- * byte or bytes that are not UTF-8 (cJSON keeps them; schema.c repairs them), a
- * \u0000 (cJSON cuts the string there), a surrogate that is not half of a pair, an
- * escape cJSON refuses, or no closing quote. */
+ * byte or bytes that are not UTF-8 (cJSON keeps them; schema.c repairs them), an
+ * escape copy_escape does not take, or no closing quote.  The loop runs over every
+ * byte of a listing's strings: plain runs are copied in one put, and the helpers it
+ * calls are static inline so that it stays one function to the compiler. */
 static const char *copy_string(struct strbuf *o, const char *p, const char *end)
 {
 	const char *run;
@@ -142,52 +204,8 @@ static const char *copy_string(struct strbuf *o, const char *p, const char *end)
 		}
 		if (c < 0x20)
 			return NULL;
-		/* A backslash. */
-		if (end - p < 2)
+		if (!(p = copy_escape(o, p, end)))
 			return NULL;
-		switch (p[1]) {
-		case '"':
-		case '\\':
-		case 'n':
-		case 'r':
-		case 't':
-		case 'b':
-		case 'f':
-			put(o, p, 2);
-			p += 2;
-			break;
-		case '/':
-			putc1(o, '/');
-			p += 2;
-			break;
-		case 'u': {
-			long cp = hex4(p + 2, end);
-
-			if (cp <= 0)
-				return NULL;
-			p += 6;
-			if (cp >= 0xdc00 && cp <= 0xdfff)
-				return NULL;
-			if (cp >= 0xd800 && cp <= 0xdbff) {
-				long lo;
-
-				if (end - p < 6 || p[0] != '\\' || p[1] != 'u')
-					return NULL;
-				lo = hex4(p + 2, end);
-				if (lo < 0xdc00 || lo > 0xdfff)
-					return NULL;
-				p += 6;
-				cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
-			}
-			if (cp < 0x20 || cp == '"' || cp == '\\')
-				put_escaped(o, (unsigned)cp);
-			else
-				put_utf8(o, (unsigned long)cp);
-			break;
-		}
-		default:
-			return NULL;
-		}
 		run = p;
 	}
 }
@@ -412,6 +430,77 @@ static const char *render_elements(struct strbuf *o, const struct schema_field *
 	return p + 1;
 }
 
+/* wire_value of a string [@p, @e) for an INT or FLOAT field of type @t: its bytes
+ * [@s, @s + @n) are also in @sbuf, ended. */
+static const char *render_numeric_string(struct strbuf *o, enum schema_type t, const char *p,
+					 const char *e, const char *end, const char *s, size_t n,
+					 const char *sbuf)
+{
+	char num[32];
+	bool integral;
+	double d;
+	size_t k = canon_number(s, s + n, num, &integral);
+
+	if (k && (t == SCHEMA_FLOAT || integral)) {
+		put(o, num, k);
+		return e;
+	}
+	/* Not a number: kept as the string it came as.  A number in
+	 * another spelling ("10,92", "+5", "1e3"): the reference path. */
+	if (!schema_parse_number(sbuf, &d))
+		return copy_string(o, p, end);
+	if (t == SCHEMA_INT && k && !integral)
+		return copy_string(o, p, end);
+	return NULL;
+}
+
+/* wire_value of field @f for the string at @p: strings as they are, the other scalar
+ * types read from their text (schema_parse_number, _bool, schema_empty_date). */
+static const char *render_string(struct strbuf *o, const struct schema_field *f, const char *p,
+				 const char *end)
+{
+	enum schema_type t = f->type;
+	char sbuf[64];
+	const char *e, *s;
+	size_t n;
+
+	if (t == SCHEMA_STRING || t == SCHEMA_OBJECT || t == SCHEMA_KEYED_LIST)
+		return copy_string(o, p, end);
+	e = string_end(p, end);
+	if (!e || !plain_string(p, e, &s, &n))
+		return NULL;
+	if (n == 0) {
+		/* "" is null for the scalar types that are not strings. */
+		put(o, "null", 4);
+		return e;
+	}
+	if (n >= sizeof(sbuf))
+		return t == SCHEMA_DATE ? copy_string(o, p, end) : NULL;
+	memcpy(sbuf, s, n);
+	sbuf[n] = '\0';
+	switch (t) {
+	case SCHEMA_INT:
+	case SCHEMA_FLOAT:
+		return render_numeric_string(o, t, p, e, end, s, n, sbuf);
+	case SCHEMA_BOOL: {
+		int b = schema_parse_bool(sbuf);
+
+		if (b < 0)
+			return copy_string(o, p, end);
+		put(o, b ? "true" : "false", b ? 4 : 5);
+		return e;
+	}
+	case SCHEMA_DATE:
+		if (schema_empty_date(sbuf)) {
+			put(o, "null", 4);
+			return e;
+		}
+		return copy_string(o, p, end);
+	default:
+		return NULL;
+	}
+}
+
 /* wire_value of field @f for the value at @p. */
 static const char *render_value(struct strbuf *o, const struct schema_field *f, const char *p,
 				const char *end, int depth)
@@ -419,64 +508,12 @@ static const char *render_value(struct strbuf *o, const struct schema_field *f, 
 	char num[32];
 	bool integral;
 	size_t n;
-	const char *e, *s;
+	const char *e;
 
 	if (depth > FW_MAX_DEPTH)
 		return NULL;
-	if (*p == '"') {
-		enum schema_type t = f->type;
-		char sbuf[64];
-
-		if (t == SCHEMA_STRING || t == SCHEMA_OBJECT || t == SCHEMA_KEYED_LIST)
-			return copy_string(o, p, end);
-		e = string_end(p, end);
-		if (!e || !plain_string(p, e, &s, &n))
-			return NULL;
-		if (n == 0) {
-			/* "" is null for the scalar types that are not strings. */
-			put(o, "null", 4);
-			return e;
-		}
-		if (n >= sizeof(sbuf))
-			return t == SCHEMA_DATE ? copy_string(o, p, end) : NULL;
-		memcpy(sbuf, s, n);
-		sbuf[n] = '\0';
-		switch (t) {
-		case SCHEMA_INT:
-		case SCHEMA_FLOAT: {
-			double d;
-			size_t k = canon_number(s, s + n, num, &integral);
-
-			if (k && (t == SCHEMA_FLOAT || integral)) {
-				put(o, num, k);
-				return e;
-			}
-			/* Not a number: kept as the string it came as.  A number in
-			 * another spelling ("10,92", "+5", "1e3"): the reference path. */
-			if (!schema_parse_number(sbuf, &d))
-				return copy_string(o, p, end);
-			if (t == SCHEMA_INT && k && !integral)
-				return copy_string(o, p, end);
-			return NULL;
-		}
-		case SCHEMA_BOOL: {
-			int b = schema_parse_bool(sbuf);
-
-			if (b < 0)
-				return copy_string(o, p, end);
-			put(o, b ? "true" : "false", b ? 4 : 5);
-			return e;
-		}
-		case SCHEMA_DATE:
-			if (schema_empty_date(sbuf)) {
-				put(o, "null", 4);
-				return e;
-			}
-			return copy_string(o, p, end);
-		default:
-			return NULL;
-		}
-	}
+	if (*p == '"')
+		return render_string(o, f, p, end);
 	if (*p == '{') {
 		if (f->type == SCHEMA_OBJECT)
 			return render_object(o, f->sub, f->nsub, p, end, depth, NULL);

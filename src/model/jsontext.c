@@ -51,11 +51,119 @@ static const char *jt_string_close(const char *p, const char *end)
 	return NULL;
 }
 
+/* jt_string's decoded text so far: @o bytes of @out (@sz bytes), and whether it was
+ * cut short (then nothing more is added). */
+struct jt_out {
+	char *out;
+	size_t sz, o;
+	bool cut;
+};
+
+static void jt_out_byte(struct jt_out *w, char c)
+{
+	if (w->cut)
+		return;
+	if (w->o + 1 < w->sz)
+		w->out[w->o++] = c;
+	else
+		w->cut = true;
+}
+
+/* A \u escape's code point from 0x80 up (no surrogates: at most 0xffff), as UTF-8:
+ * all of it or, when it does not fit, nothing and the text is cut. */
+static void jt_out_wide(struct jt_out *w, unsigned long cp)
+{
+	size_t need = cp < 0x800 ? 2 : 3;
+
+	if (w->cut)
+		return;
+	if (w->o + need >= w->sz) {
+		w->cut = true;
+		return;
+	}
+	if (need == 2) {
+		w->out[w->o++] = (char)(0xc0 | cp >> 6);
+	} else {
+		w->out[w->o++] = (char)(0xe0 | cp >> 12);
+		w->out[w->o++] = (char)(0x80 | (cp >> 6 & 0x3f));
+	}
+	w->out[w->o++] = (char)(0x80 | (cp & 0x3f));
+}
+
+/* The code point of the \u escape whose 'u' is at @p into *@cp: the escape's last
+ * byte, or NULL when four hex digits do not follow. */
+static const char *jt_unicode(const char *p, const char *end, unsigned long *cp)
+{
+	*cp = 0;
+	for (int k = 0; k < 4; k++) {
+		int h;
+
+		if (++p >= end || (h = jt_hexval(*p)) < 0)
+			return NULL;
+		*cp = *cp << 4 | (unsigned long)h;
+	}
+	/* Surrogate halves are not worth pairing for the one-line messages
+	 * this decodes. */
+	if (*cp >= 0xd800 && *cp <= 0xdfff)
+		*cp = '?';
+	return p;
+}
+
+/* The byte a one-letter escape (the byte after the backslash) stands for. */
+static char jt_unescape(char e)
+{
+	switch (e) {
+	case 'n':
+		return '\n';
+	case 't':
+		return '\t';
+	case 'r':
+		return '\r';
+	case 'b':
+		return '\b';
+	case 'f':
+		return '\f';
+	default:
+		return e; /* \" \\ \/ and anything else literally */
+	}
+}
+
+/* jt_string decoding the string's body at @p into @out (@outsz > 0). */
+static const char *jt_string_decode(const char *p, const char *end, char *out, size_t outsz)
+{
+	struct jt_out w = {.out = out, .sz = outsz};
+
+	for (; p < end; p++) {
+		unsigned long cp;
+
+		if (*p == '"') {
+			if (w.cut)
+				w.o = jt_utf8_whole(out, w.o);
+			out[w.o] = '\0';
+			return p + 1;
+		}
+		if (*p != '\\') {
+			jt_out_byte(&w, *p);
+			continue;
+		}
+		if (++p >= end)
+			return NULL;
+		if (*p != 'u') {
+			jt_out_byte(&w, jt_unescape(*p));
+			continue;
+		}
+		if (!(p = jt_unicode(p, end, &cp)))
+			return NULL;
+		if (cp >= 0x80)
+			jt_out_wide(&w, cp);
+		else
+			jt_out_byte(&w, (char)cp);
+	}
+	return NULL;
+}
+
 const char *jt_string(const char *p, const char *end, char *out, size_t outsz)
 {
-	size_t o = 0;
-	bool cut = false;
-
 	if (out && outsz == 0)
 		out = NULL;
 	if (p >= end || *p != '"')
@@ -67,83 +175,7 @@ const char *jt_string(const char *p, const char *end, char *out, size_t outsz)
 		p = jt_string_close(p + 1, end);
 		return p ? p + 1 : NULL;
 	}
-	/* Decoding into @out (not NULL from here on). */
-	for (p++; p < end; p++) {
-		char c = *p;
-
-		if (c == '"') {
-			if (cut)
-				o = jt_utf8_whole(out, o);
-			out[o] = '\0';
-			return p + 1;
-		}
-		if (c == '\\') {
-			if (++p >= end)
-				return NULL;
-			switch (*p) {
-			case 'n':
-				c = '\n';
-				break;
-			case 't':
-				c = '\t';
-				break;
-			case 'r':
-				c = '\r';
-				break;
-			case 'b':
-				c = '\b';
-				break;
-			case 'f':
-				c = '\f';
-				break;
-			case 'u': {
-				unsigned long cp = 0;
-
-				for (int k = 0; k < 4; k++) {
-					int h;
-
-					if (++p >= end || (h = jt_hexval(*p)) < 0)
-						return NULL;
-					cp = cp << 4 | (unsigned long)h;
-				}
-				/* Surrogate halves are not worth pairing for the one-line
-				 * messages this decodes. */
-				if (cp >= 0xd800 && cp <= 0xdfff)
-					cp = '?';
-				if (cp >= 0x80) {
-					size_t need = cp < 0x800 ? 2 : 3;
-
-					if (cut)
-						continue;
-					if (o + need >= outsz) {
-						cut = true;
-						continue;
-					}
-					if (need == 2) {
-						out[o++] = (char)(0xc0 | cp >> 6);
-					} else {
-						out[o++] = (char)(0xe0 | cp >> 12);
-						out[o++] = (char)(0x80 | (cp >> 6 & 0x3f));
-					}
-					out[o++] = (char)(0x80 | (cp & 0x3f));
-					continue;
-				}
-				c = (char)cp;
-				break;
-			}
-			default:
-				c = *p; /* \" \\ \/ and anything else literally */
-				break;
-			}
-		}
-		if (!cut) {
-			if (o + 1 < outsz)
-				out[o++] = c;
-			else
-				cut = true;
-		}
-	}
-	return NULL;
+	return jt_string_decode(p + 1, end, out, outsz);
 }
 
 /* The bytes a scalar ends at (jt_skip_value): structure, whitespace and NUL. */

@@ -71,6 +71,19 @@ def invoice_day(wire):
     return ""
 
 
+def natural(s):
+    """A sort key that orders the numbers in @s by value ("F2" before "F10")."""
+    return [int(p) if p.isdigit() else p for p in re.split(r"(\d+)", s)]
+
+
+def newest_first(invoices):
+    """The invoice numbers of @invoices (wire records), newest first: by the day each is
+    dated (docs/SEMANTICS.md, "Dates"), then number (as factuurfs orders them)."""
+    return [i["invoicenr"] for i in
+            sorted(invoices, key=lambda i: (invoice_day(i), natural(i["invoicenr"])),
+                   reverse=True)]
+
+
 def quarter_of(day):
     """"2025-Q3" of "2025-08-15", None for no day."""
     return "%s-Q%d" % (day[:4], (int(day[5:7]) - 1) // 3 + 1) if day else None

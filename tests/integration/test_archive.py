@@ -12,37 +12,14 @@ import select
 import statistics
 import subprocess
 import time
-import urllib.parse
 
-from expected import file_stem, invoice_day
-from harness import DEADLINE, FACTUURFS, Fake, wait_for
+from expected import file_stem, newest_first
+from harness import DEADLINE, FACTUURFS, Fake, nr_of, pdf_calls, scaled, wait_for
 
 USER_SHARE = 100  # PREFETCH_USER_SHARE (src/feat/prefetch.h)
 THUMBS = 50       # -o background_calls' default
 FLOOR = USER_SHARE + THUMBS
 AT_BUDGET = 3     # CLI_FETCH_AT_BUDGET (src/cli_fetch.h)
-
-
-def pdf_calls(reqs):
-    return [r for r in reqs if "/invoices_pdf/" in r["path"]]
-
-
-def nr_of(req):
-    return urllib.parse.unquote(req["path"].rsplit("/invoices_pdf/", 1)[1])
-
-
-def natural(s):
-    return [int(p) if p.isdigit() else p for p in re.split(r"(\d+)", s)]
-
-
-def newest_first(fake):
-    invs = fake.state("invoices")
-    return [i["invoicenr"] for i in
-            sorted(invs, key=lambda i: (invoice_day(i), natural(i["invoicenr"])), reverse=True)]
-
-
-def scaled(hour):
-    return {"FACTUURFS_HOUR_SECONDS": str(hour)}
 
 
 def cli(*args):
@@ -89,7 +66,7 @@ def test_the_archive_is_on_by_default_at_the_pace_the_budget_spares(workdir, mou
             cli("status", m.mnt).stdout
         reqs = fake.requests()
         calls = pdf_calls(reqs)
-        assert [nr_of(r) for r in calls] == newest_first(fake)
+        assert [nr_of(r) for r in calls] == newest_first(fake.state("invoices"))
         # the quotations' PDFs too, after the invoices'
         quotes = [r for r in reqs if "/quotations_pdf/" in r["path"]]
         assert len(quotes) == q and min(r["t"] for r in quotes) > calls[-1]["t"]
@@ -114,7 +91,7 @@ def test_invoices_pdfs_are_kept_beyond_cache_max_and_the_rest_is_not(workdir, mo
     try:
         m = mounts(fake, opts=["cache_max=16K"], archive=True, env=scaled(hour))
         wait_for(lambda: done(m), "the archive complete", timeout=DEADLINE * 2)
-        invoices = {file_stem(nr) + ".pdf" for nr in newest_first(fake)}
+        invoices = {file_stem(nr) + ".pdf" for nr in newest_first(fake.state("invoices"))}
         assert invoices <= cached_pdfs(m.cache)
         # the quotations' PDFs: an ordinary cache, the least recently used dropped
         quotations = sorted(x for x in os.listdir(m.path("quotations")) if x.endswith(".pdf"))
@@ -133,7 +110,7 @@ def test_invoices_pdfs_are_kept_beyond_cache_max_and_the_rest_is_not(workdir, mo
         m2 = mounts(fake, opts=["cache_max=16K"], archive=True,
                     env={**scaled(hour), "XDG_CACHE_HOME": cache})
         wait_for(lambda: done(m2), "the archive complete again")
-        for nr in newest_first(fake):
+        for nr in newest_first(fake.state("invoices")):
             with open(m2.path("invoices", file_stem(nr) + ".pdf"), "rb") as f:
                 assert f.read() == fake.pdf(nr)
         assert pdf_calls(fake.since(mark)) == []
@@ -201,7 +178,7 @@ def test_fetch_completes_the_archive_in_the_foreground(workdir, mounts, tmp_path
         assert (f"archive complete: {n} of {n} invoices' PDFs on disk (and {q} of {q} "
                 f"quotations'); {n + q} fetched in") in out, out
         calls = pdf_calls(fake.requests())
-        assert sorted(nr_of(r) for r in calls) == sorted(newest_first(fake))
+        assert sorted(nr_of(r) for r in calls) == sorted(newest_first(fake.state("invoices")))
         assert all(r["status"] == 200 for r in fake.requests())
         pf = done(m)
         assert pf and (pf["local"], pf["total"]) == (n, n)
@@ -215,7 +192,7 @@ def test_fetch_completes_the_archive_in_the_foreground(workdir, mounts, tmp_path
         r = subprocess.run(["rsync", "-a", m.path("invoices") + "/", str(dest) + "/"],
                            capture_output=True, text=True, timeout=DEADLINE * 4)
         assert r.returncode == 0, r.stderr
-        check_exact(dest, fake, newest_first(fake))
+        check_exact(dest, fake, newest_first(fake.state("invoices")))
         assert pdf_calls(fake.since(mark)) == []
     finally:
         fake.stop()
@@ -239,7 +216,7 @@ def test_fetch_stops_cleanly_at_the_budget(workdir, mounts):
         assert min(r["remaining"] for r in reqs) >= FLOOR
         assert len(pdf_calls(reqs)) == int(got[1]) >= limit - FLOOR - 10
         # the user's reads are served from what is kept for them
-        mine = newest_first(fake)[-1]
+        mine = newest_first(fake.state("invoices"))[-1]
         with open(m.path("invoices", file_stem(mine) + ".pdf"), "rb") as f:
             assert f.read() == fake.pdf(mine)
         assert archive(m)["state"] == "paused: budget low"
@@ -254,7 +231,7 @@ def test_a_complete_archive_remounts_with_no_pdf_call_offline_too(workdir, mount
         m = mounts(fake, opts=["prefetch=0"], archive=True)
         assert cli("fetch", m.mnt).returncode == 0
         cache = m.cache
-        order = newest_first(fake)
+        order = newest_first(fake.state("invoices"))
         pdfs = {nr: fake.pdf(nr) for nr in order}
         assert m.unmount() == 0
         mark = fake.mark()

@@ -9,39 +9,13 @@ import os
 import re
 import statistics
 import subprocess
-import time
-import urllib.parse
 
-from expected import file_stem, invoice_day
-from harness import DEADLINE, FACTUURFS, Fake, wait_for
+from expected import file_stem, newest_first
+from harness import DEADLINE, FACTUURFS, Fake, nr_of, pdf_calls, scaled, wait_for
 
 # factuurfs' constants (src/feat/prefetch.h)
 QUIET = 2.0          # PREFETCH_QUIET: seconds without a call of the user's
 USER_SHARE = 100     # PREFETCH_USER_SHARE: calls of the hour kept for the user
-
-
-def pdf_calls(reqs):
-    return [r for r in reqs if "/invoices_pdf/" in r["path"]]
-
-
-def nr_of(req):
-    return urllib.parse.unquote(req["path"].rsplit("/invoices_pdf/", 1)[1])
-
-
-def natural(s):
-    return [int(p) if p.isdigit() else p for p in re.split(r"(\d+)", s)]
-
-
-def newest_first(fake):
-    """The invoice numbers, newest first: by the day each is dated (docs/SEMANTICS.md,
-    "Dates"), then number (as factuurfs orders them)."""
-    invs = fake.state("invoices")
-    return [i["invoicenr"] for i in
-            sorted(invs, key=lambda i: (invoice_day(i), natural(i["invoicenr"])), reverse=True)]
-
-
-def scaled(hour):
-    return {"FACTUURFS_HOUR_SECONDS": str(hour)}
 
 
 def status_cli(m):
@@ -56,7 +30,7 @@ def test_prefetch_paces_newest_first_serves_the_user_first_and_ends_local(workdi
     fake = Fake(workdir, "--generate", "invoices=300,quotations=0", "--rate-limit", "100000",
                 "--hour-seconds", str(hour))
     try:
-        order = newest_first(fake)
+        order = newest_first(fake.state("invoices"))
         # ttl: the listing stays fresh for the whole test, so the rsync below needs none
         m = mounts(fake, opts=[f"prefetch={per_hour}", "ttl=3600"], env=scaled(hour))
         seen = []
@@ -152,7 +126,7 @@ def test_prefetch_never_spends_the_budget_and_resumes_when_the_hour_turns(workdi
         # the user is served while the prefetch waits: from the calls kept for them (the
         # oldest invoice's PDF, the last the prefetch would fetch)
         mark = fake.mark()
-        mine = newest_first(fake)[-1]
+        mine = newest_first(fake.state("invoices"))[-1]
         with open(m.path("invoices", file_stem(mine) + ".pdf"), "rb") as f:
             assert f.read() == fake.pdf(mine)
         assert [r["status"] for r in pdf_calls(fake.since(mark))] == [200]
@@ -185,7 +159,7 @@ def test_a_remount_fetches_only_the_missing(workdir, mounts):
         assert pf["fetched"] == 300 - len(before)
         calls = pdf_calls(fake.requests())
         # over both mounts each PDF once
-        assert sorted(nr_of(r) for r in calls) == sorted(newest_first(fake))
+        assert sorted(nr_of(r) for r in calls) == sorted(newest_first(fake.state("invoices")))
     finally:
         fake.stop()
 
