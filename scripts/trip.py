@@ -2,7 +2,7 @@
 """The trip of a read and of a save through src/'s modules, as the binary takes it.
 
 For each commit named it builds the binary from that commit's tree (`git archive` into
-build/trip/<commit>/, kept for the next run) with -finstrument-functions and a small
+build/trip/, kept for the next run) with -finstrument-functions and a small
 hook library of its own, mounts it over the bundled fake service (tests/harness.py) and
 records every function entered on the FUSE worker threads during
 
@@ -12,7 +12,8 @@ records every function entered on the FUSE worker threads during
 
 Each function is mapped to its source file (addr2line on the built binary), the file to
 its module and layer as scripts/layers.py has them (the measured commit's own LAYERS),
-and it prints, as markdown for a note:
+and it prints, as markdown for a note (a function the compiler inlined is entered too:
+the instrumentation stays in its inlined copies):
 
   - per FUSE request (the operation libfuse called) the modules entered in order,
     consecutive repeats collapsed and a repeated run written once with its count;
@@ -34,6 +35,7 @@ Takes about 20 s a commit to build (once) and 5 s to measure.
 """
 import argparse
 import collections
+import hashlib
 import os
 import re
 import shutil
@@ -141,8 +143,9 @@ def git(*args):
 
 def build(commit, log):
     """The instrumented binary of @commit (a full hash) and its source tree; built once
-    into build/trip/<commit>/."""
-    top = os.path.join(ROOT, "build", "trip", commit)
+    into build/trip/<commit>-<the hooks' hash>/."""
+    hooks = hashlib.sha256(HOOKS.encode()).hexdigest()[:8]
+    top = os.path.join(ROOT, "build", "trip", f"{commit}-{hooks}")
     src, bld = os.path.join(top, "src"), os.path.join(top, "build")
     binary = os.path.join(bld, "factuurfs")
     if os.path.exists(binary):
@@ -449,9 +452,10 @@ def main():
         events, calls = record(binary, args.clients, sys.stderr)
         syms = Symbols(binary, src)
         trips = {op: Trip(events[op], syms, layers) for op, _ in OPS}
-        subject = git("log", "-1", "--format=%h %s", full)
-        label = c if c == full[:len(c)] else f"{c} ({full[:7]})"
-        results.append((label, subject[:100], trips, calls))
+        subject = git("log", "-1", "--format=%cd %s", "--date=short", full)
+        label = c if full.startswith(c) else f"{c} ({full[:7]})"
+        results.append((label, subject if len(subject) <= 90 else subject[:89] + "…",
+                        trips, calls))
     out = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout
     print(f"## The trip of a read and of a save (`scripts/trip.py "
           f"{' '.join(args.commits)}`)\n", file=out)
