@@ -386,7 +386,9 @@ class Trip:
 def report(label, subject, trips, calls, nclients, out):
     print(f"### {label}: {subject}\n", file=out)
     print(f"{nclients} clients in the fake's account; the layers, bottom up: "
-          f"{', '.join(trips['read'].layers)}.\n", file=out)
+          f"{', '.join(trips['read'].layers)}. A sequence names the request's own module, "
+          f"then the callee's of every call into another module (layer), in time order: "
+          f"returns are not shown.\n", file=out)
     for op, what in OPS:
         t = trips[op]
         print(f"#### {op}: {what}\n", file=out)
