@@ -22,7 +22,7 @@ enum format { FMT_CSV, FMT_XLSX, NFORMATS };
 static const char *const extensions[NFORMATS] = {".csv", ".xlsx"};
 
 /* The fixed exports: a collection's listing, in each format (inode order). */
-static const char *const collections[] = {"invoices", "clients"};
+static const enum schema_role collections[] = {SCHEMA_ROLE_INVOICES, SCHEMA_ROLE_CLIENTS};
 #define NCOLLECTIONS (sizeof(collections) / sizeof(collections[0]))
 #define NFIXED (NCOLLECTIONS * NFORMATS)
 static const char *const fixed_names[NFIXED] = {
@@ -320,8 +320,8 @@ static void prune(struct exports *x, const struct cache_listing *inv,
 
 int export_get(struct exports *x, const char *name, struct export_text **out)
 {
-	const struct schema_collection *inv_c = schema_find("invoices");
-	const struct schema_collection *cli_c = schema_find("clients");
+	const struct schema_collection *inv_c = schema_invoices();
+	const struct schema_collection *cli_c = schema_clients();
 	struct cache_listing *l = NULL, *l2 = NULL, *cats = NULL;
 	struct rendered *e = NULL;
 	struct table tbl = {0};
@@ -329,7 +329,7 @@ int export_get(struct exports *x, const char *name, struct export_text **out)
 	int fixed = export_find(name), f = format_of(name), rc;
 	bool quarter = fixed < 0 && quarter_of_name(name, q, sizeof(q));
 	const struct schema_collection *c =
-		fixed >= 0 ? schema_find(collections[(size_t)fixed / NFORMATS]) : inv_c;
+		fixed >= 0 ? schema_by_role(collections[(size_t)fixed / NFORMATS]) : inv_c;
 	if ((fixed < 0 && !quarter) || !c || f < 0)
 		return -ENOENT;
 	rc = cache_listing_get(x->cache, c, &l);
@@ -360,7 +360,7 @@ int export_get(struct exports *x, const char *name, struct export_text **out)
 	pthread_mutex_unlock(&x->lock);
 	if (!quarter && !known)
 		wants = needs_categories(c, l);
-	if (wants && cache_listing_get(x->cache, schema_find("categories"), &cats) != 0)
+	if (wants && cache_listing_get(x->cache, schema_categories(), &cats) != 0)
 		cats = NULL;
 	pthread_mutex_lock(&x->lock);
 	HASH_FIND_STR(x->texts, name, e);
@@ -446,7 +446,7 @@ int export_names(struct exports *x, char ***names, size_t *n)
 	char **v = NULL;
 	char (*qs)[8] = NULL;
 	size_t k = 0, nq = 0;
-	int rc = cache_listing_get(x->cache, schema_find("invoices"), &l);
+	int rc = cache_listing_get(x->cache, schema_invoices(), &l);
 	*names = NULL;
 	*n = 0;
 	if (rc < 0)

@@ -264,9 +264,9 @@ static int vindex_get(struct views *v, enum views_group g, struct vindex **out)
 {
 	struct cache *cache = v->cache;
 	struct cache_listing *inv = NULL, *cli = NULL;
-	int rc = cache_listing_get(cache, schema_find("invoices"), &inv);
+	int rc = cache_listing_get(cache, schema_invoices(), &inv);
 	if (rc == 0 && g == VIEWS_CLIENT)
-		rc = cache_listing_get(cache, schema_find("clients"), &cli);
+		rc = cache_listing_get(cache, schema_clients(), &cli);
 	if (rc < 0)
 		goto out;
 	pthread_mutex_lock(&v->lock);
@@ -350,7 +350,7 @@ int views_dir(struct views *v, enum views_group g, const char *name,
 	if (!views_name_plausible(g, name))
 		return -ENOENT;
 	if (g == VIEWS_STATUS)
-		return cache_listing_get_filtered(v->cache, schema_find("invoices"), name, out);
+		return cache_listing_get_filtered(v->cache, schema_invoices(), name, out);
 	int rc = vindex_get(v, g, &x);
 	if (rc < 0)
 		return rc;
@@ -366,7 +366,7 @@ int views_dir(struct views *v, enum views_group g, const char *name,
 bool views_held(struct views *v, enum views_group g, const char *name)
 {
 	struct cache *cache = v->cache;
-	const struct schema_collection *inv = schema_find("invoices");
+	const struct schema_collection *inv = schema_invoices();
 	switch (g) {
 	case VIEWS_STATUS:
 		return name ? cache_has_filtered(cache, inv, name) : false;
@@ -375,7 +375,7 @@ bool views_held(struct views *v, enum views_group g, const char *name)
 		return cache_has_listing(cache, inv);
 	case VIEWS_CLIENT:
 		return cache_has_listing(cache, inv) &&
-		       cache_has_listing(cache, schema_find("clients"));
+		       cache_has_listing(cache, schema_clients());
 	default:
 		return false;
 	}

@@ -585,20 +585,6 @@ static char *created_id(const struct schema_collection *c, const struct api_answ
 	return id;
 }
 
-/* Where an invoice's POST puts its result: `action` send, save or repeat. */
-static const struct schema_collection *created_in(const struct schema_collection *c,
-						  const cJSON *user)
-{
-	const cJSON *action = cJSON_GetObjectItemCaseSensitive(user, "action");
-	if (strcmp(c->name, "invoices") != 0 || !cJSON_IsString(action))
-		return c;
-	if (!strcmp(action->valuestring, "save"))
-		return schema_find("invoices_saved");
-	if (!strcmp(action->valuestring, "repeat"))
-		return schema_find("invoices_repeated");
-	return c;
-}
-
 /* The wire body of a POST of pythonic @user to @c: in the forms the service sends
  * @c's records in, as a PUT of one of them would be ("1", "146", [] where the
  * service writes those), so that one field has one form whatever the request.  The
@@ -636,7 +622,7 @@ int wb_create(const struct wb *wb, const struct schema_collection *c, const char
 	rc = check_template(c, user, true, msg, msglen);
 	if (rc != 0)
 		goto out;
-	*in = created_in(c, user);
+	*in = schema_created_in(c, user);
 	if (*pending) {
 		/* Never post blindly again: did the unanswered POST make it?  Not
 		 * known (no listing): nothing is sent, the pending POST stays. */
