@@ -876,18 +876,47 @@ static bool other_reading(const struct schema_collection *c, long status)
 	return status == 404 || status == 405 || (status == 400 && c->send_other_on_400);
 }
 
+/* Request @wire about record @id of @on sent by @c's readings (c->send): once a reading
+ * worked, it is the service's, that one only; until then each in turn, while the
+ * service says it is not the one.  *@unclear when the last got no clear answer. */
+static int send_readings(struct wb *wb, const struct schema_collection *c,
+			 const struct schema_collection *on, const char *id, const cJSON *wire,
+			 bool *unclear, char *msg, size_t msglen)
+{
+	size_t slot = schema_collection_index(c), n = 0;
+	char first[512] = "";
+	while (n < sizeof(c->send) / sizeof(c->send[0]) && c->send[n].method)
+		n++;
+	unsigned learned = slot < WB_LEARNED ? wb->learned[slot] : 0;
+	bool exhausted = true;
+	int rc = -EPERM;
+	for (size_t k = learned ? learned - 1 : 0; k < n; k++) {
+		long status;
+		rc = send_reading(wb, c, on, &c->send[k], id, wire, &status, unclear, msg, msglen);
+		if (rc == 0 && slot < WB_LEARNED)
+			wb->learned[slot] = (unsigned char)(k + 1);
+		if (rc == 0 || learned || !other_reading(c, status)) {
+			exhausted = false;
+			break;
+		}
+		if (!first[0])
+			snprintf(first, sizeof(first), "%s", msg);
+	}
+	/* Every reading refused as not the service's: the likeliest one's reason. */
+	if (rc < 0 && exhausted && first[0] && n > 1)
+		snprintf(msg, msglen, "%s (and the other readings of this request too)", first);
+	return rc;
+}
+
 int wb_act(struct wb *wb, const struct schema_collection *c, const char *id, const char *text,
 	   size_t len, struct wb_pending **pending, char *msg, size_t msglen,
 	   const struct wb_post_hook *hook)
 {
 	const struct schema_collection *on = c ? schema_find(c->acts_on) : NULL;
-	size_t slot = c ? schema_collection_index(c) : WB_LEARNED, n = 0;
-	char err[256], first[512] = "";
+	char err[256];
 	cJSON *wire = NULL;
 	if (!on)
 		return fail(-EPERM, msg, msglen, "the API takes no file in %s", c ? c->name : "?");
-	while (n < sizeof(c->send) / sizeof(c->send[0]) && c->send[n].method)
-		n++;
 	/* A name no record of @on can have is refused before its text is even read. */
 	if (on->id_type == SCHEMA_INT && !names_all_digits(id))
 		return fail(-EINVAL, msg, msglen, "not sent: '%s' cannot name a record of %s/",
@@ -926,27 +955,8 @@ int wb_act(struct wb *wb, const struct schema_collection *c, const char *id, con
 			goto out;
 		}
 	}
-	/* Once a reading worked, it is the service's: that one only.  Until then each
-	 * in turn, while the service says it is not the one. */
-	unsigned learned = slot < WB_LEARNED ? wb->learned[slot] : 0;
-	bool exhausted = true, unclear = false;
-	rc = -EPERM;
-	for (size_t k = learned ? learned - 1 : 0; k < n; k++) {
-		long status;
-		rc = send_reading(wb, c, on, &c->send[k], id, wire, &status, &unclear, msg,
-				  msglen);
-		if (rc == 0 && slot < WB_LEARNED)
-			wb->learned[slot] = (unsigned char)(k + 1);
-		if (rc == 0 || learned || !other_reading(c, status)) {
-			exhausted = false;
-			break;
-		}
-		if (!first[0])
-			snprintf(first, sizeof(first), "%s", msg);
-	}
-	/* Every reading refused as not the service's: the likeliest one's reason. */
-	if (rc < 0 && exhausted && first[0] && n > 1)
-		snprintf(msg, msglen, "%s (and the other readings of this request too)", first);
+	bool unclear = false;
+	rc = send_readings(wb, c, on, id, wire, &unclear, msg, msglen);
 	if (pending) {
 		/* What a next save of this file must not send again: the text of a
 		 * request that got no clear answer (kept by ns/save.c and its journal
