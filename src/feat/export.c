@@ -21,7 +21,8 @@
 enum format { FMT_CSV, FMT_XLSX, NFORMATS };
 static const char *const extensions[NFORMATS] = {".csv", ".xlsx"};
 
-/* The fixed exports: a collection's listing, in each format (inode order). */
+/* The fixed exports: a collection's listing, in each format (inode order); their file
+ * names, <name><extension>, below. */
 static const enum schema_role collections[] = {SCHEMA_ROLE_INVOICES, SCHEMA_ROLE_CLIENTS};
 #define NCOLLECTIONS (sizeof(collections) / sizeof(collections[0]))
 #define NFIXED (NCOLLECTIONS * NFORMATS)
@@ -292,7 +293,8 @@ static int render(const struct table *tbl, enum format f, time_t created, char *
 static void listings_of(const struct rendered *e, const struct cache_listing **inv,
 			const struct cache_listing **cli)
 {
-	bool clients = !strncmp(e->name, "clients.", 8);
+	int fixed = export_find(e->name);
+	bool clients = fixed >= 0 && collections[(size_t)fixed / NFORMATS] == SCHEMA_ROLE_CLIENTS;
 	*inv = clients ? NULL : e->t->l;
 	*cli = clients ? e->t->l : e->t->l2;
 }
