@@ -21,8 +21,9 @@
 enum format { FMT_CSV, FMT_XLSX, NFORMATS };
 static const char *const extensions[NFORMATS] = {".csv", ".xlsx"};
 
-/* The fixed exports: a collection's listing, in each format (inode order). */
-static const char *const collections[] = {"invoices", "clients"};
+/* The fixed exports: a collection's listing, in each format (inode order); their file
+ * names, <name><extension>, below. */
+static const enum schema_role collections[] = {SCHEMA_ROLE_INVOICES, SCHEMA_ROLE_CLIENTS};
 #define NCOLLECTIONS (sizeof(collections) / sizeof(collections[0]))
 #define NFIXED (NCOLLECTIONS * NFORMATS)
 static const char *const fixed_names[NFIXED] = {
@@ -292,7 +293,8 @@ static int render(const struct table *tbl, enum format f, time_t created, char *
 static void listings_of(const struct rendered *e, const struct cache_listing **inv,
 			const struct cache_listing **cli)
 {
-	bool clients = !strncmp(e->name, "clients.", 8);
+	int fixed = export_find(e->name);
+	bool clients = fixed >= 0 && collections[(size_t)fixed / NFORMATS] == SCHEMA_ROLE_CLIENTS;
 	*inv = clients ? NULL : e->t->l;
 	*cli = clients ? e->t->l : e->t->l2;
 }
@@ -318,18 +320,61 @@ static void prune(struct exports *x, const struct cache_listing *inv,
 	}
 }
 
+/* True when an invoice of listing @l is dated in quarter @q: the quarter's export is
+ * there while one is. */
+static bool quarter_dated(const struct cache_listing *l, const char *q)
+{
+	for (size_t i = 0; i < l->n; i++) {
+		char fq[16];
+		const struct facts *fa = cache_record_facts(l->recs[i]);
+		if (fa && vat_quarter_of(fa->date, fq, sizeof(fq)) && !strcmp(fq, q))
+			return true;
+	}
+	return false;
+}
+
+/* The text of an export into @t's data: quarter @q's of invoices @l and clients @l2,
+ * or (@q NULL) @c's listing @l with the ledger names of @cats; dated by the newer
+ * listing.  @tbl is the caller's (table_free). */
+static int render_text(struct export_text *t, struct table *tbl,
+		       const struct schema_collection *c, const char *q, enum format f,
+		       const struct cache_listing *l, const struct cache_listing *l2,
+		       const struct cache_listing *cats)
+{
+	char sheet[32];
+	time_t created = l->changed.tv_sec;
+	if (l2 && l2->changed.tv_sec > created)
+		created = l2->changed.tv_sec;
+	snprintf(sheet, sizeof(sheet), "btw %s", q ? q : "");
+	int rc = q ? table_of_quarter(tbl, q, l, l2, sheet) : table_of_listing(tbl, c, l, cats);
+	return rc == 0 ? render(tbl, f, created, &t->data, &t->len) : rc;
+}
+
+/* The ledger column of export @name of @c's listing @l needs the categories: when an
+ * invoice has one, scanned once per listing snapshot, not on every read. */
+static bool wants_categories(struct exports *x, const char *name,
+			     const struct schema_collection *c, const struct cache_listing *l)
+{
+	struct rendered *e = NULL;
+	pthread_mutex_lock(&x->lock);
+	HASH_FIND_STR(x->texts, name, e);
+	bool known = e && e->t->l == l, wants = known && e->t->wants_cats;
+	pthread_mutex_unlock(&x->lock);
+	return known ? wants : needs_categories(c, l);
+}
+
 int export_get(struct exports *x, const char *name, struct export_text **out)
 {
-	const struct schema_collection *inv_c = schema_find("invoices");
-	const struct schema_collection *cli_c = schema_find("clients");
+	const struct schema_collection *inv_c = schema_invoices();
+	const struct schema_collection *cli_c = schema_clients();
 	struct cache_listing *l = NULL, *l2 = NULL, *cats = NULL;
 	struct rendered *e = NULL;
 	struct table tbl = {0};
-	char q[16] = "", sheet[32];
+	char q[16] = "";
 	int fixed = export_find(name), f = format_of(name), rc;
 	bool quarter = fixed < 0 && quarter_of_name(name, q, sizeof(q));
 	const struct schema_collection *c =
-		fixed >= 0 ? schema_find(collections[(size_t)fixed / NFORMATS]) : inv_c;
+		fixed >= 0 ? schema_by_role(collections[(size_t)fixed / NFORMATS]) : inv_c;
 	if ((fixed < 0 && !quarter) || !c || f < 0)
 		return -ENOENT;
 	rc = cache_listing_get(x->cache, c, &l);
@@ -337,30 +382,14 @@ int export_get(struct exports *x, const char *name, struct export_text **out)
 		rc = cache_listing_get(x->cache, cli_c, &l2);
 	if (rc != 0)
 		goto out;
-	if (quarter) {
-		/* A quarter is there while an invoice is dated in it. */
-		bool any = false;
-		for (size_t i = 0; i < l->n && !any; i++) {
-			char fq[16];
-			const struct facts *fa = cache_record_facts(l->recs[i]);
-			any = fa && vat_quarter_of(fa->date, fq, sizeof(fq)) && !strcmp(fq, q);
-		}
-		if (!any) {
-			rc = -ENOENT;
-			goto out;
-		}
+	if (quarter && !quarter_dated(l, q)) {
+		rc = -ENOENT;
+		goto out;
 	}
-	/* The ledger column: the categories, when an invoice has one (scanned
-	 * once per listing snapshot, not on every read).  Without them the
-	 * column is empty; the rest of the export still holds (the failure is
-	 * in the status file). */
-	pthread_mutex_lock(&x->lock);
-	HASH_FIND_STR(x->texts, name, e);
-	bool known = e && e->t->l == l, wants = known && e->t->wants_cats;
-	pthread_mutex_unlock(&x->lock);
-	if (!quarter && !known)
-		wants = needs_categories(c, l);
-	if (wants && cache_listing_get(x->cache, schema_find("categories"), &cats) != 0)
+	/* Without the categories the ledger column is empty; the rest of the export
+	 * still holds (the failure is in the status file). */
+	bool wants = !quarter && wants_categories(x, name, c, l);
+	if (wants && cache_listing_get(x->cache, schema_categories(), &cats) != 0)
 		cats = NULL;
 	pthread_mutex_lock(&x->lock);
 	HASH_FIND_STR(x->texts, name, e);
@@ -368,15 +397,8 @@ int export_get(struct exports *x, const char *name, struct export_text **out)
 		/* A new snapshot: render once, under the lock, so concurrent
 		 * readers share one text. */
 		struct export_text *t = calloc(1, sizeof(*t));
-		time_t created = l->changed.tv_sec;
-		if (l2 && l2->changed.tv_sec > created)
-			created = l2->changed.tv_sec;
-		snprintf(sheet, sizeof(sheet), "btw %s", q);
 		rc = !t ? -ENOMEM
-		     : quarter ? table_of_quarter(&tbl, q, l, l2, sheet)
-			       : table_of_listing(&tbl, c, l, cats);
-		if (rc == 0)
-			rc = render(&tbl, (enum format)f, created, &t->data, &t->len);
+		     : render_text(t, &tbl, c, quarter ? q : NULL, (enum format)f, l, l2, cats);
 		if (rc == 0 && !e) {
 			e = calloc(1, sizeof(*e));
 			if (!e || !(e->name = strdup(name))) {
@@ -446,7 +468,7 @@ int export_names(struct exports *x, char ***names, size_t *n)
 	char **v = NULL;
 	char (*qs)[8] = NULL;
 	size_t k = 0, nq = 0;
-	int rc = cache_listing_get(x->cache, schema_find("invoices"), &l);
+	int rc = cache_listing_get(x->cache, schema_invoices(), &l);
 	*names = NULL;
 	*n = 0;
 	if (rc < 0)

@@ -612,12 +612,13 @@ int prefetch_new(struct prefetch **out, const struct prefetch_config *cfg)
 	p->api = cfg->api;
 	p->cache = cfg->cache;
 	p->pdfs = cfg->pdfs;
-	p->colls[p->ncolls++] = schema_find("invoices");
-	for (size_t i = 0; i < schema_ncollections() && p->ncolls < PREFETCH_COLLS; i++) {
-		const struct schema_collection *c = schema_collection_at(i);
-		if (c->pdf_path && c != p->colls[0])
-			p->colls[p->ncolls++] = c;
-	}
+	/* The archive's collection first (colls[0]), then the others with PDFs. */
+	for (int archived = 1; archived >= 0; archived--)
+		for (size_t i = 0; i < schema_ncollections() && p->ncolls < PREFETCH_COLLS; i++) {
+			const struct schema_collection *c = schema_collection_at(i);
+			if (c->pdf_path && c->pdf_archived == archived)
+				p->colls[p->ncolls++] = c;
+		}
 	for (size_t i = 0; i < PREFETCH_COLLS; i++)
 		p->listed_at[i] = -1e18;
 	pthread_mutex_init(&p->lock, NULL);

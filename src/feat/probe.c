@@ -311,10 +311,11 @@ static void ask_paging(struct probe *p, const struct schema_collection *c, const
  * collection with 3 records or more. */
 static void ask_lists(struct probe *p, struct strbuf *bools, struct strbuf *unknown)
 {
-	static const char *const subjects[] = {"invoices", "clients", "products"};
+	static const enum schema_role subjects[] = {SCHEMA_ROLE_INVOICES, SCHEMA_ROLE_CLIENTS,
+						    SCHEMA_ROLE_PRODUCTS};
 	bool paged = false;
 	for (size_t s = 0; s < sizeof(subjects) / sizeof(subjects[0]); s++) {
-		const struct schema_collection *c = schema_find(subjects[s]);
+		const struct schema_collection *c = schema_by_role(subjects[s]);
 		struct api_answer a;
 		cJSON *j;
 		char path[64];
@@ -329,7 +330,7 @@ static void ask_lists(struct probe *p, struct strbuf *bools, struct strbuf *unkn
 			addf(unknown, "%s%s: %s", unknown->len ? "; " : "", c->name, u.p);
 		if (items)
 			bool_forms(items, c, bools);
-		if (!strcmp(c->name, "invoices")) {
+		if (c->role == SCHEMA_ROLE_INVOICES) {
 			if (!items) {
 				say(p, "invoice fields", "not listed: %s",
 				    failure(p, &a, rc));
@@ -355,7 +356,7 @@ static void ask_lists(struct probe *p, struct strbuf *bools, struct strbuf *unkn
 				say(p, "invoice listing", lines == n ? "carries lines" :
 				    lines ? "carries lines on some invoices" : "without lines");
 			}
-		} else if (!strcmp(c->name, "clients") && items && n > 0) {
+		} else if (c->role == SCHEMA_ROLE_CLIENTS && items && n > 0) {
 			/* The five fields php spells with underscores. */
 			int under = 0, net = 0;
 			for (size_t i = 0; i < c->nfields; i++) {
@@ -392,10 +393,13 @@ static void ask_lists(struct probe *p, struct strbuf *bools, struct strbuf *unkn
  * longer than a page on the live service. */
 static void ask_count_all(struct probe *p)
 {
+	const struct schema_collection *c = schema_by_role(SCHEMA_ROLE_COUNTRIES);
 	struct api_answer a, b;
 	cJSON *ja, *jb, *all, *def;
-	int ra = get(p, "countrylist?count=-1", &a, &ja);
-	int rb = get(p, "countrylist", &b, &jb);
+	char path[64];
+	snprintf(path, sizeof(path), "%s?count=-1", c->name);
+	int ra = get(p, path, &a, &ja);
+	int rb = get(p, c->name, &b, &jb);
 	all = ra == 0 ? records_of(ja) : NULL;
 	def = rb == 0 ? records_of(jb) : NULL;
 	int na = all ? cJSON_GetArraySize(all) : -1, nd = def ? cJSON_GetArraySize(def) : -1;
@@ -530,7 +534,7 @@ static void ask_drafts(struct probe *p, struct strbuf *bools, struct strbuf *unk
 /* Where a quotation's PDF is: each path of the dictionary's, until one is a PDF. */
 static void ask_quotation_pdf(struct probe *p)
 {
-	const struct schema_collection *c = schema_find("quotations");
+	const struct schema_collection *c = schema_by_role(SCHEMA_ROLE_QUOTATIONS);
 	struct api_answer a;
 	cJSON *j;
 	int rc = get(p, "quotations?count=1", &a, &j);
@@ -603,7 +607,7 @@ static void ask_search(struct probe *p, const char *first, const char *listed)
 	cJSON_Delete(j);
 	api_answer_clear(&a);
 
-	const struct schema_collection *c = schema_find("clients");
+	const struct schema_collection *c = schema_clients();
 	if (!first) {
 		say(p, "search, a match", "no client to look for");
 		return;
@@ -647,8 +651,8 @@ static char *first_client(struct probe *p, char **fields)
 	int rc = get(p, "clients?count=1", &a, &j);
 	cJSON *items = rc == 0 ? records_of(j) : NULL;
 	if (items) {
-		ids_of(items, schema_find("clients"), id, 1);
-		field_names(items, schema_find("clients"), &f, NULL);
+		ids_of(items, schema_clients(), id, 1);
+		field_names(items, schema_clients(), &f, NULL);
 	}
 	*fields = f.p;
 	cJSON_Delete(items);
@@ -708,7 +712,7 @@ cJSON *probe_run(struct api *api)
 	ask_count_all(&p);
 	ask_lang(&p);
 	char *fields = NULL, *first = first_client(&p, &fields);
-	ask_one(&p, schema_find("clients"), first);
+	ask_one(&p, schema_clients(), first);
 	ask_drafts(&p, &bools, &unknown);
 	ask_quotation_pdf(&p);
 	ask_search(&p, first, fields);

@@ -166,6 +166,37 @@ static int cmp_name(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* The directory of @g an invoice with facts @f is in, into *@d (made in @b when new;
+ * NULL when it is in none: no date, no client). */
+static int invoice_dir(enum views_group g, struct vdir **b, const struct facts *f,
+		       struct vdir **d)
+{
+	char key[32];
+	*d = NULL;
+	if (g == VIEWS_YEAR) {
+		if (strlen(f->date) < 4 || !digits(f->date, 4))
+			return 0;
+		snprintf(key, sizeof(key), "%.4s", f->date);
+		*d = builder_dir(b, key, key);
+	} else if (g == VIEWS_QUARTER) {
+		if (!vat_quarter_of(f->date, key, sizeof(key)))
+			return 0;
+		*d = builder_dir(b, key, key);
+	} else {
+		if (!f->clientnr[0])
+			return 0;
+		HASH_FIND_STR(*b, f->clientnr, *d);
+		if (*d)
+			return 0;
+		/* A client gone from the clients listing: named by the invoice's own copy
+		 * of its name. */
+		char *dn = client_dirname(f->clientnr, f->name);
+		*d = dn ? builder_dir(b, f->clientnr, dn) : NULL;
+		free(dn);
+	}
+	return *d ? 0 : -ENOMEM;
+}
+
 /* Builds the directories of @g (YEAR, QUARTER or CLIENT) from @inv (and @cli). */
 static struct vindex *vindex_build(enum views_group g, struct cache_listing *inv,
 				   struct cache_listing *cli)
@@ -191,30 +222,7 @@ static struct vindex *vindex_build(enum views_group g, struct cache_listing *inv
 		d = NULL;
 		if (!f)
 			continue;
-		if (g == VIEWS_YEAR) {
-			if (strlen(f->date) >= 4 && digits(f->date, 4)) {
-				char key[32];
-				snprintf(key, sizeof(key), "%.4s", f->date);
-				d = builder_dir(&b, key, key);
-				rc = d ? 0 : -ENOMEM;
-			}
-		} else if (g == VIEWS_QUARTER) {
-			char key[16];
-			if (vat_quarter_of(f->date, key, sizeof(key))) {
-				d = builder_dir(&b, key, key);
-				rc = d ? 0 : -ENOMEM;
-			}
-		} else if (f->clientnr[0]) {
-			HASH_FIND_STR(b, f->clientnr, d);
-			if (!d) {
-				/* A client gone from the clients listing: named by
-				 * the invoice's own copy of its name. */
-				char *dn = client_dirname(f->clientnr, f->name);
-				d = dn ? builder_dir(&b, f->clientnr, dn) : NULL;
-				free(dn);
-				rc = d ? 0 : -ENOMEM;
-			}
-		}
+		rc = invoice_dir(g, &b, f, &d);
 		if (d && rc == 0)
 			rc = builder_add(d, i);
 	}
@@ -264,9 +272,9 @@ static int vindex_get(struct views *v, enum views_group g, struct vindex **out)
 {
 	struct cache *cache = v->cache;
 	struct cache_listing *inv = NULL, *cli = NULL;
-	int rc = cache_listing_get(cache, schema_find("invoices"), &inv);
+	int rc = cache_listing_get(cache, schema_invoices(), &inv);
 	if (rc == 0 && g == VIEWS_CLIENT)
-		rc = cache_listing_get(cache, schema_find("clients"), &cli);
+		rc = cache_listing_get(cache, schema_clients(), &cli);
 	if (rc < 0)
 		goto out;
 	pthread_mutex_lock(&v->lock);
@@ -350,7 +358,7 @@ int views_dir(struct views *v, enum views_group g, const char *name,
 	if (!views_name_plausible(g, name))
 		return -ENOENT;
 	if (g == VIEWS_STATUS)
-		return cache_listing_get_filtered(v->cache, schema_find("invoices"), name, out);
+		return cache_listing_get_filtered(v->cache, schema_invoices(), name, out);
 	int rc = vindex_get(v, g, &x);
 	if (rc < 0)
 		return rc;
@@ -366,7 +374,7 @@ int views_dir(struct views *v, enum views_group g, const char *name,
 bool views_held(struct views *v, enum views_group g, const char *name)
 {
 	struct cache *cache = v->cache;
-	const struct schema_collection *inv = schema_find("invoices");
+	const struct schema_collection *inv = schema_invoices();
 	switch (g) {
 	case VIEWS_STATUS:
 		return name ? cache_has_filtered(cache, inv, name) : false;
@@ -375,7 +383,7 @@ bool views_held(struct views *v, enum views_group g, const char *name)
 		return cache_has_listing(cache, inv);
 	case VIEWS_CLIENT:
 		return cache_has_listing(cache, inv) &&
-		       cache_has_listing(cache, schema_find("clients"));
+		       cache_has_listing(cache, schema_clients());
 	default:
 		return false;
 	}

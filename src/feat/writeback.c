@@ -324,13 +324,88 @@ static void keep_base(struct wb_bases *bases, const cJSON *j)
 	bases->keep = jt_format(j, &bases->keep_len);
 }
 
+/*
+ * The reading of the API a save rests on, made here and nowhere else: a PUT "sends the
+ * whole record" (docs/API.md), and nothing says the service keeps the fields a PUT
+ * leaves out.  So a save never sends only what changed: it reads the record as the
+ * service has it now, just before the PUT (one GET: fetch_now), changes on it only the
+ * fields the user changed from the text's base (model/merge.h), and PUTs that whole
+ * record (merge_and_put).  A field changed elsewhere meanwhile (the website, another
+ * mount) survives, whichever reading of PUT the service follows; two calls per save.
+ * The window between the GET and the PUT is the one a change elsewhere can still fall
+ * into.
+ */
+
+/* Record @id of @c as the service has it now, into *@now (a reference): fetched, or
+ * @held where the collection has no GET of one record (none in the table today). */
+static int fetch_now(const struct wb *wb, const struct schema_collection *c, const char *id,
+		     struct cache_record *held, struct cache_record **now, char *msg,
+		     size_t msglen)
+{
+	int rc = cache_record_fetch(wb->cache, c, id, now);
+	if (rc == -EOPNOTSUPP) {
+		*now = held;
+		cache_record_ref(held);
+		return 0;
+	}
+	if (rc < 0)
+		fail(rc, msg, msglen, "not sent: %s/%s could not be read from the service to save "
+		     "only what changed (%s)", c->name, id,
+		     rc == -ENOENT ? "it is not there any more" : log_strerror(-rc));
+	return rc;
+}
+
+/* The user's changes from @base to @user, made on @now and PUT whole; *@sent when a PUT
+ * went and was taken.  A conflict, or a service that holds every change already, sends
+ * nothing.  @ignored: the notice for the status file once saved. */
+static int merge_and_put(const struct wb *wb, const struct schema_collection *c,
+			 const char *id, const cJSON *base, const cJSON *user,
+			 const struct cache_record *now, struct wb_bases *bases, bool *sent,
+			 const char *ignored, char *msg, size_t msglen)
+{
+	struct merge_result mr = {0};
+	cJSON *theirs = cJSON_ParseWithLength(now->text, now->len), *wire = NULL;
+	int rc = 0;
+	if (!theirs || merge_records(c, base, user, theirs, &mr) < 0) {
+		rc = fail(-ENOMEM, msg, msglen, "out of memory");
+		goto out;
+	}
+	if (mr.conflicts) {
+		rc = conflict(&mr, msg, msglen);
+		keep_base(bases, mr.resolved);
+		cache_invalidate(wb->cache, c); /* the file shows the service's values after rm */
+		goto out;
+	}
+	if (cJSON_Compare(mr.merged, theirs, true)) {
+		/* The service already holds every change (made elsewhere too). */
+		keep_base(bases, user);
+		cache_invalidate(wb->cache, c);
+		goto out;
+	}
+	/* The PUT follows the names and forms the service sent the record in
+	 * (unparsable or unknown: the default forms). */
+	wire = now->wire ? cJSON_ParseWithLength(now->wire, now->wire_len) : NULL;
+	rc = put(wb, c, c, id, mr.merged, wire, msg, msglen);
+	if (rc == 0) {
+		*sent = true;
+		keep_base(bases, user);
+		cache_invalidate(wb->cache, c);
+		/* Saved: the notice goes where a reason would (wb_edit's @msg). */
+		snprintf(msg, msglen, "%s", ignored);
+	}
+out:
+	merge_result_clear(&mr);
+	cJSON_Delete(theirs);
+	cJSON_Delete(wire);
+	return rc;
+}
+
 int wb_edit(const struct wb *wb, const struct schema_collection *c, const char *id,
 	    const char *text, size_t len, struct wb_bases *bases, bool *sent, char *msg,
 	    size_t msglen)
 {
 	struct cache_record *rec = NULL, *now = NULL;
-	struct merge_result mr = {0};
-	cJSON *user, *cur = NULL, *base = NULL, *theirs = NULL, *wire = NULL;
+	cJSON *user, *cur = NULL, *base = NULL;
 	char ignored[300];
 	int rc = -EINVAL;
 	*sent = false;
@@ -360,70 +435,16 @@ int wb_edit(const struct wb *wb, const struct schema_collection *c, const char *
 	rc = check_readonly(c, user, base, ignored, sizeof(ignored), msg, msglen);
 	if (rc == 0)
 		rc = check_template(c, user, false, msg, msglen);
-	if (rc < 0)
-		goto out;
-	/*
-	 * The reading of the API this save rests on, made here and nowhere else: a PUT
-	 * "sends the whole record" (docs/API.md), and nothing says the service keeps
-	 * the fields a PUT leaves out.  So a save never sends only what changed:
-	 * it reads the record as the service has it now, just before the PUT (one
-	 * GET), changes on it only the fields the user changed from the text's base
-	 * (model/merge.h), and PUTs that whole record.  A field changed elsewhere
-	 * meanwhile (the website, another mount) survives, whichever reading of PUT
-	 * the service follows; two calls per save.  The window between the GET and
-	 * the PUT is the one a change elsewhere can still fall into.
-	 */
-	rc = cache_record_fetch(wb->cache, c, id, &now);
-	if (rc == -EOPNOTSUPP) {
-		/* No GET of one record (none in the table today): merged on the record
-		 * as held. */
-		rc = 0;
-		now = rec;
-		cache_record_ref(now);
-	}
-	if (rc < 0) {
-		fail(rc, msg, msglen, "not sent: %s/%s could not be read from the service to save "
-		     "only what changed (%s)", c->name, id,
-		     rc == -ENOENT ? "it is not there any more" : log_strerror(-rc));
-		goto out;
-	}
-	theirs = cJSON_ParseWithLength(now->text, now->len);
-	if (!theirs || merge_records(c, base, user, theirs, &mr) < 0) {
-		rc = fail(-ENOMEM, msg, msglen, "out of memory");
-		goto out;
-	}
-	if (mr.conflicts) {
-		rc = conflict(&mr, msg, msglen);
-		keep_base(bases, mr.resolved);
-		cache_invalidate(wb->cache, c); /* the file shows the service's values after rm */
-		goto out;
-	}
-	if (cJSON_Compare(mr.merged, theirs, true)) {
-		/* The service already holds every change (made elsewhere too). */
-		keep_base(bases, user);
-		cache_invalidate(wb->cache, c);
-		goto out;
-	}
-	/* The PUT follows the names and forms the service sent the record in
-	 * (unparsable or unknown: the default forms). */
-	wire = now->wire ? cJSON_ParseWithLength(now->wire, now->wire_len) : NULL;
-	rc = put(wb, c, c, id, mr.merged, wire, msg, msglen);
-	if (rc == 0) {
-		*sent = true;
-		keep_base(bases, user);
-		cache_invalidate(wb->cache, c);
-		/* Saved: the notice goes where a reason would (wb_edit's @msg). */
-		snprintf(msg, msglen, "%s", ignored);
-	}
+	if (rc == 0)
+		rc = fetch_now(wb, c, id, rec, &now, msg, msglen);
+	if (rc == 0)
+		rc = merge_and_put(wb, c, id, base, user, now, bases, sent, ignored, msg, msglen);
 out:
 	cache_record_unref(rec);
 	cache_record_unref(now);
-	merge_result_clear(&mr);
 	cJSON_Delete(user);
 	cJSON_Delete(cur);
 	cJSON_Delete(base);
-	cJSON_Delete(theirs);
-	cJSON_Delete(wire);
 	return rc;
 }
 
@@ -585,20 +606,6 @@ static char *created_id(const struct schema_collection *c, const struct api_answ
 	return id;
 }
 
-/* Where an invoice's POST puts its result: `action` send, save or repeat. */
-static const struct schema_collection *created_in(const struct schema_collection *c,
-						  const cJSON *user)
-{
-	const cJSON *action = cJSON_GetObjectItemCaseSensitive(user, "action");
-	if (strcmp(c->name, "invoices") != 0 || !cJSON_IsString(action))
-		return c;
-	if (!strcmp(action->valuestring, "save"))
-		return schema_find("invoices_saved");
-	if (!strcmp(action->valuestring, "repeat"))
-		return schema_find("invoices_repeated");
-	return c;
-}
-
 /* The wire body of a POST of pythonic @user to @c: in the forms the service sends
  * @c's records in, as a PUT of one of them would be ("1", "146", [] where the
  * service writes those), so that one field has one form whatever the request.  The
@@ -616,6 +623,65 @@ static cJSON *post_body(const struct wb *wb, const struct schema_collection *c,
 	wire = schema_to_wire_as(c, user, model, true, err, errlen);
 	cJSON_Delete(model);
 	return wire;
+}
+
+/* A save while an earlier POST of this file got no clear answer: never post blindly
+ * again, but look for the record it may have made.  0 with *@new_id set: it did, and
+ * what the user wrote since (@text, read as @user) was sent as an edit of it; 0 without:
+ * it did not, post anew; -errno: not known (no listing) or the edit was refused, with
+ * the reason in @msg.  *@pending is freed and NULL unless not known. */
+static int resolve_pending(const struct wb *wb, const struct schema_collection *c,
+			   const struct schema_collection *in, const char *text, size_t len,
+			   const cJSON *user, struct wb_pending **pending, char **new_id,
+			   char *msg, size_t msglen, const struct wb_post_hook *hook)
+{
+	int rc = find_lost_post(wb, in, *pending, new_id);
+	if (rc < 0)
+		return fail(rc, msg, msglen, "POST %s: not sent: the save before got no clear "
+			    "answer, and the record it may have made could not be looked for "
+			    "(%s)", c->name, log_strerror(-rc));
+	bool same = *new_id && cJSON_Compare(user, (*pending)->record, true);
+	wb_pending_free(*pending);
+	*pending = NULL;
+	if (!*new_id)
+		return 0;
+	/* It did.  What the user wrote since is an edit of that record: sent as one, or
+	 * refused with its reason (and the record is still this file's, *new_id set). */
+	bool sent;
+	if (hook && hook->created)
+		hook->created(hook->ud, in, *new_id);
+	rc = same ? 0 : wb_edit(wb, in, *new_id, text, len, NULL, &sent, msg, msglen);
+	if (rc < 0) {
+		char why[512];
+		snprintf(why, sizeof(why), "%s", msg);
+		snprintf(msg, msglen, "%s/%s was made from the save before, whose POST got no "
+			 "answer; this text, an edit of it: %s", in->name, *new_id, why);
+	}
+	return rc;
+}
+
+/* The identifier of the record a 2xx answer @resp to the POST of @user made, into
+ * *@new_id: the answer's, else the record listing @before did not have.  -EIO when
+ * neither tells: a 2xx that is not the API's answer (a maintenance page, a captive
+ * portal, garbage) says nothing of what the service did, as good as no answer. */
+static int post_made(const struct wb *wb, const struct schema_collection *c,
+		     const struct schema_collection *in, const struct api_answer *resp,
+		     struct cache_listing *before, cJSON *user, char **new_id, char *msg,
+		     size_t msglen, const struct wb_post_hook *hook)
+{
+	*new_id = created_id(in, resp);
+	if (!*new_id && before) {
+		struct wb_pending p = {.before = before, .record = user};
+		(void)find_lost_post(wb, in, &p, new_id); /* (not known: not found) */
+	}
+	if (*new_id) {
+		if (hook && hook->created)
+			hook->created(hook->ud, in, *new_id);
+		return 0;
+	}
+	char what[300];
+	api_answer_describe(wb->api, resp, what, sizeof(what));
+	return fail(-EIO, msg, msglen, "POST %s: not the API's answer: %s", c->name, what);
 }
 
 int wb_create(const struct wb *wb, const struct schema_collection *c, const char *text,
@@ -636,37 +702,12 @@ int wb_create(const struct wb *wb, const struct schema_collection *c, const char
 	rc = check_template(c, user, true, msg, msglen);
 	if (rc != 0)
 		goto out;
-	*in = created_in(c, user);
+	*in = schema_created_in(c, user);
 	if (*pending) {
-		/* Never post blindly again: did the unanswered POST make it?  Not
-		 * known (no listing): nothing is sent, the pending POST stays. */
-		rc = find_lost_post(wb, *in, *pending, new_id);
-		if (rc < 0) {
-			fail(rc, msg, msglen, "POST %s: not sent: the save before got no clear "
-			     "answer, and the record it may have made could not be looked for "
-			     "(%s)", c->name, log_strerror(-rc));
+		rc = resolve_pending(wb, c, *in, text, len, user, pending, new_id, msg, msglen,
+				     hook);
+		if (rc < 0 || *new_id)
 			goto out;
-		}
-		bool same = *new_id && cJSON_Compare(user, (*pending)->record, true);
-		wb_pending_free(*pending);
-		*pending = NULL;
-		if (*new_id) {
-			/* It did.  What the user wrote since is an edit of that
-			 * record: sent as one, or refused with its reason (and the
-			 * record is still this file's, *new_id set). */
-			bool sent;
-			if (hook && hook->created)
-				hook->created(hook->ud, *in, *new_id);
-			rc = same ? 0 : wb_edit(wb, *in, *new_id, text, len, NULL, &sent, msg, msglen);
-			if (rc < 0) {
-				char why[512];
-				snprintf(why, sizeof(why), "%s", msg);
-				snprintf(msg, msglen, "%s/%s was made from the save before, whose "
-					 "POST got no answer; this text, an edit of it: %s",
-					 (*in)->name, *new_id, why);
-			}
-			goto out;
-		}
 	}
 	if (!(c->methods & SCHEMA_M_POST)) {
 		rc = fail(-EPERM, msg, msglen, "the API cannot create %s", c->name);
@@ -691,26 +732,8 @@ int wb_create(const struct wb *wb, const struct schema_collection *c, const char
 		}
 	}
 	rc = request(wb, *in, "POST", c->name, wire, &resp, msg, msglen);
-	if (rc == 0) {
-		*new_id = created_id(*in, &resp);
-		if (!*new_id && before) {
-			/* No id in the answer: the record the listing did not have. */
-			struct wb_pending p = {.before = before, .record = user};
-			(void)find_lost_post(wb, *in, &p, new_id); /* (not known: not found) */
-		}
-		if (*new_id) {
-			if (hook && hook->created)
-				hook->created(hook->ud, *in, *new_id);
-		} else {
-			/* A 2xx that is not the API's answer (a maintenance page, a
-			 * captive portal, garbage) says nothing of what the service
-			 * did: as good as no answer. */
-			char what[300];
-			api_answer_describe(wb->api, &resp, what, sizeof(what));
-			rc = fail(-EIO, msg, msglen, "POST %s: not the API's answer: %s", c->name,
-				  what);
-		}
-	}
+	if (rc == 0)
+		rc = post_made(wb, c, *in, &resp, before, user, new_id, msg, msglen, hook);
 	/* No clear answer, so maybe acted on: remember what to look for, unless
 	 * it was a clear refusal (a 4xx) or provably never left. */
 	if (rc < 0 && !resp.refused) {
@@ -853,18 +876,47 @@ static bool other_reading(const struct schema_collection *c, long status)
 	return status == 404 || status == 405 || (status == 400 && c->send_other_on_400);
 }
 
+/* Request @wire about record @id of @on sent by @c's readings (c->send): once a reading
+ * worked, it is the service's, that one only; until then each in turn, while the
+ * service says it is not the one.  *@unclear when the last got no clear answer. */
+static int send_readings(struct wb *wb, const struct schema_collection *c,
+			 const struct schema_collection *on, const char *id, const cJSON *wire,
+			 bool *unclear, char *msg, size_t msglen)
+{
+	size_t slot = schema_collection_index(c), n = 0;
+	char first[512] = "";
+	while (n < sizeof(c->send) / sizeof(c->send[0]) && c->send[n].method)
+		n++;
+	unsigned learned = slot < WB_LEARNED ? wb->learned[slot] : 0;
+	bool exhausted = true;
+	int rc = -EPERM;
+	for (size_t k = learned ? learned - 1 : 0; k < n; k++) {
+		long status;
+		rc = send_reading(wb, c, on, &c->send[k], id, wire, &status, unclear, msg, msglen);
+		if (rc == 0 && slot < WB_LEARNED)
+			wb->learned[slot] = (unsigned char)(k + 1);
+		if (rc == 0 || learned || !other_reading(c, status)) {
+			exhausted = false;
+			break;
+		}
+		if (!first[0])
+			snprintf(first, sizeof(first), "%s", msg);
+	}
+	/* Every reading refused as not the service's: the likeliest one's reason. */
+	if (rc < 0 && exhausted && first[0] && n > 1)
+		snprintf(msg, msglen, "%s (and the other readings of this request too)", first);
+	return rc;
+}
+
 int wb_act(struct wb *wb, const struct schema_collection *c, const char *id, const char *text,
 	   size_t len, struct wb_pending **pending, char *msg, size_t msglen,
 	   const struct wb_post_hook *hook)
 {
 	const struct schema_collection *on = c ? schema_find(c->acts_on) : NULL;
-	size_t slot = c ? schema_collection_index(c) : WB_LEARNED, n = 0;
-	char err[256], first[512] = "";
+	char err[256];
 	cJSON *wire = NULL;
 	if (!on)
 		return fail(-EPERM, msg, msglen, "the API takes no file in %s", c ? c->name : "?");
-	while (n < sizeof(c->send) / sizeof(c->send[0]) && c->send[n].method)
-		n++;
 	/* A name no record of @on can have is refused before its text is even read. */
 	if (on->id_type == SCHEMA_INT && !names_all_digits(id))
 		return fail(-EINVAL, msg, msglen, "not sent: '%s' cannot name a record of %s/",
@@ -903,30 +955,11 @@ int wb_act(struct wb *wb, const struct schema_collection *c, const char *id, con
 			goto out;
 		}
 	}
-	/* Once a reading worked, it is the service's: that one only.  Until then each
-	 * in turn, while the service says it is not the one. */
-	unsigned learned = slot < WB_LEARNED ? wb->learned[slot] : 0;
-	bool exhausted = true, unclear = false;
-	rc = -EPERM;
-	for (size_t k = learned ? learned - 1 : 0; k < n; k++) {
-		long status;
-		rc = send_reading(wb, c, on, &c->send[k], id, wire, &status, &unclear, msg,
-				  msglen);
-		if (rc == 0 && slot < WB_LEARNED)
-			wb->learned[slot] = (unsigned char)(k + 1);
-		if (rc == 0 || learned || !other_reading(c, status)) {
-			exhausted = false;
-			break;
-		}
-		if (!first[0])
-			snprintf(first, sizeof(first), "%s", msg);
-	}
-	/* Every reading refused as not the service's: the likeliest one's reason. */
-	if (rc < 0 && exhausted && first[0] && n > 1)
-		snprintf(msg, msglen, "%s (and the other readings of this request too)", first);
+	bool unclear = false;
+	rc = send_readings(wb, c, on, id, wire, &unclear, msg, msglen);
 	if (pending) {
 		/* What a next save of this file must not send again: the text of a
-		 * request that got no clear answer (kept by ns/save.c and its journal
+		 * request that got no clear answer (kept by the save machine and its journal
 		 * as a POST's lost answer is); anything else settles it. */
 		wb_pending_free(*pending);
 		*pending = NULL;

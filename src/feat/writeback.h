@@ -30,7 +30,7 @@ cJSON *wb_pending_to_json(const struct wb_pending *p);
  * string) or on ENOMEM. */
 struct wb_pending *wb_pending_from_json(const cJSON *j);
 
-/* What wb_create tells its caller while it works, so that ns/save.c can
+/* What wb_create tells its caller while it works, so that the save machine (ns/save_keep.c) can
  * journal it at once. */
 struct wb_post_hook {
 	/* Just before a POST leaves, with what its lost answer would leave
@@ -58,7 +58,7 @@ struct wb {
 };
 
 /* The versions of a record a user's text may have started from (its bases), and
- * what a save leaves to keep with the text for the next one (ns/save.c keeps it,
+ * what a save leaves to keep with the text for the next one (the save machine keeps it,
  * in the journal too). */
 struct wb_bases {
 	/* The version the text began from (pythonic text; NULL: not known, the record

@@ -341,13 +341,15 @@ static const struct schema_field draft_send_fields[] = {
 
 static const struct schema_collection collections[] = {
 	{.name = "clients", .one_key = "client", .id_field = "clientnr", .id_type = INT,
-	 .methods = M_ALL, .date_fields = {"timestamp", "lastinvoice"},
+	 .methods = M_ALL, .role = SCHEMA_ROLE_CLIENTS, .date_fields = {"timestamp", "lastinvoice"},
 	 .changed_at = {"timestamp"}, .fields = client_fields, .nfields = N(client_fields),
 	 .feeds_views = true},
 	{.name = "products", .one_key = "product", .id_field = "id", .id_type = INT,
-	 .methods = M_ALL, .fields = product_fields, .nfields = N(product_fields)},
+	 .methods = M_ALL, .role = SCHEMA_ROLE_PRODUCTS, .fields = product_fields, .nfields = N(product_fields)},
 	{.name = "invoices", .one_key = "invoice", .id_field = "invoicenr", .id_type = STR,
 	 .methods = M_RD | SCHEMA_M_POST, .pdf_path = "invoices_pdf", .whole_marker = "lines",
+	 .role = SCHEMA_ROLE_INVOICES, .pdf_archived = true, .filtered = true,
+	 .created_as = {{"save", "invoices_saved"}, {"repeat", "invoices_repeated"}},
 	 /* Dated by `sent` (or a `date`, where one is sent), else by its first dated event:
 	  * docs/SEMANTICS.md, "Dates". */
 	 .date_fields = {"date", "sent", "history"},
@@ -370,7 +372,7 @@ static const struct schema_collection collections[] = {
 	{.name = "taxes", .id_field = "percentage", .id_field2 = "type", .id_type = STR,
 	 .methods = SCHEMA_M_LIST, .fields = tax_fields, .nfields = N(tax_fields)},
 	{.name = "countrylist", .id_field = "id", .id_type = INT, .methods = SCHEMA_M_LIST,
-	 .lang_path = true, .fields = country_fields, .nfields = N(country_fields)},
+	 .lang_path = true, .role = SCHEMA_ROLE_COUNTRIES, .fields = country_fields, .nfields = N(country_fields)},
 	/* Write-only: a payment file names its invoice; nothing to list.  POST is the
 	 * official page's reading, PUT py v0's. */
 	{.name = "invoices_payment", .id_field = "invoicenr", .id_type = STR,
@@ -387,8 +389,10 @@ static const struct schema_collection collections[] = {
 	{.name = "quotations", .one_key = "quotation", .id_field = "id", .id_type = INT,
 	 .methods = M_ALL, .pdf_path = "quotations_pdf",
 	 .pdf_also = {"quotations/%s/pdf", "quotation_pdf/%s"}, .whole_marker = "lines",
+	 .role = SCHEMA_ROLE_QUOTATIONS, .noun = "quotation",
 	 .date_fields = {"date"}, .fields = quotation_fields, .nfields = N(quotation_fields)},
 	{.name = "categories", .id_field = "id", .id_type = INT, .methods = SCHEMA_M_LIST,
+	 .role = SCHEMA_ROLE_CATEGORIES,
 	 /* (feeds_views: the ledger column of exports/invoices.csv) */
 	 .fields = category_fields, .nfields = N(category_fields), .feeds_views = true},
 	/* Write-only, and deliberate: a reminder e-mails the client.  PUT is our reading
@@ -437,6 +441,49 @@ const struct schema_collection *schema_creates(const struct schema_collection *c
 	if (c->created_through)
 		return schema_find(c->created_through);
 	return (c->methods & SCHEMA_M_POST) ? c : NULL;
+}
+
+const struct schema_collection *schema_by_role(enum schema_role r)
+{
+	for (size_t i = 0; r != SCHEMA_ROLE_NONE && i < N(collections); i++)
+		if (collections[i].role == r)
+			return &collections[i];
+	return NULL;
+}
+
+const struct schema_collection *schema_invoices(void)
+{
+	return schema_by_role(SCHEMA_ROLE_INVOICES);
+}
+
+const struct schema_collection *schema_clients(void)
+{
+	return schema_by_role(SCHEMA_ROLE_CLIENTS);
+}
+
+const struct schema_collection *schema_categories(void)
+{
+	return schema_by_role(SCHEMA_ROLE_CATEGORIES);
+}
+
+const struct schema_collection *schema_filtered(void)
+{
+	for (size_t i = 0; i < N(collections); i++)
+		if (collections[i].filtered)
+			return &collections[i];
+	return NULL;
+}
+
+const struct schema_collection *schema_created_in(const struct schema_collection *c,
+						  const cJSON *rec)
+{
+	const cJSON *action = cJSON_GetObjectItemCaseSensitive(rec, "action");
+	if (!cJSON_IsString(action))
+		return c;
+	for (size_t i = 0; i < N(c->created_as) && c->created_as[i].action; i++)
+		if (!strcmp(action->valuestring, c->created_as[i].action))
+			return schema_find(c->created_as[i].in);
+	return c;
 }
 
 const struct schema_collection *schema_find(const char *name)
@@ -1816,9 +1863,4 @@ size_t schema_nsearch_areas(void)
 const struct schema_collection *schema_search_area_at(size_t i)
 {
 	return i < N(search_areas) ? schema_find(search_areas[i]) : NULL;
-}
-
-const struct schema_collection *schema_invoices(void)
-{
-	return schema_find("invoices");
 }

@@ -72,6 +72,26 @@ struct schema_send {
 	const char *body_id;
 };
 
+/* The part a collection plays in what factuurfs builds on the records (views/, exports/,
+ * the probe): a feature asks for "the invoices" by role, never by name.  At most one
+ * row of the table has each role; schema_by_role() finds it. */
+enum schema_role {
+	SCHEMA_ROLE_NONE,
+	SCHEMA_ROLE_INVOICES,   /* the sent invoices: views/, exports/, VAT quarters */
+	SCHEMA_ROLE_CLIENTS,    /* whom an invoice names by its clientnr */
+	SCHEMA_ROLE_PRODUCTS,
+	SCHEMA_ROLE_QUOTATIONS,
+	SCHEMA_ROLE_CATEGORIES, /* the ledger accounts an invoice line may name */
+	SCHEMA_ROLE_COUNTRIES,  /* the same for every account, longer than a page */
+};
+
+/* Where a record made by a collection's POST is listed when its `action` field holds
+ * @action (schema_collection.created_as). */
+struct schema_lands {
+	const char *action;
+	const char *in;
+};
+
 /* Methods a collection allows. */
 #define SCHEMA_M_LIST   0x01u
 #define SCHEMA_M_GET    0x02u
@@ -126,6 +146,23 @@ struct schema_collection {
 	bool deliberate;
 	bool single;                /* one object, shown as <name>.json in the root (balance) */
 	bool lang_path;             /* listed as <name>/<lang> when -o lang is set (countrylist) */
+	/* What features build on the collection (what they would otherwise test its name
+	 * for): */
+	enum schema_role role;
+	/* Its PDFs are the archive's: kept for good under -o archive (bounded by the disk
+	 * alone), cached as <id>.pdf where any other's is .<name>=<id>.pdf (the names from
+	 * before other records had PDFs), and prefetched first. */
+	bool pdf_archived;
+	/* How messages name one of its records before the identifier ("get the PDF of
+	 * quotation 7"); NULL: by the identifier alone (an invoice: "2024/0042"). */
+	const char *noun;
+	/* The API's listing filters (model/facts.h facts_filter_at: open, paid, ...) apply
+	 * to its listing: the cache keeps one filtered listing of it per filter. */
+	bool filtered;
+	/* A record its POST makes is listed in another collection by its `action` (a new
+	 * invoice saved is a draft: invoices_saved); unused entries NULL, and any other
+	 * action lists it here. */
+	struct schema_lands created_as[2];
 	/* A record whose field of this name holds a value (a sent invoice: "sent") is not
 	 * deleted unless the mount allows it (-o allow_invoice_delete); NULL: no guard. */
 	const char *delete_guard;
@@ -148,6 +185,19 @@ struct schema_collection {
  * is created_through, or NULL (a write-only collection's file is a request about a
  * record: a payment). */
 const struct schema_collection *schema_creates(const struct schema_collection *c);
+
+/* The row with role @r (never SCHEMA_ROLE_NONE), or NULL; and the same for the roles
+ * most features ask for. */
+const struct schema_collection *schema_by_role(enum schema_role r);
+const struct schema_collection *schema_invoices(void);
+const struct schema_collection *schema_clients(void);
+const struct schema_collection *schema_categories(void);
+/* The collection whose listing the API filters (.filtered), or NULL. */
+const struct schema_collection *schema_filtered(void);
+/* Where a record @c's POST makes of pythonic @rec is listed (.created_as): another
+ * collection by @rec's `action`, else @c. */
+const struct schema_collection *schema_created_in(const struct schema_collection *c,
+						  const cJSON *rec);
 
 size_t schema_ncollections(void);
 const struct schema_collection *schema_collection_at(size_t i);
@@ -250,8 +300,5 @@ cJSON *schema_to_wire(const struct schema_collection *c, const cJSON *rec, bool 
  * takes the default form.  Caller deletes. */
 cJSON *schema_to_wire_as(const struct schema_collection *c, const cJSON *rec, const cJSON *sent,
 			 bool create, char *err, size_t errlen);
-
-/* The invoices collection: the handle views/ and exports/ are built on. */
-const struct schema_collection *schema_invoices(void);
 
 #endif

@@ -316,9 +316,9 @@ int cache_new(struct cache **out, struct api *api, const struct cache_config *cf
 	atomic_init(&cache->paging_seen, false);
 	if (!cache->cfg.now)
 		cache->cfg.now = now_mono;
-	/* Filtered listings exist for the collection with the API's filters:
-	 * the invoices. */
-	const struct schema_collection *inv = schema_find("invoices");
+	/* Filtered listings exist for the collection with the API's filters
+	 * (the invoices). */
+	const struct schema_collection *inv = schema_filtered();
 	cache->nslots = schema_ncollections() + (inv ? facts_nfilters() : 0);
 	cache->colls = calloc(cache->nslots, sizeof(*cache->colls));
 	if (!cache->colls) {

@@ -105,10 +105,10 @@ static double default_now(void)
 static char *pdf_name(struct pdfstore *ps, const struct schema_collection *c, const char *nr)
 {
 	char *stem = names_encode(nr), *name = NULL;
-	bool invoice = !strcmp(c->name, "invoices");
+	bool plain = c->pdf_archived;
 	if (stem && ps->dir &&
-	    asprintf(&name, "%s%s%s%s.pdf", invoice ? "" : ".", invoice ? "" : c->name,
-		     invoice ? "" : "=", stem) < 0)
+	    asprintf(&name, "%s%s%s%s.pdf", plain ? "" : ".", plain ? "" : c->name,
+		     plain ? "" : "=", stem) < 0)
 		name = NULL;
 	free(stem);
 	return name;
@@ -711,8 +711,8 @@ static int pdf_fetch(struct pdfstore *ps, const char *nr, struct pdf *p, bool pr
 	char what[96];
 	struct api_answer resp;
 	int rc;
-	snprintf(what, sizeof(what), "get the PDF of %s%s", !strcmp(p->c->name, "invoices") ? ""
-			   : "quotation ", nr);
+	snprintf(what, sizeof(what), "get the PDF of %s%s%s", p->c->noun ? p->c->noun : "",
+		 p->c->noun ? " " : "", nr);
 	rc = pdf_get(ps, p->c, nr, what, &resp);
 	if (rc < 0)
 		goto out;
@@ -878,7 +878,7 @@ off_t pdfstore_room(struct pdfstore *ps, const struct schema_collection *c)
 	off_t room = -1;
 	struct statvfs fs;
 	pthread_mutex_lock(&ps->lock);
-	if (ps->dir && ps->archive && !strcmp(c->name, "invoices")) {
+	if (ps->dir && ps->archive && c->pdf_archived) {
 		/* The archive is bounded by the disk alone (its directory may not
 		 * be made yet: nothing written, all of the disk free). */
 		room = ps->fd >= 0 && fstatvfs(ps->fd, &fs) == 0 ? (off_t)fs.f_bavail * (off_t)fs.f_frsize
