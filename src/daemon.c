@@ -500,6 +500,15 @@ static void stop_sighup(struct daemon *d)
 	sighup_stop(d->sighup);
 }
 
+/* The mount has ended: a call still in flight behind it (a refresh's next
+ * pages, the archive's PDF, the probe) is cut off and no other is sent, so
+ * that the stops below wait for none of them (each would end only within its
+ * own timeout, page after page). */
+static void stop_calls(struct daemon *d)
+{
+	api_cancel(d->api);
+}
+
 /* Started in this order once built; stopped in the reverse one after the
  * session loop (the threads the API client and the listing writer start end
  * in api_free and persist_free). */
@@ -512,6 +521,7 @@ static const struct step run[] = {
 	{NULL, stop_refreshes},
 	{start_prefetch, stop_prefetch},
 	{start_sighup, stop_sighup},
+	{NULL, stop_calls},
 };
 #define NRUN (sizeof(run) / sizeof(run[0]))
 

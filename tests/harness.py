@@ -272,6 +272,27 @@ def is_mounted(mnt):
         return any(mountinfo_unescape(line.split(" ")[4]) == real for line in f)
 
 
+def thread_stacks(pid):
+    """Every thread's stack of process @pid, by gdb when it is installed, else each
+    thread's kernel wait channel: "" when neither can be had."""
+    try:
+        r = subprocess.run(["gdb", "-p", str(pid), "-batch", "-nx",
+                            "-ex", "thread apply all bt"],
+                           capture_output=True, text=True, timeout=DEADLINE)
+        if "Thread" in r.stdout:
+            return r.stdout
+    except (OSError, subprocess.TimeoutExpired):
+        pass
+    out = []
+    for task in sorted(glob.glob(f"/proc/{pid}/task/*")):
+        try:
+            with open(task + "/comm") as c, open(task + "/wchan") as w:
+                out.append(f"{os.path.basename(task)} {c.read().strip()}: {w.read()}")
+        except OSError:
+            pass
+    return "\n".join(out)
+
+
 class Mount:
     """factuurfs running in the foreground on a fresh mount point.
 
@@ -373,10 +394,14 @@ class Mount:
         try:
             rc = self.proc.wait(DEADLINE)
         except subprocess.TimeoutExpired:
+            # What it waits on, before it goes: each thread's stack, for the report.
+            stacks = thread_stacks(self.proc.pid)
             self.proc.kill()
             self.proc.wait()
             subprocess.run(["fusermount3", "-uz", self.mnt], check=False)
-            raise AssertionError("factuurfs did not exit after unmount: " + busy)
+            raise AssertionError(f"factuurfs did not exit after unmount: {busy}\n"
+                                 f"still mounted: {is_mounted(self.mnt)}\n{stacks}\n"
+                                 f"{self.stderr()[-4000:]}")
         self.err.close()
         if is_mounted(self.mnt):
             subprocess.run(["fusermount3", "-uz", self.mnt], check=False)

@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -116,6 +117,7 @@ struct api {
 	 * ended (api_now; 0: none yet). */
 	int fg_inflight;
 	double fg_last;
+	atomic_bool cancelled; /* api_cancel: every transfer's req.cancel */
 };
 
 /* Set in the prefetch's thread (api_thread_is_prefetch). */
@@ -444,7 +446,7 @@ static int api_attempts(struct api *api, const struct transport_request *req, bo
 				res->status, res->len, api_ms_since(api, t0));
 
 		if (*fail == API_FAIL_NONE || attempt + 1 >= API_ATTEMPTS || probe ||
-		    !api_may_retry(method, once, *fail))
+		    !api_may_retry(method, once, *fail) || atomic_load(&api->cancelled))
 			break;
 		wait_ms = api_backoff_ms(api, attempt, res->retry_after);
 		left_ms = (long)((req->deadline - api_now(api)) * 1000);
@@ -485,6 +487,11 @@ static int api_exchange(struct api *api, const char *method, const char *path, c
 	if (!path)
 		return -EINVAL;
 	rc = probe ? 0 : api_fail_fast(api, resp);
+	if (atomic_load(&api->cancelled)) {
+		rc = -ECANCELED;
+		snprintf(resp->error, sizeof(resp->error), "not sent: unmounting");
+		resp->not_sent = true;
+	}
 	if (rc < 0) {
 		log_msg(LOG_DEBUG, "%s %s -> %s", method, path, resp->error);
 		return rc;
@@ -494,6 +501,7 @@ static int api_exchange(struct api *api, const char *method, const char *path, c
 	req.path = path;
 	req.body = body;
 	req.len = body_len;
+	req.cancel = &api->cancelled;
 	/* One deadline for the whole call: the wait for a connection and every
 	 * attempt and backoff share the configured total timeout. */
 	double total = (double)api->timeout_ms / 1000.0;
@@ -518,7 +526,10 @@ static int api_exchange(struct api *api, const char *method, const char *path, c
 		res.body = NULL;
 	}
 	transport_result_clear(&res);
-	if (probe)
+	/* Cut off by the unmount: no word on the service's health. */
+	if (rc < 0 && atomic_load(&api->cancelled))
+		rc = -ECANCELED;
+	else if (probe)
 		api_note_probe(api, resp, rc);
 	else
 		api_note_health(api, resp, rc, fail, res.retry_after);
@@ -870,6 +881,12 @@ int api_new(struct api **out, const struct api_config *cfg)
 	if (rc < 0)
 		return rc;
 	return api_new_with(out, cfg, t);
+}
+
+void api_cancel(struct api *api)
+{
+	if (api)
+		atomic_store(&api->cancelled, true);
 }
 
 void api_free(struct api *api)

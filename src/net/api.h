@@ -188,6 +188,14 @@ int api_set_offline(struct api *api, const char *reason, const char *probe_path)
  * now.  0 or -errno (the probe's thread could not start). */
 int api_start(struct api *api);
 
+/* The mount has ended: from now on no request is sent (each fails at once
+ * with -ECANCELED, resp->not_sent, "not sent: unmounting") and the ones in
+ * flight are cut off (within a second, curl's progress interval).  What still
+ * runs behind the readers (a listing's later pages, the archive's PDF, the
+ * probe) then ends at once instead of within its own timeout, and the health
+ * is left as it was.  Safe from any thread; NULL @api: nothing. */
+void api_cancel(struct api *api);
+
 /* True while offline (api_set_offline, until a probe is answered); false for
  * a NULL @api. */
 bool api_offline(struct api *api);

@@ -9,6 +9,7 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,6 +67,7 @@ struct http_xfer {
 	char ratelimit_headers[160]; /* transport.h */
 	bool too_big;
 	bool oom;
+	const atomic_bool *cancel; /* the request's (transport.h), or NULL */
 };
 
 /* The one piece of process-wide state: curl_global_init's once-flag. */
@@ -359,6 +361,19 @@ static void http_conn_give(struct http *http, struct http_conn *c)
 	} while (0)
 
 /* Applies every option of a request to a freshly reset handle. */
+/* curl asks at least once a second, and on every piece of data: nonzero cuts the
+ * transfer off (CURLE_ABORTED_BY_CALLBACK) once the mount has ended. */
+static int http_progress_cb(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+			    curl_off_t ulnow)
+{
+	const struct http_xfer *x = arg;
+	(void)dltotal;
+	(void)dlnow;
+	(void)ultotal;
+	(void)ulnow;
+	return x->cancel && atomic_load(x->cancel);
+}
+
 static CURLcode http_setup(struct http *http, struct http_conn *c, const char *url,
 			   const struct transport_request *req, long timeout_ms,
 			   struct http_xfer *x)
@@ -403,6 +418,12 @@ static CURLcode http_setup(struct http *http, struct http_conn *c, const char *u
 	HTTP_SETOPT(h, CURLOPT_WRITEDATA, x);
 	HTTP_SETOPT(h, CURLOPT_HEADERFUNCTION, http_header_cb);
 	HTTP_SETOPT(h, CURLOPT_HEADERDATA, x);
+	x->cancel = req->cancel;
+	if (req->cancel) {
+		HTTP_SETOPT(h, CURLOPT_XFERINFOFUNCTION, http_progress_cb);
+		HTTP_SETOPT(h, CURLOPT_XFERINFODATA, x);
+		HTTP_SETOPT(h, CURLOPT_NOPROGRESS, 0L);
+	}
 
 	if (send_body) {
 		/* POSTFIELDS does not copy: the body lives until http_send returns. */
@@ -422,6 +443,8 @@ static CURLcode http_setup(struct http *http, struct http_conn *c, const char *u
 static int http_curl_errno(CURLcode cc, const struct http_xfer *x)
 {
 	switch (cc) {
+	case CURLE_ABORTED_BY_CALLBACK:
+		return -ECANCELED;
 	case CURLE_OPERATION_TIMEDOUT:
 		return -ETIMEDOUT;
 	case CURLE_COULDNT_CONNECT:
@@ -490,7 +513,7 @@ static void http_result(struct http_conn *c, CURLcode cc, struct http_xfer *x,
 				 curl_easy_strerror(cc), c->errbuf);
 		else
 			snprintf(res->error, sizeof(res->error), "%s", curl_easy_strerror(cc));
-		if (res->err == -EFBIG || res->err == -ENOMEM)
+		if (res->err == -EFBIG || res->err == -ENOMEM || res->err == -ECANCELED)
 			res->local = true;
 		else
 			res->unsent = http_unsent(cc, c->curl);

@@ -10,6 +10,7 @@
 #ifndef FACTUURFS_NET_TRANSPORT_H
 #define FACTUURFS_NET_TRANSPORT_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -24,6 +25,9 @@ struct transport_request {
 			  * connection included: seconds on the caller's monotonic
 			  * clock (base/clock.h clock_mono, unless a test gives both
 			  * sides another) */
+	/* When it turns true the attempt is cut off (-ECANCELED), unsent if it had
+	 * not begun: the mount ended (api_cancel).  May be NULL. */
+	const atomic_bool *cancel;
 };
 
 struct transport_result {

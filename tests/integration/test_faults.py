@@ -525,3 +525,25 @@ def test_kill_9_leaves_nothing_torn_or_duplicated(lone, workdir, tmp_path):
     finally:
         os.unlink(young)
         assert m2.unmount() == 0
+
+
+def test_an_unmount_ends_a_refresh_behind_its_readers_between_pages(lone, mounts):
+    # Ten pages of two invoices (a .json and a .pdf each): a refresh behind the readers that is still reading
+    # them when the mount ends asks for no page after the unmount (the daemon
+    # waited for every page of it before exiting, each one within its own timeout).
+    m = mounts(lone, opts=["ttl=1", "timeout=5", "page_size=2"])
+    mark = lone.mark()
+    assert len(os.listdir(m.path("invoices"))) == 40
+    pages = len(listing_calls(lone.since(mark), "invoices"))
+    assert pages > 5
+    listed = time.monotonic()
+    # every page answered slowly, within the timeout
+    lone.inject(spike={"count": 1000, "ms": 1500, "path_prefix": "/api/v1/invoices"})
+    sent = lone.status()["requests"]
+    # past the TTL: the listing held is served at once, its refresh runs behind
+    wait_for(lambda: time.monotonic() > listed + 1.2 and
+             len(os.listdir(m.path("invoices"))) == 40 and
+             lone.status()["requests"] > sent, "a refresh behind the listing")
+    assert m.unmount() == 0
+    # (the fake counts a request when it arrives: the one the unmount cut off included)
+    assert lone.status()["requests"] - sent < pages, "the refresh read every page"
