@@ -497,13 +497,16 @@ static void ask_one(struct probe *p, const struct schema_collection *c, char *fi
 	api_answer_clear(&a);
 }
 
-/* The fields of the drafts and of the repeating invoices. */
+/* The fields of the drafts and of the repeating invoices: the collections an invoice's
+ * POST lands in by its action (the table's created_as, in its order). */
 static void ask_drafts(struct probe *p, struct strbuf *bools, struct strbuf *unknown)
 {
-	static const char *const colls[] = {"invoices_saved", "invoices_repeated"};
 	static const char *const readings[] = {"draft fields", "repeating fields"};
+	const struct schema_collection *inv = schema_invoices();
 	for (size_t i = 0; i < 2; i++) {
-		const struct schema_collection *c = schema_find(colls[i]);
+		const struct schema_collection *c = schema_find(inv->created_as[i].in);
+		if (!c)
+			continue;
 		struct api_answer a;
 		cJSON *j;
 		char path[64];
