@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/vec.h"
+
 void table_init(struct table *t, const char *sheet, const struct facts_column *cols, size_t ncol)
 {
 	*t = (struct table){.sheet = sheet, .cols = cols, .ncol = ncol};
@@ -12,14 +14,8 @@ void table_init(struct table *t, const char *sheet, const struct facts_column *c
 
 int table_put(struct table *t, const char *text)
 {
-	if (t->noff == t->cap) {
-		size_t cap = t->cap ? t->cap * 2 : 64;
-		size_t *v = realloc(t->off, cap * sizeof(*v));
-		if (!v)
-			return -ENOMEM;
-		t->off = v;
-		t->cap = cap;
-	}
+	if (t->noff == t->cap && vec_grow(&t->off, &t->cap, t->noff + 1, sizeof(*t->off)) < 0)
+		return -ENOMEM;
 	t->off[t->noff++] = t->pool.len;
 	strbuf_put(&t->pool, text, strlen(text) + 1);
 	return t->pool.oom ? -ENOMEM : 0;

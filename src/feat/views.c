@@ -11,6 +11,7 @@
 #include <uthash.h>
 
 #include "base/names.h"
+#include "base/vec.h"
 #include "model/facts.h"
 #include "model/schema.h"
 #include "model/vat.h"
@@ -123,14 +124,8 @@ static struct vdir *builder_dir(struct vdir **b, const char *key, const char *na
 
 static int builder_add(struct vdir *d, size_t pos)
 {
-	if (d->n == d->cap) {
-		size_t cap = d->cap ? d->cap * 2 : 16;
-		size_t *v = realloc(d->pos, cap * sizeof(*v));
-		if (!v)
-			return -ENOMEM;
-		d->pos = v;
-		d->cap = cap;
-	}
+	if (d->n == d->cap && vec_grow(&d->pos, &d->cap, d->n + 1, sizeof(*d->pos)) < 0)
+		return -ENOMEM;
 	d->pos[d->n++] = pos;
 	return 0;
 }

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/vec.h"
+
 /* A name in a collection directory that is not (only) a record's name. */
 struct lentry {
 	fuse_ino_t parent;
@@ -182,13 +184,8 @@ fuse_ino_t *inode_view_dirs(struct inodes *t, size_t *n)
 		if (x->kind != N_VGROUP && x->kind != N_VDIR && x->kind != N_EXPORT &&
 		    x->kind != N_EXPORTS)
 			continue;
-		if (k == cap) {
-			cap = cap ? cap * 2 : 32;
-			fuse_ino_t *more = realloc(v, cap * sizeof(*v));
-			if (!more)
-				break;
-			v = more;
-		}
+		if (k == cap && vec_grow(&v, &cap, k + 1, sizeof(*v)) < 0)
+			break;
 		v[k++] = x->ino;
 	}
 	pthread_mutex_unlock(&t->lock);
@@ -356,13 +353,8 @@ char **inode_local_names(struct inodes *t, fuse_ino_t parent, size_t *n)
 	HASH_ITER(hh, t->lentries, e, et) {
 		if (e->parent != parent || (e->flags & (LE_HIDDEN | LE_REPLACING)))
 			continue;
-		if (k == cap) {
-			cap = cap ? cap * 2 : 8;
-			char **more = realloc(names, cap * sizeof(*names));
-			if (!more)
-				break;
-			names = more;
-		}
+		if (k == cap && vec_grow(&names, &cap, k + 1, sizeof(*names)) < 0)
+			break;
 		if ((names[k] = strdup(e->name)))
 			k++;
 	}

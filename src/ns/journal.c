@@ -15,6 +15,7 @@
 #include "base/log.h"
 #include "base/safedir.h"
 #include "base/names.h"
+#include "base/vec.h"
 #include "feat/writeback.h"
 
 #define SUFFIX ".entry"
@@ -475,13 +476,8 @@ int journal_load(struct journal *j,
 		}
 		if (!ends_with(de->d_name, SUFFIX) && !ends_with(de->d_name, MADE_SUFFIX))
 			continue;
-		if (n == cap) {
-			cap = cap ? cap * 2 : 16;
-			char **more = realloc(names, cap * sizeof(*names));
-			if (!more)
-				break;
-			names = more;
-		}
+		if (n == cap && vec_grow(&names, &cap, n + 1, sizeof(*names)) < 0)
+			break;
 		if ((names[n] = strdup(de->d_name)))
 			n++;
 	}

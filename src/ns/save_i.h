@@ -83,13 +83,13 @@ struct save {
 	/* Journal files of texts dropped since (save_text_drop): removed by the
 	 * next save_keep(). */
 	char **orphans;
-	size_t norphans;
+	size_t norphans, orphans_cap;
 	/* The journal's created names (journal_made_file) this mount keeps: the
 	 * names its POSTs (or a mount killed before it) made records of.  They go
 	 * at rm of the name and when the mount ends cleanly (save_end).
 	 * Protected by jlock. */
 	char **made;
-	size_t nmade;
+	size_t nmade, made_cap;
 	/* Bytes reserved by every text: atomic, since a text is freed with the
 	 * inode table's lock held (save_text_free), where ours may not be taken. */
 	_Atomic size_t texts_total;

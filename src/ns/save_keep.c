@@ -10,6 +10,7 @@
 #include "base/events.h"
 #include "base/log.h"
 #include "base/names.h"
+#include "base/vec.h"
 #include "feat/writeback.h"
 #include "ns/journal.h"
 #include "ns/save_i.h"
@@ -142,7 +143,7 @@ static int keep_plan(struct save *s, struct node *n, struct keep_plan *p)
 	p->orphans = s->orphans;
 	p->norphans = s->norphans;
 	s->orphans = NULL;
-	s->norphans = 0;
+	s->norphans = s->orphans_cap = 0;
 	return rc;
 }
 
@@ -270,13 +271,12 @@ ssize_t save_keep_made_find(struct save *s, const char *file)
 
 void save_keep_made_add(struct save *s, char *file)
 {
-	char **more;
 	if (save_keep_made_find(s, file) >= 0 ||
-	    !(more = realloc(s->made, (s->nmade + 1) * sizeof(*s->made)))) {
+	    (s->nmade == s->made_cap &&
+	     vec_grow(&s->made, &s->made_cap, s->nmade + 1, sizeof(*s->made)) < 0)) {
 		free(file);
 		return;
 	}
-	s->made = more;
 	s->made[s->nmade++] = file;
 }
 

@@ -8,6 +8,7 @@
 
 #include "base/clock.h"
 #include "base/log.h"
+#include "base/vec.h"
 #include "feat/writeback.h"
 #include "ns/save_i.h"
 
@@ -54,10 +55,9 @@ struct text *save_text_of(struct save *s, struct node *n)
 
 bool save_text_orphan(struct save *s, struct text *t)
 {
-	char **more = realloc(s->orphans, (s->norphans + 1) * sizeof(*s->orphans));
-	if (!more)
+	if (s->norphans == s->orphans_cap &&
+	    vec_grow(&s->orphans, &s->orphans_cap, s->norphans + 1, sizeof(*s->orphans)) < 0)
 		return false;
-	s->orphans = more;
 	s->orphans[s->norphans++] = t->jfile;
 	t->jfile = NULL;
 	return true;
