@@ -244,7 +244,7 @@ static int fetch_report_done(const struct fetch_run *r, const cJSON *pf, double 
  * or the mount's own stop), with what is left: its exit status. */
 static int fetch_report_stop(const cJSON *st, const cJSON *pf)
 {
-	char a[32], b[32], c[48], d[48];
+	char a[32], b[32], c[48];
 	const char *state = cli_fetch_str(pf, "state");
 	double local = cli_fetch_num(pf, "local"), total = cli_fetch_num(pf, "total");
 	const cJSON *eta = cJSON_GetObjectItemCaseSensitive(pf, "eta_seconds");
@@ -260,10 +260,12 @@ static int fetch_report_stop(const cJSON *st, const cJSON *pf)
 		printf("%s", state);
 	printf("\narchive: %s of %s PDFs on disk; %s left", cli_fetch_count(local, a, sizeof(a)),
 	       cli_fetch_count(total, b, sizeof(b)), cli_fetch_count(total - local, c, sizeof(c)));
-	if (cJSON_IsNumber(eta))
+	if (cJSON_IsNumber(eta)) {
+		char d[48];
 		printf(", about %s at the service's rate (%.0f an hour)",
 		       fetch_duration(eta->valuedouble, d, sizeof(d)),
 		       cli_fetch_num(pf, "service_per_hour"));
+	}
 	printf("; the mount goes on in the background\n");
 	return fetch_interrupted ? 130 : budget ? CLI_FETCH_AT_BUDGET : 1;
 }

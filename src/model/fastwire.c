@@ -109,7 +109,7 @@ static void put_utf8(struct strbuf *o, unsigned long cp)
  * a \u0000 (cJSON cuts the string there) or a surrogate that is not half of a pair. */
 static inline const char *unicode_escape(const char *p, const char *end, long *cp)
 {
-	long hi = hex4(p + 2, end), lo;
+	long hi = hex4(p + 2, end);
 
 	if (hi <= 0)
 		return NULL;
@@ -119,7 +119,7 @@ static inline const char *unicode_escape(const char *p, const char *end, long *c
 	if (hi >= 0xd800 && hi <= 0xdbff) {
 		if (end - p < 6 || p[0] != '\\' || p[1] != 'u')
 			return NULL;
-		lo = hex4(p + 2, end);
+		long lo = hex4(p + 2, end);
 		if (lo < 0xdc00 || lo > 0xdfff)
 			return NULL;
 		p += 6;
@@ -505,11 +505,6 @@ static const char *render_string(struct strbuf *o, const struct schema_field *f,
 static const char *render_value(struct strbuf *o, const struct schema_field *f, const char *p,
 				const char *end, int depth)
 {
-	char num[32];
-	bool integral;
-	size_t n;
-	const char *e;
-
 	if (depth > FW_MAX_DEPTH)
 		return NULL;
 	if (*p == '"')
@@ -537,8 +532,10 @@ static const char *render_value(struct strbuf *o, const struct schema_field *f, 
 		return copy_scalar(o, p, end);
 	}
 	if (f->type == SCHEMA_BOOL) {
-		e = scalar_end(p, end);
-		n = canon_number(p, e, num, &integral);
+		char num[32];
+		bool integral;
+		const char *e = scalar_end(p, end);
+		size_t n = canon_number(p, e, num, &integral);
 		if (n == 1 && (num[0] == '0' || num[0] == '1')) {
 			put(o, num[0] == '1' ? "true" : "false", num[0] == '1' ? 4 : 5);
 			return e;

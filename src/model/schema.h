@@ -136,29 +136,9 @@ struct schema_collection {
 	 * identifier ("registered a payment on invoice"), and what a file here is, for
 	 * messages ("a payment"). */
 	const char *done, *what;
-	bool send_other_on_400;
-	/* The identifier must name a record listed in @acts_on (a draft of ours): refused
-	 * with ENOENT before the request otherwise. */
-	bool must_exist;
-	/* A write-only collection whose file must hold its own name in id_field and
-	 * nothing but the fields of the table (a reminder, a draft sent: they e-mail the
-	 * client, so an accidental copy of another record is refused, never sent). */
-	bool deliberate;
-	bool single;                /* one object, shown as <name>.json in the root (balance) */
-	bool lang_path;             /* listed as <name>/<lang> when -o lang is set (countrylist) */
-	/* What features build on the collection (what they would otherwise test its name
-	 * for): */
-	enum schema_role role;
-	/* Its PDFs are the archive's: kept for good under -o archive (bounded by the disk
-	 * alone), cached as <id>.pdf where any other's is .<name>=<id>.pdf (the names from
-	 * before other records had PDFs), and prefetched first. */
-	bool pdf_archived;
 	/* How messages name one of its records before the identifier ("get the PDF of
 	 * quotation 7"); NULL: by the identifier alone (an invoice: "2024/0042"). */
 	const char *noun;
-	/* The API's listing filters (model/facts.h facts_filter_at: open, paid, ...) apply
-	 * to its listing: the cache keeps one filtered listing of it per filter. */
-	bool filtered;
 	/* A record its POST makes is listed in another collection by its `action` (a new
 	 * invoice saved is a draft: invoices_saved); unused entries NULL, and any other
 	 * action lists it here. */
@@ -176,6 +156,28 @@ struct schema_collection {
 	const char *created_through;
 	const struct schema_field *fields;
 	size_t nfields;
+	/* The small fields last, together, so that the struct packs (clang-tidy's
+	 * padding check). */
+	bool send_other_on_400;
+	/* The identifier must name a record listed in @acts_on (a draft of ours): refused
+	 * with ENOENT before the request otherwise. */
+	bool must_exist;
+	/* A write-only collection whose file must hold its own name in id_field and
+	 * nothing but the fields of the table (a reminder, a draft sent: they e-mail the
+	 * client, so an accidental copy of another record is refused, never sent). */
+	bool deliberate;
+	bool single;                /* one object, shown as <name>.json in the root (balance) */
+	bool lang_path;             /* listed as <name>/<lang> when -o lang is set (countrylist) */
+	/* What features build on the collection (what they would otherwise test its name
+	 * for): */
+	enum schema_role role;
+	/* Its PDFs are the archive's: kept for good under -o archive (bounded by the disk
+	 * alone), cached as <id>.pdf where any other's is .<name>=<id>.pdf (the names from
+	 * before other records had PDFs), and prefetched first. */
+	bool pdf_archived;
+	/* The API's listing filters (model/facts.h facts_filter_at: open, paid, ...) apply
+	 * to its listing: the cache keeps one filtered listing of it per filter. */
+	bool filtered;
 	/* Its listing is read by views/ and exports/ (invoices, their clients, the
 	 * categories of the ledger column): a change of it changes them. */
 	bool feeds_views;
