@@ -93,6 +93,14 @@ static const char *cli_duration(double s, char *buf, size_t len)
 	return buf;
 }
 
+/* "about 3 h left at 150/h": the archive's time left and pace. */
+static void cli_print_eta(const cJSON *pf)
+{
+	char c[48];
+	printf("%s left at %.0f/h", cli_duration(cli_fetch_num(pf, "eta_seconds"), c, sizeof(c)),
+	       cli_fetch_num(pf, "per_hour"));
+}
+
 /* The archive's line (feat/prefetch.h): "412 of 1,200 invoices' PDFs on disk (34%);
  * about 3 h left at 150/h". */
 static void cli_print_prefetch(const cJSON *pf)
@@ -111,23 +119,30 @@ static void cli_print_prefetch(const cJSON *pf)
 		return;
 	}
 	double local = cli_fetch_num(pf, "local"), total = cli_fetch_num(pf, "total");
+	bool eta = cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(pf, "eta_seconds"));
+	bool others = cli_fetch_num(pf, "others_total") > 0;
+	/* The time left covers every PDF still to fetch, the other records' too: once the
+	 * invoices' are all on disk, it is said on the others' line, where it is spent. */
+	bool eta_below = eta && others && local >= total;
 	printf("%s of %s invoices' PDFs on disk (%.0f%%); ", cli_fetch_count(local, a, sizeof(a)),
 	       cli_fetch_count(total, b, sizeof(b)), total > 0 ? 100 * local / total : 100);
-	if (cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(pf, "eta_seconds"))) {
-		char c[48];
-		printf("%s left at %.0f/h",
-		       cli_duration(cli_fetch_num(pf, "eta_seconds"), c, sizeof(c)),
-		       cli_fetch_num(pf, "per_hour"));
-	} else
-		printf("%s", !strcmp(state, "done") ? "complete" : state);
-	if (strcmp(state, "running") != 0 && strcmp(state, "done") != 0 &&
-	    cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(pf, "eta_seconds")))
+	if (eta && !eta_below)
+		cli_print_eta(pf);
+	else
+		printf("%s", !strcmp(state, "done") || eta_below ? "complete" : state);
+	if (strcmp(state, "running") != 0 && strcmp(state, "done") != 0 && eta)
 		printf(" (%s)", state);
 	printf("\n");
-	if (cli_fetch_num(pf, "others_total") > 0)
-		printf("               and %s of %s quotations' PDFs (kept within cache_max)\n",
+	if (others) {
+		printf("               and %s of %s quotations' PDFs (kept within cache_max)",
 		       cli_fetch_count(cli_fetch_num(pf, "others_local"), a, sizeof(a)),
 		       cli_fetch_count(cli_fetch_num(pf, "others_total"), b, sizeof(b)));
+		if (eta_below) {
+			printf("; ");
+			cli_print_eta(pf);
+		}
+		printf("\n");
+	}
 }
 
 /* The status file's "api" object: calls, the budget, the thumbnailers' share. */

@@ -46,7 +46,7 @@ def check_exact(dest, fake, order):
 
 
 def test_the_archive_is_on_by_default_at_the_pace_the_budget_spares(workdir, mounts):
-    hour, limit, n, q = 30, 400, 120, 6
+    hour, limit, n, q = 30, 400, 120, 40
     spare = round((limit - FLOOR) * 0.9)        # 225 calls an hour (PREFETCH_AUTO_SHARE)
     interval = hour / spare                     # 0.133 s between two calls
     fake = Fake(workdir, "--generate", f"invoices={n},quotations={q}", "--rate-limit",
@@ -58,6 +58,13 @@ def test_the_archive_is_on_by_default_at_the_pace_the_budget_spares(workdir, mou
         assert (pf["pace"], pf["per_hour"], pf["budget_floor"]) == ("auto", spare, FLOOR)
         assert re.search(rf"archive +\d+ of {n} invoices' PDFs on disk \(\d+%\); about \d+ s "
                          rf"left at {spare}/h", cli("status", m.mnt).stdout)
+        # Once the invoices' PDFs are all on disk, the time left is the quotations' (40
+        # of them at the pace: at least 4.8 s to see it), said on their line.
+        wait_for(lambda: re.search(
+            rf"{n} of {n} invoices' PDFs on disk \(100%\); complete\n +and \d+ of {q} "
+            rf"quotations' PDFs \(kept within cache_max\); about \d+ s left at {spare}/h\n",
+            cli("status", m.mnt).stdout), "the quotations' time left on their line",
+            timeout=(n + q) * interval * 4 + DEADLINE)
         pf = wait_for(lambda: done(m), "the archive complete",
                       timeout=(n + q) * interval * 4 + DEADLINE)
         assert (pf["local"], pf["total"], pf["fetched"], pf["failed"]) == (n, n, n + q, 0)
