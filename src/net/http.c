@@ -360,7 +360,6 @@ static void http_conn_give(struct http *http, struct http_conn *c)
 			cc = curl_easy_setopt((h), (opt), (val));                                  \
 	} while (0)
 
-/* Applies every option of a request to a freshly reset handle. */
 /* curl asks at least once a second, and on every piece of data: nonzero cuts the
  * transfer off (CURLE_ABORTED_BY_CALLBACK) once the mount has ended. */
 static int http_progress_cb(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
@@ -374,6 +373,7 @@ static int http_progress_cb(void *arg, curl_off_t dltotal, curl_off_t dlnow, cur
 	return x->cancel && atomic_load(x->cancel);
 }
 
+/* Applies every option of a request to a freshly reset handle. */
 static CURLcode http_setup(struct http *http, struct http_conn *c, const char *url,
 			   const struct transport_request *req, long timeout_ms,
 			   struct http_xfer *x)

@@ -528,9 +528,9 @@ def test_kill_9_leaves_nothing_torn_or_duplicated(lone, workdir, tmp_path):
 
 
 def test_an_unmount_ends_a_refresh_behind_its_readers_between_pages(lone, mounts):
-    # Ten pages of two invoices (a .json and a .pdf each): a refresh behind the readers that is still reading
-    # them when the mount ends asks for no page after the unmount (the daemon
-    # waited for every page of it before exiting, each one within its own timeout).
+    # The invoices' listing in pages of two: a refresh behind the readers that is
+    # still reading them when the mount ends asks for no page after the unmount (the
+    # daemon waited for every page of it before exiting, each within its own timeout).
     m = mounts(lone, opts=["ttl=1", "timeout=5", "page_size=2"])
     mark = lone.mark()
     assert len(os.listdir(m.path("invoices"))) == 40
