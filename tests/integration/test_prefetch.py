@@ -153,13 +153,21 @@ def test_a_remount_fetches_only_the_missing(workdir, mounts):
         assert m.unmount() == 0
         before = {nr_of(r) for r in pdf_calls(fake.requests())}
         assert len(before) == len(pdf_calls(fake.requests())) >= 100
+        # The unmount cuts off the one transfer the archive may still have had under
+        # way (the daemon waits for no call at exit): that PDF was asked for but never
+        # kept, so it is missing too.
+        kept = {fn[:-len(".pdf")] for _, _, fns in os.walk(cache) for fn in fns
+                if fn.endswith(".pdf")}
+        cut = [nr for nr in before if file_stem(nr) not in kept]
+        assert len(kept) >= 100 and len(cut) <= 1, cut
         m2 = mounts(fake, opts=["prefetch=7200"], env={**scaled(hour), "XDG_CACHE_HOME": cache})
         pf = wait_for(lambda: (lambda p: p["state"] == "done" and p)(m2.status()["prefetch"]),
                       "the prefetch done", timeout=DEADLINE * 3)
-        assert pf["fetched"] == 300 - len(before)
+        assert pf["fetched"] == 300 - (len(before) - len(cut))
         calls = pdf_calls(fake.requests())
-        # over both mounts each PDF once
-        assert sorted(nr_of(r) for r in calls) == sorted(newest_first(fake.state("invoices")))
+        # over both mounts each PDF once, and the one cut off twice
+        assert sorted(nr_of(r) for r in calls) == \
+            sorted(newest_first(fake.state("invoices")) + cut)
     finally:
         fake.stop()
 
